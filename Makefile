@@ -1,0 +1,76 @@
+# cdc-agent: build, test, install, demo.  See README.md.
+#
+#   make            build ./cdc-agent (-Wall -Wextra -Werror, C11)
+#   make asan       build build/asan/cdc-agent with ASan+UBSan
+#   make test       unit tests, then integration tests against real servers,
+#                   with the normal and the sanitizer build
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make demo       the seed topology on this machine
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+
+PKGS := libpq rdkafka libcurl libsystemd inih jansson libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CC ?= cc
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wformat=2 -Wno-format-nonliteral
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g $(WARN) $(PKG_CFLAGS) \
+	-DCDC_AGENT_VERSION='"$(VERSION)"'
+CFLAGS ?= -O2
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+SRCS := $(wildcard agent/*.c)
+LIB_SRCS := $(filter-out agent/main.c,$(SRCS))
+HDRS := $(wildcard agent/*.h)
+
+REL_OBJS := $(SRCS:agent/%.c=build/rel/%.o)
+SAN_OBJS := $(SRCS:agent/%.c=build/asan/%.o)
+UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+
+.PHONY: all asan test test-unit test-integration install demo deps clean
+
+all: cdc-agent
+
+cdc-agent: $(REL_OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+build/rel/%.o: agent/%.c $(HDRS) | build/rel
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+asan: build/asan/cdc-agent
+
+build/asan/cdc-agent: $(SAN_OBJS)
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+build/asan/%.o: agent/%.c $(HDRS) | build/asan
+	$(CC) $(BASE_CFLAGS) -O1 $(SAN_FLAGS) -c -o $@ $<
+
+build/rel build/asan build/tests:
+	mkdir -p $@
+
+# Unit tests link the agent's objects (all but main) with cmocka, in both builds.
+build/tests/%-rel: tests/unit/%.c $(filter-out build/rel/main.o,$(REL_OBJS)) | build/tests
+	$(CC) $(BASE_CFLAGS) -Iagent -o $@ $^ $(PKG_LIBS) -lcmocka
+build/tests/%-asan: tests/unit/%.c $(filter-out build/asan/main.o,$(SAN_OBJS)) | build/tests
+	$(CC) $(BASE_CFLAGS) -O1 $(SAN_FLAGS) -Iagent -o $@ $^ $(PKG_LIBS) -lcmocka
+
+deps:
+	@scripts/install-deps.sh
+
+test: deps
+	$(MAKE) all asan $(UNIT_TESTS:%=build/tests/%-rel) $(UNIT_TESTS:%=build/tests/%-asan)
+	tests/run.sh
+
+install: cdc-agent
+	install -D -m 0755 cdc-agent $(DESTDIR)$(PREFIX)/bin/cdc-agent
+	install -D -m 0644 cdc-agent.ini $(DESTDIR)$(PREFIX)/share/cdc-agent/cdc-agent.ini.example
+
+demo: deps all
+	scripts/demo.sh
+
+clean:
+	rm -rf build cdc-agent

@@ -1,0 +1,23 @@
+/*
+ * agent/log.h: leveled logging to stderr.
+ *
+ * Never pass a secret (password, SCRAM verifier, conninfo with a password) to
+ * these functions: log lines end up in the journal and in CI output.
+ */
+#ifndef CDC_LOG_H
+#define CDC_LOG_H
+
+#include "common.h"
+
+enum log_level { LOG_LVL_DEBUG, LOG_LVL_INFO, LOG_LVL_WARN, LOG_LVL_ERROR };
+
+void log_set_level(enum log_level level);
+void log_debug(const char *fmt, ...) PRINTF_LIKE(1, 2);
+void log_info(const char *fmt, ...) PRINTF_LIKE(1, 2);
+void log_warn(const char *fmt, ...) PRINTF_LIKE(1, 2);
+void log_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
+
+/* An error located in a file: "FILE:LINE: error: message", as compilers do. */
+void log_error_at(const char *file, int line, const char *fmt, ...) PRINTF_LIKE(3, 4);
+
+#endif

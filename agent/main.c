@@ -1,0 +1,216 @@
+/*
+ * agent/main.c: the command line: global options, the verb table, and the
+ * mapping of results to exit codes (the only place that decides them).
+ */
+#include "common.h"
+#include "log.h"
+#include "provision.h"
+#include "topology.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef CDC_AGENT_VERSION
+#define CDC_AGENT_VERSION "0.0.0-dev"
+#endif
+
+#define DEFAULT_TOPOLOGY "/etc/cdc-agent/cdc-agent.ini"
+
+struct cli_options {
+	const char *topology_path;
+	bool json;
+	bool yes;
+	int argc;          /* verb arguments after the verb */
+	char **argv;
+};
+
+struct verb {
+	const char *name;
+	const char *args;
+	const char *summary;
+	int (*run)(const struct cli_options *opts);
+	const char *issue;  /* for verbs not built yet: where they are planned */
+};
+
+static int verb_check(const struct cli_options *opts);
+static int verb_plan(const struct cli_options *opts);
+static int verb_bootstrap(const struct cli_options *opts);
+
+static const struct verb verbs[] = {
+	{ "check", "", "validate the topology; print every error as FILE:LINE", verb_check, NULL },
+	{ "plan", "[--json]", "show what bootstrap would change, changing nothing", verb_plan,
+	  NULL },
+	{ "bootstrap", "[--json]", "make this host match the topology; report each change",
+	  verb_bootstrap, NULL },
+	{ "run", "", "long-running agent under systemd (reconcile, supervise)", NULL,
+	  "the long-running agent issue" },
+	{ "status", "[--json]", "components, units and pipelines with their lag", NULL,
+	  "the long-running agent issue" },
+	{ "capture", "PIPELINE", "stream the source's changes to Kafka", NULL,
+	  "the capture issue" },
+	{ "apply", "PIPELINE", "apply the pipeline's Kafka topics to the target", NULL,
+	  "the apply issue" },
+	{ "teardown", "PIPELINE --yes", "stop a pipeline's units and drop its slot", NULL,
+	  "the systemd/bootstrap issue" },
+};
+
+static void print_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: cdc-agent [-c FILE] [-v|-q] VERB [ARGS]\n"
+		"       cdc-agent --help | --version\n\n"
+		"Makes PostgreSQL -> Kafka -> PostgreSQL change data capture true on this host,\n"
+		"as the topology FILE (default %s) describes.\n\n"
+		"Verbs:\n",
+		DEFAULT_TOPOLOGY);
+	for (size_t i = 0; i < ARRAY_LEN(verbs); i++)
+		fprintf(out, "  %-10s %-16s %s%s\n", verbs[i].name, verbs[i].args,
+			verbs[i].summary, verbs[i].run ? "" : " (not built yet)");
+	fprintf(out,
+		"\nOptions:\n"
+		"  -c, --config FILE  topology file\n"
+		"  -v, --verbose      also log debug lines\n"
+		"  -q, --quiet        log errors only\n"
+		"      --json         machine-readable output (plan, bootstrap)\n"
+		"\nExit codes:\n"
+		"  0  done (plan: nothing to change)\n"
+		"  1  a server, file or command failed\n"
+		"  2  plan: bootstrap would change something\n"
+		"  3  the topology is invalid\n"
+		"  4  PostgreSQL must be restarted and the agent could not do it\n"
+		"  5  the verb is not built yet\n"
+		" 64  bad command line\n");
+}
+
+static bool load_topology(const struct cli_options *opts, struct topology **topo)
+{
+	return topology_load(opts->topology_path, topo);
+}
+
+static int verb_check(const struct cli_options *opts)
+{
+	struct topology *topo;
+
+	if (!load_topology(opts, &topo))
+		return EXIT_BAD_CONFIG; /* errors already printed */
+	printf("%s: ok (%zu source%s, %zu target%s, %zu pipeline%s)\n", topo->path,
+	       topo->n_sources, topo->n_sources == 1 ? "" : "s", topo->n_targets,
+	       topo->n_targets == 1 ? "" : "s", topo->n_pipelines,
+	       topo->n_pipelines == 1 ? "" : "s");
+	topology_free(topo);
+	return EXIT_OK;
+}
+
+static int provision_exit_code(const struct provision_result *res, bool apply)
+{
+	if (res->failed)
+		return EXIT_ERROR;
+	if (res->restart_needed)
+		return EXIT_RESTART_REQUIRED;
+	if (!apply && res->n_changes > 0)
+		return EXIT_CHANGES_PENDING;
+	return EXIT_OK;
+}
+
+static int run_provision(const struct cli_options *opts, bool apply)
+{
+	struct topology *topo;
+	struct provision_result res;
+
+	if (!load_topology(opts, &topo))
+		return EXIT_BAD_CONFIG;
+	provision_run(topo, apply, opts->json, &res);
+	topology_free(topo);
+	return provision_exit_code(&res, apply);
+}
+
+static int verb_plan(const struct cli_options *opts)
+{
+	return run_provision(opts, false);
+}
+
+static int verb_bootstrap(const struct cli_options *opts)
+{
+	return run_provision(opts, true);
+}
+
+static const struct verb *find_verb(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_LEN(verbs); i++)
+		if (strcmp(verbs[i].name, name) == 0)
+			return &verbs[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option long_opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "yes", no_argument, NULL, 'y' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_options opts = { .topology_path = DEFAULT_TOPOLOGY };
+	const struct verb *verb;
+	int c;
+
+	/* Options may come before or after the verb (GNU getopt permutes). */
+	while ((c = getopt_long(argc, argv, "c:vqh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			opts.topology_path = optarg;
+			break;
+		case 'v':
+			log_set_level(LOG_LVL_DEBUG);
+			break;
+		case 'q':
+			log_set_level(LOG_LVL_ERROR);
+			break;
+		case 'j':
+			opts.json = true;
+			break;
+		case 'y':
+			opts.yes = true;
+			break;
+		case 'h':
+			print_usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("cdc-agent %s\n", CDC_AGENT_VERSION);
+			return EXIT_OK;
+		default:
+			print_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "cdc-agent: no verb given\n\n");
+		print_usage(stderr);
+		return EXIT_USAGE;
+	}
+	verb = find_verb(argv[optind]);
+	if (!verb) {
+		fprintf(stderr, "cdc-agent: unknown verb '%s' (see cdc-agent --help)\n",
+			argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!verb->run) {
+		fprintf(stderr, "cdc-agent: '%s' is not built yet (planned in %s)\n", verb->name,
+			verb->issue);
+		return EXIT_NOT_IMPLEMENTED;
+	}
+	opts.argc = argc - optind - 1;
+	opts.argv = argv + optind + 1;
+	if (opts.argc > 0) {
+		fprintf(stderr, "cdc-agent: '%s' takes no argument '%s'\n", verb->name,
+			opts.argv[0]);
+		return EXIT_USAGE;
+	}
+	return verb->run(&opts);
+}

@@ -1,0 +1,113 @@
+/*
+ * agent/pg_settings.c: the server settings logical decoding needs.
+ *
+ * Why ALTER SYSTEM rather than a conf.d file: it works over the same libpq
+ * connection as every other step (no file access to the server's config
+ * directory, which Debian keeps apart from the data directory), PostgreSQL
+ * writes postgresql.auto.conf atomically itself, and that file is read last,
+ * so pg_file_settings tells exactly which value will win after a restart.
+ * The agent issues ALTER SYSTEM only when the value that will win does not
+ * already satisfy the topology, so a second run writes nothing.
+ */
+#include "pg_settings.h"
+
+#include "log.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct wanted_setting {
+	const char *name;
+	const char *exact;   /* the value must be this one; or NULL */
+	int at_least;        /* else a number at least this */
+};
+
+static bool satisfies(const struct wanted_setting *w, const char *value)
+{
+	if (w->exact)
+		return strcmp(value, w->exact) == 0;
+	return atoi(value) >= w->at_least;
+}
+
+struct setting_state {
+	char *running;       /* pg_settings.setting */
+	char *configured;    /* what will win at the next start */
+};
+
+static bool setting_inspect(const struct pg_step_ctx *ctx, PGconn *admin, const char *name,
+			    struct setting_state *st)
+{
+	const char *params[] = { name };
+	PGresult *res;
+
+	memset(st, 0, sizeof(*st));
+	if (!pgsql_query(admin, ctx->label,
+			 "SELECT s.setting, "
+			 "       (SELECT f.setting FROM pg_file_settings f WHERE f.name = s.name "
+			 "        ORDER BY f.seqno DESC LIMIT 1) "
+			 "FROM pg_settings s WHERE s.name = $1",
+			 1, params, &res))
+		return false; /* errors already logged */
+	if (PQntuples(res) != 1) {
+		log_error("%s: server at %s has no setting %s", ctx->label,
+			  pgsql_where(ctx->server, PG_AS_ADMIN), name);
+		PQclear(res);
+		return false;
+	}
+	st->running = xstrdup(PQgetvalue(res, 0, 0));
+	st->configured = xstrdup(PQgetisnull(res, 0, 1) ? st->running : PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return true;
+}
+
+static bool setting_converge(const struct pg_step_ctx *ctx, PGconn *admin,
+			     const struct wanted_setting *w, struct strlist *restart_reasons)
+{
+	struct setting_state st;
+	char *value, *sql;
+	bool ok = true;
+
+	if (!setting_inspect(ctx, admin, w->name, &st))
+		return false; /* errors already logged */
+	value = w->exact ? xstrdup(w->exact) : xasprintf("%d", w->at_least);
+	if (!satisfies(w, st.configured)) {
+		change_record(ctx->changes, ctx->label, "set %s = %s (configured: %s)", w->name,
+			      value, st.configured);
+		if (ctx->changes->apply) {
+			sql = xasprintf("ALTER SYSTEM SET %s = '%s'", w->name, value);
+			ok = pgsql_exec(admin, ctx->label, sql);
+			free(sql);
+		}
+	}
+	/* Every wanted setting has context "postmaster": a running value that
+	 * falls short can only change by a restart. */
+	if (ok && !satisfies(w, st.running)) {
+		char *reason = xasprintf("%s: %s -> %s", w->name, st.running, value);
+
+		strlist_add(restart_reasons, reason);
+		free(reason);
+	}
+	free(value);
+	free(st.running);
+	free(st.configured);
+	return ok;
+}
+
+bool pg_settings_converge(const struct pg_step_ctx *ctx, PGconn *admin,
+			  const struct source_cfg *src, struct strlist *restart_reasons)
+{
+	const struct wanted_setting wanted[] = {
+		{ "wal_level", "logical", 0 },
+		{ "max_replication_slots", NULL, src->max_replication_slots },
+		{ "max_wal_senders", NULL, src->max_wal_senders },
+	};
+	size_t before = ctx->changes->n;
+
+	for (size_t i = 0; i < ARRAY_LEN(wanted); i++)
+		if (!setting_converge(ctx, admin, &wanted[i], restart_reasons))
+			return false; /* errors already logged */
+	if (ctx->changes->apply && ctx->changes->n > before)
+		return pgsql_exec(admin, ctx->label, "SELECT pg_reload_conf()");
+	return true;
+}

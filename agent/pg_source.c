@@ -1,0 +1,412 @@
+/*
+ * agent/pg_source.c: provisioning of a [source].
+ *
+ * The slot is not created here: capture creates it together with the
+ * exported snapshot its initial copy needs (a slot made earlier would
+ * retain WAL with nobody reading it, and could not give that snapshot).
+ * Here the slot is only checked when it already exists.
+ */
+#include "pg_source.h"
+
+#include "log.h"
+#include "pg_settings.h"
+#include "pg_step.h"
+#include "systemd_bus.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RESTART_TIMEOUT_SEC 120
+#define RECONNECT_TIMEOUT_SEC 60
+
+static char *table_name(PGconn *conn, const struct table_ref *t)
+{
+	char *schema = pgsql_quote_ident(conn, t->schema);
+	char *table = pgsql_quote_ident(conn, t->table);
+	char *name = xasprintf("%s.%s", schema, table);
+
+	free(schema);
+	free(table);
+	return name;
+}
+
+/*
+ * Each table must exist, and must be able to publish UPDATE and DELETE:
+ * adding a table without primary key or replica identity to a publication
+ * makes those statements fail on the source, an outage we refuse to cause.
+ */
+static bool tables_check(const struct pg_step_ctx *ctx, PGconn *admin,
+			 const struct source_cfg *src)
+{
+	bool ok = true;
+
+	for (size_t i = 0; i < src->tables.n; i++) {
+		char *name = table_name(admin, &src->tables.items[i]);
+		const char *params[] = { name };
+		PGresult *res;
+
+		if (!pgsql_query(admin, ctx->label,
+				 "SELECT c.relkind, c.relreplident, "
+				 "  EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND "
+				 "          (i.indisprimary OR i.indisreplident)) "
+				 "FROM pg_class c WHERE c.oid = to_regclass($1)",
+				 1, params, &res)) {
+			free(name);
+			return false; /* errors already logged */
+		}
+		if (PQntuples(res) == 0) {
+			pg_step_error_at_key(ctx, "tables", "table %s.%s does not exist in database %s",
+					     src->tables.items[i].schema, src->tables.items[i].table,
+					     src->pg.dbname);
+			ok = false;
+		} else if (strchr("rp", PQgetvalue(res, 0, 0)[0]) == NULL) {
+			pg_step_error_at_key(ctx, "tables", "%s.%s is not a table",
+					     src->tables.items[i].schema,
+					     src->tables.items[i].table);
+			ok = false;
+		} else if (PQgetvalue(res, 0, 1)[0] == 'n' ||
+			   (PQgetvalue(res, 0, 1)[0] == 'd' &&
+			    strcmp(PQgetvalue(res, 0, 2), "f") == 0) ||
+			   (PQgetvalue(res, 0, 1)[0] == 'i' &&
+			    strcmp(PQgetvalue(res, 0, 2), "f") == 0)) {
+			pg_step_error_at_key(ctx, "tables",
+					     "table %s.%s has neither a primary key nor a replica identity: "
+					     "published, its UPDATEs and DELETEs would fail; add a primary key "
+					     "or ALTER TABLE ... REPLICA IDENTITY FULL",
+					     src->tables.items[i].schema,
+					     src->tables.items[i].table);
+			ok = false;
+		}
+		PQclear(res);
+		free(name);
+	}
+	return ok;
+}
+
+static bool grants_converge(const struct pg_step_ctx *ctx, PGconn *admin,
+			    const struct source_cfg *src)
+{
+	bool ok = true;
+
+	for (size_t i = 0; ok && i < src->tables.n; i++) {
+		char *name = table_name(admin, &src->tables.items[i]);
+		const char *params[] = { src->pg.user, name };
+		char *has = NULL;
+
+		if (!pgsql_query_value(admin, ctx->label,
+				       "SELECT has_table_privilege($1, $2, 'SELECT') "
+				       "FROM pg_roles WHERE rolname = $1",
+				       2, params, &has)) {
+			free(name);
+			return false; /* errors already logged */
+		}
+		if (!has || strcmp(has, "t") != 0) {
+			change_record(ctx->changes, ctx->label, "grant SELECT on %s.%s to %s",
+				      src->tables.items[i].schema, src->tables.items[i].table,
+				      src->pg.user);
+			if (ctx->changes->apply) {
+				char *role = pgsql_quote_ident(admin, src->pg.user);
+				char *sql = xasprintf("GRANT SELECT ON TABLE %s TO %s", name, role);
+
+				ok = pgsql_exec(admin, ctx->label, sql);
+				free(sql);
+				free(role);
+			}
+		}
+		free(has);
+		free(name);
+	}
+	return ok;
+}
+
+/* The publication's current tables as "schema.table" strings. */
+static bool publication_tables(const struct pg_step_ctx *ctx, PGconn *admin, const char *pub,
+			       struct strlist *tables)
+{
+	const char *params[] = { pub };
+	PGresult *res;
+
+	if (!pgsql_query(admin, ctx->label,
+			 "SELECT schemaname || '.' || tablename FROM pg_publication_tables "
+			 "WHERE pubname = $1 ORDER BY 1",
+			 1, params, &res))
+		return false; /* errors already logged */
+	for (int i = 0; i < PQntuples(res); i++)
+		strlist_add(tables, PQgetvalue(res, i, 0));
+	PQclear(res);
+	return true;
+}
+
+static bool publication_alter(const struct pg_step_ctx *ctx, PGconn *admin, const char *verb,
+			      const char *pub_ident, const char *table_sql)
+{
+	char *sql = xasprintf("ALTER PUBLICATION %s %s TABLE %s", pub_ident, verb, table_sql);
+	bool ok = pgsql_exec(admin, ctx->label, sql);
+
+	free(sql);
+	return ok;
+}
+
+/* Adds missing tables and drops extra ones, so the publication has exactly
+ * the topology's tables. */
+static bool publication_sync_tables(const struct pg_step_ctx *ctx, PGconn *admin,
+				    const struct source_cfg *src, const char *pub_ident)
+{
+	struct strlist have = { 0 }, want = { 0 };
+	bool ok = publication_tables(ctx, admin, src->publication, &have);
+
+	for (size_t i = 0; ok && i < src->tables.n; i++) {
+		char *key = xasprintf("%s.%s", src->tables.items[i].schema,
+				      src->tables.items[i].table);
+
+		strlist_add(&want, key);
+		if (!strlist_contains(&have, key)) {
+			char *name = table_name(admin, &src->tables.items[i]);
+
+			change_record(ctx->changes, ctx->label, "add table %s to publication %s",
+				      key, src->publication);
+			if (ctx->changes->apply)
+				ok = publication_alter(ctx, admin, "ADD", pub_ident, name);
+			free(name);
+		}
+		free(key);
+	}
+	for (size_t i = 0; ok && i < have.n; i++) {
+		if (strlist_contains(&want, have.items[i]))
+			continue;
+		change_record(ctx->changes, ctx->label, "drop table %s from publication %s",
+			      have.items[i], src->publication);
+		if (ctx->changes->apply) {
+			const char *dot = strchr(have.items[i], '.');
+			char *schema = xstrndup(have.items[i], (size_t)(dot - have.items[i]));
+			struct table_ref t = { schema, (char *)dot + 1 };
+			char *name = table_name(admin, &t);
+
+			ok = publication_alter(ctx, admin, "DROP", pub_ident, name);
+			free(name);
+			free(schema);
+		}
+	}
+	strlist_fini(&have);
+	strlist_fini(&want);
+	return ok;
+}
+
+static bool publication_converge(const struct pg_step_ctx *ctx, PGconn *admin,
+				 const struct source_cfg *src)
+{
+	const char *params[] = { src->publication };
+	char *pub_ident = pgsql_quote_ident(admin, src->publication);
+	PGresult *res;
+	bool ok = true;
+
+	if (!pgsql_query(admin, ctx->label,
+			 "SELECT puballtables, pubinsert AND pubupdate AND pubdelete AND pubtruncate "
+			 "FROM pg_publication WHERE pubname = $1",
+			 1, params, &res)) {
+		free(pub_ident);
+		return false; /* errors already logged */
+	}
+	if (PQntuples(res) == 0) {
+		struct strbuf tables, shown;
+
+		strbuf_init(&tables);
+		strbuf_init(&shown);
+		for (size_t i = 0; i < src->tables.n; i++) {
+			char *name = table_name(admin, &src->tables.items[i]);
+
+			strbuf_addf(&tables, "%s%s", i ? ", " : "", name);
+			strbuf_addf(&shown, "%s%s.%s", i ? ", " : "", src->tables.items[i].schema,
+				    src->tables.items[i].table);
+			free(name);
+		}
+		change_record(ctx->changes, ctx->label, "create publication %s for table %s",
+			      src->publication, shown.data);
+		strbuf_fini(&shown);
+		if (ctx->changes->apply) {
+			char *sql = xasprintf("CREATE PUBLICATION %s FOR TABLE %s", pub_ident,
+					      tables.data);
+
+			ok = pgsql_exec(admin, ctx->label, sql);
+			free(sql);
+		}
+		strbuf_fini(&tables);
+	} else if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+		pg_step_error_at_key(ctx, "publication",
+				     "publication %s is FOR ALL TABLES; the agent manages only publications of listed tables (use another name)",
+				     src->publication);
+		ok = false;
+	} else {
+		if (strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
+			change_record(ctx->changes, ctx->label,
+				      "publish insert, update, delete and truncate in publication %s",
+				      src->publication);
+			if (ctx->changes->apply) {
+				char *sql = xasprintf("ALTER PUBLICATION %s SET (publish = "
+						      "'insert, update, delete, truncate')",
+						      pub_ident);
+
+				ok = pgsql_exec(admin, ctx->label, sql);
+				free(sql);
+			}
+		}
+		ok = ok && publication_sync_tables(ctx, admin, src, pub_ident);
+	}
+	PQclear(res);
+	free(pub_ident);
+	return ok;
+}
+
+/* An existing slot must be a pgoutput slot of this database. */
+static bool slot_check(const struct pg_step_ctx *ctx, PGconn *admin, const struct source_cfg *src)
+{
+	const char *params[] = { src->slot };
+	PGresult *res;
+	bool ok = true;
+
+	if (!pgsql_query(admin, ctx->label,
+			 "SELECT plugin, database FROM pg_replication_slots WHERE slot_name = $1",
+			 1, params, &res))
+		return false; /* errors already logged */
+	if (PQntuples(res) == 0) {
+		log_info("%s: slot %s does not exist yet; capture creates it with its initial snapshot",
+			 ctx->label, src->slot);
+	} else if (PQgetisnull(res, 0, 0) || strcmp(PQgetvalue(res, 0, 0), "pgoutput") != 0 ||
+		   PQgetisnull(res, 0, 1) || strcmp(PQgetvalue(res, 0, 1), src->pg.dbname) != 0) {
+		pg_step_error_at_key(ctx, "slot",
+				     "slot %s exists but is not a pgoutput slot of database %s (plugin %s, database %s)",
+				     src->slot, src->pg.dbname,
+				     PQgetisnull(res, 0, 0) ? "none (physical)" : PQgetvalue(res, 0, 0),
+				     PQgetisnull(res, 0, 1) ? "none" : PQgetvalue(res, 0, 1));
+		ok = false;
+	}
+	PQclear(res);
+	return ok;
+}
+
+/* The unit that runs the server: the topology's, or Debian's
+ * postgresql@<version>-<cluster>.service derived from cluster_name. */
+static char *server_unit(const struct pg_step_ctx *ctx, PGconn *admin)
+{
+	char *cluster = NULL, *unit = NULL;
+	char *slash;
+
+	if (ctx->server->service)
+		return xstrdup(ctx->server->service);
+	if (!pgsql_query_value(admin, ctx->label, "SHOW cluster_name", 0, NULL, &cluster) ||
+	    !cluster)
+		return NULL;
+	slash = strchr(cluster, '/');
+	if (slash && slash > cluster && isdigit((unsigned char)cluster[0]) && slash[1] &&
+	    !strchr(slash + 1, '/')) {
+		*slash = '-';
+		unit = xasprintf("postgresql@%s.service", cluster);
+	}
+	free(cluster);
+	return unit;
+}
+
+/* Waits until the restarted server accepts the admin again. */
+static bool server_wait_ready(const struct pg_step_ctx *ctx, const char *dbname)
+{
+	for (int i = 0; i < RECONNECT_TIMEOUT_SEC * 4; i++) {
+		PGconn *conn;
+		const char *keys[] = { "host", "port", "dbname", "connect_timeout", NULL };
+		char port[16];
+		const char *values[5];
+
+		snprintf(port, sizeof(port), "%d",
+			 ctx->server->admin_port ? ctx->server->admin_port : ctx->server->port);
+		values[0] = ctx->server->admin_host ? ctx->server->admin_host : ctx->server->host;
+		values[1] = port;
+		values[2] = dbname;
+		values[3] = "5";
+		values[4] = NULL;
+		if (PQpingParams(keys, values, 0) == PQPING_OK) {
+			conn = pgsql_connect(ctx->label, ctx->server, PG_AS_ADMIN, dbname);
+			if (conn) {
+				PQfinish(conn);
+				return true;
+			}
+		}
+		usleep(250 * 1000);
+	}
+	log_error("%s: server at %s did not come back within %d s of its restart", ctx->label,
+		  pgsql_where(ctx->server, PG_AS_ADMIN), RECONNECT_TIMEOUT_SEC);
+	return false;
+}
+
+static bool restart_server(const struct pg_step_ctx *ctx, PGconn *admin, const char *dbname,
+			   const struct strlist *reasons, enum restart_outcome *outcome)
+{
+	struct strbuf why_list;
+	char *unit = server_unit(ctx, admin);
+	char why[512];
+	bool ok = true;
+
+	strbuf_init(&why_list);
+	for (size_t i = 0; i < reasons->n; i++)
+		strbuf_addf(&why_list, "%s%s", i ? ", " : "", reasons->items[i]);
+	change_record(ctx->changes, ctx->label, "restart %s (%s)",
+		      unit ? unit : "PostgreSQL", why_list.data);
+	if (!ctx->changes->apply) {
+		*outcome = RESTART_NOT_NEEDED;
+	} else if (!unit) {
+		pg_step_error_at_key(ctx, "service",
+				     "PostgreSQL at %s must be restarted (%s), and its systemd unit is unknown: set 'service' in [%s], or restart it yourself and run bootstrap again",
+				     pgsql_where(ctx->server, PG_AS_ADMIN), why_list.data,
+				     ctx->label);
+		*outcome = RESTART_IMPOSSIBLE;
+	} else {
+		enum unit_job_result r = systemd_restart_unit(unit, RESTART_TIMEOUT_SEC, why,
+							      sizeof(why));
+
+		if (r == UNIT_JOB_NO_BUS) {
+			log_error("%s: PostgreSQL at %s must be restarted (%s), and there is %s: restart %s yourself, then run bootstrap again",
+				  ctx->label, pgsql_where(ctx->server, PG_AS_ADMIN), why_list.data,
+				  why, unit);
+			*outcome = RESTART_IMPOSSIBLE;
+		} else if (r == UNIT_JOB_FAILED) {
+			log_error("%s: %s", ctx->label, why);
+			ok = false;
+		} else {
+			*outcome = RESTART_DONE;
+			ok = server_wait_ready(ctx, dbname);
+		}
+	}
+	strbuf_fini(&why_list);
+	free(unit);
+	return ok;
+}
+
+bool pg_source_converge(const struct source_cfg *src, struct change_list *changes,
+			enum restart_outcome *restart)
+{
+	char *label = xasprintf("source %s", src->name);
+	struct pg_step_ctx ctx = { label, "source", &src->pg, &src->origin, changes };
+	const char *dbname = src->pg.admin_dbname ? src->pg.admin_dbname : src->pg.dbname;
+	struct strlist restart_reasons = { 0 };
+	PGconn *admin;
+	bool ok;
+
+	*restart = RESTART_NOT_NEEDED;
+	admin = pgsql_connect(label, &src->pg, PG_AS_ADMIN, dbname);
+	ok = admin != NULL;
+	/* Check before changing anything: a bad table stops the whole source. */
+	ok = ok && tables_check(&ctx, admin, src) && slot_check(&ctx, admin, src);
+	ok = ok && pg_settings_converge(&ctx, admin, src, &restart_reasons);
+	ok = ok && pg_hba_converge(&ctx, admin, src->pg.dbname);
+	ok = ok && pg_role_converge(&ctx, admin, true);
+	ok = ok && grants_converge(&ctx, admin, src);
+	ok = ok && publication_converge(&ctx, admin, src);
+	if (ok && restart_reasons.n > 0)
+		ok = restart_server(&ctx, admin, dbname, &restart_reasons, restart);
+	PQfinish(admin);
+	strlist_fini(&restart_reasons);
+	free(label);
+	return ok;
+}

@@ -1,0 +1,52 @@
+/*
+ * agent/pgsql.h: libpq connections and queries with the agent's error idiom.
+ *
+ * Every function logs failures with the caller's label ("source db1") and the
+ * server address, never with a password or the text of a statement that may
+ * carry one.
+ */
+#ifndef CDC_PGSQL_H
+#define CDC_PGSQL_H
+
+#include "common.h"
+#include "topology.h"
+
+#include <libpq-fe.h>
+
+enum pg_role { PG_AS_ADMIN, PG_AS_USER };
+
+/* Connects to server as its admin or its pipeline user; dbname NULL means the
+ * role's default database.  Returns NULL on failure (logged).  Caller closes
+ * with PQfinish(). */
+PGconn *pgsql_connect(const char *label, const struct pg_server_cfg *server, enum pg_role role,
+		      const char *dbname);
+
+/* Runs a statement that returns no rows. */
+MUST_CHECK bool pgsql_exec(PGconn *conn, const char *label, const char *sql);
+
+/* Runs a statement that may carry a secret: its text is never logged here,
+ * and the server is told not to log it either (within a transaction opened by
+ * the caller). what names it for error messages ("ALTER ROLE cdc_user"). */
+MUST_CHECK bool pgsql_exec_secret(PGconn *conn, const char *label, const char *what,
+				  const char *sql);
+
+/* Ends a failed transaction; its own failure leaves nothing to undo. */
+void pgsql_rollback(PGconn *conn);
+
+/* Runs a query with text parameters; *res is the result, caller PQclear()s. */
+MUST_CHECK bool pgsql_query(PGconn *conn, const char *label, const char *sql, int nparams,
+			    const char *const *params, PGresult **res);
+
+/* A query returning at most one row and one column: *value is NULL when no
+ * row or SQL NULL came back, else a copy the caller frees. */
+MUST_CHECK bool pgsql_query_value(PGconn *conn, const char *label, const char *sql, int nparams,
+				  const char *const *params, char **value);
+
+/* Quoted identifier / literal for SQL text; caller frees. */
+char *pgsql_quote_ident(PGconn *conn, const char *ident);
+char *pgsql_quote_literal(PGconn *conn, const char *literal);
+
+/* "host:port" of a connection, for messages; static buffer. */
+const char *pgsql_where(const struct pg_server_cfg *server, enum pg_role role);
+
+#endif

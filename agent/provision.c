@@ -1,0 +1,81 @@
+/*
+ * agent/provision.c: plan and bootstrap of the PostgreSQL side of a topology.
+ *
+ * Sources first (their restart is the slow, disruptive part and should be
+ * known early), then targets.  A failing section does not stop the others:
+ * the operator sees every problem of the run at once, and each section's
+ * steps are idempotent, so the next run picks up where this one stopped.
+ */
+#include "provision.h"
+
+#include "changes.h"
+#include "log.h"
+#include "pg_source.h"
+#include "pg_target.h"
+
+#include <jansson.h>
+#include <stdio.h>
+
+static void print_json(const struct change_list *changes, const struct provision_result *res)
+{
+	json_t *root = json_object(), *list = json_array();
+	char *text;
+
+	for (size_t i = 0; i < changes->n; i++)
+		json_array_append_new(list, json_pack("{s:s, s:s}", "component",
+						      changes->items[i].component, "action",
+						      changes->items[i].action));
+	json_object_set_new(root, "mode", json_string(changes->apply ? "bootstrap" : "plan"));
+	json_object_set_new(root, "ok", json_boolean(!res->failed));
+	json_object_set_new(root, "changed", json_boolean(changes->apply && changes->n > 0));
+	json_object_set_new(root, "restart_needed", json_boolean(res->restart_needed));
+	json_object_set_new(root, "changes", list);
+	text = json_dumps(root, JSON_INDENT(2));
+	if (text)
+		puts(text);
+	free(text);
+	json_decref(root);
+}
+
+static void print_summary(const struct change_list *changes, const struct provision_result *res)
+{
+	const char *verb = changes->apply ? "bootstrap" : "plan";
+
+	if (res->failed)
+		printf("%s: failed after %zu change%s (see the errors above)\n", verb, changes->n,
+		       changes->n == 1 ? "" : "s");
+	else if (changes->n == 0)
+		printf("%s: nothing to change\n", verb);
+	else if (changes->apply)
+		printf("%s: %zu change%s made%s\n", verb, changes->n, changes->n == 1 ? "" : "s",
+		       res->restart_needed ? "; a restart is still needed (see above)" : "");
+	else
+		printf("%s: %zu change%s pending\n", verb, changes->n, changes->n == 1 ? "" : "s");
+}
+
+void provision_run(const struct topology *topo, bool apply, bool json,
+		   struct provision_result *res)
+{
+	struct change_list changes;
+
+	res->failed = false;
+	res->restart_needed = false;
+	change_list_init(&changes, apply, !json);
+	for (size_t i = 0; i < topo->n_sources; i++) {
+		enum restart_outcome restart;
+
+		if (!pg_source_converge(&topo->sources[i], &changes, &restart))
+			res->failed = true;
+		if (restart == RESTART_IMPOSSIBLE)
+			res->restart_needed = true;
+	}
+	for (size_t i = 0; i < topo->n_targets; i++)
+		if (!pg_target_converge(&topo->targets[i], &changes))
+			res->failed = true;
+	res->n_changes = changes.n;
+	if (json)
+		print_json(&changes, res);
+	else
+		print_summary(&changes, res);
+	change_list_fini(&changes);
+}

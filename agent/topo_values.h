@@ -1,0 +1,53 @@
+/*
+ * agent/topo_values.h: the value types of topology keys and their parsers.
+ *
+ * Each parser checks one value and stores it in its field; on error it fills
+ * err with a message (without FILE:LINE, which the caller adds) and leaves the
+ * field untouched.
+ */
+#ifndef CDC_TOPO_VALUES_H
+#define CDC_TOPO_VALUES_H
+
+#include "common.h"
+#include "util.h"
+
+enum value_type {
+	V_STRING,      /* char *: any non-empty text */
+	V_INT,         /* int within [min, max] */
+	V_PORT,        /* int 1..65535 */
+	V_BOOL,        /* bool: true/false, yes/no, on/off, 1/0 */
+	V_ENUM,        /* int: index into enum_values */
+	V_HOST,        /* char *: host name, IP address or absolute socket directory */
+	V_PG_NAME,     /* char *: unquoted PostgreSQL identifier (publication, role) */
+	V_SLOT,        /* char *: replication slot name */
+	V_TABLES,      /* struct table_list: schema.table, comma-separated */
+	V_ABS_PATH,    /* char *: absolute path */
+	V_SECRET_FILE, /* char *: absolute path of a file only its owner can read */
+	V_URL,         /* char *: http://, https:// or file:// URL */
+	V_SHA512,      /* char *: 128 hex digits, stored lower case */
+	V_HOSTPORTS,   /* struct strlist: host:port, comma-separated */
+	V_CIDRS,       /* struct strlist: address/prefix, comma-separated */
+	V_TOPIC_PART,  /* char *: characters Kafka allows in topic names */
+	V_UNIT,        /* char *: systemd service name (".service" appended if missing) */
+};
+
+struct key_spec {
+	const char *name;
+	enum value_type type;
+	size_t offset;                   /* of the field in the section's struct */
+	bool required;
+	const char *default_value;       /* parsed like a written value; NULL: none */
+	const char *const *enum_values;  /* V_ENUM: NULL-terminated */
+	int min, max;                    /* V_INT */
+};
+
+MUST_CHECK bool value_parse(const struct key_spec *spec, const char *text, void *field,
+			    struct strbuf *err);
+/* Frees what value_parse stored in field (no-op for scalars). */
+void value_free(const struct key_spec *spec, void *field);
+
+/* Shared checks, also used for section names. */
+bool pg_name_valid(const char *s, struct strbuf *err);
+bool host_valid(const char *s, struct strbuf *err);
+
+#endif

@@ -1,0 +1,687 @@
+/*
+ * agent/topology.c: loads cdc-agent.ini into a typed, validated topology.
+ *
+ * inih splits lines into section, key and value.  It does not report line
+ * numbers or empty sections, so it reads through line_reader(), which counts
+ * lines, notes section headers and flags lines inih would reject; the
+ * handler then files each key under the section being read.  The schema
+ * tables below drive parsing, defaults and "did you mean" suggestions.
+ */
+#include "topology.h"
+
+#include "log.h"
+#include "topo_values.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- schema ---------------------------------------------------------- */
+
+static const char *const kafka_modes[] = { "zookeeper", "kraft", NULL };
+static const char *const hba_modes[] = { "auto", "yes", "no", NULL };
+static const char *const snapshot_modes[] = { "initial", "never", "initial_only", "when_needed",
+					      NULL };
+static const char *const insert_modes[] = { "upsert", "insert", NULL };
+
+#define KEY(st, key, type, field, req, def) \
+	{ key, type, offsetof(struct st, field), req, def, NULL, 0, 0 }
+#define KEY_ENUM(st, key, field, def, values) \
+	{ key, V_ENUM, offsetof(struct st, field), false, def, values, 0, 0 }
+#define KEY_INT(st, key, field, def, lo, hi) \
+	{ key, V_INT, offsetof(struct st, field), false, def, NULL, lo, hi }
+
+/* Keys shared by [source] and [target]: how to reach the server. */
+#define PG_SERVER_KEYS(st, admin_db_default)                                          \
+	KEY(st, "host", V_HOST, pg.host, true, NULL),                                  \
+	KEY(st, "port", V_PORT, pg.port, false, "5432"),                               \
+	KEY(st, "dbname", V_PG_NAME, pg.dbname, true, NULL),                           \
+	KEY(st, "user", V_PG_NAME, pg.user, true, NULL),                               \
+	KEY(st, "password_file", V_SECRET_FILE, pg.password_file, true, NULL),         \
+	KEY(st, "admin_user", V_PG_NAME, pg.admin_user, false, "postgres"),            \
+	KEY(st, "admin_password_file", V_SECRET_FILE, pg.admin_password_file, false,   \
+	    NULL),                                                                     \
+	KEY(st, "admin_host", V_HOST, pg.admin_host, false, NULL),                     \
+	KEY(st, "admin_port", V_PORT, pg.admin_port, false, NULL),                     \
+	KEY(st, "admin_dbname", V_PG_NAME, pg.admin_dbname, false, admin_db_default),  \
+	KEY(st, "service", V_UNIT, pg.service, false, NULL),                           \
+	KEY_ENUM(st, "manage_hba", pg.manage_hba, "auto", hba_modes),                  \
+	KEY(st, "hba_allow", V_CIDRS, pg.hba_allow, false, "127.0.0.1/32, ::1/128")
+
+static const struct key_spec agent_keys[] = {
+	KEY(agent_cfg, "state_dir", V_ABS_PATH, state_dir, false, "/var/lib/cdc-agent"),
+};
+
+static const struct key_spec kafka_keys[] = {
+	KEY_ENUM(kafka_cfg, "mode", mode, "zookeeper", kafka_modes),
+	KEY(kafka_cfg, "dist", V_URL, dist, false, NULL),
+	KEY(kafka_cfg, "sha512", V_SHA512, sha512, false, NULL),
+	KEY(kafka_cfg, "install_dir", V_ABS_PATH, install_dir, false, "/opt/kafka"),
+	KEY(kafka_cfg, "bootstrap_servers", V_HOSTPORTS, bootstrap_servers, false,
+	    "127.0.0.1:9092"),
+	KEY_INT(kafka_cfg, "partitions", partitions, "1", 1, 10000),
+	KEY_INT(kafka_cfg, "replication_factor", replication_factor, "1", 1, 32),
+};
+
+static const struct key_spec zookeeper_keys[] = {
+	KEY(zookeeper_cfg, "connect", V_HOSTPORTS, connect, false, "127.0.0.1:2181"),
+};
+
+static const struct key_spec source_keys[] = {
+	PG_SERVER_KEYS(source_cfg, NULL),
+	KEY(source_cfg, "publication", V_PG_NAME, publication, true, NULL),
+	KEY(source_cfg, "slot", V_SLOT, slot, true, NULL),
+	KEY(source_cfg, "tables", V_TABLES, tables, true, NULL),
+	KEY(source_cfg, "topic_prefix", V_TOPIC_PART, topic_prefix, false, NULL),
+	KEY_INT(source_cfg, "max_replication_slots", max_replication_slots, "4", 1, 10000),
+	KEY_INT(source_cfg, "max_wal_senders", max_wal_senders, "4", 1, 10000),
+	KEY_ENUM(source_cfg, "snapshot_mode", snapshot_mode, "initial", snapshot_modes),
+};
+
+static const struct key_spec target_keys[] = {
+	PG_SERVER_KEYS(target_cfg, "postgres"),
+	KEY_ENUM(target_cfg, "insert_mode", insert_mode, "upsert", insert_modes),
+	KEY(target_cfg, "auto_create", V_BOOL, auto_create, false, "true"),
+	KEY(target_cfg, "auto_evolve", V_BOOL, auto_evolve, false, "true"),
+};
+
+static const struct key_spec pipeline_keys[] = {
+	KEY(pipeline_cfg, "source", V_STRING, source_name, true, NULL),
+	KEY(pipeline_cfg, "target", V_STRING, target_name, true, NULL),
+};
+
+struct section_spec {
+	const char *kind;
+	bool named;                 /* [source NAME] vs [kafka] */
+	const struct key_spec *keys;
+	size_t n_keys;
+	size_t origin_offset;       /* of struct topo_origin in the section struct */
+};
+
+enum section_kind { SEC_AGENT, SEC_KAFKA, SEC_ZOOKEEPER, SEC_SOURCE, SEC_TARGET, SEC_PIPELINE };
+
+#define SECTION(kind, named, st, keys) \
+	{ kind, named, keys, ARRAY_LEN(keys), offsetof(struct st, origin) }
+
+static const struct section_spec section_specs[] = {
+	[SEC_AGENT] = SECTION("agent", false, agent_cfg, agent_keys),
+	[SEC_KAFKA] = SECTION("kafka", false, kafka_cfg, kafka_keys),
+	[SEC_ZOOKEEPER] = SECTION("zookeeper", false, zookeeper_cfg, zookeeper_keys),
+	[SEC_SOURCE] = SECTION("source", true, source_cfg, source_keys),
+	[SEC_TARGET] = SECTION("target", true, target_cfg, target_keys),
+	[SEC_PIPELINE] = SECTION("pipeline", true, pipeline_cfg, pipeline_keys),
+};
+
+_Static_assert(ARRAY_LEN(source_keys) <= TOPO_MAX_KEYS, "raise TOPO_MAX_KEYS");
+_Static_assert(ARRAY_LEN(target_keys) <= TOPO_MAX_KEYS, "raise TOPO_MAX_KEYS");
+
+/* ---- reading lines ---------------------------------------------------- */
+
+struct raw_key {
+	char *key;
+	char *value;
+	int line;
+};
+
+struct raw_section {
+	char *header;            /* text between the brackets; "" before any header */
+	int line;
+	struct raw_key *keys;
+	size_t n_keys;
+};
+
+struct parse_state {
+	const char *path;
+	FILE *file;
+	int line;                /* the line inih is processing */
+	bool line_indented;      /* it starts with white space */
+	int errors;
+	struct raw_section *sections;
+	size_t n_sections;
+};
+
+static void parse_error(struct parse_state *ps, int line, const char *fmt, ...)
+	PRINTF_LIKE(3, 4);
+
+static void parse_error(struct parse_state *ps, int line, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	log_error_at(ps->path, line, "%s", msg);
+	free(msg);
+	ps->errors++;
+}
+
+static struct raw_section *add_raw_section(struct parse_state *ps, const char *header, int line)
+{
+	struct raw_section *sec;
+
+	ps->sections = xrealloc(ps->sections, (ps->n_sections + 1) * sizeof(*ps->sections));
+	sec = &ps->sections[ps->n_sections++];
+	sec->header = xstrdup(header);
+	sec->line = line;
+	sec->keys = NULL;
+	sec->n_keys = 0;
+	return sec;
+}
+
+/* Checks one raw line the way inih will read it, noting section headers. */
+static void note_line(struct parse_state *ps, char *text)
+{
+	char *copy = xstrdup(text), *s;
+
+	if (ps->line == 1 && strncmp(copy, "\xEF\xBB\xBF", 3) == 0)
+		memmove(copy, copy + 3, strlen(copy + 3) + 1);
+	ps->line_indented = copy[0] == ' ' || copy[0] == '\t';
+	s = str_trim(copy);
+	if (s[0] == '\0' || s[0] == ';' || s[0] == '#') {
+		free(copy);
+		return;
+	}
+	if (s[0] == '[') {
+		char *end = strchr(s, ']');
+
+		if (!end) {
+			parse_error(ps, ps->line, "section header without a closing ']'");
+		} else {
+			*end = '\0';
+			add_raw_section(ps, s + 1, ps->line);
+		}
+	} else if (!strchr(s, '=') && !strchr(s, ':')) {
+		parse_error(ps, ps->line, "expected 'key = value', found '%s'", s);
+	}
+	free(copy);
+}
+
+/* inih's line source: fgets that counts lines and notes what inih cannot
+ * tell us.  inih processes each line before asking for the next. */
+static char *line_reader(char *buf, int size, void *user)
+{
+	struct parse_state *ps = user;
+	size_t len;
+
+	if (!fgets(buf, size, ps->file))
+		return NULL;
+	ps->line++;
+	len = strlen(buf);
+	if (len == (size_t)size - 1 && buf[len - 1] != '\n' && !feof(ps->file)) {
+		int c;
+
+		parse_error(ps, ps->line, "line is longer than %d characters", size - 2);
+		while ((c = fgetc(ps->file)) != EOF && c != '\n')
+			;
+		buf[0] = '\0'; /* hand inih an empty line instead */
+		return buf;
+	}
+	note_line(ps, buf);
+	return buf;
+}
+
+static int key_handler(void *user, const char *section, const char *key, const char *value)
+{
+	struct parse_state *ps = user;
+	struct raw_section *sec;
+
+	(void)section; /* the reader knows which header this key is under */
+	if (ps->line_indented) {
+		parse_error(ps, ps->line,
+			    "line starts with white space, which continues the previous value of '%s'; remove the indentation",
+			    key);
+		return 1;
+	}
+	if (ps->n_sections == 0)
+		add_raw_section(ps, "", 0);
+	sec = &ps->sections[ps->n_sections - 1];
+	sec->keys = xrealloc(sec->keys, (sec->n_keys + 1) * sizeof(*sec->keys));
+	sec->keys[sec->n_keys].key = xstrdup(key);
+	sec->keys[sec->n_keys].value = xstrdup(value);
+	sec->keys[sec->n_keys].line = ps->line;
+	sec->n_keys++;
+	return 1;
+}
+
+static void raw_sections_free(struct parse_state *ps)
+{
+	for (size_t i = 0; i < ps->n_sections; i++) {
+		for (size_t k = 0; k < ps->sections[i].n_keys; k++) {
+			free(ps->sections[i].keys[k].key);
+			free(ps->sections[i].keys[k].value);
+		}
+		free(ps->sections[i].keys);
+		free(ps->sections[i].header);
+	}
+	free(ps->sections);
+}
+
+/* ---- building the typed topology --------------------------------------- */
+
+/* Appends " (did you mean 'x'?)" when a candidate is close to word. */
+static void suggest(struct strbuf *sb, const char *word, const char *const *candidates,
+		    size_t n)
+{
+	const char *best = NULL;
+	size_t best_distance = (size_t)-1;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t d = str_edit_distance(word, candidates[i]);
+
+		if (d < best_distance) {
+			best_distance = d;
+			best = candidates[i];
+		}
+	}
+	if (best && best_distance <= 2 + strlen(word) / 5 && best_distance < strlen(word))
+		strbuf_addf(sb, " (did you mean '%s'?)", best);
+}
+
+static const struct key_spec *find_key(const struct section_spec *spec, const char *key,
+				       size_t *index)
+{
+	for (size_t i = 0; i < spec->n_keys; i++) {
+		if (strcmp(spec->keys[i].name, key) == 0) {
+			*index = i;
+			return &spec->keys[i];
+		}
+	}
+	return NULL;
+}
+
+static void report_unknown_key(struct parse_state *ps, const struct section_spec *spec,
+			       const char *header, const struct raw_key *rk)
+{
+	const char *names[TOPO_MAX_KEYS];
+	struct strbuf sb;
+
+	for (size_t i = 0; i < spec->n_keys; i++)
+		names[i] = spec->keys[i].name;
+	strbuf_init(&sb);
+	strbuf_addf(&sb, "unknown key '%s' in [%s]", rk->key, header);
+	suggest(&sb, rk->key, names, spec->n_keys);
+	parse_error(ps, rk->line, "%s", sb.data);
+	strbuf_fini(&sb);
+}
+
+/* Fills one section struct at base from its raw keys and the defaults. */
+static void fill_section(struct parse_state *ps, const struct section_spec *spec,
+			 const struct raw_section *raw, void *base)
+{
+	struct topo_origin *origin = (struct topo_origin *)((char *)base + spec->origin_offset);
+	struct strbuf err;
+
+	origin->file = ps->path;
+	origin->line = raw ? raw->line : 0;
+	strbuf_init(&err);
+	for (size_t k = 0; raw && k < raw->n_keys; k++) {
+		const struct raw_key *rk = &raw->keys[k];
+		const struct key_spec *key;
+		size_t idx;
+
+		key = find_key(spec, rk->key, &idx);
+		if (!key) {
+			report_unknown_key(ps, spec, raw->header, rk);
+			continue;
+		}
+		if (origin->key_line[idx]) {
+			parse_error(ps, rk->line, "key '%s' is set twice in [%s] (first at line %d)",
+				    rk->key, raw->header, origin->key_line[idx]);
+			continue;
+		}
+		origin->key_line[idx] = rk->line;
+		err.len = 0;
+		if (!value_parse(key, rk->value, (char *)base + key->offset, &err))
+			parse_error(ps, rk->line, "%s: %s", rk->key, err.data);
+	}
+	for (size_t i = 0; i < spec->n_keys; i++) {
+		const struct key_spec *key = &spec->keys[i];
+
+		if (origin->key_line[i])
+			continue;
+		if (key->required) {
+			parse_error(ps, origin->line, "[%s] lacks the required key '%s'",
+				    raw ? raw->header : spec->kind, key->name);
+		} else if (key->default_value) {
+			err.len = 0;
+			if (!value_parse(key, key->default_value, (char *)base + key->offset,
+					 &err))
+				parse_error(ps, origin->line, "default of %s: %s", key->name,
+					    err.data);
+		}
+	}
+	strbuf_fini(&err);
+}
+
+static void free_section(const struct section_spec *spec, void *base)
+{
+	for (size_t i = 0; i < spec->n_keys; i++)
+		value_free(&spec->keys[i], (char *)base + spec->keys[i].offset);
+}
+
+/* Section names become systemd instance names and log prefixes. */
+static bool section_name_valid(const char *name)
+{
+	if (!name[0] || strlen(name) > 64)
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == '.'))
+			return false;
+	return true;
+}
+
+/* Splits "source db1" into kind and name; returns the kind's index or -1. */
+static int classify_header(struct parse_state *ps, const struct raw_section *raw, char **name)
+{
+	char *copy = xstrdup(raw->header), *save = NULL;
+	char *kind = strtok_r(copy, " \t", &save);
+	char *rest = kind ? strtok_r(NULL, " \t", &save) : NULL;
+	char *extra = rest ? strtok_r(NULL, " \t", &save) : NULL;
+	int found = -1;
+
+	*name = NULL;
+	for (size_t i = 0; kind && i < ARRAY_LEN(section_specs); i++)
+		if (strcmp(kind, section_specs[i].kind) == 0)
+			found = (int)i;
+	if (found < 0) {
+		const char *kinds[ARRAY_LEN(section_specs)];
+		struct strbuf sb;
+
+		for (size_t i = 0; i < ARRAY_LEN(section_specs); i++)
+			kinds[i] = section_specs[i].kind;
+		strbuf_init(&sb);
+		strbuf_addf(&sb, "unknown section [%s]", raw->header);
+		if (kind)
+			suggest(&sb, kind, kinds, ARRAY_LEN(kinds));
+		strbuf_adds(&sb, "; sections are [agent], [kafka], [zookeeper], [source NAME], [target NAME], [pipeline NAME]");
+		parse_error(ps, raw->line, "%s", sb.data);
+		strbuf_fini(&sb);
+	} else if (section_specs[found].named && !rest) {
+		parse_error(ps, raw->line, "section [%s] needs a name, e.g. [%s db1]", kind, kind);
+		found = -1;
+	} else if (section_specs[found].named && (extra || !section_name_valid(rest))) {
+		parse_error(ps, raw->line,
+			    "section name '%s' may use only letters, digits, '_', '-' and '.' (at most 64)",
+			    raw->header + (rest - copy));
+		found = -1;
+	} else if (!section_specs[found].named && rest) {
+		parse_error(ps, raw->line, "section [%s] takes no name", kind);
+		found = -1;
+	} else if (rest) {
+		*name = xstrdup(rest);
+	}
+	free(copy);
+	return found;
+}
+
+/* Appends a zeroed element to a section array, returning it. */
+static void *grow_array(void **array, size_t *n, size_t elem_size)
+{
+	char *p;
+
+	*array = xrealloc(*array, (*n + 1) * elem_size);
+	p = (char *)*array + *n * elem_size;
+	memset(p, 0, elem_size);
+	(*n)++;
+	return p;
+}
+
+static void *add_named(struct topology *topo, int kind, char *name)
+{
+	switch (kind) {
+	case SEC_SOURCE: {
+		struct source_cfg *s = grow_array((void **)&topo->sources, &topo->n_sources,
+						  sizeof(*s));
+		s->name = name;
+		return s;
+	}
+	case SEC_TARGET: {
+		struct target_cfg *t = grow_array((void **)&topo->targets, &topo->n_targets,
+						  sizeof(*t));
+		t->name = name;
+		return t;
+	}
+	default: {
+		struct pipeline_cfg *p = grow_array((void **)&topo->pipelines,
+						    &topo->n_pipelines, sizeof(*p));
+		p->name = name;
+		return p;
+	}
+	}
+}
+
+static void *singleton(struct topology *topo, int kind)
+{
+	switch (kind) {
+	case SEC_AGENT:
+		return &topo->agent;
+	case SEC_KAFKA:
+		return &topo->kafka;
+	default:
+		return &topo->zookeeper;
+	}
+}
+
+/* Returns the line of an earlier section with the same header, or 0. */
+static int earlier_duplicate(const struct parse_state *ps, size_t i, int kind, const char *name)
+{
+	for (size_t j = 0; j < i; j++) {
+		const struct raw_section *other = &ps->sections[j];
+		char *copy = xstrdup(other->header), *save = NULL;
+		char *k = strtok_r(copy, " \t", &save);
+		char *n = k ? strtok_r(NULL, " \t", &save) : NULL;
+		bool same = k && strcmp(k, section_specs[kind].kind) == 0 &&
+			    ((!n && !name) || (n && name && strcmp(n, name) == 0));
+
+		free(copy);
+		if (same)
+			return other->line;
+	}
+	return 0;
+}
+
+static void build_sections(struct parse_state *ps, struct topology *topo)
+{
+	const struct raw_section *singles[SEC_ZOOKEEPER + 1] = { 0 };
+
+	for (size_t i = 0; i < ps->n_sections; i++) {
+		const struct raw_section *raw = &ps->sections[i];
+		char *name;
+		int kind, dup_line;
+
+		if (raw->line == 0) {
+			parse_error(ps, raw->keys[0].line,
+				    "key '%s' comes before any [section] header", raw->keys[0].key);
+			continue;
+		}
+		kind = classify_header(ps, raw, &name);
+		if (kind < 0)
+			continue;
+		dup_line = earlier_duplicate(ps, i, kind, name);
+		if (dup_line) {
+			parse_error(ps, raw->line, "duplicate section [%s] (first at line %d)",
+				    raw->header, dup_line);
+			free(name);
+			continue;
+		}
+		if (section_specs[kind].named)
+			fill_section(ps, &section_specs[kind], raw, add_named(topo, kind, name));
+		else
+			singles[kind] = raw;
+	}
+	/* Singletons are optional: absent ones still get their defaults. */
+	for (int kind = SEC_AGENT; kind <= SEC_ZOOKEEPER; kind++)
+		fill_section(ps, &section_specs[kind], singles[kind], singleton(topo, kind));
+}
+
+/* ---- cross-section checks --------------------------------------------- */
+
+int topology_key_line(const struct topo_origin *origin, const char *section_kind,
+		      const char *key)
+{
+	for (size_t s = 0; s < ARRAY_LEN(section_specs); s++) {
+		size_t idx;
+
+		if (strcmp(section_specs[s].kind, section_kind) != 0)
+			continue;
+		if (find_key(&section_specs[s], key, &idx) && origin->key_line[idx])
+			return origin->key_line[idx];
+	}
+	return origin->line;
+}
+
+static void resolve_pipeline(struct parse_state *ps, struct topology *topo,
+			     struct pipeline_cfg *p)
+{
+	const char **names;
+	struct strbuf sb;
+
+	if (!p->source_name || !p->target_name)
+		return; /* missing keys already reported */
+	for (size_t i = 0; i < topo->n_sources; i++)
+		if (strcmp(topo->sources[i].name, p->source_name) == 0)
+			p->source = &topo->sources[i];
+	for (size_t i = 0; i < topo->n_targets; i++)
+		if (strcmp(topo->targets[i].name, p->target_name) == 0)
+			p->target = &topo->targets[i];
+	strbuf_init(&sb);
+	if (!p->source) {
+		names = xcalloc(topo->n_sources, sizeof(char *));
+		for (size_t i = 0; i < topo->n_sources; i++)
+			names[i] = topo->sources[i].name;
+		strbuf_addf(&sb, "pipeline %s: source '%s' is not defined by any [source %s]",
+			    p->name, p->source_name, p->source_name);
+		suggest(&sb, p->source_name, names, topo->n_sources);
+		parse_error(ps, topology_key_line(&p->origin, "pipeline", "source"), "%s", sb.data);
+		free(names);
+		sb.len = 0;
+	}
+	if (!p->target) {
+		names = xcalloc(topo->n_targets, sizeof(char *));
+		for (size_t i = 0; i < topo->n_targets; i++)
+			names[i] = topo->targets[i].name;
+		strbuf_addf(&sb, "pipeline %s: target '%s' is not defined by any [target %s]",
+			    p->name, p->target_name, p->target_name);
+		suggest(&sb, p->target_name, names, topo->n_targets);
+		parse_error(ps, topology_key_line(&p->origin, "pipeline", "target"), "%s", sb.data);
+		free(names);
+	}
+	strbuf_fini(&sb);
+	if (p->source && p->target && p->source->pg.host && p->target->pg.host &&
+	    p->source->pg.dbname && p->target->pg.dbname &&
+	    strcmp(p->source->pg.host, p->target->pg.host) == 0 &&
+	    p->source->pg.port == p->target->pg.port &&
+	    strcmp(p->source->pg.dbname, p->target->pg.dbname) == 0)
+		parse_error(ps, p->origin.line,
+			    "pipeline %s would replicate database %s into itself", p->name,
+			    p->source->pg.dbname);
+}
+
+static bool same_server(const struct pg_server_cfg *a, const struct pg_server_cfg *b)
+{
+	return a->host && b->host && strcmp(a->host, b->host) == 0 && a->port == b->port;
+}
+
+static void check_sources(struct parse_state *ps, struct topology *topo)
+{
+	for (size_t i = 0; i < topo->n_sources; i++) {
+		struct source_cfg *s = &topo->sources[i];
+
+		if (!s->topic_prefix)
+			s->topic_prefix = xstrdup(s->name);
+		for (size_t j = 0; j < i; j++) {
+			struct source_cfg *o = &topo->sources[j];
+
+			if (s->slot && o->slot && strcmp(s->slot, o->slot) == 0 &&
+			    same_server(&s->pg, &o->pg))
+				parse_error(ps, topology_key_line(&s->origin, "source", "slot"),
+					    "source %s uses slot %s on %s:%d, as does source %s",
+					    s->name, s->slot, s->pg.host, s->pg.port, o->name);
+			if (strcmp(s->topic_prefix, o->topic_prefix) == 0)
+				parse_error(ps,
+					    topology_key_line(&s->origin, "source", "topic_prefix"),
+					    "source %s uses topic prefix %s, as does source %s: their topics would mix",
+					    s->name, s->topic_prefix, o->name);
+		}
+	}
+}
+
+static void check_cross_references(struct parse_state *ps, struct topology *topo)
+{
+	check_sources(ps, topo);
+	for (size_t i = 0; i < topo->n_pipelines; i++)
+		resolve_pipeline(ps, topo, &topo->pipelines[i]);
+	if (topo->n_pipelines == 0 && ps->errors == 0)
+		parse_error(ps, 0, "no [pipeline NAME] section: nothing to replicate");
+	if (topo->kafka.dist && !topo->kafka.sha512)
+		parse_error(ps, topology_key_line(&topo->kafka.origin, "kafka", "dist"),
+			    "[kafka] dist needs sha512 so the download can be verified");
+}
+
+/* ---- entry points ------------------------------------------------------ */
+
+bool topology_load(const char *path, struct topology **out)
+{
+	struct parse_state ps = { .path = path };
+	struct topology *topo;
+	int rc;
+
+	ps.file = fopen(path, "r");
+	if (!ps.file) {
+		log_error_at(path, 0, "cannot open topology: %s", strerror(errno));
+		return false;
+	}
+	topo = xcalloc(1, sizeof(*topo));
+	topo->path = xstrdup(path);
+	ps.path = topo->path;
+	rc = ini_parse_stream(line_reader, &ps, key_handler, &ps);
+	fclose(ps.file);
+	if (rc < 0) {
+		parse_error(&ps, 0, "cannot parse: out of memory");
+	} else if (rc > 0 && ps.errors == 0) {
+		/* inih saw something the reader did not: report it all the same */
+		parse_error(&ps, rc, "syntax error");
+	}
+	build_sections(&ps, topo);
+	check_cross_references(&ps, topo);
+	raw_sections_free(&ps);
+	if (ps.errors) {
+		fprintf(stderr, "%s: %d error%s\n", path, ps.errors, ps.errors == 1 ? "" : "s");
+		topology_free(topo);
+		return false;
+	}
+	*out = topo;
+	return true;
+}
+
+void topology_free(struct topology *topo)
+{
+	if (!topo)
+		return;
+	free_section(&section_specs[SEC_AGENT], &topo->agent);
+	free_section(&section_specs[SEC_KAFKA], &topo->kafka);
+	free_section(&section_specs[SEC_ZOOKEEPER], &topo->zookeeper);
+	for (size_t i = 0; i < topo->n_sources; i++) {
+		free_section(&section_specs[SEC_SOURCE], &topo->sources[i]);
+		free(topo->sources[i].name);
+	}
+	for (size_t i = 0; i < topo->n_targets; i++) {
+		free_section(&section_specs[SEC_TARGET], &topo->targets[i]);
+		free(topo->targets[i].name);
+	}
+	for (size_t i = 0; i < topo->n_pipelines; i++) {
+		free_section(&section_specs[SEC_PIPELINE], &topo->pipelines[i]);
+		free(topo->pipelines[i].name);
+	}
+	free(topo->sources);
+	free(topo->targets);
+	free(topo->pipelines);
+	free(topo->path);
+	free(topo);
+}

@@ -1,0 +1,130 @@
+/*
+ * agent/topology.h: the typed topology (cdc-agent.ini) and its loader.
+ *
+ * topology_load() parses and validates the whole file before anything else
+ * runs; it prints every error as FILE:LINE: error: ... and fails if there was
+ * any.  The returned topology owns every string in it (topology_free).
+ */
+#ifndef CDC_TOPOLOGY_H
+#define CDC_TOPOLOGY_H
+
+#include "common.h"
+#include "util.h"
+
+#define TOPO_MAX_KEYS 40
+
+enum kafka_mode { KAFKA_MODE_ZOOKEEPER, KAFKA_MODE_KRAFT };
+enum manage_hba { MANAGE_HBA_AUTO, MANAGE_HBA_YES, MANAGE_HBA_NO };
+enum snapshot_mode { SNAPSHOT_INITIAL, SNAPSHOT_NEVER, SNAPSHOT_INITIAL_ONLY, SNAPSHOT_WHEN_NEEDED };
+enum insert_mode { INSERT_MODE_UPSERT, INSERT_MODE_INSERT };
+
+/* Where a section and each of its keys were written, for error messages. */
+struct topo_origin {
+	const char *file;            /* the topology's path (borrowed) */
+	int line;                    /* the [section] header line; 0 if absent */
+	int key_line[TOPO_MAX_KEYS]; /* by key index in the section's schema; 0 if unset */
+};
+
+struct table_ref {
+	char *schema;
+	char *table;
+};
+
+struct table_list {
+	struct table_ref *items;
+	size_t n;
+};
+
+/* One PostgreSQL server as the agent reaches it: the pipeline's role (user)
+ * and the administrator used for provisioning. */
+struct pg_server_cfg {
+	char *host;                /* host name, IP address or socket directory */
+	int port;
+	char *dbname;
+	char *user;
+	char *password_file;
+	char *admin_user;
+	char *admin_password_file; /* NULL: no password (peer/trust/.pgpass) */
+	char *admin_host;          /* NULL: same as host */
+	int admin_port;            /* 0: same as port */
+	char *admin_dbname;        /* NULL: dbname for sources, postgres for targets */
+	char *service;             /* systemd unit that runs the server; NULL: derived */
+	int manage_hba;            /* enum manage_hba */
+	struct strlist hba_allow;  /* CIDR addresses the role may connect from */
+};
+
+struct source_cfg {
+	char *name;
+	struct topo_origin origin;
+	struct pg_server_cfg pg;
+	char *publication;
+	char *slot;
+	struct table_list tables;
+	char *topic_prefix;
+	int max_replication_slots;
+	int max_wal_senders;
+	int snapshot_mode;         /* enum snapshot_mode */
+};
+
+struct target_cfg {
+	char *name;
+	struct topo_origin origin;
+	struct pg_server_cfg pg;
+	int insert_mode;           /* enum insert_mode */
+	bool auto_create;
+	bool auto_evolve;
+};
+
+struct pipeline_cfg {
+	char *name;
+	struct topo_origin origin;
+	char *source_name;
+	char *target_name;
+	struct source_cfg *source; /* resolved, borrowed from the topology */
+	struct target_cfg *target;
+};
+
+struct agent_cfg {
+	struct topo_origin origin;
+	char *state_dir;
+};
+
+struct kafka_cfg {
+	struct topo_origin origin;
+	int mode;                  /* enum kafka_mode */
+	char *dist;                /* URL of the distribution tarball; NULL: not installed */
+	char *sha512;
+	char *install_dir;
+	struct strlist bootstrap_servers;
+	int partitions;
+	int replication_factor;
+};
+
+struct zookeeper_cfg {
+	struct topo_origin origin;
+	struct strlist connect;
+};
+
+struct topology {
+	char *path;
+	struct agent_cfg agent;
+	struct kafka_cfg kafka;
+	struct zookeeper_cfg zookeeper;
+	struct source_cfg *sources;
+	size_t n_sources;
+	struct target_cfg *targets;
+	size_t n_targets;
+	struct pipeline_cfg *pipelines;
+	size_t n_pipelines;
+};
+
+/* Parses and validates path; on success *out is a new topology (caller frees
+ * with topology_free).  Prints every error found, not only the first. */
+MUST_CHECK bool topology_load(const char *path, struct topology **out);
+void topology_free(struct topology *topo);
+
+/* The line where key was set in a section (the section's line if unset). */
+int topology_key_line(const struct topo_origin *origin, const char *section_kind,
+		      const char *key);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * agent/util.h: small helpers: allocation, growable strings, string lists.
+ *
+ * Allocation failure aborts the process (xmalloc and friends): the agent has
+ * no sensible way to continue without memory, and systemd restarts it.
+ */
+#ifndef CDC_UTIL_H
+#define CDC_UTIL_H
+
+#include "common.h"
+
+#include <stdarg.h>
+
+void *xmalloc(size_t size);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *ptr, size_t size);
+char *xstrdup(const char *s);                  /* caller frees */
+char *xstrndup(const char *s, size_t n);       /* caller frees */
+char *xasprintf(const char *fmt, ...) PRINTF_LIKE(1, 2); /* caller frees */
+char *xvasprintf(const char *fmt, va_list ap) PRINTF_LIKE(1, 0); /* caller frees */
+
+/* A growable NUL-terminated string; strbuf_init/strbuf_fini own .data. */
+struct strbuf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+void strbuf_init(struct strbuf *sb);
+void strbuf_fini(struct strbuf *sb);
+void strbuf_add(struct strbuf *sb, const char *s, size_t n);
+void strbuf_adds(struct strbuf *sb, const char *s);
+void strbuf_addf(struct strbuf *sb, const char *fmt, ...) PRINTF_LIKE(2, 3);
+char *strbuf_detach(struct strbuf *sb);        /* caller frees the result */
+
+/* A list of owned strings; strlist_fini frees every item. */
+struct strlist {
+	char **items;
+	size_t n;
+};
+
+void strlist_add(struct strlist *list, const char *s); /* copies s */
+bool strlist_contains(const struct strlist *list, const char *s);
+void strlist_fini(struct strlist *list);
+
+/* Trims ASCII white space in place; returns s. */
+char *str_trim(char *s);
+bool str_ends_with(const char *s, const char *suffix);
+/* Levenshtein edit distance, for "did you mean" suggestions. */
+size_t str_edit_distance(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,67 @@
+# tests/lib/pg.sh: private PostgreSQL clusters for tests.
+#
+# Clusters run as the OS user postgres (PostgreSQL refuses root) in a temp
+# directory, on a free port, with the server's defaults for everything the
+# agent manages (wal_level stays 'replica' until the agent changes it).
+# Local socket: trust (the agent's admin connects there); TCP: reject, so a
+# role can only log in over TCP through the pg_hba entries the agent adds.
+#
+#   pg_cluster_create NAME   -> PG_DIR_<NAME>, PG_PORT_<NAME>, PG_SOCK_<NAME>
+#   pg_psql NAME DB SQL      runs SQL as postgres over the socket, prints rows
+#   pg_cluster_restart NAME / pg_cluster_destroy NAME
+PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+PG_CLUSTERS=()
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+pg_cluster_create() {
+	local name=$1 dir port
+	dir=$(mktemp -d /tmp/cdc-pg-"$name".XXXXXX)
+	port=$(free_port)
+	chown postgres: "$dir"
+	runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/data" -U postgres -E UTF8 \
+		--locale=C.UTF-8 --auth-local=trust --auth-host=reject >"$dir/initdb.log" 2>&1 ||
+		{ cat "$dir/initdb.log"; return 1; }
+	cat >>"$dir/data/postgresql.conf" <<CONF
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$dir'
+fsync = off
+log_statement = 'all'
+log_connections = on
+CONF
+	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null ||
+		{ cat "$dir/server.log"; return 1; }
+	printf -v "PG_DIR_$name" '%s' "$dir"
+	printf -v "PG_PORT_$name" '%s' "$port"
+	printf -v "PG_SOCK_$name" '%s' "$dir"
+	PG_CLUSTERS+=("$name")
+}
+
+_pg_var() { local v="PG_$2_$1"; printf '%s' "${!v}"; }
+
+pg_psql() {
+	local name=$1 db=$2 sql=$3
+	"$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$(_pg_var "$name" SOCK)" \
+		-p "$(_pg_var "$name" PORT)" -U postgres -d "$db" -c "$sql"
+}
+
+pg_cluster_restart() {
+	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$(_pg_var "$1" DIR)/data" -w -m fast restart >/dev/null
+}
+
+pg_cluster_destroy() {
+	local dir
+	dir=$(_pg_var "$1" DIR)
+	[ -n "$dir" ] || return 0
+	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -w -m immediate stop >/dev/null 2>&1
+	rm -rf "$dir"
+}
+
+pg_destroy_all() {
+	local n
+	for n in "${PG_CLUSTERS[@]}"; do pg_cluster_destroy "$n"; done
+	PG_CLUSTERS=()
+}
