@@ -266,8 +266,11 @@ static bool cidr_valid(const char *s, struct strbuf *err)
 	ok = inet_pton(family, ip, addr) == 1;
 	if (!ok)
 		strbuf_addf(err, "'%s' is not an IP address", ip);
-	else
-		ok = parse_int(slash + 1, 0, family == AF_INET ? 32 : 128, &bits, err);
+	else if (!(ok = parse_int(slash + 1, 0, family == AF_INET ? 32 : 128, &bits, err))) {
+		err->len = 0;
+		err->data[0] = '\0';
+		strbuf_addf(err, "'%s': prefix length must be 0..%d", s, family == AF_INET ? 32 : 128);
+	}
 	free(ip);
 	return ok;
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# runs-under-sanitizer
 # Provisioning against real PostgreSQL clusters with default settings:
 # plan shows the changes, bootstrap makes them (restart path included),
 # logical decoding works afterwards, a second bootstrap changes nothing,

@@ -54,9 +54,10 @@ CT_MASK_DEFAULT=(
 
 _ct_log() { printf 'container: %s\n' "$*" >&2; }
 
-# Seconds since the epoch with microseconds (bash 5).
-_ct_now() { printf '%s' "$EPOCHREALTIME"; }
-_ct_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
+# Seconds since the epoch with microseconds (bash 5; the locale may put a
+# comma in it, awk wants a dot).
+_ct_now() { printf '%s' "${EPOCHREALTIME/,/.}"; }
+_ct_since() { awk -v a="$1" -v b="$(_ct_now)" 'BEGIN { printf "%.2f", b - a }'; }
 
 # True while PID runs (a zombie, e.g. our unreaped nspawn child, counts as gone).
 _ct_alive() {

@@ -6,6 +6,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=../lib/harness.sh
+. "$ROOT/tests/lib/harness.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/kafka.sh
 . "$ROOT/tests/lib/kafka.sh"
 
@@ -27,13 +29,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-fail() { echo "kafka_smoke: FAIL: $*" >&2; exit 1; }
+fail() { echo "kafka_smoke: FAIL: $*" >&2; _fail "$*"; finish; exit 1; }
 
 # step NAME CMD...: run CMD in this shell (so background servers stay ours), time it.
 step() {
     local name=$1 t0; shift
     t0=${EPOCHREALTIME/,/.}
     "$@" || fail "$name"
+    _pass "$name"
     printf 'kafka_smoke: %-34s %6.1fs\n' "$name" \
         "$(awk -v a="$t0" -v b="${EPOCHREALTIME/,/.}" 'BEGIN{print b-a}')"
 }
@@ -79,4 +82,4 @@ step "kraft: format+start broker :$KPORT" kafka_start_kraft "$WORK/kraft" "$KPOR
 step "kraft: produce+consume 3 msgs" roundtrip "$KPORT" "smoke-kraft-$$"
 step "kraft: stop broker" kafka_stop "$WORK/kraft"
 
-echo "kafka_smoke: PASS (zookeeper and kraft modes)"
+finish

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# runs-under-sanitizer
+# Every file in tests/topologies/bad/ starts with "; expect: LINE: MESSAGE".
+# `check` must print exactly that error at FILE:LINE and exit 3, and `plan`
+# must refuse the file without opening a connection to any server: the
+# files point at a TCP listener that counts the connections it receives.
+. "$(dirname "$0")/../lib/harness.sh"
+
+WORK=$(mktemp -d /tmp/cdc-bad.XXXXXX)
+LISTENER_PID=
+trap '[ -n "$LISTENER_PID" ] && kill "$LISTENER_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
+
+(umask 077 && echo secret >"$WORK/db1.pass" && echo secret >"$WORK/db2.pass")
+echo secret >"$WORK/open.pass" && chmod 644 "$WORK/open.pass"
+
+python3 - "$WORK" <<'PY' &
+import socket, sys, os
+work = sys.argv[1]
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+open(os.path.join(work, "port.tmp"), "w").write(str(s.getsockname()[1]))
+os.rename(os.path.join(work, "port.tmp"), os.path.join(work, "port"))
+n = 0
+while True:
+    c, _ = s.accept(); n += 1; c.close()
+    open(os.path.join(work, "connections"), "w").write(str(n))
+PY
+LISTENER_PID=$!
+for _ in $(seq 50); do [ -f "$WORK/port" ] && break; sleep 0.1; done
+PORT=$(cat "$WORK/port")
+
+count=0
+for src in "$REPO_ROOT"/tests/topologies/bad/*.ini; do
+	name=$(basename "$src")
+	f="$WORK/$name"
+	sed -e "s|@DIR@|$WORK|g" -e "s|@PORT@|$PORT|g" "$src" >"$f"
+	expect=$(sed -n '1s/^; expect: //p' "$f")
+	line=${expect%%: *} msg=${expect#*: }
+	if [ "$line" = 0 ]; then want="$f: error: $msg"; else want="$f:$line: error: $msg"; fi
+
+	agent_run -c "$f" check
+	check_eq "$name: check exits 3" 3 "$AGENT_RC"
+	check_contains "$name: error at FILE:LINE" "$want" "$AGENT_ERR"
+	agent_run -c "$f" plan
+	check_eq "$name: plan refuses it (exit 3)" 3 "$AGENT_RC"
+	count=$((count + 1))
+done
+check "at least twenty bad files were tried ($count)" test "$count" -ge 20
+check_eq "no server was contacted" "" "$(cat "$WORK/connections" 2>/dev/null)"
+
+# The same listener does see the agent when the file is valid, so the
+# check above can fail.
+good="$WORK/good.ini"
+sed -e '/^; expect/d' -e "s|@DIR@|$WORK|g" -e "s|@PORT@|$PORT|g" \
+	"$REPO_ROOT/tests/topologies/bad/13-pipeline-unknown-source.ini" | sed 's/^source = db3/source = db1/' >"$good"
+agent_run -c "$good" check
+check_eq "the corrected file passes check" 0 "$AGENT_RC"
+agent_run -c "$good" plan
+check_eq "plan on it fails to talk to the fake server" 1 "$AGENT_RC"
+check "and the listener saw a connection" test -s "$WORK/connections"
+
+# All errors of a file at once, not only the first.
+cat >"$WORK/many.ini" <<INI
+[source db1]
+hots = x
+port = 0
+[target]
+[pipline p]
+INI
+agent_run -c "$WORK/many.ini" check
+check_contains "several errors: unknown key" "many.ini:2: error: unknown key 'hots'" "$AGENT_ERR"
+check_contains "several errors: bad port" "many.ini:3: error: port: 0 is out of range" "$AGENT_ERR"
+check_contains "several errors: unnamed section" "many.ini:4: error: section [target] needs a name" "$AGENT_ERR"
+check_contains "several errors: misspelt section" "many.ini:5: error: unknown section [pipline p] (did you mean 'pipeline'?)" "$AGENT_ERR"
+check_contains "several errors: missing keys" "many.ini:1: error: [source db1] lacks the required key 'host'" "$AGENT_ERR"
+
+agent_run -c "$WORK/absent.ini" check
+check_eq "a missing topology file exits 3" 3 "$AGENT_RC"
+check_contains "and names the file" "absent.ini: error: cannot open topology: No such file or directory" "$AGENT_ERR"
+
+agent_run -c "$REPO_ROOT/cdc-agent.ini" frobnicate
+check_eq "an unknown verb exits 64" 64 "$AGENT_RC"
+agent_run capture p1
+check_eq "a verb not built yet exits 5" 5 "$AGENT_RC"
+finish
