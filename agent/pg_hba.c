@@ -11,6 +11,8 @@
  * is checked through pg_hba_file_rules before the server reloads it, and the
  * old one is put back if the server finds an error.
  */
+#include "pg_hba.h"
+
 #include "files.h"
 #include "log.h"
 #include "pg_step.h"
@@ -86,7 +88,7 @@ static bool only_agent_rules_before(const char *text, const char *stop)
  * and ahead of every operator rule; otherwise with our block removed from
  * wherever it was and put first.  Caller frees the result.
  */
-static char *desired_hba(const char *current, const char *block, const char *label)
+char *pg_hba_desired(const char *current, const char *block, const char *label)
 {
 	char *begin_marker = xasprintf(BLOCK_BEGIN "%s ", label);
 	char *end_marker = xasprintf(BLOCK_END "%s\n", label);
@@ -174,7 +176,7 @@ bool pg_hba_converge(const struct pg_step_ctx *ctx, PGconn *admin, const char *d
 		return false; /* errors already logged */
 	}
 	block = render_block(ctx, dbname);
-	desired = desired_hba(current, block, ctx->label);
+	desired = pg_hba_desired(current, block, ctx->label);
 	if (strcmp(desired, current) != 0) {
 		struct strbuf from;
 

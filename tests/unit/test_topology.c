@@ -1,0 +1,279 @@
+/*
+ * tests/unit/test_topology.c: the topology loader on good and bad files,
+ * plus the pure helpers beside it (SCRAM check, pg_hba block placement,
+ * edit distance).  Bad files with their exact FILE:LINE messages are
+ * covered end to end by tests/integration/20_bad_topologies.sh.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "pg_hba.h"
+#include "scram.h"
+#include "topology.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char work_dir[] = "/tmp/cdc-unit.XXXXXX";
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+}
+
+/* Writes text (with %s for the password file directory) and loads it. */
+static struct topology *load_text(const char *text, bool *ok)
+{
+	char *path = xasprintf("%s/topo.ini", work_dir);
+	char *body = xasprintf(text, work_dir, work_dir);
+	struct topology *topo = NULL;
+
+	write_file(path, body, 0644);
+	*ok = topology_load(path, &topo);
+	free(body);
+	free(path);
+	return topo;
+}
+
+static const char *const seed =
+	"[kafka]\n"
+	"mode = kraft\n"
+	"bootstrap_servers = 127.0.0.1:9092, [::1]:9093\n"
+	"[source db1]\n"
+	"host = 127.0.0.1\n"
+	"dbname = db1\n"
+	"user = cdc_user\n"
+	"password_file = %s/db1.pass\n"
+	"publication = my_publication\n"
+	"slot = my_slot\n"
+	"tables = public.my_table, sales.orders\n"
+	"topic_prefix = db1server\n"
+	"[target db2]\n"
+	"host = /var/run/postgresql\n"
+	"dbname = db2\n"
+	"user = db2_user\n"
+	"password_file = %s/db2.pass\n"
+	"auto_create = no\n"
+	"service = postgresql@15-main\n"
+	"[pipeline p]\n"
+	"source = db1\n"
+	"target = db2\n";
+
+static void test_seed_topology_parses(void **state)
+{
+	bool ok;
+	struct topology *topo = load_text(seed, &ok);
+
+	(void)state;
+	assert_true(ok);
+	assert_int_equal(topo->kafka.mode, KAFKA_MODE_KRAFT);
+	assert_int_equal(topo->kafka.bootstrap_servers.n, 2);
+	assert_string_equal(topo->kafka.bootstrap_servers.items[1], "[::1]:9093");
+	assert_int_equal(topo->n_sources, 1);
+	assert_string_equal(topo->sources[0].name, "db1");
+	assert_int_equal(topo->sources[0].pg.port, 5432); /* default */
+	assert_string_equal(topo->sources[0].pg.admin_user, "postgres");
+	assert_null(topo->sources[0].pg.admin_dbname);
+	assert_int_equal(topo->sources[0].tables.n, 2);
+	assert_string_equal(topo->sources[0].tables.items[1].schema, "sales");
+	assert_string_equal(topo->sources[0].tables.items[1].table, "orders");
+	assert_int_equal(topo->sources[0].pg.hba_allow.n, 2);
+	assert_int_equal(topo->sources[0].max_wal_senders, 4);
+	assert_int_equal(topo->sources[0].snapshot_mode, SNAPSHOT_INITIAL);
+	assert_false(topo->targets[0].auto_create);
+	assert_true(topo->targets[0].auto_evolve);
+	assert_string_equal(topo->targets[0].pg.admin_dbname, "postgres");
+	assert_string_equal(topo->targets[0].pg.service, "postgresql@15-main.service");
+	assert_ptr_equal(topo->pipelines[0].source, &topo->sources[0]);
+	assert_ptr_equal(topo->pipelines[0].target, &topo->targets[0]);
+	assert_string_equal(topo->agent.state_dir, "/var/lib/cdc-agent");
+	assert_int_equal(topology_key_line(&topo->sources[0].origin, "source", "tables"), 11);
+	/* unset key: the section's own line */
+	assert_int_equal(topology_key_line(&topo->sources[0].origin, "source", "port"), 4);
+	topology_free(topo);
+}
+
+static void test_topic_prefix_defaults_to_name(void **state)
+{
+	char *text = xstrdup(seed);
+	char *line = strstr(text, "topic_prefix = db1server\n");
+	bool ok;
+	struct topology *topo;
+
+	(void)state;
+	memmove(line, line + strlen("topic_prefix = db1server\n"),
+		strlen(line + strlen("topic_prefix = db1server\n")) + 1);
+	topo = load_text(text, &ok);
+	assert_true(ok);
+	assert_string_equal(topo->sources[0].topic_prefix, "db1");
+	topology_free(topo);
+	free(text);
+}
+
+static void expect_rejected(const char *text)
+{
+	bool ok;
+	struct topology *topo = load_text(text, &ok);
+
+	assert_false(ok);
+	assert_null(topo);
+}
+
+static void test_bad_files_are_rejected(void **state)
+{
+	(void)state;
+	expect_rejected("[source]\n");
+	expect_rejected("[nonsense]\n");
+	expect_rejected("no equals sign\n");
+	expect_rejected("[kafka]\npartitions = 0\n");
+	expect_rejected("[kafka]\nmode = zookeeper\nmode = kraft\n");
+	expect_rejected("[pipeline p]\nsource = a\ntarget = b\n");
+}
+
+static void test_line_too_long(void **state)
+{
+	char *text = xasprintf("[agent]\nstate_dir = /%0300d\n", 0);
+
+	(void)state;
+	expect_rejected(text);
+	free(text);
+}
+
+static void test_scram_verifier(void **state)
+{
+	/* Made by PostgreSQL 15: CREATE ROLE x PASSWORD 's3cret pass' */
+	static const char verifier[] =
+		"SCRAM-SHA-256$4096:K44pb3xuftVL/2cnu1Mz+Q==$"
+		"2JL+5rtXu575mrS+oa0c5Ie4Wa9qIlcjHB7XmlyqNPU=:"
+		"so7L6fYZSWaTOHio0lLPmHI1LgDIDrNOLG8zNq5p1Wo=";
+
+	(void)state;
+	assert_true(scram_verifier_matches(verifier, "s3cret pass"));
+	assert_false(scram_verifier_matches(verifier, "s3cret pasS"));
+	assert_false(scram_verifier_matches(verifier, ""));
+	assert_false(scram_verifier_matches("md5a247fc3512619ee8bc7a0c150be8754a", "s3cret pass"));
+	assert_false(scram_verifier_matches(NULL, "s3cret pass"));
+	assert_false(scram_verifier_matches("SCRAM-SHA-256$4096:!!$x:y", "s3cret pass"));
+	assert_false(scram_verifier_matches("SCRAM-SHA-256$", "s3cret pass"));
+}
+
+static const char block_a[] = "# BEGIN cdc-agent source db1 (managed)\nhost\tdb1\tu\t127.0.0.1/32\tscram-sha-256\n# END cdc-agent source db1\n";
+static const char block_b[] = "# BEGIN cdc-agent target db2 (managed)\nhost\tdb2\tv\t127.0.0.1/32\tscram-sha-256\n# END cdc-agent target db2\n";
+static const char operator_rules[] = "# comment\nlocal all all trust\nhost all all 0.0.0.0/0 reject\n";
+
+static void test_hba_block_added_first_then_stable(void **state)
+{
+	char *once = pg_hba_desired(operator_rules, block_a, "source db1");
+	char *twice = pg_hba_desired(once, block_a, "source db1");
+	char *want = xasprintf("%s%s", block_a, operator_rules);
+
+	(void)state;
+	assert_string_equal(once, want);
+	assert_string_equal(twice, once);
+	free(once);
+	free(twice);
+	free(want);
+}
+
+static void test_hba_two_blocks_do_not_fight(void **state)
+{
+	char *a = pg_hba_desired(operator_rules, block_a, "source db1");
+	char *ab = pg_hba_desired(a, block_b, "target db2");
+	char *ab_again = pg_hba_desired(ab, block_a, "source db1");
+	char *ab_third = pg_hba_desired(ab_again, block_b, "target db2");
+
+	(void)state;
+	assert_string_equal(ab_again, ab);
+	assert_string_equal(ab_third, ab);
+	free(a);
+	free(ab);
+	free(ab_again);
+	free(ab_third);
+}
+
+static void test_hba_block_below_rules_or_edited_is_fixed(void **state)
+{
+	char *below = xasprintf("%s%s", operator_rules, block_a);
+	char *moved = pg_hba_desired(below, block_a, "source db1");
+	char *want = xasprintf("%s%s", block_a, operator_rules);
+	char *edited_block = xstrdup(block_a);
+	char *edited, *fixed;
+
+	(void)state;
+	assert_string_equal(moved, want);
+	edited_block[strlen(edited_block) - 40] = 'X';
+	edited = xasprintf("%s%s", edited_block, operator_rules);
+	fixed = pg_hba_desired(edited, block_a, "source db1");
+	assert_string_equal(fixed, want);
+	free(below);
+	free(moved);
+	free(want);
+	free(edited_block);
+	free(edited);
+	free(fixed);
+}
+
+static void test_edit_distance(void **state)
+{
+	(void)state;
+	assert_int_equal(str_edit_distance("host", "hots"), 2);
+	assert_int_equal(str_edit_distance("sorce", "source"), 1);
+	assert_int_equal(str_edit_distance("", "abc"), 3);
+	assert_int_equal(str_edit_distance("Port", "port"), 0);
+}
+
+static int setup(void **state)
+{
+	char *p;
+
+	(void)state;
+	if (!mkdtemp(work_dir))
+		return -1;
+	p = xasprintf("%s/db1.pass", work_dir);
+	write_file(p, "secret\n", 0600);
+	free(p);
+	p = xasprintf("%s/db2.pass", work_dir);
+	write_file(p, "secret\n", 0600);
+	free(p);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char *cmd = xasprintf("rm -rf '%s'", work_dir);
+	int rc;
+
+	(void)state;
+	rc = system(cmd);
+	free(cmd);
+	return rc == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_seed_topology_parses),
+		cmocka_unit_test(test_topic_prefix_defaults_to_name),
+		cmocka_unit_test(test_bad_files_are_rejected),
+		cmocka_unit_test(test_line_too_long),
+		cmocka_unit_test(test_scram_verifier),
+		cmocka_unit_test(test_hba_block_added_first_then_stable),
+		cmocka_unit_test(test_hba_two_blocks_do_not_fight),
+		cmocka_unit_test(test_hba_block_below_rules_or_edited_is_fixed),
+		cmocka_unit_test(test_edit_distance),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
