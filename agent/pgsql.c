@@ -75,6 +75,14 @@ static void peer_identity_leave(bool entered)
 	}
 }
 
+/* Server notices (e.g. "wal_level is insufficient" between ALTER SYSTEM and
+ * the restart) are expected along the way: keep them for -v. */
+static void notice_to_debug(void *arg, const char *message)
+{
+	(void)arg;
+	log_debug("server notice: %.*s", (int)strcspn(message, "\n"), message);
+}
+
 PGconn *pgsql_connect(const char *label, const struct pg_server_cfg *server, enum pg_role role,
 		      const char *dbname)
 {
@@ -117,6 +125,7 @@ PGconn *pgsql_connect(const char *label, const struct pg_server_cfg *server, enu
 		PQfinish(conn);
 		return NULL;
 	}
+	PQsetNoticeProcessor(conn, notice_to_debug, NULL);
 	return conn;
 }
 

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# scripts/install-deps.sh: installs what building, testing and the demo need
+# on a Debian 12 machine, and nothing when it is all there already (so
+# `make test` can call it every time).  Needs root only when something is
+# missing.  Why each package is needed: README.md, "Dependencies".
+set -euo pipefail
+
+PACKAGES=(
+	gcc make pkg-config                      # build
+	libpq-dev librdkafka-dev libcurl4-openssl-dev libsystemd-dev libinih-dev
+	libjansson-dev libssl-dev                # the agent's libraries
+	libcmocka-dev valgrind                   # unit tests, memory checks
+	postgresql                               # real servers for tests and the demo
+	systemd systemd-container dbus           # a real systemd, booted with nspawn
+	kcat python3                             # Kafka client for tests; free ports
+	openjdk-17-jre-headless maven            # the Kafka broker built from Maven Central
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+	case $pkg in
+	# A JDK and Maven may come from elsewhere (e.g. an SDK image): use them.
+	openjdk-17-jre-headless) command -v java >/dev/null && continue ;;
+	maven) command -v mvn >/dev/null && continue ;;
+	esac
+	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages: ${missing[*]}; run as root or: apt-get install ${missing[*]}" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
