@@ -14,8 +14,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/tests/lib/seed.sh"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-AGENT=$ROOT/cdc-agent
-INI=$ROOT/cdc-agent.ini
+AGENT=/usr/local/sbin/cdc-agent
+INI=/etc/cdc-agent/cdc-agent.ini
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "demo: run as root (it boots a systemd container)" >&2
@@ -30,6 +30,9 @@ say "booting a throwaway systemd container"
 ct_boot cdc-demo
 say "seed starting point: PostgreSQL 15/main with defaults, db1.public.my_table"
 seed_prepare
+# Installed into the container (it has its own /tmp, where a clone may live).
+ct_copy_in "$ROOT/cdc-agent" "$AGENT"
+ct_copy_in "$ROOT/cdc-agent.ini" "$INI"
 seed_psql db1 "SHOW wal_level" | sed 's/^/wal_level = /'
 
 say "cdc-agent check"

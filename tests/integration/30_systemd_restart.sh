@@ -24,8 +24,10 @@ trap 'ct_shutdown' EXIT
 ct_boot cdc-restart-test || { _fail "container boots"; finish; exit; }
 seed_prepare || { _fail "seed database prepared"; finish; exit; }
 
-INI=$REPO_ROOT/cdc-agent.ini
-agent() { ct_exec env ASAN_OPTIONS="${ASAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}" "$CDC_AGENT" -c "$INI" "$@"; }
+# The container has its own /tmp, where CI's clone may live: copy in.
+ct_copy_in "$CDC_AGENT" /usr/local/sbin/cdc-agent
+ct_copy_in "$REPO_ROOT/cdc-agent.ini" /etc/cdc-agent/cdc-agent.ini
+agent() { ct_exec env ASAN_OPTIONS="${ASAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}" /usr/local/sbin/cdc-agent "$@"; }
 
 out=$(agent plan 2>&1); rc=$?
 check_eq "plan on a default server exits 2" 2 "$rc"

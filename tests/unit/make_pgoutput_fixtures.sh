@@ -41,9 +41,10 @@ CREATE TABLE parent (id serial PRIMARY KEY);
 CREATE TABLE child (id serial PRIMARY KEY, parent_id int REFERENCES parent);
 CREATE PUBLICATION pub FOR ALL TABLES;
 SELECT pg_replication_origin_create('upstream');
-SELECT 'init' FROM pg_create_logical_replication_slot('slot', 'pgoutput');
 SQL
 )" >/dev/null
+# psql -c runs its statements as one transaction; a slot needs a fresh one.
+pg_psql fx postgres "SELECT 'init' FROM pg_create_logical_replication_slot('slot', 'pgoutput')" >/dev/null
 
 # One step per transaction: "-- step NAME" then its SQL (one line).
 STEPS=$(cat <<'SQL'
