@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The command line's edges and `make install` with PREFIX and DESTDIR.
+. "$(dirname "$0")/../lib/harness.sh"
+
+WORK=$(mktemp -d /tmp/cdc-build.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+
+agent_run --version
+check_eq "--version exits 0" 0 "$AGENT_RC"
+check_contains "--version names the program" "cdc-agent " "$AGENT_OUT"
+agent_run --help
+check_eq "--help exits 0" 0 "$AGENT_RC"
+check_contains "--help documents the exit codes" "4  PostgreSQL must be restarted" "$AGENT_OUT"
+agent_run
+check_eq "no verb exits 64" 64 "$AGENT_RC"
+agent_run --no-such-option check
+check_eq "an unknown option exits 64" 64 "$AGENT_RC"
+agent_run check extra-argument
+check_eq "a stray argument exits 64" 64 "$AGENT_RC"
+for verb in run status capture apply teardown; do
+	agent_run "$verb"
+	check_eq "$verb is not built yet: exit 5" 5 "$AGENT_RC"
+	check_contains "$verb says so" "'$verb' is not built yet" "$AGENT_ERR"
+done
+
+check "make install honours PREFIX and DESTDIR" \
+	make -s -C "$REPO_ROOT" install PREFIX=/opt/cdc DESTDIR="$WORK/root"
+check "installed binary runs" "$WORK/root/opt/cdc/bin/cdc-agent" --version
+check "example topology installed" test -f "$WORK/root/opt/cdc/share/cdc-agent/cdc-agent.ini.example"
+finish
