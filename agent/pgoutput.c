@@ -78,10 +78,11 @@ static bool read_u16(struct reader *r, const char *field, uint16_t *out)
 
 static bool read_u32(struct reader *r, const char *field, uint32_t *out)
 {
-	const unsigned char *b = r->p + r->pos;
+	const unsigned char *b;
 
 	if (!need(r, 4, field))
 		return false;
+	b = r->p + r->pos;
 	*out = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 	r->pos += 4;
 	return true;
@@ -157,7 +158,7 @@ static bool read_end(const struct reader *r)
 {
 	if (r->pos == r->len)
 		return true;
-	bad(r, "%zu unexpected bytes after the end of the message", r->len - r->pos);
+	bad(r, "%zu byte(s) after the end of the message", r->len - r->pos);
 	return false;
 }
 
@@ -592,9 +593,13 @@ static bool decode_truncate(struct pgoutput_decoder *dec, struct reader *r,
 		bad(r, "unknown option bits 0x%02x", options);
 		return false;
 	}
-	/* Checked before allocating, as for Relation columns. */
-	if ((r->len - r->pos) / 4 < nrels)
-		return need(r, (size_t)nrels * 4, "relation OIDs");
+	/* Checked before allocating, as for Relation columns (and written so
+	 * that nrels * 4 cannot overflow). */
+	if ((r->len - r->pos) / 4 < nrels) {
+		log_error("pgoutput: truncated %s message: %u relation OIDs need %llu bytes at offset %zu, %zu left",
+			  r->what, nrels, (unsigned long long)nrels * 4, r->pos, r->len - r->pos);
+		return false;
+	}
 	if (nrels > dec->trunc_cap) {
 		dec->trunc_cap = nrels < 16 ? 16 : nrels;
 		free(dec->trunc_rels);
@@ -666,14 +671,14 @@ bool pgoutput_decode(struct pgoutput_decoder *dec, const char *buf, size_t len,
 		ok = decode_message(&r, out);
 		break;
 	default:
-		r.pos = 0;
 		if (strcmp(r.what, "unknown") != 0)
-			bad(&r, "type '%c' is not part of protocol version 1 (streaming or two-phase was enabled?)",
-			    type);
+			log_error("pgoutput: %s message ('%c') at offset 0 is not part of protocol version 1 (was streaming or two_phase enabled?)",
+				  r.what, type);
 		else if (isprint(type))
-			bad(&r, "unknown message type '%c' (0x%02x)", type, type);
+			log_error("pgoutput: unknown message type '%c' (0x%02x) at offset 0", type,
+				  type);
 		else
-			bad(&r, "unknown message type 0x%02x", type);
+			log_error("pgoutput: unknown message type 0x%02x at offset 0", type);
 		return false;
 	}
 	return ok && read_end(&r);

@@ -13,6 +13,8 @@ cd "$(dirname "$0")/../.."
 . tests/lib/pg.sh
 
 OUT=tests/unit/pgoutput_fixtures.h
+# The TRUNCATE ... CASCADE notice is expected; keep the output quiet.
+export PGOPTIONS="-c client_min_messages=warning"
 WORK=$(mktemp -d /tmp/cdc-pgoutput-fixtures.XXXXXX)
 trap 'pg_destroy_all; rm -rf "$WORK"' EXIT
 

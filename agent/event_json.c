@@ -1,0 +1,552 @@
+/*
+ * agent/event_json.c: Debezium-compatible change events as JSON.
+ *
+ * The type mapping is Debezium's default for PostgreSQL (time.precision.mode
+ * adaptive, binary.handling.mode bytes), except decimals: by default they are
+ * strings ("12.340"), which keep every digit and the scale with or without
+ * the schema block; Debezium's own "precise" form is a topology option.
+ */
+#include "event_json.h"
+
+#include "json_out.h"
+#include "pg_text.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEBEZIUM_VERSION "2.7.4.Final"
+#define CONNECTOR "postgresql"
+
+/* How a column's text form becomes its JSON value. */
+enum value_form {
+	FORM_NUMBER,      /* the text is a JSON number (NaN/Infinity become strings) */
+	FORM_BOOL,
+	FORM_STRING,
+	FORM_BYTES,       /* bytea hex -> base64 */
+	FORM_DATE,        /* days since epoch */
+	FORM_TIME_MS,
+	FORM_TIME_US,
+	FORM_TS_MS,
+	FORM_TS_US,
+	FORM_TSTZ,        /* ISO-8601 UTC string */
+	FORM_TIMETZ,
+	FORM_INTERVAL,    /* microseconds */
+	FORM_DECIMAL,     /* by decimal_mode */
+};
+
+struct type_map {
+	const char *pg;        /* typname */
+	const char *connect;   /* Connect schema type */
+	const char *name;      /* semantic type name, or NULL */
+	enum value_form form;
+};
+
+static const struct type_map type_maps[] = {
+	{ "int2", "int16", NULL, FORM_NUMBER },
+	{ "int4", "int32", NULL, FORM_NUMBER },
+	{ "int8", "int64", NULL, FORM_NUMBER },
+	{ "oid", "int64", NULL, FORM_NUMBER },
+	{ "float4", "float", NULL, FORM_NUMBER },
+	{ "float8", "double", NULL, FORM_NUMBER },
+	{ "bool", "boolean", NULL, FORM_BOOL },
+	{ "json", "string", "io.debezium.data.Json", FORM_STRING },
+	{ "jsonb", "string", "io.debezium.data.Json", FORM_STRING },
+	{ "xml", "string", "io.debezium.data.Xml", FORM_STRING },
+	{ "uuid", "string", "io.debezium.data.Uuid", FORM_STRING },
+	{ "bytea", "bytes", NULL, FORM_BYTES },
+	{ "date", "int32", "io.debezium.time.Date", FORM_DATE },
+	{ "timestamptz", "string", "io.debezium.time.ZonedTimestamp", FORM_TSTZ },
+	{ "timetz", "string", "io.debezium.time.ZonedTime", FORM_TIMETZ },
+	{ "interval", "int64", "io.debezium.time.MicroDuration", FORM_INTERVAL },
+	{ "numeric", "string", NULL, FORM_DECIMAL },
+};
+
+static const struct type_map text_map = { "", "string", NULL, FORM_STRING };
+static const struct type_map time_ms = { "time", "int32", "io.debezium.time.Time", FORM_TIME_MS };
+static const struct type_map time_us = { "time", "int64", "io.debezium.time.MicroTime",
+					  FORM_TIME_US };
+static const struct type_map ts_ms = { "timestamp", "int64", "io.debezium.time.Timestamp",
+				       FORM_TS_MS };
+static const struct type_map ts_us = { "timestamp", "int64", "io.debezium.time.MicroTimestamp",
+				       FORM_TS_US };
+
+/* time(p) and timestamp(p) follow time.precision.mode=adaptive. */
+static const struct type_map *type_map_for(const struct column_schema *col)
+{
+	bool millis = col->length >= 0 && col->length <= 3;
+
+	if (strcmp(col->base_type, "time") == 0)
+		return millis ? &time_ms : &time_us;
+	if (strcmp(col->base_type, "timestamp") == 0)
+		return millis ? &ts_ms : &ts_us;
+	for (size_t i = 0; i < ARRAY_LEN(type_maps); i++)
+		if (strcmp(type_maps[i].pg, col->base_type) == 0)
+			return &type_maps[i];
+	return &text_map;
+}
+
+/* ---- schema blocks -------------------------------------------------------- */
+
+static void add_source_type_params(struct strbuf *sb, const struct column_schema *col)
+{
+	strbuf_adds(sb, ",\"parameters\":{\"__debezium.source.column.type\":");
+	json_out_cstring(sb, col->type_sql);
+	if (col->length >= 0)
+		strbuf_addf(sb, ",\"__debezium.source.column.length\":\"%d\"", col->length);
+	if (col->scale >= 0)
+		strbuf_addf(sb, ",\"__debezium.source.column.scale\":\"%d\"", col->scale);
+	strbuf_adds(sb, "}");
+}
+
+/* The Connect schema of one scalar of col's type (an array's element too). */
+static void add_scalar_schema(struct strbuf *sb, const struct event_format *fmt,
+			      const struct column_schema *col, bool optional)
+{
+	const struct type_map *map = type_map_for(col);
+
+	if (map->form == FORM_DECIMAL && fmt->decimal_mode == DECIMAL_PRECISE) {
+		if (col->scale < 0) {
+			strbuf_addf(sb,
+				    "{\"type\":\"struct\",\"fields\":[{\"type\":\"int32\",\"optional\":false,\"field\":\"scale\"},"
+				    "{\"type\":\"bytes\",\"optional\":false,\"field\":\"value\"}],"
+				    "\"optional\":%s,\"name\":\"io.debezium.data.VariableScaleDecimal\",\"version\":1",
+				    optional ? "true" : "false");
+		} else {
+			strbuf_addf(sb,
+				    "{\"type\":\"bytes\",\"optional\":%s,\"name\":\"org.apache.kafka.connect.data.Decimal\",\"version\":1,"
+				    "\"parameters\":{\"scale\":\"%d\",\"connect.decimal.precision\":\"%d\"}",
+				    optional ? "true" : "false", col->scale, col->length);
+		}
+		return;
+	}
+	strbuf_addf(sb, "{\"type\":\"%s\",\"optional\":%s",
+		    map->form == FORM_DECIMAL && fmt->decimal_mode == DECIMAL_DOUBLE ? "double"
+										 : map->connect,
+		    optional ? "true" : "false");
+	if (map->name)
+		strbuf_addf(sb, ",\"name\":\"%s\",\"version\":1", map->name);
+}
+
+static void add_field_schema(struct strbuf *sb, const struct event_format *fmt,
+			     const struct column_schema *col)
+{
+	if (col->is_array) {
+		strbuf_adds(sb, "{\"type\":\"array\",\"items\":");
+		add_scalar_schema(sb, fmt, col, true);
+		strbuf_addf(sb, "},\"optional\":%s", col->optional ? "true" : "false");
+	} else {
+		add_scalar_schema(sb, fmt, col, col->optional);
+	}
+	add_source_type_params(sb, col);
+	strbuf_adds(sb, ",\"field\":");
+	json_out_cstring(sb, col->name);
+	strbuf_adds(sb, "}");
+}
+
+/* A Struct schema of the given columns (all, or the key's). */
+static char *struct_schema(const struct event_format *fmt, const struct event_table *et,
+			   const char *suffix, bool key_only, bool optional, const char *field)
+{
+	const struct table_schema *ts = et->ts;
+	size_t n = key_only ? ts->nkey : ts->ncols;
+	struct strbuf sb;
+
+	strbuf_init(&sb);
+	strbuf_adds(&sb, "{\"type\":\"struct\",\"fields\":[");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strbuf_adds(&sb, ",");
+		add_field_schema(&sb, fmt, &ts->cols[key_only ? ts->key_cols[i] : i]);
+	}
+	strbuf_addf(&sb, "],\"optional\":%s,\"name\":", optional ? "true" : "false");
+	{
+		char *name = xasprintf("%s.%s", et->topic, suffix);
+
+		json_out_cstring(&sb, name);
+		free(name);
+	}
+	if (field) {
+		strbuf_adds(&sb, ",\"field\":");
+		json_out_cstring(&sb, field);
+	}
+	strbuf_adds(&sb, "}");
+	return strbuf_detach(&sb);
+}
+
+static const char source_schema[] =
+	"{\"type\":\"struct\",\"fields\":["
+	"{\"type\":\"string\",\"optional\":false,\"field\":\"version\"},"
+	"{\"type\":\"string\",\"optional\":false,\"field\":\"connector\"},"
+	"{\"type\":\"string\",\"optional\":false,\"field\":\"name\"},"
+	"{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"},"
+	"{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\",\"version\":1,"
+	"\"parameters\":{\"allowed\":\"true,last,false,incremental\"},\"default\":\"false\",\"field\":\"snapshot\"},"
+	"{\"type\":\"string\",\"optional\":false,\"field\":\"db\"},"
+	"{\"type\":\"string\",\"optional\":true,\"field\":\"sequence\"},"
+	"{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_us\"},"
+	"{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ns\"},"
+	"{\"type\":\"string\",\"optional\":false,\"field\":\"schema\"},"
+	"{\"type\":\"string\",\"optional\":false,\"field\":\"table\"},"
+	"{\"type\":\"int64\",\"optional\":true,\"field\":\"txId\"},"
+	"{\"type\":\"int64\",\"optional\":true,\"field\":\"lsn\"},"
+	"{\"type\":\"int64\",\"optional\":true,\"field\":\"xmin\"}],"
+	"\"optional\":false,\"name\":\"io.debezium.connector.postgresql.Source\",\"field\":\"source\"}";
+
+static const char transaction_schema[] =
+	"{\"type\":\"struct\",\"fields\":["
+	"{\"type\":\"string\",\"optional\":false,\"field\":\"id\"},"
+	"{\"type\":\"int64\",\"optional\":false,\"field\":\"total_order\"},"
+	"{\"type\":\"int64\",\"optional\":false,\"field\":\"data_collection_order\"}],"
+	"\"optional\":true,\"name\":\"event.block\",\"version\":1,\"field\":\"transaction\"}";
+
+static char *envelope_schema(const struct event_format *fmt, const struct event_table *et)
+{
+	char *before = struct_schema(fmt, et, "Value", false, true, "before");
+	char *after = struct_schema(fmt, et, "Value", false, true, "after");
+	struct strbuf sb;
+
+	strbuf_init(&sb);
+	strbuf_addf(&sb, "{\"type\":\"struct\",\"fields\":[%s,%s,%s,%s,"
+			 "{\"type\":\"string\",\"optional\":false,\"field\":\"op\"},"
+			 "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"},"
+			 "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_us\"},"
+			 "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ns\"}],"
+			 "\"optional\":false,\"name\":",
+		    before, after, source_schema, transaction_schema);
+	{
+		char *name = xasprintf("%s.Envelope", et->topic);
+
+		json_out_cstring(&sb, name);
+		free(name);
+	}
+	strbuf_adds(&sb, ",\"version\":1}");
+	free(before);
+	free(after);
+	return strbuf_detach(&sb);
+}
+
+static char *columns_header(const struct table_schema *ts)
+{
+	struct strbuf sb;
+
+	strbuf_init(&sb);
+	strbuf_adds(&sb, "[");
+	for (size_t i = 0; i < ts->ncols; i++) {
+		const struct column_schema *col = &ts->cols[i];
+
+		strbuf_adds(&sb, i ? ",{\"name\":" : "{\"name\":");
+		json_out_cstring(&sb, col->name);
+		strbuf_adds(&sb, ",\"type\":");
+		json_out_cstring(&sb, col->type_sql);
+		strbuf_addf(&sb, ",\"optional\":%s", col->optional ? "true" : "false");
+		if (col->key_position)
+			strbuf_addf(&sb, ",\"key\":%d", col->key_position);
+		strbuf_adds(&sb, "}");
+	}
+	strbuf_adds(&sb, "]");
+	return strbuf_detach(&sb);
+}
+
+struct event_table *event_table_new(const struct event_format *fmt, const struct table_schema *ts)
+{
+	struct event_table *et = xcalloc(1, sizeof(*et));
+
+	et->ts = ts;
+	et->topic = xasprintf("%s.%s.%s", fmt->server_name, ts->schema, ts->table);
+	if (fmt->schemas) {
+		if (ts->nkey > 0)
+			et->key_schema = struct_schema(fmt, et, "Key", true, false, NULL);
+		et->value_schema = envelope_schema(fmt, et);
+	}
+	et->columns_header = columns_header(ts);
+	return et;
+}
+
+void event_table_free(struct event_table *et)
+{
+	if (!et)
+		return;
+	free(et->topic);
+	free(et->key_schema);
+	free(et->value_schema);
+	free(et->columns_header);
+	free(et);
+}
+
+/* ---- values --------------------------------------------------------------- */
+
+static bool is_json_number(const char *s, size_t n)
+{
+	/* PostgreSQL prints NaN, Infinity and -Infinity for floats */
+	return n > 0 && (s[0] == '-' || (s[0] >= '0' && s[0] <= '9')) &&
+	       !(n >= 2 && s[1] == 'I');
+}
+
+static void add_decimal(struct strbuf *sb, const struct event_format *fmt,
+			const struct column_schema *col, const char *s, size_t n)
+{
+	unsigned char *bytes;
+	size_t len;
+	int scale;
+
+	if (fmt->decimal_mode == DECIMAL_STRING) {
+		json_out_string(sb, s, n);
+	} else if (fmt->decimal_mode == DECIMAL_DOUBLE) {
+		if (is_json_number(s, n))
+			strbuf_add(sb, s, n);
+		else
+			json_out_string(sb, s, n);
+	} else if (!pg_text_numeric_unscaled(s, n, &scale, &bytes, &len)) {
+		strbuf_adds(sb, "null"); /* NaN has no Decimal form (as in Debezium) */
+	} else {
+		if (col->scale < 0) {
+			strbuf_addf(sb, "{\"scale\":%d,\"value\":", scale);
+			json_out_base64(sb, bytes, len);
+			strbuf_adds(sb, "}");
+		} else {
+			json_out_base64(sb, bytes, len);
+		}
+		free(bytes);
+	}
+}
+
+/* One scalar from its text form; anything the parsers do not recognise
+ * (infinity dates, BC timestamps with zones) goes out as its text. */
+static void add_scalar(struct strbuf *sb, const struct event_format *fmt,
+		       const struct column_schema *col, const char *s, size_t n)
+{
+	const struct type_map *map = type_map_for(col);
+	char iso[64];
+	int32_t days;
+	int64_t v;
+	unsigned char *bytes;
+	size_t len;
+
+	switch (map->form) {
+	case FORM_NUMBER:
+		if (is_json_number(s, n))
+			strbuf_add(sb, s, n);
+		else
+			json_out_string(sb, s, n);
+		return;
+	case FORM_BOOL:
+		strbuf_adds(sb, n > 0 && s[0] == 't' ? "true" : "false");
+		return;
+	case FORM_BYTES:
+		if (pg_text_bytea(s, n, &bytes, &len)) {
+			json_out_base64(sb, bytes, len);
+			free(bytes);
+			return;
+		}
+		break;
+	case FORM_DATE:
+		if (pg_text_date(s, n, &days)) {
+			json_out_int(sb, days);
+			return;
+		}
+		break;
+	case FORM_TIME_MS:
+	case FORM_TIME_US:
+		if (pg_text_time(s, n, &v)) {
+			json_out_int(sb, map->form == FORM_TIME_MS ? v / 1000 : v);
+			return;
+		}
+		break;
+	case FORM_TS_MS:
+	case FORM_TS_US:
+		if (pg_text_timestamp(s, n, &v)) {
+			json_out_int(sb, map->form == FORM_TS_MS ? v / 1000 : v);
+			return;
+		}
+		break;
+	case FORM_TSTZ:
+		if (pg_text_timestamptz_iso(s, n, iso, sizeof(iso))) {
+			json_out_cstring(sb, iso);
+			return;
+		}
+		break;
+	case FORM_TIMETZ:
+		if (pg_text_timetz_iso(s, n, iso, sizeof(iso))) {
+			json_out_cstring(sb, iso);
+			return;
+		}
+		break;
+	case FORM_INTERVAL:
+		if (pg_text_interval_micros(s, n, &v)) {
+			json_out_int(sb, v);
+			return;
+		}
+		break;
+	case FORM_DECIMAL:
+		add_decimal(sb, fmt, col, s, n);
+		return;
+	case FORM_STRING:
+		break;
+	}
+	json_out_string(sb, s, n);
+}
+
+static void add_array(struct strbuf *sb, const struct event_format *fmt,
+		      const struct column_schema *col, const char *s, size_t n)
+{
+	struct pg_array_iter it;
+	const char *elem;
+	size_t len;
+	int r, i = 0;
+	size_t mark = sb->len;
+
+	if (!pg_array_iter_init(&it, s, n)) {
+		json_out_string(sb, s, n);
+		return;
+	}
+	strbuf_adds(sb, "[");
+	while ((r = pg_array_iter_next(&it, &elem, &len)) == 1) {
+		if (i++)
+			strbuf_adds(sb, ",");
+		if (elem)
+			add_scalar(sb, fmt, col, elem, len);
+		else
+			strbuf_adds(sb, "null");
+	}
+	pg_array_iter_fini(&it);
+	if (r < 0) { /* multi-dimensional or malformed: the text form */
+		sb->len = mark;
+		sb->data[mark] = '\0';
+		json_out_string(sb, s, n);
+		return;
+	}
+	strbuf_adds(sb, "]");
+}
+
+static void add_value(struct strbuf *sb, const struct event_format *fmt,
+		      const struct column_schema *col, const struct pgoutput_value *v)
+{
+	switch (v->kind) {
+	case PGOUTPUT_NULL:
+		strbuf_adds(sb, "null");
+		return;
+	case PGOUTPUT_UNCHANGED:
+		if (type_map_for(col)->form == FORM_BYTES && !col->is_array)
+			json_out_base64(sb, (const unsigned char *)EVENT_UNAVAILABLE_VALUE,
+					strlen(EVENT_UNAVAILABLE_VALUE));
+		else
+			json_out_cstring(sb, EVENT_UNAVAILABLE_VALUE);
+		return;
+	case PGOUTPUT_TEXT:
+	case PGOUTPUT_BINARY:
+		if (col->is_array)
+			add_array(sb, fmt, col, v->data, v->len);
+		else
+			add_scalar(sb, fmt, col, v->data, v->len);
+		return;
+	}
+}
+
+static void add_row(struct strbuf *sb, const struct event_format *fmt,
+		    const struct table_schema *ts, const struct pgoutput_value *row, bool key_only)
+{
+	size_t n = key_only ? ts->nkey : ts->ncols;
+
+	if (!row) {
+		strbuf_adds(sb, "null");
+		return;
+	}
+	strbuf_adds(sb, "{");
+	for (size_t i = 0; i < n; i++) {
+		size_t c = key_only ? ts->key_cols[i] : i;
+
+		if (i)
+			strbuf_adds(sb, ",");
+		json_out_key(sb, ts->cols[c].name);
+		add_value(sb, fmt, &ts->cols[c], &row[c]);
+	}
+	strbuf_adds(sb, "}");
+}
+
+bool event_key_json(struct strbuf *sb, const struct event_format *fmt,
+		    const struct event_table *et, const struct pgoutput_value *row)
+{
+	if (et->ts->nkey == 0)
+		return false;
+	if (fmt->schemas) {
+		strbuf_adds(sb, "{\"schema\":");
+		strbuf_adds(sb, et->key_schema);
+		strbuf_adds(sb, ",\"payload\":");
+	}
+	add_row(sb, fmt, et->ts, row, true);
+	if (fmt->schemas)
+		strbuf_adds(sb, "}");
+	return true;
+}
+
+static void add_source(struct strbuf *sb, const struct event_format *fmt,
+		       const struct event_table *et, const struct event_source *src)
+{
+	strbuf_adds(sb, "{\"version\":\"" DEBEZIUM_VERSION "\",\"connector\":\"" CONNECTOR
+			"\",\"name\":");
+	json_out_cstring(sb, fmt->server_name);
+	strbuf_addf(sb, ",\"ts_ms\":%lld,\"snapshot\":\"%s\",\"db\":", (long long)src->ts_ms,
+		    src->snapshot);
+	json_out_cstring(sb, fmt->db);
+	strbuf_adds(sb, ",\"sequence\":");
+	if (src->lsn)
+		strbuf_addf(sb, "\"[%s%llu%s,\\\"%llu\\\"]\"", src->last_commit_lsn ? "\\\"" : "",
+			    (unsigned long long)src->last_commit_lsn,
+			    src->last_commit_lsn ? "\\\"" : "", (unsigned long long)src->lsn);
+	else
+		strbuf_adds(sb, "null");
+	strbuf_addf(sb, ",\"ts_us\":%lld,\"ts_ns\":%lld,\"schema\":", (long long)src->ts_ms * 1000,
+		    (long long)src->ts_ms * 1000000);
+	json_out_cstring(sb, et->ts->schema);
+	strbuf_adds(sb, ",\"table\":");
+	json_out_cstring(sb, et->ts->table);
+	if (src->txid >= 0)
+		strbuf_addf(sb, ",\"txId\":%lld", (long long)src->txid);
+	else
+		strbuf_adds(sb, ",\"txId\":null");
+	if (src->lsn)
+		strbuf_addf(sb, ",\"lsn\":%llu", (unsigned long long)src->lsn);
+	else
+		strbuf_adds(sb, ",\"lsn\":null");
+	strbuf_adds(sb, ",\"xmin\":null}");
+}
+
+void event_value_json(struct strbuf *sb, const struct event_format *fmt,
+		      const struct event_table *et, char op, const struct pgoutput_value *before,
+		      const struct pgoutput_value *after, const struct event_source *src,
+		      int64_t now_ms)
+{
+	if (fmt->schemas) {
+		strbuf_adds(sb, "{\"schema\":");
+		strbuf_adds(sb, et->value_schema);
+		strbuf_adds(sb, ",\"payload\":");
+	}
+	strbuf_adds(sb, "{\"before\":");
+	add_row(sb, fmt, et->ts, before, false);
+	strbuf_adds(sb, ",\"after\":");
+	add_row(sb, fmt, et->ts, after, false);
+	strbuf_adds(sb, ",\"source\":");
+	add_source(sb, fmt, et, src);
+	strbuf_addf(sb, ",\"transaction\":null,\"op\":\"%c\",\"ts_ms\":%lld,\"ts_us\":%lld,\"ts_ns\":%lld}",
+		    op, (long long)now_ms, (long long)now_ms * 1000, (long long)now_ms * 1000000);
+	if (fmt->schemas)
+		strbuf_adds(sb, "}");
+}
+
+bool event_unchanged_json(struct strbuf *sb, const struct event_table *et,
+			  const struct pgoutput_value *row)
+{
+	bool any = false;
+
+	for (size_t i = 0; row && i < et->ts->ncols; i++) {
+		if (row[i].kind != PGOUTPUT_UNCHANGED)
+			continue;
+		strbuf_adds(sb, any ? "," : "[");
+		json_out_cstring(sb, et->ts->cols[i].name);
+		any = true;
+	}
+	if (any)
+		strbuf_adds(sb, "]");
+	return any;
+}

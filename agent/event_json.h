@@ -1,0 +1,72 @@
+/*
+ * agent/event_json.h: Debezium-compatible change events as JSON, the way
+ * Kafka Connect's JsonConverter writes them (with or without the schema
+ * block).  docs/DEBEZIUM_FORMAT.md is the reference this follows.
+ *
+ * Rows come as arrays of pgoutput_value in the table's column order (text
+ * forms, NULL, or "unchanged TOAST"), from the stream or the snapshot alike.
+ */
+#ifndef CDC_EVENT_JSON_H
+#define CDC_EVENT_JSON_H
+
+#include "pgoutput.h"
+#include "table_schema.h"
+#include "util.h"
+
+/* Unchanged TOASTed values are sent as Debezium's default placeholder, and
+ * listed in the event's "cdc.unchanged" header so apply keeps the stored
+ * value whatever the column's type. */
+#define EVENT_UNAVAILABLE_VALUE "__debezium_unavailable_value"
+
+enum decimal_mode {
+	DECIMAL_STRING,  /* "12.340": every digit and the scale, in both modes (default) */
+	DECIMAL_PRECISE, /* Debezium's default: base64 unscaled bytes, scale in the schema */
+	DECIMAL_DOUBLE,  /* a JSON number; may lose digits */
+};
+
+struct event_format {
+	const char *server_name; /* topic prefix; source.name */
+	const char *db;          /* source database name */
+	bool schemas;            /* JsonConverter schemas.enable */
+	int decimal_mode;        /* enum decimal_mode */
+};
+
+/* One table's topic and pre-rendered schema blocks; event_table_new/free. */
+struct event_table {
+	const struct table_schema *ts; /* borrowed */
+	char *topic;                   /* <server_name>.<schema>.<table> */
+	char *key_schema;              /* JSON, or NULL when !schemas or no key */
+	char *value_schema;
+	char *columns_header;          /* exact source types, for the cdc.columns header */
+};
+
+struct event_table *event_table_new(const struct event_format *fmt, const struct table_schema *ts);
+void event_table_free(struct event_table *et);
+
+/* What goes in the "source" block besides the constants. */
+struct event_source {
+	int64_t ts_ms;            /* commit time (snapshot: its start) */
+	const char *snapshot;     /* "false", "true", "first", "last" */
+	int64_t txid;             /* -1: none */
+	uint64_t lsn;             /* 0: none */
+	uint64_t last_commit_lsn; /* for "sequence"; 0: none */
+};
+
+/* The key of a row ({"id":1}); false when the table has no key (the caller
+ * then sends a null key). */
+bool event_key_json(struct strbuf *sb, const struct event_format *fmt,
+		    const struct event_table *et, const struct pgoutput_value *row);
+
+/* The value of a change: op 'c', 'u', 'd', 'r' or 't'; before/after NULL
+ * when absent.  now_ms is the envelope's ts_ms. */
+void event_value_json(struct strbuf *sb, const struct event_format *fmt,
+		      const struct event_table *et, char op, const struct pgoutput_value *before,
+		      const struct pgoutput_value *after, const struct event_source *src,
+		      int64_t now_ms);
+
+/* Names of the columns of row left unchanged (TOAST) as a JSON array, or
+ * false when there are none. */
+bool event_unchanged_json(struct strbuf *sb, const struct event_table *et,
+			  const struct pgoutput_value *row);
+
+#endif

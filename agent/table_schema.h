@@ -1,0 +1,47 @@
+/*
+ * agent/table_schema.h: a captured table's columns as the catalog describes
+ * them: exact types (name, length, scale), nullability and the key that
+ * identifies a row on Kafka (the primary key, else the replica identity
+ * index).  Capture reads it once per table and again when pgoutput sends a
+ * changed Relation message.
+ */
+#ifndef CDC_TABLE_SCHEMA_H
+#define CDC_TABLE_SCHEMA_H
+
+#include "common.h"
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+struct column_schema {
+	char *name;
+	uint32_t type_oid;
+	char *type_sql;   /* format_type(): "numeric(10,2)", "character varying(40)", "integer[]" */
+	char *base_type;  /* typname of the (element, domain base) type: "numeric", "varchar", "int4" */
+	bool is_array;
+	int length;       /* varchar/char/bit n, numeric precision, time precision; -1: none */
+	int scale;        /* numeric scale; -1: none */
+	bool optional;    /* nullable */
+	int key_position; /* 1-based position in the key; 0: not a key column */
+};
+
+struct table_schema {
+	uint32_t oid;
+	char *schema;
+	char *table;
+	size_t ncols;                 /* columns a publication sends: not dropped, not generated */
+	struct column_schema *cols;   /* in attnum order */
+	size_t nkey;
+	size_t *key_cols;             /* indexes into cols, in key order */
+};
+
+/* Loads the schema of the table with that OID (or, when oid is 0, named
+ * schema.table).  *out is new; caller frees with table_schema_free(). */
+MUST_CHECK bool table_schema_load(PGconn *conn, const char *label, uint32_t oid, const char *schema,
+				  const char *table, struct table_schema **out);
+void table_schema_free(struct table_schema *ts);
+
+/* Index of the column named name, or -1. */
+int table_schema_column(const struct table_schema *ts, const char *name);
+
+#endif
