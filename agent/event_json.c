@@ -88,10 +88,21 @@ static const struct type_map *type_map_for(const struct column_schema *col)
 
 /* ---- schema blocks -------------------------------------------------------- */
 
+/* The source column's type, as Debezium's column.propagate.source.type
+ * writes it ("VARCHAR", "_INT4" for int4[]), with length and scale. */
 static void add_source_type_params(struct strbuf *sb, const struct column_schema *col)
 {
-	strbuf_adds(sb, ",\"parameters\":{\"__debezium.source.column.type\":");
-	json_out_cstring(sb, col->type_sql);
+	strbuf_adds(sb, ",\"parameters\":{\"__debezium.source.column.type\":\"");
+	if (col->is_array)
+		strbuf_adds(sb, "_");
+	for (const char *p = col->base_type; *p; p++) {
+		char up = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+
+		if (up == '"' || up == '\\')
+			strbuf_add(sb, "\\", 1);
+		strbuf_add(sb, &up, 1);
+	}
+	strbuf_adds(sb, "\"");
 	if (col->length >= 0)
 		strbuf_addf(sb, ",\"__debezium.source.column.length\":\"%d\"", col->length);
 	if (col->scale >= 0)
@@ -110,7 +121,8 @@ static void add_scalar_schema(struct strbuf *sb, const struct event_format *fmt,
 			strbuf_addf(sb,
 				    "{\"type\":\"struct\",\"fields\":[{\"type\":\"int32\",\"optional\":false,\"field\":\"scale\"},"
 				    "{\"type\":\"bytes\",\"optional\":false,\"field\":\"value\"}],"
-				    "\"optional\":%s,\"name\":\"io.debezium.data.VariableScaleDecimal\",\"version\":1",
+				    "\"optional\":%s,\"name\":\"io.debezium.data.VariableScaleDecimal\",\"version\":1,"
+				    "\"doc\":\"Variable scaled decimal\"",
 				    optional ? "true" : "false");
 		} else {
 			strbuf_addf(sb,
@@ -220,7 +232,7 @@ static char *envelope_schema(const struct event_format *fmt, const struct event_
 		json_out_cstring(&sb, name);
 		free(name);
 	}
-	strbuf_adds(&sb, ",\"version\":1}");
+	strbuf_adds(&sb, ",\"version\":2}");
 	free(before);
 	free(after);
 	return strbuf_detach(&sb);
@@ -283,6 +295,17 @@ static bool is_json_number(const char *s, size_t n)
 	       !(n >= 2 && s[1] == 'I');
 }
 
+/* Length of "12.340" as "12.34", "1.000" as "1": Debezium strips trailing
+ * zeros from a numeric without a declared scale (VariableScaleDecimal). */
+static size_t trailing_zeros_trimmed(const char *s, size_t n)
+{
+	while (n > 0 && s[n - 1] == '0')
+		n--;
+	if (n > 0 && s[n - 1] == '.')
+		n--;
+	return n;
+}
+
 static void add_decimal(struct strbuf *sb, const struct event_format *fmt,
 			const struct column_schema *col, const char *s, size_t n)
 {
@@ -297,6 +320,9 @@ static void add_decimal(struct strbuf *sb, const struct event_format *fmt,
 			strbuf_add(sb, s, n);
 		else
 			json_out_string(sb, s, n);
+	} else if (col->scale < 0 && memchr(s, '.', n) &&
+		   (n = trailing_zeros_trimmed(s, n)) == 0) {
+		strbuf_adds(sb, "null"); /* not reached: trimming keeps the integer part */
 	} else if (!pg_text_numeric_unscaled(s, n, &scale, &bytes, &len)) {
 		strbuf_adds(sb, "null"); /* NaN has no Decimal form (as in Debezium) */
 	} else {
@@ -361,7 +387,8 @@ static void add_scalar(struct strbuf *sb, const struct event_format *fmt,
 		}
 		break;
 	case FORM_TSTZ:
-		if (pg_text_timestamptz_iso(s, n, iso, sizeof(iso))) {
+		if (pg_text_timestamptz_iso(s, n, col->length < 0 ? 6 : col->length, iso,
+					    sizeof(iso))) {
 			json_out_cstring(sb, iso);
 			return;
 		}
@@ -490,10 +517,11 @@ static void add_source(struct strbuf *sb, const struct event_format *fmt,
 		    src->snapshot);
 	json_out_cstring(sb, fmt->db);
 	strbuf_adds(sb, ",\"sequence\":");
-	if (src->lsn)
-		strbuf_addf(sb, "\"[%s%llu%s,\\\"%llu\\\"]\"", src->last_commit_lsn ? "\\\"" : "",
-			    (unsigned long long)src->last_commit_lsn,
-			    src->last_commit_lsn ? "\\\"" : "", (unsigned long long)src->lsn);
+	if (src->lsn && src->last_commit_lsn)
+		strbuf_addf(sb, "\"[\\\"%llu\\\",\\\"%llu\\\"]\"",
+			    (unsigned long long)src->last_commit_lsn, (unsigned long long)src->lsn);
+	else if (src->lsn)
+		strbuf_addf(sb, "\"[null,\\\"%llu\\\"]\"", (unsigned long long)src->lsn);
 	else
 		strbuf_adds(sb, "null");
 	strbuf_addf(sb, ",\"ts_us\":%lld,\"ts_ns\":%lld,\"schema\":", (long long)src->ts_ms * 1000,

@@ -2,6 +2,7 @@
  * agent/main.c: the command line: global options, the verb table, and the
  * mapping of results to exit codes (the only place that decides them).
  */
+#include "capture.h"
 #include "common.h"
 #include "log.h"
 #include "provision.h"
@@ -29,6 +30,7 @@ struct cli_options {
 struct verb {
 	const char *name;
 	const char *args;
+	int nargs;          /* positional arguments after the verb */
 	const char *summary;
 	int (*run)(const struct cli_options *opts);
 	const char *issue;  /* for verbs not built yet: where they are planned */
@@ -37,22 +39,22 @@ struct verb {
 static int verb_check(const struct cli_options *opts);
 static int verb_plan(const struct cli_options *opts);
 static int verb_bootstrap(const struct cli_options *opts);
+static int verb_capture(const struct cli_options *opts);
 
 static const struct verb verbs[] = {
-	{ "check", "", "validate the topology; print every error as FILE:LINE", verb_check, NULL },
-	{ "plan", "[--json]", "show what bootstrap would change, changing nothing", verb_plan,
+	{ "check", "", 0, "validate the topology; print every error as FILE:LINE", verb_check, NULL },
+	{ "plan", "[--json]", 0, "show what bootstrap would change, changing nothing", verb_plan,
 	  NULL },
-	{ "bootstrap", "[--json]", "make this host match the topology; report each change",
+	{ "bootstrap", "[--json]", 0, "make this host match the topology; report each change",
 	  verb_bootstrap, NULL },
-	{ "run", "", "long-running agent under systemd (reconcile, supervise)", NULL,
+	{ "run", "", 0, "long-running agent under systemd (reconcile, supervise)", NULL,
 	  "the long-running agent issue" },
-	{ "status", "[--json]", "components, units and pipelines with their lag", NULL,
+	{ "status", "[--json]", 0, "components, units and pipelines with their lag", NULL,
 	  "the long-running agent issue" },
-	{ "capture", "PIPELINE", "stream the source's changes to Kafka", NULL,
-	  "the capture issue" },
-	{ "apply", "PIPELINE", "apply the pipeline's Kafka topics to the target", NULL,
+	{ "capture", "PIPELINE", 1, "stream the source's changes to Kafka", verb_capture, NULL },
+	{ "apply", "PIPELINE", 1, "apply the pipeline's Kafka topics to the target", NULL,
 	  "the apply issue" },
-	{ "teardown", "PIPELINE --yes", "stop a pipeline's units and drop its slot", NULL,
+	{ "teardown", "PIPELINE --yes", 1, "stop a pipeline's units and drop its slot", NULL,
 	  "the systemd/bootstrap issue" },
 };
 
@@ -136,6 +138,27 @@ static int verb_bootstrap(const struct cli_options *opts)
 	return run_provision(opts, true);
 }
 
+static int verb_capture(const struct cli_options *opts)
+{
+	struct topology *topo;
+	const struct pipeline_cfg *pipe = NULL;
+	bool ok;
+
+	if (!load_topology(opts, &topo))
+		return EXIT_BAD_CONFIG;
+	for (size_t i = 0; i < topo->n_pipelines; i++)
+		if (strcmp(topo->pipelines[i].name, opts->argv[0]) == 0)
+			pipe = &topo->pipelines[i];
+	if (!pipe) {
+		log_error_at(topo->path, 0, "no [pipeline %s] in the topology", opts->argv[0]);
+		topology_free(topo);
+		return EXIT_BAD_CONFIG;
+	}
+	ok = capture_run(topo, pipe);
+	topology_free(topo);
+	return ok ? EXIT_OK : EXIT_ERROR;
+}
+
 static const struct verb *find_verb(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_LEN(verbs); i++)
@@ -207,9 +230,8 @@ int main(int argc, char **argv)
 	}
 	opts.argc = argc - optind - 1;
 	opts.argv = argv + optind + 1;
-	if (opts.argc > 0) {
-		fprintf(stderr, "cdc-agent: '%s' takes no argument '%s'\n", verb->name,
-			opts.argv[0]);
+	if (opts.argc != verb->nargs) {
+		fprintf(stderr, "cdc-agent: usage: cdc-agent %s %s\n", verb->name, verb->args);
 		return EXIT_USAGE;
 	}
 	return verb->run(&opts);

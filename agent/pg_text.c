@@ -203,21 +203,31 @@ static bool finish_iso(struct strbuf *sb, bool ok, char *out, size_t out_len)
 	return ok;
 }
 
-bool pg_text_timestamptz_iso(const char *s, size_t n, char *out, size_t out_len)
+bool pg_text_timestamptz_iso(const char *s, size_t n, int digits, char *out, size_t out_len)
 {
-	const char *p = s, *end = s + n;
+	const char *p = s, *end = s + n, *hms;
 	struct strbuf sb;
-	int64_t days;
+	int64_t days, micros;
 	bool ok;
 
 	if (ends_with_bc(s, n))
 		return false; /* ISO needs a signed year; rare enough to send as text */
 	strbuf_init(&sb);
 	ok = parse_ymd(&p, end, &days) && expect_char(&p, end, ' ');
+	hms = p;
+	ok = ok && parse_hms(&p, end, &micros);
 	if (ok) {
-		strbuf_add(&sb, s, (size_t)(p - s - 1));
+		char frac[8];
+
+		strbuf_add(&sb, s, (size_t)(hms - s - 1));
 		strbuf_add(&sb, "T", 1);
-		ok = copy_hms(&p, end, &sb) && copy_offset(&p, end, &sb);
+		strbuf_add(&sb, hms, 8);
+		snprintf(frac, sizeof(frac), "%06d", (int)(micros % USEC_PER_SEC));
+		if (digits > 0) {
+			strbuf_add(&sb, ".", 1);
+			strbuf_add(&sb, frac, (size_t)(digits > 6 ? 6 : digits));
+		}
+		ok = copy_offset(&p, end, &sb);
 	}
 	return finish_iso(&sb, ok, out, out_len);
 }

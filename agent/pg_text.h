@@ -20,9 +20,10 @@ bool pg_text_date(const char *s, size_t n, int32_t *days);
 bool pg_text_time(const char *s, size_t n, int64_t *micros);
 /* "2024-01-31 12:34:56[.ffffff]" -> microseconds since the epoch. */
 bool pg_text_timestamp(const char *s, size_t n, int64_t *micros);
-/* "2024-01-31 12:34:56[.ffffff]+00" (TimeZone UTC) -> "2024-01-31T12:34:56[.ffffff]Z"
- * into out (at least 40 bytes). */
-bool pg_text_timestamptz_iso(const char *s, size_t n, char *out, size_t out_len);
+/* "2024-01-31 12:34:56[.ffffff]+00" (TimeZone UTC) -> "2024-01-31T12:34:56.ffffffZ"
+ * into out (at least 40 bytes), with exactly `digits` fraction digits (the
+ * column's precision, as Debezium's ZonedTimestamp; none when 0). */
+bool pg_text_timestamptz_iso(const char *s, size_t n, int digits, char *out, size_t out_len);
 /* "12:34:56[.ffffff]+00[:30]" -> "12:34:56[.ffffff]Z" or "...+00:30". */
 bool pg_text_timetz_iso(const char *s, size_t n, char *out, size_t out_len);
 /* ISO 8601 interval "P1Y2M3DT4H5M6.5S" -> microseconds, months counted as

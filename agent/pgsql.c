@@ -83,10 +83,16 @@ static void notice_to_debug(void *arg, const char *message)
 	log_debug("server notice: %.*s", (int)strcspn(message, "\n"), message);
 }
 
-PGconn *pgsql_connect(const char *label, const struct pg_server_cfg *server, enum pg_role role,
-		      const char *dbname)
+/* Session settings the event encoders rely on (pg_text.h): text forms of
+ * dates, intervals and floats do not depend on the server's defaults. */
+#define CAPTURE_SESSION_OPTIONS \
+	"-c datestyle=ISO -c intervalstyle=iso_8601 -c timezone=UTC -c extra_float_digits=3"
+
+static PGconn *connect_with(const char *label, const struct pg_server_cfg *server,
+			    enum pg_role role, const char *dbname, bool capture,
+			    bool replication)
 {
-	const char *keys[8], *values[8];
+	const char *keys[10], *values[10];
 	char port[16], *password = NULL;
 	const char *password_file = role == PG_AS_ADMIN ? server->admin_password_file
 						       : server->password_file;
@@ -109,6 +115,10 @@ PGconn *pgsql_connect(const char *label, const struct pg_server_cfg *server, enu
 	keys[n] = "connect_timeout", values[n++] = "10";
 	if (password)
 		keys[n] = "password", values[n++] = password;
+	if (capture)
+		keys[n] = "options", values[n++] = CAPTURE_SESSION_OPTIONS;
+	if (replication)
+		keys[n] = "replication", values[n++] = "database";
 	keys[n] = NULL, values[n] = NULL;
 
 	if (!peer_identity_enter(values[0], password_file, user, &peer)) {
@@ -127,6 +137,18 @@ PGconn *pgsql_connect(const char *label, const struct pg_server_cfg *server, enu
 	}
 	PQsetNoticeProcessor(conn, notice_to_debug, NULL);
 	return conn;
+}
+
+PGconn *pgsql_connect(const char *label, const struct pg_server_cfg *server, enum pg_role role,
+		      const char *dbname)
+{
+	return connect_with(label, server, role, dbname, false, false);
+}
+
+PGconn *pgsql_connect_capture(const char *label, const struct pg_server_cfg *server,
+			      bool replication)
+{
+	return connect_with(label, server, PG_AS_USER, NULL, true, replication);
 }
 
 static bool result_ok(PGresult *res)
@@ -189,6 +211,17 @@ bool pgsql_query(PGconn *conn, const char *label, const char *sql, int nparams,
 		 const char *const *params, PGresult **res)
 {
 	*res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (result_ok(*res))
+		return true;
+	log_error("%s: %s (while running: %s)", label, result_error(*res), sql);
+	PQclear(*res);
+	*res = NULL;
+	return false;
+}
+
+bool pgsql_query_simple(PGconn *conn, const char *label, const char *sql, PGresult **res)
+{
+	*res = PQexec(conn, sql);
 	if (result_ok(*res))
 		return true;
 	log_error("%s: %s (while running: %s)", label, result_error(*res), sql);

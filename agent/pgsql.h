@@ -21,6 +21,12 @@ enum pg_role { PG_AS_ADMIN, PG_AS_USER };
 PGconn *pgsql_connect(const char *label, const struct pg_server_cfg *server, enum pg_role role,
 		      const char *dbname);
 
+/* Connects as the pipeline user with the session settings event encoding
+ * relies on (ISO dates, UTC, ISO intervals, exact floats); replication
+ * opens a logical replication connection (replication=database). */
+PGconn *pgsql_connect_capture(const char *label, const struct pg_server_cfg *server,
+			      bool replication);
+
 /* Runs a statement that returns no rows. */
 MUST_CHECK bool pgsql_exec(PGconn *conn, const char *label, const char *sql);
 
@@ -36,6 +42,11 @@ void pgsql_rollback(PGconn *conn);
 /* Runs a query with text parameters; *res is the result, caller PQclear()s. */
 MUST_CHECK bool pgsql_query(PGconn *conn, const char *label, const char *sql, int nparams,
 			    const char *const *params, PGresult **res);
+
+/* Runs a statement with the simple query protocol, which replication
+ * connections require (CREATE_REPLICATION_SLOT, IDENTIFY_SYSTEM, ...). */
+MUST_CHECK bool pgsql_query_simple(PGconn *conn, const char *label, const char *sql,
+				   PGresult **res);
 
 /* A query returning at most one row and one column: *value is NULL when no
  * row or SQL NULL came back, else a copy the caller frees. */

@@ -4,6 +4,7 @@
 #include "table_schema.h"
 
 #include "log.h"
+#include "pgoutput.h"
 #include "pgsql.h"
 #include "util.h"
 
@@ -64,28 +65,12 @@ static void key_columns_collect(struct table_schema *ts)
 				ts->key_cols[ts->nkey++] = i;
 }
 
-bool table_schema_load(PGconn *conn, const char *label, uint32_t oid, const char *schema,
-		       const char *table, struct table_schema **out)
+/* Builds the schema from rows of columns_sql / relation_sql (same columns). */
+static void schema_from_result(PGresult *res, struct table_schema **out)
 {
-	char oid_text[16];
-	const char *params[] = { oid_text, schema ? schema : "", table ? table : "" };
-	struct table_schema *ts;
-	PGresult *res;
-	int n;
+	struct table_schema *ts = xcalloc(1, sizeof(*ts));
+	int n = PQntuples(res);
 
-	snprintf(oid_text, sizeof(oid_text), "%u", oid);
-	if (!pgsql_query(conn, label, columns_sql, 3, params, &res))
-		return false; /* errors already logged */
-	n = PQntuples(res);
-	if (n == 0) {
-		if (oid)
-			log_error("%s: table with OID %u not found in the catalog", label, oid);
-		else
-			log_error("%s: table %s.%s not found", label, schema, table);
-		PQclear(res);
-		return false;
-	}
-	ts = xcalloc(1, sizeof(*ts));
 	ts->oid = (uint32_t)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
 	ts->schema = xstrdup(PQgetvalue(res, 0, 1));
 	ts->table = xstrdup(PQgetvalue(res, 0, 2));
@@ -103,10 +88,117 @@ bool table_schema_load(PGconn *conn, const char *label, uint32_t oid, const char
 		col->optional = strcmp(PQgetvalue(res, i, 9), "t") == 0;
 		col->key_position = atoi(PQgetvalue(res, i, 10));
 	}
-	PQclear(res);
 	key_columns_collect(ts);
 	*out = ts;
+}
+
+bool table_schema_load(PGconn *conn, const char *label, uint32_t oid, const char *schema,
+		       const char *table, struct table_schema **out)
+{
+	char oid_text[16];
+	const char *params[] = { oid_text, schema ? schema : "", table ? table : "" };
+	PGresult *res;
+	int n;
+
+	snprintf(oid_text, sizeof(oid_text), "%u", oid);
+	if (!pgsql_query(conn, label, columns_sql, 3, params, &res))
+		return false; /* errors already logged */
+	n = PQntuples(res);
+	if (n == 0) {
+		if (oid)
+			log_error("%s: table with OID %u not found in the catalog", label, oid);
+		else
+			log_error("%s: table %s.%s not found", label, schema, table);
+		PQclear(res);
+		return false;
+	}
+	schema_from_result(res, out);
+	PQclear(res);
 	return true;
+}
+
+/* The relation's columns, in its order, with what the catalog knows of them;
+ * a column the catalog no longer has (dropped since) is nullable, not key. */
+static const char relation_sql[] =
+	"SELECT $1::oid, $2::text, $3::text, c.name, c.typ, format_type(c.typ, c.typmod), "
+	"       coalesce(nullif(bt.typname, ''), t.typname), t.typcategory = 'A', c.typmod, "
+	"       coalesce(NOT a.attnotnull, true), "
+	"       coalesce(array_position(k.indkey::int2[], a.attnum) "
+	"                - array_lower(k.indkey::int2[], 1) + 1, 0) "
+	"FROM unnest($4::text[], $5::oid[], $6::int4[]) WITH ORDINALITY AS c(name, typ, typmod, ord) "
+	"JOIN pg_type t ON t.oid = c.typ "
+	"LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A' "
+	"LEFT JOIN pg_type bt ON bt.oid = coalesce(nullif(et.oid, 0), "
+	"     CASE WHEN t.typtype = 'd' THEN t.typbasetype END) "
+	"LEFT JOIN pg_attribute a ON a.attrelid = $1::oid AND a.attname = c.name "
+	"     AND NOT a.attisdropped "
+	"LEFT JOIN LATERAL (SELECT i.indkey FROM pg_index i WHERE i.indrelid = $1::oid "
+	"     AND (i.indisprimary OR i.indisreplident) "
+	"     ORDER BY i.indisprimary DESC LIMIT 1) k ON true "
+	"ORDER BY c.ord";
+
+/* Appends s as a quoted element of an array literal. */
+static void array_add_text(struct strbuf *sb, const char *s)
+{
+	strbuf_adds(sb, sb->len > 1 ? ",\"" : "\"");
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			strbuf_add(sb, "\\", 1);
+		strbuf_add(sb, s, 1);
+	}
+	strbuf_adds(sb, "\"");
+}
+
+bool table_schema_from_relation(PGconn *conn, const char *label,
+				const struct pgoutput_relation *rel, struct table_schema **out)
+{
+	struct strbuf names, types, typmods;
+	char oid_text[16];
+	const char *params[6];
+	PGresult *res;
+	bool ok;
+
+	strbuf_init(&names);
+	strbuf_init(&types);
+	strbuf_init(&typmods);
+	strbuf_adds(&names, "{");
+	strbuf_adds(&types, "{");
+	strbuf_adds(&typmods, "{");
+	for (uint16_t i = 0; i < rel->ncols; i++) {
+		array_add_text(&names, rel->cols[i].name);
+		strbuf_addf(&types, "%s%u", i ? "," : "", rel->cols[i].type_oid);
+		strbuf_addf(&typmods, "%s%d", i ? "," : "", rel->cols[i].typmod);
+	}
+	strbuf_adds(&names, "}");
+	strbuf_adds(&types, "}");
+	strbuf_adds(&typmods, "}");
+	snprintf(oid_text, sizeof(oid_text), "%u", rel->oid);
+	params[0] = oid_text;
+	params[1] = rel->nspname;
+	params[2] = rel->relname;
+	params[3] = names.data;
+	params[4] = types.data;
+	params[5] = typmods.data;
+	ok = pgsql_query(conn, label, relation_sql, 6, params, &res);
+	if (ok && (rel->ncols == 0 || PQntuples(res) != rel->ncols)) {
+		log_error("%s: relation %s.%s: the catalog does not know all its column types", label,
+			  rel->nspname, rel->relname);
+		ok = false;
+	}
+	if (ok)
+		schema_from_result(res, out);
+	if (ok) {
+		free((*out)->schema);
+		free((*out)->table);
+		(*out)->oid = rel->oid;
+		(*out)->schema = xstrdup(rel->nspname);
+		(*out)->table = xstrdup(rel->relname);
+	}
+	PQclear(res);
+	strbuf_fini(&names);
+	strbuf_fini(&types);
+	strbuf_fini(&typmods);
+	return ok;
 }
 
 void table_schema_free(struct table_schema *ts)

@@ -39,6 +39,14 @@ struct table_schema {
  * schema.table).  *out is new; caller frees with table_schema_free(). */
 MUST_CHECK bool table_schema_load(PGconn *conn, const char *label, uint32_t oid, const char *schema,
 				  const char *table, struct table_schema **out);
+/* The schema of a relation as a pgoutput Relation message describes it
+ * (column names, order, types and modifiers: authoritative for the stream,
+ * whatever DDL ran since), completed from the catalog with type names,
+ * nullability and the key.  Caller frees. */
+struct pgoutput_relation;
+MUST_CHECK bool table_schema_from_relation(PGconn *conn, const char *label,
+					   const struct pgoutput_relation *rel,
+					   struct table_schema **out);
 void table_schema_free(struct table_schema *ts);
 
 /* Index of the column named name, or -1. */

@@ -28,6 +28,8 @@ static const char *const hba_modes[] = { "auto", "yes", "no", NULL };
 static const char *const snapshot_modes[] = { "initial", "never", "initial_only", "when_needed",
 					      NULL };
 static const char *const insert_modes[] = { "upsert", "insert", NULL };
+/* In enum decimal_mode's order (event_json.h). */
+static const char *const decimal_modes[] = { "string", "precise", "double", NULL };
 
 #define KEY(st, key, type, field, req, def) \
 	{ key, type, offsetof(struct st, field), req, def, NULL, 0, 0 }
@@ -81,6 +83,10 @@ static const struct key_spec source_keys[] = {
 	KEY_INT(source_cfg, "max_replication_slots", max_replication_slots, "4", 1, 10000),
 	KEY_INT(source_cfg, "max_wal_senders", max_wal_senders, "4", 1, 10000),
 	KEY_ENUM(source_cfg, "snapshot_mode", snapshot_mode, "initial", snapshot_modes),
+	KEY(source_cfg, "json_schemas", V_BOOL, json_schemas, false, "true"),
+	KEY_ENUM(source_cfg, "decimal_handling", decimal_handling, "string", decimal_modes),
+	KEY(source_cfg, "tombstones", V_BOOL, tombstones, false, "true"),
+	KEY(source_cfg, "truncate_events", V_BOOL, truncate_events, false, "true"),
 };
 
 static const struct key_spec target_keys[] = {

@@ -64,6 +64,10 @@ struct source_cfg {
 	int max_replication_slots;
 	int max_wal_senders;
 	int snapshot_mode;         /* enum snapshot_mode */
+	bool json_schemas;         /* events carry JsonConverter's schema block */
+	int decimal_handling;      /* enum decimal_mode (event_json.h) */
+	bool tombstones;           /* a null-value record after each delete */
+	bool truncate_events;      /* emit op "t" for TRUNCATE */
 };
 
 struct target_cfg {

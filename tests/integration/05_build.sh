@@ -17,7 +17,9 @@ agent_run --no-such-option check
 check_eq "an unknown option exits 64" 64 "$AGENT_RC"
 agent_run check extra-argument
 check_eq "a stray argument exits 64" 64 "$AGENT_RC"
-for verb in run status capture apply teardown; do
+agent_run capture
+check_eq "capture without a pipeline exits 64" 64 "$AGENT_RC"
+for verb in run status; do
 	agent_run "$verb"
 	check_eq "$verb is not built yet: exit 5" 5 "$AGENT_RC"
 	check_contains "$verb says so" "'$verb' is not built yet" "$AGENT_ERR"

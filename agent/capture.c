@@ -1,0 +1,872 @@
+/*
+ * agent/capture.c: the source's changes to Kafka.
+ *
+ * Order of a session: check the publication; find or create the slot (with
+ * an exported snapshot when an initial snapshot is wanted); copy the tables
+ * not yet snapshotted as op "r" events inside that snapshot, waiting for
+ * Kafka's acknowledgement of each table before recording it done; then
+ * START_REPLICATION from the slot and turn pgoutput messages into events.
+ *
+ * No loss: every event of a transaction carries a pointer to that
+ * transaction's record as its Kafka ack token.  The flush LSN sent to
+ * PostgreSQL (the slot's confirmed_flush_lsn) moves to a transaction's end
+ * only when it and every earlier transaction have no unacknowledged event.
+ * After a crash the slot replays from there: events of transactions that
+ * were in flight are sent again (duplicates), none is lost.
+ */
+#include "capture.h"
+
+#include "capture_state.h"
+#include "event_json.h"
+#include "kafka_out.h"
+#include "log.h"
+#include "pgoutput.h"
+#include "pgsql.h"
+#include "table_schema.h"
+#include "util.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STATUS_INTERVAL_SEC 1.0
+#define SNAPSHOT_FETCH_ROWS 2000
+#define TOPIC_TIMEOUT_MS 30000
+#define RECONNECT_MAX_SEC 30
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* A source transaction whose events are on their way to Kafka. */
+struct txn {
+	struct txn *next;
+	uint64_t end_lsn;   /* confirmed once every event is acknowledged */
+	size_t outstanding; /* events produced and not yet acknowledged */
+	bool committed;     /* its Commit message was seen */
+};
+
+/* A captured table: its schema and pre-rendered event parts. */
+struct capture_table {
+	uint32_t oid;
+	struct table_schema *ts;
+	struct event_table *et;
+};
+
+struct capture {
+	const struct source_cfg *src;
+	const struct kafka_cfg *kafka_cfg;
+	const char *state_dir;
+	char *label;
+	struct event_format fmt;
+	struct kafka_out *kafka;
+	PGconn *repl;                  /* replication=database */
+	PGconn *sql;                   /* catalog and snapshot queries */
+	struct pgoutput_decoder dec;
+	struct capture_table *tables;  /* by OID; a handful per source */
+	size_t ntables;
+	struct capture_state state;
+	struct strbuf key, value;      /* reused for every event */
+	struct txn *head, *tail;       /* in commit order */
+	struct txn *open;              /* between Begin and Commit */
+	struct txn snapshot;           /* ack counter of the snapshot's events */
+	int64_t open_xid;
+	int64_t open_commit_ms;
+	uint64_t change_lsn;           /* of the message being handled */
+	uint64_t last_commit_lsn;
+	uint64_t received;             /* WAL position read so far */
+	uint64_t confirmed;            /* flush LSN reported to the server */
+	bool kafka_failed;
+	double next_status;
+};
+
+static double now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool lsn_parse(const char *text, uint64_t *lsn)
+{
+	unsigned hi, lo;
+
+	if (!text || sscanf(text, "%X/%X", &hi, &lo) != 2)
+		return false;
+	*lsn = (uint64_t)hi << 32 | lo;
+	return true;
+}
+
+/* ---- acknowledgements and the confirmed LSN ------------------------------ */
+
+static void on_ack(void *ctx, void *token, bool delivered, const char *error)
+{
+	struct capture *c = ctx;
+	struct txn *t = token;
+
+	t->outstanding--;
+	if (!delivered && !c->kafka_failed) {
+		c->kafka_failed = true;
+		log_error("%s: Kafka did not acknowledge an event (%s); stopping: nothing past LSN %X/%X is confirmed to PostgreSQL",
+			  c->label, error ? error : "unknown error", (unsigned)(c->confirmed >> 32),
+			  (unsigned)c->confirmed);
+	}
+}
+
+/* Moves the confirmed LSN past every leading transaction Kafka has fully
+ * acknowledged, freeing their records. */
+static void txns_settle(struct capture *c)
+{
+	while (!c->kafka_failed && c->head && c->head->committed && c->head->outstanding == 0) {
+		struct txn *t = c->head;
+
+		if (t->end_lsn > c->confirmed)
+			c->confirmed = t->end_lsn;
+		c->head = t->next;
+		if (!c->head)
+			c->tail = NULL;
+		free(t);
+	}
+}
+
+static void txns_free(struct capture *c)
+{
+	while (c->head) {
+		struct txn *t = c->head;
+
+		c->head = t->next;
+		free(t);
+	}
+	c->tail = c->open = NULL;
+}
+
+/* ---- producing events ----------------------------------------------------- */
+
+static bool produce(struct capture *c, const char *topic, const struct strbuf *key,
+		    const char *value, size_t value_len, struct txn *t)
+{
+	t->outstanding++;
+	if (!kafka_out_produce(c->kafka, topic, key ? key->data : NULL, key ? key->len : 0, value,
+			       value_len, t)) {
+		t->outstanding--;
+		c->kafka_failed = true;
+		return false; /* errors already logged */
+	}
+	return true;
+}
+
+/* One change as Kafka records: the event, and a tombstone after a delete. */
+static bool emit(struct capture *c, const struct capture_table *ct, char op,
+		 const struct pgoutput_value *before, const struct pgoutput_value *after,
+		 const struct event_source *src, struct txn *t)
+{
+	const struct pgoutput_value *key_row = after ? after : before;
+	bool has_key;
+
+	c->key.len = 0;
+	c->value.len = 0;
+	has_key = key_row && event_key_json(&c->key, &c->fmt, ct->et, key_row);
+	event_value_json(&c->value, &c->fmt, ct->et, op, before, after, src, wall_ms());
+	if (!produce(c, ct->et->topic, has_key ? &c->key : NULL, c->value.data, c->value.len, t))
+		return false;
+	if (op == 'd' && has_key && c->src->tombstones)
+		return produce(c, ct->et->topic, &c->key, NULL, 0, t);
+	return true;
+}
+
+/* ---- tables ---------------------------------------------------------------- */
+
+static struct capture_table *table_find(struct capture *c, uint32_t oid)
+{
+	for (size_t i = 0; i < c->ntables; i++)
+		if (c->tables[i].oid == oid)
+			return &c->tables[i];
+	return NULL;
+}
+
+static void table_set(struct capture *c, struct table_schema *ts)
+{
+	struct capture_table *ct = table_find(c, ts->oid);
+
+	if (!ct) {
+		c->tables = xrealloc(c->tables, (c->ntables + 1) * sizeof(*c->tables));
+		ct = &c->tables[c->ntables++];
+	} else {
+		event_table_free(ct->et);
+		table_schema_free(ct->ts);
+	}
+	ct->oid = ts->oid;
+	ct->ts = ts;
+	ct->et = event_table_new(&c->fmt, ts);
+}
+
+static void tables_free(struct capture *c)
+{
+	for (size_t i = 0; i < c->ntables; i++) {
+		event_table_free(c->tables[i].et);
+		table_schema_free(c->tables[i].ts);
+	}
+	free(c->tables);
+	c->tables = NULL;
+	c->ntables = 0;
+}
+
+static bool topics_ensure(struct capture *c)
+{
+	for (size_t i = 0; i < c->src->tables.n; i++) {
+		char *topic = xasprintf("%s.%s.%s", c->src->topic_prefix, c->src->tables.items[i].schema,
+					c->src->tables.items[i].table);
+		bool ok = kafka_out_ensure_topic(c->kafka, topic, c->kafka_cfg->partitions,
+						 c->kafka_cfg->replication_factor, TOPIC_TIMEOUT_MS);
+
+		free(topic);
+		if (!ok)
+			return false; /* errors already logged */
+	}
+	return true;
+}
+
+/* ---- the initial snapshot ------------------------------------------------- */
+
+/* Waits until Kafka acknowledged every event produced so far. */
+static bool kafka_drain(struct capture *c)
+{
+	while (kafka_out_outstanding(c->kafka) > 0) {
+		if (c->kafka_failed || kafka_out_failed(c->kafka))
+			return false;
+		if (stop_requested) {
+			log_info("%s: stopping before Kafka acknowledged every event", c->label);
+			return false;
+		}
+		kafka_out_poll(c->kafka, 100);
+	}
+	return !c->kafka_failed;
+}
+
+static char *select_columns_sql(PGconn *conn, const struct table_schema *ts)
+{
+	struct strbuf sb;
+	char *schema = pgsql_quote_ident(conn, ts->schema), *table = pgsql_quote_ident(conn, ts->table);
+
+	strbuf_init(&sb);
+	strbuf_adds(&sb, "DECLARE cdc_snapshot NO SCROLL CURSOR FOR SELECT ");
+	for (size_t i = 0; i < ts->ncols; i++) {
+		char *col = pgsql_quote_ident(conn, ts->cols[i].name);
+
+		strbuf_addf(&sb, "%s%s", i ? ", " : "", col);
+		free(col);
+	}
+	strbuf_addf(&sb, " FROM ONLY %s.%s", schema, table);
+	free(schema);
+	free(table);
+	return strbuf_detach(&sb);
+}
+
+/* Copies one table as op "r" events; *first says whether the next row is
+ * the snapshot's first, last_table whether its last row ends the snapshot. */
+static bool snapshot_table(struct capture *c, const struct table_ref *t, uint64_t lsn,
+			   int64_t ts_ms, bool *first, bool last_table)
+{
+	struct table_schema *ts;
+	struct capture_table *ct;
+	struct event_source src = { ts_ms, "true", -1, lsn, 0 };
+	struct pgoutput_value *row;
+	char *sql;
+	bool ok, done = false;
+	size_t rows = 0;
+
+	if (!table_schema_load(c->sql, c->label, 0, t->schema, t->table, &ts))
+		return false; /* errors already logged */
+	table_set(c, ts);
+	ct = table_find(c, ts->oid);
+	row = xcalloc(ts->ncols, sizeof(*row));
+	sql = select_columns_sql(c->sql, ts);
+	ok = pgsql_exec(c->sql, c->label, sql);
+	free(sql);
+	while (ok && !done) {
+		PGresult *res;
+		int n;
+
+		ok = pgsql_query(c->sql, c->label, "FETCH " "2000" " FROM cdc_snapshot", 0, NULL, &res);
+		if (!ok)
+			break;
+		n = PQntuples(res);
+		done = n < SNAPSHOT_FETCH_ROWS;
+		for (int r = 0; ok && r < n; r++) {
+			for (size_t col = 0; col < ts->ncols; col++) {
+				bool null = PQgetisnull(res, r, (int)col);
+
+				row[col].kind = null ? PGOUTPUT_NULL : PGOUTPUT_TEXT;
+				row[col].data = null ? NULL : PQgetvalue(res, r, (int)col);
+				row[col].len = null ? 0 : (uint32_t)PQgetlength(res, r, (int)col);
+			}
+			src.snapshot = *first ? "first" : (last_table && done && r == n - 1) ? "last" : "true";
+			*first = false;
+			ok = emit(c, ct, 'r', NULL, row, &src, &c->snapshot);
+			rows++;
+		}
+		PQclear(res);
+	}
+	free(row);
+	ok = ok && pgsql_exec(c->sql, c->label, "CLOSE cdc_snapshot") && kafka_drain(c);
+	if (ok)
+		log_info("%s: snapshot of %s.%s: %zu rows acknowledged by Kafka", c->label, t->schema,
+			 t->table, rows);
+	return ok;
+}
+
+static bool table_snapshot_done(const struct capture *c, const struct table_ref *t)
+{
+	char *name = xasprintf("%s.%s", t->schema, t->table);
+	bool done = strlist_contains(&c->state.snapshot_done, name);
+
+	free(name);
+	return done;
+}
+
+/* Snapshots every table not done yet, inside the exported snapshot when
+ * there is one, else in a fresh repeatable-read transaction (after a crash
+ * mid-snapshot; the stream's replay from the slot then brings the table
+ * forward, so the result converges). */
+static bool snapshot_run(struct capture *c, const char *snapshot_name, uint64_t lsn)
+{
+	size_t last = SIZE_MAX;
+	bool first = true, ok;
+	int64_t ts_ms = wall_ms();
+
+	for (size_t i = 0; i < c->src->tables.n; i++)
+		if (!table_snapshot_done(c, &c->src->tables.items[i]))
+			last = i;
+	if (last == SIZE_MAX)
+		return true;
+	ok = pgsql_exec(c->sql, c->label, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	if (ok && snapshot_name) {
+		char *lit = pgsql_quote_literal(c->sql, snapshot_name);
+		char *sql = xasprintf("SET TRANSACTION SNAPSHOT %s", lit);
+
+		ok = pgsql_exec(c->sql, c->label, sql);
+		free(sql);
+		free(lit);
+	} else if (ok && !lsn) {
+		char *text = NULL;
+
+		ok = pgsql_query_value(c->sql, c->label, "SELECT pg_current_wal_lsn()", 0, NULL, &text) &&
+		     lsn_parse(text, &lsn);
+		free(text);
+	}
+	log_info("%s: initial snapshot starts (%s)", c->label,
+		 snapshot_name ? "exported by the new slot" : "fresh, after an interrupted one");
+	for (size_t i = 0; ok && i <= last; i++) {
+		const struct table_ref *t = &c->src->tables.items[i];
+		char *name;
+
+		if (table_snapshot_done(c, t))
+			continue;
+		ok = snapshot_table(c, t, lsn, ts_ms, &first, i == last);
+		if (!ok)
+			break;
+		name = xasprintf("%s.%s", t->schema, t->table);
+		strlist_add(&c->state.snapshot_done, name);
+		free(name);
+		ok = capture_state_save(&c->state);
+	}
+	if (ok)
+		ok = pgsql_exec(c->sql, c->label, "COMMIT");
+	else
+		pgsql_rollback(c->sql);
+	return ok;
+}
+
+/* ---- the slot --------------------------------------------------------------- */
+
+struct slot_info {
+	bool exists;
+	uint64_t confirmed_flush;
+};
+
+static bool slot_inspect(struct capture *c, struct slot_info *info)
+{
+	const char *params[] = { c->src->slot };
+	PGresult *res;
+
+	memset(info, 0, sizeof(*info));
+	if (!pgsql_query(c->sql, c->label,
+			 "SELECT plugin, database, confirmed_flush_lsn FROM pg_replication_slots "
+			 "WHERE slot_name = $1",
+			 1, params, &res))
+		return false; /* errors already logged */
+	if (PQntuples(res) == 1) {
+		if (strcmp(PQgetvalue(res, 0, 0), "pgoutput") != 0 ||
+		    strcmp(PQgetvalue(res, 0, 1), c->src->pg.dbname) != 0) {
+			log_error("%s: slot %s is not a pgoutput slot of database %s", c->label,
+				  c->src->slot, c->src->pg.dbname);
+			PQclear(res);
+			return false;
+		}
+		info->exists = true;
+		lsn_parse(PQgetvalue(res, 0, 2), &info->confirmed_flush);
+	}
+	PQclear(res);
+	return true;
+}
+
+/* Creates the slot; *snapshot_name (caller frees) is its exported snapshot,
+ * valid until the next command on the replication connection. */
+static bool slot_create(struct capture *c, bool export, char **snapshot_name, uint64_t *lsn)
+{
+	char *slot = pgsql_quote_ident(c->repl, c->src->slot);
+	char *sql = xasprintf("CREATE_REPLICATION_SLOT %s LOGICAL pgoutput %s", slot,
+			      export ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT");
+	PGresult *res;
+	bool ok = pgsql_query_simple(c->repl, c->label, sql, &res);
+
+	free(sql);
+	free(slot);
+	*snapshot_name = NULL;
+	if (!ok)
+		return false; /* errors already logged */
+	ok = lsn_parse(PQgetvalue(res, 0, 1), lsn);
+	if (export && !PQgetisnull(res, 0, 2))
+		*snapshot_name = xstrdup(PQgetvalue(res, 0, 2));
+	PQclear(res);
+	log_info("%s: created slot %s at %X/%X", c->label, c->src->slot, (unsigned)(*lsn >> 32),
+		 (unsigned)*lsn);
+	return ok;
+}
+
+static bool publication_check(struct capture *c)
+{
+	const char *params[] = { c->src->publication };
+	char *found = NULL;
+
+	if (!pgsql_query_value(c->sql, c->label, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1,
+			       params, &found))
+		return false; /* errors already logged */
+	if (!found)
+		log_error("%s: publication %s does not exist in database %s (run cdc-agent bootstrap)",
+			  c->label, c->src->publication, c->src->pg.dbname);
+	free(found);
+	return found != NULL;
+}
+
+/* Brings slot and snapshot to the point where streaming can start. */
+static bool prepare_stream(struct capture *c, bool *stream_wanted)
+{
+	struct slot_info slot;
+	char *snapshot_name = NULL;
+	uint64_t lsn = 0;
+	int mode = c->src->snapshot_mode;
+	bool ok;
+
+	*stream_wanted = mode != SNAPSHOT_INITIAL_ONLY;
+	if (!publication_check(c) || !slot_inspect(c, &slot))
+		return false; /* errors already logged */
+	if (!slot.exists) {
+		if (c->state.exists && c->state.snapshot_done.n > 0 && mode == SNAPSHOT_INITIAL) {
+			log_error("%s: slot %s is gone (dropped?) after capture had started: changes made since cannot be recovered from it. "
+				  "Set snapshot_mode = when_needed to take a new snapshot, or delete %s to start over",
+				  c->label, c->src->slot, c->state.path);
+			return false;
+		}
+		/* A new slot: everything starts from its snapshot. */
+		strlist_fini(&c->state.snapshot_done);
+		if (!slot_create(c, mode != SNAPSHOT_NEVER, &snapshot_name, &lsn))
+			return false; /* errors already logged */
+		if (mode == SNAPSHOT_NEVER) {
+			for (size_t i = 0; i < c->src->tables.n; i++) {
+				char *name = xasprintf("%s.%s", c->src->tables.items[i].schema,
+						       c->src->tables.items[i].table);
+
+				strlist_add(&c->state.snapshot_done, name);
+				free(name);
+			}
+			return capture_state_save(&c->state);
+		}
+	} else if (mode == SNAPSHOT_NEVER) {
+		return true;
+	}
+	ok = snapshot_run(c, snapshot_name, lsn);
+	free(snapshot_name);
+	return ok;
+}
+
+/* ---- streaming -------------------------------------------------------------- */
+
+static bool status_send(struct capture *c, bool reply_requested)
+{
+	struct pgoutput_status st = {
+		.written = c->received,
+		.flushed = c->confirmed,
+		.applied = c->confirmed,
+		.now = wall_ms() * 1000 - PGOUTPUT_EPOCH_UNIX_USEC,
+		.reply_requested = reply_requested,
+	};
+	char msg[PGOUTPUT_STATUS_UPDATE_LEN];
+
+	pgoutput_build_status_update(&st, msg);
+	if (PQputCopyData(c->repl, msg, sizeof(msg)) <= 0 || PQflush(c->repl) != 0) {
+		log_error("%s: cannot send the standby status to %s: %s", c->label,
+			  pgsql_where(&c->src->pg, PG_AS_USER), PQerrorMessage(c->repl));
+		return false;
+	}
+	c->next_status = now_sec() + STATUS_INTERVAL_SEC;
+	return true;
+}
+
+static bool stream_start(struct capture *c, uint64_t from)
+{
+	char *slot = pgsql_quote_ident(c->repl, c->src->slot);
+	char *pub = pgsql_quote_ident(c->repl, c->src->publication);
+	char *pub_lit = pgsql_quote_literal(c->repl, pub);
+	char *sql = xasprintf("START_REPLICATION SLOT %s LOGICAL %X/%X (proto_version '1', "
+			      "publication_names %s)",
+			      slot, (unsigned)(from >> 32), (unsigned)from, pub_lit);
+	PGresult *res = PQexec(c->repl, sql);
+	bool ok = PQresultStatus(res) == PGRES_COPY_BOTH;
+
+	if (!ok)
+		log_error("%s: cannot start replication from slot %s: %s", c->label, c->src->slot,
+			  PQerrorMessage(c->repl));
+	else
+		log_info("%s: streaming from slot %s at %X/%X", c->label, c->src->slot,
+			 (unsigned)(from >> 32), (unsigned)from);
+	PQclear(res);
+	free(sql);
+	free(pub_lit);
+	free(pub);
+	free(slot);
+	return ok;
+}
+
+/* True when the update changed the row's key: Debezium then sends a delete
+ * (with tombstone) under the old key and a create under the new one. */
+static bool key_changed(const struct capture_table *ct, const struct pgoutput_msg *m)
+{
+	const struct table_schema *ts = ct->ts;
+
+	if (m->change.old_kind == PGOUTPUT_OLD_NONE || ts->nkey == 0)
+		return false;
+	for (size_t i = 0; i < ts->nkey; i++) {
+		const struct pgoutput_value *o = &m->change.old_tuple.values[ts->key_cols[i]];
+		const struct pgoutput_value *n = &m->change.new_tuple.values[ts->key_cols[i]];
+
+		if (o->kind != PGOUTPUT_TEXT || n->kind != PGOUTPUT_TEXT)
+			continue;
+		if (o->len != n->len || memcmp(o->data, n->data, o->len) != 0)
+			return true;
+	}
+	return false;
+}
+
+static bool handle_relation(struct capture *c, const struct pgoutput_msg *m)
+{
+	struct table_schema *ts;
+
+	if (!m->relation.changed && table_find(c, m->relation.rel->oid))
+		return true;
+	if (!table_schema_from_relation(c->sql, c->label, m->relation.rel, &ts))
+		return false; /* errors already logged */
+	table_set(c, ts);
+	log_info("%s: table %s.%s: schema %s (%zu columns)", c->label, ts->schema, ts->table,
+		 m->relation.rel->generation > 1 ? "changed" : "loaded", ts->ncols);
+	return true;
+}
+
+static bool handle_change(struct capture *c, const struct pgoutput_msg *m)
+{
+	struct capture_table *ct = table_find(c, m->change.rel->oid);
+	struct event_source src = { c->open_commit_ms, "false", c->open_xid, c->change_lsn,
+				    c->last_commit_lsn };
+	const struct pgoutput_value *old = m->change.old_kind != PGOUTPUT_OLD_NONE
+						   ? m->change.old_tuple.values
+						   : NULL;
+
+	if (!ct || !c->open) {
+		log_error("%s: change for relation %u outside a known table or transaction", c->label,
+			  m->change.rel->oid);
+		return false;
+	}
+	switch (m->type) {
+	case PGOUTPUT_INSERT:
+		return emit(c, ct, 'c', NULL, m->change.new_tuple.values, &src, c->open);
+	case PGOUTPUT_DELETE:
+		return emit(c, ct, 'd', old, NULL, &src, c->open);
+	default:
+		if (key_changed(ct, m))
+			return emit(c, ct, 'd', old, NULL, &src, c->open) &&
+			       emit(c, ct, 'c', NULL, m->change.new_tuple.values, &src, c->open);
+		return emit(c, ct, 'u', m->change.old_kind == PGOUTPUT_OLD_FULL ? old : NULL,
+			    m->change.new_tuple.values, &src, c->open);
+	}
+}
+
+static bool handle_truncate(struct capture *c, const struct pgoutput_msg *m)
+{
+	struct event_source src = { c->open_commit_ms, "false", c->open_xid, c->change_lsn,
+				    c->last_commit_lsn };
+
+	if (!c->src->truncate_events || !c->open)
+		return true;
+	for (uint32_t i = 0; i < m->truncate.nrels; i++) {
+		struct capture_table *ct = table_find(c, m->truncate.rels[i]->oid);
+
+		if (ct && !emit(c, ct, 't', NULL, NULL, &src, c->open))
+			return false;
+	}
+	return true;
+}
+
+static bool handle_message(struct capture *c, const struct pgoutput_msg *m)
+{
+	struct txn *t;
+
+	switch (m->type) {
+	case PGOUTPUT_BEGIN:
+		t = xcalloc(1, sizeof(*t));
+		if (c->tail)
+			c->tail->next = t;
+		else
+			c->head = t;
+		c->tail = c->open = t;
+		c->open_xid = m->begin.xid;
+		c->open_commit_ms = (m->begin.commit_time + PGOUTPUT_EPOCH_UNIX_USEC) / 1000;
+		return true;
+	case PGOUTPUT_COMMIT:
+		if (!c->open) {
+			log_error("%s: Commit without Begin at %X/%X", c->label,
+				  (unsigned)(m->commit.end_lsn >> 32), (unsigned)m->commit.end_lsn);
+			return false;
+		}
+		c->open->end_lsn = m->commit.end_lsn;
+		c->open->committed = true;
+		c->open = NULL;
+		c->last_commit_lsn = m->commit.commit_lsn;
+		txns_settle(c);
+		return true;
+	case PGOUTPUT_RELATION:
+		return handle_relation(c, m);
+	case PGOUTPUT_INSERT:
+	case PGOUTPUT_UPDATE:
+	case PGOUTPUT_DELETE:
+		return handle_change(c, m);
+	case PGOUTPUT_TRUNCATE:
+		return handle_truncate(c, m);
+	default:
+		return true; /* Origin, Type, Message: nothing to publish */
+	}
+}
+
+static bool handle_copy_data(struct capture *c, const char *buf, int len)
+{
+	struct pgoutput_xlogdata x;
+	struct pgoutput_keepalive k;
+	struct pgoutput_msg m;
+
+	switch (buf[0]) {
+	case 'w':
+		if (!pgoutput_parse_xlogdata(buf, (size_t)len, &x) ||
+		    !pgoutput_decode(&c->dec, x.data, x.len, &m))
+			return false; /* errors already logged */
+		c->change_lsn = x.data_start;
+		if (x.data_start > c->received)
+			c->received = x.data_start;
+		return handle_message(c, &m);
+	case 'k':
+		if (!pgoutput_parse_keepalive(buf, (size_t)len, &k))
+			return false; /* errors already logged */
+		if (k.wal_end > c->received)
+			c->received = k.wal_end;
+		/* Idle and everything acknowledged: what follows commits after
+		 * wal_end, so confirming it keeps the slot from holding WAL. */
+		txns_settle(c);
+		if (!c->head && !c->open && k.wal_end > c->confirmed)
+			c->confirmed = k.wal_end;
+		return k.reply_requested ? status_send(c, false) : true;
+	default:
+		log_error("%s: unexpected replication message '%c'", c->label, buf[0]);
+		return false;
+	}
+}
+
+static bool wait_readable(PGconn *conn, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = PQsocket(conn), .events = POLLIN };
+
+	if (poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR)
+		return false;
+	return PQconsumeInput(conn) == 1;
+}
+
+/* Streams until stop is requested (true) or the connection or Kafka fails
+ * (false, logged). */
+static bool stream_loop(struct capture *c)
+{
+	unsigned since_poll = 0;
+
+	for (;;) {
+		char *buf = NULL;
+		int len;
+
+		if (++since_poll >= 512) {
+			kafka_out_poll(c->kafka, 0);
+			txns_settle(c);
+			since_poll = 0;
+		}
+		if (c->kafka_failed || kafka_out_failed(c->kafka))
+			return false;
+		if (now_sec() >= c->next_status && !status_send(c, false))
+			return false;
+		if (stop_requested)
+			return true;
+		len = PQgetCopyData(c->repl, &buf, 1);
+		if (len > 0) {
+			bool ok = handle_copy_data(c, buf, len);
+
+			PQfreemem(buf);
+			if (!ok)
+				return false;
+			continue;
+		}
+		if (len == 0) {
+			kafka_out_poll(c->kafka, 0);
+			txns_settle(c);
+			if (!wait_readable(c->repl, 100)) {
+				log_error("%s: lost the replication connection to %s: %s", c->label,
+					  pgsql_where(&c->src->pg, PG_AS_USER),
+					  PQerrorMessage(c->repl));
+				return false;
+			}
+			continue;
+		}
+		log_error("%s: replication stream from %s ended: %s", c->label,
+			  pgsql_where(&c->src->pg, PG_AS_USER), PQerrorMessage(c->repl));
+		return false;
+	}
+}
+
+/* ---- sessions --------------------------------------------------------------- */
+
+static void session_close(struct capture *c)
+{
+	PQfinish(c->repl);
+	PQfinish(c->sql);
+	c->repl = c->sql = NULL;
+	pgoutput_decoder_fini(&c->dec);
+	pgoutput_decoder_init(&c->dec);
+	tables_free(c);
+}
+
+/* One connection's life: prepare, stream.  *retry says whether a failure is
+ * worth another session (the server went away) or not. */
+static bool session_run(struct capture *c, bool *retry)
+{
+	bool stream_wanted, ok;
+
+	*retry = false;
+	c->repl = pgsql_connect_capture(c->label, &c->src->pg, true);
+	c->sql = c->repl ? pgsql_connect_capture(c->label, &c->src->pg, false) : NULL;
+	if (!c->repl || !c->sql)
+		return false; /* errors already logged */
+	if (!prepare_stream(c, &stream_wanted))
+		return false; /* errors already logged */
+	if (!stream_wanted) {
+		log_info("%s: snapshot_mode = initial_only: snapshot done, not streaming", c->label);
+		return true;
+	}
+	if (!stream_start(c, c->confirmed))
+		return false;
+	c->next_status = 0;
+	*retry = true;
+	ok = stream_loop(c);
+	if (ok || kafka_drain(c)) {
+		/* Tell the server how far Kafka got before leaving. */
+		txns_settle(c);
+		if (!c->open && c->head == NULL)
+			(void)0;
+		if (PQstatus(c->repl) == CONNECTION_OK && !status_send(c, false))
+			log_warn("%s: could not send the last status; the slot replays from %X/%X",
+				 c->label, (unsigned)(c->confirmed >> 32), (unsigned)c->confirmed);
+	}
+	if (c->kafka_failed)
+		*retry = false;
+	return ok;
+}
+
+static void capture_fini(struct capture *c)
+{
+	session_close(c);
+	pgoutput_decoder_fini(&c->dec);
+	kafka_out_free(c->kafka);
+	txns_free(c);
+	capture_state_fini(&c->state);
+	strbuf_fini(&c->key);
+	strbuf_fini(&c->value);
+	free(c->label);
+}
+
+bool capture_run(const struct topology *topo, const struct pipeline_cfg *pipe)
+{
+	struct capture c = { 0 };
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+	int backoff = 1;
+	bool ok = false, retry;
+
+	c.src = pipe->source;
+	c.kafka_cfg = &topo->kafka;
+	c.label = xasprintf("capture %s", pipe->name);
+	c.fmt.server_name = c.src->topic_prefix;
+	c.fmt.db = c.src->pg.dbname;
+	c.fmt.schemas = c.src->json_schemas;
+	c.fmt.decimal_mode = c.src->decimal_handling;
+	strbuf_init(&c.key);
+	strbuf_init(&c.value);
+	pgoutput_decoder_init(&c.dec);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+
+	if (!capture_state_load(topo->agent.state_dir, c.src->name, &c.state) ||
+	    !kafka_out_new(&topo->kafka, c.label, on_ack, &c, &c.kafka) || !topics_ensure(&c))
+		goto out; /* errors already logged */
+	while (!stop_requested) {
+		ok = session_run(&c, &retry);
+		session_close(&c);
+		if (ok || !retry)
+			break;
+		/* Whatever was in flight is acknowledged or reported by now:
+		 * restart from the last confirmed transaction. */
+		if (!kafka_drain(&c))
+			break;
+		txns_settle(&c);
+		txns_free(&c);
+		log_warn("%s: reconnecting to %s in %d s (replaying from %X/%X)", c.label,
+			 pgsql_where(&c.src->pg, PG_AS_USER), backoff, (unsigned)(c.confirmed >> 32),
+			 (unsigned)c.confirmed);
+		for (int i = 0; i < backoff * 10 && !stop_requested; i++)
+			usleep(100 * 1000);
+		backoff = backoff * 2 > RECONNECT_MAX_SEC ? RECONNECT_MAX_SEC : backoff * 2;
+	}
+	if (stop_requested)
+		ok = !c.kafka_failed;
+out:
+	capture_fini(&c);
+	return ok;
+}

@@ -1,0 +1,69 @@
+/*
+ * agent/capture_state.c: the snapshot progress of a source, on disk.
+ */
+#include "capture_state.h"
+
+#include "files.h"
+#include "log.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+bool capture_state_load(const char *state_dir, const char *source, struct capture_state *st)
+{
+	json_error_t err;
+	json_t *root, *done;
+	size_t i;
+	json_t *item;
+
+	memset(st, 0, sizeof(*st));
+	st->path = xasprintf("%s/capture-%s.json", state_dir, source);
+	if (mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
+		log_error("cannot create state directory %s: %s", state_dir, strerror(errno));
+		return false;
+	}
+	root = json_load_file(st->path, 0, &err);
+	if (!root) {
+		if (access(st->path, F_OK) != 0)
+			return true; /* first run */
+		log_error("%s:%d: cannot read capture state: %s", st->path, err.line, err.text);
+		return false;
+	}
+	st->exists = true;
+	done = json_object_get(root, "snapshot_done");
+	json_array_foreach(done, i, item)
+		if (json_is_string(item))
+			strlist_add(&st->snapshot_done, json_string_value(item));
+	json_decref(root);
+	return true;
+}
+
+bool capture_state_save(struct capture_state *st)
+{
+	json_t *root = json_object(), *done = json_array();
+	char *text;
+	bool changed, ok;
+
+	for (size_t i = 0; i < st->snapshot_done.n; i++)
+		json_array_append_new(done, json_string(st->snapshot_done.items[i]));
+	json_object_set_new(root, "version", json_integer(1));
+	json_object_set_new(root, "snapshot_done", done);
+	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	ok = text && file_write_if_changed(st->path, text, strlen(text), 0600, &changed);
+	free(text);
+	if (ok)
+		st->exists = true;
+	return ok;
+}
+
+void capture_state_fini(struct capture_state *st)
+{
+	free(st->path);
+	strlist_fini(&st->snapshot_done);
+	memset(st, 0, sizeof(*st));
+}

@@ -1,0 +1,24 @@
+/*
+ * agent/capture_state.h: what capture must remember across restarts that the
+ * slot does not: which tables the initial snapshot has finished.  Kept in
+ * <state_dir>/capture-<source>.json, rewritten atomically.
+ */
+#ifndef CDC_CAPTURE_STATE_H
+#define CDC_CAPTURE_STATE_H
+
+#include "common.h"
+#include "util.h"
+
+struct capture_state {
+	char *path;
+	bool exists;               /* the file was there */
+	struct strlist snapshot_done; /* "schema.table" whose snapshot Kafka acknowledged */
+};
+
+/* Reads the state of source (a missing file is an empty state). */
+MUST_CHECK bool capture_state_load(const char *state_dir, const char *source,
+				   struct capture_state *st);
+MUST_CHECK bool capture_state_save(struct capture_state *st);
+void capture_state_fini(struct capture_state *st);
+
+#endif

@@ -1,0 +1,548 @@
+/*
+ * agent/kafka_out.c: the Kafka producer of capture, around librdkafka.
+ *
+ * All of librdkafka's callbacks are served on the caller's thread by
+ * rd_kafka_poll (logs too, through log.queue), so the counters and flags
+ * below need no locking and our log_* functions are never called from
+ * librdkafka's threads.
+ */
+#include "kafka_out.h"
+
+#include "log.h"
+#include "util.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+/* While kafka_out_produce waits for room in the queue, it says so after
+ * this long, once per wait. */
+#define BACKPRESSURE_WARN_MS 10000
+
+struct kafka_out {
+	rd_kafka_t *rk;
+	char *brokers;                /* bootstrap list, "host:port,...", for messages */
+	kafka_ack_fn on_ack;
+	void *ack_ctx;
+	size_t outstanding;           /* accepted by producev, not yet acked */
+	bool fatal;                   /* fatal producer error seen and logged */
+	bool brokers_down;            /* "all brokers down" logged; no delivery since */
+	rd_kafka_resp_err_t last_err; /* last broker error logged; 0 after a delivery */
+	bool failing;                 /* a failed delivery logged; no delivery since */
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Logs the fatal error once; librdkafka keeps failing every call after it. */
+static void note_fatal(struct kafka_out *ko)
+{
+	char why[512];
+	rd_kafka_resp_err_t err;
+
+	if (ko->fatal)
+		return;
+	ko->fatal = true;
+	err = rd_kafka_fatal_error(ko->rk, why, sizeof(why));
+	log_error("kafka %s: fatal producer error: %s: %s; the producer must be recreated",
+		  ko->brokers, rd_kafka_err2name(err), why);
+}
+
+/* librdkafka's own log lines: errors, warnings and notices at our matching
+ * level, its informational chatter at debug.  Broker connection failures
+ * ("FAIL") come again through on_error, which logs each change of state
+ * once: here they are only debug detail. */
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void)rk;
+	if (level <= LOG_ERR && strcmp(fac, "FAIL") != 0)
+		log_error("librdkafka: %s: %s", fac, buf);
+	else if (level == LOG_WARNING && strcmp(fac, "FAIL") != 0)
+		log_warn("librdkafka: %s: %s", fac, buf);
+	else if (level == LOG_NOTICE)
+		log_info("librdkafka: %s: %s", fac, buf);
+	else
+		log_debug("librdkafka: %s: %s", fac, buf);
+}
+
+/* Errors librdkafka recovers from by itself (brokers away, connections
+ * lost) are logged once per change of state, not at every reconnection
+ * attempt; a delivery resets the state (on_delivery). */
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct kafka_out *ko = opaque;
+
+	(void)rk;
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		note_fatal(ko);
+	} else if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+		if (!ko->brokers_down)
+			log_warn("kafka %s: all brokers are down (%s); messages wait in the queue "
+				 "until one is back",
+				 ko->brokers, reason);
+		ko->brokers_down = true;
+	} else if (err == (int)ko->last_err) {
+		log_debug("kafka %s: %s", ko->brokers, reason);
+	} else {
+		log_warn("kafka %s: %s", ko->brokers, reason);
+		ko->last_err = err;
+	}
+}
+
+/* One delivery report per message accepted by producev, including those
+ * that failed for good: they reach on_ack as not delivered. */
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+	struct kafka_out *ko = opaque;
+	const char *error = NULL;
+
+	(void)rk;
+	ko->outstanding--;
+	if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		if (ko->brokers_down || ko->last_err || ko->failing)
+			log_info("kafka %s: messages are delivered again", ko->brokers);
+		ko->brokers_down = false;
+		ko->last_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+		ko->failing = false;
+	} else {
+		/* Not rd_kafka_message_errstr: for a producer it reads the payload. */
+		error = rd_kafka_err2str(msg->err);
+		/* A fatal error or a shutdown fails the whole queue: one line
+		 * says it, on_ack hears about each message. */
+		if (!ko->failing)
+			log_error("kafka %s: message to topic %s partition %d not delivered: %s "
+				  "(further failures logged at debug level until a delivery)",
+				  ko->brokers, rd_kafka_topic_name(msg->rkt), (int)msg->partition,
+				  error);
+		else
+			log_debug("kafka %s: message to topic %s partition %d not delivered: %s",
+				  ko->brokers, rd_kafka_topic_name(msg->rkt), (int)msg->partition,
+				  error);
+		ko->failing = true;
+	}
+	ko->on_ack(ko->ack_ctx, msg->_private, msg->err == RD_KAFKA_RESP_ERR_NO_ERROR, error);
+}
+
+static bool conf_set(rd_kafka_conf_t *conf, const char *brokers, const char *name,
+		     const char *value)
+{
+	char errstr[512];
+
+	if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK)
+		return true;
+	log_error("kafka %s: producer setting %s=%s rejected: %s", brokers, name, value, errstr);
+	return false;
+}
+
+static bool producer_conf(const char *brokers, const char *client_id, struct kafka_out *ko,
+			  rd_kafka_conf_t **out)
+{
+	static const char *const settings[][2] = {
+		/* Retries can neither duplicate nor reorder messages. */
+		{ "enable.idempotence", "true" },
+		{ "acks", "all" },
+		/* A key lands where Kafka's Java producer would put it. */
+		{ "partitioner", "murmur2_random" },
+		/* Never give up on a message while the brokers are away: capture
+		 * must not lose anything.  The bounded queue below makes
+		 * kafka_out_produce wait instead (backpressure). */
+		{ "message.timeout.ms", "0" },
+		{ "queue.buffering.max.kbytes", "16384" },
+		{ "queue.buffering.max.messages", "100000" },
+		{ "linger.ms", "5" },
+		{ "compression.codec", "none" },
+		/* Topics come from kafka_out_ensure_topic with the configured
+		 * partition count, never from the broker's defaults. */
+		{ "allow.auto.create.topics", "false" },
+		/* Resume within seconds of a broker's return, not librdkafka's 10 s. */
+		{ "reconnect.backoff.max.ms", "2000" },
+		/* Logs wait for rd_kafka_poll on our thread (see the top). */
+		{ "log.queue", "true" },
+	};
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+	if (!conf_set(conf, brokers, "bootstrap.servers", brokers) ||
+	    !conf_set(conf, brokers, "client.id", client_id))
+		goto fail; /* errors already logged */
+	for (size_t i = 0; i < ARRAY_LEN(settings); i++)
+		if (!conf_set(conf, brokers, settings[i][0], settings[i][1]))
+			goto fail; /* errors already logged */
+	rd_kafka_conf_set_opaque(conf, ko);
+	rd_kafka_conf_set_log_cb(conf, on_log);
+	rd_kafka_conf_set_error_cb(conf, on_error);
+	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	*out = conf;
+	return true;
+fail:
+	rd_kafka_conf_destroy(conf);
+	return false;
+}
+
+bool kafka_out_new(const struct kafka_cfg *cfg, const char *client_id, kafka_ack_fn on_ack,
+		   void *ack_ctx, struct kafka_out **out)
+{
+	struct kafka_out *ko;
+	rd_kafka_conf_t *conf;
+	struct strbuf sb;
+	char errstr[512];
+
+	*out = NULL;
+	if (cfg->bootstrap_servers.n == 0) {
+		log_error("kafka: no bootstrap_servers to produce to");
+		return false;
+	}
+	strbuf_init(&sb);
+	for (size_t i = 0; i < cfg->bootstrap_servers.n; i++) {
+		if (i > 0)
+			strbuf_adds(&sb, ",");
+		strbuf_adds(&sb, cfg->bootstrap_servers.items[i]);
+	}
+	ko = xcalloc(1, sizeof(*ko));
+	ko->brokers = strbuf_detach(&sb);
+	ko->on_ack = on_ack;
+	ko->ack_ctx = ack_ctx;
+	if (!producer_conf(ko->brokers, client_id, ko, &conf)) {
+		kafka_out_free(ko);
+		return false; /* errors already logged */
+	}
+	/* rd_kafka_new owns conf from here on, on success only. */
+	ko->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	if (!ko->rk) {
+		log_error("kafka %s: cannot create the producer: %s", ko->brokers, errstr);
+		rd_kafka_conf_destroy(conf);
+		kafka_out_free(ko);
+		return false;
+	}
+	rd_kafka_set_log_queue(ko->rk, NULL); /* the main queue, served by rd_kafka_poll */
+	*out = ko;
+	return true;
+}
+
+void kafka_out_free(struct kafka_out *ko)
+{
+	if (!ko)
+		return;
+	if (ko->rk && ko->outstanding > 0) {
+		/* rd_kafka_destroy would drop them without a report: purge
+		 * them so each comes back to on_ack as not delivered.  This
+		 * line says it for all of them (failing: no line each). */
+		log_warn("kafka %s: %zu message(s) unacknowledged at shutdown, reported as not "
+			 "delivered",
+			 ko->brokers, ko->outstanding);
+		ko->failing = true;
+		rd_kafka_purge(ko->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+		rd_kafka_flush(ko->rk, 5000);
+		if (ko->outstanding > 0)
+			log_error("kafka %s: %zu message(s) got no report at shutdown", ko->brokers,
+				  ko->outstanding);
+	}
+	if (ko->rk)
+		rd_kafka_destroy(ko->rk);
+	free(ko->brokers);
+	free(ko);
+}
+
+/* Waits for the admin result on q, serving the main queue meanwhile so that
+ * "all brokers down" and other errors are logged as they happen.  NULL if
+ * nothing came within timeout_ms. */
+static rd_kafka_event_t *admin_wait(struct kafka_out *ko, rd_kafka_queue_t *q, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+	rd_kafka_event_t *ev;
+
+	do {
+		ev = rd_kafka_queue_poll(q, 100);
+		rd_kafka_poll(ko->rk, 0);
+		if (ev)
+			return ev;
+	} while (now_ms() < deadline);
+	return NULL;
+}
+
+/* The answer to CreateTopics for our one topic. */
+static bool create_result(struct kafka_out *ko, rd_kafka_event_t *ev, const char *topic,
+			  int partitions, int replication_factor, bool *existed)
+{
+	const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+	const rd_kafka_topic_result_t **results;
+	rd_kafka_resp_err_t err;
+	const char *why;
+	size_t n = 0;
+
+	if (rd_kafka_event_error(ev) || !res) {
+		log_error("kafka %s: cannot create topic %s: %s", ko->brokers, topic,
+			  rd_kafka_event_error_string(ev));
+		return false;
+	}
+	results = rd_kafka_CreateTopics_result_topics(res, &n);
+	err = n == 1 ? rd_kafka_topic_result_error(results[0]) : RD_KAFKA_RESP_ERR__BAD_MSG;
+	why = n == 1 ? rd_kafka_topic_result_error_string(results[0]) : NULL;
+	if (err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+		*existed = true;
+		return true;
+	}
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		log_error("kafka %s: cannot create topic %s (%d partitions, replication "
+			  "factor %d): %s%s%s",
+			  ko->brokers, topic, partitions, replication_factor, rd_kafka_err2str(err),
+			  why && *why ? ": " : "", why && *why ? why : "");
+		return false;
+	}
+	log_info("kafka %s: created topic %s (%d partitions, replication factor %d)", ko->brokers,
+		 topic, partitions, replication_factor);
+	return true;
+}
+
+/* Creates topic; *existed tells TOPIC_ALREADY_EXISTS (a success) apart. */
+static bool create_topic(struct kafka_out *ko, const char *topic, int partitions,
+			 int replication_factor, int timeout_ms, bool *existed)
+{
+	rd_kafka_NewTopic_t *nt;
+	rd_kafka_AdminOptions_t *opts;
+	rd_kafka_queue_t *q;
+	rd_kafka_event_t *ev;
+	char errstr[512];
+	bool ok = false;
+
+	*existed = false;
+	nt = rd_kafka_NewTopic_new(topic, partitions, replication_factor, errstr, sizeof(errstr));
+	if (!nt) {
+		log_error("kafka %s: cannot create topic %s: %s", ko->brokers, topic, errstr);
+		return false;
+	}
+	opts = rd_kafka_AdminOptions_new(ko->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+	/* The broker may take its time to create the partitions: the
+	 * operation timeout stays below the request's so that its answer,
+	 * not our timeout, ends the wait. */
+	if (rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, errstr, sizeof(errstr)) ||
+	    rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms * 3 / 4, errstr,
+							sizeof(errstr))) {
+		log_error("kafka %s: cannot create topic %s: timeout %d ms: %s", ko->brokers,
+			  topic, timeout_ms, errstr);
+		rd_kafka_AdminOptions_destroy(opts);
+		rd_kafka_NewTopic_destroy(nt);
+		return false;
+	}
+	q = rd_kafka_queue_new(ko->rk);
+	rd_kafka_CreateTopics(ko->rk, &nt, 1, opts, q);
+	ev = admin_wait(ko, q, timeout_ms + 1000);
+	if (ev) {
+		ok = create_result(ko, ev, topic, partitions, replication_factor, existed);
+		rd_kafka_event_destroy(ev);
+	} else {
+		log_error("kafka %s: cannot create topic %s: no answer within %d ms", ko->brokers,
+			  topic, timeout_ms);
+	}
+	rd_kafka_queue_destroy(q);
+	rd_kafka_AdminOptions_destroy(opts);
+	rd_kafka_NewTopic_destroy(nt);
+	return ok;
+}
+
+/* The partition count of an existing topic.  Right after creation a broker
+ * may not know the topic yet: UNKNOWN_TOPIC_OR_PART is retried until
+ * timeout_ms. */
+static bool topic_partition_count(struct kafka_out *ko, const char *topic, int timeout_ms,
+				  int *count)
+{
+	long long deadline = now_ms() + timeout_ms;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(ko->rk, topic, NULL);
+	const struct rd_kafka_metadata *md;
+	rd_kafka_resp_err_t err;
+	int left;
+
+	if (!rkt) {
+		log_error("kafka %s: topic %s: %s", ko->brokers, topic,
+			  rd_kafka_err2str(rd_kafka_last_error()));
+		return false;
+	}
+	for (;;) {
+		left = (int)(deadline - now_ms());
+		err = rd_kafka_metadata(ko->rk, 0, rkt, &md, left > 100 ? left : 100);
+		if (err) {
+			log_error("kafka %s: cannot read the metadata of topic %s: %s", ko->brokers,
+				  topic, rd_kafka_err2str(err));
+			break;
+		}
+		err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__BAD_MSG;
+		/* Partitions are listed even while a leader is being elected. */
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR ||
+		    (err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
+		     md->topics[0].partition_cnt > 0)) {
+			*count = md->topics[0].partition_cnt;
+			rd_kafka_metadata_destroy(md);
+			rd_kafka_topic_destroy(rkt);
+			return true;
+		}
+		rd_kafka_metadata_destroy(md);
+		if (err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || now_ms() >= deadline) {
+			log_error("kafka %s: cannot read the metadata of topic %s: %s", ko->brokers,
+				  topic, rd_kafka_err2str(err));
+			break;
+		}
+		rd_kafka_poll(ko->rk, 200);
+	}
+	rd_kafka_topic_destroy(rkt);
+	return false;
+}
+
+bool kafka_out_ensure_topic(struct kafka_out *ko, const char *topic, int partitions,
+			    int replication_factor, int timeout_ms)
+{
+	bool existed;
+	int count;
+
+	if (!create_topic(ko, topic, partitions, replication_factor, timeout_ms, &existed))
+		return false; /* errors already logged */
+	if (!existed)
+		return true;
+	if (!topic_partition_count(ko, topic, timeout_ms, &count))
+		return false; /* errors already logged */
+	if (count < partitions) {
+		log_error("kafka %s: topic %s exists with %d partition(s), fewer than the %d "
+			  "configured; add partitions to it or lower the configured count",
+			  ko->brokers, topic, count, partitions);
+		return false;
+	}
+	if (count > partitions)
+		log_warn("kafka %s: topic %s exists with %d partitions, more than the %d "
+			 "configured: keys are placed over all %d",
+			 ko->brokers, topic, count, partitions, count);
+	else
+		log_debug("kafka %s: topic %s exists with %d partitions", ko->brokers, topic,
+			  count);
+	return true;
+}
+
+bool kafka_out_produce(struct kafka_out *ko, const char *topic, const void *key, size_t key_len,
+		       const void *value, size_t value_len, void *ack_token)
+{
+	/* librdkafka only reads the payload (F_COPY); its API wants void *. */
+	void *payload = (void *)(uintptr_t)value;
+	long long waiting_since = 0;
+	bool warned = false;
+	rd_kafka_resp_err_t err;
+
+	for (;;) {
+		if (kafka_out_failed(ko)) {
+			note_fatal(ko);
+			log_error("kafka %s: cannot queue a message for topic %s: the producer "
+				  "failed (fatal error above)",
+				  ko->brokers, topic);
+			return false;
+		}
+		/* RD_KAFKA_MSG_F_COPY: a message may wait in the queue for as
+		 * long as the brokers are away, while the caller reuses its
+		 * buffers (the decoded WAL record) at once. */
+		err = rd_kafka_producev(ko->rk, RD_KAFKA_V_TOPIC(topic),
+					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+					RD_KAFKA_V_KEY(key, key ? key_len : 0),
+					RD_KAFKA_V_VALUE(payload, value ? value_len : 0),
+					RD_KAFKA_V_OPAQUE(ack_token), RD_KAFKA_V_END);
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+			ko->outstanding++;
+			if (warned)
+				log_info("kafka %s: queue has room again", ko->brokers);
+			return true;
+		}
+		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			break;
+		/* Backpressure: acks free queue space, and only rd_kafka_poll
+		 * serves them (RD_KAFKA_MSG_F_BLOCK would wait without serving
+		 * them, forever on a single thread). */
+		if (!waiting_since)
+			waiting_since = now_ms();
+		else if (!warned && now_ms() - waiting_since >= BACKPRESSURE_WARN_MS) {
+			log_warn("kafka %s: producer queue full for %d s (%zu messages "
+				 "unacknowledged): capture waits for the brokers",
+				 ko->brokers, BACKPRESSURE_WARN_MS / 1000, ko->outstanding);
+			warned = true;
+		}
+		rd_kafka_poll(ko->rk, 100);
+	}
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		note_fatal(ko);
+		return false;
+	}
+	log_error("kafka %s: cannot queue a message for topic %s: %s", ko->brokers, topic,
+		  rd_kafka_err2str(err));
+	return false;
+}
+
+void kafka_out_poll(struct kafka_out *ko, int timeout_ms)
+{
+	rd_kafka_poll(ko->rk, timeout_ms);
+}
+
+bool kafka_out_flush(struct kafka_out *ko, int timeout_ms)
+{
+	/* Sends lingering messages at once and serves acks until none are
+	 * left or the time is up. */
+	rd_kafka_flush(ko->rk, timeout_ms);
+	if (ko->outstanding == 0)
+		return true;
+	log_error("kafka %s: %zu message(s) still unacknowledged after %d ms%s", ko->brokers,
+		  ko->outstanding, timeout_ms, ko->brokers_down ? " (all brokers are down)" : "");
+	return false;
+}
+
+size_t kafka_out_outstanding(const struct kafka_out *ko)
+{
+	return ko->outstanding;
+}
+
+bool kafka_out_failed(const struct kafka_out *ko)
+{
+	return ko->fatal || rd_kafka_fatal_error(ko->rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+/* Kafka's Utils.murmur2 (clients/.../common/utils/Utils.java): MurmurHash2,
+ * 32 bits, seed 0x9747b28c, little-endian blocks. */
+static uint32_t murmur2(const unsigned char *data, size_t len)
+{
+	const uint32_t m = 0x5bd1e995;
+	uint32_t h = 0x9747b28cu ^ (uint32_t)len;
+	size_t i;
+
+	for (i = 0; i + 4 <= len; i += 4) {
+		uint32_t k = (uint32_t)data[i] | (uint32_t)data[i + 1] << 8 |
+			     (uint32_t)data[i + 2] << 16 | (uint32_t)data[i + 3] << 24;
+
+		k *= m;
+		k ^= k >> 24;
+		k *= m;
+		h *= m;
+		h ^= k;
+	}
+	switch (len & 3) {
+	case 3:
+		h ^= (uint32_t)data[i + 2] << 16;
+		/* fall through */
+	case 2:
+		h ^= (uint32_t)data[i + 1] << 8;
+		/* fall through */
+	case 1:
+		h ^= data[i];
+		h *= m;
+	}
+	h ^= h >> 13;
+	h *= m;
+	h ^= h >> 15;
+	return h;
+}
+
+int kafka_out_partition_for_key(const void *key, size_t len, int partition_count)
+{
+	if (!key || partition_count < 1)
+		return -1;
+	/* Utils.toPositive: the sign bit cleared, not the absolute value. */
+	return (int)((murmur2(key, len) & 0x7fffffffu) % (uint32_t)partition_count);
+}
