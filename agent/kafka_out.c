@@ -85,8 +85,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		note_fatal(ko);
 	} else if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
 		if (!ko->brokers_down)
-			log_warn("kafka %s: all brokers are down (%s); messages wait in the queue "
-				 "until one is back",
+			log_warn("kafka %s: all brokers are down (%s); retrying until one is back",
 				 ko->brokers, reason);
 		ko->brokers_down = true;
 	} else if (err == (int)ko->last_err) {

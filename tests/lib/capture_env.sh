@@ -1,0 +1,65 @@
+# tests/lib/capture_env.sh: a source cluster, a ZooKeeper-mode Kafka broker and
+# a bootstrapped topology, for the capture tests.
+#   capture_env_up TABLES_SQL   -> $WORK, $T (topology), $KP (broker port)
+#   capture_start PIPELINE      -> background capture, pid in CAPTURE_PIDS[PIPELINE]
+#   topic_count TOPIC           -> number of records in TOPIC now
+#   topic_dump TOPIC FILE       -> one JSON line per record: p, o, key, value, headers
+. "$(dirname "${BASH_SOURCE[0]}")/pg.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/kafka.sh"
+
+declare -A CAPTURE_PIDS
+
+capture_env_down() {
+	local p
+	for p in "${CAPTURE_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	[ -n "${WORK:-}" ] && { kafka_stop "$WORK/kafka" >/dev/null 2>&1; zk_stop "$WORK/kafka" >/dev/null 2>&1; }
+	pg_destroy_all
+	[ -n "${WORK:-}" ] && rm -rf "$WORK"
+}
+
+capture_env_up() { # SQL run in db1 before bootstrap; topology body from stdin
+	local dist zk
+	WORK=$(mktemp -d /tmp/cdc-capture.XXXXXX)
+	dist=$("$REPO_ROOT/scripts/kafka-dist.sh") || return 1
+	kafka_unpack "$dist" "$WORK/kafka" >/dev/null || return 1
+	zk=$(free_port)
+	KP=$(free_port)
+	while [ "$KP" = "$zk" ]; do KP=$(free_port); done
+	zk_start "$WORK/kafka" "$zk" >/dev/null 2>&1 || return 1
+	kafka_start_zk "$WORK/kafka" "$KP" "$zk" >/dev/null 2>&1 || return 1
+	pg_cluster_create src || return 1
+	pg_psql src postgres "CREATE DATABASE db1" >/dev/null
+	pg_psql src db1 "$1" >/dev/null || return 1
+	(umask 077 && echo 'cdc pw' >"$WORK/db1.pass" && echo 'db2 pw' >"$WORK/db2.pass")
+	T=$WORK/topo.ini
+	{
+		printf '[agent]\nstate_dir = %s/state\n[kafka]\nbootstrap_servers = 127.0.0.1:%s\npartitions = 3\n' "$WORK" "$KP"
+		sed -e "s|@PORT@|$PG_PORT_src|g" -e "s|@SOCK@|$PG_SOCK_src|g" -e "s|@WORK@|$WORK|g"
+	} >"$T"
+	"$CDC_AGENT" -c "$T" bootstrap >/dev/null 2>&1
+	pg_cluster_restart src
+	"$CDC_AGENT" -c "$T" bootstrap >"$WORK/bootstrap.log" 2>&1
+}
+
+capture_start() {
+	"$CDC_AGENT" -c "$T" capture "$1" >>"$WORK/capture-$1.log" 2>&1 &
+	CAPTURE_PIDS[$1]=$!
+}
+
+topic_count() {
+	timeout 60 kcat -b "127.0.0.1:$KP" -C -t "$1" -o beginning -e -q -f 'x\n' 2>/dev/null | wc -l
+}
+
+# Waits until TOPIC holds at least N records (up to SECONDS).
+topic_wait() { # TOPIC N SECONDS
+	local i
+	for ((i = 0; i < $3 * 2; i++)); do
+		[ "$(topic_count "$1")" -ge "$2" ] && return 0
+		sleep 0.5
+	done
+	return 1
+}
+
+topic_dump() {
+	timeout 120 kcat -b "127.0.0.1:$KP" -C -t "$1" -o beginning -e -q -Z -J >"$2" 2>/dev/null
+}
