@@ -161,12 +161,20 @@ static void txns_free(struct capture *c)
 
 /* ---- producing events ----------------------------------------------------- */
 
-static bool produce(struct capture *c, const char *topic, const struct strbuf *key,
-		    const char *value, size_t value_len, struct txn *t)
+/* Record headers of one change (all optional). */
+struct change_headers {
+	const char *old_key;    /* __debezium.oldkey: on the create after a key change */
+	const char *new_key;    /* __debezium.newkey: on the delete and tombstone before it */
+	bool unchanged;         /* cdc.unchanged: TOASTed columns the update left as they are */
+};
+
+static bool produce(struct capture *c, const struct capture_table *ct, const struct strbuf *key,
+		    const char *value, size_t value_len, const struct kafka_header *hdrs,
+		    size_t n_hdrs, struct txn *t)
 {
 	t->outstanding++;
-	if (!kafka_out_produce(c->kafka, topic, key ? key->data : NULL, key ? key->len : 0, value,
-			       value_len, t)) {
+	if (!kafka_out_produce_headers(c->kafka, ct->et->topic, key ? key->data : NULL,
+				       key ? key->len : 0, value, value_len, hdrs, n_hdrs, t)) {
 		t->outstanding--;
 		c->kafka_failed = true;
 		return false; /* errors already logged */
@@ -174,23 +182,56 @@ static bool produce(struct capture *c, const char *topic, const struct strbuf *k
 	return true;
 }
 
+/* Compact key payload ({"id":1}) as Debezium's key-change headers carry it,
+ * whatever the schema setting. */
+static char *key_payload(const struct capture *c, const struct capture_table *ct,
+			 const struct pgoutput_value *row)
+{
+	struct event_format plain = c->fmt;
+	struct strbuf sb;
+
+	plain.schemas = false;
+	strbuf_init(&sb);
+	if (!event_key_json(&sb, &plain, ct->et, row)) {
+		strbuf_fini(&sb);
+		return NULL;
+	}
+	return strbuf_detach(&sb);
+}
+
 /* One change as Kafka records: the event, and a tombstone after a delete. */
 static bool emit(struct capture *c, const struct capture_table *ct, char op,
 		 const struct pgoutput_value *before, const struct pgoutput_value *after,
-		 const struct event_source *src, struct txn *t)
+		 const struct event_source *src, const struct change_headers *h, struct txn *t)
 {
 	const struct pgoutput_value *key_row = after ? after : before;
-	bool has_key;
+	struct kafka_header hdrs[4];
+	struct strbuf unchanged;
+	size_t n = 0;
+	bool has_key, ok;
 
 	c->key.len = 0;
 	c->value.len = 0;
 	has_key = key_row && event_key_json(&c->key, &c->fmt, ct->et, key_row);
 	event_value_json(&c->value, &c->fmt, ct->et, op, before, after, src, wall_ms());
-	if (!produce(c, ct->et->topic, has_key ? &c->key : NULL, c->value.data, c->value.len, t))
-		return false;
-	if (op == 'd' && has_key && c->src->tombstones)
-		return produce(c, ct->et->topic, &c->key, NULL, 0, t);
-	return true;
+	strbuf_init(&unchanged);
+	if (h && h->old_key)
+		hdrs[n++] = (struct kafka_header){ "__debezium.oldkey", h->old_key,
+						   strlen(h->old_key) };
+	if (h && h->new_key)
+		hdrs[n++] = (struct kafka_header){ "__debezium.newkey", h->new_key,
+						   strlen(h->new_key) };
+	if (h && h->unchanged && event_unchanged_json(&unchanged, ct->et, after))
+		hdrs[n++] = (struct kafka_header){ "cdc.unchanged", unchanged.data, unchanged.len };
+	if (!c->fmt.schemas)
+		hdrs[n++] = (struct kafka_header){ "cdc.columns", ct->et->columns_header,
+						   strlen(ct->et->columns_header) };
+	ok = produce(c, ct, has_key ? &c->key : NULL, c->value.data, c->value.len, hdrs, n, t);
+	/* The tombstone carries the delete's headers, as Debezium's does. */
+	if (ok && op == 'd' && has_key && c->src->tombstones)
+		ok = produce(c, ct, &c->key, NULL, 0, hdrs, n, t);
+	strbuf_fini(&unchanged);
+	return ok;
 }
 
 /* ---- tables ---------------------------------------------------------------- */
@@ -321,7 +362,7 @@ static bool snapshot_table(struct capture *c, const struct table_ref *t, uint64_
 			}
 			src.snapshot = *first ? "first" : (last_table && done && r == n - 1) ? "last" : "true";
 			*first = false;
-			ok = emit(c, ct, 'r', NULL, row, &src, &c->snapshot);
+			ok = emit(c, ct, 'r', NULL, row, &src, NULL, &c->snapshot);
 			rows++;
 		}
 		PQclear(res);
@@ -607,15 +648,30 @@ static bool handle_change(struct capture *c, const struct pgoutput_msg *m)
 	}
 	switch (m->type) {
 	case PGOUTPUT_INSERT:
-		return emit(c, ct, 'c', NULL, m->change.new_tuple.values, &src, c->open);
+		return emit(c, ct, 'c', NULL, m->change.new_tuple.values, &src, NULL, c->open);
 	case PGOUTPUT_DELETE:
-		return emit(c, ct, 'd', old, NULL, &src, c->open);
+		return emit(c, ct, 'd', old, NULL, &src, NULL, c->open);
 	default:
-		if (key_changed(ct, m))
-			return emit(c, ct, 'd', old, NULL, &src, c->open) &&
-			       emit(c, ct, 'c', NULL, m->change.new_tuple.values, &src, c->open);
+		break;
+	}
+	if (key_changed(ct, m)) {
+		struct change_headers del = { 0 }, ins = { 0 };
+		bool ok;
+
+		del.new_key = key_payload(c, ct, m->change.new_tuple.values);
+		ins.old_key = key_payload(c, ct, old);
+		ins.unchanged = true;
+		ok = emit(c, ct, 'd', old, NULL, &src, &del, c->open) &&
+		     emit(c, ct, 'c', NULL, m->change.new_tuple.values, &src, &ins, c->open);
+		free((char *)del.new_key);
+		free((char *)ins.old_key);
+		return ok;
+	}
+	{
+		struct change_headers upd = { .unchanged = true };
+
 		return emit(c, ct, 'u', m->change.old_kind == PGOUTPUT_OLD_FULL ? old : NULL,
-			    m->change.new_tuple.values, &src, c->open);
+			    m->change.new_tuple.values, &src, &upd, c->open);
 	}
 }
 
@@ -629,7 +685,7 @@ static bool handle_truncate(struct capture *c, const struct pgoutput_msg *m)
 	for (uint32_t i = 0; i < m->truncate.nrels; i++) {
 		struct capture_table *ct = table_find(c, m->truncate.rels[i]->oid);
 
-		if (ct && !emit(c, ct, 't', NULL, NULL, &src, c->open))
+		if (ct && !emit(c, ct, 't', NULL, NULL, &src, NULL, c->open))
 			return false;
 	}
 	return true;

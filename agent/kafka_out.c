@@ -424,8 +424,31 @@ bool kafka_out_ensure_topic(struct kafka_out *ko, const char *topic, int partiti
 bool kafka_out_produce(struct kafka_out *ko, const char *topic, const void *key, size_t key_len,
 		       const void *value, size_t value_len, void *ack_token)
 {
+	return kafka_out_produce_headers(ko, topic, key, key_len, value, value_len, NULL, 0,
+					 ack_token);
+}
+
+/* A new header list, or NULL for none; owned by the message once queued. */
+static rd_kafka_headers_t *headers_new(const struct kafka_header *headers, size_t n)
+{
+	rd_kafka_headers_t *hdrs;
+
+	if (n == 0)
+		return NULL;
+	hdrs = rd_kafka_headers_new(n);
+	for (size_t i = 0; i < n; i++)
+		rd_kafka_header_add(hdrs, headers[i].name, -1, headers[i].value,
+				    (ssize_t)headers[i].len);
+	return hdrs;
+}
+
+bool kafka_out_produce_headers(struct kafka_out *ko, const char *topic, const void *key,
+			       size_t key_len, const void *value, size_t value_len,
+			       const struct kafka_header *headers, size_t n_headers, void *ack_token)
+{
 	/* librdkafka only reads the payload (F_COPY); its API wants void *. */
 	void *payload = (void *)(uintptr_t)value;
+	rd_kafka_headers_t *hdrs;
 	long long waiting_since = 0;
 	bool warned = false;
 	rd_kafka_resp_err_t err;
@@ -441,11 +464,15 @@ bool kafka_out_produce(struct kafka_out *ko, const char *topic, const void *key,
 		/* RD_KAFKA_MSG_F_COPY: a message may wait in the queue for as
 		 * long as the brokers are away, while the caller reuses its
 		 * buffers (the decoded WAL record) at once. */
+		hdrs = headers_new(headers, n_headers);
 		err = rd_kafka_producev(ko->rk, RD_KAFKA_V_TOPIC(topic),
 					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 					RD_KAFKA_V_KEY(key, key ? key_len : 0),
 					RD_KAFKA_V_VALUE(payload, value ? value_len : 0),
+					RD_KAFKA_V_HEADERS(hdrs),
 					RD_KAFKA_V_OPAQUE(ack_token), RD_KAFKA_V_END);
+		if (err != RD_KAFKA_RESP_ERR_NO_ERROR && hdrs)
+			rd_kafka_headers_destroy(hdrs); /* not queued: still ours */
 		if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 			ko->outstanding++;
 			if (warned)

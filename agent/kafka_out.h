@@ -50,6 +50,19 @@ MUST_CHECK bool kafka_out_produce(struct kafka_out *ko, const char *topic, const
 				  size_t key_len, const void *value, size_t value_len,
 				  void *ack_token);
 
+/* One record header (copied). */
+struct kafka_header {
+	const char *name;
+	const void *value;
+	size_t len;
+};
+
+/* kafka_out_produce with headers on the record. */
+MUST_CHECK bool kafka_out_produce_headers(struct kafka_out *ko, const char *topic, const void *key,
+					  size_t key_len, const void *value, size_t value_len,
+					  const struct kafka_header *headers, size_t n_headers,
+					  void *ack_token);
+
 /* Serves acks, logs and errors for up to timeout_ms (0: what is ready). */
 void kafka_out_poll(struct kafka_out *ko, int timeout_ms);
 

@@ -178,6 +178,19 @@ if k1:
     p = payload_of(keys[k1][1], True)
     expect("my_table update: before (REPLICA IDENTITY DEFAULT)", None, p["before"])
     expect("my_table update: after", {"id": 1, "name": "uno"}, p["after"])
+def headers(rec):
+    h = rec.get("headers") or []
+    return dict(zip(h[0::2], h[1::2]))
+
+
+k2, k20 = key_of(2), key_of(20)
+if k2 and k20:
+    expect("key change: the delete names the new key (Debezium's header)",
+           '{"id":20}', headers(keys[k2][1]).get("__debezium.newkey"))
+    expect("key change: the tombstone carries the delete's headers",
+           '{"id":20}', headers(keys[k2][2]).get("__debezium.newkey"))
+    expect("key change: the create names the old key", '{"id":2}',
+           headers(keys[k20][0]).get("__debezium.oldkey"))
 k3 = key_of(3)
 if k3:
     expect("my_table delete: before has the key, other columns null", {"id": 3, "name": None},
@@ -242,6 +255,9 @@ if upd:
     expect("toast_t: unchanged TOAST column carries the placeholder",
            "__debezium_unavailable_value", upd[0]["after"]["big"])
     expect("toast_t: changed column", 1, upd[0]["after"]["n"])
+    rec = [r for r in toast if r["payload"] and payload_of(r, True)["op"] == "u"][0]
+    expect("toast_t: the cdc.unchanged header lists the column", '["big"]',
+           headers(rec).get("cdc.unchanged"))
 
 # ---- schemaless topics ----------------------------------------------------------
 plain = load("plain_my_table.json")
@@ -249,6 +265,9 @@ for rec in plain:
     if rec["payload"] is None:
         continue
     check_envelope(rec, "plain", "my_table", False)
+    expect("schemaless events carry the exact source types in cdc.columns",
+           '[{"name":"id","type":"integer","optional":false,"key":1},'
+           '{"name":"name","type":"text","optional":true}]', headers(rec).get("cdc.columns"))
     if rec["key"] is not None and not rec["key"].startswith('{"id":'):
         fail(f"plain key is not compact JSON of the primary key: {rec['key']}")
 big = load("big_t.json")
