@@ -893,6 +893,7 @@ bool capture_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 	c.fmt.db = c.src->pg.dbname;
 	c.fmt.schemas = c.src->json_schemas;
 	c.fmt.decimal_mode = c.src->decimal_handling;
+	c.fmt.interval_string = c.src->interval_handling == INTERVAL_STRING;
 	strbuf_init(&c.key);
 	strbuf_init(&c.value);
 	pgoutput_decoder_init(&c.dec);

@@ -132,6 +132,11 @@ static void add_scalar_schema(struct strbuf *sb, const struct event_format *fmt,
 		}
 		return;
 	}
+	if (map->form == FORM_INTERVAL && fmt->interval_string) {
+		strbuf_addf(sb, "{\"type\":\"string\",\"optional\":%s,\"name\":\"io.debezium.time.Interval\",\"version\":1",
+			    optional ? "true" : "false");
+		return;
+	}
 	strbuf_addf(sb, "{\"type\":\"%s\",\"optional\":%s",
 		    map->form == FORM_DECIMAL && fmt->decimal_mode == DECIMAL_DOUBLE ? "double"
 										 : map->connect,
@@ -400,6 +405,8 @@ static void add_scalar(struct strbuf *sb, const struct event_format *fmt,
 		}
 		break;
 	case FORM_INTERVAL:
+		if (fmt->interval_string)
+			break; /* IntervalStyle iso_8601 text is Debezium's string form */
 		if (pg_text_interval_micros(s, n, &v)) {
 			json_out_int(sb, v);
 			return;

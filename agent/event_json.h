@@ -29,6 +29,7 @@ struct event_format {
 	const char *db;          /* source database name */
 	bool schemas;            /* JsonConverter schemas.enable */
 	int decimal_mode;        /* enum decimal_mode */
+	bool interval_string;    /* interval.handling.mode=string: ISO 8601, lossless */
 };
 
 /* One table's topic and pre-rendered schema blocks; event_table_new/free. */

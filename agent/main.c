@@ -2,6 +2,7 @@
  * agent/main.c: the command line: global options, the verb table, and the
  * mapping of results to exit codes (the only place that decides them).
  */
+#include "apply.h"
 #include "capture.h"
 #include "common.h"
 #include "log.h"
@@ -40,6 +41,7 @@ static int verb_check(const struct cli_options *opts);
 static int verb_plan(const struct cli_options *opts);
 static int verb_bootstrap(const struct cli_options *opts);
 static int verb_capture(const struct cli_options *opts);
+static int verb_apply(const struct cli_options *opts);
 
 static const struct verb verbs[] = {
 	{ "check", "", 0, "validate the topology; print every error as FILE:LINE", verb_check, NULL },
@@ -52,8 +54,8 @@ static const struct verb verbs[] = {
 	{ "status", "[--json]", 0, "components, units and pipelines with their lag", NULL,
 	  "the long-running agent issue" },
 	{ "capture", "PIPELINE", 1, "stream the source's changes to Kafka", verb_capture, NULL },
-	{ "apply", "PIPELINE", 1, "apply the pipeline's Kafka topics to the target", NULL,
-	  "the apply issue" },
+	{ "apply", "PIPELINE", 1, "apply the pipeline's Kafka topics to the target", verb_apply,
+	  NULL },
 	{ "teardown", "PIPELINE --yes", 1, "stop a pipeline's units and drop its slot", NULL,
 	  "the systemd/bootstrap issue" },
 };
@@ -138,7 +140,9 @@ static int verb_bootstrap(const struct cli_options *opts)
 	return run_provision(opts, true);
 }
 
-static int verb_capture(const struct cli_options *opts)
+/* Loads the topology and finds the pipeline named on the command line. */
+static int with_pipeline(const struct cli_options *opts,
+			 bool (*run)(const struct topology *, const struct pipeline_cfg *))
 {
 	struct topology *topo;
 	const struct pipeline_cfg *pipe = NULL;
@@ -154,9 +158,19 @@ static int verb_capture(const struct cli_options *opts)
 		topology_free(topo);
 		return EXIT_BAD_CONFIG;
 	}
-	ok = capture_run(topo, pipe);
+	ok = run(topo, pipe);
 	topology_free(topo);
 	return ok ? EXIT_OK : EXIT_ERROR;
+}
+
+static int verb_capture(const struct cli_options *opts)
+{
+	return with_pipeline(opts, capture_run);
+}
+
+static int verb_apply(const struct cli_options *opts)
+{
+	return with_pipeline(opts, apply_run);
 }
 
 static const struct verb *find_verb(const char *name)

@@ -30,6 +30,7 @@ static const char *const snapshot_modes[] = { "initial", "never", "initial_only"
 static const char *const insert_modes[] = { "upsert", "insert", NULL };
 /* In enum decimal_mode's order (event_json.h). */
 static const char *const decimal_modes[] = { "string", "precise", "double", NULL };
+static const char *const interval_modes[] = { "numeric", "string", NULL };
 
 #define KEY(st, key, type, field, req, def) \
 	{ key, type, offsetof(struct st, field), req, def, NULL, 0, 0 }
@@ -85,6 +86,7 @@ static const struct key_spec source_keys[] = {
 	KEY_ENUM(source_cfg, "snapshot_mode", snapshot_mode, "initial", snapshot_modes),
 	KEY(source_cfg, "json_schemas", V_BOOL, json_schemas, false, "true"),
 	KEY_ENUM(source_cfg, "decimal_handling", decimal_handling, "string", decimal_modes),
+	KEY_ENUM(source_cfg, "interval_handling", interval_handling, "string", interval_modes),
 	KEY(source_cfg, "tombstones", V_BOOL, tombstones, false, "true"),
 	KEY(source_cfg, "truncate_events", V_BOOL, truncate_events, false, "true"),
 };

@@ -17,6 +17,8 @@ enum kafka_mode { KAFKA_MODE_ZOOKEEPER, KAFKA_MODE_KRAFT };
 enum manage_hba { MANAGE_HBA_AUTO, MANAGE_HBA_YES, MANAGE_HBA_NO };
 enum snapshot_mode { SNAPSHOT_INITIAL, SNAPSHOT_NEVER, SNAPSHOT_INITIAL_ONLY, SNAPSHOT_WHEN_NEEDED };
 enum insert_mode { INSERT_MODE_UPSERT, INSERT_MODE_INSERT };
+/* Debezium's interval.handling.mode; string (ISO 8601) is lossless. */
+enum interval_mode { INTERVAL_NUMERIC, INTERVAL_STRING };
 
 /* Where a section and each of its keys were written, for error messages. */
 struct topo_origin {
@@ -66,6 +68,7 @@ struct source_cfg {
 	int snapshot_mode;         /* enum snapshot_mode */
 	bool json_schemas;         /* events carry JsonConverter's schema block */
 	int decimal_handling;      /* enum decimal_mode (event_json.h) */
+	int interval_handling;     /* enum interval_mode */
 	bool tombstones;           /* a null-value record after each delete */
 	bool truncate_events;      /* emit op "t" for TRUNCATE */
 };

@@ -14,7 +14,7 @@ capture_env_down() {
 	for p in "${CAPTURE_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 	[ -n "${WORK:-}" ] && { kafka_stop "$WORK/kafka" >/dev/null 2>&1; zk_stop "$WORK/kafka" >/dev/null 2>&1; }
 	pg_destroy_all
-	[ -n "${WORK:-}" ] && rm -rf "$WORK"
+	[ -n "${WORK:-}" ] && [ -z "${KEEP_WORK:-}" ] && rm -rf "$WORK"
 }
 
 capture_env_up() { # SQL run in db1 before bootstrap; topology body from stdin
@@ -26,14 +26,15 @@ capture_env_up() { # SQL run in db1 before bootstrap; topology body from stdin
 	KP=$(free_port)
 	while [ "$KP" = "$zk" ]; do KP=$(free_port); done
 	zk_start "$WORK/kafka" "$zk" >/dev/null 2>&1 || return 1
-	kafka_start_zk "$WORK/kafka" "$KP" "$zk" >/dev/null 2>&1 || return 1
+	# A short ZooKeeper session lets a broker killed with -9 register again soon.
+	kafka_start_zk "$WORK/kafka" "$KP" "$zk" zookeeper.session.timeout.ms=6000 >/dev/null 2>&1 || return 1
 	pg_cluster_create src || return 1
 	pg_psql src postgres "CREATE DATABASE db1" >/dev/null
 	pg_psql src db1 "$1" >/dev/null || return 1
 	(umask 077 && echo 'cdc pw' >"$WORK/db1.pass" && echo 'db2 pw' >"$WORK/db2.pass")
 	T=$WORK/topo.ini
 	{
-		printf '[agent]\nstate_dir = %s/state\n[kafka]\nbootstrap_servers = 127.0.0.1:%s\npartitions = 3\n' "$WORK" "$KP"
+		printf '[agent]\nstate_dir = %s/state\n[kafka]\nbootstrap_servers = 127.0.0.1:%s\npartitions = %s\n' "$WORK" "$KP" "${CAPTURE_PARTITIONS:-3}"
 		sed -e "s|@PORT@|$PG_PORT_src|g" -e "s|@SOCK@|$PG_SOCK_src|g" -e "s|@WORK@|$WORK|g"
 	} >"$T"
 	"$CDC_AGENT" -c "$T" bootstrap >/dev/null 2>&1
@@ -44,6 +45,21 @@ capture_env_up() { # SQL run in db1 before bootstrap; topology body from stdin
 capture_start() {
 	"$CDC_AGENT" -c "$T" capture "$1" >>"$WORK/capture-$1.log" 2>&1 &
 	CAPTURE_PIDS[$1]=$!
+}
+
+# kill -9 of the broker, then a restart on the same directory and port,
+# retried while ZooKeeper still holds the dead broker's registration.
+broker_kill_restart() {
+	local zk i
+	zk=$(sed -n 's/^zookeeper.connect=127.0.0.1://p' "$WORK/kafka/server.properties")
+	kill -9 "$(cat "$WORK/kafka/kafka.pid")" 2>/dev/null
+	sleep "${1:-2}"
+	for i in $(seq 1 10); do
+		kafka_start_zk "$WORK/kafka" "$KP" "$zk" zookeeper.session.timeout.ms=6000 \
+			>>"$WORK/broker-restart.log" 2>&1 && return 0
+		sleep 2
+	done
+	return 1
 }
 
 topic_count() {

@@ -213,7 +213,7 @@ EXPECTED_ROW = {
     "u": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "by": base64.b64encode(b"\x01\x02\xff").decode(),
     "d": 19723, "tm": 49890123456, "ts": 1704112496789012,
     "tz": "2024-01-01T00:00:00.000000Z", "tz3": "2024-01-01T00:00:00.500Z",
-    "iv": 37091106780000, "ai": [1, 2, None], "at": ["a b", "c"], "nul": None,
+    "iv": "P1Y2M3DT4H5M6.78S", "ai": [1, 2, None], "at": ["a b", "c"], "nul": None,
 }
 EXPECTED_TYPES = {
     "id": ("int32", None), "i2": ("int16", None), "i8": ("int64", None), "f4": ("float", None),
@@ -225,7 +225,7 @@ EXPECTED_TYPES = {
     "ts": ("int64", "io.debezium.time.MicroTimestamp"),
     "tz": ("string", "io.debezium.time.ZonedTimestamp"),
     "tz3": ("string", "io.debezium.time.ZonedTimestamp"),
-    "iv": ("int64", "io.debezium.time.MicroDuration"), "ai": ("array", None),
+    "iv": ("string", "io.debezium.time.Interval"), "ai": ("array", None),
     "at": ("array", None), "nul": ("string", None),
 }
 types = load("types_t.json")

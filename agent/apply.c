@@ -1,0 +1,856 @@
+/*
+ * agent/apply.c: the pipeline's Kafka topics applied to the target.
+ *
+ * A batch (up to APPLY_BATCH_MAX records or APPLY_BATCH_WAIT_MS) is applied
+ * in one target transaction together with the next offset of every
+ * partition it read (cdc_agent.offsets).  Partitions are assigned from
+ * those stored offsets, so a crash at any instant neither loses nor repeats
+ * a change.  Kafka's committed offsets are only updated for monitoring.
+ *
+ * Records are applied in their order.  Consecutive records of one table
+ * with the same shape (upserts of the same columns, or deletes) go out as
+ * one multi-row statement; a key seen again starts a new statement, since
+ * one INSERT ... ON CONFLICT cannot touch a row twice.
+ */
+#include "apply.h"
+
+#include "apply_event.h"
+#include "log.h"
+#include "pgsql.h"
+#include "table_schema.h"
+#include "util.h"
+
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define APPLY_BATCH_MAX 5000
+#define APPLY_BATCH_WAIT_MS 200
+#define PG_MAX_PARAMS 65535
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* A target table as apply knows it. */
+struct target_table {
+	char *schema;
+	char *table;
+	char *qualified;           /* "schema"."table" */
+	struct table_schema *ts;
+	char *fingerprint;         /* event shape last checked against it */
+};
+
+/* Rows waiting to go out as one statement. */
+struct row_group {
+	struct target_table *tt;
+	bool delete;
+	char *signature;           /* which columns the rows carry */
+	struct strlist keys;       /* keys in this group */
+	const char **params;       /* row-major, NULL for SQL NULL */
+	char **owned;              /* the param strings */
+	size_t nparams;
+	size_t cap;
+	size_t nrows;
+	size_t cols_per_row;
+};
+
+struct apply {
+	const struct pipeline_cfg *pipe;
+	const struct target_cfg *tgt;
+	char *label;
+	rd_kafka_t *rk;
+	PGconn *db;
+	struct target_table **tables;
+	size_t ntables;
+	rd_kafka_message_t **batch;
+	size_t nbatch;
+	struct row_group group;
+	bool failed;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "apply p1: topic t partition 0 offset 12" for errors about a record. */
+static void record_error(const struct apply *a, const rd_kafka_message_t *m, const char *fmt, ...)
+	PRINTF_LIKE(3, 4);
+
+static void record_error(const struct apply *a, const rd_kafka_message_t *m, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	log_error("%s: topic %s partition %d offset %lld: %s", a->label, rd_kafka_topic_name(m->rkt),
+		  (int)m->partition, (long long)m->offset, msg);
+	free(msg);
+}
+
+/* ---- offsets in the target ----------------------------------------------- */
+
+static bool offsets_table_ensure(struct apply *a)
+{
+	return pgsql_exec(a->db, a->label, "CREATE SCHEMA IF NOT EXISTS cdc_agent") &&
+	       pgsql_exec(a->db, a->label,
+			  "CREATE TABLE IF NOT EXISTS cdc_agent.offsets ("
+			  " pipeline text NOT NULL, topic text NOT NULL, partition int NOT NULL,"
+			  " next_offset bigint NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),"
+			  " PRIMARY KEY (pipeline, topic, partition))");
+}
+
+/* Sets each assigned partition's start to the offset stored with the data. */
+static bool offsets_load(struct apply *a, rd_kafka_topic_partition_list_t *parts)
+{
+	for (int i = 0; i < parts->cnt; i++) {
+		char part[16];
+		const char *params[] = { a->pipe->name, parts->elems[i].topic, part };
+		char *next = NULL;
+
+		snprintf(part, sizeof(part), "%d", (int)parts->elems[i].partition);
+		if (!pgsql_query_value(a->db, a->label,
+				       "SELECT next_offset FROM cdc_agent.offsets "
+				       "WHERE pipeline = $1 AND topic = $2 AND partition = $3",
+				       3, params, &next))
+			return false; /* errors already logged */
+		parts->elems[i].offset = next ? strtoll(next, NULL, 10) : RD_KAFKA_OFFSET_BEGINNING;
+		log_info("%s: topic %s partition %d: resuming at %s", a->label,
+			 parts->elems[i].topic, (int)parts->elems[i].partition,
+			 next ? next : "the beginning");
+		free(next);
+	}
+	return true;
+}
+
+static bool offsets_store(struct apply *a)
+{
+	for (size_t i = 0; i < a->nbatch; i++) {
+		const rd_kafka_message_t *m = a->batch[i];
+		char part[16], next[32];
+		const char *params[] = { a->pipe->name, rd_kafka_topic_name(m->rkt), part, next };
+		PGresult *res;
+		bool last_of_partition = true;
+
+		for (size_t j = i + 1; j < a->nbatch && last_of_partition; j++)
+			last_of_partition = !(a->batch[j]->rkt == m->rkt &&
+					      a->batch[j]->partition == m->partition);
+		if (!last_of_partition)
+			continue;
+		snprintf(part, sizeof(part), "%d", (int)m->partition);
+		snprintf(next, sizeof(next), "%lld", (long long)m->offset + 1);
+		if (!pgsql_query(a->db, a->label,
+				 "INSERT INTO cdc_agent.offsets (pipeline, topic, partition, next_offset) "
+				 "VALUES ($1, $2, $3, $4) ON CONFLICT (pipeline, topic, partition) "
+				 "DO UPDATE SET next_offset = EXCLUDED.next_offset, applied_at = now()",
+				 4, params, &res))
+			return false; /* errors already logged */
+		PQclear(res);
+	}
+	return true;
+}
+
+/* ---- target tables ------------------------------------------------------------- */
+
+static void target_table_free(struct target_table *tt)
+{
+	if (!tt)
+		return;
+	free(tt->schema);
+	free(tt->table);
+	free(tt->qualified);
+	free(tt->fingerprint);
+	table_schema_free(tt->ts);
+	free(tt);
+}
+
+static bool table_exists(struct apply *a, const char *schema, const char *table, bool *exists)
+{
+	const char *params[] = { schema, table };
+	char *oid = NULL;
+
+	if (!pgsql_query_value(a->db, a->label,
+			       "SELECT to_regclass(quote_ident($1) || '.' || quote_ident($2))::oid",
+			       2, params, &oid))
+		return false; /* errors already logged */
+	*exists = oid != NULL;
+	free(oid);
+	return true;
+}
+
+static bool target_table_reload(struct apply *a, struct target_table *tt)
+{
+	table_schema_free(tt->ts);
+	tt->ts = NULL;
+	free(tt->fingerprint);
+	tt->fingerprint = NULL;
+	if (!table_schema_load(a->db, a->label, 0, tt->schema, tt->table, &tt->ts))
+		return false; /* errors already logged */
+	if (tt->ts->nkey == 0) {
+		log_error("%s: target table %s has no primary key: upserts need one", a->label,
+			  tt->qualified);
+		return false;
+	}
+	return true;
+}
+
+/* CREATE TABLE from the event's column types and key (auto_create). */
+static bool table_create(struct apply *a, struct target_table *tt, const struct apply_event *ev,
+			 const rd_kafka_message_t *m)
+{
+	struct strbuf sql, key;
+	bool ok = true;
+	char *schema = pgsql_quote_ident(a->db, tt->schema);
+
+	strbuf_init(&sql);
+	strbuf_init(&key);
+	strbuf_addf(&sql, "CREATE TABLE %s (", tt->qualified);
+	for (size_t i = 0; ok && i < ev->nfields; i++) {
+		const struct event_field *f = &ev->fields[i];
+		char *type = apply_event_sql_type(f);
+		char *col = pgsql_quote_ident(a->db, f->name);
+
+		if (!type) {
+			record_error(a, m, "cannot create table %s: the event does not say the type of column %s (enable json_schemas, or create the table)",
+				     tt->qualified, f->name);
+			ok = false;
+		} else {
+			strbuf_addf(&sql, "%s%s %s%s", i ? ", " : "", col, type,
+				    f->optional ? "" : " NOT NULL");
+		}
+		free(type);
+		free(col);
+	}
+	for (int pos = 1; ok; pos++) {
+		bool found = false;
+
+		for (size_t i = 0; i < ev->nfields; i++) {
+			if (ev->fields[i].key_position != pos)
+				continue;
+			char *col = pgsql_quote_ident(a->db, ev->fields[i].name);
+
+			strbuf_addf(&key, "%s%s", key.len ? ", " : "", col);
+			free(col);
+			found = true;
+		}
+		if (!found)
+			break;
+	}
+	if (ok && key.len == 0) {
+		record_error(a, m, "cannot create table %s: the event has no key to make its primary key",
+			     tt->qualified);
+		ok = false;
+	}
+	if (ok) {
+		char *create_schema = xasprintf("CREATE SCHEMA IF NOT EXISTS %s", schema);
+
+		strbuf_addf(&sql, ", PRIMARY KEY (%s))", key.data);
+		ok = pgsql_exec(a->db, a->label, create_schema) &&
+		     pgsql_exec(a->db, a->label, sql.data);
+		free(create_schema);
+		if (ok)
+			log_info("%s: created table %s", a->label, tt->qualified);
+	}
+	free(schema);
+	strbuf_fini(&sql);
+	strbuf_fini(&key);
+	return ok;
+}
+
+static struct target_table *target_table_get(struct apply *a, const struct apply_event *ev,
+					     const rd_kafka_message_t *m)
+{
+	struct target_table *tt;
+	char *schema, *table;
+	bool exists;
+
+	for (size_t i = 0; i < a->ntables; i++)
+		if (strcmp(a->tables[i]->schema, ev->schema) == 0 &&
+		    strcmp(a->tables[i]->table, ev->table) == 0)
+			return a->tables[i];
+	tt = xcalloc(1, sizeof(*tt));
+	tt->schema = xstrdup(ev->schema);
+	tt->table = xstrdup(ev->table);
+	schema = pgsql_quote_ident(a->db, ev->schema);
+	table = pgsql_quote_ident(a->db, ev->table);
+	tt->qualified = xasprintf("%s.%s", schema, table);
+	free(schema);
+	free(table);
+	if (!table_exists(a, tt->schema, tt->table, &exists))
+		goto fail;
+	if (!exists && (ev->op == 't' || ev->op == 'd'))
+		goto fail_quiet; /* nothing there to truncate or delete from */
+	if (!exists && !a->tgt->auto_create) {
+		record_error(a, m, "table %s does not exist in the target and auto_create is off",
+			     tt->qualified);
+		goto fail;
+	}
+	if (!exists && !table_create(a, tt, ev, m))
+		goto fail;
+	if (!target_table_reload(a, tt))
+		goto fail;
+	a->tables = xrealloc(a->tables, (a->ntables + 1) * sizeof(*a->tables));
+	a->tables[a->ntables++] = tt;
+	return tt;
+fail:
+	a->failed = true;
+fail_quiet:
+	target_table_free(tt);
+	return NULL;
+}
+
+static void tables_forget(struct apply *a)
+{
+	for (size_t i = 0; i < a->ntables; i++)
+		target_table_free(a->tables[i]);
+	free(a->tables);
+	a->tables = NULL;
+	a->ntables = 0;
+}
+
+/* ---- schema changes ---------------------------------------------------------- */
+
+/* Types a target column of type `have` can take all values of `want` in. */
+static bool type_holds(const char *have, const char *want)
+{
+	static const char *const ints[] = { "smallint", "integer", "bigint", "numeric" };
+	int hi = -1, wi = -1;
+	int hn, wn, hs, ws;
+
+	if (strcmp(have, want) == 0 || strcmp(have, "text") == 0)
+		return true;
+	for (int i = 0; i < (int)ARRAY_LEN(ints); i++) {
+		if (strcmp(have, ints[i]) == 0)
+			hi = i;
+		if (strcmp(want, ints[i]) == 0)
+			wi = i;
+	}
+	if (hi >= 0 && wi >= 0)
+		return hi >= wi;
+	if (sscanf(have, "character varying(%d)", &hn) == 1) {
+		if (sscanf(want, "character varying(%d)", &wn) == 1 ||
+		    sscanf(want, "character(%d)", &wn) == 1)
+			return hn >= wn;
+		return false;
+	}
+	if (strcmp(have, "character varying") == 0)
+		return strncmp(want, "character", 9) == 0;
+	if (sscanf(have, "numeric(%d,%d)", &hn, &hs) == 2 &&
+	    sscanf(want, "numeric(%d,%d)", &wn, &ws) == 2)
+		return hs >= ws && hn - hs >= wn - ws;
+	return false;
+}
+
+/* The event's shape, to check the table only when it changes. */
+static char *event_fingerprint(const struct apply_event *ev)
+{
+	struct strbuf sb;
+
+	strbuf_init(&sb);
+	for (size_t i = 0; i < ev->nfields; i++) {
+		const struct event_field *f = &ev->fields[i];
+
+		strbuf_addf(&sb, "%s:%s;", f->name, f->source_type ? f->source_type
+					   : f->schema	    ? json_string_value(json_object_get(f->schema, "type"))
+							    : "?");
+	}
+	return strbuf_detach(&sb);
+}
+
+/* Adds columns the source gained (auto_evolve); stops on what cannot be
+ * applied safely: a column gone from the source, a type the target column
+ * cannot hold. */
+static bool table_check(struct apply *a, struct target_table *tt, const struct apply_event *ev,
+			const rd_kafka_message_t *m)
+{
+	char *fp = event_fingerprint(ev);
+	bool ok = true, added = false;
+
+	if (tt->fingerprint && strcmp(fp, tt->fingerprint) == 0) {
+		free(fp);
+		return true;
+	}
+	for (size_t i = 0; ok && i < ev->nfields; i++) {
+		const struct event_field *f = &ev->fields[i];
+		int c = table_schema_column(tt->ts, f->name);
+
+		if (c < 0 && !a->tgt->auto_evolve) {
+			record_error(a, m, "column %s of table %s is new at the source and auto_evolve is off",
+				     f->name, tt->qualified);
+			ok = false;
+		} else if (c < 0) {
+			char *type = apply_event_sql_type(f), *col = pgsql_quote_ident(a->db, f->name);
+			char *sql = type ? xasprintf("ALTER TABLE %s ADD COLUMN %s %s", tt->qualified,
+						     col, type)
+					 : NULL;
+
+			if (!sql)
+				record_error(a, m, "column %s of table %s is new at the source, and the event does not say its type",
+					     f->name, tt->qualified);
+			ok = sql && pgsql_exec(a->db, a->label, sql);
+			if (ok)
+				log_info("%s: table %s: added column %s %s", a->label, tt->qualified,
+					 f->name, type);
+			added = true;
+			free(sql);
+			free(col);
+			free(type);
+		} else if (f->source_type && !type_holds(tt->ts->cols[c].type_sql, f->source_type)) {
+			record_error(a, m, "column %s of table %s is %s at the source but %s in the target, which cannot hold all its values: stopping (change the target column, then restart)",
+				     f->name, tt->qualified, f->source_type, tt->ts->cols[c].type_sql);
+			ok = false;
+		}
+	}
+	for (size_t c = 0; ok && c < tt->ts->ncols; c++) {
+		if (apply_event_field(ev, tt->ts->cols[c].name))
+			continue;
+		record_error(a, m, "column %s of table %s is gone from the source's events (dropped at the source?): the agent does not drop target columns; stopping, nothing applied (drop or keep it by hand, then restart)",
+			     tt->ts->cols[c].name, tt->qualified);
+		ok = false;
+	}
+	if (ok && added)
+		ok = target_table_reload(a, tt);
+	if (ok) {
+		free(tt->fingerprint);
+		tt->fingerprint = fp;
+	} else {
+		free(fp);
+	}
+	return ok;
+}
+
+/* ---- statements ------------------------------------------------------------------ */
+
+static void group_reset(struct row_group *g)
+{
+	for (size_t i = 0; i < g->nparams; i++)
+		free(g->owned[i]);
+	free(g->signature);
+	strlist_fini(&g->keys);
+	g->signature = NULL;
+	g->tt = NULL;
+	g->nparams = g->nrows = g->cols_per_row = 0;
+}
+
+static void group_free(struct row_group *g)
+{
+	group_reset(g);
+	free(g->params);
+	free(g->owned);
+	g->params = NULL;
+	g->owned = NULL;
+	g->cap = 0;
+}
+
+static void group_add_param(struct row_group *g, const char *text)
+{
+	if (g->nparams == g->cap) {
+		g->cap = g->cap ? g->cap * 2 : 256;
+		g->params = xrealloc(g->params, g->cap * sizeof(*g->params));
+		g->owned = xrealloc(g->owned, g->cap * sizeof(*g->owned));
+	}
+	g->owned[g->nparams] = text ? xstrdup(text) : NULL;
+	g->params[g->nparams] = g->owned[g->nparams];
+	g->nparams++;
+}
+
+static char *column_list(PGconn *conn, const struct table_schema *ts, const char *signature,
+			 bool key_only, const char *prefix)
+{
+	struct strbuf sb;
+
+	strbuf_init(&sb);
+	for (size_t c = 0; c < ts->ncols; c++) {
+		char *col;
+
+		if (key_only ? ts->cols[c].key_position == 0 : signature[c] != '1')
+			continue;
+		col = pgsql_quote_ident(conn, ts->cols[c].name);
+		strbuf_addf(&sb, "%s%s%s", sb.len ? ", " : "", prefix ? prefix : "", col);
+		if (prefix)
+			strbuf_addf(&sb, " = EXCLUDED.%s", col);
+		free(col);
+	}
+	return strbuf_detach(&sb);
+}
+
+static bool group_flush(struct apply *a)
+{
+	struct row_group *g = &a->group;
+	const struct table_schema *ts;
+	struct strbuf sql;
+	PGresult *res;
+	size_t p = 1;
+	bool ok;
+
+	if (!g->tt || g->nrows == 0) {
+		group_reset(g);
+		return true;
+	}
+	ts = g->tt->ts;
+	strbuf_init(&sql);
+	if (g->delete) {
+		char *keys = column_list(a->db, ts, NULL, true, NULL);
+
+		strbuf_addf(&sql, "DELETE FROM %s WHERE (%s) IN (", g->tt->qualified, keys);
+		free(keys);
+	} else {
+		char *cols = column_list(a->db, ts, g->signature, false, NULL);
+
+		strbuf_addf(&sql, "INSERT INTO %s (%s) VALUES ", g->tt->qualified, cols);
+		free(cols);
+	}
+	for (size_t r = 0; r < g->nrows; r++) {
+		strbuf_adds(&sql, r ? ", (" : "(");
+		for (size_t c = 0; c < g->cols_per_row; c++)
+			strbuf_addf(&sql, "%s$%zu", c ? ", " : "", p++);
+		strbuf_adds(&sql, ")");
+	}
+	if (g->delete) {
+		strbuf_adds(&sql, ")");
+	} else {
+		char *keys = column_list(a->db, ts, NULL, true, NULL);
+		char *sig = xstrdup(g->signature);
+		char *set;
+
+		for (size_t c = 0; c < ts->ncols; c++)
+			if (ts->cols[c].key_position)
+				sig[c] = '0';
+		set = column_list(a->db, ts, sig, false, "");
+		if (set[0])
+			strbuf_addf(&sql, " ON CONFLICT (%s) DO UPDATE SET %s", keys, set);
+		else
+			strbuf_addf(&sql, " ON CONFLICT (%s) DO NOTHING", keys);
+		free(set);
+		free(sig);
+		free(keys);
+	}
+	ok = pgsql_query(a->db, a->label, sql.data, (int)g->nparams, g->params, &res);
+	PQclear(res);
+	strbuf_fini(&sql);
+	group_reset(g);
+	return ok;
+}
+
+/* Adds one change to the group, flushing the group first when the change
+ * does not fit in it. */
+static bool group_add(struct apply *a, struct target_table *tt, const struct apply_event *ev,
+		      const rd_kafka_message_t *m)
+{
+	const struct table_schema *ts = tt->ts;
+	struct row_group *g = &a->group;
+	bool delete = ev->op == 'd';
+	char *signature = xcalloc(ts->ncols + 1, 1);
+	char **texts = xcalloc(ts->ncols, sizeof(char *));
+	struct strbuf value, why, key;
+	size_t ncols = 0;
+	bool ok = true;
+
+	strbuf_init(&value);
+	strbuf_init(&why);
+	strbuf_init(&key);
+	for (size_t c = 0; ok && c < ts->ncols; c++) {
+		const struct event_field *f = apply_event_field(ev, ts->cols[c].name);
+		enum apply_value kind;
+
+		signature[c] = '0';
+		if (!f || (delete && !ts->cols[c].key_position))
+			continue;
+		if (!apply_event_value(f, &ts->cols[c], &value, &kind, &why)) {
+			record_error(a, m, "column %s: %s", f->name, why.data);
+			ok = false;
+		} else if (kind == APPLY_VALUE_UNCHANGED && ts->cols[c].key_position) {
+			record_error(a, m, "key column %s has no value", f->name);
+			ok = false;
+		} else if (kind != APPLY_VALUE_UNCHANGED) {
+			signature[c] = '1';
+			texts[c] = kind == APPLY_VALUE_TEXT ? xstrdup(value.data) : NULL;
+			ncols++;
+			if (ts->cols[c].key_position)
+				strbuf_addf(&key, "%s\x1f", kind == APPLY_VALUE_TEXT ? value.data : "\x1e");
+		}
+	}
+	if (ok && (!g->tt || g->tt != tt || g->delete != delete || strcmp(g->signature, signature) != 0 ||
+		   strlist_contains(&g->keys, key.data) ||
+		   (g->nrows + 1) * ncols > PG_MAX_PARAMS))
+		ok = group_flush(a);
+	if (ok) {
+		if (!g->tt) {
+			g->tt = tt;
+			g->delete = delete;
+			g->signature = xstrdup(signature);
+			g->cols_per_row = ncols;
+		}
+		for (size_t c = 0; c < ts->ncols; c++)
+			if (signature[c] == '1')
+				group_add_param(g, texts[c]);
+		strlist_add(&g->keys, key.data);
+		g->nrows++;
+	}
+	for (size_t c = 0; c < ts->ncols; c++)
+		free(texts[c]);
+	free(texts);
+	free(signature);
+	strbuf_fini(&value);
+	strbuf_fini(&why);
+	strbuf_fini(&key);
+	return ok;
+}
+
+/* ---- batches ------------------------------------------------------------------------- */
+
+static const char *header(const rd_kafka_message_t *m, const char *name, size_t *len)
+{
+	rd_kafka_headers_t *hdrs = NULL;
+	const void *value = NULL;
+
+	*len = 0;
+	if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+	    rd_kafka_header_get_last(hdrs, name, &value, len) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return NULL;
+	return value;
+}
+
+static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_by_one)
+{
+	struct apply_event ev;
+	struct strbuf why;
+	struct target_table *tt;
+	size_t ulen, clen;
+	const char *unchanged = header(m, "cdc.unchanged", &ulen);
+	const char *columns = header(m, "cdc.columns", &clen);
+	bool ok;
+
+	strbuf_init(&why);
+	ok = apply_event_parse(m->key, m->key_len, m->payload, m->len, unchanged, ulen, columns,
+			       clen, &ev, &why);
+	if (!ok)
+		record_error(a, m, "malformed event: %s", why.data);
+	strbuf_fini(&why);
+	if (!ok || ev.op == 0) {
+		apply_event_fini(&ev);
+		return ok;
+	}
+	tt = target_table_get(a, &ev, m);
+	if (!tt) {
+		apply_event_fini(&ev);
+		return !a->failed;
+	}
+	if (ev.op == 't') {
+		char *sql = xasprintf("TRUNCATE %s", tt->qualified);
+
+		ok = group_flush(a) && pgsql_exec(a->db, a->label, sql);
+		free(sql);
+	} else {
+		ok = (ev.op == 'd' || table_check(a, tt, &ev, m)) && group_add(a, tt, &ev, m);
+		if (ok && one_by_one)
+			ok = group_flush(a);
+		if (!ok && one_by_one && !a->failed)
+			record_error(a, m, "the target refused this change (see the error above)");
+	}
+	apply_event_fini(&ev);
+	if (!ok)
+		a->failed = true;
+	return ok;
+}
+
+static bool batch_apply_once(struct apply *a, bool one_by_one)
+{
+	bool ok = pgsql_exec(a->db, a->label, "BEGIN");
+
+	for (size_t i = 0; ok && i < a->nbatch; i++)
+		ok = apply_record(a, a->batch[i], one_by_one);
+	ok = ok && group_flush(a) && offsets_store(a) && pgsql_exec(a->db, a->label, "COMMIT");
+	if (!ok) {
+		group_reset(&a->group);
+		pgsql_rollback(a->db);
+		tables_forget(a); /* DDL of the batch was rolled back too */
+	}
+	return ok;
+}
+
+static void batch_release(struct apply *a)
+{
+	for (size_t i = 0; i < a->nbatch; i++)
+		rd_kafka_message_destroy(a->batch[i]);
+	a->nbatch = 0;
+}
+
+/* Applies the batch; when the target refuses it, applies it again record by
+ * record to name the record at fault, then stops. */
+static bool batch_apply(struct apply *a)
+{
+	bool ok;
+
+	if (a->nbatch == 0)
+		return true;
+	ok = batch_apply_once(a, false);
+	if (!ok && !a->failed) {
+		log_warn("%s: batch of %zu records failed; applying them one by one to find the one at fault",
+			 a->label, a->nbatch);
+		ok = batch_apply_once(a, true);
+	}
+	if (ok) {
+		/* For monitoring only: the target holds the offsets that count. */
+		rd_kafka_commit_message(a->rk, a->batch[a->nbatch - 1], 1);
+		log_debug("%s: applied %zu records", a->label, a->nbatch);
+	}
+	batch_release(a);
+	return ok;
+}
+
+/* ---- the consumer ------------------------------------------------------------------------ */
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+			 rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	struct apply *a = opaque;
+
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		if (!offsets_load(a, parts)) {
+			a->failed = true;
+			rd_kafka_assign(rk, NULL);
+			return;
+		}
+		rd_kafka_assign(rk, parts);
+	} else {
+		/* Not applied, so not stored: whoever gets them reads them again. */
+		batch_release(a);
+		rd_kafka_assign(rk, NULL);
+	}
+}
+
+static bool consumer_new(struct apply *a, const struct topology *topo)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_topic_partition_list_t *topics;
+	struct strbuf servers;
+	char err[512];
+	char *group = xasprintf("cdc-agent.%s", a->pipe->name);
+	const struct source_cfg *src = a->pipe->source;
+	bool ok = true;
+
+	strbuf_init(&servers);
+	for (size_t i = 0; i < topo->kafka.bootstrap_servers.n; i++)
+		strbuf_addf(&servers, "%s%s", i ? "," : "", topo->kafka.bootstrap_servers.items[i]);
+	{
+		const char *settings[][2] = {
+			{ "bootstrap.servers", servers.data },
+			{ "group.id", group },
+			{ "client.id", a->label },
+			{ "enable.auto.commit", "false" },
+			{ "enable.auto.offset.store", "false" },
+			{ "auto.offset.reset", "earliest" },
+			/* notice topics capture creates after apply started */
+			{ "topic.metadata.refresh.interval.ms", "5000" },
+			{ "allow.auto.create.topics", "false" },
+		};
+
+		for (size_t i = 0; ok && i < ARRAY_LEN(settings); i++)
+			if (rd_kafka_conf_set(conf, settings[i][0], settings[i][1], err,
+					      sizeof(err)) != RD_KAFKA_CONF_OK) {
+				log_error("%s: Kafka consumer setting %s: %s", a->label,
+					  settings[i][0], err);
+				ok = false;
+			}
+	}
+	strbuf_fini(&servers);
+	free(group);
+	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+	rd_kafka_conf_set_opaque(conf, a);
+	if (ok) {
+		a->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+		if (!a->rk)
+			log_error("%s: cannot create the Kafka consumer: %s", a->label, err);
+		ok = a->rk != NULL;
+	} else {
+		rd_kafka_conf_destroy(conf);
+	}
+	if (!ok)
+		return false;
+	rd_kafka_poll_set_consumer(a->rk);
+	topics = rd_kafka_topic_partition_list_new((int)src->tables.n);
+	for (size_t i = 0; i < src->tables.n; i++) {
+		char *topic = xasprintf("%s.%s.%s", src->topic_prefix, src->tables.items[i].schema,
+					src->tables.items[i].table);
+
+		rd_kafka_topic_partition_list_add(topics, topic, RD_KAFKA_PARTITION_UA);
+		free(topic);
+	}
+	if (rd_kafka_subscribe(a->rk, topics) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		log_error("%s: cannot subscribe to the pipeline's topics", a->label);
+		ok = false;
+	}
+	rd_kafka_topic_partition_list_destroy(topics);
+	return ok;
+}
+
+static bool consume_loop(struct apply *a)
+{
+	long long batch_started = 0;
+
+	while (!stop_requested && !a->failed) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(a->rk, 100);
+
+		if (m && m->err) {
+			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				log_warn("%s: Kafka: %s", a->label, rd_kafka_message_errstr(m));
+			rd_kafka_message_destroy(m);
+			m = NULL;
+		}
+		if (m) {
+			if (a->nbatch == 0)
+				batch_started = now_ms();
+			a->batch = xrealloc(a->batch, (a->nbatch + 1) * sizeof(*a->batch));
+			a->batch[a->nbatch++] = m;
+		}
+		if (a->nbatch > 0 && (a->nbatch >= APPLY_BATCH_MAX || !m ||
+				      now_ms() - batch_started >= APPLY_BATCH_WAIT_MS))
+			if (!batch_apply(a))
+				return false; /* errors already logged */
+	}
+	return !a->failed && batch_apply(a);
+}
+
+bool apply_run(const struct topology *topo, const struct pipeline_cfg *pipe)
+{
+	struct apply a = { 0 };
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+	bool ok;
+
+	a.pipe = pipe;
+	a.tgt = pipe->target;
+	a.label = xasprintf("apply %s", pipe->name);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	a.db = pgsql_connect_capture(a.label, &a.tgt->pg, false);
+	ok = a.db && offsets_table_ensure(&a) && consumer_new(&a, topo);
+	if (ok)
+		log_info("%s: consuming %s.* into %s", a.label, pipe->source->topic_prefix,
+			 a.tgt->pg.dbname);
+	ok = ok && consume_loop(&a);
+	batch_release(&a);
+	free(a.batch);
+	group_free(&a.group);
+	tables_forget(&a);
+	if (a.rk) {
+		rd_kafka_consumer_close(a.rk);
+		rd_kafka_destroy(a.rk);
+	}
+	PQfinish(a.db);
+	free(a.label);
+	return ok;
+}
