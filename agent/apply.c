@@ -637,8 +637,10 @@ static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_
 	strbuf_init(&why);
 	ok = apply_event_parse(m->key, m->key_len, m->payload, m->len, unchanged, ulen, columns,
 			       clen, &ev, &why);
-	if (!ok)
+	if (!ok) {
 		record_error(a, m, "malformed event: %s", why.data);
+		a->failed = true; /* the record itself is at fault: no retry */
+	}
 	strbuf_fini(&why);
 	if (!ok || ev.op == 0) {
 		apply_event_fini(&ev);
