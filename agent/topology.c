@@ -620,11 +620,24 @@ static void check_sources(struct parse_state *ps, struct topology *topo)
 	}
 }
 
+/* Capture runs per pipeline and owns its source's slot: one pipeline per source. */
+static void check_one_pipeline_per_source(struct parse_state *ps, struct topology *topo)
+{
+	for (size_t i = 0; i < topo->n_pipelines; i++)
+		for (size_t j = 0; j < i; j++)
+			if (topo->pipelines[i].source && topo->pipelines[i].source == topo->pipelines[j].source)
+				parse_error(ps, topology_key_line(&topo->pipelines[i].origin, "pipeline", "source"),
+					    "pipelines %s and %s both read source %s, whose slot only one capture can read: give each pipeline its own [source] (slot and topic prefix)",
+					    topo->pipelines[j].name, topo->pipelines[i].name,
+					    topo->pipelines[i].source->name);
+}
+
 static void check_cross_references(struct parse_state *ps, struct topology *topo)
 {
 	check_sources(ps, topo);
 	for (size_t i = 0; i < topo->n_pipelines; i++)
 		resolve_pipeline(ps, topo, &topo->pipelines[i]);
+	check_one_pipeline_per_source(ps, topo);
 	if (topo->n_pipelines == 0 && ps->errors == 0)
 		parse_error(ps, 0, "no [pipeline NAME] section: nothing to replicate");
 	if (topo->kafka.dist && !topo->kafka.sha512)
