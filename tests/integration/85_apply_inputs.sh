@@ -110,6 +110,22 @@ check_eq "and the first pipeline's records were not applied twice after the rest
 	"$(pg_psql src db2 "SELECT string_agg(id || '=' || name, ',' ORDER BY id) FROM public.my_table")"
 kill -TERM "$APPLY"; wait "$APPLY"
 
+# Schema changes the agent cannot apply safely stop the pipeline.
+printf '{"id":2}\t{"before":null,"after":{"id":2,"price":"1.5"},"source":{"schema":"public","table":"prices"},"op":"c"}\n' |
+	kcat -b "127.0.0.1:$KP" -P -t dbz.public.prices -K $'\t' -H 'cdc.columns=[{"name":"id","type":"integer","optional":false,"key":1},{"name":"price","type":"numeric(12,4)","optional":true}]'
+out=$(timeout 60 "$CDC_AGENT" -c "$T" apply dbz 2>&1 >/dev/null); rc=$?
+check_eq "a source type the target column cannot hold stops apply" 1 "$rc"
+check_contains "naming table, column and both types" \
+	'column price of table "public"."prices" is numeric(12,4) at the source but numeric(10,2) in the target' "$out"
+pg_psql src db2 "ALTER TABLE public.prices ALTER COLUMN price TYPE numeric(12,4)" >/dev/null
+printf '{"id":3}\t{"before":null,"after":{"id":3},"source":{"schema":"public","table":"prices"},"op":"c"}\n' | produce dbz.public.prices
+out=$(timeout 60 "$CDC_AGENT" -c "$T" apply dbz 2>&1 >/dev/null); rc=$?
+check_eq "a column dropped at the source stops apply" 1 "$rc"
+check_contains "naming table and column" \
+	'column price of table "public"."prices" is gone from the source'"'"'s events (dropped at the source?)' "$out"
+check_eq "nothing of the batch holding the record at fault is applied" "1=12.3400" \
+	"$(pg_psql src db2 "SELECT string_agg(id || '=' || price, ',' ORDER BY id) FROM public.prices")"
+
 # Bad input on the second pipeline (target db3, auto_create off).
 bad_run() { # expect apply to stop: prints its stderr
 	timeout 60 "$CDC_AGENT" -c "$T" apply bad 2>&1 >/dev/null
