@@ -2,11 +2,13 @@
  * agent/systemd_bus.c: systemd's D-Bus API (sd-bus), never systemctl.
  *
  * As systemctl does (src/shared/bus-wait-for-jobs.c), we subscribe and add
- * the JobRemoved match before enqueuing the job, so its end cannot be missed,
- * then wait for the signal naming our job's path.
+ * the JobRemoved match before enqueuing a job, so its end cannot be missed,
+ * then wait for the signal naming our job's path.  A failed job is
+ * explained from the unit's Result and its journal.
  */
 #include "systemd_bus.h"
 
+#include "log.h"
 #include "util.h"
 
 #include <errno.h>
@@ -14,14 +16,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-bus.h>
+#include <systemd/sd-journal.h>
 #include <time.h>
 
 #define SD_DEST "org.freedesktop.systemd1"
 #define SD_PATH "/org/freedesktop/systemd1"
 #define SD_MANAGER "org.freedesktop.systemd1.Manager"
+#define JOURNAL_LINES 15
+
+struct systemd {
+	sd_bus *bus;
+};
 
 struct job_wait {
-	const char *job_path;  /* borrowed from the RestartUnit reply */
+	const char *job_path;  /* borrowed from the job's reply */
 	char *result;          /* set by on_job_removed; freed by the waiter */
 };
 
@@ -69,54 +77,245 @@ static bool wait_for_job(sd_bus *bus, struct job_wait *wait, int timeout_sec)
 	return true;
 }
 
-enum unit_job_result systemd_restart_unit(const char *unit, int timeout_sec, char *why,
-					  size_t why_len)
+/* Enqueues method(unit, "replace") and waits for the job's result;
+ * *result (caller frees) is NULL when the call itself failed (why says). */
+static bool run_job(sd_bus *bus, const char *method, const char *unit, int timeout_sec,
+		    char **result, char *why, size_t why_len)
 {
-	sd_bus *bus = NULL;
 	sd_bus_slot *slot = NULL;
 	sd_bus_error err = SD_BUS_ERROR_NULL;
 	sd_bus_message *reply = NULL;
 	struct job_wait wait = { 0 };
-	enum unit_job_result outcome = UNIT_JOB_FAILED;
 	int r;
 
-	r = sd_bus_open_system(&bus);
-	if (r >= 0)
-		r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "Subscribe", &err, NULL,
-				       "");
-	if (r < 0) {
-		snprintf(why, why_len, "no systemd on the system bus: %s",
-			 err.message ? err.message : strerror(-r));
-		outcome = UNIT_JOB_NO_BUS;
-		goto out;
-	}
+	*result = NULL;
 	r = sd_bus_match_signal(bus, &slot, SD_DEST, SD_PATH, SD_MANAGER, "JobRemoved",
 				on_job_removed, &wait);
 	if (r >= 0)
-		r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "RestartUnit", &err,
-				       &reply, "ss", unit, "replace");
+		r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, method, &err, &reply, "ss",
+				       unit, "replace");
 	if (r >= 0)
 		r = sd_bus_message_read(reply, "o", &wait.job_path);
 	if (r < 0) {
-		snprintf(why, why_len, "cannot restart %s: %s", unit,
-			 err.message ? err.message : strerror(-r));
-		goto out;
+		snprintf(why, why_len, "%s %s: %s", method, unit, err.message ? err.message : strerror(-r));
+	} else if (!wait_for_job(bus, &wait, timeout_sec)) {
+		snprintf(why, why_len, "%s %s did not finish within %d s", method, unit, timeout_sec);
+	} else {
+		*result = wait.result;
+		wait.result = NULL;
 	}
-	if (!wait_for_job(bus, &wait, timeout_sec)) {
-		snprintf(why, why_len, "%s did not finish restarting within %d s", unit,
-			 timeout_sec);
-		goto out;
-	}
-	if (strcmp(wait.result, "done") != 0) {
-		snprintf(why, why_len, "restart of %s ended with result '%s'", unit, wait.result);
-		goto out;
-	}
-	outcome = UNIT_JOB_DONE;
-out:
 	free(wait.result);
 	sd_bus_message_unref(reply);
 	sd_bus_slot_unref(slot);
 	sd_bus_error_free(&err);
+	return *result != NULL;
+}
+
+static int open_and_subscribe(sd_bus **bus, sd_bus_error *err)
+{
+	int r = sd_bus_open_system(bus);
+
+	if (r >= 0)
+		r = sd_bus_call_method(*bus, SD_DEST, SD_PATH, SD_MANAGER, "Subscribe", err, NULL, "");
+	return r;
+}
+
+enum unit_job_result systemd_restart_unit(const char *unit, int timeout_sec, char *why,
+					  size_t why_len)
+{
+	sd_bus *bus = NULL;
+	sd_bus_error err = SD_BUS_ERROR_NULL;
+	enum unit_job_result outcome = UNIT_JOB_FAILED;
+	char *result = NULL;
+	int r = open_and_subscribe(&bus, &err);
+
+	if (r < 0) {
+		snprintf(why, why_len, "no systemd on the system bus: %s",
+			 err.message ? err.message : strerror(-r));
+		outcome = UNIT_JOB_NO_BUS;
+	} else if (run_job(bus, "RestartUnit", unit, timeout_sec, &result, why, why_len)) {
+		if (strcmp(result, "done") == 0)
+			outcome = UNIT_JOB_DONE;
+		else
+			snprintf(why, why_len, "restart of %s ended with result '%s'", unit, result);
+	}
+	free(result);
+	sd_bus_error_free(&err);
 	sd_bus_flush_close_unref(bus);
 	return outcome;
+}
+
+bool systemd_open(struct systemd **sd)
+{
+	sd_bus_error err = SD_BUS_ERROR_NULL;
+	sd_bus *bus = NULL;
+	int r = open_and_subscribe(&bus, &err);
+
+	if (r < 0) {
+		log_error("cannot talk to systemd over the system bus: %s",
+			  err.message ? err.message : strerror(-r));
+		sd_bus_error_free(&err);
+		sd_bus_flush_close_unref(bus);
+		return false;
+	}
+	*sd = xcalloc(1, sizeof(**sd));
+	(*sd)->bus = bus;
+	return true;
+}
+
+void systemd_close(struct systemd *sd)
+{
+	if (!sd)
+		return;
+	sd_bus_flush_close_unref(sd->bus);
+	free(sd);
+}
+
+bool systemd_reload(struct systemd *sd)
+{
+	sd_bus_error err = SD_BUS_ERROR_NULL;
+	int r = sd_bus_call_method(sd->bus, SD_DEST, SD_PATH, SD_MANAGER, "Reload", &err, NULL, "");
+
+	if (r < 0)
+		log_error("systemd Reload failed: %s", err.message ? err.message : strerror(-r));
+	sd_bus_error_free(&err);
+	return r >= 0;
+}
+
+bool systemd_enable(struct systemd *sd, const char *const *units, size_t n, bool *changed)
+{
+	sd_bus_error err = SD_BUS_ERROR_NULL;
+	sd_bus_message *call = NULL, *reply = NULL;
+	int carries, r;
+
+	*changed = false;
+	r = sd_bus_message_new_method_call(sd->bus, &call, SD_DEST, SD_PATH, SD_MANAGER,
+					   "EnableUnitFiles");
+	if (r >= 0)
+		r = sd_bus_message_open_container(call, 'a', "s");
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		r = sd_bus_message_append(call, "s", units[i]);
+	if (r >= 0)
+		r = sd_bus_message_close_container(call);
+	if (r >= 0)
+		r = sd_bus_message_append(call, "bb", 0, 1);
+	if (r >= 0)
+		r = sd_bus_call(sd->bus, call, 0, &err, &reply);
+	/* The list of changes is empty when everything was enabled already. */
+	if (r >= 0)
+		r = sd_bus_message_read(reply, "b", &carries);
+	if (r >= 0)
+		r = sd_bus_message_enter_container(reply, 'a', "(sss)");
+	if (r >= 0) {
+		const char *type, *file, *dest;
+
+		while ((r = sd_bus_message_read(reply, "(sss)", &type, &file, &dest)) > 0)
+			*changed = true;
+	}
+	if (r < 0)
+		log_error("systemd EnableUnitFiles (%s%s) failed: %s", units[0], n > 1 ? ", ..." : "",
+			  err.message ? err.message : strerror(-r));
+	sd_bus_message_unref(call);
+	sd_bus_message_unref(reply);
+	sd_bus_error_free(&err);
+	return r >= 0;
+}
+
+static bool unit_path(struct systemd *sd, const char *unit, char **path)
+{
+	sd_bus_error err = SD_BUS_ERROR_NULL;
+	sd_bus_message *reply = NULL;
+	const char *p;
+	int r = sd_bus_call_method(sd->bus, SD_DEST, SD_PATH, SD_MANAGER, "LoadUnit", &err, &reply,
+				   "s", unit);
+
+	if (r >= 0)
+		r = sd_bus_message_read(reply, "o", &p);
+	if (r >= 0)
+		*path = xstrdup(p);
+	else
+		log_error("systemd LoadUnit %s failed: %s", unit, err.message ? err.message : strerror(-r));
+	sd_bus_message_unref(reply);
+	sd_bus_error_free(&err);
+	return r >= 0;
+}
+
+static void read_string_property(struct systemd *sd, const char *path, const char *iface,
+				 const char *name, char *out, size_t len)
+{
+	char *value = NULL;
+
+	out[0] = '\0';
+	if (sd_bus_get_property_string(sd->bus, SD_DEST, path, iface, name, NULL, &value) >= 0)
+		snprintf(out, len, "%s", value);
+	free(value);
+}
+
+bool systemd_unit_state(struct systemd *sd, const char *unit, struct unit_state *st)
+{
+	char *path;
+
+	memset(st, 0, sizeof(*st));
+	if (!unit_path(sd, unit, &path))
+		return false; /* errors already logged */
+	read_string_property(sd, path, "org.freedesktop.systemd1.Unit", "ActiveState", st->active,
+			     sizeof(st->active));
+	read_string_property(sd, path, "org.freedesktop.systemd1.Unit", "SubState", st->sub,
+			     sizeof(st->sub));
+	read_string_property(sd, path, "org.freedesktop.systemd1.Service", "Result", st->result,
+			     sizeof(st->result));
+	(void)sd_bus_get_property_trivial(sd->bus, SD_DEST, path, "org.freedesktop.systemd1.Unit",
+					  "ActiveEnterTimestamp", NULL, 't', &st->active_enter_usec);
+	free(path);
+	return true;
+}
+
+void systemd_journal_tail(const char *unit, int n, struct strbuf *sb)
+{
+	sd_journal *j = NULL;
+	char *match = xasprintf("_SYSTEMD_UNIT=%s", unit);
+	int count = 0;
+
+	if (sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY) < 0 || sd_journal_add_match(j, match, 0) < 0 ||
+	    sd_journal_seek_tail(j) < 0) {
+		free(match);
+		sd_journal_close(j);
+		return;
+	}
+	while (count < n && sd_journal_previous(j) > 0)
+		count++;
+	while (count-- > 0 && sd_journal_next(j) > 0) {
+		const void *data;
+		size_t len;
+
+		if (sd_journal_get_data(j, "MESSAGE", &data, &len) >= 0 && len > 8)
+			strbuf_addf(sb, "    %.*s\n", (int)(len - 8), (const char *)data + 8);
+	}
+	free(match);
+	sd_journal_close(j);
+}
+
+bool systemd_job(struct systemd *sd, const char *method, const char *unit, int timeout_sec)
+{
+	char why[512], *result = NULL;
+	bool ok = run_job(sd->bus, method, unit, timeout_sec, &result, why, sizeof(why));
+
+	if (ok && strcmp(result, "done") != 0) {
+		struct unit_state st;
+		struct strbuf journal;
+
+		strbuf_init(&journal);
+		if (!systemd_unit_state(sd, unit, &st))
+			st.result[0] = '\0';
+		systemd_journal_tail(unit, JOURNAL_LINES, &journal);
+		log_error("%s %s: job %s (unit result: %s); its last journal lines:\n%s", method, unit,
+			  result, st.result[0] ? st.result : "unknown",
+			  journal.len ? journal.data : "    (none)");
+		strbuf_fini(&journal);
+		ok = false;
+	} else if (!ok) {
+		log_error("%s", why);
+	}
+	free(result);
+	return ok;
 }
