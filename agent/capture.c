@@ -87,6 +87,8 @@ struct capture {
 	uint64_t received;             /* WAL position read so far */
 	uint64_t confirmed;            /* flush LSN reported to the server */
 	bool kafka_failed;
+	bool streamed;                 /* a session reached streaming once */
+	bool streamed_session;         /* the current session reached streaming */
 	double next_status;
 };
 
@@ -813,8 +815,16 @@ static bool stream_loop(struct capture *c)
 			}
 			continue;
 		}
-		log_error("%s: replication stream from %s ended: %s", c->label,
-			  pgsql_where(&c->src->pg, PG_AS_USER), PQerrorMessage(c->repl));
+		{
+			PGresult *res = PQgetResult(c->repl);
+			const char *why = res ? PQresultErrorMessage(res) : "";
+
+			log_warn("%s: replication stream from %s ended: %s", c->label,
+				 pgsql_where(&c->src->pg, PG_AS_USER),
+				 why[0] ? why : PQerrorMessage(c->repl)[0] ? PQerrorMessage(c->repl)
+									   : "the server closed it");
+			PQclear(res);
+		}
 		return false;
 	}
 }
@@ -837,7 +847,9 @@ static bool session_run(struct capture *c, bool *retry)
 {
 	bool stream_wanted, ok;
 
-	*retry = false;
+	/* Once capture has streamed, a server that went away is waited for;
+	 * at the first start, failing fast shows a wrong setting at once. */
+	*retry = c->streamed;
 	c->repl = pgsql_connect_capture(c->label, &c->src->pg, true);
 	c->sql = c->repl ? pgsql_connect_capture(c->label, &c->src->pg, false) : NULL;
 	if (!c->repl || !c->sql)
@@ -851,18 +863,20 @@ static bool session_run(struct capture *c, bool *retry)
 	if (!stream_start(c, c->confirmed))
 		return false;
 	c->next_status = 0;
+	c->streamed = true;
+	c->streamed_session = true;
 	*retry = true;
 	ok = stream_loop(c);
-	if (ok || kafka_drain(c)) {
-		/* Tell the server how far Kafka got before leaving. */
+	if (ok && kafka_drain(c)) {
+		/* Stopping on request: tell the server how far Kafka got. */
 		txns_settle(c);
-		if (!c->open && c->head == NULL)
-			(void)0;
-		if (PQstatus(c->repl) == CONNECTION_OK && !status_send(c, false))
+		if (!status_send(c, false))
 			log_warn("%s: could not send the last status; the slot replays from %X/%X",
 				 c->label, (unsigned)(c->confirmed >> 32), (unsigned)c->confirmed);
 	}
-	if (c->kafka_failed)
+	/* A delivery failure is retried with a new producer unless it was
+	 * fatal to the producer itself. */
+	if (c->kafka_failed && kafka_out_failed(c->kafka))
 		*retry = false;
 	return ok;
 }
@@ -904,14 +918,30 @@ bool capture_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 	    !kafka_out_new(&topo->kafka, c.label, on_ack, &c, &c.kafka) || !topics_ensure(&c))
 		goto out; /* errors already logged */
 	while (!stop_requested) {
+		c.streamed_session = false;
 		ok = session_run(&c, &retry);
 		session_close(&c);
 		if (ok || !retry)
 			break;
+		if (c.streamed_session)
+			backoff = 1; /* it worked until now: start the waits afresh */
+		if (c.kafka_failed) {
+			/* Kafka refused events (e.g. a topic briefly unknown while a
+			 * broker restarts): a new producer replays from the slot. */
+			kafka_out_free(c.kafka); /* reports what is left as not delivered */
+			c.kafka = NULL;
+			txns_free(&c);
+			c.kafka_failed = false;
+			if (!kafka_out_new(&topo->kafka, c.label, on_ack, &c, &c.kafka) ||
+			    !topics_ensure(&c)) {
+				ok = false;
+				break;
+			}
+		} else if (!kafka_drain(&c)) {
+			break;
+		}
 		/* Whatever was in flight is acknowledged or reported by now:
 		 * restart from the last confirmed transaction. */
-		if (!kafka_drain(&c))
-			break;
 		txns_settle(&c);
 		txns_free(&c);
 		log_warn("%s: reconnecting to %s in %d s (replaying from %X/%X)", c.label,

@@ -58,6 +58,9 @@ static const char *const interval_modes[] = { "numeric", "string", NULL };
 
 static const struct key_spec agent_keys[] = {
 	KEY(agent_cfg, "state_dir", V_ABS_PATH, state_dir, false, "/var/lib/cdc-agent"),
+	KEY(agent_cfg, "config_dir", V_ABS_PATH, config_dir, false, "/etc/cdc-agent"),
+	KEY(agent_cfg, "unit_dir", V_ABS_PATH, unit_dir, false, "/etc/systemd/system"),
+	KEY(agent_cfg, "cache_dir", V_ABS_PATH, cache_dir, false, "/var/cache/cdc-agent"),
 };
 
 static const struct key_spec kafka_keys[] = {
@@ -69,10 +72,13 @@ static const struct key_spec kafka_keys[] = {
 	    "127.0.0.1:9092"),
 	KEY_INT(kafka_cfg, "partitions", partitions, "1", 1, 10000),
 	KEY_INT(kafka_cfg, "replication_factor", replication_factor, "1", 1, 32),
+	KEY(kafka_cfg, "data_dir", V_ABS_PATH, data_dir, false, "/var/lib/kafka"),
+	KEY(kafka_cfg, "heap", V_STRING, heap, false, "512m"),
 };
 
 static const struct key_spec zookeeper_keys[] = {
 	KEY(zookeeper_cfg, "connect", V_HOSTPORTS, connect, false, "127.0.0.1:2181"),
+	KEY(zookeeper_cfg, "data_dir", V_ABS_PATH, data_dir, false, "/var/lib/zookeeper"),
 };
 
 static const struct key_spec source_keys[] = {

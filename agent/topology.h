@@ -94,6 +94,9 @@ struct pipeline_cfg {
 struct agent_cfg {
 	struct topo_origin origin;
 	char *state_dir;
+	char *config_dir;          /* rendered ZooKeeper/Kafka configuration */
+	char *unit_dir;            /* where unit files are installed */
+	char *cache_dir;           /* downloaded distributions */
 };
 
 struct kafka_cfg {
@@ -105,11 +108,14 @@ struct kafka_cfg {
 	struct strlist bootstrap_servers;
 	int partitions;
 	int replication_factor;
+	char *data_dir;            /* log.dirs */
+	char *heap;                /* JVM heap, e.g. 1g */
 };
 
 struct zookeeper_cfg {
 	struct topo_origin origin;
 	struct strlist connect;
+	char *data_dir;
 };
 
 struct topology {
