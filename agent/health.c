@@ -155,16 +155,3 @@ bool health_apply(const struct kafka_cfg *cfg, const char *pipeline, struct strb
 	free(group);
 	return ok;
 }
-
-bool health_wait(bool (*check)(const void *arg, struct strbuf *why), const void *arg,
-		 int timeout_sec, struct strbuf *why)
-{
-	for (int i = 0; i < timeout_sec * 2; i++) {
-		why->len = 0;
-		why->data[0] = '\0';
-		if (check(arg, why))
-			return true;
-		usleep(500 * 1000);
-	}
-	return false;
-}

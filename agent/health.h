@@ -20,8 +20,4 @@ bool health_capture(const struct source_cfg *src, struct strbuf *why);
 /* The consumer group cdc-agent.<pipeline> is Stable with a member. */
 bool health_apply(const struct kafka_cfg *cfg, const char *pipeline, struct strbuf *why);
 
-/* Retries check every 500 ms until it passes or timeout_sec is up. */
-bool health_wait(bool (*check)(const void *arg, struct strbuf *why), const void *arg,
-		 int timeout_sec, struct strbuf *why);
-
 #endif

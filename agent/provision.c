@@ -9,6 +9,7 @@
 #include "provision.h"
 
 #include "changes.h"
+#include "host.h"
 #include "log.h"
 #include "pg_source.h"
 #include "pg_target.h"
@@ -72,6 +73,11 @@ void provision_run(const struct topology *topo, bool apply, bool json,
 	for (size_t i = 0; i < topo->n_targets; i++)
 		if (!pg_target_converge(&topo->targets[i], &changes))
 			res->failed = true;
+	/* Services come after the databases they connect to, and only once
+	 * those converged (a restart still pending would fail capture). */
+	if (topo->agent.manage_units && !res->failed && !res->restart_needed &&
+	    !host_converge(topo, &changes))
+		res->failed = true;
 	res->n_changes = changes.n;
 	if (json)
 		print_json(&changes, res);

@@ -61,6 +61,7 @@ static const struct key_spec agent_keys[] = {
 	KEY(agent_cfg, "config_dir", V_ABS_PATH, config_dir, false, "/etc/cdc-agent"),
 	KEY(agent_cfg, "unit_dir", V_ABS_PATH, unit_dir, false, "/etc/systemd/system"),
 	KEY(agent_cfg, "cache_dir", V_ABS_PATH, cache_dir, false, "/var/cache/cdc-agent"),
+	KEY(agent_cfg, "manage_units", V_BOOL, manage_units, false, "true"),
 };
 
 static const struct key_spec kafka_keys[] = {

@@ -97,6 +97,7 @@ struct agent_cfg {
 	char *config_dir;          /* rendered ZooKeeper/Kafka configuration */
 	char *unit_dir;            /* where unit files are installed */
 	char *cache_dir;           /* downloaded distributions */
+	bool manage_units;         /* bootstrap installs and runs the systemd units */
 };
 
 struct kafka_cfg {

@@ -26,6 +26,9 @@ echo 'db2 secret' >"$WORK/db2.pass"
 
 write_topology() { # $1 = tables of db1
 	cat >"$WORK/topo.ini" <<INI
+[agent]
+manage_units = false
+
 [source db1]
 host = 127.0.0.1
 port = $PG_PORT_src
@@ -141,11 +144,11 @@ check_eq "and converges" "bootstrap: nothing to change" "$AGENT_OUT"
 write_topology "public.other, public.no_key"
 agent_run -c "$T" bootstrap
 check_eq "a table without key or replica identity fails bootstrap" 1 "$AGENT_RC"
-check_contains "and the error names the file, line and table" "$T:11: error: source db1: table public.no_key has neither a primary key nor a replica identity" "$AGENT_ERR"
+check_contains "and the error names the file, line and table" "$T:14: error: source db1: table public.no_key has neither a primary key nor a replica identity" "$AGENT_ERR"
 check_eq "and the publication is untouched" "public.other" "$(pg_psql src db1 "SELECT string_agg(schemaname || '.' || tablename, ',') FROM pg_publication_tables WHERE pubname = 'my_publication'")"
 write_topology "public.other, public.missing"
 agent_run -c "$T" bootstrap
-check_contains "a missing table is named" "$T:11: error: source db1: table public.missing does not exist in database db1" "$AGENT_ERR"
+check_contains "a missing table is named" "$T:14: error: source db1: table public.missing does not exist in database db1" "$AGENT_ERR"
 
 # --- secrets: nowhere in the server logs or in agent output -------------
 logs=$(cat "$PG_DIR_src/server.log" "$PG_DIR_tgt/server.log")

@@ -23,6 +23,8 @@ pg_psql vg postgres "CREATE DATABASE db1"
 pg_psql vg db1 "CREATE TABLE public.t (id int PRIMARY KEY)"
 (umask 077 && echo pw1 >"$WORK/a.pass" && echo pw2 >"$WORK/b.pass")
 cat >"$WORK/topo.ini" <<INI
+[agent]
+manage_units = false
 [source db1]
 host = 127.0.0.1
 port = $PG_PORT_vg

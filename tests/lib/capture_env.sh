@@ -34,7 +34,7 @@ capture_env_up() { # SQL run in db1 before bootstrap; topology body from stdin
 	(umask 077 && echo 'cdc pw' >"$WORK/db1.pass" && echo 'db2 pw' >"$WORK/db2.pass")
 	T=$WORK/topo.ini
 	{
-		printf '[agent]\nstate_dir = %s/state\n[kafka]\nbootstrap_servers = 127.0.0.1:%s\npartitions = %s\n' "$WORK" "$KP" "${CAPTURE_PARTITIONS:-3}"
+		printf '[agent]\nstate_dir = %s/state\nmanage_units = false\n[kafka]\nbootstrap_servers = 127.0.0.1:%s\npartitions = %s\n' "$WORK" "$KP" "${CAPTURE_PARTITIONS:-3}"
 		sed -e "s|@PORT@|$PG_PORT_src|g" -e "s|@SOCK@|$PG_SOCK_src|g" -e "s|@WORK@|$WORK|g"
 	} >"$T"
 	"$CDC_AGENT" -c "$T" bootstrap >/dev/null 2>&1

@@ -1,0 +1,523 @@
+/*
+ * agent/host.c: the host part of bootstrap, in the seed runbook's order:
+ * Java and Kafka, service users and directories, configuration and unit
+ * files, then systemd: reload, enable, start (or restart what changed), each
+ * component checked healthy before the next one starts.
+ *
+ * A unit is restarted only when its unit file or its configuration changed
+ * in this run; a second bootstrap finds nothing to write and restarts
+ * nothing.  Pipelines restart when the topology file changed since the last
+ * bootstrap (its digest is kept in state_dir), since they read it at start.
+ */
+#include "host.h"
+
+#include "files.h"
+#include "health.h"
+#include "kafka_install.h"
+#include "log.h"
+#include "render.h"
+#include "systemd_bus.h"
+#include "util.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <pwd.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define JOB_TIMEOUT_SEC 180
+#define HEALTH_TIMEOUT_SEC 120
+#define KAFKA_USER "kafka"
+#define AGENT_USER "cdc-agent"
+#define CONTROLLER_PORT_OFFSET 1
+
+extern char **environ;
+
+struct host_run {
+	const struct topology *topo;
+	struct change_list *changes;
+	bool apply;
+	bool manage_kafka;      /* [kafka] dist given: ZooKeeper and Kafka are ours */
+	struct render_vars vars;
+	bool units_changed;     /* some unit file was (or would be) written */
+	bool zk_changed, kafka_changed, pipelines_changed;
+};
+
+/* ---- users, directories, secrets ------------------------------------------ */
+
+static bool run_command(const char *const argv[])
+{
+	pid_t pid;
+	int status = 0;
+
+	if (posix_spawn(&pid, argv[0], NULL, NULL, (char *const *)argv, environ) != 0) {
+		log_error("cannot run %s: %s", argv[0], strerror(errno));
+		return false;
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		log_error("%s failed (wait status %d)", argv[0], status);
+		return false;
+	}
+	return true;
+}
+
+static bool user_ensure(struct host_run *h, const char *name, const char *why)
+{
+	const char *argv[] = { "/usr/sbin/useradd", "--system", "--user-group", "--no-create-home",
+			       "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", name,
+			       NULL };
+
+	if (getpwnam(name))
+		return true;
+	change_record(h->changes, "host", "create system user %s (%s)", name, why);
+	return !h->apply || run_command(argv);
+}
+
+/* A directory with that owner and mode; created (with its parents) if missing. */
+static bool dir_ensure(struct host_run *h, const char *path, const char *user, mode_t mode)
+{
+	struct passwd *pw = user ? getpwnam(user) : NULL;
+	uid_t uid = pw ? pw->pw_uid : 0;
+	gid_t gid = pw ? pw->pw_gid : 0;
+	struct stat st;
+
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid && st.st_gid == gid &&
+	    (st.st_mode & 07777) == mode)
+		return true;
+	change_record(h->changes, "host", "directory %s owned by %s, mode %04o", path,
+		      user ? user : "root", (unsigned)mode);
+	if (!h->apply)
+		return true;
+	{
+		char *copy = xstrdup(path);
+
+		for (char *p = copy + 1; *p; p++) {
+			if (*p != '/')
+				continue;
+			*p = '\0';
+			if (mkdir(copy, 0755) != 0 && errno != EEXIST) {
+				log_error("cannot create %s: %s", copy, strerror(errno));
+				free(copy);
+				return false;
+			}
+			*p = '/';
+		}
+		free(copy);
+	}
+	if ((mkdir(path, mode) != 0 && errno != EEXIST) || chown(path, uid, gid) != 0 ||
+	    chmod(path, mode) != 0) {
+		log_error("cannot prepare directory %s: %s", path, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* The pipeline processes run as cdc-agent: their password files must be
+ * readable by it and by nobody else (mode 0600, owner cdc-agent). */
+static bool secret_owner_ensure(struct host_run *h, const char *path)
+{
+	struct passwd *pw = getpwnam(AGENT_USER);
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		log_error("cannot stat password file %s: %s", path, strerror(errno));
+		return false;
+	}
+	if (pw && st.st_uid == pw->pw_uid && (st.st_mode & 07777) == 0600)
+		return true;
+	change_record(h->changes, "host", "give password file %s to user %s (mode 0600)", path,
+		      AGENT_USER);
+	if (!h->apply)
+		return true;
+	if (!pw || chown(path, pw->pw_uid, pw->pw_gid) != 0 || chmod(path, 0600) != 0) {
+		log_error("cannot give %s to %s: %s", path, AGENT_USER, pw ? strerror(errno) : "no such user");
+		return false;
+	}
+	return true;
+}
+
+/* ---- rendering -------------------------------------------------------------- */
+
+/* "host:port" of the first bootstrap server. */
+static void first_server(const struct kafka_cfg *k, char **host, int *port)
+{
+	const char *hp = k->bootstrap_servers.items[0];
+	const char *colon = strrchr(hp, ':');
+
+	*host = xstrndup(hp, (size_t)(colon - hp));
+	*port = atoi(colon + 1);
+}
+
+/* A KRaft cluster id, made once and kept in state_dir (22 base64url chars). */
+static bool cluster_id(struct host_run *h, char **id)
+{
+	char *path = xasprintf("%s/kraft-cluster-id", h->topo->agent.state_dir);
+	unsigned char raw[16];
+	char b64[32];
+	bool changed, ok = true;
+	FILE *f;
+
+	if (file_read_all(path, id, NULL)) {
+		(*id)[strcspn(*id, "\n")] = '\0';
+		free(path);
+		return true;
+	}
+	f = fopen("/dev/urandom", "rb");
+	ok = f && fread(raw, 1, sizeof(raw), f) == sizeof(raw);
+	if (f)
+		fclose(f);
+	EVP_EncodeBlock((unsigned char *)b64, raw, sizeof(raw));
+	b64[22] = '\0';
+	for (char *p = b64; *p; p++)
+		*p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
+	*id = xstrdup(b64);
+	if (ok && h->apply)
+		ok = file_write_if_changed(path, b64, strlen(b64), 0600, &changed);
+	free(path);
+	return ok;
+}
+
+static bool vars_build(struct host_run *h)
+{
+	const struct topology *t = h->topo;
+	char *host, *java = NULL, *id = NULL, exe[PATH_MAX], config[PATH_MAX], buf[64];
+	struct strbuf zk;
+	int port;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0 || !realpath(t->path, config)) {
+		log_error("cannot resolve the agent's or the topology's path: %s", strerror(errno));
+		return false;
+	}
+	exe[n] = '\0';
+	render_vars_add(&h->vars, "agent_bin", exe);
+	render_vars_add(&h->vars, "config", config);
+	render_vars_add(&h->vars, "state_dir", t->agent.state_dir);
+	render_vars_add(&h->vars, "config_dir", t->agent.config_dir);
+	if (!h->manage_kafka)
+		return true;
+	if (!java_runtime_find(&java) || !cluster_id(h, &id)) {
+		free(java);
+		free(id);
+		return false; /* errors already logged */
+	}
+	first_server(&t->kafka, &host, &port);
+	strbuf_init(&zk);
+	for (size_t i = 0; i < t->zookeeper.connect.n; i++)
+		strbuf_addf(&zk, "%s%s", i ? "," : "", t->zookeeper.connect.items[i]);
+	render_vars_add(&h->vars, "java", java);
+	render_vars_add(&h->vars, "install_dir", t->kafka.install_dir);
+	render_vars_add(&h->vars, "kafka_heap", t->kafka.heap);
+	render_vars_add(&h->vars, "kafka_data_dir", t->kafka.data_dir);
+	render_vars_add(&h->vars, "zookeeper_data_dir", t->zookeeper.data_dir);
+	render_vars_add(&h->vars, "zookeeper_connect", zk.data);
+	render_vars_add(&h->vars, "bind_address", host);
+	snprintf(buf, sizeof(buf), "%d", port);
+	render_vars_add(&h->vars, "port", buf);
+	snprintf(buf, sizeof(buf), "%d", port + CONTROLLER_PORT_OFFSET);
+	render_vars_add(&h->vars, "controller_port", buf);
+	render_vars_add(&h->vars, "node_id", "1");
+	render_vars_add(&h->vars, "cluster_id", id);
+	{
+		char *listeners = xasprintf("PLAINTEXT://%s:%d", host, port);
+
+		render_vars_add(&h->vars, "listeners", listeners);
+		free(listeners);
+	}
+	render_vars_add(&h->vars, "if_kraft", t->kafka.mode == KAFKA_MODE_KRAFT ? "" : "#kraft mode only: ");
+	render_vars_add(&h->vars, "if_zookeeper",
+			t->kafka.mode == KAFKA_MODE_ZOOKEEPER ? "" : "#zookeeper mode only: ");
+	strbuf_fini(&zk);
+	free(host);
+	free(java);
+	free(id);
+	return true;
+}
+
+/* Renders dir/name into dest; *changed is or-ed in. */
+static bool render_one(struct host_run *h, const char *dir, const char *name, const char *dest,
+		       const char *data_dir_var, bool *changed)
+{
+	char *tmpl = xasprintf("%s/%s/%s", render_templates_dir(), dir, name);
+	bool one = false, ok;
+
+	/* Each properties file names its own data directory as data_dir. */
+	if (data_dir_var)
+		render_vars_add(&h->vars, "data_dir", render_vars_get(&h->vars, data_dir_var));
+	ok = render_to_file(tmpl, &h->vars, dest, 0644, h->apply, h->changes, "host", &one);
+	free(tmpl);
+	*changed = *changed || one;
+	return ok;
+}
+
+static bool configs_render(struct host_run *h)
+{
+	const struct topology *t = h->topo;
+	const char *cfg = t->agent.config_dir;
+	char *zk = xasprintf("%s/zookeeper.properties", cfg);
+	char *server = xasprintf("%s/server.properties", cfg);
+	char *log4j = xasprintf("%s/log4j.properties", cfg);
+	bool log_changed = false, ok;
+
+	ok = render_one(h, "templates", "log4j.properties", log4j, NULL, &log_changed) &&
+	     (t->kafka.mode != KAFKA_MODE_ZOOKEEPER ||
+	      render_one(h, "templates", "zookeeper.properties", zk, "zookeeper_data_dir",
+			 &h->zk_changed)) &&
+	     render_one(h, "templates",
+			t->kafka.mode == KAFKA_MODE_KRAFT ? "server.properties.kraft"
+							  : "server.properties.zookeeper",
+			server, "kafka_data_dir", &h->kafka_changed);
+	h->zk_changed = h->zk_changed || log_changed;
+	h->kafka_changed = h->kafka_changed || log_changed;
+	free(zk);
+	free(server);
+	free(log4j);
+	return ok;
+}
+
+static bool unit_render(struct host_run *h, const char *name, bool *changed)
+{
+	char *dest = xasprintf("%s/%s", h->topo->agent.unit_dir, name);
+	bool one = false, ok = render_one(h, "units", name, dest, NULL, &one);
+
+	free(dest);
+	h->units_changed = h->units_changed || one;
+	*changed = *changed || one;
+	return ok;
+}
+
+static bool units_render(struct host_run *h)
+{
+	bool ok = true;
+
+	if (h->manage_kafka) {
+		ok = (h->topo->kafka.mode != KAFKA_MODE_ZOOKEEPER ||
+		      unit_render(h, "zookeeper.service", &h->zk_changed)) &&
+		     unit_render(h, "kafka.service", &h->kafka_changed);
+	}
+	return ok && unit_render(h, "cdc-capture@.service", &h->pipelines_changed) &&
+	       unit_render(h, "cdc-apply@.service", &h->pipelines_changed) &&
+	       unit_render(h, "cdc-agent.service", &h->pipelines_changed);
+}
+
+/* The topology's digest against the last bootstrap's: pipelines read it at
+ * start, so a changed topology restarts them. */
+static bool topology_digest_check(struct host_run *h)
+{
+	char *text, *path = xasprintf("%s/last-bootstrap.sha512", h->topo->agent.state_dir);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+	char hex[2 * EVP_MAX_MD_SIZE + 2], *old = NULL;
+	size_t len;
+	bool changed, ok;
+
+	if (!file_read_all(h->topo->path, &text, &len)) {
+		free(path);
+		return false; /* errors already logged */
+	}
+	EVP_Digest(text, len, md, &md_len, EVP_sha512(), NULL);
+	free(text);
+	for (unsigned i = 0; i < md_len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	if (access(path, R_OK) == 0 && file_read_all(path, &old, NULL) && strcmp(old, hex) == 0) {
+		free(old);
+		free(path);
+		return true;
+	}
+	free(old);
+	h->pipelines_changed = true;
+	ok = !h->apply || file_write_if_changed(path, hex, strlen(hex), 0600, &changed);
+	free(path);
+	return ok;
+}
+
+/* ---- systemd ------------------------------------------------------------------ */
+
+/* Starts a unit that is not active, restarts one whose files changed. */
+static bool unit_converge(struct host_run *h, struct systemd *sd, const char *unit, bool changed)
+{
+	struct unit_state st;
+	bool active;
+
+	if (sd && !systemd_unit_state(sd, unit, &st))
+		return false; /* errors already logged */
+	active = sd && strcmp(st.active, "active") == 0;
+	if (active && !changed)
+		return true;
+	change_record(h->changes, "host", "%s %s", active ? "restart" : "start", unit);
+	if (!h->apply)
+		return true;
+	return systemd_job(sd, active ? "RestartUnit" : "StartUnit", unit, JOB_TIMEOUT_SEC);
+}
+
+static bool check_zk(const void *arg, struct strbuf *why)
+{
+	return health_zookeeper(&((const struct topology *)arg)->zookeeper.connect, why);
+}
+
+static bool check_kafka(const void *arg, struct strbuf *why)
+{
+	return health_kafka(&((const struct topology *)arg)->kafka, 1, why);
+}
+
+static bool check_capture(const void *arg, struct strbuf *why)
+{
+	return health_capture(((const struct pipeline_cfg *)arg)->source, why);
+}
+
+struct apply_arg {
+	const struct topology *topo;
+	const char *pipeline;
+};
+
+static bool check_apply(const void *arg, struct strbuf *why)
+{
+	const struct apply_arg *a = arg;
+
+	return health_apply(&a->topo->kafka, a->pipeline, why);
+}
+
+/* In apply mode, waits until check passes, giving up early when the unit
+ * fails; the error names the component and shows the unit's journal. */
+static bool healthy(struct host_run *h, struct systemd *sd, const char *unit, const char *what,
+		    bool (*check)(const void *, struct strbuf *), const void *arg)
+{
+	struct strbuf why, journal;
+	struct unit_state st = { 0 };
+	bool ok = false;
+
+	if (!h->apply)
+		return true;
+	strbuf_init(&why);
+	for (int i = 0; i < HEALTH_TIMEOUT_SEC * 2 && !ok; i++) {
+		why.len = 0;
+		why.data[0] = '\0';
+		ok = check(arg, &why);
+		if (!ok && systemd_unit_state(sd, unit, &st) && strcmp(st.active, "failed") == 0)
+			break;
+		if (!ok)
+			usleep(500 * 1000);
+	}
+	if (ok) {
+		log_info("%s is healthy", what);
+	} else {
+		strbuf_init(&journal);
+		systemd_journal_tail(unit, 15, &journal);
+		log_error("%s is not healthy: %s; %s is %s/%s (result %s); its last journal lines:\n%s",
+			  what, why.data, unit, st.active, st.sub, st.result[0] ? st.result : "none",
+			  journal.len ? journal.data : "    (none)");
+		strbuf_fini(&journal);
+	}
+	strbuf_fini(&why);
+	return ok;
+}
+
+static bool units_enable(struct host_run *h, struct systemd *sd)
+{
+	const char *names[3 + 2 * 16];
+	char *owned[2 * 16];
+	size_t n = 0, n_owned = 0;
+	bool changed = false, ok;
+
+	if (h->manage_kafka && h->topo->kafka.mode == KAFKA_MODE_ZOOKEEPER)
+		names[n++] = "zookeeper.service";
+	if (h->manage_kafka)
+		names[n++] = "kafka.service";
+	for (size_t i = 0; i < h->topo->n_pipelines && n_owned + 2 <= ARRAY_LEN(owned); i++) {
+		owned[n_owned++] = xasprintf("cdc-capture@%s.service", h->topo->pipelines[i].name);
+		names[n++] = owned[n_owned - 1];
+		owned[n_owned++] = xasprintf("cdc-apply@%s.service", h->topo->pipelines[i].name);
+		names[n++] = owned[n_owned - 1];
+	}
+	ok = !h->apply || systemd_enable(sd, names, n, &changed);
+	if (ok && changed)
+		change_record(h->changes, "host", "enable %zu unit(s) at boot", n);
+	for (size_t i = 0; i < n_owned; i++)
+		free(owned[i]);
+	return ok;
+}
+
+static bool services_converge(struct host_run *h)
+{
+	const struct topology *t = h->topo;
+	struct systemd *sd = NULL;
+	bool ok;
+
+	if (!systemd_open(&sd)) {
+		if (h->apply)
+			return false; /* errors already logged */
+		sd = NULL;       /* plan without a bus: say what would start */
+	}
+	if (h->units_changed) {
+		change_record(h->changes, "host", "reload systemd (unit files changed)");
+		if (h->apply && !systemd_reload(sd)) {
+			systemd_close(sd);
+			return false;
+		}
+	}
+	ok = units_enable(h, sd);
+	if (ok && h->manage_kafka && t->kafka.mode == KAFKA_MODE_ZOOKEEPER)
+		ok = unit_converge(h, sd, "zookeeper.service", h->zk_changed) &&
+		     healthy(h, sd, "zookeeper.service", "ZooKeeper", check_zk, t);
+	if (ok && h->manage_kafka)
+		ok = unit_converge(h, sd, "kafka.service", h->kafka_changed) &&
+		     healthy(h, sd, "kafka.service", "Kafka", check_kafka, t);
+	for (size_t i = 0; ok && i < t->n_pipelines; i++) {
+		const struct pipeline_cfg *p = &t->pipelines[i];
+		char *capture = xasprintf("cdc-capture@%s.service", p->name);
+		char *apply = xasprintf("cdc-apply@%s.service", p->name);
+		char *what_c = xasprintf("capture of pipeline %s", p->name);
+		char *what_a = xasprintf("apply of pipeline %s", p->name);
+		struct apply_arg arg = { t, p->name };
+
+		ok = unit_converge(h, sd, capture, h->pipelines_changed) &&
+		     healthy(h, sd, capture, what_c, check_capture, p) &&
+		     unit_converge(h, sd, apply, h->pipelines_changed) &&
+		     healthy(h, sd, apply, what_a, check_apply, &arg);
+		free(capture);
+		free(apply);
+		free(what_c);
+		free(what_a);
+	}
+	systemd_close(sd);
+	return ok;
+}
+
+/* ---- the whole ---------------------------------------------------------------- */
+
+bool host_converge(const struct topology *topo, struct change_list *changes)
+{
+	struct host_run h = { .topo = topo, .changes = changes, .apply = changes->apply };
+	bool changed = false, ok = true;
+
+	h.manage_kafka = topo->kafka.dist != NULL;
+	render_vars_init(&h.vars);
+	if (h.manage_kafka)
+		ok = kafka_install(&topo->kafka, topo->agent.cache_dir, changes, &changed) &&
+		     user_ensure(&h, KAFKA_USER, "runs ZooKeeper and Kafka");
+	h.kafka_changed = h.zk_changed = changed; /* a new version restarts both */
+	ok = ok && user_ensure(&h, AGENT_USER, "runs capture and apply") &&
+	     dir_ensure(&h, topo->agent.state_dir, AGENT_USER, 0700) &&
+	     dir_ensure(&h, topo->agent.config_dir, NULL, 0755);
+	if (ok && h.manage_kafka)
+		ok = dir_ensure(&h, topo->kafka.data_dir, KAFKA_USER, 0750) &&
+		     (topo->kafka.mode != KAFKA_MODE_ZOOKEEPER ||
+		      dir_ensure(&h, topo->zookeeper.data_dir, KAFKA_USER, 0750));
+	for (size_t i = 0; ok && i < topo->n_sources; i++)
+		ok = secret_owner_ensure(&h, topo->sources[i].pg.password_file);
+	for (size_t i = 0; ok && i < topo->n_targets; i++)
+		ok = secret_owner_ensure(&h, topo->targets[i].pg.password_file);
+	ok = ok && vars_build(&h);
+	if (ok && h.manage_kafka)
+		ok = configs_render(&h);
+	ok = ok && units_render(&h) && topology_digest_check(&h) && services_converge(&h);
+	render_vars_fini(&h.vars);
+	return ok;
+}

@@ -1,0 +1,18 @@
+/*
+ * agent/host.h: the host part of bootstrap: Kafka installed, ZooKeeper and
+ * Kafka configured and running under systemd, the pipelines' capture and
+ * apply units enabled, running and healthy.
+ */
+#ifndef CDC_HOST_H
+#define CDC_HOST_H
+
+#include "changes.h"
+#include "common.h"
+#include "topology.h"
+
+/* Converges the host (changes->apply) or records what that would change.
+ * Stops at the first failure, logged with the component and its cause;
+ * the changes recorded so far say what was already done. */
+MUST_CHECK bool host_converge(const struct topology *topo, struct change_list *changes);
+
+#endif
