@@ -31,7 +31,7 @@ REL_OBJS := $(SRCS:agent/%.c=build/rel/%.o)
 SAN_OBJS := $(SRCS:agent/%.c=build/asan/%.o)
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all asan test test-unit test-integration install demo deps clean
+.PHONY: all asan test test-unit test-integration install demo deps clean bench
 
 all: cdc-agent
 
@@ -73,9 +73,17 @@ test: deps
 install: cdc-agent
 	install -D -m 0755 cdc-agent $(DESTDIR)$(PREFIX)/bin/cdc-agent
 	install -D -m 0644 cdc-agent.ini $(DESTDIR)$(PREFIX)/share/cdc-agent/cdc-agent.ini.example
+	install -d $(DESTDIR)$(PREFIX)/share/cdc-agent/units $(DESTDIR)$(PREFIX)/share/cdc-agent/templates
+	install -m 0644 units/* $(DESTDIR)$(PREFIX)/share/cdc-agent/units/
+	install -m 0644 templates/* $(DESTDIR)$(PREFIX)/share/cdc-agent/templates/
 
 demo: deps all
 	scripts/demo.sh
+
+# Benchmarks (as root; each rewrites its own section of docs/BENCHMARKS.md).
+bench: deps all
+	scripts/bench-capture.sh
+	scripts/bench-pipeline.sh
 
 clean:
 	rm -rf build cdc-agent

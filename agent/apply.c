@@ -53,7 +53,7 @@ struct row_group {
 	struct target_table *tt;
 	bool delete;
 	char *signature;           /* which columns the rows carry */
-	struct strlist keys;       /* keys in this group */
+	struct strset keys;        /* keys in this group */
 	const char **params;       /* row-major, NULL for SQL NULL */
 	char **owned;              /* the param strings */
 	size_t nparams;
@@ -439,7 +439,7 @@ static void group_reset(struct row_group *g)
 	for (size_t i = 0; i < g->nparams; i++)
 		free(g->owned[i]);
 	free(g->signature);
-	strlist_fini(&g->keys);
+	strset_fini(&g->keys);
 	g->signature = NULL;
 	g->tt = NULL;
 	g->nparams = g->nrows = g->cols_per_row = 0;
@@ -584,7 +584,7 @@ static bool group_add(struct apply *a, struct target_table *tt, const struct app
 		}
 	}
 	if (ok && (!g->tt || g->tt != tt || g->delete != delete || strcmp(g->signature, signature) != 0 ||
-		   strlist_contains(&g->keys, key.data) ||
+		   strset_contains(&g->keys, key.data) ||
 		   (g->nrows + 1) * ncols > PG_MAX_PARAMS))
 		ok = group_flush(a);
 	if (ok) {
@@ -597,7 +597,7 @@ static bool group_add(struct apply *a, struct target_table *tt, const struct app
 		for (size_t c = 0; c < ts->ncols; c++)
 			if (signature[c] == '1')
 				group_add_param(g, texts[c]);
-		strlist_add(&g->keys, key.data);
+		(void)strset_add(&g->keys, key.data);
 		g->nrows++;
 	}
 	for (size_t c = 0; c < ts->ncols; c++)
@@ -805,7 +805,10 @@ static bool consume_loop(struct apply *a)
 	long long batch_started = 0;
 
 	while (!stop_requested && !a->failed) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(a->rk, 100);
+		/* With a batch open, only take what is already there: a batch
+		 * closes as soon as the consumer's queue runs dry, so a quiet
+		 * pipeline does not wait for the batch timer. */
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(a->rk, a->nbatch ? 0 : 100);
 
 		if (m && m->err) {
 			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)

@@ -164,7 +164,7 @@ static bool cluster_id(struct host_run *h, char **id)
 	bool changed, ok = true;
 	FILE *f;
 
-	if (file_read_all(path, id, NULL)) {
+	if (access(path, F_OK) == 0 && file_read_all(path, id, NULL)) {
 		(*id)[strcspn(*id, "\n")] = '\0';
 		free(path);
 		return true;
@@ -218,6 +218,15 @@ static bool vars_build(struct host_run *h)
 	render_vars_add(&h->vars, "kafka_data_dir", t->kafka.data_dir);
 	render_vars_add(&h->vars, "zookeeper_data_dir", t->zookeeper.data_dir);
 	render_vars_add(&h->vars, "zookeeper_connect", zk.data);
+	{
+		/* This host's ZooKeeper serves the first address of [zookeeper] connect. */
+		const char *zk0 = t->zookeeper.connect.items[0], *c = strrchr(zk0, ':');
+		char *zh = xstrndup(zk0, (size_t)(c - zk0));
+
+		render_vars_add(&h->vars, "zookeeper_address", zh);
+		render_vars_add(&h->vars, "zookeeper_port", c + 1);
+		free(zh);
+	}
 	render_vars_add(&h->vars, "bind_address", host);
 	snprintf(buf, sizeof(buf), "%d", port);
 	render_vars_add(&h->vars, "port", buf);
@@ -245,8 +254,13 @@ static bool vars_build(struct host_run *h)
 static bool render_one(struct host_run *h, const char *dir, const char *name, const char *dest,
 		       const char *data_dir_var, bool *changed)
 {
-	char *tmpl = xasprintf("%s/%s/%s", render_templates_dir(), dir, name);
+	const char *base = render_templates_dir();
+	char *tmpl;
 	bool one = false, ok;
+
+	if (!base)
+		return false; /* errors already logged */
+	tmpl = xasprintf("%s/%s/%s", base, dir, name);
 
 	/* Each properties file names its own data directory as data_dir. */
 	if (data_dir_var)

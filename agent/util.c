@@ -168,6 +168,61 @@ void strlist_fini(struct strlist *list)
 	list->n = 0;
 }
 
+static size_t str_hash(const char *s)
+{
+	size_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* The slot holding s, or the free slot where it would go. */
+static size_t strset_slot(const struct strset *set, const char *s)
+{
+	size_t i = str_hash(s) & (set->cap - 1);
+
+	while (set->slots[i] && strcmp(set->slots[i], s) != 0)
+		i = (i + 1) & (set->cap - 1);
+	return i;
+}
+
+bool strset_contains(const struct strset *set, const char *s)
+{
+	return set->cap && set->slots[strset_slot(set, s)] != NULL;
+}
+
+bool strset_add(struct strset *set, const char *s)
+{
+	size_t i;
+
+	if ((set->n + 1) * 2 > set->cap) {
+		struct strset bigger = { xcalloc(set->cap ? set->cap * 2 : 64, sizeof(char *)),
+					 set->cap ? set->cap * 2 : 64, set->n };
+
+		for (size_t k = 0; k < set->cap; k++)
+			if (set->slots[k])
+				bigger.slots[strset_slot(&bigger, set->slots[k])] = set->slots[k];
+		free(set->slots);
+		*set = bigger;
+	}
+	i = strset_slot(set, s);
+	if (set->slots[i])
+		return false;
+	set->slots[i] = xstrdup(s);
+	set->n++;
+	return true;
+}
+
+void strset_fini(struct strset *set)
+{
+	for (size_t i = 0; i < set->cap; i++)
+		free(set->slots[i]);
+	free(set->slots);
+	set->slots = NULL;
+	set->cap = set->n = 0;
+}
+
 char *str_trim(char *s)
 {
 	char *end;

@@ -43,6 +43,19 @@ void strlist_add(struct strlist *list, const char *s); /* copies s */
 bool strlist_contains(const struct strlist *list, const char *s);
 void strlist_fini(struct strlist *list);
 
+/* A set of owned strings with constant-time lookup (open addressing);
+ * strset_fini frees every item. */
+struct strset {
+	char **slots;
+	size_t cap;   /* 0 or a power of two */
+	size_t n;
+};
+
+/* Adds a copy of s; returns false if it was already there. */
+bool strset_add(struct strset *set, const char *s);
+bool strset_contains(const struct strset *set, const char *s);
+void strset_fini(struct strset *set);
+
 /* Trims ASCII white space in place; returns s. */
 char *str_trim(char *s);
 bool str_ends_with(const char *s, const char *suffix);

@@ -15,12 +15,14 @@ if [ "$(id -u)" -ne 0 ] || ! command -v systemd-nspawn >/dev/null; then
 	finish
 	exit
 fi
-for port in 5432 2181 9092 9093; do
-	if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
-		skip_or_fail "port $port is busy on this machine; the container's services need it"
-		finish
-		exit
-	fi
+# Free ports: the container shares this machine's network.
+. "$REPO_ROOT/tests/lib/pg.sh"
+SEED_PG_PORT=$(free_port)
+ZKP=$(free_port)
+KP=$(free_port)
+while [ "$ZKP" = "$KP" ] || [ "$SEED_PG_PORT" = "$KP" ] || [ "$SEED_PG_PORT" = "$ZKP" ] ||
+	(exec 3<>"/dev/tcp/127.0.0.1/$((KP + 1))") 2>/dev/null; do
+	KP=$(free_port)
 done
 DIST=$("$REPO_ROOT/scripts/kafka-dist.sh") || { _fail "Kafka distribution built"; finish; exit; }
 SHA=$(cut -d' ' -f1 "$DIST.sha512")
@@ -35,7 +37,10 @@ run_mode() { # zookeeper|kraft
 	mkdir -p "$CT_DIR/root/usr/local/share/cdc-agent"
 	cp -r "$REPO_ROOT/units" "$REPO_ROOT/templates" "$CT_DIR/root/usr/local/share/cdc-agent/"
 	sed -e "s|^sha512 = .*|sha512 = $SHA|" -e "s|^dist = .*|dist = file://$DIST|" \
-		-e "s|^mode = .*|mode = $mode|" "$REPO_ROOT/cdc-agent.ini" >"$REPO_ROOT/build/boot-$mode.ini"
+		-e "s|^mode = .*|mode = $mode|" -e "s|^port = 5432|port = $SEED_PG_PORT|" \
+		-e "s|^bootstrap_servers = .*|bootstrap_servers = 127.0.0.1:$KP|" \
+		-e "s|^connect = .*|connect = 127.0.0.1:$ZKP|" \
+		"$REPO_ROOT/cdc-agent.ini" >"$REPO_ROOT/build/boot-$mode.ini"
 	ct_copy_in "$REPO_ROOT/build/boot-$mode.ini" /etc/cdc-agent/cdc-agent.ini
 	agent() { ct_exec env ASAN_OPTIONS="${ASAN_OPTIONS:-}" /usr/local/bin/cdc-agent -c /etc/cdc-agent/cdc-agent.ini "$@"; }
 	seed_psql db1 "INSERT INTO public.my_table (id, name) SELECT g, 'before ' || g FROM generate_series(1, 100) g" >/dev/null
@@ -74,7 +79,7 @@ run_mode() { # zookeeper|kraft
 	check_eq "$mode: and restarts nothing (start timestamps unchanged)" "$before" "$after"
 
 	# A broken Kafka setting: bootstrap restarts Kafka, which fails, and says why.
-	ct_exec sed -i 's/^heap = .*/heap = 1k/' /etc/cdc-agent/cdc-agent.ini
+	ct_exec sed -i 's/^\[kafka\]$/[kafka]\nheap = 1k/' /etc/cdc-agent/cdc-agent.ini
 	out=$(agent bootstrap 2>&1); rc=$?
 	check_eq "$mode: a broken Kafka setting fails bootstrap" 1 "$rc"
 	check_contains "$mode: naming Kafka" "Kafka is not healthy" "$out"

@@ -5,14 +5,19 @@
 # Shared by the systemd tests and scripts/demo.sh.
 
 SEED_DB1_PASSWORD=${SEED_DB1_PASSWORD:-cdc_pass}
+# The container shares the host's network: a test may move 15/main off 5432.
+SEED_PG_PORT=${SEED_PG_PORT:-5432}
 SEED_DB2_PASSWORD=${SEED_DB2_PASSWORD:-db2_pass}
 
 # Runs SQL as postgres inside the container (peer authentication).
 seed_psql() { # DB SQL
-	ct_exec runuser -u postgres -- psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$1" -c "$2"
+	ct_exec runuser -u postgres -- psql -X -q -A -t -v ON_ERROR_STOP=1 -p "$SEED_PG_PORT" -d "$1" -c "$2"
 }
 
 seed_prepare() {
+	if [ "$SEED_PG_PORT" != 5432 ]; then
+		ct_exec sed -i "s/^port = .*/port = $SEED_PG_PORT/" /etc/postgresql/15/main/postgresql.conf || return 1
+	fi
 	ct_exec systemctl start postgresql@15-main.service || return 1
 	seed_psql postgres "CREATE DATABASE db1" || return 1
 	seed_psql db1 "CREATE TABLE public.my_table (id int PRIMARY KEY, name text, updated_at timestamptz DEFAULT now())" || return 1

@@ -1,0 +1,741 @@
+#!/usr/bin/env bash
+# scripts/bench-pipeline.sh: end-to-end figures of cdc-agent (capture + Kafka +
+# apply) against PostgreSQL's own logical replication, side by side in one run.
+#
+#   scripts/bench-pipeline.sh       (as root, after `make`; `make bench` runs it)
+#
+# On one machine, loopback only: one private PostgreSQL 15 cluster (db1 the
+# source; db2 cdc-agent's target; db3 the target of a native subscription
+# from db1; db4 cdc-agent's target with json_schemas = true), a ZooKeeper-mode
+# Kafka broker (topics of 1 partition), and a topology bootstrapped by the
+# agent (tests/lib/*.sh start the servers, as in tests/integration/80_pipeline.sh).
+# Each system has its own tables, and only the system being measured runs:
+# the other's processes are stopped (capture and apply) or its subscription
+# disabled, and each run starts once the system has caught up (a TRUNCATE and
+# a marker row written at the source have reached the target).
+#
+#   1. Throughput: ROWS rows (narrow table: id int primary key, v int) written
+#      in transactions of TXN_ROWS rows as fast as one session can, timed from
+#      the writer's first statement (server clock) to the commit of the last
+#      row in the target (clock_timestamp() taken by a deferred constraint
+#      trigger on that row, which fires at commit; same clock), so polling
+#      adds nothing.  REPEAT runs per system, alternating; medians.
+#      json_schemas = true: JSON_REPEAT runs (0 skips them).
+#   2. Latency: pgbench writes rows at a fixed rate for LAT_SEC s, at LOW_RATE
+#      rows/s (single-row transactions) and at half of native replication's
+#      median throughput (LAT_TX_RATE transactions/s of rate/LAT_TX_RATE rows).
+#      Each row carries ts = clock_timestamp() at its insert; in the target a
+#      BEFORE INSERT trigger sets arrived = clock_timestamp() (ENABLE ALWAYS,
+#      so it fires under the subscription too).  Latency to insert = arrived
+#      - ts, for both; to commit = the target row's commit timestamp
+#      (track_commit_timestamp = on) - ts, for cdc-agent only (native apply
+#      stamps its commits with the origin's time); p50/p99 by percentile_cont
+#      over every row of the run.
+#   3. Peak RSS (VmHWM) of capture and apply, read before each SIGTERM; and the
+#      CPU time of every process on the path during the throughput runs.
+# The results go into the section "## End-to-end pipeline" of
+# docs/BENCHMARKS.md (only that section is rewritten) and to stdout.
+#
+# Env: ROWS (200000) TXN_ROWS (1000) REPEAT (3) JSON_REPEAT (REPEAT)
+#      LAT_SEC (20) LOW_RATE (1000) LAT_TX_RATE (1000) CDC_AGENT (./cdc-agent)
+#      PG_BIN (/usr/lib/postgresql/15/bin) BENCH_OUT (docs/BENCHMARKS.md)
+#      BENCH_KEEP_LOGS=1 keeps a copy of the work directory (logs).
+#      BENCH_PERF (auto): 1, or auto when perf works here, adds one more
+#      throughput run of cdc-agent, not timed, with apply sampled by perf
+#      record; where apply's CPU goes is summed up in the section, the full
+#      report is BENCH_PERF_DIR/perf-apply.txt (default: the work directory,
+#      removed at the end).  0 skips it.
+set -euo pipefail
+export LC_ALL=C
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CDC_AGENT=${CDC_AGENT:-$REPO_ROOT/cdc-agent}
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+ROWS=${ROWS:-200000}
+TXN_ROWS=${TXN_ROWS:-1000}
+REPEAT=${REPEAT:-3}
+JSON_REPEAT=${JSON_REPEAT:-$REPEAT}
+LAT_SEC=${LAT_SEC:-20}
+LOW_RATE=${LOW_RATE:-1000}
+LAT_TX_RATE=${LAT_TX_RATE:-1000}
+BENCH_OUT=${BENCH_OUT:-$REPO_ROOT/docs/BENCHMARKS.md}
+SECTION="## End-to-end pipeline"
+WAIT_MAX_SEC=300 # a system that takes longer than this to deliver a run fails it
+
+log() { printf 'bench-pipeline: %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root (the cluster runs as the postgres user)"
+[ -x "$CDC_AGENT" ] || die "$CDC_AGENT missing: run make first"
+[ -x "$PG_BIN/pgbench" ] || die "$PG_BIN/pgbench missing"
+for v in ROWS TXN_ROWS REPEAT LAT_SEC LOW_RATE LAT_TX_RATE; do
+	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer"
+done
+[[ $JSON_REPEAT =~ ^[0-9]+$ ]] || die "JSON_REPEAT must be a number"
+BENCH_PERF=${BENCH_PERF:-auto}
+case $BENCH_PERF in
+auto) if command -v perf >/dev/null && perf stat -e task-clock true >/dev/null 2>&1; then BENCH_PERF=1; else BENCH_PERF=0; fi ;;
+1) command -v perf >/dev/null || die "BENCH_PERF=1 needs perf (apt-get install linux-perf)" ;;
+0) ;;
+*) die "BENCH_PERF must be auto, 0 or 1" ;;
+esac
+
+# The test harness: pg.sh, kafka.sh and capture_env_down (stops what
+# bench_env_up starts).  Its functions are not written for set -e: they are
+# only called in || contexts here.
+export PG_BIN REPO_ROOT CDC_AGENT
+# shellcheck source=SCRIPTDIR/../tests/lib/capture_env.sh
+. "$REPO_ROOT/tests/lib/capture_env.sh"
+
+# ---- processes we start, and cleanup -----------------------------------------
+
+CAP_PID='' APP_PID='' PERF_PID='' PGBENCH_PID=''
+AGENT_EXE=''
+stop_pid() { # PID EXE: SIGTERM, then SIGKILL after 10 s, if PID still runs EXE
+	local i
+	[ -n "$1" ] && [ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$2" ] || return 0
+	kill -TERM "$1" 2>/dev/null
+	for ((i = 0; i < 100; i++)); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	set +e
+	[ -n "$PGBENCH_PID" ] && stop_pid "$PGBENCH_PID" "$(readlink -f "$PG_BIN/pgbench")"
+	[ -n "$PERF_PID" ] && { kill -INT "$PERF_PID" 2>/dev/null; wait "$PERF_PID" 2>/dev/null; }
+	stop_pid "$CAP_PID" "$AGENT_EXE"
+	stop_pid "$APP_PID" "$AGENT_EXE"
+	if [ "${BENCH_KEEP_LOGS:-}" = 1 ] && [ -n "${WORK:-}" ]; then
+		cp -a "$WORK" "$WORK.kept" 2>/dev/null && log "logs kept in $WORK.kept"
+	fi
+	capture_env_down >/dev/null 2>&1
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+now() { printf '%s' "$EPOCHREALTIME"; }
+q() { pg_psql src "$1" "$2"; } # DB SQL: prints rows; non-zero on error
+calc() { awk "BEGIN { $1 }"; }   # calc 'printf "%.1f", 1/3'
+
+# ---- environment -----------------------------------------------------------------
+
+LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
+T_BEGIN=$SECONDS
+
+NARROW_COLS="id int PRIMARY KEY, v int"
+LAT_COLS="id bigint PRIMARY KEY, v int, ts timestamptz DEFAULT clock_timestamp(), arrived timestamptz"
+NOVAC="WITH (autovacuum_enabled = off)"
+# Target side: the trigger that records each row's arrival (lat); a deferred
+# trigger, so fired at commit, that notes when the last row of a throughput
+# run committed (narrow: bench_done); bench_wait(query, max_s) runs the query
+# until it returns a value (NULL after max_s).  Commit timestamps cannot time
+# native replication: its apply worker stamps each transaction with the
+# origin's commit time (replication origins), so they are only used for
+# cdc-agent's latency to commit.
+TARGET_SQL="
+CREATE TABLE narrow ($NARROW_COLS) $NOVAC;
+CREATE TABLE lat ($LAT_COLS) $NOVAC;
+CREATE FUNCTION set_arrived() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN NEW.arrived := clock_timestamp(); RETURN NEW; END \$\$;
+CREATE TRIGGER lat_arrived BEFORE INSERT ON lat FOR EACH ROW EXECUTE FUNCTION set_arrived();
+ALTER TABLE lat ENABLE ALWAYS TRIGGER lat_arrived;
+CREATE TABLE bench_done (tbl text, id bigint, at timestamptz);
+CREATE FUNCTION note_done() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS \$\$
+BEGIN INSERT INTO public.bench_done VALUES (TG_TABLE_NAME, NEW.id, clock_timestamp()); RETURN NULL; END \$\$;
+CREATE CONSTRAINT TRIGGER narrow_done AFTER INSERT ON narrow DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW WHEN (NEW.id = $ROWS) EXECUTE FUNCTION note_done();
+ALTER TABLE narrow ENABLE ALWAYS TRIGGER narrow_done;
+CREATE FUNCTION bench_wait(q text, max_s float8) RETURNS float8 LANGUAGE plpgsql AS \$\$
+DECLARE deadline timestamptz := clock_timestamp() + max_s * interval '1 second'; r float8;
+BEGIN
+	LOOP
+		EXECUTE q INTO r;
+		IF r IS NOT NULL THEN RETURN r; END IF;
+		EXIT WHEN clock_timestamp() >= deadline;
+		PERFORM pg_sleep(0.02);
+	END LOOP;
+	RETURN NULL;
+END \$\$;"
+
+log "starting PostgreSQL and Kafka (ZooKeeper mode, topics of 1 partition), bootstrapping the topology"
+WORK=$(mktemp -d /tmp/cdc-bench-pipeline.XXXXXX)
+bench_env_up() {
+	local dist zk
+	dist=$("$REPO_ROOT/scripts/kafka-dist.sh" 2>"$WORK/kafka-dist.log") || return 1
+	kafka_unpack "$dist" "$WORK/kafka" >/dev/null || return 1
+	zk=$(free_port)
+	KP=$(free_port)
+	while [ "$KP" = "$zk" ]; do KP=$(free_port); done
+	zk_start "$WORK/kafka" "$zk" >>"$WORK/servers.log" 2>&1 || return 1
+	kafka_start_zk "$WORK/kafka" "$KP" "$zk" >>"$WORK/servers.log" 2>&1 || return 1
+	pg_cluster_create src >>"$WORK/servers.log" 2>&1 || return 1
+	# The harness logs every statement (log_statement = all, with every
+	# parameter): a benchmark must not.  Commit timestamps time the runs.
+	q postgres "ALTER SYSTEM SET log_statement = 'none'" &&
+		q postgres "ALTER SYSTEM SET log_connections = off" &&
+		q postgres "ALTER SYSTEM SET track_commit_timestamp = on" &&
+		q postgres "CREATE DATABASE db1" && q postgres "CREATE DATABASE db3" || return 1
+	q db1 "CREATE TABLE narrow_cdc ($NARROW_COLS) $NOVAC;
+		CREATE TABLE narrow_lr ($NARROW_COLS) $NOVAC;
+		CREATE TABLE narrow_js ($NARROW_COLS) $NOVAC;
+		CREATE TABLE lat_cdc (${LAT_COLS/id bigint/id bigint GENERATED BY DEFAULT AS IDENTITY}) $NOVAC;
+		CREATE TABLE lat_lr (${LAT_COLS/id bigint/id bigint GENERATED BY DEFAULT AS IDENTITY}) $NOVAC;" \
+		>/dev/null || return 1
+	(umask 077 && echo 'cdc pw' >"$WORK/db1.pass" && echo 'tgt pw' >"$WORK/tgt.pass")
+	T=$WORK/topo.ini
+	# bootstrap must only provision the databases here: with manage_units
+	# (agents that know it), it would also install users and systemd units
+	# on this host.
+	local units=''
+	grep -aq manage_units "$CDC_AGENT" && units='manage_units = false'
+	cat >"$T" <<EOF
+[agent]
+state_dir = $WORK/state
+$units
+
+[kafka]
+bootstrap_servers = 127.0.0.1:$KP
+partitions = 1
+
+[source s0]
+host = 127.0.0.1
+port = $PG_PORT_src
+dbname = db1
+user = cdc_user
+password_file = $WORK/db1.pass
+admin_host = $PG_SOCK_src
+publication = bench_s0
+slot = bench_s0
+tables = public.narrow_cdc, public.lat_cdc
+topic_prefix = b0
+snapshot_mode = never
+json_schemas = false
+
+[source s1]
+host = 127.0.0.1
+port = $PG_PORT_src
+dbname = db1
+user = cdc_user
+password_file = $WORK/db1.pass
+admin_host = $PG_SOCK_src
+publication = bench_s1
+slot = bench_s1
+tables = public.narrow_js
+topic_prefix = b1
+snapshot_mode = never
+json_schemas = true
+
+[target db2]
+host = 127.0.0.1
+port = $PG_PORT_src
+dbname = db2
+user = db2_user
+password_file = $WORK/tgt.pass
+admin_host = $PG_SOCK_src
+
+[target db4]
+host = 127.0.0.1
+port = $PG_PORT_src
+dbname = db4
+user = db4_user
+password_file = $WORK/tgt.pass
+admin_host = $PG_SOCK_src
+
+[pipeline p0]
+source = s0
+target = db2
+
+[pipeline p1]
+source = s1
+target = db4
+EOF
+	# Nothing but databases: refuse if the plan touches this host.
+	"$CDC_AGENT" -c "$T" plan >"$WORK/plan.log" 2>&1
+	if grep -q '^host:' "$WORK/plan.log"; then
+		grep '^host:' "$WORK/plan.log" >&2
+		log "bootstrap would change this host (above): refusing"
+		return 1
+	fi
+	# The first bootstrap sets wal_level and asks for a restart (exit 4).
+	"$CDC_AGENT" -c "$T" bootstrap >"$WORK/bootstrap-1.log" 2>&1
+	pg_cluster_restart src || return 1
+	"$CDC_AGENT" -c "$T" bootstrap >"$WORK/bootstrap.log" 2>&1
+}
+bench_env_up || { tail -n 30 "$WORK"/*.log >&2 2>/dev/null; die "environment did not come up"; }
+grep -q "bootstrap: nothing to change" "$WORK/bootstrap.log" ||
+	{ cat "$WORK/bootstrap.log" >&2; die "bootstrap did not converge"; }
+[ "$(q db1 "SHOW track_commit_timestamp")" = on ] || die "track_commit_timestamp is not on"
+# Our own copy: a rebuild of ./cdc-agent during the run changes nothing.
+cp -p "$CDC_AGENT" "$WORK/cdc-agent"
+AGENT_BUILT=$(date -u -r "$CDC_AGENT" '+%Y-%m-%d %H:%M UTC')
+CDC_AGENT=$WORK/cdc-agent
+AGENT_EXE=$(readlink -f "$CDC_AGENT")
+
+# Target tables: the same for all three targets (named by the system's source
+# table), owned by the target's user (apply only needs DML on them).
+for t in "db2 cdc db2_user" "db3 lr postgres" "db4 js db4_user"; do
+	read -r db sfx owner <<<"$t"
+	sql=${TARGET_SQL//TABLE narrow (/TABLE narrow_$sfx (}
+	sql=${sql//TABLE lat (/TABLE lat_$sfx (}
+	sql=${sql//ON lat /ON lat_$sfx }
+	sql=${sql//ON narrow /ON narrow_$sfx }
+	sql=${sql//ALTER TABLE narrow /ALTER TABLE narrow_$sfx }
+	sql=${sql//ALTER TABLE lat /ALTER TABLE lat_$sfx }
+	q "$db" "$sql" >/dev/null || die "target tables in $db"
+	if [ "$owner" != postgres ]; then
+		q "$db" "ALTER TABLE narrow_$sfx OWNER TO $owner" >/dev/null
+		[ "$sfx" = cdc ] && q "$db" "ALTER TABLE lat_$sfx OWNER TO $owner" >/dev/null
+	fi
+done
+
+# Native logical replication, db1 -> db3.  The slot first, then the
+# subscription without creating one: a subscription to the same cluster
+# otherwise hangs in CREATE SUBSCRIPTION (../shared/TESTING.md).
+q db1 "CREATE PUBLICATION lr_pub FOR TABLE narrow_lr, lat_lr" >/dev/null
+q db1 "SELECT pg_create_logical_replication_slot('bench_lr', 'pgoutput')" >/dev/null
+q db3 "CREATE SUBSCRIPTION lr_sub CONNECTION 'host=$PG_SOCK_src port=$PG_PORT_src dbname=db1 user=postgres'
+	PUBLICATION lr_pub WITH (create_slot = false, slot_name = 'bench_lr', copy_data = false, enabled = false)" \
+	>/dev/null || die "CREATE SUBSCRIPTION"
+
+# ---- the two systems ------------------------------------------------------------
+
+CLK_TCK=$(getconf CLK_TCK)
+cpu_of() { # PID -> CPU seconds (user + system, all threads); 0 if gone
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+	stat=${stat##*) }
+	awk -v s="$stat" -v hz="$CLK_TCK" 'BEGIN { split(s, f, " "); printf "%.2f", (f[12] + f[13]) / hz }'
+}
+# CPU seconds the whole machine spent busy (all CPUs) since boot.
+machine_cpu() { awk -v hz="$CLK_TCK" '$1 == "cpu" { printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / hz; exit }' /proc/stat; }
+hwm_of() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+broker_pid() { cat "$WORK/kafka/kafka.pid"; }
+
+RUNNING='' # cdc-p0 | cdc-p1 | lr | ''
+RSS_LOG=$WORK/rss # lines: phase pipeline capture_kib apply_kib
+: >"$RSS_LOG"
+PHASE='' STARTED_IN=''
+
+cdc_start() { # PIPELINE (p0 | p1)
+	local p=$1 src=s${1#p} i
+	echo "---- start $(date -u +%T)" >>"$WORK/capture-$p.log"
+	echo "---- start $(date -u +%T)" >>"$WORK/apply-$p.log"
+	"$CDC_AGENT" -c "$T" capture "$p" >>"$WORK/capture-$p.log" 2>&1 &
+	CAP_PID=$!
+	# apply subscribes to topics capture creates at its start
+	for ((i = 0; i < 600; i++)); do
+		[ "$(grep -c "streaming from slot" "$WORK/capture-$p.log")" -ge "$(grep -c -- "---- start" "$WORK/capture-$p.log")" ] && break
+		kill -0 "$CAP_PID" 2>/dev/null || { tail -n 20 "$WORK/capture-$p.log" >&2; die "capture $p died"; }
+		sleep 0.1
+	done
+	"$CDC_AGENT" -c "$T" apply "$p" >>"$WORK/apply-$p.log" 2>&1 &
+	APP_PID=$!
+	RUNNING=cdc-$p
+	STARTED_IN=$PHASE
+	log "  started capture $p (pid $CAP_PID) and apply $p (pid $APP_PID) [source $src]"
+}
+cdc_stop() {
+	local p=${RUNNING#cdc-} rc=0
+	echo "$STARTED_IN $p $(hwm_of "$CAP_PID") $(hwm_of "$APP_PID")" >>"$RSS_LOG"
+	kill -TERM "$CAP_PID" "$APP_PID"
+	wait "$CAP_PID" || rc=$?
+	wait "$APP_PID" || rc=$((rc ? rc : $?))
+	CAP_PID='' APP_PID='' RUNNING=''
+	[ "$rc" = 0 ] || die "capture or apply $p exited with code $rc on SIGTERM (see $WORK/*-$p.log)"
+}
+lr_enable() {
+	q db3 "ALTER SUBSCRIPTION lr_sub ENABLE" >/dev/null
+	RUNNING=lr
+}
+lr_disable() {
+	local i
+	q db3 "ALTER SUBSCRIPTION lr_sub DISABLE" >/dev/null
+	for ((i = 0; i < 100; i++)); do
+		[ "$(q db1 "SELECT active FROM pg_replication_slots WHERE slot_name = 'bench_lr'")" = f ] && break
+		sleep 0.1
+	done
+	RUNNING=''
+}
+stop_running() {
+	case $RUNNING in
+	cdc-*) cdc_stop ;;
+	lr) lr_disable ;;
+	esac
+}
+use_system() { # cdc-p0 | cdc-p1 | lr
+	[ "$RUNNING" = "$1" ] && return 0
+	stop_running
+	case $1 in
+	cdc-*) cdc_start "${1#cdc-}" ;;
+	lr) lr_enable ;;
+	esac
+}
+alive() { # the running system's processes still run (a subscription always does)
+	case $RUNNING in
+	cdc-*) kill -0 "$CAP_PID" 2>/dev/null && kill -0 "$APP_PID" 2>/dev/null ;;
+	*) true ;;
+	esac
+}
+
+# Runs QUERY in DB until it returns a value, and prints it.
+wait_for() { # DB QUERY MAX_SEC WHAT
+	local deadline=$((SECONDS + $3)) t
+	while :; do
+		t=$(q "$1" "SELECT bench_wait(\$q\$$2\$q\$, 1.0)") || return 1
+		[ -n "$t" ] && { printf '%s' "$t"; return 0; }
+		alive || { log "$RUNNING died"; tail -n 20 "$WORK"/*-"${RUNNING#cdc-}".log >&2; return 1; }
+		((SECONDS < deadline)) || { log "$4 not in $1 within $3 s"; return 1; }
+	done
+}
+wait_row() { wait_for "$1" "SELECT 1 FROM $2 WHERE id = $3" "$4" "row $3 of $2"; } # DB TABLE KEY MAX_SEC
+# The commit time (epoch s) of row ROWS of a throughput run.
+wait_done() { wait_for "$1" "SELECT extract(epoch FROM at) FROM bench_done WHERE tbl = '$2' AND id = $ROWS" "$3" "row $ROWS of $2"; }
+
+MARK=0
+# Empties TABLE at the source and waits until the truncate and a marker row
+# after it reached the target: the system has caught up.
+catch_up() { # SRC_TABLE DB DST_TABLE
+	MARK=$((MARK + 1))
+	q db1 "TRUNCATE $1; INSERT INTO $1 (id, v) VALUES (-$MARK, 0)" >/dev/null
+	wait_row "$2" "$3" "-$MARK" "$WAIT_MAX_SEC" >/dev/null || die "$RUNNING did not catch up on $1"
+	[ "$(q "$2" "SELECT count(*) FROM $3")" = 1 ] || die "$3 in $2 not emptied by the truncate"
+	q "$2" "DELETE FROM bench_done" >/dev/null
+}
+
+# Server-side PIDs on the path, for CPU accounting.
+walsender_pid() { q db1 "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$1'"; }
+lr_worker_pid() { q db3 "SELECT pid FROM pg_stat_subscription WHERE subname = 'lr_sub' AND relid IS NULL"; }
+apply_backend_pid() { q "$1" "SELECT pid FROM pg_stat_activity WHERE datname = '$1' AND application_name = 'cdc-agent' AND backend_type = 'client backend' LIMIT 1"; }
+
+# ---- throughput ---------------------------------------------------------------
+
+LOAD_SQL=$WORK/load.sql # ROWS rows in transactions of TXN_ROWS, table name @T@
+{
+	echo "SELECT extract(epoch FROM clock_timestamp());"
+	for ((s = 1; s <= ROWS; s += TXN_ROWS)); do
+		e=$((s + TXN_ROWS - 1 < ROWS ? s + TXN_ROWS - 1 : ROWS))
+		echo "INSERT INTO @T@ SELECT g, g FROM generate_series($s, $e) g;"
+	done
+	echo "SELECT extract(epoch FROM clock_timestamp());"
+} >"$LOAD_SQL"
+
+TP=$WORK/throughput # lines: system rep seconds write_s cpu: agent_or_worker... (see below)
+: >"$TP"
+# One throughput run of the running system: SYSTEM LABEL SRC_TABLE DB DST_TABLE.
+# Appends "LABEL rep seconds write_seconds cpu_a cpu_b cpu_c cpu_d cpu_e" to
+# $TP, where the CPU seconds are: cdc-agent: capture apply walsender
+# target-backend broker machine; native: - apply-worker walsender - - machine
+# (machine: all CPUs busy, whatever ran, until the commit was seen).
+throughput_run() {
+	local sys=$1 label=$2 src=$3 db=$4 dst=$5 rep=$6 out t0 tw t1 n pids=() c0=() c1=() i m0
+	use_system "$sys"
+	catch_up "$src" "$db" "$dst"
+	if [ "$sys" = lr ]; then
+		pids=(0 "$(lr_worker_pid)" "$(walsender_pid bench_lr)" 0 0)
+	else
+		pids=("$CAP_PID" "$APP_PID" "$(walsender_pid "bench_s${sys#cdc-p}")" "$(apply_backend_pid "$db")" "$(broker_pid)")
+	fi
+	for i in "${!pids[@]}"; do c0[i]=$(cpu_of "${pids[i]:-0}"); done
+	m0=$(machine_cpu)
+	out=$("$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$PG_SOCK_src" -p "$PG_PORT_src" -U postgres \
+		-d db1 -f <(sed "s/@T@/$src/" "$LOAD_SQL")) || die "load on $src"
+	t0=$(head -n 1 <<<"$out")
+	tw=$(tail -n 1 <<<"$out")
+	t1=$(wait_done "$db" "$dst" "$WAIT_MAX_SEC") || die "$label did not deliver row $ROWS"
+	for i in "${!pids[@]}"; do c1[i]=$(calc "printf \"%.2f\", $(cpu_of "${pids[i]:-0}") - ${c0[i]}"); done
+	c1+=("$(calc "printf \"%.2f\", $(machine_cpu) - $m0")")
+	n=$(q "$db" "SELECT count(*) FROM $dst WHERE id > 0")
+	[ "$n" = "$ROWS" ] || die "$label: $n rows in $dst, want $ROWS"
+	echo "$label $rep $(calc "printf \"%.3f %.3f\", $t1 - $t0, $tw - $t0") ${c1[*]}" >>"$TP"
+	log "  $label run $rep: $(calc "printf \"%.0f rows/s (%.2f s; source written in %.2f s)\", $ROWS / ($t1 - $t0), $t1 - $t0, $tw - $t0"); CPU s: ${c1[*]}"
+}
+
+log "warm-up: capture creates its slot and topics, apply joins its group; the subscription starts"
+PHASE=throughput
+use_system cdc-p0
+catch_up narrow_cdc db2 narrow_cdc
+catch_up lat_cdc db2 lat_cdc
+use_system lr
+catch_up narrow_lr db3 narrow_lr
+catch_up lat_lr db3 lat_lr
+
+log "throughput: $ROWS rows in transactions of $TXN_ROWS, $REPEAT runs per system"
+for ((rep = 1; rep <= REPEAT; rep++)); do
+	throughput_run cdc-p0 cdc narrow_cdc db2 narrow_cdc "$rep"
+	throughput_run lr lr narrow_lr db3 narrow_lr "$rep"
+done
+if ((JSON_REPEAT > 0)); then
+	log "throughput with json_schemas = true: $JSON_REPEAT runs"
+	for ((rep = 1; rep <= JSON_REPEAT; rep++)); do
+		throughput_run cdc-p1 cdc_js narrow_js db4 narrow_js "$rep"
+	done
+fi
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+tp_col() { awk -v s="$1" -v k="$2" '$1 == s { print $k }' "$TP"; } # LABEL COLUMN
+LR_SEC=$(tp_col lr 3 | median)
+LR_RATE=$(calc "printf \"%.0f\", $ROWS / $LR_SEC")
+HALF_RATE=$(calc "printf \"%.0f\", $LR_RATE / 2")
+
+# ---- latency --------------------------------------------------------------------
+
+LAT=$WORK/latency # lines: rate system k achieved_rows/s rows p50i p99i maxi p50c p99c lag_ms
+: >"$LAT"
+PHASE=latency
+latency_run() { # SYSTEM LABEL SRC_TABLE DB DST_TABLE RATE
+	local sys=$1 label=$2 src=$3 db=$4 dst=$5 rate=$6 k txr last script stats src_stats lag
+	use_system "$sys"
+	catch_up "$src" "$db" "$dst"
+	# LAT_TX_RATE transactions/s of k rows (single-row transactions up to that rate)
+	k=$(calc "k = int($rate / $LAT_TX_RATE + 0.5); print (k < 1 ? 1 : k)")
+	txr=$(calc "printf \"%.0f\", $rate / $k")
+	script=$WORK/lat-$src-$k.sql
+	if [ "$k" = 1 ]; then
+		echo "INSERT INTO $src (v) VALUES (1);" >"$script"
+	else
+		echo "INSERT INTO $src (v) SELECT 1 FROM generate_series(1, $k);" >"$script"
+	fi
+	"$PG_BIN/pgbench" -n -h "$PG_SOCK_src" -p "$PG_PORT_src" -U postgres -f "$script" -R "$txr" \
+		-T "$LAT_SEC" -c 4 -j 2 db1 >"$WORK/pgbench-$label-$rate.log" 2>&1 &
+	PGBENCH_PID=$!
+	wait "$PGBENCH_PID" || { cat "$WORK/pgbench-$label-$rate.log" >&2; die "pgbench"; }
+	PGBENCH_PID=''
+	lag=$(sed -n 's/^rate limit schedule lag: avg \([0-9.]*\).*/\1/p' "$WORK/pgbench-$label-$rate.log")
+	last=$(q db1 "SELECT max(id) FROM $src")
+	src_stats=$(q db1 "SELECT count(*) || ' ' || round((count(*) / extract(epoch FROM max(ts) - min(ts)))::numeric)
+		FROM $src WHERE id > 0")
+	wait_row "$db" "$dst" "$last" "$WAIT_MAX_SEC" >/dev/null || die "$label did not deliver row $last at $rate rows/s"
+	stats=$(q "$db" "SELECT concat_ws(' ', count(*),
+			round(percentile_cont(0.5) WITHIN GROUP (ORDER BY i)::numeric, 1),
+			round(percentile_cont(0.99) WITHIN GROUP (ORDER BY i)::numeric, 1), round(max(i)::numeric, 1),
+			round(percentile_cont(0.5) WITHIN GROUP (ORDER BY c)::numeric, 1),
+			round(percentile_cont(0.99) WITHIN GROUP (ORDER BY c)::numeric, 1))
+		FROM (SELECT 1000 * extract(epoch FROM pg_xact_commit_timestamp(xmin) - ts) c,
+			1000 * extract(epoch FROM arrived - ts) i FROM $dst WHERE id > 0) l")
+	[ "${stats%% *}" = "${src_stats%% *}" ] || die "$label: ${stats%% *} rows arrived of ${src_stats%% *}"
+	echo "$rate $label $k ${src_stats#* } $stats ${lag:-?}" >>"$LAT"
+	log "  $label at $rate rows/s ($txr tx/s of $k rows; pgbench lag ${lag:-?} ms): rows achieved-rows/s p50 p99 max (ms to insert) p50 p99 (ms to commit): ${src_stats% *} ${src_stats#* } ${stats#* }"
+}
+
+log "latency: $LAT_SEC s at $LOW_RATE rows/s and at $HALF_RATE rows/s (half of native's $LR_RATE rows/s)"
+for rate in "$LOW_RATE" "$HALF_RATE"; do
+	latency_run cdc-p0 cdc lat_cdc db2 lat_cdc "$rate"
+	latency_run lr lr lat_lr db3 lat_lr "$rate"
+done
+stop_running
+
+# ---- optional profile of apply --------------------------------------------------
+
+PERF_LINES=()
+PERF_RATE=''
+if [ "$BENCH_PERF" = 1 ]; then
+	BENCH_PERF_DIR=${BENCH_PERF_DIR:-$WORK/perf}
+	mkdir -p "$BENCH_PERF_DIR"
+	PHASE=perf
+	use_system cdc-p0
+	catch_up narrow_cdc db2 narrow_cdc
+	f=$BENCH_PERF_DIR/perf-apply
+	perf record -q -F 999 --call-graph dwarf,8192 -p "$APP_PID" -o "$f.data" 2>"$WORK/perf.log" &
+	PERF_PID=$!
+	sleep 1
+	t0=$(q db1 "SELECT extract(epoch FROM clock_timestamp())")
+	"$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$PG_SOCK_src" -p "$PG_PORT_src" -U postgres \
+		-d db1 -f <(sed "s/@T@/narrow_cdc/" "$LOAD_SQL") >/dev/null || die "load"
+	t1=$(wait_done db2 narrow_cdc "$WAIT_MAX_SEC") || die "profiled run did not deliver"
+	kill -INT "$PERF_PID"
+	wait "$PERF_PID" || true
+	PERF_PID=''
+	PERF_RATE=$(calc "printf \"%.0f\", $ROWS / ($t1 - $t0)")
+	log "  profiled run (not in the table): $PERF_RATE rows/s under perf"
+	stop_running
+	{
+		echo "# apply, sampled at 999 Hz during one throughput run ($ROWS rows)"
+		echo "# self time by thread and library"
+		perf report -i "$f.data" --no-children --sort comm,dso --stdio -g none 2>/dev/null
+		echo "# self time by function (main thread)"
+		perf report -i "$f.data" --comms cdc-agent --no-children --sort dso,symbol --stdio -g none \
+			--percent-limit 0.5 2>/dev/null
+		echo "# inclusive time (self + callees) by function (main thread)"
+		perf report -i "$f.data" --comms cdc-agent --children --sort symbol --stdio -g none \
+			--percent-limit 1.5 2>/dev/null
+	} >"$f.txt"
+	# Share of the main thread's samples with each function on the stack
+	# (inclusive; a sample counts in every bucket it touches).
+	mapfile -t PERF_LINES < <(perf script -i "$f.data" --comms cdc-agent -F ip,sym 2>/dev/null | awk '
+		function flush() { if (n) { tot++; for (k in seen) c[k]++ } delete seen; n = 0 }
+		function hit(re, name) { if (s ~ re) seen[name] = 1 }
+		/^[[:space:]]*$/ { flush(); next }
+		{
+			n = 1; s = $2
+			hit("^apply_event_parse", "`apply_event_parse` (JSON of the record read back)")
+			hit("^json_loadb", "`json_loadb` (jansson parsing value, key and `cdc.columns` header)")
+			hit("^json_delete", "`json_delete` (freeing the parsed trees)")
+			hit("^group_add", "`group_add` (values converted, rows grouped)")
+			hit("^strlist_contains", "`strlist_contains` (group_add: is this key already in the statement? a linear scan)")
+			hit("^group_flush", "`group_flush` (statement text built and sent; waiting for PostgreSQL is off-CPU, not sampled)")
+			hit("^(PQ|pq)", "libpq")
+			hit("^table_check", "`table_check` (event fingerprint vs table)")
+			hit("^rd_kafka_message_headers", "`rd_kafka_message_headers`")
+			hit("^rd_kafka_consumer_poll", "`rd_kafka_consumer_poll`")
+			hit("^(__vfprintf|__vsnprintf)", "printf family (`strbuf_addf`)")
+			hit("^(malloc|_int_malloc|__GI___libc_malloc|_int_free|cfree|__GI___libc_free)", "malloc/free")
+		}
+		END { flush(); for (k in c) if (c[k] / tot >= 0.01) printf "%.1f%% %s\n", 100 * c[k] / tot, k; printf "100%% of %d samples of apply'"'"'s main thread\n", tot }' |
+		sort -rn | sed 's/^/- /')
+	log "  apply profile: $f.txt"
+fi
+
+# ---- report -----------------------------------------------------------------------
+
+rate_of() { calc "printf \"%.0f\", $ROWS / $1"; }
+runs_of() { tp_col "$1" 3 | awk -v n="$ROWS" '{ printf "%s%.0f", (NR > 1 ? " / " : ""), n / $1 }'; }
+us_row() { calc "printf \"%.1f\", 1e6 * $1 / $ROWS"; }
+CDC_SEC=$(tp_col cdc 3 | median)
+CDC_RATE=$(rate_of "$CDC_SEC")
+RATIO=$(calc "printf \"%.2f\", $CDC_RATE / $LR_RATE")
+TP_ROWS=()
+tp_row() { # LABEL NAME
+	local s r cpu busy
+	s=$(tp_col "$1" 3 | median)
+	r=$(rate_of "$s")
+	if [ "$1" = lr ]; then
+		cpu="apply worker $(us_row "$(tp_col lr 6 | median)") · walsender $(us_row "$(tp_col lr 7 | median)")"
+	else
+		cpu="capture $(us_row "$(tp_col "$1" 5 | median)") · apply $(us_row "$(tp_col "$1" 6 | median)") · walsender $(us_row "$(tp_col "$1" 7 | median)") · apply's backend $(us_row "$(tp_col "$1" 8 | median)") · broker $(us_row "$(tp_col "$1" 9 | median)")"
+	fi
+	busy=$(calc "printf \"%.2f\", $(tp_col "$1" 10 | median) / $s")
+	TP_ROWS+=("| $2 | $s | $(tp_col "$1" 4 | median) | **$r** | $(runs_of "$1") | $(calc "printf \"%.2f\", $r / $LR_RATE") | $cpu | $busy |")
+}
+tp_row lr "native logical replication (CREATE SUBSCRIPTION)"
+tp_row cdc "cdc-agent, json_schemas = false"
+((JSON_REPEAT > 0)) && tp_row cdc_js "cdc-agent, json_schemas = true"
+
+LAT_ROWS=()
+for rate in "$LOW_RATE" "$HALF_RATE"; do
+	for label in cdc lr; do
+		read -r _ _ k ach n p50i p99i mxi p50c p99c lag < <(awk -v r="$rate" -v l="$label" '$1 == r && $2 == l' "$LAT")
+		name="cdc-agent"
+		[ "$label" = lr ] && name="native" p50c="–" p99c="–"
+		LAT_ROWS+=("| $rate | $name | $k | $n | $ach | $lag | $p50i | $p99i | $mxi | **$p50c** | **$p99c** |")
+	done
+done
+lat_col() { awk -v r="$1" -v l="$2" -v k="$3" '$1 == r && $2 == l { print $k }' "$LAT"; }
+CDC_P99_HALF=$(lat_col "$HALF_RATE" cdc 10)
+
+mib() { calc "printf \"%.1f\", $1 / 1024"; }
+rss_max() { awk -v ph="$1" -v p="$2" -v k="$3" '$1 == ph && $2 == p && $k > m { m = $k } END { print m + 0 }' "$RSS_LOG"; }
+RSS_LINE="capture $(mib "$(rss_max throughput p0 3)") MiB, apply $(mib "$(rss_max throughput p0 4)") MiB over the throughput runs (json_schemas = false)"
+((JSON_REPEAT > 0)) && RSS_LINE="$RSS_LINE; capture $(mib "$(rss_max throughput p1 3)") MiB, apply $(mib "$(rss_max throughput p1 4)") MiB with json_schemas = true"
+RSS_LINE="$RSS_LINE; capture $(mib "$(rss_max latency p0 3)") MiB, apply $(mib "$(rss_max latency p0 4)") MiB over the latency runs"
+
+FLOOR_TP=$(calc "print ($CDC_RATE >= $LR_RATE / 2) ? \"met\" : \"not met\"")
+FLOOR_LAT=$(calc "print ($CDC_P99_HALF < 1000) ? \"met\" : \"not met\"")
+GOAL=$(calc "print ($CDC_RATE >= $LR_RATE) ? \"met\" : \"not met\"")
+bold() { [ "$1" = met ] && echo met || echo "**not met**"; }
+FLOOR="not met"
+[ "$FLOOR_TP" = met ] && [ "$FLOOR_LAT" = met ] && FLOOR=met
+
+cmd="ROWS=$ROWS TXN_ROWS=$TXN_ROWS REPEAT=$REPEAT JSON_REPEAT=$JSON_REPEAT LAT_SEC=$LAT_SEC LOW_RATE=$LOW_RATE LAT_TX_RATE=$LAT_TX_RATE scripts/bench-pipeline.sh"
+cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+mem_total=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+kafka_v=$(cat /var/cache/cdc-agent/dist/kafka-dist.version 2>/dev/null || echo "?")
+rdkafka_v=$(pkg-config --modversion rdkafka 2>/dev/null || echo "?")
+pg_v=$("$PG_BIN/postgres" --version | awk '{ print $3 }')
+# Read-only git: the commit, and whether agent/ differs from it.
+agent_v=$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")
+[ -z "$(git -C "$REPO_ROOT" --no-optional-locks status --porcelain -- agent 2>/dev/null)" ] ||
+	agent_v="$agent_v + uncommitted changes in agent/"
+agent_v="$agent_v, binary built $AGENT_BUILT"
+LOAD_END=$(cut -d' ' -f1 /proc/loadavg)
+
+SECTION_FILE=$WORK/section.md
+{
+	echo "$SECTION"
+	echo
+	echo "Produced by \`$cmd\`"
+	echo "on $(date -u '+%Y-%m-%d %H:%M UTC') (whole run: $((SECONDS - T_BEGIN)) s), agent at \`$agent_v\`."
+	echo
+	echo "Machine: \`nproc\` = $(nproc) ($cpu_model), $mem_total memory, $(uname -sr). PostgreSQL $pg_v"
+	echo "(one private cluster, \`fsync = off\`, \`track_commit_timestamp = on\`, statement logging off,"
+	echo "defaults otherwise), Kafka $kafka_v (one broker, ZooKeeper mode, heap \`${KAFKA_HEAP_OPTS}\`, topics"
+	echo "of 1 partition), librdkafka $rdkafka_v. Everything shares the machine's CPUs: source, targets,"
+	echo "broker, capture and apply. Load average (1 min) at the start: $LOAD_START; at the end: $LOAD_END."
+	echo
+	echo "Method. db1 is the source; cdc-agent (\`capture\` + \`apply\`, bootstrapped by the agent) replicates"
+	echo "its tables to db2 (db4 with \`json_schemas = true\`); PostgreSQL's own logical replication replicates"
+	echo "other tables of db1 to db3 (\`CREATE SUBSCRIPTION\` with defaults on a slot made beforehand,"
+	echo "same cluster). Only the system measured runs (capture and apply stopped, or the subscription"
+	echo "disabled), and a run starts once it has caught up (a TRUNCATE and a marker row have reached the"
+	echo "target)."
+	echo
+	echo "- *Throughput*: $ROWS rows into \`(id int primary key, v int)\`, $TXN_ROWS rows per transaction"
+	echo "  (\`INSERT ... SELECT generate_series\`), one session as fast as it goes; timed from the writer's"
+	echo "  first statement to the commit of the last row in the target (\`clock_timestamp()\` in a deferred"
+	echo "  constraint trigger on that row, which fires at commit; same clock, no polling in the figure)."
+	echo "  Median of $REPEAT runs ($JSON_REPEAT with \`json_schemas = true\`); *runs* lists each run."
+	echo "  *CPU µs/row* is the CPU time of each process on the path during the run (medians) divided by"
+	echo "  the rows; *machine CPUs busy*: CPU time of the whole machine (everything, the writer and"
+	echo "  PostgreSQL's other processes included) over the run's time, out of $(nproc)."
+	echo "- *Latency*: pgbench (\`-c 4 -j 2 -R\`) writes for $LAT_SEC s at a fixed rate, in transactions of *k*"
+	echo "  rows (single-row transactions at up to $LAT_TX_RATE rows/s, else $LAT_TX_RATE transactions/s); each row"
+	echo "  carries \`ts = clock_timestamp()\` from its insert. *to insert* = \`arrived\` - ts, set by a"
+	echo "  BEFORE INSERT trigger on the target (ENABLE ALWAYS, so it fires under the subscription too)."
+	echo "  *to commit* = the target row's commit timestamp (\`track_commit_timestamp\`) - ts: cdc-agent only,"
+	echo "  since native apply stamps its commits with the origin's commit time; it commits each source"
+	echo "  transaction right after applying it, so its *to insert* is within µs of its commit, while"
+	echo "  cdc-agent commits a batch (up to 5000 records or 200 ms). Percentiles (\`percentile_cont\`) over"
+	echo "  every row of the run. The high rate is half of native replication's median throughput above."
+	echo "  *lag*: pgbench's mean schedule lag (the writer keeping its rate)."
+	echo "- *Peak RSS*: VmHWM of the process, read just before its SIGTERM."
+	echo
+	echo "| system | s (median) | source written in s | rows/s | runs (rows/s) | × native | CPU µs/row | machine CPUs busy |"
+	echo "|---|---:|---:|---:|---|---:|---|---:|"
+	printf '%s\n' "${TP_ROWS[@]}"
+	echo
+	echo "| rows/s | system | k | rows | achieved rows/s | lag ms | p50 ms to insert | p99 ms to insert | max ms to insert | p50 ms to commit | p99 ms to commit |"
+	echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	printf '%s\n' "${LAT_ROWS[@]}"
+	echo
+	echo "Peak RSS: $RSS_LINE."
+	echo
+	echo "Floor (from the issue): half of native logical replication's throughput, with p99 under one"
+	echo "second at half its rate — **$FLOOR**:"
+	echo
+	echo "- throughput: cdc-agent $CDC_RATE rows/s = $RATIO × native's $LR_RATE rows/s (floor 0.5) — $(bold "$FLOOR_TP")"
+	echo "- p99 at $HALF_RATE rows/s (half of native's rate): $CDC_P99_HALF ms to commit (floor 1000 ms) — $(bold "$FLOOR_LAT")"
+	echo "  (native replication itself at that rate, with the writer running alongside: p99 $(lat_col "$HALF_RATE" lr 7) ms to insert)"
+	echo
+	echo "Goal (from the issue): match or beat native logical replication's throughput — $(bold "$GOAL")"
+	echo "($RATIO × native)."
+	if ((${#PERF_LINES[@]})); then
+		echo
+		echo "Where apply's CPU goes: one more cdc-agent throughput run (not in the table; $PERF_RATE rows/s"
+		echo "under perf), apply sampled at 999 Hz by \`perf record --call-graph dwarf\`; share of its main thread's"
+		echo "samples with the function on the stack (inclusive, so the lines overlap):"
+		echo
+		printf '%s\n' "${PERF_LINES[@]}"
+	fi
+} >"$SECTION_FILE"
+
+# Rewrite only our section of BENCHMARKS.md (create the file if needed), under
+# a lock, replacing the file by rename.
+mkdir -p "$(dirname "$BENCH_OUT")"
+exec 8>/tmp/cdc-agent-benchmarks-md.lock
+flock 8
+if [ ! -f "$BENCH_OUT" ]; then
+	printf '# Benchmarks\n\nEach section is written by the script its command names; rerun it to refresh that section.\n\n' >"$BENCH_OUT"
+fi
+awk -v head="$SECTION" -v secfile="$SECTION_FILE" '
+	function emit(l) { while ((getline l < secfile) > 0) print l; close(secfile); done = 1 }
+	$0 == head { emit(); skip = 1; next }
+	skip && /^## / { skip = 0; print "" }
+	!skip { print; last = $0 }
+	END { if (!done) { if (NR && last != "") print ""; emit() } }' "$BENCH_OUT" >"$BENCH_OUT.tmp.$$"
+chmod --reference="$BENCH_OUT" "$BENCH_OUT.tmp.$$"
+mv "$BENCH_OUT.tmp.$$" "$BENCH_OUT"
+exec 8>&-
+log "wrote section \"$SECTION\" of $BENCH_OUT"
+cat "$SECTION_FILE"

@@ -1,0 +1,629 @@
+/*
+ * tests/unit/test_render.c: the template renderer (agent/render.c): {{name}}
+ * substitution and its errors with FILE:LINE, every file of units/ and
+ * templates/ rendered with a complete variable set in both Kafka modes, and
+ * render_to_file's write-once, plan-mode and error behaviour.  systemd's own
+ * opinion of the rendered units: tests/integration/45_units_verify.sh.
+ *
+ * Expected errors are captured from stderr and checked, which also keeps them
+ * out of the test output.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "changes.h"
+#include "render.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char work_dir[] = "/tmp/cdc-render.XXXXXX";
+static char repo_root[PATH_MAX];
+
+/* ---- helpers ---- */
+
+static int saved_stderr = -1;
+static FILE *capture_file;
+
+/* Sends stderr to a temp file until capture_end(). */
+static void capture_begin(void)
+{
+	fflush(stderr);
+	capture_file = tmpfile();
+	assert_non_null(capture_file);
+	saved_stderr = dup(STDERR_FILENO);
+	assert_true(saved_stderr >= 0);
+	assert_true(dup2(fileno(capture_file), STDERR_FILENO) >= 0);
+}
+
+/* Restores stderr; returns what was written to it (caller frees). */
+static char *capture_end(void)
+{
+	struct strbuf sb;
+	char chunk[4096];
+	size_t n;
+
+	fflush(stderr);
+	assert_true(dup2(saved_stderr, STDERR_FILENO) >= 0);
+	close(saved_stderr);
+	rewind(capture_file);
+	strbuf_init(&sb);
+	while ((n = fread(chunk, 1, sizeof(chunk), capture_file)) > 0)
+		strbuf_add(&sb, chunk, n);
+	fclose(capture_file);
+	return strbuf_detach(&sb);
+}
+
+/* A file in work_dir holding content; returns its path (caller frees). */
+static char *write_template(const char *name, const char *content)
+{
+	char *path = xasprintf("%s/%s", work_dir, name);
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(content, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	return path;
+}
+
+static char *read_file(const char *path) /* caller frees */
+{
+	struct strbuf sb;
+	char chunk[4096];
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	assert_non_null(f);
+	strbuf_init(&sb);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		strbuf_add(&sb, chunk, n);
+	fclose(f);
+	return strbuf_detach(&sb);
+}
+
+/* Renders content (written to a template file) expecting failure; returns
+ * stderr (caller frees) and the template's path in *path (caller frees). */
+static char *render_fails(const char *content, const struct render_vars *vars, char **path)
+{
+	char *out = NULL, *err;
+	bool ok;
+
+	*path = write_template("bad.tmpl", content);
+	capture_begin();
+	ok = render_template(*path, vars, &out);
+	err = capture_end();
+	assert_false(ok);
+	assert_null(out);
+	return err;
+}
+
+static void assert_contains(const char *haystack, const char *needle)
+{
+	if (!strstr(haystack, needle))
+		fail_msg("expected to find \"%s\" in:\n%s", needle, haystack);
+}
+
+static void vars_port(struct render_vars *vars)
+{
+	render_vars_init(vars);
+	render_vars_add(vars, "port", "2181");
+	render_vars_add(vars, "data_dir", "/var/lib/zookeeper");
+}
+
+/* ---- render_vars ---- */
+
+static void test_vars_add_get_replace(void **state)
+{
+	struct render_vars vars;
+
+	(void)state;
+	render_vars_init(&vars);
+	assert_null(render_vars_get(&vars, "a"));
+	render_vars_add(&vars, "a", "1");
+	render_vars_add(&vars, "b", "");
+	render_vars_add(&vars, "a", "2");
+	assert_int_equal(vars.n, 2);
+	assert_string_equal(render_vars_get(&vars, "a"), "2");
+	assert_string_equal(render_vars_get(&vars, "b"), "");
+	render_vars_fini(&vars);
+	assert_int_equal(vars.n, 0);
+	render_vars_fini(&vars); /* twice is harmless */
+}
+
+/* ---- render_template ---- */
+
+static void test_placeholders_replaced(void **state)
+{
+	struct render_vars vars;
+	char *path, *out = NULL;
+
+	(void)state;
+	vars_port(&vars);
+	render_vars_add(&vars, "empty", "");
+	path = write_template("ok.tmpl", "# {{port}} in a comment too\n"
+					 "clientPort={{port}}\n"
+					 "dataDir={{data_dir}}/x{{empty}}y {{port}}{{port}}\n"
+					 "a lone } or { or }} stays\n"
+					 "no newline at the end: {{port}}");
+	assert_true(render_template(path, &vars, &out));
+	assert_string_equal(out, "# 2181 in a comment too\n"
+				 "clientPort=2181\n"
+				 "dataDir=/var/lib/zookeeper/xy 21812181\n"
+				 "a lone } or { or }} stays\n"
+				 "no newline at the end: 2181");
+	free(out);
+	free(path);
+
+	path = write_template("empty.tmpl", "");
+	assert_true(render_template(path, &vars, &out));
+	assert_string_equal(out, "");
+	free(out);
+	free(path);
+	render_vars_fini(&vars);
+}
+
+static void test_unknown_placeholder_names_file_and_line(void **state)
+{
+	struct render_vars vars;
+	char *path, *err, *want;
+
+	(void)state;
+	vars_port(&vars);
+	err = render_fails("# header\n\nclientPort={{prot}}\ndataDir={{data_dir}}\n"
+			   "x={{no_such_name_anywhere}}\n",
+			   &vars, &path);
+	/* Every error of the file, each with its line; a near miss gets a hint. */
+	want = xasprintf("%s:3: error: unknown placeholder {{prot}} (did you mean {{port}}?)",
+			 path);
+	assert_contains(err, want);
+	free(want);
+	want = xasprintf("%s:5: error: unknown placeholder {{no_such_name_anywhere}}\n", path);
+	assert_contains(err, want);
+	free(want);
+	free(err);
+	free(path);
+	render_vars_fini(&vars);
+}
+
+static void test_unterminated_placeholder(void **state)
+{
+	struct render_vars vars;
+	char *path, *err, *want;
+
+	(void)state;
+	vars_port(&vars);
+	err = render_fails("a=1\nclientPort={{port\n", &vars, &path);
+	want = xasprintf("%s:2: error: unterminated {{", path);
+	assert_contains(err, want);
+	free(want);
+	free(err);
+	free(path);
+
+	/* "}}" on a later line does not close it: placeholders never span lines,
+	 * and the line count stays right after the error. */
+	err = render_fails("x={{port\n}}\ny={{nope}}\n", &vars, &path);
+	want = xasprintf("%s:1: error: unterminated {{", path);
+	assert_contains(err, want);
+	free(want);
+	want = xasprintf("%s:3: error: unknown placeholder {{nope}}", path);
+	assert_contains(err, want);
+	free(want);
+	free(err);
+	free(path);
+
+	err = render_fails("at the very end {{", &vars, &path);
+	want = xasprintf("%s:1: error: unterminated {{", path);
+	assert_contains(err, want);
+	free(want);
+	free(err);
+	free(path);
+	render_vars_fini(&vars);
+}
+
+static void test_malformed_names(void **state)
+{
+	static const char *const bad[] = { "{{ port }}", "{{Port}}", "{{}}", "{{po-rt}}",
+					   "{{a{{port}}" };
+	struct render_vars vars;
+	char *path, *err, *want;
+
+	(void)state;
+	vars_port(&vars);
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		char *content = xasprintf("line one\n%s\n", bad[i]);
+
+		err = render_fails(content, &vars, &path);
+		want = xasprintf("%s:2: error: bad placeholder", path);
+		assert_contains(err, want);
+		free(want);
+		free(err);
+		free(path);
+		free(content);
+	}
+	render_vars_fini(&vars);
+}
+
+static void test_value_with_line_break_refused(void **state)
+{
+	struct render_vars vars;
+	char *path, *err, *want;
+
+	(void)state;
+	render_vars_init(&vars);
+	render_vars_add(&vars, "config", "/etc/x.ini\nExecStartPre=/bin/evil");
+	err = render_fails("ExecStart=/bin/agent -c {{config}} run\n", &vars, &path);
+	want = xasprintf("%s:1: error: the value of {{config}} contains a line break", path);
+	assert_contains(err, want);
+	free(want);
+	free(err);
+	free(path);
+	render_vars_fini(&vars);
+}
+
+static void test_missing_template(void **state)
+{
+	struct render_vars vars;
+	char *out = NULL, *err, *path = xasprintf("%s/no-such.tmpl", work_dir);
+	bool ok;
+
+	(void)state;
+	render_vars_init(&vars);
+	capture_begin();
+	ok = render_template(path, &vars, &out);
+	err = capture_end();
+	assert_false(ok);
+	assert_null(out);
+	assert_contains(err, path);
+	free(err);
+	free(path);
+	render_vars_fini(&vars);
+}
+
+/* ---- the repository's units/ and templates/ ---- */
+
+/* Every name the files of units/ and templates/ use, with the values the
+ * agent would give them; mode switches the if_zookeeper / if_kraft lines. */
+static void vars_complete(struct render_vars *vars, bool kraft)
+{
+	render_vars_init(vars);
+	/* units/ */
+	render_vars_add(vars, "java", "/usr/lib/jvm/java-17-openjdk-amd64/bin/java");
+	render_vars_add(vars, "install_dir", "/opt/kafka");
+	render_vars_add(vars, "config_dir", "/etc/cdc-agent/kafka");
+	render_vars_add(vars, "kafka_heap", "1g");
+	render_vars_add(vars, "kafka_data_dir", "/var/lib/kafka");
+	render_vars_add(vars, "zookeeper_data_dir", "/var/lib/zookeeper");
+	render_vars_add(vars, "cluster_id", "MkU3OEVBNTcwNTJENDM2Qk");
+	render_vars_add(vars, "if_zookeeper", kraft ? "#zookeeper mode only: " : "");
+	render_vars_add(vars, "if_kraft", kraft ? "" : "#kraft mode only: ");
+	render_vars_add(vars, "agent_bin", "/usr/local/bin/cdc-agent");
+	render_vars_add(vars, "config", "/etc/cdc-agent/cdc-agent.ini");
+	render_vars_add(vars, "state_dir", "/var/lib/cdc-agent");
+	/* templates/ (each properties file its own data_dir; one value is enough here) */
+	render_vars_add(vars, "data_dir", "/var/lib/kafka");
+	render_vars_add(vars, "zookeeper_port", "2181");
+	render_vars_add(vars, "zookeeper_address", "127.0.0.1");
+	render_vars_add(vars, "node_id", "1");
+	render_vars_add(vars, "listeners", "PLAINTEXT://127.0.0.1:9092");
+	render_vars_add(vars, "zookeeper_connect", "127.0.0.1:2181");
+	render_vars_add(vars, "controller_port", "9093");
+}
+
+/* Renders every file of DIR/sub; returns how many (each must succeed and
+ * leave no "{{"); rendered kafka.service goes to *kafka_unit (caller frees). */
+static size_t render_dir(const char *dir, const char *sub, const struct render_vars *vars,
+			 char **kafka_unit)
+{
+	char *path = xasprintf("%s/%s", dir, sub);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		char *file, *out = NULL;
+
+		if (e->d_name[0] == '.')
+			continue;
+		file = xasprintf("%s/%s", path, e->d_name);
+		if (!render_template(file, vars, &out))
+			fail_msg("%s does not render with the complete variable set", file);
+		if (strstr(out, "{{"))
+			fail_msg("%s leaves a {{ after rendering", file);
+		if (strcmp(e->d_name, "kafka.service") == 0)
+			*kafka_unit = xstrdup(out);
+		free(out);
+		free(file);
+		n++;
+	}
+	closedir(d);
+	free(path);
+	return n;
+}
+
+static void test_repository_files_render(void **state)
+{
+	const char *dir;
+	struct render_vars vars;
+	char *kafka_zk = NULL, *kafka_kraft = NULL;
+	size_t n_units, n_templates;
+
+	(void)state;
+	assert_int_equal(setenv("CDC_AGENT_DATA_DIR", repo_root, 1), 0);
+	dir = render_templates_dir();
+	assert_non_null(dir);
+	assert_string_equal(dir, repo_root);
+
+	vars_complete(&vars, false);
+	n_units = render_dir(dir, "units", &vars, &kafka_zk);
+	n_templates = render_dir(dir, "templates", &vars, &kafka_zk);
+	render_vars_fini(&vars);
+	assert_true(n_units >= 5);     /* zookeeper, kafka, capture@, apply@, agent */
+	assert_true(n_templates >= 4); /* zookeeper, server x2, log4j */
+
+	vars_complete(&vars, true);
+	assert_int_equal(render_dir(dir, "units", &vars, &kafka_kraft), n_units);
+	render_vars_fini(&vars);
+
+	/* ZooKeeper mode: the dependency is live, the storage format is not. */
+	assert_non_null(kafka_zk);
+	assert_contains(kafka_zk, "\nRequires=zookeeper.service\n");
+	assert_contains(kafka_zk, "\nAfter=zookeeper.service\n");
+	assert_contains(kafka_zk, "\n#kraft mode only: ExecStartPre=");
+	assert_null(strstr(kafka_zk, "\nExecStartPre="));
+	/* KRaft mode: the other way round. */
+	assert_non_null(kafka_kraft);
+	assert_contains(kafka_kraft, "\n#zookeeper mode only: Requires=zookeeper.service\n");
+	assert_null(strstr(kafka_kraft, "\nRequires="));
+	assert_contains(kafka_kraft, "\nExecStartPre=/usr/lib/jvm/java-17-openjdk-amd64/bin/java ");
+	assert_contains(kafka_kraft, "--cluster-id MkU3OEVBNTcwNTJENDM2Qk ");
+	free(kafka_zk);
+	free(kafka_kraft);
+	unsetenv("CDC_AGENT_DATA_DIR");
+}
+
+static void test_templates_dir_lookup(void **state)
+{
+	char *err, *empty = xasprintf("%s/no-data", work_dir);
+	const char *dir;
+
+	(void)state;
+	assert_int_equal(mkdir(empty, 0755), 0);
+	/* Set but wrong: an error naming it, never a silent fallback. */
+	assert_int_equal(setenv("CDC_AGENT_DATA_DIR", empty, 1), 0);
+	capture_begin();
+	dir = render_templates_dir();
+	err = capture_end();
+	assert_null(dir);
+	assert_contains(err, "CDC_AGENT_DATA_DIR=");
+	assert_contains(err, empty);
+	free(err);
+
+	/* Unset: beside this test binary (build/tests) neither share/cdc-agent
+	 * nor units/ exists, so the error names both places looked at. */
+	unsetenv("CDC_AGENT_DATA_DIR");
+	capture_begin();
+	dir = render_templates_dir();
+	err = capture_end();
+	assert_null(dir);
+	assert_contains(err, "/build/tests/../share/cdc-agent");
+	assert_contains(err, "CDC_AGENT_DATA_DIR");
+	free(err);
+	free(empty);
+}
+
+/* ---- render_to_file ---- */
+
+static void test_render_to_file_writes_once(void **state)
+{
+	struct render_vars vars;
+	struct change_list changes;
+	struct stat st1, st2;
+	struct timespec old_times[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	char *tmpl, *dest = xasprintf("%s/zookeeper.properties", work_dir), *content, *want;
+	bool changed;
+
+	(void)state;
+	vars_port(&vars);
+	tmpl = write_template("zk.tmpl", "clientPort={{port}}\n");
+	change_list_init(&changes, true, false);
+
+	assert_true(render_to_file(tmpl, &vars, dest, 0640, true, &changes, "zookeeper",
+				   &changed));
+	assert_true(changed);
+	content = read_file(dest);
+	assert_string_equal(content, "clientPort=2181\n");
+	free(content);
+	assert_int_equal(stat(dest, &st1), 0);
+	assert_int_equal(st1.st_mode & 07777, 0640);
+	assert_int_equal(changes.n, 1);
+	assert_string_equal(changes.items[0].component, "zookeeper");
+	want = xasprintf("write %s", dest);
+	assert_string_equal(changes.items[0].action, want);
+	free(want);
+
+	/* An old mtime: any rewrite, even within the same clock tick, shows. */
+	assert_int_equal(utimensat(AT_FDCWD, dest, old_times, 0), 0);
+	assert_int_equal(stat(dest, &st1), 0);
+	assert_true(render_to_file(tmpl, &vars, dest, 0640, true, &changes, "zookeeper",
+				   &changed));
+	assert_false(changed);
+	assert_int_equal(changes.n, 1);
+	assert_int_equal(stat(dest, &st2), 0);
+	assert_int_equal(st2.st_mtim.tv_sec, st1.st_mtim.tv_sec);
+	assert_int_equal(st2.st_mtim.tv_nsec, st1.st_mtim.tv_nsec);
+	assert_int_equal(st2.st_ino, st1.st_ino);
+
+	/* A new value: rewritten (a new inode: temp file and rename), mode kept. */
+	render_vars_add(&vars, "port", "2182");
+	assert_int_equal(chmod(dest, 0600), 0);
+	assert_true(render_to_file(tmpl, &vars, dest, 0640, true, &changes, "zookeeper",
+				   &changed));
+	assert_true(changed);
+	assert_int_equal(changes.n, 2);
+	content = read_file(dest);
+	assert_string_equal(content, "clientPort=2182\n");
+	free(content);
+	assert_int_equal(stat(dest, &st2), 0);
+	assert_int_equal(st2.st_mode & 07777, 0600);
+
+	change_list_fini(&changes);
+	render_vars_fini(&vars);
+	unlink(dest);
+	free(dest);
+	free(tmpl);
+}
+
+static void test_render_to_file_plan_mode_writes_nothing(void **state)
+{
+	struct render_vars vars;
+	struct change_list changes;
+	char *tmpl, *dest = xasprintf("%s/kafka.service", work_dir), *content, *want;
+	bool changed;
+
+	(void)state;
+	vars_port(&vars);
+	tmpl = write_template("unit.tmpl", "[Service]\nExecStart=/bin/x {{port}}\n");
+	change_list_init(&changes, false, false);
+
+	/* Missing file: the change is recorded, nothing is created. */
+	assert_true(render_to_file(tmpl, &vars, dest, 0644, false, &changes, "kafka", &changed));
+	assert_true(changed);
+	assert_int_equal(changes.n, 1);
+	want = xasprintf("write %s", dest);
+	assert_string_equal(changes.items[0].action, want);
+	free(want);
+	assert_int_equal(access(dest, F_OK), -1);
+	assert_int_equal(errno, ENOENT);
+
+	/* A different file: recorded, left as it was. */
+	free(write_template("kafka.service", "old\n"));
+	assert_true(render_to_file(tmpl, &vars, dest, 0644, false, &changes, "kafka", &changed));
+	assert_true(changed);
+	assert_int_equal(changes.n, 2);
+	content = read_file(dest);
+	assert_string_equal(content, "old\n");
+	free(content);
+
+	/* The same bytes: nothing to record. */
+	free(write_template("kafka.service", "[Service]\nExecStart=/bin/x 2181\n"));
+	assert_true(render_to_file(tmpl, &vars, dest, 0644, false, &changes, "kafka", &changed));
+	assert_false(changed);
+	assert_int_equal(changes.n, 2);
+
+	change_list_fini(&changes);
+	render_vars_fini(&vars);
+	unlink(dest);
+	free(dest);
+	free(tmpl);
+}
+
+static void test_render_to_file_error_writes_nothing(void **state)
+{
+	struct render_vars vars;
+	struct change_list changes;
+	char *tmpl, *dest = xasprintf("%s/typo.service", work_dir), *err, *want;
+	bool changed = true, ok;
+
+	(void)state;
+	vars_port(&vars);
+	tmpl = write_template("typo.tmpl", "[Service]\nExecStart=/bin/x {{prot}}\n");
+	change_list_init(&changes, true, false);
+	capture_begin();
+	ok = render_to_file(tmpl, &vars, dest, 0644, true, &changes, "kafka", &changed);
+	err = capture_end();
+	assert_false(ok);
+	assert_false(changed);
+	assert_int_equal(changes.n, 0);
+	assert_int_equal(access(dest, F_OK), -1);
+	want = xasprintf("%s:2: error: unknown placeholder {{prot}}", tmpl);
+	assert_contains(err, want);
+	free(want);
+	free(err);
+
+	/* A destination directory that does not exist: the write fails, named. */
+	free(dest);
+	dest = xasprintf("%s/no-such-dir/x.service", work_dir);
+	free(tmpl);
+	tmpl = write_template("fine.tmpl", "x={{port}}\n");
+	capture_begin();
+	ok = render_to_file(tmpl, &vars, dest, 0644, true, &changes, "kafka", &changed);
+	err = capture_end();
+	assert_false(ok);
+	assert_contains(err, "no-such-dir/x.service");
+	free(err);
+
+	change_list_fini(&changes);
+	render_vars_fini(&vars);
+	free(dest);
+	free(tmpl);
+}
+
+/* ---- setup ---- */
+
+static int setup(void **state)
+{
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	(void)state;
+	if (!mkdtemp(work_dir))
+		return -1;
+	/* This binary is REPO/build/tests/test_render-*: the repository is two
+	 * directories up from its own. */
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n < 0)
+		return -1;
+	exe[n] = '\0';
+	for (int i = 0; i < 3; i++) {
+		char *slash = strrchr(exe, '/');
+
+		if (!slash)
+			return -1;
+		*slash = '\0';
+	}
+	snprintf(repo_root, sizeof(repo_root), "%s", exe);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char *cmd = xasprintf("rm -rf '%s'", work_dir);
+	int rc;
+
+	(void)state;
+	rc = system(cmd);
+	free(cmd);
+	return rc == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vars_add_get_replace),
+		cmocka_unit_test(test_placeholders_replaced),
+		cmocka_unit_test(test_unknown_placeholder_names_file_and_line),
+		cmocka_unit_test(test_unterminated_placeholder),
+		cmocka_unit_test(test_malformed_names),
+		cmocka_unit_test(test_value_with_line_break_refused),
+		cmocka_unit_test(test_missing_template),
+		cmocka_unit_test(test_repository_files_render),
+		cmocka_unit_test(test_templates_dir_lookup),
+		cmocka_unit_test(test_render_to_file_writes_once),
+		cmocka_unit_test(test_render_to_file_plan_mode_writes_nothing),
+		cmocka_unit_test(test_render_to_file_error_writes_nothing),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
