@@ -15,6 +15,7 @@
 #include "health.h"
 #include "kafka_install.h"
 #include "log.h"
+#include "pgsql.h"
 #include "render.h"
 #include "systemd_bus.h"
 #include "util.h"
@@ -30,6 +31,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define JOB_TIMEOUT_SEC 180
@@ -410,11 +412,14 @@ static bool healthy(struct host_run *h, struct systemd *sd, const char *unit, co
 	if (!h->apply)
 		return true;
 	strbuf_init(&why);
-	for (int i = 0; i < HEALTH_TIMEOUT_SEC * 2 && !ok; i++) {
+	for (time_t deadline = time(NULL) + HEALTH_TIMEOUT_SEC; !ok && time(NULL) < deadline;) {
 		why.len = 0;
 		why.data[0] = '\0';
 		ok = check(arg, &why);
-		if (!ok && systemd_unit_state(sd, unit, &st) && strcmp(st.active, "failed") == 0)
+		/* A unit that failed, or exited and waits to be restarted, will
+		 * not turn healthy by waiting: its journal says why. */
+		if (!ok && systemd_unit_state(sd, unit, &st) &&
+		    (strcmp(st.active, "failed") == 0 || strcmp(st.sub, "auto-restart") == 0))
 			break;
 		if (!ok)
 			usleep(500 * 1000);
@@ -533,5 +538,62 @@ bool host_converge(const struct topology *topo, struct change_list *changes)
 		ok = configs_render(&h);
 	ok = ok && units_render(&h) && topology_digest_check(&h) && services_converge(&h);
 	render_vars_fini(&h.vars);
+	return ok;
+}
+
+/* ---- teardown ------------------------------------------------------------------- */
+
+static bool slot_drop(const struct source_cfg *src)
+{
+	char *label = xasprintf("teardown %s", src->name);
+	PGconn *admin = pgsql_connect(label, &src->pg, PG_AS_ADMIN,
+				      src->pg.admin_dbname ? src->pg.admin_dbname : src->pg.dbname);
+	const char *params[] = { src->slot };
+	char *dropped = NULL;
+	bool ok = admin && pgsql_query_value(admin, label,
+					     "SELECT pg_drop_replication_slot(slot_name)::text FROM "
+					     "pg_replication_slots WHERE slot_name = $1",
+					     1, params, &dropped);
+
+	if (ok)
+		printf("%s: %s slot %s\n", label, dropped ? "dropped" : "no", src->slot);
+	free(dropped);
+	PQfinish(admin);
+	free(label);
+	return ok;
+}
+
+bool host_teardown(const struct topology *topo, const struct pipeline_cfg *pipe, bool confirm)
+{
+	char *units[2] = { xasprintf("cdc-capture@%s.service", pipe->name),
+			   xasprintf("cdc-apply@%s.service", pipe->name) };
+	struct systemd *sd = NULL;
+	bool ok = true;
+
+	if (!confirm) {
+		printf("teardown %s would stop %s and %s and drop slot %s of source %s "
+		       "(changes not yet captured are lost); run again with --yes\n",
+		       pipe->name, units[0], units[1], pipe->source->slot, pipe->source->name);
+		free(units[0]);
+		free(units[1]);
+		return false;
+	}
+	if (topo->agent.manage_units) {
+		ok = systemd_open(&sd);
+		for (int i = 0; ok && i < 2; i++) {
+			struct unit_state st;
+
+			ok = systemd_unit_state(sd, units[i], &st);
+			if (ok && strcmp(st.active, "inactive") != 0 && strcmp(st.active, "failed") != 0)
+				ok = systemd_job(sd, "StopUnit", units[i], JOB_TIMEOUT_SEC);
+			if (ok)
+				printf("teardown %s: %s stopped\n", pipe->name, units[i]);
+		}
+		systemd_close(sd);
+	}
+	/* Only once capture is stopped: an active slot cannot be dropped. */
+	ok = ok && slot_drop(pipe->source);
+	free(units[0]);
+	free(units[1]);
 	return ok;
 }

@@ -15,4 +15,10 @@
  * the changes recorded so far say what was already done. */
 MUST_CHECK bool host_converge(const struct topology *topo, struct change_list *changes);
 
+/* Stops and disables the pipeline's capture and apply units, then drops
+ * its source slot (the slot left behind is what fills disks with WAL).
+ * Without confirm it only says what it would do. */
+MUST_CHECK bool host_teardown(const struct topology *topo, const struct pipeline_cfg *pipe,
+			      bool confirm);
+
 #endif

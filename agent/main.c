@@ -4,6 +4,7 @@
  */
 #include "apply.h"
 #include "capture.h"
+#include "host.h"
 #include "common.h"
 #include "log.h"
 #include "provision.h"
@@ -42,6 +43,7 @@ static int verb_plan(const struct cli_options *opts);
 static int verb_bootstrap(const struct cli_options *opts);
 static int verb_capture(const struct cli_options *opts);
 static int verb_apply(const struct cli_options *opts);
+static int verb_teardown(const struct cli_options *opts);
 
 static const struct verb verbs[] = {
 	{ "check", "", 0, "validate the topology; print every error as FILE:LINE", verb_check, NULL },
@@ -56,7 +58,7 @@ static const struct verb verbs[] = {
 	{ "capture", "PIPELINE", 1, "stream the source's changes to Kafka", verb_capture, NULL },
 	{ "apply", "PIPELINE", 1, "apply the pipeline's Kafka topics to the target", verb_apply,
 	  NULL },
-	{ "teardown", "PIPELINE --yes", 1, "stop a pipeline's units and drop its slot", NULL,
+	{ "teardown", "PIPELINE --yes", 1, "stop a pipeline's units and drop its slot", verb_teardown,
 	  "the systemd/bootstrap issue" },
 };
 
@@ -140,6 +142,13 @@ static int verb_bootstrap(const struct cli_options *opts)
 	return run_provision(opts, true);
 }
 
+static bool teardown_confirmed;
+
+static bool teardown_run(const struct topology *topo, const struct pipeline_cfg *pipe)
+{
+	return host_teardown(topo, pipe, teardown_confirmed);
+}
+
 /* Loads the topology and finds the pipeline named on the command line. */
 static int with_pipeline(const struct cli_options *opts,
 			 bool (*run)(const struct topology *, const struct pipeline_cfg *))
@@ -171,6 +180,16 @@ static int verb_capture(const struct cli_options *opts)
 static int verb_apply(const struct cli_options *opts)
 {
 	return with_pipeline(opts, apply_run);
+}
+
+/* Without --yes: says what it would do and exits 2 (like plan). */
+static int verb_teardown(const struct cli_options *opts)
+{
+	int rc;
+
+	teardown_confirmed = opts->yes;
+	rc = with_pipeline(opts, teardown_run);
+	return rc == EXIT_ERROR && !opts->yes ? EXIT_CHANGES_PENDING : rc;
 }
 
 static const struct verb *find_verb(const char *name)

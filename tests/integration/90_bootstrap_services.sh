@@ -26,6 +26,7 @@ while [ "$ZKP" = "$KP" ] || [ "$SEED_PG_PORT" = "$KP" ] || [ "$SEED_PG_PORT" = "
 done
 DIST=$("$REPO_ROOT/scripts/kafka-dist.sh") || { _fail "Kafka distribution built"; finish; exit; }
 SHA=$(cut -d' ' -f1 "$DIST.sha512")
+trap 'exit 130' INT TERM  # so the EXIT trap powers the container off
 
 run_mode() { # zookeeper|kraft
 	local mode=$1 out rc before after
@@ -84,6 +85,15 @@ run_mode() { # zookeeper|kraft
 	check_eq "$mode: a broken Kafka setting fails bootstrap" 1 "$rc"
 	check_contains "$mode: naming Kafka" "Kafka is not healthy" "$out"
 	check_contains "$mode: with the journal lines that explain it" "heap" "$out"
+
+	# teardown: asks first, then stops the pipeline's units and drops its slot.
+	out=$(agent teardown db1-to-db2 2>&1); rc=$?
+	check_eq "$mode: teardown without --yes changes nothing (exit 2)" 2 "$rc"
+	check_eq "$mode: and the slot is still there" 1 "$(seed_psql db1 "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'my_slot'")"
+	out=$(agent teardown db1-to-db2 --yes 2>&1); rc=$?
+	check_eq "$mode: teardown --yes succeeds" 0 "$rc"
+	check_contains "$mode: it stops capture" "cdc-capture@db1-to-db2.service stopped" "$out"
+	check_eq "$mode: and drops the slot" 0 "$(seed_psql db1 "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'my_slot'")"
 	ct_shutdown
 	trap - EXIT
 }
