@@ -739,18 +739,16 @@ static bool consumer_new(struct apply *a, const struct topology *topo)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	rd_kafka_topic_partition_list_t *topics;
-	struct strbuf servers;
+	char *servers;
 	char err[512];
 	char *group = xasprintf("cdc-agent.%s", a->pipe->name);
 	const struct source_cfg *src = a->pipe->source;
 	bool ok = true;
 
-	strbuf_init(&servers);
-	for (size_t i = 0; i < topo->kafka.bootstrap_servers.n; i++)
-		strbuf_addf(&servers, "%s%s", i ? "," : "", topo->kafka.bootstrap_servers.items[i]);
+	servers = strlist_join(&topo->kafka.bootstrap_servers, ",");
 	{
 		const char *settings[][2] = {
-			{ "bootstrap.servers", servers.data },
+			{ "bootstrap.servers", servers },
 			{ "group.id", group },
 			{ "client.id", a->label },
 			{ "enable.auto.commit", "false" },
@@ -769,7 +767,7 @@ static bool consumer_new(struct apply *a, const struct topology *topo)
 				ok = false;
 			}
 	}
-	strbuf_fini(&servers);
+	free(servers);
 	free(group);
 	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
 	rd_kafka_conf_set_opaque(conf, a);
@@ -786,8 +784,7 @@ static bool consumer_new(struct apply *a, const struct topology *topo)
 	rd_kafka_poll_set_consumer(a->rk);
 	topics = rd_kafka_topic_partition_list_new((int)src->tables.n);
 	for (size_t i = 0; i < src->tables.n; i++) {
-		char *topic = xasprintf("%s.%s.%s", src->topic_prefix, src->tables.items[i].schema,
-					src->tables.items[i].table);
+		char *topic = topology_topic(src, &src->tables.items[i]);
 
 		rd_kafka_topic_partition_list_add(topics, topic, RD_KAFKA_PARTITION_UA);
 		free(topic);

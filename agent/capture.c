@@ -276,8 +276,7 @@ static void tables_free(struct capture *c)
 static bool topics_ensure(struct capture *c)
 {
 	for (size_t i = 0; i < c->src->tables.n; i++) {
-		char *topic = xasprintf("%s.%s.%s", c->src->topic_prefix, c->src->tables.items[i].schema,
-					c->src->tables.items[i].table);
+		char *topic = topology_topic(c->src, &c->src->tables.items[i]);
 		bool ok = kafka_out_ensure_topic(c->kafka, topic, c->kafka_cfg->partitions,
 						 c->kafka_cfg->replication_factor, TOPIC_TIMEOUT_MS);
 

@@ -65,16 +65,13 @@ bool health_zookeeper(const struct strlist *connect, struct strbuf *why)
 static rd_kafka_t *admin_client(const struct kafka_cfg *cfg, struct strbuf *why)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	struct strbuf servers;
+	char *servers = strlist_join(&cfg->bootstrap_servers, ",");
 	char err[256];
 	rd_kafka_t *rk;
 
-	strbuf_init(&servers);
-	for (size_t i = 0; i < cfg->bootstrap_servers.n; i++)
-		strbuf_addf(&servers, "%s%s", i ? "," : "", cfg->bootstrap_servers.items[i]);
-	rd_kafka_conf_set(conf, "bootstrap.servers", servers.data, err, sizeof(err));
+	rd_kafka_conf_set(conf, "bootstrap.servers", servers, err, sizeof(err));
 	rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err));
-	strbuf_fini(&servers);
+	free(servers);
 	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
 	if (!rk) {
 		strbuf_addf(why, "cannot create a Kafka client: %s", err);

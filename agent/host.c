@@ -189,8 +189,7 @@ static bool cluster_id(struct host_run *h, char **id)
 static bool vars_build(struct host_run *h)
 {
 	const struct topology *t = h->topo;
-	char *host, *java = NULL, *id = NULL, exe[PATH_MAX], config[PATH_MAX], buf[64];
-	struct strbuf zk;
+	char *host, *java = NULL, *id = NULL, *zk, exe[PATH_MAX], config[PATH_MAX], buf[64];
 	int port;
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
@@ -211,15 +210,13 @@ static bool vars_build(struct host_run *h)
 		return false; /* errors already logged */
 	}
 	first_server(&t->kafka, &host, &port);
-	strbuf_init(&zk);
-	for (size_t i = 0; i < t->zookeeper.connect.n; i++)
-		strbuf_addf(&zk, "%s%s", i ? "," : "", t->zookeeper.connect.items[i]);
+	zk = strlist_join(&t->zookeeper.connect, ",");
 	render_vars_add(&h->vars, "java", java);
 	render_vars_add(&h->vars, "install_dir", t->kafka.install_dir);
 	render_vars_add(&h->vars, "kafka_heap", t->kafka.heap);
 	render_vars_add(&h->vars, "kafka_data_dir", t->kafka.data_dir);
 	render_vars_add(&h->vars, "zookeeper_data_dir", t->zookeeper.data_dir);
-	render_vars_add(&h->vars, "zookeeper_connect", zk.data);
+	render_vars_add(&h->vars, "zookeeper_connect", zk);
 	{
 		/* This host's ZooKeeper serves the first address of [zookeeper] connect. */
 		const char *zk0 = t->zookeeper.connect.items[0], *c = strrchr(zk0, ':');
@@ -245,7 +242,7 @@ static bool vars_build(struct host_run *h)
 	render_vars_add(&h->vars, "if_kraft", t->kafka.mode == KAFKA_MODE_KRAFT ? "" : "#kraft mode only: ");
 	render_vars_add(&h->vars, "if_zookeeper",
 			t->kafka.mode == KAFKA_MODE_ZOOKEEPER ? "" : "#zookeeper mode only: ");
-	strbuf_fini(&zk);
+	free(zk);
 	free(host);
 	free(java);
 	free(id);

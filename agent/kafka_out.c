@@ -190,7 +190,6 @@ bool kafka_out_new(const struct kafka_cfg *cfg, const char *client_id, kafka_ack
 {
 	struct kafka_out *ko;
 	rd_kafka_conf_t *conf;
-	struct strbuf sb;
 	char errstr[512];
 
 	*out = NULL;
@@ -198,14 +197,8 @@ bool kafka_out_new(const struct kafka_cfg *cfg, const char *client_id, kafka_ack
 		log_error("kafka: no bootstrap_servers to produce to");
 		return false;
 	}
-	strbuf_init(&sb);
-	for (size_t i = 0; i < cfg->bootstrap_servers.n; i++) {
-		if (i > 0)
-			strbuf_adds(&sb, ",");
-		strbuf_adds(&sb, cfg->bootstrap_servers.items[i]);
-	}
 	ko = xcalloc(1, sizeof(*ko));
-	ko->brokers = strbuf_detach(&sb);
+	ko->brokers = strlist_join(&cfg->bootstrap_servers, ",");
 	ko->on_ack = on_ack;
 	ko->ack_ctx = ack_ctx;
 	if (!producer_conf(ko->brokers, client_id, ko, &conf)) {

@@ -537,6 +537,11 @@ static void build_sections(struct parse_state *ps, struct topology *topo)
 
 /* ---- cross-section checks --------------------------------------------- */
 
+char *topology_topic(const struct source_cfg *src, const struct table_ref *t)
+{
+	return xasprintf("%s.%s.%s", src->topic_prefix, t->schema, t->table);
+}
+
 int topology_key_line(const struct topo_origin *origin, const char *section_kind,
 		      const char *key)
 {

@@ -137,6 +137,10 @@ struct topology {
 MUST_CHECK bool topology_load(const char *path, struct topology **out);
 void topology_free(struct topology *topo);
 
+/* The Kafka topic of a source's table: <topic_prefix>.<schema>.<table>;
+ * caller frees. */
+char *topology_topic(const struct source_cfg *src, const struct table_ref *t);
+
 /* The line where key was set in a section (the section's line if unset). */
 int topology_key_line(const struct topo_origin *origin, const char *section_kind,
 		      const char *key);

@@ -159,6 +159,16 @@ bool strlist_contains(const struct strlist *list, const char *s)
 	return false;
 }
 
+char *strlist_join(const struct strlist *list, const char *sep)
+{
+	struct strbuf sb;
+
+	strbuf_init(&sb);
+	for (size_t i = 0; i < list->n; i++)
+		strbuf_addf(&sb, "%s%s", i ? sep : "", list->items[i]);
+	return strbuf_detach(&sb);
+}
+
 void strlist_fini(struct strlist *list)
 {
 	for (size_t i = 0; i < list->n; i++)

@@ -41,6 +41,8 @@ struct strlist {
 
 void strlist_add(struct strlist *list, const char *s); /* copies s */
 bool strlist_contains(const struct strlist *list, const char *s);
+/* The items joined with sep ("a,b"); caller frees. */
+char *strlist_join(const struct strlist *list, const char *sep);
 void strlist_fini(struct strlist *list);
 
 /* A set of owned strings with constant-time lookup (open addressing);
