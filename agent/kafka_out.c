@@ -141,8 +141,8 @@ static bool conf_set(rd_kafka_conf_t *conf, const char *brokers, const char *nam
 	return false;
 }
 
-static bool producer_conf(const char *brokers, const char *client_id, struct kafka_out *ko,
-			  rd_kafka_conf_t **out)
+static bool producer_conf(const char *brokers, const char *client_id, const char *compression,
+			  struct kafka_out *ko, rd_kafka_conf_t **out)
 {
 	static const char *const settings[][2] = {
 		/* Retries can neither duplicate nor reorder messages. */
@@ -157,7 +157,6 @@ static bool producer_conf(const char *brokers, const char *client_id, struct kaf
 		{ "queue.buffering.max.kbytes", "16384" },
 		{ "queue.buffering.max.messages", "100000" },
 		{ "linger.ms", "5" },
-		{ "compression.codec", "none" },
 		/* Topics come from kafka_out_ensure_topic with the configured
 		 * partition count, never from the broker's defaults. */
 		{ "allow.auto.create.topics", "false" },
@@ -168,8 +167,11 @@ static bool producer_conf(const char *brokers, const char *client_id, struct kaf
 	};
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 
+	/* Events repeat their schema block and field names: lz4 (the
+	 * default) shrinks them for the broker and the network. */
 	if (!conf_set(conf, brokers, "bootstrap.servers", brokers) ||
-	    !conf_set(conf, brokers, "client.id", client_id))
+	    !conf_set(conf, brokers, "client.id", client_id) ||
+	    !conf_set(conf, brokers, "compression.codec", compression))
 		goto fail; /* errors already logged */
 	for (size_t i = 0; i < ARRAY_LEN(settings); i++)
 		if (!conf_set(conf, brokers, settings[i][0], settings[i][1]))
@@ -201,7 +203,7 @@ bool kafka_out_new(const struct kafka_cfg *cfg, const char *client_id, kafka_ack
 	ko->brokers = strlist_join(&cfg->bootstrap_servers, ",");
 	ko->on_ack = on_ack;
 	ko->ack_ctx = ack_ctx;
-	if (!producer_conf(ko->brokers, client_id, ko, &conf)) {
+	if (!producer_conf(ko->brokers, client_id, kafka_compressions[cfg->compression], ko, &conf)) {
 		kafka_out_free(ko);
 		return false; /* errors already logged */
 	}

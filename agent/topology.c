@@ -24,6 +24,7 @@
 /* ---- schema ---------------------------------------------------------- */
 
 static const char *const kafka_modes[] = { "zookeeper", "kraft", NULL };
+const char *const kafka_compressions[] = { "lz4", "none", "zstd", "snappy", "gzip", NULL };
 static const char *const hba_modes[] = { "auto", "yes", "no", NULL };
 static const char *const snapshot_modes[] = { "initial", "never", "initial_only", "when_needed",
 					      NULL };
@@ -75,6 +76,7 @@ static const struct key_spec kafka_keys[] = {
 	KEY_INT(kafka_cfg, "replication_factor", replication_factor, "1", 1, 32),
 	KEY(kafka_cfg, "data_dir", V_ABS_PATH, data_dir, false, "/var/lib/kafka"),
 	KEY(kafka_cfg, "heap", V_STRING, heap, false, "512m"),
+	KEY_ENUM(kafka_cfg, "compression", compression, "lz4", kafka_compressions),
 };
 
 static const struct key_spec zookeeper_keys[] = {

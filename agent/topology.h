@@ -111,7 +111,11 @@ struct kafka_cfg {
 	int replication_factor;
 	char *data_dir;            /* log.dirs */
 	char *heap;                /* JVM heap, e.g. 1g */
+	int compression;           /* index into kafka_compressions (producer) */
 };
+
+/* The producer's compression codecs, in the [kafka] compression key's order. */
+extern const char *const kafka_compressions[];
 
 struct zookeeper_cfg {
 	struct topo_origin origin;
