@@ -136,6 +136,16 @@ static bool offsets_load(struct apply *a, rd_kafka_topic_partition_list_t *parts
 	return true;
 }
 
+/* Whether batch[i] is the last record of its partition in the batch. */
+static bool last_of_partition(const struct apply *a, size_t i)
+{
+	for (size_t j = i + 1; j < a->nbatch; j++)
+		if (a->batch[j]->rkt == a->batch[i]->rkt &&
+		    a->batch[j]->partition == a->batch[i]->partition)
+			return false;
+	return true;
+}
+
 static bool offsets_store(struct apply *a)
 {
 	for (size_t i = 0; i < a->nbatch; i++) {
@@ -143,12 +153,8 @@ static bool offsets_store(struct apply *a)
 		char part[16], next[32];
 		const char *params[] = { a->pipe->name, rd_kafka_topic_name(m->rkt), part, next };
 		PGresult *res;
-		bool last_of_partition = true;
 
-		for (size_t j = i + 1; j < a->nbatch && last_of_partition; j++)
-			last_of_partition = !(a->batch[j]->rkt == m->rkt &&
-					      a->batch[j]->partition == m->partition);
-		if (!last_of_partition)
+		if (!last_of_partition(a, i))
 			continue;
 		snprintf(part, sizeof(part), "%d", (int)m->partition);
 		snprintf(next, sizeof(next), "%lld", (long long)m->offset + 1);
@@ -530,7 +536,9 @@ static bool group_flush(struct apply *a)
 			if (ts->cols[c].key_position)
 				sig[c] = '0';
 		set = column_list(a->db, ts, sig, false, "");
-		if (set[0])
+		if (a->tgt->insert_mode == INSERT_MODE_INSERT)
+			; /* plain INSERT, as the JDBC sink's insert.mode=insert */
+		else if (set[0])
 			strbuf_addf(&sql, " ON CONFLICT (%s) DO UPDATE SET %s", keys, set);
 		else
 			strbuf_addf(&sql, " ON CONFLICT (%s) DO NOTHING", keys);
@@ -706,8 +714,19 @@ static bool batch_apply(struct apply *a)
 		ok = batch_apply_once(a, true);
 	}
 	if (ok) {
-		/* For monitoring only: the target holds the offsets that count. */
-		rd_kafka_commit_message(a->rk, a->batch[a->nbatch - 1], 1);
+		/* For monitoring (consumer lag) only: the target holds the
+		 * offsets that count. */
+		rd_kafka_topic_partition_list_t *done = rd_kafka_topic_partition_list_new(4);
+
+		for (size_t i = 0; i < a->nbatch; i++) {
+			const rd_kafka_message_t *m = a->batch[i];
+
+			if (last_of_partition(a, i))
+				rd_kafka_topic_partition_list_add(done, rd_kafka_topic_name(m->rkt),
+								  m->partition)->offset = m->offset + 1;
+		}
+		rd_kafka_commit(a->rk, done, 1);
+		rd_kafka_topic_partition_list_destroy(done);
 		log_debug("%s: applied %zu records", a->label, a->nbatch);
 	}
 	batch_release(a);

@@ -53,6 +53,31 @@ password_file = @WORK@/db2.pass
 admin_host = @SOCK@
 auto_create = false
 
+[source ins]
+host = 127.0.0.1
+port = @PORT@
+dbname = db1
+user = cdc_user
+password_file = @WORK@/db1.pass
+admin_host = @SOCK@
+publication = my_publication
+slot = ins_slot
+tables = public.my_table
+topic_prefix = ins
+
+[target db4]
+host = 127.0.0.1
+port = @PORT@
+dbname = db4
+user = db4_user
+password_file = @WORK@/db2.pass
+admin_host = @SOCK@
+insert_mode = insert
+
+[pipeline ins]
+source = ins
+target = db4
+
 [pipeline dbz]
 source = db1
 target = db2
@@ -164,4 +189,14 @@ check_eq "a malformed record stops apply" 1 "$rc"
 check_contains "naming it" "topic bad.public.my_table partition 0 offset 2: malformed event" "$out"
 check_eq "the rows before it stay applied, once" 2 "$(pg_psql src db3 "SELECT count(*) FROM public.my_table")"
 check_eq "and the stored offset points at it" 2 "$(pg_psql src db3 "SELECT next_offset FROM cdc_agent.offsets")"
+# insert_mode = insert: plain INSERTs, as the JDBC sink's insert.mode=insert,
+# so a second change of one key is refused by the target.
+{
+	printf '{"id":1}\t{"before":null,"after":{"id":1,"name":"a"},"source":{"schema":"public","table":"my_table"},"op":"c"}\n'
+	printf '{"id":1}\t{"before":null,"after":{"id":1,"name":"b"},"source":{"schema":"public","table":"my_table"},"op":"u"}\n'
+} | kcat -b "127.0.0.1:$KP" -P -t ins.public.my_table -K $'\t' \
+	-H 'cdc.columns=[{"name":"id","type":"integer","optional":false,"key":1},{"name":"name","type":"text","optional":true}]'
+out=$(timeout 60 "$CDC_AGENT" -c "$T" apply ins 2>&1 >/dev/null); rc=$?
+check_eq "insert_mode = insert: a second change of a key is refused" 1 "$rc"
+check_contains "as a duplicate key, naming the record" "topic ins.public.my_table partition 0 offset 1: the target refused this change" "$out"
 finish
