@@ -121,18 +121,23 @@ void strbuf_adds(struct strbuf *sb, const char *s)
 
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 {
+	size_t room = sb->cap - sb->len;
 	va_list ap;
 	int n;
 
+	/* Format straight into the free space: one pass when it fits, which
+	 * is nearly always on the event hot path. */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(sb->data + sb->len, room, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		out_of_memory();
-	strbuf_reserve(sb, (size_t)n);
-	va_start(ap, fmt);
-	vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	if ((size_t)n >= room) {
+		strbuf_reserve(sb, (size_t)n);
+		va_start(ap, fmt);
+		vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	sb->len += (size_t)n;
 }
 
