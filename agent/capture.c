@@ -37,6 +37,8 @@
 
 #define STATUS_INTERVAL_SEC 1.0
 #define SNAPSHOT_FETCH_ROWS 2000
+#define STRINGIFY(x) #x
+#define SQL_FETCH(rows) "FETCH " STRINGIFY(rows) " FROM cdc_snapshot"
 #define TOPIC_TIMEOUT_MS 30000
 #define RECONNECT_MAX_SEC 30
 
@@ -331,6 +333,7 @@ static bool snapshot_table(struct capture *c, const struct table_ref *t, uint64_
 	struct table_schema *ts;
 	struct capture_table *ct;
 	struct event_source src = { ts_ms, "true", -1, lsn, 0 };
+	static const char fetch_sql[] = SQL_FETCH(SNAPSHOT_FETCH_ROWS);
 	struct pgoutput_value *row;
 	char *sql;
 	bool ok, done = false;
@@ -348,7 +351,7 @@ static bool snapshot_table(struct capture *c, const struct table_ref *t, uint64_
 		PGresult *res;
 		int n;
 
-		ok = pgsql_query(c->sql, c->label, "FETCH " "2000" " FROM cdc_snapshot", 0, NULL, &res);
+		ok = pgsql_query(c->sql, c->label, fetch_sql, 0, NULL, &res);
 		if (!ok)
 			break;
 		n = PQntuples(res);

@@ -147,10 +147,10 @@ static bool secret_owner_ensure(struct host_run *h, const char *path)
 
 /* ---- rendering -------------------------------------------------------------- */
 
-/* "host:port" of the first bootstrap server. */
-static void first_server(const struct kafka_cfg *k, char **host, int *port)
+/* Splits the first "host:port" of a list (the topology checked its form). */
+static void first_hostport(const struct strlist *list, char **host, int *port)
 {
-	const char *hp = k->bootstrap_servers.items[0];
+	const char *hp = list->items[0];
 	const char *colon = strrchr(hp, ':');
 
 	*host = xstrndup(hp, (size_t)(colon - hp));
@@ -209,7 +209,7 @@ static bool vars_build(struct host_run *h)
 		free(id);
 		return false; /* errors already logged */
 	}
-	first_server(&t->kafka, &host, &port);
+	first_hostport(&t->kafka.bootstrap_servers, &host, &port);
 	zk = strlist_join(&t->zookeeper.connect, ",");
 	render_vars_add(&h->vars, "java", java);
 	render_vars_add(&h->vars, "install_dir", t->kafka.install_dir);
@@ -219,12 +219,14 @@ static bool vars_build(struct host_run *h)
 	render_vars_add(&h->vars, "zookeeper_connect", zk);
 	{
 		/* This host's ZooKeeper serves the first address of [zookeeper] connect. */
-		const char *zk0 = t->zookeeper.connect.items[0], *c = strrchr(zk0, ':');
-		char *zh = xstrndup(zk0, (size_t)(c - zk0));
+		char *zk_host;
+		int zk_port;
 
-		render_vars_add(&h->vars, "zookeeper_address", zh);
-		render_vars_add(&h->vars, "zookeeper_port", c + 1);
-		free(zh);
+		first_hostport(&t->zookeeper.connect, &zk_host, &zk_port);
+		render_vars_add(&h->vars, "zookeeper_address", zk_host);
+		snprintf(buf, sizeof(buf), "%d", zk_port);
+		render_vars_add(&h->vars, "zookeeper_port", buf);
+		free(zk_host);
 	}
 	render_vars_add(&h->vars, "bind_address", host);
 	snprintf(buf, sizeof(buf), "%d", port);

@@ -30,14 +30,20 @@ const char *pgsql_where(const struct pg_server_cfg *server, enum pg_role role)
 	return buf;
 }
 
-/* libpq's own message ends with a newline; strip it for one-line logs. */
-static const char *conn_error(PGconn *conn)
+/* libpq's messages end with a newline (and may go on with DETAIL lines):
+ * their first line, for one-line logs; static buffer. */
+static const char *first_line(const char *message)
 {
 	static char buf[1024];
 
-	snprintf(buf, sizeof(buf), "%s", conn ? PQerrorMessage(conn) : "out of memory");
+	snprintf(buf, sizeof(buf), "%s", message);
 	buf[strcspn(buf, "\n")] = '\0';
 	return buf;
+}
+
+static const char *conn_error(PGconn *conn)
+{
+	return first_line(conn ? PQerrorMessage(conn) : "out of memory");
 }
 
 /*
@@ -161,11 +167,7 @@ static bool result_ok(PGresult *res)
 /* The server's message without its trailing newline. */
 static const char *result_error(PGresult *res)
 {
-	static char buf[1024];
-
-	snprintf(buf, sizeof(buf), "%s", res ? PQresultErrorMessage(res) : "out of memory");
-	buf[strcspn(buf, "\n")] = '\0';
-	return buf;
+	return first_line(res ? PQresultErrorMessage(res) : "out of memory");
 }
 
 bool pgsql_exec(PGconn *conn, const char *label, const char *sql)
