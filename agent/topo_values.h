@@ -29,6 +29,7 @@ enum value_type {
 	V_CIDRS,       /* struct strlist: address/prefix, comma-separated */
 	V_TOPIC_PART,  /* char *: characters Kafka allows in topic names */
 	V_UNIT,        /* char *: systemd service name (".service" appended if missing) */
+	V_LISTEN,      /* char *: loopback IP:port to listen on, or "off" (stored as NULL) */
 };
 
 struct key_spec {
