@@ -7,6 +7,7 @@
 # pipeline; an invalid topology on SIGHUP keeps the one in force; the status
 # endpoints answer in Kafka Connect's and Prometheus's shapes (read with
 # curl) and `status` prints its table and JSON; SIGTERM stops it cleanly.
+# runs-under-sanitizer
 . "$(dirname "$0")/../lib/harness.sh"
 . "$REPO_ROOT/tests/lib/container.sh"
 . "$REPO_ROOT/tests/lib/seed.sh"
@@ -81,6 +82,14 @@ sed -e "s|^sha512 = .*|sha512 = $SHA|" -e "s|^dist = .*|dist = file://$DIST|" \
 ct_copy_in "$REPO_ROOT/build/run.ini" $INI
 load 1 200
 
+# LeakSanitizer cannot run inside the units' sandbox (no ptrace): under the
+# sanitizer build, units check memory errors only; the agent's leaks are
+# checked below by running it by hand.
+if [[ $CDC_AGENT == */asan/* ]]; then
+	for u in cdc-agent.service cdc-capture@.service cdc-apply@.service; do
+		ct_exec sh -c "mkdir -p /run/systemd/system/$u.d && printf '[Service]\nEnvironment=ASAN_OPTIONS=detect_leaks=0\n' >/run/systemd/system/$u.d/asan.conf"
+	done
+fi
 # bootstrap installs cdc-agent.service with the rest; the operator enables it.
 out=$(agent bootstrap 2>&1) || { _fail "bootstrap" "$(tail -n 30 <<<"$out")"; finish; exit; }
 ct_exec systemctl enable cdc-agent.service >/dev/null 2>&1
@@ -169,12 +178,12 @@ check "my_table still replicates" converged public.my_table 60
 
 # --- an invalid topology on SIGHUP keeps the one in force ----------------------
 ct_exec cp $INI /etc/cdc-agent/good.ini
-ct_exec sh -c "printf '[source db1]\nbogus_key = 1\n' >> $INI"
+ct_exec sed -i 's/^\[agent\]$/[agent]\nbogus_key = 1/' $INI
 ct_exec systemctl reload cdc-agent.service
 sleep 2
 check_eq "the agent survives an invalid topology on reload" active "$(unit_prop cdc-agent.service ActiveState)"
-check_contains "and names the file and line at fault" "cdc-agent.ini:" \
-	"$(ct_exec journalctl -u cdc-agent.service --no-pager -o cat | grep -i bogus_key)"
+check_contains "and names the file, line and key at fault" "cdc-agent.ini:7: error: unknown key 'bogus_key'" \
+	"$(ct_exec journalctl -u cdc-agent.service --no-pager -o cat | grep bogus_key)"
 check_contains "its STATUS= says the previous topology runs" "reload FAILED" \
 	"$(unit_prop cdc-agent.service StatusText)"
 ct_exec cp /etc/cdc-agent/good.ini $INI
@@ -182,13 +191,22 @@ ct_exec cp /etc/cdc-agent/good.ini $INI
 # --- what the agent costs (docs/BENCHMARKS.md) ----------------------------------
 out=$(http /status)
 echo "# agent: $(python3 -c 'import json,sys; a=json.load(sys.stdin)["agent"]; print("rss %.1f MiB, reconciles %d, last reconcile %.3f s wall %.3f s cpu" % (a["rss_bytes"]/1048576, a["reconciles"], a["last_reconcile_seconds"], a["last_reconcile_cpu_seconds"]))' <<<"$out")"
-echo "# agent: cpu total $(ct_exec systemctl show -p CPUUsageNSec --value cdc-agent.service) ns over $(python3 -c 'import json,sys; print(json.load(sys.stdin)["agent"]["reconciles"])' <<<"$out") reconciles"
 
+pid=$(unit_prop cdc-agent.service MainPID)
+echo "# agent: cpu total $(ct_exec awk '{printf "%.2f", ($14 + $15) / 100}' /proc/$pid/stat) s (user+sys) over $(python3 -c 'import json,sys; print(json.load(sys.stdin)["agent"]["reconciles"])' <<<"$out") reconciles"
+[ "$TESTS_FAILED" -gt 0 ] &&
+	ct_exec journalctl -u cdc-agent.service -u $APPLY -u $CAPTURE --no-pager -o short-monotonic | tail -n 80 | sed 's/^/# journal: /'
 # --- SIGTERM ----------------------------------------------------------------------
 ct_exec systemctl stop cdc-agent.service
 check_eq "SIGTERM: the agent exits cleanly" "inactive success" \
 	"$(unit_prop cdc-agent.service ActiveState) $(unit_prop cdc-agent.service Result)"
 check_eq "and the pipeline keeps running without it" active "$(unit_prop $CAPTURE ActiveState)"
+# By hand (no NOTIFY_SOCKET, no sandbox): one pass, then SIGTERM; under the
+# sanitizer build this is the leak check of run's whole loop and reload.
+out=$(ct_exec sh -c "/usr/local/bin/cdc-agent -v -c $INI run >/tmp/run.log 2>&1 & pid=\$!; sleep 12; kill -HUP \$pid; sleep 8; kill -TERM \$pid; wait \$pid; echo rc=\$?; cat /tmp/run.log")
+check_contains "run by hand: a reload, then SIGTERM exits 0" "rc=0" "$out"
+check_not_contains "and no sanitizer report" "Sanitizer" "$out"
+check_contains "it reconciled after the reload" "reconcile (reload)" "$out"
 ct_shutdown
 trap - EXIT
 finish
