@@ -184,7 +184,10 @@ bool file_replace_quick(const char *path, const char *content, size_t len, mode_
 		free(tmp);
 		return false;
 	}
-	if (write(fd, content, len) != (ssize_t)len)
+	/* The mode asked for, whatever the umask (UMask=0077 in the units). */
+	if (fchmod(fd, mode) != 0)
+		failed = "chmod";
+	if (!failed && write(fd, content, len) != (ssize_t)len)
 		failed = "write";
 	if (close(fd) != 0 && !failed)
 		failed = "write";

@@ -133,6 +133,13 @@ check_eq "so does the orphan" 1 "$(field old_slot warn)"
 check_eq "the orphan still exists" old_slot \
 	"$(pg_psql src db1 "SELECT slot_name FROM pg_replication_slots WHERE slot_name = 'old_slot'")"
 
+# Memory: the release build under valgrind (the asan run covers the rest).
+if [ "${DRIVER%-asan}" = "$DRIVER" ] && command -v valgrind >/dev/null; then
+	check "valgrind: slot_watch_collect with an orphan and an unreachable source is clean" \
+		valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+		--error-exitcode=99 "$DRIVER" "$WORK/watch.ini"
+fi
+
 # A reader: the slot is active and its confirmed lag drops.
 lag=$(field my_slot lag)
 "$PG_BIN/pg_recvlogical" -h "$PG_SOCK_src" -p "$PG_PORT_src" -U postgres -d db1 --slot my_slot \
