@@ -38,7 +38,6 @@ struct verb {
 	int nargs;          /* positional arguments after the verb */
 	const char *summary;
 	int (*run)(const struct cli_options *opts);
-	const char *issue;  /* for verbs not built yet: where they are planned */
 };
 
 static int verb_check(const struct cli_options *opts);
@@ -51,20 +50,15 @@ static int verb_run(const struct cli_options *opts);
 static int verb_status(const struct cli_options *opts);
 
 static const struct verb verbs[] = {
-	{ "check", "", 0, "validate the topology; print every error as FILE:LINE", verb_check, NULL },
-	{ "plan", "[--json]", 0, "show what bootstrap would change, changing nothing", verb_plan,
-	  NULL },
+	{ "check", "", 0, "validate the topology; print every error as FILE:LINE", verb_check },
+	{ "plan", "[--json]", 0, "show what bootstrap would change, changing nothing", verb_plan },
 	{ "bootstrap", "[--json]", 0, "make this host match the topology; report each change",
-	  verb_bootstrap, NULL },
-	{ "run", "", 0, "long-running agent under systemd (reconcile, supervise)", verb_run,
-	  NULL },
-	{ "status", "[--json]", 0, "components, units and pipelines with their lag", verb_status,
-	  NULL },
-	{ "capture", "PIPELINE", 1, "stream the source's changes to Kafka", verb_capture, NULL },
-	{ "apply", "PIPELINE", 1, "apply the pipeline's Kafka topics to the target", verb_apply,
-	  NULL },
-	{ "teardown", "PIPELINE --yes", 1, "stop a pipeline's units and drop its slot", verb_teardown,
-	  "the systemd/bootstrap issue" },
+	  verb_bootstrap },
+	{ "run", "", 0, "long-running agent under systemd (reconcile, supervise)", verb_run },
+	{ "status", "[--json]", 0, "components, units and pipelines with their lag", verb_status },
+	{ "capture", "PIPELINE", 1, "stream the source's changes to Kafka", verb_capture },
+	{ "apply", "PIPELINE", 1, "apply the pipeline's Kafka topics to the target", verb_apply },
+	{ "teardown", "PIPELINE --yes", 1, "stop a pipeline's units and drop its slot", verb_teardown },
 };
 
 static void print_usage(FILE *out)
@@ -77,8 +71,8 @@ static void print_usage(FILE *out)
 		"Verbs:\n",
 		DEFAULT_TOPOLOGY);
 	for (size_t i = 0; i < ARRAY_LEN(verbs); i++)
-		fprintf(out, "  %-10s %-16s %s%s\n", verbs[i].name, verbs[i].args,
-			verbs[i].summary, verbs[i].run ? "" : " (not built yet)");
+		fprintf(out, "  %-10s %-16s %s\n", verbs[i].name, verbs[i].args,
+			verbs[i].summary);
 	fprintf(out,
 		"\nOptions:\n"
 		"  -c, --config FILE  topology file\n"
@@ -91,7 +85,6 @@ static void print_usage(FILE *out)
 		"  2  plan: bootstrap would change something\n"
 		"  3  the topology is invalid\n"
 		"  4  PostgreSQL must be restarted and the agent could not do it\n"
-		"  5  the verb is not built yet\n"
 		" 64  bad command line\n");
 }
 
@@ -310,11 +303,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cdc-agent: unknown verb '%s' (see cdc-agent --help)\n",
 			argv[optind]);
 		return EXIT_USAGE;
-	}
-	if (!verb->run) {
-		fprintf(stderr, "cdc-agent: '%s' is not built yet (planned in %s)\n", verb->name,
-			verb->issue);
-		return EXIT_NOT_IMPLEMENTED;
 	}
 	opts.argc = argc - optind - 1;
 	opts.argv = argv + optind + 1;
