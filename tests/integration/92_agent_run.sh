@@ -201,6 +201,10 @@ ct_exec systemctl stop cdc-agent.service
 check_eq "SIGTERM: the agent exits cleanly" "inactive success" \
 	"$(unit_prop cdc-agent.service ActiveState) $(unit_prop cdc-agent.service Result)"
 check_eq "and the pipeline keeps running without it" active "$(unit_prop $CAPTURE ActiveState)"
+out=$(agent status --json 2>/dev/null)
+check_eq "status without the agent collects the document itself" "False RUNNING True" \
+	"$(python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["pipelines"][0]; print("agent" in d, p["state"], p["apply"]["lag_events"] >= 0)' <<<"$out")"
+check_contains "and its table says the agent is not running" "the agent is not running" "$(agent status 2>&1)"
 # By hand (no NOTIFY_SOCKET, no sandbox): one pass, then SIGTERM; under the
 # sanitizer build this is the leak check of run's whole loop and reload.
 out=$(ct_exec sh -c "/usr/local/bin/cdc-agent -v -c $INI run >/tmp/run.log 2>&1 & pid=\$!; sleep 12; kill -HUP \$pid; sleep 8; kill -TERM \$pid; wait \$pid; echo rc=\$?; cat /tmp/run.log")
