@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <time.h>
 
 static void print_json(const struct change_list *changes, const struct provision_result *res)
 {
@@ -54,11 +55,22 @@ static void print_summary(const struct change_list *changes, const struct provis
 		printf("%s: %zu change%s pending\n", verb, changes->n, changes->n == 1 ? "" : "s");
 }
 
+static double mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 void provision_converge(const struct topology *topo, struct supervisor *sup,
 			struct change_list *changes, struct provision_result *res)
 {
+	double t0 = mono_seconds();
+
 	res->failed = false;
 	res->restart_needed = false;
+	res->host_seconds = 0;
 	for (size_t i = 0; i < topo->n_sources; i++) {
 		enum restart_outcome restart;
 
@@ -70,11 +82,15 @@ void provision_converge(const struct topology *topo, struct supervisor *sup,
 	for (size_t i = 0; i < topo->n_targets; i++)
 		if (!pg_target_converge(&topo->targets[i], changes))
 			res->failed = true;
+	res->pg_seconds = mono_seconds() - t0;
 	/* Services come after the databases they connect to, and only once
 	 * those converged (a restart still pending would fail capture). */
-	if (topo->agent.manage_units && !res->failed && !res->restart_needed &&
-	    !host_converge(topo, sup, changes))
-		res->failed = true;
+	if (topo->agent.manage_units && !res->failed && !res->restart_needed) {
+		t0 = mono_seconds();
+		if (!host_converge(topo, sup, changes))
+			res->failed = true;
+		res->host_seconds = mono_seconds() - t0;
+	}
 	res->n_changes = changes->n;
 }
 

@@ -12,6 +12,8 @@ struct provision_result {
 	bool failed;          /* some step failed (logged) */
 	bool restart_needed;  /* a server must be restarted and the agent could not */
 	size_t n_changes;     /* changes made (bootstrap) or pending (plan) */
+	double pg_seconds;    /* wall time of the PostgreSQL part */
+	double host_seconds;  /* wall time of the host part (0 when not run) */
 };
 
 struct supervisor;

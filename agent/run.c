@@ -34,6 +34,8 @@
 #define STATUS_PERIOD_SEC 10
 /* A first reconcile that failed is retried this often, not a full period. */
 #define RETRY_PERIOD_SEC 10
+/* A pass slower than this says where its time went. */
+#define SLOW_PASS_SEC 1.0
 
 struct agent {
 	const char *path;
@@ -114,6 +116,9 @@ static void reconcile(struct agent *a, const char *why)
 	} else if (changes.n > 0) {
 		log_info("reconcile (%s): %zu change(s) made", why, changes.n);
 	}
+	if (a->last_wall_sec >= SLOW_PASS_SEC)
+		log_info("reconcile (%s) took %.2f s (PostgreSQL %.2f s, host %.2f s)", why,
+			 a->last_wall_sec, res.pg_seconds, res.host_seconds);
 	change_list_fini(&changes);
 	a->next_reconcile = mono_sec() + (a->last_ok || a->converged
 						  ? a->topo->agent.reconcile_seconds

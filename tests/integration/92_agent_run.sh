@@ -194,6 +194,7 @@ echo "# agent: $(python3 -c 'import json,sys; a=json.load(sys.stdin)["agent"]; p
 
 pid=$(unit_prop cdc-agent.service MainPID)
 echo "# agent: cpu total $(ct_exec awk '{printf "%.2f", ($14 + $15) / 100}' /proc/$pid/stat) s (user+sys) over $(python3 -c 'import json,sys; print(json.load(sys.stdin)["agent"]["reconciles"])' <<<"$out") reconciles"
+ct_exec journalctl -u cdc-agent.service -o cat | grep " took " | sed "s/^/# slow pass: /" | tail -n 5
 [ "$TESTS_FAILED" -gt 0 ] &&
 	ct_exec journalctl -u cdc-agent.service -u $APPLY -u $CAPTURE --no-pager -o short-monotonic | tail -n 80 | sed 's/^/# journal: /'
 # --- SIGTERM ----------------------------------------------------------------------
@@ -207,10 +208,11 @@ check_eq "status without the agent collects the document itself" "False RUNNING 
 check_contains "and its table says the agent is not running" "the agent is not running" "$(agent status 2>&1)"
 # By hand (no NOTIFY_SOCKET, no sandbox): one pass, then SIGTERM; under the
 # sanitizer build this is the leak check of run's whole loop and reload.
-out=$(ct_exec sh -c "/usr/local/bin/cdc-agent -v -c $INI run >/tmp/run.log 2>&1 & pid=\$!; sleep 12; kill -HUP \$pid; sleep 8; kill -TERM \$pid; wait \$pid; echo rc=\$?; cat /tmp/run.log")
+out=$(ct_exec sh -c "/usr/local/bin/cdc-agent -v -c $INI run >/tmp/run.log 2>&1 & pid=\$!; sleep 12; curl -s http://127.0.0.1:$SP/status >/tmp/byhand.json; kill -HUP \$pid; sleep 8; kill -TERM \$pid; wait \$pid; echo rc=\$?; cat /tmp/run.log")
 check_contains "run by hand: a reload, then SIGTERM exits 0" "rc=0" "$out"
 check_not_contains "and no sanitizer report" "Sanitizer" "$out"
 check_contains "it reconciled after the reload" "reconcile (reload)" "$out"
+echo "# agent by hand (no sandbox): $(ct_exec cat /tmp/byhand.json | python3 -c 'import json,sys; a=json.load(sys.stdin)["agent"]; print("rss %.1f MiB, last reconcile %.3f s wall %.3f s cpu" % (a["rss_bytes"]/1048576, a["last_reconcile_seconds"], a["last_reconcile_cpu_seconds"]))')"
 ct_shutdown
 trap - EXIT
 finish
