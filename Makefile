@@ -88,6 +88,7 @@ demo: deps all
 bench: deps all
 	scripts/bench-capture.sh
 	scripts/bench-pipeline.sh
+	scripts/bench-agent.sh
 
 clean:
 	rm -rf build cdc-agent

@@ -176,6 +176,20 @@ seed_psql db1 "INSERT INTO public.other_table SELECT g, 'other ' || g FROM gener
 check "and to the pipeline: its rows reach db2 (snapshot and stream)" converged public.other_table 120
 check "my_table still replicates" converged public.my_table 60
 
+# --- a slot no pipeline reads: reported (journal once, status, metrics), kept --
+seed_psql db1 "SELECT pg_create_logical_replication_slot('old_slot', 'pgoutput')" >/dev/null
+check "the agent warns about the orphan slot" wait_for $((PERIOD * 4)) sh -c \
+	"nsenter -t $CT_LEADER -a journalctl -u cdc-agent.service -o cat | grep -q 'slot old_slot on source db1 belongs to no pipeline'"
+sleep $((PERIOD * 2 + 1))
+check_eq "once, not at every collection" 1 \
+	"$(ct_exec journalctl -u cdc-agent.service -o cat | grep -c 'slot old_slot on source db1 belongs to no pipeline')"
+check_contains "/metrics has it with an empty pipeline label" \
+	'cdc_agent_slot_retained_wal_bytes{source="db1",slot="old_slot",pipeline=""}' "$(http /metrics)"
+check_contains "status lists it among its warnings" "slot old_slot on source db1 has no pipeline" "$(agent status 2>&1)"
+check_eq "and it is never dropped by the agent" 1 \
+	"$(seed_psql db1 "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'old_slot'")"
+seed_psql db1 "SELECT pg_drop_replication_slot('old_slot')" >/dev/null
+
 # --- an invalid topology on SIGHUP keeps the one in force ----------------------
 ct_exec cp $INI /etc/cdc-agent/good.ini
 ct_exec sed -i 's/^\[agent\]$/[agent]\nbogus_key = 1/' $INI
