@@ -88,8 +88,10 @@ mode:
   description: C(bootstrap), or C(plan) in check mode.
   returned: always
   type: str
-rc:
-  description: The agent's exit code.
+exit_code:
+  description: >-
+    The agent's exit code (not named rc: Ansible takes a non-zero rc for a
+    failure, and plan's 2 is not one).
   returned: when the agent ran
   type: int
 restart_needed:
@@ -221,7 +223,7 @@ def main():
         if tmp_dir:
             shutil.rmtree(tmp_dir, ignore_errors=True)
 
-    result.update(cmd=cmd, rc=rc, stderr_lines=err.splitlines())
+    result.update(cmd=cmd, exit_code=rc, stderr_lines=err.splitlines())
     if report is not None:
         result["changes"] = report.get("changes", [])
         result["restart_needed"] = bool(report.get("restart_needed", False))
