@@ -9,6 +9,7 @@
 # password files are mode 0600, owned by cdc-agent, and the passwords never
 # appear in ansible's output, even with -v.
 # cdc_agent_run_service is false: `cdc-agent run` is not built yet.
+# SHOW_PLAYS=1 prints every ansible-playbook run's output.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$REPO_ROOT/tests/lib/container.sh"
 # Distinctive passwords, so their absence from the output means something.
@@ -76,6 +77,7 @@ play() { # ARGS...: sets PLAY_OUT, PLAY_RC, PLAY_CHANGED (from the recap; "" if 
 		ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_DEPRECATION_WARNINGS=false \
 		ansible-playbook -i "$INV" "$SRC/playbooks/site.yml" "$@" 2>&1)
 	PLAY_RC=$?
+	[ -z "${SHOW_PLAYS:-}" ] || printf '%s\n' "$PLAY_OUT" | sed 's/^/    | /'
 	PLAY_CHANGED=$(printf '%s\n' "$PLAY_OUT" | sed -n 's/^localhost *:.* changed=\([0-9]*\) .*/\1/p')
 	ALL_OUT+=$PLAY_OUT$'\n'
 }
@@ -91,6 +93,14 @@ host_state() {
 	seed_psql db1 "SELECT string_agg(schemaname || '.' || tablename, ',' ORDER BY tablename) FROM pg_publication_tables WHERE pubname = 'my_publication'"
 }
 ALL_OUT=
+
+# ---- --check on the bare host: everything would change, nothing does -------------
+play --check --diff
+check_eq "--check on a bare host succeeds" 0 "$PLAY_RC"
+[ "$PLAY_RC" = 0 ] || printf '%s\n' "$PLAY_OUT" | tail -n 30
+check "it reports changes (changed=$PLAY_CHANGED)" test "${PLAY_CHANGED:-0}" -gt 0
+check_eq "and installs and writes nothing" "" \
+	"$(ct_exec sh -c 'ls -d /usr/local/bin/cdc-agent /etc/cdc-agent /etc/systemd/system/cdc-* 2>/dev/null; getent passwd cdc-agent')"
 
 # ---- first run: everything -----------------------------------------------------
 seed_psql db1 "INSERT INTO public.my_table (id, name) VALUES (1, 'before ansible')" >/dev/null
@@ -164,6 +174,16 @@ done
 check_eq "its rows replicate db1 -> db2 (table created in db2)" "7:seven" "$got"
 play --check
 check_eq "a --check after it reports changed=0" 0 "$PLAY_CHANGED"
+
+# ---- a new build: what runs the old binary restarts ------------------------------
+before=$(for u in zookeeper.service kafka.service cdc-capture@db1-to-db2.service cdc-apply@db1-to-db2.service; do seed_unit_started_at "$u"; done)
+printf '\n' >>"$CT_DIR/root$SRC/cdc-agent"  # another build, as far as checksums go
+play
+check_eq "the run with a new binary succeeds" 0 "$PLAY_RC"
+check_contains "its handler restarts the pipeline's units" "RUNNING HANDLER [cdc_agent : Restart those that run]" "$PLAY_OUT"
+after=$(for u in zookeeper.service kafka.service cdc-capture@db1-to-db2.service cdc-apply@db1-to-db2.service; do seed_unit_started_at "$u"; done)
+check_eq "ZooKeeper and Kafka keep running" "$(printf '%s\n' "$before" | head -n 2)" "$(printf '%s\n' "$after" | head -n 2)"
+check "capture and apply were restarted" test "$(printf '%s\n' "$before" | tail -n 2)" != "$(printf '%s\n' "$after" | tail -n 2)"
 
 # ---- secrets ---------------------------------------------------------------------
 check_not_contains "db1's password never appears in ansible's output" "$SEED_DB1_PASSWORD" "$ALL_OUT"
