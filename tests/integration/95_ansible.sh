@@ -22,7 +22,8 @@ if [ "$(id -u)" -ne 0 ] || ! command -v systemd-nspawn >/dev/null; then
 	finish
 	exit
 fi
-if ! command -v ansible-playbook >/dev/null; then
+# The container runs with the system PATH (not, e.g., a pyenv's).
+if ! PATH=/usr/local/bin:/usr/bin:/bin command -v ansible-playbook >/dev/null; then
 	skip_or_fail "ansible-playbook is not installed (apt-get install ansible-core)"
 	finish
 	exit
