@@ -241,12 +241,14 @@ def main():
     if rc in ok_codes and report is not None:
         module.exit_json(**result)
 
-    errors = [line for line in err.splitlines() if "error" in line] or err.splitlines()
-    detail = "; ".join(errors[-10:]) if errors else (out.strip() or "no output")
+    # Errors and warnings, with what follows them (a unit's journal lines).
+    lines = [line.strip() for line in err.splitlines()
+             if line.strip() and not line.startswith(("cdc-agent: info:", "cdc-agent: debug:"))]
+    detail = "; ".join(lines[:40]) if lines else (out.strip() or "no output")
     if rc == 4:
         msg = ("cdc-agent %s: PostgreSQL must be restarted and the agent could not do it "
-               "(no systemd bus, or no unit known for the server): restart the service named "
-               "below, then run again: %s" % (mode, detail))
+               "(no systemd bus, or no unit known for the server); the agent says: %s"
+               % (mode, detail))
     elif rc in EXIT_MEANING:
         msg = "cdc-agent %s failed (exit %d: %s): %s" % (mode, rc, EXIT_MEANING[rc], detail)
     else:
