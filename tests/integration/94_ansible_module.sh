@@ -64,8 +64,9 @@ topology public.my_table >"$WORK/topo.ini"
 # or FAILED), MOD (its JSON result) and MOD_OUT (all of ansible's output).
 module() {
 	local out
-	out=$(env -u DBUS_SYSTEM_BUS_ADDRESS DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent \
-		ANSIBLE_NOCOLOR=1 ANSIBLE_LOCALHOST_WARNING=false \
+	out=$(env DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent \
+		ANSIBLE_NOCOLOR=1 ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_LOCAL_TEMP="$WORK/tmp" \
+		ANSIBLE_REMOTE_TEMP="$WORK/tmp" \
 		ansible localhost -i localhost, -c local -e ansible_python_interpreter=/usr/bin/python3 \
 		-M "$REPO_ROOT/playbooks/roles/cdc_agent/library" -m cdc_agent \
 		-a "binary=$CDC_AGENT config=$WORK/topo.ini ${MOD_EXTRA:-}" "$@" 2>&1)
