@@ -116,6 +116,9 @@ check_eq "and so is the publication" "public.my_table" \
 	"$(pg_psql src db1 "SELECT string_agg(schemaname || '.' || tablename, ',') FROM pg_publication_tables WHERE pubname = 'my_publication'")"
 check_eq "no mount is left behind" "" "$(grep -F "$WORK" /proc/self/mounts)"
 
+check "the module's DOCUMENTATION, EXAMPLES and RETURN parse (ansible-doc)" \
+	env ANSIBLE_LOCAL_TEMP="$WORK/tmp" ansible-doc -M "$REPO_ROOT/playbooks/roles/cdc_agent/library" cdc_agent
+
 # An invalid topology: exit 3 with every error as FILE:LINE.
 sed -i 's/^tables = /tabels = /' "$WORK/topo.ini"
 module

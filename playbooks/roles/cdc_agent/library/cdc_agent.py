@@ -12,15 +12,18 @@ DOCUMENTATION = r"""
 module: cdc_agent
 short_description: Make a host match its cdc-agent topology (bootstrap; plan in check mode)
 description:
-  - Runs C(cdc-agent -c CONFIG bootstrap --json) and reports what it changed
+  - >-
+    Runs C(cdc-agent -c CONFIG bootstrap --json) and reports what it changed
     (PostgreSQL settings, pg_hba.conf, roles, publication, target database
     and grants; Kafka installed; ZooKeeper, Kafka, capture and apply units
     running and checked healthy).  C(changed) is the agent's own C(changed)
     field: a second run reports C(changed=false) and changes nothing.
-  - In check mode runs C(cdc-agent -c CONFIG plan --json) instead, which
+  - >-
+    In check mode runs C(cdc-agent -c CONFIG plan --json) instead, which
     changes nothing; C(changed) is true when plan exits 2 (bootstrap would
     change something), with the planned changes in C(changes).
-  - In check mode, when I(topology) is given and differs from the file at
+  - >-
+    In check mode, when I(topology) is given and differs from the file at
     I(config) (the template task that writes it did not run, being in check
     mode), plan reads I(topology) in place of that file: it is bind-mounted
     over I(config) in a private mount namespace (C(unshare --mount), root
@@ -28,34 +31,43 @@ description:
     file stays as it is.  Without C(unshare) it plans against a temporary
     copy and warns that unit files naming the topology's path then show as
     changes.  When I(config) does not exist yet (first run in check mode),
-    the result is changed with nothing planned.
-  - With C(--diff) the changes are shown as a diff, one line per change
+    the result is changed with nothing planned.  Password files are not
+    substituted: plan reads the installed ones, so a new password shows as
+    the change of the task writing its file, not in the plan.
+  - >-
+    With C(--diff) the changes are shown as a diff, one line per change
     (component and action, as the agent prints them).
-  - Failures report the agent's error lines (stderr).  Exit code 4 (a
+  - >-
+    Failures report the agent's error lines (stderr).  Exit code 4 (a
     PostgreSQL restart is required and the agent could not do it) is a
     failure whose message names the service to restart.
 version_added: "0.1.0"
 author: cdc-agent
 options:
   config:
-    description: The topology file (INI) on the host.
+    description: >-
+      The topology file (INI) on the host.
     type: path
     default: /etc/cdc-agent/cdc-agent.ini
   binary:
-    description: The cdc-agent executable on the host.
+    description: >-
+      The cdc-agent executable on the host.
     type: path
     default: /usr/local/bin/cdc-agent
   topology:
     description:
-      - In check mode only, the text I(config) will hold once the play runs
+      - >-
+        In check mode only, the text I(config) will hold once the play runs
         for real (e.g. a C(lookup('template', ...)) of the same template).
         Ignored outside check mode.  Must hold no secret (topologies never do:
         passwords live in password files).
     type: str
     required: false
 notes:
-  - Runs as root (become), like the agent itself.
-  - Agent exit codes; 0 done (plan, nothing to change), 1 a server, file or
+  - >-
+    Runs as root (become), like the agent itself.
+  - >-
+    Agent exit codes; 0 done (plan, nothing to change), 1 a server, file or
     command failed, 2 plan, changes pending, 3 the topology is invalid,
     4 a PostgreSQL restart is required and the agent could not do it,
     5 the verb is not built yet, 64 bad command line.
