@@ -58,16 +58,20 @@ build/tests/%-rel: tests/unit/%.c $(filter-out build/rel/main.o,$(REL_OBJS)) | b
 build/tests/%-asan: tests/unit/%.c $(filter-out build/asan/main.o,$(SAN_OBJS)) | build/tests
 	$(CC) $(BASE_CFLAGS) -O1 $(SAN_FLAGS) -Iagent -o $@ $^ $(PKG_LIBS) -lcmocka
 
-# Driver of tests/integration/55_kafka_out.sh: the agent's objects (all but main), no cmocka.
-build/tests/kafka_out_driver: tests/kafka_out_driver.c $(filter-out build/rel/main.o,$(REL_OBJS)) | build/tests
+# Drivers of integration tests (55_kafka_out.sh, 72_slot_watch.sh): the
+# agent's objects (all but main), no cmocka; -asan with the sanitizers.
+DRIVERS := kafka_out_driver slot_watch_driver
+build/tests/%_driver: tests/%_driver.c $(filter-out build/rel/main.o,$(REL_OBJS)) | build/tests
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Iagent -o $@ $^ $(PKG_LIBS)
+build/tests/%_driver-asan: tests/%_driver.c $(filter-out build/asan/main.o,$(SAN_OBJS)) | build/tests
+	$(CC) $(BASE_CFLAGS) -O1 $(SAN_FLAGS) -Iagent -o $@ $^ $(PKG_LIBS)
 
 deps:
 	@scripts/install-deps.sh
 
 test: deps
 	$(MAKE) all asan $(UNIT_TESTS:%=build/tests/%-rel) $(UNIT_TESTS:%=build/tests/%-asan) \
-		build/tests/kafka_out_driver
+		$(DRIVERS:%=build/tests/%) $(DRIVERS:%=build/tests/%-asan)
 	tests/run.sh
 
 install: cdc-agent

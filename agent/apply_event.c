@@ -158,6 +158,7 @@ bool apply_event_parse(const void *key, size_t key_len, const void *value, size_
 	source = json_object_get(payload, "source");
 	ev->schema = json_str(source, "schema");
 	ev->table = json_str(source, "table");
+	ev->source_ts_ms = json_integer_value(json_object_get(source, "ts_ms"));
 	if (!op || strlen(op) != 1 || !strchr("curdt", op[0]) || !ev->schema || !ev->table) {
 		strbuf_adds(why, "not a change event (no op c/u/r/d/t, or no source.schema and source.table)");
 		return false;

@@ -36,6 +36,7 @@ struct apply_event {
 	char op;                /* 'c', 'u', 'r', 'd', 't'; 0 for a tombstone */
 	const char *schema;     /* the source table, from the source block */
 	const char *table;
+	int64_t source_ts_ms;   /* source.ts_ms: when the source committed it; 0 unknown */
 	json_t *value_root;     /* owned */
 	json_t *key_root;       /* owned; may be NULL */
 	json_t *columns;        /* owned: parsed cdc.columns header, or NULL */

@@ -39,6 +39,8 @@ static const char *const interval_modes[] = { "numeric", "string", NULL };
 	{ key, V_ENUM, offsetof(struct st, field), false, def, values, 0, 0 }
 #define KEY_INT(st, key, field, def, lo, hi) \
 	{ key, V_INT, offsetof(struct st, field), false, def, NULL, lo, hi }
+#define KEY_SIZE(st, key, field, def, lo) \
+	{ key, V_SIZE, offsetof(struct st, field), false, def, NULL, lo, 0 }
 
 /* Keys shared by [source] and [target]: how to reach the server. */
 #define PG_SERVER_KEYS(st, admin_db_default)                                          \
@@ -98,6 +100,8 @@ static const struct key_spec source_keys[] = {
 	KEY_ENUM(source_cfg, "interval_handling", interval_handling, "string", interval_modes),
 	KEY(source_cfg, "tombstones", V_BOOL, tombstones, false, "true"),
 	KEY(source_cfg, "truncate_events", V_BOOL, truncate_events, false, "true"),
+	KEY_SIZE(source_cfg, "max_slot_wal_keep_size", max_slot_wal_keep_size, "-1", -1),
+	KEY_SIZE(source_cfg, "slot_warn_retained", slot_warn_retained, "1GB", 0),
 };
 
 static const struct key_spec target_keys[] = {
@@ -625,6 +629,14 @@ static void check_sources(struct parse_state *ps, struct topology *topo)
 				parse_error(ps, topology_key_line(&s->origin, "source", "slot"),
 					    "source %s uses slot %s on %s:%d, as does source %s",
 					    s->name, s->slot, s->pg.host, s->pg.port, o->name);
+			if (s->max_slot_wal_keep_size >= 0 && o->max_slot_wal_keep_size >= 0 &&
+			    s->max_slot_wal_keep_size != o->max_slot_wal_keep_size &&
+			    same_server(&s->pg, &o->pg))
+				parse_error(ps,
+					    topology_key_line(&s->origin, "source",
+							      "max_slot_wal_keep_size"),
+					    "source %s sets max_slot_wal_keep_size on %s:%d to another value than source %s: bootstrap would change it back and forth",
+					    s->name, s->pg.host, s->pg.port, o->name);
 			if (strcmp(s->topic_prefix, o->topic_prefix) == 0)
 				parse_error(ps,
 					    topology_key_line(&s->origin, "source", "topic_prefix"),

@@ -11,6 +11,8 @@
 #include "common.h"
 #include "util.h"
 
+#include <stdint.h>
+
 #define TOPO_MAX_KEYS 40
 
 enum kafka_mode { KAFKA_MODE_ZOOKEEPER, KAFKA_MODE_KRAFT };
@@ -71,6 +73,8 @@ struct source_cfg {
 	int interval_handling;     /* enum interval_mode */
 	bool tombstones;           /* a null-value record after each delete */
 	bool truncate_events;      /* emit op "t" for TRUNCATE */
+	int64_t max_slot_wal_keep_size; /* bytes, set by bootstrap; -1: left as the server has it */
+	int64_t slot_warn_retained;     /* retained WAL bytes from which a slot report warns */
 };
 
 struct target_cfg {
