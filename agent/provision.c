@@ -54,31 +54,37 @@ static void print_summary(const struct change_list *changes, const struct provis
 		printf("%s: %zu change%s pending\n", verb, changes->n, changes->n == 1 ? "" : "s");
 }
 
-void provision_run(const struct topology *topo, bool apply, bool json,
-		   struct provision_result *res)
+void provision_converge(const struct topology *topo, struct supervisor *sup,
+			struct change_list *changes, struct provision_result *res)
 {
-	struct change_list changes;
-
 	res->failed = false;
 	res->restart_needed = false;
-	change_list_init(&changes, apply, !json);
 	for (size_t i = 0; i < topo->n_sources; i++) {
 		enum restart_outcome restart;
 
-		if (!pg_source_converge(&topo->sources[i], &changes, &restart))
+		if (!pg_source_converge(&topo->sources[i], changes, &restart))
 			res->failed = true;
 		if (restart == RESTART_IMPOSSIBLE)
 			res->restart_needed = true;
 	}
 	for (size_t i = 0; i < topo->n_targets; i++)
-		if (!pg_target_converge(&topo->targets[i], &changes))
+		if (!pg_target_converge(&topo->targets[i], changes))
 			res->failed = true;
 	/* Services come after the databases they connect to, and only once
 	 * those converged (a restart still pending would fail capture). */
 	if (topo->agent.manage_units && !res->failed && !res->restart_needed &&
-	    !host_converge(topo, &changes))
+	    !host_converge(topo, sup, changes))
 		res->failed = true;
-	res->n_changes = changes.n;
+	res->n_changes = changes->n;
+}
+
+void provision_run(const struct topology *topo, bool apply, bool json,
+		   struct provision_result *res)
+{
+	struct change_list changes;
+
+	change_list_init(&changes, apply, !json);
+	provision_converge(topo, NULL, &changes, res);
 	if (json)
 		print_json(&changes, res);
 	else

@@ -101,8 +101,8 @@ static void report_fill(struct slot_report *r, const struct source_cfg *src,
 			 PQgetvalue(res, row, COL_WAL_STATUS));
 	r->retained_bytes = bigint_or_unknown(res, row, COL_RETAINED);
 	r->confirmed_lag_bytes = bigint_or_unknown(res, row, COL_LAG);
-	/* safe_wal_size is NULL without max_slot_wal_keep_size, and goes
-	 * negative once the slot is past it. */
+	/* safe_wal_size is NULL without max_slot_wal_keep_size (or for a
+	 * lost slot); reported no lower than 0. */
 	r->safe_wal_bytes = bigint_or_unknown(res, row, COL_SAFE);
 	if (!PQgetisnull(res, row, COL_SAFE) && r->safe_wal_bytes < 0)
 		r->safe_wal_bytes = 0;

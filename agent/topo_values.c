@@ -437,6 +437,30 @@ static bool secret_file_valid(const char *s, struct strbuf *err)
 	return true;
 }
 
+/* The status endpoints have no authentication: they may only listen on a
+ * loopback address (127.0.0.0/8 or [::1]), where only local users reach them. */
+static bool listen_valid(const char *s, struct strbuf *err)
+{
+	const char *colon = strrchr(s, ':');
+	char *host;
+	bool loopback;
+
+	if (!hostport_valid(s, err))
+		return false;
+	host = xstrndup(s, (size_t)(colon - s));
+	loopback = strcmp(host, "[::1]") == 0 || strncmp(host, "127.", 4) == 0;
+	if (loopback && host[0] == '1') {
+		struct in_addr a;
+
+		loopback = inet_pton(AF_INET, host, &a) == 1;
+	}
+	free(host);
+	if (!loopback)
+		strbuf_addf(err, "'%s' is not a loopback address (127.0.0.1:PORT or [::1]:PORT; "
+			    "the endpoints have no authentication)", s);
+	return loopback;
+}
+
 static bool abs_path_valid(const char *s, struct strbuf *err)
 {
 	if (s[0] == '/')
@@ -497,6 +521,13 @@ bool value_parse(const struct key_spec *spec, const char *text, void *field, str
 		return parse_checked_list(text, cidr_valid, field, err);
 	case V_TOPIC_PART:
 		return store_string(text, topic_part_valid, field, err);
+	case V_LISTEN:
+		if (strcmp(text, "off") == 0) {
+			free(*(char **)field);
+			*(char **)field = NULL;
+			return true;
+		}
+		return store_string(text, listen_valid, field, err);
 	case V_SIZE:
 		return parse_size(spec, text, field, err);
 	case V_UNIT:

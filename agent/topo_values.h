@@ -31,6 +31,7 @@ enum value_type {
 	V_CIDRS,       /* struct strlist: address/prefix, comma-separated */
 	V_TOPIC_PART,  /* char *: characters Kafka allows in topic names */
 	V_UNIT,        /* char *: systemd service name (".service" appended if missing) */
+	V_LISTEN,      /* char *: loopback IP:port to listen on, or "off" (stored as NULL) */
 	V_SIZE,        /* int64_t bytes: a number with PostgreSQL's unit (B, kB, MB, GB, TB);
 			  min -1 also takes "-1" (unset) */
 };

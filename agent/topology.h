@@ -102,6 +102,8 @@ struct agent_cfg {
 	char *unit_dir;            /* where unit files are installed */
 	char *cache_dir;           /* downloaded distributions */
 	bool manage_units;         /* bootstrap installs and runs the systemd units */
+	int reconcile_seconds;     /* run: period of the reconcile pass */
+	char *status_listen;       /* run: loopback IP:port of the HTTP status; NULL: off */
 };
 
 struct kafka_cfg {
