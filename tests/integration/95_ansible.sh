@@ -7,8 +7,9 @@
 # nothing and reports nothing; --check --diff after a topology change (an
 # extra table) reports the would-be change and still changes nothing.  The
 # password files are mode 0600, owned by cdc-agent, and the passwords never
-# appear in ansible's output, even with -v.
-# cdc_agent_run_service is false: `cdc-agent run` is not built yet.
+# appear in ansible's output, even with -v.  cdc-agent.service (`run`) is
+# started by the first run, left alone by runs with nothing to change, and
+# stopped around a bootstrap that has work (started again after it).
 # SHOW_PLAYS=1 prints every ansible-playbook run's output.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$REPO_ROOT/tests/lib/container.sh"
@@ -37,6 +38,10 @@ while [ "$ZKP" = "$KP" ] || [ "$SEED_PG_PORT" = "$KP" ] || [ "$SEED_PG_PORT" = "
 	(exec 3<>"/dev/tcp/127.0.0.1/$((KP + 1))") 2>/dev/null; do
 	KP=$(free_port)
 done
+SP=$(free_port)  # run's status endpoints
+while [ "$SP" = "$KP" ] || [ "$SP" = "$ZKP" ] || [ "$SP" = "$SEED_PG_PORT" ] || [ "$SP" = $((KP + 1)) ]; do
+	SP=$(free_port)
+done
 DIST=$("$REPO_ROOT/scripts/kafka-dist.sh") || { _fail "Kafka distribution built"; finish; exit; }
 SHA=$(cut -d' ' -f1 "$DIST.sha512")
 trap 'exit 130' INT TERM  # so the EXIT trap powers the container off
@@ -57,6 +62,7 @@ INV=$SRC/inventory
 cp -r "$REPO_ROOT/playbooks/inventory.example" "$CT_DIR/root$INV"
 VARS=$CT_DIR/root$INV/group_vars/cdc_agent.yml
 sed -i -e "s|^\(  *\)port: 5432|\1port: $SEED_PG_PORT|" \
+	-e "s|^\(  *\)state_dir: .*|&\n\1status_listen: 127.0.0.1:$SP|" \
 	-e "s|^\(  *\)bootstrap_servers: .*|\1bootstrap_servers: 127.0.0.1:$KP|" \
 	-e "s|^\(  *\)connect: .*|\1connect: 127.0.0.1:$ZKP|" \
 	-e "s|^\(  *\)dist: .*|\1dist: file://$DIST|" \
@@ -69,8 +75,6 @@ cdc_agent:
     localhost:
       ansible_connection: local
       ansible_python_interpreter: /usr/bin/python3
-      # \`cdc-agent run\` is not built yet (exit 5): no cdc-agent.service.
-      cdc_agent_run_service: false
 EOF
 
 play() { # ARGS...: sets PLAY_OUT, PLAY_RC, PLAY_CHANGED (from the recap; "" if none)
@@ -88,12 +92,14 @@ host_state() {
 	ct_exec sh -c 'find /etc/cdc-agent /usr/local/bin/cdc-agent /usr/local/share/cdc-agent \
 		/etc/systemd/system -maxdepth 2 -type f -printf "%p %m %u %T@\n" | sort
 		md5sum /etc/cdc-agent/* /etc/systemd/system/cdc-* /etc/systemd/system/kafka.service'
-	for u in zookeeper.service kafka.service cdc-capture@db1-to-db2.service cdc-apply@db1-to-db2.service; do
+	for u in $UNITS; do
 		seed_unit_started_at "$u"
 	done
 	seed_psql db1 "SELECT string_agg(schemaname || '.' || tablename, ',' ORDER BY tablename) FROM pg_publication_tables WHERE pubname = 'my_publication'"
 }
 ALL_OUT=
+UNITS="zookeeper.service kafka.service cdc-capture@db1-to-db2.service cdc-apply@db1-to-db2.service cdc-agent.service"
+unit_prop() { ct_exec systemctl show -p "$2" --value "$1"; }
 
 # ---- --check on the bare host: everything would change, nothing does -------------
 play --check --diff
@@ -128,6 +134,9 @@ for _ in $(seq 120); do
 	sleep 0.5
 done
 check_eq "rows replicate db1 -> db2 (snapshot and stream)" "1:before ansible,2:after ansible" "$got"
+check_eq "cdc-agent.service (run) is enabled" enabled "$(ct_exec systemctl is-enabled cdc-agent.service)"
+check_eq "and active" active "$(unit_prop cdc-agent.service ActiveState)"
+check_contains "and converged (its STATUS=)" "converged" "$(unit_prop cdc-agent.service StatusText)"
 
 # ---- second run: nothing to do (-v: the module's result is shown) -----------------
 before=$(host_state)
@@ -138,7 +147,7 @@ check_eq "second run succeeds" 0 "$PLAY_RC"
 check_eq "second run reports changed=0" 0 "$PLAY_CHANGED"
 [ "$PLAY_CHANGED" = 0 ] || printf '%s\n' "$PLAY_OUT" | grep -B2 -A8 '^changed' | head -n 40
 check_contains "with the module's (empty) list of changes in -v" '"changes": []' "$PLAY_OUT"
-check_eq "and changes nothing on the host" "$before" "$(host_state)"
+check_eq "and changes nothing on the host (files, units and run's start times, publication)" "$before" "$(host_state)"
 
 # ---- --check: plan, nothing to report, nothing changed ----------------------------
 play --check
@@ -160,10 +169,14 @@ check_contains "the agent's plan against the new topology" \
 check_eq "and changes nothing on the host (topology, units, publication)" "$before" "$(host_state)"
 
 # ---- and for real: the table is published and replicates ---------------------------
-play
+run_started=$(seed_unit_started_at cdc-agent.service)
+play -v
 check_eq "the run with the extra table succeeds" 0 "$PLAY_RC"
 [ "$PLAY_RC" = 0 ] || printf '%s\n' "$PLAY_OUT" | tail -n 30
 check "and reports changes (changed=$PLAY_CHANGED)" test "${PLAY_CHANGED:-0}" -gt 0
+check_contains "bootstrap ran with run stopped, which was started again" '"supervisor_restarted": true' "$PLAY_OUT"
+check "so run has read the new topology (restarted)" test "$run_started" != "$(seed_unit_started_at cdc-agent.service)"
+check_eq "and is active" active "$(unit_prop cdc-agent.service ActiveState)"
 check_eq "the publication has the extra table" "public.my_table,public.other_table" \
 	"$(seed_psql db1 "SELECT string_agg(schemaname || '.' || tablename, ',' ORDER BY tablename) FROM pg_publication_tables WHERE pubname = 'my_publication'")"
 seed_psql db1 "INSERT INTO public.other_table VALUES (7, 'seven')" >/dev/null
@@ -177,14 +190,17 @@ play --check
 check_eq "a --check after it reports changed=0" 0 "$PLAY_CHANGED"
 
 # ---- a new build: what runs the old binary restarts ------------------------------
-before=$(for u in zookeeper.service kafka.service cdc-capture@db1-to-db2.service cdc-apply@db1-to-db2.service; do seed_unit_started_at "$u"; done)
+before=$(for u in $UNITS; do seed_unit_started_at "$u"; done)
 printf '\n' >>"$CT_DIR/root$SRC/cdc-agent"  # another build, as far as checksums go
 play
 check_eq "the run with a new binary succeeds" 0 "$PLAY_RC"
 check_contains "its handler restarts the pipeline's units" "RUNNING HANDLER [cdc_agent : Restart those that run]" "$PLAY_OUT"
-after=$(for u in zookeeper.service kafka.service cdc-capture@db1-to-db2.service cdc-apply@db1-to-db2.service; do seed_unit_started_at "$u"; done)
+after=$(for u in $UNITS; do seed_unit_started_at "$u"; done)
 check_eq "ZooKeeper and Kafka keep running" "$(printf '%s\n' "$before" | head -n 2)" "$(printf '%s\n' "$after" | head -n 2)"
-check "capture and apply were restarted" test "$(printf '%s\n' "$before" | tail -n 2)" != "$(printf '%s\n' "$after" | tail -n 2)"
+for i in 3 4 5; do
+	u=$(echo $UNITS | cut -d' ' -f$i)
+	check "$u was restarted" test "$(printf '%s\n' "$before" | sed -n ${i}p)" != "$(printf '%s\n' "$after" | sed -n ${i}p)"
+done
 
 # ---- secrets ---------------------------------------------------------------------
 check_not_contains "db1's password never appears in ansible's output" "$SEED_DB1_PASSWORD" "$ALL_OUT"

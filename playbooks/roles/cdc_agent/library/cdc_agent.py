@@ -38,6 +38,15 @@ description:
     With C(--diff) the changes are shown as a diff, one line per change
     (component and action, as the agent prints them).
   - >-
+    With I(supervisor) (the long-running agent's unit, C(cdc-agent.service))
+    active, bootstrap does not race its reconcile passes, which act on the
+    topology the running agent loaded: plan runs first; when it reports
+    nothing to change, so does the module (the supervisor is left alone);
+    otherwise the supervisor is stopped (it finishes its pass first),
+    bootstrap runs alone, and the supervisor is started again whatever the
+    outcome (it then reads the new topology; C(systemctl start) returns
+    after its READY=1).
+  - >-
     Failures report the agent's error lines (stderr).  Exit code 4 (a
     PostgreSQL restart is required and the agent could not do it) is a
     failure whose message names the service to restart.
@@ -54,6 +63,14 @@ options:
       The cdc-agent executable on the host.
     type: path
     default: /usr/local/bin/cdc-agent
+  supervisor:
+    description: >-
+      The unit of the long-running agent (C(cdc-agent -c CONFIG run)) on this
+      host, e.g. C(cdc-agent.service).  When it is active, bootstrap runs only
+      if plan finds something to change, with the supervisor stopped for that
+      time.  Not used in check mode.
+    type: str
+    required: false
   topology:
     description:
       - >-
@@ -120,6 +137,12 @@ stderr_lines:
   returned: when the agent ran
   type: list
   elements: str
+supervisor_restarted:
+  description: >-
+    True when the supervisor was stopped around bootstrap and started again
+    (it has read the topology anew).
+  returned: when I(supervisor) is given, outside check mode
+  type: bool
 planned_against:
   description: >-
     In check mode, which topology plan read: C(config) (the installed file),
@@ -174,12 +197,52 @@ def run_agent(module, binary, config, verb, mount_source=None):
     return cmd, rc, out, err, report
 
 
+def systemctl(module, *args):
+    return module.run_command([module.get_bin_path("systemctl", required=True)] + list(args))
+
+
+def supervisor_active(module, unit):
+    if not unit:
+        return False
+    rc, out, _ = systemctl(module, "is-active", unit)
+    return out.strip() in ("active", "activating", "reloading")
+
+
+def bootstrap_paused(module, binary, config, unit):
+    """bootstrap with the long-running agent stopped, only if plan finds work.
+
+    Returns run_agent's tuple plus whether the supervisor was restarted."""
+    cmd, rc, out, err, report = run_agent(module, binary, config, "plan")
+    if rc == 0 and report is not None:
+        # Nothing to change: report it as bootstrap would.
+        report["mode"] = "bootstrap"
+        report["changed"] = False
+        return cmd, rc, out, err, report, False
+    if rc != 2:
+        return cmd, rc, out, err, report, False  # plan failed: its errors say why
+    rc_stop, _, err_stop = systemctl(module, "stop", unit)
+    if rc_stop != 0:
+        module.fail_json(msg="cannot stop %s before bootstrap: %s" % (unit, err_stop.strip()),
+                         changed=False, changes=[], mode="bootstrap")
+    try:
+        cmd, rc, out, err, report = run_agent(module, binary, config, "bootstrap")
+    finally:
+        rc_start, _, err_start = systemctl(module, "start", unit)
+    if rc_start != 0:
+        err = err + "cdc-agent: error: %s did not start again after bootstrap: %s\n" % (
+            unit, err_start.strip())
+        if rc == 0:
+            rc = 1
+    return cmd, rc, out, err, report, True
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             config=dict(type="path", default="/etc/cdc-agent/cdc-agent.ini"),
             binary=dict(type="path", default="/usr/local/bin/cdc-agent"),
             topology=dict(type="str", required=False),
+            supervisor=dict(type="str", required=False),
         ),
         supports_check_mode=True,
     )
@@ -190,6 +253,10 @@ def main():
     mode = "plan" if check else "bootstrap"
     result = dict(changed=False, changes=[], mode=mode)
     warnings = []
+
+    supervisor = module.params["supervisor"]
+    if supervisor and not check:
+        result["supervisor_restarted"] = False
 
     if not os.access(binary, os.X_OK):
         if check:
@@ -230,7 +297,12 @@ def main():
                                     "topology at %s; unit files naming the topology's path show "
                                     "as changes" % mount_source)
                     plan_config, mount_source = mount_source, None
-        cmd, rc, out, err, report = run_agent(module, binary, plan_config, mode, mount_source)
+        if check or not supervisor_active(module, supervisor):
+            cmd, rc, out, err, report = run_agent(module, binary, plan_config, mode, mount_source)
+        else:
+            cmd, rc, out, err, report, restarted = bootstrap_paused(module, binary, config,
+                                                                   supervisor)
+            result["supervisor_restarted"] = restarted
     finally:
         if tmp_dir:
             shutil.rmtree(tmp_dir, ignore_errors=True)
