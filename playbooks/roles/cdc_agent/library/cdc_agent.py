@@ -87,7 +87,7 @@ notes:
     Agent exit codes; 0 done (plan, nothing to change), 1 a server, file or
     command failed, 2 plan, changes pending, 3 the topology is invalid,
     4 a PostgreSQL restart is required and the agent could not do it,
-    5 the verb is not built yet, 64 bad command line.
+    64 bad command line.
 """
 
 EXAMPLES = r"""
@@ -164,7 +164,6 @@ EXIT_MEANING = {
     2: "changes pending",
     3: "the topology is invalid",
     4: "PostgreSQL must be restarted and the agent could not do it",
-    5: "the verb is not built yet",
     64: "bad command line",
 }
 
