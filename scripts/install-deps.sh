@@ -14,6 +14,7 @@ PACKAGES=(
 	systemd systemd-container dbus           # a real systemd, booted with nspawn
 	kcat python3                             # Kafka client for tests; free ports
 	openjdk-17-jre-headless maven            # the Kafka broker built from Maven Central
+	ansible-core                             # the Ansible wrapper (playbooks/) and its test
 )
 
 missing=()
