@@ -325,25 +325,15 @@ static bool units_render(struct host_run *h)
 	       unit_render(h, "cdc-agent.service", &h->pipelines_changed);
 }
 
-/* The topology's digest against the last bootstrap's: pipelines read it at
- * start, so a changed topology restarts them. */
+/* The digest of the topology in force (the bytes loaded, not the file now
+ * on disk, which may already be newer) against the last bootstrap's:
+ * pipelines read the topology at start, so a changed one restarts them. */
 static bool topology_digest_check(struct host_run *h)
 {
-	char *text, *path = xasprintf("%s/last-bootstrap.sha512", h->topo->agent.state_dir);
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int md_len = 0;
-	char hex[2 * EVP_MAX_MD_SIZE + 2], *old = NULL;
-	size_t len;
+	char *path = xasprintf("%s/last-bootstrap.sha512", h->topo->agent.state_dir), *old = NULL;
+	const char *hex = h->topo->sha512;
 	bool changed, ok;
 
-	if (!file_read_all(h->topo->path, &text, &len)) {
-		free(path);
-		return false; /* errors already logged */
-	}
-	EVP_Digest(text, len, md, &md_len, EVP_sha512(), NULL);
-	free(text);
-	for (unsigned i = 0; i < md_len; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	if (access(path, R_OK) == 0 && file_read_all(path, &old, NULL) && strcmp(old, hex) == 0) {
 		free(old);
 		free(path);

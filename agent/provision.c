@@ -9,6 +9,7 @@
 #include "provision.h"
 
 #include "changes.h"
+#include "converge_lock.h"
 #include "host.h"
 #include "log.h"
 #include "pg_source.h"
@@ -67,10 +68,18 @@ void provision_converge(const struct topology *topo, struct supervisor *sup,
 			struct change_list *changes, struct provision_result *res)
 {
 	double t0 = mono_seconds();
+	int lock = -1;
 
 	res->failed = false;
 	res->restart_needed = false;
 	res->host_seconds = 0;
+	res->pg_seconds = 0;
+	res->n_changes = 0;
+	/* plan changes nothing and needs no lock. */
+	if (changes->apply && !converge_lock_acquire(topo->agent.state_dir, &lock)) {
+		res->failed = true;
+		return; /* errors already logged */
+	}
 	for (size_t i = 0; i < topo->n_sources; i++) {
 		enum restart_outcome restart;
 
@@ -92,6 +101,7 @@ void provision_converge(const struct topology *topo, struct supervisor *sup,
 		res->host_seconds = mono_seconds() - t0;
 	}
 	res->n_changes = changes->n;
+	converge_lock_release(lock);
 }
 
 void provision_run(const struct topology *topo, bool apply, bool json,

@@ -17,6 +17,7 @@
 #include <ini.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -675,6 +676,29 @@ static void check_cross_references(struct parse_state *ps, struct topology *topo
 
 /* ---- entry points ------------------------------------------------------ */
 
+/* The SHA-512 of what f holds, as hex: the digest of the very bytes parsed
+ * (host.c restarts the pipelines when it changes). */
+static void stream_sha512_hex(FILE *f, char hex[TOPOLOGY_DIGEST_HEX + 1])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char buf[8192], digest[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	size_t got;
+
+	hex[0] = '\0';
+	if (!md || EVP_DigestInit_ex(md, EVP_sha512(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		return;
+	}
+	rewind(f);
+	while ((got = fread(buf, 1, sizeof(buf), f)) > 0)
+		EVP_DigestUpdate(md, buf, got);
+	if (!ferror(f) && EVP_DigestFinal_ex(md, digest, &n) == 1)
+		for (unsigned i = 0; i < n && 2 * i < TOPOLOGY_DIGEST_HEX; i++)
+			snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+	EVP_MD_CTX_free(md);
+}
+
 bool topology_load(const char *path, struct topology **out)
 {
 	struct parse_state ps = { .path = path };
@@ -690,6 +714,7 @@ bool topology_load(const char *path, struct topology **out)
 	topo->path = xstrdup(path);
 	ps.path = topo->path;
 	rc = ini_parse_stream(line_reader, &ps, key_handler, &ps);
+	stream_sha512_hex(ps.file, topo->sha512);
 	fclose(ps.file);
 	if (rc < 0) {
 		parse_error(&ps, 0, "cannot parse: out of memory");

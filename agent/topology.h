@@ -129,8 +129,11 @@ struct zookeeper_cfg {
 	char *data_dir;
 };
 
+#define TOPOLOGY_DIGEST_HEX 128
+
 struct topology {
 	char *path;
+	char sha512[TOPOLOGY_DIGEST_HEX + 1]; /* of the bytes loaded ("" if unreadable) */
 	struct agent_cfg agent;
 	struct kafka_cfg kafka;
 	struct zookeeper_cfg zookeeper;

@@ -202,6 +202,13 @@ check_contains "its STATUS= says the previous topology runs" "reload FAILED" \
 	"$(unit_prop cdc-agent.service StatusText)"
 ct_exec cp /etc/cdc-agent/good.ini $INI
 
+# --- one convergence at a time: bootstrap waits for the lock run holds ---------
+ct_exec sh -c 'flock /var/lib/cdc-agent/converge.lock sleep 4 >/dev/null 2>&1 &'
+sleep 0.5
+out=$(agent bootstrap 2>&1); rc=$?
+check_eq "bootstrap waits for a held convergence lock, then succeeds" 0 "$rc"
+check_contains "and says what it waits for" "waiting for another cdc-agent (bootstrap or run)" "$out"
+
 # --- what the agent costs (docs/BENCHMARKS.md) ----------------------------------
 out=$(http /status)
 echo "# agent: $(python3 -c 'import json,sys; a=json.load(sys.stdin)["agent"]; print("rss %.1f MiB, reconciles %d, last reconcile %.3f s wall %.3f s cpu" % (a["rss_bytes"]/1048576, a["reconciles"], a["last_reconcile_seconds"], a["last_reconcile_cpu_seconds"]))' <<<"$out")"
