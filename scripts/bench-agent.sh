@@ -34,10 +34,8 @@ die() { log "ERROR: $*"; exit 1; }
 . "$REPO_ROOT/tests/lib/container.sh"
 . "$REPO_ROOT/tests/lib/seed.sh"
 . "$REPO_ROOT/scripts/lib/bench-section.sh"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-SEED_PG_PORT=$(free_port) ZKP=$(free_port) KP=$(free_port) SP=$(free_port)
-DIST=$("$REPO_ROOT/scripts/kafka-dist.sh")
-SHA=$(cut -d' ' -f1 "$DIST.sha512")
+seed_ports
+seed_kafka_dist || die "Kafka distribution"
 WORK=$(mktemp -d /tmp/cdc-bench-agent.XXXXXX)
 trap 'ct_shutdown; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
@@ -52,16 +50,9 @@ proc_stats() { # UNIT
 
 ct_boot cdc-bench-agent || die "container did not boot"
 seed_prepare || die "seed database"
-ct_copy_in "$CDC_AGENT" /usr/local/bin/cdc-agent
-mkdir -p "$CT_DIR/root/usr/local/share/cdc-agent"
-cp -r "$REPO_ROOT/units" "$REPO_ROOT/templates" "$CT_DIR/root/usr/local/share/cdc-agent/"
-sed -e "s|^sha512 = .*|sha512 = $SHA|" -e "s|^dist = .*|dist = file://$DIST|" \
-	-e "s|^port = 5432|port = $SEED_PG_PORT|" \
-	-e "s|^bootstrap_servers = .*|bootstrap_servers = 127.0.0.1:$KP|" \
-	-e "s|^connect = .*|connect = 127.0.0.1:$ZKP|" \
-	-e "s|^state_dir = .*|&\nreconcile_seconds = $PERIOD\nstatus_listen = 127.0.0.1:$SP|" \
-	"$REPO_ROOT/cdc-agent.ini" >"$WORK/agent.ini"
-ct_copy_in "$WORK/agent.ini" $INI
+seed_install_agent "$CDC_AGENT" \
+	"s|^state_dir = .*|&\nreconcile_seconds = $PERIOD\nstatus_listen = 127.0.0.1:$SP|" ||
+	die "agent not installed in the container"
 log "bootstrap"
 ct_exec /usr/local/bin/cdc-agent -c $INI bootstrap >"$WORK/bootstrap.log" 2>&1 ||
 	{ tail -n 30 "$WORK/bootstrap.log"; die "bootstrap failed"; }

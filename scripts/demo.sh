@@ -29,8 +29,9 @@ for port in 5432 2181 9092 8083; do
 	fi
 done
 say "building the Kafka distribution tarball from Maven Central (cached after the first run)"
-DIST=$("$ROOT/scripts/kafka-dist.sh")
-SHA=$(cut -d' ' -f1 "$DIST.sha512")
+REPO_ROOT=$ROOT
+seed_kafka_dist
+SEED_PG_PORT=5432 ZKP=2181 KP=9092 # the runbook's ports, checked free above
 
 trap ct_shutdown EXIT
 say "booting a throwaway systemd container"
@@ -40,12 +41,7 @@ seed_prepare
 seed_psql db1 "INSERT INTO public.my_table (id, name) VALUES (1, 'written before bootstrap')"
 seed_psql db1 "SHOW wal_level" | sed 's/^/wal_level = /'
 # Installed into the container as a package would (it has its own /tmp).
-ct_copy_in "$ROOT/cdc-agent" "$AGENT"
-mkdir -p "$CT_DIR/root/usr/local/share/cdc-agent"
-cp -r "$ROOT/units" "$ROOT/templates" "$CT_DIR/root/usr/local/share/cdc-agent/"
-sed -e "s|^sha512 = .*|sha512 = $SHA|" -e "s|^dist = .*|dist = file://$DIST|" \
-	"$ROOT/cdc-agent.ini" >"$ROOT/build/demo.ini"
-ct_copy_in "$ROOT/build/demo.ini" "$INI"
+seed_install_agent "$ROOT/cdc-agent"
 
 say "cdc-agent check"
 ct_exec "$AGENT" -c "$INI" check

@@ -15,17 +15,8 @@ if [ "$(id -u)" -ne 0 ] || ! command -v systemd-nspawn >/dev/null; then
 	finish
 	exit
 fi
-# Free ports: the container shares this machine's network.
-. "$REPO_ROOT/tests/lib/pg.sh"
-SEED_PG_PORT=$(free_port)
-ZKP=$(free_port)
-KP=$(free_port)
-while [ "$ZKP" = "$KP" ] || [ "$SEED_PG_PORT" = "$KP" ] || [ "$SEED_PG_PORT" = "$ZKP" ] ||
-	(exec 3<>"/dev/tcp/127.0.0.1/$((KP + 1))") 2>/dev/null; do
-	KP=$(free_port)
-done
-DIST=$("$REPO_ROOT/scripts/kafka-dist.sh") || { _fail "Kafka distribution built"; finish; exit; }
-SHA=$(cut -d' ' -f1 "$DIST.sha512")
+seed_ports
+seed_kafka_dist || { _fail "Kafka distribution built"; finish; exit; }
 trap 'exit 130' INT TERM  # so the EXIT trap powers the container off
 
 run_mode() { # zookeeper|kraft
@@ -33,16 +24,8 @@ run_mode() { # zookeeper|kraft
 	trap 'ct_shutdown' EXIT
 	ct_boot "cdc-boot-$mode" || { _fail "$mode: container boots"; return; }
 	seed_prepare || { _fail "$mode: seed database prepared"; ct_shutdown; return; }
-	# Installed as the package would: binary, units and templates.
-	ct_copy_in "$CDC_AGENT" /usr/local/bin/cdc-agent
-	mkdir -p "$CT_DIR/root/usr/local/share/cdc-agent"
-	cp -r "$REPO_ROOT/units" "$REPO_ROOT/templates" "$CT_DIR/root/usr/local/share/cdc-agent/"
-	sed -e "s|^sha512 = .*|sha512 = $SHA|" -e "s|^dist = .*|dist = file://$DIST|" \
-		-e "s|^mode = .*|mode = $mode|" -e "s|^port = 5432|port = $SEED_PG_PORT|" \
-		-e "s|^bootstrap_servers = .*|bootstrap_servers = 127.0.0.1:$KP|" \
-		-e "s|^connect = .*|connect = 127.0.0.1:$ZKP|" \
-		"$REPO_ROOT/cdc-agent.ini" >"$REPO_ROOT/build/boot-$mode.ini"
-	ct_copy_in "$REPO_ROOT/build/boot-$mode.ini" /etc/cdc-agent/cdc-agent.ini
+	seed_install_agent "$CDC_AGENT" "s|^mode = .*|mode = $mode|" ||
+		{ _fail "$mode: agent installed"; ct_shutdown; return; }
 	agent() { ct_exec env ASAN_OPTIONS="${ASAN_OPTIONS:-}" /usr/local/bin/cdc-agent -c /etc/cdc-agent/cdc-agent.ini "$@"; }
 	seed_psql db1 "INSERT INTO public.my_table (id, name) SELECT g, 'before ' || g FROM generate_series(1, 100) g" >/dev/null
 

@@ -17,18 +17,8 @@ if [ "$(id -u)" -ne 0 ] || ! command -v systemd-nspawn >/dev/null; then
 	finish
 	exit
 fi
-. "$REPO_ROOT/tests/lib/pg.sh"
-SEED_PG_PORT=$(free_port)
-ZKP=$(free_port)
-KP=$(free_port)
-SP=$(free_port)
-while [ "$ZKP" = "$KP" ] || [ "$SEED_PG_PORT" = "$KP" ] || [ "$SEED_PG_PORT" = "$ZKP" ] ||
-	[ "$SP" = "$KP" ] || [ "$SP" = "$ZKP" ] || [ "$SP" = "$SEED_PG_PORT" ] ||
-	(exec 3<>"/dev/tcp/127.0.0.1/$((KP + 1))") 2>/dev/null; do
-	KP=$(free_port)
-done
-DIST=$("$REPO_ROOT/scripts/kafka-dist.sh") || { _fail "Kafka distribution built"; finish; exit; }
-SHA=$(cut -d' ' -f1 "$DIST.sha512")
+seed_ports
+seed_kafka_dist || { _fail "Kafka distribution built"; finish; exit; }
 trap 'exit 130' INT TERM
 trap 'ct_shutdown' EXIT
 PERIOD=5
@@ -70,16 +60,9 @@ load() { # FROM TO: rows written while something is being broken
 ct_boot cdc-run || { _fail "container boots"; finish; exit; }
 seed_prepare || { _fail "seed database prepared"; finish; exit; }
 seed_psql db1 "CREATE TABLE public.other_table (id int PRIMARY KEY, name text)" >/dev/null
-ct_copy_in "$CDC_AGENT" /usr/local/bin/cdc-agent
-mkdir -p "$CT_DIR/root/usr/local/share/cdc-agent"
-cp -r "$REPO_ROOT/units" "$REPO_ROOT/templates" "$CT_DIR/root/usr/local/share/cdc-agent/"
-sed -e "s|^sha512 = .*|sha512 = $SHA|" -e "s|^dist = .*|dist = file://$DIST|" \
-	-e "s|^port = 5432|port = $SEED_PG_PORT|" \
-	-e "s|^bootstrap_servers = .*|bootstrap_servers = 127.0.0.1:$KP|" \
-	-e "s|^connect = .*|connect = 127.0.0.1:$ZKP|" \
-	-e "s|^state_dir = .*|&\nreconcile_seconds = $PERIOD\nstatus_listen = 127.0.0.1:$SP|" \
-	"$REPO_ROOT/cdc-agent.ini" >"$REPO_ROOT/build/run.ini"
-ct_copy_in "$REPO_ROOT/build/run.ini" $INI
+seed_install_agent "$CDC_AGENT" \
+	"s|^state_dir = .*|&\nreconcile_seconds = $PERIOD\nstatus_listen = 127.0.0.1:$SP|" ||
+	{ _fail "agent installed in the container"; finish; exit; }
 load 1 200
 
 # LeakSanitizer cannot run inside the units' sandbox (no ptrace): under the

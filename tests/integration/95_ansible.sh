@@ -29,21 +29,9 @@ if ! PATH=/usr/local/bin:/usr/bin:/bin command -v ansible-playbook >/dev/null; t
 	finish
 	exit
 fi
-# Free ports: the container shares this machine's network.
-. "$REPO_ROOT/tests/lib/pg.sh"
-SEED_PG_PORT=$(free_port)
-ZKP=$(free_port)
-KP=$(free_port)
-while [ "$ZKP" = "$KP" ] || [ "$SEED_PG_PORT" = "$KP" ] || [ "$SEED_PG_PORT" = "$ZKP" ] ||
-	(exec 3<>"/dev/tcp/127.0.0.1/$((KP + 1))") 2>/dev/null; do
-	KP=$(free_port)
-done
-SP=$(free_port)  # run's status endpoints
-while [ "$SP" = "$KP" ] || [ "$SP" = "$ZKP" ] || [ "$SP" = "$SEED_PG_PORT" ] || [ "$SP" = $((KP + 1)) ]; do
-	SP=$(free_port)
-done
-DIST=$("$REPO_ROOT/scripts/kafka-dist.sh") || { _fail "Kafka distribution built"; finish; exit; }
-SHA=$(cut -d' ' -f1 "$DIST.sha512")
+seed_ports
+seed_kafka_dist || { _fail "Kafka distribution built"; finish; exit; }
+DIST=$SEED_DIST SHA=$SEED_SHA
 trap 'exit 130' INT TERM  # so the EXIT trap powers the container off
 trap 'ct_shutdown' EXIT
 

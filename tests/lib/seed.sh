@@ -34,3 +34,55 @@ seed_unit_started_at() { # UNIT
 	ct_exec busctl get-property org.freedesktop.systemd1 "$path" \
 		org.freedesktop.systemd1.Unit ActiveEnterTimestamp
 }
+
+# Free, distinct TCP ports for a seed deployment in a container, which shares
+# this machine's network: SEED_PG_PORT (PostgreSQL), ZKP (ZooKeeper), KP
+# (Kafka; KP+1 is KRaft's controller) and SP (run's status endpoints).
+seed_ports() {
+	_seed_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+	local used
+	SEED_PG_PORT=$(_seed_port)
+	used=" $SEED_PG_PORT "
+	ZKP=$(_seed_port)
+	while [[ $used == *" $ZKP "* ]]; do ZKP=$(_seed_port); done
+	used+="$ZKP "
+	KP=$(_seed_port)
+	while [[ $used == *" $KP "* || $used == *" $((KP + 1)) "* ]] ||
+		(exec 3<>"/dev/tcp/127.0.0.1/$((KP + 1))") 2>/dev/null; do
+		KP=$(_seed_port)
+	done
+	used+="$KP $((KP + 1)) "
+	SP=$(_seed_port)
+	while [[ $used == *" $SP "* ]]; do SP=$(_seed_port); done
+}
+
+# SEED_DIST and SEED_SHA: the Kafka tarball scripts/kafka-dist.sh builds
+# (cached) and its SHA-512.
+seed_kafka_dist() {
+	SEED_DIST=$("$REPO_ROOT/scripts/kafka-dist.sh") || return 1
+	SEED_SHA=$(cut -d' ' -f1 "$SEED_DIST.sha512")
+}
+
+# Installs AGENT in the booted container as the package would (binary in
+# /usr/local/bin, units and templates in /usr/local/share/cdc-agent) and the
+# repo's cdc-agent.ini as /etc/cdc-agent/cdc-agent.ini with this run's
+# ports and Kafka tarball (seed_ports, seed_kafka_dist first); more sed
+# expressions for the topology may follow.
+seed_install_agent() { # AGENT [SED-EXPR...]
+	local agent=$1 ini rc e
+	local exprs=(-e "s|^sha512 = .*|sha512 = $SEED_SHA|" -e "s|^dist = .*|dist = file://$SEED_DIST|"
+		-e "s|^port = 5432|port = $SEED_PG_PORT|"
+		-e "s|^bootstrap_servers = .*|bootstrap_servers = 127.0.0.1:$KP|"
+		-e "s|^connect = .*|connect = 127.0.0.1:$ZKP|")
+	shift
+	for e in "$@"; do exprs+=(-e "$e"); done
+	ct_copy_in "$agent" /usr/local/bin/cdc-agent || return 1
+	mkdir -p "$CT_DIR/root/usr/local/share/cdc-agent"
+	cp -r "$REPO_ROOT/units" "$REPO_ROOT/templates" "$CT_DIR/root/usr/local/share/cdc-agent/" || return 1
+	ini=$(mktemp)
+	sed "${exprs[@]}" "$REPO_ROOT/cdc-agent.ini" >"$ini" &&
+		ct_copy_in "$ini" /etc/cdc-agent/cdc-agent.ini
+	rc=$?
+	rm -f "$ini"
+	return $rc
+}
