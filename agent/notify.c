@@ -14,14 +14,6 @@
 static uint64_t watchdog_usec;
 static uint64_t last_heartbeat_usec;
 
-static uint64_t monotonic_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 uint64_t notify_watchdog_usec(void)
 {
 	if (sd_watchdog_enabled(0, &watchdog_usec) <= 0)
@@ -59,7 +51,7 @@ void notify_status(const char *fmt, ...)
 void notify_reloading(void)
 {
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading the topology",
-		   (unsigned long long)monotonic_usec());
+		   (unsigned long long)clock_usec(CLOCK_MONOTONIC));
 }
 
 void notify_stopping(void)
@@ -73,7 +65,7 @@ void notify_heartbeat(void)
 
 	if (watchdog_usec == 0)
 		return;
-	now = monotonic_usec();
+	now = (uint64_t)clock_usec(CLOCK_MONOTONIC);
 	if (now - last_heartbeat_usec < watchdog_usec / 2)
 		return;
 	last_heartbeat_usec = now;

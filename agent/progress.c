@@ -19,14 +19,6 @@
 #define WRITE_INTERVAL_USEC 1000000
 #define WARNING_INTERVAL_USEC 60000000
 
-static int64_t clock_usec(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static char *progress_path(const char *state_dir, const char *kind, const char *pipeline)
 {
 	return xasprintf("%s/progress-%s-%s.json", state_dir, kind, pipeline);

@@ -14,10 +14,10 @@
 #include "log.h"
 #include "pg_source.h"
 #include "pg_target.h"
+#include "util.h"
 
 #include <jansson.h>
 #include <stdio.h>
-#include <time.h>
 
 static void print_json(const struct change_list *changes, const struct provision_result *res)
 {
@@ -54,14 +54,6 @@ static void print_summary(const struct change_list *changes, const struct provis
 		       res->restart_needed ? "; a restart is still needed (see above)" : "");
 	else
 		printf("%s: %zu change%s pending\n", verb, changes->n, changes->n == 1 ? "" : "s");
-}
-
-static double mono_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 void provision_converge(const struct topology *topo, struct supervisor *sup,

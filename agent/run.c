@@ -18,6 +18,7 @@
 #include "status_http.h"
 #include "supervise.h"
 #include "topology.h"
+#include "util.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -52,22 +53,6 @@ struct agent {
 	double next_reconcile, next_status;  /* monotonic seconds */
 };
 
-static double mono_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int64_t real_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static double cpu_sec(void)
 {
 	struct rusage ru;
@@ -98,14 +83,14 @@ static void reconcile(struct agent *a, const char *why)
 {
 	struct change_list changes;
 	struct provision_result res;
-	double t0 = mono_sec(), c0 = cpu_sec();
+	double t0 = mono_seconds(), c0 = cpu_sec();
 
 	log_debug("reconcile (%s)", why);
 	change_list_init(&changes, true, true);
 	provision_converge(a->topo, a->sup, &changes, &res);
-	a->last_wall_sec = mono_sec() - t0;
+	a->last_wall_sec = mono_seconds() - t0;
 	a->last_cpu_sec = cpu_sec() - c0;
-	a->last_reconcile_usec = real_usec();
+	a->last_reconcile_usec = clock_usec(CLOCK_REALTIME);
 	a->reconciles++;
 	a->changes += changes.n;
 	a->last_ok = !res.failed && !res.restart_needed;
@@ -120,7 +105,7 @@ static void reconcile(struct agent *a, const char *why)
 		log_info("reconcile (%s) took %.2f s (PostgreSQL %.2f s, host %.2f s)", why,
 			 a->last_wall_sec, res.pg_seconds, res.host_seconds);
 	change_list_fini(&changes);
-	a->next_reconcile = mono_sec() + (a->last_ok || a->converged
+	a->next_reconcile = mono_seconds() + (a->last_ok || a->converged
 						  ? a->topo->agent.reconcile_seconds
 						  : RETRY_PERIOD_SEC);
 }
@@ -231,7 +216,7 @@ static void status_refresh(struct agent *a)
 	} else {
 		notify_status("%s%s", a->last_ok ? "" : "last reconcile FAILED; ", line);
 	}
-	a->next_status = mono_sec() + STATUS_PERIOD_SEC;
+	a->next_status = mono_seconds() + STATUS_PERIOD_SEC;
 }
 
 /* ---- signals and reload -------------------------------------------------------- */
@@ -300,7 +285,7 @@ static bool wait_next(struct agent *a, bool *hup)
 	double wd = (double)notify_watchdog_usec() / 2e6;
 	struct pollfd pfd = { .fd = a->sigfd, .events = POLLIN };
 	struct signalfd_siginfo si;
-	double wait = due - mono_sec();
+	double wait = due - mono_seconds();
 
 	if (wd > 0 && wait > wd)
 		wait = wd;
@@ -338,7 +323,7 @@ int run_agent(const char *topology_path)
 	if (!topology_load(topology_path, &a.topo))
 		return EXIT_BAD_CONFIG; /* errors already printed */
 	a.sup = supervisor_new();
-	a.started_usec = real_usec();
+	a.started_usec = clock_usec(CLOCK_REALTIME);
 	notify_watchdog_usec();
 	if (!signals_open(&a) || !http_open(&a)) {
 		agent_fini(&a);
@@ -352,10 +337,10 @@ int run_agent(const char *topology_path)
 			reload(&a);
 			continue;
 		}
-		if (mono_sec() >= a.next_reconcile) {
+		if (mono_seconds() >= a.next_reconcile) {
 			reconcile(&a, "period");
 			status_refresh(&a);
-		} else if (mono_sec() >= a.next_status) {
+		} else if (mono_seconds() >= a.next_status) {
 			status_refresh(&a);
 		}
 	}

@@ -21,14 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int64_t now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static bool str_eq(const char *a, const char *b)
 {
 	return a && b && strcmp(a, b) == 0;
@@ -144,7 +136,7 @@ static void progress_add(const struct topology *topo, const char *kind, const ch
 	json_object_set_new(half, "updated_usec", json_integer(pr.updated_usec));
 	json_object_set_new(half, "events_per_sec", rate);
 	json_object_set_new(half, "last_event_age_sec",
-			    pr.last_event_usec ? json_real((double)(now_usec() - pr.last_event_usec) / 1e6)
+			    pr.last_event_usec ? json_real((double)(clock_usec(CLOCK_REALTIME) - pr.last_event_usec) / 1e6)
 					       : json_null());
 	json_object_set_new(half, "last_error", json_string_or_null(pr.last_error));
 	progress_fini(&pr);
@@ -324,7 +316,7 @@ json_t *status_collect(const struct topology *topo, struct supervisor *sup, cons
 	json_object_set_new(doc, "schema_version", json_integer(STATUS_SCHEMA_VERSION));
 	json_object_set_new(doc, "host", json_string(host));
 	json_object_set_new(doc, "topology", json_string(topo->path));
-	json_object_set_new(doc, "collected_usec", json_integer(now_usec()));
+	json_object_set_new(doc, "collected_usec", json_integer(clock_usec(CLOCK_REALTIME)));
 	json_object_set_new(doc, "components", components);
 	json_object_set_new(doc, "pipelines", pipelines);
 	json_object_set_new(doc, "warnings", warnings);

@@ -50,18 +50,10 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *error
 	return 0;
 }
 
-static double now_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Processes bus messages until our job's JobRemoved arrives or time is up. */
 static bool wait_for_job(sd_bus *bus, struct job_wait *wait, int timeout_sec)
 {
-	double deadline = now_sec() + timeout_sec, left;
+	double deadline = mono_seconds() + timeout_sec, left;
 
 	while (!wait->result) {
 		int r = sd_bus_process(bus, NULL);
@@ -70,11 +62,11 @@ static bool wait_for_job(sd_bus *bus, struct job_wait *wait, int timeout_sec)
 			return false;
 		if (r > 0)
 			continue;
-		if (now_sec() >= deadline)
+		if (mono_seconds() >= deadline)
 			return false;
 		notify_heartbeat();
 		/* Wakes at least every second to keep the watchdog fed. */
-		left = deadline - now_sec();
+		left = deadline - mono_seconds();
 		if (sd_bus_wait(bus, (uint64_t)((left < 1.0 ? left : 1.0) * 1e6)) < 0)
 			return false;
 	}

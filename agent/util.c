@@ -289,3 +289,16 @@ size_t str_edit_distance(const char *a, const char *b)
 	free(row);
 	return result;
 }
+
+int64_t clock_usec(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+double mono_seconds(void)
+{
+	return (double)clock_usec(CLOCK_MONOTONIC) / 1e6;
+}

@@ -10,6 +10,8 @@
 #include "common.h"
 
 #include <stdarg.h>
+#include <stdint.h>
+#include <time.h>
 
 void *xmalloc(size_t size);
 void *xcalloc(size_t n, size_t size);
@@ -63,5 +65,10 @@ char *str_trim(char *s);
 bool str_ends_with(const char *s, const char *suffix);
 /* Levenshtein edit distance, for "did you mean" suggestions. */
 size_t str_edit_distance(const char *a, const char *b);
+
+/* Clocks: microseconds of clock (CLOCK_MONOTONIC, CLOCK_REALTIME), and
+ * monotonic seconds for durations. */
+int64_t clock_usec(clockid_t clock);
+double mono_seconds(void);
 
 #endif
