@@ -74,7 +74,7 @@ if [[ $CDC_AGENT == */asan/* ]]; then
 	done
 fi
 # bootstrap installs cdc-agent.service with the rest; the operator enables it.
-out=$(agent bootstrap 2>&1) || { _fail "bootstrap" "$(tail -n 30 <<<"$out")"; finish; exit; }
+out=$(agent bootstrap 2>&1) || { _fail "bootstrap" "$(tail -n 30 <<<"$out"; ct_exec journalctl -u $CAPTURE --no-pager | tail -n 20)"; finish; exit; }
 ct_exec systemctl enable cdc-agent.service >/dev/null 2>&1
 t0=$(date +%s.%N)
 check "systemctl start cdc-agent.service returns (Type=notify: after READY=1)" \

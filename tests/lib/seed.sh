@@ -80,6 +80,7 @@ seed_install_agent() { # AGENT [SED-EXPR...]
 	mkdir -p "$CT_DIR/root/usr/local/share/cdc-agent"
 	cp -r "$REPO_ROOT/units" "$REPO_ROOT/templates" "$CT_DIR/root/usr/local/share/cdc-agent/" || return 1
 	ini=$(mktemp)
+	chmod 0644 "$ini" # as an operator's /etc file: capture and apply read it as cdc-agent
 	sed "${exprs[@]}" "$REPO_ROOT/cdc-agent.ini" >"$ini" &&
 		ct_copy_in "$ini" /etc/cdc-agent/cdc-agent.ini
 	rc=$?
