@@ -73,6 +73,7 @@ struct apply {
 	rd_kafka_message_t **batch;
 	size_t nbatch;
 	struct row_group group;
+	struct apply_event ev;     /* the record being applied (buffers reused) */
 	bool failed;
 };
 
@@ -421,7 +422,7 @@ static bool table_check(struct apply *a, struct target_table *tt, const struct a
 		}
 	}
 	for (size_t c = 0; ok && c < tt->ts->ncols; c++) {
-		if (apply_event_field(ev, tt->ts->cols[c].name))
+		if (apply_event_field(ev, tt->ts->cols[c].name, c))
 			continue;
 		record_error(a, m, "column %s of table %s is gone from the source's events (dropped at the source?): the agent does not drop target columns; stopping, nothing applied (drop or keep it by hand, then restart)",
 			     tt->ts->cols[c].name, tt->qualified);
@@ -571,7 +572,7 @@ static bool group_add(struct apply *a, struct target_table *tt, const struct app
 	strbuf_init(&why);
 	strbuf_init(&key);
 	for (size_t c = 0; ok && c < ts->ncols; c++) {
-		const struct event_field *f = apply_event_field(ev, ts->cols[c].name);
+		const struct event_field *f = apply_event_field(ev, ts->cols[c].name, c);
 		enum apply_value kind;
 
 		signature[c] = '0';
@@ -634,7 +635,7 @@ static const char *header(const rd_kafka_message_t *m, const char *name, size_t 
 
 static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_by_one)
 {
-	struct apply_event ev;
+	struct apply_event *ev = &a->ev;
 	struct strbuf why;
 	struct target_table *tt;
 	size_t ulen, clen;
@@ -644,34 +645,29 @@ static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_
 
 	strbuf_init(&why);
 	ok = apply_event_parse(m->key, m->key_len, m->payload, m->len, unchanged, ulen, columns,
-			       clen, &ev, &why);
+			       clen, ev, &why);
 	if (!ok) {
 		record_error(a, m, "malformed event: %s", why.data);
 		a->failed = true; /* the record itself is at fault: no retry */
 	}
 	strbuf_fini(&why);
-	if (!ok || ev.op == 0) {
-		apply_event_fini(&ev);
+	if (!ok || ev->op == 0)
 		return ok;
-	}
-	tt = target_table_get(a, &ev, m);
-	if (!tt) {
-		apply_event_fini(&ev);
+	tt = target_table_get(a, ev, m);
+	if (!tt)
 		return !a->failed;
-	}
-	if (ev.op == 't') {
+	if (ev->op == 't') {
 		char *sql = xasprintf("TRUNCATE %s", tt->qualified);
 
 		ok = group_flush(a) && pgsql_exec(a->db, a->label, sql);
 		free(sql);
 	} else {
-		ok = (ev.op == 'd' || table_check(a, tt, &ev, m)) && group_add(a, tt, &ev, m);
+		ok = (ev->op == 'd' || table_check(a, tt, ev, m)) && group_add(a, tt, ev, m);
 		if (ok && one_by_one)
 			ok = group_flush(a);
 		if (!ok && one_by_one && !a->failed)
 			record_error(a, m, "the target refused this change (see the error above)");
 	}
-	apply_event_fini(&ev);
 	if (!ok)
 		a->failed = true;
 	return ok;
@@ -855,6 +851,7 @@ bool apply_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 	a.pipe = pipe;
 	a.tgt = pipe->target;
 	a.label = xasprintf("apply %s", pipe->name);
+	apply_event_init(&a.ev);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	a.db = pgsql_connect_capture(a.label, &a.tgt->pg, false);
@@ -866,6 +863,7 @@ bool apply_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 	batch_release(&a);
 	free(a.batch);
 	group_free(&a.group);
+	apply_event_fini(&a.ev);
 	tables_forget(&a);
 	if (a.rk) {
 		rd_kafka_consumer_close(a.rk);
