@@ -152,9 +152,11 @@ static int key_position(const struct apply_event *ev, const char *name)
 /* ---- reading a record -------------------------------------------------- */
 
 /* The members of a change event (or of its JsonConverter envelope) that
- * apply reads; text NULL when absent. */
+ * apply reads; text NULL when absent.  The source block is read where it
+ * lies (its schema and table), the rest kept to be read later. */
 struct envelope {
-	struct jscan_value schema, payload, op, source, before, after;
+	struct jscan_value schema, payload, op, before, after;
+	const char *source_schema, *source_table; /* NULL unless strings */
 };
 
 static struct jscan_value *envelope_member(struct envelope *e, const char *name)
@@ -166,7 +168,6 @@ static struct jscan_value *envelope_member(struct envelope *e, const char *name)
 		{ "schema", offsetof(struct envelope, schema) },
 		{ "payload", offsetof(struct envelope, payload) },
 		{ "op", offsetof(struct envelope, op) },
-		{ "source", offsetof(struct envelope, source) },
 		{ "before", offsetof(struct envelope, before) },
 		{ "after", offsetof(struct envelope, after) },
 	};
@@ -175,6 +176,29 @@ static struct jscan_value *envelope_member(struct envelope *e, const char *name)
 		if (strcmp(name, members[i].name) == 0)
 			return (struct jscan_value *)((char *)e + members[i].offset);
 	return NULL;
+}
+
+/* The source block at the cursor: its schema and table. */
+static bool read_source(struct jscan *s, struct envelope *e)
+{
+	struct jscan_value v;
+	const char *name;
+	bool more;
+
+	e->source_schema = e->source_table = NULL;
+	if (jscan_peek(s) != '{')
+		return jscan_value(s, &v); /* not an object: no schema, no table */
+	if (!jscan_enter(s, '{'))
+		return false;
+	while (jscan_member(s, &name, &more) && more) {
+		if (!jscan_value(s, &v))
+			return false;
+		if (strcmp(name, "schema") == 0)
+			e->source_schema = v.kind == JSCAN_STRING ? v.text : NULL;
+		else if (strcmp(name, "table") == 0)
+			e->source_table = v.kind == JSCAN_STRING ? v.text : NULL;
+	}
+	return !s->error;
 }
 
 /* The object at the cursor, its members apply reads kept (a repeated member:
@@ -191,31 +215,14 @@ static bool read_envelope(struct jscan *s, struct envelope *e)
 	while (jscan_member(s, &name, &more) && more) {
 		struct jscan_value *slot = envelope_member(e, name);
 
-		if (!jscan_value(s, slot ? slot : &other))
+		if (!slot && strcmp(name, "source") == 0) {
+			if (!read_source(s, e))
+				return false;
+		} else if (!jscan_value(s, slot ? slot : &other)) {
 			return false;
+		}
 	}
 	return !s->error;
-}
-
-/* The source block's schema and table (NULL unless strings). */
-static void read_source(struct apply_event *ev, const struct jscan_value *source)
-{
-	struct jscan s;
-	struct jscan_value v;
-	const char *name;
-	bool more;
-
-	if (source->kind != JSCAN_OBJECT)
-		return;
-	jscan_init_within(&s, source);
-	if (!jscan_enter(&s, '{'))
-		return; /* cannot fail: checked when skipped */
-	while (jscan_member(&s, &name, &more) && more && jscan_value(&s, &v)) {
-		if (strcmp(name, "schema") == 0)
-			ev->schema = v.kind == JSCAN_STRING ? v.text : NULL;
-		else if (strcmp(name, "table") == 0)
-			ev->table = v.kind == JSCAN_STRING ? v.text : NULL;
-	}
 }
 
 static void key_name_add(struct apply_event *ev, const char *name)
@@ -403,7 +410,8 @@ bool apply_event_parse(const void *key, size_t key_len, const void *value, size_
 		return true; /* tombstone: the delete before it did the work */
 	if (!read_value(ev, value, value_len, &e, &schema, why))
 		return false;
-	read_source(ev, &e.source);
+	ev->schema = e.source_schema;
+	ev->table = e.source_table;
 	if (e.op.kind != JSCAN_STRING || e.op.len != 1 || !strchr("curdt", e.op.text[0]) ||
 	    !ev->schema || !ev->table) {
 		strbuf_adds(why, "not a change event (no op c/u/r/d/t, or no source.schema and source.table)");

@@ -405,6 +405,12 @@ bool jscan_item(struct jscan *s, bool *more)
 	return next_in_container(s, ']', more);
 }
 
+char jscan_peek(struct jscan *s)
+{
+	skip_ws(s);
+	return *s->p;
+}
+
 bool jscan_finish(struct jscan *s)
 {
 	if (s->error)

@@ -75,6 +75,10 @@ MUST_CHECK bool jscan_member(struct jscan *s, const char **name, bool *more);
  * the closing ']'. */
 MUST_CHECK bool jscan_item(struct jscan *s, bool *more);
 
+/* The next byte that is not white space ('\0' at the end): what kind of
+ * value comes next. */
+char jscan_peek(struct jscan *s);
+
 /* After the top-level value: only white space may follow. */
 MUST_CHECK bool jscan_finish(struct jscan *s);
 
