@@ -29,6 +29,7 @@
 
 #define APPLY_BATCH_MAX 5000
 #define APPLY_BATCH_WAIT_MS 200
+#define APPLY_UPSERT_BATCHES 16 /* after a create met an existing key */
 
 static volatile sig_atomic_t stop_requested;
 
@@ -55,6 +56,7 @@ struct target_table {
 struct row_group {
 	struct target_table *tt;
 	bool delete;
+	bool creates_only;         /* every row a create or a snapshot read */
 	char *signature;           /* per table column: '1' when the rows carry it */
 	struct strset keys;        /* keys in this group */
 	struct strbuf *arrays;     /* per table column: "{\"v1\",NULL,..." */
@@ -86,6 +88,13 @@ struct apply {
 	struct row_values row;     /* buffers reused from change to change */
 	struct apply_event ev;     /* the record being applied (buffers reused) */
 	bool failed;
+	/* Creates go out as plain INSERTs, which cost the server half as
+	 * much as INSERT ... ON CONFLICT (docs/ARCHITECTURE.md); a key the
+	 * target already has (a replay after a crash) fails the batch, which
+	 * is applied again with upserts, and so are the next batches. */
+	bool plain_creates;        /* this attempt of the batch may */
+	bool create_conflict;      /* a plain INSERT hit an existing key */
+	int upsert_batches;        /* batches still to upsert after one did */
 };
 
 static long long now_ms(void)
@@ -595,8 +604,9 @@ static void add_unnest(struct strbuf *sql, const struct target_table *tt, const 
 	strbuf_adds(sql, ")");
 }
 
-/* The group's statement text; caller frees. */
-static char *group_sql(const struct apply *a, const struct row_group *g)
+/* The group's statement text (plain: an INSERT without ON CONFLICT);
+ * caller frees. */
+static char *group_sql(const struct apply *a, const struct row_group *g, bool plain)
 {
 	const struct table_schema *ts = g->tt->ts;
 	char *keys = column_list(a->db, ts, NULL, true, NULL);
@@ -618,7 +628,7 @@ static char *group_sql(const struct apply *a, const struct row_group *g)
 			if (ts->cols[c].key_position)
 				sig[c] = '0';
 		set = column_list(a->db, ts, sig, false, "");
-		if (a->tgt->insert_mode == INSERT_MODE_INSERT)
+		if (a->tgt->insert_mode == INSERT_MODE_INSERT || plain)
 			; /* plain INSERT, as the JDBC sink's insert.mode=insert */
 		else if (set[0])
 			strbuf_addf(&sql, " ON CONFLICT (%s) DO UPDATE SET %s", keys, set);
@@ -639,7 +649,7 @@ static bool group_flush(struct apply *a)
 	size_t n = 0;
 	char *sql;
 	PGresult *res;
-	bool ok;
+	bool ok, plain;
 
 	if (!g->tt || g->nrows == 0) {
 		group_reset(g);
@@ -651,8 +661,13 @@ static bool group_flush(struct apply *a)
 			strbuf_add(&g->arrays[c], "}", 1);
 			params[n++] = g->arrays[c].data;
 		}
-	sql = group_sql(a, g);
-	ok = pgsql_query(a->db, a->label, sql, (int)n, params, &res);
+	plain = a->plain_creates && g->creates_only && !g->delete;
+	sql = group_sql(a, g, plain);
+	if (plain)
+		ok = pgsql_query_unless(a->db, a->label, sql, (int)n, params, "23505",
+					&a->create_conflict, &res);
+	else
+		ok = pgsql_query(a->db, a->label, sql, (int)n, params, &res);
 	PQclear(res);
 	free(sql);
 	free(params);
@@ -751,6 +766,7 @@ static bool group_add(struct apply *a, struct target_table *tt, const struct app
 	if (!g->tt) {
 		g->tt = tt;
 		g->delete = delete;
+		g->creates_only = true;
 		g->signature = xstrdup(r->signature);
 		group_arrays_reserve(g, ts->ncols);
 		for (size_t c = 0; c < ts->ncols; c++) {
@@ -769,6 +785,7 @@ static bool group_add(struct apply *a, struct target_table *tt, const struct app
 			array_add_quoted(&g->arrays[c], r->texts[c].data, r->texts[c].len);
 	}
 	(void)strset_add(&g->keys, r->key.data);
+	g->creates_only = g->creates_only && (ev->op == 'c' || ev->op == 'r');
 	g->nrows++;
 	return true;
 }
@@ -822,7 +839,7 @@ static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_
 		if (!ok && one_by_one && !a->failed)
 			record_error(a, m, "the target refused this change (see the error above)");
 	}
-	if (!ok)
+	if (!ok && !a->create_conflict)
 		a->failed = true;
 	return ok;
 }
@@ -857,7 +874,19 @@ static bool batch_apply(struct apply *a)
 
 	if (a->nbatch == 0)
 		return true;
+	a->plain_creates = a->upsert_batches == 0 && a->tgt->insert_mode != INSERT_MODE_INSERT;
+	a->upsert_batches -= a->upsert_batches > 0;
+	a->create_conflict = false;
 	ok = batch_apply_once(a, false);
+	if (!ok && a->create_conflict) {
+		log_info("%s: a create met a key the target already has (changes sent again after a restart?): applying the batch again with upserts",
+			 a->label);
+		a->plain_creates = false;
+		a->create_conflict = false;
+		a->upsert_batches = APPLY_UPSERT_BATCHES;
+		ok = batch_apply_once(a, false);
+	}
+	a->plain_creates = false;
 	if (!ok && !a->failed) {
 		log_warn("%s: batch of %zu records failed; applying them one by one to find the one at fault",
 			 a->label, a->nbatch);
