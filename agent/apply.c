@@ -30,6 +30,7 @@
 #define APPLY_BATCH_MAX 5000
 #define APPLY_BATCH_WAIT_MS 200
 #define APPLY_UPSERT_BATCHES 16 /* after a create met an existing key */
+#define KAFKA_COMMIT_EVERY_MS 1000
 
 static volatile sig_atomic_t stop_requested;
 
@@ -95,6 +96,8 @@ struct apply {
 	bool plain_creates;        /* this attempt of the batch may */
 	bool create_conflict;      /* a plain INSERT hit an existing key */
 	int upsert_batches;        /* batches still to upsert after one did */
+	rd_kafka_topic_partition_list_t *kafka_pending; /* offsets to commit to Kafka */
+	long long kafka_committed_ms;
 };
 
 static long long now_ms(void)
@@ -429,19 +432,44 @@ static bool type_holds(const char *have, const char *want)
 }
 
 /* The event's shape, to check the table only when it changes. */
+static const char *field_type_tag(const struct event_field *f)
+{
+	const char *t = f->source_type ? f->source_type
+			: f->schema    ? json_string_value(json_object_get(f->schema, "type"))
+				       : NULL;
+
+	return t ? t : "?";
+}
+
+/* "name:type;" of each field; caller frees. */
 static char *event_fingerprint(const struct apply_event *ev)
 {
 	struct strbuf sb;
 
 	strbuf_init(&sb);
 	for (size_t i = 0; i < ev->nfields; i++) {
-		const struct event_field *f = &ev->fields[i];
-
-		strbuf_addf(&sb, "%s:%s;", f->name, f->source_type ? f->source_type
-					   : f->schema	    ? json_string_value(json_object_get(f->schema, "type"))
-							    : "?");
+		strbuf_adds(&sb, ev->fields[i].name);
+		strbuf_adds(&sb, ":");
+		strbuf_adds(&sb, field_type_tag(&ev->fields[i]));
+		strbuf_adds(&sb, ";");
 	}
 	return strbuf_detach(&sb);
+}
+
+/* Whether fp is ev's fingerprint, without building it (every change is
+ * checked). */
+static bool fingerprint_matches(const char *fp, const struct apply_event *ev)
+{
+	for (size_t i = 0; i < ev->nfields; i++) {
+		const char *name = ev->fields[i].name, *type = field_type_tag(&ev->fields[i]);
+		size_t nl = strlen(name), tl = strlen(type);
+
+		if (strncmp(fp, name, nl) != 0 || fp[nl] != ':' || strncmp(fp + nl + 1, type, tl) != 0 ||
+		    fp[nl + 1 + tl] != ';')
+			return false;
+		fp += nl + tl + 2;
+	}
+	return *fp == '\0';
 }
 
 /* Adds columns the source gained (auto_evolve); stops on what cannot be
@@ -450,13 +478,12 @@ static char *event_fingerprint(const struct apply_event *ev)
 static bool table_check(struct apply *a, struct target_table *tt, const struct apply_event *ev,
 			const rd_kafka_message_t *m)
 {
-	char *fp = event_fingerprint(ev);
+	char *fp;
 	bool ok = true, added = false;
 
-	if (tt->fingerprint && strcmp(fp, tt->fingerprint) == 0) {
-		free(fp);
+	if (tt->fingerprint && fingerprint_matches(tt->fingerprint, ev))
 		return true;
-	}
+	fp = event_fingerprint(ev);
 	for (size_t i = 0; ok && i < ev->nfields; i++) {
 		const struct event_field *f = &ev->fields[i];
 		int c = table_schema_column(tt->ts, f->name);
@@ -866,6 +893,40 @@ static void batch_release(struct apply *a)
 	a->nbatch = 0;
 }
 
+/* Kafka's committed offsets are for monitoring (consumer lag) only: the
+ * target holds the offsets that count.  They go out at most once a
+ * KAFKA_COMMIT_EVERY_MS (each commit is a write to the broker's offsets
+ * topic, and batches can be many a second), and when partitions are revoked
+ * or apply stops. */
+static void kafka_offsets_note(struct apply *a)
+{
+	if (!a->kafka_pending)
+		a->kafka_pending = rd_kafka_topic_partition_list_new(4);
+	for (size_t i = 0; i < a->nbatch; i++) {
+		const rd_kafka_message_t *m = a->batch[i];
+		rd_kafka_topic_partition_t *p;
+
+		if (!last_of_partition(a, i))
+			continue;
+		p = rd_kafka_topic_partition_list_find(a->kafka_pending, rd_kafka_topic_name(m->rkt),
+						       m->partition);
+		if (!p)
+			p = rd_kafka_topic_partition_list_add(a->kafka_pending,
+							      rd_kafka_topic_name(m->rkt), m->partition);
+		p->offset = m->offset + 1;
+	}
+}
+
+static void kafka_offsets_commit(struct apply *a)
+{
+	a->kafka_committed_ms = now_ms();
+	if (!a->kafka_pending)
+		return;
+	rd_kafka_commit(a->rk, a->kafka_pending, 1);
+	rd_kafka_topic_partition_list_destroy(a->kafka_pending);
+	a->kafka_pending = NULL;
+}
+
 /* Applies the batch; when the target refuses it, applies it again record by
  * record to name the record at fault, then stops. */
 static bool batch_apply(struct apply *a)
@@ -893,19 +954,9 @@ static bool batch_apply(struct apply *a)
 		ok = batch_apply_once(a, true);
 	}
 	if (ok) {
-		/* For monitoring (consumer lag) only: the target holds the
-		 * offsets that count. */
-		rd_kafka_topic_partition_list_t *done = rd_kafka_topic_partition_list_new(4);
-
-		for (size_t i = 0; i < a->nbatch; i++) {
-			const rd_kafka_message_t *m = a->batch[i];
-
-			if (last_of_partition(a, i))
-				rd_kafka_topic_partition_list_add(done, rd_kafka_topic_name(m->rkt),
-								  m->partition)->offset = m->offset + 1;
-		}
-		rd_kafka_commit(a->rk, done, 1);
-		rd_kafka_topic_partition_list_destroy(done);
+		kafka_offsets_note(a);
+		if (now_ms() - a->kafka_committed_ms >= KAFKA_COMMIT_EVERY_MS)
+			kafka_offsets_commit(a);
 		log_debug("%s: applied %zu records", a->label, a->nbatch);
 	}
 	batch_release(a);
@@ -929,6 +980,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	} else {
 		/* Not applied, so not stored: whoever gets them reads them again. */
 		batch_release(a);
+		kafka_offsets_commit(a);
 		rd_kafka_assign(rk, NULL);
 	}
 }
@@ -1050,6 +1102,7 @@ bool apply_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 	apply_event_fini(&a.ev);
 	tables_forget(&a);
 	if (a.rk) {
+		kafka_offsets_commit(&a);
 		rd_kafka_consumer_close(a.rk);
 		rd_kafka_destroy(a.rk);
 	}

@@ -151,6 +151,13 @@ static int key_position(const struct apply_event *ev, const char *name)
 
 /* ---- reading a record -------------------------------------------------- */
 
+/* strcmp == 0, the first byte compared inline: most member names differ
+ * there, and this runs for every member of every record. */
+static inline bool name_is(const char *name, const char *literal)
+{
+	return name[0] == literal[0] && strcmp(name, literal) == 0;
+}
+
 /* The members of a change event (or of its JsonConverter envelope) that
  * apply reads; text NULL when absent.  The source block is read where it
  * lies (its schema and table), the rest kept to be read later. */
@@ -173,7 +180,7 @@ static struct jscan_value *envelope_member(struct envelope *e, const char *name)
 	};
 
 	for (size_t i = 0; i < ARRAY_LEN(members); i++)
-		if (strcmp(name, members[i].name) == 0)
+		if (name_is(name, members[i].name))
 			return (struct jscan_value *)((char *)e + members[i].offset);
 	return NULL;
 }
@@ -193,9 +200,9 @@ static bool read_source(struct jscan *s, struct envelope *e)
 	while (jscan_member(s, &name, &more) && more) {
 		if (!jscan_value(s, &v))
 			return false;
-		if (strcmp(name, "schema") == 0)
+		if (name_is(name, "schema"))
 			e->source_schema = v.kind == JSCAN_STRING ? v.text : NULL;
-		else if (strcmp(name, "table") == 0)
+		else if (name_is(name, "table"))
 			e->source_table = v.kind == JSCAN_STRING ? v.text : NULL;
 	}
 	return !s->error;
@@ -215,7 +222,7 @@ static bool read_envelope(struct jscan *s, struct envelope *e)
 	while (jscan_member(s, &name, &more) && more) {
 		struct jscan_value *slot = envelope_member(e, name);
 
-		if (!slot && strcmp(name, "source") == 0) {
+		if (!slot && name_is(name, "source")) {
 			if (!read_source(s, e))
 				return false;
 		} else if (!jscan_value(s, slot ? slot : &other)) {
