@@ -208,9 +208,22 @@ static bool read_source(struct jscan *s, struct envelope *e)
 	return !s->error;
 }
 
+/* A schema block seen before is taken by its bytes (a few kB a record,
+ * the same for every record of a table): no need to check them again. */
+static bool read_known_schema(struct jscan *s, const struct parsed_cache *known,
+			      struct jscan_value *v)
+{
+	for (size_t i = 0; known && i < ARRAY_LEN(known->slots); i++)
+		if (known->slots[i].root &&
+		    jscan_value_known(s, known->slots[i].text, known->slots[i].len, v))
+			return true;
+	return false;
+}
+
 /* The object at the cursor, its members apply reads kept (a repeated member:
- * the last one, as jansson), the others checked and skipped. */
-static bool read_envelope(struct jscan *s, struct envelope *e)
+ * the last one, as jansson), the others checked and skipped; known: the
+ * schema blocks seen before, or NULL. */
+static bool read_envelope(struct jscan *s, struct envelope *e, const struct parsed_cache *known)
 {
 	struct jscan_value other;
 	const char *name;
@@ -222,6 +235,8 @@ static bool read_envelope(struct jscan *s, struct envelope *e)
 	while (jscan_member(s, &name, &more) && more) {
 		struct jscan_value *slot = envelope_member(e, name);
 
+		if (slot == &e->schema && read_known_schema(s, known, slot))
+			continue;
 		if (!slot && name_is(name, "source")) {
 			if (!read_source(s, e))
 				return false;
@@ -361,7 +376,7 @@ static bool read_value(struct apply_event *ev, const void *value, size_t value_l
 	ev->value.len = 0;
 	strbuf_add(&ev->value, value, value_len);
 	jscan_init(&s, ev->value.data, ev->value.len);
-	if (!read_envelope(&s, e) || !jscan_finish(&s)) {
+	if (!read_envelope(&s, e, &ev->schemas) || !jscan_finish(&s)) {
 		strbuf_addf(why, "value is not a JSON object (%s at byte %zu)", s.error, s.error_pos);
 		return false;
 	}
@@ -375,7 +390,7 @@ static bool read_value(struct apply_event *ev, const void *value, size_t value_l
 		return true; /* no op: not a change event */
 	}
 	jscan_init_within(&s, &e->payload);
-	return read_envelope(&s, e); /* cannot fail: checked when skipped */
+	return read_envelope(&s, e, NULL); /* cannot fail: checked when skipped */
 }
 
 void apply_event_init(struct apply_event *ev)

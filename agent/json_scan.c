@@ -342,6 +342,21 @@ bool jscan_value(struct jscan *s, struct jscan_value *v)
 	return !s->error && read_any(s, true, v);
 }
 
+bool jscan_value_known(struct jscan *s, const char *known, size_t len, struct jscan_value *v)
+{
+	if (s->error || len == 0 || (known[0] != '{' && known[0] != '['))
+		return false;
+	skip_ws(s);
+	if ((size_t)(s->end - s->p) < len || memcmp(s->p, known, len) != 0)
+		return false;
+	v->kind = known[0] == '{' ? JSCAN_OBJECT : JSCAN_ARRAY;
+	v->text = s->p;
+	v->len = len;
+	s->p += len;
+	s->first = false;
+	return true;
+}
+
 bool jscan_enter(struct jscan *s, char open)
 {
 	if (s->error)

@@ -54,6 +54,13 @@ struct jscan {
  * keeps text alive and lets the reader rewrite it. */
 void jscan_init(struct jscan *s, char *text, size_t len);
 
+/* When the text at the cursor (after white space) begins with known, the
+ * text of an object or array already known to be valid JSON, reads it as
+ * that value without checking its bytes again (a valid object or array is
+ * never the start of another valid value) and returns true; else reads
+ * nothing and returns false. */
+bool jscan_value_known(struct jscan *s, const char *known, size_t len, struct jscan_value *v);
+
 /* Starts reading, in place, an object or array that jscan_value skipped
  * (and so checked) earlier.  The byte after it becomes the sentinel: read
  * the enclosing text to its end before entering any of its parts. */

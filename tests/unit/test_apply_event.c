@@ -141,6 +141,32 @@ static void test_scan_walk(void **state)
 	free(buf);
 }
 
+static void test_scan_known(void **state)
+{
+	const char *text = "{\"s\": {\"a\":[1]} , \"t\":{\"a\":[1]}x}";
+	char *buf = dup_text(text, strlen(text));
+	struct jscan s;
+	struct jscan_value v;
+	const char *name;
+	bool more;
+
+	(void)state;
+	jscan_init(&s, buf, strlen(text));
+	assert_true(jscan_enter(&s, '{'));
+	assert_true(jscan_member(&s, &name, &more) && more);
+	assert_false(jscan_value_known(&s, "{\"a\":[2]}", 9, &v));
+	assert_false(jscan_value_known(&s, "123", 3, &v)); /* only objects and arrays */
+	assert_true(jscan_value_known(&s, "{\"a\":[1]}", 9, &v));
+	assert_int_equal(v.kind, JSCAN_OBJECT);
+	assert_memory_equal(v.text, "{\"a\":[1]}", 9);
+	assert_true(jscan_member(&s, &name, &more) && more);
+	assert_string_equal(name, "t");
+	assert_true(jscan_value_known(&s, "{\"a\":[1]}", 9, &v));
+	assert_false(jscan_member(&s, &name, &more)); /* the x after it */
+	assert_string_equal(s.error, "expected ',' or '}'");
+	free(buf);
+}
+
 static void test_scan_malformed(void **state)
 {
 	char deep[2 * JSCAN_MAX_DEPTH + 10];
@@ -334,7 +360,8 @@ static void test_event_debezium(void **state)
 	struct strbuf why;
 
 	strbuf_init(&why);
-	assert_true(parse(ev, &in, &why));
+	for (int round = 0; round < 2; round++) /* the second takes the schema block as known */
+		assert_true(parse(ev, &in, &why));
 	assert_int_equal(ev->op, 'r');
 	assert_string_equal(ev->table, "my_table");
 	assert_int_equal(ev->nfields, 2);
@@ -350,6 +377,17 @@ static void test_event_debezium(void **state)
 		assert_string_equal(type, "integer");
 		free(type);
 	}
+	free(value);
+	/* the known schema block followed by anything else is still checked */
+	value = xasprintf("{\"schema\":" VALUE_SCHEMA "x,\"payload\":{}}", "before", "after");
+	in.value = value;
+	assert_false(parse(ev, &in, &why));
+	assert_non_null(strstr(why.data, "expected ',' or '}'"));
+	free(value);
+	value = xasprintf("{\"schema\":" VALUE_SCHEMA, "before", "after");
+	in.value = value;
+	assert_false(parse(ev, &in, &why));
+	assert_non_null(strstr(why.data, "unexpected end of text"));
 	free(value);
 	/* schemaless, no header: no types, key from the key's payload */
 	in.key = "{\"id\":6}";
@@ -486,6 +524,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scan_scalars),
 		cmocka_unit_test(test_scan_walk),
+		cmocka_unit_test(test_scan_known),
 		cmocka_unit_test(test_scan_malformed),
 		T(test_event_ours),
 		T(test_event_debezium),
