@@ -11,7 +11,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
-PKGS := libpq rdkafka libcurl libsystemd inih jansson libcrypto libarchive
+PKGS := libpq rdkafka libcurl libsystemd inih jansson libcrypto libarchive libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -58,16 +58,20 @@ build/tests/%-rel: tests/unit/%.c $(filter-out build/rel/main.o,$(REL_OBJS)) | b
 build/tests/%-asan: tests/unit/%.c $(filter-out build/asan/main.o,$(SAN_OBJS)) | build/tests
 	$(CC) $(BASE_CFLAGS) -O1 $(SAN_FLAGS) -Iagent -o $@ $^ $(PKG_LIBS) -lcmocka
 
-# Driver of tests/integration/55_kafka_out.sh: the agent's objects (all but main), no cmocka.
-build/tests/kafka_out_driver: tests/kafka_out_driver.c $(filter-out build/rel/main.o,$(REL_OBJS)) | build/tests
+# Drivers of integration tests (55_kafka_out.sh, 72_slot_watch.sh): the
+# agent's objects (all but main), no cmocka; -asan with the sanitizers.
+DRIVERS := kafka_out_driver slot_watch_driver
+build/tests/%_driver: tests/%_driver.c $(filter-out build/rel/main.o,$(REL_OBJS)) | build/tests
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Iagent -o $@ $^ $(PKG_LIBS)
+build/tests/%_driver-asan: tests/%_driver.c $(filter-out build/asan/main.o,$(SAN_OBJS)) | build/tests
+	$(CC) $(BASE_CFLAGS) -O1 $(SAN_FLAGS) -Iagent -o $@ $^ $(PKG_LIBS)
 
 deps:
 	@scripts/install-deps.sh
 
 test: deps
 	$(MAKE) all asan $(UNIT_TESTS:%=build/tests/%-rel) $(UNIT_TESTS:%=build/tests/%-asan) \
-		build/tests/kafka_out_driver
+		$(DRIVERS:%=build/tests/%) $(DRIVERS:%=build/tests/%-asan)
 	tests/run.sh
 
 install: cdc-agent
@@ -84,6 +88,7 @@ demo: deps all
 bench: deps all
 	scripts/bench-capture.sh
 	scripts/bench-pipeline.sh
+	scripts/bench-agent.sh
 
 clean:
 	rm -rf build cdc-agent

@@ -17,6 +17,7 @@
 #include "apply_event.h"
 #include "log.h"
 #include "pgsql.h"
+#include "progress.h"
 #include "table_schema.h"
 #include "util.h"
 
@@ -98,6 +99,9 @@ struct apply {
 	int upsert_batches;        /* batches still to upsert after one did */
 	rd_kafka_topic_partition_list_t *kafka_pending; /* offsets to commit to Kafka */
 	long long kafka_committed_ms;
+	struct progress_writer progress; /* for status: counted once a batch commits */
+	uint64_t batch_events;           /* change events of the batch being applied */
+	int64_t batch_last_ms;           /* source ts_ms of its last one */
 };
 
 static long long now_ms(void)
@@ -851,6 +855,9 @@ static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_
 	strbuf_fini(&why);
 	if (!ok || ev->op == 0)
 		return ok;
+	a->batch_events++;
+	if (ev->source_ts_ms > 0)
+		a->batch_last_ms = ev->source_ts_ms;
 	tt = target_table_get(a, ev, m);
 	if (!tt)
 		return !a->failed;
@@ -875,6 +882,7 @@ static bool batch_apply_once(struct apply *a, bool one_by_one)
 {
 	bool ok = pgsql_exec(a->db, a->label, "BEGIN");
 
+	a->batch_events = 0;
 	for (size_t i = 0; ok && i < a->nbatch; i++)
 		ok = apply_record(a, a->batch[i], one_by_one);
 	ok = ok && group_flush(a) && offsets_store(a) && pgsql_exec(a->db, a->label, "COMMIT");
@@ -957,6 +965,9 @@ static bool batch_apply(struct apply *a)
 		kafka_offsets_note(a);
 		if (now_ms() - a->kafka_committed_ms >= KAFKA_COMMIT_EVERY_MS)
 			kafka_offsets_commit(a);
+		a->progress.p.events += a->batch_events;
+		if (a->batch_last_ms > 0)
+			a->progress.p.last_event_usec = a->batch_last_ms * 1000;
 		log_debug("%s: applied %zu records", a->label, a->nbatch);
 	}
 	batch_release(a);
@@ -1073,6 +1084,7 @@ static bool consume_loop(struct apply *a)
 				      now_ms() - batch_started >= APPLY_BATCH_WAIT_MS))
 			if (!batch_apply(a))
 				return false; /* errors already logged */
+		progress_writer_tick(&a->progress, false);
 	}
 	return !a->failed && batch_apply(a);
 }
@@ -1089,6 +1101,8 @@ bool apply_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 	apply_event_init(&a.ev);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	progress_writer_init(&a.progress, topo->agent.state_dir, "apply", pipe->name);
+	progress_writer_tick(&a.progress, true);
 	a.db = pgsql_connect_capture(a.label, &a.tgt->pg, false);
 	ok = a.db && offsets_table_ensure(&a) && consumer_new(&a, topo);
 	if (ok)
@@ -1108,5 +1122,6 @@ bool apply_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 	}
 	PQfinish(a.db);
 	free(a.label);
+	progress_writer_fini(&a.progress, !ok);
 	return ok;
 }

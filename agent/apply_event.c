@@ -164,6 +164,7 @@ static inline bool name_is(const char *name, const char *literal)
 struct envelope {
 	struct jscan_value schema, payload, op, before, after;
 	const char *source_schema, *source_table; /* NULL unless strings */
+	int64_t source_ts_ms;                     /* 0 unless an integer */
 };
 
 static struct jscan_value *envelope_member(struct envelope *e, const char *name)
@@ -193,6 +194,7 @@ static bool read_source(struct jscan *s, struct envelope *e)
 	bool more;
 
 	e->source_schema = e->source_table = NULL;
+	e->source_ts_ms = 0;
 	if (jscan_peek(s) != '{')
 		return jscan_value(s, &v); /* not an object: no schema, no table */
 	if (!jscan_enter(s, '{'))
@@ -204,6 +206,8 @@ static bool read_source(struct jscan *s, struct envelope *e)
 			e->source_schema = v.kind == JSCAN_STRING ? v.text : NULL;
 		else if (name_is(name, "table"))
 			e->source_table = v.kind == JSCAN_STRING ? v.text : NULL;
+		else if (name_is(name, "ts_ms") && !jscan_int64(&v, &e->source_ts_ms))
+			e->source_ts_ms = 0;
 	}
 	return !s->error;
 }
@@ -424,6 +428,7 @@ bool apply_event_parse(const void *key, size_t key_len, const void *value, size_
 
 	ev->op = 0;
 	ev->schema = ev->table = NULL;
+	ev->source_ts_ms = 0;
 	ev->nfields = ev->nkey_names = 0;
 	ev->has_types = false;
 	json_decref(ev->unchanged);
@@ -434,6 +439,7 @@ bool apply_event_parse(const void *key, size_t key_len, const void *value, size_
 		return false;
 	ev->schema = e.source_schema;
 	ev->table = e.source_table;
+	ev->source_ts_ms = e.source_ts_ms;
 	if (e.op.kind != JSCAN_STRING || e.op.len != 1 || !strchr("curdt", e.op.text[0]) ||
 	    !ev->schema || !ev->table) {
 		strbuf_adds(why, "not a change event (no op c/u/r/d/t, or no source.schema and source.table)");

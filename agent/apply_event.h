@@ -54,6 +54,7 @@ struct apply_event {
 	char op;                /* 'c', 'u', 'r', 'd', 't'; 0 for a tombstone */
 	const char *schema;     /* the source table, from the source block */
 	const char *table;
+	int64_t source_ts_ms;   /* source.ts_ms: when the source committed it; 0 unknown */
 	struct event_field *fields; /* the row: after, or before for a delete */
 	size_t nfields;
 	bool has_types;         /* every field has a schema or a source type */

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "pgoutput.h"
 #include "pgsql.h"
+#include "progress.h"
 #include "table_schema.h"
 #include "util.h"
 
@@ -92,6 +93,7 @@ struct capture {
 	bool streamed;                 /* a session reached streaming once */
 	bool streamed_session;         /* the current session reached streaming */
 	double next_status;
+	struct progress_writer progress; /* events for status, written once a second */
 };
 
 static double now_sec(void)
@@ -231,6 +233,8 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 		hdrs[n++] = (struct kafka_header){ "cdc.columns", ct->et->columns_header,
 						   strlen(ct->et->columns_header) };
 	ok = produce(c, ct, has_key ? &c->key : NULL, c->value.data, c->value.len, hdrs, n, t);
+	if (ok)
+		progress_writer_event(&c->progress, src->ts_ms * 1000);
 	/* The tombstone carries the delete's headers, as Debezium's does. */
 	if (ok && op == 'd' && has_key && c->src->tombstones)
 		ok = produce(c, ct, &c->key, NULL, 0, hdrs, n, t);
@@ -351,6 +355,7 @@ static bool snapshot_table(struct capture *c, const struct table_ref *t, uint64_
 		PGresult *res;
 		int n;
 
+		progress_writer_tick(&c->progress, false);
 		ok = pgsql_query(c->sql, c->label, fetch_sql, 0, NULL, &res);
 		if (!ok)
 			break;
@@ -793,8 +798,11 @@ static bool stream_loop(struct capture *c)
 		}
 		if (c->kafka_failed || kafka_out_failed(c->kafka))
 			return false;
-		if (now_sec() >= c->next_status && !status_send(c, false))
-			return false;
+		if (now_sec() >= c->next_status) {
+			if (!status_send(c, false))
+				return false;
+			progress_writer_tick(&c->progress, false);
+		}
 		if (stop_requested)
 			return true;
 		len = PQgetCopyData(c->repl, &buf, 1);
@@ -915,6 +923,8 @@ bool capture_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 	pgoutput_decoder_init(&c.dec);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	progress_writer_init(&c.progress, topo->agent.state_dir, "capture", pipe->name);
+	progress_writer_tick(&c.progress, true);
 
 	if (!capture_state_load(topo->agent.state_dir, c.src->name, &c.state) ||
 	    !kafka_out_new(&topo->kafka, c.label, on_ack, &c, &c.kafka) || !topics_ensure(&c))
@@ -949,13 +959,16 @@ bool capture_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 		log_warn("%s: reconnecting to %s in %d s (replaying from %X/%X)", c.label,
 			 pgsql_where(&c.src->pg, PG_AS_USER), backoff, (unsigned)(c.confirmed >> 32),
 			 (unsigned)c.confirmed);
-		for (int i = 0; i < backoff * 10 && !stop_requested; i++)
+		for (int i = 0; i < backoff * 10 && !stop_requested; i++) {
+			progress_writer_tick(&c.progress, false);
 			usleep(100 * 1000);
+		}
 		backoff = backoff * 2 > RECONNECT_MAX_SEC ? RECONNECT_MAX_SEC : backoff * 2;
 	}
 	if (stop_requested)
 		ok = !c.kafka_failed;
 out:
 	capture_fini(&c);
+	progress_writer_fini(&c.progress, !ok);
 	return ok;
 }

@@ -28,7 +28,6 @@ enum exit_code {
 	EXIT_CHANGES_PENDING = 2,  /* plan: bootstrap would change something */
 	EXIT_BAD_CONFIG = 3,       /* the topology file is invalid */
 	EXIT_RESTART_REQUIRED = 4, /* PostgreSQL needs a restart the agent could not do */
-	EXIT_NOT_IMPLEMENTED = 5,  /* the verb exists in the design but is not built yet */
 	EXIT_USAGE = 64            /* bad command line (as sysexits' EX_USAGE) */
 };
 

@@ -171,3 +171,32 @@ out:
 	free(tmp);
 	return ok;
 }
+
+bool file_replace_quick(const char *path, const char *content, size_t len, mode_t mode,
+			struct strbuf *why)
+{
+	char *tmp = xasprintf("%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	const char *failed = NULL;
+
+	if (fd < 0) {
+		strbuf_addf(why, "cannot create %s: %s", tmp, strerror(errno));
+		free(tmp);
+		return false;
+	}
+	/* The mode asked for, whatever the umask (UMask=0077 in the units). */
+	if (fchmod(fd, mode) != 0)
+		failed = "chmod";
+	if (!failed && write(fd, content, len) != (ssize_t)len)
+		failed = "write";
+	if (close(fd) != 0 && !failed)
+		failed = "write";
+	if (!failed && rename(tmp, path) != 0)
+		failed = "rename";
+	if (failed) {
+		strbuf_addf(why, "cannot %s %s: %s", failed, tmp, strerror(errno));
+		unlink(tmp);
+	}
+	free(tmp);
+	return !failed;
+}

@@ -5,6 +5,7 @@
 #define CDC_FILES_H
 
 #include "common.h"
+#include "util.h"
 
 #include <sys/types.h>
 
@@ -31,5 +32,15 @@ void secret_free(char *secret);
  */
 MUST_CHECK bool file_write_if_changed(const char *path, const char *content, size_t len,
 				      mode_t new_mode, bool *changed);
+
+/*
+ * Replaces path with content through a temp file and rename(), so a reader
+ * sees the old file or the new one, never a part.  No fsync: for small files
+ * rewritten every second whose loss in a crash is harmless (progress), where
+ * an fsync each time would make the disk flush for nothing.  Logs nothing:
+ * on failure *why says what failed and the caller decides how loud it is.
+ */
+MUST_CHECK bool file_replace_quick(const char *path, const char *content, size_t len,
+				   mode_t mode, struct strbuf *why);
 
 #endif

@@ -62,7 +62,7 @@ bool health_zookeeper(const struct strlist *connect, struct strbuf *why)
 	return true;
 }
 
-static rd_kafka_t *admin_client(const struct kafka_cfg *cfg, struct strbuf *why)
+rd_kafka_t *health_kafka_client(const struct kafka_cfg *cfg, struct strbuf *why)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	char *servers = strlist_join(&cfg->bootstrap_servers, ",");
@@ -82,7 +82,7 @@ static rd_kafka_t *admin_client(const struct kafka_cfg *cfg, struct strbuf *why)
 
 bool health_kafka(const struct kafka_cfg *cfg, int brokers, struct strbuf *why)
 {
-	rd_kafka_t *rk = admin_client(cfg, why);
+	rd_kafka_t *rk = health_kafka_client(cfg, why);
 	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_resp_err_t err;
 	bool ok = false;
@@ -128,7 +128,7 @@ bool health_capture(const struct source_cfg *src, struct strbuf *why)
 
 bool health_apply(const struct kafka_cfg *cfg, const char *pipeline, struct strbuf *why)
 {
-	rd_kafka_t *rk = admin_client(cfg, why);
+	rd_kafka_t *rk = health_kafka_client(cfg, why);
 	const struct rd_kafka_group_list *groups = NULL;
 	char *group = xasprintf("cdc-agent.%s", pipeline);
 	rd_kafka_resp_err_t err;

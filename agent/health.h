@@ -11,6 +11,12 @@
 #include "topology.h"
 #include "util.h"
 
+#include <librdkafka/rdkafka.h>
+
+/* A short-lived client for probes (metadata, groups, watermarks); NULL with
+ * why filled in on failure; caller rd_kafka_destroy()s. */
+rd_kafka_t *health_kafka_client(const struct kafka_cfg *cfg, struct strbuf *why);
+
 /* Every server of connect answers "ruok" with "imok". */
 bool health_zookeeper(const struct strlist *connect, struct strbuf *why);
 /* The cluster answers a metadata request and has at least brokers brokers. */

@@ -15,8 +15,10 @@
 #include "health.h"
 #include "kafka_install.h"
 #include "log.h"
+#include "notify.h"
 #include "pgsql.h"
 #include "render.h"
+#include "supervise.h"
 #include "systemd_bus.h"
 #include "util.h"
 
@@ -50,6 +52,7 @@ struct host_run {
 	struct render_vars vars;
 	bool units_changed;     /* some unit file was (or would be) written */
 	bool zk_changed, kafka_changed, pipelines_changed;
+	struct supervisor *sup; /* run: the restart policy; NULL: bootstrap */
 };
 
 /* ---- users, directories, secrets ------------------------------------------ */
@@ -322,25 +325,15 @@ static bool units_render(struct host_run *h)
 	       unit_render(h, "cdc-agent.service", &h->pipelines_changed);
 }
 
-/* The topology's digest against the last bootstrap's: pipelines read it at
- * start, so a changed topology restarts them. */
+/* The digest of the topology in force (the bytes loaded, not the file now
+ * on disk, which may already be newer) against the last bootstrap's:
+ * pipelines read the topology at start, so a changed one restarts them. */
 static bool topology_digest_check(struct host_run *h)
 {
-	char *text, *path = xasprintf("%s/last-bootstrap.sha512", h->topo->agent.state_dir);
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int md_len = 0;
-	char hex[2 * EVP_MAX_MD_SIZE + 2], *old = NULL;
-	size_t len;
+	char *path = xasprintf("%s/last-bootstrap.sha512", h->topo->agent.state_dir), *old = NULL;
+	const char *hex = h->topo->sha512;
 	bool changed, ok;
 
-	if (!file_read_all(h->topo->path, &text, &len)) {
-		free(path);
-		return false; /* errors already logged */
-	}
-	EVP_Digest(text, len, md, &md_len, EVP_sha512(), NULL);
-	free(text);
-	for (unsigned i = 0; i < md_len; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	if (access(path, R_OK) == 0 && file_read_all(path, &old, NULL) && strcmp(old, hex) == 0) {
 		free(old);
 		free(path);
@@ -355,21 +348,52 @@ static bool topology_digest_check(struct host_run *h)
 
 /* ---- systemd ------------------------------------------------------------------ */
 
-/* Starts a unit that is not active, restarts one whose files changed. */
-static bool unit_converge(struct host_run *h, struct systemd *sd, const char *unit, bool changed)
+/* Under run's supervisor: may a unit that is not active be started now?
+ * Logs the units it leaves alone. */
+static bool supervised_start_allowed(struct host_run *h, struct systemd *sd, const char *unit,
+				     const struct unit_state *st, bool *ok)
+{
+	switch (supervisor_decide(h->sup, unit, st, time(NULL))) {
+	case UNIT_START:
+		if (strcmp(st->active, "failed") == 0 && h->apply)
+			*ok = systemd_reset_failed(sd, unit);
+		return *ok;
+	case UNIT_OPERATOR_STOPPED:
+		log_debug("%s was stopped on purpose: left stopped", unit);
+		return false;
+	case UNIT_BACKING_OFF:
+	case UNIT_GAVE_UP:
+	case UNIT_RUNNING:
+		return false;
+	}
+	return false;
+}
+
+/* Starts a unit that is not active, restarts one whose files changed;
+ * *acted says a job ran (so its health is worth waiting for). */
+static bool unit_converge(struct host_run *h, struct systemd *sd, const char *unit, bool changed,
+			  bool *acted)
 {
 	struct unit_state st;
-	bool active;
+	bool active, ok = true;
 
+	*acted = false;
 	if (sd && !systemd_unit_state(sd, unit, &st))
 		return false; /* errors already logged */
 	active = sd && strcmp(st.active, "active") == 0;
 	if (active && !changed)
 		return true;
-	change_record(h->changes, "host", "%s %s", active ? "restart" : "start", unit);
+	if (!active && h->sup && sd && !supervised_start_allowed(h, sd, unit, &st, &ok))
+		return ok;
+	change_record(h->changes, "host", "%s %s%s", active ? "restart" : "start", unit,
+		      !active && sd && strcmp(st.active, "failed") == 0 ? " (it had failed)" : "");
 	if (!h->apply)
 		return true;
-	return systemd_job(sd, active ? "RestartUnit" : "StartUnit", unit, JOB_TIMEOUT_SEC);
+	*acted = true;
+	ok = systemd_job(sd, active ? "RestartUnit" : "StartUnit", unit, JOB_TIMEOUT_SEC);
+	if (h->sup && !active)
+		supervisor_started(h->sup, unit, ok, time(NULL));
+	return ok;
 }
 
 static bool check_zk(const void *arg, struct strbuf *why)
@@ -401,14 +425,14 @@ static bool check_apply(const void *arg, struct strbuf *why)
 
 /* In apply mode, waits until check passes, giving up early when the unit
  * fails; the error names the component and shows the unit's journal. */
-static bool healthy(struct host_run *h, struct systemd *sd, const char *unit, const char *what,
-		    bool (*check)(const void *, struct strbuf *), const void *arg)
+static bool healthy(struct host_run *h, struct systemd *sd, const char *unit, bool acted,
+		    const char *what, bool (*check)(const void *, struct strbuf *), const void *arg)
 {
 	struct strbuf why, journal;
 	struct unit_state st = { 0 };
 	bool ok = false;
 
-	if (!h->apply)
+	if (!h->apply || (h->sup && !acted))
 		return true;
 	strbuf_init(&why);
 	for (time_t deadline = time(NULL) + HEALTH_TIMEOUT_SEC; !ok && time(NULL) < deadline;) {
@@ -420,8 +444,10 @@ static bool healthy(struct host_run *h, struct systemd *sd, const char *unit, co
 		if (!ok && systemd_unit_state(sd, unit, &st) &&
 		    (strcmp(st.active, "failed") == 0 || strcmp(st.sub, "auto-restart") == 0))
 			break;
-		if (!ok)
+		if (!ok) {
+			notify_heartbeat();
 			usleep(500 * 1000);
+		}
 	}
 	if (ok) {
 		log_info("%s is healthy", what);
@@ -466,7 +492,7 @@ static bool services_converge(struct host_run *h)
 {
 	const struct topology *t = h->topo;
 	struct systemd *sd = NULL;
-	bool ok;
+	bool ok, acted = false;
 
 	if (!systemd_open(&sd)) {
 		if (h->apply)
@@ -482,11 +508,11 @@ static bool services_converge(struct host_run *h)
 	}
 	ok = units_enable(h, sd);
 	if (ok && h->manage_kafka && t->kafka.mode == KAFKA_MODE_ZOOKEEPER)
-		ok = unit_converge(h, sd, "zookeeper.service", h->zk_changed) &&
-		     healthy(h, sd, "zookeeper.service", "ZooKeeper", check_zk, t);
+		ok = unit_converge(h, sd, "zookeeper.service", h->zk_changed, &acted) &&
+		     healthy(h, sd, "zookeeper.service", acted, "ZooKeeper", check_zk, t);
 	if (ok && h->manage_kafka)
-		ok = unit_converge(h, sd, "kafka.service", h->kafka_changed) &&
-		     healthy(h, sd, "kafka.service", "Kafka", check_kafka, t);
+		ok = unit_converge(h, sd, "kafka.service", h->kafka_changed, &acted) &&
+		     healthy(h, sd, "kafka.service", acted, "Kafka", check_kafka, t);
 	for (size_t i = 0; ok && i < t->n_pipelines; i++) {
 		const struct pipeline_cfg *p = &t->pipelines[i];
 		char *capture = xasprintf("cdc-capture@%s.service", p->name);
@@ -495,10 +521,10 @@ static bool services_converge(struct host_run *h)
 		char *what_a = xasprintf("apply of pipeline %s", p->name);
 		struct apply_arg arg = { t, p->name };
 
-		ok = unit_converge(h, sd, capture, h->pipelines_changed) &&
-		     healthy(h, sd, capture, what_c, check_capture, p) &&
-		     unit_converge(h, sd, apply, h->pipelines_changed) &&
-		     healthy(h, sd, apply, what_a, check_apply, &arg);
+		ok = unit_converge(h, sd, capture, h->pipelines_changed, &acted) &&
+		     healthy(h, sd, capture, acted, what_c, check_capture, p) &&
+		     unit_converge(h, sd, apply, h->pipelines_changed, &acted) &&
+		     healthy(h, sd, apply, acted, what_a, check_apply, &arg);
 		free(capture);
 		free(apply);
 		free(what_c);
@@ -510,9 +536,11 @@ static bool services_converge(struct host_run *h)
 
 /* ---- the whole ---------------------------------------------------------------- */
 
-bool host_converge(const struct topology *topo, struct change_list *changes)
+bool host_converge(const struct topology *topo, struct supervisor *sup,
+		   struct change_list *changes)
 {
-	struct host_run h = { .topo = topo, .changes = changes, .apply = changes->apply };
+	struct host_run h = { .topo = topo, .changes = changes, .apply = changes->apply,
+			      .sup = sup };
 	bool changed = false, ok = true;
 
 	h.manage_kafka = topo->kafka.dist != NULL;

@@ -10,10 +10,16 @@
 #include "common.h"
 #include "topology.h"
 
+struct supervisor;
+
 /* Converges the host (changes->apply) or records what that would change.
  * Stops at the first failure, logged with the component and its cause;
- * the changes recorded so far say what was already done. */
-MUST_CHECK bool host_converge(const struct topology *topo, struct change_list *changes);
+ * the changes recorded so far say what was already done.
+ * sup NULL (bootstrap): every unit of the topology is started.  With a
+ * supervisor (run): stopped units are started only as its rule says, and
+ * units left as they are get no health wait (status reports them). */
+MUST_CHECK bool host_converge(const struct topology *topo, struct supervisor *sup,
+			      struct change_list *changes);
 
 /* Stops and disables the pipeline's capture and apply units, then drops
  * its source slot (the slot left behind is what fills disks with WAL).

@@ -8,6 +8,9 @@
 #include "common.h"
 #include "log.h"
 #include "provision.h"
+#include "run.h"
+#include "status.h"
+#include "status_fetch.h"
 #include "topology.h"
 
 #include <getopt.h>
@@ -35,7 +38,6 @@ struct verb {
 	int nargs;          /* positional arguments after the verb */
 	const char *summary;
 	int (*run)(const struct cli_options *opts);
-	const char *issue;  /* for verbs not built yet: where they are planned */
 };
 
 static int verb_check(const struct cli_options *opts);
@@ -44,22 +46,19 @@ static int verb_bootstrap(const struct cli_options *opts);
 static int verb_capture(const struct cli_options *opts);
 static int verb_apply(const struct cli_options *opts);
 static int verb_teardown(const struct cli_options *opts);
+static int verb_run(const struct cli_options *opts);
+static int verb_status(const struct cli_options *opts);
 
 static const struct verb verbs[] = {
-	{ "check", "", 0, "validate the topology; print every error as FILE:LINE", verb_check, NULL },
-	{ "plan", "[--json]", 0, "show what bootstrap would change, changing nothing", verb_plan,
-	  NULL },
+	{ "check", "", 0, "validate the topology; print every error as FILE:LINE", verb_check },
+	{ "plan", "[--json]", 0, "show what bootstrap would change, changing nothing", verb_plan },
 	{ "bootstrap", "[--json]", 0, "make this host match the topology; report each change",
-	  verb_bootstrap, NULL },
-	{ "run", "", 0, "long-running agent under systemd (reconcile, supervise)", NULL,
-	  "the long-running agent issue" },
-	{ "status", "[--json]", 0, "components, units and pipelines with their lag", NULL,
-	  "the long-running agent issue" },
-	{ "capture", "PIPELINE", 1, "stream the source's changes to Kafka", verb_capture, NULL },
-	{ "apply", "PIPELINE", 1, "apply the pipeline's Kafka topics to the target", verb_apply,
-	  NULL },
-	{ "teardown", "PIPELINE --yes", 1, "stop a pipeline's units and drop its slot", verb_teardown,
-	  "the systemd/bootstrap issue" },
+	  verb_bootstrap },
+	{ "run", "", 0, "long-running agent under systemd (reconcile, supervise)", verb_run },
+	{ "status", "[--json]", 0, "components, units and pipelines with their lag", verb_status },
+	{ "capture", "PIPELINE", 1, "stream the source's changes to Kafka", verb_capture },
+	{ "apply", "PIPELINE", 1, "apply the pipeline's Kafka topics to the target", verb_apply },
+	{ "teardown", "PIPELINE --yes", 1, "stop a pipeline's units and drop its slot", verb_teardown },
 };
 
 static void print_usage(FILE *out)
@@ -72,21 +71,20 @@ static void print_usage(FILE *out)
 		"Verbs:\n",
 		DEFAULT_TOPOLOGY);
 	for (size_t i = 0; i < ARRAY_LEN(verbs); i++)
-		fprintf(out, "  %-10s %-16s %s%s\n", verbs[i].name, verbs[i].args,
-			verbs[i].summary, verbs[i].run ? "" : " (not built yet)");
+		fprintf(out, "  %-10s %-16s %s\n", verbs[i].name, verbs[i].args,
+			verbs[i].summary);
 	fprintf(out,
 		"\nOptions:\n"
 		"  -c, --config FILE  topology file\n"
 		"  -v, --verbose      also log debug lines\n"
 		"  -q, --quiet        log errors only\n"
-		"      --json         machine-readable output (plan, bootstrap)\n"
+		"      --json         machine-readable output (plan, bootstrap, status)\n"
 		"\nExit codes:\n"
-		"  0  done (plan: nothing to change)\n"
-		"  1  a server, file or command failed\n"
+		"  0  done (plan: nothing to change; status: every pipeline RUNNING)\n"
+		"  1  a server, file or command failed (status: something is not RUNNING)\n"
 		"  2  plan: bootstrap would change something\n"
 		"  3  the topology is invalid\n"
 		"  4  PostgreSQL must be restarted and the agent could not do it\n"
-		"  5  the verb is not built yet\n"
 		" 64  bad command line\n");
 }
 
@@ -192,6 +190,56 @@ static int verb_teardown(const struct cli_options *opts)
 	return rc == EXIT_ERROR && !opts->yes ? EXIT_CHANGES_PENDING : rc;
 }
 
+static int verb_run(const struct cli_options *opts)
+{
+	return run_agent(opts->topology_path);
+}
+
+/* Every pipeline RUNNING and every component healthy. */
+static bool status_all_good(const json_t *doc)
+{
+	const json_t *item;
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, "pipelines"), i, item)
+		if (strcmp(json_string_value(json_object_get(item, "state")), "RUNNING") != 0)
+			return false;
+	json_array_foreach(json_object_get(doc, "components"), i, item)
+		if (!json_is_true(json_object_get(item, "healthy")))
+			return false;
+	return true;
+}
+
+/* The running agent's document when it answers, else one collected here. */
+static int verb_status(const struct cli_options *opts)
+{
+	struct topology *topo;
+	json_t *doc = NULL;
+	bool good;
+
+	if (!load_topology(opts, &topo))
+		return EXIT_BAD_CONFIG;
+	if (topo->agent.status_listen)
+		doc = status_fetch(topo->agent.status_listen);
+	if (!doc)
+		doc = status_collect(topo, NULL, NULL);
+	if (opts->json) {
+		char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+		puts(text ? text : "null");
+		free(text);
+	} else {
+		status_print_table(doc, stdout);
+		if (!json_is_object(json_object_get(doc, "agent")))
+			printf("\n(the agent is not running: collected by this command; events/s "
+			       "need the agent)\n");
+	}
+	good = status_all_good(doc);
+	json_decref(doc);
+	topology_free(topo);
+	return good ? EXIT_OK : EXIT_ERROR;
+}
+
 static const struct verb *find_verb(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_LEN(verbs); i++)
@@ -255,11 +303,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cdc-agent: unknown verb '%s' (see cdc-agent --help)\n",
 			argv[optind]);
 		return EXIT_USAGE;
-	}
-	if (!verb->run) {
-		fprintf(stderr, "cdc-agent: '%s' is not built yet (planned in %s)\n", verb->name,
-			verb->issue);
-		return EXIT_NOT_IMPLEMENTED;
 	}
 	opts.argc = argc - optind - 1;
 	opts.argv = argv + optind + 1;

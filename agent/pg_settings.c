@@ -12,22 +12,61 @@
 #include "pg_settings.h"
 
 #include "log.h"
+#include "topo_values.h"
 #include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+enum want_kind {
+	WANT_EXACT,          /* the value must be text */
+	WANT_AT_LEAST,       /* a number at least number */
+	WANT_SIZE_MB,        /* a size of exactly number MB (PostgreSQL's unit for it) */
+};
+
 struct wanted_setting {
 	const char *name;
-	const char *exact;   /* the value must be this one; or NULL */
-	int at_least;        /* else a number at least this */
+	enum want_kind kind;
+	const char *text;
+	int64_t number;
+	bool reload;         /* context sighup: a reload applies it, no restart */
 };
+
+#define MIB (1LL << 20)
 
 static bool satisfies(const struct wanted_setting *w, const char *value)
 {
-	if (w->exact)
-		return strcmp(value, w->exact) == 0;
-	return atoi(value) >= w->at_least;
+	struct strbuf err;
+	int64_t bytes;
+	bool ok;
+
+	switch (w->kind) {
+	case WANT_EXACT:
+		return strcmp(value, w->text) == 0;
+	case WANT_AT_LEAST:
+		return atoi(value) >= w->number;
+	case WANT_SIZE_MB:
+		/* pg_settings shows MB without a unit; the file has what was
+		 * written ("10GB"); "-1" is no size. */
+		strbuf_init(&err);
+		ok = size_parse(value, MIB, &bytes, &err) && bytes == w->number * MIB;
+		strbuf_fini(&err);
+		return ok;
+	}
+	return false;
+}
+
+static char *wanted_value(const struct wanted_setting *w)
+{
+	switch (w->kind) {
+	case WANT_EXACT:
+		return xstrdup(w->text);
+	case WANT_AT_LEAST:
+		return xasprintf("%lld", (long long)w->number);
+	case WANT_SIZE_MB:
+		break;
+	}
+	return xasprintf("%lldMB", (long long)w->number);
 }
 
 struct setting_state {
@@ -70,7 +109,7 @@ static bool setting_converge(const struct pg_step_ctx *ctx, PGconn *admin,
 
 	if (!setting_inspect(ctx, admin, w->name, &st))
 		return false; /* errors already logged */
-	value = w->exact ? xstrdup(w->exact) : xasprintf("%d", w->at_least);
+	value = wanted_value(w);
 	if (!satisfies(w, st.configured)) {
 		change_record(ctx->changes, ctx->label, "set %s = %s (configured: %s)", w->name,
 			      value, st.configured);
@@ -80,9 +119,9 @@ static bool setting_converge(const struct pg_step_ctx *ctx, PGconn *admin,
 			free(sql);
 		}
 	}
-	/* Every wanted setting has context "postmaster": a running value that
-	 * falls short can only change by a restart. */
-	if (ok && !satisfies(w, st.running)) {
+	/* The others have context "postmaster": a running value that falls
+	 * short can only change by a restart. */
+	if (ok && !w->reload && !satisfies(w, st.running)) {
 		char *reason = xasprintf("%s: %s -> %s", w->name, st.running, value);
 
 		strlist_add(restart_reasons, reason);
@@ -97,14 +136,19 @@ static bool setting_converge(const struct pg_step_ctx *ctx, PGconn *admin,
 bool pg_settings_converge(const struct pg_step_ctx *ctx, PGconn *admin,
 			  const struct source_cfg *src, struct strlist *restart_reasons)
 {
+	/* max_slot_wal_keep_size rounded up to PostgreSQL's unit for it. */
 	const struct wanted_setting wanted[] = {
-		{ "wal_level", "logical", 0 },
-		{ "max_replication_slots", NULL, src->max_replication_slots },
-		{ "max_wal_senders", NULL, src->max_wal_senders },
+		{ "wal_level", WANT_EXACT, "logical", 0, false },
+		{ "max_replication_slots", WANT_AT_LEAST, NULL, src->max_replication_slots, false },
+		{ "max_wal_senders", WANT_AT_LEAST, NULL, src->max_wal_senders, false },
+		{ "max_slot_wal_keep_size", WANT_SIZE_MB, NULL,
+		  (src->max_slot_wal_keep_size + MIB - 1) / MIB, true },
 	};
+	/* -1: the operator's (or the default) value stays. */
+	size_t n_wanted = ARRAY_LEN(wanted) - (src->max_slot_wal_keep_size < 0);
 	size_t before = ctx->changes->n;
 
-	for (size_t i = 0; i < ARRAY_LEN(wanted); i++)
+	for (size_t i = 0; i < n_wanted; i++)
 		if (!setting_converge(ctx, admin, &wanted[i], restart_reasons))
 			return false; /* errors already logged */
 	if (ctx->changes->apply && ctx->changes->n > before)

@@ -94,9 +94,11 @@ static void notice_to_debug(void *arg, const char *message)
 #define CAPTURE_SESSION_OPTIONS \
 	"-c datestyle=ISO -c intervalstyle=iso_8601 -c timezone=UTC -c extra_float_digits=3"
 
+/* error NULL: a failure is logged; else *error is its first line (caller
+ * frees) and nothing is logged. */
 static PGconn *connect_with(const char *label, const struct pg_server_cfg *server,
 			    enum pg_role role, const char *dbname, bool capture,
-			    bool replication)
+			    bool replication, char **error)
 {
 	const char *keys[10], *values[10];
 	char port[16], *password = NULL;
@@ -109,8 +111,11 @@ static PGconn *connect_with(const char *label, const struct pg_server_cfg *serve
 
 	snprintf(port, sizeof(port), "%d",
 		 role == PG_AS_ADMIN && server->admin_port ? server->admin_port : server->port);
-	if (password_file && !secret_read(password_file, &password))
+	if (password_file && !secret_read(password_file, &password)) {
+		if (error)
+			*error = xasprintf("cannot read password file %s", password_file);
 		return NULL; /* errors already logged */
+	}
 	keys[n] = "host", values[n++] = role == PG_AS_ADMIN && server->admin_host
 						   ? server->admin_host
 						   : server->host;
@@ -134,6 +139,11 @@ static PGconn *connect_with(const char *label, const struct pg_server_cfg *serve
 	conn = PQconnectdbParams(keys, values, 0);
 	peer_identity_leave(peer);
 	secret_free(password);
+	if ((!conn || PQstatus(conn) != CONNECTION_OK) && error) {
+		*error = xstrdup(conn_error(conn));
+		PQfinish(conn);
+		return NULL;
+	}
 	if (!conn || PQstatus(conn) != CONNECTION_OK) {
 		log_error("%s: cannot connect to %s as %s (database %s): %s", label,
 			  pgsql_where(server, role), user, dbname ? dbname : server->dbname,
@@ -148,13 +158,20 @@ static PGconn *connect_with(const char *label, const struct pg_server_cfg *serve
 PGconn *pgsql_connect(const char *label, const struct pg_server_cfg *server, enum pg_role role,
 		      const char *dbname)
 {
-	return connect_with(label, server, role, dbname, false, false);
+	return connect_with(label, server, role, dbname, false, false, NULL);
+}
+
+PGconn *pgsql_connect_quiet(const char *label, const struct pg_server_cfg *server,
+			    enum pg_role role, const char *dbname, char **error)
+{
+	*error = NULL;
+	return connect_with(label, server, role, dbname, false, false, error);
 }
 
 PGconn *pgsql_connect_capture(const char *label, const struct pg_server_cfg *server,
 			      bool replication)
 {
-	return connect_with(label, server, PG_AS_USER, NULL, true, replication);
+	return connect_with(label, server, PG_AS_USER, NULL, true, replication, NULL);
 }
 
 static bool result_ok(PGresult *res)

@@ -21,6 +21,12 @@ enum pg_role { PG_AS_ADMIN, PG_AS_USER };
 PGconn *pgsql_connect(const char *label, const struct pg_server_cfg *server, enum pg_role role,
 		      const char *dbname);
 
+/* As pgsql_connect, but logs nothing when the server cannot be reached:
+ * *error is then the first line of libpq's message (caller frees).  For
+ * monitoring, where an unreachable server is a state to report. */
+PGconn *pgsql_connect_quiet(const char *label, const struct pg_server_cfg *server,
+			    enum pg_role role, const char *dbname, char **error);
+
 /* Connects as the pipeline user with the session settings event encoding
  * relies on (ISO dates, UTC, ISO intervals, exact floats); replication
  * opens a logical replication connection (replication=database). */

@@ -9,6 +9,7 @@
 #include "provision.h"
 
 #include "changes.h"
+#include "converge_lock.h"
 #include "host.h"
 #include "log.h"
 #include "pg_source.h"
@@ -16,6 +17,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <time.h>
 
 static void print_json(const struct change_list *changes, const struct provision_result *res)
 {
@@ -54,31 +56,61 @@ static void print_summary(const struct change_list *changes, const struct provis
 		printf("%s: %zu change%s pending\n", verb, changes->n, changes->n == 1 ? "" : "s");
 }
 
-void provision_run(const struct topology *topo, bool apply, bool json,
-		   struct provision_result *res)
+static double mono_seconds(void)
 {
-	struct change_list changes;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void provision_converge(const struct topology *topo, struct supervisor *sup,
+			struct change_list *changes, struct provision_result *res)
+{
+	double t0 = mono_seconds();
+	int lock = -1;
 
 	res->failed = false;
 	res->restart_needed = false;
-	change_list_init(&changes, apply, !json);
+	res->host_seconds = 0;
+	res->pg_seconds = 0;
+	res->n_changes = 0;
+	/* plan changes nothing and needs no lock. */
+	if (changes->apply && !converge_lock_acquire(topo->agent.state_dir, &lock)) {
+		res->failed = true;
+		return; /* errors already logged */
+	}
 	for (size_t i = 0; i < topo->n_sources; i++) {
 		enum restart_outcome restart;
 
-		if (!pg_source_converge(&topo->sources[i], &changes, &restart))
+		if (!pg_source_converge(&topo->sources[i], changes, &restart))
 			res->failed = true;
 		if (restart == RESTART_IMPOSSIBLE)
 			res->restart_needed = true;
 	}
 	for (size_t i = 0; i < topo->n_targets; i++)
-		if (!pg_target_converge(&topo->targets[i], &changes))
+		if (!pg_target_converge(&topo->targets[i], changes))
 			res->failed = true;
+	res->pg_seconds = mono_seconds() - t0;
 	/* Services come after the databases they connect to, and only once
 	 * those converged (a restart still pending would fail capture). */
-	if (topo->agent.manage_units && !res->failed && !res->restart_needed &&
-	    !host_converge(topo, &changes))
-		res->failed = true;
-	res->n_changes = changes.n;
+	if (topo->agent.manage_units && !res->failed && !res->restart_needed) {
+		t0 = mono_seconds();
+		if (!host_converge(topo, sup, changes))
+			res->failed = true;
+		res->host_seconds = mono_seconds() - t0;
+	}
+	res->n_changes = changes->n;
+	converge_lock_release(lock);
+}
+
+void provision_run(const struct topology *topo, bool apply, bool json,
+		   struct provision_result *res)
+{
+	struct change_list changes;
+
+	change_list_init(&changes, apply, !json);
+	provision_converge(topo, NULL, &changes, res);
 	if (json)
 		print_json(&changes, res);
 	else

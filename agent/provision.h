@@ -4,6 +4,7 @@
 #ifndef CDC_PROVISION_H
 #define CDC_PROVISION_H
 
+#include "changes.h"
 #include "common.h"
 #include "topology.h"
 
@@ -11,7 +12,17 @@ struct provision_result {
 	bool failed;          /* some step failed (logged) */
 	bool restart_needed;  /* a server must be restarted and the agent could not */
 	size_t n_changes;     /* changes made (bootstrap) or pending (plan) */
+	double pg_seconds;    /* wall time of the PostgreSQL part */
+	double host_seconds;  /* wall time of the host part (0 when not run) */
 };
+
+struct supervisor;
+
+/* Converges every [source] and [target], then (when [agent] manage_units)
+ * the host, recording each change in changes (changes->apply: make them).
+ * sup: see host_converge(). */
+void provision_converge(const struct topology *topo, struct supervisor *sup,
+			struct change_list *changes, struct provision_result *res);
 
 /* Converges every [source] and [target] (apply) or lists what that would
  * change (plan).  Prints the changes as text, or as JSON on stdout. */

@@ -9,6 +9,7 @@
 #include "systemd_bus.h"
 
 #include "log.h"
+#include "notify.h"
 #include "util.h"
 
 #include <errno.h>
@@ -60,7 +61,7 @@ static double now_sec(void)
 /* Processes bus messages until our job's JobRemoved arrives or time is up. */
 static bool wait_for_job(sd_bus *bus, struct job_wait *wait, int timeout_sec)
 {
-	double deadline = now_sec() + timeout_sec;
+	double deadline = now_sec() + timeout_sec, left;
 
 	while (!wait->result) {
 		int r = sd_bus_process(bus, NULL);
@@ -71,7 +72,10 @@ static bool wait_for_job(sd_bus *bus, struct job_wait *wait, int timeout_sec)
 			continue;
 		if (now_sec() >= deadline)
 			return false;
-		if (sd_bus_wait(bus, (uint64_t)((deadline - now_sec()) * 1e6)) < 0)
+		notify_heartbeat();
+		/* Wakes at least every second to keep the watchdog fed. */
+		left = deadline - now_sec();
+		if (sd_bus_wait(bus, (uint64_t)((left < 1.0 ? left : 1.0) * 1e6)) < 0)
 			return false;
 	}
 	return true;
@@ -217,6 +221,19 @@ bool systemd_enable(struct systemd *sd, const char *const *units, size_t n, bool
 			  err.message ? err.message : strerror(-r));
 	sd_bus_message_unref(call);
 	sd_bus_message_unref(reply);
+	sd_bus_error_free(&err);
+	return r >= 0;
+}
+
+bool systemd_reset_failed(struct systemd *sd, const char *unit)
+{
+	sd_bus_error err = SD_BUS_ERROR_NULL;
+	int r = sd_bus_call_method(sd->bus, SD_DEST, SD_PATH, SD_MANAGER, "ResetFailedUnit", &err,
+				   NULL, "s", unit);
+
+	if (r < 0)
+		log_error("systemd ResetFailedUnit %s failed: %s", unit,
+			  err.message ? err.message : strerror(-r));
 	sd_bus_error_free(&err);
 	return r >= 0;
 }

@@ -40,6 +40,10 @@ MUST_CHECK bool systemd_enable(struct systemd *sd, const char *const *units, siz
 MUST_CHECK bool systemd_job(struct systemd *sd, const char *method, const char *unit,
 			    int timeout_sec);
 
+/* Manager.ResetFailedUnit: clears "failed" and the start rate limit, so a
+ * unit that hit StartLimitBurst= can be started again. */
+MUST_CHECK bool systemd_reset_failed(struct systemd *sd, const char *unit);
+
 struct unit_state {
 	char active[32];      /* ActiveState: active, failed, inactive, ... */
 	char sub[32];         /* SubState: running, dead, ... */

@@ -357,6 +357,61 @@ static bool unit_valid(const char *s, struct strbuf *err)
 	return true;
 }
 
+bool size_parse(const char *s, int64_t bare_unit, int64_t *bytes, struct strbuf *err)
+{
+	static const struct { const char *name; int64_t bytes; } units[] = {
+		{ "B", 1 }, { "kB", 1LL << 10 }, { "MB", 1LL << 20 }, { "GB", 1LL << 30 },
+		{ "TB", 1LL << 40 },
+	};
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (errno || end == s || !isdigit((unsigned char)s[0])) {
+		strbuf_addf(err, "'%s' is not a size (a whole number and B, kB, MB, GB or TB, e.g. 10GB)",
+			    s);
+		return false;
+	}
+	for (size_t i = 0; i <= ARRAY_LEN(units); i++) {
+		int64_t unit = i < ARRAY_LEN(units) ? units[i].bytes : bare_unit;
+
+		if (i < ARRAY_LEN(units) ? strcmp(end, units[i].name) != 0 : *end || !unit)
+			continue;
+		if (n > INT64_MAX / unit) {
+			strbuf_addf(err, "'%s' is too large", s);
+			return false;
+		}
+		*bytes = n * unit;
+		return true;
+	}
+	for (size_t i = 0; i < ARRAY_LEN(units); i++) {
+		if (strcasecmp(end, units[i].name) == 0) {
+			strbuf_addf(err, "'%s': units are written as PostgreSQL does: %.*s%s",
+				    s, (int)(end - s), s, units[i].name);
+			return false;
+		}
+	}
+	strbuf_addf(err, "'%s' is not a size: %s (a whole number and B, kB, MB, GB or TB, e.g. 10GB)",
+		    s, *end ? "unknown unit" : "no unit");
+	return false;
+}
+
+static bool parse_size(const struct key_spec *spec, const char *s, int64_t *out,
+		       struct strbuf *err)
+{
+	if (spec->min < 0 && strcmp(s, "-1") == 0) {
+		*out = -1;
+		return true;
+	}
+	if (s[0] == '-') {
+		strbuf_addf(err, "'%s' is negative%s", s,
+			    spec->min < 0 ? " (-1 leaves it unset)" : "");
+		return false;
+	}
+	return size_parse(s, 0, out, err);
+}
+
 static bool store_string(const char *s, bool (*check)(const char *, struct strbuf *),
 			 char **field, struct strbuf *err)
 {
@@ -380,6 +435,30 @@ static bool secret_file_valid(const char *s, struct strbuf *err)
 		return false;
 	}
 	return true;
+}
+
+/* The status endpoints have no authentication: they may only listen on a
+ * loopback address (127.0.0.0/8 or [::1]), where only local users reach them. */
+static bool listen_valid(const char *s, struct strbuf *err)
+{
+	const char *colon = strrchr(s, ':');
+	char *host;
+	bool loopback;
+
+	if (!hostport_valid(s, err))
+		return false;
+	host = xstrndup(s, (size_t)(colon - s));
+	loopback = strcmp(host, "[::1]") == 0 || strncmp(host, "127.", 4) == 0;
+	if (loopback && host[0] == '1') {
+		struct in_addr a;
+
+		loopback = inet_pton(AF_INET, host, &a) == 1;
+	}
+	free(host);
+	if (!loopback)
+		strbuf_addf(err, "'%s' is not a loopback address (127.0.0.1:PORT or [::1]:PORT; "
+			    "the endpoints have no authentication)", s);
+	return loopback;
 }
 
 static bool abs_path_valid(const char *s, struct strbuf *err)
@@ -442,6 +521,15 @@ bool value_parse(const struct key_spec *spec, const char *text, void *field, str
 		return parse_checked_list(text, cidr_valid, field, err);
 	case V_TOPIC_PART:
 		return store_string(text, topic_part_valid, field, err);
+	case V_LISTEN:
+		if (strcmp(text, "off") == 0) {
+			free(*(char **)field);
+			*(char **)field = NULL;
+			return true;
+		}
+		return store_string(text, listen_valid, field, err);
+	case V_SIZE:
+		return parse_size(spec, text, field, err);
 	case V_UNIT:
 		if (!unit_valid(text, err))
 			return false;
@@ -461,6 +549,7 @@ void value_free(const struct key_spec *spec, void *field)
 	case V_PORT:
 	case V_BOOL:
 	case V_ENUM:
+	case V_SIZE:
 		return;
 	case V_TABLES: {
 		struct table_list *list = field;

@@ -11,6 +11,8 @@
 #include "common.h"
 #include "util.h"
 
+#include <stdint.h>
+
 enum value_type {
 	V_STRING,      /* char *: any non-empty text */
 	V_INT,         /* int within [min, max] */
@@ -29,6 +31,9 @@ enum value_type {
 	V_CIDRS,       /* struct strlist: address/prefix, comma-separated */
 	V_TOPIC_PART,  /* char *: characters Kafka allows in topic names */
 	V_UNIT,        /* char *: systemd service name (".service" appended if missing) */
+	V_LISTEN,      /* char *: loopback IP:port to listen on, or "off" (stored as NULL) */
+	V_SIZE,        /* int64_t bytes: a number with PostgreSQL's unit (B, kB, MB, GB, TB);
+			  min -1 also takes "-1" (unset) */
 };
 
 struct key_spec {
@@ -45,6 +50,11 @@ MUST_CHECK bool value_parse(const struct key_spec *spec, const char *text, void 
 			    struct strbuf *err);
 /* Frees what value_parse stored in field (no-op for scalars). */
 void value_free(const struct key_spec *spec, void *field);
+
+/* A size as PostgreSQL writes it: digits, then B, kB, MB, GB or TB (powers
+ * of 1024, case as PostgreSQL spells them); digits alone are bare_unit bytes
+ * each, or an error when bare_unit is 0.  Negative sizes are refused. */
+MUST_CHECK bool size_parse(const char *s, int64_t bare_unit, int64_t *bytes, struct strbuf *err);
 
 /* Shared checks, also used for section names. */
 bool pg_name_valid(const char *s, struct strbuf *err);

@@ -17,6 +17,7 @@
 #include <ini.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,8 @@ static const char *const interval_modes[] = { "numeric", "string", NULL };
 	{ key, V_ENUM, offsetof(struct st, field), false, def, values, 0, 0 }
 #define KEY_INT(st, key, field, def, lo, hi) \
 	{ key, V_INT, offsetof(struct st, field), false, def, NULL, lo, hi }
+#define KEY_SIZE(st, key, field, def, lo) \
+	{ key, V_SIZE, offsetof(struct st, field), false, def, NULL, lo, 0 }
 
 /* Keys shared by [source] and [target]: how to reach the server. */
 #define PG_SERVER_KEYS(st, admin_db_default)                                          \
@@ -63,6 +66,8 @@ static const struct key_spec agent_keys[] = {
 	KEY(agent_cfg, "unit_dir", V_ABS_PATH, unit_dir, false, "/etc/systemd/system"),
 	KEY(agent_cfg, "cache_dir", V_ABS_PATH, cache_dir, false, "/var/cache/cdc-agent"),
 	KEY(agent_cfg, "manage_units", V_BOOL, manage_units, false, "true"),
+	KEY_INT(agent_cfg, "reconcile_seconds", reconcile_seconds, "30", 5, 86400),
+	KEY(agent_cfg, "status_listen", V_LISTEN, status_listen, false, "127.0.0.1:8083"),
 };
 
 static const struct key_spec kafka_keys[] = {
@@ -98,6 +103,8 @@ static const struct key_spec source_keys[] = {
 	KEY_ENUM(source_cfg, "interval_handling", interval_handling, "string", interval_modes),
 	KEY(source_cfg, "tombstones", V_BOOL, tombstones, false, "true"),
 	KEY(source_cfg, "truncate_events", V_BOOL, truncate_events, false, "true"),
+	KEY_SIZE(source_cfg, "max_slot_wal_keep_size", max_slot_wal_keep_size, "-1", -1),
+	KEY_SIZE(source_cfg, "slot_warn_retained", slot_warn_retained, "1GB", 0),
 };
 
 static const struct key_spec target_keys[] = {
@@ -625,6 +632,14 @@ static void check_sources(struct parse_state *ps, struct topology *topo)
 				parse_error(ps, topology_key_line(&s->origin, "source", "slot"),
 					    "source %s uses slot %s on %s:%d, as does source %s",
 					    s->name, s->slot, s->pg.host, s->pg.port, o->name);
+			if (s->max_slot_wal_keep_size >= 0 && o->max_slot_wal_keep_size >= 0 &&
+			    s->max_slot_wal_keep_size != o->max_slot_wal_keep_size &&
+			    same_server(&s->pg, &o->pg))
+				parse_error(ps,
+					    topology_key_line(&s->origin, "source",
+							      "max_slot_wal_keep_size"),
+					    "source %s sets max_slot_wal_keep_size on %s:%d to another value than source %s: bootstrap would change it back and forth",
+					    s->name, s->pg.host, s->pg.port, o->name);
 			if (strcmp(s->topic_prefix, o->topic_prefix) == 0)
 				parse_error(ps,
 					    topology_key_line(&s->origin, "source", "topic_prefix"),
@@ -661,6 +676,29 @@ static void check_cross_references(struct parse_state *ps, struct topology *topo
 
 /* ---- entry points ------------------------------------------------------ */
 
+/* The SHA-512 of what f holds, as hex: the digest of the very bytes parsed
+ * (host.c restarts the pipelines when it changes). */
+static void stream_sha512_hex(FILE *f, char hex[TOPOLOGY_DIGEST_HEX + 1])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char buf[8192], digest[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	size_t got;
+
+	hex[0] = '\0';
+	if (!md || EVP_DigestInit_ex(md, EVP_sha512(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		return;
+	}
+	rewind(f);
+	while ((got = fread(buf, 1, sizeof(buf), f)) > 0)
+		EVP_DigestUpdate(md, buf, got);
+	if (!ferror(f) && EVP_DigestFinal_ex(md, digest, &n) == 1)
+		for (unsigned i = 0; i < n && 2 * i < TOPOLOGY_DIGEST_HEX; i++)
+			snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+	EVP_MD_CTX_free(md);
+}
+
 bool topology_load(const char *path, struct topology **out)
 {
 	struct parse_state ps = { .path = path };
@@ -676,6 +714,7 @@ bool topology_load(const char *path, struct topology **out)
 	topo->path = xstrdup(path);
 	ps.path = topo->path;
 	rc = ini_parse_stream(line_reader, &ps, key_handler, &ps);
+	stream_sha512_hex(ps.file, topo->sha512);
 	fclose(ps.file);
 	if (rc < 0) {
 		parse_error(&ps, 0, "cannot parse: out of memory");

@@ -11,6 +11,8 @@
 #include "common.h"
 #include "util.h"
 
+#include <stdint.h>
+
 #define TOPO_MAX_KEYS 40
 
 enum kafka_mode { KAFKA_MODE_ZOOKEEPER, KAFKA_MODE_KRAFT };
@@ -71,6 +73,8 @@ struct source_cfg {
 	int interval_handling;     /* enum interval_mode */
 	bool tombstones;           /* a null-value record after each delete */
 	bool truncate_events;      /* emit op "t" for TRUNCATE */
+	int64_t max_slot_wal_keep_size; /* bytes, set by bootstrap; -1: left as the server has it */
+	int64_t slot_warn_retained;     /* retained WAL bytes from which a slot report warns */
 };
 
 struct target_cfg {
@@ -98,6 +102,8 @@ struct agent_cfg {
 	char *unit_dir;            /* where unit files are installed */
 	char *cache_dir;           /* downloaded distributions */
 	bool manage_units;         /* bootstrap installs and runs the systemd units */
+	int reconcile_seconds;     /* run: period of the reconcile pass */
+	char *status_listen;       /* run: loopback IP:port of the HTTP status; NULL: off */
 };
 
 struct kafka_cfg {
@@ -123,8 +129,11 @@ struct zookeeper_cfg {
 	char *data_dir;
 };
 
+#define TOPOLOGY_DIGEST_HEX 128
+
 struct topology {
 	char *path;
+	char sha512[TOPOLOGY_DIGEST_HEX + 1]; /* of the bytes loaded ("" if unreadable) */
 	struct agent_cfg agent;
 	struct kafka_cfg kafka;
 	struct zookeeper_cfg zookeeper;

@@ -22,7 +22,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "demo: run as root (it boots a systemd container)" >&2
 	exit 1
 fi
-for port in 5432 2181 9092; do
+for port in 5432 2181 9092 8083; do
 	if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
 		echo "demo: port $port is in use on this machine; the container's services need it" >&2
 		exit 1
@@ -68,4 +68,12 @@ seed_psql db2 "SELECT id, name FROM public.my_table ORDER BY id"
 
 say "cdc-agent bootstrap, again: nothing to change"
 ct_exec "$AGENT" -c "$INI" bootstrap
+say "the long-running agent: systemctl enable --now cdc-agent.service (READY once converged)"
+ct_exec systemctl enable --now cdc-agent.service 2>&1 | grep -v '^Created symlink' || true
+ct_exec systemctl show -p StatusText --value cdc-agent.service
+say "the runbook's habit still works: curl http://localhost:8083/connectors/source-db1/status"
+for _ in $(seq 30); do curl -sf http://127.0.0.1:8083/connectors/source-db1/status && break; sleep 0.5; done
+echo
+say "cdc-agent status"
+ct_exec "$AGENT" -c "$INI" status || true
 say "done; the container is removed"

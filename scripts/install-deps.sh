@@ -8,12 +8,13 @@ set -euo pipefail
 PACKAGES=(
 	gcc make pkg-config                      # build
 	libpq-dev librdkafka-dev libcurl4-openssl-dev libsystemd-dev libinih-dev
-	libjansson-dev libssl-dev libarchive-dev # the agent's libraries
+	libjansson-dev libssl-dev libarchive-dev libmicrohttpd-dev # the agent's libraries
 	libcmocka-dev valgrind                   # unit tests, memory checks
 	postgresql                               # real servers for tests and the demo
 	systemd systemd-container dbus           # a real systemd, booted with nspawn
 	kcat python3                             # Kafka client for tests; free ports
 	openjdk-17-jre-headless maven            # the Kafka broker built from Maven Central
+	ansible-core                             # the Ansible wrapper (playbooks/) and its test
 )
 
 missing=()

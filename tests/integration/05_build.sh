@@ -20,9 +20,9 @@ check_eq "a stray argument exits 64" 64 "$AGENT_RC"
 agent_run capture
 check_eq "capture without a pipeline exits 64" 64 "$AGENT_RC"
 for verb in run status; do
-	agent_run "$verb"
-	check_eq "$verb is not built yet: exit 5" 5 "$AGENT_RC"
-	check_contains "$verb says so" "'$verb' is not built yet" "$AGENT_ERR"
+	agent_run -c /nonexistent/cdc-agent.ini "$verb"
+	check_eq "$verb without a topology exits 3" 3 "$AGENT_RC"
+	check_contains "$verb names the file" "/nonexistent/cdc-agent.ini" "$AGENT_ERR"
 done
 
 check "make install honours PREFIX and DESTDIR" \

@@ -51,6 +51,25 @@ check_eq "valgrind: check is clean" 0 "$(run_vg check)"
 check_eq "valgrind: plan is clean (exit 2: changes pending)" 2 "$(run_vg plan)"
 check_eq "valgrind: bootstrap is clean (exit 4: restart left to us)" 4 "$(run_vg bootstrap)"
 check_eq "valgrind: --json plan is clean" 2 "$(run_vg --json plan)"
+# status collected here (no agent answers; no broker: exit 1), and run for a
+# few passes with its endpoints read, a reload, then SIGTERM.
+SP=$(free_port)
+sed -i "s/^manage_units = false$/&\nstatus_listen = 127.0.0.1:$SP\nreconcile_seconds = 5/" "$WORK/topo.ini"
+check_eq "valgrind: status is clean (exit 1: no broker)" 1 "$(run_vg status)"
+check_eq "valgrind: status --json is clean" 1 "$(run_vg --json status)"
+"${VG[@]}" "$REPO_ROOT/cdc-agent" -c "$WORK/topo.ini" run >/dev/null 2>"$WORK/vg-run.err" &
+vg_pid=$!
+for i in $(seq 60); do curl -sf "http://127.0.0.1:$SP/status" >/dev/null && break; sleep 0.5; done
+for path in /status /connectors '/connectors?expand=status' /connectors/source-db1/status /connectors/x/status /metrics /nope; do
+	curl -s -o /dev/null "http://127.0.0.1:$SP$path"
+done
+check_contains "run serves Kafka Connect's connector list" '"sink-db2"' "$(curl -s "http://127.0.0.1:$SP/connectors")"
+kill -HUP $vg_pid
+sleep 6
+kill -TERM $vg_pid
+wait $vg_pid
+check_eq "valgrind: run (passes, endpoints, reload, SIGTERM) is clean" 0 "$?"
+grep -q "==[0-9]*==" "$WORK/vg-run.err" && cat "$WORK/vg-run.err"
 sed -i 's/^port = .*/port = 99999/' "$WORK/topo.ini"
 check_eq "valgrind: error paths of the loader are clean" 3 "$(run_vg check)"
 [ -s "$WORK/vg.err" ] && cat "$WORK/vg.err"

@@ -103,6 +103,8 @@ check "events match Debezium's format field by field" python3 "$REPO_ROOT/tests/
 kill -TERM "${CAPTURE_PIDS[p1]}"
 wait "${CAPTURE_PIDS[p1]}"
 check_eq "capture exits 0 on SIGTERM" 0 "$?"
+check_eq "its last progress: every event counted, no error" "True None" \
+	"$(python3 -c 'import json,sys; p = json.load(open(sys.argv[1])); print(p["events"] >= 11, p["last_error"])' "$WORK/state/progress-capture-p1.json")"
 confirmed=$(pg_psql src db1 "SELECT confirmed_flush_lsn >= (SELECT max(lsn) FROM (SELECT pg_current_wal_lsn() lsn) x) - 1000000 FROM pg_replication_slots WHERE slot_name = 'my_slot'")
 check_eq "the slot's confirmed LSN advanced past the streamed transactions" t "$confirmed"
 capture_start p1

@@ -96,6 +96,8 @@ agent_run -c "$T" capture p_initial
 check_eq "a dropped slot is an error" 1 "$AGENT_RC"
 check_contains "that names the slot and the way out" "slot slot_initial is gone (dropped?) after capture had started" "$AGENT_ERR"
 check_eq "and creates no slot behind the operator's back" 0 "$(slot_exists slot_initial)"
+last_error() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["last_error"])' "$WORK/state/progress-capture-$1.json"; }
+check_contains "the progress file keeps the error for status" "slot slot_initial is gone (dropped?)" "$(last_error p_initial)"
 sed -i '/^topic_prefix = initial$/a snapshot_mode = when_needed' "$T"
 capture_start p_initial
 check "when_needed: a new slot and a new snapshot" topic_wait initial.public.a 5 60
@@ -115,6 +117,8 @@ agent_run -c "$T" capture p_only
 check_eq "a wrong password is an error" 1 "$AGENT_RC"
 check_contains "that names the server and the role" "cannot connect to 127.0.0.1:$PG_PORT_src as cdc_user" "$AGENT_ERR"
 check_not_contains "without the password" "not the password" "$AGENT_ERR"
+check_contains "the progress file has the error" "cannot connect to 127.0.0.1:$PG_PORT_src as cdc_user" "$(last_error p_only)"
+check_not_contains "without the password either" "not the password" "$(cat "$WORK"/state/progress-*.json)"
 cp "$WORK/db1.pass.good" "$WORK/db1.pass"
 
 # A topic that cannot be created: nothing starts.

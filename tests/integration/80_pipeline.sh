@@ -125,6 +125,18 @@ check "a column added at the source reaches the targets" converged my_table 60
 check_eq "the targets gained the column" "integer" \
 	"$(pg_psql src db2 "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'public.my_table'::regclass AND attname = 'extra'")"
 
+# Progress for status (agent/progress.c): pid, events, a recent source
+# commit, and a write within the last seconds.
+progress() { # KIND PIPELINE
+	python3 -c 'import json,sys,time
+p = json.load(open(sys.argv[1])); now = time.time() * 1e6
+print(p["pid"], p["events"] > 0, 0 < now - p["last_event_usec"] < 600e6, now - p["updated_usec"] < 3e6, p["last_error"])' \
+		"$WORK/state/progress-$1-$2.json"
+}
+sleep 1.5
+check_eq "capture p1 publishes its progress" "${CAPTURE_PIDS[p1]} True True True None" "$(progress capture p1)"
+check_eq "apply p2 publishes its progress" "${CAPTURE_PIDS[apply-p2]} True True True None" "$(progress apply p2)"
+
 # Crashes during load: kill -9 capture, apply and the broker, restart them.
 (
 	for i in $(seq 1 300); do

@@ -69,6 +69,16 @@ run_mode() { # zookeeper|kraft
 	done
 	check_eq "$mode: rows replicate db1 -> db2 (snapshot and stream, row by row)" "$want" "$got"
 	echo "# $mode: bootstrap to first replicated rows: $(echo "$(date +%s.%N) - $t0" | bc) s"
+	# The sandboxed units can write their progress files (for status).
+	sleep 1.5
+	for i in capture apply; do
+		out=$(ct_exec cat "/var/lib/cdc-agent/progress-$i-db1-to-db2.json" 2>&1)
+		if grep -Eq '"events": [1-9].*"last_error": null' <<<"$out"; then
+			_pass "$mode: $i's progress file counts events, with no error"
+		else
+			_fail "$mode: $i's progress file counts events, with no error" "$out"
+		fi
+	done
 
 	before=$(for u in $units; do seed_unit_started_at "$u"; done)
 	t0=$(date +%s.%N)

@@ -1,0 +1,365 @@
+/*
+ * agent/run.c: the main loop of `cdc-agent run`.
+ *
+ * One thread does everything that talks to servers and systemd, in order:
+ * reconcile (the same convergence as bootstrap, under the supervisor's
+ * rule for stopped units), then collect status and hand it to the HTTP
+ * thread.  Signals arrive through a signalfd polled between passes, so a
+ * SIGHUP or SIGTERM never interrupts a pass half-way; long waits inside a
+ * pass feed the watchdog (notify_heartbeat).
+ */
+#include "run.h"
+
+#include "changes.h"
+#include "log.h"
+#include "notify.h"
+#include "provision.h"
+#include "status.h"
+#include "status_http.h"
+#include "supervise.h"
+#include "topology.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Status is refreshed this often between reconciles (events/s, lag). */
+#define STATUS_PERIOD_SEC 10
+/* A first reconcile that failed is retried this often, not a full period. */
+#define RETRY_PERIOD_SEC 10
+/* A pass slower than this says where its time went. */
+#define SLOW_PASS_SEC 1.0
+
+struct agent {
+	const char *path;
+	struct topology *topo;
+	struct supervisor *sup;
+	struct status_http *http;
+	json_t *status;          /* the last collected document (a reference) */
+	int sigfd;
+	bool converged;          /* READY=1 was sent */
+	bool last_ok;
+	uint64_t reconciles, failures, changes;
+	double last_wall_sec, last_cpu_sec;
+	int64_t started_usec, last_reconcile_usec;
+	double next_reconcile, next_status;  /* monotonic seconds */
+};
+
+static double mono_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t real_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static double cpu_sec(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* VmRSS of this process in bytes (0 if unreadable). */
+static long long rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long long kib = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %lld kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib * 1024;
+}
+
+/* ---- reconcile and status ----------------------------------------------------- */
+
+static void reconcile(struct agent *a, const char *why)
+{
+	struct change_list changes;
+	struct provision_result res;
+	double t0 = mono_sec(), c0 = cpu_sec();
+
+	log_debug("reconcile (%s)", why);
+	change_list_init(&changes, true, true);
+	provision_converge(a->topo, a->sup, &changes, &res);
+	a->last_wall_sec = mono_sec() - t0;
+	a->last_cpu_sec = cpu_sec() - c0;
+	a->last_reconcile_usec = real_usec();
+	a->reconciles++;
+	a->changes += changes.n;
+	a->last_ok = !res.failed && !res.restart_needed;
+	if (!a->last_ok) {
+		a->failures++;
+		log_error("reconcile (%s) failed after %zu change(s); next try in %d s", why,
+			  changes.n, a->converged ? a->topo->agent.reconcile_seconds : RETRY_PERIOD_SEC);
+	} else if (changes.n > 0) {
+		log_info("reconcile (%s): %zu change(s) made", why, changes.n);
+	}
+	if (a->last_wall_sec >= SLOW_PASS_SEC)
+		log_info("reconcile (%s) took %.2f s (PostgreSQL %.2f s, host %.2f s)", why,
+			 a->last_wall_sec, res.pg_seconds, res.host_seconds);
+	change_list_fini(&changes);
+	a->next_reconcile = mono_sec() + (a->last_ok || a->converged
+						  ? a->topo->agent.reconcile_seconds
+						  : RETRY_PERIOD_SEC);
+}
+
+static json_t *agent_json(const struct agent *a)
+{
+	return json_pack("{s:i, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:i, s:b, s:I}", "pid",
+			 (int)getpid(), "started_usec", (json_int_t)a->started_usec, "reconciles",
+			 (json_int_t)a->reconciles, "reconcile_failures", (json_int_t)a->failures,
+			 "changes", (json_int_t)a->changes, "last_reconcile_seconds",
+			 a->last_wall_sec, "last_reconcile_cpu_seconds", a->last_cpu_sec,
+			 "last_reconcile_usec", (json_int_t)a->last_reconcile_usec,
+			 "reconcile_period_seconds", a->topo->agent.reconcile_seconds,
+			 "last_reconcile_ok", a->last_ok, "rss_bytes", (json_int_t)rss_bytes());
+}
+
+/* "2 pipelines: 1 RUNNING, 1 STOPPED; 3 warnings" for STATUS=. */
+static void summary_line(const json_t *doc, char *buf, size_t len)
+{
+	static const char *const states[] = { "RUNNING", "DEGRADED", "STOPPED", "FAILED" };
+	size_t count[ARRAY_LEN(states)] = { 0 }, i, used;
+	const json_t *p;
+
+	json_array_foreach(json_object_get(doc, "pipelines"), i, p)
+		for (size_t s = 0; s < ARRAY_LEN(states); s++)
+			if (strcmp(json_string_value(json_object_get(p, "state")), states[s]) == 0)
+				count[s]++;
+	used = (size_t)snprintf(buf, len, "%zu pipeline(s):", json_array_size(json_object_get(doc, "pipelines")));
+	for (size_t s = 0; s < ARRAY_LEN(states) && used < len; s++)
+		if (count[s])
+			used += (size_t)snprintf(buf + used, len - used, " %zu %s", count[s], states[s]);
+	if (used < len)
+		snprintf(buf + used, len - used, "; %zu warning(s)",
+			 json_array_size(json_object_get(doc, "warnings")));
+}
+
+/* The element of doc's array key whose field equals value (NULL if none). */
+static const json_t *find_by(const json_t *doc, const char *key, const char *field,
+			     const char *value)
+{
+	const json_t *item;
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, key), i, item) {
+		const char *v = json_string_value(json_object_get(item, field));
+
+		if (v && value && strcmp(v, value) == 0)
+			return item;
+	}
+	return NULL;
+}
+
+static const char *str_or_unknown(const json_t *v)
+{
+	return json_is_string(v) ? json_string_value(v) : "unknown";
+}
+
+/* The journal hears of a slot once, when it starts to warn or turns up
+ * orphaned, not at every collection. */
+static void log_slot_news(const json_t *prev, const json_t *doc)
+{
+	const json_t *p;
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, "pipelines"), i, p) {
+		const char *name = json_string_value(json_object_get(p, "name"));
+		const json_t *now = json_object_get(p, "slot");
+		const json_t *before = json_object_get(find_by(prev, "pipelines", "name", name), "slot");
+
+		if (json_is_true(json_object_get(now, "warn")) &&
+		    !json_is_true(json_object_get(before, "warn")))
+			log_warn("slot %s of pipeline %s retains %lld bytes of WAL on source %s "
+				 "(wal_status %s): is capture reading it?",
+				 json_string_value(json_object_get(now, "slot")), name,
+				 (long long)json_integer_value(json_object_get(now, "retained_bytes")),
+				 json_string_value(json_object_get(now, "source")),
+				 str_or_unknown(json_object_get(now, "wal_status")));
+	}
+	json_array_foreach(json_object_get(doc, "orphan_slots"), i, p) {
+		const char *slot = json_string_value(json_object_get(p, "slot"));
+
+		if (!find_by(prev, "orphan_slots", "slot", slot))
+			log_warn("slot %s on source %s belongs to no pipeline and retains %lld bytes of "
+				 "WAL; the agent never drops it (pg_drop_replication_slot by hand)",
+				 slot, json_string_value(json_object_get(p, "source")),
+				 (long long)json_integer_value(json_object_get(p, "retained_bytes")));
+	}
+}
+
+static void status_refresh(struct agent *a)
+{
+	json_t *doc = status_collect(a->topo, a->sup, a->status);
+	char line[200];
+
+	json_object_set_new(doc, "agent", agent_json(a));
+	log_slot_news(a->status, doc);
+	json_decref(a->status);
+	a->status = json_incref(doc);
+	if (a->http)
+		status_http_publish(a->http, doc);
+	else
+		json_decref(doc);
+	summary_line(a->status, line, sizeof(line));
+	if (a->last_ok && !a->converged) {
+		a->converged = true;
+		notify_ready("converged; %s", line);
+		log_info("converged; %s", line);
+	} else {
+		notify_status("%s%s", a->last_ok ? "" : "last reconcile FAILED; ", line);
+	}
+	a->next_status = mono_sec() + STATUS_PERIOD_SEC;
+}
+
+/* ---- signals and reload -------------------------------------------------------- */
+
+static bool signals_open(struct agent *a)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0 ||
+	    (a->sigfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0) {
+		log_error("cannot set up signal handling: %s", strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+static bool http_open(struct agent *a)
+{
+	if (!a->topo->agent.status_listen)
+		return true;
+	if (!status_http_start(a->topo->agent.status_listen, &a->http))
+		return false; /* errors already logged */
+	if (a->status)
+		status_http_publish(a->http, json_incref(a->status));
+	return true;
+}
+
+/* SIGHUP: a topology that fails to load leaves the one in force. */
+static void reload(struct agent *a)
+{
+	struct topology *fresh;
+	bool listen_changed;
+
+	notify_reloading();
+	log_info("SIGHUP: reloading %s", a->path);
+	if (!topology_load(a->path, &fresh)) {
+		log_error("reload: %s is invalid (errors above); the topology in force is kept",
+			  a->path);
+		notify_ready("reload FAILED: %s is invalid; running the previous topology", a->path);
+		return;
+	}
+	listen_changed = !a->topo->agent.status_listen || !fresh->agent.status_listen ||
+			 strcmp(a->topo->agent.status_listen, fresh->agent.status_listen) != 0;
+	topology_free(a->topo);
+	a->topo = fresh;
+	supervisor_forgive(a->sup);
+	if (listen_changed) {
+		status_http_stop(a->http);
+		a->http = NULL;
+		if (!http_open(a))
+			log_error("reload: status endpoints are off until the address is fixed");
+	}
+	reconcile(a, "reload");
+	status_refresh(a);
+	notify_ready("reloaded; last reconcile %s", a->last_ok ? "ok" : "FAILED");
+}
+
+/* Waits for a signal or the next due time; false on SIGTERM/SIGINT. */
+static bool wait_next(struct agent *a, bool *hup)
+{
+	double due = a->next_reconcile < a->next_status ? a->next_reconcile : a->next_status;
+	double wd = (double)notify_watchdog_usec() / 2e6;
+	struct pollfd pfd = { .fd = a->sigfd, .events = POLLIN };
+	struct signalfd_siginfo si;
+	double wait = due - mono_sec();
+
+	if (wd > 0 && wait > wd)
+		wait = wd;
+	*hup = false;
+	notify_heartbeat();
+	if (wait > 0 && poll(&pfd, 1, (int)(wait * 1000) + 1) <= 0)
+		return true;
+	if (wait <= 0 && poll(&pfd, 1, 0) <= 0)
+		return true;
+	if (read(a->sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return true;
+	if (si.ssi_signo == SIGHUP) {
+		*hup = true;
+		return true;
+	}
+	log_info("signal %d: stopping (the units keep running)", (int)si.ssi_signo);
+	return false;
+}
+
+static void agent_fini(struct agent *a)
+{
+	status_http_stop(a->http);
+	json_decref(a->status);
+	supervisor_free(a->sup);
+	topology_free(a->topo);
+	if (a->sigfd >= 0)
+		close(a->sigfd);
+}
+
+int run_agent(const char *topology_path)
+{
+	struct agent a = { .path = topology_path, .sigfd = -1 };
+	bool hup;
+
+	if (!topology_load(topology_path, &a.topo))
+		return EXIT_BAD_CONFIG; /* errors already printed */
+	a.sup = supervisor_new();
+	a.started_usec = real_usec();
+	notify_watchdog_usec();
+	if (!signals_open(&a) || !http_open(&a)) {
+		agent_fini(&a);
+		return EXIT_ERROR;
+	}
+	log_info("running %s: reconcile every %d s", topology_path, a.topo->agent.reconcile_seconds);
+	reconcile(&a, "start");
+	status_refresh(&a);
+	while (wait_next(&a, &hup)) {
+		if (hup) {
+			reload(&a);
+			continue;
+		}
+		if (mono_sec() >= a.next_reconcile) {
+			reconcile(&a, "period");
+			status_refresh(&a);
+		} else if (mono_sec() >= a.next_status) {
+			status_refresh(&a);
+		}
+	}
+	notify_stopping();
+	agent_fini(&a);
+	return EXIT_OK;
+}

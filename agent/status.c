@@ -1,0 +1,334 @@
+/*
+ * agent/status.c: collects the deployment's status document (status.h).
+ *
+ * Each part is asked independently and a part that cannot be asked carries
+ * an "error" string instead of failing the whole: status is what an operator
+ * reads when things are broken.
+ */
+#include "status.h"
+
+#include "apply_lag.h"
+#include "health.h"
+#include "log.h"
+#include "progress.h"
+#include "slot_watch.h"
+#include "supervise.h"
+#include "systemd_bus.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+static json_t *json_string_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *json_int_or_null(int64_t v)
+{
+	return v >= 0 ? json_integer(v) : json_null();
+}
+
+/* ---- units ---------------------------------------------------------------- */
+
+/* {"unit", "active", "sub", "result", "supervision"}; sd NULL: not managed. */
+static json_t *unit_json(struct systemd *sd, struct supervisor *sup, const char *unit)
+{
+	struct unit_state st;
+	struct strbuf how;
+	json_t *u = json_pack("{s:s}", "unit", unit);
+
+	if (!sd || !systemd_unit_state(sd, unit, &st)) {
+		json_object_set_new(u, "active", json_string("unknown"));
+		return u;
+	}
+	json_object_set_new(u, "active", json_string(st.active));
+	json_object_set_new(u, "sub", json_string(st.sub));
+	json_object_set_new(u, "result", json_string(st.result));
+	if (sup) {
+		strbuf_init(&how);
+		supervisor_describe(sup, unit, &st, time(NULL), &how);
+		json_object_set_new(u, "supervision", json_string(how.data));
+		strbuf_fini(&how);
+	}
+	return u;
+}
+
+static json_t *component_json(const char *name, const char *kind, json_t *unit, bool healthy,
+			      const char *why)
+{
+	json_t *c = json_pack("{s:s, s:s, s:b}", "name", name, "kind", kind, "healthy", healthy);
+
+	json_object_set_new(c, "unit", unit ? unit : json_null());
+	json_object_set_new(c, "error", healthy ? json_null() : json_string(why));
+	return c;
+}
+
+static void components_add(const struct topology *topo, struct systemd *sd,
+			   struct supervisor *sup, json_t *list)
+{
+	bool managed = topo->kafka.dist != NULL;
+	struct strbuf why;
+	bool ok;
+
+	strbuf_init(&why);
+	if (topo->kafka.mode == KAFKA_MODE_ZOOKEEPER) {
+		ok = health_zookeeper(&topo->zookeeper.connect, &why);
+		json_array_append_new(list, component_json("zookeeper", "zookeeper",
+							   managed ? unit_json(sd, sup, "zookeeper.service") : NULL,
+							   ok, why.data));
+	}
+	why.len = 0;
+	why.data[0] = '\0';
+	ok = health_kafka(&topo->kafka, 1, &why);
+	json_array_append_new(list, component_json("kafka", "kafka",
+						   managed ? unit_json(sd, sup, "kafka.service") : NULL,
+						   ok, why.data));
+	strbuf_fini(&why);
+}
+
+/* ---- pipelines ------------------------------------------------------------- */
+
+/* The same process's event counter in the previous document, for a rate. */
+static json_t *previous_half(const json_t *prev, const char *pipeline, const char *half)
+{
+	const json_t *p;
+	size_t i;
+
+	json_array_foreach(json_object_get(prev, "pipelines"), i, p)
+		if (str_eq(json_string_value(json_object_get(p, "name")), pipeline))
+			return json_object_get(p, half);
+	return NULL;
+}
+
+static void progress_add(const struct topology *topo, const char *kind, const char *pipeline,
+			 const json_t *prev, json_t *half)
+{
+	struct progress pr;
+	bool exists = false;
+	const json_t *before = previous_half(prev, pipeline, kind);
+	json_t *rate = json_null();
+
+	if (!progress_read(topo->agent.state_dir, kind, pipeline, &pr, &exists) || !exists) {
+		json_object_set_new(half, "events", json_null());
+		json_object_set_new(half, "events_per_sec", json_null());
+		json_object_set_new(half, "last_event_age_sec", json_null());
+		json_object_set_new(half, "last_error", json_null());
+		return;
+	}
+	if (before && json_integer_value(json_object_get(before, "pid")) == pr.pid &&
+	    json_is_integer(json_object_get(before, "events"))) {
+		int64_t dt = pr.updated_usec - json_integer_value(json_object_get(before, "updated_usec"));
+		int64_t de = (int64_t)pr.events - json_integer_value(json_object_get(before, "events"));
+
+		if (dt > 0 && de >= 0)
+			rate = json_real((double)de * 1e6 / (double)dt);
+	}
+	json_object_set_new(half, "pid", json_integer(pr.pid));
+	json_object_set_new(half, "events", json_integer((json_int_t)pr.events));
+	json_object_set_new(half, "updated_usec", json_integer(pr.updated_usec));
+	json_object_set_new(half, "events_per_sec", rate);
+	json_object_set_new(half, "last_event_age_sec",
+			    pr.last_event_usec ? json_real((double)(now_usec() - pr.last_event_usec) / 1e6)
+					       : json_null());
+	json_object_set_new(half, "last_error", json_string_or_null(pr.last_error));
+	progress_fini(&pr);
+}
+
+static json_t *slot_json(const struct slot_report *r)
+{
+	json_t *s = json_pack("{s:s, s:s, s:b, s:b, s:b}", "source", r->source, "slot", r->slot,
+			      "exists", r->exists, "active", r->active, "warn", r->warn);
+
+	json_object_set_new(s, "pipeline", json_string_or_null(r->pipeline));
+	json_object_set_new(s, "retained_bytes", json_int_or_null(r->retained_bytes));
+	json_object_set_new(s, "confirmed_lag_bytes", json_int_or_null(r->confirmed_lag_bytes));
+	json_object_set_new(s, "wal_status", r->wal_status[0] ? json_string(r->wal_status) : json_null());
+	json_object_set_new(s, "safe_wal_bytes", json_int_or_null(r->safe_wal_bytes));
+	json_object_set_new(s, "error", json_string_or_null(r->error));
+	return s;
+}
+
+static const struct slot_report *slot_of(const struct slot_report *r, size_t n,
+					 const struct pipeline_cfg *pipe)
+{
+	for (size_t i = 0; i < n; i++)
+		if (r[i].pipeline && strcmp(r[i].pipeline, pipe->name) == 0)
+			return &r[i];
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(r[i].source, pipe->source_name) == 0 && r[i].error)
+			return &r[i];
+	return NULL;
+}
+
+/* RUNNING, FAILED, STOPPED or DEGRADED, from the halves and the slot. */
+static const char *pipeline_state(const json_t *capture, const json_t *apply, const json_t *slot)
+{
+	const json_t *halves[] = { capture, apply };
+	bool stopped = false, degraded = false;
+
+	for (size_t i = 0; i < ARRAY_LEN(halves); i++) {
+		const json_t *unit = json_object_get(halves[i], "unit");
+		const char *active = json_string_value(json_object_get(unit, "active"));
+		const char *how = json_string_value(json_object_get(unit, "supervision"));
+
+		if (!active || strcmp(active, "unknown") == 0)
+			continue; /* not managed here: the processes' progress tells */
+		if (strcmp(active, "failed") == 0 || (how && strncmp(how, "gave up", 7) == 0))
+			return "FAILED";
+		if (how && strcmp(how, "stopped by operator") == 0)
+			stopped = true;
+		else if (strcmp(active, "active") != 0)
+			degraded = true;
+	}
+	if (stopped)
+		return "STOPPED";
+	if (degraded || !slot || json_is_true(json_object_get(slot, "warn")) ||
+	    !json_is_null(json_object_get(slot, "error")))
+		return "DEGRADED";
+	return "RUNNING";
+}
+
+static json_t *half_json(const struct topology *topo, struct systemd *sd, struct supervisor *sup,
+			 const struct pipeline_cfg *pipe, const char *kind, const json_t *prev)
+{
+	char *unit = xasprintf("cdc-%s@%s.service", kind, pipe->name);
+	json_t *half = json_object();
+
+	json_object_set_new(half, "unit", topo->agent.manage_units ? unit_json(sd, sup, unit)
+								    : json_null());
+	progress_add(topo, kind, pipe->name, prev, half);
+	free(unit);
+	return half;
+}
+
+static json_t *pipeline_json(const struct topology *topo, struct systemd *sd,
+			     struct supervisor *sup, const struct pipeline_cfg *pipe,
+			     const struct slot_report *slots, size_t n_slots, const json_t *prev)
+{
+	const struct slot_report *r = slot_of(slots, n_slots, pipe);
+	json_t *capture = half_json(topo, sd, sup, pipe, "capture", prev);
+	json_t *apply = half_json(topo, sd, sup, pipe, "apply", prev);
+	json_t *slot = r ? slot_json(r) : json_null();
+	char *src = status_connector_name(topo, pipe, true);
+	char *sink = status_connector_name(topo, pipe, false);
+	struct strbuf why;
+	int64_t lag;
+	json_t *p;
+
+	strbuf_init(&why);
+	if (apply_lag_events(topo, pipe, &lag, &why)) {
+		json_object_set_new(apply, "lag_events", json_integer(lag));
+		json_object_set_new(apply, "lag_error", json_null());
+	} else {
+		json_object_set_new(apply, "lag_events", json_null());
+		json_object_set_new(apply, "lag_error", json_string(why.data));
+	}
+	strbuf_fini(&why);
+	p = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "name", pipe->name, "source",
+		      pipe->source_name, "target", pipe->target_name, "state",
+		      pipeline_state(capture, apply, r ? slot : NULL), "connectors", "source", src,
+		      "sink", sink);
+	json_object_set_new(p, "capture", capture);
+	json_object_set_new(p, "apply", apply);
+	json_object_set_new(p, "slot", slot);
+	free(src);
+	free(sink);
+	return p;
+}
+
+char *status_connector_name(const struct topology *topo, const struct pipeline_cfg *pipe,
+			    bool source)
+{
+	size_t sharing = 0;
+
+	if (source)
+		return xasprintf("source-%s", pipe->source_name);
+	for (size_t i = 0; i < topo->n_pipelines; i++)
+		sharing += strcmp(topo->pipelines[i].target_name, pipe->target_name) == 0;
+	return sharing > 1 ? xasprintf("sink-%s", pipe->name)
+			   : xasprintf("sink-%s", pipe->target_name);
+}
+
+/* ---- the document ---------------------------------------------------------- */
+
+static void slots_add(json_t *doc, json_t *warnings, const struct slot_report *r, size_t n)
+{
+	json_t *orphans = json_array();
+
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].error)
+			json_array_append_new(warnings, json_sprintf("source %s: %s", r[i].source,
+								     r[i].error));
+		else if (!r[i].exists)
+			json_array_append_new(warnings,
+					      json_sprintf("slot %s of pipeline %s is missing on "
+							   "source %s (capture creates it)",
+							   r[i].slot, r[i].pipeline ? r[i].pipeline : "?",
+							   r[i].source));
+		else if (!r[i].pipeline)
+			json_array_append_new(orphans, slot_json(&r[i]));
+		if (!r[i].error && !r[i].pipeline)
+			json_array_append_new(warnings,
+					      json_sprintf("slot %s on source %s has no pipeline: it "
+							   "retains WAL until it is dropped (by hand: "
+							   "the agent never drops it)",
+							   r[i].slot, r[i].source));
+		else if (r[i].warn)
+			json_array_append_new(warnings,
+					      json_sprintf("slot %s on source %s retains %lld bytes "
+							   "of WAL (wal_status %s)",
+							   r[i].slot, r[i].source,
+							   (long long)r[i].retained_bytes,
+							   r[i].wal_status));
+	}
+	json_object_set_new(doc, "orphan_slots", orphans);
+}
+
+json_t *status_collect(const struct topology *topo, struct supervisor *sup, const json_t *prev)
+{
+	json_t *doc = json_object(), *components = json_array(), *pipelines = json_array();
+	json_t *warnings = json_array();
+	struct slot_report *slots = NULL;
+	struct systemd *sd = NULL;
+	size_t n_slots = 0;
+	char host[256] = "";
+
+	gethostname(host, sizeof(host) - 1);
+	if (topo->agent.manage_units && !systemd_open(&sd))
+		sd = NULL; /* units show as "unknown"; the error is logged */
+	if (!slot_watch_collect(topo, &slots, &n_slots)) {
+		slots = NULL;
+		n_slots = 0;
+	}
+	components_add(topo, sd, sup, components);
+	for (size_t i = 0; i < topo->n_pipelines; i++)
+		json_array_append_new(pipelines, pipeline_json(topo, sd, sup, &topo->pipelines[i],
+							       slots, n_slots, prev));
+	slots_add(doc, warnings, slots, n_slots);
+	json_object_set_new(doc, "schema_version", json_integer(STATUS_SCHEMA_VERSION));
+	json_object_set_new(doc, "host", json_string(host));
+	json_object_set_new(doc, "topology", json_string(topo->path));
+	json_object_set_new(doc, "collected_usec", json_integer(now_usec()));
+	json_object_set_new(doc, "components", components);
+	json_object_set_new(doc, "pipelines", pipelines);
+	json_object_set_new(doc, "warnings", warnings);
+	slot_reports_free(slots, n_slots);
+	systemd_close(sd);
+	return doc;
+}

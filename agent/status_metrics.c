@@ -1,0 +1,197 @@
+/*
+ * agent/status_metrics.c: Prometheus text format from the status document.
+ */
+#include "status_metrics.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+/* Label values escape backslash, double quote and newline. */
+static void label_value(struct strbuf *out, const char *v)
+{
+	for (const char *p = v ? v : ""; *p; p++) {
+		if (*p == '\\' || *p == '"')
+			strbuf_addf(out, "\\%c", *p);
+		else if (*p == '\n')
+			strbuf_adds(out, "\\n");
+		else
+			strbuf_addf(out, "%c", *p);
+	}
+}
+
+static void family(struct strbuf *out, const char *name, const char *type, const char *help)
+{
+	strbuf_addf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One sample; labels are name/value pairs ending with NULL; a value that
+ * is not a number (unknown) writes no sample. */
+static void sample(struct strbuf *out, const char *name, const json_t *value, ...)
+{
+	va_list ap;
+	const char *k;
+	bool first = true;
+
+	if (!json_is_number(value) && !json_is_boolean(value))
+		return;
+	strbuf_adds(out, name);
+	va_start(ap, value);
+	while ((k = va_arg(ap, const char *)) != NULL) {
+		const char *v = va_arg(ap, const char *);
+
+		strbuf_addf(out, "%s%s=\"", first ? "{" : ",", k);
+		label_value(out, v);
+		strbuf_adds(out, "\"");
+		first = false;
+	}
+	va_end(ap);
+	if (!first)
+		strbuf_adds(out, "}");
+	if (json_is_boolean(value))
+		strbuf_addf(out, " %d\n", json_is_true(value) ? 1 : 0);
+	else if (json_is_integer(value))
+		strbuf_addf(out, " %lld\n", (long long)json_integer_value(value));
+	else
+		strbuf_addf(out, " %.6g\n", json_real_value(value));
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v ? v : "";
+}
+
+static void agent_metrics(const json_t *agent, struct strbuf *out)
+{
+	if (!json_is_object(agent))
+		return;
+	family(out, "cdc_agent_reconciles_total", "counter", "Reconcile passes run by the agent.");
+	sample(out, "cdc_agent_reconciles_total", json_object_get(agent, "reconciles"), NULL);
+	family(out, "cdc_agent_reconcile_failures_total", "counter",
+	       "Reconcile passes that failed.");
+	sample(out, "cdc_agent_reconcile_failures_total",
+	       json_object_get(agent, "reconcile_failures"), NULL);
+	family(out, "cdc_agent_reconcile_changes_total", "counter",
+	       "Changes made by reconcile passes (drift repaired, units started).");
+	sample(out, "cdc_agent_reconcile_changes_total", json_object_get(agent, "changes"), NULL);
+	family(out, "cdc_agent_last_reconcile_seconds", "gauge",
+	       "Wall time of the last reconcile pass.");
+	sample(out, "cdc_agent_last_reconcile_seconds",
+	       json_object_get(agent, "last_reconcile_seconds"), NULL);
+}
+
+static void component_metrics(const json_t *doc, struct strbuf *out)
+{
+	const json_t *c;
+	size_t i;
+
+	family(out, "cdc_agent_component_healthy", "gauge",
+	       "1 when the component answers its health probe.");
+	json_array_foreach(json_object_get(doc, "components"), i, c)
+		sample(out, "cdc_agent_component_healthy", json_object_get(c, "healthy"),
+		       "component", str(c, "name"), NULL);
+}
+
+static void half_metrics(const json_t *p, const char *half, struct strbuf *out, const char *metric,
+			 const char *key)
+{
+	const json_t *h = json_object_get(p, half);
+	const json_t *unit = json_object_get(h, "unit");
+
+	if (strcmp(key, "unit_active") == 0) {
+		if (json_is_object(unit)) {
+			json_t *up = json_boolean(strcmp(str(unit, "active"), "active") == 0);
+
+			sample(out, metric, up, "pipeline", str(p, "name"), "process", half, NULL);
+			json_decref(up);
+		}
+		return;
+	}
+	sample(out, metric, json_object_get(h, key), "pipeline", str(p, "name"), "process", half,
+	       NULL);
+}
+
+static void pipeline_metrics(const json_t *doc, struct strbuf *out)
+{
+	static const struct {
+		const char *metric, *type, *key, *help;
+	} per_half[] = {
+		{ "cdc_agent_unit_active", "gauge", "unit_active",
+		  "1 when the process's systemd unit is active." },
+		{ "cdc_agent_events_total", "counter", "events",
+		  "Events produced (capture) or applied (apply) since the process started." },
+		{ "cdc_agent_events_per_second", "gauge", "events_per_sec",
+		  "Events per second over the last status interval." },
+		{ "cdc_agent_last_event_age_seconds", "gauge", "last_event_age_sec",
+		  "Seconds since the source commit of the last event handled." },
+	};
+	const json_t *p;
+	size_t i;
+
+	for (size_t m = 0; m < ARRAY_LEN(per_half); m++) {
+		family(out, per_half[m].metric, per_half[m].type, per_half[m].help);
+		json_array_foreach(json_object_get(doc, "pipelines"), i, p) {
+			half_metrics(p, "capture", out, per_half[m].metric, per_half[m].key);
+			half_metrics(p, "apply", out, per_half[m].metric, per_half[m].key);
+		}
+	}
+	family(out, "cdc_agent_apply_lag_events", "gauge",
+	       "Events in Kafka that apply has not committed to the target.");
+	json_array_foreach(json_object_get(doc, "pipelines"), i, p)
+		sample(out, "cdc_agent_apply_lag_events",
+		       json_object_get(json_object_get(p, "apply"), "lag_events"), "pipeline",
+		       str(p, "name"), NULL);
+}
+
+static void slot_sample_all(const json_t *doc, struct strbuf *out, const char *metric,
+			    const char *key)
+{
+	const json_t *p, *s;
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, "pipelines"), i, p) {
+		s = json_object_get(p, "slot");
+		if (json_is_object(s))
+			sample(out, metric, json_object_get(s, key), "source", str(s, "source"),
+			       "slot", str(s, "slot"), "pipeline", str(p, "name"), NULL);
+	}
+	json_array_foreach(json_object_get(doc, "orphan_slots"), i, s)
+		sample(out, metric, json_object_get(s, key), "source", str(s, "source"), "slot",
+		       str(s, "slot"), "pipeline", "", NULL);
+}
+
+static void slot_metrics(const json_t *doc, struct strbuf *out)
+{
+	static const struct {
+		const char *metric, *key, *help;
+	} per_slot[] = {
+		{ "cdc_agent_slot_retained_wal_bytes", "retained_bytes",
+		  "WAL the slot keeps on the source (current LSN - restart_lsn)." },
+		{ "cdc_agent_slot_confirmed_lag_bytes", "confirmed_lag_bytes",
+		  "WAL not yet confirmed by capture (current LSN - confirmed_flush_lsn)." },
+		{ "cdc_agent_slot_safe_wal_bytes", "safe_wal_bytes",
+		  "WAL that can still be written before the slot is lost (max_slot_wal_keep_size)." },
+		{ "cdc_agent_slot_active", "active", "1 when a walsender reads the slot." },
+		{ "cdc_agent_slot_warning", "warn",
+		  "1 when retained WAL passed the source's slot_warn_retained or wal_status is "
+		  "unreserved/lost." },
+	};
+
+	for (size_t m = 0; m < ARRAY_LEN(per_slot); m++) {
+		family(out, per_slot[m].metric, "gauge", per_slot[m].help);
+		slot_sample_all(doc, out, per_slot[m].metric, per_slot[m].key);
+	}
+}
+
+void status_metrics_render(const json_t *doc, struct strbuf *out)
+{
+	json_t *up = json_true();
+
+	family(out, "cdc_agent_up", "gauge", "1 while the agent serves this endpoint.");
+	sample(out, "cdc_agent_up", up, NULL);
+	agent_metrics(json_object_get(doc, "agent"), out);
+	component_metrics(doc, out);
+	pipeline_metrics(doc, out);
+	slot_metrics(doc, out);
+}

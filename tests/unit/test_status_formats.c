@@ -1,0 +1,96 @@
+/*
+ * tests/unit/test_status_formats.c: the shapes the status document is
+ * served in (agent/status_http.c, agent/status_metrics.c): Kafka Connect's
+ * connector status for each process state, and Prometheus text with
+ * escaped labels and no sample for an unknown value.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "status_http.h"
+#include "status_metrics.h"
+#include "util.h"
+
+#include <string.h>
+
+static const char doc_text[] =
+	"{\"schema_version\": 1, \"components\": [{\"name\": \"kafka\", \"healthy\": true}],"
+	" \"pipelines\": [{\"name\": \"p\\\"1\", \"state\": \"FAILED\","
+	"  \"connectors\": {\"source\": \"source-db1\", \"sink\": \"sink-db2\"},"
+	"  \"capture\": {\"unit\": {\"active\": \"active\", \"supervision\": \"running\"},"
+	"               \"events\": 42, \"events_per_sec\": 1.5, \"last_error\": null},"
+	"  \"apply\": {\"unit\": {\"active\": \"failed\", \"supervision\": \"gave up after 5 attempts\"},"
+	"             \"events\": null, \"last_error\": \"target db2: duplicate key\", \"lag_events\": 7},"
+	"  \"slot\": {\"source\": \"db1\", \"slot\": \"my_slot\", \"retained_bytes\": 1024,"
+	"            \"active\": true, \"warn\": false, \"confirmed_lag_bytes\": null}}],"
+	" \"orphan_slots\": [], \"warnings\": []}";
+
+static json_t *doc_load(void)
+{
+	json_t *doc = json_loads(doc_text, 0, NULL);
+
+	assert_non_null(doc);
+	return doc;
+}
+
+static void test_connect_shape(void **unused)
+{
+	json_t *doc = doc_load(), *shape;
+
+	(void)unused;
+	shape = status_connect_shape(doc, "source-db1", "127.0.0.1:8083");
+	assert_non_null(shape);
+	assert_string_equal(json_string_value(json_object_get(shape, "type")), "source");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(shape, "connector"), "state")),
+			    "RUNNING");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(shape, "tasks"), 0),
+								"worker_id")),
+			    "127.0.0.1:8083");
+	json_decref(shape);
+
+	shape = status_connect_shape(doc, "sink-db2", "w");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(shape, "connector"), "state")),
+			    "FAILED");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(shape, "tasks"), 0),
+								"trace")),
+			    "target db2: duplicate key");
+	json_decref(shape);
+
+	assert_null(status_connect_shape(doc, "sink-db3", "w"));
+	json_decref(doc);
+}
+
+static void test_metrics(void **unused)
+{
+	json_t *doc = doc_load();
+	struct strbuf sb;
+
+	(void)unused;
+	strbuf_init(&sb);
+	status_metrics_render(doc, &sb);
+	assert_non_null(strstr(sb.data, "# TYPE cdc_agent_events_total counter\n"));
+	/* The pipeline name's quote is escaped in the label. */
+	assert_non_null(strstr(sb.data, "cdc_agent_events_total{pipeline=\"p\\\"1\",process=\"capture\"} 42\n"));
+	/* apply's events are unknown: no sample rather than a made-up 0. */
+	assert_null(strstr(sb.data, "cdc_agent_events_total{pipeline=\"p\\\"1\",process=\"apply\"}"));
+	assert_non_null(strstr(sb.data, "cdc_agent_unit_active{pipeline=\"p\\\"1\",process=\"apply\"} 0\n"));
+	assert_non_null(strstr(sb.data,
+			       "cdc_agent_slot_retained_wal_bytes{source=\"db1\",slot=\"my_slot\",pipeline=\"p\\\"1\"} 1024\n"));
+	assert_non_null(strstr(sb.data, "cdc_agent_apply_lag_events{pipeline=\"p\\\"1\"} 7\n"));
+	assert_non_null(strstr(sb.data, "cdc_agent_component_healthy{component=\"kafka\"} 1\n"));
+	strbuf_fini(&sb);
+	json_decref(doc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_connect_shape),
+		cmocka_unit_test(test_metrics),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
