@@ -30,7 +30,8 @@
 
 #define APPLY_BATCH_MAX 5000
 #define APPLY_BATCH_WAIT_MS 200
-#define PG_MAX_PARAMS 65535
+#define APPLY_UPSERT_BATCHES 16 /* after a create met an existing key */
+#define KAFKA_COMMIT_EVERY_MS 1000
 
 static volatile sig_atomic_t stop_requested;
 
@@ -46,21 +47,33 @@ struct target_table {
 	char *table;
 	char *qualified;           /* "schema"."table" */
 	struct table_schema *ts;
+	char **cast_types;         /* per column: its type without modifier */
 	char *fingerprint;         /* event shape last checked against it */
 };
 
-/* Rows waiting to go out as one statement. */
+/* Rows waiting to go out as one statement.  Each column's values are
+ * gathered in one array literal, sent as one parameter and unnested by the
+ * statement: its text does not grow with the rows, and the server parses
+ * arrays faster than as many parameters (docs/BENCHMARKS.md). */
 struct row_group {
 	struct target_table *tt;
 	bool delete;
-	char *signature;           /* which columns the rows carry */
+	bool creates_only;         /* every row a create or a snapshot read */
+	char *signature;           /* per table column: '1' when the rows carry it */
 	struct strset keys;        /* keys in this group */
-	const char **params;       /* row-major, NULL for SQL NULL */
-	char **owned;              /* the param strings */
-	size_t nparams;
-	size_t cap;
+	struct strbuf *arrays;     /* per table column: "{\"v1\",NULL,..." */
+	size_t narrays;            /* arrays allocated (and initialised) */
 	size_t nrows;
-	size_t cols_per_row;
+};
+
+/* One change's values, converted before it joins a group. */
+struct row_values {
+	char *signature;           /* as row_group's */
+	struct strbuf *texts;      /* per table column */
+	enum apply_value *kinds;
+	size_t cap;                /* columns allocated */
+	struct strbuf key;         /* the key's values, to spot a key seen again */
+	struct strbuf why;
 };
 
 struct apply {
@@ -74,7 +87,18 @@ struct apply {
 	rd_kafka_message_t **batch;
 	size_t nbatch;
 	struct row_group group;
+	struct row_values row;     /* buffers reused from change to change */
+	struct apply_event ev;     /* the record being applied (buffers reused) */
 	bool failed;
+	/* Creates go out as plain INSERTs, which cost the server half as
+	 * much as INSERT ... ON CONFLICT (docs/ARCHITECTURE.md); a key the
+	 * target already has (a replay after a crash) fails the batch, which
+	 * is applied again with upserts, and so are the next batches. */
+	bool plain_creates;        /* this attempt of the batch may */
+	bool create_conflict;      /* a plain INSERT hit an existing key */
+	int upsert_batches;        /* batches still to upsert after one did */
+	rd_kafka_topic_partition_list_t *kafka_pending; /* offsets to commit to Kafka */
+	long long kafka_committed_ms;
 	struct progress_writer progress; /* for status: counted once a batch commits */
 	uint64_t batch_events;           /* change events of the batch being applied */
 	int64_t batch_last_ms;           /* source ts_ms of its last one */
@@ -175,10 +199,55 @@ static bool offsets_store(struct apply *a)
 
 /* ---- target tables ------------------------------------------------------------- */
 
+static void cast_types_free(struct target_table *tt)
+{
+	for (size_t c = 0; tt->cast_types && c < tt->ts->ncols; c++)
+		free(tt->cast_types[c]);
+	free(tt->cast_types);
+	tt->cast_types = NULL;
+}
+
+/* Each column's type without its modifier ("character varying"), which
+ * statements cast values to (see add_unnest). */
+static bool cast_types_load(struct apply *a, struct target_table *tt)
+{
+	struct strbuf oids;
+	const char *params[1];
+	PGresult *res;
+	bool ok;
+
+	strbuf_init(&oids);
+	strbuf_adds(&oids, "{");
+	for (size_t c = 0; c < tt->ts->ncols; c++)
+		strbuf_addf(&oids, "%s%u", c ? "," : "", tt->ts->cols[c].type_oid);
+	strbuf_adds(&oids, "}");
+	params[0] = oids.data;
+	ok = pgsql_query(a->db, a->label,
+			 "SELECT format_type(t, NULL) FROM unnest($1::oid[]) WITH ORDINALITY AS u(t, n) "
+			 "ORDER BY n",
+			 1, params, &res);
+	strbuf_fini(&oids);
+	if (!ok)
+		return false; /* errors already logged */
+	if ((size_t)PQntuples(res) != tt->ts->ncols) {
+		log_error("%s: table %s: the types of its columns could not be read", a->label,
+			  tt->qualified);
+		PQclear(res);
+		return false;
+	}
+	tt->cast_types = xcalloc(tt->ts->ncols, sizeof(*tt->cast_types));
+	for (size_t c = 0; c < tt->ts->ncols; c++)
+		tt->cast_types[c] = xstrdup(PQgetvalue(res, (int)c, 0));
+	PQclear(res);
+	return true;
+}
+
 static void target_table_free(struct target_table *tt)
 {
 	if (!tt)
 		return;
+	if (tt->ts)
+		cast_types_free(tt);
 	free(tt->schema);
 	free(tt->table);
 	free(tt->qualified);
@@ -203,6 +272,8 @@ static bool table_exists(struct apply *a, const char *schema, const char *table,
 
 static bool target_table_reload(struct apply *a, struct target_table *tt)
 {
+	if (tt->ts)
+		cast_types_free(tt);
 	table_schema_free(tt->ts);
 	tt->ts = NULL;
 	free(tt->fingerprint);
@@ -214,7 +285,7 @@ static bool target_table_reload(struct apply *a, struct target_table *tt)
 			  tt->qualified);
 		return false;
 	}
-	return true;
+	return cast_types_load(a, tt);
 }
 
 /* CREATE TABLE from the event's column types and key (auto_create). */
@@ -365,19 +436,44 @@ static bool type_holds(const char *have, const char *want)
 }
 
 /* The event's shape, to check the table only when it changes. */
+static const char *field_type_tag(const struct event_field *f)
+{
+	const char *t = f->source_type ? f->source_type
+			: f->schema    ? json_string_value(json_object_get(f->schema, "type"))
+				       : NULL;
+
+	return t ? t : "?";
+}
+
+/* "name:type;" of each field; caller frees. */
 static char *event_fingerprint(const struct apply_event *ev)
 {
 	struct strbuf sb;
 
 	strbuf_init(&sb);
 	for (size_t i = 0; i < ev->nfields; i++) {
-		const struct event_field *f = &ev->fields[i];
-
-		strbuf_addf(&sb, "%s:%s;", f->name, f->source_type ? f->source_type
-					   : f->schema	    ? json_string_value(json_object_get(f->schema, "type"))
-							    : "?");
+		strbuf_adds(&sb, ev->fields[i].name);
+		strbuf_adds(&sb, ":");
+		strbuf_adds(&sb, field_type_tag(&ev->fields[i]));
+		strbuf_adds(&sb, ";");
 	}
 	return strbuf_detach(&sb);
+}
+
+/* Whether fp is ev's fingerprint, without building it (every change is
+ * checked). */
+static bool fingerprint_matches(const char *fp, const struct apply_event *ev)
+{
+	for (size_t i = 0; i < ev->nfields; i++) {
+		const char *name = ev->fields[i].name, *type = field_type_tag(&ev->fields[i]);
+		size_t nl = strlen(name), tl = strlen(type);
+
+		if (strncmp(fp, name, nl) != 0 || fp[nl] != ':' || strncmp(fp + nl + 1, type, tl) != 0 ||
+		    fp[nl + 1 + tl] != ';')
+			return false;
+		fp += nl + tl + 2;
+	}
+	return *fp == '\0';
 }
 
 /* Adds columns the source gained (auto_evolve); stops on what cannot be
@@ -386,13 +482,12 @@ static char *event_fingerprint(const struct apply_event *ev)
 static bool table_check(struct apply *a, struct target_table *tt, const struct apply_event *ev,
 			const rd_kafka_message_t *m)
 {
-	char *fp = event_fingerprint(ev);
+	char *fp;
 	bool ok = true, added = false;
 
-	if (tt->fingerprint && strcmp(fp, tt->fingerprint) == 0) {
-		free(fp);
+	if (tt->fingerprint && fingerprint_matches(tt->fingerprint, ev))
 		return true;
-	}
+	fp = event_fingerprint(ev);
 	for (size_t i = 0; ok && i < ev->nfields; i++) {
 		const struct event_field *f = &ev->fields[i];
 		int c = table_schema_column(tt->ts, f->name);
@@ -425,7 +520,7 @@ static bool table_check(struct apply *a, struct target_table *tt, const struct a
 		}
 	}
 	for (size_t c = 0; ok && c < tt->ts->ncols; c++) {
-		if (apply_event_field(ev, tt->ts->cols[c].name))
+		if (apply_event_field(ev, tt->ts->cols[c].name, c))
 			continue;
 		record_error(a, m, "column %s of table %s is gone from the source's events (dropped at the source?): the agent does not drop target columns; stopping, nothing applied (drop or keep it by hand, then restart)",
 			     tt->ts->cols[c].name, tt->qualified);
@@ -444,39 +539,59 @@ static bool table_check(struct apply *a, struct target_table *tt, const struct a
 
 /* ---- statements ------------------------------------------------------------------ */
 
+static void group_arrays_reserve(struct row_group *g, size_t ncols)
+{
+	if (ncols <= g->narrays)
+		return;
+	g->arrays = xrealloc(g->arrays, ncols * sizeof(*g->arrays));
+	for (size_t c = g->narrays; c < ncols; c++)
+		strbuf_init(&g->arrays[c]);
+	g->narrays = ncols;
+}
+
 static void group_reset(struct row_group *g)
 {
-	for (size_t i = 0; i < g->nparams; i++)
-		free(g->owned[i]);
 	free(g->signature);
 	strset_fini(&g->keys);
 	g->signature = NULL;
 	g->tt = NULL;
-	g->nparams = g->nrows = g->cols_per_row = 0;
+	g->nrows = 0;
 }
 
 static void group_free(struct row_group *g)
 {
 	group_reset(g);
-	free(g->params);
-	free(g->owned);
-	g->params = NULL;
-	g->owned = NULL;
-	g->cap = 0;
+	for (size_t c = 0; c < g->narrays; c++)
+		strbuf_fini(&g->arrays[c]);
+	free(g->arrays);
+	g->arrays = NULL;
+	g->narrays = 0;
 }
 
-static void group_add_param(struct row_group *g, const char *text)
+/* Appends text as a quoted element of an array literal. */
+static void array_add_quoted(struct strbuf *sb, const char *text, size_t len)
 {
-	if (g->nparams == g->cap) {
-		g->cap = g->cap ? g->cap * 2 : 256;
-		g->params = xrealloc(g->params, g->cap * sizeof(*g->params));
-		g->owned = xrealloc(g->owned, g->cap * sizeof(*g->owned));
+	const char *end = text + len;
+
+	strbuf_add(sb, "\"", 1);
+	while (text < end) {
+		size_t n = strcspn(text, "\"\\");
+
+		if (n > (size_t)(end - text))
+			n = (size_t)(end - text);
+		strbuf_add(sb, text, n);
+		text += n;
+		if (text < end) {
+			char esc[2] = { '\\', *text++ };
+
+			strbuf_add(sb, esc, 2);
+		}
 	}
-	g->owned[g->nparams] = text ? xstrdup(text) : NULL;
-	g->params[g->nparams] = g->owned[g->nparams];
-	g->nparams++;
+	strbuf_add(sb, "\"", 1);
 }
 
+/* "col1, col2" of the signature's columns (key_only: the key's); with
+ * prefix, "col = EXCLUDED.col" pairs.  Caller frees. */
 static char *column_list(PGconn *conn, const struct table_schema *ts, const char *signature,
 			 bool key_only, const char *prefix)
 {
@@ -497,50 +612,54 @@ static char *column_list(PGconn *conn, const struct table_schema *ts, const char
 	return strbuf_detach(&sb);
 }
 
-static bool group_flush(struct apply *a)
+/* "SELECT u.c1::type1, ... FROM unnest($1::text[], ...) AS u(c1, ...)" over
+ * the signature's columns.  Elements are cast from text to the column's type
+ * without its modifier: an explicit cast to varchar(n) would cut a long value
+ * where the insert's own assignment refuses it, as a plain INSERT does. */
+static void add_unnest(struct strbuf *sql, const struct target_table *tt, const char *signature)
 {
-	struct row_group *g = &a->group;
-	const struct table_schema *ts;
-	struct strbuf sql;
-	PGresult *res;
-	size_t p = 1;
-	bool ok;
+	size_t k = 0;
 
-	if (!g->tt || g->nrows == 0) {
-		group_reset(g);
-		return true;
-	}
-	ts = g->tt->ts;
+	strbuf_adds(sql, "SELECT ");
+	for (size_t c = 0; c < tt->ts->ncols; c++)
+		if (signature[c] == '1') {
+			k++;
+			strbuf_addf(sql, "%su.c%zu::%s", k > 1 ? ", " : "", k, tt->cast_types[c]);
+		}
+	strbuf_adds(sql, " FROM unnest(");
+	for (size_t i = 1; i <= k; i++)
+		strbuf_addf(sql, "%s$%zu::text[]", i > 1 ? ", " : "", i);
+	strbuf_adds(sql, ") AS u(");
+	for (size_t i = 1; i <= k; i++)
+		strbuf_addf(sql, "%sc%zu", i > 1 ? ", " : "", i);
+	strbuf_adds(sql, ")");
+}
+
+/* The group's statement text (plain: an INSERT without ON CONFLICT);
+ * caller frees. */
+static char *group_sql(const struct apply *a, const struct row_group *g, bool plain)
+{
+	const struct table_schema *ts = g->tt->ts;
+	char *keys = column_list(a->db, ts, NULL, true, NULL);
+	struct strbuf sql;
+
 	strbuf_init(&sql);
 	if (g->delete) {
-		char *keys = column_list(a->db, ts, NULL, true, NULL);
-
 		strbuf_addf(&sql, "DELETE FROM %s WHERE (%s) IN (", g->tt->qualified, keys);
-		free(keys);
+		add_unnest(&sql, g->tt, g->signature);
+		strbuf_adds(&sql, ")");
 	} else {
 		char *cols = column_list(a->db, ts, g->signature, false, NULL);
-
-		strbuf_addf(&sql, "INSERT INTO %s (%s) VALUES ", g->tt->qualified, cols);
-		free(cols);
-	}
-	for (size_t r = 0; r < g->nrows; r++) {
-		strbuf_adds(&sql, r ? ", (" : "(");
-		for (size_t c = 0; c < g->cols_per_row; c++)
-			strbuf_addf(&sql, "%s$%zu", c ? ", " : "", p++);
-		strbuf_adds(&sql, ")");
-	}
-	if (g->delete) {
-		strbuf_adds(&sql, ")");
-	} else {
-		char *keys = column_list(a->db, ts, NULL, true, NULL);
 		char *sig = xstrdup(g->signature);
 		char *set;
 
+		strbuf_addf(&sql, "INSERT INTO %s (%s) ", g->tt->qualified, cols);
+		add_unnest(&sql, g->tt, g->signature);
 		for (size_t c = 0; c < ts->ncols; c++)
 			if (ts->cols[c].key_position)
 				sig[c] = '0';
 		set = column_list(a->db, ts, sig, false, "");
-		if (a->tgt->insert_mode == INSERT_MODE_INSERT)
+		if (a->tgt->insert_mode == INSERT_MODE_INSERT || plain)
 			; /* plain INSERT, as the JDBC sink's insert.mode=insert */
 		else if (set[0])
 			strbuf_addf(&sql, " ON CONFLICT (%s) DO UPDATE SET %s", keys, set);
@@ -548,13 +667,115 @@ static bool group_flush(struct apply *a)
 			strbuf_addf(&sql, " ON CONFLICT (%s) DO NOTHING", keys);
 		free(set);
 		free(sig);
-		free(keys);
+		free(cols);
 	}
-	ok = pgsql_query(a->db, a->label, sql.data, (int)g->nparams, g->params, &res);
+	free(keys);
+	return strbuf_detach(&sql);
+}
+
+static bool group_flush(struct apply *a)
+{
+	struct row_group *g = &a->group;
+	const char **params;
+	size_t n = 0;
+	char *sql;
+	PGresult *res;
+	bool ok, plain;
+
+	if (!g->tt || g->nrows == 0) {
+		group_reset(g);
+		return true;
+	}
+	params = xcalloc(g->tt->ts->ncols, sizeof(*params));
+	for (size_t c = 0; c < g->tt->ts->ncols; c++)
+		if (g->signature[c] == '1') {
+			strbuf_add(&g->arrays[c], "}", 1);
+			params[n++] = g->arrays[c].data;
+		}
+	plain = a->plain_creates && g->creates_only && !g->delete;
+	sql = group_sql(a, g, plain);
+	if (plain)
+		ok = pgsql_query_unless(a->db, a->label, sql, (int)n, params, "23505",
+					&a->create_conflict, &res);
+	else
+		ok = pgsql_query(a->db, a->label, sql, (int)n, params, &res);
 	PQclear(res);
-	strbuf_fini(&sql);
+	free(sql);
+	free(params);
 	group_reset(g);
 	return ok;
+}
+
+static void row_values_reserve(struct row_values *r, size_t ncols)
+{
+	if (ncols <= r->cap)
+		return;
+	r->signature = xrealloc(r->signature, ncols + 1);
+	r->texts = xrealloc(r->texts, ncols * sizeof(*r->texts));
+	r->kinds = xrealloc(r->kinds, ncols * sizeof(*r->kinds));
+	for (size_t c = r->cap; c < ncols; c++)
+		strbuf_init(&r->texts[c]);
+	if (r->cap == 0) {
+		strbuf_init(&r->key);
+		strbuf_init(&r->why);
+	}
+	r->cap = ncols;
+}
+
+static void row_values_fini(struct row_values *r)
+{
+	for (size_t c = 0; c < r->cap; c++)
+		strbuf_fini(&r->texts[c]);
+	if (r->cap) {
+		strbuf_fini(&r->key);
+		strbuf_fini(&r->why);
+	}
+	free(r->signature);
+	free(r->texts);
+	free(r->kinds);
+	memset(r, 0, sizeof(*r));
+}
+
+/* The change's values for the table's columns into a->row. */
+static bool row_values_read(struct apply *a, const struct target_table *tt,
+			    const struct apply_event *ev, const rd_kafka_message_t *m)
+{
+	const struct table_schema *ts = tt->ts;
+	struct row_values *r = &a->row;
+	bool delete = ev->op == 'd';
+
+	row_values_reserve(r, ts->ncols);
+	r->key.len = 0;
+	r->key.data[0] = '\0';
+	r->signature[ts->ncols] = '\0';
+	for (size_t c = 0; c < ts->ncols; c++) {
+		const struct event_field *f = apply_event_field(ev, ts->cols[c].name, c);
+
+		r->signature[c] = '0';
+		if (!f || (delete && !ts->cols[c].key_position))
+			continue;
+		r->why.len = 0;
+		if (!apply_event_value(f, &ts->cols[c], &r->texts[c], &r->kinds[c], &r->why)) {
+			record_error(a, m, "column %s: %s", f->name, r->why.data);
+			return false;
+		}
+		if (r->kinds[c] == APPLY_VALUE_UNCHANGED) {
+			if (ts->cols[c].key_position) {
+				record_error(a, m, "key column %s has no value", f->name);
+				return false;
+			}
+			continue;
+		}
+		r->signature[c] = '1';
+		if (ts->cols[c].key_position) {
+			if (r->kinds[c] == APPLY_VALUE_TEXT)
+				strbuf_add(&r->key, r->texts[c].data, r->texts[c].len);
+			else
+				strbuf_add(&r->key, "\x1e", 1);
+			strbuf_add(&r->key, "\x1f", 1);
+		}
+	}
+	return true;
 }
 
 /* Adds one change to the group, flushing the group first when the change
@@ -564,62 +785,40 @@ static bool group_add(struct apply *a, struct target_table *tt, const struct app
 {
 	const struct table_schema *ts = tt->ts;
 	struct row_group *g = &a->group;
+	struct row_values *r = &a->row;
 	bool delete = ev->op == 'd';
-	char *signature = xcalloc(ts->ncols + 1, 1);
-	char **texts = xcalloc(ts->ncols, sizeof(char *));
-	struct strbuf value, why, key;
-	size_t ncols = 0;
-	bool ok = true;
 
-	strbuf_init(&value);
-	strbuf_init(&why);
-	strbuf_init(&key);
-	for (size_t c = 0; ok && c < ts->ncols; c++) {
-		const struct event_field *f = apply_event_field(ev, ts->cols[c].name);
-		enum apply_value kind;
-
-		signature[c] = '0';
-		if (!f || (delete && !ts->cols[c].key_position))
+	if (!row_values_read(a, tt, ev, m))
+		return false; /* errors already logged */
+	if (g->tt && (g->tt != tt || g->delete != delete || strcmp(g->signature, r->signature) != 0 ||
+		      strset_contains(&g->keys, r->key.data)))
+		if (!group_flush(a))
+			return false; /* errors already logged */
+	if (!g->tt) {
+		g->tt = tt;
+		g->delete = delete;
+		g->creates_only = true;
+		g->signature = xstrdup(r->signature);
+		group_arrays_reserve(g, ts->ncols);
+		for (size_t c = 0; c < ts->ncols; c++) {
+			g->arrays[c].len = 0;
+			strbuf_add(&g->arrays[c], "{", 1);
+		}
+	}
+	for (size_t c = 0; c < ts->ncols; c++) {
+		if (r->signature[c] != '1')
 			continue;
-		if (!apply_event_value(f, &ts->cols[c], &value, &kind, &why)) {
-			record_error(a, m, "column %s: %s", f->name, why.data);
-			ok = false;
-		} else if (kind == APPLY_VALUE_UNCHANGED && ts->cols[c].key_position) {
-			record_error(a, m, "key column %s has no value", f->name);
-			ok = false;
-		} else if (kind != APPLY_VALUE_UNCHANGED) {
-			signature[c] = '1';
-			texts[c] = kind == APPLY_VALUE_TEXT ? xstrdup(value.data) : NULL;
-			ncols++;
-			if (ts->cols[c].key_position)
-				strbuf_addf(&key, "%s\x1f", kind == APPLY_VALUE_TEXT ? value.data : "\x1e");
-		}
+		if (g->nrows)
+			strbuf_add(&g->arrays[c], ",", 1);
+		if (r->kinds[c] == APPLY_VALUE_NULL)
+			strbuf_add(&g->arrays[c], "NULL", 4);
+		else
+			array_add_quoted(&g->arrays[c], r->texts[c].data, r->texts[c].len);
 	}
-	if (ok && (!g->tt || g->tt != tt || g->delete != delete || strcmp(g->signature, signature) != 0 ||
-		   strset_contains(&g->keys, key.data) ||
-		   (g->nrows + 1) * ncols > PG_MAX_PARAMS))
-		ok = group_flush(a);
-	if (ok) {
-		if (!g->tt) {
-			g->tt = tt;
-			g->delete = delete;
-			g->signature = xstrdup(signature);
-			g->cols_per_row = ncols;
-		}
-		for (size_t c = 0; c < ts->ncols; c++)
-			if (signature[c] == '1')
-				group_add_param(g, texts[c]);
-		(void)strset_add(&g->keys, key.data);
-		g->nrows++;
-	}
-	for (size_t c = 0; c < ts->ncols; c++)
-		free(texts[c]);
-	free(texts);
-	free(signature);
-	strbuf_fini(&value);
-	strbuf_fini(&why);
-	strbuf_fini(&key);
-	return ok;
+	(void)strset_add(&g->keys, r->key.data);
+	g->creates_only = g->creates_only && (ev->op == 'c' || ev->op == 'r');
+	g->nrows++;
+	return true;
 }
 
 /* ---- batches ------------------------------------------------------------------------- */
@@ -638,7 +837,7 @@ static const char *header(const rd_kafka_message_t *m, const char *name, size_t 
 
 static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_by_one)
 {
-	struct apply_event ev;
+	struct apply_event *ev = &a->ev;
 	struct strbuf why;
 	struct target_table *tt;
 	size_t ulen, clen;
@@ -648,38 +847,33 @@ static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_
 
 	strbuf_init(&why);
 	ok = apply_event_parse(m->key, m->key_len, m->payload, m->len, unchanged, ulen, columns,
-			       clen, &ev, &why);
+			       clen, ev, &why);
 	if (!ok) {
 		record_error(a, m, "malformed event: %s", why.data);
 		a->failed = true; /* the record itself is at fault: no retry */
 	}
 	strbuf_fini(&why);
-	if (!ok || ev.op == 0) {
-		apply_event_fini(&ev);
+	if (!ok || ev->op == 0)
 		return ok;
-	}
 	a->batch_events++;
-	if (ev.source_ts_ms > 0)
-		a->batch_last_ms = ev.source_ts_ms;
-	tt = target_table_get(a, &ev, m);
-	if (!tt) {
-		apply_event_fini(&ev);
+	if (ev->source_ts_ms > 0)
+		a->batch_last_ms = ev->source_ts_ms;
+	tt = target_table_get(a, ev, m);
+	if (!tt)
 		return !a->failed;
-	}
-	if (ev.op == 't') {
+	if (ev->op == 't') {
 		char *sql = xasprintf("TRUNCATE %s", tt->qualified);
 
 		ok = group_flush(a) && pgsql_exec(a->db, a->label, sql);
 		free(sql);
 	} else {
-		ok = (ev.op == 'd' || table_check(a, tt, &ev, m)) && group_add(a, tt, &ev, m);
+		ok = (ev->op == 'd' || table_check(a, tt, ev, m)) && group_add(a, tt, ev, m);
 		if (ok && one_by_one)
 			ok = group_flush(a);
 		if (!ok && one_by_one && !a->failed)
 			record_error(a, m, "the target refused this change (see the error above)");
 	}
-	apply_event_fini(&ev);
-	if (!ok)
+	if (!ok && !a->create_conflict)
 		a->failed = true;
 	return ok;
 }
@@ -707,6 +901,40 @@ static void batch_release(struct apply *a)
 	a->nbatch = 0;
 }
 
+/* Kafka's committed offsets are for monitoring (consumer lag) only: the
+ * target holds the offsets that count.  They go out at most once a
+ * KAFKA_COMMIT_EVERY_MS (each commit is a write to the broker's offsets
+ * topic, and batches can be many a second), and when partitions are revoked
+ * or apply stops. */
+static void kafka_offsets_note(struct apply *a)
+{
+	if (!a->kafka_pending)
+		a->kafka_pending = rd_kafka_topic_partition_list_new(4);
+	for (size_t i = 0; i < a->nbatch; i++) {
+		const rd_kafka_message_t *m = a->batch[i];
+		rd_kafka_topic_partition_t *p;
+
+		if (!last_of_partition(a, i))
+			continue;
+		p = rd_kafka_topic_partition_list_find(a->kafka_pending, rd_kafka_topic_name(m->rkt),
+						       m->partition);
+		if (!p)
+			p = rd_kafka_topic_partition_list_add(a->kafka_pending,
+							      rd_kafka_topic_name(m->rkt), m->partition);
+		p->offset = m->offset + 1;
+	}
+}
+
+static void kafka_offsets_commit(struct apply *a)
+{
+	a->kafka_committed_ms = now_ms();
+	if (!a->kafka_pending)
+		return;
+	rd_kafka_commit(a->rk, a->kafka_pending, 1);
+	rd_kafka_topic_partition_list_destroy(a->kafka_pending);
+	a->kafka_pending = NULL;
+}
+
 /* Applies the batch; when the target refuses it, applies it again record by
  * record to name the record at fault, then stops. */
 static bool batch_apply(struct apply *a)
@@ -715,26 +943,28 @@ static bool batch_apply(struct apply *a)
 
 	if (a->nbatch == 0)
 		return true;
+	a->plain_creates = a->upsert_batches == 0 && a->tgt->insert_mode != INSERT_MODE_INSERT;
+	a->upsert_batches -= a->upsert_batches > 0;
+	a->create_conflict = false;
 	ok = batch_apply_once(a, false);
+	if (!ok && a->create_conflict) {
+		log_info("%s: a create met a key the target already has (changes sent again after a restart?): applying the batch again with upserts",
+			 a->label);
+		a->plain_creates = false;
+		a->create_conflict = false;
+		a->upsert_batches = APPLY_UPSERT_BATCHES;
+		ok = batch_apply_once(a, false);
+	}
+	a->plain_creates = false;
 	if (!ok && !a->failed) {
 		log_warn("%s: batch of %zu records failed; applying them one by one to find the one at fault",
 			 a->label, a->nbatch);
 		ok = batch_apply_once(a, true);
 	}
 	if (ok) {
-		/* For monitoring (consumer lag) only: the target holds the
-		 * offsets that count. */
-		rd_kafka_topic_partition_list_t *done = rd_kafka_topic_partition_list_new(4);
-
-		for (size_t i = 0; i < a->nbatch; i++) {
-			const rd_kafka_message_t *m = a->batch[i];
-
-			if (last_of_partition(a, i))
-				rd_kafka_topic_partition_list_add(done, rd_kafka_topic_name(m->rkt),
-								  m->partition)->offset = m->offset + 1;
-		}
-		rd_kafka_commit(a->rk, done, 1);
-		rd_kafka_topic_partition_list_destroy(done);
+		kafka_offsets_note(a);
+		if (now_ms() - a->kafka_committed_ms >= KAFKA_COMMIT_EVERY_MS)
+			kafka_offsets_commit(a);
 		a->progress.p.events += a->batch_events;
 		if (a->batch_last_ms > 0)
 			a->progress.p.last_event_usec = a->batch_last_ms * 1000;
@@ -761,6 +991,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	} else {
 		/* Not applied, so not stored: whoever gets them reads them again. */
 		batch_release(a);
+		kafka_offsets_commit(a);
 		rd_kafka_assign(rk, NULL);
 	}
 }
@@ -867,6 +1098,7 @@ bool apply_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 	a.pipe = pipe;
 	a.tgt = pipe->target;
 	a.label = xasprintf("apply %s", pipe->name);
+	apply_event_init(&a.ev);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	progress_writer_init(&a.progress, topo->agent.state_dir, "apply", pipe->name);
@@ -880,8 +1112,11 @@ bool apply_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 	batch_release(&a);
 	free(a.batch);
 	group_free(&a.group);
+	row_values_fini(&a.row);
+	apply_event_fini(&a.ev);
 	tables_forget(&a);
 	if (a.rk) {
+		kafka_offsets_commit(&a);
 		rd_kafka_consumer_close(a.rk);
 		rd_kafka_destroy(a.rk);
 	}

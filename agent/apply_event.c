@@ -1,5 +1,10 @@
 /*
  * agent/apply_event.c: change events read back for apply.
+ *
+ * A record's value and key are read in place by json_scan (no tree: this is
+ * apply's hot path).  What repeats from record to record and is only looked
+ * up, a table's schema block and its cdc.columns header, is parsed by
+ * jansson once per distinct text and kept (struct parsed_cache).
  */
 #include "apply_event.h"
 
@@ -23,6 +28,49 @@ static const char *json_str(json_t *obj, const char *key)
 	return json_string_value(json_object_get(obj, key));
 }
 
+/* ---- parsed texts kept by their bytes ------------------------------------ */
+
+static void parsed_cache_fini(struct parsed_cache *c)
+{
+	for (size_t i = 0; i < ARRAY_LEN(c->slots); i++) {
+		free(c->slots[i].text);
+		json_decref(c->slots[i].root);
+	}
+	memset(c, 0, sizeof(*c));
+}
+
+/* The tree of text, borrowed from the cache (valid until the cache replaces
+ * it, at the earliest on the next call); NULL with *why set when text is
+ * not JSON. */
+static json_t *parsed_cache_get(struct parsed_cache *c, const char *text, size_t len,
+				const char *what, struct strbuf *why)
+{
+	json_error_t err;
+	json_t *root;
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(c->slots); i++)
+		if (c->slots[i].root && c->slots[i].len == len &&
+		    memcmp(c->slots[i].text, text, len) == 0)
+			return c->slots[i].root;
+	root = json_loadb(text, len, JSON_DECODE_ANY, &err);
+	if (!root) {
+		strbuf_addf(why, "%s is not valid JSON (%s at byte %d)", what, err.text, err.position);
+		return NULL;
+	}
+	i = c->next;
+	c->next = (i + 1) % ARRAY_LEN(c->slots);
+	free(c->slots[i].text);
+	json_decref(c->slots[i].root);
+	c->slots[i].text = xmalloc(len ? len : 1);
+	memcpy(c->slots[i].text, text, len);
+	c->slots[i].len = len;
+	c->slots[i].root = root;
+	return root;
+}
+
+/* ---- lookups by name ---------------------------------------------------- */
+
 /* The "fields" of the struct field named name in a Struct schema. */
 static json_t *struct_fields(json_t *schema, const char *name)
 {
@@ -38,27 +86,48 @@ static json_t *struct_fields(json_t *schema, const char *name)
 	return NULL;
 }
 
-static json_t *field_schema(json_t *fields, const char *name)
+/* The object of list whose member `key` is name; tried first at index
+ * hint, where it is when the list follows the row's order (ours does). */
+static json_t *named_item(json_t *list, const char *key, const char *name, size_t hint)
 {
+	const char *n = json_str(json_array_get(list, hint), key);
 	size_t i;
-	json_t *f;
+	json_t *item;
 
-	json_array_foreach(fields, i, f) {
-		const char *fname = json_str(f, "field");
-
-		if (fname && strcmp(fname, name) == 0)
-			return f;
+	if (n && strcmp(n, name) == 0)
+		return json_array_get(list, hint);
+	json_array_foreach(list, i, item) {
+		n = json_str(item, key);
+		if (n && strcmp(n, name) == 0)
+			return item;
 	}
 	return NULL;
 }
 
-static bool is_placeholder(json_t *v)
+static bool is_placeholder(const struct jscan_value *v)
 {
-	const char *s = json_string_value(v);
+	struct strbuf copy;
+	struct jscan s;
+	struct jscan_value item;
+	bool more, found = false;
 
-	if (json_is_array(v) && json_array_size(v) == 1)
-		s = json_string_value(json_array_get(v, 0));
-	return s && (strcmp(s, EVENT_UNAVAILABLE_VALUE) == 0 || strcmp(s, PLACEHOLDER_BASE64) == 0);
+	if (v->kind == JSCAN_STRING)
+		return jscan_is_string(v, EVENT_UNAVAILABLE_VALUE) ||
+		       jscan_is_string(v, PLACEHOLDER_BASE64);
+	if (v->kind != JSCAN_ARRAY || v->len > 128)
+		return false;
+	/* An array column's placeholder: an array of it alone.  A copy: the
+	 * value is read again later. */
+	strbuf_init(&copy);
+	strbuf_add(&copy, v->text, v->len);
+	jscan_init(&s, copy.data, copy.len);
+	if (jscan_enter(&s, '[') && jscan_item(&s, &more) && more && jscan_value(&s, &item) &&
+	    (jscan_is_string(&item, EVENT_UNAVAILABLE_VALUE) ||
+	     jscan_is_string(&item, PLACEHOLDER_BASE64)) &&
+	    jscan_item(&s, &more) && !more)
+		found = true;
+	strbuf_fini(&copy);
+	return found;
 }
 
 static bool name_listed(json_t *list, const char *name)
@@ -72,139 +141,342 @@ static bool name_listed(json_t *list, const char *name)
 	return false;
 }
 
-/* Key positions from the key's payload, in its field order. */
-static int key_position(json_t *key_payload, const char *name)
+static int key_position(const struct apply_event *ev, const char *name)
 {
-	const char *k;
-	json_t *v;
-	int pos = 0;
-
-	json_object_foreach(key_payload, k, v) {
-		pos++;
-		if (strcmp(k, name) == 0)
-			return pos;
-	}
+	for (size_t i = 0; i < ev->nkey_names; i++)
+		if (strcmp(ev->key_names[i], name) == 0)
+			return (int)i + 1;
 	return 0;
 }
 
-static json_t *column_info(json_t *columns, const char *name)
+/* ---- reading a record -------------------------------------------------- */
+
+/* strcmp == 0, the first byte compared inline: most member names differ
+ * there, and this runs for every member of every record. */
+static inline bool name_is(const char *name, const char *literal)
 {
-	size_t i;
-	json_t *c;
+	return name[0] == literal[0] && strcmp(name, literal) == 0;
+}
 
-	json_array_foreach(columns, i, c) {
-		const char *cname = json_str(c, "name");
+/* The members of a change event (or of its JsonConverter envelope) that
+ * apply reads; text NULL when absent.  The source block is read where it
+ * lies (its schema and table), the rest kept to be read later. */
+struct envelope {
+	struct jscan_value schema, payload, op, before, after;
+	const char *source_schema, *source_table; /* NULL unless strings */
+	int64_t source_ts_ms;                     /* 0 unless an integer */
+};
 
-		if (cname && strcmp(cname, name) == 0)
-			return c;
-	}
+static struct jscan_value *envelope_member(struct envelope *e, const char *name)
+{
+	static const struct {
+		const char *name;
+		size_t offset;
+	} members[] = {
+		{ "schema", offsetof(struct envelope, schema) },
+		{ "payload", offsetof(struct envelope, payload) },
+		{ "op", offsetof(struct envelope, op) },
+		{ "before", offsetof(struct envelope, before) },
+		{ "after", offsetof(struct envelope, after) },
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(members); i++)
+		if (name_is(name, members[i].name))
+			return (struct jscan_value *)((char *)e + members[i].offset);
 	return NULL;
 }
 
-static bool parse_fields(struct apply_event *ev, json_t *row, json_t *row_schema,
-			 json_t *key_payload, json_t *unchanged)
+/* The source block at the cursor: its schema and table. */
+static bool read_source(struct jscan *s, struct envelope *e)
 {
+	struct jscan_value v;
 	const char *name;
-	json_t *v;
-	size_t n = 0;
+	bool more;
 
-	ev->nfields = json_object_size(row);
-	ev->fields = xcalloc(ev->nfields ? ev->nfields : 1, sizeof(*ev->fields));
-	ev->has_types = true;
-	json_object_foreach(row, name, v) {
-		struct event_field *f = &ev->fields[n++];
-		json_t *info = column_info(ev->columns, name);
+	e->source_schema = e->source_table = NULL;
+	e->source_ts_ms = 0;
+	if (jscan_peek(s) != '{')
+		return jscan_value(s, &v); /* not an object: no schema, no table */
+	if (!jscan_enter(s, '{'))
+		return false;
+	while (jscan_member(s, &name, &more) && more) {
+		if (!jscan_value(s, &v))
+			return false;
+		if (name_is(name, "schema"))
+			e->source_schema = v.kind == JSCAN_STRING ? v.text : NULL;
+		else if (name_is(name, "table"))
+			e->source_table = v.kind == JSCAN_STRING ? v.text : NULL;
+		else if (name_is(name, "ts_ms") && !jscan_int64(&v, &e->source_ts_ms))
+			e->source_ts_ms = 0;
+	}
+	return !s->error;
+}
 
-		f->name = name;
-		f->value = v;
-		f->schema = field_schema(row_schema, name);
-		f->source_type = info ? json_str(info, "type") : NULL;
-		f->key_position = key_position(key_payload, name);
-		if (!f->key_position && info)
-			f->key_position = (int)json_integer_value(json_object_get(info, "key"));
-		f->optional = f->schema ? json_is_true(json_object_get(f->schema, "optional"))
-			      : info     ? json_is_true(json_object_get(info, "optional"))
-					 : true;
-		f->unchanged = name_listed(unchanged, name) || is_placeholder(v);
-		if (!f->schema && !f->source_type)
-			ev->has_types = false;
+/* A schema block seen before is taken by its bytes (a few kB a record,
+ * the same for every record of a table): no need to check them again. */
+static bool read_known_schema(struct jscan *s, const struct parsed_cache *known,
+			      struct jscan_value *v)
+{
+	for (size_t i = 0; known && i < ARRAY_LEN(known->slots); i++)
+		if (known->slots[i].root &&
+		    jscan_value_known(s, known->slots[i].text, known->slots[i].len, v))
+			return true;
+	return false;
+}
+
+/* The object at the cursor, its members apply reads kept (a repeated member:
+ * the last one, as jansson), the others checked and skipped; known: the
+ * schema blocks seen before, or NULL. */
+static bool read_envelope(struct jscan *s, struct envelope *e, const struct parsed_cache *known)
+{
+	struct jscan_value other;
+	const char *name;
+	bool more;
+
+	memset(e, 0, sizeof(*e));
+	if (!jscan_enter(s, '{'))
+		return false;
+	while (jscan_member(s, &name, &more) && more) {
+		struct jscan_value *slot = envelope_member(e, name);
+
+		if (slot == &e->schema && read_known_schema(s, known, slot))
+			continue;
+		if (!slot && name_is(name, "source")) {
+			if (!read_source(s, e))
+				return false;
+		} else if (!jscan_value(s, slot ? slot : &other)) {
+			return false;
+		}
+	}
+	return !s->error;
+}
+
+static void key_name_add(struct apply_event *ev, const char *name)
+{
+	if (ev->nkey_names == ev->key_names_cap) {
+		ev->key_names_cap = ev->key_names_cap ? ev->key_names_cap * 2 : 8;
+		ev->key_names = xrealloc(ev->key_names, ev->key_names_cap * sizeof(*ev->key_names));
+	}
+	ev->key_names[ev->nkey_names++] = name;
+}
+
+/* The names of the object at the cursor, in order, as the key's columns;
+ * *payload set to its "payload" member and *has_schema when it has a
+ * "schema" (a JsonConverter envelope). */
+static bool read_key_names(struct apply_event *ev, struct jscan *s, struct jscan_value *payload,
+			   bool *has_schema)
+{
+	struct jscan_value v;
+	const char *name;
+	bool more;
+
+	ev->nkey_names = 0;
+	if (!jscan_enter(s, '{'))
+		return false;
+	while (jscan_member(s, &name, &more) && more) {
+		if (!jscan_value(s, &v))
+			return false;
+		key_name_add(ev, name);
+		if (payload && strcmp(name, "payload") == 0)
+			*payload = v;
+		else if (has_schema && strcmp(name, "schema") == 0)
+			*has_schema = true;
+	}
+	return !s->error;
+}
+
+static bool read_key(struct apply_event *ev, const void *key, size_t key_len, struct strbuf *why)
+{
+	struct jscan s;
+	struct jscan_value payload = { 0 };
+	bool has_schema = false;
+
+	ev->key.len = 0;
+	strbuf_add(&ev->key, key, key_len);
+	jscan_init(&s, ev->key.data, ev->key.len);
+	if (read_key_names(ev, &s, &payload, &has_schema) && jscan_finish(&s) && has_schema &&
+	    payload.text) {
+		if (payload.kind != JSCAN_OBJECT) {
+			strbuf_adds(why, "key is not a JSON object (its payload is not one)");
+			return false;
+		}
+		jscan_init_within(&s, &payload);
+		(void)read_key_names(ev, &s, NULL, NULL); /* checked when skipped */
+	}
+	if (s.error) {
+		strbuf_addf(why, "key is not a JSON object (%s at byte %zu)", s.error, s.error_pos);
+		return false;
 	}
 	return true;
+}
+
+static struct event_field *field_add(struct apply_event *ev)
+{
+	if (ev->nfields == ev->fields_cap) {
+		ev->fields_cap = ev->fields_cap ? ev->fields_cap * 2 : 16;
+		ev->fields = xrealloc(ev->fields, ev->fields_cap * sizeof(*ev->fields));
+	}
+	memset(&ev->fields[ev->nfields], 0, sizeof(ev->fields[0]));
+	return &ev->fields[ev->nfields++];
+}
+
+/* What the field's name tells from the schema block, the headers and the
+ * key; i is its position in the row. */
+static void field_describe(struct apply_event *ev, struct event_field *f, size_t i,
+			   json_t *row_schema, json_t *columns)
+{
+	json_t *info = named_item(columns, "name", f->name, i);
+
+	f->schema = named_item(row_schema, "field", f->name, i);
+	f->source_type = info ? json_str(info, "type") : NULL;
+	f->key_position = key_position(ev, f->name);
+	if (!f->key_position && info)
+		f->key_position = (int)json_integer_value(json_object_get(info, "key"));
+	f->optional = f->schema ? json_is_true(json_object_get(f->schema, "optional"))
+		      : info	 ? json_is_true(json_object_get(info, "optional"))
+				 : true;
+	f->unchanged = name_listed(ev->unchanged, f->name) || is_placeholder(&f->value);
+	if (!f->schema && !f->source_type)
+		ev->has_types = false;
+}
+
+static bool read_row(struct apply_event *ev, const struct jscan_value *row, json_t *row_schema,
+		     json_t *columns, struct strbuf *why)
+{
+	struct jscan s;
+	const char *name;
+	bool more;
+
+	jscan_init_within(&s, row);
+	if (!jscan_enter(&s, '{'))
+		return false; /* cannot fail: checked when skipped */
+	while (jscan_member(&s, &name, &more) && more) {
+		struct event_field *f = field_add(ev);
+
+		f->name = name;
+		if (!jscan_value(&s, &f->value))
+			return false; /* cannot fail: checked when skipped */
+	}
+	ev->has_types = true;
+	for (size_t i = 0; i < ev->nfields; i++) {
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(ev->fields[j].name, ev->fields[i].name) == 0) {
+				strbuf_addf(why, "column %s appears twice in the row", ev->fields[i].name);
+				return false;
+			}
+		field_describe(ev, &ev->fields[i], i, row_schema, columns);
+	}
+	return true;
+}
+
+/* The record's value: the change event, or its JsonConverter envelope
+ * (then *schema is the schema block's tree). */
+static bool read_value(struct apply_event *ev, const void *value, size_t value_len,
+		       struct envelope *e, json_t **schema, struct strbuf *why)
+{
+	struct jscan s;
+
+	*schema = NULL;
+	ev->value.len = 0;
+	strbuf_add(&ev->value, value, value_len);
+	jscan_init(&s, ev->value.data, ev->value.len);
+	if (!read_envelope(&s, e, &ev->schemas) || !jscan_finish(&s)) {
+		strbuf_addf(why, "value is not a JSON object (%s at byte %zu)", s.error, s.error_pos);
+		return false;
+	}
+	if (!e->schema.text || !e->payload.text)
+		return true;
+	*schema = parsed_cache_get(&ev->schemas, e->schema.text, e->schema.len, "schema block", why);
+	if (!*schema)
+		return false; /* cannot happen: checked when skipped */
+	if (e->payload.kind != JSCAN_OBJECT) {
+		memset(e, 0, sizeof(*e));
+		return true; /* no op: not a change event */
+	}
+	jscan_init_within(&s, &e->payload);
+	return read_envelope(&s, e, NULL); /* cannot fail: checked when skipped */
+}
+
+void apply_event_init(struct apply_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	strbuf_init(&ev->value);
+	strbuf_init(&ev->key);
+}
+
+void apply_event_fini(struct apply_event *ev)
+{
+	free(ev->fields);
+	free(ev->key_names);
+	strbuf_fini(&ev->value);
+	strbuf_fini(&ev->key);
+	json_decref(ev->unchanged);
+	parsed_cache_fini(&ev->schemas);
+	parsed_cache_fini(&ev->columns);
+	memset(ev, 0, sizeof(*ev));
 }
 
 bool apply_event_parse(const void *key, size_t key_len, const void *value, size_t value_len,
 		       const char *unchanged_hdr, size_t unchanged_len, const char *columns_hdr,
 		       size_t columns_len, struct apply_event *ev, struct strbuf *why)
 {
+	struct envelope e;
+	json_t *schema, *columns = NULL;
+	const struct jscan_value *row;
+	const char *row_name;
 	json_error_t err;
-	json_t *payload, *schema = NULL, *source, *row, *key_payload = NULL, *unchanged = NULL;
-	const char *op;
 
-	memset(ev, 0, sizeof(*ev));
+	ev->op = 0;
+	ev->schema = ev->table = NULL;
+	ev->source_ts_ms = 0;
+	ev->nfields = ev->nkey_names = 0;
+	ev->has_types = false;
+	json_decref(ev->unchanged);
+	ev->unchanged = NULL;
 	if (!value)
 		return true; /* tombstone: the delete before it did the work */
-	ev->value_root = json_loadb(value, value_len, 0, &err);
-	if (!ev->value_root || !json_is_object(ev->value_root)) {
-		strbuf_addf(why, "value is not a JSON object (%s at byte %d)",
-			    ev->value_root ? "not an object" : err.text, err.position);
+	if (!read_value(ev, value, value_len, &e, &schema, why))
 		return false;
-	}
-	payload = ev->value_root;
-	if (json_object_get(payload, "payload") && json_object_get(payload, "schema")) {
-		schema = json_object_get(payload, "schema");
-		payload = json_object_get(payload, "payload");
-	}
-	op = json_str(payload, "op");
-	source = json_object_get(payload, "source");
-	ev->schema = json_str(source, "schema");
-	ev->table = json_str(source, "table");
-	ev->source_ts_ms = json_integer_value(json_object_get(source, "ts_ms"));
-	if (!op || strlen(op) != 1 || !strchr("curdt", op[0]) || !ev->schema || !ev->table) {
+	ev->schema = e.source_schema;
+	ev->table = e.source_table;
+	ev->source_ts_ms = e.source_ts_ms;
+	if (e.op.kind != JSCAN_STRING || e.op.len != 1 || !strchr("curdt", e.op.text[0]) ||
+	    !ev->schema || !ev->table) {
 		strbuf_adds(why, "not a change event (no op c/u/r/d/t, or no source.schema and source.table)");
 		return false;
 	}
-	ev->op = op[0];
-	if (key) {
-		ev->key_root = json_loadb(key, key_len, 0, &err);
-		key_payload = json_object_get(ev->key_root, "payload");
-		if (!key_payload || !json_object_get(ev->key_root, "schema"))
-			key_payload = ev->key_root;
-		if (!json_is_object(key_payload)) {
-			strbuf_adds(why, "key is not a JSON object");
+	ev->op = e.op.text[0];
+	if (key && !read_key(ev, key, key_len, why))
+		return false;
+	if (columns_hdr) {
+		columns = parsed_cache_get(&ev->columns, columns_hdr, columns_len, "cdc.columns header", why);
+		if (!columns)
+			return false;
+	}
+	if (unchanged_hdr) {
+		ev->unchanged = json_loadb(unchanged_hdr, unchanged_len, 0, &err);
+		if (!ev->unchanged) {
+			strbuf_addf(why, "cdc.unchanged header is not valid JSON (%s at byte %d)", err.text,
+				    err.position);
 			return false;
 		}
 	}
-	if (columns_hdr)
-		ev->columns = json_loadb(columns_hdr, columns_len, 0, &err);
-	if (unchanged_hdr)
-		unchanged = json_loadb(unchanged_hdr, unchanged_len, 0, &err);
-	if (ev->op == 't') {
-		json_decref(unchanged);
+	if (ev->op == 't')
 		return true;
-	}
-	row = json_object_get(payload, ev->op == 'd' ? "before" : "after");
-	if (!json_is_object(row)) {
-		json_decref(unchanged);
-		strbuf_addf(why, "%s event without an \"%s\" row", op, ev->op == 'd' ? "before" : "after");
+	row_name = ev->op == 'd' ? "before" : "after";
+	row = ev->op == 'd' ? &e.before : &e.after;
+	if (row->kind != JSCAN_OBJECT || !row->text) {
+		strbuf_addf(why, "%c event without an \"%s\" row", ev->op, row_name);
 		return false;
 	}
-	parse_fields(ev, row, struct_fields(schema, ev->op == 'd' ? "before" : "after"), key_payload,
-		     unchanged);
-	json_decref(unchanged);
-	return true;
+	return read_row(ev, row, struct_fields(schema, row_name), columns, why);
 }
 
-void apply_event_fini(struct apply_event *ev)
+const struct event_field *apply_event_field(const struct apply_event *ev, const char *name,
+					    size_t hint)
 {
-	free(ev->fields);
-	json_decref(ev->value_root);
-	json_decref(ev->key_root);
-	json_decref(ev->columns);
-	memset(ev, 0, sizeof(*ev));
-}
-
-const struct event_field *apply_event_field(const struct apply_event *ev, const char *name)
-{
+	if (hint < ev->nfields && strcmp(ev->fields[hint].name, name) == 0)
+		return &ev->fields[hint];
 	for (size_t i = 0; i < ev->nfields; i++)
 		if (strcmp(ev->fields[i].name, name) == 0)
 			return &ev->fields[i];
@@ -391,9 +663,14 @@ static bool add_decimal_bytes(struct strbuf *out, const char *b64, int scale, st
 	/* The unscaled value in base 10^9 limbs, little-endian. */
 	uint32_t limbs[64] = { 0 };
 	size_t nlimbs = 1;
-	char digits[600];
+	char digits[64 * 9 + 1001];
 	int nd = 0;
 
+	if (scale < 0 || scale > 1000) { /* PostgreSQL's limit; digits[] holds it */
+		free(bytes);
+		strbuf_addf(why, "decimal scale %d is out of range (0 to 1000)", scale);
+		return false;
+	}
 	if (decoded < 0 || n % 4 != 0) {
 		free(bytes);
 		strbuf_addf(why, "'%s' is neither a decimal number nor base64", b64);
@@ -467,27 +744,46 @@ static bool add_bytea(struct strbuf *out, const char *b64, struct strbuf *why)
 	return true;
 }
 
-/* A JSON number as its text. */
-static void add_number(struct strbuf *out, json_t *v)
+/* Debezium's VariableScaleDecimal, {"scale":2,"value":"BNI="}: its members
+ * read from a copy (a value may be read more than once). */
+static bool add_variable_scale_decimal(struct strbuf *out, const struct jscan_value *v,
+				       struct strbuf *why)
 {
-	if (json_is_integer(v)) {
-		strbuf_addf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-	} else {
-		char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+	struct strbuf copy;
+	struct jscan s;
+	struct jscan_value m;
+	const char *name;
+	bool more, ok;
+	int64_t scale = 0;
+	char *value = NULL;
 
-		strbuf_adds(out, text ? text : "NaN");
-		free(text);
+	strbuf_init(&copy);
+	strbuf_add(&copy, v->text, v->len);
+	jscan_init(&s, copy.data, copy.len);
+	if (!jscan_enter(&s, '{')) { /* cannot fail: checked when skipped */
+		strbuf_fini(&copy);
+		return false;
 	}
+	while (jscan_member(&s, &name, &more) && more && jscan_value(&s, &m)) {
+		if (strcmp(name, "value") == 0)
+			value = m.kind == JSCAN_STRING ? m.text : NULL;
+		else if (strcmp(name, "scale") == 0 && !jscan_int64(&m, &scale))
+			scale = 0;
+	}
+	ok = add_decimal_bytes(out, value ? value : "", scale < 0 ? -1 : scale > 1000 ? 1001 : (int)scale, why);
+	strbuf_fini(&copy);
+	return ok;
 }
 
-static bool add_scalar(struct strbuf *out, json_t *v, json_t *schema,
+static bool add_scalar(struct strbuf *out, const struct jscan_value *v, json_t *schema,
 		       const struct column_schema *col, struct strbuf *why)
 {
 	const char *t = col->base_type;
-	const char *s = json_string_value(v);
+	const char *s = v->kind == JSCAN_STRING ? v->text : NULL;
+	int64_t n;
 
-	if (json_is_boolean(v)) {
-		strbuf_adds(out, json_is_true(v) ? "t" : "f");
+	if (v->kind == JSCAN_TRUE || v->kind == JSCAN_FALSE) {
+		strbuf_adds(out, v->kind == JSCAN_TRUE ? "t" : "f");
 		return true;
 	}
 	if (strcmp(t, "bytea") == 0 && s)
@@ -497,10 +793,8 @@ static bool add_scalar(struct strbuf *out, json_t *v, json_t *schema,
 		const char *scale_text = json_str(params, "scale");
 		int scale = scale_text ? atoi(scale_text) : col->scale;
 
-		if (json_is_object(v)) /* VariableScaleDecimal */
-			return add_decimal_bytes(out, json_str(v, "value") ? json_str(v, "value") : "",
-						 (int)json_integer_value(json_object_get(v, "scale")),
-						 why);
+		if (v->kind == JSCAN_OBJECT)
+			return add_variable_scale_decimal(out, v, why);
 		if (s && !looks_numeric(s)) {
 			if (scale < 0) {
 				strbuf_addf(why, "a base64 decimal for numeric column %s without a declared scale, and no schema block to say it",
@@ -510,9 +804,7 @@ static bool add_scalar(struct strbuf *out, json_t *v, json_t *schema,
 			return add_decimal_bytes(out, s, scale, why);
 		}
 	}
-	if (json_is_integer(v)) {
-		int64_t n = json_integer_value(v);
-
+	if (jscan_int64(v, &n)) {
 		if (strcmp(t, "date") == 0) {
 			add_date(out, n);
 			return true;
@@ -530,51 +822,44 @@ static bool add_scalar(struct strbuf *out, json_t *v, json_t *schema,
 			return true;
 		}
 	}
-	if (json_is_number(v)) {
-		add_number(out, v);
-		return true;
-	}
-	if (s) {
-		strbuf_adds(out, s);
-		return true;
-	}
-	{
-		char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-
-		strbuf_adds(out, text ? text : "");
-		free(text);
-	}
+	/* A number keeps its own digits (the type's input reads JSON's number
+	 * syntax); a string its text; an object or array, in a column that is
+	 * neither, its JSON text. */
+	strbuf_add(out, v->text, v->len);
 	return true;
 }
 
-/* A JSON array as an array literal: {"a b",NULL,"c"}. */
-static bool add_array(struct strbuf *out, json_t *v, json_t *schema,
+/* A JSON array as an array literal: {"a b",NULL,"c"}.  Read from a copy (a
+ * value may be read more than once). */
+static bool add_array(struct strbuf *out, const struct jscan_value *v, json_t *schema,
 		      const struct column_schema *col, struct strbuf *why)
 {
 	json_t *items = json_object_get(schema, "items");
-	struct strbuf elem;
-	size_t i;
-	json_t *item;
+	struct strbuf elem, copy;
+	struct jscan s;
+	struct jscan_value item;
+	bool more, ok = true;
 
-	if (!json_is_array(v))
+	if (v->kind != JSCAN_ARRAY)
 		return add_scalar(out, v, schema, col, why);
 	strbuf_init(&elem);
+	strbuf_init(&copy);
+	strbuf_add(&copy, v->text, v->len);
+	jscan_init(&s, copy.data, copy.len);
+	ok = jscan_enter(&s, '['); /* cannot fail: checked when skipped */
 	strbuf_adds(out, "{");
-	json_array_foreach(v, i, item) {
+	for (size_t i = 0; ok && jscan_item(&s, &more) && more && jscan_value(&s, &item); i++) {
 		if (i)
 			strbuf_adds(out, ",");
-		if (json_is_null(item)) {
+		if (item.kind == JSCAN_NULL) {
 			strbuf_adds(out, "NULL");
 			continue;
 		}
 		elem.len = 0;
 		elem.data[0] = '\0';
-		if (!add_scalar(&elem, item, items, col, why)) {
-			strbuf_fini(&elem);
-			return false;
-		}
+		ok = add_scalar(&elem, &item, items, col, why);
 		strbuf_adds(out, "\"");
-		for (size_t k = 0; k < elem.len; k++) {
+		for (size_t k = 0; ok && k < elem.len; k++) {
 			if (elem.data[k] == '"' || elem.data[k] == '\\')
 				strbuf_adds(out, "\\");
 			strbuf_add(out, &elem.data[k], 1);
@@ -583,7 +868,8 @@ static bool add_array(struct strbuf *out, json_t *v, json_t *schema,
 	}
 	strbuf_adds(out, "}");
 	strbuf_fini(&elem);
-	return true;
+	strbuf_fini(&copy);
+	return ok;
 }
 
 bool apply_event_value(const struct event_field *f, const struct column_schema *col,
@@ -595,12 +881,12 @@ bool apply_event_value(const struct event_field *f, const struct column_schema *
 		*kind = APPLY_VALUE_UNCHANGED;
 		return true;
 	}
-	if (json_is_null(f->value)) {
+	if (f->value.kind == JSCAN_NULL) {
 		*kind = APPLY_VALUE_NULL;
 		return true;
 	}
 	*kind = APPLY_VALUE_TEXT;
 	if (col->is_array)
-		return add_array(out, f->value, f->schema, col, why);
-	return add_scalar(out, f->value, f->schema, col, why);
+		return add_array(out, &f->value, f->schema, col, why);
+	return add_scalar(out, &f->value, f->schema, col, why);
 }

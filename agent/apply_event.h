@@ -11,6 +11,7 @@
 #define CDC_APPLY_EVENT_H
 
 #include "common.h"
+#include "json_scan.h"
 #include "table_schema.h"
 #include "util.h"
 
@@ -23,44 +24,72 @@ enum apply_value {
 };
 
 struct event_field {
-	const char *name;       /* borrowed from the event's JSON */
-	json_t *value;          /* borrowed */
-	json_t *schema;         /* field schema, or NULL without the schema block */
-	const char *source_type;/* exact SQL type ("numeric(10,2)"), or NULL */
-	int key_position;       /* 1-based in the key, 0: not a key column */
+	const char *name;          /* in the event's copy of the record */
+	struct jscan_value value;  /* likewise */
+	json_t *schema;            /* field schema (borrowed from the cache), or NULL */
+	const char *source_type;   /* exact SQL type ("numeric(10,2)"), or NULL */
+	int key_position;          /* 1-based in the key, 0: not a key column */
 	bool optional;
-	bool unchanged;         /* listed in cdc.unchanged, or Debezium's placeholder */
+	bool unchanged;            /* listed in cdc.unchanged, or Debezium's placeholder */
 };
 
+/* Parsed JSON texts that repeat from record to record (a table's schema
+ * block, its cdc.columns header), kept by their bytes: parsed by jansson
+ * once, then found by comparing bytes. */
+#define APPLY_EVENT_CACHE_SLOTS 16
+
+struct parsed_cache {
+	struct {
+		char *text;    /* owned */
+		size_t len;
+		json_t *root;  /* owned */
+	} slots[APPLY_EVENT_CACHE_SLOTS];
+	size_t next;       /* the slot to replace on a miss */
+};
+
+/* One record read back.  apply_event_init/apply_event_fini; each
+ * apply_event_parse replaces the previous record (its buffers and caches are
+ * reused), so the pointers into an event live until the next parse. */
 struct apply_event {
 	char op;                /* 'c', 'u', 'r', 'd', 't'; 0 for a tombstone */
 	const char *schema;     /* the source table, from the source block */
 	const char *table;
 	int64_t source_ts_ms;   /* source.ts_ms: when the source committed it; 0 unknown */
-	json_t *value_root;     /* owned */
-	json_t *key_root;       /* owned; may be NULL */
-	json_t *columns;        /* owned: parsed cdc.columns header, or NULL */
 	struct event_field *fields; /* the row: after, or before for a delete */
 	size_t nfields;
 	bool has_types;         /* every field has a schema or a source type */
+	/* private */
+	struct strbuf value;    /* the record's value, read in place */
+	struct strbuf key;      /* likewise its key */
+	size_t fields_cap;
+	const char **key_names; /* the key's columns in key order */
+	size_t nkey_names, key_names_cap;
+	json_t *unchanged;      /* parsed cdc.unchanged header, or NULL */
+	struct parsed_cache schemas;
+	struct parsed_cache columns;
 };
 
-/* Parses one record.  On error *why says what is wrong (no FILE:LINE: the
- * caller names topic, partition and offset). */
-bool apply_event_parse(const void *key, size_t key_len, const void *value, size_t value_len,
-		       const char *unchanged_hdr, size_t unchanged_len, const char *columns_hdr,
-		       size_t columns_len, struct apply_event *ev, struct strbuf *why);
+void apply_event_init(struct apply_event *ev);
 void apply_event_fini(struct apply_event *ev);
 
-/* The field named name, or NULL. */
-const struct event_field *apply_event_field(const struct apply_event *ev, const char *name);
+/* Parses one record into ev.  On error *why says what is wrong (no
+ * FILE:LINE: the caller names topic, partition and offset). */
+MUST_CHECK bool apply_event_parse(const void *key, size_t key_len, const void *value,
+				  size_t value_len, const char *unchanged_hdr, size_t unchanged_len,
+				  const char *columns_hdr, size_t columns_len, struct apply_event *ev,
+				  struct strbuf *why);
+
+/* The field named name, or NULL; looked for first at index hint (the
+ * target column's position: the usual order of a row). */
+const struct event_field *apply_event_field(const struct apply_event *ev, const char *name,
+					    size_t hint);
 
 /* The SQL type to create a column for field with ("numeric(10,2)", "text"),
  * or NULL when the event does not say; caller frees. */
 char *apply_event_sql_type(const struct event_field *f);
 
 /* The field's value as text input for col; *kind says NULL/unchanged. */
-bool apply_event_value(const struct event_field *f, const struct column_schema *col,
-		       struct strbuf *out, enum apply_value *kind, struct strbuf *why);
+MUST_CHECK bool apply_event_value(const struct event_field *f, const struct column_schema *col,
+				  struct strbuf *out, enum apply_value *kind, struct strbuf *why);
 
 #endif

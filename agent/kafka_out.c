@@ -156,7 +156,12 @@ static bool producer_conf(const char *brokers, const char *client_id, const char
 		{ "message.timeout.ms", "0" },
 		{ "queue.buffering.max.kbytes", "16384" },
 		{ "queue.buffering.max.messages", "100000" },
-		{ "linger.ms", "5" },
+		/* The broker's cost is mostly per request (each batch is
+		 * validated, appended and fetched once): 5 ms made ~300-record
+		 * batches at 60k rows/s and a broker busier than capture;
+		 * 10-25 ms halved its CPU per row end to end
+		 * (docs/BENCHMARKS.md), for that much more latency. */
+		{ "linger.ms", "20" },
 		/* Topics come from kafka_out_ensure_topic with the configured
 		 * partition count, never from the broker's defaults. */
 		{ "allow.auto.create.topics", "false" },

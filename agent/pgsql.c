@@ -238,6 +238,24 @@ bool pgsql_query(PGconn *conn, const char *label, const char *sql, int nparams,
 	return false;
 }
 
+bool pgsql_query_unless(PGconn *conn, const char *label, const char *sql, int nparams,
+			const char *const *params, const char *sqlstate, bool *hit, PGresult **res)
+{
+	const char *state;
+
+	*hit = false;
+	*res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (result_ok(*res))
+		return true;
+	state = PQresultErrorField(*res, PG_DIAG_SQLSTATE);
+	*hit = state && strcmp(state, sqlstate) == 0;
+	if (!*hit)
+		log_error("%s: %s (while running: %s)", label, result_error(*res), sql);
+	PQclear(*res);
+	*res = NULL;
+	return false;
+}
+
 bool pgsql_query_simple(PGconn *conn, const char *label, const char *sql, PGresult **res)
 {
 	*res = PQexec(conn, sql);

@@ -49,6 +49,12 @@ void pgsql_rollback(PGconn *conn);
 MUST_CHECK bool pgsql_query(PGconn *conn, const char *label, const char *sql, int nparams,
 			    const char *const *params, PGresult **res);
 
+/* pgsql_query, except that a failure with SQLSTATE sqlstate is not logged
+ * but said by *hit: the caller has a plan for it. */
+MUST_CHECK bool pgsql_query_unless(PGconn *conn, const char *label, const char *sql, int nparams,
+				   const char *const *params, const char *sqlstate, bool *hit,
+				   PGresult **res);
+
 /* Runs a statement with the simple query protocol, which replication
  * connections require (CREATE_REPLICATION_SLOT, IDENTIFY_SYSTEM, ...). */
 MUST_CHECK bool pgsql_query_simple(PGconn *conn, const char *label, const char *sql,
