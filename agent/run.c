@@ -122,7 +122,7 @@ static json_t *agent_json(const struct agent *a)
 			 "last_reconcile_ok", a->last_ok, "rss_bytes", (json_int_t)rss_bytes());
 }
 
-/* "2 pipelines: 1 RUNNING, 1 STOPPED; 3 warnings" for STATUS=. */
+/* "2 pipeline(s): 1 RUNNING 1 STOPPED; 3 warning(s)" for STATUS=. */
 static void summary_line(const json_t *doc, char *buf, size_t len)
 {
 	static const char *const states[] = { "RUNNING", "DEGRADED", "STOPPED", "FAILED" };
@@ -133,7 +133,8 @@ static void summary_line(const json_t *doc, char *buf, size_t len)
 		for (size_t s = 0; s < ARRAY_LEN(states); s++)
 			if (strcmp(json_string_value(json_object_get(p, "state")), states[s]) == 0)
 				count[s]++;
-	used = (size_t)snprintf(buf, len, "%zu pipeline(s):", json_array_size(json_object_get(doc, "pipelines")));
+	used = (size_t)snprintf(buf, len, "%zu pipeline(s):",
+				json_array_size(json_object_get(doc, "pipelines")));
 	for (size_t s = 0; s < ARRAY_LEN(states) && used < len; s++)
 		if (count[s])
 			used += (size_t)snprintf(buf + used, len - used, " %zu %s", count[s], states[s]);
