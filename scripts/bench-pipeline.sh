@@ -736,22 +736,8 @@ SECTION_FILE=$WORK/section.md
 	fi
 } >"$SECTION_FILE"
 
-# Rewrite only our section of BENCHMARKS.md (create the file if needed), under
-# a lock, replacing the file by rename.
-mkdir -p "$(dirname "$BENCH_OUT")"
-exec 8>/tmp/cdc-agent-benchmarks-md.lock
-flock 8
-if [ ! -f "$BENCH_OUT" ]; then
-	printf '# Benchmarks\n\nEach section is written by the script its command names; rerun it to refresh that section.\n\n' >"$BENCH_OUT"
-fi
-awk -v head="$SECTION" -v secfile="$SECTION_FILE" '
-	function emit(l) { while ((getline l < secfile) > 0) print l; close(secfile); done = 1 }
-	$0 == head { emit(); skip = 1; next }
-	skip && /^## / { skip = 0; print "" }
-	!skip { print; last = $0 }
-	END { if (!done) { if (NR && last != "") print ""; emit() } }' "$BENCH_OUT" >"$BENCH_OUT.tmp.$$"
-chmod --reference="$BENCH_OUT" "$BENCH_OUT.tmp.$$"
-mv "$BENCH_OUT.tmp.$$" "$BENCH_OUT"
-exec 8>&-
+# Rewrite only our section of BENCHMARKS.md (create the file if needed).
+. "$REPO_ROOT/scripts/lib/bench-section.sh"
+bench_write_section "$SECTION" "$SECTION_FILE" "$BENCH_OUT"
 log "wrote section \"$SECTION\" of $BENCH_OUT"
 cat "$SECTION_FILE"
