@@ -143,27 +143,6 @@ static void summary_line(const json_t *doc, char *buf, size_t len)
 			 json_array_size(json_object_get(doc, "warnings")));
 }
 
-/* The element of doc's array key whose field equals value (NULL if none). */
-static const json_t *find_by(const json_t *doc, const char *key, const char *field,
-			     const char *value)
-{
-	const json_t *item;
-	size_t i;
-
-	json_array_foreach(json_object_get(doc, key), i, item) {
-		const char *v = json_string_value(json_object_get(item, field));
-
-		if (v && value && strcmp(v, value) == 0)
-			return item;
-	}
-	return NULL;
-}
-
-static const char *str_or_unknown(const json_t *v)
-{
-	return json_is_string(v) ? json_string_value(v) : "unknown";
-}
-
 /* The journal hears of a slot once, when it starts to warn or turns up
  * orphaned, not at every collection. */
 static void log_slot_news(const json_t *prev, const json_t *doc)
@@ -174,7 +153,7 @@ static void log_slot_news(const json_t *prev, const json_t *doc)
 	json_array_foreach(json_object_get(doc, "pipelines"), i, p) {
 		const char *name = json_string_value(json_object_get(p, "name"));
 		const json_t *now = json_object_get(p, "slot");
-		const json_t *before = json_object_get(find_by(prev, "pipelines", "name", name), "slot");
+		const json_t *before = json_object_get(status_find(prev, "pipelines", "name", name), "slot");
 
 		if (json_is_true(json_object_get(now, "warn")) &&
 		    !json_is_true(json_object_get(before, "warn")))
@@ -183,12 +162,12 @@ static void log_slot_news(const json_t *prev, const json_t *doc)
 				 json_string_value(json_object_get(now, "slot")), name,
 				 (long long)json_integer_value(json_object_get(now, "retained_bytes")),
 				 json_string_value(json_object_get(now, "source")),
-				 str_or_unknown(json_object_get(now, "wal_status")));
+				 status_str(json_object_get(now, "wal_status"), "unknown"));
 	}
 	json_array_foreach(json_object_get(doc, "orphan_slots"), i, p) {
 		const char *slot = json_string_value(json_object_get(p, "slot"));
 
-		if (!find_by(prev, "orphan_slots", "slot", slot))
+		if (!status_find(prev, "orphan_slots", "slot", slot))
 			log_warn("slot %s on source %s belongs to no pipeline and retains %lld bytes of "
 				 "WAL; the agent never drops it (pg_drop_replication_slot by hand)",
 				 slot, json_string_value(json_object_get(p, "source")),

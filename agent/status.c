@@ -21,11 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static bool str_eq(const char *a, const char *b)
-{
-	return a && b && strcmp(a, b) == 0;
-}
-
 static json_t *json_string_or_null(const char *s)
 {
 	return s ? json_string(s) : json_null();
@@ -96,24 +91,13 @@ static void components_add(const struct topology *topo, struct systemd *sd,
 
 /* ---- pipelines ------------------------------------------------------------- */
 
-/* The same process's event counter in the previous document, for a rate. */
-static json_t *previous_half(const json_t *prev, const char *pipeline, const char *half)
-{
-	const json_t *p;
-	size_t i;
-
-	json_array_foreach(json_object_get(prev, "pipelines"), i, p)
-		if (str_eq(json_string_value(json_object_get(p, "name")), pipeline))
-			return json_object_get(p, half);
-	return NULL;
-}
-
 static void progress_add(const struct topology *topo, const char *kind, const char *pipeline,
 			 const json_t *prev, json_t *half)
 {
 	struct progress pr;
 	bool exists = false;
-	const json_t *before = previous_half(prev, pipeline, kind);
+	const json_t *before =
+		json_object_get(status_find(prev, "pipelines", "name", pipeline), kind);
 	json_t *rate = json_null();
 
 	if (!progress_read(topo->agent.state_dir, kind, pipeline, &pr, &exists) || !exists) {
@@ -171,22 +155,15 @@ static const struct slot_report *slot_of(const struct slot_report *r, size_t n,
 /* RUNNING, FAILED, STOPPED or DEGRADED, from the halves and the slot. */
 static const char *pipeline_state(const json_t *capture, const json_t *apply, const json_t *slot)
 {
-	const json_t *halves[] = { capture, apply };
+	enum process_state halves[] = { status_process_state(capture),
+					status_process_state(apply) };
 	bool stopped = false, degraded = false;
 
 	for (size_t i = 0; i < ARRAY_LEN(halves); i++) {
-		const json_t *unit = json_object_get(halves[i], "unit");
-		const char *active = json_string_value(json_object_get(unit, "active"));
-		const char *how = json_string_value(json_object_get(unit, "supervision"));
-
-		if (!active || strcmp(active, "unknown") == 0)
-			continue; /* not managed here: the processes' progress tells */
-		if (strcmp(active, "failed") == 0 || (how && strncmp(how, "gave up", 7) == 0))
+		if (halves[i] == PROCESS_FAILED)
 			return "FAILED";
-		if (how && strcmp(how, "stopped by operator") == 0)
-			stopped = true;
-		else if (strcmp(active, "active") != 0)
-			degraded = true;
+		stopped = stopped || halves[i] == PROCESS_STOPPED;
+		degraded = degraded || halves[i] == PROCESS_STARTING;
 	}
 	if (stopped)
 		return "STOPPED";
@@ -255,6 +232,47 @@ char *status_connector_name(const struct topology *topo, const struct pipeline_c
 		sharing += strcmp(topo->pipelines[i].target_name, pipe->target_name) == 0;
 	return sharing > 1 ? xasprintf("sink-%s", pipe->name)
 			   : xasprintf("sink-%s", pipe->target_name);
+}
+
+/* ---- reading a document ------------------------------------------------------ */
+
+const char *status_str(const json_t *v, const char *dflt)
+{
+	return json_is_string(v) ? json_string_value(v) : dflt;
+}
+
+const json_t *status_find(const json_t *doc, const char *key, const char *field,
+			  const char *value)
+{
+	const json_t *item;
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, key), i, item) {
+		const char *v = json_string_value(json_object_get(item, field));
+
+		if (v && value && strcmp(v, value) == 0)
+			return item;
+	}
+	return NULL;
+}
+
+enum process_state status_process_state(const json_t *half)
+{
+	const json_t *unit = json_object_get(half, "unit");
+	const char *active = status_str(json_object_get(unit, "active"), "unknown");
+	const char *how = status_str(json_object_get(unit, "supervision"), "");
+
+	if (!json_is_object(unit)) /* not a unit of ours: its progress file tells */
+		return json_is_integer(json_object_get(half, "pid")) ? PROCESS_RUNNING
+								     : PROCESS_UNKNOWN;
+	if (strcmp(active, "failed") == 0 ||
+	    strncmp(how, SUPERVISION_GAVE_UP, strlen(SUPERVISION_GAVE_UP)) == 0)
+		return PROCESS_FAILED;
+	if (strcmp(how, SUPERVISION_OPERATOR_STOPPED) == 0)
+		return PROCESS_STOPPED;
+	if (strcmp(active, "active") == 0)
+		return PROCESS_RUNNING;
+	return strcmp(active, "unknown") == 0 ? PROCESS_UNKNOWN : PROCESS_STARTING;
 }
 
 /* ---- the document ---------------------------------------------------------- */

@@ -28,6 +28,27 @@ json_t *status_collect(const struct topology *topo, struct supervisor *sup, cons
 /* The table `cdc-agent status` prints. */
 void status_print_table(const json_t *doc, FILE *out);
 
+/* ---- reading a document (the table, the HTTP shapes, run) ---- */
+
+/* v's string, or dflt when v is not a string. */
+const char *status_str(const json_t *v, const char *dflt);
+
+/* The element of doc's array key whose field is the string value (NULL if
+ * none), e.g. status_find(doc, "pipelines", "name", "db1-to-db2"). */
+const json_t *status_find(const json_t *doc, const char *key, const char *field,
+			  const char *value);
+
+/* What a pipeline's capture or apply "half" is doing, from its unit and
+ * the supervisor's view (or, with no unit, its progress file). */
+enum process_state {
+	PROCESS_RUNNING,
+	PROCESS_STOPPED,  /* stopped by an operator */
+	PROCESS_FAILED,   /* failed, or the supervisor gave up on it */
+	PROCESS_STARTING, /* activating, restarting, not started yet */
+	PROCESS_UNKNOWN,  /* systemd could not be asked; no unit and no progress */
+};
+enum process_state status_process_state(const json_t *half);
+
 /* Kafka Connect's names for a pipeline's two halves: "source-<source>" and
  * "sink-<target>" (as the runbook named its connectors; "sink-<pipeline>"
  * when several pipelines share a target).  Caller frees. */

@@ -4,6 +4,7 @@
 #include "status_http.h"
 
 #include "log.h"
+#include "status.h"
 #include "status_metrics.h"
 #include "util.h"
 
@@ -26,20 +27,18 @@ struct status_http {
 /* A process's Kafka Connect state: RUNNING, STOPPED, FAILED or UNASSIGNED. */
 static const char *connect_state(const json_t *half, const char **trace)
 {
-	const json_t *unit = json_object_get(half, "unit");
-	const char *active = json_string_value(json_object_get(unit, "active"));
-	const char *how = json_string_value(json_object_get(unit, "supervision"));
-
 	*trace = json_string_value(json_object_get(half, "last_error"));
-	if (!json_is_object(unit))
-		/* Not a unit of ours: the process's progress file says it runs. */
-		return json_is_integer(json_object_get(half, "pid")) ? "RUNNING" : "UNASSIGNED";
-	if (active && strcmp(active, "active") == 0)
+	switch (status_process_state(half)) {
+	case PROCESS_RUNNING:
 		return "RUNNING";
-	if (how && strcmp(how, "stopped by operator") == 0)
+	case PROCESS_STOPPED:
 		return "STOPPED";
-	if ((active && strcmp(active, "failed") == 0) || (how && strncmp(how, "gave up", 7) == 0))
+	case PROCESS_FAILED:
 		return "FAILED";
+	case PROCESS_STARTING:
+	case PROCESS_UNKNOWN:
+		break;
+	}
 	return "UNASSIGNED";
 }
 

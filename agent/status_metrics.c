@@ -3,6 +3,8 @@
  */
 #include "status_metrics.h"
 
+#include "status.h"
+
 #include <stdarg.h>
 #include <string.h>
 
@@ -55,11 +57,10 @@ static void sample(struct strbuf *out, const char *name, const json_t *value, ..
 		strbuf_addf(out, " %.6g\n", json_real_value(value));
 }
 
+/* o's member key as a string ("" if it is none). */
 static const char *str(const json_t *o, const char *key)
 {
-	const char *v = json_string_value(json_object_get(o, key));
-
-	return v ? v : "";
+	return status_str(json_object_get(o, key), "");
 }
 
 static void agent_metrics(const json_t *agent, struct strbuf *out)

@@ -8,11 +8,6 @@
 
 #include <string.h>
 
-static const char *str_or(const json_t *v, const char *dflt)
-{
-	return json_is_string(v) ? json_string_value(v) : dflt;
-}
-
 /* "12.5 MiB", "-" when v is not a number. */
 static void human_bytes(const json_t *v, char *buf, size_t len)
 {
@@ -46,8 +41,8 @@ static const char *half_state(const json_t *half)
 
 	if (json_is_null(unit) || !unit)
 		return json_is_integer(json_object_get(half, "pid")) ? "process" : "-";
-	return str_or(json_object_get(unit, "supervision"),
-		      str_or(json_object_get(unit, "active"), "-"));
+	return status_str(json_object_get(unit, "supervision"),
+		      status_str(json_object_get(unit, "active"), "-"));
 }
 
 static void print_components(const json_t *doc, FILE *out)
@@ -60,14 +55,14 @@ static void print_components(const json_t *doc, FILE *out)
 		const json_t *unit = json_object_get(c, "unit");
 		char state[64];
 
-		snprintf(state, sizeof(state), "%s/%s", str_or(json_object_get(unit, "active"), "-"),
-			 str_or(json_object_get(unit, "sub"), "-"));
-		fprintf(out, "%-12s %-20s %-18s %s\n", str_or(json_object_get(c, "name"), "?"),
-			str_or(json_object_get(unit, "unit"), "(not managed)"),
+		snprintf(state, sizeof(state), "%s/%s", status_str(json_object_get(unit, "active"), "-"),
+			 status_str(json_object_get(unit, "sub"), "-"));
+		fprintf(out, "%-12s %-20s %-18s %s\n", status_str(json_object_get(c, "name"), "?"),
+			status_str(json_object_get(unit, "unit"), "(not managed)"),
 			json_is_object(unit) ? state : "-",
 			json_is_true(json_object_get(c, "healthy"))
 				? "ok"
-				: str_or(json_object_get(c, "error"), "unhealthy"));
+				: status_str(json_object_get(c, "error"), "unhealthy"));
 	}
 }
 
@@ -76,8 +71,8 @@ static void print_pipeline(const json_t *p, FILE *out)
 	const json_t *capture = json_object_get(p, "capture"), *apply = json_object_get(p, "apply");
 	const json_t *slot = json_object_get(p, "slot");
 	char rate_c[32], rate_a[32], rates[64], lag[32], retained[32], age[32];
-	const char *err = str_or(json_object_get(capture, "last_error"),
-				 str_or(json_object_get(apply, "last_error"), "-"));
+	const char *err = status_str(json_object_get(capture, "last_error"),
+				 status_str(json_object_get(apply, "last_error"), "-"));
 
 	number_or_dash(json_object_get(capture, "events_per_sec"), "%.1f", rate_c, sizeof(rate_c));
 	number_or_dash(json_object_get(apply, "events_per_sec"), "%.1f", rate_a, sizeof(rate_a));
@@ -86,7 +81,7 @@ static void print_pipeline(const json_t *p, FILE *out)
 	human_bytes(json_object_get(slot, "retained_bytes"), retained, sizeof(retained));
 	number_or_dash(json_object_get(capture, "last_event_age_sec"), "%.0f s", age, sizeof(age));
 	fprintf(out, "%-16s %-9s %-22s %-22s %-14s %-10s %-11s %-10s %s\n",
-		str_or(json_object_get(p, "name"), "?"), str_or(json_object_get(p, "state"), "?"),
+		status_str(json_object_get(p, "name"), "?"), status_str(json_object_get(p, "state"), "?"),
 		half_state(capture), half_state(apply), rates, lag, retained, age, err);
 }
 

@@ -137,9 +137,9 @@ void supervisor_describe(struct supervisor *s, const char *unit, const struct un
 	if (is_up(st))
 		strbuf_adds(out, strcmp(st->active, "active") == 0 ? "running" : st->active);
 	else if (!crashed(st))
-		strbuf_adds(out, st->active_enter_usec ? "stopped by operator" : "not started yet");
+		strbuf_adds(out, st->active_enter_usec ? SUPERVISION_OPERATOR_STOPPED : "not started yet");
 	else if (m->failures >= SUPERVISE_MAX_ATTEMPTS)
-		strbuf_addf(out, "gave up after %d attempts", m->failures);
+		strbuf_addf(out, SUPERVISION_GAVE_UP " after %d attempts", m->failures);
 	else if (now < m->next_attempt)
 		strbuf_addf(out, "restarting (attempt %d of %d, next in %ld s)", m->failures + 1,
 			    SUPERVISE_MAX_ATTEMPTS, (long)(m->next_attempt - now));

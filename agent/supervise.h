@@ -51,6 +51,10 @@ void supervisor_started(struct supervisor *s, const char *unit, bool ok, time_t 
 /* Forget every failure count (SIGHUP: the operator asked for a fresh try). */
 void supervisor_forgive(struct supervisor *s);
 
+/* Words of supervisor_describe that readers of the status act on. */
+#define SUPERVISION_OPERATOR_STOPPED "stopped by operator"
+#define SUPERVISION_GAVE_UP "gave up"
+
 /* One line for status: "running", "stopped by operator", "restarting
  * (attempt 2 of 5, next in 20 s)", "gave up after 5 attempts". */
 void supervisor_describe(struct supervisor *s, const char *unit, const struct unit_state *st,
