@@ -3,6 +3,8 @@
  */
 #include "json_scan.h"
 
+#include "util.h"
+
 #include <string.h>
 
 static bool fail(struct jscan *s, const char *at, const char *why)
@@ -36,24 +38,13 @@ static void skip_ws(struct jscan *s)
 		s->p++;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The 4 hex digits at p, or -1. */
 static long hex4(const char *p)
 {
 	long v = 0;
 
 	for (int i = 0; i < 4; i++) {
-		int d = hex_digit(p[i]);
+		int d = hex_digit_value(p[i]);
 
 		if (d < 0)
 			return -1;

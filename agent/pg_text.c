@@ -374,17 +374,6 @@ bool pg_text_numeric_unscaled(const char *s, size_t n, int *scale, unsigned char
 	return true;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 bool pg_text_bytea(const char *s, size_t n, unsigned char **bytes, size_t *len)
 {
 	unsigned char *out;
@@ -393,7 +382,7 @@ bool pg_text_bytea(const char *s, size_t n, unsigned char **bytes, size_t *len)
 		return false;
 	out = xmalloc((n - 2) / 2 + 1);
 	for (size_t i = 2; i < n; i += 2) {
-		int hi = hex_value(s[i]), lo = hex_value(s[i + 1]);
+		int hi = hex_digit_value(s[i]), lo = hex_digit_value(s[i + 1]);
 
 		if (hi < 0 || lo < 0) {
 			free(out);

@@ -66,6 +66,19 @@ bool str_ends_with(const char *s, const char *suffix);
 /* Levenshtein edit distance, for "did you mean" suggestions. */
 size_t str_edit_distance(const char *a, const char *b);
 
+/* The value of a hexadecimal digit (either case), or -1.  Inline: bytea
+ * and JSON escapes decode with it byte by byte. */
+static inline int hex_digit_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* Clocks: microseconds of clock (CLOCK_MONOTONIC, CLOCK_REALTIME), and
  * monotonic seconds for durations. */
 int64_t clock_usec(clockid_t clock);
