@@ -53,9 +53,28 @@ void json_out_key(struct strbuf *sb, const char *key)
 	strbuf_add(sb, ":", 1);
 }
 
+void json_out_uint(struct strbuf *sb, uint64_t v)
+{
+	char digits[20]; /* UINT64_MAX has 20 */
+	size_t i = sizeof(digits);
+
+	/* By hand: printf's machinery costs more than the digits on the event
+	 * hot path (several numbers per event). */
+	do {
+		digits[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	strbuf_add(sb, digits + i, sizeof(digits) - i);
+}
+
 void json_out_int(struct strbuf *sb, int64_t v)
 {
-	strbuf_addf(sb, "%" PRId64, v);
+	if (v < 0) {
+		strbuf_add(sb, "-", 1);
+		json_out_uint(sb, -(uint64_t)v); /* INT64_MIN too */
+		return;
+	}
+	json_out_uint(sb, (uint64_t)v);
 }
 
 void json_out_base64(struct strbuf *sb, const unsigned char *bytes, size_t n)

@@ -20,7 +20,9 @@ void json_out_string(struct strbuf *sb, const char *s, size_t n);
 void json_out_cstring(struct strbuf *sb, const char *s);
 /* "key": */
 void json_out_key(struct strbuf *sb, const char *key);
+/* A number, without printf. */
 void json_out_int(struct strbuf *sb, int64_t v);
+void json_out_uint(struct strbuf *sb, uint64_t v);
 /* A JSON string holding the base64 of n bytes (JsonConverter's bytes form). */
 void json_out_base64(struct strbuf *sb, const unsigned char *bytes, size_t n);
 

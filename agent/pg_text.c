@@ -149,9 +149,38 @@ bool pg_text_timestamp(const char *s, size_t n, int64_t *micros)
 	return true;
 }
 
+/* The caller's fixed buffer an ISO string is written into: these run for
+ * every timestamp of every event, so no allocation and no printf. */
+struct iso_out {
+	char *buf;
+	size_t len, cap; /* cap counts the NUL */
+	bool ok;         /* false once something did not fit */
+};
+
+static void iso_put(struct iso_out *o, const char *s, size_t n)
+{
+	if (!o->ok || o->len + n + 1 > o->cap) {
+		o->ok = false;
+		return;
+	}
+	memcpy(o->buf + o->len, s, n);
+	o->len += n;
+	o->buf[o->len] = '\0';
+}
+
+/* v as exactly width digits (zero-padded; v < 10^width). */
+static void iso_put_digits(struct iso_out *o, int v, int width)
+{
+	char d[8];
+
+	for (int i = width - 1; i >= 0; i--, v /= 10)
+		d[i] = (char)('0' + v % 10);
+	iso_put(o, d, (size_t)width);
+}
+
 /* Copies "HH:MM:SS[.ffffff]" from p, as Java's ISO formatters print it:
  * fraction trimmed of trailing zeros, absent when zero. */
-static bool copy_hms(const char **p, const char *end, struct strbuf *sb)
+static bool copy_hms(const char **p, const char *end, struct iso_out *o)
 {
 	const char *start = *p;
 	int64_t micros;
@@ -166,12 +195,12 @@ static bool copy_hms(const char **p, const char *end, struct strbuf *sb)
 		if (frac_end == start + 9)
 			frac_end = start + 8;
 	}
-	strbuf_add(sb, start, (size_t)(frac_end - start));
+	iso_put(o, start, (size_t)(frac_end - start));
 	return true;
 }
 
 /* "+00" -> "Z", "+05:30" -> "+05:30", "-08" -> "-08:00". */
-static bool copy_offset(const char **p, const char *end, struct strbuf *sb)
+static bool copy_offset(const char **p, const char *end, struct iso_out *o)
 {
 	int h, m = 0, sec = 0;
 	char sign;
@@ -185,62 +214,55 @@ static bool copy_offset(const char **p, const char *end, struct strbuf *sb)
 		return false;
 	if (*p < end && **p == ':' && (!expect_char(p, end, ':') || !read_digits(p, end, 2, &sec)))
 		return false;
-	if (h == 0 && m == 0 && sec == 0)
-		strbuf_adds(sb, "Z");
-	else if (sec)
-		strbuf_addf(sb, "%c%02d:%02d:%02d", sign, h, m, sec);
-	else
-		strbuf_addf(sb, "%c%02d:%02d", sign, h, m);
+	if (h == 0 && m == 0 && sec == 0) {
+		iso_put(o, "Z", 1);
+	} else {
+		iso_put(o, &sign, 1);
+		iso_put_digits(o, h, 2);
+		iso_put(o, ":", 1);
+		iso_put_digits(o, m, 2);
+		if (sec) {
+			iso_put(o, ":", 1);
+			iso_put_digits(o, sec, 2);
+		}
+	}
 	return *p == end;
-}
-
-static bool finish_iso(struct strbuf *sb, bool ok, char *out, size_t out_len)
-{
-	ok = ok && sb->len < out_len;
-	if (ok)
-		memcpy(out, sb->data, sb->len + 1);
-	strbuf_fini(sb);
-	return ok;
 }
 
 bool pg_text_timestamptz_iso(const char *s, size_t n, int digits, char *out, size_t out_len)
 {
 	const char *p = s, *end = s + n, *hms;
-	struct strbuf sb;
+	struct iso_out o = { out, 0, out_len, out_len > 0 };
 	int64_t days, micros;
-	bool ok;
 
 	if (ends_with_bc(s, n))
 		return false; /* ISO needs a signed year; rare enough to send as text */
-	strbuf_init(&sb);
-	ok = parse_ymd(&p, end, &days) && expect_char(&p, end, ' ');
+	if (!parse_ymd(&p, end, &days) || !expect_char(&p, end, ' '))
+		return false;
 	hms = p;
-	ok = ok && parse_hms(&p, end, &micros);
-	if (ok) {
-		char frac[8];
+	if (!parse_hms(&p, end, &micros))
+		return false;
+	iso_put(&o, s, (size_t)(hms - s - 1));
+	iso_put(&o, "T", 1);
+	iso_put(&o, hms, 8);
+	if (digits > 0) {
+		char frac[6];
+		int f = (int)(micros % USEC_PER_SEC);
 
-		strbuf_add(&sb, s, (size_t)(hms - s - 1));
-		strbuf_add(&sb, "T", 1);
-		strbuf_add(&sb, hms, 8);
-		snprintf(frac, sizeof(frac), "%06d", (int)(micros % USEC_PER_SEC));
-		if (digits > 0) {
-			strbuf_add(&sb, ".", 1);
-			strbuf_add(&sb, frac, (size_t)(digits > 6 ? 6 : digits));
-		}
-		ok = copy_offset(&p, end, &sb);
+		for (int i = 5; i >= 0; i--, f /= 10)
+			frac[i] = (char)('0' + f % 10);
+		iso_put(&o, ".", 1);
+		iso_put(&o, frac, (size_t)(digits > 6 ? 6 : digits));
 	}
-	return finish_iso(&sb, ok, out, out_len);
+	return copy_offset(&p, end, &o) && o.ok;
 }
 
 bool pg_text_timetz_iso(const char *s, size_t n, char *out, size_t out_len)
 {
 	const char *p = s, *end = s + n;
-	struct strbuf sb;
-	bool ok;
+	struct iso_out o = { out, 0, out_len, out_len > 0 };
 
-	strbuf_init(&sb);
-	ok = copy_hms(&p, end, &sb) && copy_offset(&p, end, &sb);
-	return finish_iso(&sb, ok, out, out_len);
+	return copy_hms(&p, end, &o) && copy_offset(&p, end, &o) && o.ok;
 }
 
 bool pg_text_interval_micros(const char *s, size_t n, int64_t *micros)

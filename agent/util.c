@@ -97,26 +97,13 @@ void strbuf_fini(struct strbuf *sb)
 	sb->len = sb->cap = 0;
 }
 
-static void strbuf_reserve(struct strbuf *sb, size_t extra)
+void strbuf_grow(struct strbuf *sb, size_t extra)
 {
 	if (sb->len + extra + 1 <= sb->cap)
 		return;
 	while (sb->len + extra + 1 > sb->cap)
 		sb->cap *= 2;
 	sb->data = xrealloc(sb->data, sb->cap);
-}
-
-void strbuf_add(struct strbuf *sb, const char *s, size_t n)
-{
-	strbuf_reserve(sb, n);
-	memcpy(sb->data + sb->len, s, n);
-	sb->len += n;
-	sb->data[sb->len] = '\0';
-}
-
-void strbuf_adds(struct strbuf *sb, const char *s)
-{
-	strbuf_add(sb, s, strlen(s));
 }
 
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
@@ -133,7 +120,7 @@ void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 	if (n < 0)
 		out_of_memory();
 	if ((size_t)n >= room) {
-		strbuf_reserve(sb, (size_t)n);
+		strbuf_grow(sb, (size_t)n);
 		va_start(ap, fmt);
 		vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
 		va_end(ap);

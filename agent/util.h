@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 void *xmalloc(size_t size);
@@ -30,8 +31,22 @@ struct strbuf {
 
 void strbuf_init(struct strbuf *sb);
 void strbuf_fini(struct strbuf *sb);
-void strbuf_add(struct strbuf *sb, const char *s, size_t n);
-void strbuf_adds(struct strbuf *sb, const char *s);
+/* Makes room for extra more bytes and the NUL (realloc when short). */
+void strbuf_grow(struct strbuf *sb, size_t extra);
+/* Inline: events are built from many short pieces, most of them literals
+ * whose strlen the compiler folds. */
+static inline void strbuf_add(struct strbuf *sb, const char *s, size_t n)
+{
+	if (sb->len + n + 1 > sb->cap)
+		strbuf_grow(sb, n);
+	memcpy(sb->data + sb->len, s, n);
+	sb->len += n;
+	sb->data[sb->len] = '\0';
+}
+static inline void strbuf_adds(struct strbuf *sb, const char *s)
+{
+	strbuf_add(sb, s, strlen(s));
+}
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...) PRINTF_LIKE(2, 3);
 char *strbuf_detach(struct strbuf *sb);        /* caller frees the result */
 

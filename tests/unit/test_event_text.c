@@ -1,0 +1,120 @@
+/*
+ * tests/unit/test_event_text.c: the printf-free pieces of the event hot path:
+ * json_out_int/json_out_uint (agent/json_out.c) at their limits, and the
+ * ISO forms of timestamptz and timetz (agent/pg_text.c): offsets, fraction
+ * digits, BC, and an output buffer too small (refused, never overrun).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "json_out.h"
+#include "pg_text.h"
+#include "util.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static void expect_int(int64_t v)
+{
+	struct strbuf sb;
+	char want[32];
+
+	snprintf(want, sizeof(want), "%" PRId64, v);
+	strbuf_init(&sb);
+	json_out_int(&sb, v);
+	assert_string_equal(sb.data, want);
+	strbuf_fini(&sb);
+}
+
+static void test_ints(void **state)
+{
+	struct strbuf sb;
+
+	(void)state;
+	expect_int(0);
+	expect_int(7);
+	expect_int(-7);
+	expect_int(10);
+	expect_int(1732540000123);
+	expect_int(-1732540000123000000);
+	expect_int(INT64_MAX);
+	expect_int(INT64_MIN);
+	strbuf_init(&sb);
+	json_out_uint(&sb, UINT64_MAX);
+	strbuf_adds(&sb, ",");
+	json_out_uint(&sb, 0);
+	assert_string_equal(sb.data, "18446744073709551615,0");
+	strbuf_fini(&sb);
+}
+
+static void expect_tstz(const char *in, int digits, const char *want)
+{
+	char out[64];
+	bool ok = pg_text_timestamptz_iso(in, strlen(in), digits, out, sizeof(out));
+
+	if (!want) {
+		assert_false(ok);
+		return;
+	}
+	assert_true(ok);
+	assert_string_equal(out, want);
+}
+
+static void test_timestamptz(void **state)
+{
+	char small[21];
+	const char *in = "2024-01-31 12:34:56.5+00";
+
+	(void)state;
+	expect_tstz("2024-01-31 12:34:56+00", 6, "2024-01-31T12:34:56.000000Z");
+	expect_tstz("2024-01-31 12:34:56.123456+00", 6, "2024-01-31T12:34:56.123456Z");
+	expect_tstz("2024-01-31 12:34:56.000042+00", 6, "2024-01-31T12:34:56.000042Z");
+	expect_tstz("2024-01-31 12:34:56.5+00", 3, "2024-01-31T12:34:56.500Z");
+	expect_tstz("2024-01-31 12:34:56.5+00", 0, "2024-01-31T12:34:56Z");
+	expect_tstz("2024-01-31 12:34:56+05:30", 1, "2024-01-31T12:34:56.0+05:30");
+	expect_tstz("2024-01-31 12:34:56-08", 0, "2024-01-31T12:34:56-08:00");
+	expect_tstz("1900-01-31 12:34:56+00:19:32", 0, "1900-01-31T12:34:56+00:19:32");
+	expect_tstz("0044-03-15 12:00:00+00 BC", 0, NULL);
+	expect_tstz("2024-01-31 12:34:56", 0, NULL);
+	expect_tstz("2024-01-31 12:34:56+00 junk", 0, NULL);
+	expect_tstz("not a time", 0, NULL);
+	/* 27 characters and the NUL do not fit in 21; 20 and the NUL do */
+	assert_false(pg_text_timestamptz_iso(in, strlen(in), 6, small, sizeof(small)));
+	assert_true(pg_text_timestamptz_iso(in, strlen(in), 0, small, sizeof(small)));
+	assert_string_equal(small, "2024-01-31T12:34:56Z");
+	assert_false(pg_text_timestamptz_iso(in, strlen(in), 0, small, 20));
+}
+
+static void test_timetz(void **state)
+{
+	char out[64];
+	const char *cases[][2] = {
+		{ "12:34:56+00", "12:34:56Z" },
+		{ "12:34:56.120000+00", "12:34:56.12Z" },
+		{ "12:34:56.000000-03:30", "12:34:56-03:30" },
+		{ "23:59:59.999999+14", "23:59:59.999999+14:00" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_true(pg_text_timetz_iso(cases[i][0], strlen(cases[i][0]), out, sizeof(out)));
+		assert_string_equal(out, cases[i][1]);
+	}
+	assert_false(pg_text_timetz_iso("12:34:56", 8, out, sizeof(out)));
+	assert_false(pg_text_timetz_iso("12:34:56+00", 11, out, 9));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ints),
+		cmocka_unit_test(test_timestamptz),
+		cmocka_unit_test(test_timetz),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
