@@ -42,6 +42,9 @@
 #define SQL_FETCH(rows) "FETCH " STRINGIFY(rows) " FROM cdc_snapshot"
 #define TOPIC_TIMEOUT_MS 30000
 #define RECONNECT_MAX_SEC 30
+/* Messages handled between two looks at the clock, Kafka's acks and the
+ * status timer while the stream is busy (it looks whenever it runs dry). */
+#define HOUSEKEEPING_EVERY 512
 
 static volatile sig_atomic_t stop_requested;
 
@@ -93,6 +96,7 @@ struct capture {
 	bool streamed;                 /* a session reached streaming once */
 	bool streamed_session;         /* the current session reached streaming */
 	double next_status;
+	int64_t event_ms; /* events' ts_ms while streaming (read by housekeeping); 0: read it per event */
 	struct progress_writer progress; /* events for status, written once a second */
 };
 
@@ -219,7 +223,8 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 	c->key.len = 0;
 	c->value.len = 0;
 	has_key = key_row && event_key_json(&c->key, &c->fmt, ct->et, key_row);
-	event_value_json(&c->value, &c->fmt, ct->et, op, before, after, src, wall_ms());
+	event_value_json(&c->value, &c->fmt, ct->et, op, before, after, src,
+			 c->event_ms ? c->event_ms : wall_ms());
 	strbuf_init(&unchanged);
 	if (h && h->old_key)
 		hdrs[n++] = (struct kafka_header){ "__debezium.oldkey", h->old_key,
@@ -781,6 +786,24 @@ static bool wait_readable(PGconn *conn, int timeout_ms)
 	return PQconsumeInput(conn) == 1;
 }
 
+/* Between messages: serve Kafka's acks, settle transactions, read the clock
+ * events are stamped with, send the status when due.  False when Kafka or
+ * the status failed (logged). */
+static bool housekeeping(struct capture *c)
+{
+	kafka_out_poll(c->kafka, 0);
+	txns_settle(c);
+	if (c->kafka_failed || kafka_out_failed(c->kafka))
+		return false;
+	c->event_ms = wall_ms();
+	if (now_sec() >= c->next_status) {
+		if (!status_send(c, false))
+			return false;
+		progress_writer_tick(&c->progress, false);
+	}
+	return true;
+}
+
 /* Streams until stop is requested (true) or the connection or Kafka fails
  * (false, logged). */
 static bool stream_loop(struct capture *c)
@@ -791,17 +814,10 @@ static bool stream_loop(struct capture *c)
 		char *buf = NULL;
 		int len;
 
-		if (++since_poll >= 512) {
-			kafka_out_poll(c->kafka, 0);
-			txns_settle(c);
+		if (++since_poll >= HOUSEKEEPING_EVERY) {
 			since_poll = 0;
-		}
-		if (c->kafka_failed || kafka_out_failed(c->kafka))
-			return false;
-		if (now_sec() >= c->next_status) {
-			if (!status_send(c, false))
+			if (!housekeeping(c))
 				return false;
-			progress_writer_tick(&c->progress, false);
 		}
 		if (stop_requested)
 			return true;
@@ -815,8 +831,8 @@ static bool stream_loop(struct capture *c)
 			continue;
 		}
 		if (len == 0) {
-			kafka_out_poll(c->kafka, 0);
-			txns_settle(c);
+			if (!housekeeping(c))
+				return false;
 			if (!wait_readable(c->repl, 100)) {
 				log_error("%s: lost the replication connection to %s: %s", c->label,
 					  pgsql_where(&c->src->pg, PG_AS_USER),
@@ -843,6 +859,7 @@ static bool stream_loop(struct capture *c)
 
 static void session_close(struct capture *c)
 {
+	c->event_ms = 0;
 	PQfinish(c->repl);
 	PQfinish(c->sql);
 	c->repl = c->sql = NULL;

@@ -277,6 +277,17 @@ struct event_table *event_table_new(const struct event_format *fmt, const struct
 		et->value_schema = envelope_schema(fmt, et);
 	}
 	et->columns_header = columns_header(ts);
+	/* What every value of a column needs, found once per table rather than
+	 * once per value (a strcmp walk and an escape scan per value). */
+	et->cols = xcalloc(ts->ncols ? ts->ncols : 1, sizeof(*et->cols));
+	for (size_t i = 0; i < ts->ncols; i++) {
+		struct strbuf key;
+
+		strbuf_init(&key);
+		json_out_key(&key, ts->cols[i].name);
+		et->cols[i].key = strbuf_detach(&key);
+		et->cols[i].map = type_map_for(&ts->cols[i]);
+	}
 	return et;
 }
 
@@ -288,6 +299,9 @@ void event_table_free(struct event_table *et)
 	free(et->key_schema);
 	free(et->value_schema);
 	free(et->columns_header);
+	for (size_t i = 0; i < et->ts->ncols; i++)
+		free(et->cols[i].key);
+	free(et->cols);
 	free(et);
 }
 
@@ -345,9 +359,9 @@ static void add_decimal(struct strbuf *sb, const struct event_format *fmt,
 /* One scalar from its text form; anything the parsers do not recognise
  * (infinity dates, BC timestamps with zones) goes out as its text. */
 static void add_scalar(struct strbuf *sb, const struct event_format *fmt,
-		       const struct column_schema *col, const char *s, size_t n)
+		       const struct column_schema *col, const struct type_map *map, const char *s,
+		       size_t n)
 {
-	const struct type_map *map = type_map_for(col);
 	char iso[64];
 	int32_t days;
 	int64_t v;
@@ -422,7 +436,8 @@ static void add_scalar(struct strbuf *sb, const struct event_format *fmt,
 }
 
 static void add_array(struct strbuf *sb, const struct event_format *fmt,
-		      const struct column_schema *col, const char *s, size_t n)
+		      const struct column_schema *col, const struct type_map *map, const char *s,
+		      size_t n)
 {
 	struct pg_array_iter it;
 	const char *elem;
@@ -439,7 +454,7 @@ static void add_array(struct strbuf *sb, const struct event_format *fmt,
 		if (i++)
 			strbuf_adds(sb, ",");
 		if (elem)
-			add_scalar(sb, fmt, col, elem, len);
+			add_scalar(sb, fmt, col, map, elem, len);
 		else
 			strbuf_adds(sb, "null");
 	}
@@ -454,14 +469,15 @@ static void add_array(struct strbuf *sb, const struct event_format *fmt,
 }
 
 static void add_value(struct strbuf *sb, const struct event_format *fmt,
-		      const struct column_schema *col, const struct pgoutput_value *v)
+		      const struct column_schema *col, const struct type_map *map,
+		      const struct pgoutput_value *v)
 {
 	switch (v->kind) {
 	case PGOUTPUT_NULL:
 		strbuf_adds(sb, "null");
 		return;
 	case PGOUTPUT_UNCHANGED:
-		if (type_map_for(col)->form == FORM_BYTES && !col->is_array)
+		if (map->form == FORM_BYTES && !col->is_array)
 			json_out_base64(sb, (const unsigned char *)EVENT_UNAVAILABLE_VALUE,
 					strlen(EVENT_UNAVAILABLE_VALUE));
 		else
@@ -470,16 +486,17 @@ static void add_value(struct strbuf *sb, const struct event_format *fmt,
 	case PGOUTPUT_TEXT:
 	case PGOUTPUT_BINARY:
 		if (col->is_array)
-			add_array(sb, fmt, col, v->data, v->len);
+			add_array(sb, fmt, col, map, v->data, v->len);
 		else
-			add_scalar(sb, fmt, col, v->data, v->len);
+			add_scalar(sb, fmt, col, map, v->data, v->len);
 		return;
 	}
 }
 
 static void add_row(struct strbuf *sb, const struct event_format *fmt,
-		    const struct table_schema *ts, const struct pgoutput_value *row, bool key_only)
+		    const struct event_table *et, const struct pgoutput_value *row, bool key_only)
 {
+	const struct table_schema *ts = et->ts;
 	size_t n = key_only ? ts->nkey : ts->ncols;
 
 	if (!row) {
@@ -492,8 +509,8 @@ static void add_row(struct strbuf *sb, const struct event_format *fmt,
 
 		if (i)
 			strbuf_adds(sb, ",");
-		json_out_key(sb, ts->cols[c].name);
-		add_value(sb, fmt, &ts->cols[c], &row[c]);
+		strbuf_adds(sb, et->cols[c].key);
+		add_value(sb, fmt, &ts->cols[c], et->cols[c].map, &row[c]);
 	}
 	strbuf_adds(sb, "}");
 }
@@ -508,7 +525,7 @@ bool event_key_json(struct strbuf *sb, const struct event_format *fmt,
 		strbuf_adds(sb, et->key_schema);
 		strbuf_adds(sb, ",\"payload\":");
 	}
-	add_row(sb, fmt, et->ts, row, true);
+	add_row(sb, fmt, et, row, true);
 	if (fmt->schemas)
 		strbuf_adds(sb, "}");
 	return true;
@@ -580,9 +597,9 @@ void event_value_json(struct strbuf *sb, const struct event_format *fmt,
 		strbuf_adds(sb, ",\"payload\":");
 	}
 	strbuf_adds(sb, "{\"before\":");
-	add_row(sb, fmt, et->ts, before, false);
+	add_row(sb, fmt, et, before, false);
 	strbuf_adds(sb, ",\"after\":");
-	add_row(sb, fmt, et->ts, after, false);
+	add_row(sb, fmt, et, after, false);
 	strbuf_adds(sb, ",\"source\":");
 	add_source(sb, fmt, et, src);
 	strbuf_adds(sb, ",\"transaction\":null,\"op\":\"");

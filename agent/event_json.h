@@ -39,6 +39,15 @@ struct event_table {
 	char *key_schema;              /* JSON, or NULL when !schemas or no key */
 	char *value_schema;
 	char *columns_header;          /* exact source types, for the cdc.columns header */
+	struct event_column *cols;     /* one per ts->cols, in the same order */
+};
+
+struct type_map; /* event_json.c's table of how a type is written */
+
+/* Per-column pieces of the hot path, computed by event_table_new. */
+struct event_column {
+	char *key;                  /* "name": (escaped) */
+	const struct type_map *map; /* how its values are written */
 };
 
 struct event_table *event_table_new(const struct event_format *fmt, const struct table_schema *ts);

@@ -47,9 +47,16 @@
 #      LAT_SEC (20) LOW_RATE (1000) LAT_TX_RATE (1000) CDC_AGENT (./cdc-agent)
 #      PG_BIN (/usr/lib/postgresql/15/bin) BENCH_OUT (docs/BENCHMARKS.md)
 #      BENCH_KEEP_LOGS=1 keeps a copy of the work directory (logs).
+#      BENCH_COMPRESSION: the topology's [kafka] compression (default: the
+#      agent's, lz4).  BENCH_SAMPLE=1: during each cdc-agent latency run,
+#      sample-*.log in the work directory gets, every 0.5 s, the rows written
+#      at the source, in Kafka (high watermark) and in the target (where a
+#      backlog sits), and the CPU seconds of each process on the path at the
+#      start and after LAT_SEC s; BENCH_SAMPLE=perf also records the whole
+#      machine (perf record -a) for 5 s of it.
 #      BENCH_PERF (auto): 1, or auto when perf works here, adds one more
-#      throughput run of cdc-agent, not timed, with apply sampled by perf
-#      record; where apply's CPU goes is summed up in the section, the full
+#      throughput run of cdc-agent, not timed, with apply and capture sampled
+#      by perf record (perf-capture.data is kept, not summed up); where apply's CPU goes is summed up in the section, the full
 #      report is BENCH_PERF_DIR/perf-apply.txt (default: the work directory,
 #      removed at the end).  0 skips it.
 set -euo pipefail
@@ -208,6 +215,7 @@ $units
 [kafka]
 bootstrap_servers = 127.0.0.1:$KP
 partitions = 1
+${BENCH_COMPRESSION:+compression = $BENCH_COMPRESSION}
 
 [source s0]
 host = $PG_SOCK_src
@@ -514,6 +522,7 @@ latency_run() { # SYSTEM LABEL SRC_TABLE DB DST_TABLE RATE
 	"$PG_BIN/pgbench" -n -h "$PG_SOCK_src" -p "$PG_PORT_src" -U postgres -f "$script" -R "$txr" \
 		-T "$LAT_SEC" -c 4 -j 2 db1 >"$WORK/pgbench-$label-$rate.log" 2>&1 &
 	PGBENCH_PID=$!
+	[ -n "${BENCH_SAMPLE:-}" ] && [ "$sys" != lr ] && sample_backlog "$src" "$db" "$dst" >"$WORK/sample-$label-$rate.log" 2>&1 &
 	wait "$PGBENCH_PID" || { cat "$WORK/pgbench-$label-$rate.log" >&2; die "pgbench"; }
 	PGBENCH_PID=''
 	lag=$(sed -n 's/^rate limit schedule lag: avg \([0-9.]*\).*/\1/p' "$WORK/pgbench-$label-$rate.log")
@@ -533,6 +542,24 @@ latency_run() { # SYSTEM LABEL SRC_TABLE DB DST_TABLE RATE
 	log "  $label at $rate rows/s ($txr tx/s of $k rows; pgbench lag ${lag:-?} ms): rows achieved-rows/s p50 p99 max (ms to insert) p50 p99 (ms to commit): ${src_stats% *} ${src_stats#* } ${stats#* }"
 }
 
+# BENCH_SAMPLE=1: every 0.5 s during a cdc-agent latency run, where rows are:
+# written at the source, in Kafka (high watermark), applied in the target.
+sample_backlog() { # SRC_TABLE DB DST_TABLE
+	local end=$((SECONDS + LAT_SEC + 5)) s k t p pids
+	pids="$CAP_PID $APP_PID $(walsender_pid bench_s0) $(apply_backend_pid "$2") $(broker_pid)"
+	echo "cpu at start (capture apply walsender backend broker machine): $(for p in $pids; do cpu_of "$p"; echo -n ' '; done) $(machine_cpu)"
+	[ "$BENCH_SAMPLE" = perf ] && [ "$(basename "$1")" = lat_cdc ] &&
+		(sleep 3; perf record -q -a -g -F 499 -o "$WORK/perf-sys-$(date +%s).data" -- sleep 5 >/dev/null 2>&1) &
+	while ((SECONDS < end)); do
+		((SECONDS >= end - 5)) && [ -z "${cpu_end:-}" ] && cpu_end=1 &&
+			echo "cpu at end: $(for p in $pids; do cpu_of "$p"; echo -n ' '; done) $(machine_cpu)"
+		s=$(q db1 "SELECT count(*) FROM $1 WHERE id > 0")
+		k=$(kcat -b "127.0.0.1:$KP" -Q -t "b0.public.$1:0:-1" 2>/dev/null | awk '{ print $NF }')
+		t=$(q "$2" "SELECT count(*) FROM $3 WHERE id > 0")
+		echo "$(date +%T.%N | cut -c1-10) source $s kafka_hw $k target $t"
+		sleep 0.5
+	done
+}
 log "latency: $LAT_SEC s at $LOW_RATE rows/s and at $HALF_RATE rows/s (half of native's $LR_RATE rows/s)"
 for rate in "$LOW_RATE" "$HALF_RATE"; do
 	latency_run cdc-p0 cdc lat_cdc db2 lat_cdc "$rate"
@@ -553,13 +580,16 @@ if [ "$BENCH_PERF" = 1 ]; then
 	f=$BENCH_PERF_DIR/perf-apply
 	perf record -q -F 999 --call-graph dwarf,8192 -p "$APP_PID" -o "$f.data" 2>"$WORK/perf.log" &
 	PERF_PID=$!
+	perf record -q -F 999 --call-graph dwarf,8192 -p "$CAP_PID" -o "$BENCH_PERF_DIR/perf-capture.data" 2>"$WORK/perf-capture.log" &
+	PERF_CAP_PID=$!
 	sleep 1
 	t0=$(q db1 "SELECT extract(epoch FROM clock_timestamp())")
 	"$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$PG_SOCK_src" -p "$PG_PORT_src" -U postgres \
 		-d db1 -f <(sed "s/@T@/narrow_cdc/" "$LOAD_SQL") >/dev/null || die "load"
 	t1=$(wait_done db2 narrow_cdc "$WAIT_MAX_SEC") || die "profiled run did not deliver"
-	kill -INT "$PERF_PID"
+	kill -INT "$PERF_PID" "$PERF_CAP_PID"
 	wait "$PERF_PID" || true
+	wait "$PERF_CAP_PID" || true
 	PERF_PID=''
 	PERF_RATE=$(calc "printf \"%.0f\", $ROWS / ($t1 - $t0)")
 	log "  profiled run (not in the table): $PERF_RATE rows/s under perf"
