@@ -225,7 +225,9 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 	has_key = key_row && event_key_json(&c->key, &c->fmt, ct->et, key_row);
 	event_value_json(&c->value, &c->fmt, ct->et, op, before, after, src,
 			 c->event_ms ? c->event_ms : wall_ms());
-	strbuf_init(&unchanged);
+	/* only updates can have unchanged columns: no buffer for the rest */
+	if (h && h->unchanged)
+		strbuf_init(&unchanged);
 	if (h && h->old_key)
 		hdrs[n++] = (struct kafka_header){ "__debezium.oldkey", h->old_key,
 						   strlen(h->old_key) };
@@ -243,7 +245,8 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 	/* The tombstone carries the delete's headers, as Debezium's does. */
 	if (ok && op == 'd' && has_key && c->src->tombstones)
 		ok = produce(c, ct, &c->key, NULL, 0, hdrs, n, t);
-	strbuf_fini(&unchanged);
+	if (h && h->unchanged)
+		strbuf_fini(&unchanged);
 	return ok;
 }
 

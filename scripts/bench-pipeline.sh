@@ -548,6 +548,9 @@ sample_backlog() { # SRC_TABLE DB DST_TABLE
 	local end=$((SECONDS + LAT_SEC + 5)) s k t p pids
 	pids="$CAP_PID $APP_PID $(walsender_pid bench_s0) $(apply_backend_pid "$2") $(broker_pid)"
 	echo "cpu at start (capture apply walsender backend broker machine): $(for p in $pids; do cpu_of "$p"; echo -n ' '; done) $(machine_cpu)"
+	[ "$BENCH_SAMPLE" = strace ] && [ "$(basename "$1")" = lat_cdc ] &&
+		(sleep 3; timeout -s INT 5 strace -c -f -p "$APP_PID" -o "$WORK/strace-apply-$(date +%s).txt" &
+		 timeout -s INT 5 strace -c -f -p "$CAP_PID" -o "$WORK/strace-capture-$(date +%s).txt"; wait) >/dev/null 2>&1 &
 	[ "$BENCH_SAMPLE" = perf ] && [ "$(basename "$1")" = lat_cdc ] &&
 		(sleep 3; perf record -q -a -g -F 499 -o "$WORK/perf-sys-$(date +%s).data" -- sleep 5 >/dev/null 2>&1) &
 	while ((SECONDS < end)); do
@@ -560,6 +563,28 @@ sample_backlog() { # SRC_TABLE DB DST_TABLE
 		sleep 0.5
 	done
 }
+# BENCH_AB=OTHER_BINARY (with BENCH_SAMPLE=1): instead of the latency runs, AB_PAIRS (3)
+# pairs of latency runs at LOW_RATE, this agent then the other, alternating,
+# printing each process's CPU per row: for comparing two builds side by side.
+if [ -n "${BENCH_AB:-}" ]; then
+	cp -p "$BENCH_AB" "$WORK/cdc-agent-b"
+	for ((rep = 1; rep <= ${AB_PAIRS:-3}; rep++)); do
+		for bin in "$WORK/cdc-agent" "$WORK/cdc-agent-b"; do
+			stop_running
+			CDC_AGENT=$bin AGENT_EXE=$(readlink -f "$bin")
+			latency_run cdc-p0 "ab$rep-${bin##*/}" lat_cdc db2 lat_cdc "$LOW_RATE"
+			awk -v b="${bin##*/}" -v n="$((LOW_RATE * LAT_SEC))" '
+				/^cpu at start/ { for (i = 1; i <= 6; i++) s[i] = $(NF - 6 + i) }
+				/^cpu at end/ { for (i = 1; i <= 6; i++) e[i] = $(NF - 6 + i) }
+				END { printf "AB %s us/row: capture %.2f apply %.2f walsender %.2f backend %.2f broker %.2f sum %.2f machine %.2f\n", b,
+					1e6*(e[1]-s[1])/n, 1e6*(e[2]-s[2])/n, 1e6*(e[3]-s[3])/n, 1e6*(e[4]-s[4])/n, 1e6*(e[5]-s[5])/n,
+					1e6*(e[1]-s[1]+e[2]-s[2]+e[3]-s[3]+e[4]-s[4]+e[5]-s[5])/n, 1e6*(e[6]-s[6])/n }' \
+				"$WORK/sample-ab$rep-${bin##*/}-$LOW_RATE.log" >&2
+		done
+	done
+	stop_running
+	exit 0
+fi
 log "latency: $LAT_SEC s at $LOW_RATE rows/s and at $HALF_RATE rows/s (half of native's $LR_RATE rows/s)"
 for rate in "$LOW_RATE" "$HALF_RATE"; do
 	latency_run cdc-p0 cdc lat_cdc db2 lat_cdc "$rate"
