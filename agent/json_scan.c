@@ -136,6 +136,13 @@ static bool read_string(struct jscan *s, bool write, char **out, size_t *len)
 	char *dst = s->p + 1;
 	char *begin = dst;
 
+	/* Fast path: until the first escape or non-ASCII byte, the text is its
+	 * own unescaped form (dst == src), so there is nothing to copy.  Most
+	 * strings of an event (names, ISO times, decimals) end here. */
+	while ((unsigned char)*src >= 0x20 && (unsigned char)*src < 0x80 && *src != '"' &&
+	       *src != '\\')
+		src++;
+	dst += src - begin;
 	for (;;) {
 		unsigned char c = (unsigned char)*src;
 
