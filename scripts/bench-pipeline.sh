@@ -508,8 +508,14 @@ LAT=$WORK/latency # lines: rate system k achieved_rows/s rows p50i p99i maxi p50
 PHASE=latency
 latency_run() { # SYSTEM LABEL SRC_TABLE DB DST_TABLE RATE
 	local sys=$1 label=$2 src=$3 db=$4 dst=$5 rate=$6 k txr last script stats src_stats lag
+	local pids c0=0 c1=0 m0 m1 t0 t1 p cpu busy
 	use_system "$sys"
 	catch_up "$src" "$db" "$dst"
+	if [ "$sys" = lr ]; then
+		pids="$(lr_worker_pid) $(walsender_pid bench_lr)"
+	else
+		pids="$CAP_PID $APP_PID $(walsender_pid "bench_s${sys#cdc-p}") $(apply_backend_pid "$db") $(broker_pid)"
+	fi
 	# LAT_TX_RATE transactions/s of k rows (single-row transactions up to that rate)
 	k=$(calc "k = int($rate / $LAT_TX_RATE + 0.5); print (k < 1 ? 1 : k)")
 	txr=$(calc "printf \"%.0f\", $rate / $k")
@@ -519,6 +525,10 @@ latency_run() { # SYSTEM LABEL SRC_TABLE DB DST_TABLE RATE
 	else
 		echo "INSERT INTO $src (v) SELECT 1 FROM generate_series(1, $k);" >"$script"
 	fi
+	local each0=() each=() i=0 parts
+	for p in $pids; do each0+=("$(cpu_of "$p")"); done
+	c0=$(IFS=+; calc "print ${each0[*]}")
+	m0=$(machine_cpu) t0=$(now)
 	"$PG_BIN/pgbench" -n -h "$PG_SOCK_src" -p "$PG_PORT_src" -U postgres -f "$script" -R "$txr" \
 		-T "$LAT_SEC" -c 4 -j 2 db1 >"$WORK/pgbench-$label-$rate.log" 2>&1 &
 	PGBENCH_PID=$!
@@ -530,6 +540,13 @@ latency_run() { # SYSTEM LABEL SRC_TABLE DB DST_TABLE RATE
 	src_stats=$(q db1 "SELECT count(*) || ' ' || round((count(*) / extract(epoch FROM max(ts) - min(ts)))::numeric)
 		FROM $src WHERE id > 0")
 	wait_row "$db" "$dst" "$last" "$WAIT_MAX_SEC" >/dev/null || die "$label did not deliver row $last at $rate rows/s"
+	# CPU of the path per row, and of the whole machine, from the first
+	# write until the last row arrived
+	for p in $pids; do each+=("$(calc "printf \"%.1f\", 1e6 * ($(cpu_of "$p") - ${each0[i]}) / $((LAT_SEC * rate))")"); i=$((i + 1)); done
+	c1=$c0
+	for p in "${!each[@]}"; do c1=$(calc "print $c1 + ${each[p]} * $((LAT_SEC * rate)) / 1e6"); done
+	parts=$(IFS=/; echo "${each[*]}")
+	m1=$(machine_cpu) t1=$(now)
 	stats=$(q "$db" "SELECT concat_ws(' ', count(*),
 			round(percentile_cont(0.5) WITHIN GROUP (ORDER BY i)::numeric, 1),
 			round(percentile_cont(0.99) WITHIN GROUP (ORDER BY i)::numeric, 1), round(max(i)::numeric, 1),
@@ -538,7 +555,9 @@ latency_run() { # SYSTEM LABEL SRC_TABLE DB DST_TABLE RATE
 		FROM (SELECT 1000 * extract(epoch FROM pg_xact_commit_timestamp(xmin) - ts) c,
 			1000 * extract(epoch FROM arrived - ts) i FROM $dst WHERE id > 0) l")
 	[ "${stats%% *}" = "${src_stats%% *}" ] || die "$label: ${stats%% *} rows arrived of ${src_stats%% *}"
-	echo "$rate $label $k ${src_stats#* } $stats ${lag:-?}" >>"$LAT"
+	cpu=$(calc "printf \"%.1f\", 1e6 * ($c1 - $c0) / ${src_stats%% *}")
+	busy=$(calc "printf \"%.2f\", ($m1 - $m0) / ($t1 - $t0)")
+	echo "$rate $label $k ${src_stats#* } $stats ${lag:-?} $cpu $busy $parts" >>"$LAT"
 	log "  $label at $rate rows/s ($txr tx/s of $k rows; pgbench lag ${lag:-?} ms): rows achieved-rows/s p50 p99 max (ms to insert) p50 p99 (ms to commit): ${src_stats% *} ${src_stats#* } ${stats#* }"
 }
 
@@ -684,10 +703,10 @@ tp_row cdc "cdc-agent, json_schemas = false"
 LAT_ROWS=()
 for rate in "$LOW_RATE" "$HALF_RATE"; do
 	for label in cdc lr; do
-		read -r _ _ k ach n p50i p99i mxi p50c p99c lag < <(awk -v r="$rate" -v l="$label" '$1 == r && $2 == l' "$LAT")
+		read -r _ _ k ach n p50i p99i mxi p50c p99c lag cpu busy parts < <(awk -v r="$rate" -v l="$label" '$1 == r && $2 == l' "$LAT")
 		name="cdc-agent"
 		[ "$label" = lr ] && name="native" p50c="–" p99c="–"
-		LAT_ROWS+=("| $rate | $name | $k | $n | $ach | $lag | $p50i | $p99i | $mxi | **$p50c** | **$p99c** |")
+		LAT_ROWS+=("| $rate | $name | $k | $n | $ach | $lag | $p50i | $p99i | $mxi | **$p50c** | **$p99c** | $cpu ($parts) | $busy |")
 	done
 done
 lat_col() { awk -v r="$1" -v l="$2" -v k="$3" '$1 == r && $2 == l { print $k }' "$LAT"; }
@@ -759,15 +778,19 @@ SECTION_FILE=$WORK/section.md
 	echo "  transaction right after applying it, so its *to insert* is within µs of its commit, while"
 	echo "  cdc-agent commits a batch (up to 5000 records or 200 ms). Percentiles (\`percentile_cont\`) over"
 	echo "  every row of the run. The high rate is half of native replication's median throughput above."
-	echo "  *lag*: pgbench's mean schedule lag (the writer keeping its rate)."
+	echo "  *lag*: pgbench's mean schedule lag (the writer keeping its rate). *path CPU µs/row*: CPU time of"
+	echo "  the replication path from the first write until the last row arrived, over the rows; in brackets"
+	echo "  each process's (cdc-agent: capture/apply/walsender/apply's backend/broker; native: apply"
+	echo "  worker/walsender); *machine CPUs"
+	echo "  busy*: the whole machine's CPU time over that time (writer included), out of $(nproc)."
 	echo "- *Peak RSS*: VmHWM of the process, read just before its SIGTERM."
 	echo
 	echo "| system | s (median) | source written in s | rows/s | runs (rows/s) | × native | CPU µs/row | machine CPUs busy |"
 	echo "|---|---:|---:|---:|---|---:|---|---:|"
 	printf '%s\n' "${TP_ROWS[@]}"
 	echo
-	echo "| rows/s | system | k | rows | achieved rows/s | lag ms | p50 ms to insert | p99 ms to insert | max ms to insert | p50 ms to commit | p99 ms to commit |"
-	echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| rows/s | system | k | rows | achieved rows/s | lag ms | p50 ms to insert | p99 ms to insert | max ms to insert | p50 ms to commit | p99 ms to commit | path CPU µs/row | machine CPUs busy |"
+	echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	printf '%s\n' "${LAT_ROWS[@]}"
 	echo
 	echo "Peak RSS: $RSS_LINE."
