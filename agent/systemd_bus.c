@@ -19,11 +19,13 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-journal.h>
 #include <time.h>
+#include <unistd.h>
 
 #define SD_DEST "org.freedesktop.systemd1"
 #define SD_PATH "/org/freedesktop/systemd1"
 #define SD_MANAGER "org.freedesktop.systemd1.Manager"
 #define JOURNAL_LINES 15
+#define JOURNAL_WAIT_MS 1500 /* for the lines of a unit that just failed (systemd_journal_tail) */
 
 struct systemd {
 	sd_bus *bus;
@@ -279,17 +281,18 @@ bool systemd_unit_state(struct systemd *sd, const char *unit, struct unit_state 
 	return true;
 }
 
-void systemd_journal_tail(const char *unit, int n, struct strbuf *sb)
+/* The last n messages of unit into sb; how many were added. */
+static int journal_tail_once(const char *unit, int n, struct strbuf *sb)
 {
 	sd_journal *j = NULL;
 	char *match = xasprintf("_SYSTEMD_UNIT=%s", unit);
-	int count = 0;
+	int count = 0, added = 0;
 
 	if (sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY) < 0 || sd_journal_add_match(j, match, 0) < 0 ||
 	    sd_journal_seek_tail(j) < 0) {
 		free(match);
 		sd_journal_close(j);
-		return;
+		return 0;
 	}
 	while (count < n && sd_journal_previous(j) > 0)
 		count++;
@@ -297,11 +300,24 @@ void systemd_journal_tail(const char *unit, int n, struct strbuf *sb)
 		const void *data;
 		size_t len;
 
-		if (sd_journal_get_data(j, "MESSAGE", &data, &len) >= 0 && len > 8)
+		if (sd_journal_get_data(j, "MESSAGE", &data, &len) >= 0 && len > 8) {
 			strbuf_addf(sb, "    %.*s\n", (int)(len - 8), (const char *)data + 8);
+			added++;
+		}
 	}
 	free(match);
 	sd_journal_close(j);
+	return added;
+}
+
+void systemd_journal_tail(const char *unit, int n, struct strbuf *sb)
+{
+	/* Read right after a unit failed, the journal may not hold its last
+	 * lines yet (journald stores them a moment later): an empty answer is
+	 * asked again for up to JOURNAL_WAIT_MS, so the error shows why. */
+	for (int waited = 0; journal_tail_once(unit, n, sb) == 0 && waited < JOURNAL_WAIT_MS;
+	     waited += 100)
+		usleep(100 * 1000);
 }
 
 bool systemd_job(struct systemd *sd, const char *method, const char *unit, int timeout_sec)
