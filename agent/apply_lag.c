@@ -23,7 +23,10 @@ struct stored_offset {
 static bool stored_offsets(const struct pipeline_cfg *pipe, struct stored_offset **out, size_t *n,
 			   struct strbuf *why)
 {
-	PGconn *conn = pgsql_connect("status", &pipe->target->pg, PG_AS_USER, NULL);
+	/* Quiet: the status is collected every 10 s, and an unreachable target
+	 * is a state it reports (why), not a line for the journal each time. */
+	char *error = NULL;
+	PGconn *conn = pgsql_connect_quiet("status", &pipe->target->pg, PG_AS_USER, NULL, &error);
 	const char *params[] = { pipe->name };
 	PGresult *res = NULL;
 	char *table = NULL;
@@ -32,7 +35,9 @@ static bool stored_offsets(const struct pipeline_cfg *pipe, struct stored_offset
 	*out = NULL;
 	*n = 0;
 	if (!conn) {
-		strbuf_addf(why, "cannot connect to target %s", pipe->target->name);
+		strbuf_addf(why, "cannot connect to target %s: %s", pipe->target->name,
+			    error ? error : "unknown error");
+		free(error);
 		return false;
 	}
 	ok = pgsql_query_value(conn, "status", "SELECT to_regclass('cdc_agent.offsets')::text", 0,
