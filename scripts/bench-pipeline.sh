@@ -44,7 +44,8 @@
 # which a running broker has long done; "sustained" means after that.
 #
 # Env: ROWS (200000) TXN_ROWS (1000) REPEAT (3) JSON_REPEAT (REPEAT) WARM_RUNS (2)
-#      LAT_SEC (20) LOW_RATE (1000) LAT_TX_RATE (1000) CDC_AGENT (./cdc-agent)
+#      LAT_SEC (20) LAT_WARM_SEC (20: one untimed latency run per system at the
+#      high rate first, when WARM_RUNS > 0) LOW_RATE (1000) LAT_TX_RATE (1000) CDC_AGENT (./cdc-agent)
 #      PG_BIN (/usr/lib/postgresql/15/bin) BENCH_OUT (docs/BENCHMARKS.md)
 #      BENCH_KEEP_LOGS=1 keeps a copy of the work directory (logs).
 #      BENCH_COMPRESSION: the topology's [kafka] compression (default: the
@@ -70,6 +71,7 @@ TXN_ROWS=${TXN_ROWS:-1000}
 REPEAT=${REPEAT:-3}
 JSON_REPEAT=${JSON_REPEAT:-$REPEAT}
 LAT_SEC=${LAT_SEC:-20}
+LAT_WARM_SEC=${LAT_WARM_SEC:-20}
 LOW_RATE=${LOW_RATE:-1000}
 LAT_TX_RATE=${LAT_TX_RATE:-1000}
 WARM_RUNS=${WARM_RUNS:-2}
@@ -83,7 +85,7 @@ die() { log "ERROR: $*"; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "run as root (the cluster runs as the postgres user)"
 [ -x "$CDC_AGENT" ] || die "$CDC_AGENT missing: run make first"
 [ -x "$PG_BIN/pgbench" ] || die "$PG_BIN/pgbench missing"
-for v in ROWS TXN_ROWS REPEAT LAT_SEC LOW_RATE LAT_TX_RATE; do
+for v in ROWS TXN_ROWS REPEAT LAT_SEC LAT_WARM_SEC LOW_RATE LAT_TX_RATE; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer"
 done
 [[ $JSON_REPEAT =~ ^[0-9]+$ ]] || die "JSON_REPEAT must be a number"
@@ -604,6 +606,17 @@ if [ -n "${BENCH_AB:-}" ]; then
 	stop_running
 	exit 0
 fi
+# The JVM compiles again for the latency runs' shape (hundreds of small
+# requests a second rather than a few large ones): its C2 compiler thread
+# used 3-6 % of the machine during untimed-warm-up-less latency runs.  One
+# untimed run per system at the high rate, as WARM_RUNS does for throughput.
+if ((WARM_RUNS > 0)); then
+	log "latency warm-up: $LAT_WARM_SEC s per system at $HALF_RATE rows/s, not recorded"
+	LAT_SEC_MEASURED=$LAT_SEC LAT_SEC=$LAT_WARM_SEC
+	latency_run cdc-p0 warm-cdc lat_cdc db2 lat_cdc "$HALF_RATE"
+	latency_run lr warm-lr lat_lr db3 lat_lr "$HALF_RATE"
+	LAT_SEC=$LAT_SEC_MEASURED
+fi
 log "latency: $LAT_SEC s at $LOW_RATE rows/s and at $HALF_RATE rows/s (half of native's $LR_RATE rows/s)"
 for rate in "$LOW_RATE" "$HALF_RATE"; do
 	latency_run cdc-p0 cdc lat_cdc db2 lat_cdc "$rate"
@@ -759,7 +772,9 @@ SECTION_FILE=$WORK/section.md
 	echo "disabled), and a run starts once it has caught up (a TRUNCATE and a marker row have reached the"
 	echo "target). Each system first gets $WARM_RUNS untimed throughput run(s): a fresh Kafka JVM spends its"
 	echo "first few hundred thousand records compiling (its C1/C2 compiler threads used more CPU than its"
-	echo "request handlers in the first run), which a running broker has long done."
+	echo "request handlers in the first run), which a running broker has long done; and, before the latency"
+	echo "runs, one untimed $LAT_WARM_SEC s latency run each at the high rate (the JVM compiles again for that shape:"
+	echo "its C2 compiler thread took 3-6 % of the machine during latency runs without it)."
 	echo
 	echo "- *Throughput*: $ROWS rows into \`(id int primary key, v int)\`, $TXN_ROWS rows per transaction"
 	echo "  (\`INSERT ... SELECT generate_series\`), one session as fast as it goes; timed from the writer's"
