@@ -154,7 +154,11 @@ static bool producer_conf(const char *brokers, const char *client_id, const char
 		 * must not lose anything.  The bounded queue below makes
 		 * kafka_out_produce wait instead (backpressure). */
 		{ "message.timeout.ms", "0" },
-		{ "queue.buffering.max.kbytes", "16384" },
+		/* 8 MiB of payload is ~150 ms of narrow events at 95k rows/s, and
+		 * keeps capture's peak RSS near 44 MiB: with 16, a capture faster
+		 * than the broker filled it and peaked at 65 MiB on wide rows
+		 * (docs/BENCHMARKS.md, "Capture throughput"). */
+		{ "queue.buffering.max.kbytes", "8192" },
 		{ "queue.buffering.max.messages", "100000" },
 		/* The broker's cost is mostly per request (each batch is
 		 * validated, appended and fetched once): 5 ms made ~300-record
