@@ -173,7 +173,11 @@ check_contains "naming topic, partition, offset and table" \
 	'topic bad.public.my_table partition 0 offset 0: table "public"."my_table" does not exist in the target and auto_create is off' "$out"
 pg_psql src db3 "CREATE TABLE public.my_table (id int PRIMARY KEY, name text CONSTRAINT no_refused CHECK (name <> 'refused'));
 	GRANT ALL ON public.my_table TO db3_user" >/dev/null
-printf '{"id":2}\t{"before":null,"after":{"id":2,"name":"refused"},"source":{"schema":"public","table":"my_table"},"op":"c"}\n' | produce bad.public.my_table
+# The refused record sits mid-batch: a good one before it, one after it.
+{
+	printf '{"id":2}\t{"before":null,"after":{"id":2,"name":"refused"},"source":{"schema":"public","table":"my_table"},"op":"c"}\n'
+	printf '{"id":3}\t{"before":null,"after":{"id":3,"name":"y"},"source":{"schema":"public","table":"my_table"},"op":"c"}\n'
+} | produce bad.public.my_table
 out=$(bad_run); rc=$?
 check_eq "a row the target refuses stops apply" 1 "$rc"
 check_contains "naming the record" "topic bad.public.my_table partition 0 offset 1: the target refused this change" "$out"
@@ -187,19 +191,19 @@ pg_psql src db3 "ALTER TABLE public.my_table DROP CONSTRAINT no_refused" >/dev/n
 "$CDC_AGENT" -c "$T" apply bad >"$WORK/apply-bad.log" 2>&1 &
 APPLY=$!
 for _ in $(seq 60); do
-	[ "$(pg_psql src db3 "SELECT count(*) FROM public.my_table")" = 2 ] && break
+	[ "$(pg_psql src db3 "SELECT count(*) FROM public.my_table")" = 3 ] && break
 	sleep 0.5
 done
 kill -TERM "$APPLY"; wait "$APPLY"
-check_eq "after the fix both records are applied" "1=x,2=refused" \
+check_eq "after the fix the three records are applied" "1=x,2=refused,3=y" \
 	"$(pg_psql src db3 "SELECT string_agg(id || '=' || name, ',' ORDER BY id) FROM public.my_table")"
 
 printf '{"id":3}\tnot json at all\n' | produce bad.public.my_table
 out=$(bad_run); rc=$?
 check_eq "a malformed record stops apply" 1 "$rc"
-check_contains "naming it" "topic bad.public.my_table partition 0 offset 2: malformed event" "$out"
-check_eq "the rows before it stay applied, once" 2 "$(pg_psql src db3 "SELECT count(*) FROM public.my_table")"
-check_eq "and the stored offset points at it" 2 "$(pg_psql src db3 "SELECT next_offset FROM cdc_agent.offsets")"
+check_contains "naming it" "topic bad.public.my_table partition 0 offset 3: malformed event" "$out"
+check_eq "the rows before it stay applied, once" 3 "$(pg_psql src db3 "SELECT count(*) FROM public.my_table")"
+check_eq "and the stored offset points at it" 3 "$(pg_psql src db3 "SELECT next_offset FROM cdc_agent.offsets")"
 # insert_mode = insert: plain INSERTs, as the JDBC sink's insert.mode=insert,
 # so a second change of one key is refused by the target.
 {
