@@ -30,7 +30,6 @@
 
 #define APPLY_BATCH_MAX 5000
 #define APPLY_BATCH_WAIT_MS 200
-#define CLOCK_EVERY 256 /* records between two reads of the clock (consume_loop) */
 #define APPLY_UPSERT_BATCHES 16 /* after a create met an existing key */
 #define KAFKA_COMMIT_EVERY_MS 1000
 
@@ -86,7 +85,7 @@ struct apply {
 	struct target_table **tables;
 	size_t ntables;
 	rd_kafka_message_t **batch;
-	size_t nbatch, batch_cap;
+	size_t nbatch;
 	struct row_group group;
 	struct row_values row;     /* buffers reused from change to change */
 	struct apply_event ev;     /* the record being applied (buffers reused) */
@@ -1061,15 +1060,13 @@ static bool consumer_new(struct apply *a, const struct topology *topo)
 
 static bool consume_loop(struct apply *a)
 {
-	long long batch_started = 0, now = now_ms();
-	unsigned since_clock = 0;
+	long long batch_started = 0;
 
 	while (!stop_requested && !a->failed) {
 		/* With a batch open, only take what is already there: a batch
 		 * closes as soon as the consumer's queue runs dry, so a quiet
 		 * pipeline does not wait for the batch timer. */
-		bool waited = a->nbatch == 0;
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(a->rk, waited ? 100 : 0);
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(a->rk, a->nbatch ? 0 : 100);
 
 		if (m && m->err) {
 			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -1077,27 +1074,17 @@ static bool consume_loop(struct apply *a)
 			rd_kafka_message_destroy(m);
 			m = NULL;
 		}
-		/* The clock (batch timer, progress file) is read after a wait,
-		 * when the queue is dry, and every CLOCK_EVERY records: twice per
-		 * record was 6 % of apply's CPU. */
-		if (waited || !m || ++since_clock >= CLOCK_EVERY) {
-			since_clock = 0;
-			now = now_ms();
-			progress_writer_tick(&a->progress, false);
-		}
 		if (m) {
 			if (a->nbatch == 0)
-				batch_started = now;
-			if (a->nbatch == a->batch_cap) {
-				a->batch_cap = a->batch_cap ? 2 * a->batch_cap : 256;
-				a->batch = xrealloc(a->batch, a->batch_cap * sizeof(*a->batch));
-			}
+				batch_started = now_ms();
+			a->batch = xrealloc(a->batch, (a->nbatch + 1) * sizeof(*a->batch));
 			a->batch[a->nbatch++] = m;
 		}
 		if (a->nbatch > 0 && (a->nbatch >= APPLY_BATCH_MAX || !m ||
-				      now - batch_started >= APPLY_BATCH_WAIT_MS))
+				      now_ms() - batch_started >= APPLY_BATCH_WAIT_MS))
 			if (!batch_apply(a))
 				return false; /* errors already logged */
+		progress_writer_tick(&a->progress, false);
 	}
 	return !a->failed && batch_apply(a);
 }
