@@ -45,17 +45,6 @@
 /* Messages handled between two looks at the clock, Kafka's acks and the
  * status timer while the stream is busy (it looks whenever it runs dry). */
 #define HOUSEKEEPING_EVERY 512
-/* A drain of at least BUSY_DRAIN messages, after which nothing is waiting
- * yet, means capture keeps up with a busy stream: it then pauses
- * BUSY_PAUSE_USEC before waiting again, so the next read takes a larger
- * burst and the producer sends fewer, larger batches.  Side by side at
- * 85,000 rows/s (bench-pipeline BENCH_AB, 3 pairs): the broker's CPU per
- * row fell by a quarter, capture's rose by as much, and p99 was lower in
- * every pair.  Never while data is waiting (a backlog is read at full
- * speed: pausing there cut catch-up to a fifth) nor on a quiet or moderate
- * stream (drains of a few changes). */
-#define BUSY_DRAIN 256
-#define BUSY_PAUSE_USEC 10000
 
 static volatile sig_atomic_t stop_requested;
 
@@ -800,14 +789,6 @@ static bool wait_readable(PGconn *conn, int timeout_ms)
 	return PQconsumeInput(conn) == 1;
 }
 
-/* Whether the server's next bytes are already there. */
-static bool readable_now(PGconn *conn)
-{
-	struct pollfd pfd = { .fd = PQsocket(conn), .events = POLLIN };
-
-	return poll(&pfd, 1, 0) > 0;
-}
-
 /* Between messages: serve Kafka's acks, settle transactions, read the clock
  * events are stamped with, send the status when due.  False when Kafka or
  * the status failed (logged). */
@@ -831,7 +812,6 @@ static bool housekeeping(struct capture *c)
 static bool stream_loop(struct capture *c)
 {
 	unsigned since_poll = 0;
-	unsigned drained = 0; /* messages handled since the last wait */
 
 	for (;;) {
 		char *buf = NULL;
@@ -851,15 +831,11 @@ static bool stream_loop(struct capture *c)
 			PQfreemem(buf);
 			if (!ok)
 				return false;
-			drained++;
 			continue;
 		}
 		if (len == 0) {
 			if (!housekeeping(c))
 				return false;
-			if (drained >= BUSY_DRAIN && !readable_now(c->repl))
-				usleep(BUSY_PAUSE_USEC);
-			drained = 0;
 			if (!wait_readable(c->repl, 100)) {
 				log_error("%s: lost the replication connection to %s: %s", c->label,
 					  pgsql_where(&c->src->pg, PG_AS_USER),
