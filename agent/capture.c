@@ -216,6 +216,8 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 {
 	const struct pgoutput_value *key_row = after ? after : before;
 	struct kafka_header hdrs[4];
+	/* only updates can have unchanged columns: no buffer for the rest */
+	bool may_have_unchanged = h && h->unchanged;
 	struct strbuf unchanged;
 	size_t n = 0;
 	bool has_key, ok;
@@ -225,8 +227,7 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 	has_key = key_row && event_key_json(&c->key, &c->fmt, ct->et, key_row);
 	event_value_json(&c->value, &c->fmt, ct->et, op, before, after, src,
 			 c->event_ms ? c->event_ms : wall_ms());
-	/* only updates can have unchanged columns: no buffer for the rest */
-	if (h && h->unchanged)
+	if (may_have_unchanged)
 		strbuf_init(&unchanged);
 	if (h && h->old_key)
 		hdrs[n++] = (struct kafka_header){ "__debezium.oldkey", h->old_key,
@@ -234,7 +235,7 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 	if (h && h->new_key)
 		hdrs[n++] = (struct kafka_header){ "__debezium.newkey", h->new_key,
 						   strlen(h->new_key) };
-	if (h && h->unchanged && event_unchanged_json(&unchanged, ct->et, after))
+	if (may_have_unchanged && event_unchanged_json(&unchanged, ct->et, after))
 		hdrs[n++] = (struct kafka_header){ "cdc.unchanged", unchanged.data, unchanged.len };
 	if (!c->fmt.schemas)
 		hdrs[n++] = (struct kafka_header){ "cdc.columns", ct->et->columns_header,
@@ -245,7 +246,7 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 	/* The tombstone carries the delete's headers, as Debezium's does. */
 	if (ok && op == 'd' && has_key && c->src->tombstones)
 		ok = produce(c, ct, &c->key, NULL, 0, hdrs, n, t);
-	if (h && h->unchanged)
+	if (may_have_unchanged)
 		strbuf_fini(&unchanged);
 	return ok;
 }

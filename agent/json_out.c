@@ -3,7 +3,6 @@
  */
 #include "json_out.h"
 
-#include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,7 +6,6 @@
 #include "util.h"
 
 #include <ctype.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -246,13 +245,12 @@ bool pg_text_timestamptz_iso(const char *s, size_t n, int digits, char *out, siz
 	iso_put(&o, "T", 1);
 	iso_put(&o, hms, 8);
 	if (digits > 0) {
-		char frac[6];
-		int f = (int)(micros % USEC_PER_SEC);
+		static const int drop[] = { 1000000, 100000, 10000, 1000, 100, 10, 1 };
+		int k = digits > 6 ? 6 : digits;
 
-		for (int i = 5; i >= 0; i--, f /= 10)
-			frac[i] = (char)('0' + f % 10);
+		/* the first k of the fraction's 6 digits */
 		iso_put(&o, ".", 1);
-		iso_put(&o, frac, (size_t)(digits > 6 ? 6 : digits));
+		iso_put_digits(&o, (int)(micros % USEC_PER_SEC) / drop[k], k);
 	}
 	return copy_offset(&p, end, &o) && o.ok;
 }
