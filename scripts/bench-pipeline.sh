@@ -52,9 +52,9 @@
 #      agent's, lz4).  BENCH_SAMPLE=1: during each cdc-agent latency run,
 #      sample-*.log in the work directory gets, every 0.5 s, the rows written
 #      at the source, in Kafka (high watermark) and in the target (where a
-#      backlog sits), and the CPU seconds of each process on the path at the
-#      start and after LAT_SEC s; BENCH_SAMPLE=perf also records the whole
-#      machine (perf record -a) for 5 s of it.
+#      backlog sits); BENCH_SAMPLE=perf also records the whole machine (perf
+#      record -a) for 5 s of it, BENCH_SAMPLE=strace counts capture's and
+#      apply's system calls for 5 s.
 #      BENCH_PERF (auto): 1, or auto when perf works here, adds one more
 #      throughput run of cdc-agent, not timed, with apply and capture sampled
 #      by perf record (perf-capture.data is kept, not summed up); where apply's CPU goes is summed up in the section, the full
@@ -425,6 +425,9 @@ catch_up() { # SRC_TABLE DB DST_TABLE
 }
 
 # Server-side PIDs on the path, for CPU accounting.
+# cdc-agent's path (capture apply walsender apply's-backend broker) of the
+# running pipeline into target DB.
+cdc_pids() { echo "$CAP_PID $APP_PID $(walsender_pid "bench_s${RUNNING#cdc-p}") $(apply_backend_pid "$1") $(broker_pid)"; }
 walsender_pid() { q db1 "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$1'"; }
 lr_worker_pid() { q db3 "SELECT pid FROM pg_stat_subscription WHERE subname = 'lr_sub' AND relid IS NULL"; }
 apply_backend_pid() { q "$1" "SELECT pid FROM pg_stat_activity WHERE datname = '$1' AND application_name = 'cdc-agent' AND backend_type = 'client backend' LIMIT 1"; }
@@ -455,7 +458,7 @@ throughput_run() {
 	if [ "$sys" = lr ]; then
 		pids=(0 "$(lr_worker_pid)" "$(walsender_pid bench_lr)" 0 0)
 	else
-		pids=("$CAP_PID" "$APP_PID" "$(walsender_pid "bench_s${sys#cdc-p}")" "$(apply_backend_pid "$db")" "$(broker_pid)")
+		read -r -a pids <<<"$(cdc_pids "$db")"
 	fi
 	for i in "${!pids[@]}"; do c0[i]=$(cpu_of "${pids[i]:-0}"); done
 	m0=$(machine_cpu)
@@ -505,7 +508,7 @@ HALF_RATE=$(calc "printf \"%.0f\", $LR_RATE / 2")
 
 # ---- latency --------------------------------------------------------------------
 
-LAT=$WORK/latency # lines: rate system k achieved_rows/s rows p50i p99i maxi p50c p99c lag_ms
+LAT=$WORK/latency # lines: rate system k achieved_rows/s rows p50i p99i maxi p50c p99c lag_ms path_us_per_row machine_busy per_process_us (a/b/...)
 : >"$LAT"
 PHASE=latency
 latency_run() { # SYSTEM LABEL SRC_TABLE DB DST_TABLE RATE
@@ -516,7 +519,7 @@ latency_run() { # SYSTEM LABEL SRC_TABLE DB DST_TABLE RATE
 	if [ "$sys" = lr ]; then
 		pids="$(lr_worker_pid) $(walsender_pid bench_lr)"
 	else
-		pids="$CAP_PID $APP_PID $(walsender_pid "bench_s${sys#cdc-p}") $(apply_backend_pid "$db") $(broker_pid)"
+		pids=$(cdc_pids "$db")
 	fi
 	# LAT_TX_RATE transactions/s of k rows (single-row transactions up to that rate)
 	k=$(calc "k = int($rate / $LAT_TX_RATE + 0.5); print (k < 1 ? 1 : k)")
@@ -566,17 +569,13 @@ latency_run() { # SYSTEM LABEL SRC_TABLE DB DST_TABLE RATE
 # BENCH_SAMPLE=1: every 0.5 s during a cdc-agent latency run, where rows are:
 # written at the source, in Kafka (high watermark), applied in the target.
 sample_backlog() { # SRC_TABLE DB DST_TABLE
-	local end=$((SECONDS + LAT_SEC + 5)) s k t p pids
-	pids="$CAP_PID $APP_PID $(walsender_pid bench_s0) $(apply_backend_pid "$2") $(broker_pid)"
-	echo "cpu at start (capture apply walsender backend broker machine): $(for p in $pids; do cpu_of "$p"; echo -n ' '; done) $(machine_cpu)"
+	local end=$((SECONDS + LAT_SEC + 5)) s k t
 	[ "$BENCH_SAMPLE" = strace ] && [ "$(basename "$1")" = lat_cdc ] &&
 		(sleep 3; timeout -s INT 5 strace -c -f -p "$APP_PID" -o "$WORK/strace-apply-$(date +%s).txt" &
 		 timeout -s INT 5 strace -c -f -p "$CAP_PID" -o "$WORK/strace-capture-$(date +%s).txt"; wait) >/dev/null 2>&1 &
 	[ "$BENCH_SAMPLE" = perf ] && [ "$(basename "$1")" = lat_cdc ] &&
 		(sleep 3; perf record -q -a -g -F 499 -o "$WORK/perf-sys-$(date +%s).data" -- sleep 5 >/dev/null 2>&1) &
 	while ((SECONDS < end)); do
-		((SECONDS >= end - 5)) && [ -z "${cpu_end:-}" ] && cpu_end=1 &&
-			echo "cpu at end: $(for p in $pids; do cpu_of "$p"; echo -n ' '; done) $(machine_cpu)"
 		s=$(q db1 "SELECT count(*) FROM $1 WHERE id > 0")
 		k=$(kcat -b "127.0.0.1:$KP" -Q -t "b0.public.$1:0:-1" 2>/dev/null | awk '{ print $NF }')
 		t=$(q "$2" "SELECT count(*) FROM $3 WHERE id > 0")
@@ -584,7 +583,7 @@ sample_backlog() { # SRC_TABLE DB DST_TABLE
 		sleep 0.5
 	done
 }
-# BENCH_AB=OTHER_BINARY (with BENCH_SAMPLE=1): instead of the latency runs, AB_PAIRS (3)
+# BENCH_AB=OTHER_BINARY: instead of the latency runs, AB_PAIRS (3)
 # pairs of latency runs at LOW_RATE, this agent then the other, alternating,
 # printing each process's CPU per row: for comparing two builds side by side.
 if [ -n "${BENCH_AB:-}" ]; then
@@ -594,13 +593,8 @@ if [ -n "${BENCH_AB:-}" ]; then
 			stop_running
 			CDC_AGENT=$bin AGENT_EXE=$(readlink -f "$bin")
 			latency_run cdc-p0 "ab$rep-${bin##*/}" lat_cdc db2 lat_cdc "$LOW_RATE"
-			awk -v b="${bin##*/}" -v n="$((LOW_RATE * LAT_SEC))" '
-				/^cpu at start/ { for (i = 1; i <= 6; i++) s[i] = $(NF - 6 + i) }
-				/^cpu at end/ { for (i = 1; i <= 6; i++) e[i] = $(NF - 6 + i) }
-				END { printf "AB %s us/row: capture %.2f apply %.2f walsender %.2f backend %.2f broker %.2f sum %.2f machine %.2f\n", b,
-					1e6*(e[1]-s[1])/n, 1e6*(e[2]-s[2])/n, 1e6*(e[3]-s[3])/n, 1e6*(e[4]-s[4])/n, 1e6*(e[5]-s[5])/n,
-					1e6*(e[1]-s[1]+e[2]-s[2]+e[3]-s[3]+e[4]-s[4]+e[5]-s[5])/n, 1e6*(e[6]-s[6])/n }' \
-				"$WORK/sample-ab$rep-${bin##*/}-$LOW_RATE.log" >&2
+			# its line of $LAT: ... p99c lag cpu busy capture/apply/walsender/backend/broker
+			tail -n 1 "$LAT" | awk -v b="${bin##*/}" '{ printf "AB %s us/row: %s (capture/apply/walsender/backend/broker) sum %s; machine CPUs busy %s\n", b, $14, $12, $13 }' >&2
 		done
 	done
 	stop_running
