@@ -453,7 +453,7 @@ static bool healthy(struct host_run *h, struct systemd *sd, const char *unit, bo
 		log_info("%s is healthy", what);
 	} else {
 		strbuf_init(&journal);
-		systemd_journal_tail(unit, 15, &journal);
+		systemd_journal_tail(unit, SYSTEMD_JOURNAL_LINES, &journal);
 		log_error("%s is not healthy: %s; %s is %s/%s (result %s); its last journal lines:\n%s",
 			  what, why.data, unit, st.active, st.sub, st.result[0] ? st.result : "none",
 			  journal.len ? journal.data : "    (none)");

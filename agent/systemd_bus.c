@@ -24,7 +24,6 @@
 #define SD_DEST "org.freedesktop.systemd1"
 #define SD_PATH "/org/freedesktop/systemd1"
 #define SD_MANAGER "org.freedesktop.systemd1.Manager"
-#define JOURNAL_LINES 15
 #define JOURNAL_WAIT_MS 1500 /* for the lines of a unit that just failed (systemd_journal_tail) */
 
 struct systemd {
@@ -332,7 +331,7 @@ bool systemd_job(struct systemd *sd, const char *method, const char *unit, int t
 		strbuf_init(&journal);
 		if (!systemd_unit_state(sd, unit, &st))
 			st.result[0] = '\0';
-		systemd_journal_tail(unit, JOURNAL_LINES, &journal);
+		systemd_journal_tail(unit, SYSTEMD_JOURNAL_LINES, &journal);
 		log_error("%s %s: job %s (unit result: %s); its last journal lines:\n%s", method, unit,
 			  result, st.result[0] ? st.result : "unknown",
 			  journal.len ? journal.data : "    (none)");

@@ -53,6 +53,9 @@ struct unit_state {
 
 MUST_CHECK bool systemd_unit_state(struct systemd *sd, const char *unit, struct unit_state *st);
 
+/* How many journal lines an error about a failed unit quotes. */
+#define SYSTEMD_JOURNAL_LINES 15
+
 /* Appends the last n journal lines of unit to sb (nothing if none, after
  * waiting up to 1.5 s for journald to store the lines of a unit that just failed). */
 void systemd_journal_tail(const char *unit, int n, struct strbuf *sb);
