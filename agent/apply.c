@@ -15,6 +15,7 @@
 #include "apply.h"
 
 #include "apply_event.h"
+#include "key_set.h"
 #include "log.h"
 #include "pgsql.h"
 #include "progress.h"
@@ -47,7 +48,9 @@ struct target_table {
 	char *table;
 	char *qualified;           /* "schema"."table" */
 	struct table_schema *ts;
-	char **cast_types;         /* per column: its type without modifier */
+	char **cast_types;         /* per column: its type, qualified, no modifier */
+	bool *typed_arrays;        /* per column: values go out in an array of
+				    * its type, else in text[] cast per value */
 	char *fingerprint;         /* event shape last checked against it */
 };
 
@@ -60,7 +63,7 @@ struct row_group {
 	bool delete;
 	bool creates_only;         /* every row a create or a snapshot read */
 	char *signature;           /* per table column: '1' when the rows carry it */
-	struct strset keys;        /* keys in this group */
+	struct key_set keys;       /* keys in this group */
 	struct strbuf *arrays;     /* per table column: "{\"v1\",NULL,..." */
 	size_t narrays;            /* arrays allocated (and initialised) */
 	size_t nrows;
@@ -204,11 +207,17 @@ static void cast_types_free(struct target_table *tt)
 	for (size_t c = 0; tt->cast_types && c < tt->ts->ncols; c++)
 		free(tt->cast_types[c]);
 	free(tt->cast_types);
+	free(tt->typed_arrays);
 	tt->cast_types = NULL;
+	tt->typed_arrays = NULL;
 }
 
-/* Each column's type without its modifier ("character varying"), which
- * statements cast values to (see add_unnest). */
+/* Each column's type by its qualified internal name, which statements cast
+ * values to (see add_unnest), and whether an array of it can carry the values:
+ * not for array types (an array of arrays is not one), nor types without an
+ * array type.  The internal name carries no modifier: SQL's own spelling
+ * would ("character" and "bit" mean char(1) and bit(1) in a cast, which cut
+ * 'abc' to 'a' and refuse '101' for a bit(3) column). */
 static bool cast_types_load(struct apply *a, struct target_table *tt)
 {
 	struct strbuf oids;
@@ -223,8 +232,11 @@ static bool cast_types_load(struct apply *a, struct target_table *tt)
 	strbuf_adds(&oids, "}");
 	params[0] = oids.data;
 	ok = pgsql_query(a->db, a->label,
-			 "SELECT format_type(t, NULL) FROM unnest($1::oid[]) WITH ORDINALITY AS u(t, n) "
-			 "ORDER BY n",
+			 "SELECT quote_ident(n.nspname) || '.' || quote_ident(t.typname), "
+			 "t.typarray <> 0 AND t.typcategory <> 'A' "
+			 "FROM unnest($1::oid[]) WITH ORDINALITY AS u(o, k) "
+			 "JOIN pg_catalog.pg_type t ON t.oid = u.o "
+			 "JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace ORDER BY u.k",
 			 1, params, &res);
 	strbuf_fini(&oids);
 	if (!ok)
@@ -236,8 +248,11 @@ static bool cast_types_load(struct apply *a, struct target_table *tt)
 		return false;
 	}
 	tt->cast_types = xcalloc(tt->ts->ncols, sizeof(*tt->cast_types));
-	for (size_t c = 0; c < tt->ts->ncols; c++)
+	tt->typed_arrays = xcalloc(tt->ts->ncols, sizeof(*tt->typed_arrays));
+	for (size_t c = 0; c < tt->ts->ncols; c++) {
 		tt->cast_types[c] = xstrdup(PQgetvalue(res, (int)c, 0));
+		tt->typed_arrays[c] = PQgetvalue(res, (int)c, 1)[0] == 't';
+	}
 	PQclear(res);
 	return true;
 }
@@ -552,7 +567,7 @@ static void group_arrays_reserve(struct row_group *g, size_t ncols)
 static void group_reset(struct row_group *g)
 {
 	free(g->signature);
-	strset_fini(&g->keys);
+	key_set_clear(&g->keys);
 	g->signature = NULL;
 	g->tt = NULL;
 	g->nrows = 0;
@@ -561,6 +576,7 @@ static void group_reset(struct row_group *g)
 static void group_free(struct row_group *g)
 {
 	group_reset(g);
+	key_set_fini(&g->keys);
 	for (size_t c = 0; c < g->narrays; c++)
 		strbuf_fini(&g->arrays[c]);
 	free(g->arrays);
@@ -612,10 +628,12 @@ static char *column_list(PGconn *conn, const struct table_schema *ts, const char
 	return strbuf_detach(&sb);
 }
 
-/* "SELECT u.c1::type1, ... FROM unnest($1::text[], ...) AS u(c1, ...)" over
- * the signature's columns.  Elements are cast from text to the column's type
- * without its modifier: an explicit cast to varchar(n) would cut a long value
- * where the insert's own assignment refuses it, as a plain INSERT does. */
+/* "SELECT u.c1, u.c2::type2, ... FROM unnest($1::type1[], $2::text[], ...)
+ * AS u(c1, ...)" over the signature's columns.  Values are read as an array
+ * of the column's type where one exists (the server parses each element once),
+ * else as text and cast; either way to the type without its modifier: an
+ * explicit cast to varchar(n) would cut a long value where the insert's own
+ * assignment refuses it, as a plain INSERT does. */
 static void add_unnest(struct strbuf *sql, const struct target_table *tt, const char *signature)
 {
 	size_t k = 0;
@@ -624,11 +642,18 @@ static void add_unnest(struct strbuf *sql, const struct target_table *tt, const 
 	for (size_t c = 0; c < tt->ts->ncols; c++)
 		if (signature[c] == '1') {
 			k++;
-			strbuf_addf(sql, "%su.c%zu::%s", k > 1 ? ", " : "", k, tt->cast_types[c]);
+			strbuf_addf(sql, "%su.c%zu", k > 1 ? ", " : "", k);
+			if (!tt->typed_arrays[c])
+				strbuf_addf(sql, "::%s", tt->cast_types[c]);
 		}
 	strbuf_adds(sql, " FROM unnest(");
-	for (size_t i = 1; i <= k; i++)
-		strbuf_addf(sql, "%s$%zu::text[]", i > 1 ? ", " : "", i);
+	k = 0;
+	for (size_t c = 0; c < tt->ts->ncols; c++)
+		if (signature[c] == '1') {
+			k++;
+			strbuf_addf(sql, "%s$%zu::%s[]", k > 1 ? ", " : "", k,
+				    tt->typed_arrays[c] ? tt->cast_types[c] : "text");
+		}
 	strbuf_adds(sql, ") AS u(");
 	for (size_t i = 1; i <= k; i++)
 		strbuf_addf(sql, "%sc%zu", i > 1 ? ", " : "", i);
@@ -791,7 +816,7 @@ static bool group_add(struct apply *a, struct target_table *tt, const struct app
 	if (!row_values_read(a, tt, ev, m))
 		return false; /* errors already logged */
 	if (g->tt && (g->tt != tt || g->delete != delete || strcmp(g->signature, r->signature) != 0 ||
-		      strset_contains(&g->keys, r->key.data)))
+		      key_set_contains(&g->keys, r->key.data, r->key.len)))
 		if (!group_flush(a))
 			return false; /* errors already logged */
 	if (!g->tt) {
@@ -815,7 +840,7 @@ static bool group_add(struct apply *a, struct target_table *tt, const struct app
 		else
 			array_add_quoted(&g->arrays[c], r->texts[c].data, r->texts[c].len);
 	}
-	(void)strset_add(&g->keys, r->key.data);
+	(void)key_set_add(&g->keys, r->key.data, r->key.len);
 	g->creates_only = g->creates_only && (ev->op == 'c' || ev->op == 'r');
 	g->nrows++;
 	return true;
@@ -1099,6 +1124,7 @@ bool apply_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 	a.tgt = pipe->target;
 	a.label = xasprintf("apply %s", pipe->name);
 	apply_event_init(&a.ev);
+	key_set_init(&a.group.keys);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	progress_writer_init(&a.progress, topo->agent.state_dir, "apply", pipe->name);
