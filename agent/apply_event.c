@@ -35,16 +35,44 @@ static void parsed_cache_fini(struct parsed_cache *c)
 	for (size_t i = 0; i < ARRAY_LEN(c->slots); i++) {
 		free(c->slots[i].text);
 		json_decref(c->slots[i].root);
+		free(c->slots[i].infos);
 	}
 	memset(c, 0, sizeof(*c));
 }
 
-/* The tree of text, borrowed from the cache (valid until the cache replaces
- * it, at the earliest on the next call); NULL with *why set when text is
- * not JSON. */
-static json_t *parsed_cache_get(struct parsed_cache *c, const char *text, size_t len,
-				const char *what, struct strbuf *why)
+/* The items of a cdc.columns tree, as column_info (each field of each
+ * record is described from them: no jansson lookup per value). */
+static void column_infos_read(struct parsed_text *t)
 {
+	json_t *item;
+	size_t i;
+
+	t->ninfos = json_array_size(t->root);
+	t->infos = xcalloc(t->ninfos ? t->ninfos : 1, sizeof(*t->infos));
+	t->names_unique = true;
+	json_array_foreach(t->root, i, item) {
+		struct column_info *ci = &t->infos[i];
+
+		ci->name = json_str(item, "name");
+		ci->type = json_str(item, "type");
+		ci->key = (int)json_integer_value(json_object_get(item, "key"));
+		ci->optional = json_is_true(json_object_get(item, "optional"));
+		for (size_t j = 0; j < i && t->names_unique; j++)
+			t->names_unique = ci->name && t->infos[j].name &&
+					  strcmp(ci->name, t->infos[j].name) != 0;
+	}
+	if (t->ninfos && !t->infos[0].name)
+		t->names_unique = false;
+}
+
+/* The parsed text, borrowed from the cache (valid until the cache replaces
+ * it, at the earliest on the next call); NULL with *why set when text is
+ * not JSON.  with_infos: a cdc.columns header (its items read out). */
+static const struct parsed_text *parsed_cache_get(struct parsed_cache *c, const char *text,
+						  size_t len, const char *what, bool with_infos,
+						  struct strbuf *why)
+{
+	struct parsed_text *t;
 	json_error_t err;
 	json_t *root;
 	size_t i;
@@ -52,21 +80,25 @@ static json_t *parsed_cache_get(struct parsed_cache *c, const char *text, size_t
 	for (i = 0; i < ARRAY_LEN(c->slots); i++)
 		if (c->slots[i].root && c->slots[i].len == len &&
 		    memcmp(c->slots[i].text, text, len) == 0)
-			return c->slots[i].root;
+			return &c->slots[i];
 	root = json_loadb(text, len, JSON_DECODE_ANY, &err);
 	if (!root) {
 		strbuf_addf(why, "%s is not valid JSON (%s at byte %d)", what, err.text, err.position);
 		return NULL;
 	}
-	i = c->next;
-	c->next = (i + 1) % ARRAY_LEN(c->slots);
-	free(c->slots[i].text);
-	json_decref(c->slots[i].root);
-	c->slots[i].text = xmalloc(len ? len : 1);
-	memcpy(c->slots[i].text, text, len);
-	c->slots[i].len = len;
-	c->slots[i].root = root;
-	return root;
+	t = &c->slots[c->next];
+	c->next = (c->next + 1) % ARRAY_LEN(c->slots);
+	free(t->text);
+	json_decref(t->root);
+	free(t->infos);
+	memset(t, 0, sizeof(*t));
+	t->text = xmalloc(len ? len : 1);
+	memcpy(t->text, text, len);
+	t->len = len;
+	t->root = root;
+	if (with_infos)
+		column_infos_read(t);
+	return t;
 }
 
 /* ---- lookups by name ---------------------------------------------------- */
@@ -101,6 +133,20 @@ static json_t *named_item(json_t *list, const char *key, const char *name, size_
 		if (n && strcmp(n, name) == 0)
 			return item;
 	}
+	return NULL;
+}
+
+/* The item of cols named name (tried first at index hint), or NULL. */
+static const struct column_info *column_info_find(const struct parsed_text *cols, const char *name,
+						  size_t hint)
+{
+	if (!cols)
+		return NULL;
+	if (hint < cols->ninfos && cols->infos[hint].name && strcmp(cols->infos[hint].name, name) == 0)
+		return &cols->infos[hint];
+	for (size_t i = 0; i < cols->ninfos; i++)
+		if (cols->infos[i].name && strcmp(cols->infos[i].name, name) == 0)
+			return &cols->infos[i];
 	return NULL;
 }
 
@@ -323,17 +369,15 @@ static struct event_field *field_add(struct apply_event *ev)
 /* What the field's name tells from the schema block, the headers and the
  * key; i is its position in the row. */
 static void field_describe(struct apply_event *ev, struct event_field *f, size_t i,
-			   json_t *row_schema, json_t *columns)
+			   json_t *row_schema, const struct column_info *info)
 {
-	json_t *info = named_item(columns, "name", f->name, i);
-
-	f->schema = named_item(row_schema, "field", f->name, i);
-	f->source_type = info ? json_str(info, "type") : NULL;
+	f->schema = row_schema ? named_item(row_schema, "field", f->name, i) : NULL;
+	f->source_type = info ? info->type : NULL;
 	f->key_position = key_position(ev, f->name);
 	if (!f->key_position && info)
-		f->key_position = (int)json_integer_value(json_object_get(info, "key"));
+		f->key_position = info->key;
 	f->optional = f->schema ? json_is_true(json_object_get(f->schema, "optional"))
-		      : info	 ? json_is_true(json_object_get(info, "optional"))
+		      : info	 ? info->optional
 				 : true;
 	f->unchanged = name_listed(ev->unchanged, f->name) || is_placeholder(&f->value);
 	if (!f->schema && !f->source_type)
@@ -341,11 +385,11 @@ static void field_describe(struct apply_event *ev, struct event_field *f, size_t
 }
 
 static bool read_row(struct apply_event *ev, const struct jscan_value *row, json_t *row_schema,
-		     json_t *columns, struct strbuf *why)
+		     const struct parsed_text *columns, struct strbuf *why)
 {
 	struct jscan s;
 	const char *name;
-	bool more;
+	bool more, in_header_order;
 
 	jscan_init_within(&s, row);
 	if (!jscan_enter(&s, '{'))
@@ -358,14 +402,21 @@ static bool read_row(struct apply_event *ev, const struct jscan_value *row, json
 			return false; /* cannot fail: checked when skipped */
 	}
 	ev->has_types = true;
+	/* Fields named as the header's items, in its order, are distinct when
+	 * the header's names are: then no need to compare every pair. */
+	in_header_order = columns && columns->names_unique && columns->ninfos == ev->nfields;
 	for (size_t i = 0; i < ev->nfields; i++) {
+		const struct column_info *info = column_info_find(columns, ev->fields[i].name, i);
+
+		in_header_order = in_header_order && info == &columns->infos[i];
+		field_describe(ev, &ev->fields[i], i, row_schema, info);
+	}
+	for (size_t i = 0; !in_header_order && i < ev->nfields; i++)
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(ev->fields[j].name, ev->fields[i].name) == 0) {
 				strbuf_addf(why, "column %s appears twice in the row", ev->fields[i].name);
 				return false;
 			}
-		field_describe(ev, &ev->fields[i], i, row_schema, columns);
-	}
 	return true;
 }
 
@@ -374,6 +425,7 @@ static bool read_row(struct apply_event *ev, const struct jscan_value *row, json
 static bool read_value(struct apply_event *ev, const void *value, size_t value_len,
 		       struct envelope *e, json_t **schema, struct strbuf *why)
 {
+	const struct parsed_text *parsed;
 	struct jscan s;
 
 	*schema = NULL;
@@ -386,9 +438,11 @@ static bool read_value(struct apply_event *ev, const void *value, size_t value_l
 	}
 	if (!e->schema.text || !e->payload.text)
 		return true;
-	*schema = parsed_cache_get(&ev->schemas, e->schema.text, e->schema.len, "schema block", why);
-	if (!*schema)
+	parsed = parsed_cache_get(&ev->schemas, e->schema.text, e->schema.len, "schema block", false,
+				  why);
+	if (!parsed)
 		return false; /* cannot happen: checked when skipped */
+	*schema = parsed->root;
 	if (e->payload.kind != JSCAN_OBJECT) {
 		memset(e, 0, sizeof(*e));
 		return true; /* no op: not a change event */
@@ -421,7 +475,8 @@ bool apply_event_parse(const void *key, size_t key_len, const void *value, size_
 		       size_t columns_len, struct apply_event *ev, struct strbuf *why)
 {
 	struct envelope e;
-	json_t *schema, *columns = NULL;
+	const struct parsed_text *columns = NULL;
+	json_t *schema;
 	const struct jscan_value *row;
 	const char *row_name;
 	json_error_t err;
@@ -449,7 +504,8 @@ bool apply_event_parse(const void *key, size_t key_len, const void *value, size_
 	if (key && !read_key(ev, key, key_len, why))
 		return false;
 	if (columns_hdr) {
-		columns = parsed_cache_get(&ev->columns, columns_hdr, columns_len, "cdc.columns header", why);
+		columns = parsed_cache_get(&ev->columns, columns_hdr, columns_len, "cdc.columns header",
+					   true, why);
 		if (!columns)
 			return false;
 	}

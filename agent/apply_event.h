@@ -33,17 +33,30 @@ struct event_field {
 	bool unchanged;            /* listed in cdc.unchanged, or Debezium's placeholder */
 };
 
+/* One item of a cdc.columns header, read out of its tree once. */
+struct column_info {
+	const char *name;  /* borrowed from the tree */
+	const char *type;  /* likewise; NULL when absent */
+	int key;           /* 1-based position in the key; 0: not a key column */
+	bool optional;
+};
+
 /* Parsed JSON texts that repeat from record to record (a table's schema
  * block, its cdc.columns header), kept by their bytes: parsed by jansson
  * once, then found by comparing bytes. */
 #define APPLY_EVENT_CACHE_SLOTS 16
 
+struct parsed_text {
+	char *text;                 /* owned */
+	size_t len;
+	json_t *root;               /* owned */
+	struct column_info *infos;  /* cdc.columns only: its items (owned) */
+	size_t ninfos;
+	bool names_unique;          /* no two infos share a name */
+};
+
 struct parsed_cache {
-	struct {
-		char *text;    /* owned */
-		size_t len;
-		json_t *root;  /* owned */
-	} slots[APPLY_EVENT_CACHE_SLOTS];
+	struct parsed_text slots[APPLY_EVENT_CACHE_SLOTS];
 	size_t next;       /* the slot to replace on a miss */
 };
 

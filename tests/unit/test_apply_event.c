@@ -490,6 +490,27 @@ static void test_event_malformed(void **state)
 	expect_parse_fails(ev, &in, "d event without a");
 	in.value = "{\"after\":{\"id\":4,\"id\":5},\"source\":{\"schema\":\"public\",\"table\":\"t\"},\"op\":\"c\"}";
 	expect_parse_fails(ev, &in, "column id appears twice in the row");
+	/* with a header of as many columns: a repeated name is still found,
+	 * whether the header's own names are distinct or not */
+	in.columns = COLUMNS;
+	expect_parse_fails(ev, &in, "column id appears twice in the row");
+	in.columns = "[{\"name\":\"id\",\"type\":\"integer\"},{\"name\":\"id\",\"type\":\"integer\"}]";
+	expect_parse_fails(ev, &in, "column id appears twice in the row");
+	in.value = "{\"after\":{\"name\":\"x\",\"id\":4},\"source\":{\"schema\":\"public\",\"table\":\"t\"},\"op\":\"c\"}";
+	in.columns = COLUMNS; /* another order than the header's: described by name */
+	{
+		struct strbuf why;
+
+		strbuf_init(&why);
+		assert_true(parse(ev, &in, &why));
+		assert_string_equal(apply_event_field(ev, "id", 0)->source_type, "integer");
+		assert_int_equal(apply_event_field(ev, "id", 0)->key_position, 1);
+		assert_false(apply_event_field(ev, "id", 0)->optional);
+		assert_string_equal(apply_event_field(ev, "name", 1)->source_type, "text");
+		assert_true(apply_event_field(ev, "name", 1)->optional);
+		strbuf_fini(&why);
+	}
+	in.columns = NULL;
 	in.value = "{\"after\":{\"id\":\"\\u0000\"},\"source\":{\"schema\":\"public\",\"table\":\"t\"},\"op\":\"c\"}";
 	expect_parse_fails(ev, &in, "\\u0000 is not allowed in a string at byte 16");
 	in.value = "{\"schema\":{},\"payload\":7}";
