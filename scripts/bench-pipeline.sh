@@ -53,7 +53,7 @@
 #      sample-*.log in the work directory gets, every 0.5 s, the rows written
 #      at the source, in Kafka (high watermark) and in the target (where a
 #      backlog sits); BENCH_SAMPLE=perf also records the whole machine (perf
-#      record -a) for 5 s of it, BENCH_SAMPLE=strace counts capture's and
+#      record -a) for 5 s of it, and capture and apply with DWARF call graphs, BENCH_SAMPLE=strace counts capture's and
 #      apply's system calls for 5 s.
 #      BENCH_PERF (auto): 1, or auto when perf works here, adds one more
 #      throughput run of cdc-agent, not timed, with apply and capture sampled
@@ -574,7 +574,11 @@ sample_backlog() { # SRC_TABLE DB DST_TABLE
 		(sleep 3; timeout -s INT 5 strace -c -f -p "$APP_PID" -o "$WORK/strace-apply-$(date +%s).txt" &
 		 timeout -s INT 5 strace -c -f -p "$CAP_PID" -o "$WORK/strace-capture-$(date +%s).txt"; wait) >/dev/null 2>&1 &
 	[ "$BENCH_SAMPLE" = perf ] && [ "$(basename "$1")" = lat_cdc ] &&
-		(sleep 3; perf record -q -a -g -F 499 -o "$WORK/perf-sys-$(date +%s).data" -- sleep 5 >/dev/null 2>&1) &
+		(sleep 3; perf record -q -a -g -F 499 -o "$WORK/perf-sys-$(date +%s).data" -- sleep 5 &
+		 for p in "$CAP_PID" "$APP_PID"; do
+			timeout -s INT 5 perf record -q -F 499 --call-graph dwarf,8192 -p "$p" \
+				-o "$WORK/perf-$([ "$p" = "$CAP_PID" ] && echo capture || echo apply)-$(date +%s).data" &
+		 done; wait) >/dev/null 2>&1 &
 	while ((SECONDS < end)); do
 		s=$(q db1 "SELECT count(*) FROM $1 WHERE id > 0")
 		k=$(kcat -b "127.0.0.1:$KP" -Q -t "b0.public.$1:0:-1" 2>/dev/null | awk '{ print $NF }')
