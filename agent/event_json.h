@@ -40,6 +40,10 @@ struct event_table {
 	char *value_schema;
 	char *columns_header;          /* exact source types, for the cdc.columns header */
 	struct event_column *cols;     /* one per ts->cols, in the same order */
+	/* The source block's constant runs, escaped once: */
+	char *source_head;             /* {"version":...,"name":"<server>","ts_ms": */
+	char *source_db;               /* ","db":"<db>","sequence": */
+	char *source_table;            /* ,"schema":"<schema>","table":"<table>","txId": */
 };
 
 struct type_map; /* event_json.c's table of how a type is written */
