@@ -87,7 +87,7 @@ struct apply {
 	PGconn *db;
 	struct target_table **tables;
 	size_t ntables;
-	rd_kafka_message_t **batch;
+	rd_kafka_message_t **batch;  /* APPLY_BATCH_MAX slots */
 	size_t nbatch;
 	struct row_group group;
 	struct row_values row;     /* buffers reused from change to change */
@@ -1102,13 +1102,15 @@ static bool consume_loop(struct apply *a)
 		if (m) {
 			if (a->nbatch == 0)
 				batch_started = now_ms();
-			a->batch = xrealloc(a->batch, (a->nbatch + 1) * sizeof(*a->batch));
 			a->batch[a->nbatch++] = m;
 		}
 		if (a->nbatch > 0 && (a->nbatch >= APPLY_BATCH_MAX || !m ||
-				      now_ms() - batch_started >= APPLY_BATCH_WAIT_MS))
+				      now_ms() - batch_started >= APPLY_BATCH_WAIT_MS)) {
 			if (!batch_apply(a))
 				return false; /* errors already logged */
+		} else if (m) {
+			continue; /* the progress file is written between batches */
+		}
 		progress_writer_tick(&a->progress, false);
 	}
 	return !a->failed && batch_apply(a);
@@ -1125,6 +1127,7 @@ bool apply_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 	a.label = xasprintf("apply %s", pipe->name);
 	apply_event_init(&a.ev);
 	key_set_init(&a.group.keys);
+	a.batch = xcalloc(APPLY_BATCH_MAX, sizeof(*a.batch));
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	progress_writer_init(&a.progress, topo->agent.state_dir, "apply", pipe->name);

@@ -86,7 +86,10 @@ bool key_set_add(struct key_set *ks, const char *key, size_t len)
 	s = slot_for(ks, key, len, hash);
 	if (s->gen == ks->gen)
 		return false;
-	*s = (struct key_slot){ ks->gen, hash, ks->arena.len, len };
+	if (ks->arena.len + len > UINT32_MAX)
+		abort(); /* cannot happen: a key fits in a btree entry (~2.7 kB,
+			  * compressed), and a group has at most 5000 */
+	*s = (struct key_slot){ ks->gen, hash, (uint32_t)ks->arena.len, (uint32_t)len };
 	strbuf_add(&ks->arena, key, len);
 	ks->n++;
 	return true;

@@ -15,11 +15,13 @@
 
 #include <stdint.h>
 
+/* 16 bytes: a group's slots (16384 for 5000 keys) are probed at random, so
+ * their size is what the lookups cost in cache misses. */
 struct key_slot {
 	uint32_t gen;      /* filled in this generation; stale otherwise */
 	uint32_t hash;
-	size_t offset;     /* of the key in the arena */
-	size_t len;
+	uint32_t offset;   /* of the key in the arena */
+	uint32_t len;
 };
 
 /* key_set_init/key_set_fini own everything. */
@@ -39,7 +41,9 @@ void key_set_clear(struct key_set *ks);
 
 MUST_CHECK bool key_set_contains(const struct key_set *ks, const char *key, size_t len);
 
-/* Adds a copy of key[0..len); false when the set holds it already. */
+/* Adds a copy of key[0..len); false when the set holds it already.  The
+ * keys of one generation may total up to 4 GiB (apply's groups hold 5000
+ * rows). */
 bool key_set_add(struct key_set *ks, const char *key, size_t len);
 
 #endif
