@@ -214,8 +214,9 @@ static void cast_types_free(struct target_table *tt)
 
 /* Each column's type by its qualified internal name, which statements cast
  * values to (see add_unnest), and whether an array of it can carry the values:
- * not for array types (an array of arrays is not one), nor types without an
- * array type.  The internal name carries no modifier: SQL's own spelling
+ * not for array types (an array of arrays is not one), types without an
+ * array type, nor types whose arrays are delimited by another character than
+ * the ',' statements use (';' for box: text arrays then).  The internal name carries no modifier: SQL's own spelling
  * would ("character" and "bit" mean char(1) and bit(1) in a cast, which cut
  * 'abc' to 'a' and refuse '101' for a bit(3) column). */
 static bool cast_types_load(struct apply *a, struct target_table *tt)
@@ -233,7 +234,7 @@ static bool cast_types_load(struct apply *a, struct target_table *tt)
 	params[0] = oids.data;
 	ok = pgsql_query(a->db, a->label,
 			 "SELECT quote_ident(n.nspname) || '.' || quote_ident(t.typname), "
-			 "t.typarray <> 0 AND t.typcategory <> 'A' "
+			 "t.typarray <> 0 AND t.typcategory <> 'A' AND t.typdelim = ',' "
 			 "FROM unnest($1::oid[]) WITH ORDINALITY AS u(o, k) "
 			 "JOIN pg_catalog.pg_type t ON t.oid = u.o "
 			 "JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace ORDER BY u.k",

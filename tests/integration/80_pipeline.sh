@@ -16,11 +16,11 @@ CAPTURE_PARTITIONS=1
 TYPES_COLS="id int PRIMARY KEY, i2 smallint, i8 bigint, f4 real, f8 double precision,
 	n numeric(10,2), nu numeric, b boolean, t text, vc varchar(20), j json, jb jsonb, u uuid,
 	by bytea, d date, tm time, ts timestamp, tz timestamptz, tz3 timestamptz(3), iv interval,
-	ai int[], at text[], ch char(5), bt bit(3), nul text"
+	ai int[], at text[], ch char(5), bt bit(3), bx box, nul text"
 TYPES_ROW="7, 9007199254740993, 1.5, 3.25, 12.34, 12.340, true, E'h\u00e9llo \"q\"\n', 'abc',
 	'{\"a\": 1}', '{\"b\": [1, 2]}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '\\x0102ff',
 	'2024-01-01', '13:51:30.123456', '2024-01-01 12:34:56.789012', '2024-01-01 00:00:00+00',
-	'2024-01-01 00:00:00.5+00', '1 year 2 mons 3 days 04:05:06.78', '{1,2,NULL}', '{\"a b\",c}', 'ab', B'101', NULL"
+	'2024-01-01 00:00:00.5+00', '1 year 2 mons 3 days 04:05:06.78', '{1,2,NULL}', '{\"a b\",c}', 'ab', B'101', '((1,2),(3,4))', NULL"
 
 capture_env_up "
 CREATE TABLE my_table (id int PRIMARY KEY, name text);
@@ -109,7 +109,7 @@ INSERT INTO my_table SELECT g, 'new ' || g FROM generate_series(501, 600) g;
 UPDATE my_table SET name = name || ' (updated)' WHERE id % 7 = 0;
 DELETE FROM my_table WHERE id % 11 = 0;
 UPDATE my_table SET id = id + 10000 WHERE id % 13 = 0;
-INSERT INTO types_t VALUES (2, $TYPES_ROW);
+INSERT INTO types_t VALUES (2, $TYPES_ROW), (3, $TYPES_ROW);
 UPDATE types_t SET nul = 'now set', n = 99.99 WHERE id = 1;
 UPDATE toast_t SET n = n + 1;
 " >/dev/null
