@@ -216,9 +216,10 @@ static void cast_types_free(struct target_table *tt)
  * values to (see add_unnest), and whether an array of it can carry the values:
  * not for array types (an array of arrays is not one), types without an
  * array type, nor types whose arrays are delimited by another character than
- * the ',' statements use (';' for box: text arrays then).  The internal name carries no modifier: SQL's own spelling
- * would ("character" and "bit" mean char(1) and bit(1) in a cast, which cut
- * 'abc' to 'a' and refuse '101' for a bit(3) column). */
+ * the ',' statements use (';' for box: text arrays then).  The internal name
+ * carries no modifier; SQL's own spelling would ("character" and "bit" mean
+ * char(1) and bit(1) in a cast, which cut 'abc' to 'a' and refuse '101' for a
+ * bit(3) column). */
 static bool cast_types_load(struct apply *a, struct target_table *tt)
 {
 	struct strbuf oids;
