@@ -9,7 +9,6 @@
 
 WORK=$(mktemp -d /tmp/cdc-provision.XXXXXX)
 trap 'pg_destroy_all; rm -rf "$WORK"' EXIT
-trap 'exit 130' INT TERM # so that a stopped run still cleans up (EXIT trap)
 
 pg_cluster_create src || { _fail "start source cluster"; finish; exit; }
 pg_cluster_create tgt || { _fail "start target cluster"; finish; exit; }

@@ -9,7 +9,6 @@
 WORK=$(mktemp -d /tmp/cdc-bad.XXXXXX)
 LISTENER_PID=
 trap '[ -n "$LISTENER_PID" ] && kill "$LISTENER_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
-trap 'exit 130' INT TERM # so that a stopped run still cleans up (EXIT trap)
 
 (umask 077 && echo secret >"$WORK/db1.pass" && echo secret >"$WORK/db2.pass")
 echo secret >"$WORK/open.pass" && chmod 644 "$WORK/open.pass"

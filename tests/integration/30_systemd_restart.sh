@@ -21,7 +21,6 @@ if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
 	exit
 fi
 trap 'ct_shutdown' EXIT
-trap 'exit 130' INT TERM # so that a stopped run still cleans up (EXIT trap)
 ct_boot cdc-restart-test || { _fail "container boots"; finish; exit; }
 seed_prepare || { _fail "seed database prepared"; finish; exit; }
 

@@ -28,7 +28,6 @@ on_exit() {
 	finish || exit 1
 }
 trap on_exit EXIT
-trap 'exit 130' INT TERM
 
 if [[ $EUID -ne 0 ]] || ! command -v systemd-nspawn >/dev/null; then
 	skip_or_fail "needs root and systemd-nspawn (apt-get install -y systemd-container)"

@@ -17,7 +17,6 @@ if ! command -v systemd-analyze >/dev/null; then
 fi
 WORK=$(mktemp -d /tmp/cdc-units.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
-trap 'exit 130' INT TERM # so that a stopped run still cleans up (EXIT trap)
 
 # Every placeholder of units/, with what verify needs: executables that exist.
 declare -A VARS=(

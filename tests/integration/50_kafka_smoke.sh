@@ -27,7 +27,6 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 fail() { echo "kafka_smoke: FAIL: $*" >&2; _fail "$*"; finish; exit 1; }
 

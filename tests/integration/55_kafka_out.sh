@@ -22,7 +22,6 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 for tool in java kcat cc; do
 	if ! command -v "$tool" >/dev/null; then

@@ -12,7 +12,6 @@ fi
 VG=(valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99)
 WORK=$(mktemp -d /tmp/cdc-vg.XXXXXX)
 trap 'pg_destroy_all; rm -rf "$WORK"' EXIT
-trap 'exit 130' INT TERM # so that a stopped run still cleans up (EXIT trap)
 
 for t in "$REPO_ROOT"/build/tests/test_*-rel; do
 	[ -x "$t" ] || continue

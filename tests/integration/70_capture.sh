@@ -10,7 +10,6 @@
 . "$(dirname "$0")/../lib/harness.sh"
 . "$REPO_ROOT/tests/lib/capture_env.sh"
 trap capture_env_down EXIT
-trap 'exit 130' INT TERM # so that a stopped run still cleans up (EXIT trap)
 
 TYPES_COLS="id int PRIMARY KEY, i2 smallint, i8 bigint, f4 real, f8 double precision,
 	n numeric(10,2), nu numeric, b boolean, t text, vc varchar(20), j json, jb jsonb, u uuid,

@@ -14,7 +14,6 @@
 WORK=$(mktemp -d /tmp/cdc-slot-watch.XXXXXX)
 RECV_PID=
 trap '[ -n "$RECV_PID" ] && kill "$RECV_PID" 2>/dev/null; pg_destroy_all; rm -rf "$WORK"' EXIT
-trap 'exit 130' INT TERM # so that a stopped run still cleans up (EXIT trap)
 
 # The driver in the build of the agent under test.
 DRIVER=$REPO_ROOT/build/tests/slot_watch_driver

@@ -41,7 +41,6 @@ cleanup() {
 	capture_env_down
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 for tool in java kcat python3; do
 	command -v "$tool" >/dev/null || { skip_or_fail "$tool is not installed"; finish; exit; }

@@ -5,7 +5,6 @@
 . "$(dirname "$0")/../lib/harness.sh"
 . "$REPO_ROOT/tests/lib/capture_env.sh"
 trap capture_env_down EXIT
-trap 'exit 130' INT TERM # so that a stopped run still cleans up (EXIT trap)
 
 capture_env_up "
 CREATE TABLE a (id int PRIMARY KEY, v text);

@@ -9,7 +9,6 @@
 . "$(dirname "$0")/../lib/harness.sh"
 . "$REPO_ROOT/tests/lib/capture_env.sh"
 trap capture_env_down EXIT
-trap 'exit 130' INT TERM # so that a stopped run still cleans up (EXIT trap)
 CAPTURE_PARTITIONS=1
 
 capture_env_up "CREATE TABLE my_table (id int PRIMARY KEY, name text)" <<'INI' || { _fail "environment comes up"; finish; exit; }

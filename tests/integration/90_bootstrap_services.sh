@@ -17,7 +17,6 @@ if [ "$(id -u)" -ne 0 ] || ! command -v systemd-nspawn >/dev/null; then
 fi
 seed_ports
 seed_kafka_dist || { _fail "Kafka distribution built"; finish; exit; }
-trap 'exit 130' INT TERM  # so the EXIT trap powers the container off
 
 run_mode() { # zookeeper|kraft
 	local mode=$1 out rc before after

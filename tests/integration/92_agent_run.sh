@@ -19,7 +19,6 @@ if [ "$(id -u)" -ne 0 ] || ! command -v systemd-nspawn >/dev/null; then
 fi
 seed_ports
 seed_kafka_dist || { _fail "Kafka distribution built"; finish; exit; }
-trap 'exit 130' INT TERM
 trap 'ct_shutdown' EXIT
 PERIOD=5
 CAPTURE=cdc-capture@db1-to-db2.service

@@ -21,7 +21,6 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 WORK=$(mktemp -d /tmp/cdc-ansible-module.XXXXXX)
 trap 'pg_destroy_all; rm -rf "$WORK"' EXIT
-trap 'exit 130' INT TERM # so that a stopped run still cleans up (EXIT trap)
 pg_cluster_create src || { _fail "start the cluster"; finish; exit; }
 pg_psql src postgres "CREATE DATABASE db1"
 pg_psql src db1 "CREATE TABLE public.my_table (id int PRIMARY KEY, name text)"

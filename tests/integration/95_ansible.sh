@@ -32,7 +32,6 @@ fi
 seed_ports
 seed_kafka_dist || { _fail "Kafka distribution built"; finish; exit; }
 DIST=$SEED_DIST SHA=$SEED_SHA
-trap 'exit 130' INT TERM  # so the EXIT trap powers the container off
 trap 'ct_shutdown' EXIT
 
 ct_boot cdc-ansible || { _fail "container boots"; finish; exit; }

@@ -7,6 +7,9 @@
 #   check_contains "what" NEEDLE HAYSTACK
 #   skip_or_fail "why"               a missing prerequisite: fails in CI
 set -u
+# A test stopped by INT or TERM exits instead, so that its EXIT trap still
+# tears down what it started (servers, containers, capture and apply).
+trap 'exit 130' INT TERM
 
 TEST_NAME=$(basename "$0" .sh)
 TESTS_PASSED=0
