@@ -11,7 +11,9 @@ declare -A CAPTURE_PIDS
 
 capture_env_down() {
 	local p
-	for p in "${CAPTURE_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	# The agents capture_env started, and those the test started itself
+	# (its background jobs: an apply it had yet to stop when it was cut short).
+	for p in "${CAPTURE_PIDS[@]}" $(jobs -p); do kill -9 "$p" 2>/dev/null; done
 	[ -n "${WORK:-}" ] && { kafka_stop "$WORK/kafka" >/dev/null 2>&1; zk_stop "$WORK/kafka" >/dev/null 2>&1; }
 	pg_destroy_all
 	[ -n "${WORK:-}" ] && [ -z "${KEEP_WORK:-}" ] && rm -rf "$WORK"
