@@ -40,6 +40,19 @@ static void parsed_cache_fini(struct parsed_cache *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* Whether every item of t has a name and no two share one. */
+static bool infos_names_unique(const struct parsed_text *t)
+{
+	for (size_t i = 0; i < t->ninfos; i++) {
+		if (!t->infos[i].name)
+			return false;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(t->infos[i].name, t->infos[j].name) == 0)
+				return false;
+	}
+	return true;
+}
+
 /* The items of a cdc.columns tree, as column_info (each field of each
  * record is described from them: no jansson lookup per value). */
 static void column_infos_read(struct parsed_text *t)
@@ -49,7 +62,6 @@ static void column_infos_read(struct parsed_text *t)
 
 	t->ninfos = json_array_size(t->root);
 	t->infos = xcalloc(t->ninfos ? t->ninfos : 1, sizeof(*t->infos));
-	t->names_unique = true;
 	json_array_foreach(t->root, i, item) {
 		struct column_info *ci = &t->infos[i];
 
@@ -57,12 +69,8 @@ static void column_infos_read(struct parsed_text *t)
 		ci->type = json_str(item, "type");
 		ci->key = (int)json_integer_value(json_object_get(item, "key"));
 		ci->optional = json_is_true(json_object_get(item, "optional"));
-		for (size_t j = 0; j < i && t->names_unique; j++)
-			t->names_unique = ci->name && t->infos[j].name &&
-					  strcmp(ci->name, t->infos[j].name) != 0;
 	}
-	if (t->ninfos && !t->infos[0].name)
-		t->names_unique = false;
+	t->names_unique = infos_names_unique(t);
 }
 
 /* The parsed text, borrowed from the cache (valid until the cache replaces
