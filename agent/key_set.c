@@ -6,15 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint32_t key_hash(const char *key, size_t len)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)key[i]) * 16777619u;
-	return h;
-}
-
 void key_set_init(struct key_set *ks)
 {
 	memset(ks, 0, sizeof(*ks));
@@ -58,7 +49,7 @@ static struct key_slot *slot_for(const struct key_set *ks, const char *key, size
 
 bool key_set_contains(const struct key_set *ks, const char *key, size_t len)
 {
-	return ks->cap && slot_for(ks, key, len, key_hash(key, len))->gen == ks->gen;
+	return ks->cap && slot_for(ks, key, len, (uint32_t)hash_bytes(key, len))->gen == ks->gen;
 }
 
 /* Doubles the slots (at least 64), moving the current keys over. */
@@ -78,7 +69,7 @@ static void grow(struct key_set *ks)
 
 bool key_set_add(struct key_set *ks, const char *key, size_t len)
 {
-	uint32_t hash = key_hash(key, len);
+	uint32_t hash = (uint32_t)hash_bytes(key, len);
 	struct key_slot *s;
 
 	if ((ks->n + 1) * 2 > ks->cap)

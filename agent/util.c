@@ -170,19 +170,20 @@ void strlist_fini(struct strlist *list)
 	list->n = 0;
 }
 
-static size_t str_hash(const char *s)
+uint64_t hash_bytes(const void *data, size_t len)
 {
-	size_t h = 1469598103934665603ULL; /* FNV-1a */
+	const unsigned char *p = data;
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
 
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 1099511628211ULL;
 	return h;
 }
 
 /* The slot holding s, or the free slot where it would go. */
 static size_t strset_slot(const struct strset *set, const char *s)
 {
-	size_t i = str_hash(s) & (set->cap - 1);
+	size_t i = (size_t)hash_bytes(s, strlen(s)) & (set->cap - 1);
 
 	while (set->slots[i] && strcmp(set->slots[i], s) != 0)
 		i = (i + 1) & (set->cap - 1);

@@ -62,6 +62,9 @@ bool strlist_contains(const struct strlist *list, const char *s);
 char *strlist_join(const struct strlist *list, const char *sep);
 void strlist_fini(struct strlist *list);
 
+/* FNV-1a of len bytes: the hash of strset and key_set. */
+uint64_t hash_bytes(const void *data, size_t len);
+
 /* A set of owned strings with constant-time lookup (open addressing);
  * strset_fini frees every item. */
 struct strset {
