@@ -53,8 +53,9 @@
 #      sample-*.log in the work directory gets, every 0.5 s, the rows written
 #      at the source, in Kafka (high watermark) and in the target (where a
 #      backlog sits); BENCH_SAMPLE=perf also records the whole machine (perf
-#      record -a) for 5 s of it, and capture and apply with DWARF call graphs, BENCH_SAMPLE=strace counts capture's and
-#      apply's system calls for 5 s.
+#      record -a) for 5 s of it, and capture and apply with DWARF call
+#      graphs; BENCH_SAMPLE=strace counts capture's and apply's system calls
+#      for 5 s.
 #      BENCH_PERF (auto): 1, or auto when perf works here, adds one more
 #      throughput run of cdc-agent, not timed, with apply and capture sampled
 #      by perf record (perf-capture.data is kept, not summed up); where apply's CPU goes is summed up in the section, the full
@@ -568,6 +569,9 @@ latency_run() { # SYSTEM LABEL SRC_TABLE DB DST_TABLE RATE
 
 # BENCH_SAMPLE=1: every 0.5 s during a cdc-agent latency run, where rows are:
 # written at the source, in Kafka (high watermark), applied in the target.
+perf_of() { # NAME PID: 5 s of PID with call graphs, into perf-NAME-<time>.data
+	timeout -s INT 5 perf record -q -F 499 --call-graph dwarf,8192 -p "$2" -o "$WORK/perf-$1-$(date +%s).data"
+}
 sample_backlog() { # SRC_TABLE DB DST_TABLE
 	local end=$((SECONDS + LAT_SEC + 5)) s k t
 	[ "$BENCH_SAMPLE" = strace ] && [ "$(basename "$1")" = lat_cdc ] &&
@@ -575,10 +579,7 @@ sample_backlog() { # SRC_TABLE DB DST_TABLE
 		 timeout -s INT 5 strace -c -f -p "$CAP_PID" -o "$WORK/strace-capture-$(date +%s).txt"; wait) >/dev/null 2>&1 &
 	[ "$BENCH_SAMPLE" = perf ] && [ "$(basename "$1")" = lat_cdc ] &&
 		(sleep 3; perf record -q -a -g -F 499 -o "$WORK/perf-sys-$(date +%s).data" -- sleep 5 &
-		 for p in "$CAP_PID" "$APP_PID"; do
-			timeout -s INT 5 perf record -q -F 499 --call-graph dwarf,8192 -p "$p" \
-				-o "$WORK/perf-$([ "$p" = "$CAP_PID" ] && echo capture || echo apply)-$(date +%s).data" &
-		 done; wait) >/dev/null 2>&1 &
+		 perf_of capture "$CAP_PID" & perf_of apply "$APP_PID" & wait) >/dev/null 2>&1 &
 	while ((SECONDS < end)); do
 		s=$(q db1 "SELECT count(*) FROM $1 WHERE id > 0")
 		k=$(kcat -b "127.0.0.1:$KP" -Q -t "b0.public.$1:0:-1" 2>/dev/null | awk '{ print $NF }')
