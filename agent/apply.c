@@ -15,6 +15,7 @@
 #include "apply.h"
 
 #include "apply_event.h"
+#include "column_type.h"
 #include "key_set.h"
 #include "log.h"
 #include "pgsql.h"
@@ -79,10 +80,19 @@ struct row_values {
 	struct strbuf why;
 };
 
+/* A topic of the pipeline and the table it carries, from the topology: a
+ * record is applied to that table only, whatever its source block says. */
+struct route {
+	char *topic;                  /* owned */
+	const struct table_ref *table; /* the topology's */
+};
+
 struct apply {
 	const struct pipeline_cfg *pipe;
 	const struct target_cfg *tgt;
 	char *label;
+	struct route *routes;
+	size_t nroutes;
 	rd_kafka_t *rk;
 	PGconn *db;
 	struct target_table **tables;
@@ -305,6 +315,35 @@ static bool target_table_reload(struct apply *a, struct target_table *tt)
 	return cast_types_load(a, tt);
 }
 
+/* The SQL type of a column the event brings (auto_create, auto_evolve): the
+ * event's type resolved by the target's catalog, never the event's text
+ * (column_type.h).  *sql: caller frees. */
+static bool field_type_sql(struct apply *a, const struct target_table *tt,
+			   const struct event_field *f, const rd_kafka_message_t *m, char **sql)
+{
+	char *text = apply_event_sql_type(f);
+	struct column_type type;
+	struct strbuf why;
+	bool ok;
+
+	*sql = NULL;
+	if (!text) {
+		record_error(a, m, "column %s of table %s: the event does not say its type (enable json_schemas, or create the column)",
+			     f->name, tt->qualified);
+		return false;
+	}
+	strbuf_init(&why);
+	ok = column_type_parse(text, &type, &why) &&
+	     column_type_resolve(a->db, a->label, &type, sql, &why);
+	if (!ok)
+		record_error(a, m, "column %s of table %s: refused: %s", f->name, tt->qualified,
+			     why.data);
+	column_type_fini(&type);
+	strbuf_fini(&why);
+	free(text);
+	return ok;
+}
+
 /* CREATE TABLE from the event's column types and key (auto_create). */
 static bool table_create(struct apply *a, struct target_table *tt, const struct apply_event *ev,
 			 const rd_kafka_message_t *m)
@@ -318,17 +357,13 @@ static bool table_create(struct apply *a, struct target_table *tt, const struct 
 	strbuf_addf(&sql, "CREATE TABLE %s (", tt->qualified);
 	for (size_t i = 0; ok && i < ev->nfields; i++) {
 		const struct event_field *f = &ev->fields[i];
-		char *type = apply_event_sql_type(f);
+		char *type = NULL;
 		char *col = pgsql_quote_ident(a->db, f->name);
 
-		if (!type) {
-			record_error(a, m, "cannot create table %s: the event does not say the type of column %s (enable json_schemas, or create the table)",
-				     tt->qualified, f->name);
-			ok = false;
-		} else {
+		ok = field_type_sql(a, tt, f, m, &type);
+		if (ok)
 			strbuf_addf(&sql, "%s%s %s%s", i ? ", " : "", col, type,
 				    f->optional ? "" : " NOT NULL");
-		}
 		free(type);
 		free(col);
 	}
@@ -368,7 +403,9 @@ static bool table_create(struct apply *a, struct target_table *tt, const struct 
 	return ok;
 }
 
-static struct target_table *target_table_get(struct apply *a, const struct apply_event *ev,
+/* The target table of a table of the topology. */
+static struct target_table *target_table_get(struct apply *a, const struct table_ref *ref,
+					     const struct apply_event *ev,
 					     const rd_kafka_message_t *m)
 {
 	struct target_table *tt;
@@ -376,14 +413,14 @@ static struct target_table *target_table_get(struct apply *a, const struct apply
 	bool exists;
 
 	for (size_t i = 0; i < a->ntables; i++)
-		if (strcmp(a->tables[i]->schema, ev->schema) == 0 &&
-		    strcmp(a->tables[i]->table, ev->table) == 0)
+		if (strcmp(a->tables[i]->schema, ref->schema) == 0 &&
+		    strcmp(a->tables[i]->table, ref->table) == 0)
 			return a->tables[i];
 	tt = xcalloc(1, sizeof(*tt));
-	tt->schema = xstrdup(ev->schema);
-	tt->table = xstrdup(ev->table);
-	schema = pgsql_quote_ident(a->db, ev->schema);
-	table = pgsql_quote_ident(a->db, ev->table);
+	tt->schema = xstrdup(ref->schema);
+	tt->table = xstrdup(ref->table);
+	schema = pgsql_quote_ident(a->db, ref->schema);
+	table = pgsql_quote_ident(a->db, ref->table);
 	tt->qualified = xasprintf("%s.%s", schema, table);
 	free(schema);
 	free(table);
@@ -514,14 +551,12 @@ static bool table_check(struct apply *a, struct target_table *tt, const struct a
 				     f->name, tt->qualified);
 			ok = false;
 		} else if (c < 0) {
-			char *type = apply_event_sql_type(f), *col = pgsql_quote_ident(a->db, f->name);
-			char *sql = type ? xasprintf("ALTER TABLE %s ADD COLUMN %s %s", tt->qualified,
-						     col, type)
-					 : NULL;
+			char *type = NULL, *col = pgsql_quote_ident(a->db, f->name);
+			char *sql = field_type_sql(a, tt, f, m, &type)
+					    ? xasprintf("ALTER TABLE %s ADD COLUMN %s %s",
+							tt->qualified, col, type)
+					    : NULL;
 
-			if (!sql)
-				record_error(a, m, "column %s of table %s is new at the source, and the event does not say its type",
-					     f->name, tt->qualified);
 			ok = sql && pgsql_exec(a->db, a->label, sql);
 			if (ok)
 				log_info("%s: table %s: added column %s %s", a->label, tt->qualified,
@@ -862,8 +897,55 @@ static const char *header(const rd_kafka_message_t *m, const char *name, size_t 
 	return value;
 }
 
+/* ---- routes: which table a record may change ---------------------------------------- */
+
+static void routes_init(struct apply *a)
+{
+	const struct source_cfg *src = a->pipe->source;
+
+	a->routes = xcalloc(src->tables.n, sizeof(*a->routes));
+	for (size_t i = 0; i < src->tables.n; i++) {
+		a->routes[i].topic = topology_topic(src, &src->tables.items[i]);
+		a->routes[i].table = &src->tables.items[i];
+	}
+	a->nroutes = src->tables.n;
+}
+
+static void routes_fini(struct apply *a)
+{
+	for (size_t i = 0; i < a->nroutes; i++)
+		free(a->routes[i].topic);
+	free(a->routes);
+	a->routes = NULL;
+	a->nroutes = 0;
+}
+
+/* The table of the record's topic when its source block names that table;
+ * else the record is refused (logged): its topic is not the pipeline's, or
+ * it claims another table than its topic carries. */
+static const struct table_ref *record_table(struct apply *a, const rd_kafka_message_t *m,
+					    const struct apply_event *ev)
+{
+	const char *topic = rd_kafka_topic_name(m->rkt);
+
+	for (size_t i = 0; i < a->nroutes; i++) {
+		const struct table_ref *t = a->routes[i].table;
+
+		if (strcmp(a->routes[i].topic, topic) != 0)
+			continue;
+		if (strcmp(t->schema, ev->schema) == 0 && strcmp(t->table, ev->table) == 0)
+			return t;
+		record_error(a, m, "refused: its source block names table %s.%s, but this topic carries %s.%s",
+			     ev->schema, ev->table, t->schema, t->table);
+		return NULL;
+	}
+	record_error(a, m, "refused: the topic is not one of pipeline %s's", a->pipe->name);
+	return NULL;
+}
+
 static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_by_one)
 {
+	const struct table_ref *table;
 	struct apply_event *ev = &a->ev;
 	struct strbuf why;
 	struct target_table *tt;
@@ -882,10 +964,15 @@ static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_
 	strbuf_fini(&why);
 	if (!ok || ev->op == 0)
 		return ok;
+	table = record_table(a, m, ev);
+	if (!table) {
+		a->failed = true; /* the record itself is at fault: no retry */
+		return false;
+	}
 	a->batch_events++;
 	if (ev->source_ts_ms > 0)
 		a->batch_last_ms = ev->source_ts_ms;
-	tt = target_table_get(a, ev, m);
+	tt = target_table_get(a, table, ev, m);
 	if (!tt)
 		return !a->failed;
 	if (ev->op == 't') {
@@ -1030,7 +1117,6 @@ static bool consumer_new(struct apply *a, const struct topology *topo)
 	char *servers;
 	char err[512];
 	char *group = xasprintf("cdc-agent.%s", a->pipe->name);
-	const struct source_cfg *src = a->pipe->source;
 	bool ok = true;
 
 	servers = strlist_join(&topo->kafka.bootstrap_servers, ",");
@@ -1041,7 +1127,10 @@ static bool consumer_new(struct apply *a, const struct topology *topo)
 			{ "client.id", a->label },
 			{ "enable.auto.commit", "false" },
 			{ "enable.auto.offset.store", "false" },
-			{ "auto.offset.reset", "earliest" },
+			/* Where no offset is stored, offsets_load starts at the
+			 * beginning; a stored one outside the log is a gap that
+			 * must stop apply (offset_gap), never a silent restart. */
+			{ "auto.offset.reset", "error" },
 			/* notice topics capture creates after apply started */
 			{ "topic.metadata.refresh.interval.ms", "5000" },
 			{ "allow.auto.create.topics", "false" },
@@ -1070,19 +1159,30 @@ static bool consumer_new(struct apply *a, const struct topology *topo)
 	if (!ok)
 		return false;
 	rd_kafka_poll_set_consumer(a->rk);
-	topics = rd_kafka_topic_partition_list_new((int)src->tables.n);
-	for (size_t i = 0; i < src->tables.n; i++) {
-		char *topic = topology_topic(src, &src->tables.items[i]);
-
-		rd_kafka_topic_partition_list_add(topics, topic, RD_KAFKA_PARTITION_UA);
-		free(topic);
-	}
+	topics = rd_kafka_topic_partition_list_new((int)a->nroutes);
+	for (size_t i = 0; i < a->nroutes; i++)
+		rd_kafka_topic_partition_list_add(topics, a->routes[i].topic, RD_KAFKA_PARTITION_UA);
 	if (rd_kafka_subscribe(a->rk, topics) != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		log_error("%s: cannot subscribe to the pipeline's topics", a->label);
 		ok = false;
 	}
 	rd_kafka_topic_partition_list_destroy(topics);
 	return ok;
+}
+
+/* The offset apply stored for m's partition lies outside its log: records
+ * were removed by retention before apply read them (or the topic was made
+ * anew).  Going on would skip them silently: stop, saying what was lost. */
+static void offset_gap(struct apply *a, const rd_kafka_message_t *m)
+{
+	const char *topic = rd_kafka_topic_name(m->rkt);
+	int64_t low = -1, high = -1;
+
+	(void)rd_kafka_query_watermark_offsets(a->rk, topic, m->partition, &low, &high, 3000);
+	log_error("%s: topic %s partition %d: the stored offset %lld is outside the partition's log (offsets %lld..%lld): records were removed before apply read them; stopping (to go on past the gap, losing them: cdc-agent accept-gap %s --yes)",
+		  a->label, topic, (int)m->partition, (long long)m->offset, (long long)low,
+		  (long long)high, a->pipe->name);
+	a->failed = true;
 }
 
 static bool consume_loop(struct apply *a)
@@ -1095,6 +1195,11 @@ static bool consume_loop(struct apply *a)
 		 * pipeline does not wait for the batch timer. */
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(a->rk, a->nbatch ? 0 : 100);
 
+		if (m && m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
+			offset_gap(a, m);
+			rd_kafka_message_destroy(m);
+			return false;
+		}
 		if (m && m->err) {
 			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 				log_warn("%s: Kafka: %s", a->label, rd_kafka_message_errstr(m));
@@ -1127,6 +1232,7 @@ bool apply_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 	a.pipe = pipe;
 	a.tgt = pipe->target;
 	a.label = xasprintf("apply %s", pipe->name);
+	routes_init(&a);
 	apply_event_init(&a.ev);
 	key_set_init(&a.group.keys);
 	a.batch = xcalloc(APPLY_BATCH_MAX, sizeof(*a.batch));
@@ -1146,6 +1252,7 @@ bool apply_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 	row_values_fini(&a.row);
 	apply_event_fini(&a.ev);
 	tables_forget(&a);
+	routes_fini(&a);
 	if (a.rk) {
 		kafka_offsets_commit(&a);
 		rd_kafka_consumer_close(a.rk);

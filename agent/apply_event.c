@@ -305,12 +305,15 @@ static bool read_envelope(struct jscan *s, struct envelope *e, const struct pars
 	return !s->error;
 }
 
-static void key_name_add(struct apply_event *ev, const char *name)
+static void key_name_add(struct apply_event *ev, const char *name, const struct jscan_value *v)
 {
 	if (ev->nkey_names == ev->key_names_cap) {
 		ev->key_names_cap = ev->key_names_cap ? ev->key_names_cap * 2 : 8;
 		ev->key_names = xrealloc(ev->key_names, ev->key_names_cap * sizeof(*ev->key_names));
+		ev->key_values = xrealloc(ev->key_values,
+					  ev->key_names_cap * sizeof(*ev->key_values));
 	}
+	ev->key_values[ev->nkey_names] = *v;
 	ev->key_names[ev->nkey_names++] = name;
 }
 
@@ -330,7 +333,7 @@ static bool read_key_names(struct apply_event *ev, struct jscan *s, struct jscan
 	while (jscan_member(s, &name, &more) && more) {
 		if (!jscan_value(s, &v))
 			return false;
-		key_name_add(ev, name);
+		key_name_add(ev, name, &v);
 		if (payload && strcmp(name, "payload") == 0)
 			*payload = v;
 		else if (has_schema && strcmp(name, "schema") == 0)
@@ -428,6 +431,34 @@ static bool read_row(struct apply_event *ev, const struct jscan_value *row, json
 	return true;
 }
 
+static bool same_json_value(const struct jscan_value *a, const struct jscan_value *b)
+{
+	return a->kind == b->kind && a->len == b->len && memcmp(a->text, b->text, a->len) == 0;
+}
+
+/* A record's key names the row it changes: each of the key's columns must
+ * be in the row with the same value, else the record is refused (a hostile
+ * or broken producer could otherwise pair key id=1 with a delete of id=2). */
+static bool key_matches_row(const struct apply_event *ev, const char *row_name,
+			    struct strbuf *why)
+{
+	for (size_t i = 0; i < ev->nkey_names; i++) {
+		const struct event_field *f = apply_event_field(ev, ev->key_names[i], i);
+
+		if (!f) {
+			strbuf_addf(why, "the key's column %s is not in the \"%s\" row",
+				    ev->key_names[i], row_name);
+			return false;
+		}
+		if (!same_json_value(&ev->key_values[i], &f->value)) {
+			strbuf_addf(why, "the key's value of column %s differs from the \"%s\" row's",
+				    ev->key_names[i], row_name);
+			return false;
+		}
+	}
+	return true;
+}
+
 /* The record's value: the change event, or its JsonConverter envelope
  * (then *schema is the schema block's tree). */
 static bool read_value(struct apply_event *ev, const void *value, size_t value_len,
@@ -470,6 +501,7 @@ void apply_event_fini(struct apply_event *ev)
 {
 	free(ev->fields);
 	free(ev->key_names);
+	free(ev->key_values);
 	strbuf_fini(&ev->value);
 	strbuf_fini(&ev->key);
 	json_decref(ev->unchanged);
@@ -533,7 +565,8 @@ bool apply_event_parse(const void *key, size_t key_len, const void *value, size_
 		strbuf_addf(why, "%c event without an \"%s\" row", ev->op, row_name);
 		return false;
 	}
-	return read_row(ev, row, struct_fields(schema, row_name), columns, why);
+	return read_row(ev, row, struct_fields(schema, row_name), columns, why) &&
+	       key_matches_row(ev, row_name, why);
 }
 
 const struct event_field *apply_event_field(const struct apply_event *ev, const char *name,

@@ -76,6 +76,7 @@ struct apply_event {
 	struct strbuf key;      /* likewise its key */
 	size_t fields_cap;
 	const char **key_names; /* the key's columns in key order */
+	struct jscan_value *key_values; /* and their values, in the key's copy */
 	size_t nkey_names, key_names_cap;
 	json_t *unchanged;      /* parsed cdc.unchanged header, or NULL */
 	struct parsed_cache schemas;

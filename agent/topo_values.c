@@ -172,6 +172,22 @@ static void split_list(const char *s, struct strlist *out)
 	free(copy);
 }
 
+/* The catalogs (pg_*, information_schema) and the agent's own schema on the
+ * target (cdc_agent: apply's offsets) are never a pipeline's tables: apply
+ * writes only to the tables listed, so listing none of these keeps every
+ * record away from them. */
+static bool schema_replicable(const char *schema, struct strbuf *err)
+{
+	if (strncmp(schema, "pg_", 3) == 0 || strcmp(schema, "information_schema") == 0 ||
+	    strcmp(schema, "cdc_agent") == 0) {
+		strbuf_addf(err, "schema %s is reserved (%s): its tables cannot be replicated", schema,
+			    strcmp(schema, "cdc_agent") == 0 ? "the agent's own, on targets"
+							     : "PostgreSQL's catalog");
+		return false;
+	}
+	return true;
+}
+
 static bool table_ref_parse(const char *item, struct table_ref *out, struct strbuf *err)
 {
 	const char *dot = strchr(item, '.');
@@ -182,7 +198,8 @@ static bool table_ref_parse(const char *item, struct table_ref *out, struct strb
 	}
 	out->schema = xstrndup(item, (size_t)(dot - item));
 	out->table = xstrdup(dot + 1);
-	if (!pg_name_valid(out->schema, err) || !pg_name_valid(out->table, err)) {
+	if (!pg_name_valid(out->schema, err) || !pg_name_valid(out->table, err) ||
+	    !schema_replicable(out->schema, err)) {
 		free(out->schema);
 		free(out->table);
 		return false;
