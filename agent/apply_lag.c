@@ -4,9 +4,11 @@
 #include "apply_lag.h"
 
 #include "health.h"
+#include "log.h"
 #include "pgsql.h"
 
 #include <librdkafka/rdkafka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,5 +141,95 @@ bool apply_lag_events(const struct topology *topo, const struct pipeline_cfg *pi
 	if (rk)
 		rd_kafka_destroy(rk);
 	stored_offsets_free(o, n);
+	return ok;
+}
+
+/* Whether topic is one of the pipeline's. */
+static bool pipeline_topic(const struct pipeline_cfg *pipe, const char *topic)
+{
+	bool found = false;
+
+	for (size_t i = 0; !found && i < pipe->source->tables.n; i++) {
+		char *t = topology_topic(pipe->source, &pipe->source->tables.items[i]);
+
+		found = strcmp(t, topic) == 0;
+		free(t);
+	}
+	return found;
+}
+
+/* Moves the stored offset of o to low, if it is still o->next. */
+static bool gap_skip(const struct pipeline_cfg *pipe, const struct stored_offset *o, int64_t low)
+{
+	char part[16], from[32], to[32];
+	const char *params[] = { pipe->name, o->topic, part, from, to };
+	const char *label = "accept-gap";
+	PGconn *conn = pgsql_connect(label, &pipe->target->pg, PG_AS_USER, NULL);
+	PGresult *res;
+	bool ok;
+
+	if (!conn)
+		return false; /* errors already logged */
+	snprintf(part, sizeof(part), "%d", o->partition);
+	snprintf(from, sizeof(from), "%lld", (long long)o->next);
+	snprintf(to, sizeof(to), "%lld", (long long)low);
+	ok = pgsql_query(conn, label,
+			 "UPDATE cdc_agent.offsets SET next_offset = $5, applied_at = now() "
+			 "WHERE pipeline = $1 AND topic = $2 AND partition = $3 AND next_offset = $4",
+			 5, params, &res);
+	if (ok && strcmp(PQcmdTuples(res), "1") != 0) {
+		log_error("%s: topic %s partition %d: the stored offset moved meanwhile (is apply running?): nothing changed",
+			  label, o->topic, o->partition);
+		ok = false;
+	}
+	if (ok)
+		PQclear(res);
+	PQfinish(conn);
+	return ok;
+}
+
+bool apply_gap_accept(const struct topology *topo, const struct pipeline_cfg *pipe,
+		      bool confirmed, int *gaps)
+{
+	struct stored_offset *o = NULL;
+	struct strbuf why;
+	size_t n = 0;
+	rd_kafka_t *rk = NULL;
+	bool ok;
+
+	*gaps = 0;
+	strbuf_init(&why);
+	ok = stored_offsets(pipe, &o, &n, &why) && (rk = health_kafka_client(&topo->kafka, &why));
+	for (size_t i = 0; ok && i < n; i++) {
+		int64_t low, high;
+		rd_kafka_resp_err_t err;
+
+		if (!pipeline_topic(pipe, o[i].topic))
+			continue;
+		err = rd_kafka_query_watermark_offsets(rk, o[i].topic, o[i].partition, &low, &high,
+						       LAG_TIMEOUT_MS);
+		if (err) {
+			strbuf_addf(&why, "Kafka watermarks of %s[%d]: %s", o[i].topic,
+				    o[i].partition, rd_kafka_err2str(err));
+			ok = false;
+			break;
+		}
+		if (o[i].next >= low && o[i].next <= high)
+			continue;
+		(*gaps)++;
+		printf("topic %s partition %d: stored offset %lld is outside the log (%lld..%lld): %s\n",
+		       o[i].topic, o[i].partition, (long long)o[i].next, (long long)low,
+		       (long long)high,
+		       confirmed ? "moved to the log's start; the records in between are lost"
+				 : "would move to the log's start (--yes)");
+		if (confirmed && !gap_skip(pipe, &o[i], low))
+			ok = false;
+	}
+	if (!ok && why.len)
+		log_error("accept-gap %s: %s", pipe->name, why.data);
+	if (rk)
+		rd_kafka_destroy(rk);
+	stored_offsets_free(o, n);
+	strbuf_fini(&why);
 	return ok;
 }

@@ -3,6 +3,7 @@
  * mapping of results to exit codes (the only place that decides them).
  */
 #include "apply.h"
+#include "apply_lag.h"
 #include "capture.h"
 #include "host.h"
 #include "common.h"
@@ -46,6 +47,7 @@ static int verb_bootstrap(const struct cli_options *opts);
 static int verb_capture(const struct cli_options *opts);
 static int verb_apply(const struct cli_options *opts);
 static int verb_teardown(const struct cli_options *opts);
+static int verb_accept_gap(const struct cli_options *opts);
 static int verb_run(const struct cli_options *opts);
 static int verb_status(const struct cli_options *opts);
 
@@ -59,6 +61,8 @@ static const struct verb verbs[] = {
 	{ "capture", "PIPELINE", 1, "stream the source's changes to Kafka", verb_capture },
 	{ "apply", "PIPELINE", 1, "apply the pipeline's Kafka topics to the target", verb_apply },
 	{ "teardown", "PIPELINE --yes", 1, "stop a pipeline's units and drop its slot", verb_teardown },
+	{ "accept-gap", "PIPELINE --yes", 1, "let apply go on past records lost to retention",
+	  verb_accept_gap },
 };
 
 static void print_usage(FILE *out)
@@ -188,6 +192,24 @@ static int verb_teardown(const struct cli_options *opts)
 	teardown_confirmed = opts->yes;
 	rc = with_pipeline(opts, teardown_run);
 	return rc == EXIT_ERROR && !opts->yes ? EXIT_CHANGES_PENDING : rc;
+}
+
+static bool gap_confirmed;
+static int gaps_found;
+
+static bool accept_gap_run(const struct topology *topo, const struct pipeline_cfg *pipe)
+{
+	return apply_gap_accept(topo, pipe, gap_confirmed, &gaps_found);
+}
+
+/* Without --yes: lists the gaps and exits 2 when there are any (like plan). */
+static int verb_accept_gap(const struct cli_options *opts)
+{
+	int rc;
+
+	gap_confirmed = opts->yes;
+	rc = with_pipeline(opts, accept_gap_run);
+	return rc == EXIT_OK && gaps_found > 0 && !opts->yes ? EXIT_CHANGES_PENDING : rc;
 }
 
 static int verb_run(const struct cli_options *opts)

@@ -1,0 +1,71 @@
+/*
+ * tests/kafka_admin_driver.c: what kcat cannot do, for the integration tests.
+ *
+ *   kafka_admin_driver delete-records BROKER TOPIC PARTITION BEFORE
+ *
+ * Deletes the partition's records below offset BEFORE (Kafka's DeleteRecords,
+ * as retention would), so the log then starts at BEFORE.  Exit 0 on success.
+ */
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int delete_records(const char *broker, const char *topic, int partition, long long before)
+{
+	char err[512];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_t *rk;
+	rd_kafka_queue_t *q;
+	rd_kafka_topic_partition_list_t *parts;
+	rd_kafka_DeleteRecords_t *del;
+	rd_kafka_event_t *ev;
+	const rd_kafka_topic_partition_list_t *res;
+	int rc = 1;
+
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", broker, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+		fprintf(stderr, "bootstrap.servers: %s\n", err);
+		return 1;
+	}
+	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+	if (!rk) {
+		fprintf(stderr, "rd_kafka_new: %s\n", err);
+		return 1;
+	}
+	q = rd_kafka_queue_new(rk);
+	parts = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(parts, topic, partition)->offset = before;
+	del = rd_kafka_DeleteRecords_new(parts);
+	rd_kafka_DeleteRecords(rk, &del, 1, NULL, q);
+	ev = rd_kafka_queue_poll(q, 30000);
+	if (!ev) {
+		fprintf(stderr, "DeleteRecords: no answer in 30 s\n");
+	} else if (rd_kafka_event_error(ev)) {
+		fprintf(stderr, "DeleteRecords: %s\n", rd_kafka_event_error_string(ev));
+	} else {
+		res = rd_kafka_DeleteRecords_result_offsets(rd_kafka_event_DeleteRecords_result(ev));
+		if (res && res->cnt == 1 && !res->elems[0].err) {
+			printf("%s[%d] now starts at %lld\n", topic, partition,
+			       (long long)res->elems[0].offset);
+			rc = 0;
+		} else {
+			fprintf(stderr, "DeleteRecords: %s\n",
+				res && res->cnt ? rd_kafka_err2str(res->elems[0].err) : "no result");
+		}
+	}
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_DeleteRecords_destroy(del);
+	rd_kafka_topic_partition_list_destroy(parts);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_destroy(rk);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 6 && strcmp(argv[1], "delete-records") == 0)
+		return delete_records(argv[2], argv[3], atoi(argv[4]), atoll(argv[5]));
+	fprintf(stderr, "usage: kafka_admin_driver delete-records BROKER TOPIC PARTITION BEFORE\n");
+	return 64;
+}
