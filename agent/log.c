@@ -3,9 +3,13 @@
  */
 #include "log.h"
 
+#include "util.h"
+
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static enum log_level current_level = LOG_LVL_INFO;
 
@@ -51,15 +55,46 @@ bool log_last_error(char *buf, size_t len)
 	return any;
 }
 
+/* Writes a message whose text may hold what a record or a server sent:
+ * continuation lines (a server's DETAIL, a name with a line break) are
+ * indented, so no line of the log can pass for one of the agent's own, and
+ * other control characters are shown as '?' (no terminal escapes). */
+static void put_message(const char *prefix, const char *fmt, va_list ap)
+{
+	char *msg = xvasprintf(fmt, ap);
+	size_t len = strlen(msg);
+	struct strbuf line;
+
+	while (len > 0 && msg[len - 1] == '\n')
+		msg[--len] = '\0'; /* libpq's messages end with one */
+	strbuf_init(&line);
+	strbuf_adds(&line, prefix);
+	for (const char *p = msg; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '\n')
+			strbuf_adds(&line, "\n    ");
+		else if ((c < 0x20 && c != '\t') || c == 0x7f)
+			strbuf_adds(&line, "?");
+		else
+			strbuf_add(&line, p, 1);
+	}
+	strbuf_adds(&line, "\n");
+	fputs(line.data, stderr); /* one write: stderr is unbuffered */
+	strbuf_fini(&line);
+	free(msg);
+}
+
 static void log_vprint(enum log_level level, const char *fmt, va_list ap)
 {
+	char prefix[32];
+
 	if (level == LOG_LVL_ERROR)
 		keep_last_error("", fmt, ap);
 	if (level < current_level)
 		return;
-	fprintf(stderr, "cdc-agent: %s: ", level_names[level]);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	snprintf(prefix, sizeof(prefix), "cdc-agent: %s: ", level_names[level]);
+	put_message(prefix, fmt, ap);
 }
 
 #define DEFINE_LOG_FN(fn, level)               \
@@ -85,10 +120,9 @@ void log_error_at(const char *file, int line, const char *fmt, ...)
 		snprintf(where, sizeof(where), "%s:%d: ", file, line);
 	else
 		snprintf(where, sizeof(where), "%s: ", file);
-	fprintf(stderr, "%serror: ", where);
 	va_start(ap, fmt);
 	keep_last_error(where, fmt, ap);
-	vfprintf(stderr, fmt, ap);
+	snprintf(where + strlen(where), sizeof(where) - strlen(where), "error: ");
+	put_message(where, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }

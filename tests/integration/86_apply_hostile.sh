@@ -200,4 +200,13 @@ check_eq "apply then goes on from the log's start" "1,2,5" \
 	"$(db2 "SELECT string_agg(id::text, ',' ORDER BY id) FROM public.other")"
 agent_run -c "$T" accept-gap p
 check_eq "no gap left: accept-gap exits 0" "0|" "$AGENT_RC|$AGENT_OUT"
+
+# Offset 11 of my_table: a name with a line break, to forge a log line.
+printf '{"id\\ncdc-agent: info: forged":5}\t{"before":null,"after":{"id":5,"name":"e"},"source":{"schema":"public","table":"my_table"},"op":"c"}\n' |
+	produce $TOPIC -H "$COLS"
+apply_refuses
+check_eq "a key column missing from the row stops apply" 1 "$RC"
+check_contains "naming it, the line break shown as a continuation" \
+	"offset 11: malformed event: the key's column id"$'\n'"    cdc-agent: info: forged is not in the \"after\" row" "$OUT"
+check_eq "no line of the log is forged" "" "$(grep '^cdc-agent: info: forged' <<<"$OUT")"
 finish

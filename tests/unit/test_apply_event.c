@@ -390,12 +390,21 @@ static void test_event_debezium(void **state)
 	assert_non_null(strstr(why.data, "unexpected end of text"));
 	free(value);
 	/* schemaless, no header: no types, key from the key's payload */
-	in.key = "{\"id\":6}";
+	in.key = "{\"id\":4}";
 	in.value = EV_C;
 	assert_true(parse(ev, &in, &why));
 	assert_false(ev->has_types);
 	assert_null(ev->fields[0].schema);
 	assert_int_equal(ev->fields[0].key_position, 1);
+	/* a key that disagrees with its row, or names a column it lacks */
+	in.key = "{\"id\":6}";
+	assert_false(parse(ev, &in, &why));
+	assert_non_null(strstr(why.data, "the key's value of column id differs from the \"after\" row's"));
+	in.key = "{\"id\":\"4\"}";
+	assert_false(parse(ev, &in, &why));
+	in.key = "{\"id\":4,\"tenant\":1}";
+	assert_false(parse(ev, &in, &why));
+	assert_non_null(strstr(why.data, "the key's column tenant is not in the \"after\" row"));
 	strbuf_fini(&why);
 }
 
