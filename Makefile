@@ -82,11 +82,16 @@ install: cdc-agent
 	install -m 0644 units/* $(DESTDIR)$(PREFIX)/share/cdc-agent/units/
 	install -m 0644 templates/* $(DESTDIR)$(PREFIX)/share/cdc-agent/templates/
 
-demo: deps all
+# deps first, then a sub-make: the pkg-config flags above are computed when
+# make starts, which on a fresh machine is before deps installed the -dev
+# packages.
+demo: deps
+	$(MAKE) all
 	scripts/demo.sh
 
 # Benchmarks (as root; each rewrites its own section of docs/BENCHMARKS.md).
-bench: deps all
+bench: deps
+	$(MAKE) all
 	scripts/bench-capture.sh
 	scripts/bench-pipeline.sh
 	scripts/bench-agent.sh

@@ -160,7 +160,9 @@ static void first_hostport(const struct strlist *list, char **host, int *port)
 	*port = atoi(colon + 1);
 }
 
-/* A KRaft cluster id, made once and kept in state_dir (22 base64url chars). */
+/* A KRaft cluster id, made once and kept in state_dir (22 base64url chars),
+ * never beginning with '-', as Kafka's own Uuid.randomUuid() (kafka-storage's
+ * argument parser takes "--cluster-id -x..." for an option: 1 in 64 ids). */
 static bool cluster_id(struct host_run *h, char **id)
 {
 	char *path = xasprintf("%s/kraft-cluster-id", h->topo->agent.state_dir);
@@ -175,10 +177,12 @@ static bool cluster_id(struct host_run *h, char **id)
 		return true;
 	}
 	f = fopen("/dev/urandom", "rb");
-	ok = f && fread(raw, 1, sizeof(raw), f) == sizeof(raw);
+	do {
+		ok = f && fread(raw, 1, sizeof(raw), f) == sizeof(raw);
+		EVP_EncodeBlock((unsigned char *)b64, raw, sizeof(raw));
+	} while (ok && b64[0] == '+');
 	if (f)
 		fclose(f);
-	EVP_EncodeBlock((unsigned char *)b64, raw, sizeof(raw));
 	b64[22] = '\0';
 	for (char *p = b64; *p; p++)
 		*p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
