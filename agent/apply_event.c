@@ -660,8 +660,8 @@ char *apply_event_sql_type(const struct event_field *f)
 #define NUMERIC_SCALE_MAX 16383
 /* Bytes of the largest unscaled value a numeric holds, 10^147455 - 1:
  * 489835 bits and the sign bit.  Longer input is refused before it is
- * decoded, which bounds the conversion's cost (about 0.2 s at this size,
- * quadratic in it). */
+ * decoded, which bounds the conversion's cost: quadratic in the length,
+ * 0.1 s at this one (a few hundred nanoseconds up to 16 bytes). */
 #define DECIMAL_BYTES_MAX 61230
 
 #define MSEC_PER_SEC INT64_C(1000)
