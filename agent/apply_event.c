@@ -13,6 +13,7 @@
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -677,7 +678,30 @@ char *apply_event_sql_type(const struct event_field *f)
 
 /* ---- values --------------------------------------------------------------- */
 
-/* 1970-01-01 + days -> y, m, d (H. Hinnant's civil_from_days). */
+/* PostgreSQL's ranges as days since 1970-01-01 (tests/integration/
+ * 83_apply_values.sh checks them against a server): a date from
+ * 4714-11-24 BC (Julian day 0) to 5874897-12-31, a timestamp from that day
+ * to 294276-12-31 23:59:59.999999. */
+#define DATE_MIN_DAYS INT64_C(-2440588)
+#define DATE_MAX_DAYS INT64_C(2145042905)
+#define TIMESTAMP_MAX_DAYS INT64_C(106762939)
+#define DATE_RANGE "4714-11-24 BC to 5874897-12-31"
+#define TIMESTAMP_RANGE "4714-11-24 00:00:00 BC to 294276-12-31 23:59:59.999999"
+/* numeric: at most 131072 digits before the point (its weight, 32767
+ * base-10000 digits) and 16383 after it (its display scale). */
+#define NUMERIC_INT_DIGITS_MAX 131072
+#define NUMERIC_SCALE_MAX 16383
+/* Bytes of the largest unscaled value a numeric holds, 10^147455 - 1:
+ * 489835 bits and the sign bit.  Longer input is refused before it is
+ * decoded, which bounds the conversion's cost: quadratic in the length,
+ * 0.1 s at this one (a few hundred nanoseconds up to 16 bytes). */
+#define DECIMAL_BYTES_MAX 61230
+
+#define MSEC_PER_SEC INT64_C(1000)
+#define NSEC_PER_SEC INT64_C(1000000000)
+
+/* 1970-01-01 + days -> y, m, d (H. Hinnant's civil_from_days); nothing
+ * overflows for days within DATE_MIN_DAYS..DATE_MAX_DAYS. */
 static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
 	int64_t era, doe, yoe, doy, mp;
@@ -693,48 +717,110 @@ static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 	*y = yoe + era * 400 + (*m <= 2);
 }
 
-static void add_date(struct strbuf *out, int64_t days)
+/* days (within the date range) as date input, "2024-01-31" or "0044-03-15"
+ * for 44 BC: returns whether it is BC (the caller adds " BC" at the end,
+ * where PostgreSQL's output has it). */
+static bool add_civil_date(struct strbuf *out, int64_t days)
 {
 	int64_t y;
 	int m, d;
 
 	civil_from_days(days, &y, &m, &d);
-	if (y <= 0)
-		strbuf_addf(out, "%04" PRId64 "-%02d-%02d BC", 1 - y, m, d);
-	else
-		strbuf_addf(out, "%04" PRId64 "-%02d-%02d", y, m, d);
+	strbuf_addf(out, "%04" PRId64 "-%02d-%02d", y <= 0 ? 1 - y : y, m, d);
+	return y <= 0;
 }
 
-static void add_time_of_day(struct strbuf *out, int64_t micros)
+static bool add_date(struct strbuf *out, int64_t days, struct strbuf *why)
 {
-	strbuf_addf(out, "%02d:%02d:%02d.%06d", (int)(micros / (3600 * USEC_PER_SEC)),
-		    (int)(micros / (60 * USEC_PER_SEC) % 60), (int)(micros / USEC_PER_SEC % 60),
-		    (int)(micros % USEC_PER_SEC));
+	if (days < DATE_MIN_DAYS || days > DATE_MAX_DAYS) {
+		strbuf_addf(why, "date %" PRId64 " (days since 1970-01-01) is out of PostgreSQL's range (" DATE_RANGE ")",
+			    days);
+		return false;
+	}
+	if (add_civil_date(out, days))
+		strbuf_adds(out, " BC");
+	return true;
 }
 
-static void add_timestamp(struct strbuf *out, int64_t micros)
+static const char *tick_name(int64_t per_sec)
 {
-	int64_t days = micros / USEC_PER_DAY, tod = micros % USEC_PER_DAY;
+	return per_sec == MSEC_PER_SEC ? "milliseconds" :
+	       per_sec == NSEC_PER_SEC ? "nanoseconds" : "microseconds";
+}
+
+/* ticks (per_sec a second) since midnight, within 0..24:00, as
+ * "HH:MM:SS.ffffff" (nine fraction digits for nanoseconds). */
+static void add_clock(struct strbuf *out, int64_t ticks, int64_t per_sec)
+{
+	int64_t secs = ticks / per_sec, frac = ticks % per_sec;
+
+	if (per_sec == MSEC_PER_SEC)
+		frac *= 1000;
+	strbuf_addf(out, "%02d:%02d:%02d.%0*" PRId64, (int)(secs / 3600), (int)(secs / 60 % 60),
+		    (int)(secs % 60), per_sec == NSEC_PER_SEC ? 9 : 6, frac);
+}
+
+static bool add_time_of_day(struct strbuf *out, int64_t ticks, int64_t per_sec,
+			    struct strbuf *why)
+{
+	if (ticks < 0 || ticks > 86400 * per_sec) {
+		strbuf_addf(why, "time %" PRId64 " (%s since midnight) is out of PostgreSQL's range (00:00:00 to 24:00:00)",
+			    ticks, tick_name(per_sec));
+		return false;
+	}
+	add_clock(out, ticks, per_sec);
+	return true;
+}
+
+static bool add_timestamp(struct strbuf *out, int64_t ticks, int64_t per_sec, struct strbuf *why)
+{
+	int64_t per_day = 86400 * per_sec;
+	int64_t days = ticks / per_day, tod = ticks % per_day;
+	bool bc;
 
 	if (tod < 0) {
-		tod += USEC_PER_DAY;
+		tod += per_day;
 		days--;
 	}
-	add_date(out, days);
+	if (days < DATE_MIN_DAYS || days > TIMESTAMP_MAX_DAYS) {
+		strbuf_addf(why, "timestamp %" PRId64 " (%s since 1970-01-01 00:00:00) is out of PostgreSQL's range (" TIMESTAMP_RANGE ")",
+			    ticks, tick_name(per_sec));
+		return false;
+	}
+	bc = add_civil_date(out, days);
 	strbuf_adds(out, " ");
-	add_time_of_day(out, tod);
+	add_clock(out, tod, per_sec);
+	if (bc)
+		strbuf_adds(out, " BC");
+	return true;
 }
 
-/* Whether an integer time value counts milliseconds (Debezium's Time and
- * Timestamp, which adaptive mode uses for precision 0..3) or microseconds. */
-static bool counts_millis(json_t *schema, const struct column_schema *col)
+/* How many ticks a second an integer time value counts: the schema's
+ * semantic name says; without one, the column's precision does, as for
+ * Debezium's adaptive mode (milliseconds for precision 0..3). */
+static int64_t time_ticks_per_sec(json_t *schema, const struct column_schema *col)
 {
+	static const struct {
+		const char *name;
+		int64_t per_sec;
+	} names[] = {
+		{ "io.debezium.time.Time", MSEC_PER_SEC },
+		{ "io.debezium.time.Timestamp", MSEC_PER_SEC },
+		{ "io.debezium.time.MicroTime", USEC_PER_SEC },
+		{ "io.debezium.time.MicroTimestamp", USEC_PER_SEC },
+		{ "io.debezium.time.NanoTime", NSEC_PER_SEC },
+		{ "io.debezium.time.NanoTimestamp", NSEC_PER_SEC },
+		{ "org.apache.kafka.connect.data.Time", MSEC_PER_SEC },
+		{ "org.apache.kafka.connect.data.Timestamp", MSEC_PER_SEC },
+	};
 	const char *name = json_str(schema, "name");
 
-	if (name)
-		return strcmp(name, "io.debezium.time.Time") == 0 ||
-		       strcmp(name, "io.debezium.time.Timestamp") == 0;
-	return col->length >= 0 && col->length <= 3;
+	if (!name)
+		return col->length >= 0 && col->length <= 3 ? MSEC_PER_SEC : USEC_PER_SEC;
+	for (size_t i = 0; i < ARRAY_LEN(names); i++)
+		if (strcmp(name, names[i].name) == 0)
+			return names[i].per_sec;
+	return USEC_PER_SEC;
 }
 
 static bool looks_numeric(const char *s)
@@ -750,31 +836,152 @@ static bool looks_numeric(const char *s)
 	return *s == '\0';
 }
 
-/* Base64 of two's-complement big-endian bytes at scale -> "-12.34". */
-static bool add_decimal_bytes(struct strbuf *out, const char *b64, int scale, struct strbuf *why)
+/* "-12" from text, when it is an integer within lo..hi. */
+static bool parse_int_in(const char *s, int64_t lo, int64_t hi, int64_t *out)
 {
-	size_t n = strlen(b64), len;
-	unsigned char *bytes = xmalloc(n / 4 * 3 + 3);
-	int decoded = EVP_DecodeBlock(bytes, (const unsigned char *)b64, (int)n);
-	bool negative;
-	/* The unscaled value in base 10^9 limbs, little-endian. */
-	uint32_t limbs[64] = { 0 };
-	size_t nlimbs = 1;
-	char digits[64 * 9 + 1001];
-	int nd = 0;
+	bool negative = *s == '-';
+	int64_t v = 0;
 
-	if (scale < 0 || scale > 1000) { /* PostgreSQL's limit; digits[] holds it */
-		free(bytes);
-		strbuf_addf(why, "decimal scale %d is out of range (0 to 1000)", scale);
+	s += negative;
+	if (!isdigit((unsigned char)*s))
+		return false;
+	for (; isdigit((unsigned char)*s); s++) {
+		if (v > INT64_MAX / 10 - 9)
+			return false; /* beyond any bound */
+		v = v * 10 + (*s - '0');
+	}
+	if (*s)
+		return false;
+	*out = negative ? -v : v;
+	return *out >= lo && *out <= hi;
+}
+
+/* Strict base64 (RFC 4648's alphabet, '=' only as the last one or two)
+ * b64[0..n) into bytes (room for n / 4 * 3); false when it is not that.
+ * EVP_DecodeBlock alone would skip blanks around it and count them. */
+static bool base64_decode(const char *b64, size_t n, unsigned char *bytes, size_t *len)
+{
+	size_t pad;
+
+	if (n % 4 != 0 || n > INT_MAX)
+		return false;
+	if (n == 0) {
+		*len = 0;
+		return true;
+	}
+	pad = b64[n - 1] != '=' ? 0 : b64[n - 2] != '=' ? 1 : 2;
+	for (size_t i = 0; i < n - pad; i++) {
+		char c = b64[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '+' || c == '/'))
+			return false;
+	}
+	if (EVP_DecodeBlock(bytes, (const unsigned char *)b64, (int)n) != (int)(n / 4 * 3))
+		return false;
+	*len = n / 4 * 3 - pad;
+	return true;
+}
+
+/* Writes count zeros. */
+static void add_zeros(struct strbuf *out, size_t count)
+{
+	strbuf_grow(out, count);
+	memset(out->data + out->len, '0', count);
+	out->len += count;
+	out->data[out->len] = '\0';
+}
+
+/* The big-endian magnitude mag[0..len) in decimal, most significant digit
+ * first, no leading zeros ("0" for zero), into digits (room for
+ * len * 5 / 2 + 21 bytes); returns how many digits. */
+static size_t magnitude_digits(const unsigned char *mag, size_t len, char *digits)
+{
+	uint32_t *limbs;
+	size_t nlimbs = 0, n = 0, first;
+	char tmp[20];
+
+	while (len > 0 && mag[0] == 0) {
+		mag++;
+		len--;
+	}
+	if (len <= 8) { /* the usual case: one uint64_t */
+		uint64_t v = 0;
+
+		for (size_t i = 0; i < len; i++)
+			v = v << 8 | mag[i];
+		do {
+			tmp[n++] = (char)('0' + v % 10);
+			v /= 10;
+		} while (v);
+		for (size_t k = 0; k < n; k++)
+			digits[k] = tmp[n - 1 - k];
+		return n;
+	}
+	/* Base 10^9 limbs, least significant first, fed 32 bits at a time:
+	 * limb * 2^32 + carry < 10^9 * 2^32 fits, and so does the next carry
+	 * in 32 bits.  len bytes make at most 2.41 * len digits, len / 3 + 2
+	 * limbs. */
+	limbs = xmalloc((len / 3 + 2) * sizeof(*limbs));
+	first = len % 4 ? len % 4 : 4;
+	for (size_t i = 0; i < len;) {
+		uint64_t carry = 0;
+
+		for (size_t end = i + (i == 0 ? first : 4); i < end; i++)
+			carry = carry << 8 | mag[i];
+		for (size_t l = 0; l < nlimbs; l++) {
+			uint64_t v = ((uint64_t)limbs[l] << 32) + carry;
+
+			limbs[l] = (uint32_t)(v % 1000000000);
+			carry = v / 1000000000;
+		}
+		while (carry) {
+			limbs[nlimbs++] = (uint32_t)(carry % 1000000000);
+			carry /= 1000000000;
+		}
+	}
+	/* the top limb unpadded, the others nine digits each */
+	for (uint32_t v = limbs[nlimbs - 1]; v; v /= 10)
+		tmp[n++] = (char)('0' + v % 10);
+	for (size_t k = 0; k < n; k++)
+		digits[k] = tmp[n - 1 - k];
+	for (size_t l = nlimbs - 1; l-- > 0; n += 9)
+		for (int k = 8, v = (int)limbs[l]; k >= 0; k--, v /= 10)
+			digits[n + (size_t)k] = (char)('0' + v % 10);
+	free(limbs);
+	return n;
+}
+
+/* Base64 of two's-complement big-endian bytes (Kafka Connect's Decimal)
+ * at scale -> "-12.34"; exact for every value numeric holds, refused
+ * beyond it. */
+static bool add_decimal_bytes(struct strbuf *out, const char *b64, int64_t scale,
+			      struct strbuf *why)
+{
+	size_t n = strlen(b64), len, ndigits, int_digits;
+	unsigned char small_bytes[48], *bytes;
+	char small_digits[160], *digits;
+	bool negative, zero;
+
+	if (scale < -NUMERIC_INT_DIGITS_MAX || scale > NUMERIC_SCALE_MAX) {
+		strbuf_addf(why, "decimal scale %" PRId64 " is out of PostgreSQL's range (%d to %d)", scale,
+			    -NUMERIC_INT_DIGITS_MAX, NUMERIC_SCALE_MAX);
 		return false;
 	}
-	if (decoded < 0 || n % 4 != 0) {
-		free(bytes);
-		strbuf_addf(why, "'%s' is neither a decimal number nor base64", b64);
+	if (n / 4 * 3 > DECIMAL_BYTES_MAX + 2) {
+		strbuf_addf(why, "decimal of %zu base64 characters is longer than the largest numeric (%d bytes unscaled)",
+			    n, DECIMAL_BYTES_MAX);
 		return false;
 	}
-	len = (size_t)decoded - (n >= 1 && b64[n - 1] == '=') - (n >= 2 && b64[n - 2] == '=');
-	negative = len > 0 && (bytes[0] & 0x80);
+	bytes = n / 4 * 3 <= sizeof(small_bytes) ? small_bytes : xmalloc(n / 4 * 3);
+	if (!base64_decode(b64, n, bytes, &len) || len == 0) {
+		if (bytes != small_bytes)
+			free(bytes);
+		strbuf_addf(why, "'%.64s'%s is neither a decimal number nor base64 of one", b64,
+			    n > 64 ? "..." : "");
+		return false;
+	}
+	negative = bytes[0] & 0x80;
 	if (negative) { /* magnitude = two's complement */
 		unsigned carry = 1;
 
@@ -785,58 +992,63 @@ static bool add_decimal_bytes(struct strbuf *out, const char *b64, int scale, st
 			carry = v >> 8;
 		}
 	}
-	for (size_t i = 0; i < len; i++) {
-		uint64_t carry = bytes[i];
-
-		for (size_t l = 0; l < nlimbs; l++) {
-			uint64_t v = (uint64_t)limbs[l] * 256 + carry;
-
-			limbs[l] = (uint32_t)(v % 1000000000);
-			carry = v / 1000000000;
-		}
-		if (carry && nlimbs < ARRAY_LEN(limbs))
-			limbs[nlimbs++] = (uint32_t)carry;
+	digits = len * 5 / 2 + 21 <= sizeof(small_digits) ? small_digits : xmalloc(len * 5 / 2 + 21);
+	ndigits = magnitude_digits(bytes, len, digits);
+	if (bytes != small_bytes)
+		free(bytes);
+	zero = digits[0] == '0';
+	int_digits = zero                      ? 0 :
+		     scale <= 0                ? ndigits + (size_t)-scale :
+		     ndigits > (size_t)scale   ? ndigits - (size_t)scale : 0;
+	if (int_digits > NUMERIC_INT_DIGITS_MAX) {
+		strbuf_addf(why, "decimal of %zu digits at scale %" PRId64 " has %zu digits before the point, more than PostgreSQL's numeric holds (%d)",
+			    ndigits, scale, int_digits, NUMERIC_INT_DIGITS_MAX);
+		if (digits != small_digits)
+			free(digits);
+		return false;
 	}
-	free(bytes);
-	for (size_t l = 0; l < nlimbs; l++)
-		for (int k = 0; k < 9 && nd < (int)sizeof(digits); k++) {
-			digits[nd++] = (char)('0' + limbs[l] % 10);
-			limbs[l] /= 10;
-		}
-	while (nd > 1 && digits[nd - 1] == '0')
-		nd--;
-	while (nd <= scale)
-		digits[nd++] = '0';
 	if (negative)
 		strbuf_adds(out, "-");
-	for (int i = nd - 1; i >= 0; i--) {
-		strbuf_add(out, &digits[i], 1);
-		if (i == scale && scale > 0)
-			strbuf_adds(out, ".");
+	if (scale <= 0) {
+		strbuf_add(out, digits, ndigits);
+		if (!zero)
+			add_zeros(out, (size_t)-scale);
+	} else if (ndigits > (size_t)scale) {
+		strbuf_add(out, digits, ndigits - (size_t)scale);
+		strbuf_adds(out, ".");
+		strbuf_add(out, digits + ndigits - (size_t)scale, (size_t)scale);
+	} else {
+		strbuf_adds(out, "0.");
+		add_zeros(out, (size_t)scale - ndigits);
+		strbuf_add(out, digits, ndigits);
 	}
+	if (digits != small_digits)
+		free(digits);
 	return true;
 }
 
 static bool add_bytea(struct strbuf *out, const char *b64, struct strbuf *why)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t n = strlen(b64);
-	unsigned char *bytes = xmalloc(n / 4 * 3 + 3);
-	int decoded = EVP_DecodeBlock(bytes, (const unsigned char *)b64, (int)n);
-	size_t len;
+	size_t n = strlen(b64), len;
+	unsigned char *bytes = xmalloc(n / 4 * 3 + 1);
+	char *p;
 
-	if (decoded < 0 || n % 4 != 0) {
+	if (!base64_decode(b64, n, bytes, &len)) {
 		free(bytes);
 		strbuf_adds(why, "bytea value is not base64");
 		return false;
 	}
-	len = (size_t)decoded - (n >= 1 && b64[n - 1] == '=') - (n >= 2 && b64[n - 2] == '=');
-	strbuf_adds(out, "\\x");
+	strbuf_grow(out, 2 + 2 * len);
+	p = out->data + out->len;
+	*p++ = '\\';
+	*p++ = 'x';
 	for (size_t i = 0; i < len; i++) {
-		char pair[2] = { hex[bytes[i] >> 4], hex[bytes[i] & 15] };
-
-		strbuf_add(out, pair, 2);
+		*p++ = hex[bytes[i] >> 4];
+		*p++ = hex[bytes[i] & 15];
 	}
+	out->len += 2 + 2 * len;
+	out->data[out->len] = '\0';
 	free(bytes);
 	return true;
 }
@@ -850,7 +1062,7 @@ static bool add_variable_scale_decimal(struct strbuf *out, const struct jscan_va
 	struct jscan s;
 	struct jscan_value m;
 	const char *name;
-	bool more, ok;
+	bool more, ok, has_scale = false;
 	int64_t scale = 0;
 	char *value = NULL;
 
@@ -864,12 +1076,77 @@ static bool add_variable_scale_decimal(struct strbuf *out, const struct jscan_va
 	while (jscan_member(&s, &name, &more) && more && jscan_value(&s, &m)) {
 		if (strcmp(name, "value") == 0)
 			value = m.kind == JSCAN_STRING ? m.text : NULL;
-		else if (strcmp(name, "scale") == 0 && !jscan_int64(&m, &scale))
-			scale = 0;
+		else if (strcmp(name, "scale") == 0)
+			has_scale = jscan_int64(&m, &scale);
 	}
-	ok = add_decimal_bytes(out, value ? value : "", scale < 0 ? -1 : scale > 1000 ? 1001 : (int)scale, why);
+	if (!value || !has_scale) {
+		strbuf_adds(why, "a variable scale decimal without an integer \"scale\" and a base64 \"value\"");
+		ok = false;
+	} else {
+		ok = add_decimal_bytes(out, value, scale, why);
+	}
 	strbuf_fini(&copy);
 	return ok;
+}
+
+/* The scale of a base64 decimal: the schema's "scale" parameter, else the
+ * target column's. */
+static bool decimal_scale(json_t *schema, const struct column_schema *col, int64_t *scale,
+			  struct strbuf *why)
+{
+	const char *text = json_str(json_object_get(schema, "parameters"), "scale");
+
+	if (text) {
+		if (!parse_int_in(text, -INT32_MAX, INT32_MAX, scale)) {
+			strbuf_addf(why, "decimal scale \"%.32s\" in the schema block is not an integer",
+				    text);
+			return false;
+		}
+		return true;
+	}
+	if (col->scale < 0) {
+		strbuf_addf(why, "a base64 decimal for numeric column %s without a declared scale, and no schema block to say it",
+			    col->name);
+		return false;
+	}
+	*scale = col->scale;
+	return true;
+}
+
+/* 'd', 't', 's', 'i' for a date, time, timestamp or interval type; 0. */
+static int time_kind(const char *t)
+{
+	return strcmp(t, "date") == 0 ? 'd' : strcmp(t, "time") == 0 ? 't' :
+	       strcmp(t, "timestamp") == 0 ? 's' : strcmp(t, "interval") == 0 ? 'i' : 0;
+}
+
+/* A number for a column of time_kind kind: an integer of days, of ticks
+ * since midnight or 1970-01-01, or of microseconds. */
+static bool add_time_number(struct strbuf *out, const struct jscan_value *v, int kind,
+			    json_t *schema, const struct column_schema *col, struct strbuf *why)
+{
+	const char *t = col->base_type;
+	int64_t n;
+
+	if (!jscan_int64(v, &n)) {
+		/* PostgreSQL would read the digits as something else */
+		strbuf_addf(why, "%s value %.*s is not an integer (of %s)", t,
+			    v->len > 64 ? 64 : (int)v->len, v->text,
+			    kind == 'd' ? "days" : kind == 'i' ? "microseconds" :
+			    tick_name(time_ticks_per_sec(schema, col)));
+		return false;
+	}
+	switch (kind) {
+	case 'd':
+		return add_date(out, n, why);
+	case 't':
+		return add_time_of_day(out, n, time_ticks_per_sec(schema, col), why);
+	case 's':
+		return add_timestamp(out, n, time_ticks_per_sec(schema, col), why);
+	default:
+		strbuf_addf(out, "%" PRId64 " microseconds", n);
+		return true;
+	}
 }
 
 static bool add_scalar(struct strbuf *out, const struct jscan_value *v, json_t *schema,
@@ -877,7 +1154,6 @@ static bool add_scalar(struct strbuf *out, const struct jscan_value *v, json_t *
 {
 	const char *t = col->base_type;
 	const char *s = v->kind == JSCAN_STRING ? v->text : NULL;
-	int64_t n;
 
 	if (v->kind == JSCAN_TRUE || v->kind == JSCAN_FALSE) {
 		strbuf_adds(out, v->kind == JSCAN_TRUE ? "t" : "f");
@@ -886,38 +1162,23 @@ static bool add_scalar(struct strbuf *out, const struct jscan_value *v, json_t *
 	if (strcmp(t, "bytea") == 0 && s)
 		return add_bytea(out, s, why);
 	if (strcmp(t, "numeric") == 0 || strcmp(t, "money") == 0) {
-		json_t *params = json_object_get(schema, "parameters");
-		const char *scale_text = json_str(params, "scale");
-		int scale = scale_text ? atoi(scale_text) : col->scale;
+		const char *name = json_str(schema, "name");
+		int64_t scale;
 
 		if (v->kind == JSCAN_OBJECT)
 			return add_variable_scale_decimal(out, v, why);
-		if (s && !looks_numeric(s)) {
-			if (scale < 0) {
-				strbuf_addf(why, "a base64 decimal for numeric column %s without a declared scale, and no schema block to say it",
-					    col->name);
-				return false;
-			}
-			return add_decimal_bytes(out, s, scale, why);
-		}
+		/* base64 when the schema says Decimal ("1234" is base64 too),
+		 * without a schema when it cannot be a number's text */
+		if (s && ((name && strcmp(name, "org.apache.kafka.connect.data.Decimal") == 0) ||
+			  !looks_numeric(s)))
+			return decimal_scale(schema, col, &scale, why) &&
+			       add_decimal_bytes(out, s, scale, why);
 	}
-	if (jscan_int64(v, &n)) {
-		if (strcmp(t, "date") == 0) {
-			add_date(out, n);
-			return true;
-		}
-		if (strcmp(t, "time") == 0) {
-			add_time_of_day(out, counts_millis(schema, col) ? n * 1000 : n);
-			return true;
-		}
-		if (strcmp(t, "timestamp") == 0) {
-			add_timestamp(out, counts_millis(schema, col) ? n * 1000 : n);
-			return true;
-		}
-		if (strcmp(t, "interval") == 0) {
-			strbuf_addf(out, "%" PRId64 " microseconds", n);
-			return true;
-		}
+	if (v->kind == JSCAN_NUMBER) {
+		int kind = time_kind(t);
+
+		if (kind)
+			return add_time_number(out, v, kind, schema, col, why);
 	}
 	/* A number keeps its own digits (the type's input reads JSON's number
 	 * syntax); a string its text; an object or array, in a column that is

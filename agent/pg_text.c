@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,15 +49,17 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
-/* "YYYY-MM-DD" with 4 or more year digits; BC handled by the callers. */
+/* "YYYY-MM-DD" with 4 to 9 year digits (PostgreSQL's years have at most
+ * 7; more could overflow); BC handled by the callers. */
 static bool parse_ymd(const char **p, const char *end, int64_t *days)
 {
 	int64_t year = 0;
 	int digits = 0, month, day;
 
 	while (*p < end && isdigit((unsigned char)**p)) {
+		if (++digits > 9)
+			return false;
 		year = year * 10 + (*(*p)++ - '0');
-		digits++;
 	}
 	if (digits < 4 || !expect_char(p, end, '-') || !read_digits(p, end, 2, &month) ||
 	    !expect_char(p, end, '-') || !read_digits(p, end, 2, &day) || month < 1 ||
@@ -120,6 +123,8 @@ bool pg_text_date(const char *s, size_t n, int32_t *days)
 		return false;
 	if (bc)
 		d = bc_days(d, s);
+	if (d < INT32_MIN || d > INT32_MAX)
+		return false;
 	*days = (int32_t)d;
 	return true;
 }
@@ -144,6 +149,10 @@ bool pg_text_timestamp(const char *s, size_t n, int64_t *micros)
 		return false;
 	if (bc)
 		days = bc_days(days, s);
+	/* PostgreSQL's last years (294247 to 294276 AD) overflow int64
+	 * microseconds since 1970: the caller sends those as text */
+	if (days < INT64_MIN / USEC_PER_DAY || days > (INT64_MAX - tod) / USEC_PER_DAY)
+		return false;
 	*micros = days * USEC_PER_DAY + tod;
 	return true;
 }
@@ -303,7 +312,15 @@ bool pg_text_interval_micros(const char *s, size_t n, int64_t *micros)
 		default: return false;
 		}
 	}
-	*micros = (int64_t)(((months * (365.25 / 12) + days) * 86400 + seconds) * 1e6);
+	{
+		double us = ((months * (365.25 / 12) + days) * 86400 + seconds) * 1e6;
+
+		/* intervals reach 178 million years: beyond int64 microseconds
+		 * (and converting such a double would be undefined) */
+		if (!(us > -9223372036854775808.0 && us < 9223372036854775808.0))
+			return false;
+		*micros = (int64_t)us;
+	}
 	return true;
 }
 

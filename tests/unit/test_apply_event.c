@@ -19,6 +19,8 @@
 #include "json_scan.h"
 #include "util.h"
 
+#include <openssl/bn.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -547,6 +549,345 @@ static void test_event_malformed(void **state)
 	}
 }
 
+/* ---- values at PostgreSQL's limits ---- */
+
+/* The record {"after":{"v":VALUE}} of table public.t, with a schema block
+ * giving field v the schema field_schema when that is not NULL; caller
+ * frees. */
+static char *record_of(const char *field_schema, const char *value)
+{
+	if (!field_schema)
+		return xasprintf("{\"before\":null,\"after\":{\"v\":%s},\"source\":{\"schema\":\"public\",\"table\":\"t\"},\"op\":\"c\"}",
+				 value);
+	return xasprintf("{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"struct\",\"fields\":[%s],\"optional\":true,\"field\":\"after\"}],\"optional\":false,\"name\":\"x.Envelope\"},"
+			 "\"payload\":{\"before\":null,\"after\":{\"v\":%s},\"source\":{\"schema\":\"public\",\"table\":\"t\"},\"op\":\"c\"}}",
+			 field_schema, value);
+}
+
+/* Converts value (JSON) for col, with field_schema (or none): true with
+ * *out set (caller frees), or false with *out the reason (caller frees). */
+static bool convert(struct apply_event *ev, const char *field_schema, const char *value,
+		    const struct column_schema *col, char **out)
+{
+	char *record = record_of(field_schema, value);
+	struct parse_input in = { .value = record };
+	struct strbuf why, text;
+	enum apply_value kind;
+	bool ok;
+
+	strbuf_init(&why);
+	strbuf_init(&text);
+	if (!parse(ev, &in, &why))
+		fail_msg("record does not parse: %s", why.data);
+	ok = apply_event_value(apply_event_field(ev, "v", 0), col, &text, &kind, &why);
+	*out = strbuf_detach(ok ? &text : &why);
+	strbuf_fini(ok ? &why : &text);
+	free(record);
+	return ok;
+}
+
+static void expect_converted(struct apply_event *ev, const char *field_schema, const char *value,
+			 const struct column_schema *col, const char *want)
+{
+	char *got;
+
+	if (!convert(ev, field_schema, value, col, &got))
+		fail_msg("%.80s: refused: %s", value, got);
+	if (strcmp(got, want) != 0)
+		fail_msg("%.80s: got \"%.200s\" (%zu bytes), expected \"%.200s\" (%zu bytes)", value,
+			 got, strlen(got), want, strlen(want));
+	free(got);
+}
+
+static void expect_refused(struct apply_event *ev, const char *field_schema, const char *value,
+			   const struct column_schema *col, const char *needle)
+{
+	char *got;
+
+	if (convert(ev, field_schema, value, col, &got))
+		fail_msg("%.80s: accepted as \"%.200s\"", value, got);
+	if (!strstr(got, needle))
+		fail_msg("%.80s: refused with \"%s\", expected it to say \"%s\"", value, got, needle);
+	free(got);
+}
+
+/* Base64 of the minimal two's-complement bytes of the integer with these
+ * decimal digits (BN's conversion: independent of apply's); caller frees. */
+static char *unscaled_b64(const char *digits, bool negative)
+{
+	BIGNUM *bn = NULL;
+	size_t n;
+	unsigned char *bytes;
+	char *b64;
+
+	assert_true(BN_dec2bn(&bn, digits) > 0);
+	n = (size_t)BN_num_bytes(bn) + 1;
+	bytes = xcalloc(n, 1);
+	assert_true(BN_bn2binpad(bn, bytes + 1, (int)n - 1) == (int)n - 1);
+	if (negative) { /* two's complement of the magnitude */
+		unsigned carry = 1;
+
+		for (size_t k = n; k-- > 0;) {
+			unsigned v = (unsigned)(unsigned char)~bytes[k] + carry;
+
+			bytes[k] = (unsigned char)v;
+			carry = v >> 8;
+		}
+	}
+	/* minimal: drop a sign byte the next byte repeats */
+	size_t skip = n > 1 && ((bytes[0] == 0 && !(bytes[1] & 0x80)) ||
+				(bytes[0] == 0xff && (bytes[1] & 0x80)));
+	b64 = xmalloc((n - skip + 2) / 3 * 4 + 1);
+	EVP_EncodeBlock((unsigned char *)b64, bytes + skip, (int)(n - skip));
+	BN_free(bn);
+	free(bytes);
+	return b64;
+}
+
+/* ndigits pseudo-random digits, the first not 0; caller frees. */
+static char *some_digits(size_t ndigits, unsigned seed)
+{
+	char *d = xmalloc(ndigits + 1);
+
+	for (size_t i = 0; i < ndigits; i++) {
+		seed = seed * 1103515245 + 12345;
+		d[i] = (char)('0' + (seed >> 16) % 10);
+	}
+	if (d[0] == '0')
+		d[0] = '7';
+	d[ndigits] = '\0';
+	return d;
+}
+
+/* digits at scale as PostgreSQL's text ("-123.45"); caller frees. */
+static char *scaled_text(const char *digits, size_t scale, bool negative)
+{
+	size_t n = strlen(digits);
+	struct strbuf sb;
+
+	strbuf_init(&sb);
+	if (negative)
+		strbuf_adds(&sb, "-");
+	if (n > scale) {
+		strbuf_add(&sb, digits, n - scale);
+		if (scale) {
+			strbuf_adds(&sb, ".");
+			strbuf_adds(&sb, digits + n - scale);
+		}
+	} else {
+		strbuf_adds(&sb, "0.");
+		for (size_t i = n; i < scale; i++)
+			strbuf_adds(&sb, "0");
+		strbuf_adds(&sb, digits);
+	}
+	return strbuf_detach(&sb);
+}
+
+/* A decimal of ndigits digits at scale round-trips exactly, both signs,
+ * as VariableScaleDecimal and as Decimal with the schema's scale. */
+static void expect_decimal_round_trip(struct apply_event *ev, size_t ndigits, size_t scale,
+				      unsigned seed)
+{
+	static const struct column_schema num = { .name = "v", .base_type = "numeric", .length = -1, .scale = -1 };
+	char *digits = some_digits(ndigits, seed);
+
+	for (int negative = 0; negative < 2; negative++) {
+		char *b64 = unscaled_b64(digits, negative);
+		char *want = scaled_text(digits, scale, negative);
+		char *vsd = xasprintf("{\"scale\":%zu,\"value\":\"%s\"}", scale, b64);
+		char *value = xasprintf("\"%s\"", b64);
+		char *schema = xasprintf("{\"type\":\"bytes\",\"optional\":true,\"name\":\"org.apache.kafka.connect.data.Decimal\",\"version\":1,\"parameters\":{\"scale\":\"%zu\"},\"field\":\"v\"}",
+					 scale);
+
+		expect_converted(ev, NULL, vsd, &num, want);
+		expect_converted(ev, schema, value, &num, want);
+		free(b64);
+		free(want);
+		free(vsd);
+		free(value);
+		free(schema);
+	}
+	free(digits);
+}
+
+static void test_decimal_limits(void **state)
+{
+	struct apply_event *ev = *state;
+	struct column_schema num = { .name = "v", .base_type = "numeric", .length = -1, .scale = -1 };
+	struct column_schema num2 = { .name = "v", .base_type = "numeric", .length = 10, .scale = 2 };
+	const char *dec2 = "{\"type\":\"bytes\",\"optional\":true,\"name\":\"org.apache.kafka.connect.data.Decimal\",\"version\":1,\"parameters\":{\"scale\":\"2\"},\"field\":\"v\"}";
+	char *digits, *b64, *value, *want;
+
+	/* the 64-bit fast path, its edges and past them */
+	expect_converted(ev, NULL, "{\"scale\":0,\"value\":\"BNI=\"}", &num, "1234");
+	expect_converted(ev, NULL, "{\"scale\":0,\"value\":\"/w==\"}", &num, "-1");
+	expect_converted(ev, NULL, "{\"scale\":0,\"value\":\"AA==\"}", &num, "0");
+	expect_converted(ev, NULL, "{\"scale\":2,\"value\":\"AA==\"}", &num, "0.00");
+	expect_converted(ev, NULL, "{\"scale\":0,\"value\":\"gAAAAAAAAAA=\"}", &num, "-9223372036854775808");
+	expect_converted(ev, NULL, "{\"scale\":0,\"value\":\"f/////////8=\"}", &num, "9223372036854775807");
+	expect_converted(ev, NULL, "{\"scale\":0,\"value\":\"AP//////////\"}", &num, "18446744073709551615");
+	expect_converted(ev, NULL, "{\"scale\":0,\"value\":\"AQAAAAAAAAAA\"}", &num, "18446744073709551616");
+	expect_converted(ev, NULL, "{\"scale\":4,\"value\":\"/wAAAAAAAAAA\"}", &num, "-1844674407370955.1616");
+	expect_converted(ev, NULL, "{\"scale\":0,\"value\":\"gAAAAAAAAAAAAAAAAAAAAA==\"}", &num,
+		     "-170141183460469231731687303715884105728");
+	/* exact at 1000 digits, and at the most numeric holds: 131072 digits
+	 * before the point and 16383 after (the old code kept 576 digits) */
+	expect_decimal_round_trip(ev, 1000, 0, 1);
+	expect_decimal_round_trip(ev, 1000, 500, 2);
+	expect_decimal_round_trip(ev, 1000, 1000, 3);
+	expect_decimal_round_trip(ev, 131072 + 16383, 16383, 4);
+	/* negative scales (a Java BigDecimal's 1.2345E+7), and zero at one */
+	expect_converted(ev, NULL, "{\"scale\":-3,\"value\":\"MDk=\"}", &num, "12345000");
+	expect_converted(ev, NULL, "{\"scale\":-5,\"value\":\"AA==\"}", &num, "0");
+	/* the largest scale */
+	want = xasprintf("0.%0*d1234", 16379, 0);
+	expect_converted(ev, NULL, "{\"scale\":16383,\"value\":\"BNI=\"}", &num, want);
+	free(want);
+	/* refused beyond it, saying why */
+	expect_refused(ev, NULL, "{\"scale\":16384,\"value\":\"BNI=\"}", &num, "decimal scale 16384 is out of PostgreSQL's range (-131072 to 16383)");
+	expect_refused(ev, NULL, "{\"scale\":-131073,\"value\":\"BNI=\"}", &num, "decimal scale -131073 is out of");
+	expect_refused(ev, NULL, "{\"scale\":-9223372036854775808,\"value\":\"BNI=\"}", &num, "is out of PostgreSQL's range");
+	expect_refused(ev, NULL, "{\"scale\":-131069,\"value\":\"BNI=\"}", &num,
+		       "decimal of 4 digits at scale -131069 has 131073 digits before the point, more than PostgreSQL's numeric holds (131072)");
+	want = xcalloc(131073, 1);
+	memcpy(want, "1234", 4);
+	memset(want + 4, '0', 131068);
+	expect_converted(ev, NULL, "{\"scale\":-131068,\"value\":\"BNI=\"}", &num, want);
+	free(want);
+	digits = some_digits(131073, 5);
+	b64 = unscaled_b64(digits, false);
+	value = xasprintf("{\"scale\":0,\"value\":\"%s\"}", b64);
+	expect_refused(ev, NULL, value, &num, "has 131073 digits before the point");
+	free(value);
+	value = xasprintf("{\"scale\":1,\"value\":\"%s\"}", b64);
+	want = scaled_text(digits, 1, false);
+	expect_converted(ev, NULL, value, &num, want);
+	free(want);
+	free(value);
+	free(b64);
+	free(digits);
+	/* too long to be any numeric: refused before it is decoded */
+	value = xmalloc(200000);
+	strcpy(value, "{\"scale\":0,\"value\":\"");
+	memset(value + strlen(value), 'A', 81644);
+	strcpy(value + strlen("{\"scale\":0,\"value\":\"") + 81644, "\"}");
+	expect_refused(ev, NULL, value, &num, "decimal of 81644 base64 characters is longer than the largest numeric (61230 bytes unscaled)");
+	free(value);
+	/* the schema's Decimal settles that "1234" is base64 (0xd76df8) */
+	expect_converted(ev, dec2, "\"1234\"", &num, "-26588.24");
+	expect_converted(ev, NULL, "\"1234\"", &num, "1234"); /* without: digits */
+	expect_refused(ev, "{\"type\":\"bytes\",\"optional\":true,\"name\":\"org.apache.kafka.connect.data.Decimal\",\"parameters\":{\"scale\":\"99999999999999999999\"},\"field\":\"v\"}",
+		       "\"BNI=\"", &num, "decimal scale \"99999999999999999999\" in the schema block is not an integer");
+	expect_refused(ev, "{\"type\":\"bytes\",\"optional\":true,\"name\":\"org.apache.kafka.connect.data.Decimal\",\"parameters\":{\"scale\":\"2x\"},\"field\":\"v\"}",
+		       "\"BNI=\"", &num, "decimal scale \"2x\" in the schema block is not an integer");
+	/* not base64: blanks EVP_DecodeBlock would skip (and count), an
+	 * empty value, a missing member */
+	expect_refused(ev, NULL, "\"BNI=    \"", &num2, "is neither a decimal number nor base64");
+	expect_refused(ev, NULL, "\"    BNI=\"", &num2, "is neither a decimal number nor base64");
+	expect_refused(ev, dec2, "\"\"", &num2, "is neither a decimal number nor base64");
+	expect_refused(ev, NULL, "{\"scale\":2}", &num, "without an integer \"scale\" and a base64 \"value\"");
+	expect_refused(ev, NULL, "{\"scale\":2.5,\"value\":\"BNI=\"}", &num, "without an integer \"scale\"");
+	{
+		struct column_schema bytea = { .name = "v", .base_type = "bytea", .length = -1, .scale = -1 };
+
+		expect_converted(ev, NULL, "\"3q2+7w==\"", &bytea, "\\xdeadbeef");
+		expect_converted(ev, NULL, "\"\"", &bytea, "\\x");
+		expect_refused(ev, NULL, "\"3q2+7w==    \"", &bytea, "bytea value is not base64");
+	}
+}
+
+#define TIME_SCHEMA(name) "{\"type\":\"int64\",\"optional\":true,\"name\":\"" name "\",\"version\":1,\"field\":\"v\"}"
+
+static void test_time_limits(void **state)
+{
+	struct apply_event *ev = *state;
+	struct column_schema date = { .name = "v", .base_type = "date", .length = -1, .scale = -1 };
+	struct column_schema time6 = { .name = "v", .base_type = "time", .length = 6, .scale = -1 };
+	struct column_schema time3 = { .name = "v", .base_type = "time", .length = 3, .scale = -1 };
+	struct column_schema ts6 = { .name = "v", .base_type = "timestamp", .length = 6, .scale = -1 };
+	struct column_schema ts3 = { .name = "v", .base_type = "timestamp", .length = 3, .scale = -1 };
+	struct column_schema iv = { .name = "v", .base_type = "interval", .length = -1, .scale = -1 };
+	static const struct {
+		const char *days, *text;
+	} dates[] = {
+		{ "0", "1970-01-01" },
+		{ "-1", "1969-12-31" },
+		{ "11016", "2000-02-29" },       /* leap: divisible by 400 */
+		{ "-25509", "1900-02-28" },      /* not leap: by 100 */
+		{ "-25508", "1900-03-01" },
+		{ "19782", "2024-02-29" },
+		{ "-719162", "0001-01-01" },
+		{ "-719163", "0001-12-31 BC" },  /* no year 0 */
+		{ "-719528", "0001-01-01 BC" },
+		{ "-720930", "0005-02-29 BC" },  /* 5 BC is leap (year -4) */
+		{ "-720929", "0005-03-01 BC" },
+		{ "-735160", "0044-03-15 BC" },
+		{ "-2440588", "4714-11-24 BC" }, /* PostgreSQL's first date */
+		{ "2145042905", "5874897-12-31" }, /* and its last */
+	};
+	static const char *bad_days[] = {
+		"9223372036854775807", "-9223372036854775808", "-2440589", "2145042906",
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(dates); i++)
+		expect_converted(ev, NULL, dates[i].days, &date, dates[i].text);
+	for (size_t i = 0; i < ARRAY_LEN(bad_days); i++) {
+		char *needle = xasprintf("date %s (days since 1970-01-01) is out of PostgreSQL's range (4714-11-24 BC to 5874897-12-31)",
+					 bad_days[i]);
+
+		expect_refused(ev, NULL, bad_days[i], &date, needle);
+		free(needle);
+	}
+	expect_converted(ev, TIME_SCHEMA("org.apache.kafka.connect.data.Date"), "-735160", &date, "0044-03-15 BC");
+	/* numbers that are not integers would be read as something else */
+	expect_refused(ev, NULL, "19723.5", &date, "date value 19723.5 is not an integer (of days)");
+	expect_refused(ev, NULL, "1e3", &date, "date value 1e3 is not an integer");
+	expect_refused(ev, NULL, "99999999999999999999", &date, "is not an integer");
+	expect_refused(ev, NULL, "1.5", &iv, "interval value 1.5 is not an integer (of microseconds)");
+	expect_converted(ev, NULL, "\"2024-01-31\"", &date, "2024-01-31"); /* text stays text */
+
+	/* time of day: 00:00 to 24:00 in each unit */
+	expect_converted(ev, NULL, "0", &time6, "00:00:00.000000");
+	expect_converted(ev, NULL, "86400000000", &time6, "24:00:00.000000");
+	expect_converted(ev, NULL, "45296789012", &time6, "12:34:56.789012");
+	expect_refused(ev, NULL, "86400000001", &time6, "time 86400000001 (microseconds since midnight) is out of PostgreSQL's range (00:00:00 to 24:00:00)");
+	expect_refused(ev, NULL, "-1", &time6, "time -1 (microseconds since midnight) is out of");
+	expect_refused(ev, NULL, "9223372036854775807", &time6, "is out of PostgreSQL's range");
+	expect_refused(ev, NULL, "-9223372036854775808", &time6, "is out of PostgreSQL's range");
+	expect_converted(ev, NULL, "86400000", &time3, "24:00:00.000000");
+	expect_refused(ev, NULL, "86400001", &time3, "time 86400001 (milliseconds since midnight)");
+	expect_refused(ev, NULL, "9223372036854775807", &time3, "(milliseconds since midnight) is out of");
+	expect_converted(ev, TIME_SCHEMA("io.debezium.time.Time"), "45296789", &time6, "12:34:56.789000");
+	expect_converted(ev, TIME_SCHEMA("org.apache.kafka.connect.data.Time"), "1000", &time6, "00:00:01.000000");
+	expect_converted(ev, TIME_SCHEMA("io.debezium.time.MicroTime"), "1000", &time3, "00:00:00.001000");
+	expect_converted(ev, TIME_SCHEMA("io.debezium.time.NanoTime"), "1", &time6, "00:00:00.000000001");
+	expect_converted(ev, TIME_SCHEMA("io.debezium.time.NanoTime"), "86400000000000", &time6, "24:00:00.000000000");
+	expect_refused(ev, TIME_SCHEMA("io.debezium.time.NanoTime"), "86400000000001", &time6, "(nanoseconds since midnight)");
+
+	/* timestamps: 4714-11-24 00:00:00 BC on, whole range of int64 micros
+	 * after it, to 294276-12-31 23:59:59.999 in millis */
+	expect_converted(ev, NULL, "1704067260123456", &ts6, "2024-01-01 00:01:00.123456");
+	expect_converted(ev, NULL, "-1", &ts6, "1969-12-31 23:59:59.999999");
+	expect_converted(ev, NULL, "-210866803200000000", &ts6, "4714-11-24 00:00:00.000000 BC");
+	expect_converted(ev, NULL, "-62135596800000001", &ts6, "0001-12-31 23:59:59.999999 BC");
+	expect_refused(ev, NULL, "-210866803200000001", &ts6,
+		       "timestamp -210866803200000001 (microseconds since 1970-01-01 00:00:00) is out of PostgreSQL's range (4714-11-24 00:00:00 BC to 294276-12-31 23:59:59.999999)");
+	expect_refused(ev, NULL, "-9223372036854775808", &ts6, "is out of PostgreSQL's range");
+	expect_converted(ev, NULL, "9223372036854775807", &ts6, "294247-01-10 04:00:54.775807");
+	expect_converted(ev, NULL, "9224318015999999", &ts3, "294276-12-31 23:59:59.999000");
+	expect_refused(ev, NULL, "9224318016000000", &ts3, "timestamp 9224318016000000 (milliseconds since 1970-01-01 00:00:00) is out of");
+	expect_refused(ev, NULL, "9223372036854775807", &ts3, "(milliseconds since 1970-01-01 00:00:00) is out of");
+	expect_refused(ev, NULL, "-9223372036854775808", &ts3, "is out of PostgreSQL's range");
+	expect_converted(ev, TIME_SCHEMA("org.apache.kafka.connect.data.Timestamp"), "1000", &ts6, "1970-01-01 00:00:01.000000");
+	expect_converted(ev, TIME_SCHEMA("io.debezium.time.Timestamp"), "-1", &ts6, "1969-12-31 23:59:59.999000");
+	expect_converted(ev, TIME_SCHEMA("io.debezium.time.MicroTimestamp"), "-1", &ts3, "1969-12-31 23:59:59.999999");
+	expect_converted(ev, TIME_SCHEMA("io.debezium.time.NanoTimestamp"), "-1", &ts6, "1969-12-31 23:59:59.999999999");
+	expect_converted(ev, TIME_SCHEMA("io.debezium.time.NanoTimestamp"), "9223372036854775807", &ts6, "2262-04-11 23:47:16.854775807");
+	expect_converted(ev, TIME_SCHEMA("io.debezium.time.NanoTimestamp"), "-9223372036854775808", &ts6, "1677-09-21 00:12:43.145224192");
+	/* intervals: any int64 of microseconds */
+	expect_converted(ev, NULL, "-9223372036854775808", &iv, "-9223372036854775808 microseconds");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, ev_setup, ev_teardown)
 
 int main(void)
@@ -559,6 +900,8 @@ int main(void)
 		T(test_event_ours),
 		T(test_event_debezium),
 		T(test_values),
+		T(test_decimal_limits),
+		T(test_time_limits),
 		T(test_event_malformed),
 	};
 

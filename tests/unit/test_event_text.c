@@ -108,12 +108,39 @@ static void test_timetz(void **state)
 	assert_false(pg_text_timetz_iso("12:34:56+00", 11, out, 9));
 }
 
+/* PostgreSQL's extreme values (and text past them) are refused, for the
+ * caller to send as text, never overflowed. */
+static void test_limits(void **state)
+{
+	int32_t days;
+	int64_t v;
+
+	(void)state;
+	assert_true(pg_text_date("5874897-12-31", 13, &days));
+	assert_int_equal(days, 2145042905);
+	assert_true(pg_text_date("4714-11-24 BC", 13, &days));
+	assert_int_equal(days, -2440588);
+	assert_false(pg_text_date("99999999-01-01", 14, &days));     /* beyond int32 days */
+	assert_false(pg_text_date("99999999999999999999-01-01", 26, &days)); /* beyond int64 */
+	assert_true(pg_text_timestamp("294247-01-10 04:00:54.775807", 28, &v));
+	assert_true(v == INT64_MAX);
+	assert_false(pg_text_timestamp("294247-01-10 04:00:54.775808", 28, &v));
+	assert_false(pg_text_timestamp("294276-12-31 23:59:59.999999", 28, &v));
+	assert_true(pg_text_timestamp("4714-11-24 00:00:00 BC", 22, &v));
+	assert_true(v == INT64_C(-210866803200000000));
+	assert_true(pg_text_interval_micros("P-1D", 4, &v));
+	assert_true(v == -INT64_C(86400000000));
+	assert_false(pg_text_interval_micros("P178000000Y", 11, &v));
+	assert_false(pg_text_interval_micros("P-178000000Y", 12, &v));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ints),
 		cmocka_unit_test(test_timestamptz),
 		cmocka_unit_test(test_timetz),
+		cmocka_unit_test(test_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
