@@ -139,7 +139,13 @@ static int dir_open(const char *dir, const char *path, bool *missing)
 		*missing = true;
 		return -1;
 	}
-	if ((errno == ELOOP || errno == ENOTDIR) && lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
+	if ((errno == ELOOP || errno == ENOTDIR) && lstat(dir, &st) == 0 && S_ISLNK(st.st_mode) &&
+	    strcmp(dir, path) == 0)
+		log_error("refusing directory %s: it is a symbolic link (the agent does not follow "
+			  "links where it writes as root); remove it or name the real directory",
+			  dir);
+	else if ((errno == ELOOP || errno == ENOTDIR) && lstat(dir, &st) == 0 &&
+		 S_ISLNK(st.st_mode))
 		log_error("refusing %s: its directory %s is a symbolic link (the agent does not "
 			  "follow links where it writes as root); name the real directory",
 			  path, dir);

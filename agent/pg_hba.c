@@ -157,7 +157,7 @@ bool pg_hba_converge(const struct pg_step_ctx *ctx, PGconn *admin, const char *d
 {
 	const struct pg_server_cfg *server = ctx->server;
 	char *path = NULL, *current = NULL, *block, *desired;
-	bool ok = true;
+	bool ok = true, exists = true;
 
 	if (server->manage_hba == MANAGE_HBA_NO ||
 	    (server->manage_hba == MANAGE_HBA_AUTO && !server_is_local(server)))
@@ -171,7 +171,12 @@ bool pg_hba_converge(const struct pg_step_ctx *ctx, PGconn *admin, const char *d
 		free(path);
 		return false;
 	}
-	if (!file_read_all(path, &current, NULL)) {
+	/* The directory is the server's OS user's: a link planted at the
+	 * file is refused here and by the write (files.h). */
+	if (!file_read_nofollow(path, &current, NULL, &exists) || !exists) {
+		if (!exists)
+			log_error("%s: %s vanished while the agent read it", ctx->label, path);
+		free(current);
 		free(path);
 		return false; /* errors already logged */
 	}
