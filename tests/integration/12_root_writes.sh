@@ -123,6 +123,21 @@ as_postgres rmdir "$STATE/root"
 agent_run -c "$T" bootstrap
 check_eq "with the plant removed, bootstrap works again" "0|bootstrap: nothing to change" \
 	"$AGENT_RC|$AGENT_OUT"
-check_victim "end"
+check_victim "end of the lock cases"
+
+# --- 4. the server's user points hba_file at a file of root's ------------------
+# The path comes from the server (SHOW hba_file); its user can set it.
+ROOT_HBA=$WORK/root-hba.conf
+sed '/# BEGIN cdc-agent/,/# END cdc-agent/d' "$HBA" >"$ROOT_HBA"
+chmod 0644 "$ROOT_HBA"
+ROOT_HBA_FACTS=$(file_facts "$ROOT_HBA")
+as_postgres sh -c "echo \"hba_file = '$ROOT_HBA'\" >>'$PG_DIR_src/data/postgresql.conf'"
+pg_cluster_restart src
+check_eq "the server now names root's file" "$ROOT_HBA" "$(pg_psql src postgres 'SHOW hba_file')"
+agent_run -c "$T" bootstrap
+check_eq "bootstrap refuses to edit it" 1 "$AGENT_RC"
+check_contains "naming it and why" "refusing $ROOT_HBA (the server's hba_file): it belongs to uid 0" \
+	"$AGENT_ERR"
+check_eq "root's file is unchanged (content, owner, mode)" "$ROOT_HBA_FACTS" "$(file_facts "$ROOT_HBA")"
 
 finish
