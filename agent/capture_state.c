@@ -19,6 +19,8 @@ bool capture_state_load(const char *state_dir, const char *source, struct captur
 	json_t *root, *done;
 	size_t i;
 	json_t *item;
+	char *text = NULL;
+	bool exists;
 
 	memset(st, 0, sizeof(*st));
 	st->path = xasprintf("%s/capture-%s.json", state_dir, source);
@@ -26,10 +28,15 @@ bool capture_state_load(const char *state_dir, const char *source, struct captur
 		log_error("cannot create state directory %s: %s", state_dir, strerror(errno));
 		return false;
 	}
-	root = json_load_file(st->path, 0, &err);
+	/* Not through a link: capture may run as root by hand in a state_dir
+	 * the cdc-agent user owns (files.h). */
+	if (!file_read_nofollow(st->path, &text, NULL, &exists))
+		return false; /* errors already logged */
+	if (!exists)
+		return true; /* first run */
+	root = json_loads(text, 0, &err);
+	free(text);
 	if (!root) {
-		if (access(st->path, F_OK) != 0)
-			return true; /* first run */
 		log_error("%s:%d: cannot read capture state: %s", st->path, err.line, err.text);
 		return false;
 	}

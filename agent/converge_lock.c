@@ -3,6 +3,7 @@
  */
 #include "converge_lock.h"
 
+#include "files.h"
 #include "log.h"
 #include "notify.h"
 #include "util.h"
@@ -18,22 +19,52 @@
 
 #define POLL_USEC (200 * 1000)
 
+/* Opens <state_dir>/root/converge.lock: no link followed, and only a lock
+ * file of the agent's own user that nobody else may write is taken. */
+static bool lock_open(const char *state_dir, char **path, int *fd)
+{
+	char *dir = NULL;
+	int dirfd = -1;
+	struct stat st;
+
+	*fd = -1;
+	if (!state_private_open(state_dir, true, &dirfd, &dir)) {
+		*path = xasprintf("%s/converge.lock", dir);
+		free(dir);
+		return false; /* errors already logged */
+	}
+	*path = xasprintf("%s/converge.lock", dir);
+	free(dir);
+	*fd = openat(dirfd, "converge.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+		     0600);
+	close(dirfd);
+	if (*fd < 0) {
+		log_error("cannot open %s: %s%s", *path, strerror(errno),
+			  errno == ELOOP ? " (a symbolic link: refused; remove it)" : "");
+		return false;
+	}
+	if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022)) {
+		log_error("refusing lock file %s: not a regular file of uid %u that only it may "
+			  "write (uid %u, mode %04o); remove it",
+			  *path, (unsigned)geteuid(), (unsigned)st.st_uid,
+			  (unsigned)(st.st_mode & 07777));
+		close(*fd);
+		*fd = -1;
+		return false;
+	}
+	return true;
+}
+
 bool converge_lock_acquire(const char *state_dir, int *fd)
 {
-	char *path = xasprintf("%s/converge.lock", state_dir);
+	char *path = NULL;
 	time_t deadline = time(NULL) + CONVERGE_LOCK_WAIT_SEC;
 	bool said = false;
 
-	if (mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
-		log_error("cannot create state directory %s: %s", state_dir, strerror(errno));
+	if (!lock_open(state_dir, &path, fd)) {
 		free(path);
-		return false;
-	}
-	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (*fd < 0) {
-		log_error("cannot open %s: %s", path, strerror(errno));
-		free(path);
-		return false;
+		return false; /* errors already logged */
 	}
 	while (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
 		if (errno != EWOULDBLOCK || time(NULL) >= deadline) {

@@ -25,13 +25,37 @@ MUST_CHECK bool secret_read(const char *path, char **secret);
 void secret_free(char *secret);
 
 /*
- * Writes content to path only when the file's bytes differ: write a temp file
+ * Root writes never follow links.  The agent writes as root into
+ * directories other users own (pg_hba.conf's is postgres's, state_dir is
+ * cdc-agent's), where any name may be a planted link.  So every write and
+ * read below opens the file's directory without following a link at its
+ * last component and uses names relative to it; a destination that is a
+ * symbolic link, not a regular file or has another hard link is refused
+ * with an error naming it; the new content goes to a temporary file with a
+ * random name created with O_EXCL | O_NOFOLLOW, gets its owner and mode on
+ * the descriptor, and is renamed into place.
+ */
+
+/*
+ * Writes content to path only when the file's bytes differ: a temp file
  * beside it, fsync, rename, fsync the directory, so a crash leaves either the
  * old or the new file.  An existing file's owner and mode are kept; a new file
- * gets new_mode.  *changed says whether anything was written.
+ * gets new_mode (exactly, whatever the umask).  *changed says whether
+ * anything was written.
  */
 MUST_CHECK bool file_write_if_changed(const char *path, const char *content, size_t len,
 				      mode_t new_mode, bool *changed);
+/* The same for name in the directory dirfd (opened as dir, for messages). */
+MUST_CHECK bool file_write_if_changed_at(int dirfd, const char *dir, const char *name,
+					 const char *content, size_t len, mode_t new_mode,
+					 bool *changed);
+
+/* Reads a whole file without following a link (refused as above); a missing
+ * file or directory is *exists = false and true.  *out NUL-terminated,
+ * caller frees. */
+MUST_CHECK bool file_read_nofollow(const char *path, char **out, size_t *len, bool *exists);
+MUST_CHECK bool file_read_at(int dirfd, const char *dir, const char *name, char **out,
+			     size_t *len, bool *exists);
 
 /*
  * Replaces path with content through a temp file and rename(), so a reader
@@ -42,5 +66,23 @@ MUST_CHECK bool file_write_if_changed(const char *path, const char *content, siz
  */
 MUST_CHECK bool file_replace_quick(const char *path, const char *content, size_t len,
 				   mode_t mode, struct strbuf *why);
+
+/*
+ * Opens (creates with mode 0700 when create) a directory only this
+ * process's user may change: not a link, owned by the effective uid, not
+ * writable by group or others; anything else is refused, naming it.  *fd is
+ * -1 when it is missing and create is false (true is returned).
+ */
+MUST_CHECK bool private_dir_open(const char *path, bool create, int *fd);
+
+/*
+ * The agent's (root's) own state: <state_dir>/root, a private_dir_open
+ * directory.  state_dir belongs to the cdc-agent user (capture and apply
+ * write their progress there), who may rename or plant anything in it, but
+ * cannot change what is inside a directory of root's.  *dir is its path
+ * (caller frees, also on failure).
+ */
+#define STATE_PRIVATE_SUBDIR "root"
+MUST_CHECK bool state_private_open(const char *state_dir, bool create, int *fd, char **dir);
 
 #endif

@@ -23,6 +23,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <openssl/evp.h>
@@ -31,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -85,15 +87,19 @@ static bool user_ensure(struct host_run *h, const char *name, const char *why)
 	return !h->apply || run_command(argv);
 }
 
-/* A directory with that owner and mode; created (with its parents) if missing. */
+/* A directory with that owner and mode; created (with its parents) if missing.
+ * Its owner may be a service user who owns the directory above it too: a
+ * link there is refused, never chowned through (chown is done on the
+ * descriptor of the directory opened without following a link). */
 static bool dir_ensure(struct host_run *h, const char *path, const char *user, mode_t mode)
 {
 	struct passwd *pw = user ? getpwnam(user) : NULL;
 	uid_t uid = pw ? pw->pw_uid : 0;
 	gid_t gid = pw ? pw->pw_gid : 0;
 	struct stat st;
+	int fd;
 
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid && st.st_gid == gid &&
+	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid && st.st_gid == gid &&
 	    (st.st_mode & 07777) == mode)
 		return true;
 	change_record(h->changes, "host", "directory %s owned by %s, mode %04o", path,
@@ -116,11 +122,25 @@ static bool dir_ensure(struct host_run *h, const char *path, const char *user, m
 		}
 		free(copy);
 	}
-	if ((mkdir(path, mode) != 0 && errno != EEXIST) || chown(path, uid, gid) != 0 ||
-	    chmod(path, mode) != 0) {
+	if (mkdir(path, mode) != 0 && errno != EEXIST) {
 		log_error("cannot prepare directory %s: %s", path, strerror(errno));
 		return false;
 	}
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		log_error("cannot prepare directory %s: %s%s", path, strerror(errno),
+			  lstat(path, &st) == 0 && S_ISLNK(st.st_mode)
+				  ? " (a symbolic link: refused, the agent chowns no link's target;"
+				    " name the real directory)"
+				  : "");
+		return false;
+	}
+	if (fchown(fd, uid, gid) != 0 || fchmod(fd, mode) != 0) {
+		log_error("cannot prepare directory %s: %s", path, strerror(errno));
+		close(fd);
+		return false;
+	}
+	close(fd);
 	return true;
 }
 
@@ -130,22 +150,35 @@ static bool secret_owner_ensure(struct host_run *h, const char *path)
 {
 	struct passwd *pw = getpwnam(AGENT_USER);
 	struct stat st;
+	int fd;
+	bool ok;
 
-	if (stat(path, &st) != 0) {
+	if (lstat(path, &st) != 0) {
 		log_error("cannot stat password file %s: %s", path, strerror(errno));
 		return false;
 	}
-	if (pw && st.st_uid == pw->pw_uid && (st.st_mode & 07777) == 0600)
+	if (pw && S_ISREG(st.st_mode) && st.st_uid == pw->pw_uid && (st.st_mode & 07777) == 0600)
 		return true;
 	change_record(h->changes, "host", "give password file %s to user %s (mode 0600)", path,
 		      AGENT_USER);
 	if (!h->apply)
 		return true;
-	if (!pw || chown(path, pw->pw_uid, pw->pw_gid) != 0 || chmod(path, 0600) != 0) {
-		log_error("cannot give %s to %s: %s", path, AGENT_USER, pw ? strerror(errno) : "no such user");
+	/* On the descriptor of the file itself: a link is not given away. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		log_error("cannot give password file %s to %s: %s", path, AGENT_USER,
+			  fd < 0 && errno == ELOOP ? "it is a symbolic link (refused: name the file itself)"
+			  : fd < 0                 ? strerror(errno)
+						   : "not a regular file");
+		if (fd >= 0)
+			close(fd);
 		return false;
 	}
-	return true;
+	ok = pw && fchown(fd, pw->pw_uid, pw->pw_gid) == 0 && fchmod(fd, 0600) == 0;
+	if (!ok)
+		log_error("cannot give %s to %s: %s", path, AGENT_USER, pw ? strerror(errno) : "no such user");
+	close(fd);
+	return ok;
 }
 
 /* ---- rendering -------------------------------------------------------------- */
@@ -160,37 +193,84 @@ static void first_hostport(const struct strlist *list, char **host, int *port)
 	*port = atoi(colon + 1);
 }
 
-/* A KRaft cluster id, made once and kept in state_dir (22 base64url chars),
- * never beginning with '-', as Kafka's own Uuid.randomUuid() (kafka-storage's
- * argument parser takes "--cluster-id -x..." for an option: 1 in 64 ids). */
+/* Whether id is a KRaft cluster id as cluster_id makes them: 22 base64url
+ * characters (anything else would be written into server.properties). */
+static bool cluster_id_valid(const char *id)
+{
+	return strlen(id) == 22 &&
+	       strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == 22;
+}
+
+/* Reads a kept cluster id from name in dirfd (dir for messages); *id NULL
+ * when there is none. */
+static bool cluster_id_read(int dirfd, const char *dir, const char *name, char **id)
+{
+	bool exists;
+
+	*id = NULL;
+	if (!file_read_at(dirfd, dir, name, id, NULL, &exists))
+		return false; /* errors already logged */
+	if (!exists)
+		return true;
+	(*id)[strcspn(*id, "\n")] = '\0';
+	if (!cluster_id_valid(*id)) {
+		log_error("%s/%s does not hold a KRaft cluster id (22 base64url characters)", dir,
+			  name);
+		free(*id);
+		*id = NULL;
+		return false;
+	}
+	return true;
+}
+
+/*
+ * A KRaft cluster id, made once and kept in root's own state directory
+ * (<state_dir>/root/kraft-cluster-id): Kafka's storage is formatted with
+ * it, and it goes into server.properties.  One kept by an older agent in
+ * state_dir itself is taken over (read without following a link, checked).
+ */
 static bool cluster_id(struct host_run *h, char **id)
 {
-	char *path = xasprintf("%s/kraft-cluster-id", h->topo->agent.state_dir);
+	const char *state_dir = h->topo->agent.state_dir;
+	char *dir = NULL;
 	unsigned char raw[16];
 	char b64[32];
-	bool changed, ok = true;
-	FILE *f;
+	bool changed, ok;
+	int dirfd = -1, legacy_fd;
 
-	if (access(path, F_OK) == 0 && file_read_all(path, id, NULL)) {
-		(*id)[strcspn(*id, "\n")] = '\0';
-		free(path);
-		return true;
+	*id = NULL;
+	ok = state_private_open(state_dir, h->apply, &dirfd, &dir) &&
+	     (dirfd < 0 || cluster_id_read(dirfd, dir, "kraft-cluster-id", id));
+	if (ok && !*id) {
+		legacy_fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (legacy_fd >= 0) {
+			ok = cluster_id_read(legacy_fd, state_dir, "kraft-cluster-id", id);
+			close(legacy_fd);
+		}
 	}
-	f = fopen("/dev/urandom", "rb");
-	do {
-		ok = f && fread(raw, 1, sizeof(raw), f) == sizeof(raw);
-		EVP_EncodeBlock((unsigned char *)b64, raw, sizeof(raw));
-	} while (ok && b64[0] == '+');
-	if (f)
-		fclose(f);
-	b64[22] = '\0';
-	for (char *p = b64; *p; p++)
-		*p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
-	*id = xstrdup(b64);
+	if (ok && !*id) {
+		/* Never an id beginning with '-' ('+' before the mapping below),
+		 * as Kafka's Uuid.randomUuid(): kafka-storage's argument parser
+		 * takes "--cluster-id -x..." for an option (1 in 64 ids). */
+		do {
+			ok = getrandom(raw, sizeof(raw), 0) == (ssize_t)sizeof(raw);
+			EVP_EncodeBlock((unsigned char *)b64, raw, sizeof(raw));
+		} while (ok && b64[0] == '+');
+		if (!ok)
+			log_error("cannot read random bytes for a KRaft cluster id: %s",
+				  strerror(errno));
+		b64[22] = '\0';
+		for (char *p = b64; *p; p++)
+			*p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
+		*id = xstrdup(b64);
+	}
 	if (ok && h->apply)
-		ok = file_write_if_changed(path, b64, strlen(b64), 0600, &changed);
-	free(path);
-	return ok;
+		ok = file_write_if_changed_at(dirfd, dir, "kraft-cluster-id", *id, strlen(*id), 0600,
+					      &changed);
+	if (dirfd >= 0)
+		close(dirfd);
+	free(dir);
+	return ok; /* on failure, errors already logged; *id freed by the caller */
 }
 
 static bool vars_build(struct host_run *h)
@@ -330,24 +410,33 @@ static bool units_render(struct host_run *h)
 }
 
 /* The digest of the topology in force (the bytes loaded, not the file now
- * on disk, which may already be newer) against the last bootstrap's:
- * pipelines read the topology at start, so a changed one restarts them. */
+ * on disk, which may already be newer) against the last bootstrap's, kept in
+ * root's own state directory: pipelines read the topology at start, so a
+ * changed one restarts them. */
 static bool topology_digest_check(struct host_run *h)
 {
-	char *path = xasprintf("%s/last-bootstrap.sha512", h->topo->agent.state_dir), *old = NULL;
 	const char *hex = h->topo->sha512;
-	bool changed, ok;
+	char *dir = NULL, *old = NULL;
+	bool changed, exists = false, ok;
+	int dirfd = -1;
 
-	if (access(path, R_OK) == 0 && file_read_all(path, &old, NULL) && strcmp(old, hex) == 0) {
+	ok = state_private_open(h->topo->agent.state_dir, h->apply, &dirfd, &dir) &&
+	     (dirfd < 0 || file_read_at(dirfd, dir, "last-bootstrap.sha512", &old, NULL, &exists));
+	if (ok && exists && strcmp(old, hex) == 0) {
 		free(old);
-		free(path);
+		close(dirfd);
+		free(dir);
 		return true;
 	}
 	free(old);
 	h->pipelines_changed = true;
-	ok = !h->apply || file_write_if_changed(path, hex, strlen(hex), 0600, &changed);
-	free(path);
-	return ok;
+	if (ok && h->apply)
+		ok = file_write_if_changed_at(dirfd, dir, "last-bootstrap.sha512", hex, strlen(hex),
+					      0600, &changed);
+	if (dirfd >= 0)
+		close(dirfd);
+	free(dir);
+	return ok; /* on failure, errors already logged */
 }
 
 /* ---- systemd ------------------------------------------------------------------ */

@@ -813,8 +813,12 @@ static bool tarball_extract(int fd, const char *url, const char *root, const cha
 		fputs("cdc-agent: error: out of memory (libarchive)\n", stderr);
 		abort();
 	}
-	/* Owners are not restored: the files belong to the agent's user.  The
-	 * SECURE flags back the checks of entry_prepare(). */
+	/* Owners are not restored: the files belong to the agent's user (root),
+	 * in a fresh mkdtemp directory of root's.  The SECURE flags back the
+	 * checks of entry_prepare(): no entry through a link, none with '..'.
+	 * Not SECURE_NOABSOLUTEPATHS: entry_prepare() itself rebases every
+	 * name (checked relative, absolute ones refused) onto the absolute
+	 * staging root, which that flag would refuse. */
 	archive_write_disk_set_options(out, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
 						    ARCHIVE_EXTRACT_SECURE_SYMLINKS |
 						    ARCHIVE_EXTRACT_SECURE_NODOTDOT);

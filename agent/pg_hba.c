@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -153,11 +154,45 @@ static bool hba_write_and_reload(const struct pg_step_ctx *ctx, PGconn *admin, c
 	return pgsql_exec(admin, ctx->label, "SELECT pg_reload_conf()");
 }
 
+/*
+ * The file's path comes from the server (SHOW hba_file), i.e. from whoever
+ * runs it: over a Unix socket the kernel tells who that is (SO_PEERCRED),
+ * and the agent edits only a file of that user's.  Without that check a
+ * server's user could point hba_file at a file of root's and have the agent
+ * add its block there.  Over TCP (loopback) the peer is not known; the
+ * link checks of files.h still hold.
+ */
+static bool hba_owner_is_server(const struct pg_step_ctx *ctx, PGconn *admin, const char *path)
+{
+	struct ucred peer;
+	socklen_t peer_len = sizeof(peer);
+	struct sockaddr_storage addr;
+	socklen_t addr_len = sizeof(addr);
+	int sock = PQsocket(admin);
+	struct stat st;
+
+	if (sock < 0 || getsockname(sock, (struct sockaddr *)&addr, &addr_len) != 0 ||
+	    addr.ss_family != AF_UNIX ||
+	    getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &peer, &peer_len) != 0)
+		return true; /* not a local socket: nothing the kernel can vouch for */
+	if (lstat(path, &st) != 0) {
+		log_error("%s: cannot inspect %s: %s", ctx->label, path, strerror(errno));
+		return false;
+	}
+	if (st.st_uid != peer.uid) {
+		log_error("%s: refusing %s (the server's hba_file): it belongs to uid %u, but the "
+			  "server runs as uid %u; the agent edits only the server's own pg_hba.conf",
+			  ctx->label, path, (unsigned)st.st_uid, (unsigned)peer.uid);
+		return false;
+	}
+	return true;
+}
+
 bool pg_hba_converge(const struct pg_step_ctx *ctx, PGconn *admin, const char *dbname)
 {
 	const struct pg_server_cfg *server = ctx->server;
 	char *path = NULL, *current = NULL, *block, *desired;
-	bool ok = true;
+	bool ok = true, exists;
 
 	if (server->manage_hba == MANAGE_HBA_NO ||
 	    (server->manage_hba == MANAGE_HBA_AUTO && !server_is_local(server)))
@@ -171,9 +206,17 @@ bool pg_hba_converge(const struct pg_step_ctx *ctx, PGconn *admin, const char *d
 		free(path);
 		return false;
 	}
-	if (!file_read_all(path, &current, NULL)) {
+	/* The directory is the server's OS user's: a link planted at the
+	 * file is refused here and by the write (files.h). */
+	if (!hba_owner_is_server(ctx, admin, path) ||
+	    !file_read_nofollow(path, &current, NULL, &exists)) {
 		free(path);
 		return false; /* errors already logged */
+	}
+	if (!exists) {
+		log_error("%s: %s vanished while the agent read it", ctx->label, path);
+		free(path);
+		return false;
 	}
 	block = render_block(ctx, dbname);
 	desired = pg_hba_desired(current, block, ctx->label);

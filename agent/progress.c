@@ -8,6 +8,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,18 +121,35 @@ bool progress_read(const char *state_dir, const char *kind, const char *pipeline
 	json_error_t err;
 	json_t *root, *error;
 	bool ok = true;
+	struct stat st;
+	int fd;
 
 	memset(p, 0, sizeof(*p));
 	*exists = false;
-	root = json_load_file(path, 0, &err);
-	if (!root) {
-		ok = false;
-		if (access(path, F_OK) == 0) {
-			*exists = true;
-			log_error("%s:%d: cannot read progress: %s", path, err.line, err.text);
-		}
+	/* state_dir is the cdc-agent user's and the reader may be root (run,
+	 * status): a link planted there is not followed. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && errno != ELOOP && access(path, F_OK) != 0) {
 		free(path);
-		return ok;
+		return false; /* missing, or not ours to see: nothing logged */
+	}
+	*exists = true;
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		log_error("%s: cannot read progress: %s", path,
+			  fd < 0 && errno == ELOOP ? "a symbolic link (refused)"
+			  : fd < 0		   ? strerror(errno)
+						   : "not a regular file");
+		if (fd >= 0)
+			close(fd);
+		free(path);
+		return false;
+	}
+	root = json_loadfd(fd, 0, &err);
+	close(fd);
+	if (!root) {
+		log_error("%s:%d: cannot read progress: %s", path, err.line, err.text);
+		free(path);
+		return false;
 	}
 	*exists = true;
 	p->events = (uint64_t)json_int_field(root, "events", &ok);

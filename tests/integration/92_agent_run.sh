@@ -185,7 +185,7 @@ check_contains "its STATUS= says the previous topology runs" "reload FAILED" \
 ct_exec cp /etc/cdc-agent/good.ini $INI
 
 # --- one convergence at a time: bootstrap waits for the lock run holds ---------
-ct_exec sh -c 'flock /var/lib/cdc-agent/converge.lock sleep 4 >/dev/null 2>&1 &'
+ct_exec sh -c 'flock /var/lib/cdc-agent/root/converge.lock sleep 4 >/dev/null 2>&1 &'
 sleep 0.5
 out=$(agent bootstrap 2>&1); rc=$?
 check_eq "bootstrap waits for a held convergence lock, then succeeds" 0 "$rc"
