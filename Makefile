@@ -58,9 +58,10 @@ build/tests/%-rel: tests/unit/%.c $(filter-out build/rel/main.o,$(REL_OBJS)) | b
 build/tests/%-asan: tests/unit/%.c $(filter-out build/asan/main.o,$(SAN_OBJS)) | build/tests
 	$(CC) $(BASE_CFLAGS) -O1 $(SAN_FLAGS) -Iagent -o $@ $^ $(PKG_LIBS) -lcmocka
 
-# Drivers of integration tests (55_kafka_out.sh, 72_slot_watch.sh): the
-# agent's objects (all but main), no cmocka; -asan with the sanitizers.
-DRIVERS := kafka_out_driver slot_watch_driver
+# Drivers of integration tests (55_kafka_out.sh, 72_slot_watch.sh,
+# 93_status_http.sh): the agent's objects (all but main), no cmocka; -asan
+# with the sanitizers.
+DRIVERS := kafka_out_driver slot_watch_driver status_http_driver
 build/tests/%_driver: tests/%_driver.c $(filter-out build/rel/main.o,$(REL_OBJS)) | build/tests
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Iagent -o $@ $^ $(PKG_LIBS)
 build/tests/%_driver-asan: tests/%_driver.c $(filter-out build/asan/main.o,$(SAN_OBJS)) | build/tests
