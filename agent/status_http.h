@@ -7,7 +7,11 @@
  *   GET /connectors/NAME/status     Kafka Connect's connector status shape
  *   GET /metrics                    Prometheus text format
  * They serve the last document `run` published: a request never waits on
- * a server, and a slow scraper cannot slow the reconcile loop.
+ * a server, and a slow scraper cannot slow the reconcile loop.  Clients are
+ * not trusted (docs/STATUS.md "Limits"): Host must name this endpoint, only
+ * GET and HEAD, short paths, connections limited per address and in all,
+ * a request head not complete 2 s after connecting is cut; refusals are
+ * logged at most once per 10 s, summarised.
  */
 #ifndef CDC_STATUS_HTTP_H
 #define CDC_STATUS_HTTP_H
@@ -29,5 +33,11 @@ void status_http_stop(struct status_http *h);
  * doc, or NULL when no pipeline has it.  worker_id: "host:port".  Caller
  * json_decref()s.  (Exposed for the unit tests.) */
 json_t *status_connect_shape(const json_t *doc, const char *name, const char *worker_id);
+
+/* Whether an HTTP Host header value names the endpoint listening on listen
+ * ("127.0.0.1:8083"): localhost, an address of 127.0.0.0/8 or [::1]
+ * written out, or listen's host; with no port or listen's port.  (Exposed
+ * for the unit tests.) */
+bool status_http_host_allowed(const char *host, const char *listen);
 
 #endif

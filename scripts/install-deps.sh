@@ -12,7 +12,7 @@ PACKAGES=(
 	libcmocka-dev valgrind                   # unit tests, memory checks
 	postgresql                               # real servers for tests and the demo
 	systemd systemd-container dbus           # a real systemd, booted with nspawn
-	kcat python3                             # Kafka client for tests; free ports
+	kcat python3 curl                        # tests: Kafka client; free ports; HTTP
 	openjdk-17-jre-headless maven            # the Kafka broker built from Maven Central
 	ansible-core                             # the Ansible wrapper (playbooks/) and its test
 )

@@ -1,8 +1,9 @@
 /*
  * tests/unit/test_status_formats.c: the shapes the status document is
  * served in (agent/status_http.c, agent/status_metrics.c): Kafka Connect's
- * connector status for each process state, and Prometheus text with
- * escaped labels and no sample for an unknown value.
+ * connector status for each process state, Prometheus text with escaped
+ * labels and no sample for an unknown value; and which Host headers the
+ * endpoints answer (DNS rebinding).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -114,12 +115,51 @@ static void test_metrics(void **unused)
 	json_decref(doc);
 }
 
+/* Host: loopback names and the listen address, with no port or the listen
+ * port; nothing a rebound DNS name, another port or a trick spelling gives. */
+static void test_host_allowed(void **unused)
+{
+	static const char *const ok4[] = {
+		"localhost", "LOCALHOST", "localhost:8083", "127.0.0.1", "127.0.0.1:8083",
+		"127.9.8.7", "127.255.255.255:8083", "[::1]", "[::1]:8083",
+		"[0:0:0:0:0:0:0:1]:8083", "127.0.0.1:08083",
+	};
+	static const char *const bad4[] = {
+		"", ":8083", "evil.example", "evil.example:8083", "localhost:8084",
+		"localhost:", "localhost:80830", "localhost:8083x", "localhost:+8083",
+		"localhost:-8083", "localhost.", "localhost.evil.example",
+		"127.0.0.1.evil.example", "evil.127.0.0.1", "127.0.0.1:8083@evil.example",
+		"127.1", "0x7f.0.0.1", "0177.0.0.1", "2130706433", "128.0.0.1", "10.0.0.1:8083",
+		"[::1", "[::1]8083", "[::2]", "[::ffff:127.0.0.1]", "::1", "[::1]:8084",
+		"[evil.example]", "local host", "localhost:8083:8083",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	};
+	size_t i;
+
+	(void)unused;
+	for (i = 0; i < sizeof(ok4) / sizeof(ok4[0]); i++)
+		if (!status_http_host_allowed(ok4[i], "127.0.0.1:8083"))
+			fail_msg("Host '%s' refused", ok4[i]);
+	for (i = 0; i < sizeof(bad4) / sizeof(bad4[0]); i++)
+		if (status_http_host_allowed(bad4[i], "127.0.0.1:8083"))
+			fail_msg("Host '%s' accepted", bad4[i]);
+	assert_false(status_http_host_allowed(NULL, "127.0.0.1:8083"));
+	/* The listen address itself, and on [::1]. */
+	assert_true(status_http_host_allowed("127.0.0.5:9000", "127.0.0.5:9000"));
+	assert_true(status_http_host_allowed("127.0.0.5", "127.0.0.5:9000"));
+	assert_false(status_http_host_allowed("127.0.0.5:8083", "127.0.0.5:9000"));
+	assert_true(status_http_host_allowed("[::1]:9000", "[::1]:9000"));
+	assert_true(status_http_host_allowed("localhost:9000", "[::1]:9000"));
+	assert_false(status_http_host_allowed("[::1]:8083", "[::1]:9000"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_connect_shape),
 		cmocka_unit_test(test_process_state),
 		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_host_allowed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
