@@ -426,10 +426,9 @@ static bool secret_file_valid(const char *s, struct strbuf *err)
 {
 	char why[256];
 
-	if (s[0] != '/') {
-		strbuf_addf(err, "'%s' is not an absolute path", s);
+	/* Its path also goes into cdc-agent.service's ReadWritePaths=. */
+	if (!safe_path_valid(s, err))
 		return false;
-	}
 	if (!secret_file_is_private(s, why, sizeof(why))) {
 		strbuf_addf(err, "password file %s: %s", s, why);
 		return false;
