@@ -273,6 +273,62 @@ static bool cluster_id(struct host_run *h, char **id)
 	return ok; /* on failure, errors already logged; *id freed by the caller */
 }
 
+/* Adds "-PATH" to list unless there already. */
+static void writable_add(struct strlist *list, const char *path)
+{
+	char *item = xasprintf("-%s", path);
+
+	for (size_t i = 0; i < list->n; i++) {
+		if (strcmp(list->items[i], item) == 0) {
+			free(item);
+			return;
+		}
+	}
+	strlist_add(list, item);
+	free(item);
+}
+
+/*
+ * What cdc-agent.service may write under ProtectSystem=strict: exactly the
+ * paths the agent writes, from the topology.  /etc for useradd (passwd,
+ * shadow, group and their lock and backup files) and Debian's pg_hba.conf
+ * under /etc/postgresql; units, configuration, state and password files
+ * (chowned to cdc-agent); with [kafka] dist, the download cache, the parent
+ * of install_dir (each version unpacked beside the link) and the data
+ * directories.  '-': a path missing when the service starts is skipped, and
+ * the agent then reports the write it cannot make.  A pg_hba.conf outside
+ * /etc (in a data directory) needs a drop-in with its directory.
+ */
+static char *agent_writable_paths(const struct host_run *h) /* caller frees */
+{
+	const struct topology *t = h->topo;
+	struct strlist list = { 0 };
+	char *joined;
+
+	writable_add(&list, "/etc");
+	writable_add(&list, t->agent.unit_dir);
+	writable_add(&list, t->agent.config_dir);
+	writable_add(&list, t->agent.state_dir);
+	for (size_t i = 0; i < t->n_sources; i++)
+		writable_add(&list, t->sources[i].pg.password_file);
+	for (size_t i = 0; i < t->n_targets; i++)
+		writable_add(&list, t->targets[i].pg.password_file);
+	if (h->manage_kafka) {
+		const char *slash = strrchr(t->kafka.install_dir, '/');
+		char *parent = xstrndup(t->kafka.install_dir, (size_t)(slash - t->kafka.install_dir));
+
+		writable_add(&list, t->agent.cache_dir);
+		writable_add(&list, parent);
+		writable_add(&list, t->kafka.data_dir);
+		if (t->kafka.mode == KAFKA_MODE_ZOOKEEPER)
+			writable_add(&list, t->zookeeper.data_dir);
+		free(parent);
+	}
+	joined = strlist_join(&list, " ");
+	strlist_fini(&list);
+	return joined;
+}
+
 static bool vars_build(struct host_run *h)
 {
 	const struct topology *t = h->topo;
@@ -289,6 +345,12 @@ static bool vars_build(struct host_run *h)
 	render_vars_add(&h->vars, "config", config);
 	render_vars_add(&h->vars, "state_dir", t->agent.state_dir);
 	render_vars_add(&h->vars, "config_dir", t->agent.config_dir);
+	{
+		char *writable = agent_writable_paths(h);
+
+		render_vars_add(&h->vars, "agent_writable_paths", writable);
+		free(writable);
+	}
 	if (!h->manage_kafka)
 		return true;
 	if (!java_runtime_find(&java) || !cluster_id(h, &id)) {

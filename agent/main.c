@@ -14,10 +14,13 @@
 #include "status_fetch.h"
 #include "topology.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #ifndef CDC_AGENT_VERSION
 #define CDC_AGENT_VERSION "0.0.0-dev"
@@ -285,6 +288,18 @@ int main(int argc, char **argv)
 	struct cli_options opts = { .topology_path = DEFAULT_TOPOLOGY };
 	const struct verb *verb;
 	int c;
+
+	/* Every verb may read password files: no core dump of this process,
+	 * and no ptrace or /proc/PID/mem by other processes of the same user
+	 * (as LimitCORE=0 in the units, for a run by hand too).  Before
+	 * anything is read.  RLIMIT_CORE 0 as well: with fs.suid_dumpable = 2
+	 * the kernel still dumps a non-dumpable process. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 ||
+	    setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 }) != 0) {
+		fprintf(stderr, "cdc-agent: cannot keep the process from core dumps: %s\n",
+			strerror(errno));
+		return EXIT_ERROR;
+	}
 
 	/* Options may come before or after the verb (GNU getopt permutes). */
 	while ((c = getopt_long(argc, argv, "c:vqh", long_opts, NULL)) != -1) {

@@ -61,7 +61,7 @@ static bool role_inspect(const struct pg_step_ctx *ctx, PGconn *admin, const cha
 }
 
 /* Runs CREATE/ALTER ROLE ... PASSWORD '<verifier>' in its own quiet
- * transaction. */
+ * transaction (pgsql_exec_secret). */
 static bool role_write(const struct pg_step_ctx *ctx, PGconn *admin, const char *verb,
 		       const char *role, const char *attrs, const char *password)
 {
@@ -78,11 +78,7 @@ static bool role_write(const struct pg_step_ctx *ctx, PGconn *admin, const char 
 	literal = pgsql_quote_literal(admin, verifier);
 	sql = xasprintf("%s ROLE %s WITH %s PASSWORD %s", verb, ident, attrs, literal);
 	what = xasprintf("%s ROLE %s", verb, role);
-	ok = pgsql_exec(admin, ctx->label, "BEGIN") &&
-	     pgsql_exec_secret(admin, ctx->label, what, sql) &&
-	     pgsql_exec(admin, ctx->label, "COMMIT");
-	if (!ok)
-		pgsql_rollback(admin);
+	ok = pgsql_exec_secret(admin, ctx->label, what, sql);
 	explicit_bzero(sql, strlen(sql));
 	explicit_bzero(literal, strlen(literal));
 	free(sql);

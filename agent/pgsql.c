@@ -201,24 +201,42 @@ bool pgsql_exec(PGconn *conn, const char *label, const char *sql)
 bool pgsql_exec_secret(PGconn *conn, const char *label, const char *what, const char *sql)
 {
 	/* Sent as separate statements: a multi-statement string is logged
-	 * whole, before SET LOCAL could take effect. */
+	 * whole, before SET LOCAL could take effect.  Every setting that can
+	 * make the server log a statement's text: log_statement, the duration
+	 * thresholds (log_min_duration_statement, and log_min_duration_sample
+	 * with its log_statement_sample_rate), errors (log_min_error_statement).
+	 * Bind parameters (log_parameter_max_length*) do not apply: the
+	 * statement has none.  auto_explain sees only planned queries, never
+	 * CREATE/ALTER ROLE. */
 	static const char *const quiet[] = {
 		"SET LOCAL log_statement = 'none'",
 		"SET LOCAL log_min_duration_statement = -1",
+		"SET LOCAL log_min_duration_sample = -1",
+		"SET LOCAL log_statement_sample_rate = 0",
 		"SET LOCAL log_min_error_statement = 'panic'",
 	};
 	PGresult *res;
 	bool ok;
 
-	for (size_t i = 0; i < ARRAY_LEN(quiet); i++)
-		if (!pgsql_exec(conn, label, quiet[i]))
-			return false; /* errors already logged */
-	res = PQexec(conn, sql);
-	ok = result_ok(res);
+	/* log_transaction_sample_rate logs every statement of a sampled
+	 * transaction, and the server draws at the transaction's start: it
+	 * must be 0 before BEGIN, so it is set for the session around it. */
+	if (!pgsql_exec(conn, label, "SET log_transaction_sample_rate = 0"))
+		return false; /* errors already logged */
+	ok = pgsql_exec(conn, label, "BEGIN");
+	for (size_t i = 0; ok && i < ARRAY_LEN(quiet); i++)
+		ok = pgsql_exec(conn, label, quiet[i]);
+	if (ok) {
+		res = PQexec(conn, sql);
+		ok = result_ok(res);
+		if (!ok)
+			log_error("%s: %s failed: %s", label, what, result_error(res));
+		PQclear(res);
+	}
+	ok = ok && pgsql_exec(conn, label, "COMMIT");
 	if (!ok)
-		log_error("%s: %s failed: %s", label, what, result_error(res));
-	PQclear(res);
-	return ok;
+		pgsql_rollback(conn);
+	return pgsql_exec(conn, label, "RESET log_transaction_sample_rate") && ok;
 }
 
 void pgsql_rollback(PGconn *conn)

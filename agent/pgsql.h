@@ -36,9 +36,10 @@ PGconn *pgsql_connect_capture(const char *label, const struct pg_server_cfg *ser
 /* Runs a statement that returns no rows. */
 MUST_CHECK bool pgsql_exec(PGconn *conn, const char *label, const char *sql);
 
-/* Runs a statement that may carry a secret: its text is never logged here,
- * and the server is told not to log it either (within a transaction opened by
- * the caller). what names it for error messages ("ALTER ROLE cdc_user"). */
+/* Runs a statement that may carry a secret in a transaction of its own
+ * (the caller has none open): its text is never logged here, and the server
+ * is told not to log it either (no statement, duration, sample or error log
+ * line).  what names it for error messages ("ALTER ROLE cdc_user"). */
 MUST_CHECK bool pgsql_exec_secret(PGconn *conn, const char *label, const char *what,
 				  const char *sql);
 

@@ -10,8 +10,11 @@
 
 #include "files.h"
 #include "log.h"
+#include "topo_values.h"
 #include "util.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -96,6 +99,205 @@ static const char *closest_name(const struct render_vars *vars, const char *name
 	return best;
 }
 
+/* ---- placeholder types --------------------------------------------------- */
+
+/*
+ * What a value may be.  The topology already checked what it holds, but a
+ * value also comes from the environment (the agent's own path, java's, the
+ * KRaft cluster id kept in state_dir) and lands in a unit file or a Java
+ * command line, where a space, a quote or a '%' changes what systemd runs:
+ * every placeholder is checked against its type again when it is rendered.
+ */
+enum render_type {
+	RT_PATH,        /* safe_path_valid: absolute, normalized, safe characters, not "/" */
+	RT_PATH_LIST,   /* RT_PATHs, each with an optional leading '-', one space apart */
+	RT_PORT,        /* 1..65535, plain digits */
+	RT_NUMBER,      /* digits, at most 9 */
+	RT_HOST,        /* host name, IPv4 or IPv6 address ([v6] too) */
+	RT_HOSTPORTS,   /* host:port, comma-separated */
+	RT_LISTENERS,   /* PLAINTEXT://host:port */
+	RT_HEAP,        /* heap_size_valid */
+	RT_CLUSTER_ID,  /* 22 base64url characters, not starting with '-' */
+	RT_MODE_PREFIX, /* "" or "#<mode> mode only: " (kafka.service's two modes) */
+};
+
+static const struct {
+	const char *name;
+	enum render_type type;
+} placeholder_types[] = {
+	{ "agent_bin", RT_PATH },
+	{ "config", RT_PATH },
+	{ "state_dir", RT_PATH },
+	{ "config_dir", RT_PATH },
+	{ "agent_writable_paths", RT_PATH_LIST },
+	{ "java", RT_PATH },
+	{ "install_dir", RT_PATH },
+	{ "kafka_data_dir", RT_PATH },
+	{ "zookeeper_data_dir", RT_PATH },
+	{ "data_dir", RT_PATH },
+	{ "kafka_heap", RT_HEAP },
+	{ "zookeeper_connect", RT_HOSTPORTS },
+	{ "zookeeper_address", RT_HOST },
+	{ "zookeeper_port", RT_PORT },
+	{ "bind_address", RT_HOST },
+	{ "port", RT_PORT },
+	{ "controller_port", RT_PORT },
+	{ "node_id", RT_NUMBER },
+	{ "cluster_id", RT_CLUSTER_ID },
+	{ "listeners", RT_LISTENERS },
+	{ "if_kraft", RT_MODE_PREFIX },
+	{ "if_zookeeper", RT_MODE_PREFIX },
+};
+
+static bool port_text_valid(const char *s, size_t n, struct strbuf *err)
+{
+	long v = 0;
+
+	for (size_t i = 0; i < n && v <= 65535; i++) {
+		if (!isdigit((unsigned char)s[i])) {
+			v = 0;
+			break;
+		}
+		v = v * 10 + (s[i] - '0');
+	}
+	if (n == 0 || n > 5 || s[0] == '0' || v < 1 || v > 65535) {
+		strbuf_addf(err, "'%.*s' is not a port (1 to 65535)", (int)n, s);
+		return false;
+	}
+	return true;
+}
+
+/* host:port (host may be [v6]); n bytes of s. */
+static bool hostport_text_valid(const char *s, size_t n, struct strbuf *err)
+{
+	char *copy = xstrndup(s, n), *colon = strrchr(copy, ':');
+	bool ok;
+
+	if (!colon || colon == copy) {
+		strbuf_addf(err, "'%s' is not host:port", copy);
+		free(copy);
+		return false;
+	}
+	*colon = '\0';
+	ok = render_host_valid(copy, err) && port_text_valid(colon + 1, strlen(colon + 1), err);
+	free(copy);
+	return ok;
+}
+
+bool render_host_valid(const char *s, struct strbuf *err)
+{
+	size_t len = strlen(s);
+	unsigned char addr[16];
+
+	if (len > 2 && s[0] == '[' && s[len - 1] == ']') {
+		char *inner = xstrndup(s + 1, len - 2);
+		bool ok = inet_pton(AF_INET6, inner, addr) == 1;
+
+		free(inner);
+		if (ok)
+			return true;
+	} else if (len > 0 && s[0] != '/' && strcspn(s, "[]/") == len && host_valid(s, err)) {
+		return true; /* a host name or an address; no socket directory */
+	}
+	if (err->len == 0)
+		strbuf_addf(err, "'%s' is not a host name or an IP address", s);
+	return false;
+}
+
+bool render_value_valid(const char *name, const char *value, struct strbuf *err)
+{
+	size_t i, len = strlen(value);
+	const char *p;
+
+	for (i = 0; i < ARRAY_LEN(placeholder_types); i++)
+		if (strcmp(placeholder_types[i].name, name) == 0)
+			break;
+	if (i == ARRAY_LEN(placeholder_types)) {
+		strbuf_addf(err, "{{%s}} has no declared type (agent/render.c, placeholder_types)",
+			    name);
+		return false;
+	}
+	switch (placeholder_types[i].type) {
+	case RT_PATH:
+		return safe_path_valid(value, err);
+	case RT_PATH_LIST:
+		if (len == 0 || value[0] == ' ' || value[len - 1] == ' ' || strstr(value, "  ")) {
+			strbuf_adds(err, "not a list of paths one space apart");
+			return false;
+		}
+		for (p = value; *p;) {
+			size_t n = strcspn(p, " ");
+			char *item = xstrndup(p[0] == '-' ? p + 1 : p, p[0] == '-' ? n - 1 : n);
+			bool ok = safe_path_valid(item, err);
+
+			free(item);
+			if (!ok)
+				return false;
+			p += n + (p[n] == ' ');
+		}
+		return true;
+	case RT_PORT:
+		return port_text_valid(value, len, err);
+	case RT_NUMBER:
+		if (len == 0 || len > 9 || strspn(value, "0123456789") != len) {
+			strbuf_addf(err, "'%s' is not a number", value);
+			return false;
+		}
+		return true;
+	case RT_HOST:
+		return render_host_valid(value, err);
+	case RT_HOSTPORTS:
+		if (len == 0) {
+			strbuf_adds(err, "empty list of host:port");
+			return false;
+		}
+		for (p = value; ; p += strcspn(p, ",") + 1) {
+			if (!hostport_text_valid(p, strcspn(p, ","), err))
+				return false;
+			if (!p[strcspn(p, ",")])
+				return true;
+		}
+	case RT_LISTENERS:
+		if (strncmp(value, "PLAINTEXT://", 12) != 0) {
+			strbuf_addf(err, "'%s' is not PLAINTEXT://host:port", value);
+			return false;
+		}
+		return hostport_text_valid(value + 12, len - 12, err);
+	case RT_HEAP:
+		return heap_size_valid(value, err);
+	case RT_CLUSTER_ID:
+		if (len != 22 || value[0] == '-' ||
+		    strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != len) {
+			strbuf_addf(err, "'%s' is not a KRaft cluster id (22 base64url characters, "
+				    "not starting with '-')", value);
+			return false;
+		}
+		return true;
+	case RT_MODE_PREFIX:
+		if (strcmp(value, "") == 0 || strcmp(value, "#kraft mode only: ") == 0 ||
+		    strcmp(value, "#zookeeper mode only: ") == 0)
+			return true;
+		strbuf_addf(err, "'%s' is not \"\", \"#kraft mode only: \" or "
+			    "\"#zookeeper mode only: \"", value);
+		return false;
+	}
+	strbuf_adds(err, "internal error: unknown placeholder type");
+	return false;
+}
+
+void render_unit_escape(const char *value, struct strbuf *sb)
+{
+	for (const char *c = value; *c; c++)
+		strbuf_add(sb, *c == '%' ? "%%" : c, *c == '%' ? 2 : 1);
+}
+
+/* is_unit_file: systemd reads this template's output (units/: *.service),
+ * where '%' starts a specifier. */
+static bool is_unit_file(const char *path)
+{
+	return str_ends_with(path, ".service");
+}
+
 /* count_lines: newlines in [from, to), to keep the template's line number. */
 static int count_lines(const char *from, const char *to)
 {
@@ -128,8 +330,20 @@ static bool substitute(const char *path, int line, const char *name, size_t n,
 		 * into the file: refuse rather than render them. */
 		log_error_at(path, line, "the value of {{%s}} contains a line break", key);
 	} else {
-		strbuf_adds(sb, value);
-		ok = true;
+		struct strbuf err;
+
+		strbuf_init(&err);
+		if (!render_value_valid(key, value, &err)) {
+			log_error_at(path, line, "the value of {{%s}} is refused: %s", key,
+				     err.data);
+		} else if (is_unit_file(path)) {
+			render_unit_escape(value, sb);
+			ok = true;
+		} else {
+			strbuf_adds(sb, value);
+			ok = true;
+		}
+		strbuf_fini(&err);
 	}
 	free(key);
 	return ok;

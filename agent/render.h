@@ -6,7 +6,9 @@
  * There is no escape and no logic: a placeholder whose name is not in the list,
  * a "{{" with no "}}" on its line, or a value that spans lines fails the render
  * with FILE:LINE, so a typo in a template or a missing variable never installs
- * a half-rendered file.  Rendered files are written only when their bytes
+ * a half-rendered file.  Each value must also match its placeholder's declared
+ * type (render_value_valid), and in a unit file (*.service) a '%' of a value
+ * is written '%%', so systemd never expands a specifier from a value.  Rendered files are written only when their bytes
  * differ, which is also the honest "changed" signal of plan and bootstrap.
  */
 #ifndef CDC_RENDER_H
@@ -14,6 +16,7 @@
 
 #include "changes.h"
 #include "common.h"
+#include "util.h"
 
 #include <sys/types.h>
 
@@ -34,6 +37,21 @@ void render_vars_fini(struct render_vars *vars);
 void render_vars_add(struct render_vars *vars, const char *name, const char *value);
 /* The value of name (borrowed from vars), NULL if absent. */
 const char *render_vars_get(const struct render_vars *vars, const char *name);
+
+/*
+ * Whether value is what placeholder name may hold: every placeholder of
+ * units/ and templates/ has a declared type (agent/render.c,
+ * placeholder_types), checked again at each render; a name with no declared
+ * type is refused.  On false, err says why (without FILE:LINE).
+ */
+MUST_CHECK bool render_value_valid(const char *name, const char *value, struct strbuf *err);
+/* Appends value to sb as systemd reads it literally in a unit file: every
+ * '%' (a specifier: %h, %u, ...) doubled.  Applied to every value rendered
+ * into units/, whatever its type (none lets a '%' through today). */
+void render_unit_escape(const char *value, struct strbuf *sb);
+/* A host name, IPv4 or IPv6 address (also [v6]) for a unit or properties
+ * file: no socket directory, no port. */
+MUST_CHECK bool render_host_valid(const char *s, struct strbuf *err);
 
 /*
  * Renders template_path with vars into *out (NUL-terminated, caller frees).

@@ -443,10 +443,9 @@ static bool secret_file_valid(const char *s, struct strbuf *err)
 {
 	char why[256];
 
-	if (s[0] != '/') {
-		strbuf_addf(err, "'%s' is not an absolute path", s);
+	/* Its path also goes into cdc-agent.service's ReadWritePaths=. */
+	if (!safe_path_valid(s, err))
 		return false;
-	}
 	if (!secret_file_is_private(s, why, sizeof(why))) {
 		strbuf_addf(err, "password file %s: %s", s, why);
 		return false;
@@ -478,12 +477,73 @@ static bool listen_valid(const char *s, struct strbuf *err)
 	return loopback;
 }
 
-static bool abs_path_valid(const char *s, struct strbuf *err)
+/* Names a refused byte: itself when printable ASCII, else its hex value. */
+static void describe_byte(struct strbuf *err, unsigned char c)
 {
-	if (s[0] == '/')
-		return true;
-	strbuf_addf(err, "'%s' is not an absolute path", s);
-	return false;
+	if (c > ' ' && c < 0x7f)
+		strbuf_addf(err, "'%c'", c);
+	else if (c == ' ')
+		strbuf_adds(err, "a space");
+	else
+		strbuf_addf(err, "byte 0x%02x", c);
+}
+
+bool safe_path_valid(const char *s, struct strbuf *err)
+{
+	size_t len = strlen(s);
+
+	if (s[0] != '/') {
+		strbuf_addf(err, "'%s' is not an absolute path", s);
+		return false;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!(isascii(c) && (isalnum(c) || strchr("._/+-", c)))) {
+			strbuf_adds(err, "path has ");
+			describe_byte(err, c);
+			strbuf_addf(err, " at position %zu: paths may use only A-Z a-z 0-9 . _ + - and /", i + 1);
+			return false;
+		}
+	}
+	if (len > SAFE_PATH_MAX) {
+		strbuf_addf(err, "path is longer than %d characters", SAFE_PATH_MAX);
+		return false;
+	}
+	if (len == 1) {
+		strbuf_adds(err, "'/' is the whole file system: name a directory under it");
+		return false;
+	}
+	if (s[len - 1] == '/') {
+		strbuf_addf(err, "'%s' ends with '/': write it without", s);
+		return false;
+	}
+	for (const char *p = s; *p; ) {
+		const char *comp = p + 1, *end = comp + strcspn(comp, "/");
+		size_t n = (size_t)(end - comp);
+
+		if (n == 0 || (n == 1 && comp[0] == '.') || (n == 2 && comp[0] == '.' && comp[1] == '.')) {
+			strbuf_addf(err, "'%s' is not normalized (it has %s): write the path it means",
+				    s, n == 0 ? "'//'" : n == 1 ? "a '.' component" : "a '..' component");
+			return false;
+		}
+		p = end;
+	}
+	return true;
+}
+
+bool heap_size_valid(const char *s, struct strbuf *err)
+{
+	size_t digits = strspn(s, "0123456789");
+	bool ok = digits > 0 && digits <= 12 && (s[digits] == '\0' ||
+						(strchr("kKmMgG", s[digits]) && s[digits + 1] == '\0'));
+
+	if (ok && strspn(s, "0") == digits)
+		ok = false; /* no heap of size zero */
+	if (!ok)
+		strbuf_addf(err, "'%s' is not a JVM heap size (digits and an optional k, m or g, "
+			    "e.g. 512m or 1g; nothing else)", s);
+	return ok;
 }
 
 bool value_parse(const struct key_spec *spec, const char *text, void *field, struct strbuf *err)
@@ -521,7 +581,9 @@ bool value_parse(const struct key_spec *spec, const char *text, void *field, str
 		value_free(spec, field);
 		return parse_tables(text, field, err);
 	case V_ABS_PATH:
-		return store_string(text, abs_path_valid, field, err);
+		return store_string(text, safe_path_valid, field, err);
+	case V_HEAP:
+		return store_string(text, heap_size_valid, field, err);
 	case V_SECRET_FILE:
 		return store_string(text, secret_file_valid, field, err);
 	case V_URL:

@@ -23,7 +23,8 @@ enum value_type {
 	V_PG_NAME,     /* char *: unquoted PostgreSQL identifier (publication, role) */
 	V_SLOT,        /* char *: replication slot name */
 	V_TABLES,      /* struct table_list: schema.table, comma-separated */
-	V_ABS_PATH,    /* char *: absolute path */
+	V_ABS_PATH,    /* char *: absolute normalized path, safe characters (safe_path_valid) */
+	V_HEAP,        /* char *: JVM heap size: digits and an optional k/m/g (heap_size_valid) */
 	V_SECRET_FILE, /* char *: absolute path of a file only its owner can read */
 	V_URL,         /* char *: http://, https:// or file:// URL */
 	V_SHA512,      /* char *: 128 hex digits, stored lower case */
@@ -55,6 +56,19 @@ void value_free(const struct key_spec *spec, void *field);
  * of 1024, case as PostgreSQL spells them); digits alone are bare_unit bytes
  * each, or an error when bare_unit is 0.  Negative sizes are refused. */
 MUST_CHECK bool size_parse(const char *s, int64_t bare_unit, int64_t *bytes, struct strbuf *err);
+
+/* Longest path safe_path_valid takes. */
+#define SAFE_PATH_MAX 1024
+
+/*
+ * A path that may go into a systemd unit, a Java command line or a
+ * properties file as it is: absolute, only A-Z a-z 0-9 . _ + - and /
+ * (no space, quote, '%', '$', backslash, control or non-ASCII byte), normalized
+ * (no '//', '.' or '..' component, no trailing '/') and not "/" itself.
+ */
+bool safe_path_valid(const char *s, struct strbuf *err);
+/* A JVM heap size for -Xms/-Xmx: [0-9]+[kKmMgG]?, not zero, nothing else. */
+bool heap_size_valid(const char *s, struct strbuf *err);
 
 /* Shared checks, also used for section names. */
 bool pg_name_valid(const char *s, struct strbuf *err);

@@ -80,7 +80,7 @@ static const struct key_spec kafka_keys[] = {
 	KEY_INT(kafka_cfg, "partitions", partitions, "1", 1, 10000),
 	KEY_INT(kafka_cfg, "replication_factor", replication_factor, "1", 1, 32),
 	KEY(kafka_cfg, "data_dir", V_ABS_PATH, data_dir, false, "/var/lib/kafka"),
-	KEY(kafka_cfg, "heap", V_STRING, heap, false, "512m"),
+	KEY(kafka_cfg, "heap", V_HEAP, heap, false, "512m"),
 	KEY_ENUM(kafka_cfg, "compression", compression, "lz4", kafka_compressions),
 };
 
@@ -667,6 +667,13 @@ static void check_cross_references(struct parse_state *ps, struct topology *topo
 	for (size_t i = 0; i < topo->n_pipelines; i++)
 		resolve_pipeline(ps, topo, &topo->pipelines[i]);
 	check_one_pipeline_per_source(ps, topo);
+	/* cdc-agent.service may write install_dir's parent (each version is
+	 * unpacked beside the link): never the whole file system. */
+	if (topo->kafka.install_dir && strrchr(topo->kafka.install_dir, '/') == topo->kafka.install_dir)
+		parse_error(ps, topology_key_line(&topo->kafka.origin, "kafka", "install_dir"),
+			    "install_dir: '%s' is directly under '/', which cdc-agent.service would then "
+			    "have to write: put it in a directory such as /opt",
+			    topo->kafka.install_dir);
 	if (topo->n_pipelines == 0 && ps->errors == 0)
 		parse_error(ps, 0, "no [pipeline NAME] section: nothing to replicate");
 	if (topo->kafka.dist && !topo->kafka.sha512)

@@ -18,7 +18,14 @@ pg_psql src db1 "CREATE TABLE public.other (id int PRIMARY KEY)"
 pg_psql src db1 "CREATE TABLE public.no_key (v text)"
 # An operator's higher value must survive.
 echo "max_wal_senders = 20" >>"$PG_DIR_src/data/postgresql.conf"
+# Besides log_statement = all (tests/lib/pg.sh), every other way a server
+# logs a statement's text: sampling by duration on the source, sampling by
+# transaction on the target.  The secrets check at the end reads both logs.
+printf '%s\n' "log_min_duration_sample = 0" "log_statement_sample_rate = 1" \
+	>>"$PG_DIR_src/data/postgresql.conf"
+echo "log_transaction_sample_rate = 1" >>"$PG_DIR_tgt/data/postgresql.conf"
 pg_cluster_restart src
+pg_cluster_restart tgt
 
 umask 077
 echo 'cdc pass 1' >"$WORK/db1.pass"
@@ -88,7 +95,7 @@ check_eq "bootstrap exits 4 when a restart is needed and no bus is reachable" 4 
 check_contains "bootstrap says which service to restart" "restart postgresql@test-db1.service yourself" "$AGENT_ERR"
 check_contains "bootstrap reports its changes" "source db1: changed: create role cdc_user" "$AGENT_OUT"
 check_eq "role exists with REPLICATION LOGIN" "t|t" "$(pg_psql src db1 "SELECT rolreplication, rolcanlogin FROM pg_roles WHERE rolname = 'cdc_user'")"
-check_eq "password stored as SCRAM" "t" "$(pg_psql src db1 "SELECT rolpassword LIKE 'SCRAM-SHA-256\$%' FROM pg_authid WHERE rolname = 'cdc_user'")"
+check_eq "password stored as SCRAM" "t" "$(pg_psql src db1 "SELECT rolpassword ~ '^SCRAM-SHA-256[$]' FROM pg_authid WHERE rolname = 'cdc_user'")"
 check_eq "publication has exactly the table" "public.my_table" "$(pg_psql src db1 "SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = 'my_publication'")"
 check_eq "SELECT granted" t "$(pg_psql src db1 "SELECT has_table_privilege('cdc_user', 'public.my_table', 'SELECT')")"
 check_eq "wal_level waits for the restart" "logical|t" "$(pg_psql src db1 "SELECT f.setting, s.pending_restart FROM pg_file_settings f JOIN pg_settings s USING (name) WHERE name = 'wal_level' ORDER BY f.seqno DESC LIMIT 1")"
@@ -156,5 +163,9 @@ check_not_contains "no password in the server logs" "cdc pass" "$logs"
 check_not_contains "no password in the server logs (target)" "db2 secret" "$logs"
 check_not_contains "no SCRAM verifier in the server logs" 'SCRAM-SHA-256$' "$logs"
 check_contains "the server did log statements (log_statement=all)" "statement: SELECT" "$logs"
+check_contains "the source did log sampled durations (log_min_duration_sample)" "duration: " \
+	"$(cat "$PG_DIR_src/server.log")"
+check_contains "the target did log sampled transactions (log_transaction_sample_rate)" \
+	"duration: " "$(cat "$PG_DIR_tgt/server.log")"
 
 finish

@@ -83,6 +83,23 @@ check_eq "the agent is active" active "$(unit_prop cdc-agent.service ActiveState
 check_contains "its STATUS= says it converged" "converged" "$(unit_prop cdc-agent.service StatusText)"
 check "rows replicate db1 -> db2" converged public.my_table 60
 
+# --- the sandbox it ran in: rated by systemd in the container, as loaded ----
+check_eq "the agent runs under ProtectSystem=strict" strict "$(unit_prop cdc-agent.service ProtectSystem)"
+for u in cdc-agent.service:25 kafka.service:17 zookeeper.service:17 $CAPTURE:17 $APPLY:17; do
+	sec=$(ct_exec systemd-analyze security --threshold="${u#*:}" "${u%:*}" 2>&1); rc=$?
+	echo "# $(grep -o 'Overall exposure level for .*: [0-9.]*' <<<"$sec")"
+	check_eq "systemd-analyze security rates ${u%:*} at most ${u#*:} tenths" 0 "$rc"
+done
+for u in cdc-agent.service $CAPTURE $APPLY; do
+	check_eq "$u: no core files (LimitCORE=0)" 0 "$(unit_prop "$u" LimitCORE)"
+done
+# A non-dumpable process's /proc/PID files belong to root: capture runs as
+# cdc-agent and made itself non-dumpable before reading its password file.
+pid=$(unit_prop $CAPTURE MainPID)
+check_eq "capture runs as cdc-agent" cdc-agent "$(ct_exec ps -o user= -p "$pid" | tr -d ' ')"
+check_eq "and is not dumpable (/proc/PID/environ owned by root)" root \
+	"$(ct_exec stat -c %U "/proc/$pid/environ")"
+
 # --- status endpoints, read with curl --------------------------------------
 wait_for 20 sh -c "curl -sf http://127.0.0.1:$SP/connectors/source-db1/status | grep -q RUNNING"
 out=$(http /connectors)

@@ -48,8 +48,9 @@ pg_psql() {
 		-p "$(_pg_var "$name" PORT)" -U postgres -d "$db" -c "$sql"
 }
 
-pg_cluster_restart() {
-	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$(_pg_var "$1" DIR)/data" -w -m fast restart >/dev/null
+pg_cluster_restart() { # the log goes on into server.log (pg_ctl restart without -l drops it)
+	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$(_pg_var "$1" DIR)/data" \
+		-l "$(_pg_var "$1" DIR)/server.log" -w -m fast restart >/dev/null
 }
 
 pg_cluster_destroy() {

@@ -120,10 +120,10 @@ static void test_placeholders_replaced(void **state)
 
 	(void)state;
 	vars_port(&vars);
-	render_vars_add(&vars, "empty", "");
+	render_vars_add(&vars, "if_kraft", "");
 	path = write_template("ok.tmpl", "# {{port}} in a comment too\n"
 					 "clientPort={{port}}\n"
-					 "dataDir={{data_dir}}/x{{empty}}y {{port}}{{port}}\n"
+					 "dataDir={{data_dir}}/x{{if_kraft}}y {{port}}{{port}}\n"
 					 "a lone } or { or }} stays\n"
 					 "no newline at the end: {{port}}");
 	assert_true(render_template(path, &vars, &out));
@@ -241,6 +241,194 @@ static void test_value_with_line_break_refused(void **state)
 	render_vars_fini(&vars);
 }
 
+/* ---- placeholder types ---- */
+
+/* A value the type of its placeholder refuses, and what the reason says. */
+struct hostile {
+	const char *name, *value, *why;
+};
+
+static const struct hostile hostile_values[] = {
+	/* paths: a space splits ReadWritePaths= and ExecStart= into more words */
+	{ "state_dir", "/var/lib/x /", "path has a space at position 11" },
+	{ "kafka_data_dir", "/var/lib/kafka /", "a space" },
+	{ "state_dir", "/tmp/../etc", "a '..' component" },
+	{ "state_dir", "/var/./lib", "a '.' component" },
+	{ "state_dir", "//var/lib", "'//'" },
+	{ "state_dir", "/var//lib", "'//'" },
+	{ "state_dir", "/var/lib/", "ends with '/'" },
+	{ "state_dir", "/", "'/' is the whole file system" },
+	{ "state_dir", "var/lib", "not an absolute path" },
+	{ "state_dir", "", "not an absolute path" },
+	{ "config", "/etc/%h/x.ini", "path has '%' at position 6" },
+	{ "config", "/etc/x'y.ini", "path has '''" },
+	{ "config", "/etc/x\"y.ini", "path has '\"'" },
+	{ "config", "/etc/x\ty.ini", "byte 0x09" },
+	{ "config", "/etc/x$HOME", "path has '$'" },
+	{ "config", "/etc/x\\y", "path has '\\'" },
+	{ "config", "/etc/x;y", "path has ';'" },
+	{ "config", "/etc/caf\xc3\xa9.ini", "byte 0xc3" },
+	{ "java", "/usr/bin/java -javaagent:/tmp/x.jar", "a space" },
+	{ "install_dir", "/opt/kafka/*", "path has '*'" },
+	/* the heap goes to -Xms/-Xmx: nothing but a size */
+	{ "kafka_heap", "512m -javaagent:/tmp/x.jar", "not a JVM heap size" },
+	{ "kafka_heap", "512m ", "not a JVM heap size" },
+	{ "kafka_heap", " 512m", "not a JVM heap size" },
+	{ "kafka_heap", "512mb", "not a JVM heap size" },
+	{ "kafka_heap", "1t", "not a JVM heap size" },
+	{ "kafka_heap", "-1g", "not a JVM heap size" },
+	{ "kafka_heap", "0", "not a JVM heap size" },
+	{ "kafka_heap", "%h", "not a JVM heap size" },
+	{ "kafka_heap", "", "not a JVM heap size" },
+	{ "kafka_heap", "1234567890123m", "not a JVM heap size" },
+	/* ports, numbers, hosts */
+	{ "port", "0", "not a port" },
+	{ "port", "65536", "not a port" },
+	{ "port", "0080", "not a port" },
+	{ "port", "80 81", "not a port" },
+	{ "port", "%h", "not a port" },
+	{ "controller_port", "", "not a port" },
+	{ "node_id", "1 2", "not a number" },
+	{ "node_id", "-1", "not a number" },
+	{ "zookeeper_address", "127.0.0.1 -Dx=y", "not a host" },
+	{ "zookeeper_address", "/var/run/postgresql", "not a host" },
+	{ "zookeeper_address", "%h", "not a host" },
+	{ "bind_address", "h\xc3\xa9", "not a host" },
+	{ "bind_address", "host:2181", "put the port in its own key" },
+	{ "zookeeper_connect", "127.0.0.1:2181,", "not host:port" },
+	{ "zookeeper_connect", "127.0.0.1:2181 x", "not a port" },
+	{ "zookeeper_connect", "a:1,,b:2", "not host:port" },
+	{ "listeners", "PLAINTEXT://h:1,CONTROLLER://x:2", "not a host" },
+	{ "listeners", "SSL://h:1", "not PLAINTEXT://host:port" },
+	{ "listeners", "PLAINTEXT://h:1 x", "not a port" },
+	/* the KRaft id comes back from a file in state_dir */
+	{ "cluster_id", "-kU3OEVBNTcwNTJENDM2Qk", "not a KRaft cluster id" },
+	{ "cluster_id", "MkU3OEVBNTcwNTJENDM2Q", "not a KRaft cluster id" },
+	{ "cluster_id", "MkU3OEVBNTcwNTJENDM2Q%", "not a KRaft cluster id" },
+	{ "cluster_id", "MkU3OEVBNTcwNTJENDM2 k", "not a KRaft cluster id" },
+	{ "if_kraft", "ExecStartPre=/bin/evil ", "is not \"\"" },
+	{ "if_zookeeper", "#", "is not \"\"" },
+	/* cdc-agent.service's ReadWritePaths= */
+	{ "agent_writable_paths", "-/etc -/", "'/' is the whole file system" },
+	{ "agent_writable_paths", "-/etc -/var/lib/x /", "'/' is the whole file system" },
+	{ "agent_writable_paths", "-/etc  -/opt", "one space apart" },
+	{ "agent_writable_paths", " -/etc", "one space apart" },
+	{ "agent_writable_paths", "-/etc -/tmp/../etc", "a '..' component" },
+	{ "agent_writable_paths", "-/etc %h", "not an absolute path" },
+	{ "agent_writable_paths", "", "one space apart" },
+	/* no type, no render */
+	{ "no_such_placeholder", "1", "{{no_such_placeholder}} has no declared type" },
+};
+
+static void test_hostile_values_refused(void **state)
+{
+	struct strbuf err;
+
+	(void)state;
+	strbuf_init(&err);
+	for (size_t i = 0; i < ARRAY_LEN(hostile_values); i++) {
+		const struct hostile *h = &hostile_values[i];
+
+		err.len = 0;
+		err.data[0] = '\0';
+		if (render_value_valid(h->name, h->value, &err))
+			fail_msg("{{%s}} accepted \"%s\"", h->name, h->value);
+		if (!strstr(err.data, h->why))
+			fail_msg("{{%s}} = \"%s\": expected \"%s\" in \"%s\"", h->name, h->value,
+				 h->why, err.data);
+	}
+	strbuf_fini(&err);
+}
+
+static void test_good_values_accepted(void **state)
+{
+	static const char *const good[][2] = {
+		{ "state_dir", "/var/lib/cdc-agent" },
+		{ "install_dir", "/opt/kafka_2.13-3.9.2" },
+		{ "config", "/etc/cdc-agent/c++.ini" },
+		{ "java", "/usr/lib/jvm/java-17-openjdk-amd64/bin/java" },
+		{ "kafka_heap", "512m" }, { "kafka_heap", "1g" }, { "kafka_heap", "64K" },
+		{ "kafka_heap", "1073741824" },
+		{ "port", "1" }, { "port", "65535" }, { "node_id", "0" },
+		{ "zookeeper_address", "127.0.0.1" }, { "zookeeper_address", "::1" },
+		{ "zookeeper_address", "[::1]" }, { "bind_address", "kafka-1.example.com" },
+		{ "zookeeper_connect", "127.0.0.1:2181" }, { "zookeeper_connect", "a:1,[::1]:2" },
+		{ "listeners", "PLAINTEXT://127.0.0.1:9092" }, { "listeners", "PLAINTEXT://[::1]:9092" },
+		{ "cluster_id", "MkU3OEVBNTcwNTJENDM2Qk" }, { "cluster_id", "a-_3OEVBNTcwNTJENDM2Qk" },
+		{ "if_kraft", "" }, { "if_kraft", "#kraft mode only: " },
+		{ "if_zookeeper", "#zookeeper mode only: " },
+		{ "agent_writable_paths", "-/etc -/var/lib/cdc-agent /opt" },
+		{ "agent_writable_paths", "/etc" },
+	};
+	struct strbuf err;
+
+	(void)state;
+	strbuf_init(&err);
+	for (size_t i = 0; i < ARRAY_LEN(good); i++) {
+		err.len = 0;
+		err.data[0] = '\0';
+		if (!render_value_valid(good[i][0], good[i][1], &err))
+			fail_msg("{{%s}} refused \"%s\": %s", good[i][0], good[i][1], err.data);
+	}
+	strbuf_fini(&err);
+}
+
+/* The render itself refuses, naming the template, its line and the
+ * placeholder: in a unit and in a properties file. */
+static void test_render_refuses_hostile_value(void **state)
+{
+	struct render_vars vars;
+	char *path, *out = NULL, *err, *want;
+	bool ok;
+
+	(void)state;
+	render_vars_init(&vars);
+	render_vars_add(&vars, "state_dir", "/var/lib/x /");
+	render_vars_add(&vars, "kafka_heap", "512m -javaagent:/tmp/x.jar");
+	render_vars_add(&vars, "config", "/etc/%h/x.ini");
+	path = write_template("x.service", "[Service]\nExecStart=/bin/agent -c {{config}} run\n"
+					   "ReadWritePaths={{state_dir}}\n");
+	capture_begin();
+	ok = render_template(path, &vars, &out);
+	err = capture_end();
+	assert_false(ok);
+	assert_null(out);
+	want = xasprintf("%s:2: error: the value of {{config}} is refused: path has '%%' at "
+			 "position 6", path);
+	assert_contains(err, want);
+	free(want);
+	want = xasprintf("%s:3: error: the value of {{state_dir}} is refused: path has a space",
+			 path);
+	assert_contains(err, want);
+	free(want);
+	free(err);
+	free(path);
+
+	err = render_fails("kafka.heap.opts=-Xmx{{kafka_heap}}\n", &vars, &path);
+	want = xasprintf("%s:1: error: the value of {{kafka_heap}} is refused: '512m "
+			 "-javaagent:/tmp/x.jar' is not a JVM heap size", path);
+	assert_contains(err, want);
+	free(want);
+	free(err);
+	free(path);
+	render_vars_fini(&vars);
+}
+
+static void test_unit_escape_doubles_percent(void **state)
+{
+	struct strbuf sb;
+
+	(void)state;
+	strbuf_init(&sb);
+	render_unit_escape("/a%hb%%c%", &sb);
+	assert_string_equal(sb.data, "/a%%hb%%%%c%%");
+	sb.len = 0;
+	sb.data[0] = '\0';
+	render_unit_escape("", &sb);
+	assert_int_equal(sb.len, 0);
+	strbuf_fini(&sb);
+}
+
 static void test_missing_template(void **state)
 {
 	struct render_vars vars;
@@ -280,6 +468,7 @@ static void vars_complete(struct render_vars *vars, bool kraft)
 	render_vars_add(vars, "agent_bin", "/usr/local/bin/cdc-agent");
 	render_vars_add(vars, "config", "/etc/cdc-agent/cdc-agent.ini");
 	render_vars_add(vars, "state_dir", "/var/lib/cdc-agent");
+	render_vars_add(vars, "agent_writable_paths", "-/etc -/var/lib/cdc-agent -/opt");
 	/* templates/ (each properties file its own data_dir; one value is enough here) */
 	render_vars_add(vars, "data_dir", "/var/lib/kafka");
 	render_vars_add(vars, "zookeeper_port", "2181");
@@ -587,6 +776,10 @@ int main(void)
 		cmocka_unit_test(test_unterminated_placeholder),
 		cmocka_unit_test(test_malformed_names),
 		cmocka_unit_test(test_value_with_line_break_refused),
+		cmocka_unit_test(test_hostile_values_refused),
+		cmocka_unit_test(test_good_values_accepted),
+		cmocka_unit_test(test_render_refuses_hostile_value),
+		cmocka_unit_test(test_unit_escape_doubles_percent),
 		cmocka_unit_test(test_missing_template),
 		cmocka_unit_test(test_repository_files_render),
 		cmocka_unit_test(test_templates_dir_lookup),

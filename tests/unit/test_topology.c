@@ -12,6 +12,7 @@
 
 #include "pg_hba.h"
 #include "scram.h"
+#include "topo_values.h"
 #include "topology.h"
 #include "util.h"
 
@@ -142,6 +143,96 @@ static void test_bad_files_are_rejected(void **state)
 	expect_rejected("[pipeline p]\nsource = a\ntarget = b\n");
 }
 
+/* Paths and the heap go into units and Java command lines as they are:
+ * each hostile value is refused at its key, with the reason. */
+static void test_path_and_heap_values(void **state)
+{
+	static const struct key_spec path_key = { "state_dir", V_ABS_PATH, 0, false, NULL, NULL, 0, 0 };
+	static const struct key_spec heap_key = { "heap", V_HEAP, 0, false, NULL, NULL, 0, 0 };
+	static const struct {
+		const struct key_spec *key;
+		const char *value, *why;
+	} bad[] = {
+		{ &path_key, "/var/lib/x /", "path has a space at position 11" },
+		{ &path_key, "/tmp/../etc", "a '..' component" },
+		{ &path_key, "/tmp/./etc", "a '.' component" },
+		{ &path_key, "/tmp//etc", "'//'" },
+		{ &path_key, "/var/lib/x/", "ends with '/'" },
+		{ &path_key, "/", "'/' is the whole file system" },
+		{ &path_key, "/etc/%h", "path has '%'" },
+		{ &path_key, "/etc/a\"b", "path has '\"'" },
+		{ &path_key, "/etc/a'b", "path has '''" },
+		{ &path_key, "/etc/a\tb", "byte 0x09" },
+		{ &path_key, "/etc/\xc3\xa9", "byte 0xc3" },
+		{ &path_key, "relative", "not an absolute path" },
+		{ &heap_key, "512m -javaagent:/tmp/x.jar", "not a JVM heap size" },
+		{ &heap_key, "512 m", "not a JVM heap size" },
+		{ &heap_key, "512MB", "not a JVM heap size" },
+		{ &heap_key, "0g", "not a JVM heap size" },
+		{ &heap_key, "%h", "not a JVM heap size" },
+		{ &heap_key, "m", "not a JVM heap size" },
+	};
+	static const struct {
+		const struct key_spec *key;
+		const char *value;
+	} good[] = {
+		{ &path_key, "/var/lib/cdc-agent" }, { &path_key, "/opt/kafka_2.13-3.9.2" },
+		{ &path_key, "/a+b/c.d" }, { &heap_key, "512m" }, { &heap_key, "1G" },
+		{ &heap_key, "65536k" }, { &heap_key, "1073741824" },
+	};
+	struct strbuf err;
+
+	(void)state;
+	strbuf_init(&err);
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		char *field = NULL;
+
+		err.len = 0;
+		err.data[0] = '\0';
+		if (value_parse(bad[i].key, bad[i].value, &field, &err))
+			fail_msg("%s = \"%s\" accepted", bad[i].key->name, bad[i].value);
+		assert_null(field);
+		if (!strstr(err.data, bad[i].why))
+			fail_msg("%s = \"%s\": expected \"%s\" in \"%s\"", bad[i].key->name,
+				 bad[i].value, bad[i].why, err.data);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(good); i++) {
+		char *field = NULL;
+
+		err.len = 0;
+		err.data[0] = '\0';
+		if (!value_parse(good[i].key, good[i].value, &field, &err))
+			fail_msg("%s = \"%s\" refused: %s", good[i].key->name, good[i].value, err.data);
+		assert_string_equal(field, good[i].value);
+		free(field);
+	}
+	strbuf_fini(&err);
+
+	/* In the seed file, which loads as it is: refused by the loader, and
+	 * install_dir may not sit in '/'. */
+	{
+		static const char *const lines[] = { "heap = 512m -javaagent:/tmp/x.jar\n",
+						     "data_dir = /var/lib/x /\n",
+						     "install_dir = /tmp/../etc\n",
+						     "install_dir = /kafka\n" };
+		bool ok;
+		struct topology *topo = load_text(seed, &ok);
+
+		assert_true(ok);
+		topology_free(topo);
+		for (size_t i = 0; i < ARRAY_LEN(lines); i++) {
+			char *text = xstrdup(seed), *at = strstr(text, "mode = kraft\n"), *file;
+
+			at[strlen("mode = kraft\n")] = '\0';
+			file = xasprintf("%s%s%s", text, lines[i], strstr(seed, "mode = kraft\n") +
+								      strlen("mode = kraft\n"));
+			expect_rejected(file);
+			free(file);
+			free(text);
+		}
+	}
+}
+
 static void test_line_too_long(void **state)
 {
 	char *text = xasprintf("[agent]\nstate_dir = /%0300d\n", 0);
@@ -267,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_seed_topology_parses),
 		cmocka_unit_test(test_topic_prefix_defaults_to_name),
 		cmocka_unit_test(test_bad_files_are_rejected),
+		cmocka_unit_test(test_path_and_heap_values),
 		cmocka_unit_test(test_line_too_long),
 		cmocka_unit_test(test_scram_verifier),
 		cmocka_unit_test(test_hba_block_added_first_then_stable),
