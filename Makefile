@@ -6,6 +6,7 @@
 #                   with the normal and the sanitizer build
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make demo       the seed topology on this machine
+#   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each; see tests/fuzz/
 
 PREFIX ?= /usr/local
 DESTDIR ?=
