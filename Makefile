@@ -6,6 +6,7 @@
 #                   with the normal and the sanitizer build
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make demo       the seed topology on this machine
+#   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each; see tests/fuzz/
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -31,7 +32,7 @@ REL_OBJS := $(SRCS:agent/%.c=build/rel/%.o)
 SAN_OBJS := $(SRCS:agent/%.c=build/asan/%.o)
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all asan test test-unit test-integration install demo deps clean bench
+.PHONY: all asan test test-unit test-integration install demo deps clean bench fuzz fuzz-build
 
 all: cdc-agent
 
@@ -68,12 +69,44 @@ build/tests/%_driver: tests/%_driver.c $(filter-out build/rel/main.o,$(REL_OBJS)
 build/tests/%_driver-asan: tests/%_driver.c $(filter-out build/asan/main.o,$(SAN_OBJS)) | build/tests
 	$(CC) $(BASE_CFLAGS) -O1 $(SAN_FLAGS) -Iagent -o $@ $^ $(PKG_LIBS)
 
+# Fuzzing (README.md, "Fuzzing"): libFuzzer targets in tests/fuzz/, built by
+# clang in build/fuzz/ (gcc's builds untouched).  `make fuzz` runs each for
+# FUZZ_SECONDS and merges what found new coverage into its corpus; `make test`
+# replays the corpora with gcc's ASan+UBSan build (test_fuzz_*-asan).
+FUZZ_TARGETS := topology pgoutput apply_event
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_OBJS := $(LIB_SRCS:agent/%.c=build/fuzz/%.o)
+FUZZ_REPLAYS := $(FUZZ_TARGETS:%=build/tests/test_fuzz_%-asan)
+.SECONDARY: $(FUZZ_OBJS)
+
+build/fuzz:
+	mkdir -p $@
+build/fuzz/%.o: agent/%.c $(HDRS) | build/fuzz
+	$(FUZZ_CC) $(BASE_CFLAGS) -O1 $(SAN_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
+	$(FUZZ_CC) $(BASE_CFLAGS) -O1 $(SAN_FLAGS) -fsanitize=fuzzer -Iagent -o $@ \
+		$(filter %.c %.o,$^) $(PKG_LIBS)
+build/tests/test_fuzz_%-asan: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz_common.c \
+		tests/fuzz/fuzz.h $(filter-out build/asan/main.o,$(SAN_OBJS)) | build/tests
+	$(CC) $(BASE_CFLAGS) -O1 $(SAN_FLAGS) -Iagent -DFUZZ_NAME='"$*"' -o $@ \
+		$(filter %.c %.o,$^) $(PKG_LIBS)
+
+# Writes the seed-* inputs of the corpora from real bytes (see its header).
+build/fuzz/make_seeds: tests/fuzz/make_seeds.c tests/unit/pgoutput_fixtures.h \
+		$(filter-out build/rel/main.o,$(REL_OBJS)) | build/fuzz
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Iagent -o $@ $(filter %.c %.o,$^) $(PKG_LIBS)
+
+fuzz-build: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 deps:
 	@scripts/install-deps.sh
 
 test: deps
 	$(MAKE) all asan $(UNIT_TESTS:%=build/tests/%-rel) $(UNIT_TESTS:%=build/tests/%-asan) \
-		$(DRIVERS:%=build/tests/%) $(DRIVERS:%=build/tests/%-asan)
+		$(DRIVERS:%=build/tests/%) $(DRIVERS:%=build/tests/%-asan) $(FUZZ_REPLAYS)
 	tests/run.sh
 
 install: cdc-agent
