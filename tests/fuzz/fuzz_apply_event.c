@@ -21,6 +21,7 @@
 #include "fuzz.h"
 
 #include "apply_event.h"
+#include "column_type.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -42,6 +43,34 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 /* What table_schema.c makes of the catalog: base_type is the typname of the
  * (element) type, length and scale decoded from the type modifier. */
+/* A record's type as auto_create and auto_evolve read it: parsed, it must
+ * hold only a name of safe characters, integer modifiers and dimensions. */
+static void check_column_type(const char *text)
+{
+	struct column_type t;
+	struct strbuf why;
+
+	strbuf_init(&why);
+	if (column_type_parse(text, &t, &why)) {
+		bool quoted = false, safe = true;
+
+		/* Outside double quotes: words, digits, '_', '$', '.', spaces. */
+		for (const char *p = t.base; *p; p++) {
+			if (*p == '"')
+				quoted = !quoted;
+			else if (!quoted && strchr("();,'-/*[]\n\r\t\\", *p))
+				safe = false;
+		}
+		FUZZ_CHECK(t.base[0] != '\0' && t.nmods <= COLUMN_TYPE_MAX_MODS &&
+				   t.array_dims <= 6 && safe && !quoted,
+			   "type '%s' parsed to base '%s'", text, t.base);
+	} else {
+		FUZZ_CHECK(why.len > 0, "type '%s' refused without a reason", text);
+	}
+	column_type_fini(&t);
+	strbuf_fini(&why);
+}
+
 static struct column_schema columns[] = {
 	COL("smallint", "int2", false, -1, -1),
 	COL("integer", "int4", false, -1, -1),
@@ -153,6 +182,8 @@ static void check_fields(const struct apply_event *ev, const struct column_schem
 		FUZZ_CHECK(apply_event_field(ev, f->name, i) == f &&
 			   apply_event_field(ev, f->name, i + 1) == f,
 			   "field %s is not found as itself (a duplicate name?)", f->name);
+		if (sql)
+			check_column_type(sql);
 		free(sql);
 		for (size_t c = 0; c < ARRAY_LEN(columns); c++)
 			(void)convert(f, &columns[c], &out, &why, &kind);
