@@ -89,10 +89,11 @@ static const struct type_map *type_map_for(const struct column_schema *col)
 /* ---- schema blocks -------------------------------------------------------- */
 
 /* The source column's type, as Debezium's column.propagate.source.type
- * writes it ("VARCHAR", "_INT4" for int4[]), with length and scale. */
-static void add_source_type_params(struct strbuf *sb, const struct column_schema *col)
+ * writes it ("VARCHAR", "_INT4" for int4[]), with length and scale: the
+ * members, to go in the field's one "parameters" object. */
+static void add_source_type_entries(struct strbuf *sb, const struct column_schema *col)
 {
-	strbuf_adds(sb, ",\"parameters\":{\"__debezium.source.column.type\":\"");
+	strbuf_adds(sb, "\"__debezium.source.column.type\":\"");
 	if (col->is_array)
 		strbuf_adds(sb, "_");
 	for (const char *p = col->base_type; *p; p++) {
@@ -107,12 +108,16 @@ static void add_source_type_params(struct strbuf *sb, const struct column_schema
 		strbuf_addf(sb, ",\"__debezium.source.column.length\":\"%d\"", col->length);
 	if (col->scale >= 0)
 		strbuf_addf(sb, ",\"__debezium.source.column.scale\":\"%d\"", col->scale);
-	strbuf_adds(sb, "}");
 }
 
-/* The Connect schema of one scalar of col's type (an array's element too). */
-static void add_scalar_schema(struct strbuf *sb, const struct event_format *fmt,
-			      const struct column_schema *col, bool optional)
+/* The Connect schema of one scalar of col's type (an array's element too),
+ * its object left open.  A Decimal's own parameters (scale, precision) and,
+ * for a field's own schema (field_own), the source type go in one
+ * "parameters" object: a second member of that name would hide the first
+ * from every JSON reader (jansson and Jackson keep the last).  Returns
+ * whether the source type was written. */
+static bool add_scalar_schema(struct strbuf *sb, const struct event_format *fmt,
+			      const struct column_schema *col, bool optional, bool field_own)
 {
 	const struct type_map *map = type_map_for(col);
 
@@ -127,15 +132,21 @@ static void add_scalar_schema(struct strbuf *sb, const struct event_format *fmt,
 		} else {
 			strbuf_addf(sb,
 				    "{\"type\":\"bytes\",\"optional\":%s,\"name\":\"org.apache.kafka.connect.data.Decimal\",\"version\":1,"
-				    "\"parameters\":{\"scale\":\"%d\",\"connect.decimal.precision\":\"%d\"}",
+				    "\"parameters\":{\"scale\":\"%d\",\"connect.decimal.precision\":\"%d\"",
 				    optional ? "true" : "false", col->scale, col->length);
+			if (field_own) {
+				strbuf_adds(sb, ",");
+				add_source_type_entries(sb, col);
+			}
+			strbuf_adds(sb, "}");
+			return field_own;
 		}
-		return;
+		return false;
 	}
 	if (map->form == FORM_INTERVAL && fmt->interval_string) {
 		strbuf_addf(sb, "{\"type\":\"string\",\"optional\":%s,\"name\":\"io.debezium.time.Interval\",\"version\":1",
 			    optional ? "true" : "false");
-		return;
+		return false;
 	}
 	strbuf_addf(sb, "{\"type\":\"%s\",\"optional\":%s",
 		    map->form == FORM_DECIMAL && fmt->decimal_mode == DECIMAL_DOUBLE ? "double"
@@ -143,19 +154,26 @@ static void add_scalar_schema(struct strbuf *sb, const struct event_format *fmt,
 		    optional ? "true" : "false");
 	if (map->name)
 		strbuf_addf(sb, ",\"name\":\"%s\",\"version\":1", map->name);
+	return false;
 }
 
 static void add_field_schema(struct strbuf *sb, const struct event_format *fmt,
 			     const struct column_schema *col)
 {
+	bool source_type_written = false;
+
 	if (col->is_array) {
 		strbuf_adds(sb, "{\"type\":\"array\",\"items\":");
-		add_scalar_schema(sb, fmt, col, true);
+		(void)add_scalar_schema(sb, fmt, col, true, false);
 		strbuf_addf(sb, "},\"optional\":%s", col->optional ? "true" : "false");
 	} else {
-		add_scalar_schema(sb, fmt, col, col->optional);
+		source_type_written = add_scalar_schema(sb, fmt, col, col->optional, true);
 	}
-	add_source_type_params(sb, col);
+	if (!source_type_written) {
+		strbuf_adds(sb, ",\"parameters\":{");
+		add_source_type_entries(sb, col);
+		strbuf_adds(sb, "}");
+	}
 	strbuf_adds(sb, ",\"field\":");
 	json_out_cstring(sb, col->name);
 	strbuf_adds(sb, "}");

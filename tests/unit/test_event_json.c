@@ -1,0 +1,99 @@
+/*
+ * tests/unit/test_event_json.c: agent/event_json.c's schema blocks.  Each
+ * field's schema must be JSON every reader takes the same way: one
+ * "parameters" object holding a Decimal's scale and precision together with
+ * the source type (a second member of the name hid the scale from jansson
+ * and Jackson, which keep the last).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "event_json.h"
+
+#include <jansson.h>
+#include <string.h>
+
+static struct column_schema column(const char *name, const char *base, bool array, int length,
+				   int scale, int key)
+{
+	struct column_schema c = {
+		.name = (char *)name, .type_sql = (char *)base, .base_type = (char *)base,
+		.is_array = array, .length = length, .scale = scale, .optional = key == 0,
+		.key_position = key,
+	};
+
+	return c;
+}
+
+/* The "after" struct's field named name in a value schema. */
+static json_t *after_field(json_t *schema, const char *name)
+{
+	size_t i, j;
+	json_t *f, *g;
+
+	json_array_foreach(json_object_get(schema, "fields"), i, f) {
+		if (strcmp(json_string_value(json_object_get(f, "field")), "after") != 0)
+			continue;
+		json_array_foreach(json_object_get(f, "fields"), j, g)
+			if (strcmp(json_string_value(json_object_get(g, "field")), name) == 0)
+				return g;
+	}
+	return NULL;
+}
+
+static const char *param(json_t *field, const char *name)
+{
+	return json_string_value(json_object_get(json_object_get(field, "parameters"), name));
+}
+
+static void test_one_parameters_object(void **state)
+{
+	struct column_schema cols[] = {
+		column("id", "int4", false, -1, -1, 1),
+		column("price", "numeric", false, 10, 2, 0),
+		column("prices", "numeric", true, 10, 2, 0),
+		column("any", "numeric", false, -1, -1, 0),
+	};
+	size_t key = 0;
+	struct table_schema ts = { .oid = 1, .schema = "public", .table = "t", .ncols = 4,
+				   .cols = cols, .nkey = 1, .key_cols = &key };
+	struct event_format fmt = { .server_name = "db1server", .db = "db1", .schemas = true,
+				    .decimal_mode = DECIMAL_PRECISE };
+	struct event_table *et;
+	json_error_t err;
+	json_t *schema, *f;
+
+	(void)state;
+	et = event_table_new(&fmt, &ts);
+	schema = json_loads(et->value_schema, JSON_REJECT_DUPLICATES, &err);
+	if (!schema)
+		fail_msg("value schema is not JSON without duplicate members: %s", err.text);
+	f = after_field(schema, "price");
+	assert_non_null(f);
+	assert_string_equal(param(f, "scale"), "2");
+	assert_string_equal(param(f, "connect.decimal.precision"), "10");
+	assert_string_equal(param(f, "__debezium.source.column.type"), "NUMERIC");
+	assert_string_equal(param(f, "__debezium.source.column.scale"), "2");
+	f = after_field(schema, "prices");
+	assert_string_equal(param(f, "__debezium.source.column.type"), "_NUMERIC");
+	assert_string_equal(
+		param(json_object_get(f, "items"), "scale"), "2");
+	f = after_field(schema, "any");
+	assert_string_equal(json_string_value(json_object_get(f, "name")),
+			    "io.debezium.data.VariableScaleDecimal");
+	assert_string_equal(param(f, "__debezium.source.column.type"), "NUMERIC");
+	json_decref(schema);
+	event_table_free(et);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_one_parameters_object),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
