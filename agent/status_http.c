@@ -57,7 +57,7 @@ enum refusal {
 
 static const char *const refusal_names[N_REFUSALS] = {
 	[REFUSED_LIMIT] = "connections over the limits",
-	[REFUSED_SLOW] = "cut: request head not complete within " HEAD_DEADLINE_TEXT,
+	[REFUSED_SLOW] = ("cut: request head not complete within " HEAD_DEADLINE_TEXT),
 	[REFUSED_EVICTED] = "cut: oldest of too many incomplete request heads",
 	[REFUSED_ENDED] = "ended with an incomplete request",
 	[REFUSED_HOST] = "Host not this endpoint",
