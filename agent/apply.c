@@ -103,6 +103,7 @@ struct apply {
 	struct row_values row;     /* buffers reused from change to change */
 	struct apply_event ev;     /* the record being applied (buffers reused) */
 	bool failed;
+	bool refused;              /* failed on a record, not on a connection */
 	/* Creates go out as plain INSERTs, which cost the server half as
 	 * much as INSERT ... ON CONFLICT (docs/ARCHITECTURE.md); a key the
 	 * target already has (a replay after a crash) fails the batch, which
@@ -126,10 +127,12 @@ static long long now_ms(void)
 }
 
 /* "apply p1: topic t partition 0 offset 12" for errors about a record. */
-static void record_error(const struct apply *a, const rd_kafka_message_t *m, const char *fmt, ...)
+static void record_error(struct apply *a, const rd_kafka_message_t *m, const char *fmt, ...)
 	PRINTF_LIKE(3, 4);
 
-static void record_error(const struct apply *a, const rd_kafka_message_t *m, const char *fmt, ...)
+/* Also marks apply as stopped by a record (or the target's answer to it)
+ * rather than by a lost connection: starting again cannot help. */
+static void record_error(struct apply *a, const rd_kafka_message_t *m, const char *fmt, ...)
 {
 	va_list ap;
 	char *msg;
@@ -140,6 +143,7 @@ static void record_error(const struct apply *a, const rd_kafka_message_t *m, con
 	log_error("%s: topic %s partition %d offset %lld: %s", a->label, rd_kafka_topic_name(m->rkt),
 		  (int)m->partition, (long long)m->offset, msg);
 	free(msg);
+	a->refused = a->refused || PQstatus(a->db) == CONNECTION_OK;
 }
 
 /* ---- offsets in the target ----------------------------------------------- */
@@ -1183,6 +1187,7 @@ static void offset_gap(struct apply *a, const rd_kafka_message_t *m)
 		  a->label, topic, (int)m->partition, (long long)m->offset, (long long)low,
 		  (long long)high, a->pipe->name);
 	a->failed = true;
+	a->refused = true;
 }
 
 static bool consume_loop(struct apply *a)
@@ -1223,7 +1228,7 @@ static bool consume_loop(struct apply *a)
 	return !a->failed && batch_apply(a);
 }
 
-bool apply_run(const struct topology *topo, const struct pipeline_cfg *pipe)
+enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 {
 	struct apply a = { 0 };
 	struct sigaction sa = { .sa_handler = on_stop_signal };
@@ -1261,5 +1266,5 @@ bool apply_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 	PQfinish(a.db);
 	free(a.label);
 	progress_writer_fini(&a.progress, !ok);
-	return ok;
+	return ok ? APPLY_END_STOPPED : a.refused ? APPLY_END_REFUSED : APPLY_END_FAILED;
 }

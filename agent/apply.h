@@ -10,8 +10,14 @@
 #include "common.h"
 #include "topology.h"
 
-/* Runs until SIGTERM/SIGINT (true) or an error it must stop on (false,
- * logged with topic, partition and offset where a record is at fault). */
-MUST_CHECK bool apply_run(const struct topology *topo, const struct pipeline_cfg *pipe);
+enum apply_end {
+	APPLY_END_STOPPED, /* SIGTERM/SIGINT */
+	APPLY_END_FAILED,  /* a server or Kafka failed: starting again may help */
+	APPLY_END_REFUSED, /* a record (or a gap) it cannot go past, logged with topic,
+			    * partition and offset: starting again cannot help */
+};
+
+/* Runs until SIGTERM/SIGINT or an error it must stop on. */
+MUST_CHECK enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg *pipe);
 
 #endif

@@ -182,9 +182,21 @@ static int verb_capture(const struct cli_options *opts)
 	return with_pipeline(opts, capture_run);
 }
 
+static enum apply_end apply_end;
+
+static bool apply_verb_run(const struct topology *topo, const struct pipeline_cfg *pipe)
+{
+	apply_end = apply_run(topo, pipe);
+	return apply_end == APPLY_END_STOPPED;
+}
+
+/* A record apply cannot go past exits 65, which its unit does not restart
+ * on (RestartPreventExitStatus=): the unit is failed, and status says so. */
 static int verb_apply(const struct cli_options *opts)
 {
-	return with_pipeline(opts, apply_run);
+	int rc = with_pipeline(opts, apply_verb_run);
+
+	return rc == EXIT_ERROR && apply_end == APPLY_END_REFUSED ? EXIT_REFUSED_INPUT : rc;
 }
 
 /* Without --yes: says what it would do and exits 2 (like plan). */

@@ -150,13 +150,13 @@ kill -TERM "$APPLY"; wait "$APPLY"
 printf '{"id":2}\t{"before":null,"after":{"id":2,"price":"1.5"},"source":{"schema":"public","table":"prices"},"op":"c"}\n' |
 	kcat -b "127.0.0.1:$KP" -P -t dbz.public.prices -K $'\t' -H 'cdc.columns=[{"name":"id","type":"integer","optional":false,"key":1},{"name":"price","type":"numeric(12,4)","optional":true}]'
 out=$(timeout 60 "$CDC_AGENT" -c "$T" apply dbz 2>&1 >/dev/null); rc=$?
-check_eq "a source type the target column cannot hold stops apply" 1 "$rc"
+check_eq "a source type the target column cannot hold stops apply" 65 "$rc"
 check_contains "naming table, column and both types" \
 	'column price of table "public"."prices" is numeric(12,4) at the source but numeric(10,2) in the target' "$out"
 pg_psql src db2 "ALTER TABLE public.prices ALTER COLUMN price TYPE numeric(12,4)" >/dev/null
 printf '{"id":3}\t{"before":null,"after":{"id":3},"source":{"schema":"public","table":"prices"},"op":"c"}\n' | produce dbz.public.prices
 out=$(timeout 60 "$CDC_AGENT" -c "$T" apply dbz 2>&1 >/dev/null); rc=$?
-check_eq "a column dropped at the source stops apply" 1 "$rc"
+check_eq "a column dropped at the source stops apply" 65 "$rc"
 check_contains "naming table and column" \
 	'column price of table "public"."prices" is gone from the source'"'"'s events (dropped at the source?)' "$out"
 check_eq "nothing of the batch holding the record at fault is applied" "1=12.3400" \
@@ -168,7 +168,7 @@ bad_run() { # expect apply to stop: prints its stderr
 }
 printf '{"id":1}\t{"before":null,"after":{"id":1,"name":"x"},"source":{"schema":"public","table":"my_table"},"op":"c"}\n' | produce bad.public.my_table
 out=$(bad_run); rc=$?
-check_eq "an unknown table with auto_create off stops apply" 1 "$rc"
+check_eq "an unknown table with auto_create off stops apply" 65 "$rc"
 check_contains "naming topic, partition, offset and table" \
 	'topic bad.public.my_table partition 0 offset 0: table "public"."my_table" does not exist in the target and auto_create is off' "$out"
 pg_psql src db3 "CREATE TABLE public.my_table (id int PRIMARY KEY, name text CONSTRAINT no_refused CHECK (name <> 'refused'));
@@ -179,7 +179,7 @@ pg_psql src db3 "CREATE TABLE public.my_table (id int PRIMARY KEY, name text CON
 	printf '{"id":3}\t{"before":null,"after":{"id":3,"name":"y"},"source":{"schema":"public","table":"my_table"},"op":"c"}\n'
 } | produce bad.public.my_table
 out=$(bad_run); rc=$?
-check_eq "a row the target refuses stops apply" 1 "$rc"
+check_eq "a row the target refuses stops apply" 65 "$rc"
 check_contains "naming the record" "topic bad.public.my_table partition 0 offset 1: the target refused this change" "$out"
 check_contains "and the target's reason" 'violates check constraint "no_refused"' "$out"
 check_eq "nothing of its batch is applied (the good record before it either)" 0 \
@@ -200,7 +200,7 @@ check_eq "after the fix the three records are applied" "1=x,2=refused,3=y" \
 
 printf '{"id":3}\tnot json at all\n' | produce bad.public.my_table
 out=$(bad_run); rc=$?
-check_eq "a malformed record stops apply" 1 "$rc"
+check_eq "a malformed record stops apply" 65 "$rc"
 check_contains "naming it" "topic bad.public.my_table partition 0 offset 3: malformed event" "$out"
 check_eq "the rows before it stay applied, once" 3 "$(pg_psql src db3 "SELECT count(*) FROM public.my_table")"
 check_eq "and the stored offset points at it" 3 "$(pg_psql src db3 "SELECT next_offset FROM cdc_agent.offsets")"
@@ -212,6 +212,6 @@ check_eq "and the stored offset points at it" 3 "$(pg_psql src db3 "SELECT next_
 } | kcat -b "127.0.0.1:$KP" -P -t ins.public.my_table -K $'\t' \
 	-H 'cdc.columns=[{"name":"id","type":"integer","optional":false,"key":1},{"name":"name","type":"text","optional":true}]'
 out=$(timeout 60 "$CDC_AGENT" -c "$T" apply ins 2>&1 >/dev/null); rc=$?
-check_eq "insert_mode = insert: a second change of a key is refused" 1 "$rc"
+check_eq "insert_mode = insert: a second change of a key is refused" 65 "$rc"
 check_contains "as a duplicate key, naming the record" "topic ins.public.my_table partition 0 offset 1: the target refused this change" "$out"
 finish
