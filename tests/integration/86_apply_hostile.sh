@@ -10,7 +10,10 @@
 #   - SQL in a column type (cdc.columns header, Debezium's
 #     __debezium.source.column.type, connect.decimal.precision);
 #   - a stored offset outside the partition's log (records removed before
-#     apply read them): apply stops until `accept-gap --yes`.
+#     apply read them): apply stops until `accept-gap --yes`;
+#   - values beyond what PostgreSQL holds (a date past year 5874897), while
+#     a 600-digit decimal (past the old 576-digit cut) arrives exact.
+# A refused record exits 65, which cdc-apply@.service does not restart on.
 # And what a good producer sends still works: types from records are
 # resolved by the target's catalog (auto_create and new columns).
 . "$(dirname "$0")/../lib/harness.sh"
@@ -209,4 +212,22 @@ check_eq "a key column missing from the row stops apply" 65 "$RC"
 check_contains "naming it, the line break shown as a continuation" \
 	"offset 11: malformed event: the key's column id"$'\n'"    cdc-agent: info: forged is not in the \"after\" row" "$OUT"
 check_eq "no line of the log is forged" "" "$(grep '^cdc-agent: info: forged' <<<"$OUT")"
+skip_record $TOPIC 11
+
+# Offsets 12, 13: extreme values in Debezium's own format (schema block).
+BIG=$(python3 -c 'import base64; n = 10**600 - 1; print(base64.b64encode(n.to_bytes(250, "big", signed=True)).decode())')
+bigrow() { # EXTRA-FIELD-SCHEMA EXTRA-VALUE -> a create of id 6 with column big and one more
+	printf '{"id":6}\t{"schema":{"type":"struct","fields":[{"type":"struct","fields":[{"type":"int32","optional":false,"field":"id"},{"type":"string","optional":true,"field":"name"},{"type":"string","optional":true,"field":"price"},{"type":"string","optional":true,"field":"at"},{"type":"bytes","optional":true,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{"scale":"0"},"field":"big"}%s],"optional":true,"field":"after"}],"optional":false},"payload":{"before":null,"after":{"id":6,"name":"big","price":null,"at":null,"big":"%s"%s},"source":{"schema":"public","table":"my_table"},"op":"c"}}\n' "$1" "$BIG" "$2"
+}
+bigrow "" "" | produce $TOPIC
+apply_until "SELECT count(*) FROM public.my_table WHERE id = 6" 1
+check_eq "a 600-digit decimal arrives exact" "600|true" \
+	"$(db2 "SELECT length(big::text) || '|' || (big = 10::numeric ^ 600 - 1) FROM public.my_table WHERE id = 6")"
+bigrow ',{"type":"int32","optional":true,"name":"io.debezium.time.Date","version":1,"field":"d"}' ',"d":9223372036854775807' |
+	produce $TOPIC
+apply_refuses
+check_eq "a date far out of range stops apply" 65 "$RC"
+check_contains "naming column and value" "offset 13: column d: date 9223372036854775807 (days since 1970-01-01) is out of PostgreSQL's range" "$OUT"
+check_eq "the column is not added, nothing of it applied" "0|1" \
+	"$(db2 "SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.my_table'::regclass AND attname = 'd'")|$(db2 "SELECT count(*) FROM public.my_table WHERE id = 6")"
 finish
