@@ -207,13 +207,16 @@ bool pgsql_exec_secret(PGconn *conn, const char *label, const char *what, const 
 	 * with its log_statement_sample_rate), errors (log_min_error_statement).
 	 * Bind parameters (log_parameter_max_length*) do not apply: the
 	 * statement has none.  auto_explain sees only planned queries, never
-	 * CREATE/ALTER ROLE. */
+	 * CREATE/ALTER ROLE; pg_stat_statements keeps utility statements' text
+	 * (track_utility), so that is off too (a mere placeholder setting
+	 * where the module is not loaded). */
 	static const char *const quiet[] = {
 		"SET LOCAL log_statement = 'none'",
 		"SET LOCAL log_min_duration_statement = -1",
 		"SET LOCAL log_min_duration_sample = -1",
 		"SET LOCAL log_statement_sample_rate = 0",
 		"SET LOCAL log_min_error_statement = 'panic'",
+		"SET LOCAL pg_stat_statements.track_utility = off",
 	};
 	PGresult *res;
 	bool ok;

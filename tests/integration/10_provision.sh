@@ -24,8 +24,12 @@ echo "max_wal_senders = 20" >>"$PG_DIR_src/data/postgresql.conf"
 printf '%s\n' "log_min_duration_sample = 0" "log_statement_sample_rate = 1" \
 	>>"$PG_DIR_src/data/postgresql.conf"
 echo "log_transaction_sample_rate = 1" >>"$PG_DIR_tgt/data/postgresql.conf"
+# pg_stat_statements keeps the text of utility statements (track_utility):
+# an ALTER ROLE ... PASSWORD 'SCRAM-SHA-256$...' would sit in its view.
+echo "shared_preload_libraries = 'pg_stat_statements'" >>"$PG_DIR_src/data/postgresql.conf"
 pg_cluster_restart src
 pg_cluster_restart tgt
+pg_psql src postgres "CREATE EXTENSION pg_stat_statements" >/dev/null
 
 umask 077
 echo 'cdc pass 1' >"$WORK/db1.pass"
@@ -162,6 +166,8 @@ logs=$(cat "$PG_DIR_src/server.log" "$PG_DIR_tgt/server.log")
 check_not_contains "no password in the server logs" "cdc pass" "$logs"
 check_not_contains "no password in the server logs (target)" "db2 secret" "$logs"
 check_not_contains "no SCRAM verifier in the server logs" 'SCRAM-SHA-256$' "$logs"
+check_eq "no SCRAM verifier kept by pg_stat_statements" "0|true" \
+	"$(pg_psql src postgres "SELECT count(*) FILTER (WHERE query ~ 'SCRAM-SHA-256[$]') || '|' || (count(*) > 0) FROM pg_stat_statements")"
 check_contains "the server did log statements (log_statement=all)" "statement: SELECT" "$logs"
 check_contains "the source did log sampled durations (log_min_duration_sample)" "duration: " \
 	"$(cat "$PG_DIR_src/server.log")"
