@@ -66,6 +66,14 @@ static bool crashed(const struct unit_state *st)
 		strcmp(st->result, "success") != 0);
 }
 
+/* apply stopped on a record (or a gap) it cannot go past: every start would
+ * fail on it again, so the unit is left failed until the operator acts. */
+static bool refused_input(const struct unit_state *st)
+{
+	return crashed(st) && strcmp(st->result, "exit-code") == 0 &&
+	       st->exit_status == EXIT_REFUSED_INPUT;
+}
+
 static int backoff_sec(int failures)
 {
 	int delay = SUPERVISE_BACKOFF_FIRST_SEC;
@@ -91,6 +99,14 @@ enum unit_verdict supervisor_decide(struct supervisor *s, const char *unit,
 	}
 	if (!crashed(st))
 		return st->active_enter_usec ? UNIT_OPERATOR_STOPPED : UNIT_START;
+	if (refused_input(st)) {
+		if (!m->gave_up_logged)
+			log_error("%s stopped on input it cannot go past (exit %d; its journal names the record): not starting it again (`systemctl start %s` once it is dealt with)",
+				  unit, EXIT_REFUSED_INPUT, unit);
+		m->gave_up_logged = true;
+		m->started_at = 0;
+		return UNIT_GAVE_UP;
+	}
 	/* A crash after our last start counts as one more failure. */
 	if (m->started_at) {
 		m->failures++;
@@ -138,6 +154,9 @@ void supervisor_describe(struct supervisor *s, const char *unit, const struct un
 		strbuf_adds(out, strcmp(st->active, "active") == 0 ? "running" : st->active);
 	else if (!crashed(st))
 		strbuf_adds(out, st->active_enter_usec ? SUPERVISION_OPERATOR_STOPPED : "not started yet");
+	else if (refused_input(st))
+		strbuf_addf(out, SUPERVISION_GAVE_UP ": stopped on input it cannot go past (exit %d, see its journal)",
+			    EXIT_REFUSED_INPUT);
 	else if (m->failures >= SUPERVISE_MAX_ATTEMPTS)
 		strbuf_addf(out, SUPERVISION_GAVE_UP " after %d attempts", m->failures);
 	else if (now < m->next_attempt)

@@ -48,6 +48,7 @@ struct unit_state {
 	char active[32];      /* ActiveState: active, failed, inactive, ... */
 	char sub[32];         /* SubState: running, dead, ... */
 	char result[32];      /* Result of the service: success, exit-code, ... */
+	int exit_status;      /* ExecMainStatus: the main process's exit code (or signal) */
 	uint64_t active_enter_usec; /* ActiveEnterTimestamp: changes iff it (re)started */
 };
 

@@ -48,6 +48,30 @@ static void test_running_and_stopped(void **unused)
 	supervisor_free(s);
 }
 
+/* apply's exit 65 (a record it cannot go past): never started again. */
+static void test_refused_input_left_failed(void **unused)
+{
+	struct supervisor *s = supervisor_new();
+	struct unit_state refused = state("failed", "exit-code", 1);
+	struct unit_state other = state("failed", "exit-code", 1);
+	struct strbuf how;
+
+	(void)unused;
+	refused.exit_status = EXIT_REFUSED_INPUT;
+	other.exit_status = 1;
+	assert_int_equal(supervisor_decide(s, "apply", &refused, 100), UNIT_GAVE_UP);
+	assert_int_equal(supervisor_decide(s, "apply", &refused, 100000), UNIT_GAVE_UP);
+	supervisor_forgive(s);
+	assert_int_equal(supervisor_decide(s, "apply", &refused, 100000), UNIT_GAVE_UP);
+	assert_int_equal(supervisor_decide(s, "other", &other, 100), UNIT_START);
+	strbuf_init(&how);
+	supervisor_describe(s, "apply", &refused, 100, &how);
+	assert_true(strncmp(how.data, SUPERVISION_GAVE_UP, strlen(SUPERVISION_GAVE_UP)) == 0);
+	assert_non_null(strstr(how.data, "exit 65"));
+	strbuf_fini(&how);
+	supervisor_free(s);
+}
+
 static void test_crash_backoff_and_give_up(void **unused)
 {
 	struct supervisor *s = supervisor_new();
@@ -108,6 +132,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_running_and_stopped),
+		cmocka_unit_test(test_refused_input_left_failed),
 		cmocka_unit_test(test_crash_backoff_and_give_up),
 		cmocka_unit_test(test_failed_start_and_recovery),
 	};
