@@ -6,7 +6,9 @@
 # stopped; SIGHUP with one more table adds it to the publication and the
 # pipeline; an invalid topology on SIGHUP keeps the one in force; the status
 # endpoints answer in Kafka Connect's and Prometheus's shapes (read with
-# curl) and `status` prints its table and JSON; SIGTERM stops it cleanly.
+# curl) and `status` prints its table and JSON; a record apply cannot go
+# past leaves its unit failed (exit 65) and status FAILED, with no retry
+# loop, until the operator acts; SIGTERM stops it cleanly.
 # runs-under-sanitizer
 . "$(dirname "$0")/../lib/harness.sh"
 . "$REPO_ROOT/tests/lib/container.sh"
@@ -207,6 +209,29 @@ sleep 0.5
 out=$(agent bootstrap 2>&1); rc=$?
 check_eq "bootstrap waits for a held convergence lock, then succeeds" 0 "$rc"
 check_contains "and says what it waits for" "waiting for another cdc-agent (bootstrap or run)" "$out"
+
+# --- a record apply cannot go past: left failed, status FAILED, no retry loop ----
+printf '{"id":1}\t{"before":null,"after":{"id":1,"name":"x"},"source":{"schema":"public","table":"victim"},"op":"c"}\n' |
+	kcat -b "127.0.0.1:$KP" -P -t db1server.public.my_table -p 0 -K $'\t'
+check "apply stops on a record naming another table: its unit fails" wait_for 60 unit_is $APPLY failed
+check_eq "with exit code 65, which its unit does not restart on" 65 "$(unit_prop $APPLY ExecMainStatus)"
+sleep $((PERIOD * 3))
+check_eq "the agent leaves it failed over 3 reconciles" failed "$(unit_prop $APPLY ActiveState)"
+check_contains "and says why in its journal" "$APPLY stopped on input it cannot go past (exit 65" \
+	"$(ct_exec journalctl -u cdc-agent.service --no-pager -o cat)"
+out=$(agent status 2>&1); rc=$?
+check_eq "status exits 1" 1 "$rc"
+check_contains "status says the pipeline FAILED" "db1-to-db2       FAILED" "$out"
+check_contains "Kafka Connect's view of the sink says FAILED" '"state": "FAILED"' "$(http /connectors/sink-db2/status)"
+# The operator skips the record (its offset is in apply's journal) and starts apply.
+off=$(ct_exec journalctl -u $APPLY --no-pager -o cat | sed -n 's/.*partition 0 offset \([0-9]*\): refused: .*/\1/p' | tail -n 1)
+check "apply's error names the record's offset" test -n "$off"
+seed_psql db2 "INSERT INTO cdc_agent.offsets (pipeline, topic, partition, next_offset)
+	VALUES ('db1-to-db2', 'db1server.public.my_table', 0, ${off:-0} + 1)
+	ON CONFLICT (pipeline, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset" >/dev/null
+ct_exec systemctl start $APPLY
+load 2001 2100
+check "no row lost once the operator skips it and starts apply" converged public.my_table 120
 
 # --- what the agent costs (docs/BENCHMARKS.md) ----------------------------------
 out=$(http /status)
