@@ -215,8 +215,10 @@ printf '{"id":1}\t{"before":null,"after":{"id":1,"name":"x"},"source":{"schema":
 	kcat -b "127.0.0.1:$KP" -P -t db1server.public.my_table -p 0 -K $'\t'
 check "apply stops on a record naming another table: its unit fails" wait_for 60 unit_is $APPLY failed
 check_eq "with exit code 65, which its unit does not restart on" 65 "$(unit_prop $APPLY ExecMainStatus)"
+inv=$(unit_prop $APPLY InvocationID)
 sleep $((PERIOD * 3))
-check_eq "the agent leaves it failed over 3 reconciles" failed "$(unit_prop $APPLY ActiveState)"
+check_eq "the agent leaves it failed over 3 reconciles, never starting it again" "failed $inv" \
+	"$(unit_prop $APPLY ActiveState) $(unit_prop $APPLY InvocationID)"
 check_contains "and says why in its journal" "$APPLY stopped on input it cannot go past (exit 65" \
 	"$(ct_exec journalctl -u cdc-agent.service --no-pager -o cat)"
 out=$(agent status 2>&1); rc=$?
