@@ -173,17 +173,18 @@ static bool gap_skip(const struct pipeline_cfg *pipe, const struct stored_offset
 	snprintf(part, sizeof(part), "%d", o->partition);
 	snprintf(from, sizeof(from), "%lld", (long long)o->next);
 	snprintf(to, sizeof(to), "%lld", (long long)low);
-	ok = pgsql_query(conn, label,
-			 "UPDATE cdc_agent.offsets SET next_offset = $5, applied_at = now() "
-			 "WHERE pipeline = $1 AND topic = $2 AND partition = $3 AND next_offset = $4",
-			 5, params, &res);
-	if (ok && strcmp(PQcmdTuples(res), "1") != 0) {
-		log_error("%s: topic %s partition %d: the stored offset moved meanwhile (is apply running?): nothing changed",
-			  label, o->topic, o->partition);
-		ok = false;
-	}
-	if (ok)
+	if (pgsql_query(conn, label,
+			"UPDATE cdc_agent.offsets SET next_offset = $5, applied_at = now() "
+			"WHERE pipeline = $1 AND topic = $2 AND partition = $3 AND next_offset = $4",
+			5, params, &res)) {
+		ok = strcmp(PQcmdTuples(res), "1") == 0;
+		if (!ok)
+			log_error("%s: topic %s partition %d: the stored offset moved meanwhile (is apply running?): nothing changed",
+				  label, o->topic, o->partition);
 		PQclear(res);
+	} else {
+		ok = false; /* errors already logged */
+	}
 	PQfinish(conn);
 	return ok;
 }
