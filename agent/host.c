@@ -278,13 +278,8 @@ static void writable_add(struct strlist *list, const char *path)
 {
 	char *item = xasprintf("-%s", path);
 
-	for (size_t i = 0; i < list->n; i++) {
-		if (strcmp(list->items[i], item) == 0) {
-			free(item);
-			return;
-		}
-	}
-	strlist_add(list, item);
+	if (!strlist_contains(list, item))
+		strlist_add(list, item);
 	free(item);
 }
 
