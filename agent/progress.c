@@ -55,6 +55,8 @@ static char *progress_json(const struct progress *p)
 	json_object_set_new(root, "updated_usec", json_integer(p->updated_usec));
 	json_object_set_new(root, "last_error",
 			    p->last_error ? json_text(p->last_error) : json_null());
+	if (p->extra)
+		json_object_update_missing(root, p->extra);
 	text = json_dumps(root, JSON_PRESERVE_ORDER);
 	json_decref(root);
 	if (!text) {
@@ -161,6 +163,12 @@ bool progress_read(const char *state_dir, const char *kind, const char *pipeline
 		p->last_error = xstrdup(json_string_value(error));
 	else if (!json_is_null(error))
 		ok = false;
+	p->extra = json_deep_copy(root);
+	for (const char *const *k = (const char *const[]){ "version", "pid", "events",
+							    "last_event_usec", "updated_usec",
+							    "last_error", NULL };
+	     *k; k++)
+		json_object_del(p->extra, *k);
 	if (!ok) {
 		log_error("%s: progress file lacks a field or has one of the wrong type", path);
 		progress_fini(p);
@@ -173,6 +181,7 @@ bool progress_read(const char *state_dir, const char *kind, const char *pipeline
 void progress_fini(struct progress *p)
 {
 	free(p->last_error);
+	json_decref(p->extra);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -184,6 +193,15 @@ void progress_writer_init(struct progress_writer *w, const char *state_dir, cons
 	w->kind = xstrdup(kind);
 	w->pipeline = xstrdup(pipeline);
 	w->p.pid = (int)getpid();
+	w->p.extra = json_object();
+}
+
+void progress_writer_set(struct progress_writer *w, const char *key, json_t *value)
+{
+	if (value)
+		json_object_set_new(w->p.extra, key, value);
+	else
+		json_object_del(w->p.extra, key);
 }
 
 void progress_writer_tick(struct progress_writer *w, bool force)
@@ -227,5 +245,6 @@ void progress_writer_fini(struct progress_writer *w, bool failed)
 	free(w->kind);
 	free(w->pipeline);
 	free(w->p.last_error);
+	json_decref(w->p.extra);
 	memset(w, 0, sizeof(*w));
 }

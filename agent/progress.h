@@ -11,6 +11,7 @@
 
 #include "common.h"
 
+#include <jansson.h>
 #include <stdint.h>
 
 struct progress {
@@ -19,6 +20,11 @@ struct progress {
 	int64_t updated_usec;      /* when the process last wrote the file */
 	int pid;
 	char *last_error;          /* last error the process logged, or NULL */
+	/* More members of the file's top object, each owned by the part of the
+	 * process that sets it (config digest, state, snapshot, counters):
+	 * written as they are, read back whole; an owned reference, may be
+	 * NULL (nothing more). Keys must not be the ones above. */
+	json_t *extra;
 };
 
 /* <state_dir>/progress-<kind>-<pipeline>.json, kind "capture" or "apply".
@@ -47,6 +53,9 @@ struct progress_writer {
 
 void progress_writer_init(struct progress_writer *w, const char *state_dir, const char *kind,
 			  const char *pipeline);
+/* Sets (value not NULL, reference stolen) or removes one member of the
+ * file's extra members; written at the next tick. */
+void progress_writer_set(struct progress_writer *w, const char *key, json_t *value);
 /* One event; source_usec is its source commit time (0: unknown). */
 static inline void progress_writer_event(struct progress_writer *w, int64_t source_usec)
 {

@@ -29,7 +29,7 @@ static char work_dir[] = "/tmp/cdc-progress.XXXXXX";
 static void test_round_trip(void **state)
 {
 	struct progress in = { 18446744073709551000ULL, 1732540000123456, 1732540001000000, 4242,
-			       (char *)"source db1: lost the connection: \"x\"\nsecond line" };
+			       (char *)"source db1: lost the connection: \"x\"\nsecond line", NULL };
 	struct progress out;
 	struct stat st;
 	bool exists;
@@ -132,6 +132,30 @@ static void test_writer_counts_and_keeps_last_error(void **state)
 	progress_fini(&p);
 }
 
+/* Members set by the process's parts come back whole; the fixed fields
+ * cannot be overridden by them. */
+static void test_writer_extra_members(void **state)
+{
+	struct progress_writer w;
+	struct progress p;
+	bool exists;
+
+	(void)state;
+	progress_writer_init(&w, work_dir, "capture", "x1");
+	progress_writer_set(&w, "config_digest", json_string("abc"));
+	progress_writer_set(&w, "events", json_integer(99)); /* shadowed by the field */
+	progress_writer_set(&w, "gone", json_true());
+	progress_writer_set(&w, "gone", NULL);
+	progress_writer_tick(&w, true);
+	assert_true(progress_read(work_dir, "capture", "x1", &p, &exists));
+	assert_true(p.events == 0);
+	assert_string_equal(json_string_value(json_object_get(p.extra, "config_digest")), "abc");
+	assert_null(json_object_get(p.extra, "gone"));
+	assert_null(json_object_get(p.extra, "events"));
+	progress_fini(&p);
+	progress_writer_fini(&w, false);
+}
+
 static void test_size_parse(void **state)
 {
 	struct strbuf err;
@@ -183,6 +207,7 @@ int main(void)
 		cmocka_unit_test(test_missing_file_logs_nothing),
 		cmocka_unit_test(test_damaged_file_is_an_error),
 		cmocka_unit_test(test_writer_counts_and_keeps_last_error),
+		cmocka_unit_test(test_writer_extra_members),
 		cmocka_unit_test(test_size_parse),
 	};
 
