@@ -17,6 +17,7 @@
 #include "apply_event.h"
 #include "column_type.h"
 #include "key_set.h"
+#include "kafka_log.h"
 #include "log.h"
 #include "pgsql.h"
 #include "progress.h"
@@ -1150,6 +1151,7 @@ static bool consumer_new(struct apply *a, const struct topology *topo)
 	}
 	free(servers);
 	free(group);
+	kafka_log_attach(conf);
 	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
 	rd_kafka_conf_set_opaque(conf, a);
 	if (ok) {

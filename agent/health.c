@@ -3,6 +3,7 @@
  */
 #include "health.h"
 
+#include "kafka_log.h"
 #include "pgsql.h"
 
 #include <arpa/inet.h>
@@ -71,6 +72,7 @@ rd_kafka_t *health_kafka_client(const struct kafka_cfg *cfg, struct strbuf *why)
 
 	rd_kafka_conf_set(conf, "bootstrap.servers", servers, err, sizeof(err));
 	rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err));
+	kafka_log_attach(conf); /* a probe's failure is its result, not a log line */
 	free(servers);
 	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
 	if (!rk) {

@@ -8,6 +8,7 @@
  */
 #include "kafka_out.h"
 
+#include "kafka_log.h"
 #include "log.h"
 #include "util.h"
 
@@ -15,7 +16,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
 #include <time.h>
 
 /* While kafka_out_produce waits for room in the queue, it says so after
@@ -54,23 +54,6 @@ static void note_fatal(struct kafka_out *ko)
 	err = rd_kafka_fatal_error(ko->rk, why, sizeof(why));
 	log_error("kafka %s: fatal producer error: %s: %s; the producer must be recreated",
 		  ko->brokers, rd_kafka_err2name(err), why);
-}
-
-/* librdkafka's own log lines: errors, warnings and notices at our matching
- * level, its informational chatter at debug.  Broker connection failures
- * ("FAIL") come again through on_error, which logs each change of state
- * once: here they are only debug detail. */
-static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-	(void)rk;
-	if (level <= LOG_ERR && strcmp(fac, "FAIL") != 0)
-		log_error("librdkafka: %s: %s", fac, buf);
-	else if (level == LOG_WARNING && strcmp(fac, "FAIL") != 0)
-		log_warn("librdkafka: %s: %s", fac, buf);
-	else if (level == LOG_NOTICE)
-		log_info("librdkafka: %s: %s", fac, buf);
-	else
-		log_debug("librdkafka: %s: %s", fac, buf);
 }
 
 /* Errors librdkafka recovers from by itself (brokers away, connections
@@ -191,7 +174,7 @@ static bool producer_conf(const char *brokers, const char *client_id, const char
 		if (!conf_set(conf, brokers, settings[i][0], settings[i][1]))
 			goto fail; /* errors already logged */
 	rd_kafka_conf_set_opaque(conf, ko);
-	rd_kafka_conf_set_log_cb(conf, on_log);
+	kafka_log_attach(conf);
 	rd_kafka_conf_set_error_cb(conf, on_error);
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	*out = conf;

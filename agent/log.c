@@ -1,5 +1,6 @@
 /*
- * agent/log.c: leveled logging to stderr (the journal, under systemd).
+ * agent/log.c: leveled logging to stderr (the journal, under systemd; lines
+ * stamped with the time anywhere else).
  */
 #include "log.h"
 
@@ -10,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 static enum log_level current_level = LOG_LVL_INFO;
 
@@ -85,15 +89,50 @@ static void put_message(const char *prefix, const char *fmt, va_list ap)
 	free(msg);
 }
 
+/* The journal stamps each line itself; a file or a pipe does not.  systemd
+ * says stderr is the journal by JOURNAL_STREAM=DEV:INODE of that stream
+ * (systemd.exec(5)); a stderr redirected elsewhere has another identity. */
+static bool stamp_lines;
+static pthread_once_t stamp_once = PTHREAD_ONCE_INIT;
+
+static void stamp_decide(void)
+{
+	const char *stream = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	stamp_lines = !(stream && sscanf(stream, "%llu:%llu", &dev, &ino) == 2 &&
+			fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+			(unsigned long long)st.st_ino == ino);
+}
+
+/* "2026-12-04T19:20:01.123Z " (UTC, milliseconds) when lines are stamped,
+ * else "". */
+static void stamp(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	pthread_once(&stamp_once, stamp_decide);
+	buf[0] = '\0';
+	if (!stamp_lines || clock_gettime(CLOCK_REALTIME, &ts) != 0 || !gmtime_r(&ts.tv_sec, &tm))
+		return;
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (n > 0)
+		snprintf(buf + n, len - n, ".%03ldZ ", ts.tv_nsec / 1000000);
+}
+
 static void log_vprint(enum log_level level, const char *fmt, va_list ap)
 {
-	char prefix[32];
+	char prefix[64], time[32];
 
 	if (level == LOG_LVL_ERROR)
 		keep_last_error("", fmt, ap);
 	if (level < current_level)
 		return;
-	snprintf(prefix, sizeof(prefix), "cdc-agent: %s: ", level_names[level]);
+	stamp(time, sizeof(time));
+	snprintf(prefix, sizeof(prefix), "%scdc-agent: %s: ", time, level_names[level]);
 	put_message(prefix, fmt, ap);
 }
 
@@ -111,6 +150,8 @@ DEFINE_LOG_FN(log_info, LOG_LVL_INFO)
 DEFINE_LOG_FN(log_warn, LOG_LVL_WARN)
 DEFINE_LOG_FN(log_error, LOG_LVL_ERROR)
 
+/* Not stamped: "FILE:LINE: error:" is the compilers' form, which editors
+ * and the operator's eye jump to. */
 void log_error_at(const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;

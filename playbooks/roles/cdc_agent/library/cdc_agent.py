@@ -154,6 +154,7 @@ planned_against:
 
 import json
 import os
+import re
 import shutil
 import tempfile
 
@@ -325,8 +326,9 @@ def main():
         module.exit_json(**result)
 
     # Errors and warnings, with what follows them (a unit's journal lines).
+    # (lines are stamped with the time when stderr is not the journal)
     lines = [line.strip() for line in err.splitlines()
-             if line.strip() and not line.startswith(("cdc-agent: info:", "cdc-agent: debug:"))]
+             if line.strip() and not re.match(r"(\S+Z )?cdc-agent: (info|debug):", line)]
     detail = "; ".join(lines[:40]) if lines else (out.strip() or "no output")
     if rc == 4:
         msg = ("cdc-agent %s: PostgreSQL must be restarted and the agent could not do it "
