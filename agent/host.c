@@ -249,11 +249,15 @@ static bool cluster_id(struct host_run *h, char **id)
 		}
 	}
 	if (ok && !*id) {
-		/* Never an id beginning with '-' ('+' before the mapping below),
-		 * as Kafka's Uuid.randomUuid(): kafka-storage's argument parser
-		 * takes "--cluster-id -x..." for an option (1 in 64 ids). */
+		/* As Kafka's Uuid.randomUuid(): a version 4 UUID (Java's
+		 * UUID.randomUUID, so never Kafka's reserved zero and one ids)
+		 * in base64url without padding, and never one beginning with
+		 * '-' ('+' before the mapping below): kafka-storage's argument
+		 * parser takes "--cluster-id -x..." for an option (1 in 64). */
 		do {
 			ok = getrandom(raw, sizeof(raw), 0) == (ssize_t)sizeof(raw);
+			raw[6] = (unsigned char)((raw[6] & 0x0f) | 0x40); /* version 4 */
+			raw[8] = (unsigned char)((raw[8] & 0x3f) | 0x80); /* IETF variant */
 			EVP_EncodeBlock((unsigned char *)b64, raw, sizeof(raw));
 		} while (ok && b64[0] == '+');
 		if (!ok)
