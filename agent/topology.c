@@ -551,6 +551,23 @@ char *topology_topic(const struct source_cfg *src, const struct table_ref *t)
 	return xasprintf("%s.%s.%s", src->topic_prefix, t->schema, t->table);
 }
 
+void topology_section_text(const char *kind, const char *name, const void *section,
+			   struct strbuf *out)
+{
+	for (size_t s = 0; s < ARRAY_LEN(section_specs); s++) {
+		const struct section_spec *spec = &section_specs[s];
+
+		if (strcmp(spec->kind, kind) != 0)
+			continue;
+		strbuf_addf(out, "[%s%s%s]\n", kind, name ? " " : "", name ? name : "");
+		for (size_t k = 0; k < spec->n_keys; k++) {
+			strbuf_addf(out, "%s=", spec->keys[k].name);
+			value_text(&spec->keys[k], (const char *)section + spec->keys[k].offset, out);
+			strbuf_adds(out, "\n");
+		}
+	}
+}
+
 int topology_key_line(const struct topo_origin *origin, const char *section_kind,
 		      const char *key)
 {
