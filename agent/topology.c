@@ -723,6 +723,18 @@ static void stream_sha512_hex(FILE *f, char hex[TOPOLOGY_DIGEST_HEX + 1])
 	EVP_MD_CTX_free(md);
 }
 
+bool topology_file_digest(const char *path, char hex[TOPOLOGY_DIGEST_HEX + 1])
+{
+	FILE *f = fopen(path, "re");
+
+	hex[0] = '\0';
+	if (!f)
+		return false;
+	stream_sha512_hex(f, hex);
+	fclose(f);
+	return hex[0] != '\0';
+}
+
 bool topology_load(const char *path, struct topology **out)
 {
 	struct parse_state ps = { .path = path };

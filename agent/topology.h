@@ -149,6 +149,9 @@ struct topology {
  * with topology_free).  Prints every error found, not only the first. */
 MUST_CHECK bool topology_load(const char *path, struct topology **out);
 void topology_free(struct topology *topo);
+/* The digest topology_load would give the file now (hex SHA-512 of its
+ * bytes); false, quietly, when it cannot be read. */
+bool topology_file_digest(const char *path, char hex[TOPOLOGY_DIGEST_HEX + 1]);
 
 /* The Kafka topic of a source's table: <topic_prefix>.<schema>.<table>;
  * caller frees. */
