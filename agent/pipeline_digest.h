@@ -37,7 +37,8 @@ enum process_config {
 /* What the running process of kind of pipe reports in its progress file,
  * against the topology's digest.  main_pid: the unit's MainPID when systemd
  * was asked (the file must be that process's), 0 when not known (the pid in
- * the file must then be alive and run `capture|apply PIPELINE`).  *reported
+ * the file must then be alive and, when /proc shows it, run `capture|apply
+ * PIPELINE`).  *reported
  * (may be NULL) receives the digest read, or NULL; caller frees. */
 enum process_config pipeline_process_config(const struct topology *topo,
 					    const struct pipeline_cfg *pipe, const char *kind,

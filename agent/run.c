@@ -119,7 +119,7 @@ static void topology_swap(struct agent *a, struct topology *fresh)
  * Under the converge lock: reloads the topology file when its digest is not
  * the one in force (or always, when forced: SIGHUP).  An invalid file keeps
  * the topology in force; it is said once per version of the file.  false:
- * a forced reload failed.
+ * a forced reload failed (a pass that was not forced goes on).
  */
 static bool topology_refresh(struct agent *a, bool force)
 {
@@ -144,7 +144,7 @@ static bool topology_refresh(struct agent *a, bool force)
 		log_error("reload: %s is invalid (errors above); the topology in force is kept",
 			  a->path);
 		snprintf(a->rejected, sizeof(a->rejected), "%s", now[0] ? now : "unreadable");
-		return false;
+		return !force; /* a pass goes on with the topology in force */
 	}
 	log_info("reload: topology %s loaded (%.12s...)", a->path, fresh->sha512);
 	topology_swap(a, fresh);
@@ -200,14 +200,16 @@ static bool reconcile(struct agent *a, const char *why, bool force_reload)
 
 static json_t *agent_json(const struct agent *a)
 {
-	return json_pack("{s:i, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:i, s:b, s:I}", "pid",
+	return json_pack("{s:i, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:i, s:b, s:I, s:s, s:b}", "pid",
 			 (int)getpid(), "started_usec", (json_int_t)a->started_usec, "reconciles",
 			 (json_int_t)a->reconciles, "reconcile_failures", (json_int_t)a->failures,
 			 "changes", (json_int_t)a->changes, "last_reconcile_seconds",
 			 a->last_wall_sec, "last_reconcile_cpu_seconds", a->last_cpu_sec,
 			 "last_reconcile_usec", (json_int_t)a->last_reconcile_usec,
 			 "reconcile_period_seconds", a->topo->agent.reconcile_seconds,
-			 "last_reconcile_ok", a->last_ok, "rss_bytes", (json_int_t)rss_bytes());
+			 "last_reconcile_ok", a->last_ok, "rss_bytes", (json_int_t)rss_bytes(),
+			 "topology_sha512", a->topo->sha512, "topology_file_invalid",
+			 a->rejected[0] != '\0');
 }
 
 /* "2 pipeline(s): 1 RUNNING 1 STOPPED; 3 warning(s)" for STATUS=. */
