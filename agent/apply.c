@@ -20,6 +20,7 @@
 #include "kafka_log.h"
 #include "log.h"
 #include "pgsql.h"
+#include "pipeline_digest.h"
 #include "progress.h"
 #include "table_schema.h"
 #include "util.h"
@@ -1246,6 +1247,7 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	progress_writer_init(&a.progress, topo->agent.state_dir, "apply", pipe->name);
+	progress_writer_set(&a.progress, "config_digest", pipeline_config_digest_json(topo, pipe, "apply"));
 	progress_writer_tick(&a.progress, true);
 	a.db = pgsql_connect_capture(a.label, &a.tgt->pg, false);
 	ok = a.db && offsets_table_ensure(&a) && consumer_new(&a, topo);

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "pgoutput.h"
 #include "pgsql.h"
+#include "pipeline_digest.h"
 #include "progress.h"
 #include "table_schema.h"
 #include "util.h"
@@ -963,6 +964,7 @@ bool capture_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	progress_writer_init(&c.progress, topo->agent.state_dir, "capture", pipe->name);
+	progress_writer_set(&c.progress, "config_digest", pipeline_config_digest_json(topo, pipe, "capture"));
 	progress_writer_tick(&c.progress, true);
 
 	if (!capture_state_load(topo->agent.state_dir, c.src->name, &c.state) ||

@@ -6,8 +6,10 @@
  *
  * A unit is restarted only when its unit file or its configuration changed
  * in this run; a second bootstrap finds nothing to write and restarts
- * nothing.  Pipelines restart when the topology file changed since the last
- * bootstrap (its digest is kept in state_dir), since they read it at start.
+ * nothing.  A capture or apply process restarts when the configuration it
+ * reports (its progress file's config_digest, pipeline_digest.h) is not the
+ * topology's: it read the topology at start, and only its own pipeline's
+ * values count, so an edit restarts the pipelines it touched and no other.
  */
 #include "host.h"
 
@@ -17,6 +19,7 @@
 #include "log.h"
 #include "notify.h"
 #include "pgsql.h"
+#include "pipeline_digest.h"
 #include "render.h"
 #include "supervise.h"
 #include "systemd_bus.h"
@@ -470,36 +473,6 @@ static bool units_render(struct host_run *h)
 	       unit_render(h, "cdc-agent.service", &h->pipelines_changed);
 }
 
-/* The digest of the topology in force (the bytes loaded, not the file now
- * on disk, which may already be newer) against the last bootstrap's, kept in
- * root's own state directory: pipelines read the topology at start, so a
- * changed one restarts them. */
-static bool topology_digest_check(struct host_run *h)
-{
-	const char *hex = h->topo->sha512;
-	char *dir = NULL, *old = NULL;
-	bool changed, exists = false, ok;
-	int dirfd = -1;
-
-	ok = state_private_open(h->topo->agent.state_dir, h->apply, &dirfd, &dir) &&
-	     (dirfd < 0 || file_read_at(dirfd, dir, "last-bootstrap.sha512", &old, NULL, &exists));
-	if (ok && exists && strcmp(old, hex) == 0) {
-		free(old);
-		close(dirfd);
-		free(dir);
-		return true;
-	}
-	free(old);
-	h->pipelines_changed = true;
-	if (ok && h->apply)
-		ok = file_write_if_changed_at(dirfd, dir, "last-bootstrap.sha512", hex, strlen(hex),
-					      0600, &changed);
-	if (dirfd >= 0)
-		close(dirfd);
-	free(dir);
-	return ok; /* on failure, errors already logged */
-}
-
 /* ---- systemd ------------------------------------------------------------------ */
 
 /* Under run's supervisor: may a unit that is not active be started now?
@@ -523,24 +496,43 @@ static bool supervised_start_allowed(struct host_run *h, struct systemd *sd, con
 	return false;
 }
 
-/* Starts a unit that is not active, restarts one whose files changed;
- * *acted says a job ran (so its health is worth waiting for). */
-static bool unit_converge(struct host_run *h, struct systemd *sd, const char *unit, bool changed,
-			  bool *acted)
+/* Why the active process of a pipeline's unit must restart: its files
+ * changed, or it runs another configuration than the topology's; NULL:
+ * it need not. */
+static const char *restart_reason(const struct host_run *h, const struct unit_state *st,
+				  bool changed, const struct pipeline_cfg *pipe, const char *kind)
 {
-	struct unit_state st;
+	if (changed)
+		return "its unit or configuration files changed";
+	if (pipe && pipeline_process_config(h->topo, pipe, kind, (int)st->main_pid, NULL) ==
+			    PROCESS_CONFIG_STALE)
+		return "its configuration changed";
+	return NULL;
+}
+
+/* Starts a unit that is not active, restarts one whose files changed or
+ * (pipe given) whose process runs an older configuration of pipe; *acted
+ * says a job ran (so its health is worth waiting for). */
+static bool unit_converge(struct host_run *h, struct systemd *sd, const char *unit, bool changed,
+			  const struct pipeline_cfg *pipe, const char *kind, bool *acted)
+{
+	struct unit_state st = { 0 };
+	const char *why = NULL;
 	bool active, ok = true;
 
 	*acted = false;
 	if (sd && !systemd_unit_state(sd, unit, &st))
 		return false; /* errors already logged */
 	active = sd && strcmp(st.active, "active") == 0;
-	if (active && !changed)
+	if (active && !(why = restart_reason(h, &st, changed, pipe, kind)))
 		return true;
 	if (!active && h->sup && sd && !supervised_start_allowed(h, sd, unit, &st, &ok))
 		return ok;
-	change_record(h->changes, "host", "%s %s%s", active ? "restart" : "start", unit,
-		      !active && sd && strcmp(st.active, "failed") == 0 ? " (it had failed)" : "");
+	if (active)
+		change_record(h->changes, "host", "restart %s: %s", unit, why);
+	else
+		change_record(h->changes, "host", "start %s%s", unit,
+			      sd && strcmp(st.active, "failed") == 0 ? " (it had failed)" : "");
 	if (!h->apply)
 		return true;
 	*acted = true;
@@ -662,10 +654,10 @@ static bool services_converge(struct host_run *h)
 	}
 	ok = units_enable(h, sd);
 	if (ok && h->manage_kafka && t->kafka.mode == KAFKA_MODE_ZOOKEEPER)
-		ok = unit_converge(h, sd, "zookeeper.service", h->zk_changed, &acted) &&
+		ok = unit_converge(h, sd, "zookeeper.service", h->zk_changed, NULL, NULL, &acted) &&
 		     healthy(h, sd, "zookeeper.service", acted, "ZooKeeper", check_zk, t);
 	if (ok && h->manage_kafka)
-		ok = unit_converge(h, sd, "kafka.service", h->kafka_changed, &acted) &&
+		ok = unit_converge(h, sd, "kafka.service", h->kafka_changed, NULL, NULL, &acted) &&
 		     healthy(h, sd, "kafka.service", acted, "Kafka", check_kafka, t);
 	for (size_t i = 0; ok && i < t->n_pipelines; i++) {
 		const struct pipeline_cfg *p = &t->pipelines[i];
@@ -675,9 +667,9 @@ static bool services_converge(struct host_run *h)
 		char *what_a = xasprintf("apply of pipeline %s", p->name);
 		struct apply_arg arg = { t, p->name };
 
-		ok = unit_converge(h, sd, capture, h->pipelines_changed, &acted) &&
+		ok = unit_converge(h, sd, capture, h->pipelines_changed, p, "capture", &acted) &&
 		     healthy(h, sd, capture, acted, what_c, check_capture, p) &&
-		     unit_converge(h, sd, apply, h->pipelines_changed, &acted) &&
+		     unit_converge(h, sd, apply, h->pipelines_changed, p, "apply", &acted) &&
 		     healthy(h, sd, apply, acted, what_a, check_apply, &arg);
 		free(capture);
 		free(apply);
@@ -717,7 +709,7 @@ bool host_converge(const struct topology *topo, struct supervisor *sup,
 	ok = ok && vars_build(&h);
 	if (ok && h.manage_kafka)
 		ok = configs_render(&h);
-	ok = ok && units_render(&h) && topology_digest_check(&h) && services_converge(&h);
+	ok = ok && units_render(&h) && services_converge(&h);
 	render_vars_fini(&h.vars);
 	return ok;
 }

@@ -151,10 +151,17 @@ static bool publication_alter(const struct pg_step_ctx *ctx, PGconn *admin, cons
 	return ok;
 }
 
+/* What the publication step may do with tables the topology removed. */
+struct drop_policy {
+	bool hold;   /* in: keep them (a capture may still stream them) */
+	bool held;   /* out: some were kept */
+};
+
 /* Adds missing tables and drops extra ones, so the publication has exactly
- * the topology's tables. */
+ * the topology's tables (extra ones are kept while drops->hold). */
 static bool publication_sync_tables(const struct pg_step_ctx *ctx, PGconn *admin,
-				    const struct source_cfg *src, const char *pub_ident)
+				    const struct source_cfg *src, const char *pub_ident,
+				    struct drop_policy *drops)
 {
 	struct strlist have = { 0 }, want = { 0 };
 	bool ok = publication_tables(ctx, admin, src->publication, &have);
@@ -178,6 +185,14 @@ static bool publication_sync_tables(const struct pg_step_ctx *ctx, PGconn *admin
 	for (size_t i = 0; ok && i < have.n; i++) {
 		if (strlist_contains(&want, have.items[i]))
 			continue;
+		if (drops->hold) {
+			log_warn("%s: drop of table %s from publication %s deferred: a capture of "
+				 "this source still runs with the previous configuration and may "
+				 "stream it; it is restarted first",
+				 ctx->label, have.items[i], src->publication);
+			drops->held = true;
+			continue;
+		}
 		change_record(ctx->changes, ctx->label, "drop table %s from publication %s",
 			      have.items[i], src->publication);
 		if (ctx->changes->apply) {
@@ -197,7 +212,7 @@ static bool publication_sync_tables(const struct pg_step_ctx *ctx, PGconn *admin
 }
 
 static bool publication_converge(const struct pg_step_ctx *ctx, PGconn *admin,
-				 const struct source_cfg *src)
+				 const struct source_cfg *src, struct drop_policy *drops)
 {
 	const char *params[] = { src->publication };
 	char *pub_ident = pgsql_quote_ident(admin, src->publication);
@@ -254,7 +269,7 @@ static bool publication_converge(const struct pg_step_ctx *ctx, PGconn *admin,
 				free(sql);
 			}
 		}
-		ok = ok && publication_sync_tables(ctx, admin, src, pub_ident);
+		ok = ok && publication_sync_tables(ctx, admin, src, pub_ident, drops);
 	}
 	PQclear(res);
 	free(pub_ident);
@@ -383,9 +398,11 @@ static bool restart_server(const struct pg_step_ctx *ctx, PGconn *admin, const c
 	return ok;
 }
 
-bool pg_source_converge(const struct source_cfg *src, struct change_list *changes,
-			enum restart_outcome *restart)
+bool pg_source_converge(const struct source_cfg *src, bool hold_drops,
+			struct change_list *changes, enum restart_outcome *restart,
+			bool *drops_held)
 {
+	struct drop_policy drops = { .hold = hold_drops };
 	char *label = xasprintf("source %s", src->name);
 	struct pg_step_ctx ctx = { label, "source", &src->pg, &src->origin, changes };
 	const char *dbname = src->pg.admin_dbname ? src->pg.admin_dbname : src->pg.dbname;
@@ -402,11 +419,28 @@ bool pg_source_converge(const struct source_cfg *src, struct change_list *change
 	ok = ok && pg_hba_converge(&ctx, admin, src->pg.dbname);
 	ok = ok && pg_role_converge(&ctx, admin, true);
 	ok = ok && grants_converge(&ctx, admin, src);
-	ok = ok && publication_converge(&ctx, admin, src);
+	ok = ok && publication_converge(&ctx, admin, src, &drops);
 	if (ok && restart_reasons.n > 0)
 		ok = restart_server(&ctx, admin, dbname, &restart_reasons, restart);
+	*drops_held = drops.held;
 	PQfinish(admin);
 	strlist_fini(&restart_reasons);
+	free(label);
+	return ok;
+}
+
+bool pg_source_drop_removed(const struct source_cfg *src, struct change_list *changes)
+{
+	char *label = xasprintf("source %s", src->name);
+	struct pg_step_ctx ctx = { label, "source", &src->pg, &src->origin, changes };
+	struct drop_policy drops = { .hold = false };
+	PGconn *admin = pgsql_connect(label, &src->pg, PG_AS_ADMIN,
+				      src->pg.admin_dbname ? src->pg.admin_dbname : src->pg.dbname);
+	char *pub_ident = admin ? pgsql_quote_ident(admin, src->publication) : NULL;
+	bool ok = admin && publication_sync_tables(&ctx, admin, src, pub_ident, &drops);
+
+	free(pub_ident);
+	PQfinish(admin);
 	free(label);
 	return ok;
 }

@@ -14,10 +14,13 @@
 #include "log.h"
 #include "pg_source.h"
 #include "pg_target.h"
+#include "pipeline_digest.h"
 #include "util.h"
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static void print_json(const struct change_list *changes, const struct provision_result *res)
 {
@@ -56,29 +59,59 @@ static void print_summary(const struct change_list *changes, const struct provis
 		printf("%s: %zu change%s pending\n", verb, changes->n, changes->n == 1 ? "" : "s");
 }
 
-void provision_converge(const struct topology *topo, struct supervisor *sup,
-			struct change_list *changes, struct provision_result *res)
+/* Whether a capture of src runs with an older configuration than the
+ * topology's: it may still stream a table the topology removed. */
+static bool capture_outdated(const struct topology *topo, const struct source_cfg *src)
+{
+	for (size_t i = 0; i < topo->n_pipelines; i++)
+		if (topo->pipelines[i].source == src &&
+		    pipeline_process_config(topo, &topo->pipelines[i], "capture", 0, NULL) ==
+			    PROCESS_CONFIG_STALE)
+			return true;
+	return false;
+}
+
+/* The tables whose drop waited for a capture restart, once the host step
+ * has restarted it; still deferred (and said so) while it has not. */
+static bool drops_after_restart(const struct topology *topo, const bool *held,
+				struct change_list *changes)
+{
+	bool ok = true;
+
+	for (size_t i = 0; i < topo->n_sources; i++) {
+		if (!held[i])
+			continue;
+		if (changes->apply && capture_outdated(topo, &topo->sources[i]))
+			log_warn("source %s: tables removed from the topology stay in publication %s "
+				 "until its capture runs the new configuration (next pass)",
+				 topo->sources[i].name, topo->sources[i].publication);
+		else if (!pg_source_drop_removed(&topo->sources[i], changes))
+			ok = false;
+	}
+	return ok;
+}
+
+void provision_converge_held(const struct topology *topo, struct supervisor *sup,
+			     struct change_list *changes, struct provision_result *res)
 {
 	double t0 = mono_seconds();
-	int lock = -1;
+	bool *held = xcalloc(topo->n_sources + 1, sizeof(bool)), any_held = false;
 
 	res->failed = false;
 	res->restart_needed = false;
 	res->host_seconds = 0;
 	res->pg_seconds = 0;
 	res->n_changes = 0;
-	/* plan changes nothing and needs no lock. */
-	if (changes->apply && !converge_lock_acquire(topo->agent.state_dir, &lock)) {
-		res->failed = true;
-		return; /* errors already logged */
-	}
 	for (size_t i = 0; i < topo->n_sources; i++) {
 		enum restart_outcome restart;
 
-		if (!pg_source_converge(&topo->sources[i], changes, &restart))
+		if (!pg_source_converge(&topo->sources[i],
+					capture_outdated(topo, &topo->sources[i]), changes,
+					&restart, &held[i]))
 			res->failed = true;
 		if (restart == RESTART_IMPOSSIBLE)
 			res->restart_needed = true;
+		any_held = any_held || held[i];
 	}
 	for (size_t i = 0; i < topo->n_targets; i++)
 		if (!pg_target_converge(&topo->targets[i], changes))
@@ -92,7 +125,26 @@ void provision_converge(const struct topology *topo, struct supervisor *sup,
 			res->failed = true;
 		res->host_seconds = mono_seconds() - t0;
 	}
+	/* Last: a table leaves its publication only once no capture that may
+	 * stream it runs (the host step restarted it, or it is not running). */
+	if (any_held && !res->failed && !drops_after_restart(topo, held, changes))
+		res->failed = true;
+	free(held);
 	res->n_changes = changes->n;
+}
+
+void provision_converge(const struct topology *topo, struct supervisor *sup,
+			struct change_list *changes, struct provision_result *res)
+{
+	int lock = -1;
+
+	/* plan changes nothing and needs no lock. */
+	if (changes->apply && !converge_lock_acquire(topo->agent.state_dir, &lock)) {
+		memset(res, 0, sizeof(*res));
+		res->failed = true;
+		return; /* errors already logged */
+	}
+	provision_converge_held(topo, sup, changes, res);
 	converge_lock_release(lock);
 }
 

@@ -23,6 +23,11 @@ struct supervisor;
  * sup: see host_converge(). */
 void provision_converge(const struct topology *topo, struct supervisor *sup,
 			struct change_list *changes, struct provision_result *res);
+/* The same for a caller that holds the converge lock already (run: it
+ * checks the topology file under the lock, so a bootstrap that finished
+ * before is seen, and one that starts after waits). */
+void provision_converge_held(const struct topology *topo, struct supervisor *sup,
+			     struct change_list *changes, struct provision_result *res);
 
 /* Converges every [source] and [target] (apply) or lists what that would
  * change (plan).  Prints the changes as text, or as JSON on stdout. */

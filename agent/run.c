@@ -7,10 +7,19 @@
  * thread.  Signals arrive through a signalfd polled between passes, so a
  * SIGHUP or SIGTERM never interrupts a pass half-way; long waits inside a
  * pass feed the watchdog (notify_heartbeat).
+ *
+ * One topology in force: every pass first compares, under the converge
+ * lock that bootstrap takes too, the topology file's digest with the one
+ * loaded, and reloads it when it changed (an invalid file leaves the one in
+ * force, said once in the journal and in STATUS=).  An inotify watch on
+ * the file's directory (editors replace the file by a rename) starts such a
+ * pass soon after an edit.  So a pass never converges an older topology
+ * than the last bootstrap's, and never undoes it.
  */
 #include "run.h"
 
 #include "changes.h"
+#include "converge_lock.h"
 #include "log.h"
 #include "notify.h"
 #include "provision.h"
@@ -27,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +47,9 @@
 #define RETRY_PERIOD_SEC 10
 /* A pass slower than this says where its time went. */
 #define SLOW_PASS_SEC 1.0
+/* After an inotify event, the file is read this much later: an editor's
+ * write-then-rename, or a `cp`, has settled by then. */
+#define EDIT_SETTLE_SEC 0.3
 
 struct agent {
 	const char *path;
@@ -45,6 +58,10 @@ struct agent {
 	struct status_http *http;
 	json_t *status;          /* the last collected document (a reference) */
 	int sigfd;
+	int inotify_fd;          /* watch on the topology's directory; -1: none */
+	char *watch_name;        /* the topology's file name in that directory */
+	double edit_due;         /* monotonic: read the file then; 0: no edit seen */
+	char rejected[TOPOLOGY_DIGEST_HEX + 1]; /* digest of the invalid file not loaded; "" */
 	bool converged;          /* READY=1 was sent */
 	bool last_ok;
 	uint64_t reconciles, failures, changes;
@@ -79,15 +96,85 @@ static long long rss_bytes(void)
 
 /* ---- reconcile and status ----------------------------------------------------- */
 
-static void reconcile(struct agent *a, const char *why)
+static bool http_open(struct agent *a);
+
+/* Puts fresh in force in place of the topology loaded before. */
+static void topology_swap(struct agent *a, struct topology *fresh)
+{
+	bool listen_changed = !a->topo->agent.status_listen || !fresh->agent.status_listen ||
+			      strcmp(a->topo->agent.status_listen, fresh->agent.status_listen) != 0;
+
+	topology_free(a->topo);
+	a->topo = fresh;
+	a->rejected[0] = '\0';
+	if (listen_changed) {
+		status_http_stop(a->http);
+		a->http = NULL;
+		if (!http_open(a))
+			log_error("reload: status endpoints are off until the address is fixed");
+	}
+}
+
+/*
+ * Under the converge lock: reloads the topology file when its digest is not
+ * the one in force (or always, when forced: SIGHUP).  An invalid file keeps
+ * the topology in force; it is said once per version of the file.  false:
+ * a forced reload failed (a pass that was not forced goes on).
+ */
+static bool topology_refresh(struct agent *a, bool force)
+{
+	char now[TOPOLOGY_DIGEST_HEX + 1];
+	struct topology *fresh;
+
+	if (!topology_file_digest(a->path, now) && !force) {
+		if (strcmp(a->rejected, "unreadable") != 0)
+			log_error("topology %s cannot be read: %s; the topology in force is kept",
+				  a->path, strerror(errno));
+		snprintf(a->rejected, sizeof(a->rejected), "unreadable");
+		return true;
+	}
+	if (!force && strcmp(now, a->topo->sha512) == 0) {
+		a->rejected[0] = '\0'; /* back to the file in force */
+		return true;
+	}
+	if (!force && strcmp(now, a->rejected) == 0)
+		return true; /* still the invalid version, already reported */
+	log_info("%s: reloading %s", force ? "SIGHUP" : "topology file changed", a->path);
+	if (!topology_load(a->path, &fresh)) {
+		log_error("reload: %s is invalid (errors above); the topology in force is kept",
+			  a->path);
+		snprintf(a->rejected, sizeof(a->rejected), "%s", now[0] ? now : "unreadable");
+		return !force; /* a pass goes on with the topology in force */
+	}
+	log_info("reload: topology %s loaded (%.12s...)", a->path, fresh->sha512);
+	topology_swap(a, fresh);
+	return true;
+}
+
+/* One pass: under the converge lock, the topology file's version checked
+ * (reloaded if it changed), then converged.  force_reload: SIGHUP; if the
+ * file is invalid then, nothing is converged (false). */
+static bool reconcile(struct agent *a, const char *why, bool force_reload)
 {
 	struct change_list changes;
 	struct provision_result res;
 	double t0 = mono_seconds(), c0 = cpu_sec();
+	int lock = -1;
 
 	log_debug("reconcile (%s)", why);
+	if (!converge_lock_acquire(a->topo->agent.state_dir, &lock)) {
+		a->failures++;
+		a->last_ok = false;
+		a->next_reconcile = mono_seconds() + RETRY_PERIOD_SEC;
+		return true; /* errors already logged */
+	}
+	if (!topology_refresh(a, force_reload)) {
+		converge_lock_release(lock);
+		return false; /* errors already logged */
+	}
 	change_list_init(&changes, true, true);
-	provision_converge(a->topo, a->sup, &changes, &res);
+	provision_converge_held(a->topo, a->sup, &changes, &res);
+	converge_lock_release(lock);
 	a->last_wall_sec = mono_seconds() - t0;
 	a->last_cpu_sec = cpu_sec() - c0;
 	a->last_reconcile_usec = clock_usec(CLOCK_REALTIME);
@@ -108,18 +195,21 @@ static void reconcile(struct agent *a, const char *why)
 	a->next_reconcile = mono_seconds() + (a->last_ok || a->converged
 						  ? a->topo->agent.reconcile_seconds
 						  : RETRY_PERIOD_SEC);
+	return true;
 }
 
 static json_t *agent_json(const struct agent *a)
 {
-	return json_pack("{s:i, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:i, s:b, s:I}", "pid",
+	return json_pack("{s:i, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:i, s:b, s:I, s:s, s:b}", "pid",
 			 (int)getpid(), "started_usec", (json_int_t)a->started_usec, "reconciles",
 			 (json_int_t)a->reconciles, "reconcile_failures", (json_int_t)a->failures,
 			 "changes", (json_int_t)a->changes, "last_reconcile_seconds",
 			 a->last_wall_sec, "last_reconcile_cpu_seconds", a->last_cpu_sec,
 			 "last_reconcile_usec", (json_int_t)a->last_reconcile_usec,
 			 "reconcile_period_seconds", a->topo->agent.reconcile_seconds,
-			 "last_reconcile_ok", a->last_ok, "rss_bytes", (json_int_t)rss_bytes());
+			 "last_reconcile_ok", a->last_ok, "rss_bytes", (json_int_t)rss_bytes(),
+			 "topology_sha512", a->topo->sha512, "topology_file_invalid",
+			 a->rejected[0] != '\0');
 }
 
 /* "2 pipeline(s): 1 RUNNING 1 STOPPED; 3 warning(s)" for STATUS=. */
@@ -194,7 +284,10 @@ static void status_refresh(struct agent *a)
 		notify_ready("converged; %s", line);
 		log_info("converged; %s", line);
 	} else {
-		notify_status("%s%s", a->last_ok ? "" : "last reconcile FAILED; ", line);
+		notify_status("%s%s%s", a->rejected[0] ? "reload FAILED: the topology file is "
+							 "invalid, running the previous one; "
+						       : "",
+			      a->last_ok ? "" : "last reconcile FAILED; ", line);
 	}
 	a->next_status = mono_seconds() + STATUS_PERIOD_SEC;
 }
@@ -231,31 +324,69 @@ static bool http_open(struct agent *a)
 /* SIGHUP: a topology that fails to load leaves the one in force. */
 static void reload(struct agent *a)
 {
-	struct topology *fresh;
-	bool listen_changed;
-
 	notify_reloading();
-	log_info("SIGHUP: reloading %s", a->path);
-	if (!topology_load(a->path, &fresh)) {
-		log_error("reload: %s is invalid (errors above); the topology in force is kept",
-			  a->path);
+	supervisor_forgive(a->sup);
+	if (!reconcile(a, "reload", true)) {
 		notify_ready("reload FAILED: %s is invalid; running the previous topology", a->path);
 		return;
 	}
-	listen_changed = !a->topo->agent.status_listen || !fresh->agent.status_listen ||
-			 strcmp(a->topo->agent.status_listen, fresh->agent.status_listen) != 0;
-	topology_free(a->topo);
-	a->topo = fresh;
-	supervisor_forgive(a->sup);
-	if (listen_changed) {
-		status_http_stop(a->http);
-		a->http = NULL;
-		if (!http_open(a))
-			log_error("reload: status endpoints are off until the address is fixed");
-	}
-	reconcile(a, "reload");
 	status_refresh(a);
 	notify_ready("reloaded; last reconcile %s", a->last_ok ? "ok" : "FAILED");
+}
+
+/* A watch on the topology's directory: editors write a new file and rename
+ * it over the old one, which a watch on the file itself would miss.  Without
+ * it (no inotify), each pass still checks the file. */
+static void watch_open(struct agent *a)
+{
+	char *copy = xstrdup(a->path);
+	const char *slash = strrchr(copy, '/');
+	const char *dir = slash ? (slash == copy ? "/" : copy) : ".";
+
+	a->watch_name = xstrdup(slash ? slash + 1 : copy);
+	if (slash && slash != copy)
+		copy[slash - copy] = '\0';
+	a->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (a->inotify_fd < 0 ||
+	    inotify_add_watch(a->inotify_fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE |
+						      IN_DELETE | IN_MOVED_FROM | IN_ATTRIB) < 0) {
+		log_warn("cannot watch %s for edits (%s): a changed topology is seen at the next "
+			 "pass", dir, strerror(errno));
+		if (a->inotify_fd >= 0)
+			close(a->inotify_fd);
+		a->inotify_fd = -1;
+	}
+	free(copy);
+}
+
+/* Drains the watch; an event naming the topology's file schedules a look. */
+static void watch_read(struct agent *a)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	while ((n = read(a->inotify_fd, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+
+			if (ev->len && strcmp(ev->name, a->watch_name) == 0 && !a->edit_due)
+				a->edit_due = mono_seconds() + EDIT_SETTLE_SEC;
+			p += sizeof(*ev) + ev->len;
+		}
+}
+
+/* An edit settled: a pass now if the file is another version than the one
+ * in force (and than the invalid one already reported). */
+static void edit_check(struct agent *a)
+{
+	char now[TOPOLOGY_DIGEST_HEX + 1];
+
+	a->edit_due = 0;
+	if (topology_file_digest(a->path, now) && strcmp(now, a->topo->sha512) != 0 &&
+	    strcmp(now, a->rejected) != 0) {
+		reconcile(a, "topology changed", false);
+		status_refresh(a);
+	}
 }
 
 /* Waits for a signal or the next due time; false on SIGTERM/SIGINT. */
@@ -263,17 +394,23 @@ static bool wait_next(struct agent *a, bool *hup)
 {
 	double due = a->next_reconcile < a->next_status ? a->next_reconcile : a->next_status;
 	double wd = (double)notify_watchdog_usec() / 2e6;
-	struct pollfd pfd = { .fd = a->sigfd, .events = POLLIN };
+	struct pollfd pfd[2] = { { .fd = a->sigfd, .events = POLLIN },
+				 { .fd = a->inotify_fd, .events = POLLIN } };
 	struct signalfd_siginfo si;
-	double wait = due - mono_seconds();
+	double wait;
 
+	if (a->edit_due && a->edit_due < due)
+		due = a->edit_due;
+	wait = due - mono_seconds();
 	if (wd > 0 && wait > wd)
 		wait = wd;
 	*hup = false;
 	notify_heartbeat();
-	if (wait > 0 && poll(&pfd, 1, (int)(wait * 1000) + 1) <= 0)
+	if (poll(pfd, 2, wait > 0 ? (int)(wait * 1000) + 1 : 0) <= 0)
 		return true;
-	if (wait <= 0 && poll(&pfd, 1, 0) <= 0)
+	if (pfd[1].revents & POLLIN)
+		watch_read(a);
+	if (!(pfd[0].revents & POLLIN))
 		return true;
 	if (read(a->sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 		return true;
@@ -293,11 +430,14 @@ static void agent_fini(struct agent *a)
 	topology_free(a->topo);
 	if (a->sigfd >= 0)
 		close(a->sigfd);
+	if (a->inotify_fd >= 0)
+		close(a->inotify_fd);
+	free(a->watch_name);
 }
 
 int run_agent(const char *topology_path)
 {
-	struct agent a = { .path = topology_path, .sigfd = -1 };
+	struct agent a = { .path = topology_path, .sigfd = -1, .inotify_fd = -1 };
 	bool hup;
 
 	if (!topology_load(topology_path, &a.topo))
@@ -309,16 +449,19 @@ int run_agent(const char *topology_path)
 		agent_fini(&a);
 		return EXIT_ERROR;
 	}
+	watch_open(&a);
 	log_info("running %s: reconcile every %d s", topology_path, a.topo->agent.reconcile_seconds);
-	reconcile(&a, "start");
+	reconcile(&a, "start", false);
 	status_refresh(&a);
 	while (wait_next(&a, &hup)) {
 		if (hup) {
 			reload(&a);
 			continue;
 		}
-		if (mono_seconds() >= a.next_reconcile) {
-			reconcile(&a, "period");
+		if (a.edit_due && mono_seconds() >= a.edit_due) {
+			edit_check(&a);
+		} else if (mono_seconds() >= a.next_reconcile) {
+			reconcile(&a, "period", false);
 			status_refresh(&a);
 		} else if (mono_seconds() >= a.next_status) {
 			status_refresh(&a);

@@ -278,6 +278,8 @@ bool systemd_unit_state(struct systemd *sd, const char *unit, struct unit_state 
 					  "ActiveEnterTimestamp", NULL, 't', &st->active_enter_usec);
 	(void)sd_bus_get_property_trivial(sd->bus, SD_DEST, path, "org.freedesktop.systemd1.Service",
 					  "ExecMainStatus", NULL, 'i', &st->exit_status);
+	(void)sd_bus_get_property_trivial(sd->bus, SD_DEST, path, "org.freedesktop.systemd1.Service",
+					  "MainPID", NULL, 'u', &st->main_pid);
 	free(path);
 	return true;
 }

@@ -50,6 +50,7 @@ struct unit_state {
 	char result[32];      /* Result of the service: success, exit-code, ... */
 	int exit_status;      /* ExecMainStatus: the main process's exit code (or signal) */
 	uint64_t active_enter_usec; /* ActiveEnterTimestamp: changes iff it (re)started */
+	uint32_t main_pid;    /* MainPID: its main process; 0 when none runs */
 };
 
 MUST_CHECK bool systemd_unit_state(struct systemd *sd, const char *unit, struct unit_state *st);

@@ -652,3 +652,41 @@ void value_free(const struct key_spec *spec, void *field)
 		return;
 	}
 }
+
+void value_text(const struct key_spec *spec, const void *field, struct strbuf *out)
+{
+	switch (spec->type) {
+	case V_INT:
+	case V_PORT:
+		strbuf_addf(out, "%d", *(const int *)field);
+		return;
+	case V_BOOL:
+		strbuf_adds(out, *(const bool *)field ? "true" : "false");
+		return;
+	case V_ENUM:
+		strbuf_adds(out, spec->enum_values[*(const int *)field]);
+		return;
+	case V_SIZE:
+		strbuf_addf(out, "%lld", (long long)*(const int64_t *)field);
+		return;
+	case V_TABLES: {
+		const struct table_list *list = field;
+
+		for (size_t i = 0; i < list->n; i++)
+			strbuf_addf(out, "%s%s.%s", i ? "," : "", list->items[i].schema,
+				    list->items[i].table);
+		return;
+	}
+	case V_HOSTPORTS:
+	case V_CIDRS: {
+		const struct strlist *list = field;
+
+		for (size_t i = 0; i < list->n; i++)
+			strbuf_addf(out, "%s%s", i ? "," : "", list->items[i]);
+		return;
+	}
+	default:
+		strbuf_adds(out, *(char *const *)field ? *(char *const *)field : "(unset)");
+		return;
+	}
+}

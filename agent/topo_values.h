@@ -51,6 +51,9 @@ MUST_CHECK bool value_parse(const struct key_spec *spec, const char *text, void 
 			    struct strbuf *err);
 /* Frees what value_parse stored in field (no-op for scalars). */
 void value_free(const struct key_spec *spec, void *field);
+/* Appends the value held in field as one line of text, the same for equal
+ * values ("(unset)" for a NULL string): what the pipeline digests hash. */
+void value_text(const struct key_spec *spec, const void *field, struct strbuf *out);
 
 /* A size as PostgreSQL writes it: digits, then B, kB, MB, GB or TB (powers
  * of 1024, case as PostgreSQL spells them); digits alone are bare_unit bytes

@@ -551,6 +551,23 @@ char *topology_topic(const struct source_cfg *src, const struct table_ref *t)
 	return xasprintf("%s.%s.%s", src->topic_prefix, t->schema, t->table);
 }
 
+void topology_section_text(const char *kind, const char *name, const void *section,
+			   struct strbuf *out)
+{
+	for (size_t s = 0; s < ARRAY_LEN(section_specs); s++) {
+		const struct section_spec *spec = &section_specs[s];
+
+		if (strcmp(spec->kind, kind) != 0)
+			continue;
+		strbuf_addf(out, "[%s%s%s]\n", kind, name ? " " : "", name ? name : "");
+		for (size_t k = 0; k < spec->n_keys; k++) {
+			strbuf_addf(out, "%s=", spec->keys[k].name);
+			value_text(&spec->keys[k], (const char *)section + spec->keys[k].offset, out);
+			strbuf_adds(out, "\n");
+		}
+	}
+}
+
 int topology_key_line(const struct topo_origin *origin, const char *section_kind,
 		      const char *key)
 {
@@ -704,6 +721,18 @@ static void stream_sha512_hex(FILE *f, char hex[TOPOLOGY_DIGEST_HEX + 1])
 		for (unsigned i = 0; i < n && 2 * i < TOPOLOGY_DIGEST_HEX; i++)
 			snprintf(hex + 2 * i, 3, "%02x", digest[i]);
 	EVP_MD_CTX_free(md);
+}
+
+bool topology_file_digest(const char *path, char hex[TOPOLOGY_DIGEST_HEX + 1])
+{
+	FILE *f = fopen(path, "re");
+
+	hex[0] = '\0';
+	if (!f)
+		return false;
+	stream_sha512_hex(f, hex);
+	fclose(f);
+	return hex[0] != '\0';
 }
 
 bool topology_load(const char *path, struct topology **out)

@@ -149,10 +149,22 @@ struct topology {
  * with topology_free).  Prints every error found, not only the first. */
 MUST_CHECK bool topology_load(const char *path, struct topology **out);
 void topology_free(struct topology *topo);
+/* The digest topology_load would give the file now (hex SHA-512 of its
+ * bytes); false, quietly, when it cannot be read. */
+bool topology_file_digest(const char *path, char hex[TOPOLOGY_DIGEST_HEX + 1]);
 
 /* The Kafka topic of a source's table: <topic_prefix>.<schema>.<table>;
  * caller frees. */
 char *topology_topic(const struct source_cfg *src, const struct table_ref *t);
+
+/* Appends the canonical text of a section's values to out: "[kind NAME]"
+ * (or "[kind]") then "key=value" for every key of its schema, in the
+ * schema's order, defaults included (value_text): equal for equal values,
+ * whatever the file's spelling or order.  kind: "agent", "kafka",
+ * "zookeeper", "source", "target" or "pipeline"; section points to the
+ * matching struct (e.g. &topo->kafka, a struct source_cfg *). */
+void topology_section_text(const char *kind, const char *name, const void *section,
+			   struct strbuf *out);
 
 /* The line where key was set in a section (the section's line if unset). */
 int topology_key_line(const struct topo_origin *origin, const char *section_kind,
