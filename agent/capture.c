@@ -589,6 +589,7 @@ static bool prepare_stream(struct capture *c, bool *stream_wanted)
 		}
 		/* A new slot: everything starts from its snapshot. */
 		strlist_fini(&c->state.snapshot_done);
+		json_array_clear(c->state.incremental);
 		if (!slot_create(c, mode != SNAPSHOT_NEVER, &snapshot_name, &lsn))
 			return false; /* errors already logged */
 		if (mode == SNAPSHOT_NEVER) {
@@ -687,9 +688,11 @@ static bool handle_relation(struct capture *c, const struct pgoutput_msg *m)
 	struct table_schema *ts;
 
 	if (!capture_snapshot_listed(c->src, m->relation.rel->nspname, m->relation.rel->relname)) {
-		/* Still in the publication, no longer in the pipeline: ignored. */
-		log_info("%s: ignoring table %s.%s: not one of the pipeline's tables", c->label,
-			 m->relation.rel->nspname, m->relation.rel->relname);
+		/* Still in the publication, no longer in the pipeline: ignored
+		 * (said once a session: pgoutput sends the Relation again). */
+		if (m->relation.rel->generation == 1)
+			log_info("%s: ignoring table %s.%s: not one of the pipeline's tables",
+				 c->label, m->relation.rel->nspname, m->relation.rel->relname);
 		return true;
 	}
 	if (!m->relation.changed && table_find(c, m->relation.rel->oid))
