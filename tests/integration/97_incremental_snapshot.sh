@@ -182,7 +182,9 @@ other = [e for e in big if e["source"]["snapshot"] != "incremental"]
 if not inc or other:
     print(f"incremental r events: {len(inc)}, other r events: {len(other)}"); sys.exit(1)
 lo, hi = min(e["ts_ms"] for e in inc), max(e["ts_ms"] for e in inc)
-a = [e for e in events(sys.argv[2]) if e["op"] in "cud" and lo <= e["ts_ms"] <= hi]
+# committed after the first read and sent before the last: streamed meanwhile
+a = [e for e in events(sys.argv[2])
+     if e["op"] in "cud" and lo <= e["source"]["ts_ms"] and e["ts_ms"] <= hi]
 rows = int(sys.argv[3])
 print(f"{len(inc)} incremental reads of big over {hi - lo} ms; {len(a)} changes of a in between")
 if not a:
