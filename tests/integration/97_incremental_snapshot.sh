@@ -226,13 +226,34 @@ rc=$?
 check_eq "snapshot p1 public.a --wait: exit 0" 0 "$rc"
 check_contains "it says requested" "requested" "$out"
 check_contains "it follows the snapshot to its end" "snapshot of public.a done" "$out"
+
+check_contains "capture logged the request" "snapshot of public.a requested" "$(cat "$CLOG")"
+check_not_contains "capture logged no error but the keyless table (before the SIGTERM below)" "error" \
+	"$(grep -v 'public.nokey' "$CLOG")"
+
+# SIGTERM while snapshotting ends capture within 2 s; after the restart the
+# snapshot goes on.
+alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null); [ -n "$st" ] && [[ $st != Z* ]]; }
+"$CDC_AGENT" -c "$T" snapshot p1 public.big >/dev/null 2>&1
+if log_wait "$CLOG" "incremental snapshot of public.big starts (on_demand" 30 &&
+	! grep -q "incremental snapshot of public.big done" "$CLOG"; then
+	t0=$(date +%s%N)
+	kill -TERM "${CAPTURE_PIDS[p1]}"
+	for ((i = 0; i < 100; i++)); do alive "${CAPTURE_PIDS[p1]}" || break; sleep 0.02; done
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	wait "${CAPTURE_PIDS[p1]}" 2>/dev/null
+	if [ "$ms" -le 2000 ]; then _pass "SIGTERM while snapshotting: capture ended in $ms ms"
+	else _fail "SIGTERM while snapshotting: capture ended within 2 s" "$ms ms"; fi
+else
+	_fail "SIGTERM while snapshotting: an on-demand snapshot of big was running" "$(grep 'public.big' "$CLOG")"
+fi
+capture_start p1
+check "the interrupted on-demand snapshot completes after the restart" \
+	log_wait "$CLOG" "incremental snapshot of public.big done" 120
 sleep 2
 writer_stop
 check "after the on-demand snapshot under load: a equal" converged a 60
 check "big still equal" converged big 60
 A_READS2=$(r_count db1server.public.a)
 check "the on-demand snapshot sent a's rows again" test "$A_READS2" -gt "${A_READS:-0}"
-check_contains "capture logged the request" "snapshot of public.a requested" "$(cat "$CLOG")"
-check_not_contains "capture logged no error but the keyless table" "error" \
-	"$(grep -v 'public.nokey' "$CLOG")"
 finish
