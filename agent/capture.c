@@ -16,6 +16,7 @@
  */
 #include "capture.h"
 
+#include "capture_snapshot.h"
 #include "capture_state.h"
 #include "event_json.h"
 #include "kafka_out.h"
@@ -94,6 +95,7 @@ struct capture {
 	struct capture_table *tables;  /* by OID; a handful per source */
 	size_t ntables;
 	struct capture_state state;
+	struct capture_snapshot *snap; /* incremental snapshots (capture_snapshot.c) */
 	struct strbuf key, value;      /* reused for every event */
 	struct txn *head, *tail;       /* in commit order */
 	struct txn *open;              /* between Begin and Commit */
@@ -314,6 +316,30 @@ static bool topics_ensure(struct capture *c)
 	return true;
 }
 
+/* One row of an incremental snapshot (capture_snapshot.c), into the
+ * transaction of its high watermark. */
+static bool snapshot_emit(void *ctx, const struct table_schema *ts, const struct pgoutput_value *row)
+{
+	struct capture *c = ctx;
+	struct capture_table *ct = table_find(c, ts->oid);
+	struct event_source src = { wall_ms(), "incremental", -1, 0, 0 };
+
+	if (ct && ct->ts->ncols != ts->ncols) {
+		log_error("%s: table %s.%s changed its columns during its snapshot; starting again from the last saved chunk",
+			  c->label, ts->schema, ts->table);
+		return false;
+	}
+	if (!ct) {
+		struct table_schema *copy;
+
+		if (!table_schema_load(c->sql, c->label, ts->oid, NULL, NULL, &copy))
+			return false; /* errors already logged */
+		table_set(c, copy);
+		ct = table_find(c, ts->oid);
+	}
+	return emit(c, ct, 'r', NULL, row, &src, NULL, c->open);
+}
+
 /* ---- the initial snapshot ------------------------------------------------- */
 
 /* Waits until Kafka acknowledged every event produced so far. */
@@ -399,9 +425,13 @@ static bool snapshot_table(struct capture *c, const struct table_ref *t, uint64_
 	}
 	free(row);
 	ok = ok && pgsql_exec(c->sql, c->label, "CLOSE cdc_snapshot") && kafka_drain(c);
-	if (ok)
-		log_info("%s: snapshot of %s.%s: %zu rows acknowledged by Kafka", c->label, t->schema,
-			 t->table, rows);
+	if (ok) {
+		char *name = xasprintf("%s.%s", t->schema, t->table);
+
+		log_info("%s: snapshot of %s: %zu rows acknowledged by Kafka", c->label, name, rows);
+		capture_snapshot_note_initial(c->snap, name, rows);
+		free(name);
+	}
 	return ok;
 }
 
@@ -560,6 +590,7 @@ static bool prepare_stream(struct capture *c, bool *stream_wanted)
 		}
 		/* A new slot: everything starts from its snapshot. */
 		strlist_fini(&c->state.snapshot_done);
+		json_array_clear(c->state.incremental);
 		if (!slot_create(c, mode != SNAPSHOT_NEVER, &snapshot_name, &lsn))
 			return false; /* errors already logged */
 		if (mode == SNAPSHOT_NEVER) {
@@ -574,6 +605,11 @@ static bool prepare_stream(struct capture *c, bool *stream_wanted)
 		}
 	} else if (mode == SNAPSHOT_NEVER) {
 		return true;
+	} else if (mode != SNAPSHOT_INITIAL_ONLY) {
+		/* The slot exists: tables not snapshotted yet (added to the
+		 * pipeline, or left by an interrupted initial snapshot) are
+		 * copied incrementally while streaming. */
+		return capture_snapshot_plan(c->snap);
 	}
 	ok = snapshot_run(c, snapshot_name, lsn);
 	free(snapshot_name);
@@ -609,7 +645,7 @@ static bool stream_start(struct capture *c, uint64_t from)
 	char *pub = pgsql_quote_ident(c->repl, c->src->publication);
 	char *pub_lit = pgsql_quote_literal(c->repl, pub);
 	char *sql = xasprintf("START_REPLICATION SLOT %s LOGICAL %X/%X (proto_version '1', "
-			      "publication_names %s)",
+			      "publication_names %s, messages 'true')",
 			      slot, (unsigned)(from >> 32), (unsigned)from, pub_lit);
 	PGresult *res = PQexec(c->repl, sql);
 	bool ok = PQresultStatus(res) == PGRES_COPY_BOTH;
@@ -652,6 +688,14 @@ static bool handle_relation(struct capture *c, const struct pgoutput_msg *m)
 {
 	struct table_schema *ts;
 
+	if (!capture_snapshot_listed(c->src, m->relation.rel->nspname, m->relation.rel->relname)) {
+		/* Still in the publication, no longer in the pipeline: ignored
+		 * (said once a session: pgoutput sends the Relation again). */
+		if (m->relation.rel->generation == 1)
+			log_info("%s: ignoring table %s.%s: not one of the pipeline's tables",
+				 c->label, m->relation.rel->nspname, m->relation.rel->relname);
+		return true;
+	}
 	if (!m->relation.changed && table_find(c, m->relation.rel->oid))
 		return true;
 	if (!table_schema_from_relation(c->sql, c->label, m->relation.rel, &ts))
@@ -671,11 +715,15 @@ static bool handle_change(struct capture *c, const struct pgoutput_msg *m)
 						   ? m->change.old_tuple.values
 						   : NULL;
 
+	if (!ct && c->open &&
+	    !capture_snapshot_listed(c->src, m->change.rel->nspname, m->change.rel->relname))
+		return true; /* a table no longer in the pipeline */
 	if (!ct || !c->open) {
 		log_error("%s: change for relation %u outside a known table or transaction", c->label,
 			  m->change.rel->oid);
 		return false;
 	}
+	capture_snapshot_change(c->snap, ct->ts, m);
 	switch (m->type) {
 	case PGOUTPUT_INSERT:
 		return emit(c, ct, 'c', NULL, m->change.new_tuple.values, &src, NULL, c->open);
@@ -710,12 +758,14 @@ static bool handle_truncate(struct capture *c, const struct pgoutput_msg *m)
 	struct event_source src = { c->open_commit_ms, "false", c->open_xid, c->change_lsn,
 				    c->last_commit_lsn };
 
-	if (!c->src->truncate_events || !c->open)
+	if (!c->open)
 		return true;
 	for (uint32_t i = 0; i < m->truncate.nrels; i++) {
 		struct capture_table *ct = table_find(c, m->truncate.rels[i]->oid);
 
-		if (ct && !emit(c, ct, 't', NULL, NULL, &src, NULL, c->open))
+		if (ct)
+			capture_snapshot_change(c->snap, ct->ts, m);
+		if (ct && c->src->truncate_events && !emit(c, ct, 't', NULL, NULL, &src, NULL, c->open))
 			return false;
 	}
 	return true;
@@ -746,6 +796,7 @@ static bool handle_message(struct capture *c, const struct pgoutput_msg *m)
 		c->open->committed = true;
 		c->open = NULL;
 		c->last_commit_lsn = m->commit.commit_lsn;
+		capture_snapshot_commit(c->snap, m->commit.end_lsn);
 		txns_settle(c);
 		return true;
 	case PGOUTPUT_RELATION:
@@ -756,8 +807,10 @@ static bool handle_message(struct capture *c, const struct pgoutput_msg *m)
 		return handle_change(c, m);
 	case PGOUTPUT_TRUNCATE:
 		return handle_truncate(c, m);
+	case PGOUTPUT_MESSAGE: /* watermarks and snapshot requests */
+		return capture_snapshot_message(c->snap, m, c->open != NULL);
 	default:
-		return true; /* Origin, Type, Message: nothing to publish */
+		return true; /* Origin, Type: nothing to publish */
 	}
 }
 
@@ -812,6 +865,8 @@ static bool housekeeping(struct capture *c)
 	if (c->kafka_failed || kafka_out_failed(c->kafka))
 		return false;
 	c->event_ms = wall_ms();
+	if (!capture_snapshot_step(c->snap, c->sql, c->confirmed))
+		return false; /* errors already logged */
 	if (now_sec() >= c->next_status) {
 		if (!status_send(c, false))
 			return false;
@@ -889,6 +944,8 @@ static void session_close(struct capture *c)
 	pgoutput_decoder_fini(&c->dec);
 	pgoutput_decoder_init(&c->dec);
 	tables_free(c);
+	if (c->snap)
+		capture_snapshot_session_end(c->snap);
 }
 
 /* One connection's life: prepare, stream.  *retry says whether a failure is
@@ -937,6 +994,7 @@ static void capture_fini(struct capture *c)
 	pgoutput_decoder_fini(&c->dec);
 	kafka_out_free(c->kafka);
 	txns_free(c);
+	capture_snapshot_free(c->snap);
 	capture_state_fini(&c->state);
 	strbuf_fini(&c->key);
 	strbuf_fini(&c->value);
@@ -967,8 +1025,11 @@ bool capture_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 	progress_writer_set(&c.progress, "config_digest", pipeline_config_digest_json(topo, pipe, "capture"));
 	progress_writer_tick(&c.progress, true);
 
-	if (!capture_state_load(topo->agent.state_dir, c.src->name, &c.state) ||
-	    !kafka_out_new(&topo->kafka, c.label, on_ack, &c, &c.kafka) || !topics_ensure(&c))
+	if (!capture_state_load(topo->agent.state_dir, c.src->name, &c.state))
+		goto out; /* errors already logged */
+	c.snap = capture_snapshot_new(&(struct snapshot_host){ &c, c.label, c.src, &c.state,
+							       &c.progress, snapshot_emit });
+	if (!kafka_out_new(&topo->kafka, c.label, on_ack, &c, &c.kafka) || !topics_ensure(&c))
 		goto out; /* errors already logged */
 	while (!stop_requested) {
 		c.streamed_session = false;

@@ -24,6 +24,7 @@ bool capture_state_load(const char *state_dir, const char *source, struct captur
 
 	memset(st, 0, sizeof(*st));
 	st->path = xasprintf("%s/capture-%s.json", state_dir, source);
+	st->incremental = json_array();
 	if (mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
 		log_error("cannot create state directory %s: %s", state_dir, strerror(errno));
 		return false;
@@ -45,6 +46,9 @@ bool capture_state_load(const char *state_dir, const char *source, struct captur
 	json_array_foreach(done, i, item)
 		if (json_is_string(item))
 			strlist_add(&st->snapshot_done, json_string_value(item));
+	json_array_foreach(json_object_get(root, "incremental"), i, item)
+		if (json_is_object(item))
+			json_array_append(st->incremental, item);
 	json_decref(root);
 	return true;
 }
@@ -57,8 +61,9 @@ bool capture_state_save(struct capture_state *st)
 
 	for (size_t i = 0; i < st->snapshot_done.n; i++)
 		json_array_append_new(done, json_string(st->snapshot_done.items[i]));
-	json_object_set_new(root, "version", json_integer(1));
+	json_object_set_new(root, "version", json_integer(2));
 	json_object_set_new(root, "snapshot_done", done);
+	json_object_set(root, "incremental", st->incremental);
 	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(root);
 	ok = text && file_write_if_changed(st->path, text, strlen(text), 0600, &changed);
@@ -72,5 +77,6 @@ void capture_state_fini(struct capture_state *st)
 {
 	free(st->path);
 	strlist_fini(&st->snapshot_done);
+	json_decref(st->incremental);
 	memset(st, 0, sizeof(*st));
 }

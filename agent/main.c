@@ -5,6 +5,7 @@
 #include "apply.h"
 #include "apply_lag.h"
 #include "capture.h"
+#include "capture_snapshot.h"
 #include "host.h"
 #include "common.h"
 #include "log.h"
@@ -32,6 +33,7 @@ struct cli_options {
 	const char *topology_path;
 	bool json;
 	bool yes;
+	bool wait;
 	int argc;          /* verb arguments after the verb */
 	char **argv;
 };
@@ -53,6 +55,7 @@ static int verb_teardown(const struct cli_options *opts);
 static int verb_accept_gap(const struct cli_options *opts);
 static int verb_run(const struct cli_options *opts);
 static int verb_status(const struct cli_options *opts);
+static int verb_snapshot(const struct cli_options *opts);
 
 static const struct verb verbs[] = {
 	{ "check", "", 0, "validate the topology; print every error as FILE:LINE", verb_check },
@@ -66,6 +69,8 @@ static const struct verb verbs[] = {
 	{ "teardown", "PIPELINE --yes", 1, "stop a pipeline's units and drop its slot", verb_teardown },
 	{ "accept-gap", "PIPELINE --yes", 1, "let apply go on past records lost to retention",
 	  verb_accept_gap },
+	{ "snapshot", "PIPELINE TABLE [--wait]", 2,
+	  "snapshot one table again while capture streams", verb_snapshot },
 };
 
 static void print_usage(FILE *out)
@@ -78,7 +83,7 @@ static void print_usage(FILE *out)
 		"Verbs:\n",
 		DEFAULT_TOPOLOGY);
 	for (size_t i = 0; i < ARRAY_LEN(verbs); i++)
-		fprintf(out, "  %-10s %-16s %s\n", verbs[i].name, verbs[i].args,
+		fprintf(out, "  %-10s %-24s %s\n", verbs[i].name, verbs[i].args,
 			verbs[i].summary);
 	fprintf(out,
 		"\nOptions:\n"
@@ -86,6 +91,7 @@ static void print_usage(FILE *out)
 		"  -v, --verbose      also log debug lines\n"
 		"  -q, --quiet        log errors only\n"
 		"      --json         machine-readable output (plan, bootstrap, status)\n"
+		"      --wait         snapshot: follow it until the table is done\n"
 		"\nExit codes:\n"
 		"  0  done (plan: nothing to change; status: every pipeline RUNNING)\n"
 		"  1  a server, file or command failed (status: something is not RUNNING)\n"
@@ -227,6 +233,27 @@ static int verb_accept_gap(const struct cli_options *opts)
 	return rc == EXIT_OK && gaps_found > 0 && !opts->yes ? EXIT_CHANGES_PENDING : rc;
 }
 
+static const char *snapshot_table;
+static bool snapshot_wait;
+static enum snapshot_request_result snapshot_result;
+
+static bool snapshot_verb_run(const struct topology *topo, const struct pipeline_cfg *pipe)
+{
+	snapshot_result = snapshot_request(topo, pipe, snapshot_table, snapshot_wait);
+	return snapshot_result == SNAPSHOT_REQUEST_OK;
+}
+
+/* A table that is not the pipeline's is a bad argument (64). */
+static int verb_snapshot(const struct cli_options *opts)
+{
+	int rc;
+
+	snapshot_table = opts->argv[1];
+	snapshot_wait = opts->wait;
+	rc = with_pipeline(opts, snapshot_verb_run);
+	return rc == EXIT_ERROR && snapshot_result == SNAPSHOT_REQUEST_BAD_TABLE ? EXIT_USAGE : rc;
+}
+
 static int verb_run(const struct cli_options *opts)
 {
 	return run_agent(opts->topology_path);
@@ -293,6 +320,7 @@ int main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "yes", no_argument, NULL, 'y' },
+		{ "wait", no_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -330,6 +358,9 @@ int main(int argc, char **argv)
 			break;
 		case 'y':
 			opts.yes = true;
+			break;
+		case 'w':
+			opts.wait = true;
 			break;
 		case 'h':
 			print_usage(stdout);
