@@ -31,11 +31,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define APPLY_BATCH_MAX 5000
 #define APPLY_BATCH_WAIT_MS 200
 #define APPLY_UPSERT_BATCHES 16 /* after a create met an existing key */
 #define KAFKA_COMMIT_EVERY_MS 1000
+#define RECONNECT_MAX_SEC 30
+/* Leaving the consumer group on a stop waits this long at most for the
+ * brokers (a stop must end within 2 s); past it, the group notices the
+ * member gone by its session timeout. */
+#define CONSUMER_CLOSE_MS 1000
 
 static volatile sig_atomic_t stop_requested;
 
@@ -114,6 +120,9 @@ struct apply {
 	bool create_conflict;      /* a plain INSERT hit an existing key */
 	int upsert_batches;        /* batches still to upsert after one did */
 	rd_kafka_topic_partition_list_t *kafka_pending; /* offsets to commit to Kafka */
+	/* Partitions assigned while the target was away: assigned once their
+	 * stored offsets can be read again (reconnect). */
+	rd_kafka_topic_partition_list_t *unassigned;
 	long long kafka_committed_ms;
 	struct progress_writer progress; /* for status: counted once a batch commits */
 	uint64_t batch_events;           /* change events of the batch being applied */
@@ -145,7 +154,7 @@ static void record_error(struct apply *a, const rd_kafka_message_t *m, const cha
 	log_error("%s: topic %s partition %d offset %lld: %s", a->label, rd_kafka_topic_name(m->rkt),
 		  (int)m->partition, (long long)m->offset, msg);
 	free(msg);
-	a->refused = a->refused || PQstatus(a->db) == CONNECTION_OK;
+	a->refused = a->refused || (PQstatus(a->db) == CONNECTION_OK && !stop_requested);
 }
 
 /* ---- offsets in the target ----------------------------------------------- */
@@ -1076,7 +1085,8 @@ static bool batch_apply(struct apply *a)
 		ok = batch_apply_once(a, false);
 	}
 	a->plain_creates = false;
-	if (!ok && !a->failed) {
+	/* One by one only finds a record at fault while the target answers. */
+	if (!ok && !a->failed && !stop_requested && PQstatus(a->db) == CONNECTION_OK) {
 		log_warn("%s: batch of %zu records failed; applying them one by one to find the one at fault",
 			 a->label, a->nbatch);
 		ok = batch_apply_once(a, true);
@@ -1101,8 +1111,14 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
 	struct apply *a = opaque;
 
+	if (a->unassigned) {
+		rd_kafka_topic_partition_list_destroy(a->unassigned);
+		a->unassigned = NULL;
+	}
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		if (!offsets_load(a, parts)) {
+			/* Kept for after a reconnect, when the target is away. */
+			a->unassigned = rd_kafka_topic_partition_list_copy(parts);
 			a->failed = true;
 			rd_kafka_assign(rk, NULL);
 			return;
@@ -1228,7 +1244,121 @@ static bool consume_loop(struct apply *a)
 		}
 		progress_writer_tick(&a->progress, false);
 	}
-	return !a->failed && batch_apply(a);
+	/* Stopped: the open batch is left unapplied, so its offsets unstored;
+	 * the next apply reads it again. */
+	return !a->failed;
+}
+
+/* ---- the target away: reconnecting ----------------------------------------------------- */
+
+/* The batch failed because the connection to the target is gone (a restart,
+ * a network cut), not because of a record: worth reconnecting. */
+static bool target_lost(const struct apply *a)
+{
+	return !a->refused && (!a->db || PQstatus(a->db) != CONNECTION_OK);
+}
+
+static void state_set(struct apply *a, const char *state)
+{
+	progress_writer_set(&a->progress, "state", json_string(state));
+	progress_writer_tick(&a->progress, true);
+}
+
+/* Starts every assigned partition again at the offset stored in the target:
+ * what the consumer fetched past it was never applied (the failed batch
+ * was rolled back).  Assigning again drops what it had fetched. */
+static bool assignment_restart(struct apply *a)
+{
+	rd_kafka_topic_partition_list_t *parts = a->unassigned;
+	rd_kafka_resp_err_t err;
+
+	a->unassigned = NULL;
+	if (!parts && (err = rd_kafka_assignment(a->rk, &parts)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		log_error("%s: cannot read the consumer's assignment: %s", a->label,
+			  rd_kafka_err2str(err));
+		return false;
+	}
+	if (!offsets_load(a, parts)) {
+		a->unassigned = parts; /* for the next attempt */
+		return false; /* errors already logged */
+	}
+	err = rd_kafka_assign(a->rk, parts);
+	if (err)
+		log_error("%s: cannot assign the partitions again: %s", a->label,
+			  rd_kafka_err2str(err));
+	rd_kafka_topic_partition_list_destroy(parts);
+	return err == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+/* Waits, connects again and restarts the partitions at the offsets stored
+ * in the target, with waits from 1 s doubling up to RECONNECT_MAX_SEC, as
+ * capture does with its source.  False when stopped meanwhile. */
+static bool reconnect(struct apply *a)
+{
+	int backoff = 1;
+
+	batch_release(a); /* fetched again from the stored offsets */
+	PQfinish(a->db);
+	a->db = NULL;
+	state_set(a, "reconnecting");
+	while (!stop_requested) {
+		log_warn("%s: reconnecting to target %s (%s) in %d s", a->label, a->tgt->name,
+			 pgsql_where(&a->tgt->pg, PG_AS_USER), backoff);
+		for (int i = 0; i < backoff * 10 && !stop_requested; i++) {
+			progress_writer_tick(&a->progress, false);
+			usleep(100 * 1000);
+		}
+		if (stop_requested)
+			break;
+		a->db = pgsql_connect_capture(a->label, &a->tgt->pg, false);
+		if (a->db && offsets_table_ensure(a) && assignment_restart(a)) {
+			log_info("%s: reconnected to target %s", a->label, a->tgt->name);
+			a->failed = false;
+			a->create_conflict = false;
+			state_set(a, "consuming");
+			return true;
+		}
+		PQfinish(a->db);
+		a->db = NULL;
+		backoff = backoff * 2 > RECONNECT_MAX_SEC ? RECONNECT_MAX_SEC : backoff * 2;
+	}
+	return false;
+}
+
+/* Leaves the consumer group, so that the next apply gets the partitions at
+ * once, but waits for the brokers CONSUMER_CLOSE_MS at most. */
+static void consumer_close(struct apply *a)
+{
+	rd_kafka_queue_t *q = rd_kafka_queue_new(a->rk);
+	rd_kafka_error_t *error = rd_kafka_consumer_close_queue(a->rk, q);
+	long long deadline = now_ms() + CONSUMER_CLOSE_MS;
+	bool closed = false;
+
+	if (error) {
+		log_warn("%s: cannot leave the consumer group: %s", a->label,
+			 rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+	}
+	while (!error && !(closed = rd_kafka_consumer_closed(a->rk)) && now_ms() < deadline) {
+		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+
+		if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+			on_rebalance(a->rk, rd_kafka_event_error(ev),
+				     rd_kafka_event_topic_partition_list(ev), a);
+		rd_kafka_event_destroy(ev);
+	}
+	rd_kafka_queue_destroy(q);
+	if (closed) {
+		rd_kafka_destroy(a->rk);
+	} else {
+		/* rd_kafka_destroy would wait for the group's coordinator (the
+		 * LeaveGroup and the last commit) until its socket timeout, a
+		 * minute: the handle is left to the process's exit, which
+		 * follows. */
+		log_warn("%s: the brokers did not answer within %d ms: stopping without leaving the consumer group (its session timeout frees the partitions)",
+			 a->label, CONSUMER_CLOSE_MS);
+	}
+	a->rk = NULL;
 }
 
 enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg *pipe)
@@ -1246,15 +1376,23 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	a.batch = xcalloc(APPLY_BATCH_MAX, sizeof(*a.batch));
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	/* No wait on the target outlasts a stop request. */
+	pgsql_stop_on(&stop_requested);
 	progress_writer_init(&a.progress, topo->agent.state_dir, "apply", pipe->name);
 	progress_writer_set(&a.progress, "config_digest", pipeline_config_digest_json(topo, pipe, "apply"));
 	progress_writer_tick(&a.progress, true);
+	/* At the first start, failing fast shows a wrong setting at once;
+	 * once running, a target that went away is waited for. */
 	a.db = pgsql_connect_capture(a.label, &a.tgt->pg, false);
 	ok = a.db && offsets_table_ensure(&a) && consumer_new(&a, topo);
 	if (ok)
 		log_info("%s: consuming %s.* into %s", a.label, pipe->source->topic_prefix,
 			 a.tgt->pg.dbname);
-	ok = ok && consume_loop(&a);
+	while (ok && !(ok = consume_loop(&a)) && !stop_requested && target_lost(&a))
+		ok = reconnect(&a);
+	/* Stopped on request: whatever was cut short was rolled back. */
+	if (stop_requested && !a.refused)
+		ok = true;
 	batch_release(&a);
 	free(a.batch);
 	group_free(&a.group);
@@ -1264,9 +1402,10 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	routes_fini(&a);
 	if (a.rk) {
 		kafka_offsets_commit(&a);
-		rd_kafka_consumer_close(a.rk);
-		rd_kafka_destroy(a.rk);
+		consumer_close(&a);
 	}
+	if (a.unassigned)
+		rd_kafka_topic_partition_list_destroy(a.unassigned);
 	PQfinish(a.db);
 	free(a.label);
 	progress_writer_fini(&a.progress, !ok);

@@ -148,7 +148,11 @@ static void on_ack(void *ctx, void *token, bool delivered, const char *error)
 	struct txn *t = token;
 
 	t->outstanding--;
-	if (!delivered && !c->kafka_failed) {
+	/* At a stop, kafka_out_free reports what is left as not delivered
+	 * (and says so): not an error, the slot replays it. */
+	if (!delivered && !c->kafka_failed && stop_requested) {
+		c->kafka_failed = true;
+	} else if (!delivered && !c->kafka_failed) {
 		c->kafka_failed = true;
 		log_error("%s: Kafka did not acknowledge an event (%s); stopping: nothing past LSN %X/%X is confirmed to PostgreSQL",
 			  c->label, error ? error : "unknown error", (unsigned)(c->confirmed >> 32),
@@ -200,7 +204,8 @@ static bool produce(struct capture *c, const struct capture_table *ct, const str
 	if (!kafka_out_produce_headers(c->kafka, ct->et->topic, key ? key->data : NULL,
 				       key ? key->len : 0, value, value_len, hdrs, n_hdrs, t)) {
 		t->outstanding--;
-		c->kafka_failed = true;
+		/* Refused, unless it gave up waiting for room because of a stop. */
+		c->kafka_failed = c->kafka_failed || !stop_requested;
 		return false; /* errors already logged */
 	}
 	return true;
@@ -1021,6 +1026,9 @@ bool capture_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 	pgoutput_decoder_init(&c.dec);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	/* No wait on the source or the brokers outlasts a stop request. */
+	pgsql_stop_on(&stop_requested);
+	kafka_out_stop_on(&stop_requested);
 	progress_writer_init(&c.progress, topo->agent.state_dir, "capture", pipe->name);
 	progress_writer_set(&c.progress, "config_digest", pipeline_config_digest_json(topo, pipe, "capture"));
 	progress_writer_tick(&c.progress, true);
@@ -1067,9 +1075,10 @@ bool capture_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 		}
 		backoff = backoff * 2 > RECONNECT_MAX_SEC ? RECONNECT_MAX_SEC : backoff * 2;
 	}
+out:
+	/* Stopped on request: a clean stop unless Kafka refused events. */
 	if (stop_requested)
 		ok = !c.kafka_failed;
-out:
 	capture_fini(&c);
 	progress_writer_fini(&c.progress, !ok);
 	return ok;

@@ -34,6 +34,19 @@ struct kafka_out {
 	bool failing;                 /* a failed delivery logged; no delivery since */
 };
 
+/* The process's stop flag (kafka_out_stop_on); NULL: none. */
+static const volatile sig_atomic_t *stop_flag;
+
+void kafka_out_stop_on(const volatile sig_atomic_t *flag)
+{
+	stop_flag = flag;
+}
+
+static bool stopping(void)
+{
+	return stop_flag && *stop_flag;
+}
+
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -254,7 +267,7 @@ static rd_kafka_event_t *admin_wait(struct kafka_out *ko, rd_kafka_queue_t *q, i
 		rd_kafka_poll(ko->rk, 0);
 		if (ev)
 			return ev;
-	} while (now_ms() < deadline);
+	} while (now_ms() < deadline && !stopping());
 	return NULL;
 }
 
@@ -357,7 +370,10 @@ static bool topic_partition_count(struct kafka_out *ko, const char *topic, int t
 	}
 	for (;;) {
 		left = (int)(deadline - now_ms());
-		err = rd_kafka_metadata(ko->rk, 0, rkt, &md, left > 100 ? left : 100);
+		/* In slices, to look at the stop flag between them. */
+		err = rd_kafka_metadata(ko->rk, 0, rkt, &md, left > 1000 ? 1000 : left > 100 ? left : 100);
+		if (err == RD_KAFKA_RESP_ERR__TIMED_OUT && now_ms() < deadline && !stopping())
+			continue;
 		if (err) {
 			log_error("kafka %s: cannot read the metadata of topic %s: %s", ko->brokers,
 				  topic, rd_kafka_err2str(err));
@@ -473,6 +489,12 @@ bool kafka_out_produce_headers(struct kafka_out *ko, const char *topic, const vo
 		}
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			break;
+		if (stopping()) {
+			log_info("kafka %s: stopping while the producer queue is full (%zu messages "
+				 "unacknowledged)",
+				 ko->brokers, ko->outstanding);
+			return false;
+		}
 		/* Backpressure: acks free queue space, and only rd_kafka_poll
 		 * serves them (RD_KAFKA_MSG_F_BLOCK would wait without serving
 		 * them, forever on a single thread). */

@@ -18,7 +18,15 @@
 #include "common.h"
 #include "topology.h"
 
+#include <signal.h>
+
 struct kafka_out;
+
+/* For a process that must stop promptly on a signal: from here on, waits
+ * (for room in the queue, a topic's creation or metadata) end as soon as
+ * *flag is set; kafka_out_produce then returns false without on_ack for
+ * that message. */
+void kafka_out_stop_on(const volatile sig_atomic_t *flag);
 
 /* One message's fate: delivered (written to all in-sync replicas) or not,
  * with the reason in error (NULL when delivered). */

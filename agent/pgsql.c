@@ -8,11 +8,42 @@
 #include "util.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+/* A process's stop flag (pgsql_stop_on): while it is set, nothing waits on
+ * a server.  NULL: the plain blocking calls of libpq. */
+static const volatile sig_atomic_t *stop_flag;
+
+/* Wall time a connection attempt may take, as connect_timeout says for the
+ * blocking calls (which PQconnectPoll does not enforce). */
+#define CONNECT_TIMEOUT_SEC 10
+/* How often a wait looks at the stop flag. */
+#define STOP_POLL_MS 100
+
+void pgsql_stop_on(const volatile sig_atomic_t *flag)
+{
+	stop_flag = flag;
+}
+
+static bool stopping(void)
+{
+	return stop_flag && *stop_flag;
+}
+
+static double mono_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 const char *pgsql_where(const struct pg_server_cfg *server, enum pg_role role)
 {
@@ -89,6 +120,50 @@ static void notice_to_debug(void *arg, const char *message)
 	log_debug("server notice: %.*s", (int)strcspn(message, "\n"), message);
 }
 
+/* Waits until conn's socket is ready for events, the stop flag is set
+ * (false) or timeout_ms passed (true: the caller looks again). */
+static bool socket_wait(PGconn *conn, short events, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = PQsocket(conn), .events = events };
+
+	if (stopping())
+		return false;
+	if (poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR)
+		return true; /* the next libpq call reports the socket's error */
+	return !stopping();
+}
+
+/* PQconnectdbParams, except that with a stop flag the attempt ends as soon
+ * as the flag is set (*stopped, NULL returned) or after CONNECT_TIMEOUT_SEC:
+ * a server that accepts connections and never answers (stopped with
+ * SIGSTOP, a lost network) would hold the process for the whole attempt. */
+static PGconn *connect_params(const char *const *keys, const char *const *values, bool *stopped)
+{
+	double deadline = mono_sec() + CONNECT_TIMEOUT_SEC;
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	PGconn *conn;
+
+	*stopped = false;
+	if (!stop_flag)
+		return PQconnectdbParams(keys, values, 0);
+	conn = PQconnectStartParams(keys, values, 0);
+	if (!conn || PQstatus(conn) == CONNECTION_BAD)
+		return conn;
+	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+		if (mono_sec() >= deadline) {
+			PQfinish(conn);
+			return NULL; /* reported as a timeout by the caller */
+		}
+		if (!socket_wait(conn, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, STOP_POLL_MS)) {
+			*stopped = true;
+			PQfinish(conn);
+			return NULL;
+		}
+		st = PQconnectPoll(conn);
+	}
+	return conn;
+}
+
 /* Session settings the event encoders rely on (pg_text.h): text forms of
  * dates, intervals and floats do not depend on the server's defaults. */
 #define CAPTURE_SESSION_OPTIONS \
@@ -106,7 +181,7 @@ static PGconn *connect_with(const char *label, const struct pg_server_cfg *serve
 						       : server->password_file;
 	const char *user = role == PG_AS_ADMIN ? server->admin_user : server->user;
 	PGconn *conn;
-	bool peer;
+	bool peer, stopped;
 	int n = 0;
 
 	snprintf(port, sizeof(port), "%d",
@@ -136,18 +211,24 @@ static PGconn *connect_with(const char *label, const struct pg_server_cfg *serve
 		secret_free(password);
 		return NULL; /* errors already logged */
 	}
-	conn = PQconnectdbParams(keys, values, 0);
+	conn = connect_params(keys, values, &stopped);
 	peer_identity_leave(peer);
 	secret_free(password);
+	if (stopped) {
+		log_info("%s: stopped while connecting to %s", label, pgsql_where(server, role));
+		if (error)
+			*error = xstrdup("stopped");
+		return NULL;
+	}
 	if ((!conn || PQstatus(conn) != CONNECTION_OK) && error) {
-		*error = xstrdup(conn_error(conn));
+		*error = xstrdup(conn ? conn_error(conn) : "timeout expired");
 		PQfinish(conn);
 		return NULL;
 	}
 	if (!conn || PQstatus(conn) != CONNECTION_OK) {
 		log_error("%s: cannot connect to %s as %s (database %s): %s", label,
 			  pgsql_where(server, role), user, dbname ? dbname : server->dbname,
-			  conn_error(conn));
+			  conn ? conn_error(conn) : "timeout expired");
 		PQfinish(conn);
 		return NULL;
 	}
@@ -174,6 +255,114 @@ PGconn *pgsql_connect_capture(const char *label, const struct pg_server_cfg *ser
 	return connect_with(label, server, PG_AS_USER, NULL, true, replication, NULL);
 }
 
+/* Asks the server to cancel conn's running statement without waiting for
+ * it: PQcancel waits for the server to close the cancel connection, forever
+ * when the server is stopped.  A child sends it (PQcancel is
+ * async-signal-safe, as a forked child of a threaded process needs), and
+ * gives up after a few seconds. */
+static void cancel_detached(PGconn *conn)
+{
+	PGcancel *cancel = PQgetCancel(conn);
+	pid_t pid;
+
+	if (!cancel)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		struct sigaction dfl = { .sa_handler = SIG_DFL };
+		char err[256];
+
+		sigaction(SIGALRM, &dfl, NULL);
+		alarm(5);
+		(void)PQcancel(cancel, err, sizeof(err));
+		_exit(0);
+	}
+	PQfreeCancel(cancel);
+}
+
+/* Waits for conn's statement, sent in non-blocking mode, to be sent and its
+ * next result to be ready; false when the stop flag was set meanwhile. */
+static bool result_wait(PGconn *conn)
+{
+	for (;;) {
+		int flush = PQflush(conn);
+
+		if (flush < 0)
+			return true; /* PQgetResult reports the error */
+		if (flush == 0 && !PQisBusy(conn))
+			return true;
+		if (!socket_wait(conn, POLLIN | (flush ? POLLOUT : 0), STOP_POLL_MS))
+			return false;
+		if (!PQconsumeInput(conn))
+			return true; /* the connection broke: PQgetResult says why */
+	}
+}
+
+/* PQexec (nparams < 0: the simple protocol, multiple statements) or
+ * PQexecParams, except that with a stop flag the wait for the server ends as
+ * soon as it is set: the statement is then cancelled, NULL returned and
+ * *stopped set.  The connection must then only be closed (its transaction,
+ * never committed, is rolled back by the server). */
+static PGresult *exec_sql(PGconn *conn, const char *sql, int nparams, const char *const *params,
+			  bool *stopped)
+{
+	PGresult *res, *kept = NULL;
+	int sent;
+
+	*stopped = false;
+	if (!stop_flag)
+		return nparams < 0 ? PQexec(conn, sql)
+				   : PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (stopping()) {
+		*stopped = true;
+		return NULL;
+	}
+	/* Non-blocking: a long statement sent to a server that stopped reading
+	 * would block in send(). */
+	if (PQsetnonblocking(conn, 1) != 0)
+		return NULL; /* PQerrorMessage says why */
+	sent = nparams < 0 ? PQsendQuery(conn, sql)
+			   : PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (!sent) {
+		(void)PQsetnonblocking(conn, 0);
+		return NULL; /* PQerrorMessage says why */
+	}
+	/* As PQexec: the first error, else the last result. */
+	for (;;) {
+		if (!result_wait(conn)) {
+			cancel_detached(conn);
+			PQclear(kept);
+			*stopped = true;
+			return NULL;
+		}
+		res = PQgetResult(conn);
+		if (!res)
+			break;
+		if (kept && (PQresultStatus(kept) == PGRES_FATAL_ERROR)) {
+			PQclear(res);
+			continue;
+		}
+		PQclear(kept);
+		kept = res;
+		if (PQresultStatus(res) == PGRES_COPY_BOTH || PQresultStatus(res) == PGRES_COPY_IN ||
+		    PQresultStatus(res) == PGRES_COPY_OUT)
+			break; /* the caller goes on with the copy */
+	}
+	(void)PQsetnonblocking(conn, 0);
+	return kept;
+}
+
+/* A statement that ended on the stop flag: said once, not as an error. */
+static void note_stopped(const char *label)
+{
+	static bool said;
+
+	if (!said)
+		log_info("%s: stopping: no statement waits any longer, an open transaction is rolled back",
+			 label);
+	said = true;
+}
+
 static bool result_ok(PGresult *res)
 {
 	ExecStatusType st = PQresultStatus(res);
@@ -187,13 +376,25 @@ static const char *result_error(PGresult *res)
 	return first_line(res ? PQresultErrorMessage(res) : "out of memory");
 }
 
+/* Logs why a statement failed; res NULL: it did not get a result. */
+static void log_failure(PGconn *conn, const char *label, PGresult *res, bool stopped,
+			const char *sql)
+{
+	if (stopped)
+		note_stopped(label);
+	else
+		log_error("%s: %s (while running: %s)", label,
+			  res ? result_error(res) : first_line(PQerrorMessage(conn)), sql);
+}
+
 bool pgsql_exec(PGconn *conn, const char *label, const char *sql)
 {
-	PGresult *res = PQexec(conn, sql);
+	bool stopped;
+	PGresult *res = exec_sql(conn, sql, -1, NULL, &stopped);
 	bool ok = result_ok(res);
 
 	if (!ok)
-		log_error("%s: %s (while running: %s)", label, result_error(res), sql);
+		log_failure(conn, label, res, stopped, sql);
 	PQclear(res);
 	return ok;
 }
@@ -230,10 +431,15 @@ bool pgsql_exec_secret(PGconn *conn, const char *label, const char *what, const 
 	for (size_t i = 0; ok && i < ARRAY_LEN(quiet); i++)
 		ok = pgsql_exec(conn, label, quiet[i]);
 	if (ok) {
-		res = PQexec(conn, sql);
+		bool stopped;
+
+		res = exec_sql(conn, sql, -1, NULL, &stopped);
 		ok = result_ok(res);
-		if (!ok)
-			log_error("%s: %s failed: %s", label, what, result_error(res));
+		if (stopped)
+			note_stopped(label);
+		else if (!ok)
+			log_error("%s: %s failed: %s", label, what,
+				  res ? result_error(res) : first_line(PQerrorMessage(conn)));
 		PQclear(res);
 	}
 	ok = ok && pgsql_exec(conn, label, "COMMIT");
@@ -244,16 +450,20 @@ bool pgsql_exec_secret(PGconn *conn, const char *label, const char *what, const 
 
 void pgsql_rollback(PGconn *conn)
 {
-	PQclear(PQexec(conn, "ROLLBACK"));
+	bool stopped;
+
+	PQclear(exec_sql(conn, "ROLLBACK", -1, NULL, &stopped));
 }
 
 bool pgsql_query(PGconn *conn, const char *label, const char *sql, int nparams,
 		 const char *const *params, PGresult **res)
 {
-	*res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	bool stopped;
+
+	*res = exec_sql(conn, sql, nparams, params, &stopped);
 	if (result_ok(*res))
 		return true;
-	log_error("%s: %s (while running: %s)", label, result_error(*res), sql);
+	log_failure(conn, label, *res, stopped, sql);
 	PQclear(*res);
 	*res = NULL;
 	return false;
@@ -264,14 +474,16 @@ bool pgsql_query_unless(PGconn *conn, const char *label, const char *sql, int np
 {
 	const char *state;
 
+	bool stopped;
+
 	*hit = false;
-	*res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	*res = exec_sql(conn, sql, nparams, params, &stopped);
 	if (result_ok(*res))
 		return true;
-	state = PQresultErrorField(*res, PG_DIAG_SQLSTATE);
+	state = *res ? PQresultErrorField(*res, PG_DIAG_SQLSTATE) : NULL;
 	*hit = state && strcmp(state, sqlstate) == 0;
 	if (!*hit)
-		log_error("%s: %s (while running: %s)", label, result_error(*res), sql);
+		log_failure(conn, label, *res, stopped, sql);
 	PQclear(*res);
 	*res = NULL;
 	return false;
@@ -279,10 +491,12 @@ bool pgsql_query_unless(PGconn *conn, const char *label, const char *sql, int np
 
 bool pgsql_query_simple(PGconn *conn, const char *label, const char *sql, PGresult **res)
 {
-	*res = PQexec(conn, sql);
+	bool stopped;
+
+	*res = exec_sql(conn, sql, -1, NULL, &stopped);
 	if (result_ok(*res))
 		return true;
-	log_error("%s: %s (while running: %s)", label, result_error(*res), sql);
+	log_failure(conn, label, *res, stopped, sql);
 	PQclear(*res);
 	*res = NULL;
 	return false;

@@ -12,8 +12,17 @@
 #include "topology.h"
 
 #include <libpq-fe.h>
+#include <signal.h>
 
 enum pg_role { PG_AS_ADMIN, PG_AS_USER };
+
+/* For a process that must stop promptly on a signal (capture, apply): from
+ * here on, connecting and every statement run by the functions below wait
+ * for the server in slices and give up as soon as *flag is set (a statement
+ * running is cancelled; its failure is logged once, as a stop, not as an
+ * error); once set, they fail at once.  The connect gives up after
+ * connect_timeout (10 s) as before.  Without it, libpq's blocking calls. */
+void pgsql_stop_on(const volatile sig_atomic_t *flag);
 
 /* Connects to server as its admin or its pipeline user; dbname NULL means the
  * role's default database.  Returns NULL on failure (logged).  Caller closes
