@@ -20,6 +20,7 @@
 #include "log.h"
 #include "pgsql.h"
 #include "progress.h"
+#include "progress_health.h"
 #include "table_schema.h"
 #include "util.h"
 
@@ -1244,13 +1245,22 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	progress_writer_init(&a.progress, topo->agent.state_dir, "apply", pipe->name);
+	progress_state_set(&a.progress, "starting");
 	progress_writer_tick(&a.progress, true);
 	a.db = pgsql_connect_capture(a.label, &a.tgt->pg, false);
 	ok = a.db && offsets_table_ensure(&a) && consumer_new(&a, topo);
-	if (ok)
+	if (ok) {
 		log_info("%s: consuming %s.* into %s", a.label, pipe->source->topic_prefix,
 			 a.tgt->pg.dbname);
+		progress_state_set(&a.progress, "consuming");
+	}
 	ok = ok && consume_loop(&a);
+	if (ok)
+		progress_state_set(&a.progress, "stopping"); /* a clean end (status: STOPPED) */
+	else if (a.refused)
+		progress_error_note(&a.progress, ERROR_REFUSED_RECORD, NULL);
+	else if (!a.db || PQstatus(a.db) != CONNECTION_OK)
+		progress_error_note(&a.progress, ERROR_TARGET_CONNECTION, NULL);
 	batch_release(&a);
 	free(a.batch);
 	group_free(&a.group);

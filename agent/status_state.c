@@ -80,7 +80,9 @@ static bool gone(const struct health_facts *f, struct health_verdict *out)
 	}
 	if (f->pid_alive)
 		return false;
-	if (!f->last_error && f->activity && strcmp(f->activity, "stopping") == 0)
+	/* "stopping" is written only on a clean end (SIGTERM, initial_only);
+	 * an earlier error that was overcome does not make it a failure. */
+	if (f->activity && strcmp(f->activity, "stopping") == 0)
 		verdict(out, HEALTH_STOPPED, "%s (pid %d) stopped", f->process, f->pid);
 	else
 		verdict(out, HEALTH_FAILED, "%s (pid %d) exited: %s", f->process, f->pid,

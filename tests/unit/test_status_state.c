@@ -147,9 +147,12 @@ static void failed_or_stopped_when_gone(void **unused)
 	assert_int_equal(state_of(&f, &v), HEALTH_FAILED);
 	assert_non_null(strstr(v.reason, "apply (pid 42) exited"));
 	f.activity = "stopping"; /* SIGTERM: a clean end */
+	f.last_error = "an error overcome before";
 	assert_int_equal(state_of(&f, &v), HEALTH_STOPPED);
-	f.last_error = "lost the connection"; /* ended on an error */
+	f.activity = "consuming"; /* ended on an error */
+	f.last_error = "lost the connection";
 	assert_int_equal(state_of(&f, &v), HEALTH_FAILED);
+	assert_non_null(strstr(v.reason, "lost the connection"));
 	f.has_progress = false;
 	assert_int_equal(state_of(&f, &v), HEALTH_DEGRADED);
 }
