@@ -157,6 +157,7 @@ static void progress_add(const struct topology *topo, const char *kind, const ch
 	bool exists = false;
 	const json_t *before =
 		json_object_get(status_find(prev, "pipelines", "name", pipeline), kind);
+	const json_t *unit = json_object_get(half, "unit");
 	json_t *rate = json_null();
 	int64_t now = clock_usec(CLOCK_REALTIME);
 
@@ -184,7 +185,7 @@ static void progress_add(const struct topology *topo, const char *kind, const ch
 			    pr.last_event_usec ? json_real((double)(now - pr.last_event_usec) / 1e6)
 					       : json_null());
 	json_object_set_new(half, "last_error", json_string_or_null(pr.last_error));
-	if (!topo->agent.manage_units)
+	if (status_process_state(half) == PROCESS_UNKNOWN || !json_is_object(unit))
 		json_object_set_new(half, "alive", json_boolean(process_alive(pr.pid, kind, pipeline)));
 	progress_extra_add(&pr, half);
 	progress_fini(&pr);
@@ -242,11 +243,29 @@ static char *snapshot_progress(const json_t *snap)
 	return strbuf_detach(&sb);
 }
 
-/* Decides the half's "state" and "reason" (status_state.c) from what was
- * gathered; pending: see struct health_facts. */
-static void half_state_set(const struct topology *topo, json_t *half, const char *kind,
-			   int64_t pending, int64_t now, struct health_verdict *v)
+/* Since when pending work has been seen at every collection: carried from
+ * the previous document's half while it stays > 0; -1: none, or unknown
+ * (no previous collection). */
+static int64_t pending_since(const json_t *before, int64_t pending, int64_t now)
 {
+	const json_t *then = json_object_get(before, "pending_since_usec");
+
+	if (pending <= 0)
+		return -1;
+	if (!before)
+		return -1;
+	return json_is_integer(then) ? (int64_t)json_integer_value(then) : now;
+}
+
+/* Decides the half's "state" and "reason" (status_state.c) from what was
+ * gathered; pending: see struct health_facts; before: the same half in the
+ * previous collection (NULL: none). */
+static void half_state_set(const struct topology *topo, json_t *half, const char *kind,
+			   int64_t pending, const json_t *before, int64_t now,
+			   struct health_verdict *v)
+{
+	int64_t since = pending_since(before, pending, now);
+
 	const json_t *unit = json_object_get(half, "unit");
 	const json_t *err = json_object_get(half, "error");
 	const json_t *snap = json_object_get(half, "snapshot");
@@ -272,11 +291,13 @@ static void half_state_set(const struct topology *topo, json_t *half, const char
 		.updated_usec = int_or(json_object_get(half, "updated_usec"), -1),
 		.progress_usec = int_or(json_object_get(half, "progress_usec"), -1),
 		.pending = pending,
+		.pending_since_usec = since,
 		.now_usec = now,
 		.stall_seconds = topo->agent.stall_seconds,
 	};
 
 	health_of_process(&f, v);
+	json_object_set_new(half, "pending_since_usec", since > 0 ? json_integer(since) : json_null());
 	json_object_set_new(half, "state", json_string(health_name(v->state)));
 	json_object_set_new(half, "reason", v->reason[0] ? json_string(v->reason) : json_null());
 	free(progress);
@@ -317,9 +338,10 @@ static void states_set(const struct topology *topo, json_t *p, const json_t *pre
 	struct health_verdict vc, va, vp;
 
 	half_state_set(topo, capture, "capture",
-		       slot_lag_growth(slot, json_object_get(before, "slot")), now, &vc);
-	half_state_set(topo, apply, "apply", int_or(json_object_get(apply, "lag_events"), -1), now,
-		       &va);
+		       slot_lag_growth(slot, json_object_get(before, "slot")),
+		       json_object_get(before, "capture"), now, &vc);
+	half_state_set(topo, apply, "apply", int_or(json_object_get(apply, "lag_events"), -1),
+		       json_object_get(before, "apply"), now, &va);
 	health_of_pipeline(&vc, &va, slot_problem(slot), &vp);
 	json_object_set_new(p, "state", json_string(health_name(vp.state)));
 	json_object_set_new(p, "reason", vp.reason[0] ? json_string(vp.reason) : json_null());

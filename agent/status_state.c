@@ -72,7 +72,9 @@ static bool gone(const struct health_facts *f, struct health_verdict *out)
 		verdict(out, HEALTH_STOPPED, "%s stopped by an operator", f->process);
 		return true;
 	}
-	if (f->managed)
+	/* With no unit, or one systemd could not be asked about, the pid in
+	 * the progress file tells whether the process still runs. */
+	if (f->managed && f->unit != PROCESS_UNKNOWN)
 		return false;
 	if (!f->has_progress) {
 		verdict(out, HEALTH_DEGRADED, "%s has not started (no progress file)", f->process);
@@ -122,10 +124,6 @@ void health_of_process(const struct health_facts *f, struct health_verdict *out)
 			f->supervision ? f->supervision : "starting");
 		return;
 	}
-	if (f->unit == PROCESS_UNKNOWN && f->managed) {
-		verdict(out, HEALTH_DEGRADED, "%s: its unit's state is unknown", f->process);
-		return;
-	}
 	if (f->updated_usec > 0 && age_sec(f, f->updated_usec) >= f->stall_seconds) {
 		verdict(out, HEALTH_STALLED, "%s has not written its progress for %" PRId64
 			" s (stall_seconds %d): hung?", f->process, age_sec(f, f->updated_usec),
@@ -138,8 +136,11 @@ void health_of_process(const struct health_facts *f, struct health_verdict *out)
 			f->snapshot_progress ? f->snapshot_progress : "");
 		return;
 	}
-	if (f->pending > 0 && f->progress_usec > 0 &&
-	    age_sec(f, f->progress_usec) >= f->stall_seconds) {
+	/* Pending at every collection for stall_seconds, not just now: the
+	 * slot's lag also wobbles while the source writes other tables. */
+	if (f->pending > 0 && f->progress_usec > 0 && f->pending_since_usec > 0 &&
+	    age_sec(f, f->progress_usec) >= f->stall_seconds &&
+	    age_sec(f, f->pending_since_usec) >= f->stall_seconds) {
 		if (strcmp(f->process, "apply") == 0)
 			verdict(out, HEALTH_STALLED, "apply: %" PRId64 " events pending in Kafka and "
 				"none applied for %" PRId64 " s (stall_seconds %d)", f->pending,

@@ -50,6 +50,8 @@ struct health_facts {
 	int64_t progress_usec;       /* when its events counter last moved; < 0: unknown */
 	int64_t pending;             /* apply: lag_events; capture: slot lag growth in
 				      * bytes since the last collection; < 0: unknown */
+	int64_t pending_since_usec;  /* since when pending has been > 0 at every
+				      * collection; < 0: unknown */
 	int64_t now_usec;
 	int stall_seconds;
 };

@@ -145,10 +145,18 @@ PY
 
 # Polls outputs_say for up to SECONDS (30: the promise of the issue).
 within() { # SECONDS ARGS...
-	local deadline=$((SECONDS + $1))
+	local deadline=$((SECONDS + $1)) t0=$SECONDS
 	shift
 	while :; do
-		outputs_say "$@" >"$WORK/say.out" 2>&1 && return 0
+		if outputs_say "$@" >"$WORK/say.out" 2>&1; then
+			# What it said, for the log (stdout of check is not shown).
+			python3 -c 'import json, sys
+p = next(x for x in json.load(open(sys.argv[1]))["pipelines"] if x["name"] == sys.argv[2])
+print("after %s s: %s %s, %s %s (%s)" % (sys.argv[4], sys.argv[2], p["state"], sys.argv[3],
+      p[sys.argv[3]]["state"], p[sys.argv[3]].get("reason")))' \
+				"$WORK/st.json" "$1" "$2" "$((SECONDS - t0))" >>"$WORK/said.log"
+			return 0
+		fi
 		[ "$SECONDS" -ge "$deadline" ] && { cat "$WORK/say.out"; return 1; }
 		sleep 1
 	done
@@ -203,4 +211,5 @@ check "lock released: apply RUNNING again" within 30 p1 apply RUNNING RUNNING si
 # ---- a process gone ------------------------------------------------------------
 kill -9 "${CAPTURE_PIDS[apply-p1]}"
 check "apply killed with -9: FAILED" within 30 p1 apply FAILED FAILED sink-db2 'exited'
+sed 's/^/# said: /' "$WORK/said.log"
 finish

@@ -24,7 +24,7 @@ static struct health_facts healthy(void)
 		.process = "apply", .unit = PROCESS_RUNNING, .managed = true,
 		.supervision = "running", .has_progress = true, .pid = 42,
 		.activity = "consuming", .updated_usec = NOW - SEC, .progress_usec = NOW - 2 * SEC,
-		.pending = 0, .now_usec = NOW, .stall_seconds = 60,
+		.pending = 0, .pending_since_usec = -1, .now_usec = NOW, .stall_seconds = 60,
 	};
 	return f;
 }
@@ -62,9 +62,16 @@ static void stalled_when_pending_without_progress(void **unused)
 
 	(void)unused;
 	f.pending = 7;
+	f.pending_since_usec = NOW - 70 * SEC;
 	f.progress_usec = NOW - 61 * SEC;
 	assert_int_equal(state_of(&f, &v), HEALTH_STALLED);
 	assert_non_null(strstr(v.reason, "7 events pending"));
+	/* pending only since the last collection (the lag wobbles): not yet */
+	f.pending_since_usec = NOW - 10 * SEC;
+	assert_int_equal(state_of(&f, &v), HEALTH_RUNNING);
+	f.pending_since_usec = -1;
+	assert_int_equal(state_of(&f, &v), HEALTH_RUNNING);
+	f.pending_since_usec = NOW - 70 * SEC;
 	/* one second short of stall_seconds: not yet */
 	f.progress_usec = NOW - 59 * SEC;
 	assert_int_equal(state_of(&f, &v), HEALTH_RUNNING);
@@ -75,6 +82,7 @@ static void stalled_when_pending_without_progress(void **unused)
 	f = healthy();
 	f.process = "capture";
 	f.pending = 4096;
+	f.pending_since_usec = NOW - 100 * SEC;
 	f.progress_usec = NOW - 100 * SEC;
 	assert_int_equal(state_of(&f, &v), HEALTH_STALLED);
 	assert_non_null(strstr(v.reason, "unconfirmed WAL grows"));
@@ -155,6 +163,13 @@ static void failed_or_stopped_when_gone(void **unused)
 	assert_non_null(strstr(v.reason, "lost the connection"));
 	f.has_progress = false;
 	assert_int_equal(state_of(&f, &v), HEALTH_DEGRADED);
+	/* a unit systemd could not be asked about: the pid tells */
+	f = healthy();
+	f.unit = PROCESS_UNKNOWN;
+	f.pid_alive = true;
+	assert_int_equal(state_of(&f, &v), HEALTH_RUNNING);
+	f.pid_alive = false;
+	assert_int_equal(state_of(&f, &v), HEALTH_FAILED);
 }
 
 static void snapshotting_with_progress(void **unused)
@@ -167,6 +182,7 @@ static void snapshotting_with_progress(void **unused)
 	f.snapshot_running = true;
 	f.snapshot_progress = "1 tables done, 2 remaining";
 	f.pending = 1 << 20;
+	f.pending_since_usec = NOW - 100 * SEC;
 	f.progress_usec = NOW - 100 * SEC; /* the stream waits for the snapshot */
 	assert_int_equal(state_of(&f, &v), HEALTH_SNAPSHOTTING);
 	assert_non_null(strstr(v.reason, "1 tables done, 2 remaining"));
