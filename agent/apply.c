@@ -22,6 +22,7 @@
 #include "pgsql.h"
 #include "pipeline_digest.h"
 #include "progress.h"
+#include "progress_health.h"
 #include "table_schema.h"
 #include "util.h"
 
@@ -1260,7 +1261,7 @@ static bool target_lost(const struct apply *a)
 
 static void state_set(struct apply *a, const char *state)
 {
-	progress_writer_set(&a->progress, "state", json_string(state));
+	progress_state_set(&a->progress, state);
 	progress_writer_tick(&a->progress, true);
 }
 
@@ -1300,6 +1301,9 @@ static bool reconnect(struct apply *a)
 	batch_release(a); /* fetched again from the stored offsets */
 	PQfinish(a->db);
 	a->db = NULL;
+	/* The same error again and again is FAILED in status (status_state.c),
+	 * though apply keeps trying. */
+	progress_error_note(&a->progress, ERROR_TARGET_CONNECTION, NULL);
 	state_set(a, "reconnecting");
 	while (!stop_requested) {
 		log_warn("%s: reconnecting to target %s (%s) in %d s", a->label, a->tgt->name,
@@ -1315,9 +1319,11 @@ static bool reconnect(struct apply *a)
 			log_info("%s: reconnected to target %s", a->label, a->tgt->name);
 			a->failed = false;
 			a->create_conflict = false;
+			progress_error_clear(&a->progress, ERROR_TARGET_CONNECTION);
 			state_set(a, "consuming");
 			return true;
 		}
+		progress_error_note(&a->progress, ERROR_TARGET_CONNECTION, NULL);
 		PQfinish(a->db);
 		a->db = NULL;
 		backoff = backoff * 2 > RECONNECT_MAX_SEC ? RECONNECT_MAX_SEC : backoff * 2;
@@ -1380,19 +1386,28 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	pgsql_stop_on(&stop_requested);
 	progress_writer_init(&a.progress, topo->agent.state_dir, "apply", pipe->name);
 	progress_writer_set(&a.progress, "config_digest", pipeline_config_digest_json(topo, pipe, "apply"));
+	progress_state_set(&a.progress, "starting");
 	progress_writer_tick(&a.progress, true);
 	/* At the first start, failing fast shows a wrong setting at once;
 	 * once running, a target that went away is waited for. */
 	a.db = pgsql_connect_capture(a.label, &a.tgt->pg, false);
 	ok = a.db && offsets_table_ensure(&a) && consumer_new(&a, topo);
-	if (ok)
+	if (ok) {
 		log_info("%s: consuming %s.* into %s", a.label, pipe->source->topic_prefix,
 			 a.tgt->pg.dbname);
+		progress_state_set(&a.progress, "consuming");
+	}
 	while (ok && !(ok = consume_loop(&a)) && !stop_requested && target_lost(&a))
 		ok = reconnect(&a);
 	/* Stopped on request: whatever was cut short was rolled back. */
 	if (stop_requested && !a.refused)
 		ok = true;
+	if (ok)
+		progress_state_set(&a.progress, "stopping"); /* a clean end (status: STOPPED) */
+	else if (a.refused)
+		progress_error_note(&a.progress, ERROR_REFUSED_RECORD, NULL);
+	else if (!a.db || PQstatus(a.db) != CONNECTION_OK)
+		progress_error_note(&a.progress, ERROR_TARGET_CONNECTION, NULL);
 	batch_release(&a);
 	free(a.batch);
 	group_free(&a.group);

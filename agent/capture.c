@@ -16,6 +16,7 @@
  */
 #include "capture.h"
 
+#include "capture_ground.h"
 #include "capture_snapshot.h"
 #include "capture_state.h"
 #include "event_json.h"
@@ -25,6 +26,7 @@
 #include "pgsql.h"
 #include "pipeline_digest.h"
 #include "progress.h"
+#include "progress_health.h"
 #include "table_schema.h"
 #include "util.h"
 
@@ -112,6 +114,9 @@ struct capture {
 	double next_status;
 	int64_t event_ms; /* events' ts_ms while streaming (read by housekeeping); 0: read it per event */
 	struct progress_writer progress; /* events for status, written once a second */
+	double next_ground;            /* when capture_ground_check is due */
+	bool kafka_refused;            /* the broker refused a record itself (too large, invalid) */
+	uint64_t error_confirmed;      /* confirmed LSN when the error being retried began */
 };
 
 static double now_sec(void)
@@ -154,6 +159,9 @@ static void on_ack(void *ctx, void *token, bool delivered, const char *error)
 		c->kafka_failed = true;
 	} else if (!delivered && !c->kafka_failed) {
 		c->kafka_failed = true;
+		/* Sent again, the same record is refused again (status: FAILED). */
+		c->kafka_refused = error && (strcasestr(error, "too large") ||
+					     strcasestr(error, "invalid record"));
 		log_error("%s: Kafka did not acknowledge an event (%s); stopping: nothing past LSN %X/%X is confirmed to PostgreSQL",
 			  c->label, error ? error : "unknown error", (unsigned)(c->confirmed >> 32),
 			  (unsigned)c->confirmed);
@@ -616,7 +624,10 @@ static bool prepare_stream(struct capture *c, bool *stream_wanted)
 		 * copied incrementally while streaming. */
 		return capture_snapshot_plan(c->snap);
 	}
+	progress_state_set(&c->progress, "snapshotting");
+	progress_writer_tick(&c->progress, true);
 	ok = snapshot_run(c, snapshot_name, lsn);
+	progress_state_set(&c->progress, "starting");
 	free(snapshot_name);
 	return ok;
 }
@@ -860,15 +871,59 @@ static bool wait_readable(PGconn *conn, int timeout_ms)
 	return PQconsumeInput(conn) == 1;
 }
 
+/* The ground check (capture_ground.c), when due.  Ground that is wrong is
+ * loud (an error line when it changes, "error" for status, which shows
+ * FAILED) but does not stop capture: the other tables keep streaming, and
+ * the operator's fix (bootstrap puts the publication right; a table's
+ * changes lost meanwhile come back with `cdc-agent snapshot PIPELINE
+ * TABLE`) needs no restart. */
+static void ground_check(struct capture *c)
+{
+	const char *kind = NULL, *was = progress_error_kind(&c->progress);
+	const char *msg = json_string_value(
+		json_object_get(json_object_get(c->progress.p.extra, "error"), "message"));
+	struct strbuf why;
+
+	if (now_sec() < c->next_ground)
+		return;
+	c->next_ground = now_sec() + GROUND_CHECK_SECONDS;
+	strbuf_init(&why);
+	switch (capture_ground_check(c->sql, c->kafka, c->src, c->label, &kind, &why)) {
+	case GROUND_OK:
+		if (was && (strcmp(was, ERROR_PUBLICATION) == 0 || strcmp(was, ERROR_TOPIC) == 0)) {
+			log_info("%s: the publication and the topics are as the topology says again",
+				 c->label);
+			progress_error_clear(&c->progress, was);
+		}
+		break;
+	case GROUND_WRONG:
+		if (!was || strcmp(was, kind) != 0 || !msg || strcmp(msg, why.data) != 0)
+			log_error("%s: %s: changes of such a table are not captured (run cdc-agent bootstrap; "
+				  "then re-snapshot the table: cdc-agent snapshot PIPELINE TABLE)",
+				  c->label, why.data);
+		progress_error_note(&c->progress, kind, why.data);
+		break;
+	case GROUND_UNKNOWN:
+		break; /* a server did not answer: the stream or the producer says so */
+	}
+	strbuf_fini(&why);
+}
+
 /* Between messages: serve Kafka's acks, settle transactions, read the clock
- * events are stamped with, send the status when due.  False when Kafka or
- * the status failed (logged). */
+ * events are stamped with, send the status when due, check the ground.
+ * False when Kafka or the status failed (logged). */
 static bool housekeeping(struct capture *c)
 {
 	kafka_out_poll(c->kafka, 0);
 	txns_settle(c);
 	if (c->kafka_failed || kafka_out_failed(c->kafka))
 		return false;
+	/* Kafka took what it refused before: that error is over. */
+	if (c->confirmed > c->error_confirmed) {
+		progress_error_clear(&c->progress, ERROR_KAFKA_DELIVERY);
+		progress_error_clear(&c->progress, ERROR_REFUSED_RECORD);
+	}
+	ground_check(c);
 	c->event_ms = wall_ms();
 	if (!capture_snapshot_step(c->snap, c->sql, c->confirmed))
 		return false; /* errors already logged */
@@ -974,6 +1029,9 @@ static bool session_run(struct capture *c, bool *retry)
 	}
 	if (!stream_start(c, c->confirmed))
 		return false;
+	progress_state_set(&c->progress, "streaming");
+	progress_error_clear(&c->progress, ERROR_SOURCE_CONNECTION);
+	c->next_ground = 0; /* checked at once, then every GROUND_CHECK_SECONDS */
 	c->next_status = 0;
 	c->streamed = true;
 	c->streamed_session = true;
@@ -1031,6 +1089,7 @@ bool capture_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 	kafka_out_stop_on(&stop_requested);
 	progress_writer_init(&c.progress, topo->agent.state_dir, "capture", pipe->name);
 	progress_writer_set(&c.progress, "config_digest", pipeline_config_digest_json(topo, pipe, "capture"));
+	progress_state_set(&c.progress, "starting");
 	progress_writer_tick(&c.progress, true);
 
 	if (!capture_state_load(topo->agent.state_dir, c.src->name, &c.state))
@@ -1047,13 +1106,22 @@ bool capture_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 			break;
 		if (c.streamed_session)
 			backoff = 1; /* it worked until now: start the waits afresh */
+		/* The same kind again and again is FAILED in status
+		 * (status_state.c), though capture keeps trying. */
+		progress_error_note(&c.progress,
+				    !c.kafka_failed  ? ERROR_SOURCE_CONNECTION
+				    : c.kafka_refused ? ERROR_REFUSED_RECORD
+						      : ERROR_KAFKA_DELIVERY,
+				    NULL);
+		c.error_confirmed = c.confirmed;
+		progress_state_set(&c.progress, "reconnecting");
 		if (c.kafka_failed) {
 			/* Kafka refused events (e.g. a topic briefly unknown while a
 			 * broker restarts): a new producer replays from the slot. */
 			kafka_out_free(c.kafka); /* reports what is left as not delivered */
 			c.kafka = NULL;
 			txns_free(&c);
-			c.kafka_failed = false;
+			c.kafka_failed = c.kafka_refused = false;
 			if (!kafka_out_new(&topo->kafka, c.label, on_ack, &c, &c.kafka) ||
 			    !topics_ensure(&c)) {
 				ok = false;
@@ -1079,6 +1147,8 @@ out:
 	/* Stopped on request: a clean stop unless Kafka refused events. */
 	if (stop_requested)
 		ok = !c.kafka_failed;
+	if (ok)
+		progress_state_set(&c.progress, "stopping"); /* a clean end (status: STOPPED) */
 	capture_fini(&c);
 	progress_writer_fini(&c.progress, !ok);
 	return ok;

@@ -401,6 +401,23 @@ static bool topic_partition_count(struct kafka_out *ko, const char *topic, int t
 	return false;
 }
 
+bool kafka_out_topic_names(struct kafka_out *ko, int timeout_ms, struct strlist *names,
+			   struct strbuf *why)
+{
+	const struct rd_kafka_metadata *md;
+	rd_kafka_resp_err_t err = rd_kafka_metadata(ko->rk, 1, NULL, &md, timeout_ms);
+
+	if (err) {
+		strbuf_addf(why, "kafka %s: no metadata: %s", ko->brokers, rd_kafka_err2str(err));
+		return false;
+	}
+	for (int i = 0; i < md->topic_cnt; i++)
+		if (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+			strlist_add(names, md->topics[i].topic);
+	rd_kafka_metadata_destroy(md);
+	return true;
+}
+
 bool kafka_out_ensure_topic(struct kafka_out *ko, const char *topic, int partitions,
 			    int replication_factor, int timeout_ms)
 {

@@ -49,6 +49,13 @@ void kafka_out_free(struct kafka_out *ko);
 MUST_CHECK bool kafka_out_ensure_topic(struct kafka_out *ko, const char *topic, int partitions,
 				       int replication_factor, int timeout_ms);
 
+/* Adds the name of every topic the cluster knows to names, from one
+ * metadata request for all topics (asking for a topic by name could create
+ * it where brokers auto-create topics).  false, not logged, with *why, when
+ * the cluster did not answer within timeout_ms. */
+MUST_CHECK bool kafka_out_topic_names(struct kafka_out *ko, int timeout_ms, struct strlist *names,
+				      struct strbuf *why);
+
 /* Queues one message for topic; key NULL lets the partitioner pick at
  * random, value NULL is a tombstone.  Both are copied.  While the queue is
  * full this serves acks and waits (backpressure, without limit).  Returns

@@ -259,15 +259,19 @@ static int verb_run(const struct cli_options *opts)
 	return run_agent(opts->topology_path);
 }
 
-/* Every pipeline RUNNING and every component healthy. */
+/* Every pipeline RUNNING (or SNAPSHOTTING: working as it should) and every
+ * component healthy. */
 static bool status_all_good(const json_t *doc)
 {
 	const json_t *item;
 	size_t i;
 
-	json_array_foreach(json_object_get(doc, "pipelines"), i, item)
-		if (strcmp(json_string_value(json_object_get(item, "state")), "RUNNING") != 0)
+	json_array_foreach(json_object_get(doc, "pipelines"), i, item) {
+		const char *state = status_str(json_object_get(item, "state"), "?");
+
+		if (strcmp(state, "RUNNING") != 0 && strcmp(state, "SNAPSHOTTING") != 0)
 			return false;
+	}
 	json_array_foreach(json_object_get(doc, "components"), i, item)
 		if (!json_is_true(json_object_get(item, "healthy")))
 			return false;

@@ -12,10 +12,12 @@
 #include "log.h"
 #include "progress.h"
 #include "slot_watch.h"
+#include "status_state.h"
 #include "supervise.h"
 #include "systemd_bus.h"
 #include "util.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -91,6 +93,63 @@ static void components_add(const struct topology *topo, struct systemd *sd,
 
 /* ---- pipelines ------------------------------------------------------------- */
 
+/* Is pid still a "cdc-agent KIND PIPELINE" process?  (Not managed by
+ * systemd, nothing else says whether it exited; a reused pid runs
+ * something else.)  A process of another user is still seen in /proc. */
+static bool process_alive(int pid, const char *kind, const char *pipeline)
+{
+	char path[64], argv[4096];
+	bool has_kind = false, has_pipeline = false;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, argv, sizeof(argv) - 1);
+	close(fd);
+	if (n <= 0)
+		return false; /* a zombie has no command line: it exited */
+	argv[n] = '\0';
+	for (char *a = argv; a < argv + n; a += strlen(a) + 1) {
+		has_kind = has_kind || strcmp(a, kind) == 0;
+		has_pipeline = has_pipeline || strcmp(a, pipeline) == 0;
+	}
+	return has_kind && has_pipeline;
+}
+
+/* When the events counter last moved: now when it differs from the
+ * previous collection's (or the process is another), else as it was then;
+ * null with no previous collection (the status verb on its own). */
+static json_t *progress_moved(const json_t *before, const struct progress *pr, int64_t now)
+{
+	const json_t *then = json_object_get(before, "progress_usec");
+
+	if (!before || json_integer_value(json_object_get(before, "pid")) != pr->pid ||
+	    !json_is_integer(json_object_get(before, "events")) ||
+	    json_integer_value(json_object_get(before, "events")) != (json_int_t)pr->events ||
+	    !json_is_integer(then))
+		return before ? json_integer(now) : json_null();
+	return json_incref((json_t *)then);
+}
+
+/* The members the process keeps for status (progress.h's extra): its own
+ * word on what it does, the error it retries, errors by kind, snapshot. */
+static void progress_extra_add(const struct progress *pr, json_t *half)
+{
+	static const char *const keys[][2] = { { "state", "activity" },
+					       { "error", "error" },
+					       { "errors_by_kind", "errors_by_kind" },
+					       { "snapshot", "snapshot" } };
+
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		json_t *v = json_object_get(pr->extra, keys[i][0]);
+
+		json_object_set_new(half, keys[i][1], v ? json_deep_copy(v) : json_null());
+	}
+}
+
 static void progress_add(const struct topology *topo, const char *kind, const char *pipeline,
 			 const json_t *prev, json_t *half)
 {
@@ -98,7 +157,9 @@ static void progress_add(const struct topology *topo, const char *kind, const ch
 	bool exists = false;
 	const json_t *before =
 		json_object_get(status_find(prev, "pipelines", "name", pipeline), kind);
+	const json_t *unit = json_object_get(half, "unit");
 	json_t *rate = json_null();
+	int64_t now = clock_usec(CLOCK_REALTIME);
 
 	if (!progress_read(topo->agent.state_dir, kind, pipeline, &pr, &exists) || !exists) {
 		json_object_set_new(half, "events", json_null());
@@ -118,11 +179,15 @@ static void progress_add(const struct topology *topo, const char *kind, const ch
 	json_object_set_new(half, "pid", json_integer(pr.pid));
 	json_object_set_new(half, "events", json_integer((json_int_t)pr.events));
 	json_object_set_new(half, "updated_usec", json_integer(pr.updated_usec));
+	json_object_set_new(half, "progress_usec", progress_moved(before, &pr, now));
 	json_object_set_new(half, "events_per_sec", rate);
 	json_object_set_new(half, "last_event_age_sec",
-			    pr.last_event_usec ? json_real((double)(clock_usec(CLOCK_REALTIME) - pr.last_event_usec) / 1e6)
+			    pr.last_event_usec ? json_real((double)(now - pr.last_event_usec) / 1e6)
 					       : json_null());
 	json_object_set_new(half, "last_error", json_string_or_null(pr.last_error));
+	if (status_process_state(half) == PROCESS_UNKNOWN || !json_is_object(unit))
+		json_object_set_new(half, "alive", json_boolean(process_alive(pr.pid, kind, pipeline)));
+	progress_extra_add(&pr, half);
 	progress_fini(&pr);
 }
 
@@ -152,25 +217,134 @@ static const struct slot_report *slot_of(const struct slot_report *r, size_t n,
 	return NULL;
 }
 
-/* RUNNING, FAILED, STOPPED or DEGRADED, from the halves and the slot. */
-static const char *pipeline_state(const json_t *capture, const json_t *apply, const json_t *slot)
+static int64_t int_or(const json_t *v, int64_t dflt)
 {
-	enum process_state halves[] = { status_process_state(capture),
-					status_process_state(apply) };
-	bool stopped = false, degraded = false;
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
+}
 
-	for (size_t i = 0; i < ARRAY_LEN(halves); i++) {
-		if (halves[i] == PROCESS_FAILED)
-			return "FAILED";
-		stopped = stopped || halves[i] == PROCESS_STOPPED;
-		degraded = degraded || halves[i] == PROCESS_STARTING;
-	}
-	if (stopped)
-		return "STOPPED";
-	if (degraded || !slot || json_is_true(json_object_get(slot, "warn")) ||
-	    !json_is_null(json_object_get(slot, "error")))
-		return "DEGRADED";
-	return "RUNNING";
+/* "2 tables done, 1 remaining (public.big: 12000 rows)" from capture's
+ * "snapshot" member, or NULL when it has none. */
+static char *snapshot_progress(const json_t *snap)
+{
+	const json_t *t;
+	size_t i;
+	struct strbuf sb;
+
+	if (!json_is_object(snap))
+		return NULL;
+	strbuf_init(&sb);
+	strbuf_addf(&sb, "%lld tables done, %lld remaining",
+		    (long long)int_or(json_object_get(snap, "tables_done"), 0),
+		    (long long)int_or(json_object_get(snap, "tables_remaining"), 0));
+	json_array_foreach(json_object_get(snap, "tables"), i, t)
+		if (!json_is_true(json_object_get(t, "done")))
+			strbuf_addf(&sb, "; %s: %lld rows", status_str(json_object_get(t, "table"), "?"),
+				    (long long)int_or(json_object_get(t, "rows"), 0));
+	return strbuf_detach(&sb);
+}
+
+/* Since when pending work has been seen at every collection: carried from
+ * the previous document's half while it stays > 0; -1: none, or unknown
+ * (no previous collection). */
+static int64_t pending_since(const json_t *before, int64_t pending, int64_t now)
+{
+	const json_t *then = json_object_get(before, "pending_since_usec");
+
+	if (pending <= 0)
+		return -1;
+	if (!before)
+		return -1;
+	return json_is_integer(then) ? (int64_t)json_integer_value(then) : now;
+}
+
+/* Decides the half's "state" and "reason" (status_state.c) from what was
+ * gathered; pending: see struct health_facts; before: the same half in the
+ * previous collection (NULL: none). */
+static void half_state_set(const struct topology *topo, json_t *half, const char *kind,
+			   int64_t pending, const json_t *before, int64_t now,
+			   struct health_verdict *v)
+{
+	int64_t since = pending_since(before, pending, now);
+
+	const json_t *unit = json_object_get(half, "unit");
+	const json_t *err = json_object_get(half, "error");
+	const json_t *snap = json_object_get(half, "snapshot");
+	const char *activity = status_str(json_object_get(half, "activity"), NULL);
+	char *progress = snapshot_progress(snap);
+	struct health_facts f = {
+		.process = kind,
+		.unit = status_process_state(half),
+		.managed = json_is_object(unit),
+		.supervision = status_str(json_object_get(unit, "supervision"), NULL),
+		.has_progress = json_is_integer(json_object_get(half, "pid")),
+		.pid = (int)int_or(json_object_get(half, "pid"), 0),
+		.pid_alive = json_is_true(json_object_get(half, "alive")),
+		.activity = activity,
+		.last_error = status_str(json_object_get(half, "last_error"), NULL),
+		.error_kind = status_str(json_object_get(err, "kind"), NULL),
+		.error_message = status_str(json_object_get(err, "message"), NULL),
+		.error_since_usec = int_or(json_object_get(err, "since_usec"), -1),
+		.error_repeats = int_or(json_object_get(err, "repeats"), 0),
+		.snapshot_running = json_is_true(json_object_get(snap, "running")) ||
+				    (activity && strcmp(activity, "snapshotting") == 0),
+		.snapshot_progress = progress,
+		.updated_usec = int_or(json_object_get(half, "updated_usec"), -1),
+		.progress_usec = int_or(json_object_get(half, "progress_usec"), -1),
+		.pending = pending,
+		.pending_since_usec = since,
+		.now_usec = now,
+		.stall_seconds = topo->agent.stall_seconds,
+	};
+
+	health_of_process(&f, v);
+	json_object_set_new(half, "pending_since_usec", since > 0 ? json_integer(since) : json_null());
+	json_object_set_new(half, "state", json_string(health_name(v->state)));
+	json_object_set_new(half, "reason", v->reason[0] ? json_string(v->reason) : json_null());
+	free(progress);
+}
+
+/* Capture's pending work: how much the slot's unconfirmed WAL grew since the
+ * previous collection (-1: unknown, or no previous collection). */
+static int64_t slot_lag_growth(const json_t *slot, const json_t *before)
+{
+	int64_t now = int_or(json_object_get(slot, "confirmed_lag_bytes"), -1);
+	int64_t then = int_or(json_object_get(before, "confirmed_lag_bytes"), -1);
+
+	return now >= 0 && then >= 0 ? now - then : -1;
+}
+
+/* Why the slot degrades the pipeline, or NULL. */
+static const char *slot_problem(const json_t *slot)
+{
+	if (!json_is_object(slot))
+		return "the source's slots could not be read";
+	if (!json_is_null(json_object_get(slot, "error")))
+		return status_str(json_object_get(slot, "error"), "cannot be read");
+	if (!json_is_true(json_object_get(slot, "exists")))
+		return "missing (capture creates it)";
+	if (json_is_true(json_object_get(slot, "warn")))
+		return "retains too much WAL (slot_warn_retained) or wal_status unreserved/lost";
+	return NULL;
+}
+
+/* Sets the halves' and the pipeline's "state" and "reason". */
+static void states_set(const struct topology *topo, json_t *p, const json_t *prev)
+{
+	json_t *capture = json_object_get(p, "capture"), *apply = json_object_get(p, "apply");
+	const json_t *slot = json_object_get(p, "slot");
+	const json_t *before = status_find(prev, "pipelines", "name",
+					   status_str(json_object_get(p, "name"), ""));
+	int64_t now = clock_usec(CLOCK_REALTIME);
+	struct health_verdict vc, va, vp;
+
+	half_state_set(topo, capture, "capture",
+		       slot_lag_growth(slot, json_object_get(before, "slot")),
+		       json_object_get(before, "capture"), now, &vc);
+	half_state_set(topo, apply, "apply", int_or(json_object_get(apply, "lag_events"), -1),
+		       json_object_get(before, "apply"), now, &va);
+	health_of_pipeline(&vc, &va, slot_problem(slot), &vp);
+	json_object_set_new(p, "state", json_string(health_name(vp.state)));
+	json_object_set_new(p, "reason", vp.reason[0] ? json_string(vp.reason) : json_null());
 }
 
 static json_t *half_json(const struct topology *topo, struct systemd *sd, struct supervisor *sup,
@@ -209,13 +383,13 @@ static json_t *pipeline_json(const struct topology *topo, struct systemd *sd,
 		json_object_set_new(apply, "lag_error", json_string(why.data));
 	}
 	strbuf_fini(&why);
-	p = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "name", pipe->name, "source",
-		      pipe->source_name, "target", pipe->target_name, "state",
-		      pipeline_state(capture, apply, r ? slot : NULL), "connectors", "source", src,
-		      "sink", sink);
+	p = json_pack("{s:s, s:s, s:s, s:s, s:n, s:{s:s, s:s}}", "name", pipe->name, "source",
+		      pipe->source_name, "target", pipe->target_name, "state", "?", "reason",
+		      "connectors", "source", src, "sink", sink);
 	json_object_set_new(p, "capture", capture);
 	json_object_set_new(p, "apply", apply);
 	json_object_set_new(p, "slot", slot);
+	states_set(topo, p, prev);
 	free(src);
 	free(sink);
 	return p;

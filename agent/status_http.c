@@ -6,6 +6,7 @@
 #include "log.h"
 #include "status.h"
 #include "status_metrics.h"
+#include "status_state.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -98,9 +99,30 @@ struct status_http {
 
 /* ---- Kafka Connect's shapes ------------------------------------------------- */
 
-/* A process's Kafka Connect state: RUNNING, STOPPED, FAILED or UNASSIGNED. */
+/* A process's Kafka Connect state: RUNNING, STOPPED, FAILED or UNASSIGNED,
+ * from the state status.c decided (docs/STATUS.md): SNAPSHOTTING is RUNNING
+ * to Connect; STALLED is FAILED, since a monitor reading Connect's states
+ * must not see a hung task as RUNNING (the task's "trace" says STALLED). */
 static const char *connect_state(const json_t *half, const char **trace)
 {
+	const char *reason = json_string_value(json_object_get(half, "reason"));
+
+	*trace = reason ? reason : json_string_value(json_object_get(half, "last_error"));
+	switch (health_parse(json_string_value(json_object_get(half, "state")))) {
+	case HEALTH_RUNNING:
+	case HEALTH_SNAPSHOTTING:
+		return "RUNNING";
+	case HEALTH_STOPPED:
+		return "STOPPED";
+	case HEALTH_FAILED:
+	case HEALTH_STALLED:
+		return "FAILED";
+	case HEALTH_DEGRADED:
+		return "UNASSIGNED";
+	case N_HEALTH:
+		break;
+	}
+	/* A document without states (an older agent's): from the unit. */
 	*trace = json_string_value(json_object_get(half, "last_error"));
 	switch (status_process_state(half)) {
 	case PROCESS_RUNNING:
@@ -127,6 +149,7 @@ json_t *status_connect_shape(const json_t *doc, const char *name, const char *wo
 		bool source = json_equal(json_object_get(names, "source"), wanted);
 		bool sink = json_equal(json_object_get(names, "sink"), wanted);
 		const char *state, *trace = NULL;
+		const json_t *half_state;
 		json_t *task;
 
 		if (!source && !sink)
@@ -135,6 +158,9 @@ json_t *status_connect_shape(const json_t *doc, const char *name, const char *wo
 		task = json_pack("{s:i, s:s, s:s}", "id", 0, "state", state, "worker_id", worker_id);
 		if (strcmp(state, "FAILED") == 0 && trace)
 			json_object_set_new(task, "trace", json_string(trace));
+		half_state = json_object_get(json_object_get(p, source ? "capture" : "apply"), "state");
+		if (json_is_string(half_state)) /* ours, beyond Connect's: STALLED, SNAPSHOTTING */
+			json_object_set(task, "cdc_agent_state", (json_t *)half_state);
 		shape = json_pack("{s:s, s:{s:s, s:s}, s:[o], s:s}", "name", name, "connector",
 				  "state", state, "worker_id", worker_id, "tasks", task, "type",
 				  source ? "source" : "sink");

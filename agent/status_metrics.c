@@ -4,6 +4,7 @@
 #include "status_metrics.h"
 
 #include "status.h"
+#include "status_state.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -185,6 +186,61 @@ static void slot_metrics(const json_t *doc, struct strbuf *out)
 	}
 }
 
+/* One sample per state: 1 for name's, 0 for the others (a state that is
+ * not known, e.g. in an older document, writes none). */
+static void state_samples(struct strbuf *out, const char *metric, const char *name,
+			  const char *pipeline, const char *process)
+{
+	if (health_parse(name) == N_HEALTH)
+		return;
+	for (int h = 0; h < N_HEALTH; h++) {
+		json_t *v = json_integer(health_parse(name) == (enum health)h);
+
+		if (process)
+			sample(out, metric, v, "pipeline", pipeline, "process", process, "state",
+			       health_name((enum health)h), NULL);
+		else
+			sample(out, metric, v, "pipeline", pipeline, "state",
+			       health_name((enum health)h), NULL);
+		json_decref(v);
+	}
+}
+
+/* The states status.c decided, and the errors each process counted by kind. */
+static void state_metrics(const json_t *doc, struct strbuf *out)
+{
+	static const char *const halves[] = { "capture", "apply" };
+	const json_t *p;
+	size_t i;
+
+	family(out, "cdc_agent_pipeline_state", "gauge",
+	       "1 for the pipeline's current state (RUNNING, SNAPSHOTTING, STALLED, FAILED, "
+	       "STOPPED, DEGRADED), 0 for the others.");
+	json_array_foreach(json_object_get(doc, "pipelines"), i, p)
+		state_samples(out, "cdc_agent_pipeline_state", str(p, "state"), str(p, "name"), NULL);
+	family(out, "cdc_agent_process_state", "gauge",
+	       "1 for the capture/apply process's current state, 0 for the others.");
+	json_array_foreach(json_object_get(doc, "pipelines"), i, p)
+		for (size_t h = 0; h < ARRAY_LEN(halves); h++)
+			state_samples(out, "cdc_agent_process_state",
+				      str(json_object_get(p, halves[h]), "state"), str(p, "name"),
+				      halves[h]);
+	family(out, "cdc_agent_errors_total", "counter",
+	       "Errors the process met, by kind, since it started.");
+	json_array_foreach(json_object_get(doc, "pipelines"), i, p) {
+		for (size_t h = 0; h < ARRAY_LEN(halves); h++) {
+			const json_t *by_kind =
+				json_object_get(json_object_get(p, halves[h]), "errors_by_kind");
+			const char *kind;
+			const json_t *n;
+
+			json_object_foreach((json_t *)by_kind, kind, n)
+				sample(out, "cdc_agent_errors_total", n, "pipeline", str(p, "name"),
+				       "process", halves[h], "kind", kind, NULL);
+		}
+	}
+}
+
 void status_metrics_render(const json_t *doc, struct strbuf *out)
 {
 	json_t *up = json_true();
@@ -194,5 +250,6 @@ void status_metrics_render(const json_t *doc, struct strbuf *out)
 	agent_metrics(json_object_get(doc, "agent"), out);
 	component_metrics(doc, out);
 	pipeline_metrics(doc, out);
+	state_metrics(doc, out);
 	slot_metrics(doc, out);
 }

@@ -34,10 +34,14 @@ static void number_or_dash(const json_t *v, const char *fmt, char *buf, size_t l
 		snprintf(buf, len, "-");
 }
 
-/* The unit's supervision, or its systemd state where there is none. */
+/* The state status.c decided; in an older document, the unit's
+ * supervision or its systemd state. */
 static const char *half_state(const json_t *half)
 {
 	const json_t *unit = json_object_get(half, "unit");
+
+	if (json_is_string(json_object_get(half, "state")))
+		return json_string_value(json_object_get(half, "state"));
 
 	if (json_is_null(unit) || !unit)
 		return json_is_integer(json_object_get(half, "pid")) ? "process" : "-";
@@ -71,8 +75,10 @@ static void print_pipeline(const json_t *p, FILE *out)
 	const json_t *capture = json_object_get(p, "capture"), *apply = json_object_get(p, "apply");
 	const json_t *slot = json_object_get(p, "slot");
 	char rate_c[32], rate_a[32], rates[64], lag[32], retained[32], age[32];
-	const char *err = status_str(json_object_get(capture, "last_error"),
-				 status_str(json_object_get(apply, "last_error"), "-"));
+	/* Why the pipeline is in its state, else the last error logged. */
+	const char *err = status_str(json_object_get(p, "reason"),
+				 status_str(json_object_get(capture, "last_error"),
+					    status_str(json_object_get(apply, "last_error"), "-")));
 
 	number_or_dash(json_object_get(capture, "events_per_sec"), "%.1f", rate_c, sizeof(rate_c));
 	number_or_dash(json_object_get(apply, "events_per_sec"), "%.1f", rate_a, sizeof(rate_a));
@@ -80,7 +86,7 @@ static void print_pipeline(const json_t *p, FILE *out)
 	number_or_dash(json_object_get(apply, "lag_events"), "%.0f", lag, sizeof(lag));
 	human_bytes(json_object_get(slot, "retained_bytes"), retained, sizeof(retained));
 	number_or_dash(json_object_get(capture, "last_event_age_sec"), "%.0f s", age, sizeof(age));
-	fprintf(out, "%-16s %-9s %-22s %-22s %-14s %-10s %-11s %-10s %s\n",
+	fprintf(out, "%-16s %-12s %-22s %-22s %-14s %-10s %-11s %-10s %s\n",
 		status_str(json_object_get(p, "name"), "?"), status_str(json_object_get(p, "state"), "?"),
 		half_state(capture), half_state(apply), rates, lag, retained, age, err);
 }
@@ -91,9 +97,9 @@ void status_print_table(const json_t *doc, FILE *out)
 	size_t i;
 
 	print_components(doc, out);
-	fprintf(out, "\n%-16s %-9s %-22s %-22s %-14s %-10s %-11s %-10s %s\n", "PIPELINE", "STATE",
+	fprintf(out, "\n%-16s %-12s %-22s %-22s %-14s %-10s %-11s %-10s %s\n", "PIPELINE", "STATE",
 		"CAPTURE", "APPLY", "EVENTS/S C/A", "APPLY LAG", "SLOT WAL", "LAST EVENT",
-		"LAST ERROR");
+		"REASON / LAST ERROR");
 	json_array_foreach(json_object_get(doc, "pipelines"), i, item)
 		print_pipeline(item, out);
 	if (json_array_size(json_object_get(doc, "warnings")) > 0)

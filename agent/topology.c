@@ -67,6 +67,7 @@ static const struct key_spec agent_keys[] = {
 	KEY(agent_cfg, "cache_dir", V_ABS_PATH, cache_dir, false, "/var/cache/cdc-agent"),
 	KEY(agent_cfg, "manage_units", V_BOOL, manage_units, false, "true"),
 	KEY_INT(agent_cfg, "reconcile_seconds", reconcile_seconds, "30", 5, 86400),
+	KEY_INT(agent_cfg, "stall_seconds", stall_seconds, "60", 2, 86400),
 	KEY(agent_cfg, "status_listen", V_LISTEN, status_listen, false, "127.0.0.1:8083"),
 };
 

@@ -103,6 +103,7 @@ struct agent_cfg {
 	char *cache_dir;           /* downloaded distributions */
 	bool manage_units;         /* bootstrap installs and runs the systemd units */
 	int reconcile_seconds;     /* run: period of the reconcile pass */
+	int stall_seconds;         /* status: pending work with no progress this long is STALLED */
 	char *status_listen;       /* run: loopback IP:port of the HTTP status; NULL: off */
 };
 

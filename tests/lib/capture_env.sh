@@ -1,5 +1,7 @@
 # tests/lib/capture_env.sh: a source cluster, a ZooKeeper-mode Kafka broker and
 # a bootstrapped topology, for the capture tests.
+#   CAPTURE_AGENT_KEYS: more lines for [agent] (each ending in a newline);
+#   CAPTURE_KAFKA_PROPS: more key=value broker settings (words).
 #   capture_env_up TABLES_SQL   -> $WORK, $T (topology), $KP (broker port)
 #   capture_start PIPELINE      -> background capture, pid in CAPTURE_PIDS[PIPELINE]
 #   topic_count TOPIC           -> number of records in TOPIC now
@@ -29,14 +31,15 @@ capture_env_up() { # SQL run in db1 before bootstrap; topology body from stdin
 	while [ "$KP" = "$zk" ]; do KP=$(free_port); done
 	zk_start "$WORK/kafka" "$zk" >/dev/null 2>&1 || return 1
 	# A short ZooKeeper session lets a broker killed with -9 register again soon.
-	kafka_start_zk "$WORK/kafka" "$KP" "$zk" zookeeper.session.timeout.ms=6000 >/dev/null 2>&1 || return 1
+	# shellcheck disable=SC2086 # CAPTURE_KAFKA_PROPS: more key=value words
+	kafka_start_zk "$WORK/kafka" "$KP" "$zk" zookeeper.session.timeout.ms=6000 ${CAPTURE_KAFKA_PROPS:-} >/dev/null 2>&1 || return 1
 	pg_cluster_create src || return 1
 	pg_psql src postgres "CREATE DATABASE db1" >/dev/null
 	pg_psql src db1 "$1" >/dev/null || return 1
 	(umask 077 && echo 'cdc pw' >"$WORK/db1.pass" && echo 'db2 pw' >"$WORK/db2.pass")
 	T=$WORK/topo.ini
 	{
-		printf '[agent]\nstate_dir = %s/state\nmanage_units = false\n[kafka]\nbootstrap_servers = 127.0.0.1:%s\npartitions = %s\n' "$WORK" "$KP" "${CAPTURE_PARTITIONS:-3}"
+		printf '[agent]\nstate_dir = %s/state\nmanage_units = false\n%s[kafka]\nbootstrap_servers = 127.0.0.1:%s\npartitions = %s\n' "$WORK" "${CAPTURE_AGENT_KEYS:-}" "$KP" "${CAPTURE_PARTITIONS:-3}"
 		sed -e "s|@PORT@|$PG_PORT_src|g" -e "s|@SOCK@|$PG_SOCK_src|g" -e "s|@WORK@|$WORK|g"
 	} >"$T"
 	"$CDC_AGENT" -c "$T" bootstrap >/dev/null 2>&1

@@ -115,6 +115,48 @@ static void test_metrics(void **unused)
 	json_decref(doc);
 }
 
+/* The states status.c decided are what Connect's shape and /metrics say:
+ * STALLED is FAILED to Connect (trace: the reason), SNAPSHOTTING RUNNING;
+ * one state sample is 1, the others 0; errors by kind are counters. */
+static void test_decided_states(void **unused)
+{
+	json_t *doc = json_loads(
+		"{\"pipelines\": [{\"name\": \"p\", \"state\": \"STALLED\", \"reason\": \"apply: stuck\","
+		"  \"connectors\": {\"source\": \"source-db1\", \"sink\": \"sink-db2\"},"
+		"  \"capture\": {\"unit\": null, \"pid\": 3, \"state\": \"SNAPSHOTTING\","
+		"               \"errors_by_kind\": {\"kafka_delivery\": 2}},"
+		"  \"apply\": {\"unit\": null, \"pid\": 4, \"state\": \"STALLED\","
+		"             \"reason\": \"apply: stuck\", \"last_error\": \"old\"}}]}",
+		0, NULL);
+	json_t *shape, *task;
+	struct strbuf sb;
+
+	(void)unused;
+	assert_non_null(doc);
+	shape = status_connect_shape(doc, "sink-db2", "w");
+	task = json_array_get(json_object_get(shape, "tasks"), 0);
+	assert_string_equal(json_string_value(json_object_get(task, "state")), "FAILED");
+	assert_string_equal(json_string_value(json_object_get(task, "trace")), "apply: stuck");
+	assert_string_equal(json_string_value(json_object_get(task, "cdc_agent_state")), "STALLED");
+	json_decref(shape);
+	shape = status_connect_shape(doc, "source-db1", "w");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(shape, "connector"), "state")),
+			    "RUNNING");
+	json_decref(shape);
+	strbuf_init(&sb);
+	status_metrics_render(doc, &sb);
+	assert_non_null(strstr(sb.data, "cdc_agent_pipeline_state{pipeline=\"p\",state=\"STALLED\"} 1\n"));
+	assert_non_null(strstr(sb.data, "cdc_agent_pipeline_state{pipeline=\"p\",state=\"RUNNING\"} 0\n"));
+	assert_non_null(strstr(sb.data,
+			       "cdc_agent_process_state{pipeline=\"p\",process=\"capture\",state=\"SNAPSHOTTING\"} 1\n"));
+	assert_non_null(strstr(sb.data,
+			       "cdc_agent_process_state{pipeline=\"p\",process=\"apply\",state=\"FAILED\"} 0\n"));
+	assert_non_null(strstr(sb.data,
+			       "cdc_agent_errors_total{pipeline=\"p\",process=\"capture\",kind=\"kafka_delivery\"} 2\n"));
+	strbuf_fini(&sb);
+	json_decref(doc);
+}
+
 /* Host: loopback names and the listen address, with no port or the listen
  * port; nothing a rebound DNS name, another port or a trick spelling gives. */
 static void test_host_allowed(void **unused)
@@ -159,6 +201,7 @@ int main(void)
 		cmocka_unit_test(test_connect_shape),
 		cmocka_unit_test(test_process_state),
 		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_decided_states),
 		cmocka_unit_test(test_host_allowed),
 	};
 

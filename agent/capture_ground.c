@@ -1,0 +1,99 @@
+/*
+ * agent/capture_ground.c: the publication and the topics as capture needs
+ * them (capture_ground.h).
+ */
+#include "capture_ground.h"
+
+#include "pgsql.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Kafka's metadata request waits at most this long: the check runs between
+ * stream messages, and a broker that does not answer is not the ground's
+ * fault (producing says so). */
+#define METADATA_TIMEOUT_MS 3000
+
+static void why_add(struct strbuf *why, const char *fmt, const char *a, const char *b)
+{
+	if (why->len > 0)
+		strbuf_adds(why, "; ");
+	strbuf_addf(why, fmt, a, b);
+}
+
+/* The publication's tables against the topology's; false when it could not
+ * be asked (logged). */
+static bool publication_compare(PGconn *sql, const struct source_cfg *src, const char *label,
+				struct strbuf *why)
+{
+	const char *params[] = { src->publication };
+	struct strlist published = { 0 }, listed = { 0 };
+	PGresult *res;
+
+	if (!pgsql_query(sql, label,
+			 "SELECT schemaname || '.' || tablename FROM pg_publication_tables "
+			 "WHERE pubname = $1",
+			 1, params, &res))
+		return false; /* errors already logged */
+	for (int i = 0; i < PQntuples(res); i++)
+		strlist_add(&published, PQgetvalue(res, i, 0));
+	PQclear(res);
+	for (size_t i = 0; i < src->tables.n; i++) {
+		char *name = xasprintf("%s.%s", src->tables.items[i].schema, src->tables.items[i].table);
+
+		strlist_add(&listed, name);
+		if (!strlist_contains(&published, name))
+			why_add(why, "table %s is not in publication %s", name, src->publication);
+		free(name);
+	}
+	for (size_t i = 0; i < published.n; i++)
+		if (!strlist_contains(&listed, published.items[i]))
+			why_add(why, "publication %s has table %s that the topology does not list",
+				src->publication, published.items[i]);
+	strlist_fini(&published);
+	strlist_fini(&listed);
+	return true;
+}
+
+/* Every table's topic exists; false when Kafka did not answer (why says). */
+static bool topics_compare(struct kafka_out *ko, const struct source_cfg *src,
+			   struct strbuf *why, struct strbuf *unknown)
+{
+	struct strlist names = { 0 };
+
+	if (!kafka_out_topic_names(ko, METADATA_TIMEOUT_MS, &names, unknown))
+		return false;
+	for (size_t i = 0; i < src->tables.n; i++) {
+		char *topic = topology_topic(src, &src->tables.items[i]);
+
+		if (!strlist_contains(&names, topic))
+			why_add(why, "topic %s does not exist%s", topic,
+				" (capture creates topics at start: restart it, or create the topic)");
+		free(topic);
+	}
+	strlist_fini(&names);
+	return true;
+}
+
+enum ground capture_ground_check(PGconn *sql, struct kafka_out *ko, const struct source_cfg *src,
+				 const char *label, const char **kind, struct strbuf *why)
+{
+	struct strbuf unknown;
+	bool asked;
+
+	if (!publication_compare(sql, src, label, why))
+		return GROUND_UNKNOWN; /* errors already logged */
+	if (why->len > 0) {
+		*kind = "publication";
+		return GROUND_WRONG;
+	}
+	strbuf_init(&unknown);
+	asked = topics_compare(ko, src, why, &unknown);
+	if (!asked)
+		strbuf_adds(why, unknown.data);
+	strbuf_fini(&unknown);
+	if (!asked)
+		return GROUND_UNKNOWN;
+	*kind = "topic";
+	return why->len > 0 ? GROUND_WRONG : GROUND_OK;
+}
