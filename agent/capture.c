@@ -115,6 +115,7 @@ struct capture {
 	int64_t event_ms; /* events' ts_ms while streaming (read by housekeeping); 0: read it per event */
 	struct progress_writer progress; /* events for status, written once a second */
 	double next_ground;            /* when capture_ground_check is due */
+	struct strbuf ground_extra;    /* published beyond the topology at the last check */
 	bool kafka_refused;            /* the broker refused a record itself (too large, invalid) */
 	uint64_t error_confirmed;      /* confirmed LSN when the error being retried began */
 };
@@ -888,7 +889,8 @@ static void ground_check(struct capture *c)
 		return;
 	c->next_ground = now_sec() + GROUND_CHECK_SECONDS;
 	strbuf_init(&why);
-	switch (capture_ground_check(c->sql, c->kafka, c->src, c->label, &kind, &why)) {
+	switch (capture_ground_check(c->sql, c->kafka, c->src, c->label, &c->ground_extra, &kind,
+				     &why)) {
 	case GROUND_OK:
 		if (was && (strcmp(was, ERROR_PUBLICATION) == 0 || strcmp(was, ERROR_TOPIC) == 0)) {
 			log_info("%s: the publication and the topics are as the topology says again",
@@ -1061,6 +1063,7 @@ static void capture_fini(struct capture *c)
 	capture_state_fini(&c->state);
 	strbuf_fini(&c->key);
 	strbuf_fini(&c->value);
+	strbuf_fini(&c->ground_extra);
 	free(c->label);
 }
 
@@ -1081,6 +1084,7 @@ bool capture_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 	c.fmt.interval_string = c.src->interval_handling == INTERVAL_STRING;
 	strbuf_init(&c.key);
 	strbuf_init(&c.value);
+	strbuf_init(&c.ground_extra);
 	pgoutput_decoder_init(&c.dec);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);

@@ -4,6 +4,7 @@
  */
 #include "capture_ground.h"
 
+#include "log.h"
 #include "pgsql.h"
 
 #include <stdlib.h>
@@ -24,7 +25,7 @@ static void why_add(struct strbuf *why, const char *fmt, const char *a, const ch
 /* The publication's tables against the topology's; false when it could not
  * be asked (logged). */
 static bool publication_compare(PGconn *sql, const struct source_cfg *src, const char *label,
-				struct strbuf *why)
+				struct strbuf *why, struct strbuf *extra)
 {
 	const char *params[] = { src->publication };
 	struct strlist published = { 0 }, listed = { 0 };
@@ -48,7 +49,7 @@ static bool publication_compare(PGconn *sql, const struct source_cfg *src, const
 	}
 	for (size_t i = 0; i < published.n; i++)
 		if (!strlist_contains(&listed, published.items[i]))
-			why_add(why, "publication %s has table %s that the topology does not list",
+			why_add(extra, "publication %s has table %s that the topology does not list",
 				src->publication, published.items[i]);
 	strlist_fini(&published);
 	strlist_fini(&listed);
@@ -76,13 +77,30 @@ static bool topics_compare(struct kafka_out *ko, const struct source_cfg *src,
 }
 
 enum ground capture_ground_check(PGconn *sql, struct kafka_out *ko, const struct source_cfg *src,
-				 const char *label, const char **kind, struct strbuf *why)
+				 const char *label, struct strbuf *extra_seen, const char **kind,
+				 struct strbuf *why)
 {
-	struct strbuf unknown;
-	bool asked;
+	struct strbuf unknown, extra;
+	bool asked, extra_again;
 
-	if (!publication_compare(sql, src, label, why))
+	strbuf_init(&extra);
+	if (!publication_compare(sql, src, label, why, &extra)) {
+		strbuf_fini(&extra);
 		return GROUND_UNKNOWN; /* errors already logged */
+	}
+	/* A table the topology no longer lists stays published until the pass
+	 * that restarted this capture drops it (docs/ARCHITECTURE.md, held
+	 * drops): wrong only when the next check still finds it. */
+	extra_again = extra.len > 0 && strcmp(extra.data, extra_seen->data) == 0;
+	strbuf_fini(extra_seen);
+	strbuf_init(extra_seen);
+	strbuf_adds(extra_seen, extra.data);
+	if (extra_again)
+		why_add(why, "%s%s", extra.data, "");
+	else if (extra.len > 0)
+		log_info("%s: %s (its changes are ignored; the next pass of the agent drops it)",
+			 label, extra.data);
+	strbuf_fini(&extra);
 	if (why->len > 0) {
 		*kind = "publication";
 		return GROUND_WRONG;

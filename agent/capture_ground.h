@@ -24,10 +24,14 @@ enum ground {
 	GROUND_UNKNOWN, /* a server did not answer (logged, or in *why): no verdict */
 };
 
-/* sql: a normal connection to the source; ko: capture's producer.  On
- * GROUND_WRONG, *kind is "publication" or "topic" and why names every
- * table at fault, e.g. "table public.big is not in publication p". */
+/* sql: a normal connection to the source; ko: capture's producer;
+ * extra_seen: what the previous check found published beyond the topology
+ * (kept by the caller, "" at first).  On GROUND_WRONG, *kind is
+ * "publication" or "topic" and why names every table at fault, e.g. "table
+ * public.big is not in publication p"; a table published beyond the
+ * topology is wrong only when two checks in a row find it. */
 enum ground capture_ground_check(PGconn *sql, struct kafka_out *ko, const struct source_cfg *src,
-				 const char *label, const char **kind, struct strbuf *why);
+				 const char *label, struct strbuf *extra_seen, const char **kind,
+				 struct strbuf *why);
 
 #endif
