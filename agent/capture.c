@@ -1101,8 +1101,10 @@ bool capture_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 	progress_writer_tick(&c.progress, true);
 
 	if (!ok || !capture_state_load(topo->agent.state_dir, c.src->name, &c.state) ||
-	    !kafka_out_new(&topo->kafka, c.label, on_ack, &c, &c.kafka) || !topics_ensure(&c))
+	    !kafka_out_new(&topo->kafka, c.label, on_ack, &c, &c.kafka) || !topics_ensure(&c)) {
+		ok = false;
 		goto out; /* errors already logged */
+	}
 	while (!stop_requested) {
 		c.streamed_session = false;
 		ok = session_run(&c, &retry);
