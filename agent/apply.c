@@ -21,6 +21,7 @@
 #include "log.h"
 #include "pgsql.h"
 #include "pipeline_digest.h"
+#include "event_counts.h"
 #include "progress.h"
 #include "progress_health.h"
 #include "table_schema.h"
@@ -94,6 +95,7 @@ struct row_values {
 struct route {
 	char *topic;                  /* owned */
 	const struct table_ref *table; /* the topology's */
+	size_t count_idx;             /* its table's event_counts index */
 };
 
 struct apply {
@@ -128,6 +130,12 @@ struct apply {
 	struct progress_writer progress; /* for status: counted once a batch commits */
 	uint64_t batch_events;           /* change events of the batch being applied */
 	int64_t batch_last_ms;           /* source ts_ms of its last one */
+	/* Events since the pipeline was created, by table and op: stored in
+	 * cdc_agent.event_counts in each batch's transaction, so a batch
+	 * applied again after a crash is counted once (event_counts.h). */
+	struct event_counts counts;
+	uint64_t *batch_ops;             /* per route, EVENT_OPS each: this batch's */
+	bool drained;                    /* the last poll found nothing to apply */
 };
 
 static long long now_ms(void)
@@ -167,7 +175,90 @@ static bool offsets_table_ensure(struct apply *a)
 			  "CREATE TABLE IF NOT EXISTS cdc_agent.offsets ("
 			  " pipeline text NOT NULL, topic text NOT NULL, partition int NOT NULL,"
 			  " next_offset bigint NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),"
-			  " PRIMARY KEY (pipeline, topic, partition))");
+			  " PRIMARY KEY (pipeline, topic, partition))") &&
+	       /* Its own table, not columns of offsets: a target made by an
+		* older version gains it with the same idempotent statement. */
+	       pgsql_exec(a->db, a->label,
+			  "CREATE TABLE IF NOT EXISTS cdc_agent.event_counts ("
+			  " pipeline text NOT NULL, table_name text NOT NULL, op text NOT NULL,"
+			  " events bigint NOT NULL, PRIMARY KEY (pipeline, table_name, op))");
+}
+
+static void array_add_quoted(struct strbuf *sb, const char *text, size_t len);
+
+/* The counts stored so far; each route learns its table's index. */
+static bool counts_load(struct apply *a)
+{
+	const char *params[] = { a->pipe->name };
+	PGresult *res;
+
+	for (size_t i = 0; i < a->nroutes; i++) {
+		char *name = xasprintf("%s.%s", a->routes[i].table->schema, a->routes[i].table->table);
+
+		a->routes[i].count_idx = event_counts_index(&a->counts, name);
+		free(name);
+	}
+	if (!pgsql_query(a->db, a->label,
+			 "SELECT table_name, op, events FROM cdc_agent.event_counts WHERE pipeline = $1",
+			 1, params, &res))
+		return false; /* errors already logged */
+	for (int r = 0; r < PQntuples(res); r++) {
+		const char *op = PQgetvalue(res, r, 1);
+		int idx = strlen(op) == 1 ? event_op_index(op[0]) : -1;
+
+		if (idx >= 0)
+			event_counts_get(&a->counts, PQgetvalue(res, r, 0))->op[idx] +=
+				strtoull(PQgetvalue(res, r, 2), NULL, 10);
+	}
+	PQclear(res);
+	return true;
+}
+
+/* Adds the batch's counts in its transaction: one statement, whatever the
+ * tables and ops. */
+static bool counts_store(struct apply *a)
+{
+	struct strbuf tables, ops, ns;
+	const char *params[4];
+	bool any = false, ok = true;
+	PGresult *res;
+
+	strbuf_init(&tables);
+	strbuf_init(&ops);
+	strbuf_init(&ns);
+	for (size_t r = 0; r < a->nroutes; r++)
+		for (int op = 0; op < EVENT_OPS; op++) {
+			uint64_t n = a->batch_ops[r * EVENT_OPS + (size_t)op];
+			const char *name = a->counts.t[a->routes[r].count_idx].table;
+
+			if (n == 0)
+				continue;
+			strbuf_adds(&tables, any ? "," : "{");
+			array_add_quoted(&tables, name, strlen(name));
+			strbuf_addf(&ops, "%s%c", any ? "," : "{", event_op_codes[op]);
+			strbuf_addf(&ns, "%s%llu", any ? "," : "{", (unsigned long long)n);
+			any = true;
+		}
+	if (any) {
+		strbuf_adds(&tables, "}");
+		strbuf_adds(&ops, "}");
+		strbuf_adds(&ns, "}");
+		params[0] = a->pipe->name;
+		params[1] = tables.data;
+		params[2] = ops.data;
+		params[3] = ns.data;
+		ok = pgsql_query(a->db, a->label,
+				 "INSERT INTO cdc_agent.event_counts AS e (pipeline, table_name, op, events) "
+				 "SELECT $1, t, o, n FROM unnest($2::text[], $3::text[], $4::bigint[]) AS u(t, o, n) "
+				 "ON CONFLICT (pipeline, table_name, op) DO UPDATE SET events = e.events + EXCLUDED.events",
+				 4, params, &res);
+		if (ok)
+			PQclear(res);
+	}
+	strbuf_fini(&tables);
+	strbuf_fini(&ops);
+	strbuf_fini(&ns);
+	return ok;
 }
 
 /* Sets each assigned partition's start to the offset stored with the data. */
@@ -925,6 +1016,7 @@ static void routes_init(struct apply *a)
 		a->routes[i].table = &src->tables.items[i];
 	}
 	a->nroutes = src->tables.n;
+	a->batch_ops = xcalloc(src->tables.n * EVENT_OPS, sizeof(*a->batch_ops));
 }
 
 static void routes_fini(struct apply *a)
@@ -932,7 +1024,9 @@ static void routes_fini(struct apply *a)
 	for (size_t i = 0; i < a->nroutes; i++)
 		free(a->routes[i].topic);
 	free(a->routes);
+	free(a->batch_ops);
 	a->routes = NULL;
+	a->batch_ops = NULL;
 	a->nroutes = 0;
 }
 
@@ -940,7 +1034,7 @@ static void routes_fini(struct apply *a)
  * else the record is refused (logged): its topic is not the pipeline's, or
  * it claims another table than its topic carries. */
 static const struct table_ref *record_table(struct apply *a, const rd_kafka_message_t *m,
-					    const struct apply_event *ev)
+					    const struct apply_event *ev, size_t *route)
 {
 	const char *topic = rd_kafka_topic_name(m->rkt);
 
@@ -949,6 +1043,7 @@ static const struct table_ref *record_table(struct apply *a, const rd_kafka_mess
 
 		if (strcmp(a->routes[i].topic, topic) != 0)
 			continue;
+		*route = i;
 		if (strcmp(t->schema, ev->schema) == 0 && strcmp(t->table, ev->table) == 0)
 			return t;
 		record_error(a, m, "refused: its source block names table %s.%s, but this topic carries %s.%s",
@@ -968,6 +1063,8 @@ static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_
 	size_t ulen, clen;
 	const char *unchanged = header(m, "cdc.unchanged", &ulen);
 	const char *columns = header(m, "cdc.columns", &clen);
+	size_t route = 0;
+	int op;
 	bool ok;
 
 	strbuf_init(&why);
@@ -980,12 +1077,15 @@ static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_
 	strbuf_fini(&why);
 	if (!ok || ev->op == 0)
 		return ok;
-	table = record_table(a, m, ev);
+	table = record_table(a, m, ev, &route);
 	if (!table) {
 		a->failed = true; /* the record itself is at fault: no retry */
 		return false;
 	}
 	a->batch_events++;
+	op = event_op_index(ev->op);
+	if (op >= 0)
+		a->batch_ops[route * EVENT_OPS + (size_t)op]++;
 	if (ev->source_ts_ms > 0)
 		a->batch_last_ms = ev->source_ts_ms;
 	tt = target_table_get(a, table, ev, m);
@@ -1013,9 +1113,11 @@ static bool batch_apply_once(struct apply *a, bool one_by_one)
 	bool ok = pgsql_exec(a->db, a->label, "BEGIN");
 
 	a->batch_events = 0;
+	memset(a->batch_ops, 0, a->nroutes * EVENT_OPS * sizeof(*a->batch_ops));
 	for (size_t i = 0; ok && i < a->nbatch; i++)
 		ok = apply_record(a, a->batch[i], one_by_one);
-	ok = ok && group_flush(a) && offsets_store(a) && pgsql_exec(a->db, a->label, "COMMIT");
+	ok = ok && group_flush(a) && offsets_store(a) && counts_store(a) &&
+	     pgsql_exec(a->db, a->label, "COMMIT");
 	if (!ok) {
 		group_reset(&a->group);
 		pgsql_rollback(a->db);
@@ -1097,6 +1199,10 @@ static bool batch_apply(struct apply *a)
 		if (now_ms() - a->kafka_committed_ms >= KAFKA_COMMIT_EVERY_MS)
 			kafka_offsets_commit(a);
 		a->progress.p.events += a->batch_events;
+		for (size_t r = 0; r < a->nroutes; r++)
+			for (int op = 0; op < EVENT_OPS; op++)
+				a->counts.t[a->routes[r].count_idx].op[op] +=
+					a->batch_ops[r * EVENT_OPS + (size_t)op];
 		if (a->batch_last_ms > 0)
 			a->progress.p.last_event_usec = a->batch_last_ms * 1000;
 		log_debug("%s: applied %zu records", a->label, a->nbatch);
@@ -1243,6 +1349,7 @@ static bool consume_loop(struct apply *a)
 		} else if (m) {
 			continue; /* the progress file is written between batches */
 		}
+		a->drained = !m && a->nbatch == 0;
 		progress_writer_tick(&a->progress, false);
 	}
 	/* Stopped: the open batch is left unapplied, so its offsets unstored;
@@ -1315,7 +1422,11 @@ static bool reconnect(struct apply *a)
 		if (stop_requested)
 			break;
 		a->db = pgsql_connect_capture(a->label, &a->tgt->pg, false);
-		if (a->db && offsets_table_ensure(a) && assignment_restart(a)) {
+		/* The target's counts again: a COMMIT whose answer was lost
+		 * may have counted the last batch there. */
+		event_counts_fini(&a->counts);
+		event_counts_init(&a->counts);
+		if (a->db && offsets_table_ensure(a) && counts_load(a) && assignment_restart(a)) {
 			log_info("%s: reconnected to target %s", a->label, a->tgt->name);
 			a->failed = false;
 			a->create_conflict = false;
@@ -1367,6 +1478,31 @@ static void consumer_close(struct apply *a)
 	a->rk = NULL;
 }
 
+/* Milliseconds behind the source from apply's own view: 0 when its last
+ * poll found nothing, else now - the source commit time of the last event
+ * applied; -1 when unknown.  status.c prefers the lag in Kafka when it can
+ * ask (a stopped apply writes nothing). */
+static int64_t behind_source_ms(const struct apply *a)
+{
+	if (a->drained)
+		return 0;
+	if (!a->progress.p.last_event_usec)
+		return -1;
+	return (clock_usec(CLOCK_REALTIME) - a->progress.p.last_event_usec) / 1000;
+}
+
+/* The progress members of docs/STATUS.md, once a second (progress.h). */
+static void progress_refresh(struct progress_writer *w, void *ctx)
+{
+	struct apply *a = ctx;
+	int64_t behind = behind_source_ms(a);
+
+	progress_writer_set(w, "events_total",
+			    json_integer((json_int_t)event_counts_total(&a->counts)));
+	progress_writer_set(w, "events_by_table", event_counts_json(&a->counts));
+	progress_writer_set(w, "behind_source_ms", behind >= 0 ? json_integer(behind) : json_null());
+}
+
 enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 {
 	struct apply a = { 0 };
@@ -1391,7 +1527,9 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	/* At the first start, failing fast shows a wrong setting at once;
 	 * once running, a target that went away is waited for. */
 	a.db = pgsql_connect_capture(a.label, &a.tgt->pg, false);
-	ok = a.db && offsets_table_ensure(&a) && consumer_new(&a, topo);
+	ok = a.db && offsets_table_ensure(&a) && counts_load(&a) && consumer_new(&a, topo);
+	a.progress.refresh = progress_refresh;
+	a.progress.refresh_ctx = &a;
 	if (ok) {
 		log_info("%s: consuming %s.* into %s", a.label, pipe->source->topic_prefix,
 			 a.tgt->pg.dbname);
@@ -1408,6 +1546,9 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 		progress_error_note(&a.progress, ERROR_REFUSED_RECORD, NULL);
 	else if (!a.db || PQstatus(a.db) != CONNECTION_OK)
 		progress_error_note(&a.progress, ERROR_TARGET_CONNECTION, NULL);
+	progress_refresh(&a.progress, &a); /* the last write comes after the cleanup */
+	a.progress.refresh = NULL;
+	event_counts_fini(&a.counts);
 	batch_release(&a);
 	free(a.batch);
 	group_free(&a.group);

@@ -19,6 +19,7 @@
 #include "capture_ground.h"
 #include "capture_snapshot.h"
 #include "capture_state.h"
+#include "event_counts.h"
 #include "event_json.h"
 #include "kafka_out.h"
 #include "log.h"
@@ -73,8 +74,10 @@ static void on_stop_signal(int sig)
 struct txn {
 	struct txn *next;
 	uint64_t end_lsn;   /* confirmed once every event is acknowledged */
+	uint64_t final_lsn; /* of its commit record (Begin says it) */
 	size_t outstanding; /* events produced and not yet acknowledged */
 	bool committed;     /* its Commit message was seen */
+	struct event_deltas counts; /* its events, counted once it is confirmed */
 };
 
 /* A captured table: its schema and pre-rendered event parts. */
@@ -82,6 +85,7 @@ struct capture_table {
 	uint32_t oid;
 	struct table_schema *ts;
 	struct event_table *et;
+	size_t count_idx; /* its event_counts index */
 };
 
 struct capture {
@@ -118,6 +122,15 @@ struct capture {
 	struct strbuf ground_extra;    /* published beyond the topology at the last check */
 	bool kafka_refused;            /* the broker refused a record itself (too large, invalid) */
 	uint64_t error_confirmed;      /* confirmed LSN when the error being retried began */
+	/* Events of confirmed transactions since the pipeline was created
+	 * (event_counts.h): they reach counts_lsn, kept in counts_path;
+	 * replayed transactions that end before it were counted already. */
+	struct event_counts counts;
+	uint64_t counts_lsn;
+	char *counts_path;
+	bool counts_dirty;
+	int64_t counts_next_warning;
+	bool idle; /* the last message was a keepalive: the server had no more */
 };
 
 static double now_sec(void)
@@ -181,6 +194,11 @@ static void txns_settle(struct capture *c)
 		c->head = t->next;
 		if (!c->head)
 			c->tail = NULL;
+		if (t->counts.n > 0 && t->final_lsn >= c->counts_lsn) {
+			event_deltas_apply(&t->counts, &c->counts);
+			c->counts_dirty = true;
+		}
+		event_deltas_clear(&t->counts);
 		free(t);
 	}
 }
@@ -191,9 +209,67 @@ static void txns_free(struct capture *c)
 		struct txn *t = c->head;
 
 		c->head = t->next;
+		event_deltas_clear(&t->counts);
 		free(t);
 	}
 	c->tail = c->open = NULL;
+}
+
+/* ---- events counted since the pipeline was created ------------------------ */
+
+/* Writes the counts when they changed, with the LSN they reach: called
+ * before each standby status, so the slot is never confirmed past counts
+ * that are not on disk.  A failure is a warning (a minute apart): counting
+ * must not stop the pipeline. */
+static void counts_persist(struct capture *c)
+{
+	uint64_t lsn = c->confirmed > c->counts_lsn ? c->confirmed : c->counts_lsn;
+	int64_t now = clock_usec(CLOCK_MONOTONIC);
+	struct strbuf why;
+
+	if (!c->counts_dirty || !c->counts_path)
+		return;
+	strbuf_init(&why);
+	if (event_counts_save(c->counts_path, &c->counts, lsn, &why)) {
+		c->counts_lsn = lsn;
+		c->counts_dirty = false;
+	} else if (now >= c->counts_next_warning) {
+		log_warn("%s: event counts not written: %s", c->label, why.data);
+		c->counts_next_warning = now + 60 * 1000000LL;
+	}
+	strbuf_fini(&why);
+}
+
+/* Milliseconds behind the source (Debezium's MilliSecondsBehindSource): 0
+ * when caught up (the server had nothing more to send and every
+ * transaction is acknowledged), else now - the source commit time of the
+ * last event produced; -1 when unknown (nothing produced yet). */
+static int64_t behind_source_ms(const struct capture *c)
+{
+	if (c->idle && !c->head)
+		return 0;
+	if (!c->progress.p.last_event_usec)
+		return -1;
+	return (clock_usec(CLOCK_REALTIME) - c->progress.p.last_event_usec) / 1000;
+}
+
+/* The progress members of docs/STATUS.md, once a second (progress.h). */
+static void progress_refresh(struct progress_writer *w, void *ctx)
+{
+	struct capture *c = ctx;
+	int64_t behind = behind_source_ms(c);
+	size_t queued = 0, max = 0;
+
+	progress_writer_set(w, "events_total",
+			    json_integer((json_int_t)event_counts_total(&c->counts)));
+	progress_writer_set(w, "events_by_table", event_counts_json(&c->counts));
+	progress_writer_set(w, "behind_source_ms", behind >= 0 ? json_integer(behind) : json_null());
+	if (c->kafka)
+		kafka_out_queue(c->kafka, &queued, &max);
+	progress_writer_set(w, "queue", c->kafka ? json_pack("{s:I, s:I}", "messages",
+							      (json_int_t)queued, "max_messages",
+							      (json_int_t)max)
+						 : json_null());
 }
 
 /* ---- producing events ----------------------------------------------------- */
@@ -269,8 +345,10 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 		hdrs[n++] = (struct kafka_header){ "cdc.columns", ct->et->columns_header,
 						   strlen(ct->et->columns_header) };
 	ok = produce(c, ct, has_key ? &c->key : NULL, c->value.data, c->value.len, hdrs, n, t);
-	if (ok)
+	if (ok) {
 		progress_writer_event(&c->progress, src->ts_ms * 1000);
+		event_deltas_add(&t->counts, ct->count_idx, event_op_index(op));
+	}
 	/* The tombstone carries the delete's headers, as Debezium's does. */
 	if (ok && op == 'd' && has_key && c->src->tombstones)
 		ok = produce(c, ct, &c->key, NULL, 0, hdrs, n, t);
@@ -303,6 +381,12 @@ static void table_set(struct capture *c, struct table_schema *ts)
 	ct->oid = ts->oid;
 	ct->ts = ts;
 	ct->et = event_table_new(&c->fmt, ts);
+	{
+		char *name = xasprintf("%s.%s", ts->schema, ts->table);
+
+		ct->count_idx = event_counts_index(&c->counts, name);
+		free(name);
+	}
 }
 
 static void tables_free(struct capture *c)
@@ -390,6 +474,33 @@ static char *select_columns_sql(PGconn *conn, const struct table_schema *ts)
 	return strbuf_detach(&sb);
 }
 
+/* The "snapshot" progress member (docs/STATUS.md): every table of the
+ * source, rows copied (current: the one being copied, rows so far). */
+static void snapshot_progress(struct capture *c, const struct table_ref *current, size_t rows,
+			      bool running)
+{
+	json_t *tables = json_array();
+	size_t done = 0;
+
+	for (size_t i = 0; i < c->src->tables.n; i++) {
+		const struct table_ref *t = &c->src->tables.items[i];
+		char *name = xasprintf("%s.%s", t->schema, t->table);
+		bool is_done = strlist_contains(&c->state.snapshot_done, name);
+		uint64_t n = t == current ? rows
+					  : event_counts_get(&c->counts, name)->op[EVENT_OP_R];
+
+		done += is_done;
+		json_array_append_new(tables, json_pack("{s:s, s:I, s:b, s:s}", "table", name, "rows",
+							(json_int_t)n, "done", is_done, "kind",
+							"initial"));
+		free(name);
+	}
+	progress_writer_set(&c->progress, "snapshot",
+			    json_pack("{s:b, s:I, s:I, s:o}", "running", running, "tables_done",
+				      (json_int_t)done, "tables_remaining",
+				      (json_int_t)(c->src->tables.n - done), "tables", tables));
+}
+
 /* Copies one table as op "r" events; *first says whether the next row is
  * the snapshot's first, last_table whether its last row ends the snapshot. */
 static bool snapshot_table(struct capture *c, const struct table_ref *t, uint64_t lsn,
@@ -416,6 +527,7 @@ static bool snapshot_table(struct capture *c, const struct table_ref *t, uint64_
 		PGresult *res;
 		int n;
 
+		snapshot_progress(c, t, rows, true);
 		progress_writer_tick(&c->progress, false);
 		ok = pgsql_query(c->sql, c->label, fetch_sql, 0, NULL, &res);
 		if (!ok)
@@ -471,8 +583,10 @@ static bool snapshot_run(struct capture *c, const char *snapshot_name, uint64_t 
 	for (size_t i = 0; i < c->src->tables.n; i++)
 		if (!table_snapshot_done(c, &c->src->tables.items[i]))
 			last = i;
-	if (last == SIZE_MAX)
+	if (last == SIZE_MAX) {
+		snapshot_progress(c, NULL, 0, false);
 		return true;
+	}
 	ok = pgsql_exec(c->sql, c->label, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 	if (ok && snapshot_name) {
 		char *lit = pgsql_quote_literal(c->sql, snapshot_name);
@@ -499,11 +613,20 @@ static bool snapshot_run(struct capture *c, const char *snapshot_name, uint64_t 
 		ok = snapshot_table(c, t, lsn, ts_ms, &first, i == last);
 		if (!ok)
 			break;
+		/* Counted once Kafka has them all, before the table is
+		 * recorded done (a crash between the two counts it twice). */
+		event_deltas_apply(&c->snapshot.counts, &c->counts);
+		event_deltas_clear(&c->snapshot.counts);
+		c->counts_dirty = true;
+		counts_persist(c);
 		name = xasprintf("%s.%s", t->schema, t->table);
 		strlist_add(&c->state.snapshot_done, name);
 		free(name);
 		ok = capture_state_save(&c->state);
+		snapshot_progress(c, NULL, 0, true);
 	}
+	event_deltas_clear(&c->snapshot.counts); /* a table cut short is copied again */
+	snapshot_progress(c, NULL, 0, false);
 	if (ok)
 		ok = pgsql_exec(c->sql, c->label, "COMMIT");
 	else
@@ -646,6 +769,7 @@ static bool status_send(struct capture *c, bool reply_requested)
 	};
 	char msg[PGOUTPUT_STATUS_UPDATE_LEN];
 
+	counts_persist(c);
 	pgoutput_build_status_update(&st, msg);
 	if (PQputCopyData(c->repl, msg, sizeof(msg)) <= 0 || PQflush(c->repl) != 0) {
 		log_error("%s: cannot send the standby status to %s: %s", c->label,
@@ -800,6 +924,7 @@ static bool handle_message(struct capture *c, const struct pgoutput_msg *m)
 		else
 			c->head = t;
 		c->tail = c->open = t;
+		t->final_lsn = m->begin.final_lsn;
 		c->open_xid = m->begin.xid;
 		c->open_commit_ms = (m->begin.commit_time + PGOUTPUT_EPOCH_UNIX_USEC) / 1000;
 		return true;
@@ -837,6 +962,7 @@ static bool handle_copy_data(struct capture *c, const char *buf, int len)
 	struct pgoutput_keepalive k;
 	struct pgoutput_msg m;
 
+	c->idle = buf[0] == 'k';
 	switch (buf[0]) {
 	case 'w':
 		if (!pgoutput_parse_xlogdata(buf, (size_t)len, &x) ||
@@ -1000,6 +1126,7 @@ static bool stream_loop(struct capture *c)
 static void session_close(struct capture *c)
 {
 	c->event_ms = 0;
+	c->idle = false;
 	PQfinish(c->repl);
 	PQfinish(c->sql);
 	c->repl = c->sql = NULL;
@@ -1060,6 +1187,9 @@ static void capture_fini(struct capture *c)
 	kafka_out_free(c->kafka);
 	txns_free(c);
 	capture_snapshot_free(c->snap);
+	event_deltas_clear(&c->snapshot.counts);
+	event_counts_fini(&c->counts);
+	free(c->counts_path);
 	capture_state_fini(&c->state);
 	strbuf_fini(&c->key);
 	strbuf_fini(&c->value);
@@ -1094,14 +1224,23 @@ bool capture_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 	progress_writer_init(&c.progress, topo->agent.state_dir, "capture", pipe->name);
 	progress_writer_set(&c.progress, "config_digest", pipeline_config_digest_json(topo, pipe, "capture"));
 	progress_state_set(&c.progress, "starting");
+	c.progress.refresh = progress_refresh;
+	c.progress.refresh_ctx = &c;
+	/* counts first: the first progress already shows them */
+	ok = event_counts_load(topo->agent.state_dir, c.src->name, &c.counts, &c.counts_lsn,
+			       &c.counts_path);
 	progress_writer_tick(&c.progress, true);
 
-	if (!capture_state_load(topo->agent.state_dir, c.src->name, &c.state))
+	if (!ok || !capture_state_load(topo->agent.state_dir, c.src->name, &c.state)) {
+		ok = false;
 		goto out; /* errors already logged */
+	}
 	c.snap = capture_snapshot_new(&(struct snapshot_host){ &c, c.label, c.src, &c.state,
 							       &c.progress, snapshot_emit });
-	if (!kafka_out_new(&topo->kafka, c.label, on_ack, &c, &c.kafka) || !topics_ensure(&c))
+	if (!kafka_out_new(&topo->kafka, c.label, on_ack, &c, &c.kafka) || !topics_ensure(&c)) {
+		ok = false;
 		goto out; /* errors already logged */
+	}
 	while (!stop_requested) {
 		c.streamed_session = false;
 		ok = session_run(&c, &retry);
@@ -1153,6 +1292,10 @@ out:
 		ok = !c.kafka_failed;
 	if (ok)
 		progress_state_set(&c.progress, "stopping"); /* a clean end (status: STOPPED) */
+	counts_persist(&c);
+	/* The last progress is written after capture_fini: its members now. */
+	progress_refresh(&c.progress, &c);
+	c.progress.refresh = NULL;
 	capture_fini(&c);
 	progress_writer_fini(&c.progress, !ok);
 	return ok;

@@ -137,6 +137,9 @@ static bool conf_set(rd_kafka_conf_t *conf, const char *brokers, const char *nam
 	return false;
 }
 
+/* librdkafka's bound on queued messages (kafka_out_queue reports it). */
+#define QUEUE_MAX_MESSAGES "100000"
+
 static bool producer_conf(const char *brokers, const char *client_id, const char *compression,
 			  struct kafka_out *ko, rd_kafka_conf_t **out)
 {
@@ -155,7 +158,7 @@ static bool producer_conf(const char *brokers, const char *client_id, const char
 		 * than the broker filled it and peaked at 65 MiB on wide rows
 		 * (docs/BENCHMARKS.md, "Capture throughput"). */
 		{ "queue.buffering.max.kbytes", "8192" },
-		{ "queue.buffering.max.messages", "100000" },
+		{ "queue.buffering.max.messages", QUEUE_MAX_MESSAGES },
 		/* The broker's cost is mostly per request (each batch is
 		 * validated, appended and fetched once): 5 ms made ~300-record
 		 * batches at 60k rows/s and a broker busier than capture;
@@ -602,4 +605,10 @@ int kafka_out_partition_for_key(const void *key, size_t len, int partition_count
 		return -1;
 	/* Utils.toPositive: the sign bit cleared, not the absolute value. */
 	return (int)((murmur2(key, len) & 0x7fffffffu) % (uint32_t)partition_count);
+}
+
+void kafka_out_queue(const struct kafka_out *ko, size_t *messages, size_t *max_messages)
+{
+	*messages = ko->rk ? (size_t)rd_kafka_outq_len(ko->rk) : 0;
+	*max_messages = (size_t)strtoul(QUEUE_MAX_MESSAGES, NULL, 10);
 }

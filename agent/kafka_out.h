@@ -88,6 +88,11 @@ MUST_CHECK bool kafka_out_flush(struct kafka_out *ko, int timeout_ms);
 /* Messages accepted and not yet acked. */
 size_t kafka_out_outstanding(const struct kafka_out *ko);
 
+/* The producer queue's use for the metrics: messages queued or in flight
+ * (rd_kafka_outq_len: also delivery reports not yet served) against the
+ * queue.buffering.max.messages bound. */
+void kafka_out_queue(const struct kafka_out *ko, size_t *messages, size_t *max_messages);
+
 /* A fatal producer error was seen (logged): stop producing, free and start
  * over from the last delivered position. */
 bool kafka_out_failed(const struct kafka_out *ko);

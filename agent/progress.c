@@ -213,6 +213,8 @@ void progress_writer_tick(struct progress_writer *w, bool force)
 	if (!force && now < w->next_write)
 		return;
 	w->next_write = now + WRITE_INTERVAL_USEC;
+	if (w->refresh)
+		w->refresh(w, w->refresh_ctx);
 	free(w->p.last_error);
 	w->p.last_error = log_last_error(error, sizeof(error)) ? xstrdup(error) : NULL;
 	w->p.updated_usec = clock_usec(CLOCK_REALTIME);

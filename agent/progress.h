@@ -49,6 +49,11 @@ struct progress_writer {
 	struct progress p;
 	int64_t next_write;        /* CLOCK_MONOTONIC usec */
 	int64_t next_warning;
+	/* Called just before each write (may be NULL): members that cost
+	 * something to build (counts by table) are set there, once a second,
+	 * not at every tick. */
+	void (*refresh)(struct progress_writer *w, void *ctx);
+	void *refresh_ctx;
 };
 
 void progress_writer_init(struct progress_writer *w, const char *state_dir, const char *kind,

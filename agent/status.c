@@ -150,6 +150,32 @@ static void progress_extra_add(const struct progress *pr, json_t *half)
 	}
 }
 
+/* A progress file not written for this long is from a process that is
+ * gone or stuck: its milliseconds behind source are unknown, not its last
+ * word (a capture stopped while caught up would show 0 for ever). */
+#define BEHIND_STALE_USEC (10 * 1000000LL)
+
+/* The Debezium-like members of the process's progress (pr NULL: no file):
+ * events since the pipeline was created, by table and op, milliseconds
+ * behind source; capture's producer queue and snapshot.  null when
+ * unknown. */
+static void metrics_add(const char *kind, const struct progress *pr, json_t *half)
+{
+	static const char *const keys[] = { "events_total", "events_by_table", "behind_source_ms",
+					    "queue", "snapshot" };
+	bool capture = strcmp(kind, "capture") == 0;
+
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		json_t *v = pr ? json_object_get(pr->extra, keys[i]) : NULL;
+
+		if (!capture && i >= 3)
+			break; /* queue and snapshot are capture's */
+		if (i == 2 && pr && clock_usec(CLOCK_REALTIME) - pr->updated_usec > BEHIND_STALE_USEC)
+			v = NULL;
+		json_object_set_new(half, keys[i], v ? json_deep_copy(v) : json_null());
+	}
+}
+
 static void progress_add(const struct topology *topo, const char *kind, const char *pipeline,
 			 const json_t *prev, json_t *half)
 {
@@ -166,6 +192,7 @@ static void progress_add(const struct topology *topo, const char *kind, const ch
 		json_object_set_new(half, "events_per_sec", json_null());
 		json_object_set_new(half, "last_event_age_sec", json_null());
 		json_object_set_new(half, "last_error", json_null());
+		metrics_add(kind, NULL, half);
 		return;
 	}
 	if (before && json_integer_value(json_object_get(before, "pid")) == pr.pid &&
@@ -188,6 +215,7 @@ static void progress_add(const struct topology *topo, const char *kind, const ch
 	if (status_process_state(half) == PROCESS_UNKNOWN || !json_is_object(unit))
 		json_object_set_new(half, "alive", json_boolean(process_alive(pr.pid, kind, pipeline)));
 	progress_extra_add(&pr, half);
+	metrics_add(kind, &pr, half);
 	progress_fini(&pr);
 }
 
@@ -376,8 +404,17 @@ static json_t *pipeline_json(const struct topology *topo, struct systemd *sd,
 
 	strbuf_init(&why);
 	if (apply_lag_events(topo, pipe, &lag, &why)) {
+		const json_t *age = json_object_get(apply, "last_event_age_sec");
+
 		json_object_set_new(apply, "lag_events", json_integer(lag));
 		json_object_set_new(apply, "lag_error", json_null());
+		/* Caught up is nothing left in Kafka for it, whether it runs
+		 * or not (a stopped apply writes no progress). */
+		if (lag == 0)
+			json_object_set_new(apply, "behind_source_ms", json_integer(0));
+		else if (json_is_number(age))
+			json_object_set_new(apply, "behind_source_ms",
+					    json_integer((json_int_t)(json_number_value(age) * 1000)));
 	} else {
 		json_object_set_new(apply, "lag_events", json_null());
 		json_object_set_new(apply, "lag_error", json_string(why.data));

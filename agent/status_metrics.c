@@ -127,6 +127,12 @@ static void pipeline_metrics(const json_t *doc, struct strbuf *out)
 		  "Events per second over the last status interval." },
 		{ "cdc_agent_last_event_age_seconds", "gauge", "last_event_age_sec",
 		  "Seconds since the source commit of the last event handled." },
+		{ "cdc_agent_milliseconds_behind_source", "gauge", "behind_source_ms",
+		  "Now minus the source commit time of the last event handled; 0 when caught up "
+		  "(Debezium's MilliSecondsBehindSource)." },
+		{ "cdc_agent_pipeline_events_total", "counter", "events_total",
+		  "Events produced (capture) or applied (apply) since the pipeline was created, "
+		  "each once." },
 	};
 	const json_t *p;
 	size_t i;
@@ -144,6 +150,68 @@ static void pipeline_metrics(const json_t *doc, struct strbuf *out)
 		sample(out, "cdc_agent_apply_lag_events",
 		       json_object_get(json_object_get(p, "apply"), "lag_events"), "pipeline",
 		       str(p, "name"), NULL);
+}
+
+/* cdc_agent_table_events_total: a sample per table and op of each half. */
+static void table_event_metrics(const json_t *doc, struct strbuf *out)
+{
+	static const char *const halves[] = { "capture", "apply" };
+	const char *table, *op;
+	const json_t *p, *t, *n;
+	size_t i;
+
+	family(out, "cdc_agent_table_events_total", "counter",
+	       "Events since the pipeline was created, by table and op (c, u, d, r, t).");
+	json_array_foreach(json_object_get(doc, "pipelines"), i, p)
+		for (size_t h = 0; h < ARRAY_LEN(halves); h++) {
+			json_t *by = json_object_get(json_object_get(p, halves[h]), "events_by_table");
+
+			json_object_foreach(by, table, t)
+				json_object_foreach((json_t *)t, op, n)
+					sample(out, "cdc_agent_table_events_total", n, "pipeline",
+					       str(p, "name"), "process", halves[h], "table", table,
+					       "op", op, NULL);
+		}
+}
+
+/* Capture's snapshot progress and producer queue, per pipeline. */
+static void capture_metrics(const json_t *doc, struct strbuf *out)
+{
+	static const struct {
+		const char *metric, *object, *key, *help;
+	} per_pipeline[] = {
+		{ "cdc_agent_snapshot_running", "snapshot", "running",
+		  "1 while capture copies tables (a snapshot)." },
+		{ "cdc_agent_snapshot_tables_done", "snapshot", "tables_done",
+		  "Tables whose snapshot Kafka acknowledged." },
+		{ "cdc_agent_snapshot_tables_remaining", "snapshot", "tables_remaining",
+		  "Tables still to snapshot." },
+		{ "cdc_agent_producer_queue_messages", "queue", "messages",
+		  "Messages in capture's Kafka producer queue or in flight." },
+		{ "cdc_agent_producer_queue_max_messages", "queue", "max_messages",
+		  "The producer queue's bound (queue.buffering.max.messages)." },
+	};
+	const json_t *p, *t;
+	size_t i, j;
+
+	for (size_t m = 0; m < ARRAY_LEN(per_pipeline); m++) {
+		family(out, per_pipeline[m].metric, "gauge", per_pipeline[m].help);
+		json_array_foreach(json_object_get(doc, "pipelines"), i, p) {
+			const json_t *o = json_object_get(json_object_get(p, "capture"),
+							  per_pipeline[m].object);
+
+			sample(out, per_pipeline[m].metric, json_object_get(o, per_pipeline[m].key),
+			       "pipeline", str(p, "name"), NULL);
+		}
+	}
+	family(out, "cdc_agent_snapshot_rows", "gauge", "Rows copied by the table's snapshot.");
+	json_array_foreach(json_object_get(doc, "pipelines"), i, p) {
+		const json_t *snap = json_object_get(json_object_get(p, "capture"), "snapshot");
+
+		json_array_foreach(json_object_get(snap, "tables"), j, t)
+			sample(out, "cdc_agent_snapshot_rows", json_object_get(t, "rows"), "pipeline",
+			       str(p, "name"), "table", str(t, "table"), NULL);
+	}
 }
 
 static void slot_sample_all(const json_t *doc, struct strbuf *out, const char *metric,
@@ -251,5 +319,7 @@ void status_metrics_render(const json_t *doc, struct strbuf *out)
 	component_metrics(doc, out);
 	pipeline_metrics(doc, out);
 	state_metrics(doc, out);
+	table_event_metrics(doc, out);
+	capture_metrics(doc, out);
 	slot_metrics(doc, out);
 }

@@ -157,6 +157,50 @@ static void test_decided_states(void **unused)
 	json_decref(doc);
 }
 
+/* The Debezium-like metrics (docs/STATUS.md) from the halves' members. */
+static void test_event_metrics(void **unused)
+{
+	static const char text[] =
+		"{\"pipelines\": [{\"name\": \"p1\","
+		" \"capture\": {\"behind_source_ms\": 0, \"events_total\": 12,"
+		"   \"events_by_table\": {\"public.t\": {\"c\": 2, \"u\": 0, \"d\": 0, \"r\": 10, \"t\": 0}},"
+		"   \"queue\": {\"messages\": 3, \"max_messages\": 100000},"
+		"   \"snapshot\": {\"running\": true, \"tables_done\": 1, \"tables_remaining\": 2,"
+		"     \"tables\": [{\"table\": \"public.t\", \"rows\": 10, \"done\": true, \"kind\": \"initial\"}]}},"
+		" \"apply\": {\"behind_source_ms\": null, \"events_total\": 11, \"events_by_table\": null}}]}";
+	static const char *const want[] = {
+		"# TYPE cdc_agent_milliseconds_behind_source gauge\n",
+		"cdc_agent_milliseconds_behind_source{pipeline=\"p1\",process=\"capture\"} 0\n",
+		"# TYPE cdc_agent_pipeline_events_total counter\n",
+		"cdc_agent_pipeline_events_total{pipeline=\"p1\",process=\"capture\"} 12\n",
+		"cdc_agent_pipeline_events_total{pipeline=\"p1\",process=\"apply\"} 11\n",
+		"# TYPE cdc_agent_table_events_total counter\n",
+		"cdc_agent_table_events_total{pipeline=\"p1\",process=\"capture\",table=\"public.t\",op=\"c\"} 2\n",
+		"cdc_agent_table_events_total{pipeline=\"p1\",process=\"capture\",table=\"public.t\",op=\"r\"} 10\n",
+		"cdc_agent_snapshot_running{pipeline=\"p1\"} 1\n",
+		"cdc_agent_snapshot_tables_done{pipeline=\"p1\"} 1\n",
+		"cdc_agent_snapshot_tables_remaining{pipeline=\"p1\"} 2\n",
+		"cdc_agent_snapshot_rows{pipeline=\"p1\",table=\"public.t\"} 10\n",
+		"cdc_agent_producer_queue_messages{pipeline=\"p1\"} 3\n",
+		"cdc_agent_producer_queue_max_messages{pipeline=\"p1\"} 100000\n",
+	};
+	json_t *doc = json_loads(text, 0, NULL);
+	struct strbuf sb;
+
+	(void)unused;
+	assert_non_null(doc);
+	strbuf_init(&sb);
+	status_metrics_render(doc, &sb);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (!strstr(sb.data, want[i]))
+			fail_msg("missing: %s", want[i]);
+	/* Unknown (null) is no sample, not a made-up 0. */
+	assert_null(strstr(sb.data, "cdc_agent_milliseconds_behind_source{pipeline=\"p1\",process=\"apply\"}"));
+	assert_null(strstr(sb.data, "cdc_agent_table_events_total{pipeline=\"p1\",process=\"apply\""));
+	strbuf_fini(&sb);
+	json_decref(doc);
+}
+
 /* Host: loopback names and the listen address, with no port or the listen
  * port; nothing a rebound DNS name, another port or a trick spelling gives. */
 static void test_host_allowed(void **unused)
@@ -202,6 +246,7 @@ int main(void)
 		cmocka_unit_test(test_process_state),
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_decided_states),
+		cmocka_unit_test(test_event_metrics),
 		cmocka_unit_test(test_host_allowed),
 	};
 
