@@ -3,6 +3,8 @@
  */
 #include "status_metrics.h"
 
+#include "progress_health.h"
+
 #include "status.h"
 #include "status_state.h"
 
@@ -275,6 +277,12 @@ static void state_samples(struct strbuf *out, const char *metric, const char *na
 }
 
 /* The states status.c decided, and the errors each process counted by kind. */
+/* The kinds of progress_health.h, each served from 0. */
+static const char *const error_kinds[] = {
+	ERROR_SOURCE_CONNECTION, ERROR_TARGET_CONNECTION, ERROR_KAFKA_DELIVERY,
+	ERROR_REFUSED_RECORD,	 ERROR_PUBLICATION,	  ERROR_TOPIC,
+};
+
 static void state_metrics(const json_t *doc, struct strbuf *out)
 {
 	static const char *const halves[] = { "capture", "apply" };
@@ -302,9 +310,20 @@ static void state_metrics(const json_t *doc, struct strbuf *out)
 			const char *kind;
 			const json_t *n;
 
+			json_t *zero = json_integer(0);
+
 			json_object_foreach((json_t *)by_kind, kind, n)
 				sample(out, "cdc_agent_errors_total", n, "pipeline", str(p, "name"),
 				       "process", halves[h], "kind", kind, NULL);
+			/* Known kinds not met yet are 0, not absent: a rate or an
+			 * alert on them works from the start (a process's file with
+			 * no errors_by_kind stays without samples). */
+			for (size_t k = 0; json_is_object(by_kind) && k < ARRAY_LEN(error_kinds); k++)
+				if (!json_object_get(by_kind, error_kinds[k]))
+					sample(out, "cdc_agent_errors_total", zero, "pipeline",
+					       str(p, "name"), "process", halves[h], "kind",
+					       error_kinds[k], NULL);
+			json_decref(zero);
 		}
 	}
 }

@@ -153,6 +153,10 @@ static void test_decided_states(void **unused)
 			       "cdc_agent_process_state{pipeline=\"p\",process=\"apply\",state=\"FAILED\"} 0\n"));
 	assert_non_null(strstr(sb.data,
 			       "cdc_agent_errors_total{pipeline=\"p\",process=\"capture\",kind=\"kafka_delivery\"} 2\n"));
+	/* Kinds not met yet are served as 0 where the process keeps counts. */
+	assert_non_null(strstr(sb.data,
+			       "cdc_agent_errors_total{pipeline=\"p\",process=\"capture\",kind=\"topic\"} 0\n"));
+	assert_null(strstr(sb.data, "cdc_agent_errors_total{pipeline=\"p\",process=\"apply\""));
 	strbuf_fini(&sb);
 	json_decref(doc);
 }
