@@ -1531,8 +1531,15 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	a.progress.refresh = progress_refresh;
 	a.progress.refresh_ctx = &a;
 	if (ok) {
-		log_info("%s: consuming %s.* into %s", a.label, pipe->source->topic_prefix,
-			 a.tgt->pg.dbname);
+		struct strbuf topics;
+
+		/* The topics themselves: a table added later is consumed after
+		 * the restart its new configuration brings, not before. */
+		strbuf_init(&topics);
+		for (size_t i = 0; i < a.nroutes; i++)
+			strbuf_addf(&topics, "%s%s", i ? ", " : "", a.routes[i].topic);
+		log_info("%s: consuming %s into %s", a.label, topics.data, a.tgt->pg.dbname);
+		strbuf_fini(&topics);
 		progress_state_set(&a.progress, "consuming");
 	}
 	while (ok && !(ok = consume_loop(&a)) && !stop_requested && target_lost(&a))
