@@ -163,7 +163,7 @@ out=$(http /connectors/sink-db2/status)
 check_contains "Kafka Connect's view says STOPPED" '"state": "STOPPED"' "$out"
 out=$(agent status 2>&1); rc=$?
 check_eq "status exits 1 when a pipeline is not RUNNING" 1 "$rc"
-check_contains "status shows it" "stopped by operator" "$out"
+check_contains "status shows it, with the reason" "apply stopped by an operator" "$out"
 ct_exec systemctl start $APPLY
 check "no row lost once the operator starts it again" converged public.my_table 120
 
