@@ -745,7 +745,17 @@ static bool prepare_stream(struct capture *c, bool *stream_wanted)
 	} else if (mode != SNAPSHOT_INITIAL_ONLY) {
 		/* The slot exists: tables not snapshotted yet (added to the
 		 * pipeline, or left by an interrupted initial snapshot) are
-		 * copied incrementally while streaming. */
+		 * copied incrementally while streaming.  The tables done
+		 * before stay in the "snapshot" member, with their rows. */
+		for (size_t i = 0; i < c->src->tables.n; i++) {
+			const struct table_ref *t = &c->src->tables.items[i];
+			char *name = xasprintf("%s.%s", t->schema, t->table);
+
+			if (strlist_contains(&c->state.snapshot_done, name))
+				capture_snapshot_note_initial(
+					c->snap, name, event_counts_get(&c->counts, name)->op[EVENT_OP_R]);
+			free(name);
+		}
 		return capture_snapshot_plan(c->snap);
 	}
 	progress_state_set(&c->progress, "snapshotting");

@@ -311,14 +311,16 @@ static void state_metrics(const json_t *doc, struct strbuf *out)
 			const json_t *n;
 
 			json_t *zero = json_integer(0);
+			bool known = json_is_object(by_kind) ||
+				     json_is_integer(json_object_get(json_object_get(p, halves[h]), "pid"));
 
 			json_object_foreach((json_t *)by_kind, kind, n)
 				sample(out, "cdc_agent_errors_total", n, "pipeline", str(p, "name"),
 				       "process", halves[h], "kind", kind, NULL);
 			/* Known kinds not met yet are 0, not absent: a rate or an
-			 * alert on them works from the start (a process's file with
-			 * no errors_by_kind stays without samples). */
-			for (size_t k = 0; json_is_object(by_kind) && k < ARRAY_LEN(error_kinds); k++)
+			 * alert on them works from the start, for every process
+			 * whose progress file status read. */
+			for (size_t k = 0; known && k < ARRAY_LEN(error_kinds); k++)
 				if (!json_object_get(by_kind, error_kinds[k]))
 					sample(out, "cdc_agent_errors_total", zero, "pipeline",
 					       str(p, "name"), "process", halves[h], "kind",
