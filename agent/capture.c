@@ -468,7 +468,9 @@ static char *select_columns_sql(PGconn *conn, const struct table_schema *ts)
 		strbuf_addf(&sb, "%s%s", i ? ", " : "", col);
 		free(col);
 	}
-	strbuf_addf(&sb, " FROM ONLY %s.%s", schema, table);
+	/* ONLY keeps an inheritance child's rows out (they are its own
+	 * table's); a partitioned table's rows are all in its partitions. */
+	strbuf_addf(&sb, " FROM %s%s.%s", ts->relkind == 'p' ? "" : "ONLY ", schema, table);
 	free(schema);
 	free(table);
 	return strbuf_detach(&sb);

@@ -31,13 +31,23 @@ static bool publication_compare(PGconn *sql, const struct source_cfg *src, const
 	struct strlist published = { 0 }, listed = { 0 };
 	PGresult *res;
 
+	/* Its own list of tables (a partitioned table is a member itself), and
+	 * whether a partitioned one's changes would come as its partitions'
+	 * (publish_via_partition_root off): then they reach no topic. */
 	if (!pgsql_query(sql, label,
-			 "SELECT schemaname || '.' || tablename FROM pg_publication_tables "
-			 "WHERE pubname = $1",
+			 "SELECT n.nspname || '.' || c.relname, c.relkind = 'p' AND NOT p.pubviaroot "
+			 "FROM pg_publication p JOIN pg_publication_rel pr ON pr.prpubid = p.oid "
+			 "JOIN pg_class c ON c.oid = pr.prrelid "
+			 "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE p.pubname = $1",
 			 1, params, &res))
 		return false; /* errors already logged */
-	for (int i = 0; i < PQntuples(res); i++)
+	for (int i = 0; i < PQntuples(res); i++) {
 		strlist_add(&published, PQgetvalue(res, i, 0));
+		if (strcmp(PQgetvalue(res, i, 1), "t") == 0)
+			why_add(why, "publication %s sends partitioned table %s's changes as its "
+				"partitions' (publish_via_partition_root is off)",
+				src->publication, PQgetvalue(res, i, 0));
+	}
 	PQclear(res);
 	for (size_t i = 0; i < src->tables.n; i++) {
 		char *name = xasprintf("%s.%s", src->tables.items[i].schema, src->tables.items[i].table);

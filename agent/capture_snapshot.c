@@ -431,7 +431,7 @@ static bool table_start(struct capture_snapshot *s, PGconn *sql)
 	return true;
 }
 
-/* SELECT columns FROM ONLY t [WHERE (key) > ($1, ...)] ORDER BY key LIMIT n;
+/* SELECT columns FROM [ONLY] t [WHERE (key) > ($1, ...)] ORDER BY key LIMIT n;
  * the parameters take the key columns' types from the comparison. */
 static char *chunk_sql(PGconn *conn, const struct table_schema *ts, bool after)
 {
@@ -453,7 +453,9 @@ static char *chunk_sql(PGconn *conn, const struct table_schema *ts, bool after)
 		strbuf_addf(&sb, "%s%s", i ? ", " : "", col);
 		free(col);
 	}
-	strbuf_addf(&sb, " FROM ONLY %s.%s", schema, table);
+	/* ONLY keeps an inheritance child's rows out (they are its own
+	 * table's); a partitioned table's rows are all in its partitions. */
+	strbuf_addf(&sb, " FROM %s%s.%s", ts->relkind == 'p' ? "" : "ONLY ", schema, table);
 	if (after) {
 		strbuf_addf(&sb, " WHERE (%s) > (", key.data);
 		for (size_t i = 0; i < ts->nkey; i++)

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "pg_settings.h"
 #include "pg_step.h"
+#include "replica_identity.h"
 #include "systemd_bus.h"
 #include "util.h"
 
@@ -34,10 +35,100 @@ static char *table_name(PGconn *conn, const struct table_ref *t)
 	return name;
 }
 
+/* relkind, relreplident, has a primary key, has a replica identity index,
+ * and for a partition its root as "schema.table". */
+static const char table_facts_sql[] =
+	"SELECT c.relkind, c.relreplident, "
+	"  EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary), "
+	"  EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident), "
+	"  (SELECT n.nspname || '.' || r.relname FROM pg_class r "
+	"   JOIN pg_namespace n ON n.oid = r.relnamespace "
+	"   WHERE c.relispartition AND r.oid = pg_partition_root(c.oid)) "
+	"FROM pg_class c WHERE c.oid = to_regclass($1)";
+
+/* The leaf partitions of a partitioned table, with what table_facts_sql
+ * says of identity: an UPDATE or DELETE is checked against the partition
+ * it changes, whose REPLICA IDENTITY is its own (not inherited). */
+static const char leaves_sql[] =
+	"SELECT n.nspname || '.' || c.relname, "
+	"  quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.relreplident, "
+	"  EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary), "
+	"  EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident) "
+	"FROM pg_partition_tree(to_regclass($1)) t JOIN pg_class c ON c.oid = t.relid "
+	"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE t.isleaf ORDER BY 1";
+
+static bool is_true(PGresult *res, int row, int col)
+{
+	return strcmp(PQgetvalue(res, row, col), "t") == 0;
+}
+
+/* Whether the identity of the table (or of a partition of it) lets its
+ * changes be replicated; refused with the ALTER TABLE that fixes it. */
+static bool identity_check(const struct pg_step_ctx *ctx, const char *shown, const char *quoted,
+			   char relreplident, bool has_pk, bool has_index, const char *of_table)
+{
+	enum identity_verdict v = replica_identity_judge(relreplident, has_pk, has_index);
+	struct strbuf why;
+
+	if (v == IDENTITY_OK)
+		return true;
+	strbuf_init(&why);
+	replica_identity_explain(&why, v, shown, quoted);
+	if (of_table)
+		pg_step_error_at_key(ctx, "tables", "%s (a partition of listed table %s)", why.data,
+				     of_table);
+	else
+		pg_step_error_at_key(ctx, "tables", "%s", why.data);
+	strbuf_fini(&why);
+	return false;
+}
+
+/* Every leaf partition of a listed partitioned table must be replicable. */
+static bool leaves_check(const struct pg_step_ctx *ctx, PGconn *admin, const char *name,
+			 const char *shown)
+{
+	const char *params[] = { name };
+	PGresult *res;
+	bool ok = true;
+
+	if (!pgsql_query(admin, ctx->label, leaves_sql, 1, params, &res))
+		return false; /* errors already logged */
+	for (int r = 0; r < PQntuples(res); r++)
+		ok = identity_check(ctx, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1),
+				    PQgetvalue(res, r, 2)[0], is_true(res, r, 3), is_true(res, r, 4),
+				    shown) && ok;
+	PQclear(res);
+	return ok;
+}
+
+/* A partition listed together with its root would be published twice (as
+ * itself and through the root, publish_via_partition_root). */
+static bool partition_check(const struct pg_step_ctx *ctx, const struct source_cfg *src,
+			    const char *shown, const char *root)
+{
+	for (size_t i = 0; root && i < src->tables.n; i++) {
+		char *other = xasprintf("%s.%s", src->tables.items[i].schema,
+					src->tables.items[i].table);
+		bool same = strcmp(other, root) == 0;
+
+		free(other);
+		if (same) {
+			pg_step_error_at_key(ctx, "tables",
+					     "table %s is a partition of %s, which is listed too: the "
+					     "root's events carry its partitions' rows; list only %s",
+					     shown, root, root);
+			return false;
+		}
+	}
+	return true;
+}
+
 /*
  * Each table must exist, and must be able to publish UPDATE and DELETE:
  * adding a table without primary key or replica identity to a publication
  * makes those statements fail on the source, an outage we refuse to cause.
+ * Each such case is refused with its own message and the ALTER TABLE that
+ * fixes it (replica_identity.c).
  */
 static bool tables_check(const struct pg_step_ctx *ctx, PGconn *admin,
 			 const struct source_cfg *src)
@@ -46,43 +137,38 @@ static bool tables_check(const struct pg_step_ctx *ctx, PGconn *admin,
 
 	for (size_t i = 0; i < src->tables.n; i++) {
 		char *name = table_name(admin, &src->tables.items[i]);
+		char *shown = xasprintf("%s.%s", src->tables.items[i].schema,
+					src->tables.items[i].table);
 		const char *params[] = { name };
 		PGresult *res;
 
-		if (!pgsql_query(admin, ctx->label,
-				 "SELECT c.relkind, c.relreplident, "
-				 "  EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND "
-				 "          (i.indisprimary OR i.indisreplident)) "
-				 "FROM pg_class c WHERE c.oid = to_regclass($1)",
-				 1, params, &res)) {
+		if (!pgsql_query(admin, ctx->label, table_facts_sql, 1, params, &res)) {
 			free(name);
+			free(shown);
 			return false; /* errors already logged */
 		}
 		if (PQntuples(res) == 0) {
-			pg_step_error_at_key(ctx, "tables", "table %s.%s does not exist in database %s",
-					     src->tables.items[i].schema, src->tables.items[i].table,
-					     src->pg.dbname);
+			pg_step_error_at_key(ctx, "tables", "table %s does not exist in database %s",
+					     shown, src->pg.dbname);
 			ok = false;
 		} else if (strchr("rp", PQgetvalue(res, 0, 0)[0]) == NULL) {
-			pg_step_error_at_key(ctx, "tables", "%s.%s is not a table",
-					     src->tables.items[i].schema,
-					     src->tables.items[i].table);
+			pg_step_error_at_key(ctx, "tables", "%s is not a table", shown);
 			ok = false;
-		} else if (PQgetvalue(res, 0, 1)[0] == 'n' ||
-			   (PQgetvalue(res, 0, 1)[0] == 'd' &&
-			    strcmp(PQgetvalue(res, 0, 2), "f") == 0) ||
-			   (PQgetvalue(res, 0, 1)[0] == 'i' &&
-			    strcmp(PQgetvalue(res, 0, 2), "f") == 0)) {
-			pg_step_error_at_key(ctx, "tables",
-					     "table %s.%s has neither a primary key nor a replica identity: "
-					     "published, its UPDATEs and DELETEs would fail; add a primary key "
-					     "or ALTER TABLE ... REPLICA IDENTITY FULL",
-					     src->tables.items[i].schema,
-					     src->tables.items[i].table);
-			ok = false;
+		} else if (PQgetvalue(res, 0, 0)[0] == 'p') {
+			/* The root's own identity is what the events' keys follow;
+			 * the partitions' is what the source checks. */
+			ok = identity_check(ctx, shown, name, PQgetvalue(res, 0, 1)[0],
+					    is_true(res, 0, 2), is_true(res, 0, 3), NULL) && ok;
+			ok = leaves_check(ctx, admin, name, shown) && ok;
+		} else {
+			ok = identity_check(ctx, shown, name, PQgetvalue(res, 0, 1)[0],
+					    is_true(res, 0, 2), is_true(res, 0, 3), NULL) && ok;
+			if (!PQgetisnull(res, 0, 4))
+				ok = partition_check(ctx, src, shown, PQgetvalue(res, 0, 4)) && ok;
 		}
 		PQclear(res);
 		free(name);
+		free(shown);
 	}
 	return ok;
 }
@@ -123,7 +209,10 @@ static bool grants_converge(const struct pg_step_ctx *ctx, PGconn *admin,
 	return ok;
 }
 
-/* The publication's current tables as "schema.table" strings. */
+/* The publication's member tables as "schema.table" strings: its own
+ * list (pg_publication_rel), where a partitioned table is itself whatever
+ * publish_via_partition_root says (pg_publication_tables would show its
+ * partitions while that is off). */
 static bool publication_tables(const struct pg_step_ctx *ctx, PGconn *admin, const char *pub,
 			       struct strlist *tables)
 {
@@ -131,8 +220,11 @@ static bool publication_tables(const struct pg_step_ctx *ctx, PGconn *admin, con
 	PGresult *res;
 
 	if (!pgsql_query(admin, ctx->label,
-			 "SELECT schemaname || '.' || tablename FROM pg_publication_tables "
-			 "WHERE pubname = $1 ORDER BY 1",
+			 "SELECT n.nspname || '.' || c.relname FROM pg_publication p "
+			 "JOIN pg_publication_rel pr ON pr.prpubid = p.oid "
+			 "JOIN pg_class c ON c.oid = pr.prrelid "
+			 "JOIN pg_namespace n ON n.oid = c.relnamespace "
+			 "WHERE p.pubname = $1 ORDER BY 1",
 			 1, params, &res))
 		return false; /* errors already logged */
 	for (int i = 0; i < PQntuples(res); i++)
@@ -211,6 +303,30 @@ static bool publication_sync_tables(const struct pg_step_ctx *ctx, PGconn *admin
 	return ok;
 }
 
+/* publish_via_partition_root = true: a listed partitioned table's changes
+ * come as the root's (its name, its topic, its columns), whichever
+ * partition they are in, and partitions attached later follow without a
+ * change of the publication.  Harmless for other tables. */
+static bool publication_via_root(const struct pg_step_ctx *ctx, PGconn *admin,
+				 const struct source_cfg *src, const char *pub_ident, bool is_set)
+{
+	char *sql;
+	bool ok;
+
+	if (is_set)
+		return true;
+	change_record(ctx->changes, ctx->label,
+		      "publish partitioned tables as their root in publication %s "
+		      "(publish_via_partition_root = true)",
+		      src->publication);
+	if (!ctx->changes->apply)
+		return true;
+	sql = xasprintf("ALTER PUBLICATION %s SET (publish_via_partition_root = true)", pub_ident);
+	ok = pgsql_exec(admin, ctx->label, sql);
+	free(sql);
+	return ok;
+}
+
 static bool publication_converge(const struct pg_step_ctx *ctx, PGconn *admin,
 				 const struct source_cfg *src, struct drop_policy *drops)
 {
@@ -220,7 +336,8 @@ static bool publication_converge(const struct pg_step_ctx *ctx, PGconn *admin,
 	bool ok = true;
 
 	if (!pgsql_query(admin, ctx->label,
-			 "SELECT puballtables, pubinsert AND pubupdate AND pubdelete AND pubtruncate "
+			 "SELECT puballtables, pubinsert AND pubupdate AND pubdelete AND pubtruncate, "
+			 "       pubviaroot "
 			 "FROM pg_publication WHERE pubname = $1",
 			 1, params, &res)) {
 		free(pub_ident);
@@ -243,8 +360,9 @@ static bool publication_converge(const struct pg_step_ctx *ctx, PGconn *admin,
 			      src->publication, shown.data);
 		strbuf_fini(&shown);
 		if (ctx->changes->apply) {
-			char *sql = xasprintf("CREATE PUBLICATION %s FOR TABLE %s", pub_ident,
-					      tables.data);
+			char *sql = xasprintf("CREATE PUBLICATION %s FOR TABLE %s "
+					      "WITH (publish_via_partition_root = true)",
+					      pub_ident, tables.data);
 
 			ok = pgsql_exec(admin, ctx->label, sql);
 			free(sql);
@@ -269,6 +387,10 @@ static bool publication_converge(const struct pg_step_ctx *ctx, PGconn *admin,
 				free(sql);
 			}
 		}
+		/* Before the tables: a partitioned table's membership reads the
+		 * same either way, but its changes come as the root's only with it. */
+		ok = ok && publication_via_root(ctx, admin, src, pub_ident,
+						strcmp(PQgetvalue(res, 0, 2), "t") == 0);
 		ok = ok && publication_sync_tables(ctx, admin, src, pub_ident, drops);
 	}
 	PQclear(res);

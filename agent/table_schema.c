@@ -12,15 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Columns in attnum order; the key is the primary key, else the replica
- * identity index.  indkey is an int2vector (subscripts from 0). */
+/* Columns in attnum order; the key is the replica identity index when
+ * there is one (REPLICA IDENTITY USING INDEX: the old rows of updates and
+ * deletes carry its columns, not the primary key's), else the primary key.
+ * indkey is an int2vector (subscripts from 0). */
 static const char columns_sql[] =
 	"SELECT c.oid, n.nspname, c.relname, a.attname, a.atttypid, "
 	"       format_type(a.atttypid, a.atttypmod), "
 	"       coalesce(nullif(bt.typname, ''), t.typname), "
 	"       t.typcategory = 'A', a.atttypmod, NOT a.attnotnull, "
 	"       coalesce(array_position(k.indkey::int2[], a.attnum) "
-	"                - array_lower(k.indkey::int2[], 1) + 1, 0) "
+	"                - array_lower(k.indkey::int2[], 1) + 1, 0), c.relkind "
 	"FROM pg_class c "
 	"JOIN pg_namespace n ON n.oid = c.relnamespace "
 	"JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
@@ -31,7 +33,7 @@ static const char columns_sql[] =
 	"     CASE WHEN t.typtype = 'd' THEN t.typbasetype END) "
 	"LEFT JOIN LATERAL (SELECT i.indkey FROM pg_index i WHERE i.indrelid = c.oid "
 	"     AND (i.indisprimary OR i.indisreplident) "
-	"     ORDER BY i.indisprimary DESC LIMIT 1) k ON true "
+	"     ORDER BY i.indisreplident DESC, i.indisprimary DESC LIMIT 1) k ON true "
 	"WHERE c.oid = CASE WHEN $1::oid <> 0 THEN $1::oid "
 	"                   ELSE to_regclass(quote_ident($2) || '.' || quote_ident($3))::oid END "
 	"ORDER BY a.attnum";
@@ -74,6 +76,7 @@ static void schema_from_result(PGresult *res, struct table_schema **out)
 	ts->oid = (uint32_t)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
 	ts->schema = xstrdup(PQgetvalue(res, 0, 1));
 	ts->table = xstrdup(PQgetvalue(res, 0, 2));
+	ts->relkind = PQgetvalue(res, 0, 11)[0];
 	ts->ncols = (size_t)n;
 	ts->cols = xcalloc(ts->ncols, sizeof(struct column_schema));
 	for (int i = 0; i < n; i++) {
@@ -124,7 +127,8 @@ static const char relation_sql[] =
 	"       coalesce(nullif(bt.typname, ''), t.typname), t.typcategory = 'A', c.typmod, "
 	"       coalesce(NOT a.attnotnull, true), "
 	"       coalesce(array_position(k.indkey::int2[], a.attnum) "
-	"                - array_lower(k.indkey::int2[], 1) + 1, 0) "
+	"                - array_lower(k.indkey::int2[], 1) + 1, 0), "
+	"       coalesce((SELECT relkind FROM pg_class WHERE oid = $1::oid), 'r') "
 	"FROM unnest($4::text[], $5::oid[], $6::int4[]) WITH ORDINALITY AS c(name, typ, typmod, ord) "
 	"JOIN pg_type t ON t.oid = c.typ "
 	"LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A' "
@@ -134,7 +138,7 @@ static const char relation_sql[] =
 	"     AND NOT a.attisdropped "
 	"LEFT JOIN LATERAL (SELECT i.indkey FROM pg_index i WHERE i.indrelid = $1::oid "
 	"     AND (i.indisprimary OR i.indisreplident) "
-	"     ORDER BY i.indisprimary DESC LIMIT 1) k ON true "
+	"     ORDER BY i.indisreplident DESC, i.indisprimary DESC LIMIT 1) k ON true "
 	"ORDER BY c.ord";
 
 /* Appends s as a quoted element of an array literal. */

@@ -1,8 +1,8 @@
 /*
  * agent/table_schema.h: a captured table's columns as the catalog describes
  * them: exact types (name, length, scale), nullability and the key that
- * identifies a row on Kafka (the primary key, else the replica identity
- * index).  Capture reads it once per table and again when pgoutput sends a
+ * identifies a row on Kafka (the replica identity index, else the primary
+ * key; none for a table without either).  Capture reads it once per table and again when pgoutput sends a
  * changed Relation message.
  */
 #ifndef CDC_TABLE_SCHEMA_H
@@ -29,6 +29,7 @@ struct table_schema {
 	uint32_t oid;
 	char *schema;
 	char *table;
+	char relkind;                 /* pg_class.relkind: 'r' table, 'p' partitioned */
 	size_t ncols;                 /* columns a publication sends: not dropped, not generated */
 	struct column_schema *cols;   /* in attnum order */
 	size_t nkey;
