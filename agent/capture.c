@@ -28,6 +28,7 @@
 #include "pipeline_digest.h"
 #include "progress.h"
 #include "progress_health.h"
+#include "replica_identity.h"
 #include "table_schema.h"
 #include "util.h"
 
@@ -86,6 +87,7 @@ struct capture_table {
 	struct table_schema *ts;
 	struct event_table *et;
 	size_t count_idx; /* its event_counts index */
+	bool identity_bad; /* its last Relation's REPLICA IDENTITY identifies no row */
 };
 
 struct capture {
@@ -374,6 +376,7 @@ static void table_set(struct capture *c, struct table_schema *ts)
 	if (!ct) {
 		c->tables = xrealloc(c->tables, (c->ntables + 1) * sizeof(*c->tables));
 		ct = &c->tables[c->ntables++];
+		ct->identity_bad = false;
 	} else {
 		event_table_free(ct->et);
 		table_schema_free(ct->ts);
@@ -837,6 +840,50 @@ static bool key_changed(const struct capture_table *ct, const struct pgoutput_ms
 	return false;
 }
 
+/* A table whose REPLICA IDENTITY changed to one that identifies no row
+ * (NOTHING, DEFAULT without a primary key): the source refuses its UPDATEs
+ * and DELETEs from now on, so nothing is lost, but the operator must know.
+ * Loud (an error line, "error" for status, which shows FAILED) without
+ * stopping: the slot would replay this same Relation message after a
+ * restart (decoded with the catalog of its time), so stopping would not
+ * end until the change were skipped; its inserts and the other tables keep
+ * flowing, and the error ends when a Relation says the identity is usable. */
+static void identity_watch(struct capture *c, struct capture_table *ct,
+			   const struct pgoutput_relation *rel)
+{
+	enum identity_verdict v = replica_identity_judge((char)rel->replident, ct->ts->nkey > 0,
+							 ct->ts->nkey > 0);
+	const char *kind = progress_error_kind(&c->progress);
+	bool any = false;
+
+	ct->identity_bad = v != IDENTITY_OK;
+	if (ct->identity_bad) {
+		char *schema = pgsql_quote_ident(c->sql, rel->nspname);
+		char *table = pgsql_quote_ident(c->sql, rel->relname);
+		char *shown = xasprintf("%s.%s", rel->nspname, rel->relname);
+		char *quoted = xasprintf("%s.%s", schema, table);
+		struct strbuf why;
+
+		strbuf_init(&why);
+		replica_identity_explain(&why, v, shown, quoted);
+		strbuf_adds(&why, " (its identity changed while streaming)");
+		log_error("%s: %s", c->label, why.data);
+		progress_error_note(&c->progress, ERROR_REPLICA_IDENTITY, why.data);
+		strbuf_fini(&why);
+		free(quoted);
+		free(shown);
+		free(table);
+		free(schema);
+		return;
+	}
+	for (size_t i = 0; i < c->ntables; i++)
+		any = any || c->tables[i].identity_bad;
+	if (!any && kind && strcmp(kind, ERROR_REPLICA_IDENTITY) == 0) {
+		log_info("%s: every table's replica identity identifies its rows again", c->label);
+		progress_error_clear(&c->progress, ERROR_REPLICA_IDENTITY);
+	}
+}
+
 static bool handle_relation(struct capture *c, const struct pgoutput_msg *m)
 {
 	struct table_schema *ts;
@@ -856,6 +903,7 @@ static bool handle_relation(struct capture *c, const struct pgoutput_msg *m)
 	table_set(c, ts);
 	log_info("%s: table %s.%s: schema %s (%zu columns)", c->label, ts->schema, ts->table,
 		 m->relation.rel->generation > 1 ? "changed" : "loaded", ts->ncols);
+	identity_watch(c, table_find(c, ts->oid), m->relation.rel);
 	return true;
 }
 

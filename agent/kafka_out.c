@@ -493,7 +493,11 @@ bool kafka_out_produce_headers(struct kafka_out *ko, const char *topic, const vo
 		 * long as the brokers are away, while the caller reuses its
 		 * buffers (the decoded WAL record) at once. */
 		hdrs = headers_new(headers, n_headers);
+		/* Records without a key (a table without one, a truncate) go to
+		 * partition 0: the partitioner would scatter them at random,
+		 * and a keyless table's changes must stay in their order. */
 		err = rd_kafka_producev(ko->rk, RD_KAFKA_V_TOPIC(topic),
+					RD_KAFKA_V_PARTITION(key ? RD_KAFKA_PARTITION_UA : 0),
 					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 					RD_KAFKA_V_KEY(key, key ? key_len : 0),
 					RD_KAFKA_V_VALUE(payload, value ? value_len : 0),

@@ -22,6 +22,7 @@
 #define ERROR_REFUSED_RECORD "refused_record"
 #define ERROR_PUBLICATION "publication"
 #define ERROR_TOPIC "topic"
+#define ERROR_REPLICA_IDENTITY "replica_identity" /* a table's identity identifies no row */
 
 void progress_state_set(struct progress_writer *w, const char *state);
 

@@ -37,7 +37,8 @@ enum health health_parse(const char *name)
 
 bool health_kind_is_standing(const char *kind)
 {
-	return kind && (strcmp(kind, "publication") == 0 || strcmp(kind, "topic") == 0);
+	return kind && (strcmp(kind, "publication") == 0 || strcmp(kind, "topic") == 0 ||
+			strcmp(kind, "replica_identity") == 0);
 }
 
 static void verdict(struct health_verdict *out, enum health state, const char *fmt, ...)
