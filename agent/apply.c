@@ -15,6 +15,7 @@
 #include "apply.h"
 
 #include "apply_event.h"
+#include "apply_keyless.h"
 #include "column_type.h"
 #include "key_set.h"
 #include "kafka_log.h"
@@ -414,11 +415,7 @@ static bool target_table_reload(struct apply *a, struct target_table *tt)
 	tt->fingerprint = NULL;
 	if (!table_schema_load(a->db, a->label, 0, tt->schema, tt->table, &tt->ts))
 		return false; /* errors already logged */
-	if (tt->ts->nkey == 0) {
-		log_error("%s: target table %s has no primary key: upserts need one", a->label,
-			  tt->qualified);
-		return false;
-	}
+	/* A table without a key takes apply_keyless.c's path. */
 	return cast_types_load(a, tt);
 }
 
@@ -489,20 +486,20 @@ static bool table_create(struct apply *a, struct target_table *tt, const struct 
 		if (!found)
 			break;
 	}
-	if (ok && key.len == 0) {
-		record_error(a, m, "cannot create table %s: the event has no key to make its primary key",
-			     tt->qualified);
-		ok = false;
-	}
 	if (ok) {
 		char *create_schema = xasprintf("CREATE SCHEMA IF NOT EXISTS %s", schema);
 
-		strbuf_addf(&sql, ", PRIMARY KEY (%s))", key.data);
+		/* No key in the event: the source table has none (REPLICA
+		 * IDENTITY FULL), nor will the target (apply_keyless.c). */
+		if (key.len)
+			strbuf_addf(&sql, ", PRIMARY KEY (%s)", key.data);
+		strbuf_adds(&sql, ")");
 		ok = pgsql_exec(a->db, a->label, create_schema) &&
 		     pgsql_exec(a->db, a->label, sql.data);
 		free(create_schema);
 		if (ok)
-			log_info("%s: created table %s", a->label, tt->qualified);
+			log_info("%s: created table %s%s", a->label, tt->qualified,
+				 key.len ? "" : " without a primary key (the source table has none)");
 	}
 	free(schema);
 	strbuf_fini(&sql);
@@ -990,6 +987,27 @@ static bool group_add(struct apply *a, struct target_table *tt, const struct app
 	return true;
 }
 
+/* A change of a table without a key: its own statement (apply_keyless.c),
+ * after the rows gathered so far, so the batch keeps its order. */
+static bool keyless_change(struct apply *a, struct target_table *tt, struct apply_event *ev,
+			   const rd_kafka_message_t *m)
+{
+	struct keyless_target t = { a->db, a->label, tt->qualified, tt->ts, tt->cast_types };
+	struct strbuf why;
+	bool ok;
+
+	if (!group_flush(a))
+		return false; /* errors already logged */
+	strbuf_init(&why);
+	ok = keyless_apply(&t, ev, &why);
+	if (!ok && why.len > 0) {
+		record_error(a, m, "%s", why.data);
+		a->failed = true; /* the record or the target's rows are at fault: no retry */
+	}
+	strbuf_fini(&why);
+	return ok;
+}
+
 /* ---- batches ------------------------------------------------------------------------- */
 
 static const char *header(const rd_kafka_message_t *m, const char *name, size_t *len)
@@ -1097,7 +1115,8 @@ static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_
 		ok = group_flush(a) && pgsql_exec(a->db, a->label, sql);
 		free(sql);
 	} else {
-		ok = (ev->op == 'd' || table_check(a, tt, ev, m)) && group_add(a, tt, ev, m);
+		ok = (ev->op == 'd' || table_check(a, tt, ev, m)) &&
+		     (tt->ts->nkey == 0 ? keyless_change(a, tt, ev, m) : group_add(a, tt, ev, m));
 		if (ok && one_by_one)
 			ok = group_flush(a);
 		if (!ok && one_by_one && !a->failed)

@@ -491,6 +491,49 @@ static bool read_value(struct apply_event *ev, const void *value, size_t value_l
 	return read_envelope(&s, e, NULL); /* cannot fail: checked when skipped */
 }
 
+/* An update's "before" row, kept to be read only when asked for
+ * (apply_event_before): only a table without a key needs it. */
+static void before_keep(struct apply_event *ev, const struct envelope *e, json_t *schema,
+			const struct parsed_text *columns)
+{
+	if (ev->op != 'u' || e->before.kind != JSCAN_OBJECT || !e->before.text)
+		return;
+	ev->before_value = e->before;
+	ev->before_row = &ev->before_value;
+	ev->before_schema = struct_fields(schema, "before");
+	ev->before_columns = columns;
+}
+
+bool apply_event_before(struct apply_event *ev, bool *present, struct strbuf *why)
+{
+	struct event_field *after = ev->fields;
+	size_t nafter = ev->nfields, after_cap = ev->fields_cap;
+	bool has_types = ev->has_types, ok;
+
+	*present = ev->before_row != NULL;
+	if (!*present)
+		return true;
+	/* read_row fills ev->fields: lend it the before row's array. */
+	ev->fields = ev->before;
+	ev->fields_cap = ev->before_cap;
+	ev->nfields = 0;
+	ok = read_row(ev, ev->before_row, ev->before_schema, ev->before_columns, why);
+	/* cdc.unchanged names the after row's columns, not these */
+	for (size_t i = 0; i < ev->nfields; i++)
+		ev->fields[i].unchanged = is_placeholder(&ev->fields[i].value);
+	ev->before = ev->fields;
+	ev->before_cap = ev->fields_cap;
+	ev->nbefore = ev->nfields;
+	ev->fields = after;
+	ev->fields_cap = after_cap;
+	ev->nfields = nafter;
+	ev->has_types = has_types;
+	ev->before_row = NULL; /* read once */
+	if (!ok && why->len == 0)
+		strbuf_adds(why, "the \"before\" row is not a JSON object");
+	return ok;
+}
+
 void apply_event_init(struct apply_event *ev)
 {
 	memset(ev, 0, sizeof(*ev));
@@ -501,6 +544,7 @@ void apply_event_init(struct apply_event *ev)
 void apply_event_fini(struct apply_event *ev)
 {
 	free(ev->fields);
+	free(ev->before);
 	free(ev->key_names);
 	free(ev->key_values);
 	strbuf_fini(&ev->value);
@@ -526,6 +570,8 @@ bool apply_event_parse(const void *key, size_t key_len, const void *value, size_
 	ev->schema = ev->table = NULL;
 	ev->source_ts_ms = 0;
 	ev->nfields = ev->nkey_names = 0;
+	ev->nbefore = 0;
+	ev->before_row = NULL;
 	ev->has_types = false;
 	json_decref(ev->unchanged);
 	ev->unchanged = NULL;
@@ -560,6 +606,7 @@ bool apply_event_parse(const void *key, size_t key_len, const void *value, size_
 	}
 	if (ev->op == 't')
 		return true;
+	before_keep(ev, &e, schema, columns);
 	row_name = ev->op == 'd' ? "before" : "after";
 	row = ev->op == 'd' ? &e.before : &e.after;
 	if (row->kind != JSCAN_OBJECT || !row->text) {

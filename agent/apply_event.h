@@ -81,6 +81,13 @@ struct apply_event {
 	json_t *unchanged;      /* parsed cdc.unchanged header, or NULL */
 	struct parsed_cache schemas;
 	struct parsed_cache columns;
+	/* an update's "before" row, read by apply_event_before */
+	struct event_field *before;
+	size_t nbefore, before_cap;
+	struct jscan_value before_value;
+	const struct jscan_value *before_row; /* &before_value until read; else NULL */
+	json_t *before_schema;
+	const struct parsed_text *before_columns;
 };
 
 void apply_event_init(struct apply_event *ev);
@@ -97,6 +104,11 @@ MUST_CHECK bool apply_event_parse(const void *key, size_t key_len, const void *v
  * target column's position: the usual order of a row). */
 const struct event_field *apply_event_field(const struct apply_event *ev, const char *name,
 					    size_t hint);
+
+/* An update's "before" row (the whole old row where the source table's
+ * REPLICA IDENTITY is FULL) into ev->before/nbefore; *present false when the
+ * event has none.  Pointers live until the next parse. */
+MUST_CHECK bool apply_event_before(struct apply_event *ev, bool *present, struct strbuf *why);
 
 /* The SQL type to create a column for field with ("numeric(10,2)", "text"),
  * or NULL when the event does not say; caller frees. */

@@ -36,15 +36,18 @@ static char *table_name(PGconn *conn, const struct table_ref *t)
 }
 
 /* relkind, relreplident, has a primary key, has a replica identity index,
- * and for a partition its root as "schema.table". */
+ * for a partition its root as "schema.table", and its SQL name quoted only
+ * where it must be (for the ALTER TABLE of a message). */
 static const char table_facts_sql[] =
 	"SELECT c.relkind, c.relreplident, "
 	"  EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary), "
 	"  EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident), "
 	"  (SELECT n.nspname || '.' || r.relname FROM pg_class r "
 	"   JOIN pg_namespace n ON n.oid = r.relnamespace "
-	"   WHERE c.relispartition AND r.oid = pg_partition_root(c.oid)) "
-	"FROM pg_class c WHERE c.oid = to_regclass($1)";
+	"   WHERE c.relispartition AND r.oid = pg_partition_root(c.oid)), "
+	"  quote_ident(n.nspname) || '.' || quote_ident(c.relname) "
+	"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+	"WHERE c.oid = to_regclass($1)";
 
 /* The leaf partitions of a partitioned table, with what table_facts_sql
  * says of identity: an UPDATE or DELETE is checked against the partition
@@ -157,11 +160,11 @@ static bool tables_check(const struct pg_step_ctx *ctx, PGconn *admin,
 		} else if (PQgetvalue(res, 0, 0)[0] == 'p') {
 			/* The root's own identity is what the events' keys follow;
 			 * the partitions' is what the source checks. */
-			ok = identity_check(ctx, shown, name, PQgetvalue(res, 0, 1)[0],
+			ok = identity_check(ctx, shown, PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 1)[0],
 					    is_true(res, 0, 2), is_true(res, 0, 3), NULL) && ok;
 			ok = leaves_check(ctx, admin, name, shown) && ok;
 		} else {
-			ok = identity_check(ctx, shown, name, PQgetvalue(res, 0, 1)[0],
+			ok = identity_check(ctx, shown, PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 1)[0],
 					    is_true(res, 0, 2), is_true(res, 0, 3), NULL) && ok;
 			if (!PQgetisnull(res, 0, 4))
 				ok = partition_check(ctx, src, shown, PQgetvalue(res, 0, 4)) && ok;
