@@ -2,7 +2,8 @@
  * tests/unit/test_keys.c: the pure parts of tables without a usable key:
  * agent/replica_identity.c's verdicts and messages (each case its own, with
  * the ALTER TABLE that fixes it) and agent/apply_keyless.c's statements
- * (one row each, every old column compared as text, NULLs matching).
+ * (one row each, every old column compared as text, NULLs matching), and
+ * an update's before row read apart from its after row (apply_event.c).
  * Against real servers: tests/integration/87_keys.sh.
  */
 #include <setjmp.h>
@@ -112,12 +113,56 @@ static void test_statements(void **state)
 		   "\"j\"::text IS NOT DISTINCT FROM ($3::json)::text LIMIT 1)");
 }
 
+/* An update's before row is read on demand, apart from the after row; the
+ * cdc.unchanged header speaks of the after row only. */
+static void test_before_row(void **state)
+{
+	static const char with_before[] =
+		"{\"before\":{\"a\":1,\"b\":\"old\",\"c\":null},"
+		"\"after\":{\"a\":2,\"b\":\"__debezium_unavailable_value\",\"c\":null},"
+		"\"source\":{\"schema\":\"public\",\"table\":\"t\"},\"op\":\"u\"}";
+	static const char without_before[] =
+		"{\"before\":null,\"after\":{\"a\":2,\"b\":\"x\",\"c\":null},"
+		"\"source\":{\"schema\":\"public\",\"table\":\"t\"},\"op\":\"u\"}";
+	static const char unchanged[] = "[\"b\"]";
+	struct apply_event ev;
+	struct strbuf why;
+	bool present;
+
+	(void)state;
+	apply_event_init(&ev);
+	strbuf_init(&why);
+	assert_true(apply_event_parse(NULL, 0, with_before, strlen(with_before), unchanged,
+				      strlen(unchanged), NULL, 0, &ev, &why));
+	assert_int_equal(ev.nfields, 3);
+	assert_true(ev.fields[1].unchanged);
+	assert_true(apply_event_before(&ev, &present, &why));
+	assert_true(present);
+	assert_int_equal(ev.nbefore, 3);
+	assert_string_equal(ev.before[1].name, "b");
+	assert_false(ev.before[1].unchanged);
+	assert_int_equal(ev.before[1].value.len, 3);
+	assert_memory_equal(ev.before[1].value.text, "old", 3);
+	/* the after row is still there, as it was */
+	assert_int_equal(ev.nfields, 3);
+	assert_true(ev.fields[1].unchanged);
+	assert_memory_equal(ev.fields[0].value.text, "2", 1);
+
+	assert_true(apply_event_parse(NULL, 0, without_before, strlen(without_before), NULL, 0,
+				      NULL, 0, &ev, &why));
+	assert_true(apply_event_before(&ev, &present, &why));
+	assert_false(present);
+	strbuf_fini(&why);
+	apply_event_fini(&ev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_judge),
 		cmocka_unit_test(test_explain),
 		cmocka_unit_test(test_statements),
+		cmocka_unit_test(test_before_row),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
