@@ -155,7 +155,7 @@ check_eq "and converges" "bootstrap: nothing to change" "$AGENT_OUT"
 write_topology "public.other, public.no_key"
 agent_run -c "$T" bootstrap
 check_eq "a table without key or replica identity fails bootstrap" 1 "$AGENT_RC"
-check_contains "and the error names the file, line and table" "$T:14: error: source db1: table public.no_key has neither a primary key nor a replica identity" "$AGENT_ERR"
+check_contains "and the error names the file, line and table" "$T:14: error: source db1: table public.no_key has no primary key and REPLICA IDENTITY DEFAULT" "$AGENT_ERR"
 check_eq "and the publication is untouched" "public.other" "$(pg_psql src db1 "SELECT string_agg(schemaname || '.' || tablename, ',') FROM pg_publication_tables WHERE pubname = 'my_publication'")"
 write_topology "public.other, public.missing"
 agent_run -c "$T" bootstrap
