@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # runs-under-sanitizer
 # Table shapes beyond "a primary key": db1 -> capture -> Kafka (3 partitions a
-# topic) -> apply -> db2, as plain processes, digests of every row compared
+# topic) -> apply -> db2 (schema blocks) and db3 (no schema block: the
+# cdc.columns header), as plain processes, digests of every row compared
 # (source vs target) after the snapshot and after changes:
 #   - a partitioned table listed by its root: two partitions, a third attached
 #     while streaming, one detached (its rows stay on the target, its later
@@ -55,6 +56,27 @@ slot = my_slot
 tables = public.parted, public.keyless, public.uidx
 topic_prefix = db1server
 
+[source plain]
+host = 127.0.0.1
+port = @PORT@
+dbname = db1
+user = cdc_user
+password_file = @WORK@/db1.pass
+admin_host = @SOCK@
+publication = plain_pub
+slot = plain_slot
+tables = public.parted, public.keyless, public.uidx
+topic_prefix = plain
+json_schemas = false
+
+[target db3]
+host = 127.0.0.1
+port = @PORT@
+dbname = db3
+user = db3_user
+password_file = @WORK@/db2.pass
+admin_host = @SOCK@
+
 [target db2]
 host = 127.0.0.1
 port = @PORT@
@@ -66,6 +88,10 @@ admin_host = @SOCK@
 [pipeline p1]
 source = db1
 target = db2
+
+[pipeline p2]
+source = plain
+target = db3
 INI
 
 # Carries on after a failed bootstrap when the servers are up, so that a
@@ -85,19 +111,21 @@ apply_start() {
 digest() { # DB FROM
 	pg_psql src "$1" "SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '-') FROM $2 t" 2>&1
 }
+# db2 through p1 (schema blocks), db3 through p2 (no schema block: the
+# cdc.columns header).
 converged() { # TABLE SECONDS [SOURCE_FROM]
 	local i want
 	for ((i = 0; i < $2 * 2; i++)); do
 		want=$(digest db1 "${3:-public.$1}")
-		[ "$(digest db2 "public.$1")" = "$want" ] && return 0
+		[ "$(digest db2 "public.$1")" = "$want" ] && [ "$(digest db3 "public.$1")" = "$want" ] &&
+			return 0
 		sleep 0.5
 	done
-	echo "db1 $want db2 $(digest db2 "public.$1")"
+	echo "db1 $want db2 $(digest db2 "public.$1") db3 $(digest db3 "public.$1")"
 	return 1
 }
 
-capture_start p1
-apply_start p1
+for p in p1 p2; do capture_start "$p"; apply_start "$p"; done
 check "snapshot: partitioned table read through its root" converged parted 90
 check_eq "snapshot: the partitioned table has its 100 rows on the target" "100" \
 	"$(pg_psql src db2 "SELECT count(*) FROM public.parted")"
