@@ -64,6 +64,9 @@ struct target_table {
 	bool *typed_arrays;        /* per column: values go out in an array of
 				    * its type, else in text[] cast per value */
 	char *fingerprint;         /* event shape last checked against it */
+	char *keyless_pos;         /* without a key: the last change applied (apply_keyless.h) */
+	bool keyless_loaded;       /* keyless_pos was read from the target */
+	bool keyless_skipped;      /* a change sent again was skipped (said once) */
 };
 
 /* Rows waiting to go out as one statement.  Each column's values are
@@ -387,6 +390,7 @@ static void target_table_free(struct target_table *tt)
 	free(tt->table);
 	free(tt->qualified);
 	free(tt->fingerprint);
+	free(tt->keyless_pos);
 	table_schema_free(tt->ts);
 	free(tt);
 }
@@ -987,27 +991,6 @@ static bool group_add(struct apply *a, struct target_table *tt, const struct app
 	return true;
 }
 
-/* A change of a table without a key: its own statement (apply_keyless.c),
- * after the rows gathered so far, so the batch keeps its order. */
-static bool keyless_change(struct apply *a, struct target_table *tt, struct apply_event *ev,
-			   const rd_kafka_message_t *m)
-{
-	struct keyless_target t = { a->db, a->label, tt->qualified, tt->ts, tt->cast_types };
-	struct strbuf why;
-	bool ok;
-
-	if (!group_flush(a))
-		return false; /* errors already logged */
-	strbuf_init(&why);
-	ok = keyless_apply(&t, ev, &why);
-	if (!ok && why.len > 0) {
-		record_error(a, m, "%s", why.data);
-		a->failed = true; /* the record or the target's rows are at fault: no retry */
-	}
-	strbuf_fini(&why);
-	return ok;
-}
-
 /* ---- batches ------------------------------------------------------------------------- */
 
 static const char *header(const rd_kafka_message_t *m, const char *name, size_t *len)
@@ -1072,6 +1055,62 @@ static const struct table_ref *record_table(struct apply *a, const rd_kafka_mess
 	return NULL;
 }
 
+/* A change of a table without a key: its own statement (apply_keyless.c),
+ * after the rows gathered so far, so the batch keeps its order; skipped
+ * when its cdc.position says it was applied already (a replay). */
+static bool keyless_change(struct apply *a, struct target_table *tt, struct apply_event *ev,
+			   const rd_kafka_message_t *m)
+{
+	struct keyless_target t = { a->db, a->label, tt->qualified, tt->ts, tt->cast_types };
+	char *name = xasprintf("%s.%s", tt->schema, tt->table);
+	size_t plen;
+	const char *pos = header(m, "cdc.position", &plen);
+	char *p = NULL;
+	struct strbuf why;
+	bool ok = true;
+
+	if (pos && !keyless_position_valid(pos, plen)) {
+		record_error(a, m, "refused: its cdc.position header is not a position");
+		a->failed = true; /* the record itself is at fault: no retry */
+		free(name);
+		return false;
+	}
+	if (pos && !tt->keyless_loaded) {
+		ok = keyless_position_load(a->db, a->label, a->pipe->name, name, &tt->keyless_pos);
+		tt->keyless_loaded = ok;
+	}
+	if (ok && pos) {
+		p = xstrndup(pos, plen);
+		if (tt->keyless_pos && strcmp(p, tt->keyless_pos) <= 0) {
+			if (!tt->keyless_skipped)
+				log_info("%s: table %s: skipping changes applied already (sent again "
+					 "after a restart of capture), the first at %s, up to %s",
+					 a->label, tt->qualified, p, tt->keyless_pos);
+			tt->keyless_skipped = true;
+			free(p);
+			free(name);
+			return true;
+		}
+	}
+	ok = ok && group_flush(a);
+	strbuf_init(&why);
+	ok = ok && keyless_apply(&t, ev, &why);
+	if (!ok && why.len > 0) {
+		record_error(a, m, "%s", why.data);
+		a->failed = true; /* the record or the target's rows are at fault: no retry */
+	}
+	if (ok && p) {
+		ok = keyless_position_store(a->db, a->label, a->pipe->name, name, p);
+		free(tt->keyless_pos);
+		tt->keyless_pos = p;
+		p = NULL;
+	}
+	strbuf_fini(&why);
+	free(p);
+	free(name);
+	return ok;
+}
+
 static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_by_one)
 {
 	const struct table_ref *table;
@@ -1109,14 +1148,18 @@ static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_
 	tt = target_table_get(a, table, ev, m);
 	if (!tt)
 		return !a->failed;
-	if (ev->op == 't') {
+	if (tt->ts->nkey == 0) {
+		ok = (ev->op == 'd' || ev->op == 't' || table_check(a, tt, ev, m)) &&
+		     keyless_change(a, tt, ev, m);
+		if (!ok && one_by_one && !a->failed)
+			record_error(a, m, "the target refused this change (see the error above)");
+	} else if (ev->op == 't') {
 		char *sql = xasprintf("TRUNCATE %s", tt->qualified);
 
 		ok = group_flush(a) && pgsql_exec(a->db, a->label, sql);
 		free(sql);
 	} else {
-		ok = (ev->op == 'd' || table_check(a, tt, ev, m)) &&
-		     (tt->ts->nkey == 0 ? keyless_change(a, tt, ev, m) : group_add(a, tt, ev, m));
+		ok = (ev->op == 'd' || table_check(a, tt, ev, m)) && group_add(a, tt, ev, m);
 		if (ok && one_by_one)
 			ok = group_flush(a);
 		if (!ok && one_by_one && !a->failed)

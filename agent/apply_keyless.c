@@ -165,6 +165,47 @@ static void stmt_fini(const struct keyless_target *t, struct keyless_stmt *st)
 	free(st->params);
 }
 
+bool keyless_position_valid(const char *pos, size_t len)
+{
+	if (len != 25 || pos[16] != ':')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (i != 16 && !strchr("0123456789ABCDEF", pos[i]))
+			return false;
+	return true;
+}
+
+bool keyless_position_load(PGconn *db, const char *label, const char *pipeline,
+			   const char *table_name, char **pos)
+{
+	const char *params[] = { pipeline, table_name };
+
+	*pos = NULL;
+	return pgsql_exec(db, label,
+			  "CREATE TABLE IF NOT EXISTS cdc_agent.keyless_positions ("
+			  " pipeline text NOT NULL, table_name text NOT NULL, position text NOT NULL,"
+			  " PRIMARY KEY (pipeline, table_name))") &&
+	       pgsql_query_value(db, label,
+				 "SELECT position FROM cdc_agent.keyless_positions "
+				 "WHERE pipeline = $1 AND table_name = $2",
+				 2, params, pos);
+}
+
+bool keyless_position_store(PGconn *db, const char *label, const char *pipeline,
+			    const char *table_name, const char *pos)
+{
+	const char *params[] = { pipeline, table_name, pos };
+	PGresult *res;
+
+	if (!pgsql_query(db, label,
+			 "INSERT INTO cdc_agent.keyless_positions VALUES ($1, $2, $3) "
+			 "ON CONFLICT (pipeline, table_name) DO UPDATE SET position = EXCLUDED.position",
+			 3, params, &res))
+		return false; /* errors already logged */
+	PQclear(res);
+	return true;
+}
+
 bool keyless_apply(const struct keyless_target *t, struct apply_event *ev, struct strbuf *why)
 {
 	struct keyless_stmt st;
@@ -173,6 +214,12 @@ bool keyless_apply(const struct keyless_target *t, struct apply_event *ev, struc
 	PGresult *res = NULL;
 	char *sql = NULL;
 
+	if (op == 't') {
+		sql = xasprintf("TRUNCATE %s", t->qualified);
+		ok = pgsql_exec(t->db, t->label, sql);
+		free(sql);
+		return ok;
+	}
 	stmt_init(t, &st);
 	if (op == 'c' || op == 'u')
 		ok = values_read(t, &st, ev->fields, ev->nfields, false, "after", st.set, why);

@@ -13,6 +13,12 @@
  * those without an equality operator (json, xml, point) or with a loose
  * one (box compares areas).  IS NOT DISTINCT FROM never uses an index, so
  * the comparison costs a scan either way.
+ *
+ * Nothing identifies a row, so a change applied twice would not be
+ * harmless as an upsert is: capture marks each change with its place in the
+ * stream (cdc.position), and apply skips the ones at or before the last it
+ * applied to the table (kept in the target, in the batch's transaction), so
+ * the changes a slot replays after a crash of capture are applied once.
  */
 #ifndef CDC_APPLY_KEYLESS_H
 #define CDC_APPLY_KEYLESS_H
@@ -43,7 +49,21 @@ char *keyless_sql(char op, const char *qualified, size_t ncols, const char *cons
 		  const char *const *set_types, const char *const *match_types, const char *set,
 		  const char *match);
 
-/* Applies the event (op c, r, u or d) to the target.  False: *why says what
+/* A record's cdc.position header (capture.c's position_next: "%016X:%08X",
+ * ordered as text) has that form: it comes from a record, and is compared
+ * and stored, never trusted otherwise. */
+bool keyless_position_valid(const char *pos, size_t len);
+
+/* The position of the last change applied to table_name ("schema.table")
+ * by pipeline, *pos NULL when none (caller frees); creates the table that
+ * keeps them (cdc_agent.keyless_positions) when missing. */
+MUST_CHECK bool keyless_position_load(PGconn *db, const char *label, const char *pipeline,
+				      const char *table_name, char **pos);
+/* Records pos as the last change applied (in the batch's transaction). */
+MUST_CHECK bool keyless_position_store(PGconn *db, const char *label, const char *pipeline,
+				       const char *table_name, const char *pos);
+
+/* Applies the event (op c, r, u, d or t) to the target.  False: *why says what
  * is wrong with the record or the target (the caller names the record), or
  * is empty when the statement failed (logged). */
 MUST_CHECK bool keyless_apply(const struct keyless_target *t, struct apply_event *ev,

@@ -88,6 +88,8 @@ struct capture_table {
 	struct event_table *et;
 	size_t count_idx; /* its event_counts index */
 	bool identity_bad; /* its last Relation's REPLICA IDENTITY identifies no row */
+	uint64_t pos_final; /* the transaction its last change was in (final LSN) */
+	uint32_t pos_seq;   /* and that change's number among the table's in it */
 };
 
 struct capture {
@@ -281,6 +283,7 @@ struct change_headers {
 	const char *old_key;    /* __debezium.oldkey: on the create after a key change */
 	const char *new_key;    /* __debezium.newkey: on the delete and tombstone before it */
 	bool unchanged;         /* cdc.unchanged: TOASTed columns the update left as they are */
+	const char *position;   /* cdc.position: a keyless table's change, where in the stream */
 };
 
 static bool produce(struct capture *c, const struct capture_table *ct, const struct strbuf *key,
@@ -321,7 +324,7 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 		 const struct event_source *src, const struct change_headers *h, struct txn *t)
 {
 	const struct pgoutput_value *key_row = after ? after : before;
-	struct kafka_header hdrs[4];
+	struct kafka_header hdrs[5];
 	/* only updates can have unchanged columns: no buffer for the rest */
 	bool may_have_unchanged = h && h->unchanged;
 	struct strbuf unchanged;
@@ -343,6 +346,8 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 						   strlen(h->new_key) };
 	if (may_have_unchanged && event_unchanged_json(&unchanged, ct->et, after))
 		hdrs[n++] = (struct kafka_header){ "cdc.unchanged", unchanged.data, unchanged.len };
+	if (h && h->position)
+		hdrs[n++] = (struct kafka_header){ "cdc.position", h->position, strlen(h->position) };
 	if (!c->fmt.schemas)
 		hdrs[n++] = (struct kafka_header){ "cdc.columns", ct->et->columns_header,
 						   strlen(ct->et->columns_header) };
@@ -377,6 +382,8 @@ static void table_set(struct capture *c, struct table_schema *ts)
 		c->tables = xrealloc(c->tables, (c->ntables + 1) * sizeof(*c->tables));
 		ct = &c->tables[c->ntables++];
 		ct->identity_bad = false;
+		ct->pos_final = 0;
+		ct->pos_seq = 0;
 	} else {
 		event_table_free(ct->et);
 		table_schema_free(ct->ts);
@@ -907,8 +914,28 @@ static bool handle_relation(struct capture *c, const struct pgoutput_msg *m)
 	return true;
 }
 
+/* Where a change of a table without a key lies in the stream: its
+ * transaction's commit LSN and its number among the table's changes in it,
+ * "%016X:%08X" (ordered as text), the same when the slot replays it.  Apply
+ * skips what it applied already (apply_keyless.c): such a change has no key
+ * that would make applying it twice harmless.  NULL for other tables. */
+static const char *position_next(struct capture *c, struct capture_table *ct, char *buf,
+				 size_t size)
+{
+	if (ct->ts->nkey > 0 || !c->open || c->open->final_lsn == 0)
+		return NULL;
+	if (ct->pos_final != c->open->final_lsn) {
+		ct->pos_final = c->open->final_lsn;
+		ct->pos_seq = 0;
+	}
+	snprintf(buf, size, "%016" PRIX64 ":%08" PRIX32, ct->pos_final, ++ct->pos_seq);
+	return buf;
+}
+
 static bool handle_change(struct capture *c, const struct pgoutput_msg *m)
 {
+	char pos[32];
+	struct change_headers plain = { 0 };
 	struct capture_table *ct = table_find(c, m->change.rel->oid);
 	struct event_source src = { c->open_commit_ms, "false", c->open_xid, c->change_lsn,
 				    c->last_commit_lsn };
@@ -925,11 +952,12 @@ static bool handle_change(struct capture *c, const struct pgoutput_msg *m)
 		return false;
 	}
 	capture_snapshot_change(c->snap, ct->ts, m);
+	plain.position = position_next(c, ct, pos, sizeof(pos));
 	switch (m->type) {
 	case PGOUTPUT_INSERT:
-		return emit(c, ct, 'c', NULL, m->change.new_tuple.values, &src, NULL, c->open);
+		return emit(c, ct, 'c', NULL, m->change.new_tuple.values, &src, &plain, c->open);
 	case PGOUTPUT_DELETE:
-		return emit(c, ct, 'd', old, NULL, &src, NULL, c->open);
+		return emit(c, ct, 'd', old, NULL, &src, &plain, c->open);
 	default:
 		break;
 	}
@@ -947,7 +975,7 @@ static bool handle_change(struct capture *c, const struct pgoutput_msg *m)
 		return ok;
 	}
 	{
-		struct change_headers upd = { .unchanged = true };
+		struct change_headers upd = { .unchanged = true, .position = plain.position };
 
 		return emit(c, ct, 'u', m->change.old_kind == PGOUTPUT_OLD_FULL ? old : NULL,
 			    m->change.new_tuple.values, &src, &upd, c->open);
@@ -963,10 +991,14 @@ static bool handle_truncate(struct capture *c, const struct pgoutput_msg *m)
 		return true;
 	for (uint32_t i = 0; i < m->truncate.nrels; i++) {
 		struct capture_table *ct = table_find(c, m->truncate.rels[i]->oid);
+		struct change_headers plain = { 0 };
+		char pos[32];
 
 		if (ct)
 			capture_snapshot_change(c->snap, ct->ts, m);
-		if (ct && c->src->truncate_events && !emit(c, ct, 't', NULL, NULL, &src, NULL, c->open))
+		if (ct && c->src->truncate_events)
+			plain.position = position_next(c, ct, pos, sizeof(pos));
+		if (ct && c->src->truncate_events && !emit(c, ct, 't', NULL, NULL, &src, &plain, c->open))
 			return false;
 	}
 	return true;

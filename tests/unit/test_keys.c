@@ -156,6 +156,21 @@ static void test_before_row(void **state)
 	apply_event_fini(&ev);
 }
 
+static void test_position(void **state)
+{
+	(void)state;
+	assert_true(keyless_position_valid("00000000016B3A28:00000001", 25));
+	assert_true(keyless_position_valid("FFFFFFFFFFFFFFFF:FFFFFFFF", 25));
+	assert_false(keyless_position_valid("00000000016b3a28:00000001", 25)); /* capture's case */
+	assert_false(keyless_position_valid("00000000016B3A28-00000001", 25));
+	assert_false(keyless_position_valid("00000000016B3A28:0000001", 24));
+	assert_false(keyless_position_valid("00000000016B3A28:000000011", 26));
+	assert_false(keyless_position_valid("0000000'016B3A28:00000001", 25));
+	/* ordered as text as the stream orders them */
+	assert_true(strcmp("00000000016B3A28:00000002", "00000000016B3A28:0000000A") < 0);
+	assert_true(strcmp("00000000016B3A28:FFFFFFFF", "00000000016B3A29:00000001") < 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -163,6 +178,7 @@ int main(void)
 		cmocka_unit_test(test_explain),
 		cmocka_unit_test(test_statements),
 		cmocka_unit_test(test_before_row),
+		cmocka_unit_test(test_position),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
