@@ -21,6 +21,7 @@
 #include "capture_state.h"
 #include "event_counts.h"
 #include "event_json.h"
+#include "kafka_limits.h"
 #include "kafka_out.h"
 #include "log.h"
 #include "pgoutput.h"
@@ -33,6 +34,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -121,6 +123,7 @@ struct capture {
 	double next_ground;            /* when capture_ground_check is due */
 	struct strbuf ground_extra;    /* published beyond the topology at the last check */
 	bool kafka_refused;            /* the broker refused a record itself (too large, invalid) */
+	bool too_large;                /* a change over [kafka] max_message_bytes: stop for good */
 	uint64_t error_confirmed;      /* confirmed LSN when the error being retried began */
 	/* Events of confirmed transactions since the pipeline was created
 	 * (event_counts.h): they reach counts_lsn, kept in counts_path;
@@ -313,6 +316,65 @@ static char *key_payload(const struct capture *c, const struct capture_table *ct
 	return strbuf_detach(&sb);
 }
 
+/* Where [kafka] max_message_bytes is set: "FILE:LINE", or the default's
+ * file. */
+static void limit_origin(const struct capture *c, char *buf, size_t size)
+{
+	const struct topo_origin *o = &c->kafka_cfg->origin;
+	int line = topology_key_line(o, "kafka", "max_message_bytes");
+
+	if (line > 0 && line != o->line)
+		snprintf(buf, size, "topology %s:%d", o->file, line);
+	else
+		snprintf(buf, size, "the default; topology %s", o->file ? o->file : "?");
+}
+
+/* Stops capture for good on a change Kafka cannot take: logged with table,
+ * key and size; kafka_failed keeps the slot from being confirmed past it
+ * (nor past anything after it). */
+static void stop_too_large(struct capture *c, const char *table, const char *key, size_t key_len,
+			   size_t size, const char *why)
+{
+	char limit[32], origin[PATH_MAX + 64];
+
+	kafka_size_text(kafka_record_limit(c->kafka_cfg), limit, sizeof(limit));
+	limit_origin(c, origin, sizeof(origin));
+	/* A key is short as a rule; a long one is cut so that the line (and
+	 * status's reason, which is this line) stays readable. */
+	log_error("%s: table %s: the change of key %.*s%s is %zu bytes, over [kafka] "
+		  "max_message_bytes = %s (%s): %s; capture stops, nothing past LSN %X/%X is "
+		  "confirmed (raise max_message_bytes, or change the row)",
+		  c->label, table, key_len > 200 ? 200 : (int)key_len, key,
+		  key_len > 200 ? "..." : "", size, limit, origin, why,
+		  (unsigned)(c->confirmed >> 32), (unsigned)c->confirmed);
+	c->too_large = true;
+	c->kafka_failed = true;
+}
+
+/* Whether the event in c->value (with key_len bytes of key and the headers)
+ * is one Kafka takes: checked before producing, so that a change too large
+ * stops capture at once instead of a refusal and a replay again and again. */
+static bool record_fits(struct capture *c, const struct capture_table *ct,
+			const struct pgoutput_value *key_row, size_t key_len,
+			const struct kafka_header *hdrs, size_t n)
+{
+	size_t lens[8], size;
+	char *key, *table;
+
+	for (size_t i = 0; i < n && i < ARRAY_LEN(lens); i++)
+		lens[i] = strlen(hdrs[i].name) + hdrs[i].len;
+	size = kafka_record_size(key_len, c->value.len, lens, n < ARRAY_LEN(lens) ? n : 0);
+	if (size <= (size_t)kafka_record_limit(c->kafka_cfg))
+		return true;
+	key = key_row ? key_payload(c, ct, key_row) : NULL;
+	table = xasprintf("%s.%s", ct->ts->schema, ct->ts->table);
+	stop_too_large(c, table, key ? key : "(none)", key ? strlen(key) : 6, size,
+		  "too large for Kafka");
+	free(table);
+	free(key);
+	return false;
+}
+
 /* One change as Kafka records: the event, and a tombstone after a delete. */
 static bool emit(struct capture *c, const struct capture_table *ct, char op,
 		 const struct pgoutput_value *before, const struct pgoutput_value *after,
@@ -344,7 +406,8 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 	if (!c->fmt.schemas)
 		hdrs[n++] = (struct kafka_header){ "cdc.columns", ct->et->columns_header,
 						   strlen(ct->et->columns_header) };
-	ok = produce(c, ct, has_key ? &c->key : NULL, c->value.data, c->value.len, hdrs, n, t);
+	ok = record_fits(c, ct, key_row, has_key ? c->key.len : 0, hdrs, n) &&
+	     produce(c, ct, has_key ? &c->key : NULL, c->value.data, c->value.len, hdrs, n, t);
 	if (ok) {
 		progress_writer_event(&c->progress, src->ts_ms * 1000);
 		event_deltas_add(&t->counts, ct->count_idx, event_op_index(op));
@@ -1190,6 +1253,49 @@ static bool session_run(struct capture *c, bool *retry)
 	return ok;
 }
 
+/* "schema.table" of the captured table whose topic is topic (caller frees),
+ * or the topic's name. */
+static char *table_of_topic(const struct capture *c, const char *topic)
+{
+	for (size_t i = 0; i < c->src->tables.n; i++) {
+		const struct table_ref *t = &c->src->tables.items[i];
+		char *name = topology_topic(c->src, t);
+		bool same = strcmp(name, topic) == 0;
+
+		free(name);
+		if (same)
+			return xasprintf("%s.%s", t->schema, t->table);
+	}
+	return xasprintf("of topic %s", topic);
+}
+
+/* Kafka itself refused a record as too large (librdkafka, or a broker whose
+ * limit or a topic's is below the agent's, set by hand): the same stop as
+ * record_fits', at once rather than a replay again and again. */
+static void kafka_too_large_check(struct capture *c)
+{
+	const struct kafka_too_large *r = c->kafka ? kafka_out_too_large(c->kafka) : NULL;
+	const char *key, *payload;
+	size_t key_len;
+	char *table;
+
+	if (!r || c->too_large)
+		return;
+	/* With the schema block, the key's payload is what names the row. */
+	key = r->key;
+	key_len = r->key_len;
+	payload = strstr(key, "\"payload\":");
+	if (payload && key_len > 0 && key[key_len - 1] == '}') {
+		key_len = (size_t)(key + key_len - 1 - (payload + 10));
+		key = payload + 10;
+	}
+	table = table_of_topic(c, r->topic);
+	stop_too_large(c, table, key, key_len, r->size,
+		  "refused by Kafka as too large (MSG_SIZE_TOO_LARGE: the topic's "
+		  "max.message.bytes or the broker's limits are lower than the agent's)");
+	free(table);
+}
+
 static void capture_fini(struct capture *c)
 {
 	session_close(c);
@@ -1207,7 +1313,7 @@ static void capture_fini(struct capture *c)
 	free(c->label);
 }
 
-bool capture_run(const struct topology *topo, const struct pipeline_cfg *pipe)
+enum capture_end capture_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 {
 	struct capture c = { 0 };
 	struct sigaction sa = { .sa_handler = on_stop_signal };
@@ -1255,7 +1361,9 @@ bool capture_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 		c.streamed_session = false;
 		ok = session_run(&c, &retry);
 		session_close(&c);
-		if (ok || !retry)
+		if (!ok)
+			kafka_too_large_check(&c);
+		if (ok || !retry || c.too_large)
 			break;
 		if (c.streamed_session)
 			backoff = 1; /* it worked until now: start the waits afresh */
@@ -1302,11 +1410,16 @@ out:
 		ok = !c.kafka_failed;
 	if (ok)
 		progress_state_set(&c.progress, "stopping"); /* a clean end (status: STOPPED) */
+	if (c.too_large) {
+		ok = false;
+		progress_error_note(&c.progress, ERROR_TOO_LARGE, NULL); /* the line above */
+		progress_state_set(&c.progress, "failed");
+	}
 	counts_persist(&c);
 	/* The last progress is written after capture_fini: its members now. */
 	progress_refresh(&c.progress, &c);
 	c.progress.refresh = NULL;
 	capture_fini(&c);
 	progress_writer_fini(&c.progress, !ok);
-	return ok;
+	return ok ? CAPTURE_END_OK : c.too_large ? CAPTURE_END_REFUSED : CAPTURE_END_FAILED;
 }
