@@ -52,6 +52,8 @@
 /* Messages handled between two looks at the clock, Kafka's acks and the
  * status timer while the stream is busy (it looks whenever it runs dry). */
 #define HOUSEKEEPING_EVERY 512
+/* The event buffer is reused for every event up to this capacity. */
+#define EVENT_BUFFER_KEEP ((size_t)4 << 20)
 /* The walsender sends each change on its own; a capture waiting in poll()
  * is woken for each, and each wake-up costs both sides (the walsender's
  * send wakes us, we read a message or two).  After a drain this small, a
@@ -330,10 +332,11 @@ static void limit_origin(const struct capture *c, char *buf, size_t size)
 }
 
 /* Stops capture for good on a change Kafka cannot take: logged with table,
- * key and size; kafka_failed keeps the slot from being confirmed past it
- * (nor past anything after it). */
+ * key and size, and whose limit it is (ours, or Kafka's: by_kafka);
+ * kafka_failed keeps the slot from being confirmed past it (nor past
+ * anything after it). */
 static void stop_too_large(struct capture *c, const char *table, const char *key, size_t key_len,
-			   size_t size, const char *why)
+			   size_t size, bool by_kafka)
 {
 	char limit[32], origin[PATH_MAX + 64];
 
@@ -341,12 +344,22 @@ static void stop_too_large(struct capture *c, const char *table, const char *key
 	limit_origin(c, origin, sizeof(origin));
 	/* A key is short as a rule; a long one is cut so that the line (and
 	 * status's reason, which is this line) stays readable. */
-	log_error("%s: table %s: the change of key %.*s%s is %zu bytes, over [kafka] "
-		  "max_message_bytes = %s (%s): %s; capture stops, nothing past LSN %X/%X is "
-		  "confirmed (raise max_message_bytes, or change the row)",
-		  c->label, table, key_len > 200 ? 200 : (int)key_len, key,
-		  key_len > 200 ? "..." : "", size, limit, origin, why,
-		  (unsigned)(c->confirmed >> 32), (unsigned)c->confirmed);
+	if (by_kafka)
+		log_error("%s: table %s: the change of key %.*s%s is %zu bytes, refused by Kafka "
+			  "as too large (MSG_SIZE_TOO_LARGE: the topic's max.message.bytes or the "
+			  "broker's message.max.bytes is below what [kafka] max_message_bytes = %s "
+			  "(%s) needs; capture raises a topic's at its start); capture stops, "
+			  "nothing past LSN %X/%X is confirmed",
+			  c->label, table, key_len > 200 ? 200 : (int)key_len, key,
+			  key_len > 200 ? "..." : "", size, limit, origin,
+			  (unsigned)(c->confirmed >> 32), (unsigned)c->confirmed);
+	else
+		log_error("%s: table %s: the change of key %.*s%s is %zu bytes, over [kafka] "
+			  "max_message_bytes = %s (%s): too large for Kafka; capture stops, nothing "
+			  "past LSN %X/%X is confirmed (raise max_message_bytes, or change the row)",
+			  c->label, table, key_len > 200 ? 200 : (int)key_len, key,
+			  key_len > 200 ? "..." : "", size, limit, origin,
+			  (unsigned)(c->confirmed >> 32), (unsigned)c->confirmed);
 	c->too_large = true;
 	c->kafka_failed = true;
 }
@@ -368,8 +381,7 @@ static bool record_fits(struct capture *c, const struct capture_table *ct,
 		return true;
 	key = key_row ? key_payload(c, ct, key_row) : NULL;
 	table = xasprintf("%s.%s", ct->ts->schema, ct->ts->table);
-	stop_too_large(c, table, key ? key : "(none)", key ? strlen(key) : 6, size,
-		  "too large for Kafka");
+	stop_too_large(c, table, key ? key : "(none)", key ? strlen(key) : 6, size, false);
 	free(table);
 	free(key);
 	return false;
@@ -417,6 +429,12 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 		ok = produce(c, ct, &c->key, NULL, 0, hdrs, n, t);
 	if (may_have_unchanged)
 		strbuf_fini(&unchanged);
+	/* The producer copied the event: a buffer grown for a large value
+	 * is given back rather than kept for the process's life. */
+	if (c->value.cap > EVENT_BUFFER_KEEP) {
+		strbuf_fini(&c->value);
+		strbuf_init(&c->value);
+	}
 	return ok;
 }
 
@@ -1290,9 +1308,7 @@ static void kafka_too_large_check(struct capture *c)
 		key = payload + 10;
 	}
 	table = table_of_topic(c, r->topic);
-	stop_too_large(c, table, key, key_len, r->size,
-		  "refused by Kafka as too large (MSG_SIZE_TOO_LARGE: the topic's "
-		  "max.message.bytes or the broker's limits are lower than the agent's)");
+	stop_too_large(c, table, key, key_len, r->size, true);
 	free(table);
 }
 

@@ -130,7 +130,7 @@ timed_start apply p1
 check "snapshot: big_text equal" converged big_text 90
 check "snapshot: big_bytea equal" converged big_bytea 30
 
-# 52 MB of text: md5 digits, with a quote, a backslash, a newline and a tab
+# 51 MB of text: md5 digits, with a quote, a backslash, a newline and a tab
 # (escaped in the event's JSON) every 100; 21 MB of bytea.
 pg_psql src db1 "
 INSERT INTO big_text SELECT 1000, string_agg(md5(g::text) || CASE WHEN g % 100 = 0 THEN E'\"\\\\\n\t' ELSE '' END, '') FROM generate_series(1, 1600000) g;
@@ -157,7 +157,7 @@ timed_stop capture p1
 CAPTURE_RSS=$RSS
 timed_stop apply p1
 APPLY_RSS=$RSS
-echo "# peak RSS with a 52 MB text and a 21 MB bytea value: capture ${CAPTURE_RSS} MiB, apply ${APPLY_RSS} MiB"
+echo "# peak RSS with a 51 MB text and a 21 MB bytea value: capture ${CAPTURE_RSS} MiB, apply ${APPLY_RSS} MiB"
 # About 5 copies of the largest value at most (pgoutput's message, the
 # event, librdkafka's copy and its compression buffer; apply's fetch, its
 # parameter): nothing quadratic.
