@@ -1,11 +1,12 @@
 /*
  * agent/apply.c: the pipeline's Kafka topics applied to the target.
  *
- * A batch (up to APPLY_BATCH_MAX records or APPLY_BATCH_WAIT_MS) is applied
- * in one target transaction together with the next offset of every
- * partition it read (cdc_agent.offsets).  Partitions are assigned from
- * those stored offsets, so a crash at any instant neither loses nor repeats
- * a change.  Kafka's committed offsets are only updated for monitoring.
+ * A batch (up to APPLY_BATCH_MAX records, APPLY_BATCH_BYTES or
+ * APPLY_BATCH_WAIT_MS) is applied in one target transaction together with
+ * the next offset of every partition it read (cdc_agent.offsets).
+ * Partitions are assigned from those stored offsets, so a crash at any
+ * instant neither loses nor repeats a change.  Kafka's committed offsets
+ * are only updated for monitoring.
  *
  * Records are applied in their order.  Consecutive records of one table
  * with the same shape (upserts of the same columns, or deletes) go out as
@@ -18,6 +19,7 @@
 #include "apply_keyless.h"
 #include "column_type.h"
 #include "key_set.h"
+#include "kafka_limits.h"
 #include "kafka_log.h"
 #include "log.h"
 #include "pgsql.h"
@@ -25,9 +27,11 @@
 #include "event_counts.h"
 #include "progress.h"
 #include "progress_health.h"
+#include "schema_mac.h"
 #include "table_schema.h"
 #include "util.h"
 
+#include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +42,10 @@
 
 #define APPLY_BATCH_MAX 5000
 #define APPLY_BATCH_WAIT_MS 200
+/* A batch also closes at this many bytes of records: large values (up to
+ * [kafka] max_message_bytes each) are held by the batch until it commits,
+ * so a few of them make a batch, not thousands. */
+#define APPLY_BATCH_BYTES ((size_t)16 << 20)
 #define APPLY_UPSERT_BATCHES 16 /* after a create met an existing key */
 #define KAFKA_COMMIT_EVERY_MS 1000
 #define RECONNECT_MAX_SEC 30
@@ -105,6 +113,7 @@ struct route {
 struct apply {
 	const struct pipeline_cfg *pipe;
 	const struct target_cfg *tgt;
+	const char *state_dir;
 	char *label;
 	struct route *routes;
 	size_t nroutes;
@@ -140,6 +149,10 @@ struct apply {
 	struct event_counts counts;
 	uint64_t *batch_ops;             /* per route, EVENT_OPS each: this batch's */
 	bool drained;                    /* the last poll found nothing to apply */
+	struct schema_mac *mac;          /* authenticates capture's cdc.columns headers */
+	char *trusted_topic;             /* the last header that verified, to not */
+	char *trusted_header;            /* compute its mac again for every event */
+	size_t trusted_len;
 };
 
 static long long now_ms(void)
@@ -1111,6 +1124,41 @@ static bool keyless_change(struct apply *a, struct target_table *tt, struct appl
 	return ok;
 }
 
+/* Whether the record's cdc.columns header is capture's own (its mac
+ * verifies under the pipeline's key): only then are the SQL expressions it
+ * carries (defaults, CHECKs, generation expressions) used.  A header without
+ * a mac (Debezium's events) is read for names and types only; one whose mac
+ * does not verify is forged, or signed with another key, and stops apply. */
+static bool columns_trust(struct apply *a, const rd_kafka_message_t *m, const char *columns,
+			  size_t clen, bool *trusted)
+{
+	const char *topic = rd_kafka_topic_name(m->rkt);
+	size_t maclen;
+	const char *mac = header(m, "cdc.columns.mac", &maclen);
+
+	*trusted = false;
+	if (!columns || !mac)
+		return true;
+	if (a->trusted_header && a->trusted_len == clen && strcmp(a->trusted_topic, topic) == 0 &&
+	    memcmp(a->trusted_header, columns, clen) == 0) {
+		*trusted = true;
+		return true;
+	}
+	if (!schema_mac_verify(a->mac, topic, columns, clen, mac, maclen)) {
+		record_error(a, m, "the cdc.columns header fails its authentication: forged, or signed with another key than %s/schema-%s.key; stopping, nothing applied",
+			     a->state_dir, a->pipe->name);
+		return false;
+	}
+	free(a->trusted_topic);
+	free(a->trusted_header);
+	a->trusted_topic = xstrdup(topic);
+	a->trusted_header = xmalloc(clen ? clen : 1);
+	memcpy(a->trusted_header, columns, clen);
+	a->trusted_len = clen;
+	*trusted = true;
+	return true;
+}
+
 static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_by_one)
 {
 	const struct table_ref *table;
@@ -1134,6 +1182,10 @@ static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_
 	strbuf_fini(&why);
 	if (!ok || ev->op == 0)
 		return ok;
+	if (!columns_trust(a, m, columns, clen, &ev->schema_trusted)) {
+		a->failed = true; /* the record itself is at fault: no retry */
+		return false;
+	}
 	table = record_table(a, m, ev, &route);
 	if (!table) {
 		a->failed = true; /* the record itself is at fault: no retry */
@@ -1308,9 +1360,15 @@ static bool consumer_new(struct apply *a, const struct topology *topo)
 	char *servers;
 	char err[512];
 	char *group = xasprintf("cdc-agent.%s", a->pipe->name);
+	char fetch_max[32], receive_max[32];
 	bool ok = true;
 
 	servers = strlist_join(&topo->kafka.bootstrap_servers, ",");
+	/* A record of [kafka] max_message_bytes fits one fetch response
+	 * (kafka_limits.h); max.partition.fetch.bytes stays 1 MiB: the
+	 * broker returns a larger first batch of a partition whole. */
+	snprintf(fetch_max, sizeof(fetch_max), "%" PRId64, kafka_fetch_limit(&topo->kafka));
+	snprintf(receive_max, sizeof(receive_max), "%" PRId64, kafka_receive_limit(&topo->kafka));
 	{
 		const char *settings[][2] = {
 			{ "bootstrap.servers", servers },
@@ -1325,6 +1383,8 @@ static bool consumer_new(struct apply *a, const struct topology *topo)
 			/* notice topics capture creates after apply started */
 			{ "topic.metadata.refresh.interval.ms", "5000" },
 			{ "allow.auto.create.topics", "false" },
+			{ "fetch.max.bytes", fetch_max },
+			{ "receive.message.max.bytes", receive_max },
 		};
 
 		for (size_t i = 0; ok && i < ARRAY_LEN(settings); i++)
@@ -1381,6 +1441,7 @@ static void offset_gap(struct apply *a, const rd_kafka_message_t *m)
 static bool consume_loop(struct apply *a)
 {
 	long long batch_started = 0;
+	size_t batch_bytes = 0;
 
 	while (!stop_requested && !a->failed) {
 		/* With a batch open, only take what is already there: a batch
@@ -1400,11 +1461,15 @@ static bool consume_loop(struct apply *a)
 			m = NULL;
 		}
 		if (m) {
-			if (a->nbatch == 0)
+			if (a->nbatch == 0) {
 				batch_started = now_ms();
+				batch_bytes = 0;
+			}
 			a->batch[a->nbatch++] = m;
+			batch_bytes += m->len + m->key_len;
 		}
 		if (a->nbatch > 0 && (a->nbatch >= APPLY_BATCH_MAX || !m ||
+				      batch_bytes >= APPLY_BATCH_BYTES ||
 				      now_ms() - batch_started >= APPLY_BATCH_WAIT_MS)) {
 			if (!batch_apply(a))
 				return false; /* errors already logged */
@@ -1588,8 +1653,11 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	progress_writer_tick(&a.progress, true);
 	/* At the first start, failing fast shows a wrong setting at once;
 	 * once running, a target that went away is waited for. */
-	a.db = pgsql_connect_capture(a.label, &a.tgt->pg, false);
-	ok = a.db && offsets_table_ensure(&a) && counts_load(&a) && consumer_new(&a, topo);
+	a.state_dir = topo->agent.state_dir;
+	ok = schema_mac_open(a.state_dir, pipe->name, &a.mac);
+	if (ok)
+		a.db = pgsql_connect_capture(a.label, &a.tgt->pg, false);
+	ok = ok && a.db && offsets_table_ensure(&a) && counts_load(&a) && consumer_new(&a, topo);
 	a.progress.refresh = progress_refresh;
 	a.progress.refresh_ctx = &a;
 	if (ok) {
@@ -1632,6 +1700,9 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	if (a.unassigned)
 		rd_kafka_topic_partition_list_destroy(a.unassigned);
 	PQfinish(a.db);
+	schema_mac_free(a.mac);
+	free(a.trusted_topic);
+	free(a.trusted_header);
 	free(a.label);
 	progress_writer_fini(&a.progress, !ok);
 	return ok ? APPLY_END_STOPPED : a.refused ? APPLY_END_REFUSED : APPLY_END_FAILED;

@@ -23,6 +23,8 @@
 #define ERROR_PUBLICATION "publication"
 #define ERROR_TOPIC "topic"
 #define ERROR_REPLICA_IDENTITY "replica_identity" /* a table's identity identifies no row */
+/* capture: a change over [kafka] max_message_bytes; standing (FAILED at once) */
+#define ERROR_TOO_LARGE "too_large"
 
 void progress_state_set(struct progress_writer *w, const char *state);
 
