@@ -10,6 +10,8 @@
 #     changes do not flow);
 #   - a table without a key, REPLICA IDENTITY FULL: duplicate rows, one of the
 #     duplicates updated and one deleted, NULLs, json and point columns;
+#   - kill -9 of capture during a load of duplicate rows: replayed changes of
+#     the keyless table applied once (cdc.position);
 #   - REPLICA IDENTITY USING INDEX on a table that also has a primary key: the
 #     index is the key (events and target);
 #   - a table whose identity turns NOTHING while streaming: FAILED, named, and
