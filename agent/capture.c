@@ -86,6 +86,8 @@ struct capture_table {
 	struct table_schema *ts;
 	struct event_table *et;
 	size_t count_idx; /* its event_counts index */
+	double labels_reloaded; /* when its enum labels were last read again */
+	int64_t labels_xid;     /* and in which transaction (-1: a snapshot row) */
 };
 
 struct capture {
@@ -341,9 +343,10 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 						   strlen(h->new_key) };
 	if (may_have_unchanged && event_unchanged_json(&unchanged, ct->et, after))
 		hdrs[n++] = (struct kafka_header){ "cdc.unchanged", unchanged.data, unchanged.len };
-	if (!c->fmt.schemas)
-		hdrs[n++] = (struct kafka_header){ "cdc.columns", ct->et->columns_header,
-						   strlen(ct->et->columns_header) };
+	/* With the schema block too: only the header says what apply needs
+	 * to create user types and generated columns (udt, generated). */
+	hdrs[n++] = (struct kafka_header){ "cdc.columns", ct->et->columns_header,
+					   strlen(ct->et->columns_header) };
 	ok = produce(c, ct, has_key ? &c->key : NULL, c->value.data, c->value.len, hdrs, n, t);
 	if (ok) {
 		progress_writer_event(&c->progress, src->ts_ms * 1000);
@@ -374,6 +377,7 @@ static void table_set(struct capture *c, struct table_schema *ts)
 	if (!ct) {
 		c->tables = xrealloc(c->tables, (c->ntables + 1) * sizeof(*c->tables));
 		ct = &c->tables[c->ntables++];
+		memset(ct, 0, sizeof(*ct));
 	} else {
 		event_table_free(ct->et);
 		table_schema_free(ct->ts);
@@ -414,6 +418,33 @@ static bool topics_ensure(struct capture *c)
 	return true;
 }
 
+/* A row with an enum value the table's schema does not list (ALTER TYPE
+ * ... ADD VALUE since it was read: pgoutput sends no new Relation for that)
+ * has the labels read again, so the header that goes with the row lists
+ * it: apply adds it on the target before applying the row.  Once a
+ * transaction per table (a label that is still unknown then was renamed
+ * since the row was written), at most once a second for snapshot rows. */
+static bool labels_check(struct capture *c, struct capture_table *ct, int64_t xid,
+			 const struct pgoutput_value *a, const struct pgoutput_value *b)
+{
+	double now = now_sec();
+
+	if (table_schema_labels_known(ct->ts, a) && table_schema_labels_known(ct->ts, b))
+		return true;
+	if (ct->labels_reloaded > 0 && xid == ct->labels_xid &&
+	    (xid >= 0 || now - ct->labels_reloaded < 1.0))
+		return true;
+	ct->labels_reloaded = now;
+	ct->labels_xid = xid;
+	if (!table_schema_types_reload(c->sql, c->label, ct->ts))
+		return false; /* errors already logged */
+	event_table_free(ct->et);
+	ct->et = event_table_new(&c->fmt, ct->ts);
+	log_info("%s: table %s.%s: enum labels read again (a value new to capture)", c->label,
+		 ct->ts->schema, ct->ts->table);
+	return true;
+}
+
 /* One row of an incremental snapshot (capture_snapshot.c), into the
  * transaction of its high watermark. */
 static bool snapshot_emit(void *ctx, const struct table_schema *ts, const struct pgoutput_value *row)
@@ -435,6 +466,8 @@ static bool snapshot_emit(void *ctx, const struct table_schema *ts, const struct
 		table_set(c, copy);
 		ct = table_find(c, ts->oid);
 	}
+	if (!labels_check(c, ct, -1, row, NULL))
+		return false; /* errors already logged */
 	return emit(c, ct, 'r', NULL, row, &src, NULL, c->open);
 }
 
@@ -875,6 +908,9 @@ static bool handle_change(struct capture *c, const struct pgoutput_msg *m)
 		return false;
 	}
 	capture_snapshot_change(c->snap, ct->ts, m);
+	if (m->type != PGOUTPUT_DELETE &&
+	    !labels_check(c, ct, c->open_xid, m->change.new_tuple.values, old))
+		return false; /* errors already logged */
 	switch (m->type) {
 	case PGOUTPUT_INSERT:
 		return emit(c, ct, 'c', NULL, m->change.new_tuple.values, &src, NULL, c->open);
