@@ -425,17 +425,20 @@ static bool target_table_reload(struct apply *a, struct target_table *tt)
 
 /* The SQL type of a column the event brings (auto_create, auto_evolve):
  * apply_types.c resolves the event's type by the target's catalog, never
- * its text (column_type.h), making the user types it needs, and logs why it
- * refuses one.  *sql: caller frees. */
+ * its text (column_type.h), making the user types it needs; it logs why it
+ * refuses one under a label naming the record, as record_error does.
+ * *sql: caller frees. */
 static bool field_type_sql(struct apply *a, const struct target_table *tt,
 			   const struct event_field *f, const rd_kafka_message_t *m, char **sql)
 {
-	if (apply_types_column_sql(a->db, a->label, tt->qualified, f, a->ev.schema_trusted, sql))
-		return true;
-	log_info("%s: (the column above is from topic %s partition %d offset %lld)", a->label,
-		 rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset);
-	a->refused = a->refused || (PQstatus(a->db) == CONNECTION_OK && !stop_requested);
-	return false;
+	char *where = xasprintf("%s: topic %s partition %d offset %lld", a->label,
+				rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset);
+	bool ok = apply_types_column_sql(a->db, where, tt->qualified, f, a->ev.schema_trusted, sql);
+
+	free(where);
+	if (!ok)
+		a->refused = a->refused || (PQstatus(a->db) == CONNECTION_OK && !stop_requested);
+	return ok;
 }
 
 /* CREATE TABLE from the event's column types and key (auto_create). */
@@ -1169,28 +1172,31 @@ static bool types_prepare(struct apply *a)
 	for (size_t i = 0; i < a->nbatch; i++) {
 		const rd_kafka_message_t *m = a->batch[i];
 		const char *topic = rd_kafka_topic_name(m->rkt);
+		const struct table_ref *t = NULL;
 		size_t len;
 		const char *columns = header(m, "cdc.columns", &len);
-		char *table = NULL;
+		char *where, *table;
+		bool ok;
 
-		if (!columns)
-			continue;
-		for (size_t r = 0; r < a->nroutes && !table; r++)
+		if (!columns || apply_types_seen_has(&a->types_seen, columns, len))
+			continue; /* the usual case: a header seen before */
+		for (size_t r = 0; r < a->nroutes && !t; r++)
 			if (strcmp(a->routes[r].topic, topic) == 0)
-				table = xasprintf("%s.%s", a->routes[r].table->schema,
-						  a->routes[r].table->table);
-		if (!table)
+				t = a->routes[r].table;
+		if (!t)
 			continue; /* refused when the record is applied */
-		if (!apply_types_labels_prepare(a->db, a->label, table, columns, len,
-						a->tgt->auto_create, &a->types_seen)) {
-			free(table);
-			log_info("%s: (the enum above is from topic %s partition %d offset %lld)",
-				 a->label, topic, (int)m->partition, (long long)m->offset);
+		where = xasprintf("%s: topic %s partition %d offset %lld", a->label, topic,
+				  (int)m->partition, (long long)m->offset);
+		table = xasprintf("%s.%s", t->schema, t->table);
+		ok = apply_types_labels_prepare(a->db, where, table, columns, len, a->tgt->auto_create,
+						&a->types_seen);
+		free(where);
+		free(table);
+		if (!ok) {
 			a->refused = PQstatus(a->db) == CONNECTION_OK && !stop_requested;
 			a->failed = true;
 			return false;
 		}
-		free(table);
 	}
 	return true;
 }

@@ -609,7 +609,7 @@ void apply_types_seen_fini(struct apply_types_seen *seen)
 	memset(seen, 0, sizeof(*seen));
 }
 
-static bool seen_has(const struct apply_types_seen *seen, const char *text, size_t len)
+bool apply_types_seen_has(const struct apply_types_seen *seen, const char *text, size_t len)
 {
 	for (size_t i = 0; i < APPLY_TYPES_SEEN; i++)
 		if (seen->texts[i] && seen->lens[i] == len && memcmp(seen->texts[i], text, len) == 0)
@@ -656,7 +656,7 @@ bool apply_types_labels_prepare(PGconn *db, const char *label, const char *table
 	size_t i;
 	bool ok = true;
 
-	if (!header || seen_has(seen, header, len))
+	if (!header || apply_types_seen_has(seen, header, len))
 		return true;
 	if (!memmem(header, len, "\"enum\"", 6)) {
 		seen_add(seen, header, len);

@@ -36,6 +36,8 @@ struct apply_types_seen {
 	size_t next;
 };
 void apply_types_seen_fini(struct apply_types_seen *seen);
+/* Whether the header was prepared before (a comparison of bytes). */
+bool apply_types_seen_has(const struct apply_types_seen *seen, const char *text, size_t len);
 
 /* Before a batch's transaction (a label added in a transaction cannot be
  * used before it commits): every enum a cdc.columns header describes gets
