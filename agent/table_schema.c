@@ -286,9 +286,12 @@ static bool column_types_load(PGconn *conn, const char *label, struct column_sch
 
 bool table_schema_types_reload(PGconn *conn, const char *label, struct table_schema *ts)
 {
-	for (size_t i = 0; i < ts->ncols; i++)
+	ts->nenum_cols = 0;
+	for (size_t i = 0; i < ts->ncols; i++) {
 		if (!column_types_load(conn, label, &ts->cols[i]))
 			return false; /* errors already logged */
+		ts->nenum_cols += ts->cols[i].labels != NULL;
+	}
 	for (size_t i = 0; i < ts->ngenerated; i++)
 		if (!column_types_load(conn, label, &ts->generated_cols[i]))
 			return false; /* errors already logged */
@@ -349,7 +352,7 @@ static bool label_known(const struct column_schema *col, const char *s, size_t n
 
 bool table_schema_labels_known(const struct table_schema *ts, const struct pgoutput_value *row)
 {
-	for (size_t c = 0; row && c < ts->ncols; c++) {
+	for (size_t c = 0; row && ts->nenum_cols && c < ts->ncols; c++) {
 		const struct column_schema *col = &ts->cols[c];
 		const struct pgoutput_value *v = &row[c];
 		struct pg_array_iter it;

@@ -46,6 +46,7 @@ struct table_schema {
 	struct column_schema *cols;   /* in attnum order */
 	size_t nkey;
 	size_t *key_cols;             /* indexes into cols, in key order */
+	size_t nenum_cols;            /* columns with labels (enum values to check) */
 	size_t ngenerated;            /* generated columns (STORED): never sent, */
 	struct column_schema *generated_cols; /* in attnum order; only their schema */
 };
