@@ -880,6 +880,30 @@ static bool key_changed(const struct capture_table *ct, const struct pgoutput_ms
 	return false;
 }
 
+/* A Relation message with the same columns still says the table changed
+ * (pgoutput sends one again only after its relcache entry was invalidated):
+ * a generated column added or dropped, which pgoutput does not list, or a
+ * column's type.  Its generated columns and user types are read again, and
+ * the header rebuilt if they differ. */
+static bool table_extras_refresh(struct capture *c, struct capture_table *ct)
+{
+	char *before = xstrdup(ct->et->columns_header);
+	bool ok = table_schema_extras_reload(c->sql, c->label, ct->ts);
+
+	if (ok) {
+		event_table_free(ct->et);
+		ct->et = event_table_new(&c->fmt, ct->ts);
+		free(ct->columns_mac);
+		ct->columns_mac = schema_mac_sign(c->mac, ct->et->topic, ct->et->columns_header,
+						  strlen(ct->et->columns_header));
+		if (strcmp(before, ct->et->columns_header) != 0)
+			log_info("%s: table %s.%s: generated columns or user types changed", c->label,
+				 ct->ts->schema, ct->ts->table);
+	}
+	free(before);
+	return ok;
+}
+
 static bool handle_relation(struct capture *c, const struct pgoutput_msg *m)
 {
 	struct table_schema *ts;
@@ -893,7 +917,7 @@ static bool handle_relation(struct capture *c, const struct pgoutput_msg *m)
 		return true;
 	}
 	if (!m->relation.changed && table_find(c, m->relation.rel->oid))
-		return true;
+		return table_extras_refresh(c, table_find(c, m->relation.rel->oid));
 	if (!table_schema_from_relation(c->sql, c->label, m->relation.rel, &ts))
 		return false; /* errors already logged */
 	table_set(c, ts);

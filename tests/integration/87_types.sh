@@ -209,6 +209,16 @@ pg_psql src db1 "ALTER TYPE mood ADD VALUE 'zen'" >/dev/null
 pg_psql src db1 "INSERT INTO typed (id, m, p, total) VALUES (22, 'zen', 9, 1)" >/dev/null
 check "a label added at the end, used in a later transaction: equal" converged typed 60
 
+# Columns added mid-stream: a generated one (pgoutput's Relation message
+# does not list it), and one of an enum type new to the targets.
+pg_psql src db1 "
+CREATE TYPE color AS ENUM ('red', 'green');
+ALTER TABLE typed ADD COLUMN tripled numeric GENERATED ALWAYS AS (total * 3) STORED;
+ALTER TABLE typed ADD COLUMN col color;
+" >/dev/null
+pg_psql src db1 "UPDATE typed SET total = total + 2, col = 'green' WHERE id % 5 = 0; INSERT INTO typed (id, m, p, total, col) VALUES (23, 'ok', 1, 7, 'red')" >/dev/null
+check "a generated column and an enum column added mid-stream: equal" converged typed 60
+
 check "the targets' enum has the source's labels in order" same_in_targets "mood labels" \
 	"SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) FROM pg_enum WHERE enumtypid = 'public.mood'::regtype"
 check "columns have the source's types (format_type)" same_in_targets "column types" \
@@ -217,8 +227,8 @@ check "domains have the source's base, NOT NULL and default" same_in_targets "do
 	"SELECT string_agg(typname || ' ' || format_type(typbasetype, typtypmod) || ' ' || typnotnull || ' ' || coalesce(pg_get_expr(typdefaultbin, 0), '-'), ', ' ORDER BY typname) FROM pg_type WHERE typtype = 'd' AND typnamespace = 'public'::regnamespace"
 check "domains have the source's CHECKs (pg_get_constraintdef)" same_in_targets "domain checks" \
 	"SELECT string_agg(t.typname || ' ' || c.conname || ' ' || pg_get_constraintdef(c.oid), ', ' ORDER BY t.typname, c.conname) FROM pg_constraint c JOIN pg_type t ON t.oid = c.contypid WHERE t.typnamespace = 'public'::regnamespace"
-check "the generated column is generated with the source's expression (pg_get_expr)" same_in_targets "generated" \
-	"SELECT a.attname || ' ' || a.attgenerated::text || ' ' || pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = 'public.typed'::regclass AND a.attgenerated <> ''"
+check "the generated columns are generated with the source's expressions (pg_get_expr)" same_in_targets "generated" \
+	"SELECT string_agg(a.attname || ' ' || a.attgenerated::text || ' ' || pg_get_expr(d.adbin, d.adrelid), ', ' ORDER BY a.attnum) FROM pg_attribute a JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = 'public.typed'::regclass AND a.attgenerated <> ''"
 check "the user range type has the source's subtype and multirange" same_in_targets "ranges" \
 	"SELECT string_agg(format_type(rngtypid, NULL) || ' ' || format_type(rngsubtype, NULL) || ' ' || format_type(rngmultitypid, NULL), ', ') FROM pg_range WHERE rngtypid = 'public.floatrange'::regtype"
 domain_check() { # DB: a valid value taken, an invalid one refused (in a transaction rolled back)
