@@ -12,7 +12,7 @@
 #     expression (pg_get_expr equal) and computed by the target;
 #   - int4range, tstzrange, numrange, datemultirange, a user range type
 #     and its multirange;
-#   - citext, where the target has the extension; where it does not (db4),
+#   - citext and hstore, where the target has the extension; where it does not (db4),
 #     apply stops, FAILED, naming the extension, the column and the table.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$REPO_ROOT/tests/lib/capture_env.sh"
@@ -21,6 +21,7 @@ CAPTURE_PARTITIONS=1
 
 capture_env_up "
 CREATE EXTENSION citext;
+CREATE EXTENSION hstore;
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
 CREATE DOMAIN good_mood AS mood CHECK (VALUE <> 'sad');
 CREATE DOMAIN posint AS integer NOT NULL DEFAULT 1 CONSTRAINT posint_positive CHECK (VALUE > 0);
@@ -30,12 +31,12 @@ CREATE TABLE typed (
 	id int PRIMARY KEY, m mood, ms mood[], gm good_mood, p posint, c code,
 	total numeric(10,2), doubled numeric GENERATED ALWAYS AS (total * 2 + id) STORED,
 	r4 int4range, rtz tstzrange, rn numrange, dm datemultirange, fr floatrange,
-	frm floatmultirange, ci citext, note text);
-INSERT INTO typed (id, m, ms, gm, p, c, total, r4, rtz, rn, dm, fr, frm, ci, note)
+	frm floatmultirange, ci citext, h hstore, note text);
+INSERT INTO typed (id, m, ms, gm, p, c, total, r4, rtz, rn, dm, fr, frm, ci, h, note)
 SELECT g, (ARRAY['sad','ok','happy'])[g % 3 + 1]::mood, ARRAY['ok', 'happy']::mood[], 'happy',
 	g, 'AB' || g, g * 1.5, int4range(g, g + 10), tstzrange('2024-01-01 00:00+00', '2024-02-01 12:30+02', '(]'),
 	numrange(g * 0.25, NULL), '{[2024-01-01,2024-01-05), [2024-02-01,2024-03-01)}',
-	floatrange(0.5, g), '{[1.5,2.5), (3,4]}', 'MiXeD ' || g, 'before'
+	floatrange(0.5, g), '{[1.5,2.5), (3,4]}', 'MiXeD ' || g, hstore('k' || g, 'v \"' || g), 'before'
 FROM generate_series(1, 20) g;
 CREATE TABLE ci_only (id int PRIMARY KEY, ci citext);
 INSERT INTO ci_only VALUES (1, 'Hello');
@@ -141,7 +142,7 @@ target = db5
 INI
 
 # The extension where the target has it (installed by its administrator).
-for db in db2 db3; do pg_psql src "$db" "CREATE EXTENSION citext" >/dev/null; done
+for db in db2 db3; do pg_psql src "$db" "CREATE EXTENSION citext; CREATE EXTENSION hstore" >/dev/null; done
 
 wait_for() { # SECONDS COMMAND...
 	local i n=$1
@@ -151,6 +152,12 @@ wait_for() { # SECONDS COMMAND...
 		sleep 0.5
 	done
 	"$@"
+}
+# SQL at the source; a failure fails the test (a change not made cannot
+# show that the targets follow it).
+src_sql() {
+	local out
+	out=$(pg_psql src db1 "$1" 2>&1) || _fail "the source takes: ${1:0:60}..." "$out"
 }
 apply_start() {
 	"$CDC_AGENT" -c "$T" apply "$1" >>"$WORK/apply-$1.log" 2>&1 &
@@ -185,38 +192,38 @@ for p in p1 p2; do capture_start "$p"; apply_start "$p"; done
 check "snapshot: every row equal in db2 and db3" converged typed 90
 # A change streamed first: capture then knows the table (and the enum's
 # labels) before they are added to.
-pg_psql src db1 "UPDATE typed SET note = 'streamed', m = 'ok' WHERE id = 1" >/dev/null
+src_sql "UPDATE typed SET note = 'streamed', m = 'ok' WHERE id = 1"
 check "a streamed change: equal" converged typed 60
 
 # Labels added at the source mid-stream, in their places, used at once
 # (a column, an array, the domain of the enum).
-pg_psql src db1 "
+src_sql "
 ALTER TYPE mood ADD VALUE 'ecstatic' AFTER 'happy';
 ALTER TYPE mood ADD VALUE 'meh' BEFORE 'ok';
 ALTER TYPE mood ADD VALUE 'awful' BEFORE 'sad';
-" >/dev/null
-pg_psql src db1 "
+"
+src_sql "
 INSERT INTO typed (id, m, ms, gm, p, c, total, r4, rtz, rn, dm, fr, frm, ci, note)
 VALUES (21, 'ecstatic', '{meh,ecstatic,NULL}', 'ecstatic', 5, 'XY', 10.25, '[3,7)', '[2024-05-01 10:00+00,)',
 	'(1.5,2.25]', '{[2024-06-01,2024-06-10)}', '[1,2]', '{}', 'ÄäÖ', 'after');
 UPDATE typed SET m = 'meh', ms = ms || 'awful'::mood, total = total + 1, note = 'updated' WHERE id % 4 = 0;
-UPDATE typed SET r4 = 'empty', rn = numrange(NULL, NULL), gm = 'meh' WHERE id = 5;
+UPDATE typed SET r4 = 'empty', rn = numrange(NULL, NULL), gm = 'meh', h = h || 'x=>NULL, \"a b\"=>c' WHERE id = 5;
 DELETE FROM typed WHERE id IN (3, 7);
-" >/dev/null
+"
 check "labels added mid-stream and used: every row equal" converged typed 60
 
-pg_psql src db1 "ALTER TYPE mood ADD VALUE 'zen'" >/dev/null
-pg_psql src db1 "INSERT INTO typed (id, m, p, total) VALUES (22, 'zen', 9, 1)" >/dev/null
+src_sql "ALTER TYPE mood ADD VALUE 'zen'"
+src_sql "INSERT INTO typed (id, m, p, total) VALUES (22, 'zen', 9, 1)"
 check "a label added at the end, used in a later transaction: equal" converged typed 60
 
 # Columns added mid-stream: a generated one (pgoutput's Relation message
 # does not list it), and one of an enum type new to the targets.
-pg_psql src db1 "
+src_sql "
 CREATE TYPE color AS ENUM ('red', 'green');
 ALTER TABLE typed ADD COLUMN tripled numeric GENERATED ALWAYS AS (total * 3) STORED;
 ALTER TABLE typed ADD COLUMN col color;
-" >/dev/null
-pg_psql src db1 "UPDATE typed SET total = total + 2, col = 'green' WHERE id % 5 = 0; INSERT INTO typed (id, m, p, total, col) VALUES (23, 'ok', 1, 7, 'red')" >/dev/null
+"
+src_sql "UPDATE typed SET total = total + 2, col = 'green' WHERE id % 5 = 0; INSERT INTO typed (id, m, p, total, col) VALUES (23, 'ok', 1, 7, 'red')"
 check "a generated column and an enum column added mid-stream: equal" converged typed 60
 
 check "the targets' enum has the source's labels in order" same_in_targets "mood labels" \
