@@ -1,11 +1,12 @@
 /*
  * agent/apply.c: the pipeline's Kafka topics applied to the target.
  *
- * A batch (up to APPLY_BATCH_MAX records or APPLY_BATCH_WAIT_MS) is applied
- * in one target transaction together with the next offset of every
- * partition it read (cdc_agent.offsets).  Partitions are assigned from
- * those stored offsets, so a crash at any instant neither loses nor repeats
- * a change.  Kafka's committed offsets are only updated for monitoring.
+ * A batch (up to APPLY_BATCH_MAX records, APPLY_BATCH_BYTES or
+ * APPLY_BATCH_WAIT_MS) is applied in one target transaction together with
+ * the next offset of every partition it read (cdc_agent.offsets).
+ * Partitions are assigned from those stored offsets, so a crash at any
+ * instant neither loses nor repeats a change.  Kafka's committed offsets
+ * are only updated for monitoring.
  *
  * Records are applied in their order.  Consecutive records of one table
  * with the same shape (upserts of the same columns, or deletes) go out as
@@ -17,6 +18,7 @@
 #include "apply_event.h"
 #include "apply_types.h"
 #include "key_set.h"
+#include "kafka_limits.h"
 #include "kafka_log.h"
 #include "log.h"
 #include "pgsql.h"
@@ -28,6 +30,7 @@
 #include "table_schema.h"
 #include "util.h"
 
+#include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +41,10 @@
 
 #define APPLY_BATCH_MAX 5000
 #define APPLY_BATCH_WAIT_MS 200
+/* A batch also closes at this many bytes of records: large values (up to
+ * [kafka] max_message_bytes each) are held by the batch until it commits,
+ * so a few of them make a batch, not thousands. */
+#define APPLY_BATCH_BYTES ((size_t)16 << 20)
 #define APPLY_UPSERT_BATCHES 16 /* after a create met an existing key */
 #define KAFKA_COMMIT_EVERY_MS 1000
 #define RECONNECT_MAX_SEC 30
@@ -1330,9 +1337,15 @@ static bool consumer_new(struct apply *a, const struct topology *topo)
 	char *servers;
 	char err[512];
 	char *group = xasprintf("cdc-agent.%s", a->pipe->name);
+	char fetch_max[32], receive_max[32];
 	bool ok = true;
 
 	servers = strlist_join(&topo->kafka.bootstrap_servers, ",");
+	/* A record of [kafka] max_message_bytes fits one fetch response
+	 * (kafka_limits.h); max.partition.fetch.bytes stays 1 MiB: the
+	 * broker returns a larger first batch of a partition whole. */
+	snprintf(fetch_max, sizeof(fetch_max), "%" PRId64, kafka_fetch_limit(&topo->kafka));
+	snprintf(receive_max, sizeof(receive_max), "%" PRId64, kafka_receive_limit(&topo->kafka));
 	{
 		const char *settings[][2] = {
 			{ "bootstrap.servers", servers },
@@ -1347,6 +1360,8 @@ static bool consumer_new(struct apply *a, const struct topology *topo)
 			/* notice topics capture creates after apply started */
 			{ "topic.metadata.refresh.interval.ms", "5000" },
 			{ "allow.auto.create.topics", "false" },
+			{ "fetch.max.bytes", fetch_max },
+			{ "receive.message.max.bytes", receive_max },
 		};
 
 		for (size_t i = 0; ok && i < ARRAY_LEN(settings); i++)
@@ -1403,6 +1418,7 @@ static void offset_gap(struct apply *a, const rd_kafka_message_t *m)
 static bool consume_loop(struct apply *a)
 {
 	long long batch_started = 0;
+	size_t batch_bytes = 0;
 
 	while (!stop_requested && !a->failed) {
 		/* With a batch open, only take what is already there: a batch
@@ -1422,11 +1438,15 @@ static bool consume_loop(struct apply *a)
 			m = NULL;
 		}
 		if (m) {
-			if (a->nbatch == 0)
+			if (a->nbatch == 0) {
 				batch_started = now_ms();
+				batch_bytes = 0;
+			}
 			a->batch[a->nbatch++] = m;
+			batch_bytes += m->len + m->key_len;
 		}
 		if (a->nbatch > 0 && (a->nbatch >= APPLY_BATCH_MAX || !m ||
+				      batch_bytes >= APPLY_BATCH_BYTES ||
 				      now_ms() - batch_started >= APPLY_BATCH_WAIT_MS)) {
 			if (!batch_apply(a))
 				return false; /* errors already logged */
