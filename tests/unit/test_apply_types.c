@@ -3,7 +3,7 @@
  * each enum label the target lacks goes (BEFORE/AFTER which neighbour, in
  * the source's order), and which header names may name a type the agent
  * creates.  Making the types on a server is tested end to end
- * (tests/integration/87_types.sh).
+ * (tests/integration/88_types.sh).
  */
 #include <setjmp.h>
 #include <stdarg.h>
