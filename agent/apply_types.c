@@ -665,7 +665,9 @@ bool apply_types_labels_prepare(PGconn *db, const char *label, const char *table
 	root = json_loadb(header, len, 0, NULL);
 	if (!root)
 		return true; /* refused when the record is read */
-	json_array_foreach(root, i, item) {
+	/* the array of columns, or an object holding it as "columns" (a header
+	 * with a version marker, SHARED.md) */
+	json_array_foreach(json_is_object(root) ? json_object_get(root, "columns") : root, i, item) {
 		struct strbuf why;
 
 		if (!json_is_object(json_object_get(item, "udt")))
