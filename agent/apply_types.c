@@ -79,6 +79,25 @@ size_t apply_types_label_plan(const char *const *source, size_t nsource, const c
 	return nout;
 }
 
+bool apply_types_label_renamed(const char *const *source, size_t nsource, const char *const *have,
+			       size_t nhave, const char **from, const char **to)
+{
+	size_t at = nsource, differ = 0;
+
+	if (nsource != nhave || nsource == 0)
+		return false;
+	for (size_t i = 0; i < nsource; i++)
+		if (strcmp(source[i], have[i]) != 0) {
+			at = i;
+			differ++;
+		}
+	if (differ != 1 || label_in(source[at], have, nhave) || label_in(have[at], source, nsource))
+		return false;
+	*from = have[at];
+	*to = source[at];
+	return true;
+}
+
 /* ---- the target's catalog -------------------------------------------------- */
 
 /* What the target has under schema.name: *typtype 0 when nothing; *qualified
@@ -221,9 +240,26 @@ static bool enum_labels_add(PGconn *db, const char *label, const char *qualified
 	size_t i;
 	bool ok = true;
 
+	const char *from, *to;
+
 	json_array_foreach(have, i, l)
 		if (json_string_value(l))
 			have_list[nhave++] = json_string_value(l);
+	if (apply_types_label_renamed(labels, n, have_list, nhave, &from, &to)) {
+		char *f = pgsql_quote_literal(db, from), *t = pgsql_quote_literal(db, to);
+		char *sql = xasprintf("ALTER TYPE %s RENAME VALUE %s TO %s", qualified, f, t);
+
+		ok = pgsql_exec(db, label, sql);
+		if (ok)
+			log_info("%s: enum %s: label %s renamed %s, as at the source", label, qualified,
+				 f, t);
+		free(sql);
+		free(f);
+		free(t);
+		free(plan);
+		free(have_list);
+		return ok;
+	}
 	nplan = apply_types_label_plan(labels, n, have_list, nhave, plan);
 	for (i = 0; ok && i < nplan; i++) {
 		char *lit = pgsql_quote_literal(db, plan[i].label);

@@ -59,6 +59,13 @@ struct label_add {
 size_t apply_types_label_plan(const char *const *source, size_t nsource, const char *const *have,
 			      size_t nhave, struct label_add *out);
 
+/* A label renamed at the source (ALTER TYPE ... RENAME VALUE): the lists
+ * have as many labels, in the same order, but for one place where each has
+ * a label the other lacks; *from (the target's) and *to then say which.
+ * Anything else is not taken for a rename.  Pure, for unit tests. */
+bool apply_types_label_renamed(const char *const *source, size_t nsource, const char *const *have,
+			       size_t nhave, const char **from, const char **to);
+
 /* Whether a name from a header can name a type or schema the agent
  * creates: 1 to 63 bytes, not in a pg_ schema, information_schema or
  * cdc_agent (schema true); pure, for unit tests. */

@@ -6,7 +6,8 @@
 # labels added mid-stream (ALTER TYPE ... ADD VALUE, BEFORE and AFTER), db2
 # and db3 must equal db1 row by row (an ordered digest of every row), and
 # the targets' types must be the source's:
-#   - an enum (labels in the source's order), an enum array, a domain of it;
+#   - an enum (labels in the source's order, one renamed mid-stream), an
+#     enum array, a domain of it;
 #   - domains with NOT NULL, DEFAULT and CHECK (pg_get_constraintdef equal);
 #   - a generated column, created GENERATED ALWAYS AS the source's
 #     expression (pg_get_expr equal) and computed by the target;
@@ -216,6 +217,12 @@ src_sql "ALTER TYPE mood ADD VALUE 'zen'"
 src_sql "INSERT INTO typed (id, m, p, total) VALUES (22, 'zen', 9, 1)"
 check "a label added at the end, used in a later transaction: equal" converged typed 60
 
+# A label renamed at the source: the rows that have it read the new name
+# there, so the target's label is renamed too.
+src_sql "ALTER TYPE mood RENAME VALUE 'meh' TO 'so-so'"
+src_sql "UPDATE typed SET note = 'renamed', m = 'so-so' WHERE id = 2"
+check "a label renamed at the source: every row equal" converged typed 60
+
 # Columns added mid-stream: a generated one (pgoutput's Relation message
 # does not list it), and one of an enum type new to the targets.
 src_sql "
@@ -249,7 +256,7 @@ check_eq "citext compares without case on the target" "1" \
 # Debezium's own schema for an enum: io.debezium.data.Enum with "allowed".
 topic_dump db1server.public.typed "$WORK/typed.json"
 check_eq "the enum's field schema is io.debezium.data.Enum, its labels allowed" \
-	"io.debezium.data.Enum awful,sad,meh,ok,happy,ecstatic,zen" \
+	"io.debezium.data.Enum awful,sad,so-so,ok,happy,ecstatic,zen" \
 	"$(python3 -c 'import json,sys
 for line in open(sys.argv[1]):
     r = json.loads(line)

@@ -57,6 +57,28 @@ static void test_label_plan(void **state)
 	expect_plan(dup, N(dup), have_a, N(have_a), "b>a c>b");
 }
 
+static void test_label_renamed(void **state)
+{
+	static const char *const src[] = { "sad", "so-so", "ok" };
+	static const char *const have[] = { "sad", "meh", "ok" };
+	static const char *const same[] = { "sad", "so-so", "ok" };
+	static const char *const swapped[] = { "sad", "ok", "so-so" };
+	static const char *const two[] = { "bad", "meh", "ok" };
+	static const char *const shorter[] = { "sad", "meh" };
+	static const char *const moved[] = { "sad", "ok", "meh" };
+	const char *from = NULL, *to = NULL;
+
+	(void)state;
+	assert_true(apply_types_label_renamed(src, 3, have, 3, &from, &to));
+	assert_string_equal(from, "meh");
+	assert_string_equal(to, "so-so");
+	assert_false(apply_types_label_renamed(src, 3, same, 3, &from, &to));    /* nothing */
+	assert_false(apply_types_label_renamed(src, 3, swapped, 3, &from, &to)); /* reordered */
+	assert_false(apply_types_label_renamed(src, 3, two, 3, &from, &to));     /* two differ */
+	assert_false(apply_types_label_renamed(src, 3, shorter, 2, &from, &to)); /* one to add */
+	assert_false(apply_types_label_renamed(src, 3, moved, 3, &from, &to));   /* not in place */
+}
+
 static void test_names(void **state)
 {
 	char long_name[70];
@@ -82,6 +104,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_label_plan),
+		cmocka_unit_test(test_label_renamed),
 		cmocka_unit_test(test_names),
 	};
 
