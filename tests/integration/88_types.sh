@@ -11,7 +11,7 @@
 #   - domains with NOT NULL, DEFAULT and CHECK (pg_get_constraintdef equal);
 #   - a generated column, created GENERATED ALWAYS AS the source's
 #     expression (pg_get_expr equal) and computed by the target;
-#   - int4range, tstzrange, numrange, datemultirange, a user range type
+#   - int4range (and an array of them), tstzrange, numrange, datemultirange, a user range type
 #     and its multirange;
 #   - citext and hstore, where the target has the extension; where it does not (db4),
 #     apply stops, FAILED, naming the extension, the column and the table.
@@ -32,12 +32,13 @@ CREATE TABLE typed (
 	id int PRIMARY KEY, m mood, ms mood[], gm good_mood, p posint, c code,
 	total numeric(10,2), doubled numeric GENERATED ALWAYS AS (total * 2 + id) STORED,
 	r4 int4range, rtz tstzrange, rn numrange, dm datemultirange, fr floatrange,
-	frm floatmultirange, ci citext, h hstore, note text);
-INSERT INTO typed (id, m, ms, gm, p, c, total, r4, rtz, rn, dm, fr, frm, ci, h, note)
+	frm floatmultirange, ci citext, h hstore, ra int4range[], note text);
+INSERT INTO typed (id, m, ms, gm, p, c, total, r4, rtz, rn, dm, fr, frm, ci, h, ra, note)
 SELECT g, (ARRAY['sad','ok','happy'])[g % 3 + 1]::mood, ARRAY['ok', 'happy']::mood[], 'happy',
 	g, 'AB' || g, g * 1.5, int4range(g, g + 10), tstzrange('2024-01-01 00:00+00', '2024-02-01 12:30+02', '(]'),
 	numrange(g * 0.25, NULL), '{[2024-01-01,2024-01-05), [2024-02-01,2024-03-01)}',
-	floatrange(0.5, g), '{[1.5,2.5), (3,4]}', 'MiXeD ' || g, hstore('k' || g, 'v \"' || g), 'before'
+	floatrange(0.5, g), '{[1.5,2.5), (3,4]}', 'MiXeD ' || g, hstore('k' || g, 'v \"' || g),
+	ARRAY[int4range(g, NULL), 'empty', NULL, '[-3,4)'], 'before'
 FROM generate_series(1, 20) g;
 CREATE TABLE ci_only (id int PRIMARY KEY, ci citext);
 INSERT INTO ci_only VALUES (1, 'Hello');
