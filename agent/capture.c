@@ -96,6 +96,8 @@ struct capture_table {
 	bool identity_bad; /* its last Relation's REPLICA IDENTITY identifies no row */
 	uint64_t pos_final; /* the transaction its last change was in (final LSN) */
 	uint32_t pos_seq;   /* and that change's number among the table's in it */
+	double labels_reloaded; /* when its enum labels were last read again */
+	int64_t labels_xid;     /* and in which transaction (-1: a snapshot row) */
 };
 
 struct capture {
@@ -468,9 +470,7 @@ static void table_set(struct capture *c, struct table_schema *ts)
 	if (!ct) {
 		c->tables = xrealloc(c->tables, (c->ntables + 1) * sizeof(*c->tables));
 		ct = &c->tables[c->ntables++];
-		ct->identity_bad = false;
-		ct->pos_final = 0;
-		ct->pos_seq = 0;
+		memset(ct, 0, sizeof(*ct));
 	} else {
 		event_table_free(ct->et);
 		table_schema_free(ct->ts);
@@ -515,6 +515,36 @@ static bool topics_ensure(struct capture *c)
 	return true;
 }
 
+/* A row with an enum value the table's schema does not list (ALTER TYPE
+ * ... ADD VALUE since it was read: pgoutput sends no new Relation for that)
+ * has the labels read again, so the header that goes with the row lists
+ * it: apply adds it on the target before applying the row.  Once a
+ * transaction per table (a label that is still unknown then was renamed
+ * since the row was written), at most once a second for snapshot rows. */
+static bool labels_check(struct capture *c, struct capture_table *ct, int64_t xid,
+			 const struct pgoutput_value *a, const struct pgoutput_value *b)
+{
+	double now = now_sec();
+
+	if (table_schema_labels_known(ct->ts, a) && table_schema_labels_known(ct->ts, b))
+		return true;
+	if (ct->labels_reloaded > 0 && xid == ct->labels_xid &&
+	    (xid >= 0 || now - ct->labels_reloaded < 1.0))
+		return true;
+	ct->labels_reloaded = now;
+	ct->labels_xid = xid;
+	if (!table_schema_types_reload(c->sql, c->label, ct->ts))
+		return false; /* errors already logged */
+	event_table_free(ct->et);
+	ct->et = event_table_new(&c->fmt, ct->ts);
+	free(ct->columns_mac);
+	ct->columns_mac = schema_mac_sign(c->mac, ct->et->topic, ct->et->columns_header,
+					  strlen(ct->et->columns_header));
+	log_info("%s: table %s.%s: enum labels read again (a value new to capture)", c->label,
+		 ct->ts->schema, ct->ts->table);
+	return true;
+}
+
 /* One row of an incremental snapshot (capture_snapshot.c), into the
  * transaction of its high watermark. */
 static bool snapshot_emit(void *ctx, const struct table_schema *ts, const struct pgoutput_value *row)
@@ -536,6 +566,8 @@ static bool snapshot_emit(void *ctx, const struct table_schema *ts, const struct
 		table_set(c, copy);
 		ct = table_find(c, ts->oid);
 	}
+	if (!labels_check(c, ct, -1, row, NULL))
+		return false; /* errors already logged */
 	return emit(c, ct, 'r', NULL, row, &src, NULL, c->open);
 }
 
@@ -982,6 +1014,30 @@ static void identity_watch(struct capture *c, struct capture_table *ct,
 	}
 }
 
+/* A Relation message with the same columns still says the table changed
+ * (pgoutput sends one again only after its relcache entry was invalidated):
+ * a generated column added or dropped, which pgoutput does not list, or a
+ * column's type.  Its generated columns and user types are read again, and
+ * the header rebuilt if they differ. */
+static bool table_extras_refresh(struct capture *c, struct capture_table *ct)
+{
+	char *before = xstrdup(ct->et->columns_header);
+	bool ok = table_schema_extras_reload(c->sql, c->label, ct->ts);
+
+	if (ok) {
+		event_table_free(ct->et);
+		ct->et = event_table_new(&c->fmt, ct->ts);
+		free(ct->columns_mac);
+		ct->columns_mac = schema_mac_sign(c->mac, ct->et->topic, ct->et->columns_header,
+						  strlen(ct->et->columns_header));
+		if (strcmp(before, ct->et->columns_header) != 0)
+			log_info("%s: table %s.%s: generated columns or user types changed", c->label,
+				 ct->ts->schema, ct->ts->table);
+	}
+	free(before);
+	return ok;
+}
+
 static bool handle_relation(struct capture *c, const struct pgoutput_msg *m)
 {
 	struct table_schema *ts;
@@ -995,7 +1051,7 @@ static bool handle_relation(struct capture *c, const struct pgoutput_msg *m)
 		return true;
 	}
 	if (!m->relation.changed && table_find(c, m->relation.rel->oid))
-		return true;
+		return table_extras_refresh(c, table_find(c, m->relation.rel->oid));
 	if (!table_schema_from_relation(c->sql, c->label, m->relation.rel, &ts))
 		return false; /* errors already logged */
 	table_set(c, ts);
@@ -1043,6 +1099,9 @@ static bool handle_change(struct capture *c, const struct pgoutput_msg *m)
 		return false;
 	}
 	capture_snapshot_change(c->snap, ct->ts, m);
+	if (m->type != PGOUTPUT_DELETE &&
+	    !labels_check(c, ct, c->open_xid, m->change.new_tuple.values, old))
+		return false; /* errors already logged */
 	plain.position = position_next(c, ct, pos, sizeof(pos));
 	switch (m->type) {
 	case PGOUTPUT_INSERT:
