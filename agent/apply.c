@@ -200,7 +200,8 @@ static bool offsets_table_ensure(struct apply *a)
 	       pgsql_exec(a->db, a->label,
 			  "CREATE TABLE IF NOT EXISTS cdc_agent.event_counts ("
 			  " pipeline text NOT NULL, table_name text NOT NULL, op text NOT NULL,"
-			  " events bigint NOT NULL, PRIMARY KEY (pipeline, table_name, op))");
+			  " events bigint NOT NULL, PRIMARY KEY (pipeline, table_name, op))") &&
+	       keyless_positions_ensure(a->db, a->label);
 }
 
 static void array_add_quoted(struct strbuf *sb, const char *text, size_t len);

@@ -175,17 +175,21 @@ bool keyless_position_valid(const char *pos, size_t len)
 	return true;
 }
 
+bool keyless_positions_ensure(PGconn *db, const char *label)
+{
+	return pgsql_exec(db, label,
+			  "CREATE TABLE IF NOT EXISTS cdc_agent.keyless_positions ("
+			  " pipeline text NOT NULL, table_name text NOT NULL, position text NOT NULL,"
+			  " PRIMARY KEY (pipeline, table_name))");
+}
+
 bool keyless_position_load(PGconn *db, const char *label, const char *pipeline,
 			   const char *table_name, char **pos)
 {
 	const char *params[] = { pipeline, table_name };
 
 	*pos = NULL;
-	return pgsql_exec(db, label,
-			  "CREATE TABLE IF NOT EXISTS cdc_agent.keyless_positions ("
-			  " pipeline text NOT NULL, table_name text NOT NULL, position text NOT NULL,"
-			  " PRIMARY KEY (pipeline, table_name))") &&
-	       pgsql_query_value(db, label,
+	return pgsql_query_value(db, label,
 				 "SELECT position FROM cdc_agent.keyless_positions "
 				 "WHERE pipeline = $1 AND table_name = $2",
 				 2, params, pos);

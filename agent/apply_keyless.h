@@ -54,9 +54,11 @@ char *keyless_sql(char op, const char *qualified, size_t ncols, const char *cons
  * and stored, never trusted otherwise. */
 bool keyless_position_valid(const char *pos, size_t len);
 
+/* The table that keeps the positions (cdc_agent.keyless_positions), made
+ * when missing: at apply's start, with its offsets table. */
+MUST_CHECK bool keyless_positions_ensure(PGconn *db, const char *label);
 /* The position of the last change applied to table_name ("schema.table")
- * by pipeline, *pos NULL when none (caller frees); creates the table that
- * keeps them (cdc_agent.keyless_positions) when missing. */
+ * by pipeline, *pos NULL when none (caller frees). */
 MUST_CHECK bool keyless_position_load(PGconn *db, const char *label, const char *pipeline,
 				      const char *table_name, char **pos);
 /* Records pos as the last change applied (in the batch's transaction). */
