@@ -31,6 +31,10 @@ struct event_field {
 	int key_position;          /* 1-based in the key, 0: not a key column */
 	bool optional;
 	bool unchanged;            /* listed in cdc.unchanged, or Debezium's placeholder */
+	/* From the cdc.columns header only (apply_schema.c): */
+	int attnum;                /* the source's attribute number; 0: unknown */
+	const char *default_expr;  /* the source column's default (SQL!), or NULL */
+	const char *missing;       /* the value rows older than the column have, or NULL */
 };
 
 /* One item of a cdc.columns header, read out of its tree once. */
@@ -39,6 +43,9 @@ struct column_info {
 	const char *type;  /* likewise; NULL when absent */
 	int key;           /* 1-based position in the key; 0: not a key column */
 	bool optional;
+	int attnum;        /* 0 when absent */
+	const char *default_expr; /* borrowed; NULL when absent */
+	const char *missing;      /* likewise */
 };
 
 /* Parsed JSON texts that repeat from record to record (a table's schema
@@ -52,6 +59,7 @@ struct parsed_text {
 	json_t *root;               /* owned */
 	struct column_info *infos;  /* cdc.columns only: its items (owned) */
 	size_t ninfos;
+	uint64_t version;           /* cdc.columns only: its "version", 0 when absent */
 	bool names_unique;          /* no two infos share a name */
 };
 
@@ -71,6 +79,12 @@ struct apply_event {
 	struct event_field *fields; /* the row: after, or before for a delete */
 	size_t nfields;
 	bool has_types;         /* every field has a schema or a source type */
+	/* The cdc.columns header: */
+	bool has_columns;       /* the record has one */
+	uint64_t schema_version; /* its "version" (capture's LSN), 0 when absent */
+	/* Set by apply when the header's cdc.columns.mac verifies (schema_mac.h):
+	 * only then are its expressions (defaults) run on the target. */
+	bool schema_trusted;
 	/* private */
 	struct strbuf value;    /* the record's value, read in place */
 	struct strbuf key;      /* likewise its key */

@@ -341,9 +341,10 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 						   strlen(h->new_key) };
 	if (may_have_unchanged && event_unchanged_json(&unchanged, ct->et, after))
 		hdrs[n++] = (struct kafka_header){ "cdc.unchanged", unchanged.data, unchanged.len };
-	if (!c->fmt.schemas)
-		hdrs[n++] = (struct kafka_header){ "cdc.columns", ct->et->columns_header,
-						   strlen(ct->et->columns_header) };
+	/* Also with the schema block: attnums, defaults and the version are
+	 * only here (apply's schema evolution). */
+	hdrs[n++] = (struct kafka_header){ "cdc.columns", ct->et->columns_header,
+					   strlen(ct->et->columns_header) };
 	ok = produce(c, ct, has_key ? &c->key : NULL, c->value.data, c->value.len, hdrs, n, t);
 	if (ok) {
 		progress_writer_event(&c->progress, src->ts_ms * 1000);
@@ -432,6 +433,7 @@ static bool snapshot_emit(void *ctx, const struct table_schema *ts, const struct
 
 		if (!table_schema_load(c->sql, c->label, ts->oid, NULL, NULL, &copy))
 			return false; /* errors already logged */
+		copy->version = c->change_lsn;
 		table_set(c, copy);
 		ct = table_find(c, ts->oid);
 	}
@@ -517,6 +519,7 @@ static bool snapshot_table(struct capture *c, const struct table_ref *t, uint64_
 
 	if (!table_schema_load(c->sql, c->label, 0, t->schema, t->table, &ts))
 		return false; /* errors already logged */
+	ts->version = lsn; /* the snapshot's: the stream's changes come after it */
 	table_set(c, ts);
 	ct = table_find(c, ts->oid);
 	row = xcalloc(ts->ncols, sizeof(*row));
@@ -835,9 +838,28 @@ static bool key_changed(const struct capture_table *ct, const struct pgoutput_ms
 	return false;
 }
 
+/* Whether a and b give the same cdc.columns items (then the header keeps
+ * its version: apply need not look at the table again). */
+static bool table_schema_described_alike(const struct table_schema *a,
+					 const struct table_schema *b)
+{
+	struct strbuf ta, tb;
+	bool same;
+
+	strbuf_init(&ta);
+	strbuf_init(&tb);
+	event_columns_json(&ta, a);
+	event_columns_json(&tb, b);
+	same = ta.len == tb.len && memcmp(ta.data, tb.data, ta.len) == 0;
+	strbuf_fini(&ta);
+	strbuf_fini(&tb);
+	return same;
+}
+
 static bool handle_relation(struct capture *c, const struct pgoutput_msg *m)
 {
 	struct table_schema *ts;
+	struct capture_table *old;
 
 	if (!capture_snapshot_listed(c->src, m->relation.rel->nspname, m->relation.rel->relname)) {
 		/* Still in the publication, no longer in the pipeline: ignored
@@ -847,13 +869,21 @@ static bool handle_relation(struct capture *c, const struct pgoutput_msg *m)
 				 c->label, m->relation.rel->nspname, m->relation.rel->relname);
 		return true;
 	}
-	if (!m->relation.changed && table_find(c, m->relation.rel->oid))
-		return true;
+	/* Read again at every Relation message, even one with the same
+	 * columns: SET DEFAULT or SET NOT NULL send one too (pgoutput sends
+	 * one after any invalidation of the table, before its next change). */
 	if (!table_schema_from_relation(c->sql, c->label, m->relation.rel, &ts))
 		return false; /* errors already logged */
+	old = table_find(c, ts->oid);
+	ts->version = c->change_lsn;
+	if (old && table_schema_described_alike(old->ts, ts)) {
+		ts->version = old->ts->version; /* the same description, the same version */
+		table_schema_free(ts);
+		return true;
+	}
 	table_set(c, ts);
 	log_info("%s: table %s.%s: schema %s (%zu columns)", c->label, ts->schema, ts->table,
-		 m->relation.rel->generation > 1 ? "changed" : "loaded", ts->ncols);
+		 old ? "changed" : "loaded", ts->ncols);
 	return true;
 }
 

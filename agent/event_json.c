@@ -11,6 +11,7 @@
 #include "json_out.h"
 #include "pg_text.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,26 +262,46 @@ static char *envelope_schema(const struct event_format *fmt, const struct event_
 	return strbuf_detach(&sb);
 }
 
+/* The cdc.columns header (docs/DEBEZIUM_FORMAT.md): the description's
+ * version (the LSN at which capture loaded it: apply never goes back to an
+ * older one) and one item per column. */
 static char *columns_header(const struct table_schema *ts)
 {
 	struct strbuf sb;
 
 	strbuf_init(&sb);
-	strbuf_adds(&sb, "[");
+	strbuf_addf(&sb, "{\"version\":%" PRIu64 ",\"columns\":", ts->version);
+	event_columns_json(&sb, ts);
+	strbuf_adds(&sb, "}");
+	return strbuf_detach(&sb);
+}
+
+void event_columns_json(struct strbuf *sb, const struct table_schema *ts)
+{
+	strbuf_adds(sb, "[");
 	for (size_t i = 0; i < ts->ncols; i++) {
 		const struct column_schema *col = &ts->cols[i];
 
-		strbuf_adds(&sb, i ? ",{\"name\":" : "{\"name\":");
-		json_out_cstring(&sb, col->name);
-		strbuf_adds(&sb, ",\"type\":");
-		json_out_cstring(&sb, col->type_sql);
-		strbuf_addf(&sb, ",\"optional\":%s", col->optional ? "true" : "false");
+		strbuf_adds(sb, i ? ",{\"name\":" : "{\"name\":");
+		json_out_cstring(sb, col->name);
+		strbuf_adds(sb, ",\"type\":");
+		json_out_cstring(sb, col->type_sql);
+		strbuf_addf(sb, ",\"optional\":%s", col->optional ? "true" : "false");
 		if (col->key_position)
-			strbuf_addf(&sb, ",\"key\":%d", col->key_position);
-		strbuf_adds(&sb, "}");
+			strbuf_addf(sb, ",\"key\":%d", col->key_position);
+		if (col->attnum > 0)
+			strbuf_addf(sb, ",\"attnum\":%d", col->attnum);
+		if (col->default_expr) {
+			strbuf_adds(sb, ",\"default\":");
+			json_out_cstring(sb, col->default_expr);
+		}
+		if (col->missing) {
+			strbuf_adds(sb, ",\"missing\":");
+			json_out_cstring(sb, col->missing);
+		}
+		strbuf_adds(sb, "}");
 	}
-	strbuf_adds(&sb, "]");
-	return strbuf_detach(&sb);
+	strbuf_adds(sb, "]");
 }
 
 /* The source block's runs that do not change from event to event (see

@@ -23,6 +23,10 @@ struct column_schema {
 	int scale;        /* numeric scale; -1: none */
 	bool optional;    /* nullable */
 	int key_position; /* 1-based position in the key; 0: not a key column */
+	int attnum;       /* the source's attribute number (a rename keeps it); 0: unknown */
+	char *default_expr; /* pg_get_expr of its default, or NULL */
+	char *missing;    /* the value rows older than the column have (attmissingval,
+			   * as text), or NULL: they were rewritten, or it has none */
 };
 
 struct table_schema {
@@ -33,6 +37,8 @@ struct table_schema {
 	struct column_schema *cols;   /* in attnum order */
 	size_t nkey;
 	size_t *key_cols;             /* indexes into cols, in key order */
+	uint64_t version;             /* capture: the LSN at which it loaded this
+				       * description (cdc.columns "version") */
 };
 
 /* Loads the schema of the table with that OID (or, when oid is 0, named
