@@ -228,7 +228,7 @@ static bool source_desc_store(struct apply_schema *s, const struct target_table 
 	ok = ok && pgsql_query(s->db, s->label,
 			       "INSERT INTO cdc_agent.schema_versions AS v (table_name, pipeline, version,"
 			       " changes, last_change, last_change_at) "
-			       "VALUES ($1, $2, $3::pg_lsn, $4::bigint, $5, CASE WHEN $5 IS NOT NULL THEN now() END) "
+			       "VALUES ($1, $2, $3::pg_lsn, $4::bigint, $5::text, CASE WHEN $5::text IS NOT NULL THEN now() END) "
 			       "ON CONFLICT (table_name) DO UPDATE SET pipeline = EXCLUDED.pipeline,"
 			       " version = EXCLUDED.version, changes = v.changes + EXCLUDED.changes,"
 			       " last_change = coalesce(EXCLUDED.last_change, v.last_change),"
@@ -680,11 +680,12 @@ struct evolution {
 	uint64_t changes;       /* applied in this pass */
 	char *last;             /* the last one's text */
 	char **names;           /* per target column (tt->ts): its name now; NULL: dropped */
+	size_t nnames;          /* tt->ts->ncols before the DDL (tt is read again after it) */
 };
 
 static void evolution_fini(struct evolution *e)
 {
-	for (size_t c = 0; e->names && c < e->tt->ts->ncols; c++)
+	for (size_t c = 0; c < e->nnames; c++)
 		free(e->names[c]);
 	free(e->names);
 	free(e->last);
@@ -761,7 +762,7 @@ static bool column_ddl(struct evolution *e, const char *column, const char *chan
 /* The target column (index in tt->ts) now named name, or -1. */
 static int current_column(const struct evolution *e, const char *name)
 {
-	for (size_t c = 0; c < e->tt->ts->ncols; c++)
+	for (size_t c = 0; c < e->nnames; c++)
 		if (e->names[c] && strcmp(e->names[c], name) == 0)
 			return (int)c;
 	return -1;
@@ -1195,6 +1196,7 @@ bool apply_schema_follow(struct apply_schema *s, struct target_table *tt,
 	}
 	e.additive = s->pipe->schema_changes == SCHEMA_CHANGES_ADDITIVE;
 	e.names = xcalloc(tt->ts->ncols ? tt->ts->ncols : 1, sizeof(*e.names));
+	e.nnames = tt->ts->ncols;
 	for (size_t c = 0; c < tt->ts->ncols; c++)
 		e.names[c] = xstrdup(tt->ts->cols[c].name);
 	ok = event_has_attnums(ev) ? follow_table(&e) : follow_by_name(&e);
