@@ -82,9 +82,8 @@ struct apply_event {
 	/* The cdc.columns header: */
 	bool has_columns;       /* the record has one */
 	uint64_t schema_version; /* its "version" (capture's LSN), 0 when absent */
-	/* Set by apply when the header's cdc.columns.mac verifies (schema_mac.h):
-	 * only then are its expressions (defaults) run on the target. */
-	bool schema_trusted;
+	bool schema_trusted;    /* its cdc.columns header is capture's (schema_mac.h):
+				 * the SQL expressions it carries may be run */
 	/* private */
 	struct strbuf value;    /* the record's value, read in place */
 	struct strbuf key;      /* likewise its key */
