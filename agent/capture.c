@@ -398,6 +398,21 @@ static void table_set(struct capture *c, struct table_schema *ts)
 	}
 }
 
+/* A table's description got its version: the LSN of the first change
+ * after its Relation message (the message itself comes without one:
+ * walsender sends LSN 0 for all but a callback's last write). */
+static void table_version_settle(struct capture *c, struct capture_table *ct)
+{
+	if (ct->ts->version != 0 || c->change_lsn == 0)
+		return;
+	ct->ts->version = c->change_lsn;
+	event_table_free(ct->et);
+	free(ct->columns_mac);
+	ct->et = event_table_new(&c->fmt, ct->ts);
+	ct->columns_mac = schema_mac_sign(c->mac, ct->et->topic, ct->et->columns_header,
+					  strlen(ct->et->columns_header));
+}
+
 static void tables_free(struct capture *c)
 {
 	for (size_t i = 0; i < c->ntables; i++) {
@@ -847,6 +862,39 @@ static bool key_changed(const struct capture_table *ct, const struct pgoutput_ms
 	return false;
 }
 
+/* Waits (up to TXN_VISIBLE_WAIT_MS) until the transaction being decoded
+ * ends in the backend that ran it: until then, catalog reads do not see
+ * what it changed.  Its transaction id lock goes after it left the
+ * snapshots' list of running ones. */
+#define TXN_VISIBLE_WAIT_MS 5000
+static bool transaction_visible(struct capture *c)
+{
+	char xid[24];
+	const char *params[] = { xid };
+
+	if (!c->open || c->open_xid <= 0)
+		return true;
+	snprintf(xid, sizeof(xid), "%lld", (long long)c->open_xid);
+	for (int waited = 0; waited < TXN_VISIBLE_WAIT_MS; waited += 10) {
+		char *n = NULL;
+		bool running;
+
+		if (!pgsql_query_value(c->sql, c->label,
+				       "SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'transactionid' "
+				       "AND transactionid = $1::text::xid LIMIT 1",
+				       1, params, &n))
+			return false; /* errors already logged */
+		running = n != NULL;
+		free(n);
+		if (!running)
+			return true;
+		usleep(10 * 1000);
+	}
+	log_warn("%s: transaction %s still running after %d ms: reading the catalog anyway",
+		 c->label, xid, TXN_VISIBLE_WAIT_MS);
+	return true;
+}
+
 /* Whether a and b give the same cdc.columns items (then the header keeps
  * its version: apply need not look at the table again). */
 static bool table_schema_described_alike(const struct table_schema *a,
@@ -880,11 +928,14 @@ static bool handle_relation(struct capture *c, const struct pgoutput_msg *m)
 	}
 	/* Read again at every Relation message, even one with the same
 	 * columns: SET DEFAULT or SET NOT NULL send one too (pgoutput sends
-	 * one after any invalidation of the table, before its next change). */
-	if (!table_schema_from_relation(c->sql, c->label, m->relation.rel, &ts))
+	 * one after any invalidation of the table, before its next change).
+	 * The catalog is read once the transaction shows (its DDL may be in
+	 * it: walsender decodes a commit before the backend ends it). */
+	if (!transaction_visible(c) ||
+	    !table_schema_from_relation(c->sql, c->label, m->relation.rel, &ts))
 		return false; /* errors already logged */
 	old = table_find(c, ts->oid);
-	ts->version = c->change_lsn;
+	ts->version = 0; /* the next change's LSN (table_version_settle) */
 	if (old && table_schema_described_alike(old->ts, ts)) {
 		ts->version = old->ts->version; /* the same description, the same version */
 		table_schema_free(ts);
@@ -913,6 +964,7 @@ static bool handle_change(struct capture *c, const struct pgoutput_msg *m)
 			  m->change.rel->oid);
 		return false;
 	}
+	table_version_settle(c, ct);
 	capture_snapshot_change(c->snap, ct->ts, m);
 	switch (m->type) {
 	case PGOUTPUT_INSERT:
@@ -953,6 +1005,8 @@ static bool handle_truncate(struct capture *c, const struct pgoutput_msg *m)
 	for (uint32_t i = 0; i < m->truncate.nrels; i++) {
 		struct capture_table *ct = table_find(c, m->truncate.rels[i]->oid);
 
+		if (ct)
+			table_version_settle(c, ct);
 		if (ct)
 			capture_snapshot_change(c->snap, ct->ts, m);
 		if (ct && c->src->truncate_events && !emit(c, ct, 't', NULL, NULL, &src, NULL, c->open))
