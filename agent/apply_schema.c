@@ -914,17 +914,19 @@ static bool follow_add(struct evolution *e, const struct event_field *f)
 }
 
 /* The source changed the column's type: the target column gets the same
- * type (follow), or only a type that holds all its values (additive: a
- * narrower type is not applied; values the target column cannot take then
- * stop apply, naming the table). */
+ * type (follow).  additive does not narrow: a type the old one holds every
+ * value of (bigint -> integer, varchar(20) -> varchar(10), numeric(10,2) ->
+ * numeric(8,2)) is not applied, the wider target column takes every new
+ * value; a type of another kind (integer -> date) is applied as follow does,
+ * else its values would land converted in the old type. */
 static bool follow_type(struct evolution *e, int c, const struct event_field *f,
 			const char *old_type)
 {
 	char *type = NULL, *col, *action, *change;
 	bool ok;
 
-	if (e->additive && !type_holds(f->source_type, old_type)) {
-		log_warn("%s: table %s: column %s type %s -> %s at the source: not applied (schema_changes = additive never narrows a column; values the target's %s cannot hold stop apply)",
+	if (e->additive && type_holds(old_type, f->source_type)) {
+		log_info("%s: table %s: column %s type %s -> %s at the source: not applied (schema_changes = additive: the target's %s holds every value of it)",
 			 e->s->label, e->tt->name, f->name, old_type, f->source_type,
 			 e->tt->ts->cols[c].type_sql);
 		return true;
