@@ -691,20 +691,12 @@ static void evolution_fini(struct evolution *e)
 	free(e->last);
 }
 
-/* The first line of the target's last error. */
-static void target_error(struct evolution *e, struct strbuf *sb)
-{
-	const char *msg = PQerrorMessage(e->s->db);
-	size_t n = strcspn(msg, "\n");
-
-	strbuf_add(sb, msg, n);
-}
-
 /* Runs "ALTER TABLE <table> <action>" for a change of the source (its text
  * is logged and, when counted, counted), after the rows held for the target
  * went out. */
 static bool ddl_counted(struct evolution *e, const char *change, const char *action, bool counted)
 {
+	struct strbuf err;
 	char *sql;
 	bool ok;
 
@@ -720,15 +712,15 @@ static bool ddl_counted(struct evolution *e, const char *change, const char *act
 	}
 	e->flushed = true;
 	sql = xasprintf("ALTER TABLE %s %s", e->tt->qualified, action);
-	ok = pgsql_exec(e->s->db, e->s->label, sql);
+	strbuf_init(&err);
+	ok = pgsql_exec_why(e->s->db, e->s->label, sql, &err);
 	free(sql);
-	if (!ok) {
-		strbuf_addf(e->why, "table %s: %s at the source: the target cannot follow: ",
-			    e->tt->qualified, change);
-		target_error(e, e->why);
-		strbuf_adds(e->why, "; nothing of the batch applied");
+	if (!ok)
+		strbuf_addf(e->why, "table %s: %s at the source: the target cannot follow: %s; nothing of the batch applied",
+			    e->tt->qualified, change, err.data);
+	strbuf_fini(&err);
+	if (!ok)
 		return false;
-	}
 	if (!counted)
 		return true;
 	log_info("%s: table %s: %s", e->s->label, e->tt->name, change);
