@@ -1052,8 +1052,12 @@ static bool match_columns(struct evolution *e, const struct source_desc *old, in
  * no longer has; kept ones stay in the new description. */
 static bool follow_drops(struct evolution *e, struct source_desc *old, struct source_desc *now)
 {
-	bool ok = true;
+	bool ok = true, all_known = true;
 
+	/* A field without its attnum (capture did not find it in the catalog:
+	 * renamed since) may be any stored one: nothing is dropped then. */
+	for (size_t i = 0; i < e->ev->nfields; i++)
+		all_known = all_known && e->ev->fields[i].attnum > 0;
 	for (size_t k = 0; ok && k < old->n; k++) {
 		struct source_col *sc = &old->cols[k];
 		int c = current_column(e, sc->name);
@@ -1061,6 +1065,15 @@ static bool follow_drops(struct evolution *e, struct source_desc *old, struct so
 
 		if (field_has_attnum(e->ev, sc->attnum) || c < 0)
 			continue; /* still there, or gone from the target too */
+		if (!all_known && !sc->kept) {
+			keep = source_desc_add(now);
+			keep->attnum = sc->attnum;
+			keep->name = xstrdup(sc->name);
+			keep->type = sc->type ? xstrdup(sc->type) : NULL;
+			keep->def = sc->def ? xstrdup(sc->def) : NULL;
+			keep->not_null = sc->not_null;
+			continue;
+		}
 		if (!sc->kept)
 			ok = follow_drop(e, c, sc);
 		if (ok && sc->kept) {
