@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# runs-under-sanitizer
 # Schema evolution end to end: db1 -> capture -> Kafka -> apply, one table
 # per pipeline: evo_f into db2 under schema_changes = follow, evo_a into db3
 # under additive.  Each change of the source mid-stream, with rows before and
