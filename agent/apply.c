@@ -162,7 +162,24 @@ static void record_error(struct apply *a, const rd_kafka_message_t *m, const cha
 
 /* ---- offsets in the target ----------------------------------------------- */
 
+static bool offsets_tables_create(struct apply *a);
+
+/* Two applies into one target starting together would both create the
+ * tables (CREATE ... IF NOT EXISTS is no lock: the second fails on the
+ * catalog's unique index): one at a time, under a transaction lock. */
 static bool offsets_table_ensure(struct apply *a)
+{
+	bool ok = pgsql_exec(a->db, a->label, "BEGIN") &&
+		  pgsql_exec(a->db, a->label,
+			     "SELECT pg_advisory_xact_lock(hashtext('cdc_agent schema'))") &&
+		  offsets_tables_create(a) && pgsql_exec(a->db, a->label, "COMMIT");
+
+	if (!ok)
+		pgsql_rollback(a->db);
+	return ok;
+}
+
+static bool offsets_tables_create(struct apply *a)
 {
 	return pgsql_exec(a->db, a->label, "CREATE SCHEMA IF NOT EXISTS cdc_agent") &&
 	       pgsql_exec(a->db, a->label,

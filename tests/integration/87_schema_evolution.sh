@@ -27,8 +27,10 @@ EVO_COLS="id int PRIMARY KEY, a int, b text, c int NOT NULL DEFAULT 1, n numeric
 capture_env_up "
 CREATE TABLE evo_f ($EVO_COLS);
 CREATE TABLE evo_a ($EVO_COLS);
+CREATE TABLE evo_k ($EVO_COLS);
 INSERT INTO evo_f SELECT i, i, 'b' || i, i, i * 1.5, i FROM generate_series(1, 20) i;
 INSERT INTO evo_a SELECT * FROM evo_f;
+INSERT INTO evo_k SELECT * FROM evo_f;
 " <<'INI' || { _fail "environment comes up"; finish; exit; }
 [source sf]
 host = 127.0.0.1
@@ -55,6 +57,18 @@ tables = public.evo_a
 topic_prefix = sa
 json_schemas = false
 
+[source sk]
+host = 127.0.0.1
+port = @PORT@
+dbname = db1
+user = cdc_user
+password_file = @WORK@/db1.pass
+admin_host = @SOCK@
+publication = pub_k
+slot = slot_k
+tables = public.evo_k
+topic_prefix = sk
+
 [target db2]
 host = 127.0.0.1
 port = @PORT@
@@ -77,6 +91,11 @@ target = db2
 
 [pipeline pa]
 source = sa
+target = db3
+schema_changes = additive
+
+[pipeline pk]
+source = sk
 target = db3
 schema_changes = additive
 INI
@@ -130,8 +149,9 @@ step_checks() { # WHAT [ADDITIVE-DIFFERENT COLUMNS]
 		"$(defs db1 evo_a "${2:-}")" "$(defs db3 evo_a "${2:-}")"
 }
 
-for p in pf pa; do capture_start "$p"; apply_start "$p"; done
+for p in pf pa pk; do capture_start "$p"; apply_start "$p"; done
 step_checks "snapshot"
+check "pk: snapshot: every row equal" converged evo_k db3 60
 
 both "ALTER TABLE %T ADD COLUMN d int DEFAULT 7;
 	INSERT INTO %T (id, a, b, c, n, g) SELECT i, i, 'b' || i, i, i, i FROM generate_series(21, 25) i;
@@ -232,6 +252,21 @@ check_eq "status --json: schema changes counted per pipeline, the last one named
 	"15 10 table public.evo_f: column f added (integer DEFAULT 3)" "$(counts 2>&1)"
 check_contains "status: the table says so" "schema changes: 15" "$("$CDC_AGENT" -c "$T" status 2>/dev/null)"
 
+# additive keeps a dropped column: a new column of the same name cannot be
+# added; apply stops naming the table and both columns, nothing applied.
+pg_psql src db1 "ALTER TABLE evo_k DROP COLUMN b; INSERT INTO evo_k (id, a, c, n, g) VALUES (21, 21, 21, 21, 21)" >/dev/null
+check "pk: DROP COLUMN b (kept): every row equal" converged evo_k db3 60
+pg_psql src db1 "ALTER TABLE evo_k ADD COLUMN b int; INSERT INTO evo_k (id, a, c, n, g, b) VALUES (22, 22, 22, 22, 22, 1)" >/dev/null
+for _ in $(seq 60); do kill -0 "${CAPTURE_PIDS[apply-pk]}" 2>/dev/null || break; sleep 0.5; done
+kill -0 "${CAPTURE_PIDS[apply-pk]}" 2>/dev/null && kill -TERM "${CAPTURE_PIDS[apply-pk]}"
+wait "${CAPTURE_PIDS[apply-pk]}"
+check_eq "pk: a new column named as a kept one stops apply (exit 65)" 65 "$?"
+check_contains "pk: naming table and column" \
+	'table "public"."evo_k": column b is new at the source, but the target has a column b kept from a column dropped at the source (additive)' \
+	"$(cat "$WORK/apply-pk.log")"
+check_eq "pk: nothing applied (no row 22, b still text)" "0 text" \
+	"$(pg_psql src db3 "SELECT (SELECT count(*) FROM evo_k WHERE id = 22) || ' ' || format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'public.evo_k'::regclass AND attname = 'b'")"
+
 # A type change the target cannot follow (no cast from integer to date),
 # under both settings (additive skips only a narrowing of the same kind):
 # FAILED naming table, column and reason; nothing of its batch applied.
@@ -252,9 +287,9 @@ for x in f:db2:pf a:db3:pa; do
 		"$(pg_psql src $db "SELECT format_type(atttypid, atttypmod) || ' ' || (SELECT count(*) FROM evo_$t WHERE id = 40) FROM pg_attribute WHERE attrelid = 'public.evo_$t'::regclass AND attname = 'g'")"
 done
 "$CDC_AGENT" -c "$T" status --json >"$WORK/st.json" 2>/dev/null
-check_eq "status: both pipelines FAILED, the reason names the table and column" "FAILED True FAILED True" \
+check_eq "status: the three pipelines FAILED, the reason names the table and column" "FAILED True FAILED True FAILED True" \
 	"$(python3 -c 'import json,sys
 d = json.load(open(sys.argv[1])); p = {x["name"]: x for x in d["pipelines"]}
 r = lambda n: p[n].get("reason") or ""
-print(" ".join("%s %s" % (p[n]["state"], t in r(n) and "column g" in r(n)) for n, t in (("pf", "evo_f"), ("pa", "evo_a"))))' "$WORK/st.json" 2>&1)"
+print(" ".join("%s %s" % (p[n]["state"], t in r(n) and "column " in r(n)) for n, t in (("pf", "evo_f"), ("pa", "evo_a"), ("pk", "evo_k"))))' "$WORK/st.json" 2>&1)"
 finish
