@@ -35,6 +35,9 @@ struct event_field {
 	int attnum;                /* the source's attribute number; 0: unknown */
 	const char *default_expr;  /* the source column's default (SQL!), or NULL */
 	const char *missing;       /* the value rows older than the column have, or NULL */
+	json_t *udt;               /* cdc.columns' user type definition (borrowed), or NULL */
+	const char *generated;     /* a generated column's expression (cdc.columns): the
+				    * field is not in the row, its value never written */
 };
 
 /* One item of a cdc.columns header, read out of its tree once. */
@@ -46,6 +49,8 @@ struct column_info {
 	int attnum;        /* 0 when absent */
 	const char *default_expr; /* borrowed; NULL when absent */
 	const char *missing;      /* likewise */
+	json_t *udt;       /* borrowed from the tree; NULL when absent */
+	const char *generated; /* likewise */
 };
 
 /* Parsed JSON texts that repeat from record to record (a table's schema
@@ -61,6 +66,7 @@ struct parsed_text {
 	size_t ninfos;
 	uint64_t version;           /* cdc.columns only: its "version", 0 when absent */
 	bool names_unique;          /* no two infos share a name */
+	size_t ngenerated;          /* infos of generated columns */
 };
 
 struct parsed_cache {

@@ -14,7 +14,7 @@
  */
 #include "apply_schema.h"
 
-#include "column_type.h"
+#include "apply_types.h"
 #include "log.h"
 #include "pgsql.h"
 
@@ -399,32 +399,22 @@ static bool target_table_version_reload(struct apply_schema *s, struct target_ta
 	return ok;
 }
 
-/* The SQL type of a column the event brings (auto_create, auto_evolve): the
- * event's type resolved by the target's catalog, never the event's text
- * (column_type.h).  *sql: caller frees. */
+/* The SQL type of a column the event brings (auto_create, auto_evolve):
+ * apply_types.c resolves the event's type by the target's catalog, never
+ * its text (column_type.h), making the user types it needs (a generated
+ * column's comes with its GENERATED clause, trusted only); it logs why it
+ * refuses one under a label naming the record.  *sql: caller frees. */
 static bool field_type_sql(struct apply_schema *s, const struct target_table *tt,
-			   const struct event_field *f, char **sql, struct strbuf *why)
+			   const struct event_field *f, bool trusted, char **sql, struct strbuf *why)
 {
-	char *text = apply_event_sql_type(f);
-	struct column_type type;
-	struct strbuf reason;
-	bool ok;
+	char *where = xasprintf("%s: topic %s partition %d offset %lld", s->label,
+				s->topic ? s->topic : "?", s->partition, (long long)s->offset);
+	bool ok = apply_types_column_sql(s->db, where, tt->qualified, f, trusted, sql);
 
-	*sql = NULL;
-	if (!text) {
-		strbuf_addf(why, "column %s of table %s: the event does not say its type (enable json_schemas, or create the column)",
-			    f->name, tt->qualified);
-		return false;
-	}
-	strbuf_init(&reason);
-	ok = column_type_parse(text, &type, &reason) &&
-	     column_type_resolve(s->db, s->label, &type, sql, &reason);
+	free(where);
 	if (!ok)
-		strbuf_addf(why, "column %s of table %s: refused: %s", f->name, tt->qualified,
-			    reason.data);
-	column_type_fini(&type);
-	strbuf_fini(&reason);
-	free(text);
+		strbuf_addf(why, "table %s: column %s: its type cannot be made on the target (see the error above)",
+			    tt->qualified, f->name);
 	return ok;
 }
 
@@ -437,8 +427,8 @@ static void source_desc_from_event(const struct apply_event *ev, struct source_d
 		const struct event_field *f = &ev->fields[i];
 		struct source_col *sc;
 
-		if (f->attnum <= 0)
-			continue;
+		if (f->attnum <= 0 || f->generated)
+			continue; /* generated: apply_types.c's, no change followed */
 		sc = source_desc_add(d);
 		sc->attnum = f->attnum;
 		sc->name = xstrdup(f->name);
@@ -465,7 +455,7 @@ static bool table_create(struct apply_schema *s, struct target_table *tt,
 		char *type = NULL;
 		char *col = pgsql_quote_ident(s->db, f->name);
 
-		ok = field_type_sql(s, tt, f, &type, why);
+		ok = field_type_sql(s, tt, f, ev->schema_trusted, &type, why);
 		if (ok)
 			strbuf_addf(&sql, "%s%s %s%s", i ? ", " : "", col, type,
 				    f->optional ? "" : " NOT NULL");
@@ -867,7 +857,7 @@ static bool follow_add(struct evolution *e, const struct event_field *f)
 					: "that is not the source's");
 		return false;
 	}
-	if (!field_type_sql(e->s, e->tt, f, &type, e->why))
+	if (!field_type_sql(e->s, e->tt, f, e->ev->schema_trusted, &type, e->why))
 		return false;
 	col = pgsql_quote_ident(e->s->db, f->name);
 	if (f->missing)
@@ -923,7 +913,7 @@ static bool follow_type(struct evolution *e, int c, const struct event_field *f,
 			 e->tt->ts->cols[c].type_sql);
 		return true;
 	}
-	if (!field_type_sql(e->s, e->tt, f, &type, e->why))
+	if (!field_type_sql(e->s, e->tt, f, e->ev->schema_trusted, &type, e->why))
 		return false;
 	col = pgsql_quote_ident(e->s->db, e->names[c]);
 	action = xasprintf("ALTER COLUMN %s TYPE %s USING %s::%s", col, type, col, type);
@@ -970,6 +960,24 @@ static bool follow_not_null(struct evolution *e, int c, const struct event_field
 			  NULL);
 }
 
+/* Generated columns (apply_types.c makes them): the target computes them,
+ * no change of theirs is followed here.  *skip: a generated field the
+ * target has generated too; false with *why when only one side has it
+ * generated (the target would not follow the source). */
+static bool generated_match(struct evolution *e, const struct event_field *f, bool *skip)
+{
+	int c = table_schema_column(e->tt->ts, f->name);
+	bool target_generated = c < 0 && table_schema_generated(e->tt->ts, f->name) >= 0;
+
+	*skip = target_generated && f->generated;
+	if (*skip || !((c >= 0 && f->generated) || target_generated))
+		return true;
+	strbuf_addf(e->why, "column %s of table %s is generated %s but not %s: the target would not follow the source; stopping, nothing applied (change the target column, then restart)",
+		    f->name, e->tt->qualified, f->generated ? "at the source" : "in the target",
+		    f->generated ? "in the target" : "at the source");
+	return false;
+}
+
 /* Events without attnums (Debezium's own, or a header without them): a
  * column is known by its name.  New names are added (no default: no
  * expression travels there); a column gone from the events, or a type the
@@ -984,8 +992,13 @@ static bool follow_by_name(struct evolution *e)
 	for (size_t i = 0; ok && i < ev->nfields; i++) {
 		const struct event_field *f = &ev->fields[i];
 		int c = table_schema_column(tt->ts, f->name);
+		bool skip;
 
-		if (c < 0 && !e->s->pipe->target->auto_evolve) {
+		if (!generated_match(e, f, &skip))
+			ok = false;
+		else if (skip)
+			continue;
+		else if (c < 0 && !e->s->pipe->target->auto_evolve) {
 			strbuf_addf(e->why, "column %s of table %s is new at the source and auto_evolve is off",
 				    f->name, tt->qualified);
 			ok = false;
@@ -1027,7 +1040,13 @@ static bool match_columns(struct evolution *e, const struct source_desc *old, in
 		const struct event_field *f = &ev->fields[i];
 		const struct source_col *sc = f->attnum > 0 ? source_desc_find(old, f->attnum) : NULL;
 		int c;
+		bool skip;
 
+		if (!generated_match(e, f, &skip))
+			return false;
+		tcols[i] = skip ? -2 : -1; /* -2: generated on both sides, left alone */
+		if (skip || f->generated)
+			continue; /* a generated column new at the source: added */
 		if (sc) {
 			tcols[i] = sc->kept ? -1 : table_schema_column(ts, sc->name);
 			continue;
@@ -1100,7 +1119,7 @@ static bool follow_by_attnum(struct evolution *e, struct source_desc *old, struc
 		  follow_renames(e, tcols);
 
 	for (size_t i = 0; ok && i < ev->nfields; i++)
-		if (tcols[i] < 0)
+		if (tcols[i] == -1)
 			ok = follow_add(e, &ev->fields[i]);
 	for (size_t i = 0; ok && i < ev->nfields; i++) {
 		const struct event_field *f = &ev->fields[i];

@@ -54,6 +54,11 @@ struct apply_schema {
 	PGconn *db;                /* apply's (replaced on a reconnect) */
 	const char *label;
 	const struct pipeline_cfg *pipe;
+	/* The record being applied, for errors logged about it (apply.c sets
+	 * them before each call). */
+	const char *topic;
+	int partition;
+	int64_t offset;
 	struct target_table **tables;
 	size_t ntables;
 	/* Before any DDL: the rows apply holds for the target go out first,
