@@ -736,6 +736,17 @@ static bool columns_trust(struct apply *a, const rd_kafka_message_t *m, const ch
 	return true;
 }
 
+/* A record whose table or schema change the target cannot take: no retry.
+ * An empty why: its error was logged naming the record (apply_types.c). */
+static void schema_refused(struct apply *a, const rd_kafka_message_t *m, const struct strbuf *why)
+{
+	if (why->len)
+		record_error(a, m, "%s", why->data);
+	else
+		a->refused = a->refused || (PQstatus(a->db) == CONNECTION_OK && !stop_requested);
+	a->failed = true;
+}
+
 static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_by_one)
 {
 	const struct table_ref *table;
@@ -779,10 +790,8 @@ static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_
 	a->schema.partition = (int)m->partition;
 	a->schema.offset = m->offset;
 	tt = apply_schema_table(&a->schema, table, ev, &why);
-	if (!tt && why.len) {
-		record_error(a, m, "%s", why.data);
-		a->failed = true;
-	}
+	if (!tt && a->schema.failed)
+		schema_refused(a, m, &why);
 	if (!tt) {
 		strbuf_fini(&why);
 		return !a->failed;
@@ -794,10 +803,8 @@ static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_
 		free(sql);
 	} else {
 		ok = ev->op == 'd' || apply_schema_follow(&a->schema, tt, ev, &why);
-		if (!ok) {
-			record_error(a, m, "%s", why.data);
-			a->failed = true; /* the schema change is at fault: no retry */
-		}
+		if (!ok)
+			schema_refused(a, m, &why);
 		ok = ok && group_add(a, tt, ev, m);
 		if (ok && one_by_one)
 			ok = group_flush(a);

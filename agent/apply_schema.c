@@ -412,9 +412,8 @@ static bool field_type_sql(struct apply_schema *s, const struct target_table *tt
 	bool ok = apply_types_column_sql(s->db, where, tt->qualified, f, trusted, sql);
 
 	free(where);
-	if (!ok)
-		strbuf_addf(why, "table %s: column %s: its type cannot be made on the target (see the error above)",
-			    tt->qualified, f->name);
+	(void)why;
+	s->logged = s->logged || !ok;
 	return ok;
 }
 
@@ -498,7 +497,7 @@ static bool table_create(struct apply_schema *s, struct target_table *tt,
 		free(create_schema);
 		if (ok)
 			log_info("%s: created table %s", s->label, tt->qualified);
-		else if (!why->len)
+		else if (!why->len && !s->logged)
 			strbuf_addf(why, "cannot create table %s (see the error above)", tt->qualified);
 	}
 	free(schema);
@@ -514,6 +513,7 @@ struct target_table *apply_schema_table(struct apply_schema *s, const struct tab
 	char *schema, *table;
 	bool exists;
 
+	s->failed = s->logged = false;
 	for (size_t i = 0; i < s->ntables; i++)
 		if (strcmp(s->tables[i]->schema, ref->schema) == 0 &&
 		    strcmp(s->tables[i]->table, ref->table) == 0)
@@ -544,10 +544,11 @@ struct target_table *apply_schema_table(struct apply_schema *s, const struct tab
 	s->tables[s->ntables++] = tt;
 	return tt;
 fail_db:
-	if (!why->len)
+	if (!why->len && !s->logged)
 		strbuf_addf(why, "table %s: the target could not be read or changed (see the error above)",
 			    tt->qualified);
 fail:
+	s->failed = why->len > 0 || s->logged;
 	target_table_free(tt);
 	return NULL;
 }
@@ -1207,6 +1208,7 @@ bool apply_schema_follow(struct apply_schema *s, struct target_table *tt,
 	char *fp;
 	bool ok;
 
+	s->failed = s->logged = false;
 	if (tt->fingerprint && fingerprint_matches(tt->fingerprint, ev))
 		return true;
 	fp = event_fingerprint(ev);
@@ -1240,7 +1242,8 @@ bool apply_schema_follow(struct apply_schema *s, struct target_table *tt,
 		tt->fingerprint = fp;
 	} else {
 		free(fp);
-		if (!why->len)
+		s->failed = true;
+		if (!why->len && !s->logged)
 			strbuf_addf(why, "table %s: its schema change could not be applied (see the error above)",
 				    tt->qualified);
 	}

@@ -61,6 +61,10 @@ struct apply_schema {
 	int64_t offset;
 	struct target_table **tables;
 	size_t ntables;
+	/* The last call failed (apply_schema_table); its error naming the
+	 * record was logged already (apply_types.c's): *why stays empty. */
+	bool failed;
+	bool logged;
 	/* Before any DDL: the rows apply holds for the target go out first,
 	 * with the table's old shape. */
 	bool (*flush)(void *ctx);
@@ -82,15 +86,16 @@ void apply_schema_fini(struct apply_schema *s);
 MUST_CHECK bool apply_schema_store_ensure(struct apply_schema *s);
 
 /* The target table of a table of the topology, created from ev when
- * missing (auto_create).  NULL with *why empty: nothing to do (a truncate
- * or delete of a table the target does not have); NULL with *why set: the
- * record cannot be applied (a failing query is logged, *why names it too). */
+ * missing (auto_create).  NULL and not s->failed: nothing to do (a truncate
+ * or delete of a table the target does not have); NULL and s->failed: the
+ * record cannot be applied, *why says why (empty when s->logged). */
 struct target_table *apply_schema_table(struct apply_schema *s, const struct table_ref *ref,
 					const struct apply_event *ev, struct strbuf *why);
 
 /* Makes the target table follow the source's description in ev when it
  * changed (the event's shape or header differs from the last one seen): the
- * DDL runs in the open transaction, after the flush.  False with *why. */
+ * DDL runs in the open transaction, after the flush.  False with *why
+ * (empty when s->logged). */
 MUST_CHECK bool apply_schema_follow(struct apply_schema *s, struct target_table *tt,
 				    const struct apply_event *ev, struct strbuf *why);
 
