@@ -21,6 +21,8 @@
 #include "log.h"
 #include "pgsql.h"
 #include "pipeline_digest.h"
+#include "table_select.h"
+#include "topo_values.h"
 #include "event_counts.h"
 #include "progress.h"
 #include "progress_health.h"
@@ -96,6 +98,8 @@ struct route {
 	char *topic;                  /* owned */
 	const struct table_ref *table; /* the topology's */
 	size_t count_idx;             /* its table's event_counts index */
+	struct target_table *tt;      /* its target table once known (a->tables owns it) */
+	bool in_batch;                /* listed in a->batch_routes */
 };
 
 struct apply {
@@ -104,6 +108,9 @@ struct apply {
 	char *label;
 	struct route *routes;
 	size_t nroutes;
+	struct strmap route_of;    /* topic -> index in routes: per record, whatever the tables */
+	size_t *batch_routes;      /* routes with events in the batch (their batch_ops) */
+	size_t nbatch_routes;
 	rd_kafka_t *rk;
 	PGconn *db;
 	struct target_table **tables;
@@ -193,7 +200,7 @@ static bool counts_load(struct apply *a)
 	PGresult *res;
 
 	for (size_t i = 0; i < a->nroutes; i++) {
-		char *name = xasprintf("%s.%s", a->routes[i].table->schema, a->routes[i].table->table);
+		char *name = table_ref_text(a->routes[i].table);
 
 		a->routes[i].count_idx = event_counts_index(&a->counts, name);
 		free(name);
@@ -226,8 +233,9 @@ static bool counts_store(struct apply *a)
 	strbuf_init(&tables);
 	strbuf_init(&ops);
 	strbuf_init(&ns);
-	for (size_t r = 0; r < a->nroutes; r++)
+	for (size_t b = 0; b < a->nbatch_routes; b++)
 		for (int op = 0; op < EVENT_OPS; op++) {
+			size_t r = a->batch_routes[b];
 			uint64_t n = a->batch_ops[r * EVENT_OPS + (size_t)op];
 			const char *name = a->counts.t[a->routes[r].count_idx].table;
 
@@ -556,6 +564,8 @@ fail_quiet:
 
 static void tables_forget(struct apply *a)
 {
+	for (size_t i = 0; i < a->nroutes; i++)
+		a->routes[i].tt = NULL;
 	for (size_t i = 0; i < a->ntables; i++)
 		target_table_free(a->tables[i]);
 	free(a->tables);
@@ -1014,9 +1024,11 @@ static void routes_init(struct apply *a)
 	for (size_t i = 0; i < src->tables.n; i++) {
 		a->routes[i].topic = topology_topic(src, &src->tables.items[i]);
 		a->routes[i].table = &src->tables.items[i];
+		strmap_put(&a->route_of, a->routes[i].topic, strlen(a->routes[i].topic), i);
 	}
 	a->nroutes = src->tables.n;
 	a->batch_ops = xcalloc(src->tables.n * EVENT_OPS, sizeof(*a->batch_ops));
+	a->batch_routes = xcalloc(src->tables.n + 1, sizeof(*a->batch_routes));
 }
 
 static void routes_fini(struct apply *a)
@@ -1025,6 +1037,9 @@ static void routes_fini(struct apply *a)
 		free(a->routes[i].topic);
 	free(a->routes);
 	free(a->batch_ops);
+	free(a->batch_routes);
+	strmap_fini(&a->route_of);
+	a->batch_routes = NULL;
 	a->routes = NULL;
 	a->batch_ops = NULL;
 	a->nroutes = 0;
@@ -1037,20 +1052,22 @@ static const struct table_ref *record_table(struct apply *a, const rd_kafka_mess
 					    const struct apply_event *ev, size_t *route)
 {
 	const char *topic = rd_kafka_topic_name(m->rkt);
+	const struct table_ref *t;
+	char *claimed, *carried;
 
-	for (size_t i = 0; i < a->nroutes; i++) {
-		const struct table_ref *t = a->routes[i].table;
-
-		if (strcmp(a->routes[i].topic, topic) != 0)
-			continue;
-		*route = i;
-		if (strcmp(t->schema, ev->schema) == 0 && strcmp(t->table, ev->table) == 0)
-			return t;
-		record_error(a, m, "refused: its source block names table %s.%s, but this topic carries %s.%s",
-			     ev->schema, ev->table, t->schema, t->table);
+	if (!strmap_get(&a->route_of, topic, strlen(topic), route)) {
+		record_error(a, m, "refused: the topic is not one of pipeline %s's", a->pipe->name);
 		return NULL;
 	}
-	record_error(a, m, "refused: the topic is not one of pipeline %s's", a->pipe->name);
+	t = a->routes[*route].table;
+	if (strcmp(t->schema, ev->schema) == 0 && strcmp(t->table, ev->table) == 0)
+		return t;
+	claimed = table_name_text(ev->schema, ev->table);
+	carried = table_ref_text(t);
+	record_error(a, m, "refused: its source block names table %s, but this topic carries %s",
+		     claimed, carried);
+	free(claimed);
+	free(carried);
 	return NULL;
 }
 
@@ -1086,11 +1103,16 @@ static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_
 	op = event_op_index(ev->op);
 	if (op >= 0)
 		a->batch_ops[route * EVENT_OPS + (size_t)op]++;
+	if (!a->routes[route].in_batch) {
+		a->routes[route].in_batch = true;
+		a->batch_routes[a->nbatch_routes++] = route;
+	}
 	if (ev->source_ts_ms > 0)
 		a->batch_last_ms = ev->source_ts_ms;
-	tt = target_table_get(a, table, ev, m);
+	tt = a->routes[route].tt ? a->routes[route].tt : target_table_get(a, table, ev, m);
 	if (!tt)
 		return !a->failed;
+	a->routes[route].tt = tt;
 	if (ev->op == 't') {
 		char *sql = xasprintf("TRUNCATE %s", tt->qualified);
 
@@ -1108,12 +1130,26 @@ static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_
 	return ok;
 }
 
+/* Zeroes the counts of the routes the last attempt touched: the cost of
+ * a batch follows its events, not the pipeline's number of tables. */
+static void batch_routes_clear(struct apply *a)
+{
+	for (size_t b = 0; b < a->nbatch_routes; b++) {
+		struct route *r = &a->routes[a->batch_routes[b]];
+
+		memset(&a->batch_ops[a->batch_routes[b] * EVENT_OPS], 0,
+		       EVENT_OPS * sizeof(*a->batch_ops));
+		r->in_batch = false;
+	}
+	a->nbatch_routes = 0;
+}
+
 static bool batch_apply_once(struct apply *a, bool one_by_one)
 {
 	bool ok = pgsql_exec(a->db, a->label, "BEGIN");
 
 	a->batch_events = 0;
-	memset(a->batch_ops, 0, a->nroutes * EVENT_OPS * sizeof(*a->batch_ops));
+	batch_routes_clear(a);
 	for (size_t i = 0; ok && i < a->nbatch; i++)
 		ok = apply_record(a, a->batch[i], one_by_one);
 	ok = ok && group_flush(a) && offsets_store(a) && counts_store(a) &&
@@ -1199,10 +1235,13 @@ static bool batch_apply(struct apply *a)
 		if (now_ms() - a->kafka_committed_ms >= KAFKA_COMMIT_EVERY_MS)
 			kafka_offsets_commit(a);
 		a->progress.p.events += a->batch_events;
-		for (size_t r = 0; r < a->nroutes; r++)
-			for (int op = 0; op < EVENT_OPS; op++)
+		for (size_t b = 0; b < a->nbatch_routes; b++)
+			for (int op = 0; op < EVENT_OPS; op++) {
+				size_t r = a->batch_routes[b];
+
 				a->counts.t[a->routes[r].count_idx].op[op] +=
 					a->batch_ops[r * EVENT_OPS + (size_t)op];
+			}
 		if (a->batch_last_ms > 0)
 			a->progress.p.last_event_usec = a->batch_last_ms * 1000;
 		log_debug("%s: applied %zu records", a->label, a->nbatch);
@@ -1512,7 +1551,6 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	a.pipe = pipe;
 	a.tgt = pipe->target;
 	a.label = xasprintf("apply %s", pipe->name);
-	routes_init(&a);
 	apply_event_init(&a.ev);
 	key_set_init(&a.group.keys);
 	a.batch = xcalloc(APPLY_BATCH_MAX, sizeof(*a.batch));
@@ -1521,12 +1559,16 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	/* No wait on the target outlasts a stop request. */
 	pgsql_stop_on(&stop_requested);
 	progress_writer_init(&a.progress, topo->agent.state_dir, "apply", pipe->name);
+	/* With patterns, the source's catalog says which tables (and so
+	 * topics) are the pipeline's, as it says it to capture. */
+	ok = table_select_resolve_as(pipe->source, a.label, PG_AS_USER);
+	routes_init(&a);
 	progress_writer_set(&a.progress, "config_digest", pipeline_config_digest_json(topo, pipe, "apply"));
 	progress_state_set(&a.progress, "starting");
 	progress_writer_tick(&a.progress, true);
 	/* At the first start, failing fast shows a wrong setting at once;
 	 * once running, a target that went away is waited for. */
-	a.db = pgsql_connect_capture(a.label, &a.tgt->pg, false);
+	a.db = ok ? pgsql_connect_capture(a.label, &a.tgt->pg, false) : NULL;
 	ok = a.db && offsets_table_ensure(&a) && counts_load(&a) && consumer_new(&a, topo);
 	a.progress.refresh = progress_refresh;
 	a.progress.refresh_ctx = &a;
