@@ -25,7 +25,7 @@ struct selection {
 	struct table_list list;
 	size_t cap;
 	struct strmap names;  /* table_name_text -> index */
-	struct strmap topics; /* topic -> index */
+	struct strmap topics; /* topology_topic_key -> index */
 	bool ok;
 };
 
@@ -38,7 +38,7 @@ static void select_add(struct selection *sel, const struct source_cfg *src, cons
 		       const char *table, int line)
 {
 	struct table_ref ref = { (char *)schema, (char *)table };
-	char *name = table_ref_text(&ref), *topic;
+	char *name = table_ref_text(&ref), *topic, *key;
 	size_t other;
 
 	if (strmap_get(&sel->names, name, strlen(name), &other)) {
@@ -46,12 +46,20 @@ static void select_add(struct selection *sel, const struct source_cfg *src, cons
 		return; /* named and matched, or matched twice */
 	}
 	topic = topology_topic(src, &ref);
-	if (strmap_get(&sel->topics, topic, strlen(topic), &other)) {
+	key = topology_topic_key(topic);
+	if (strmap_get(&sel->topics, key, strlen(key), &other)) {
 		char *oname = table_ref_text(&sel->list.items[other]);
+		char *otopic = topology_topic(src, &sel->list.items[other]);
 
-		log_error_at(src->origin.file, line,
-			     "tables: tables %s and %s of database %s would both go to Kafka topic %s (characters outside a-z A-Z 0-9 . _ - become '_', as Debezium names topics): exclude one of them ('!'), or replicate it through another [source] with its own topic_prefix",
-			     oname, name, src->pg.dbname, topic);
+		if (strcmp(otopic, topic) == 0)
+			log_error_at(src->origin.file, line,
+				     "tables: tables %s and %s of database %s would both go to Kafka topic %s (characters outside a-z A-Z 0-9 . _ - become '_', as Debezium names topics): exclude one of them ('!'), or replicate it through another [source] with its own topic_prefix",
+				     oname, name, src->pg.dbname, topic);
+		else
+			log_error_at(src->origin.file, line,
+				     "tables: the topics of tables %s and %s of database %s, %s and %s, collide in Kafka ('.' and '_' are the same to it): exclude one of them ('!'), or replicate it through another [source] with its own topic_prefix",
+				     oname, name, src->pg.dbname, otopic, topic);
+		free(otopic);
 		free(oname);
 		sel->ok = false;
 	} else {
@@ -61,10 +69,11 @@ static void select_add(struct selection *sel, const struct source_cfg *src, cons
 		}
 		sel->list.items[sel->list.n].schema = xstrdup(schema);
 		sel->list.items[sel->list.n].table = xstrdup(table);
-		strmap_put(&sel->topics, topic, strlen(topic), sel->list.n);
+		strmap_put(&sel->topics, key, strlen(key), sel->list.n);
 		strmap_put(&sel->names, name, strlen(name), sel->list.n);
 		sel->list.n++;
 	}
+	free(key);
 	free(topic);
 	free(name);
 }

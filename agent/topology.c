@@ -641,6 +641,16 @@ char *topology_topic(const struct source_cfg *src, const struct table_ref *t)
 	return kafka_topic_name(src->topic_prefix, t->schema, t->table);
 }
 
+char *topology_topic_key(const char *topic)
+{
+	char *key = xstrdup(topic);
+
+	for (char *p = key; *p; p++)
+		if (*p == '.')
+			*p = '_';
+	return key;
+}
+
 void table_list_fini(struct table_list *list)
 {
 	for (size_t i = 0; i < list->n; i++) {
@@ -750,7 +760,7 @@ static void check_table_specs(struct parse_state *ps, struct source_cfg *s)
 	for (size_t i = 0; i < specs->n; i++) {
 		const struct table_spec *t = &specs->items[i];
 		struct table_ref ref = { t->schema, t->table };
-		char *name, *topic;
+		char *name, *topic, *key;
 		size_t other;
 
 		any_pattern = any_pattern || t->exclude || t->schema_glob || t->table_glob;
@@ -770,17 +780,25 @@ static void check_table_specs(struct parse_state *ps, struct source_cfg *s)
 			parse_error(ps, t->line,
 				    "tables: the topic of table %s, %s, is longer than Kafka's %d characters",
 				    name, topic, TOPIC_NAME_MAX);
-		if (strmap_get(&topics, topic, strlen(topic), &other)) {
+		key = topology_topic_key(topic);
+		if (strmap_get(&topics, key, strlen(key), &other)) {
 			struct table_ref oref = { specs->items[other].schema, specs->items[other].table };
-			char *oname = table_ref_text(&oref);
+			char *oname = table_ref_text(&oref), *otopic = topology_topic(s, &oref);
 
-			parse_error(ps, t->line,
-				    "tables: tables %s and %s would both go to Kafka topic %s (characters outside a-z A-Z 0-9 . _ - become '_', as Debezium names topics): replicate one of them through another [source] with its own topic_prefix, or rename it",
-				    oname, name, topic);
+			if (strcmp(otopic, topic) == 0)
+				parse_error(ps, t->line,
+					    "tables: tables %s and %s would both go to Kafka topic %s (characters outside a-z A-Z 0-9 . _ - become '_', as Debezium names topics): replicate one of them through another [source] with its own topic_prefix, or rename it",
+					    oname, name, topic);
+			else
+				parse_error(ps, t->line,
+					    "tables: the topics of tables %s and %s, %s and %s, collide in Kafka ('.' and '_' are the same to it): replicate one of them through another [source] with its own topic_prefix, or rename it",
+					    oname, name, otopic, topic);
+			free(otopic);
 			free(oname);
 		} else {
-			strmap_put(&topics, topic, strlen(topic), i);
+			strmap_put(&topics, key, strlen(key), i);
 		}
+		free(key);
 		free(topic);
 		free(name);
 	}

@@ -186,6 +186,11 @@ bool topology_file_digest(const char *path, char hex[TOPOLOGY_DIGEST_HEX + 1]);
  * caller frees. */
 char *topology_topic(const struct source_cfg *src, const struct table_ref *t);
 
+/* What Kafka compares topic names by: '.' and '_' are one character to it
+ * (its metric names), so two topics equal but for them collide.  Caller
+ * frees. */
+char *topology_topic_key(const char *topic);
+
 /* Frees a table list's items (the list itself is embedded). */
 void table_list_fini(struct table_list *list);
 

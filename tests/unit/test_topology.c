@@ -385,6 +385,8 @@ static void test_table_refusals(void **state)
 			    "db1server.Sales.EU.Order_Lines");
 	expect_tables_error("tables = public.\"a b\", public.a_b\n",
 			    "tables public.\"a b\" and public.a_b would both go to Kafka topic db1server.public.a_b");
+	expect_tables_error("tables = public.\"a.b\", public.a_b\n",
+			    "the topics of tables public.\"a.b\" and public.a_b, db1server.public.a.b and db1server.public.a_b, collide in Kafka");
 	expect_tables_error("tables = public.a,\n  \"Sales.EU.x\n", "topo.ini:12: error: tables: schema name \"Sales.EU.x has no closing double quote");
 	expect_tables_error("tables = public.\"\"\n", "table name \"\" is empty");
 	expect_tables_error("tables = public.a\"b\"\n", "is not schema.table");
