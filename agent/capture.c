@@ -406,16 +406,21 @@ static void tables_free(struct capture *c)
 
 static bool topics_ensure(struct capture *c)
 {
-	for (size_t i = 0; i < c->src->tables.n; i++) {
-		char *topic = topology_topic(c->src, &c->src->tables.items[i]);
-		bool ok = kafka_out_ensure_topic(c->kafka, topic, c->kafka_cfg->partitions,
-						 c->kafka_cfg->replication_factor, TOPIC_TIMEOUT_MS);
+	struct strlist topics = { 0 };
+	bool ok = true;
 
+	for (size_t i = 0; ok && i < c->src->tables.n; i++) {
+		char *topic = topology_topic(c->src, &c->src->tables.items[i]);
+
+		ok = kafka_out_ensure_topic(c->kafka, topic, c->kafka_cfg->partitions,
+					    c->kafka_cfg->replication_factor, TOPIC_TIMEOUT_MS);
+		strlist_add(&topics, topic);
 		free(topic);
-		if (!ok)
-			return false; /* errors already logged */
 	}
-	return true;
+	if (ok)
+		(void)kafka_out_know_topics(c->kafka, &topics, TOPIC_TIMEOUT_MS);
+	strlist_fini(&topics);
+	return ok; /* errors already logged */
 }
 
 /* One row of an incremental snapshot (capture_snapshot.c), into the

@@ -32,6 +32,8 @@ struct kafka_out {
 	bool brokers_down;            /* "all brokers down" logged; no delivery since */
 	rd_kafka_resp_err_t last_err; /* last broker error logged; 0 after a delivery */
 	bool failing;                 /* a failed delivery logged; no delivery since */
+	rd_kafka_topic_t **known;     /* kafka_out_know_topics: handles kept while ko lives */
+	size_t n_known;
 };
 
 /* The process's stop flag (kafka_out_stop_on); NULL: none. */
@@ -251,10 +253,36 @@ void kafka_out_free(struct kafka_out *ko)
 			log_error("kafka %s: %zu message(s) got no report at shutdown", ko->brokers,
 				  ko->outstanding);
 	}
+	for (size_t i = 0; i < ko->n_known; i++)
+		rd_kafka_topic_destroy(ko->known[i]);
+	free(ko->known);
 	if (ko->rk)
 		rd_kafka_destroy(ko->rk);
 	free(ko->brokers);
 	free(ko);
+}
+
+bool kafka_out_know_topics(struct kafka_out *ko, const struct strlist *topics, int timeout_ms)
+{
+	const struct rd_kafka_metadata *md;
+	rd_kafka_resp_err_t err;
+
+	ko->known = xrealloc(ko->known, (ko->n_known + topics->n + 1) * sizeof(*ko->known));
+	for (size_t i = 0; i < topics->n; i++) {
+		rd_kafka_topic_t *rkt = rd_kafka_topic_new(ko->rk, topics->items[i], NULL);
+
+		if (rkt)
+			ko->known[ko->n_known++] = rkt;
+	}
+	/* One answer for all topics updates every handle at once. */
+	err = rd_kafka_metadata(ko->rk, 1, NULL, &md, timeout_ms);
+	if (err) {
+		log_warn("kafka %s: no metadata for the %zu topics: %s (each is looked up when first produced to)",
+			 ko->brokers, topics->n, rd_kafka_err2str(err));
+		return false;
+	}
+	rd_kafka_metadata_destroy(md);
+	return true;
 }
 
 /* Waits for the admin result on q, serving the main queue meanwhile so that

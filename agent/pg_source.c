@@ -87,10 +87,56 @@ static bool tables_check(const struct pg_step_ctx *ctx, PGconn *admin,
 	return ok;
 }
 
+/* USAGE on each schema of the tables: without it the role can neither
+ * read a table of a schema other than public nor see its columns. */
+static bool schema_grants_converge(const struct pg_step_ctx *ctx, PGconn *admin,
+				   const struct source_cfg *src)
+{
+	struct strset seen = { 0 };
+	bool ok = true;
+
+	for (size_t i = 0; ok && i < src->tables.n; i++) {
+		const char *schema = src->tables.items[i].schema;
+		const char *params[] = { src->pg.user, schema };
+		char *has = NULL;
+
+		if (!strset_add(&seen, schema))
+			continue;
+		if (!pgsql_query_value(admin, ctx->label,
+				       "SELECT has_schema_privilege($1, n.oid, 'USAGE') "
+				       "FROM pg_namespace n, pg_roles r "
+				       "WHERE n.nspname = $2 AND r.rolname = $1",
+				       2, params, &has)) {
+			ok = false; /* errors already logged */
+			break;
+		}
+		if (!has || strcmp(has, "t") != 0) {
+			char *shown = pg_ident_text(schema);
+
+			change_record(ctx->changes, ctx->label, "grant USAGE on schema %s to %s", shown,
+				      src->pg.user);
+			free(shown);
+			if (ctx->changes->apply) {
+				char *ident = pgsql_quote_ident(admin, schema);
+				char *role = pgsql_quote_ident(admin, src->pg.user);
+				char *sql = xasprintf("GRANT USAGE ON SCHEMA %s TO %s", ident, role);
+
+				ok = pgsql_exec(admin, ctx->label, sql);
+				free(sql);
+				free(role);
+				free(ident);
+			}
+		}
+		free(has);
+	}
+	strset_fini(&seen);
+	return ok;
+}
+
 static bool grants_converge(const struct pg_step_ctx *ctx, PGconn *admin,
 			    const struct source_cfg *src)
 {
-	bool ok = true;
+	bool ok = schema_grants_converge(ctx, admin, src);
 
 	for (size_t i = 0; ok && i < src->tables.n; i++) {
 		char *name = table_name(admin, &src->tables.items[i]);

@@ -153,8 +153,9 @@ bool table_select_resolve(PGconn *conn, const char *label, struct source_cfg *sr
 		const struct table_spec *t = &specs->items[i];
 
 		if (!t->exclude && (t->schema_glob || t->table_glob) && matched[i] == 0)
-			log_warn("%s:%d: warning: tables: pattern %s.%s matches no table of database %s",
-				 src->origin.file, t->line, t->schema, t->table, src->pg.dbname);
+			log_warn_at(src->origin.file, t->line,
+				    "tables: pattern %s.%s matches no table of database %s",
+				    t->schema, t->table, src->pg.dbname);
 	}
 	if (sel.ok && sel.list.n == 0) {
 		log_error_at(src->origin.file, tables_line(src),
