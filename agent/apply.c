@@ -1561,7 +1561,9 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	progress_writer_init(&a.progress, topo->agent.state_dir, "apply", pipe->name);
 	/* With patterns, the source's catalog says which tables (and so
 	 * topics) are the pipeline's, as it says it to capture. */
-	ok = table_select_resolve_as(pipe->source, a.label, PG_AS_USER);
+	bool resolved = table_select_resolve_as(pipe->source, a.label, PG_AS_USER);
+
+	ok = resolved;
 	routes_init(&a);
 	progress_writer_set(&a.progress, "config_digest", pipeline_config_digest_json(topo, pipe, "apply"));
 	progress_state_set(&a.progress, "starting");
@@ -1593,6 +1595,8 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 		progress_state_set(&a.progress, "stopping"); /* a clean end (status: STOPPED) */
 	else if (a.refused)
 		progress_error_note(&a.progress, ERROR_REFUSED_RECORD, NULL);
+	else if (!resolved)
+		progress_error_note(&a.progress, ERROR_SOURCE_CONNECTION, NULL);
 	else if (!a.db || PQstatus(a.db) != CONNECTION_OK)
 		progress_error_note(&a.progress, ERROR_TARGET_CONNECTION, NULL);
 	progress_refresh(&a.progress, &a); /* the last write comes after the cleanup */

@@ -763,7 +763,8 @@ static void check_table_specs(struct parse_state *ps, struct source_cfg *s)
 		char *name, *topic, *key;
 		size_t other;
 
-		any_pattern = any_pattern || t->exclude || t->schema_glob || t->table_glob;
+		/* exclusions only ever remove what a pattern matched */
+		any_pattern = any_pattern || (!t->exclude && (t->schema_glob || t->table_glob));
 		if (t->exclude || t->schema_glob || t->table_glob) {
 			any_included = any_included || !t->exclude;
 			continue;
@@ -810,10 +811,12 @@ static void check_table_specs(struct parse_state *ps, struct source_cfg *s)
 	if (s->tables_static) {
 		s->tables.items = xcalloc(specs->n, sizeof(struct table_ref));
 		for (size_t i = 0; i < specs->n; i++) {
-			s->tables.items[i].schema = xstrdup(specs->items[i].schema);
-			s->tables.items[i].table = xstrdup(specs->items[i].table);
+			if (specs->items[i].exclude)
+				continue;
+			s->tables.items[s->tables.n].schema = xstrdup(specs->items[i].schema);
+			s->tables.items[s->tables.n].table = xstrdup(specs->items[i].table);
+			s->tables.n++;
 		}
-		s->tables.n = specs->n;
 		s->tables_resolved = true;
 	}
 }
