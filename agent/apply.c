@@ -119,6 +119,8 @@ struct apply {
 	size_t ntables;
 	rd_kafka_message_t **batch;  /* APPLY_BATCH_MAX slots */
 	size_t nbatch;
+	size_t *batch_ends;          /* APPLY_BATCH_MAX slots: batch_ends_find */
+	size_t nbatch_ends;
 	struct row_group group;
 	struct row_values row;     /* buffers reused from change to change */
 	struct apply_event ev;     /* the record being applied (buffers reused) */
@@ -299,36 +301,72 @@ static bool offsets_load(struct apply *a, rd_kafka_topic_partition_list_t *parts
 }
 
 /* Whether batch[i] is the last record of its partition in the batch. */
-static bool last_of_partition(const struct apply *a, size_t i)
+/* The batch's last record of each partition it holds (batch_ends), found
+ * once per batch through a hash: with records of many tables (topics) in a
+ * batch, a scan per record would grow with them. */
+static void batch_ends_find(struct apply *a)
 {
-	for (size_t j = i + 1; j < a->nbatch; j++)
-		if (a->batch[j]->rkt == a->batch[i]->rkt &&
-		    a->batch[j]->partition == a->batch[i]->partition)
-			return false;
-	return true;
+	struct strmap seen = { 0 };
+
+	a->nbatch_ends = 0;
+	for (size_t i = a->nbatch; i-- > 0;) {
+		const rd_kafka_message_t *m = a->batch[i];
+		struct { const void *rkt; int32_t partition; } key;
+		size_t any;
+
+		memset(&key, 0, sizeof(key)); /* padding too: the key is hashed as bytes */
+		key.rkt = m->rkt;
+		key.partition = m->partition;
+		if (strmap_get(&seen, &key, sizeof(key), &any))
+			continue;
+		strmap_put(&seen, &key, sizeof(key), i);
+		a->batch_ends[a->nbatch_ends++] = i;
+	}
+	strmap_fini(&seen);
 }
 
+/* Each partition's next offset, in the batch's transaction: one statement,
+ * whatever the partitions. */
 static bool offsets_store(struct apply *a)
 {
-	for (size_t i = 0; i < a->nbatch; i++) {
-		const rd_kafka_message_t *m = a->batch[i];
-		char part[16], next[32];
-		const char *params[] = { a->pipe->name, rd_kafka_topic_name(m->rkt), part, next };
-		PGresult *res;
+	struct strbuf topics, parts, nexts;
+	const char *params[4];
+	PGresult *res;
+	bool ok;
 
-		if (!last_of_partition(a, i))
-			continue;
-		snprintf(part, sizeof(part), "%d", (int)m->partition);
-		snprintf(next, sizeof(next), "%lld", (long long)m->offset + 1);
-		if (!pgsql_query(a->db, a->label,
-				 "INSERT INTO cdc_agent.offsets (pipeline, topic, partition, next_offset) "
-				 "VALUES ($1, $2, $3, $4) ON CONFLICT (pipeline, topic, partition) "
-				 "DO UPDATE SET next_offset = EXCLUDED.next_offset, applied_at = now()",
-				 4, params, &res))
-			return false; /* errors already logged */
-		PQclear(res);
+	if (a->nbatch_ends == 0)
+		return true;
+	strbuf_init(&topics);
+	strbuf_init(&parts);
+	strbuf_init(&nexts);
+	for (size_t e = 0; e < a->nbatch_ends; e++) {
+		const rd_kafka_message_t *m = a->batch[a->batch_ends[e]];
+		const char *topic = rd_kafka_topic_name(m->rkt);
+
+		strbuf_adds(&topics, e ? "," : "{");
+		array_add_quoted(&topics, topic, strlen(topic));
+		strbuf_addf(&parts, "%s%d", e ? "," : "{", (int)m->partition);
+		strbuf_addf(&nexts, "%s%lld", e ? "," : "{", (long long)m->offset + 1);
 	}
-	return true;
+	strbuf_adds(&topics, "}");
+	strbuf_adds(&parts, "}");
+	strbuf_adds(&nexts, "}");
+	params[0] = a->pipe->name;
+	params[1] = topics.data;
+	params[2] = parts.data;
+	params[3] = nexts.data;
+	ok = pgsql_query(a->db, a->label,
+			 "INSERT INTO cdc_agent.offsets (pipeline, topic, partition, next_offset) "
+			 "SELECT $1, t, p, n FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, n) "
+			 "ON CONFLICT (pipeline, topic, partition) "
+			 "DO UPDATE SET next_offset = EXCLUDED.next_offset, applied_at = now()",
+			 4, params, &res);
+	if (ok)
+		PQclear(res);
+	strbuf_fini(&topics);
+	strbuf_fini(&parts);
+	strbuf_fini(&nexts);
+	return ok; /* errors already logged */
 }
 
 /* ---- target tables ------------------------------------------------------------- */
@@ -1223,12 +1261,10 @@ static void kafka_offsets_note(struct apply *a)
 {
 	if (!a->kafka_pending)
 		a->kafka_pending = rd_kafka_topic_partition_list_new(4);
-	for (size_t i = 0; i < a->nbatch; i++) {
-		const rd_kafka_message_t *m = a->batch[i];
+	for (size_t e = 0; e < a->nbatch_ends; e++) {
+		const rd_kafka_message_t *m = a->batch[a->batch_ends[e]];
 		rd_kafka_topic_partition_t *p;
 
-		if (!last_of_partition(a, i))
-			continue;
 		p = rd_kafka_topic_partition_list_find(a->kafka_pending, rd_kafka_topic_name(m->rkt),
 						       m->partition);
 		if (!p)
@@ -1256,6 +1292,7 @@ static bool batch_apply(struct apply *a)
 
 	if (a->nbatch == 0)
 		return true;
+	batch_ends_find(a);
 	a->plain_creates = a->upsert_batches == 0 && a->tgt->insert_mode != INSERT_MODE_INSERT;
 	a->upsert_batches -= a->upsert_batches > 0;
 	a->create_conflict = false;
@@ -1599,6 +1636,7 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	apply_event_init(&a.ev);
 	key_set_init(&a.group.keys);
 	a.batch = xcalloc(APPLY_BATCH_MAX, sizeof(*a.batch));
+	a.batch_ends = xcalloc(APPLY_BATCH_MAX, sizeof(*a.batch_ends));
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	/* No wait on the target outlasts a stop request. */
@@ -1652,6 +1690,7 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	event_counts_fini(&a.counts);
 	batch_release(&a);
 	free(a.batch);
+	free(a.batch_ends);
 	group_free(&a.group);
 	row_values_fini(&a.row);
 	apply_event_fini(&a.ev);
