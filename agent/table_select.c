@@ -112,7 +112,7 @@ static void log_difference(const char *label, const struct table_list *before,
 
 bool table_select_resolve(PGconn *conn, const char *label, struct source_cfg *src)
 {
-	const struct table_specs *specs = &src->table_specs;
+	struct table_specs *specs = &src->table_specs;
 	struct selection sel = { .ok = true };
 	size_t *matched = xcalloc(specs->n + 1, sizeof(size_t));
 	PGresult *res;
@@ -133,7 +133,8 @@ bool table_select_resolve(PGconn *conn, const char *label, struct source_cfg *sr
 	}
 	for (int r = 0; r < PQntuples(res); r++) {
 		const char *schema = PQgetvalue(res, r, 0), *table = PQgetvalue(res, r, 1);
-		bool wanted = false, excluded = false;
+		bool excluded = false;
+		int line = 0; /* of the first pattern that matches it */
 
 		for (size_t i = 0; i < specs->n; i++) {
 			const struct table_spec *t = &specs->items[i];
@@ -143,19 +144,24 @@ bool table_select_resolve(PGconn *conn, const char *label, struct source_cfg *sr
 				continue;
 			matched[i]++;
 			excluded = excluded || t->exclude;
-			wanted = wanted || !t->exclude;
+			if (!t->exclude && !line)
+				line = t->line;
 		}
-		if (wanted && !excluded)
-			select_add(&sel, src, schema, table, tables_line(src));
+		if (line && !excluded)
+			select_add(&sel, src, schema, table, line);
 	}
 	PQclear(res);
+	/* Said once (run resolves at every pass), again after it matched. */
 	for (size_t i = 0; i < specs->n; i++) {
-		const struct table_spec *t = &specs->items[i];
+		struct table_spec *t = &specs->items[i];
 
-		if (!t->exclude && (t->schema_glob || t->table_glob) && matched[i] == 0)
+		if (t->exclude || !(t->schema_glob || t->table_glob))
+			continue;
+		if (matched[i] == 0 && !t->warned)
 			log_warn_at(src->origin.file, t->line,
 				    "tables: pattern %s.%s matches no table of database %s",
 				    t->schema, t->table, src->pg.dbname);
+		t->warned = matched[i] == 0;
 	}
 	if (sel.ok && sel.list.n == 0) {
 		log_error_at(src->origin.file, tables_line(src),

@@ -51,6 +51,7 @@ struct table_spec {
 	bool table_glob;
 	bool exclude;
 	int line;          /* where it was written (a continuation line's own) */
+	bool warned;       /* table_select: "matches nothing" said (once until it matches) */
 };
 
 struct table_specs {

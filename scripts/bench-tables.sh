@@ -24,6 +24,8 @@
 #
 # Env: ROWS (300000) RUN (1000) REPEAT (5) CDC_AGENT (./cdc-agent)
 #      PG_BIN (/usr/lib/postgresql/15/bin) BENCH_OUT (docs/BENCHMARKS.md)
+#      BENCH_PERF_DIR=DIR: the last run of each pipeline also recorded by perf
+#      (capture and apply, call graphs) into DIR/perf-one.data, perf-many.data.
 set -euo pipefail
 export LC_ALL=C
 
@@ -166,6 +168,12 @@ measure() { # PIPELINE REPEAT_INDEX
 	before=$(applied "$p")
 	c0=$(cpu_ticks "${CAPTURE_PIDS[$p]}")
 	a0=$(cpu_ticks "${CAPTURE_PIDS[apply-$p]}")
+	if [ -n "${BENCH_PERF_DIR:-}" ] && [ "$2" = "$REPEAT" ]; then
+		perf record -q -F 499 -g -o "$BENCH_PERF_DIR/perf-$p.data" \
+			-p "${CAPTURE_PIDS[$p]},${CAPTURE_PIDS[apply-$p]}" >/dev/null 2>&1 &
+		PERF_PID=$!
+		sleep 1
+	fi
 	t0=$(date +%s.%N)
 	write_rows "$p" $(($2 * 10000000))
 	for ((i = 0; i < 3000; i++)); do
@@ -175,6 +183,11 @@ measure() { # PIPELINE REPEAT_INDEX
 	t1=$(date +%s.%N)
 	c1=$(cpu_ticks "${CAPTURE_PIDS[$p]}")
 	a1=$(cpu_ticks "${CAPTURE_PIDS[apply-$p]}")
+	if [ -n "${PERF_PID:-}" ]; then
+		kill -INT "$PERF_PID" 2>/dev/null || true
+		wait "$PERF_PID" 2>/dev/null || true
+		PERF_PID=
+	fi
 	# ticks are 1/100 s: microseconds per change
 	RESULTS[$p,capture,$2]=$(echo "($c1 - $c0) * 10000 / $ROWS" | bc -l)
 	RESULTS[$p,apply,$2]=$(echo "($a1 - $a0) * 10000 / $ROWS" | bc -l)

@@ -186,6 +186,8 @@ check_contains "run's next pass adds the new table to the publication" \
 	"add table bulk.t301 to publication my_publication" "$pass_log"
 check_contains "saying it joins" "table bulk.t301 joins: a pattern of tables now matches it" "$pass_log"
 check_not_contains "not the excluded one" "tmp_later" "$pass_log"
+check_eq "the pattern that matches nothing is warned of once, not at every pass" 1 \
+	"$(grep -c "pattern nothing_here.\* matches no table" "$WORK/run.log")"
 # run restarts a unit whose process reports another config digest than the
 # topology's: the resolved tables are in it (tests/unit/test_pipeline_digest).
 # Restarted here as systemd would.
@@ -213,7 +215,7 @@ sed 's/^    nothing_here\.\*$/    coll.*/' "$T" >"$WORK/coll.ini"
 out=$("$CDC_AGENT" -c "$WORK/coll.ini" plan 2>&1)
 check_eq "plan with a pattern giving two tables one topic: exit 1" 1 "$?"
 check_contains "naming both tables" \
-	'coll.ini:18: error: tables: tables coll."a b" and coll.a_b of database db1 would both go to Kafka topic db1server.coll.a_b' "$out"
+	'coll.ini:22: error: tables: tables coll."a b" and coll.a_b of database db1 would both go to Kafka topic db1server.coll.a_b' "$out"
 "$CDC_AGENT" -c "$WORK/coll.ini" check >/dev/null 2>&1
 check_eq "check alone (no catalog) accepts the file" 0 "$?"
 
