@@ -34,6 +34,9 @@ struct kafka_out {
 	bool failing;                 /* a failed delivery logged; no delivery since */
 	rd_kafka_topic_t **known;     /* kafka_out_know_topics: handles kept while ko lives */
 	size_t n_known;
+	/* topic name -> index in known: librdkafka finds a topic given by
+	 * name by a scan of every topic it has, per message. */
+	struct strmap known_idx;
 };
 
 /* The process's stop flag (kafka_out_stop_on); NULL: none. */
@@ -256,6 +259,7 @@ void kafka_out_free(struct kafka_out *ko)
 	for (size_t i = 0; i < ko->n_known; i++)
 		rd_kafka_topic_destroy(ko->known[i]);
 	free(ko->known);
+	strmap_fini(&ko->known_idx);
 	if (ko->rk)
 		rd_kafka_destroy(ko->rk);
 	free(ko->brokers);
@@ -269,10 +273,16 @@ bool kafka_out_know_topics(struct kafka_out *ko, const struct strlist *topics, i
 
 	ko->known = xrealloc(ko->known, (ko->n_known + topics->n + 1) * sizeof(*ko->known));
 	for (size_t i = 0; i < topics->n; i++) {
-		rd_kafka_topic_t *rkt = rd_kafka_topic_new(ko->rk, topics->items[i], NULL);
+		size_t len = strlen(topics->items[i]), have;
+		rd_kafka_topic_t *rkt;
 
-		if (rkt)
-			ko->known[ko->n_known++] = rkt;
+		if (strmap_get(&ko->known_idx, topics->items[i], len, &have))
+			continue;
+		rkt = rd_kafka_topic_new(ko->rk, topics->items[i], NULL);
+		if (!rkt)
+			continue;
+		strmap_put(&ko->known_idx, topics->items[i], len, ko->n_known);
+		ko->known[ko->n_known++] = rkt;
 	}
 	/* One answer for all topics updates every handle at once. */
 	err = rd_kafka_metadata(ko->rk, 1, NULL, &md, timeout_ms);
@@ -508,6 +518,11 @@ bool kafka_out_produce_headers(struct kafka_out *ko, const char *topic, const vo
 	long long waiting_since = 0;
 	bool warned = false;
 	rd_kafka_resp_err_t err;
+	rd_kafka_topic_t *known = NULL;
+	size_t idx;
+
+	if (strmap_get(&ko->known_idx, topic, strlen(topic), &idx))
+		known = ko->known[idx];
 
 	for (;;) {
 		if (kafka_out_failed(ko)) {
@@ -521,7 +536,13 @@ bool kafka_out_produce_headers(struct kafka_out *ko, const char *topic, const vo
 		 * long as the brokers are away, while the caller reuses its
 		 * buffers (the decoded WAL record) at once. */
 		hdrs = headers_new(headers, n_headers);
-		err = rd_kafka_producev(ko->rk, RD_KAFKA_V_TOPIC(topic),
+		err = known ? rd_kafka_producev(ko->rk, RD_KAFKA_V_RKT(known),
+						RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+						RD_KAFKA_V_KEY(key, key ? key_len : 0),
+						RD_KAFKA_V_VALUE(payload, value ? value_len : 0),
+						RD_KAFKA_V_HEADERS(hdrs),
+						RD_KAFKA_V_OPAQUE(ack_token), RD_KAFKA_V_END)
+			    : rd_kafka_producev(ko->rk, RD_KAFKA_V_TOPIC(topic),
 					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 					RD_KAFKA_V_KEY(key, key ? key_len : 0),
 					RD_KAFKA_V_VALUE(payload, value ? value_len : 0),
