@@ -170,6 +170,17 @@ DO \$\$ BEGIN
 END \$\$;" >/dev/null
 check "streamed changes of every table: every digest equal" converged 180
 
+# status and metrics spell a table one way: quoted where a name needs it.
+"$CDC_AGENT" -c "$T" status --json >"$WORK/status.json" 2>/dev/null
+check "status counts events of the quoted table under its quoted name" python3 - "$WORK/status.json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+p = [p for p in doc["pipelines"] if p["name"] == "p1"][0]
+for kind in ("capture", "apply"):
+    t = p[kind]["events_by_table"]
+    assert '"Sales.EU"."Order Lines"' in t, (kind, sorted(t)[:5])
+    assert "bulk.t300" in t and 'public."MyTable"' in t and "public.mytable" in t, kind
+PY
 out=$(timeout 120 "$CDC_AGENT" -c "$T" snapshot p1 '"Sales.EU"."Order Lines"' --wait 2>&1)
 check_eq "snapshot of a quoted name: exit 0" 0 "$?"
 check_contains "and it is done" 'snapshot of "Sales.EU"."Order Lines" done: 73 rows' "$out"
