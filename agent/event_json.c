@@ -110,6 +110,22 @@ static void add_source_type_entries(struct strbuf *sb, const struct column_schem
 		strbuf_addf(sb, ",\"__debezium.source.column.scale\":\"%d\"", col->scale);
 }
 
+/* An enum's labels joined by ',' as one JSON string, as Debezium's
+ * "allowed" parameter has them. */
+static void add_enum_allowed(struct strbuf *sb, const struct column_schema *col)
+{
+	struct strbuf joined;
+
+	strbuf_init(&joined);
+	for (size_t i = 0; i < col->nlabels; i++) {
+		if (i)
+			strbuf_adds(&joined, ",");
+		strbuf_adds(&joined, col->labels[i]);
+	}
+	json_out_string(sb, joined.data, joined.len);
+	strbuf_fini(&joined);
+}
+
 /* The Connect schema of one scalar of col's type (an array's element too),
  * its object left open.  A Decimal's own parameters (scale, precision) and,
  * for a field's own schema (field_own), the source type go in one
@@ -142,6 +158,18 @@ static bool add_scalar_schema(struct strbuf *sb, const struct event_format *fmt,
 			return field_own;
 		}
 		return false;
+	}
+	if (col->labels) { /* an enum: Debezium's Enum, its labels "allowed" */
+		strbuf_addf(sb, "{\"type\":\"string\",\"optional\":%s,\"name\":\"io.debezium.data.Enum\",\"version\":1,"
+			    "\"parameters\":{\"allowed\":",
+			    optional ? "true" : "false");
+		add_enum_allowed(sb, col);
+		if (field_own) {
+			strbuf_adds(sb, ",");
+			add_source_type_entries(sb, col);
+		}
+		strbuf_adds(sb, "}");
+		return field_own;
 	}
 	if (map->form == FORM_INTERVAL && fmt->interval_string) {
 		strbuf_addf(sb, "{\"type\":\"string\",\"optional\":%s,\"name\":\"io.debezium.time.Interval\",\"version\":1",
@@ -261,24 +289,48 @@ static char *envelope_schema(const struct event_format *fmt, const struct event_
 	return strbuf_detach(&sb);
 }
 
+/* One item of the cdc.columns header: name, exact type, nullability, key
+ * position, and cdc-agent's extensions: the user type's definition ("udt")
+ * and a generated column's expression ("generated"). */
+static void add_column_item(struct strbuf *sb, const struct column_schema *col)
+{
+	strbuf_adds(sb, sb->len > 1 ? ",{\"name\":" : "{\"name\":");
+	json_out_cstring(sb, col->name);
+	strbuf_adds(sb, ",\"type\":");
+	json_out_cstring(sb, col->type_sql);
+	strbuf_addf(sb, ",\"optional\":%s", col->optional ? "true" : "false");
+	if (col->key_position)
+		strbuf_addf(sb, ",\"key\":%d", col->key_position);
+	if (col->generated) {
+		strbuf_adds(sb, ",\"generated\":");
+		json_out_cstring(sb, col->generated);
+	}
+	if (col->udt) {
+		strbuf_adds(sb, ",\"udt\":");
+		strbuf_adds(sb, col->udt); /* compact JSON from jansson */
+	}
+	strbuf_adds(sb, "}");
+}
+
+/* Every column of the table in attnum order: the generated ones too, where
+ * they stand (a column whose attnum is unknown keeps its place). */
 static char *columns_header(const struct table_schema *ts)
 {
 	struct strbuf sb;
+	size_t g = 0;
 
 	strbuf_init(&sb);
 	strbuf_adds(&sb, "[");
 	for (size_t i = 0; i < ts->ncols; i++) {
 		const struct column_schema *col = &ts->cols[i];
 
-		strbuf_adds(&sb, i ? ",{\"name\":" : "{\"name\":");
-		json_out_cstring(&sb, col->name);
-		strbuf_adds(&sb, ",\"type\":");
-		json_out_cstring(&sb, col->type_sql);
-		strbuf_addf(&sb, ",\"optional\":%s", col->optional ? "true" : "false");
-		if (col->key_position)
-			strbuf_addf(&sb, ",\"key\":%d", col->key_position);
-		strbuf_adds(&sb, "}");
+		while (g < ts->ngenerated && col->attnum > 0 &&
+		       ts->generated_cols[g].attnum < col->attnum)
+			add_column_item(&sb, &ts->generated_cols[g++]);
+		add_column_item(&sb, col);
 	}
+	while (g < ts->ngenerated)
+		add_column_item(&sb, &ts->generated_cols[g++]);
 	strbuf_adds(&sb, "]");
 	return strbuf_detach(&sb);
 }
