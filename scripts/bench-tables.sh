@@ -42,7 +42,8 @@ export REPO_ROOT CDC_AGENT PG_BIN
 
 . "$REPO_ROOT/tests/lib/capture_env.sh"
 . "$REPO_ROOT/scripts/lib/bench-section.sh"
-trap 'capture_env_down' EXIT
+# set +e: the cleanup must go on past a process already gone (errexit)
+trap 'set +e; capture_env_down' EXIT
 CAPTURE_PARTITIONS=1
 CAPTURE_AGENT_KEYS=$'status_listen = off\n'
 
