@@ -129,6 +129,7 @@ bench: deps
 	scripts/bench-capture.sh
 	scripts/bench-pipeline.sh
 	scripts/bench-agent.sh
+	scripts/bench-tables.sh
 
 clean:
 	rm -rf build cdc-agent

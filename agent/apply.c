@@ -26,6 +26,8 @@
 #include "log.h"
 #include "pgsql.h"
 #include "pipeline_digest.h"
+#include "table_select.h"
+#include "topo_values.h"
 #include "event_counts.h"
 #include "progress.h"
 #include "progress_health.h"
@@ -95,6 +97,8 @@ struct route {
 	char *topic;                  /* owned */
 	const struct table_ref *table; /* the topology's */
 	size_t count_idx;             /* its table's event_counts index */
+	struct target_table *tt;      /* its target table once known (a->tables owns it) */
+	bool in_batch;                /* listed in a->batch_routes */
 };
 
 struct apply {
@@ -104,11 +108,16 @@ struct apply {
 	char *label;
 	struct route *routes;
 	size_t nroutes;
+	struct strmap route_of;    /* topic -> index in routes: per record, whatever the tables */
+	size_t *batch_routes;      /* routes with events in the batch (their batch_ops) */
+	size_t nbatch_routes;
 	rd_kafka_t *rk;
 	PGconn *db;
 	struct apply_schema schema;  /* the target tables, their schema changes */
 	rd_kafka_message_t **batch;  /* APPLY_BATCH_MAX slots */
 	size_t nbatch;
+	size_t *batch_ends;          /* APPLY_BATCH_MAX slots: batch_ends_find */
+	size_t nbatch_ends;
 	struct row_group group;
 	struct row_values row;     /* buffers reused from change to change */
 	struct apply_event ev;     /* the record being applied (buffers reused) */
@@ -216,7 +225,7 @@ static bool counts_load(struct apply *a)
 	PGresult *res;
 
 	for (size_t i = 0; i < a->nroutes; i++) {
-		char *name = xasprintf("%s.%s", a->routes[i].table->schema, a->routes[i].table->table);
+		char *name = table_ref_text(a->routes[i].table);
 
 		a->routes[i].count_idx = event_counts_index(&a->counts, name);
 		free(name);
@@ -249,8 +258,9 @@ static bool counts_store(struct apply *a)
 	strbuf_init(&tables);
 	strbuf_init(&ops);
 	strbuf_init(&ns);
-	for (size_t r = 0; r < a->nroutes; r++)
+	for (size_t b = 0; b < a->nbatch_routes; b++)
 		for (int op = 0; op < EVENT_OPS; op++) {
+			size_t r = a->batch_routes[b];
 			uint64_t n = a->batch_ops[r * EVENT_OPS + (size_t)op];
 			const char *name = a->counts.t[a->routes[r].count_idx].table;
 
@@ -308,36 +318,72 @@ static bool offsets_load(struct apply *a, rd_kafka_topic_partition_list_t *parts
 }
 
 /* Whether batch[i] is the last record of its partition in the batch. */
-static bool last_of_partition(const struct apply *a, size_t i)
+/* The batch's last record of each partition it holds (batch_ends), found
+ * once per batch through a hash: with records of many tables (topics) in a
+ * batch, a scan per record would grow with them. */
+static void batch_ends_find(struct apply *a)
 {
-	for (size_t j = i + 1; j < a->nbatch; j++)
-		if (a->batch[j]->rkt == a->batch[i]->rkt &&
-		    a->batch[j]->partition == a->batch[i]->partition)
-			return false;
-	return true;
+	struct strmap seen = { 0 };
+
+	a->nbatch_ends = 0;
+	for (size_t i = a->nbatch; i-- > 0;) {
+		const rd_kafka_message_t *m = a->batch[i];
+		struct { const void *rkt; int32_t partition; } key;
+		size_t any;
+
+		memset(&key, 0, sizeof(key)); /* padding too: the key is hashed as bytes */
+		key.rkt = m->rkt;
+		key.partition = m->partition;
+		if (strmap_get(&seen, &key, sizeof(key), &any))
+			continue;
+		strmap_put(&seen, &key, sizeof(key), i);
+		a->batch_ends[a->nbatch_ends++] = i;
+	}
+	strmap_fini(&seen);
 }
 
+/* Each partition's next offset, in the batch's transaction: one statement,
+ * whatever the partitions. */
 static bool offsets_store(struct apply *a)
 {
-	for (size_t i = 0; i < a->nbatch; i++) {
-		const rd_kafka_message_t *m = a->batch[i];
-		char part[16], next[32];
-		const char *params[] = { a->pipe->name, rd_kafka_topic_name(m->rkt), part, next };
-		PGresult *res;
+	struct strbuf topics, parts, nexts;
+	const char *params[4];
+	PGresult *res;
+	bool ok;
 
-		if (!last_of_partition(a, i))
-			continue;
-		snprintf(part, sizeof(part), "%d", (int)m->partition);
-		snprintf(next, sizeof(next), "%lld", (long long)m->offset + 1);
-		if (!pgsql_query(a->db, a->label,
-				 "INSERT INTO cdc_agent.offsets (pipeline, topic, partition, next_offset) "
-				 "VALUES ($1, $2, $3, $4) ON CONFLICT (pipeline, topic, partition) "
-				 "DO UPDATE SET next_offset = EXCLUDED.next_offset, applied_at = now()",
-				 4, params, &res))
-			return false; /* errors already logged */
-		PQclear(res);
+	if (a->nbatch_ends == 0)
+		return true;
+	strbuf_init(&topics);
+	strbuf_init(&parts);
+	strbuf_init(&nexts);
+	for (size_t e = 0; e < a->nbatch_ends; e++) {
+		const rd_kafka_message_t *m = a->batch[a->batch_ends[e]];
+		const char *topic = rd_kafka_topic_name(m->rkt);
+
+		strbuf_adds(&topics, e ? "," : "{");
+		array_add_quoted(&topics, topic, strlen(topic));
+		strbuf_addf(&parts, "%s%d", e ? "," : "{", (int)m->partition);
+		strbuf_addf(&nexts, "%s%lld", e ? "," : "{", (long long)m->offset + 1);
 	}
-	return true;
+	strbuf_adds(&topics, "}");
+	strbuf_adds(&parts, "}");
+	strbuf_adds(&nexts, "}");
+	params[0] = a->pipe->name;
+	params[1] = topics.data;
+	params[2] = parts.data;
+	params[3] = nexts.data;
+	ok = pgsql_query(a->db, a->label,
+			 "INSERT INTO cdc_agent.offsets (pipeline, topic, partition, next_offset) "
+			 "SELECT $1, t, p, n FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, n) "
+			 "ON CONFLICT (pipeline, topic, partition) "
+			 "DO UPDATE SET next_offset = EXCLUDED.next_offset, applied_at = now()",
+			 4, params, &res);
+	if (ok)
+		PQclear(res);
+	strbuf_fini(&topics);
+	strbuf_fini(&parts);
+	strbuf_fini(&nexts);
+	return ok; /* errors already logged */
 }
 
 /* ---- statements ------------------------------------------------------------------ */
@@ -664,9 +710,11 @@ static void routes_init(struct apply *a)
 	for (size_t i = 0; i < src->tables.n; i++) {
 		a->routes[i].topic = topology_topic(src, &src->tables.items[i]);
 		a->routes[i].table = &src->tables.items[i];
+		strmap_put(&a->route_of, a->routes[i].topic, strlen(a->routes[i].topic), i);
 	}
 	a->nroutes = src->tables.n;
 	a->batch_ops = xcalloc(src->tables.n * EVENT_OPS, sizeof(*a->batch_ops));
+	a->batch_routes = xcalloc(src->tables.n + 1, sizeof(*a->batch_routes));
 }
 
 static void routes_fini(struct apply *a)
@@ -675,6 +723,9 @@ static void routes_fini(struct apply *a)
 		free(a->routes[i].topic);
 	free(a->routes);
 	free(a->batch_ops);
+	free(a->batch_routes);
+	strmap_fini(&a->route_of);
+	a->batch_routes = NULL;
 	a->routes = NULL;
 	a->batch_ops = NULL;
 	a->nroutes = 0;
@@ -687,20 +738,22 @@ static const struct table_ref *record_table(struct apply *a, const rd_kafka_mess
 					    const struct apply_event *ev, size_t *route)
 {
 	const char *topic = rd_kafka_topic_name(m->rkt);
+	const struct table_ref *t;
+	char *claimed, *carried;
 
-	for (size_t i = 0; i < a->nroutes; i++) {
-		const struct table_ref *t = a->routes[i].table;
-
-		if (strcmp(a->routes[i].topic, topic) != 0)
-			continue;
-		*route = i;
-		if (strcmp(t->schema, ev->schema) == 0 && strcmp(t->table, ev->table) == 0)
-			return t;
-		record_error(a, m, "refused: its source block names table %s.%s, but this topic carries %s.%s",
-			     ev->schema, ev->table, t->schema, t->table);
+	if (!strmap_get(&a->route_of, topic, strlen(topic), route)) {
+		record_error(a, m, "refused: the topic is not one of pipeline %s's", a->pipe->name);
 		return NULL;
 	}
-	record_error(a, m, "refused: the topic is not one of pipeline %s's", a->pipe->name);
+	t = a->routes[*route].table;
+	if (strcmp(t->schema, ev->schema) == 0 && strcmp(t->table, ev->table) == 0)
+		return t;
+	claimed = table_name_text(ev->schema, ev->table);
+	carried = table_ref_text(t);
+	record_error(a, m, "refused: its source block names table %s, but this topic carries %s",
+		     claimed, carried);
+	free(claimed);
+	free(carried);
 	return NULL;
 }
 
@@ -842,19 +895,26 @@ static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_
 	op = event_op_index(ev->op);
 	if (op >= 0)
 		a->batch_ops[route * EVENT_OPS + (size_t)op]++;
+	if (!a->routes[route].in_batch) {
+		a->routes[route].in_batch = true;
+		a->batch_routes[a->nbatch_routes++] = route;
+	}
 	if (ev->source_ts_ms > 0)
 		a->batch_last_ms = ev->source_ts_ms;
 	strbuf_init(&why);
 	a->schema.topic = rd_kafka_topic_name(m->rkt);
 	a->schema.partition = (int)m->partition;
 	a->schema.offset = m->offset;
-	tt = apply_schema_table(&a->schema, table, ev, &why);
+	/* The route keeps its table: no search per record, whatever the tables. */
+	tt = a->routes[route].tt ? a->routes[route].tt
+				 : apply_schema_table(&a->schema, table, ev, &why);
 	if (!tt && a->schema.failed)
 		schema_refused(a, m, &why);
 	if (!tt) {
 		strbuf_fini(&why);
 		return !a->failed;
 	}
+	a->routes[route].tt = tt;
 	if (tt->ts->nkey == 0) {
 		ok = ev->op == 'd' || ev->op == 't' || apply_schema_follow(&a->schema, tt, ev, &why);
 		if (!ok)
@@ -883,12 +943,35 @@ static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_
 	return ok;
 }
 
+/* Zeroes the counts of the routes the last attempt touched: the cost of
+ * a batch follows its events, not the pipeline's number of tables. */
+static void batch_routes_clear(struct apply *a)
+{
+	for (size_t b = 0; b < a->nbatch_routes; b++) {
+		struct route *r = &a->routes[a->batch_routes[b]];
+
+		memset(&a->batch_ops[a->batch_routes[b] * EVENT_OPS], 0,
+		       EVENT_OPS * sizeof(*a->batch_ops));
+		r->in_batch = false;
+	}
+	a->nbatch_routes = 0;
+}
+
+/* The target tables known are forgotten (a rolled-back batch's DDL, a new
+ * connection), and so are the routes' shortcuts to them. */
+static void schema_forget(struct apply *a)
+{
+	for (size_t i = 0; i < a->nroutes; i++)
+		a->routes[i].tt = NULL;
+	apply_schema_forget(&a->schema);
+}
+
 static bool batch_apply_once(struct apply *a, bool one_by_one)
 {
 	bool ok = pgsql_exec(a->db, a->label, "BEGIN");
 
 	a->batch_events = 0;
-	memset(a->batch_ops, 0, a->nroutes * EVENT_OPS * sizeof(*a->batch_ops));
+	batch_routes_clear(a);
 	for (size_t i = 0; ok && i < a->nbatch; i++)
 		ok = apply_record(a, a->batch[i], one_by_one);
 	ok = ok && group_flush(a) && offsets_store(a) && counts_store(a) &&
@@ -896,7 +979,7 @@ static bool batch_apply_once(struct apply *a, bool one_by_one)
 	if (!ok) {
 		group_reset(&a->group);
 		pgsql_rollback(a->db);
-		apply_schema_forget(&a->schema); /* DDL of the batch was rolled back too */
+		schema_forget(a); /* DDL of the batch was rolled back too */
 	}
 	apply_schema_batch_end(&a->schema, ok);
 	return ok;
@@ -918,12 +1001,10 @@ static void kafka_offsets_note(struct apply *a)
 {
 	if (!a->kafka_pending)
 		a->kafka_pending = rd_kafka_topic_partition_list_new(4);
-	for (size_t i = 0; i < a->nbatch; i++) {
-		const rd_kafka_message_t *m = a->batch[i];
+	for (size_t e = 0; e < a->nbatch_ends; e++) {
+		const rd_kafka_message_t *m = a->batch[a->batch_ends[e]];
 		rd_kafka_topic_partition_t *p;
 
-		if (!last_of_partition(a, i))
-			continue;
 		p = rd_kafka_topic_partition_list_find(a->kafka_pending, rd_kafka_topic_name(m->rkt),
 						       m->partition);
 		if (!p)
@@ -992,6 +1073,7 @@ static bool batch_apply(struct apply *a)
 
 	if (a->nbatch == 0)
 		return true;
+	batch_ends_find(a);
 	a->plain_creates = a->upsert_batches == 0 && a->tgt->insert_mode != INSERT_MODE_INSERT;
 	a->upsert_batches -= a->upsert_batches > 0;
 	a->create_conflict = false;
@@ -1016,10 +1098,13 @@ static bool batch_apply(struct apply *a)
 		if (now_ms() - a->kafka_committed_ms >= KAFKA_COMMIT_EVERY_MS)
 			kafka_offsets_commit(a);
 		a->progress.p.events += a->batch_events;
-		for (size_t r = 0; r < a->nroutes; r++)
-			for (int op = 0; op < EVENT_OPS; op++)
+		for (size_t b = 0; b < a->nbatch_routes; b++)
+			for (int op = 0; op < EVENT_OPS; op++) {
+				size_t r = a->batch_routes[b];
+
 				a->counts.t[a->routes[r].count_idx].op[op] +=
 					a->batch_ops[r * EVENT_OPS + (size_t)op];
+			}
 		if (a->batch_last_ms > 0)
 			a->progress.p.last_event_usec = a->batch_last_ms * 1000;
 		log_debug("%s: applied %zu records", a->label, a->nbatch);
@@ -1253,7 +1338,7 @@ static bool reconnect(struct apply *a)
 			break;
 		a->db = pgsql_connect_capture(a->label, &a->tgt->pg, false);
 		a->schema.db = a->db;
-		apply_schema_forget(&a->schema);
+		schema_forget(a);
 		/* The target's counts again: a COMMIT whose answer was lost
 		 * may have counted the last batch there. */
 		event_counts_fini(&a->counts);
@@ -1350,25 +1435,31 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	a.pipe = pipe;
 	a.tgt = pipe->target;
 	a.label = xasprintf("apply %s", pipe->name);
-	routes_init(&a);
 	apply_event_init(&a.ev);
 	apply_schema_init(&a.schema, a.label, pipe);
 	a.schema.flush = schema_flush;
 	a.schema.flush_ctx = &a;
 	key_set_init(&a.group.keys);
 	a.batch = xcalloc(APPLY_BATCH_MAX, sizeof(*a.batch));
+	a.batch_ends = xcalloc(APPLY_BATCH_MAX, sizeof(*a.batch_ends));
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	/* No wait on the target outlasts a stop request. */
 	pgsql_stop_on(&stop_requested);
 	progress_writer_init(&a.progress, topo->agent.state_dir, "apply", pipe->name);
+	/* With patterns, the source's catalog says which tables (and so
+	 * topics) are the pipeline's, as it says it to capture. */
+	bool resolved = table_select_resolve_as(pipe->source, a.label, PG_AS_USER);
+
+	ok = resolved;
+	routes_init(&a);
 	progress_writer_set(&a.progress, "config_digest", pipeline_config_digest_json(topo, pipe, "apply"));
 	progress_state_set(&a.progress, "starting");
 	progress_writer_tick(&a.progress, true);
 	/* At the first start, failing fast shows a wrong setting at once;
 	 * once running, a target that went away is waited for. */
 	a.state_dir = topo->agent.state_dir;
-	ok = schema_mac_open(a.state_dir, pipe->name, &a.mac);
+	ok = ok && schema_mac_open(a.state_dir, pipe->name, &a.mac);
 	if (ok)
 		a.db = pgsql_connect_capture(a.label, &a.tgt->pg, false);
 	a.schema.db = a.db;
@@ -1396,6 +1487,8 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 		progress_state_set(&a.progress, "stopping"); /* a clean end (status: STOPPED) */
 	else if (a.refused)
 		progress_error_note(&a.progress, ERROR_REFUSED_RECORD, NULL);
+	else if (!resolved)
+		progress_error_note(&a.progress, ERROR_SOURCE_CONNECTION, NULL);
 	else if (!a.db || PQstatus(a.db) != CONNECTION_OK)
 		progress_error_note(&a.progress, ERROR_TARGET_CONNECTION, NULL);
 	progress_refresh(&a.progress, &a); /* the last write comes after the cleanup */
@@ -1403,6 +1496,7 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	event_counts_fini(&a.counts);
 	batch_release(&a);
 	free(a.batch);
+	free(a.batch_ends);
 	group_free(&a.group);
 	row_values_fini(&a.row);
 	apply_event_fini(&a.ev);

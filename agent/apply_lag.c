@@ -2,6 +2,7 @@
  * agent/apply_lag.c: apply's lag in events (see apply_lag.h).
  */
 #include "apply_lag.h"
+#include "table_select.h"
 
 #include "health.h"
 #include "log.h"
@@ -119,6 +120,19 @@ static bool topic_lag(rd_kafka_t *rk, const char *topic, const struct stored_off
 	return ok;
 }
 
+/* With patterns, the source's tables are the catalog's: asked once per
+ * topology loaded (run's passes keep them current). */
+static bool pipeline_tables_known(const struct pipeline_cfg *pipe, struct strbuf *why)
+{
+	if (pipe->source->tables_resolved)
+		return true;
+	if (table_select_resolve_as(pipe->source, "status", PG_AS_USER))
+		return true;
+	strbuf_addf(why, "the tables of source %s could not be read from its catalog",
+		    pipe->source->name);
+	return false;
+}
+
 bool apply_lag_events(const struct topology *topo, const struct pipeline_cfg *pipe,
 		      int64_t *lag, struct strbuf *why)
 {
@@ -128,7 +142,7 @@ bool apply_lag_events(const struct topology *topo, const struct pipeline_cfg *pi
 	bool ok = true;
 
 	*lag = 0;
-	if (!stored_offsets(pipe, &o, &n, why))
+	if (!pipeline_tables_known(pipe, why) || !stored_offsets(pipe, &o, &n, why))
 		return false;
 	rk = health_kafka_client(&topo->kafka, why);
 	ok = rk != NULL;
@@ -144,7 +158,7 @@ bool apply_lag_events(const struct topology *topo, const struct pipeline_cfg *pi
 	return ok;
 }
 
-/* Whether topic is one of the pipeline's. */
+/* Whether topic is one of the pipeline's (the source's tables known). */
 static bool pipeline_topic(const struct pipeline_cfg *pipe, const char *topic)
 {
 	bool found = false;
@@ -200,7 +214,7 @@ bool apply_gap_accept(const struct topology *topo, const struct pipeline_cfg *pi
 
 	*gaps = 0;
 	strbuf_init(&why);
-	ok = stored_offsets(pipe, &o, &n, &why) && (rk = health_kafka_client(&topo->kafka, &why));
+	ok = pipeline_tables_known(pipe, &why) && stored_offsets(pipe, &o, &n, &why) && (rk = health_kafka_client(&topo->kafka, &why));
 	for (size_t i = 0; ok && i < n; i++) {
 		int64_t low, high;
 		rd_kafka_resp_err_t err;

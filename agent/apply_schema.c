@@ -17,6 +17,7 @@
 #include "apply_types.h"
 #include "log.h"
 #include "pgsql.h"
+#include "topo_values.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -518,7 +519,7 @@ struct target_table *apply_schema_table(struct apply_schema *s, const struct tab
 	tt = xcalloc(1, sizeof(*tt));
 	tt->schema = xstrdup(ref->schema);
 	tt->table = xstrdup(ref->table);
-	tt->name = xasprintf("%s.%s", ref->schema, ref->table);
+	tt->name = table_ref_text(ref);
 	schema = pgsql_quote_ident(s->db, ref->schema);
 	table = pgsql_quote_ident(s->db, ref->table);
 	tt->qualified = xasprintf("%s.%s", schema, table);

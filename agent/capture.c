@@ -32,6 +32,8 @@
 #include "replica_identity.h"
 #include "schema_mac.h"
 #include "table_schema.h"
+#include "table_select.h"
+#include "topo_values.h"
 #include "util.h"
 
 #include <errno.h>
@@ -111,8 +113,9 @@ struct capture {
 	PGconn *repl;                  /* replication=database */
 	PGconn *sql;                   /* catalog and snapshot queries */
 	struct pgoutput_decoder dec;
-	struct capture_table *tables;  /* by OID; a handful per source */
+	struct capture_table *tables;  /* in the order first seen */
 	size_t ntables;
+	struct strmap table_of;        /* OID (4 bytes) -> index in tables: per change */
 	struct capture_state state;
 	struct capture_snapshot *snap; /* incremental snapshots (capture_snapshot.c) */
 	struct strbuf key, value;      /* reused for every event */
@@ -457,10 +460,9 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 
 static struct capture_table *table_find(struct capture *c, uint32_t oid)
 {
-	for (size_t i = 0; i < c->ntables; i++)
-		if (c->tables[i].oid == oid)
-			return &c->tables[i];
-	return NULL;
+	size_t i;
+
+	return strmap_get(&c->table_of, &oid, sizeof(oid), &i) ? &c->tables[i] : NULL;
 }
 
 static void table_set(struct capture *c, struct table_schema *ts)
@@ -469,6 +471,7 @@ static void table_set(struct capture *c, struct table_schema *ts)
 
 	if (!ct) {
 		c->tables = xrealloc(c->tables, (c->ntables + 1) * sizeof(*c->tables));
+		strmap_put(&c->table_of, &ts->oid, sizeof(ts->oid), c->ntables);
 		ct = &c->tables[c->ntables++];
 		memset(ct, 0, sizeof(*ct));
 	} else {
@@ -482,7 +485,7 @@ static void table_set(struct capture *c, struct table_schema *ts)
 	ct->columns_mac = schema_mac_sign(c->mac, ct->et->topic, ct->et->columns_header,
 					  strlen(ct->et->columns_header));
 	{
-		char *name = xasprintf("%s.%s", ts->schema, ts->table);
+		char *name = table_name_text(ts->schema, ts->table);
 
 		ct->count_idx = event_counts_index(&c->counts, name);
 		free(name);
@@ -512,22 +515,28 @@ static void tables_free(struct capture *c)
 		free(c->tables[i].columns_mac);
 	}
 	free(c->tables);
+	strmap_fini(&c->table_of);
 	c->tables = NULL;
 	c->ntables = 0;
 }
 
 static bool topics_ensure(struct capture *c)
 {
-	for (size_t i = 0; i < c->src->tables.n; i++) {
-		char *topic = topology_topic(c->src, &c->src->tables.items[i]);
-		bool ok = kafka_out_ensure_topic(c->kafka, topic, c->kafka_cfg->partitions,
-						 c->kafka_cfg->replication_factor, TOPIC_TIMEOUT_MS);
+	struct strlist topics = { 0 };
+	bool ok = true;
 
+	for (size_t i = 0; ok && i < c->src->tables.n; i++) {
+		char *topic = topology_topic(c->src, &c->src->tables.items[i]);
+
+		ok = kafka_out_ensure_topic(c->kafka, topic, c->kafka_cfg->partitions,
+					    c->kafka_cfg->replication_factor, TOPIC_TIMEOUT_MS);
+		strlist_add(&topics, topic);
 		free(topic);
-		if (!ok)
-			return false; /* errors already logged */
 	}
-	return true;
+	if (ok)
+		(void)kafka_out_know_topics(c->kafka, &topics, TOPIC_TIMEOUT_MS);
+	strlist_fini(&topics);
+	return ok; /* errors already logged */
 }
 
 /* A row with an enum value the table's schema does not list (ALTER TYPE
@@ -638,7 +647,7 @@ static void snapshot_progress(struct capture *c, const struct table_ref *current
 
 	for (size_t i = 0; i < c->src->tables.n; i++) {
 		const struct table_ref *t = &c->src->tables.items[i];
-		char *name = xasprintf("%s.%s", t->schema, t->table);
+		char *name = table_ref_text(t);
 		bool is_done = strlist_contains(&c->state.snapshot_done, name);
 		uint64_t n = t == current ? rows
 					  : event_counts_get(&c->counts, name)->op[EVENT_OP_R];
@@ -707,7 +716,7 @@ static bool snapshot_table(struct capture *c, const struct table_ref *t, uint64_
 	free(row);
 	ok = ok && pgsql_exec(c->sql, c->label, "CLOSE cdc_snapshot") && kafka_drain(c);
 	if (ok) {
-		char *name = xasprintf("%s.%s", t->schema, t->table);
+		char *name = table_ref_text(t);
 
 		log_info("%s: snapshot of %s: %zu rows acknowledged by Kafka", c->label, name, rows);
 		capture_snapshot_note_initial(c->snap, name, rows);
@@ -718,7 +727,7 @@ static bool snapshot_table(struct capture *c, const struct table_ref *t, uint64_
 
 static bool table_snapshot_done(const struct capture *c, const struct table_ref *t)
 {
-	char *name = xasprintf("%s.%s", t->schema, t->table);
+	char *name = table_ref_text(t);
 	bool done = strlist_contains(&c->state.snapshot_done, name);
 
 	free(name);
@@ -774,7 +783,7 @@ static bool snapshot_run(struct capture *c, const char *snapshot_name, uint64_t 
 		event_deltas_clear(&c->snapshot.counts);
 		c->counts_dirty = true;
 		counts_persist(c);
-		name = xasprintf("%s.%s", t->schema, t->table);
+		name = table_ref_text(t);
 		strlist_add(&c->state.snapshot_done, name);
 		free(name);
 		ok = capture_state_save(&c->state);
@@ -887,8 +896,7 @@ static bool prepare_stream(struct capture *c, bool *stream_wanted)
 			return false; /* errors already logged */
 		if (mode == SNAPSHOT_NEVER) {
 			for (size_t i = 0; i < c->src->tables.n; i++) {
-				char *name = xasprintf("%s.%s", c->src->tables.items[i].schema,
-						       c->src->tables.items[i].table);
+				char *name = table_ref_text(&c->src->tables.items[i]);
 
 				strlist_add(&c->state.snapshot_done, name);
 				free(name);
@@ -904,7 +912,7 @@ static bool prepare_stream(struct capture *c, bool *stream_wanted)
 		 * before stay in the "snapshot" member, with their rows. */
 		for (size_t i = 0; i < c->src->tables.n; i++) {
 			const struct table_ref *t = &c->src->tables.items[i];
-			char *name = xasprintf("%s.%s", t->schema, t->table);
+			char *name = table_ref_text(t);
 
 			if (strlist_contains(&c->state.snapshot_done, name))
 				capture_snapshot_note_initial(
@@ -1569,6 +1577,19 @@ enum capture_end capture_run(const struct topology *topo, const struct pipeline_
 	pgsql_stop_on(&stop_requested);
 	kafka_out_stop_on(&stop_requested);
 	progress_writer_init(&c.progress, topo->agent.state_dir, "capture", pipe->name);
+	/* With patterns, the tables are the catalog's now (the same function
+	 * as the agent's pass: the digests then agree); retried like a lost
+	 * source connection. */
+	while (!table_select_resolve_as(pipe->source, c.label, PG_AS_USER)) {
+		progress_error_note(&c.progress, ERROR_SOURCE_CONNECTION, NULL);
+		progress_writer_tick(&c.progress, true);
+		for (int i = 0; i < backoff * 10 && !stop_requested; i++)
+			usleep(100 * 1000);
+		backoff = backoff * 2 > RECONNECT_MAX_SEC ? RECONNECT_MAX_SEC : backoff * 2;
+		if (stop_requested)
+			goto out;
+	}
+	backoff = 1;
 	progress_writer_set(&c.progress, "config_digest", pipeline_config_digest_json(topo, pipe, "capture"));
 	progress_state_set(&c.progress, "starting");
 	c.progress.refresh = progress_refresh;

@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "pgsql.h"
+#include "topo_values.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,41 +29,48 @@ static bool publication_compare(PGconn *sql, const struct source_cfg *src, const
 				struct strbuf *why, struct strbuf *extra)
 {
 	const char *params[] = { src->publication };
-	struct strlist published = { 0 }, listed = { 0 };
+	struct strset published = { 0 }, listed = { 0 };
 	PGresult *res;
 
 	/* Its own list of tables (a partitioned table is a member itself), and
 	 * whether a partitioned one's changes would come as its partitions'
 	 * (publish_via_partition_root off): then they reach no topic. */
 	if (!pgsql_query(sql, label,
-			 "SELECT n.nspname || '.' || c.relname, c.relkind = 'p' AND NOT p.pubviaroot "
+			 "SELECT n.nspname, c.relname, c.relkind = 'p' AND NOT p.pubviaroot "
 			 "FROM pg_publication p JOIN pg_publication_rel pr ON pr.prpubid = p.oid "
 			 "JOIN pg_class c ON c.oid = pr.prrelid "
 			 "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE p.pubname = $1",
 			 1, params, &res))
 		return false; /* errors already logged */
 	for (int i = 0; i < PQntuples(res); i++) {
-		strlist_add(&published, PQgetvalue(res, i, 0));
-		if (strcmp(PQgetvalue(res, i, 1), "t") == 0)
+		char *name = table_name_text(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+
+		if (strcmp(PQgetvalue(res, i, 2), "t") == 0)
 			why_add(why, "publication %s sends partitioned table %s's changes as its "
 				"partitions' (publish_via_partition_root is off)",
-				src->publication, PQgetvalue(res, i, 0));
+				src->publication, name);
+		strset_add(&published, name);
+		free(name);
 	}
-	PQclear(res);
 	for (size_t i = 0; i < src->tables.n; i++) {
-		char *name = xasprintf("%s.%s", src->tables.items[i].schema, src->tables.items[i].table);
+		char *name = table_ref_text(&src->tables.items[i]);
 
-		strlist_add(&listed, name);
-		if (!strlist_contains(&published, name))
+		strset_add(&listed, name);
+		if (!strset_contains(&published, name))
 			why_add(why, "table %s is not in publication %s", name, src->publication);
 		free(name);
 	}
-	for (size_t i = 0; i < published.n; i++)
-		if (!strlist_contains(&listed, published.items[i]))
+	for (int i = 0; i < PQntuples(res); i++) {
+		char *name = table_name_text(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+
+		if (!strset_contains(&listed, name))
 			why_add(extra, "publication %s has table %s that the topology does not list",
-				src->publication, published.items[i]);
-	strlist_fini(&published);
-	strlist_fini(&listed);
+				src->publication, name);
+		free(name);
+	}
+	PQclear(res);
+	strset_fini(&published);
+	strset_fini(&listed);
 	return true;
 }
 
@@ -74,14 +82,19 @@ static bool topics_compare(struct kafka_out *ko, const struct source_cfg *src,
 
 	if (!kafka_out_topic_names(ko, METADATA_TIMEOUT_MS, &names, unknown))
 		return false;
+	struct strset have = { 0 };
+
+	for (size_t i = 0; i < names.n; i++)
+		strset_add(&have, names.items[i]);
 	for (size_t i = 0; i < src->tables.n; i++) {
 		char *topic = topology_topic(src, &src->tables.items[i]);
 
-		if (!strlist_contains(&names, topic))
+		if (!strset_contains(&have, topic))
 			why_add(why, "topic %s does not exist%s", topic,
 				" (capture creates topics at start: restart it, or create the topic)");
 		free(topic);
 	}
+	strset_fini(&have);
 	strlist_fini(&names);
 	return true;
 }

@@ -12,6 +12,8 @@
  * the table held at the high watermark, and is sent there, in stream order.
  */
 #include "capture_snapshot.h"
+#include "table_select.h"
+#include "topo_values.h"
 
 #include "log.h"
 #include "pgsql.h"
@@ -176,12 +178,14 @@ static bool random_id(char out[SNAPSHOT_ID_LEN + 1])
 
 static const struct table_ref *source_table(const struct source_cfg *src, const char *name)
 {
+	/* name: table_ref_text's spelling, as the state file keeps it */
 	for (size_t i = 0; i < src->tables.n; i++) {
 		const struct table_ref *t = &src->tables.items[i];
-		size_t sl = strlen(t->schema);
+		char *text = table_ref_text(t);
+		bool same = strcmp(text, name) == 0;
 
-		if (strncmp(name, t->schema, sl) == 0 && name[sl] == '.' &&
-		    strcmp(name + sl + 1, t->table) == 0)
+		free(text);
+		if (same)
 			return t;
 	}
 	return NULL;
@@ -360,8 +364,7 @@ bool capture_snapshot_plan(struct capture_snapshot *s)
 	json_decref(st->incremental);
 	st->incremental = keep;
 	for (i = 0; i < src->tables.n; i++) {
-		char *name = xasprintf("%s.%s", src->tables.items[i].schema,
-				       src->tables.items[i].table);
+		char *name = table_ref_text(&src->tables.items[i]);
 
 		if (!strlist_contains(&st->snapshot_done, name) && !state_entry(s, name, NULL)) {
 			json_array_append_new(st->incremental,
@@ -761,15 +764,30 @@ enum snapshot_request_result snapshot_request(const struct topology *topo,
 					      const struct pipeline_cfg *pipe,
 					      const char *table, bool wait)
 {
-	const struct source_cfg *src = pipe->source;
-	char *name = strchr(table, '.') ? xstrdup(table) : xasprintf("public.%s", table);
+	struct source_cfg *src = pipe->source;
 	char *label = xasprintf("snapshot %s", pipe->name), *content, id[SNAPSHOT_ID_LEN + 1];
+	struct table_ref ref = { 0 };
+	struct strbuf err;
+	char *name = NULL;
 	enum snapshot_request_result rc = SNAPSHOT_REQUEST_FAILED;
 	json_t *msg;
 	PGconn *conn = NULL;
 	int last = -2;
 	int64_t rows = 0;
 
+	strbuf_init(&err);
+	if (!table_name_parse(table, &ref, &err)) {
+		log_error("table %s: %s", loggable(table), err.data);
+		strbuf_fini(&err);
+		rc = SNAPSHOT_REQUEST_BAD_TABLE;
+		goto out;
+	}
+	strbuf_fini(&err);
+	name = table_ref_text(&ref);
+	free(ref.schema);
+	free(ref.table);
+	if (!table_select_resolve_as(src, label, PG_AS_ADMIN))
+		goto out; /* errors already logged */
 	if (!source_table(src, name)) {
 		log_error("table %s is not one of pipeline %s's tables (see [source %s] tables in %s)",
 			  loggable(name), pipe->name, src->name, topo->path);

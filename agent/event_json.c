@@ -391,7 +391,8 @@ struct event_table *event_table_new(const struct event_format *fmt, const struct
 	struct event_table *et = xcalloc(1, sizeof(*et));
 
 	et->ts = ts;
-	et->topic = xasprintf("%s.%s.%s", fmt->server_name, ts->schema, ts->table);
+	/* Debezium's name: characters Kafka refuses become '_' (util.h) */
+	et->topic = kafka_topic_name(fmt->server_name, ts->schema, ts->table);
 	if (fmt->schemas) {
 		if (ts->nkey > 0)
 			et->key_schema = struct_schema(fmt, et, "Key", true, false, NULL);

@@ -35,6 +35,11 @@ struct kafka_out {
 	bool brokers_down;            /* "all brokers down" logged; no delivery since */
 	rd_kafka_resp_err_t last_err; /* last broker error logged; 0 after a delivery */
 	bool failing;                 /* a failed delivery logged; no delivery since */
+	rd_kafka_topic_t **known;     /* kafka_out_know_topics: handles kept while ko lives */
+	size_t n_known;
+	/* topic name -> index in known: librdkafka finds a topic given by
+	 * name by a scan of every topic it has, per message. */
+	struct strmap known_idx;
 	size_t queued_bytes;          /* keys and values accepted, not yet acked */
 	int64_t batch_limit;          /* topics' max.message.bytes (kafka_limits.h) */
 	struct kafka_too_large too_large; /* the first record refused as too large */
@@ -303,10 +308,43 @@ void kafka_out_free(struct kafka_out *ko)
 			log_error("kafka %s: %zu message(s) got no report at shutdown", ko->brokers,
 				  ko->outstanding);
 	}
+	for (size_t i = 0; i < ko->n_known; i++)
+		rd_kafka_topic_destroy(ko->known[i]);
+	free(ko->known);
+	strmap_fini(&ko->known_idx);
 	if (ko->rk)
 		rd_kafka_destroy(ko->rk);
 	free(ko->brokers);
 	free(ko);
+}
+
+bool kafka_out_know_topics(struct kafka_out *ko, const struct strlist *topics, int timeout_ms)
+{
+	const struct rd_kafka_metadata *md;
+	rd_kafka_resp_err_t err;
+
+	ko->known = xrealloc(ko->known, (ko->n_known + topics->n + 1) * sizeof(*ko->known));
+	for (size_t i = 0; i < topics->n; i++) {
+		size_t len = strlen(topics->items[i]), have;
+		rd_kafka_topic_t *rkt;
+
+		if (strmap_get(&ko->known_idx, topics->items[i], len, &have))
+			continue;
+		rkt = rd_kafka_topic_new(ko->rk, topics->items[i], NULL);
+		if (!rkt)
+			continue;
+		strmap_put(&ko->known_idx, topics->items[i], len, ko->n_known);
+		ko->known[ko->n_known++] = rkt;
+	}
+	/* One answer for all topics updates every handle at once. */
+	err = rd_kafka_metadata(ko->rk, 1, NULL, &md, timeout_ms);
+	if (err) {
+		log_warn("kafka %s: no metadata for the %zu topics: %s (each is looked up when first produced to)",
+			 ko->brokers, topics->n, rd_kafka_err2str(err));
+		return false;
+	}
+	rd_kafka_metadata_destroy(md);
+	return true;
 }
 
 /* Waits for the admin result on q, serving the main queue meanwhile so that
@@ -683,6 +721,7 @@ static rd_kafka_resp_err_t queue_one(struct kafka_out *ko, const char *topic, co
 	void *payload = (void *)(uintptr_t)value;
 	rd_kafka_headers_t *hdrs = headers_new(headers, n_headers);
 	rd_kafka_resp_err_t err;
+	size_t idx;
 
 	/* RD_KAFKA_MSG_F_COPY: a message may wait in the queue for as long
 	 * as the brokers are away, while the caller reuses its buffers (the
@@ -690,13 +729,24 @@ static rd_kafka_resp_err_t queue_one(struct kafka_out *ko, const char *topic, co
 	/* Records without a key (a table without one, a truncate) go to
 	 * partition 0: the partitioner would scatter them at random, and a
 	 * keyless table's changes must stay in their order. */
-	err = rd_kafka_producev(ko->rk, RD_KAFKA_V_TOPIC(topic),
-				RD_KAFKA_V_PARTITION(key ? RD_KAFKA_PARTITION_UA : 0),
-				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-				RD_KAFKA_V_KEY(key, key ? key_len : 0),
-				RD_KAFKA_V_VALUE(payload, value ? value_len : 0),
-				RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(ack_token),
-				RD_KAFKA_V_END);
+	if (strmap_get(&ko->known_idx, topic, strlen(topic), &idx))
+		/* by its handle: given by name, librdkafka scans every topic
+		 * it has to find it, per message */
+		err = rd_kafka_producev(ko->rk, RD_KAFKA_V_RKT(ko->known[idx]),
+					RD_KAFKA_V_PARTITION(key ? RD_KAFKA_PARTITION_UA : 0),
+					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+					RD_KAFKA_V_KEY(key, key ? key_len : 0),
+					RD_KAFKA_V_VALUE(payload, value ? value_len : 0),
+					RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(ack_token),
+					RD_KAFKA_V_END);
+	else
+		err = rd_kafka_producev(ko->rk, RD_KAFKA_V_TOPIC(topic),
+					RD_KAFKA_V_PARTITION(key ? RD_KAFKA_PARTITION_UA : 0),
+					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+					RD_KAFKA_V_KEY(key, key ? key_len : 0),
+					RD_KAFKA_V_VALUE(payload, value ? value_len : 0),
+					RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(ack_token),
+					RD_KAFKA_V_END);
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR && hdrs)
 		rd_kafka_headers_destroy(hdrs); /* not queued: still ours */
 	return err;

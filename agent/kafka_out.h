@@ -56,6 +56,12 @@ MUST_CHECK bool kafka_out_ensure_topic(struct kafka_out *ko, const char *topic, 
 MUST_CHECK bool kafka_out_topic_names(struct kafka_out *ko, int timeout_ms, struct strlist *names,
 				      struct strbuf *why);
 
+/* Makes the producer know topics (their partitions and leaders) before the
+ * first message to each: librdkafka otherwise looks a new topic up on its
+ * one-second timer, a second per table when a snapshot goes through many.
+ * false (warned) when the cluster did not answer: producing still works. */
+bool kafka_out_know_topics(struct kafka_out *ko, const struct strlist *topics, int timeout_ms);
+
 /* Queues one message for topic; key NULL lets the partitioner pick at
  * random, value NULL is a tombstone.  Both are copied.  While the queue is
  * full this serves acks and waits (backpressure, without limit).  Returns

@@ -167,3 +167,16 @@ void log_error_at(const char *file, int line, const char *fmt, ...)
 	put_message(where, fmt, ap);
 	va_end(ap);
 }
+
+void log_warn_at(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	char where[512];
+
+	if (LOG_LVL_WARN < current_level)
+		return;
+	snprintf(where, sizeof(where), "%s:%d: warning: ", file, line);
+	va_start(ap, fmt);
+	put_message(where, fmt, ap);
+	va_end(ap);
+}

@@ -20,6 +20,9 @@ void log_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
 /* An error located in a file: "FILE:LINE: error: message", as compilers do. */
 void log_error_at(const char *file, int line, const char *fmt, ...) PRINTF_LIKE(3, 4);
 
+/* A warning located in a file: "FILE:LINE: warning: message". */
+void log_warn_at(const char *file, int line, const char *fmt, ...) PRINTF_LIKE(3, 4);
+
 /* Copies the last error logged by this process (without the "cdc-agent:
  * error: " prefix) into buf; false when none was. */
 bool log_last_error(char *buf, size_t len);

@@ -13,6 +13,7 @@
 #include "pg_step.h"
 #include "replica_identity.h"
 #include "systemd_bus.h"
+#include "topo_values.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -140,8 +141,7 @@ static bool tables_check(const struct pg_step_ctx *ctx, PGconn *admin,
 
 	for (size_t i = 0; i < src->tables.n; i++) {
 		char *name = table_name(admin, &src->tables.items[i]);
-		char *shown = xasprintf("%s.%s", src->tables.items[i].schema,
-					src->tables.items[i].table);
+		char *shown = table_ref_text(&src->tables.items[i]);
 		const char *params[] = { name };
 		PGresult *res;
 
@@ -170,16 +170,62 @@ static bool tables_check(const struct pg_step_ctx *ctx, PGconn *admin,
 				ok = partition_check(ctx, src, shown, PQgetvalue(res, 0, 4)) && ok;
 		}
 		PQclear(res);
-		free(name);
 		free(shown);
+		free(name);
 	}
+	return ok;
+}
+
+/* USAGE on each schema of the tables: without it the role can neither
+ * read a table of a schema other than public nor see its columns. */
+static bool schema_grants_converge(const struct pg_step_ctx *ctx, PGconn *admin,
+				   const struct source_cfg *src)
+{
+	struct strset seen = { 0 };
+	bool ok = true;
+
+	for (size_t i = 0; ok && i < src->tables.n; i++) {
+		const char *schema = src->tables.items[i].schema;
+		const char *params[] = { src->pg.user, schema };
+		char *has = NULL;
+
+		if (!strset_add(&seen, schema))
+			continue;
+		if (!pgsql_query_value(admin, ctx->label,
+				       "SELECT has_schema_privilege($1, n.oid, 'USAGE') "
+				       "FROM pg_namespace n, pg_roles r "
+				       "WHERE n.nspname = $2 AND r.rolname = $1",
+				       2, params, &has)) {
+			ok = false; /* errors already logged */
+			break;
+		}
+		if (!has || strcmp(has, "t") != 0) {
+			char *shown = pg_ident_text(schema);
+
+			change_record(ctx->changes, ctx->label, "grant USAGE on schema %s to %s", shown,
+				      src->pg.user);
+			free(shown);
+			if (ctx->changes->apply) {
+				char *ident = pgsql_quote_ident(admin, schema);
+				char *role = pgsql_quote_ident(admin, src->pg.user);
+				char *sql = xasprintf("GRANT USAGE ON SCHEMA %s TO %s", ident, role);
+
+				ok = pgsql_exec(admin, ctx->label, sql);
+				free(sql);
+				free(role);
+				free(ident);
+			}
+		}
+		free(has);
+	}
+	strset_fini(&seen);
 	return ok;
 }
 
 static bool grants_converge(const struct pg_step_ctx *ctx, PGconn *admin,
 			    const struct source_cfg *src)
 {
-	bool ok = true;
+	bool ok = schema_grants_converge(ctx, admin, src);
 
 	for (size_t i = 0; ok && i < src->tables.n; i++) {
 		char *name = table_name(admin, &src->tables.items[i]);
@@ -194,9 +240,11 @@ static bool grants_converge(const struct pg_step_ctx *ctx, PGconn *admin,
 			return false; /* errors already logged */
 		}
 		if (!has || strcmp(has, "t") != 0) {
-			change_record(ctx->changes, ctx->label, "grant SELECT on %s.%s to %s",
-				      src->tables.items[i].schema, src->tables.items[i].table,
+			char *shown = table_ref_text(&src->tables.items[i]);
+
+			change_record(ctx->changes, ctx->label, "grant SELECT on %s to %s", shown,
 				      src->pg.user);
+			free(shown);
 			if (ctx->changes->apply) {
 				char *role = pgsql_quote_ident(admin, src->pg.user);
 				char *sql = xasprintf("GRANT SELECT ON TABLE %s TO %s", name, role);
@@ -217,21 +265,25 @@ static bool grants_converge(const struct pg_step_ctx *ctx, PGconn *admin,
  * publish_via_partition_root says (pg_publication_tables would show its
  * partitions while that is off). */
 static bool publication_tables(const struct pg_step_ctx *ctx, PGconn *admin, const char *pub,
-			       struct strlist *tables)
+			       struct table_list *tables)
 {
 	const char *params[] = { pub };
 	PGresult *res;
 
 	if (!pgsql_query(admin, ctx->label,
-			 "SELECT n.nspname || '.' || c.relname FROM pg_publication p "
+			 "SELECT n.nspname, c.relname FROM pg_publication p "
 			 "JOIN pg_publication_rel pr ON pr.prpubid = p.oid "
 			 "JOIN pg_class c ON c.oid = pr.prrelid "
 			 "JOIN pg_namespace n ON n.oid = c.relnamespace "
-			 "WHERE p.pubname = $1 ORDER BY 1",
+			 "WHERE p.pubname = $1 ORDER BY 1, 2",
 			 1, params, &res))
 		return false; /* errors already logged */
-	for (int i = 0; i < PQntuples(res); i++)
-		strlist_add(tables, PQgetvalue(res, i, 0));
+	tables->items = xcalloc((size_t)PQntuples(res) + 1, sizeof(struct table_ref));
+	for (int i = 0; i < PQntuples(res); i++) {
+		tables->items[i].schema = xstrdup(PQgetvalue(res, i, 0));
+		tables->items[i].table = xstrdup(PQgetvalue(res, i, 1));
+	}
+	tables->n = (size_t)PQntuples(res);
 	PQclear(res);
 	return true;
 }
@@ -258,15 +310,21 @@ static bool publication_sync_tables(const struct pg_step_ctx *ctx, PGconn *admin
 				    const struct source_cfg *src, const char *pub_ident,
 				    struct drop_policy *drops)
 {
-	struct strlist have = { 0 }, want = { 0 };
+	struct table_list have = { 0 };
+	struct strset have_names = { 0 }, want = { 0 };
 	bool ok = publication_tables(ctx, admin, src->publication, &have);
 
-	for (size_t i = 0; ok && i < src->tables.n; i++) {
-		char *key = xasprintf("%s.%s", src->tables.items[i].schema,
-				      src->tables.items[i].table);
+	for (size_t i = 0; ok && i < have.n; i++) {
+		char *key = table_ref_text(&have.items[i]);
 
-		strlist_add(&want, key);
-		if (!strlist_contains(&have, key)) {
+		strset_add(&have_names, key);
+		free(key);
+	}
+	for (size_t i = 0; ok && i < src->tables.n; i++) {
+		char *key = table_ref_text(&src->tables.items[i]);
+
+		strset_add(&want, key);
+		if (!strset_contains(&have_names, key)) {
 			char *name = table_name(admin, &src->tables.items[i]);
 
 			change_record(ctx->changes, ctx->label, "add table %s to publication %s",
@@ -278,31 +336,34 @@ static bool publication_sync_tables(const struct pg_step_ctx *ctx, PGconn *admin
 		free(key);
 	}
 	for (size_t i = 0; ok && i < have.n; i++) {
-		if (strlist_contains(&want, have.items[i]))
+		char *key = table_ref_text(&have.items[i]);
+
+		if (strset_contains(&want, key)) {
+			free(key);
 			continue;
+		}
 		if (drops->hold) {
 			log_warn("%s: drop of table %s from publication %s deferred: a capture of "
 				 "this source still runs with the previous configuration and may "
 				 "stream it; it is restarted first",
-				 ctx->label, have.items[i], src->publication);
+				 ctx->label, key, src->publication);
 			drops->held = true;
+			free(key);
 			continue;
 		}
-		change_record(ctx->changes, ctx->label, "drop table %s from publication %s",
-			      have.items[i], src->publication);
+		change_record(ctx->changes, ctx->label, "drop table %s from publication %s", key,
+			      src->publication);
 		if (ctx->changes->apply) {
-			const char *dot = strchr(have.items[i], '.');
-			char *schema = xstrndup(have.items[i], (size_t)(dot - have.items[i]));
-			struct table_ref t = { schema, (char *)dot + 1 };
-			char *name = table_name(admin, &t);
+			char *name = table_name(admin, &have.items[i]);
 
 			ok = publication_alter(ctx, admin, "DROP", pub_ident, name);
 			free(name);
-			free(schema);
 		}
+		free(key);
 	}
-	strlist_fini(&have);
-	strlist_fini(&want);
+	table_list_fini(&have);
+	strset_fini(&have_names);
+	strset_fini(&want);
 	return ok;
 }
 
@@ -355,8 +416,10 @@ static bool publication_converge(const struct pg_step_ctx *ctx, PGconn *admin,
 			char *name = table_name(admin, &src->tables.items[i]);
 
 			strbuf_addf(&tables, "%s%s", i ? ", " : "", name);
-			strbuf_addf(&shown, "%s%s.%s", i ? ", " : "", src->tables.items[i].schema,
-				    src->tables.items[i].table);
+			char *text = table_ref_text(&src->tables.items[i]);
+
+			strbuf_addf(&shown, "%s%s", i ? ", " : "", text);
+			free(text);
 			free(name);
 		}
 		change_record(ctx->changes, ctx->label, "create publication %s for table %s",

@@ -5,6 +5,7 @@
 #include "pipeline_digest.h"
 
 #include "progress.h"
+#include "topo_values.h"
 #include "util.h"
 
 #include <errno.h>
@@ -39,6 +40,18 @@ char *pipeline_config_digest(const struct topology *topo, const struct pipeline_
 	strbuf_addf(&text, "process=%s\nstate_dir=%s\n", kind, topo->agent.state_dir);
 	topology_section_text("kafka", NULL, &topo->kafka, &text);
 	topology_section_text("source", pipe->source->name, pipe->source, &text);
+	/* With patterns, the tables they select now: a table that appears
+	 * and matches makes the running processes stale (restarted). */
+	if (!pipe->source->tables_static) {
+		strbuf_adds(&text, "resolved_tables=");
+		for (size_t i = 0; i < pipe->source->tables.n; i++) {
+			char *name = table_ref_text(&pipe->source->tables.items[i]);
+
+			strbuf_addf(&text, "%s%s", i ? "," : "", name);
+			free(name);
+		}
+		strbuf_adds(&text, "\n");
+	}
 	topology_section_text("pipeline", pipe->name, pipe, &text);
 	if (strcmp(kind, "apply") == 0)
 		topology_section_text("target", pipe->target->name, pipe->target, &text);

@@ -15,6 +15,7 @@
 #include "pg_source.h"
 #include "pg_target.h"
 #include "pipeline_digest.h"
+#include "table_select.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -91,7 +92,7 @@ static bool drops_after_restart(const struct topology *topo, const bool *held,
 	return ok;
 }
 
-void provision_converge_held(const struct topology *topo, struct supervisor *sup,
+void provision_converge_held(struct topology *topo, struct supervisor *sup,
 			     struct change_list *changes, struct provision_result *res)
 {
 	double t0 = mono_seconds();
@@ -104,7 +105,17 @@ void provision_converge_held(const struct topology *topo, struct supervisor *sup
 	res->n_changes = 0;
 	for (size_t i = 0; i < topo->n_sources; i++) {
 		enum restart_outcome restart;
+		char *label = xasprintf("source %s", topo->sources[i].name);
+		bool resolved;
 
+		/* Patterns first: the publication, the grants and the
+		 * pipelines' digests (host step) all follow the catalog now. */
+		resolved = table_select_resolve_as(&topo->sources[i], label, PG_AS_ADMIN);
+		free(label);
+		if (!resolved) {
+			res->failed = true;
+			continue; /* errors already logged */
+		}
 		if (!pg_source_converge(&topo->sources[i],
 					capture_outdated(topo, &topo->sources[i]), changes,
 					&restart, &held[i]))
@@ -133,7 +144,7 @@ void provision_converge_held(const struct topology *topo, struct supervisor *sup
 	res->n_changes = changes->n;
 }
 
-void provision_converge(const struct topology *topo, struct supervisor *sup,
+void provision_converge(struct topology *topo, struct supervisor *sup,
 			struct change_list *changes, struct provision_result *res)
 {
 	int lock = -1;
@@ -148,7 +159,7 @@ void provision_converge(const struct topology *topo, struct supervisor *sup,
 	converge_lock_release(lock);
 }
 
-void provision_run(const struct topology *topo, bool apply, bool json,
+void provision_run(struct topology *topo, bool apply, bool json,
 		   struct provision_result *res)
 {
 	struct change_list changes;

@@ -21,17 +21,17 @@ struct supervisor;
 /* Converges every [source] and [target], then (when [agent] manage_units)
  * the host, recording each change in changes (changes->apply: make them).
  * sup: see host_converge(). */
-void provision_converge(const struct topology *topo, struct supervisor *sup,
+void provision_converge(struct topology *topo, struct supervisor *sup,
 			struct change_list *changes, struct provision_result *res);
 /* The same for a caller that holds the converge lock already (run: it
  * checks the topology file under the lock, so a bootstrap that finished
  * before is seen, and one that starts after waits). */
-void provision_converge_held(const struct topology *topo, struct supervisor *sup,
+void provision_converge_held(struct topology *topo, struct supervisor *sup,
 			     struct change_list *changes, struct provision_result *res);
 
 /* Converges every [source] and [target] (apply) or lists what that would
  * change (plan).  Prints the changes as text, or as JSON on stdout. */
-void provision_run(const struct topology *topo, bool apply, bool json,
+void provision_run(struct topology *topo, bool apply, bool json,
 		   struct provision_result *res);
 
 #endif

@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes. */
-#define PG_NAME_MAX 63
 
 static bool parse_int(const char *s, long min, long max, long *out, struct strbuf *err)
 {
@@ -188,60 +186,354 @@ static bool schema_replicable(const char *schema, struct strbuf *err)
 	return true;
 }
 
-static bool table_ref_parse(const char *item, struct table_ref *out, struct strbuf *err)
-{
-	const char *dot = strchr(item, '.');
+/* ---- table names and patterns -------------------------------------------- */
 
-	if (!dot) {
-		strbuf_addf(err, "table '%s' has no schema; did you mean public.%s?", item, item);
-		return false;
+char *pg_ident_text(const char *ident)
+{
+	bool plain = ident[0] != '\0' && !(ident[0] >= '0' && ident[0] <= '9');
+	struct strbuf sb;
+
+	for (const char *p = ident; plain && *p; p++)
+		plain = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
+	if (plain)
+		return xstrdup(ident);
+	strbuf_init(&sb);
+	strbuf_add(&sb, "\"", 1);
+	for (const char *p = ident; *p; p++) {
+		if (*p == '"')
+			strbuf_add(&sb, "\"", 1);
+		strbuf_add(&sb, p, 1);
 	}
-	out->schema = xstrndup(item, (size_t)(dot - item));
-	out->table = xstrdup(dot + 1);
-	if (!pg_name_valid(out->schema, err) || !pg_name_valid(out->table, err) ||
-	    !schema_replicable(out->schema, err)) {
-		free(out->schema);
-		free(out->table);
-		return false;
+	strbuf_add(&sb, "\"", 1);
+	return strbuf_detach(&sb);
+}
+
+char *table_name_text(const char *schema, const char *table)
+{
+	char *s = pg_ident_text(schema), *t = pg_ident_text(table);
+	char *name = xasprintf("%s.%s", s, t);
+
+	free(s);
+	free(t);
+	return name;
+}
+
+char *table_ref_text(const struct table_ref *t)
+{
+	return table_name_text(t->schema, t->table);
+}
+
+bool glob_match(const char *pattern, const char *s)
+{
+	const char *star = NULL, *resume = NULL;
+
+	while (*s) {
+		if (*pattern == '*') {
+			star = pattern++;
+			resume = s;
+		} else if (*pattern == '?' || *pattern == *s) {
+			/* '?' takes a whole UTF-8 character */
+			if (*pattern == '?')
+				while ((unsigned char)s[1] >= 0x80 && (unsigned char)s[1] < 0xC0)
+					s++;
+			pattern++;
+			s++;
+		} else if (star) {
+			pattern = star + 1;
+			s = ++resume;
+		} else {
+			return false;
+		}
+	}
+	while (*pattern == '*')
+		pattern++;
+	return *pattern == '\0';
+}
+
+bool table_spec_matches(const struct table_spec *spec, const char *schema, const char *table)
+{
+	return (spec->schema_glob ? glob_match(spec->schema, schema)
+				  : strcmp(spec->schema, schema) == 0) &&
+	       (spec->table_glob ? glob_match(spec->table, table) : strcmp(spec->table, table) == 0);
+}
+
+/* Whether s is valid UTF-8 (PostgreSQL's names are text of the database's
+ * encoding; the topology is UTF-8).  *bad: offset of the first bad byte. */
+static bool utf8_valid(const char *s, size_t *bad)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		size_t n = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2
+			 : (*p & 0xF8) == 0xF0 ? 3 : 4;
+
+		if (n == 4 || (n == 1 && *p < 0xC2)) {
+			*bad = (size_t)((const char *)p - s);
+			return false;
+		}
+		for (size_t i = 1; i <= n; i++) {
+			if ((p[i] & 0xC0) != 0x80) {
+				*bad = (size_t)((const char *)p - s);
+				return false;
+			}
+		}
+		p += n + 1;
 	}
 	return true;
 }
 
-static bool parse_tables(const char *s, struct table_list *out, struct strbuf *err)
+static bool list_separator(char c)
 {
-	struct strlist items = { 0 };
-	struct table_list list = { 0 };
-	bool ok = true;
+	return c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
-	split_list(s, &items);
-	if (items.n == 0) {
-		strbuf_adds(err, "no table listed");
-		ok = false;
-	}
-	list.items = xcalloc(items.n, sizeof(struct table_ref));
-	for (size_t i = 0; ok && i < items.n; i++) {
-		for (size_t j = 0; j < i; j++) {
-			if (strcmp(items.items[i], items.items[j]) == 0) {
-				strbuf_addf(err, "table %s is listed twice", items.items[i]);
-				ok = false;
+/* One part of a name at *pos (schema or table): a quoted identifier, or an
+ * unquoted one folded to lower case, which may hold '*' and '?' when
+ * patterns are allowed (*glob says whether it did).  item: the whole item,
+ * for messages. */
+static bool name_part_parse(const char *s, size_t *pos, bool patterns, char **out, bool *glob,
+			    const char *what, struct strbuf *err)
+{
+	struct strbuf sb;
+	size_t i = *pos;
+
+	strbuf_init(&sb);
+	*glob = false;
+	if (s[i] == '"') {
+		for (i++;; i++) {
+			if (s[i] == '\0' || s[i] == '\n') {
+				strbuf_addf(err, "%s name %.*s has no closing double quote", what,
+					    (int)(i - *pos), s + *pos);
+				goto fail;
+			}
+			if (s[i] == '"' && s[i + 1] == '"') {
+				strbuf_add(&sb, "\"", 1);
+				i++;
+			} else if (s[i] == '"') {
+				i++;
+				break;
+			} else if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+				strbuf_addf(err, "%s name %.*s has control character 0x%02x", what,
+					    (int)(i - *pos), s + *pos, (unsigned char)s[i]);
+				goto fail;
+			} else {
+				strbuf_add(&sb, s + i, 1);
 			}
 		}
-		if (ok && !table_ref_parse(items.items[i], &list.items[list.n], err))
-			ok = false;
-		else if (ok)
-			list.n++;
-	}
-	strlist_fini(&items);
-	if (!ok) {
-		for (size_t i = 0; i < list.n; i++) {
-			free(list.items[i].schema);
-			free(list.items[i].table);
+		if (sb.len == 0) {
+			strbuf_addf(err, "%s name \"\" is empty", what);
+			goto fail;
 		}
-		free(list.items);
+	} else {
+		size_t start = i;
+
+		for (; s[i] && s[i] != '.' && s[i] != '"' && !list_separator(s[i]); i++) {
+			unsigned char c = (unsigned char)s[i];
+			bool first = i == start;
+
+			if (patterns && (c == '*' || c == '?')) {
+				*glob = true;
+			} else if (!(isalpha(c) || c == '_' || c >= 0x80 ||
+				     (!first && (isdigit(c) || c == '$')))) {
+				size_t end = i;
+
+				while (s[end] && s[end] != '.' && !list_separator(s[end]))
+					end++;
+				strbuf_addf(err,
+					    "'%.*s' is not a plain PostgreSQL identifier (letters, digits, _ and $, not starting with a digit): write it in double quotes",
+					    (int)(end - start), s + start);
+				if (!patterns && (c == '*' || c == '?'))
+					strbuf_adds(err, " (patterns are only allowed in [source] tables)");
+				goto fail;
+			}
+			strbuf_add(&sb, (const char *)&c, 1);
+			if (c < 0x80)
+				sb.data[sb.len - 1] = (char)tolower(c); /* as PostgreSQL folds */
+		}
+		if (sb.len == 0) {
+			strbuf_addf(err, "%s name missing", what);
+			if (s[i] == '"')
+				strbuf_addf(err, " (a quote inside an unquoted name: quote the whole name)");
+			goto fail;
+		}
+	}
+	if (sb.len > PG_NAME_MAX) {
+		strbuf_addf(err, "%s name %.*s is longer than PostgreSQL's %d bytes", what,
+			    (int)(i - *pos), s + *pos, PG_NAME_MAX);
+		goto fail;
+	}
+	*pos = i;
+	*out = strbuf_detach(&sb);
+	return true;
+fail:
+	strbuf_fini(&sb);
+	return false;
+}
+
+/* One item of a list at *pos: [!]schema.table. */
+static bool table_item_parse(const char *s, size_t *pos, bool patterns, struct table_spec *out,
+			     struct strbuf *err)
+{
+	size_t i = *pos, start = *pos;
+
+	memset(out, 0, sizeof(*out));
+	if (patterns && s[i] == '!') {
+		out->exclude = true;
+		i++;
+	}
+	if (!name_part_parse(s, &i, patterns, &out->schema, &out->schema_glob, "schema", err))
+		return false;
+	if (s[i] != '.') {
+		if (s[i] == '\0' || list_separator(s[i]))
+			strbuf_addf(err, "table '%.*s' has no schema; did you mean public.%.*s?",
+				    (int)(i - start), s + start, (int)(i - start), s + start);
+		else
+			strbuf_addf(err, "unexpected '%c' after '%.*s' (names with dots or quotes go in double quotes)",
+				    s[i], (int)(i - start), s + start);
+		goto fail;
+	}
+	i++;
+	if (!name_part_parse(s, &i, patterns, &out->table, &out->table_glob, "table", err))
+		goto fail;
+	if (s[i] && !list_separator(s[i])) {
+		size_t end = i;
+
+		while (s[end] && !list_separator(s[end]))
+			end++;
+		strbuf_addf(err, "'%.*s' is not schema.table (names with dots or quotes go in double quotes)",
+			    (int)(end - start), s + start);
+		goto fail;
+	}
+	if (!out->schema_glob && !schema_replicable(out->schema, err))
+		goto fail;
+	*pos = i;
+	return true;
+fail:
+	free(out->schema);
+	free(out->table);
+	out->schema = out->table = NULL;
+	return false;
+}
+
+bool table_name_parse(const char *s, struct table_ref *out, struct strbuf *err)
+{
+	struct table_spec spec;
+	size_t pos = 0, bad;
+	char *full = NULL;
+
+	if (!utf8_valid(s, &bad)) {
+		strbuf_addf(err, "'%s' is not UTF-8 (byte %zu)", s, bad + 1);
 		return false;
 	}
+	/* a name without schema is public's, as search_path would have it */
+	if (!strchr(s, '.') || (s[0] == '"' && !strstr(s, "\"."))) {
+		full = xasprintf("public.%s", s);
+		s = full;
+	}
+	if (!table_item_parse(s, &pos, false, &spec, err) || s[pos] != '\0') {
+		if (s[pos] != '\0' && err->len == 0)
+			strbuf_addf(err, "'%s' is not one table name", s);
+		free(full);
+		return false;
+	}
+	out->schema = spec.schema;
+	out->table = spec.table;
+	free(full);
+	return true;
+}
+
+static void specs_free(struct table_specs *list)
+{
+	for (size_t i = 0; i < list->n; i++) {
+		free(list->items[i].schema);
+		free(list->items[i].table);
+	}
+	free(list->items);
+	list->items = NULL;
+	list->n = 0;
+}
+
+static bool spec_same(const struct table_spec *a, const struct table_spec *b)
+{
+	return a->exclude == b->exclude && a->schema_glob == b->schema_glob &&
+	       a->table_glob == b->table_glob && strcmp(a->schema, b->schema) == 0 &&
+	       strcmp(a->table, b->table) == 0;
+}
+
+/* The text of a spec as written canonically: [!]schema.table, quoted
+ * where a name needs it (patterns never do).  Caller frees. */
+static char *spec_text(const struct table_spec *t)
+{
+	char *s = t->schema_glob ? xstrdup(t->schema) : pg_ident_text(t->schema);
+	char *n = t->table_glob ? xstrdup(t->table) : pg_ident_text(t->table);
+	char *text = xasprintf("%s%s.%s", t->exclude ? "!" : "", s, n);
+
+	free(s);
+	free(n);
+	return text;
+}
+
+static int error_newlines;
+
+int value_error_newlines(void)
+{
+	int n = error_newlines;
+
+	error_newlines = 0;
+	return n;
+}
+
+/* The items of `tables`; each item's line is the number of line breaks
+ * before it (topology.c turns that into the file's line). */
+static bool parse_tables(const char *s, struct table_specs *out, struct strbuf *err)
+{
+	struct table_specs list = { 0 };
+	size_t pos = 0, bad, cap = 0;
+	int newlines = 0;
+
+	if (!utf8_valid(s, &bad)) {
+		strbuf_addf(err, "byte 0x%02x at position %zu is not UTF-8", (unsigned char)s[bad],
+			    bad + 1);
+		return false;
+	}
+	for (;;) {
+		struct table_spec spec;
+
+		while (s[pos] && list_separator(s[pos]))
+			newlines += s[pos++] == '\n';
+		if (!s[pos])
+			break;
+		if (!table_item_parse(s, &pos, true, &spec, err))
+			goto fail;
+		spec.line = newlines;
+		for (size_t j = 0; j < list.n; j++) {
+			if (spec_same(&spec, &list.items[j])) {
+				char *text = spec_text(&spec);
+
+				strbuf_addf(err, "table %s is listed twice", text);
+				free(text);
+				free(spec.schema);
+				free(spec.table);
+				goto fail;
+			}
+		}
+		if (list.n == cap) {
+			cap = cap ? cap * 2 : 16;
+			list.items = xrealloc(list.items, cap * sizeof(*list.items));
+		}
+		list.items[list.n++] = spec;
+	}
+	if (list.n == 0) {
+		strbuf_adds(err, "no table listed");
+		goto fail;
+	}
+	specs_free(out);
 	*out = list;
 	return true;
+fail:
+	error_newlines = newlines; /* the line of the item at fault */
+	specs_free(&list);
+	return false;
 }
 
 static bool hostport_valid(const char *s, struct strbuf *err)
@@ -638,18 +930,9 @@ void value_free(const struct key_spec *spec, void *field)
 	case V_ENUM:
 	case V_SIZE:
 		return;
-	case V_TABLES: {
-		struct table_list *list = field;
-
-		for (size_t i = 0; i < list->n; i++) {
-			free(list->items[i].schema);
-			free(list->items[i].table);
-		}
-		free(list->items);
-		list->items = NULL;
-		list->n = 0;
+	case V_TABLES:
+		specs_free(field);
 		return;
-	}
 	case V_HOSTPORTS:
 	case V_CIDRS:
 		strlist_fini(field);
@@ -678,11 +961,14 @@ void value_text(const struct key_spec *spec, const void *field, struct strbuf *o
 		strbuf_addf(out, "%lld", (long long)*(const int64_t *)field);
 		return;
 	case V_TABLES: {
-		const struct table_list *list = field;
+		const struct table_specs *list = field;
 
-		for (size_t i = 0; i < list->n; i++)
-			strbuf_addf(out, "%s%s.%s", i ? "," : "", list->items[i].schema,
-				    list->items[i].table);
+		for (size_t i = 0; i < list->n; i++) {
+			char *text = spec_text(&list->items[i]);
+
+			strbuf_addf(out, "%s%s", i ? "," : "", text);
+			free(text);
+		}
 		return;
 	}
 	case V_HOSTPORTS:

@@ -22,7 +22,7 @@ enum value_type {
 	V_HOST,        /* char *: host name, IP address or absolute socket directory */
 	V_PG_NAME,     /* char *: unquoted PostgreSQL identifier (publication, role) */
 	V_SLOT,        /* char *: replication slot name */
-	V_TABLES,      /* struct table_list: schema.table, comma-separated */
+	V_TABLES,      /* struct table_specs: names and patterns, comma-separated */
 	V_ABS_PATH,    /* char *: absolute normalized path, safe characters (safe_path_valid) */
 	V_HEAP,        /* char *: JVM heap size: digits and an optional k/m/g (heap_size_valid) */
 	V_SECRET_FILE, /* char *: absolute path of a file only its owner can read */
@@ -49,6 +49,10 @@ struct key_spec {
 
 MUST_CHECK bool value_parse(const struct key_spec *spec, const char *text, void *field,
 			    struct strbuf *err);
+/* After value_parse failed on a value of several lines (continuation
+ * lines joined with '\n'): how many line breaks precede the line at
+ * fault (0 for one-line values); reading it resets it. */
+int value_error_newlines(void);
 /* Frees what value_parse stored in field (no-op for scalars). */
 void value_free(const struct key_spec *spec, void *field);
 /* Appends the value held in field as one line of text, the same for equal
@@ -72,6 +76,29 @@ MUST_CHECK bool size_parse(const char *s, int64_t bare_unit, int64_t *bytes, str
 bool safe_path_valid(const char *s, struct strbuf *err);
 /* A JVM heap size for -Xms/-Xmx: [0-9]+[kKmMgG]?, not zero, nothing else. */
 bool heap_size_valid(const char *s, struct strbuf *err);
+
+struct table_ref;
+struct table_spec;
+
+/* PostgreSQL's longest identifier: NAMEDATALEN - 1 bytes. */
+#define PG_NAME_MAX 63
+
+/* An identifier as `tables` reads it back: as it is when it is a plain
+ * lower-case identifier ([a-z_][a-z0-9_]*), else in double quotes ('"'
+ * doubled), as quote_ident() does (keywords aside).  Caller frees. */
+char *pg_ident_text(const char *ident);
+/* schema.table, each with pg_ident_text: the one spelling of a table in
+ * logs, status, metrics and capture's state files ("public.t" stays as it
+ * always was; "Sales.EU"."Order Lines" is unambiguous).  Caller frees. */
+char *table_name_text(const char *schema, const char *table);
+char *table_ref_text(const struct table_ref *t);
+/* One table name as `tables` spells it, without pattern or '!' (e.g.
+ * `cdc-agent snapshot`'s argument); a name without schema is public's. */
+MUST_CHECK bool table_name_parse(const char *s, struct table_ref *out, struct strbuf *err);
+/* Whether the catalog's schema.table is what spec names or matches. */
+bool table_spec_matches(const struct table_spec *spec, const char *schema, const char *table);
+/* '*': any run of bytes, '?': any one character; nothing else is special. */
+bool glob_match(const char *pattern, const char *s);
 
 /* Shared checks, also used for section names. */
 bool pg_name_valid(const char *s, struct strbuf *err);

@@ -1,11 +1,11 @@
 /*
  * agent/topology.c: loads cdc-agent.ini into a typed, validated topology.
  *
- * inih splits lines into section, key and value.  It does not report line
- * numbers or empty sections, so it reads through line_reader(), which counts
- * lines, notes section headers and flags lines inih would reject; the
- * handler then files each key under the section being read.  The schema
- * tables below drive parsing, defaults and "did you mean" suggestions.
+ * read_file() splits lines into sections, keys and values as inih would
+ * (inih itself is not used: its lines end at 199 bytes), keeping the line
+ * of each key and of each continuation line for FILE:LINE errors.  The
+ * schema tables below drive parsing, defaults and "did you mean"
+ * suggestions.
  */
 #include "topology.h"
 
@@ -15,7 +15,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <ini.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <openssl/evp.h>
@@ -105,7 +104,7 @@ static const struct key_spec source_keys[] = {
 	PG_SERVER_KEYS(source_cfg, NULL),
 	KEY(source_cfg, "publication", V_PG_NAME, publication, true, NULL),
 	KEY(source_cfg, "slot", V_SLOT, slot, true, NULL),
-	KEY(source_cfg, "tables", V_TABLES, tables, true, NULL),
+	KEY(source_cfg, "tables", V_TABLES, table_specs, true, NULL),
 	KEY(source_cfg, "topic_prefix", V_TOPIC_PART, topic_prefix, false, NULL),
 	KEY_INT(source_cfg, "max_replication_slots", max_replication_slots, "4", 1, 10000),
 	KEY_INT(source_cfg, "max_wal_senders", max_wal_senders, "4", 1, 10000),
@@ -159,10 +158,21 @@ _Static_assert(ARRAY_LEN(target_keys) <= TOPO_MAX_KEYS, "raise TOPO_MAX_KEYS");
 
 /* ---- reading lines ---------------------------------------------------- */
 
+/*
+ * The file is read line by line as inih reads it (comments start a line
+ * with ';' or '#'; ';' after white space starts an inline comment; key =
+ * value or key: value; an indented line continues the value of the key
+ * before it), without inih's 199-byte line buffer: a `tables` list can be
+ * as long as a database's table list, on as many lines as it needs.
+ */
+
 struct raw_key {
 	char *key;
-	char *value;
+	char *value;             /* continuation lines joined with '\n' */
 	int line;
+	int *cont_lines;         /* the line of each continuation */
+	bool *cont_assigns;      /* it looks like `key = value` itself */
+	size_t n_cont;
 };
 
 struct raw_section {
@@ -175,8 +185,7 @@ struct raw_section {
 struct parse_state {
 	const char *path;
 	FILE *file;
-	int line;                /* the line inih is processing */
-	bool line_indented;      /* it starts with white space */
+	int line;                /* the line being read */
 	int errors;
 	struct raw_section *sections;
 	size_t n_sections;
@@ -211,19 +220,86 @@ static struct raw_section *add_raw_section(struct parse_state *ps, const char *h
 	return sec;
 }
 
-/* Checks one raw line the way inih will read it, noting section headers. */
-static void note_line(struct parse_state *ps, char *text)
+/* Cuts an inline comment (';' after white space, outside double quotes:
+ * a quoted table name may hold " ;"). */
+static void cut_inline_comment(char *s)
 {
-	char *copy = xstrdup(text), *s;
+	bool quoted = false;
 
-	if (ps->line == 1 && strncmp(copy, "\xEF\xBB\xBF", 3) == 0)
-		memmove(copy, copy + 3, strlen(copy + 3) + 1);
-	ps->line_indented = copy[0] == ' ' || copy[0] == '\t';
-	s = str_trim(copy);
-	if (s[0] == '\0' || s[0] == ';' || s[0] == '#') {
-		free(copy);
+	for (char *p = s; *p; p++) {
+		if (*p == '"')
+			quoted = !quoted;
+		else if (!quoted && *p == ';' && p > s && (p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			return;
+		}
+	}
+}
+
+/* Whether text has '=' outside double quotes: an indented `key = value`. */
+static bool looks_like_assignment(const char *text)
+{
+	bool quoted = false;
+
+	for (const char *p = text; *p; p++) {
+		if (*p == '"')
+			quoted = !quoted;
+		else if (!quoted && *p == '=')
+			return true;
+	}
+	return false;
+}
+
+static void add_raw_key(struct parse_state *ps, const char *key, const char *value)
+{
+	struct raw_section *sec;
+	struct raw_key *rk;
+
+	if (ps->n_sections == 0)
+		add_raw_section(ps, "", 0);
+	sec = &ps->sections[ps->n_sections - 1];
+	sec->keys = xrealloc(sec->keys, (sec->n_keys + 1) * sizeof(*sec->keys));
+	rk = &sec->keys[sec->n_keys++];
+	memset(rk, 0, sizeof(*rk));
+	rk->key = xstrdup(key);
+	rk->value = xstrdup(value);
+	rk->line = ps->line;
+}
+
+static void add_continuation(struct parse_state *ps, char *text)
+{
+	struct raw_section *sec = &ps->sections[ps->n_sections - 1];
+	struct raw_key *rk = &sec->keys[sec->n_keys - 1];
+	char *joined;
+
+	cut_inline_comment(text);
+	text = str_trim(text);
+	joined = xasprintf("%s\n%s", rk->value, text);
+	free(rk->value);
+	rk->value = joined;
+	rk->cont_lines = xrealloc(rk->cont_lines, (rk->n_cont + 1) * sizeof(int));
+	rk->cont_assigns = xrealloc(rk->cont_assigns, (rk->n_cont + 1) * sizeof(bool));
+	rk->cont_lines[rk->n_cont] = ps->line;
+	rk->cont_assigns[rk->n_cont] = looks_like_assignment(text);
+	rk->n_cont++;
+}
+
+static void read_line(struct parse_state *ps, char *text, bool *continues)
+{
+	bool indented;
+	char *s, *delim;
+
+	if (ps->line == 1 && strncmp(text, "\xEF\xBB\xBF", 3) == 0)
+		text += 3;
+	indented = text[0] == ' ' || text[0] == '\t';
+	s = str_trim(text);
+	if (s[0] == '\0' || s[0] == ';' || s[0] == '#')
+		return; /* comments and blank lines do not end a value */
+	if (indented && *continues) {
+		add_continuation(ps, s);
 		return;
 	}
+	*continues = false;
 	if (s[0] == '[') {
 		char *end = strchr(s, ']');
 
@@ -233,57 +309,31 @@ static void note_line(struct parse_state *ps, char *text)
 			*end = '\0';
 			add_raw_section(ps, s + 1, ps->line);
 		}
-	} else if (!strchr(s, '=') && !strchr(s, ':')) {
+		return;
+	}
+	delim = s + strcspn(s, "=:");
+	if (!*delim || delim == s) {
 		parse_error(ps, ps->line, "expected 'key = value', found '%s'", s);
+		return;
 	}
-	free(copy);
+	*delim = '\0';
+	cut_inline_comment(delim + 1);
+	add_raw_key(ps, str_trim(s), str_trim(delim + 1));
+	*continues = true;
 }
 
-/* inih's line source: fgets that counts lines and notes what inih cannot
- * tell us.  inih processes each line before asking for the next. */
-static char *line_reader(char *buf, int size, void *user)
+/* Reads the whole file into ps->sections; lines of any length. */
+static void read_file(struct parse_state *ps)
 {
-	struct parse_state *ps = user;
-	size_t len;
+	char *buf = NULL;
+	size_t cap = 0;
+	bool continues = false;
 
-	if (!fgets(buf, size, ps->file))
-		return NULL;
-	ps->line++;
-	len = strlen(buf);
-	if (len == (size_t)size - 1 && buf[len - 1] != '\n' && !feof(ps->file)) {
-		int c;
-
-		parse_error(ps, ps->line, "line is longer than %d characters", size - 2);
-		while ((c = fgetc(ps->file)) != EOF && c != '\n')
-			;
-		buf[0] = '\0'; /* hand inih an empty line instead */
-		return buf;
+	while (getline(&buf, &cap, ps->file) >= 0) {
+		ps->line++;
+		read_line(ps, buf, &continues);
 	}
-	note_line(ps, buf);
-	return buf;
-}
-
-static int key_handler(void *user, const char *section, const char *key, const char *value)
-{
-	struct parse_state *ps = user;
-	struct raw_section *sec;
-
-	(void)section; /* the reader knows which header this key is under */
-	if (ps->line_indented) {
-		parse_error(ps, ps->line,
-			    "line starts with white space, which continues the previous value of '%s'; remove the indentation",
-			    key);
-		return 1;
-	}
-	if (ps->n_sections == 0)
-		add_raw_section(ps, "", 0);
-	sec = &ps->sections[ps->n_sections - 1];
-	sec->keys = xrealloc(sec->keys, (sec->n_keys + 1) * sizeof(*sec->keys));
-	sec->keys[sec->n_keys].key = xstrdup(key);
-	sec->keys[sec->n_keys].value = xstrdup(value);
-	sec->keys[sec->n_keys].line = ps->line;
-	sec->n_keys++;
-	return 1;
+	free(buf);
 }
 
 static void raw_sections_free(struct parse_state *ps)
@@ -292,6 +342,8 @@ static void raw_sections_free(struct parse_state *ps)
 		for (size_t k = 0; k < ps->sections[i].n_keys; k++) {
 			free(ps->sections[i].keys[k].key);
 			free(ps->sections[i].keys[k].value);
+			free(ps->sections[i].keys[k].cont_lines);
+			free(ps->sections[i].keys[k].cont_assigns);
 		}
 		free(ps->sections[i].keys);
 		free(ps->sections[i].header);
@@ -347,6 +399,38 @@ static void report_unknown_key(struct parse_state *ps, const struct section_spec
 	strbuf_fini(&sb);
 }
 
+/* The file's line of the value's line that follows newlines line breaks. */
+static int raw_key_line(const struct raw_key *rk, int newlines)
+{
+	return newlines <= 0 || (size_t)newlines > rk->n_cont ? rk->line
+							       : rk->cont_lines[newlines - 1];
+}
+
+/* Each table's own line, from its line break count. */
+static void specs_place(const struct raw_key *rk, struct table_specs *specs)
+{
+	for (size_t i = 0; i < specs->n; i++)
+		specs->items[i].line = raw_key_line(rk, specs->items[i].line);
+}
+
+/* Lists (tables, hosts, CIDRs) may go on over indented lines; no other
+ * value may, and an indented `key = value` is a mistake either way. */
+static bool continuation_ok(struct parse_state *ps, const struct key_spec *key,
+			    const struct raw_key *rk)
+{
+	bool list = key->type == V_TABLES || key->type == V_HOSTPORTS || key->type == V_CIDRS;
+
+	for (size_t i = 0; i < rk->n_cont; i++) {
+		if (list && !rk->cont_assigns[i])
+			continue;
+		parse_error(ps, rk->cont_lines[i],
+			    "line starts with white space, which continues the previous value of '%s'; remove the indentation",
+			    rk->key);
+		return false;
+	}
+	return true;
+}
+
 /* Fills one section struct at base from its raw keys and the defaults. */
 static void fill_section(struct parse_state *ps, const struct section_spec *spec,
 			 const struct raw_section *raw, void *base)
@@ -373,9 +457,14 @@ static void fill_section(struct parse_state *ps, const struct section_spec *spec
 			continue;
 		}
 		origin->key_line[idx] = rk->line;
+		if (!continuation_ok(ps, key, rk))
+			continue;
 		err.len = 0;
 		if (!value_parse(key, rk->value, (char *)base + key->offset, &err))
-			parse_error(ps, rk->line, "%s: %s", rk->key, err.data);
+			parse_error(ps, raw_key_line(rk, value_error_newlines()), "%s: %s", rk->key,
+				    err.data);
+		else if (key->type == V_TABLES)
+			specs_place(rk, (struct table_specs *)((char *)base + key->offset));
 	}
 	for (size_t i = 0; i < spec->n_keys; i++) {
 		const struct key_spec *key = &spec->keys[i];
@@ -561,7 +650,28 @@ static void build_sections(struct parse_state *ps, struct topology *topo)
 
 char *topology_topic(const struct source_cfg *src, const struct table_ref *t)
 {
-	return xasprintf("%s.%s.%s", src->topic_prefix, t->schema, t->table);
+	return kafka_topic_name(src->topic_prefix, t->schema, t->table);
+}
+
+char *topology_topic_key(const char *topic)
+{
+	char *key = xstrdup(topic);
+
+	for (char *p = key; *p; p++)
+		if (*p == '.')
+			*p = '_';
+	return key;
+}
+
+void table_list_fini(struct table_list *list)
+{
+	for (size_t i = 0; i < list->n; i++) {
+		free(list->items[i].schema);
+		free(list->items[i].table);
+	}
+	free(list->items);
+	list->items = NULL;
+	list->n = 0;
 }
 
 void topology_section_text(const char *kind, const char *name, const void *section,
@@ -647,6 +757,82 @@ static bool same_server(const struct pg_server_cfg *a, const struct pg_server_cf
 	return a->host && b->host && strcmp(a->host, b->host) == 0 && a->port == b->port;
 }
 
+/* Kafka refuses longer topic names. */
+#define TOPIC_NAME_MAX 249
+
+/* The names written in `tables` (not the patterns): excluded by none of
+ * its exclusions, each with a topic of its own that Kafka accepts.  With
+ * no pattern, they are the source's tables (tables_static). */
+static void check_table_specs(struct parse_state *ps, struct source_cfg *s)
+{
+	const struct table_specs *specs = &s->table_specs;
+	struct strmap topics = { 0 };
+	bool any_pattern = false, any_included = false;
+
+	for (size_t i = 0; i < specs->n; i++) {
+		const struct table_spec *t = &specs->items[i];
+		struct table_ref ref = { t->schema, t->table };
+		char *name, *topic, *key;
+		size_t other;
+
+		/* exclusions only ever remove what a pattern matched */
+		any_pattern = any_pattern || (!t->exclude && (t->schema_glob || t->table_glob));
+		if (t->exclude || t->schema_glob || t->table_glob) {
+			any_included = any_included || !t->exclude;
+			continue;
+		}
+		any_included = true;
+		name = table_ref_text(&ref);
+		for (size_t j = 0; j < specs->n; j++)
+			if (specs->items[j].exclude && table_spec_matches(&specs->items[j], t->schema, t->table))
+				parse_error(ps, t->line,
+					    "tables: table %s is listed, and excluded by the exclusion on line %d: remove one of them",
+					    name, specs->items[j].line);
+		topic = topology_topic(s, &ref);
+		if (strlen(topic) > TOPIC_NAME_MAX)
+			parse_error(ps, t->line,
+				    "tables: the topic of table %s, %s, is longer than Kafka's %d characters",
+				    name, topic, TOPIC_NAME_MAX);
+		key = topology_topic_key(topic);
+		if (strmap_get(&topics, key, strlen(key), &other)) {
+			struct table_ref oref = { specs->items[other].schema, specs->items[other].table };
+			char *oname = table_ref_text(&oref), *otopic = topology_topic(s, &oref);
+
+			if (strcmp(otopic, topic) == 0)
+				parse_error(ps, t->line,
+					    "tables: tables %s and %s would both go to Kafka topic %s (characters outside a-z A-Z 0-9 . _ - become '_', as Debezium names topics): replicate one of them through another [source] with its own topic_prefix, or rename it",
+					    oname, name, topic);
+			else
+				parse_error(ps, t->line,
+					    "tables: the topics of tables %s and %s, %s and %s, collide in Kafka ('.' and '_' are the same to it): replicate one of them through another [source] with its own topic_prefix, or rename it",
+					    oname, name, otopic, topic);
+			free(otopic);
+			free(oname);
+		} else {
+			strmap_put(&topics, key, strlen(key), i);
+		}
+		free(key);
+		free(topic);
+		free(name);
+	}
+	if (specs->n > 0 && !any_included)
+		parse_error(ps, topology_key_line(&s->origin, "source", "tables"),
+			    "tables: only exclusions ('!') are listed: name the tables or patterns to replicate");
+	strmap_fini(&topics);
+	s->tables_static = !any_pattern;
+	if (s->tables_static) {
+		s->tables.items = xcalloc(specs->n, sizeof(struct table_ref));
+		for (size_t i = 0; i < specs->n; i++) {
+			if (specs->items[i].exclude)
+				continue;
+			s->tables.items[s->tables.n].schema = xstrdup(specs->items[i].schema);
+			s->tables.items[s->tables.n].table = xstrdup(specs->items[i].table);
+			s->tables.n++;
+		}
+		s->tables_resolved = true;
+	}
+}
+
 static void check_sources(struct parse_state *ps, struct topology *topo)
 {
 	for (size_t i = 0; i < topo->n_sources; i++) {
@@ -654,6 +840,7 @@ static void check_sources(struct parse_state *ps, struct topology *topo)
 
 		if (!s->topic_prefix)
 			s->topic_prefix = xstrdup(s->name);
+		check_table_specs(ps, s);
 		for (size_t j = 0; j < i; j++) {
 			struct source_cfg *o = &topo->sources[j];
 
@@ -752,7 +939,6 @@ bool topology_load(const char *path, struct topology **out)
 {
 	struct parse_state ps = { .path = path };
 	struct topology *topo;
-	int rc;
 
 	ps.file = fopen(path, "r");
 	if (!ps.file) {
@@ -762,15 +948,9 @@ bool topology_load(const char *path, struct topology **out)
 	topo = xcalloc(1, sizeof(*topo));
 	topo->path = xstrdup(path);
 	ps.path = topo->path;
-	rc = ini_parse_stream(line_reader, &ps, key_handler, &ps);
+	read_file(&ps);
 	stream_sha512_hex(ps.file, topo->sha512);
 	fclose(ps.file);
-	if (rc < 0) {
-		parse_error(&ps, 0, "cannot parse: out of memory");
-	} else if (rc > 0 && ps.errors == 0) {
-		/* inih saw something the reader did not: report it all the same */
-		parse_error(&ps, rc, "syntax error");
-	}
 	build_sections(&ps, topo);
 	check_cross_references(&ps, topo);
 	raw_sections_free(&ps);
@@ -792,6 +972,7 @@ void topology_free(struct topology *topo)
 	free_section(&section_specs[SEC_ZOOKEEPER], &topo->zookeeper);
 	for (size_t i = 0; i < topo->n_sources; i++) {
 		free_section(&section_specs[SEC_SOURCE], &topo->sources[i]);
+		table_list_fini(&topo->sources[i].tables);
 		free(topo->sources[i].name);
 	}
 	for (size_t i = 0; i < topo->n_targets; i++) {

@@ -42,6 +42,26 @@ struct table_list {
 	size_t n;
 };
 
+/* One item of a source's `tables` as written (README "Tables"): a table
+ * name, a pattern (an unquoted part with '*' or '?') or, written with a
+ * leading '!', an exclusion of the tables a pattern matches.  Unquoted
+ * parts are folded to lower case as PostgreSQL folds them; quoted parts
+ * are kept as they are and are never patterns. */
+struct table_spec {
+	char *schema;
+	char *table;
+	bool schema_glob;
+	bool table_glob;
+	bool exclude;
+	int line;          /* where it was written (a continuation line's own) */
+	bool warned;       /* table_select: "matches nothing" said (once until it matches) */
+};
+
+struct table_specs {
+	struct table_spec *items;
+	size_t n;
+};
+
 /* One PostgreSQL server as the agent reaches it: the pipeline's role (user)
  * and the administrator used for provisioning. */
 struct pg_server_cfg {
@@ -66,7 +86,15 @@ struct source_cfg {
 	struct pg_server_cfg pg;
 	char *publication;
 	char *slot;
+	struct table_specs table_specs; /* the `tables` key as written */
+	/* The tables replicated: the names of table_specs, and the catalog's
+	 * tables its patterns select (table_select.c); in written order, then
+	 * the catalog's.  Filled at load when table_specs has no pattern
+	 * (tables_static), else by table_select_resolve at each plan,
+	 * bootstrap and pass of run, and at the start of capture and apply. */
 	struct table_list tables;
+	bool tables_static;        /* no pattern: tables is known without the catalog */
+	bool tables_resolved;      /* tables is filled */
 	char *topic_prefix;
 	int max_replication_slots;
 	int max_wal_senders;
@@ -159,9 +187,18 @@ void topology_free(struct topology *topo);
  * bytes); false, quietly, when it cannot be read. */
 bool topology_file_digest(const char *path, char hex[TOPOLOGY_DIGEST_HEX + 1]);
 
-/* The Kafka topic of a source's table: <topic_prefix>.<schema>.<table>;
+/* The Kafka topic of a source's table: <topic_prefix>.<schema>.<table>,
+ * characters Kafka refuses replaced as Debezium does (kafka_topic_name);
  * caller frees. */
 char *topology_topic(const struct source_cfg *src, const struct table_ref *t);
+
+/* What Kafka compares topic names by: '.' and '_' are one character to it
+ * (its metric names), so two topics equal but for them collide.  Caller
+ * frees. */
+char *topology_topic_key(const char *topic);
+
+/* Frees a table list's items (the list itself is embedded). */
+void table_list_fini(struct table_list *list);
 
 /* Appends the canonical text of a section's values to out: "[kind NAME]"
  * (or "[kind]") then "key=value" for every key of its schema, in the

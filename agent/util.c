@@ -217,6 +217,96 @@ bool strset_add(struct strset *set, const char *s)
 	return true;
 }
 
+static size_t strmap_slot(const struct strmap *map, const void *key, size_t len)
+{
+	size_t i = (size_t)hash_bytes(key, len) & (map->cap - 1);
+
+	while (map->slots[i].key &&
+	       (map->slots[i].len != len || memcmp(map->slots[i].key, key, len) != 0))
+		i = (i + 1) & (map->cap - 1);
+	return i;
+}
+
+bool strmap_get(const struct strmap *map, const void *key, size_t len, size_t *value)
+{
+	size_t i;
+
+	if (!map->cap)
+		return false;
+	i = strmap_slot(map, key, len);
+	if (!map->slots[i].key)
+		return false;
+	*value = map->slots[i].value;
+	return true;
+}
+
+void strmap_put(struct strmap *map, const void *key, size_t len, size_t value)
+{
+	size_t i;
+
+	if ((map->n + 1) * 2 > map->cap) {
+		size_t cap = map->cap ? map->cap * 2 : 64;
+		struct strmap bigger = { xcalloc(cap, sizeof(struct strmap_slot)), cap, map->n };
+
+		for (size_t k = 0; k < map->cap; k++)
+			if (map->slots[k].key)
+				bigger.slots[strmap_slot(&bigger, map->slots[k].key,
+							 map->slots[k].len)] = map->slots[k];
+		free(map->slots);
+		*map = bigger;
+	}
+	i = strmap_slot(map, key, len);
+	if (!map->slots[i].key) {
+		map->slots[i].key = xmalloc(len + 1);
+		memcpy(map->slots[i].key, key, len);
+		map->slots[i].key[len] = '\0';
+		map->slots[i].len = len;
+		map->n++;
+	}
+	map->slots[i].value = value;
+}
+
+void strmap_fini(struct strmap *map)
+{
+	for (size_t i = 0; i < map->cap; i++)
+		free(map->slots[i].key);
+	free(map->slots);
+	map->slots = NULL;
+	map->cap = map->n = 0;
+}
+
+/* Appends part with Debezium's replacements (kafka_topic_name). */
+static void topic_part_add(struct strbuf *sb, const char *part)
+{
+	for (const unsigned char *p = (const unsigned char *)part; *p; p++) {
+		unsigned char c = *p;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '.' || c == '_' || c == '-') {
+			strbuf_add(sb, (const char *)p, 1);
+		} else if (c < 0x80) {
+			strbuf_add(sb, "_", 1);
+		} else if (c >= 0xC0) {
+			/* a UTF-8 lead byte: one code unit, two from U+10000 */
+			strbuf_adds(sb, c >= 0xF0 ? "__" : "_");
+		}
+		/* continuation bytes (0x80-0xBF) belong to the character before */
+	}
+}
+
+char *kafka_topic_name(const char *prefix, const char *schema, const char *table)
+{
+	struct strbuf sb;
+
+	strbuf_init(&sb);
+	topic_part_add(&sb, prefix);
+	strbuf_add(&sb, ".", 1);
+	topic_part_add(&sb, schema);
+	strbuf_add(&sb, ".", 1);
+	topic_part_add(&sb, table);
+	return strbuf_detach(&sb);
+}
+
 void strset_fini(struct strset *set)
 {
 	for (size_t i = 0; i < set->cap; i++)

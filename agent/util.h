@@ -78,6 +78,33 @@ bool strset_add(struct strset *set, const char *s);
 bool strset_contains(const struct strset *set, const char *s);
 void strset_fini(struct strset *set);
 
+/* A map from owned strings to indexes, constant-time lookup (open
+ * addressing): the per-event lookups of capture and apply (a table by OID,
+ * a route by topic) must not grow with the number of tables. */
+struct strmap_slot {
+	char *key;    /* NULL: empty */
+	size_t len;
+	size_t value;
+};
+
+struct strmap {
+	struct strmap_slot *slots;
+	size_t cap;   /* 0 or a power of two */
+	size_t n;
+};
+
+/* Sets key (len bytes, any content) to value, replacing an earlier value. */
+void strmap_put(struct strmap *map, const void *key, size_t len, size_t value);
+/* Whether key is set; *value receives it. */
+bool strmap_get(const struct strmap *map, const void *key, size_t len, size_t *value);
+void strmap_fini(struct strmap *map);
+
+/* The Kafka topic of a table as Debezium names it: prefix.schema.table with
+ * every character outside [a-zA-Z0-9._-] replaced by '_' (one per UTF-16
+ * code unit, as Debezium's Java does: two for a character beyond U+FFFF).
+ * Caller frees. */
+char *kafka_topic_name(const char *prefix, const char *schema, const char *table);
+
 /* Trims ASCII white space in place; returns s. */
 char *str_trim(char *s);
 bool str_ends_with(const char *s, const char *suffix);

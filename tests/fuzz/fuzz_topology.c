@@ -13,6 +13,7 @@
  */
 #include "fuzz.h"
 
+#include "topo_values.h"
 #include "topology.h"
 #include "util.h"
 
@@ -129,8 +130,21 @@ static void check_loaded(const struct topology *topo)
 		const struct source_cfg *s = &topo->sources[i];
 
 		touch_server(&s->pg);
-		FUZZ_CHECK(s->publication && s->slot && s->topic_prefix && s->tables.n > 0,
+		FUZZ_CHECK(s->publication && s->slot && s->topic_prefix && s->table_specs.n > 0,
 			   "source %s lacks a required key", s->name);
+		/* without patterns the tables are known at load; with, they
+		 * wait for the catalog (table_select.c) */
+		FUZZ_CHECK(s->tables_static ? s->tables_resolved && s->tables.n > 0
+					    : !s->tables_resolved && s->tables.n == 0,
+			   "source %s: tables static %d resolved %d n %zu", s->name,
+			   s->tables_static, s->tables_resolved, s->tables.n);
+		for (size_t t = 0; t < s->table_specs.n; t++) {
+			const struct table_spec *sp = &s->table_specs.items[t];
+
+			FUZZ_CHECK(sp->schema[0] && sp->table[0] && sp->line > 0,
+				   "source %s: table item %zu", s->name, t);
+			(void)table_spec_matches(sp, "public", "my_table");
+		}
 		for (size_t t = 0; t < s->tables.n; t++) {
 			char *topic = topology_topic(s, &s->tables.items[t]);
 

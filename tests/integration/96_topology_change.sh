@@ -10,7 +10,9 @@
 #      capture restarted; no event for it reaches Kafka afterwards;
 #   3. digests of every table equal source vs target;
 #   4. with a period of an hour, an invalid edit keeps the topology in force
-#      (journal and STATUS= say so), a valid one is loaded within seconds.
+#      (journal and STATUS= say so), a valid one is loaded within seconds;
+#   5. tables = public.*, !public.t3: a table created later (no edit) joins at
+#      run's next pass, capture and apply restarted by run, digests equal.
 # On the code before (run reloading only on SIGHUP, every pipeline restarted
 # by bootstrap's whole-file digest): step 1 fails (run's next pass drops
 # public.big from the publication), step 2 and 4 fail (no reload without
@@ -216,6 +218,35 @@ check "a valid edit is loaded within 5 s by inotify" wait_for 5 sh -c \
 check_eq "and an [agent] edit restarts no pipeline" "$cap_inv" "$(unit_prop $CAPTURE InvocationID)"
 status_fixed() { ! unit_prop cdc-agent.service StatusText | grep -q "reload FAILED"; }
 check "STATUS= no longer says reload FAILED once the pass is done" wait_for 10 status_fixed
+
+# --- 5. a pattern: a table created later joins at run's next pass --------------
+# public.* matches my_table and big (t3 excluded; the unlogged tables never
+# match): no table changes, only the tables' spelling.  Then t4 is created
+# with no edit of the topology: run's next pass adds it to the publication,
+# restarts capture and apply (their digest includes the tables resolved) and
+# capture snapshots it.
+n=$(loaded_count)
+ct_exec sed -i -e 's/^reconcile_seconds = 3599$/reconcile_seconds = '"$PERIOD"'/' \
+	-e 's/^tables = public.my_table, public.big$/tables = public.*, !public.t3/' $INI
+check "the pattern topology is loaded" wait_for 20 sh -c \
+	"[ \"\$(nsenter -t $CT_LEADER -a journalctl -u cdc-agent.service -o cat | grep -c 'reload: topology $INI loaded')\" -gt $n ]"
+sleep $((PERIOD + 2))
+cap_inv=$(unit_prop $CAPTURE InvocationID)
+app_inv=$(unit_prop $APPLY InvocationID)
+seed_psql db1 "CREATE TABLE public.t4 (id int PRIMARY KEY, name text);
+	INSERT INTO public.t4 SELECT g, 't4 ' || g FROM generate_series(1, 300) g" >/dev/null
+t4_published() { seed_psql db1 "SELECT 1 FROM pg_publication_tables WHERE pubname = 'my_publication' AND tablename = 't4'" | grep -q 1; }
+check "t4 joins the publication at run's next pass (no edit, no bootstrap)" wait_for $((PERIOD * 3 + 10)) t4_published
+check "capture was restarted for it" wait_for 30 sh -c "[ \"\$(nsenter -t $CT_LEADER -a systemctl show -p InvocationID --value $CAPTURE)\" != $cap_inv ]"
+check "apply too" wait_for 30 sh -c "[ \"\$(nsenter -t $CT_LEADER -a systemctl show -p InvocationID --value $APPLY)\" != $app_inv ]"
+check_contains "run says it joins" "table public.t4 joins: a pattern of tables now matches it" "$(journal)"
+seed_psql db1 "INSERT INTO public.t4 VALUES (301, 'after'); UPDATE public.t4 SET name = 'changed' WHERE id = 5;
+	DELETE FROM public.t4 WHERE id = 6; UPDATE public.my_table SET name = 'after t4' WHERE id = 1" >/dev/null
+check "t4 (snapshot and stream): source and target equal" converged public.t4 90
+check "my_table still equal" converged public.my_table 60
+check "big still equal" converged public.big 60
+check_eq "t3 stays out of the publication (excluded)" 0 \
+	"$(seed_psql db1 "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'my_publication' AND tablename = 't3'")"
 
 [ "$TESTS_FAILED" -gt 0 ] &&
 	ct_exec journalctl -u cdc-agent.service -u $APPLY -u $CAPTURE --no-pager -o short-monotonic | tail -n 80 | sed 's/^/# journal: /'

@@ -174,6 +174,49 @@ static void test_a_table_or_setting_changes_it(void **state)
 	assert_true(same("dbname = db2\n", "dbname = db2\ninsert_mode = insert\n", "one", "capture"));
 }
 
+/* Sets src's resolved tables to the names given (as table_select does). */
+static void resolve_as(struct source_cfg *src, const char *const *names, size_t n)
+{
+	table_list_fini(&src->tables);
+	src->tables.items = xcalloc(n, sizeof(struct table_ref));
+	for (size_t i = 0; i < n; i++) {
+		src->tables.items[i].schema = xstrdup("public");
+		src->tables.items[i].table = xstrdup(names[i]);
+	}
+	src->tables.n = n;
+	src->tables_resolved = true;
+}
+
+/* With patterns, the tables they select enter the digest: a table that
+ * appears and matches makes capture and apply stale (restarted by run). */
+static void test_resolved_tables_enter(void **state)
+{
+	static const char *const two[] = { "a", "b" }, *const three[] = { "a", "b", "new" };
+	struct topology *t = load_variant("tables = public.a, public.b\n", "tables = public.*\n");
+	struct source_cfg *src = pipeline(t, "one")->source;
+	char *before_c, *before_a, *after_c, *after_a, *again;
+
+	(void)state;
+	assert_false(src->tables_static);
+	resolve_as(src, two, 2);
+	before_c = pipeline_config_digest(t, pipeline(t, "one"), "capture");
+	before_a = pipeline_config_digest(t, pipeline(t, "one"), "apply");
+	resolve_as(src, three, 3);
+	after_c = pipeline_config_digest(t, pipeline(t, "one"), "capture");
+	after_a = pipeline_config_digest(t, pipeline(t, "one"), "apply");
+	assert_string_not_equal(before_c, after_c);
+	assert_string_not_equal(before_a, after_a);
+	resolve_as(src, two, 2);
+	again = pipeline_config_digest(t, pipeline(t, "one"), "capture");
+	assert_string_equal(before_c, again);
+	free(before_c);
+	free(before_a);
+	free(after_c);
+	free(after_a);
+	free(again);
+	topology_free(t);
+}
+
 static void test_other_pipelines_do_not_enter(void **state)
 {
 	(void)state;
@@ -278,6 +321,7 @@ int main(void)
 		cmocka_unit_test(test_equal_configs_equal_digests),
 		cmocka_unit_test(test_kinds_differ),
 		cmocka_unit_test(test_a_table_or_setting_changes_it),
+		cmocka_unit_test(test_resolved_tables_enter),
 		cmocka_unit_test(test_other_pipelines_do_not_enter),
 		cmocka_unit_test(test_unknown_process_without_a_file),
 		cmocka_unit_test(test_process_reporting),

@@ -15,6 +15,7 @@
 #include "topo_values.h"
 #include "topology.h"
 #include "util.h"
+#include "stderr_capture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,13 +260,224 @@ static void test_path_and_heap_values(void **state)
 	}
 }
 
-static void test_line_too_long(void **state)
+/* The seed with its tables line replaced by tables_text. */
+static char *seed_with_tables(const char *tables_text)
 {
-	char *text = xasprintf("[agent]\nstate_dir = /%0300d\n", 0);
+	const char *at = strstr(seed, "tables = ");
+	const char *end = strchr(at, '\n') + 1;
+
+	return xasprintf("%.*s%s%s", (int)(at - seed), seed, tables_text, end);
+}
+
+/* Loads the seed with tables_text; expects failure and returns stderr. */
+static char *rejected_tables(const char *tables_text)
+{
+	char *text = seed_with_tables(tables_text), *err;
+	bool ok;
+	struct topology *topo;
+
+	capture_begin();
+	topo = load_text(text, &ok);
+	err = capture_end();
+	assert_false(ok);
+	assert_null(topo);
+	free(text);
+	return err;
+}
+
+static void expect_tables_error(const char *tables_text, const char *want)
+{
+	char *err = rejected_tables(tables_text);
+
+	if (!strstr(err, want))
+		fail_msg("want '%s' in: %s", want, err);
+	free(err);
+}
+
+/* A line has no length limit: 300 tables on one line, and on 300 lines. */
+static void test_long_lines_and_continuations(void **state)
+{
+	struct strbuf one, many;
+	struct topology *topo;
+	char *text;
+	bool ok;
 
 	(void)state;
+	strbuf_init(&one);
+	strbuf_init(&many);
+	strbuf_adds(&one, "tables = ");
+	strbuf_adds(&many, "tables =\n");
+	for (int i = 0; i < 300; i++) {
+		strbuf_addf(&one, "%spublic.table_with_a_long_name_%03d", i ? ", " : "", i);
+		strbuf_addf(&many, "    public.t%03d,%s\n", i, i % 50 == 0 ? " ; a comment" : "");
+		if (i == 150)
+			strbuf_adds(&many, "; a comment line between\n\n");
+	}
+	strbuf_adds(&one, "\n");
+	text = seed_with_tables(one.data);
+	topo = load_text(text, &ok);
+	assert_true(ok);
+	assert_int_equal(topo->sources[0].tables.n, 300);
+	assert_string_equal(topo->sources[0].tables.items[299].table, "table_with_a_long_name_299");
+	topology_free(topo);
+	free(text);
+	text = seed_with_tables(many.data);
+	topo = load_text(text, &ok);
+	assert_true(ok);
+	assert_int_equal(topo->sources[0].tables.n, 300);
+	assert_string_equal(topo->sources[0].tables.items[0].table, "t000");
+	assert_string_equal(topo->sources[0].tables.items[299].table, "t299");
+	assert_int_equal(topo->sources[0].table_specs.items[0].line, 12);
+	assert_int_equal(topo->sources[0].table_specs.items[151].line, 12 + 151 + 2);
+	/* the key after the list is read as a key again */
+	assert_string_equal(topo->sources[0].topic_prefix, "db1server");
+	topology_free(topo);
+	free(text);
+	strbuf_fini(&one);
+	strbuf_fini(&many);
+	/* a path still has its own limit */
+	text = xasprintf("[agent]\nstate_dir = /%01100d\n", 0);
 	expect_rejected(text);
 	free(text);
+}
+
+static void test_quoted_identifiers(void **state)
+{
+	char *text = seed_with_tables(
+		"tables = \"Sales.EU\".\"Order Lines\", Public.My_Table,\n"
+		"  \"we\"\"ird\".\"a ; b\", public.café, \"Ünïcode\".\"表\"\n");
+	const struct table_list *t;
+	struct topology *topo;
+	bool ok;
+
+	(void)state;
+	topo = load_text(text, &ok);
+	assert_true(ok);
+	t = &topo->sources[0].tables;
+	assert_true(topo->sources[0].tables_static);
+	assert_int_equal(t->n, 5);
+	assert_string_equal(t->items[0].schema, "Sales.EU");
+	assert_string_equal(t->items[0].table, "Order Lines");
+	/* unquoted names fold to lower case, as PostgreSQL folds them */
+	assert_string_equal(t->items[1].schema, "public");
+	assert_string_equal(t->items[1].table, "my_table");
+	assert_string_equal(t->items[2].schema, "we\"ird");
+	assert_string_equal(t->items[2].table, "a ; b"); /* no inline comment inside quotes */
+	assert_string_equal(t->items[3].table, "café");
+	assert_string_equal(t->items[4].schema, "Ünïcode");
+	assert_string_equal(t->items[4].table, "表");
+	topology_free(topo);
+	free(text);
+}
+
+static void test_patterns_and_exclusions(void **state)
+{
+	char *text = seed_with_tables("tables = public.*, Sales.Order_*, \"x*\".\"y?\",\n"
+				      "  !public.tmp_*, !public.audit\n");
+	const struct table_specs *sp;
+	struct topology *topo;
+	bool ok;
+
+	(void)state;
+	topo = load_text(text, &ok);
+	assert_true(ok);
+	assert_false(topo->sources[0].tables_static);
+	assert_false(topo->sources[0].tables_resolved);
+	assert_int_equal(topo->sources[0].tables.n, 0);
+	sp = &topo->sources[0].table_specs;
+	assert_int_equal(sp->n, 5);
+	assert_true(sp->items[0].table_glob);
+	assert_false(sp->items[0].schema_glob);
+	assert_string_equal(sp->items[1].schema, "sales");
+	assert_string_equal(sp->items[1].table, "order_*");
+	/* quoted names are never patterns */
+	assert_false(sp->items[2].schema_glob || sp->items[2].table_glob);
+	assert_true(sp->items[3].exclude);
+	assert_int_equal(sp->items[3].line, 12);
+	assert_true(table_spec_matches(&sp->items[1], "sales", "order_lines"));
+	assert_false(table_spec_matches(&sp->items[1], "sales", "Order_lines"));
+	assert_true(table_spec_matches(&sp->items[2], "x*", "y?"));
+	assert_false(table_spec_matches(&sp->items[2], "xa", "yb"));
+	topology_free(topo);
+	free(text);
+}
+
+static void test_table_refusals(void **state)
+{
+	(void)state;
+	expect_tables_error("tables = \"Sales.EU\".\"Order Lines\",\n  \"Sales\".\"EU.Order Lines\"\n",
+			    "topo.ini:12: error: tables: tables \"Sales.EU\".\"Order Lines\" and "
+			    "\"Sales\".\"EU.Order Lines\" would both go to Kafka topic "
+			    "db1server.Sales.EU.Order_Lines");
+	expect_tables_error("tables = public.\"a b\", public.a_b\n",
+			    "tables public.\"a b\" and public.a_b would both go to Kafka topic db1server.public.a_b");
+	expect_tables_error("tables = public.\"a.b\", public.a_b\n",
+			    "the topics of tables public.\"a.b\" and public.a_b, db1server.public.a.b and db1server.public.a_b, collide in Kafka");
+	expect_tables_error("tables = public.a,\n  \"Sales.EU.x\n", "topo.ini:12: error: tables: schema name \"Sales.EU.x has no closing double quote");
+	expect_tables_error("tables = public.\"\"\n", "table name \"\" is empty");
+	expect_tables_error("tables = public.a\"b\"\n", "is not schema.table");
+	expect_tables_error("tables = my_table\n", "table 'my_table' has no schema; did you mean public.my_table?");
+	expect_tables_error("tables = public.1st\n", "'1st' is not a plain PostgreSQL identifier");
+	expect_tables_error("tables = public.a, Public.A\n", "table public.a is listed twice");
+	expect_tables_error("tables = !public.a*\n", "only exclusions ('!') are listed");
+	expect_tables_error("tables = public.audit, !public.a*\n",
+			    "table public.audit is listed, and excluded by the exclusion on line 11");
+	expect_tables_error("tables = pg_catalog.pg_class\n", "schema pg_catalog is reserved");
+	expect_tables_error("tables = public.\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n",
+			    "is longer than PostgreSQL's 63 bytes");
+	expect_tables_error("tables = public.a\n  port = 5432\n",
+			    "topo.ini:12: error: line starts with white space, which continues the previous value of 'tables'");
+	expect_tables_error("tables = public.\"a\tb\"\n", "control character 0x09");
+	expect_tables_error("tables = public.\xff\n", "is not UTF-8");
+}
+
+static void test_names_and_topics(void **state)
+{
+	struct table_ref ref;
+	struct strbuf err;
+	char *s;
+
+	(void)state;
+	s = table_name_text("public", "my_table");
+	assert_string_equal(s, "public.my_table");
+	free(s);
+	s = table_name_text("Sales.EU", "we\"ird");
+	assert_string_equal(s, "\"Sales.EU\".\"we\"\"ird\"");
+	free(s);
+	s = table_name_text("public", "café");
+	assert_string_equal(s, "public.\"café\"");
+	free(s);
+	strbuf_init(&err);
+	assert_true(table_name_parse("\"Sales.EU\".\"Order Lines\"", &ref, &err));
+	assert_string_equal(ref.schema, "Sales.EU");
+	assert_string_equal(ref.table, "Order Lines");
+	free(ref.schema);
+	free(ref.table);
+	assert_true(table_name_parse("Orders", &ref, &err));
+	assert_string_equal(ref.schema, "public");
+	assert_string_equal(ref.table, "orders");
+	free(ref.schema);
+	free(ref.table);
+	assert_true(table_name_parse("\"a.b\"", &ref, &err));
+	assert_string_equal(ref.schema, "public");
+	assert_string_equal(ref.table, "a.b");
+	free(ref.schema);
+	free(ref.table);
+	assert_false(table_name_parse("public.t*", &ref, &err));
+	strbuf_fini(&err);
+	assert_true(glob_match("order_*", "order_lines"));
+	assert_true(glob_match("*", ""));
+	assert_true(glob_match("t?", "té"));
+	assert_false(glob_match("t?", "tée"));
+	assert_true(glob_match("a*b*c", "axxbyyc"));
+	assert_false(glob_match("a*b*c", "axxbyy"));
+	s = kafka_topic_name("db1", "Sales.EU", "Order Lines");
+	assert_string_equal(s, "db1.Sales.EU.Order_Lines");
+	free(s);
+	/* one '_' per UTF-16 code unit, as Debezium's Java counts */
+	s = kafka_topic_name("db1", "public", "café-\xF0\x9F\x98\x80!");
+	assert_string_equal(s, "db1.public.caf_-___");
+	free(s);
 }
 
 static void test_scram_verifier(void **state)
@@ -386,7 +598,11 @@ int main(void)
 		cmocka_unit_test(test_schema_changes_key),
 		cmocka_unit_test(test_bad_files_are_rejected),
 		cmocka_unit_test(test_path_and_heap_values),
-		cmocka_unit_test(test_line_too_long),
+		cmocka_unit_test(test_long_lines_and_continuations),
+		cmocka_unit_test(test_quoted_identifiers),
+		cmocka_unit_test(test_patterns_and_exclusions),
+		cmocka_unit_test(test_table_refusals),
+		cmocka_unit_test(test_names_and_topics),
 		cmocka_unit_test(test_scram_verifier),
 		cmocka_unit_test(test_hba_block_added_first_then_stable),
 		cmocka_unit_test(test_hba_two_blocks_do_not_fight),
