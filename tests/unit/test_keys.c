@@ -4,7 +4,7 @@
  * the ALTER TABLE that fixes it) and agent/apply_keyless.c's statements
  * (one row each, every old column compared as text, NULLs matching), and
  * an update's before row read apart from its after row (apply_event.c).
- * Against real servers: tests/integration/82_table_keys.sh.
+ * Against real servers: tests/integration/81_table_keys.sh.
  */
 #include <setjmp.h>
 #include <stdarg.h>
