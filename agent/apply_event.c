@@ -1053,6 +1053,52 @@ static bool add_bytea(struct strbuf *out, const char *b64, struct strbuf *why)
 	return true;
 }
 
+static bool name_is_bits(json_t *schema)
+{
+	const char *name = json_str(schema, "name");
+
+	return name && strcmp(name, "io.debezium.data.Bits") == 0;
+}
+
+/* PostgreSQL's longest bit string (MaxAttrSize bytes of bits). */
+#define BITS_MAX INT64_C(83886080)
+
+/* Debezium's io.debezium.data.Bits: little-endian bytes, bit 0 the last
+ * character; as many characters as the schema's "length" (else the
+ * column's declared length, else the highest bit set). */
+static bool add_bits(struct strbuf *out, const char *b64, json_t *schema,
+		     const struct column_schema *col, struct strbuf *why)
+{
+	const char *text = json_str(json_object_get(schema, "parameters"), "length");
+	size_t n = strlen(b64), len, highest = 0;
+	unsigned char *bytes = xmalloc(n / 4 * 3 + 1);
+	int64_t width = col->length;
+	bool ok = true;
+
+	if (!base64_decode(b64, n, bytes, &len)) {
+		strbuf_addf(why, "bit value of column %s is not base64", col->name);
+		ok = false;
+	} else if (text && !parse_int_in(text, 1, BITS_MAX, &width)) {
+		strbuf_addf(why, "bit length \"%.32s\" in the schema block is not an integer from 1 to %" PRId64,
+			    text, BITS_MAX);
+		ok = false;
+	}
+	for (size_t i = 0; ok && i < len * 8; i++)
+		if (bytes[i / 8] & (1u << (i % 8)))
+			highest = i + 1;
+	if (ok && width < 0)
+		width = (int64_t)highest;
+	if (ok && (int64_t)highest > width) {
+		strbuf_addf(why, "bit value of column %s has bits beyond its length %" PRId64, col->name,
+			    width);
+		ok = false;
+	}
+	for (int64_t i = width - 1; ok && i >= 0; i--)
+		strbuf_adds(out, (size_t)i < len * 8 && (bytes[i / 8] & (1u << (i % 8))) ? "1" : "0");
+	free(bytes);
+	return ok;
+}
+
 /* Debezium's VariableScaleDecimal, {"scale":2,"value":"BNI="}: its members
  * read from a copy (a value may be read more than once). */
 static bool add_variable_scale_decimal(struct strbuf *out, const struct jscan_value *v,
@@ -1155,10 +1201,18 @@ static bool add_scalar(struct strbuf *out, const struct jscan_value *v, json_t *
 	const char *t = col->base_type;
 	const char *s = v->kind == JSCAN_STRING ? v->text : NULL;
 
+	bool bit = strcmp(t, "bit") == 0 || strcmp(t, "varbit") == 0;
+
 	if (v->kind == JSCAN_TRUE || v->kind == JSCAN_FALSE) {
-		strbuf_adds(out, v->kind == JSCAN_TRUE ? "t" : "f");
+		/* bit(1) is a boolean in Debezium's events */
+		if (bit)
+			strbuf_adds(out, v->kind == JSCAN_TRUE ? "1" : "0");
+		else
+			strbuf_adds(out, v->kind == JSCAN_TRUE ? "t" : "f");
 		return true;
 	}
+	if (bit && s && name_is_bits(schema))
+		return add_bits(out, s, schema, col, why);
 	if (strcmp(t, "bytea") == 0 && s)
 		return add_bytea(out, s, why);
 	if (strcmp(t, "numeric") == 0 || strcmp(t, "money") == 0) {

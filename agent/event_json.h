@@ -19,8 +19,10 @@
 #define EVENT_UNAVAILABLE_VALUE "__debezium_unavailable_value"
 
 enum decimal_mode {
-	DECIMAL_STRING,  /* "12.340": every digit and the scale, in both modes (default) */
-	DECIMAL_PRECISE, /* Debezium's default: base64 unscaled bytes, scale in the schema */
+	DECIMAL_STRING,  /* "12.340": every digit and the scale, in both modes (default
+			  * without json_schemas) */
+	DECIMAL_PRECISE, /* Debezium's default (ours with json_schemas): base64 unscaled
+			  * bytes, scale in the schema (numeric(p,s)) or the payload */
 	DECIMAL_DOUBLE,  /* a JSON number; may lose digits */
 };
 
