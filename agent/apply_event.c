@@ -21,6 +21,8 @@
 
 #define USEC_PER_SEC INT64_C(1000000)
 #define USEC_PER_DAY (INT64_C(86400) * USEC_PER_SEC)
+/* PostgreSQL's longest bit string (MaxAttrSize bytes of bits). */
+#define BITS_MAX INT64_C(83886080)
 /* The placeholder's bytes in base64, as Debezium sends it for bytea. */
 #define PLACEHOLDER_BASE64 "X19kZWJleml1bV91bmF2YWlsYWJsZV92YWx1ZQ=="
 
@@ -611,6 +613,8 @@ static char *type_from_params(json_t *params)
 	return strbuf_detach(&sb);
 }
 
+static bool parse_int_in(const char *s, int64_t lo, int64_t hi, int64_t *out);
+
 /* From the Connect schema alone (Debezium's defaults, no source types). */
 static char *type_from_schema(json_t *schema)
 {
@@ -626,7 +630,9 @@ static char *type_from_schema(json_t *schema)
 		{ "io.debezium.time.ZonedTimestamp", "timestamptz" },
 		{ "io.debezium.time.ZonedTime", "timetz" },
 		{ "io.debezium.time.MicroDuration", "interval" },
-		{ "io.debezium.data.Json", "jsonb" },
+		/* json, not jsonb: json keeps the text as it came, and a
+		 * jsonb source sends text jsonb already normalized */
+		{ "io.debezium.data.Json", "json" },
 		{ "io.debezium.data.Uuid", "uuid" },
 		{ "io.debezium.data.Xml", "xml" },
 		{ "io.debezium.data.VariableScaleDecimal", "numeric" },
@@ -641,6 +647,13 @@ static char *type_from_schema(json_t *schema)
 	};
 	const char *name = json_str(schema, "name"), *type = json_str(schema, "type");
 
+	if (name && strcmp(name, "io.debezium.data.Bits") == 0) {
+		const char *len = json_str(json_object_get(schema, "parameters"), "length");
+		int64_t n;
+
+		return len && parse_int_in(len, 1, BITS_MAX, &n) ? xasprintf("bit(%" PRId64 ")", n)
+								 : xstrdup("bit varying");
+	}
 	if (name && strcmp(name, "org.apache.kafka.connect.data.Decimal") == 0) {
 		json_t *params = json_object_get(schema, "parameters");
 		const char *p = json_str(params, "connect.decimal.precision");
@@ -1060,9 +1073,6 @@ static bool name_is_bits(json_t *schema)
 	return name && strcmp(name, "io.debezium.data.Bits") == 0;
 }
 
-/* PostgreSQL's longest bit string (MaxAttrSize bytes of bits). */
-#define BITS_MAX INT64_C(83886080)
-
 /* Debezium's io.debezium.data.Bits: little-endian bytes, bit 0 the last
  * character; as many characters as the schema's "length" (else the
  * column's declared length, else the highest bit set). */
@@ -1190,7 +1200,11 @@ static bool add_time_number(struct strbuf *out, const struct jscan_value *v, int
 	case 's':
 		return add_timestamp(out, n, time_ticks_per_sec(schema, col), why);
 	default:
-		strbuf_addf(out, "%" PRId64 " microseconds", n);
+		/* Days and the rest, as PostgreSQL prints an interval of days
+		 * ('1187 days 03:00:00', not '28491:00:00'); the microseconds
+		 * cannot tell months, or 24 hours from a day (MicroDuration). */
+		strbuf_addf(out, "%" PRId64 " days %" PRId64 " microseconds", n / USEC_PER_DAY,
+			    n % USEC_PER_DAY);
 		return true;
 	}
 }

@@ -200,6 +200,7 @@ DBZ_CONFIG='{
 	"database.password": "connect pw",
 	"database.dbname": "db1",
 	"topic.prefix": "dbz",
+	"plugin.name": "pgoutput",
 	"table.include.list": "public.types_b",
 	"publication.autocreate.mode": "filtered"
 }'
@@ -209,12 +210,18 @@ check "B: Debezium's PostgreSQL connector runs" connect_wait_running "$URL" dbz 
 topic_wait dbz.public.types_b 2 60 || _fail "B: Debezium sends the snapshot"
 "$CDC_AGENT" -c "$T" apply p2 >>"$WORK/apply-p2.log" 2>&1 &
 CAPTURE_PIDS[apply-p2]=$!
-# iv: Debezium's default interval.handling.mode=numeric sends microseconds
-# (io.debezium.time.MicroDuration, a month as 30.4375 days): apply writes
-# them as days and time, so an interval of days and hours comes back as it
-# was and one with months or more than 24 hours in its time part cannot;
-# compared below for what the content allows.
-B_COLS=${ALL_COLS/iv, /}
+# Compared for what the content of Debezium's events allows
+# (docs/DEBEZIUM_FORMAT.md, "Interop with Debezium's connectors"):
+# - nu: Debezium strips an unconstrained numeric's trailing zeros before it
+#   sends it (12.340 comes as scale 2): compared without them (trim_scale);
+# - iv: interval.handling.mode=numeric sends microseconds (a month as
+#   30.4375 days): apply writes days and time, so intervals of days and time
+#   come back as they were (checked below), those with months cannot;
+# - bx: Debezium's connector sends no value for a box column (an unsupported
+#   type): the column never reaches the target.
+B_COLS=${ALL_COLS/nu,/trim_scale(nu),}
+B_COLS=${B_COLS/iv, /}
+B_COLS=${B_COLS/bx, /}
 check "B: Debezium's snapshot applies equal" converged types_b db1 db3 "$B_COLS" 60
 more_changes types_b
 check "B: inserts, updates and deletes apply equal" converged types_b db1 db3 "$B_COLS" 60
@@ -224,7 +231,9 @@ iv_rows() { # DB IDS
 check_eq "B: intervals of days and time keep their days form" "$(iv_rows db1 2,4)" "$(iv_rows db3 2,4)"
 check_eq "B: an interval with months arrives in days (a month is 30.4375 days: the limit of Debezium's numeric mode)" \
 	"1 429 days 07:05:06.78" "$(iv_rows db3 1)"
-check_eq "B: a json column is created as json, a jsonb one as jsonb" "json jsonb" \
+# Debezium's events say io.debezium.data.Json for both: json keeps a json
+# value's text as it was, and a jsonb value's text is already normalized.
+check_eq "B: json and jsonb columns are created as json" "json json" \
 	"$(pg_psql src db3 "SELECT string_agg(format_type(atttypid, atttypmod), ' ' ORDER BY attnum) FROM pg_attribute
 		WHERE attrelid = 'public.types_b'::regclass AND attname IN ('j', 'jb')" 2>&1)"
 echo "# B: source columns: $(col_types db1 types_b)"
