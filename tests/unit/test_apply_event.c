@@ -889,6 +889,27 @@ static void test_time_limits(void **state)
 	expect_converted(ev, NULL, "102567600000000", &iv, "1187 days 10800000000 microseconds");
 }
 
+#define BITS_SCHEMA(len) "{\"type\":\"bytes\",\"optional\":true,\"name\":\"io.debezium.data.Bits\",\"version\":1,\"parameters\":{\"length\":\"" len "\"},\"field\":\"v\"}"
+
+/* Debezium's bit(n): a boolean for bit(1), else Bits' little-endian bytes. */
+static void test_bits(void **state)
+{
+	struct apply_event *ev = *state;
+	struct column_schema bit1 = { .name = "v", .base_type = "bit", .length = 1, .scale = -1 };
+	struct column_schema bit3 = { .name = "v", .base_type = "bit", .length = 3, .scale = -1 };
+	struct column_schema bit12 = { .name = "v", .base_type = "bit", .length = 12, .scale = -1 };
+
+	expect_converted(ev, NULL, "true", &bit1, "1");
+	expect_converted(ev, NULL, "false", &bit1, "0");
+	expect_converted(ev, BITS_SCHEMA("3"), "\"BQ==\"", &bit3, "101");
+	expect_converted(ev, BITS_SCHEMA("3"), "\"\"", &bit3, "000");
+	expect_converted(ev, BITS_SCHEMA("12"), "\"AQg=\"", &bit12, "100000000001");
+	expect_converted(ev, NULL, "\"101\"", &bit3, "101"); /* a string without Bits: the text */
+	expect_refused(ev, BITS_SCHEMA("2"), "\"BQ==\"", &bit3, "has bits beyond its length 2");
+	expect_refused(ev, BITS_SCHEMA("x"), "\"BQ==\"", &bit3, "bit length \"x\" in the schema block");
+	expect_refused(ev, BITS_SCHEMA("3"), "\"B?==\"", &bit3, "is not base64");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, ev_setup, ev_teardown)
 
 int main(void)
@@ -903,6 +924,7 @@ int main(void)
 		T(test_values),
 		T(test_decimal_limits),
 		T(test_time_limits),
+		T(test_bits),
 		T(test_event_malformed),
 	};
 
