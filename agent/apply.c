@@ -24,6 +24,7 @@
 #include "event_counts.h"
 #include "progress.h"
 #include "progress_health.h"
+#include "schema_mac.h"
 #include "table_schema.h"
 #include "util.h"
 
@@ -101,6 +102,7 @@ struct route {
 struct apply {
 	const struct pipeline_cfg *pipe;
 	const struct target_cfg *tgt;
+	const char *state_dir;
 	char *label;
 	struct route *routes;
 	size_t nroutes;
@@ -136,6 +138,10 @@ struct apply {
 	struct event_counts counts;
 	uint64_t *batch_ops;             /* per route, EVENT_OPS each: this batch's */
 	bool drained;                    /* the last poll found nothing to apply */
+	struct schema_mac *mac;          /* authenticates capture's cdc.columns headers */
+	char *trusted_topic;             /* the last header that verified, to not */
+	char *trusted_header;            /* compute its mac again for every event */
+	size_t trusted_len;
 };
 
 static long long now_ms(void)
@@ -1054,6 +1060,41 @@ static const struct table_ref *record_table(struct apply *a, const rd_kafka_mess
 	return NULL;
 }
 
+/* Whether the record's cdc.columns header is capture's own (its mac
+ * verifies under the pipeline's key): only then are the SQL expressions it
+ * carries (defaults, CHECKs, generation expressions) used.  A header without
+ * a mac (Debezium's events) is read for names and types only; one whose mac
+ * does not verify is forged, or signed with another key, and stops apply. */
+static bool columns_trust(struct apply *a, const rd_kafka_message_t *m, const char *columns,
+			  size_t clen, bool *trusted)
+{
+	const char *topic = rd_kafka_topic_name(m->rkt);
+	size_t maclen;
+	const char *mac = header(m, "cdc.columns.mac", &maclen);
+
+	*trusted = false;
+	if (!columns || !mac)
+		return true;
+	if (a->trusted_header && a->trusted_len == clen && strcmp(a->trusted_topic, topic) == 0 &&
+	    memcmp(a->trusted_header, columns, clen) == 0) {
+		*trusted = true;
+		return true;
+	}
+	if (!schema_mac_verify(a->mac, topic, columns, clen, mac, maclen)) {
+		record_error(a, m, "the cdc.columns header fails its authentication: forged, or signed with another key than %s/schema-%s.key; stopping, nothing applied",
+			     a->state_dir, a->pipe->name);
+		return false;
+	}
+	free(a->trusted_topic);
+	free(a->trusted_header);
+	a->trusted_topic = xstrdup(topic);
+	a->trusted_header = xmalloc(clen ? clen : 1);
+	memcpy(a->trusted_header, columns, clen);
+	a->trusted_len = clen;
+	*trusted = true;
+	return true;
+}
+
 static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_by_one)
 {
 	const struct table_ref *table;
@@ -1077,6 +1118,10 @@ static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_
 	strbuf_fini(&why);
 	if (!ok || ev->op == 0)
 		return ok;
+	if (!columns_trust(a, m, columns, clen, &ev->schema_trusted)) {
+		a->failed = true; /* the record itself is at fault: no retry */
+		return false;
+	}
 	table = record_table(a, m, ev, &route);
 	if (!table) {
 		a->failed = true; /* the record itself is at fault: no retry */
@@ -1526,8 +1571,11 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	progress_writer_tick(&a.progress, true);
 	/* At the first start, failing fast shows a wrong setting at once;
 	 * once running, a target that went away is waited for. */
-	a.db = pgsql_connect_capture(a.label, &a.tgt->pg, false);
-	ok = a.db && offsets_table_ensure(&a) && counts_load(&a) && consumer_new(&a, topo);
+	a.state_dir = topo->agent.state_dir;
+	ok = schema_mac_open(a.state_dir, pipe->name, &a.mac);
+	if (ok)
+		a.db = pgsql_connect_capture(a.label, &a.tgt->pg, false);
+	ok = ok && a.db && offsets_table_ensure(&a) && counts_load(&a) && consumer_new(&a, topo);
 	a.progress.refresh = progress_refresh;
 	a.progress.refresh_ctx = &a;
 	if (ok) {
@@ -1570,6 +1618,9 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	if (a.unassigned)
 		rd_kafka_topic_partition_list_destroy(a.unassigned);
 	PQfinish(a.db);
+	schema_mac_free(a.mac);
+	free(a.trusted_topic);
+	free(a.trusted_header);
 	free(a.label);
 	progress_writer_fini(&a.progress, !ok);
 	return ok ? APPLY_END_STOPPED : a.refused ? APPLY_END_REFUSED : APPLY_END_FAILED;

@@ -71,6 +71,8 @@ struct apply_event {
 	struct event_field *fields; /* the row: after, or before for a delete */
 	size_t nfields;
 	bool has_types;         /* every field has a schema or a source type */
+	bool schema_trusted;    /* its cdc.columns header is capture's (schema_mac.h):
+				 * the SQL expressions it carries may be run */
 	/* private */
 	struct strbuf value;    /* the record's value, read in place */
 	struct strbuf key;      /* likewise its key */

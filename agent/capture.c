@@ -28,6 +28,7 @@
 #include "pipeline_digest.h"
 #include "progress.h"
 #include "progress_health.h"
+#include "schema_mac.h"
 #include "table_schema.h"
 #include "util.h"
 
@@ -85,6 +86,7 @@ struct capture_table {
 	uint32_t oid;
 	struct table_schema *ts;
 	struct event_table *et;
+	char *columns_mac;  /* the cdc.columns header's mac (schema_mac.h) */
 	size_t count_idx; /* its event_counts index */
 };
 
@@ -95,6 +97,7 @@ struct capture {
 	char *label;
 	struct event_format fmt;
 	struct kafka_out *kafka;
+	struct schema_mac *mac;        /* signs the cdc.columns headers */
 	PGconn *repl;                  /* replication=database */
 	PGconn *sql;                   /* catalog and snapshot queries */
 	struct pgoutput_decoder dec;
@@ -319,7 +322,7 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 		 const struct event_source *src, const struct change_headers *h, struct txn *t)
 {
 	const struct pgoutput_value *key_row = after ? after : before;
-	struct kafka_header hdrs[4];
+	struct kafka_header hdrs[5];
 	/* only updates can have unchanged columns: no buffer for the rest */
 	bool may_have_unchanged = h && h->unchanged;
 	struct strbuf unchanged;
@@ -341,9 +344,12 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 						   strlen(h->new_key) };
 	if (may_have_unchanged && event_unchanged_json(&unchanged, ct->et, after))
 		hdrs[n++] = (struct kafka_header){ "cdc.unchanged", unchanged.data, unchanged.len };
-	if (!c->fmt.schemas)
-		hdrs[n++] = (struct kafka_header){ "cdc.columns", ct->et->columns_header,
-						   strlen(ct->et->columns_header) };
+	/* In both schema modes: the header says what the schema block cannot
+	 * (exact types, attribute numbers, defaults), signed for apply. */
+	hdrs[n++] = (struct kafka_header){ "cdc.columns", ct->et->columns_header,
+					   strlen(ct->et->columns_header) };
+	hdrs[n++] = (struct kafka_header){ "cdc.columns.mac", ct->columns_mac,
+					   strlen(ct->columns_mac) };
 	ok = produce(c, ct, has_key ? &c->key : NULL, c->value.data, c->value.len, hdrs, n, t);
 	if (ok) {
 		progress_writer_event(&c->progress, src->ts_ms * 1000);
@@ -377,10 +383,13 @@ static void table_set(struct capture *c, struct table_schema *ts)
 	} else {
 		event_table_free(ct->et);
 		table_schema_free(ct->ts);
+		free(ct->columns_mac);
 	}
 	ct->oid = ts->oid;
 	ct->ts = ts;
 	ct->et = event_table_new(&c->fmt, ts);
+	ct->columns_mac = schema_mac_sign(c->mac, ct->et->topic, ct->et->columns_header,
+					  strlen(ct->et->columns_header));
 	{
 		char *name = xasprintf("%s.%s", ts->schema, ts->table);
 
@@ -394,6 +403,7 @@ static void tables_free(struct capture *c)
 	for (size_t i = 0; i < c->ntables; i++) {
 		event_table_free(c->tables[i].et);
 		table_schema_free(c->tables[i].ts);
+		free(c->tables[i].columns_mac);
 	}
 	free(c->tables);
 	c->tables = NULL;
@@ -1193,6 +1203,7 @@ static bool session_run(struct capture *c, bool *retry)
 static void capture_fini(struct capture *c)
 {
 	session_close(c);
+	schema_mac_free(c->mac);
 	pgoutput_decoder_fini(&c->dec);
 	kafka_out_free(c->kafka);
 	txns_free(c);
@@ -1241,7 +1252,8 @@ bool capture_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 			       &c.counts_path);
 	progress_writer_tick(&c.progress, true);
 
-	if (!ok || !capture_state_load(topo->agent.state_dir, c.src->name, &c.state)) {
+	if (!ok || !capture_state_load(topo->agent.state_dir, c.src->name, &c.state) ||
+	    !schema_mac_open(topo->agent.state_dir, pipe->name, &c.mac)) {
 		ok = false;
 		goto out; /* errors already logged */
 	}

@@ -11,7 +11,7 @@
 # snapshot and after inserts, updates and deletes, on the suite's type table
 # (80_pipeline.sh's).  Columns that cannot land equal because of the other
 # side's own limits are left out of the digest with the reason, and
-# docs/DEBEZIUM_FORMAT.md ("Interop with Debezium's connectors") explains them.
+# docs/DEBEZIUM_FORMAT.md ("Interop with Debezium's connectors", §8) explains them.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$REPO_ROOT/tests/lib/capture_env.sh"
 . "$REPO_ROOT/tests/lib/connect.sh"
