@@ -508,6 +508,7 @@ void apply_event_fini(struct apply_event *ev)
 	strbuf_fini(&ev->value);
 	strbuf_fini(&ev->key);
 	json_decref(ev->unchanged);
+	json_decref(ev->texts);
 	parsed_cache_fini(&ev->schemas);
 	parsed_cache_fini(&ev->columns);
 	memset(ev, 0, sizeof(*ev));
@@ -531,6 +532,8 @@ bool apply_event_parse(const void *key, size_t key_len, const void *value, size_
 	ev->has_types = false;
 	json_decref(ev->unchanged);
 	ev->unchanged = NULL;
+	json_decref(ev->texts);
+	ev->texts = NULL;
 	if (!value)
 		return true; /* tombstone: the delete before it did the work */
 	if (!read_value(ev, value, value_len, &e, &schema, why))
@@ -570,6 +573,33 @@ bool apply_event_parse(const void *key, size_t key_len, const void *value, size_
 	}
 	return read_row(ev, row, struct_fields(schema, row_name), columns, why) &&
 	       key_matches_row(ev, row_name, why);
+}
+
+bool apply_event_texts(struct apply_event *ev, const char *hdr, size_t len, struct strbuf *why)
+{
+	json_error_t err;
+	const char *name;
+	json_t *text;
+
+	if (!hdr || ev->op == 0 || ev->op == 't')
+		return true;
+	ev->texts = json_loadb(hdr, len, 0, &err);
+	if (!json_is_object(ev->texts)) {
+		strbuf_addf(why, "cdc.text header is not a JSON object (%s)",
+			    ev->texts ? "another JSON value" : err.text);
+		return false;
+	}
+	json_object_foreach(ev->texts, name, text) {
+		struct event_field *f = (struct event_field *)apply_event_field(ev, name, 0);
+
+		if (!f || !json_is_string(text) || f->value.kind != JSCAN_NULL) {
+			strbuf_addf(why, "cdc.text header names column %.64s, which the event does not send as a null to replace with a text",
+				    name);
+			return false;
+		}
+		f->text = json_string_value(text);
+	}
+	return true;
 }
 
 const struct event_field *apply_event_field(const struct apply_event *ev, const char *name,
@@ -1305,6 +1335,11 @@ bool apply_event_value(const struct event_field *f, const struct column_schema *
 	out->data[0] = '\0';
 	if (f->unchanged) {
 		*kind = APPLY_VALUE_UNCHANGED;
+		return true;
+	}
+	if (f->text) { /* cdc.text: the value's own text (values go as parameters) */
+		*kind = APPLY_VALUE_TEXT;
+		strbuf_adds(out, f->text);
 		return true;
 	}
 	if (f->value.kind == JSCAN_NULL) {

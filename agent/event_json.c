@@ -357,6 +357,7 @@ struct event_table *event_table_new(const struct event_format *fmt, const struct
 		json_out_key(&key, ts->cols[i].name);
 		et->cols[i].key = strbuf_detach(&key);
 		et->cols[i].map = type_map_for(&ts->cols[i]);
+		et->has_decimal = et->has_decimal || et->cols[i].map->form == FORM_DECIMAL;
 	}
 	return et;
 }
@@ -690,6 +691,31 @@ void event_value_json(struct strbuf *sb, const struct event_format *fmt,
 	strbuf_adds(sb, "}");
 	if (fmt->schemas)
 		strbuf_adds(sb, "}");
+}
+
+bool event_text_json(struct strbuf *sb, const struct event_format *fmt,
+		     const struct event_table *et, const struct pgoutput_value *row)
+{
+	bool any = false;
+
+	if (fmt->decimal_mode != DECIMAL_PRECISE || !et->has_decimal || !row)
+		return false;
+	for (size_t i = 0; i < et->ts->ncols; i++) {
+		const struct pgoutput_value *v = &row[i];
+
+		/* numeric's text has an N or an I only in NaN and Infinity */
+		if (et->cols[i].map->form != FORM_DECIMAL ||
+		    (v->kind != PGOUTPUT_TEXT && v->kind != PGOUTPUT_BINARY) ||
+		    (!memchr(v->data, 'N', v->len) && !memchr(v->data, 'I', v->len)))
+			continue;
+		strbuf_adds(sb, any ? "," : "{");
+		strbuf_adds(sb, et->cols[i].key);
+		json_out_string(sb, v->data, v->len);
+		any = true;
+	}
+	if (any)
+		strbuf_adds(sb, "}");
+	return any;
 }
 
 bool event_unchanged_json(struct strbuf *sb, const struct event_table *et,

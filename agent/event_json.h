@@ -42,6 +42,7 @@ struct event_table {
 	char *value_schema;
 	char *columns_header;          /* exact source types, for the cdc.columns header */
 	struct event_column *cols;     /* one per ts->cols, in the same order */
+	bool has_decimal;              /* a numeric column (see event_text_json) */
 	/* The source block's constant runs, escaped once: */
 	char *source_head;             /* {"version":...,"name":"<server>","ts_ms": */
 	char *source_db;               /* ","db":"<db>","sequence": */
@@ -79,6 +80,14 @@ void event_value_json(struct strbuf *sb, const struct event_format *fmt,
 		      const struct event_table *et, char op, const struct pgoutput_value *before,
 		      const struct pgoutput_value *after, const struct event_source *src,
 		      int64_t now_ms);
+
+/* decimal_handling = precise has no form for a numeric NaN or ±Infinity
+ * (Debezium stops on one; the event carries null): {"col":"NaN"}, the
+ * PostgreSQL text of each such value of row (a whole array's text when an
+ * element is one), for the cdc.text header, so that apply writes them
+ * exactly; false when there is none. */
+bool event_text_json(struct strbuf *sb, const struct event_format *fmt,
+		     const struct event_table *et, const struct pgoutput_value *row);
 
 /* Names of the columns of row left unchanged (TOAST) as a JSON array, or
  * false when there are none. */

@@ -889,6 +889,41 @@ static void test_time_limits(void **state)
 	expect_converted(ev, NULL, "102567600000000", &iv, "1187 days 10800000000 microseconds");
 }
 
+/* cdc.text: the text of a value the event sends as null (NaN under
+ * decimal_handling = precise), only for such a field. */
+static void test_texts(void **state)
+{
+	struct apply_event *ev = *state;
+	struct column_schema num = { .name = "n", .base_type = "numeric", .length = -1, .scale = -1 };
+	struct parse_input in = {
+		.value = "{\"after\":{\"id\":4,\"n\":null},\"source\":{\"schema\":\"public\",\"table\":\"t\"},\"op\":\"c\"}",
+	};
+	static const char *const bad[] = { "{\"id\":\"5\"}", "{\"x\":\"NaN\"}", "{\"n\":1}", "[\"n\"]", "{" };
+	struct strbuf why, out;
+	enum apply_value kind;
+
+	strbuf_init(&why);
+	strbuf_init(&out);
+	assert_true(parse(ev, &in, &why));
+	assert_true(apply_event_texts(ev, "{\"n\":\"NaN\"}", 11, &why));
+	assert_true(apply_event_value(apply_event_field(ev, "n", 1), &num, &out, &kind, &why));
+	assert_int_equal(kind, APPLY_VALUE_TEXT);
+	assert_string_equal(out.data, "NaN");
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		assert_true(parse(ev, &in, &why));
+		if (apply_event_texts(ev, bad[i], strlen(bad[i]), &why))
+			fail_msg("%s: taken", bad[i]);
+		assert_non_null(strstr(why.data, "cdc.text header"));
+		why.len = 0;
+		why.data[0] = '\0';
+	}
+	/* a parse forgets the last record's texts */
+	assert_true(parse(ev, &in, &why));
+	assert_null(apply_event_field(ev, "n", 1)->text);
+	strbuf_fini(&why);
+	strbuf_fini(&out);
+}
+
 #define BITS_SCHEMA(len) "{\"type\":\"bytes\",\"optional\":true,\"name\":\"io.debezium.data.Bits\",\"version\":1,\"parameters\":{\"length\":\"" len "\"},\"field\":\"v\"}"
 
 /* Debezium's bit(n): a boolean for bit(1), else Bits' little-endian bytes. */
@@ -925,6 +960,7 @@ int main(void)
 		T(test_decimal_limits),
 		T(test_time_limits),
 		T(test_bits),
+		T(test_texts),
 		T(test_event_malformed),
 	};
 

@@ -143,6 +143,15 @@ static void test_debezium_forms(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_object_get(after, "nu"), "value")),
 			    "MDQ="); /* 12340 */
 	json_decref(v);
+	/* no cdc.text without NaN or Infinity; with them, their text */
+	sb.len = 0;
+	assert_false(event_text_json(&sb, &fmt, et, row));
+	row[5] = (struct pgoutput_value){ .kind = PGOUTPUT_TEXT, .data = "NaN", .len = 3 };
+	assert_true(event_text_json(&sb, &fmt, et, row));
+	assert_string_equal(sb.data, "{\"nu\":\"NaN\"}");
+	sb.len = 0;
+	event_value_json(&sb, &fmt, et, 'c', NULL, row, &src, 1);
+	assert_non_null(strstr(sb.data, "\"nu\":null"));
 	strbuf_fini(&sb);
 	event_table_free(et);
 }
