@@ -550,8 +550,14 @@ bool apply_event_parse(const void *key, size_t key_len, const void *value, size_
 	if (key && !read_key(ev, key, key_len, why))
 		return false;
 	if (columns_hdr) {
-		columns = parsed_cache_get(&ev->columns, columns_hdr, columns_len, "cdc.columns header",
-					   true, why);
+		size_t skip = columns_len >= strlen(EVENT_COLUMNS_PREFIX) &&
+					      memcmp(columns_hdr, EVENT_COLUMNS_PREFIX,
+						     strlen(EVENT_COLUMNS_PREFIX)) == 0
+				      ? strlen(EVENT_COLUMNS_PREFIX)
+				      : 0;
+
+		columns = parsed_cache_get(&ev->columns, columns_hdr + skip, columns_len - skip,
+					   "cdc.columns header", true, why);
 		if (!columns)
 			return false;
 	}

@@ -291,7 +291,7 @@ static char *columns_header(const struct table_schema *ts)
 	struct strbuf sb;
 
 	strbuf_init(&sb);
-	strbuf_adds(&sb, "[");
+	strbuf_adds(&sb, EVENT_COLUMNS_PREFIX "[");
 	for (size_t i = 0; i < ts->ncols; i++) {
 		const struct column_schema *col = &ts->cols[i];
 

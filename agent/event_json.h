@@ -18,6 +18,14 @@
  * value whatever the column's type. */
 #define EVENT_UNAVAILABLE_VALUE "__debezium_unavailable_value"
 
+/* The cdc.columns header's text starts with this word, then the JSON.
+ * Kafka Connect's default header converter (SimpleHeaderConverter) turns
+ * a header that is a JSON array or object into Connect data, and one whose
+ * objects mix value types (a string name, a boolean, an int key) gets no
+ * schema: Debezium's JDBC sink then fails on every record.  After a word
+ * the header stays a string for Connect.  apply takes it with or without. */
+#define EVENT_COLUMNS_PREFIX "v1 "
+
 enum decimal_mode {
 	DECIMAL_STRING,  /* "12.340": every digit and the scale, in both modes (default
 			  * without json_schemas) */

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "apply_event.h"
+#include "event_json.h"
 #include "json_scan.h"
 #include "util.h"
 
@@ -920,6 +921,11 @@ static void test_texts(void **state)
 	/* a parse forgets the last record's texts */
 	assert_true(parse(ev, &in, &why));
 	assert_null(apply_event_field(ev, "n", 1)->text);
+	/* capture's cdc.columns starts with a word (Connect keeps it a string) */
+	in.columns = EVENT_COLUMNS_PREFIX "[{\"name\":\"id\",\"type\":\"integer\",\"optional\":false,\"key\":1},"
+		     "{\"name\":\"n\",\"type\":\"numeric(5,1)\",\"optional\":true}]";
+	assert_true(parse(ev, &in, &why));
+	assert_string_equal(apply_event_field(ev, "n", 1)->source_type, "numeric(5,1)");
 	strbuf_fini(&why);
 	strbuf_fini(&out);
 }
