@@ -598,8 +598,10 @@ bool apply_event_texts(struct apply_event *ev, const char *hdr, size_t len, stru
 	json_object_foreach(ev->texts, name, text) {
 		struct event_field *f = (struct event_field *)apply_event_field(ev, name, 0);
 
-		if (!f || !json_is_string(text) || f->value.kind != JSCAN_NULL) {
-			strbuf_addf(why, "cdc.text header names column %.64s, which the event does not send as a null to replace with a text",
+		/* a null, or an array with null elements in their place */
+		if (!f || !json_is_string(text) ||
+		    (f->value.kind != JSCAN_NULL && f->value.kind != JSCAN_ARRAY)) {
+			strbuf_addf(why, "cdc.text header names column %.64s, which the event does not send as a null or an array to replace with a text",
 				    name);
 			return false;
 		}

@@ -99,8 +99,9 @@ MUST_CHECK bool apply_event_parse(const void *key, size_t key_len, const void *v
 
 /* After apply_event_parse: capture's cdc.text header (NULL: none), the
  * PostgreSQL text of values the event's JSON has no form for (a numeric NaN
- * or Infinity under decimal_handling = precise, sent as null).  Each named
- * column must be a field whose value is null. */
+ * or Infinity under decimal_handling = precise, sent as null; an array
+ * with such an element has nulls in their place).  Each named column must
+ * be a field whose value is null or an array. */
 MUST_CHECK bool apply_event_texts(struct apply_event *ev, const char *hdr, size_t len,
 				  struct strbuf *why);
 

@@ -897,7 +897,7 @@ static void test_texts(void **state)
 	struct apply_event *ev = *state;
 	struct column_schema num = { .name = "n", .base_type = "numeric", .length = -1, .scale = -1 };
 	struct parse_input in = {
-		.value = "{\"after\":{\"id\":4,\"n\":null},\"source\":{\"schema\":\"public\",\"table\":\"t\"},\"op\":\"c\"}",
+		.value = "{\"after\":{\"id\":4,\"n\":null,\"a\":[\"AQ==\",null]},\"source\":{\"schema\":\"public\",\"table\":\"t\"},\"op\":\"c\"}",
 	};
 	static const char *const bad[] = { "{\"id\":\"5\"}", "{\"x\":\"NaN\"}", "{\"n\":1}", "[\"n\"]", "{" };
 	struct strbuf why, out;
@@ -910,6 +910,9 @@ static void test_texts(void **state)
 	assert_true(apply_event_value(apply_event_field(ev, "n", 1), &num, &out, &kind, &why));
 	assert_int_equal(kind, APPLY_VALUE_TEXT);
 	assert_string_equal(out.data, "NaN");
+	assert_true(parse(ev, &in, &why));
+	assert_true(apply_event_texts(ev, "{\"a\":\"{0.1,NaN}\"}", 17, &why));
+	assert_string_equal(apply_event_field(ev, "a", 2)->text, "{0.1,NaN}");
 	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
 		assert_true(parse(ev, &in, &why));
 		if (apply_event_texts(ev, bad[i], strlen(bad[i]), &why))
