@@ -1104,6 +1104,17 @@ static bool add_bytea(struct strbuf *out, const char *b64, struct strbuf *why)
 	return true;
 }
 
+/* Without a schema block: a bit(n) value is its text when it is n binary
+ * digits, else Bits' base64 (which never is: padded, or shorter than n). */
+static bool is_bit_text(const char *s, const struct column_schema *col)
+{
+	size_t n = strlen(s);
+
+	if (strcmp(col->base_type, "bit") != 0 || col->length < 0 || n != (size_t)col->length)
+		return strcmp(col->base_type, "varbit") == 0; /* capture sends varbit as text */
+	return strspn(s, "01") == n;
+}
+
 static bool name_is_bits(json_t *schema)
 {
 	const char *name = json_str(schema, "name");
@@ -1263,7 +1274,7 @@ static bool add_scalar(struct strbuf *out, const struct jscan_value *v, json_t *
 			strbuf_adds(out, v->kind == JSCAN_TRUE ? "t" : "f");
 		return true;
 	}
-	if (bit && s && name_is_bits(schema))
+	if (bit && s && (name_is_bits(schema) || (!schema && !is_bit_text(s, col))))
 		return add_bits(out, s, schema, col, why);
 	if (strcmp(t, "bytea") == 0 && s)
 		return add_bytea(out, s, why);

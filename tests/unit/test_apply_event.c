@@ -948,7 +948,11 @@ static void test_bits(void **state)
 	expect_converted(ev, BITS_SCHEMA("3"), "\"BQ==\"", &bit3, "101");
 	expect_converted(ev, BITS_SCHEMA("3"), "\"\"", &bit3, "000");
 	expect_converted(ev, BITS_SCHEMA("12"), "\"AQg=\"", &bit12, "100000000001");
-	expect_converted(ev, NULL, "\"101\"", &bit3, "101"); /* a string without Bits: the text */
+	/* without a schema block: n binary digits are the text, else Bits */
+	expect_converted(ev, NULL, "\"101\"", &bit3, "101");
+	expect_converted(ev, NULL, "\"BQ==\"", &bit3, "101");
+	expect_converted(ev, NULL, "\"\"", &bit3, "000");
+	expect_converted(ev, NULL, "\"AQg=\"", &bit12, "100000000001");
 	expect_refused(ev, BITS_SCHEMA("2"), "\"BQ==\"", &bit3, "has bits beyond its length 2");
 	expect_refused(ev, BITS_SCHEMA("x"), "\"BQ==\"", &bit3, "bit length \"x\" in the schema block");
 	expect_refused(ev, BITS_SCHEMA("3"), "\"B?==\"", &bit3, "is not base64");
