@@ -1,11 +1,12 @@
 /*
  * agent/apply.c: the pipeline's Kafka topics applied to the target.
  *
- * A batch (up to APPLY_BATCH_MAX records or APPLY_BATCH_WAIT_MS) is applied
- * in one target transaction together with the next offset of every
- * partition it read (cdc_agent.offsets).  Partitions are assigned from
- * those stored offsets, so a crash at any instant neither loses nor repeats
- * a change.  Kafka's committed offsets are only updated for monitoring.
+ * A batch (up to APPLY_BATCH_MAX records, APPLY_BATCH_BYTES or
+ * APPLY_BATCH_WAIT_MS) is applied in one target transaction together with
+ * the next offset of every partition it read (cdc_agent.offsets).
+ * Partitions are assigned from those stored offsets, so a crash at any
+ * instant neither loses nor repeats a change.  Kafka's committed offsets
+ * are only updated for monitoring.
  *
  * Records are applied in their order.  Consecutive records of one table
  * with the same shape (upserts of the same columns, or deletes) go out as
@@ -15,8 +16,9 @@
 #include "apply.h"
 
 #include "apply_event.h"
-#include "column_type.h"
+#include "apply_types.h"
 #include "key_set.h"
+#include "kafka_limits.h"
 #include "kafka_log.h"
 #include "log.h"
 #include "pgsql.h"
@@ -28,6 +30,7 @@
 #include "table_schema.h"
 #include "util.h"
 
+#include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +41,10 @@
 
 #define APPLY_BATCH_MAX 5000
 #define APPLY_BATCH_WAIT_MS 200
+/* A batch also closes at this many bytes of records: large values (up to
+ * [kafka] max_message_bytes each) are held by the batch until it commits,
+ * so a few of them make a batch, not thousands. */
+#define APPLY_BATCH_BYTES ((size_t)16 << 20)
 #define APPLY_UPSERT_BATCHES 16 /* after a create met an existing key */
 #define KAFKA_COMMIT_EVERY_MS 1000
 #define RECONNECT_MAX_SEC 30
@@ -138,6 +145,7 @@ struct apply {
 	struct event_counts counts;
 	uint64_t *batch_ops;             /* per route, EVENT_OPS each: this batch's */
 	bool drained;                    /* the last poll found nothing to apply */
+	struct apply_types_seen types_seen; /* headers whose enum labels the target has */
 	struct schema_mac *mac;          /* authenticates capture's cdc.columns headers */
 	char *trusted_topic;             /* the last header that verified, to not */
 	char *trusted_header;            /* compute its mac again for every event */
@@ -428,32 +436,21 @@ static bool target_table_reload(struct apply *a, struct target_table *tt)
 	return cast_types_load(a, tt);
 }
 
-/* The SQL type of a column the event brings (auto_create, auto_evolve): the
- * event's type resolved by the target's catalog, never the event's text
- * (column_type.h).  *sql: caller frees. */
+/* The SQL type of a column the event brings (auto_create, auto_evolve):
+ * apply_types.c resolves the event's type by the target's catalog, never
+ * its text (column_type.h), making the user types it needs; it logs why it
+ * refuses one under a label naming the record, as record_error does.
+ * *sql: caller frees. */
 static bool field_type_sql(struct apply *a, const struct target_table *tt,
 			   const struct event_field *f, const rd_kafka_message_t *m, char **sql)
 {
-	char *text = apply_event_sql_type(f);
-	struct column_type type;
-	struct strbuf why;
-	bool ok;
+	char *where = xasprintf("%s: topic %s partition %d offset %lld", a->label,
+				rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset);
+	bool ok = apply_types_column_sql(a->db, where, tt->qualified, f, a->ev.schema_trusted, sql);
 
-	*sql = NULL;
-	if (!text) {
-		record_error(a, m, "column %s of table %s: the event does not say its type (enable json_schemas, or create the column)",
-			     f->name, tt->qualified);
-		return false;
-	}
-	strbuf_init(&why);
-	ok = column_type_parse(text, &type, &why) &&
-	     column_type_resolve(a->db, a->label, &type, sql, &why);
+	free(where);
 	if (!ok)
-		record_error(a, m, "column %s of table %s: refused: %s", f->name, tt->qualified,
-			     why.data);
-	column_type_fini(&type);
-	strbuf_fini(&why);
-	free(text);
+		a->refused = a->refused || (PQstatus(a->db) == CONNECTION_OK && !stop_requested);
 	return ok;
 }
 
@@ -658,8 +655,16 @@ static bool table_check(struct apply *a, struct target_table *tt, const struct a
 	for (size_t i = 0; ok && i < ev->nfields; i++) {
 		const struct event_field *f = &ev->fields[i];
 		int c = table_schema_column(tt->ts, f->name);
+		bool target_generated = c < 0 && table_schema_generated(tt->ts, f->name) >= 0;
 
-		if (c < 0 && !a->tgt->auto_evolve) {
+		if (target_generated && f->generated)
+			continue; /* computed by the target, as at the source */
+		if ((c >= 0 && f->generated) || target_generated) {
+			record_error(a, m, "column %s of table %s is generated %s but not %s: the target would not follow the source; stopping, nothing applied (change the target column, then restart)",
+				     f->name, tt->qualified, f->generated ? "at the source" : "in the target",
+				     f->generated ? "in the target" : "at the source");
+			ok = false;
+		} else if (c < 0 && !a->tgt->auto_evolve) {
 			record_error(a, m, "column %s of table %s is new at the source and auto_evolve is off",
 				     f->name, tt->qualified);
 			ok = false;
@@ -1214,6 +1219,47 @@ static void kafka_offsets_commit(struct apply *a)
 	a->kafka_pending = NULL;
 }
 
+/* The enum labels the batch's records need, added to the target's enums
+ * before its transaction (apply_types.h).  Labels are data: a header
+ * without a mac (Debezium's) is read too; a forged one stops apply here. */
+static bool types_prepare(struct apply *a)
+{
+	for (size_t i = 0; i < a->nbatch; i++) {
+		const rd_kafka_message_t *m = a->batch[i];
+		const char *topic = rd_kafka_topic_name(m->rkt);
+		const struct table_ref *t = NULL;
+		size_t len;
+		const char *columns = header(m, "cdc.columns", &len);
+		char *where, *table;
+		bool ok, trusted;
+
+		if (!columns || apply_types_seen_has(&a->types_seen, columns, len))
+			continue; /* the usual case: a header seen before */
+		if (!columns_trust(a, m, columns, len, &trusted)) {
+			a->failed = true; /* forged: nothing of it is used */
+			return false;
+		}
+		for (size_t r = 0; r < a->nroutes && !t; r++)
+			if (strcmp(a->routes[r].topic, topic) == 0)
+				t = a->routes[r].table;
+		if (!t)
+			continue; /* refused when the record is applied */
+		where = xasprintf("%s: topic %s partition %d offset %lld", a->label, topic,
+				  (int)m->partition, (long long)m->offset);
+		table = xasprintf("%s.%s", t->schema, t->table);
+		ok = apply_types_labels_prepare(a->db, where, table, columns, len, a->tgt->auto_create,
+						&a->types_seen);
+		free(where);
+		free(table);
+		if (!ok) {
+			a->refused = PQstatus(a->db) == CONNECTION_OK && !stop_requested;
+			a->failed = true;
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Applies the batch; when the target refuses it, applies it again record by
  * record to name the record at fault, then stops. */
 static bool batch_apply(struct apply *a)
@@ -1225,7 +1271,7 @@ static bool batch_apply(struct apply *a)
 	a->plain_creates = a->upsert_batches == 0 && a->tgt->insert_mode != INSERT_MODE_INSERT;
 	a->upsert_batches -= a->upsert_batches > 0;
 	a->create_conflict = false;
-	ok = batch_apply_once(a, false);
+	ok = types_prepare(a) && batch_apply_once(a, false);
 	if (!ok && a->create_conflict) {
 		log_info("%s: a create met a key the target already has (changes sent again after a restart?): applying the batch again with upserts",
 			 a->label);
@@ -1293,9 +1339,15 @@ static bool consumer_new(struct apply *a, const struct topology *topo)
 	char *servers;
 	char err[512];
 	char *group = xasprintf("cdc-agent.%s", a->pipe->name);
+	char fetch_max[32], receive_max[32];
 	bool ok = true;
 
 	servers = strlist_join(&topo->kafka.bootstrap_servers, ",");
+	/* A record of [kafka] max_message_bytes fits one fetch response
+	 * (kafka_limits.h); max.partition.fetch.bytes stays 1 MiB: the
+	 * broker returns a larger first batch of a partition whole. */
+	snprintf(fetch_max, sizeof(fetch_max), "%" PRId64, kafka_fetch_limit(&topo->kafka));
+	snprintf(receive_max, sizeof(receive_max), "%" PRId64, kafka_receive_limit(&topo->kafka));
 	{
 		const char *settings[][2] = {
 			{ "bootstrap.servers", servers },
@@ -1310,6 +1362,8 @@ static bool consumer_new(struct apply *a, const struct topology *topo)
 			/* notice topics capture creates after apply started */
 			{ "topic.metadata.refresh.interval.ms", "5000" },
 			{ "allow.auto.create.topics", "false" },
+			{ "fetch.max.bytes", fetch_max },
+			{ "receive.message.max.bytes", receive_max },
 		};
 
 		for (size_t i = 0; ok && i < ARRAY_LEN(settings); i++)
@@ -1366,6 +1420,7 @@ static void offset_gap(struct apply *a, const rd_kafka_message_t *m)
 static bool consume_loop(struct apply *a)
 {
 	long long batch_started = 0;
+	size_t batch_bytes = 0;
 
 	while (!stop_requested && !a->failed) {
 		/* With a batch open, only take what is already there: a batch
@@ -1385,11 +1440,15 @@ static bool consume_loop(struct apply *a)
 			m = NULL;
 		}
 		if (m) {
-			if (a->nbatch == 0)
+			if (a->nbatch == 0) {
 				batch_started = now_ms();
+				batch_bytes = 0;
+			}
 			a->batch[a->nbatch++] = m;
+			batch_bytes += m->len + m->key_len;
 		}
 		if (a->nbatch > 0 && (a->nbatch >= APPLY_BATCH_MAX || !m ||
+				      batch_bytes >= APPLY_BATCH_BYTES ||
 				      now_ms() - batch_started >= APPLY_BATCH_WAIT_MS)) {
 			if (!batch_apply(a))
 				return false; /* errors already logged */
@@ -1611,6 +1670,7 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	group_free(&a.group);
 	row_values_fini(&a.row);
 	apply_event_fini(&a.ev);
+	apply_types_seen_fini(&a.types_seen);
 	tables_forget(&a);
 	routes_fini(&a);
 	if (a.rk) {

@@ -72,6 +72,10 @@ static void column_infos_read(struct parsed_text *t)
 		ci->type = json_str(item, "type");
 		ci->key = (int)json_integer_value(json_object_get(item, "key"));
 		ci->optional = json_is_true(json_object_get(item, "optional"));
+		ci->udt = json_is_object(json_object_get(item, "udt")) ? json_object_get(item, "udt")
+									: NULL;
+		ci->generated = json_str(item, "generated");
+		t->ngenerated += ci->generated != NULL;
 	}
 	t->names_unique = infos_names_unique(t);
 }
@@ -393,9 +397,39 @@ static void field_describe(struct apply_event *ev, struct event_field *f, size_t
 	f->optional = f->schema ? json_is_true(json_object_get(f->schema, "optional"))
 		      : info	 ? info->optional
 				 : true;
-	f->unchanged = name_listed(ev->unchanged, f->name) || is_placeholder(&f->value);
+	f->unchanged = f->generated || name_listed(ev->unchanged, f->name) ||
+		       is_placeholder(&f->value);
+	f->udt = info ? info->udt : NULL;
 	if (!f->schema && !f->source_type)
 		ev->has_types = false;
+}
+
+/* The header's generated columns, which the row never has (pgoutput does
+ * not send them), as fields where the header has them: the table is created
+ * with them in the source's order.  Unchanged: no value of theirs is ever
+ * written; the target computes them. */
+static void generated_fields_add(struct apply_event *ev, const struct parsed_text *columns)
+{
+	static char null_text[] = "null";
+
+	for (size_t i = 0; i < columns->ninfos; i++) {
+		const struct column_info *info = &columns->infos[i];
+		struct event_field *f;
+		size_t at = i < ev->nfields ? i : ev->nfields;
+
+		if (!info->generated || !info->name)
+			continue;
+		(void)field_add(ev);
+		memmove(&ev->fields[at + 1], &ev->fields[at],
+			(ev->nfields - 1 - at) * sizeof(ev->fields[0]));
+		f = &ev->fields[at];
+		memset(f, 0, sizeof(*f));
+		f->name = info->name;
+		f->value.kind = JSCAN_NULL;
+		f->value.text = null_text;
+		f->value.len = 4;
+		f->generated = info->generated;
+	}
 }
 
 static bool read_row(struct apply_event *ev, const struct jscan_value *row, json_t *row_schema,
@@ -415,6 +449,8 @@ static bool read_row(struct apply_event *ev, const struct jscan_value *row, json
 		if (!jscan_value(&s, &f->value))
 			return false; /* cannot fail: checked when skipped */
 	}
+	if (columns && columns->ngenerated)
+		generated_fields_add(ev, columns);
 	ev->has_types = true;
 	/* Fields named as the header's items, in its order, are distinct when
 	 * the header's names are: then no need to compare every pair. */
@@ -530,6 +566,7 @@ bool apply_event_parse(const void *key, size_t key_len, const void *value, size_
 	ev->source_ts_ms = 0;
 	ev->nfields = ev->nkey_names = 0;
 	ev->has_types = false;
+	ev->schema_trusted = false;
 	json_decref(ev->unchanged);
 	ev->unchanged = NULL;
 	json_decref(ev->texts);
@@ -550,11 +587,7 @@ bool apply_event_parse(const void *key, size_t key_len, const void *value, size_
 	if (key && !read_key(ev, key, key_len, why))
 		return false;
 	if (columns_hdr) {
-		size_t skip = columns_len >= strlen(EVENT_COLUMNS_PREFIX) &&
-					      memcmp(columns_hdr, EVENT_COLUMNS_PREFIX,
-						     strlen(EVENT_COLUMNS_PREFIX)) == 0
-				      ? strlen(EVENT_COLUMNS_PREFIX)
-				      : 0;
+		size_t skip = event_columns_skip(columns_hdr, columns_len);
 
 		columns = parsed_cache_get(&ev->columns, columns_hdr + skip, columns_len - skip,
 					   "cdc.columns header", true, why);

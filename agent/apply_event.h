@@ -32,6 +32,9 @@ struct event_field {
 	bool optional;
 	bool unchanged;            /* listed in cdc.unchanged, or Debezium's placeholder */
 	const char *text;          /* from cdc.text: the value's PostgreSQL text, or NULL */
+	json_t *udt;               /* cdc.columns' user type definition (borrowed), or NULL */
+	const char *generated;     /* a generated column's expression (cdc.columns): the
+				    * field is not in the row, its value never written */
 };
 
 /* One item of a cdc.columns header, read out of its tree once. */
@@ -40,6 +43,8 @@ struct column_info {
 	const char *type;  /* likewise; NULL when absent */
 	int key;           /* 1-based position in the key; 0: not a key column */
 	bool optional;
+	json_t *udt;       /* borrowed from the tree; NULL when absent */
+	const char *generated; /* likewise */
 };
 
 /* Parsed JSON texts that repeat from record to record (a table's schema
@@ -54,6 +59,7 @@ struct parsed_text {
 	struct column_info *infos;  /* cdc.columns only: its items (owned) */
 	size_t ninfos;
 	bool names_unique;          /* no two infos share a name */
+	size_t ngenerated;          /* infos of generated columns */
 };
 
 struct parsed_cache {

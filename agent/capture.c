@@ -21,6 +21,7 @@
 #include "capture_state.h"
 #include "event_counts.h"
 #include "event_json.h"
+#include "kafka_limits.h"
 #include "kafka_out.h"
 #include "log.h"
 #include "pgoutput.h"
@@ -34,6 +35,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -51,6 +53,8 @@
 /* Messages handled between two looks at the clock, Kafka's acks and the
  * status timer while the stream is busy (it looks whenever it runs dry). */
 #define HOUSEKEEPING_EVERY 512
+/* The event buffer is reused for every event up to this capacity. */
+#define EVENT_BUFFER_KEEP ((size_t)4 << 20)
 /* The walsender sends each change on its own; a capture waiting in poll()
  * is woken for each, and each wake-up costs both sides (the walsender's
  * send wakes us, we read a message or two).  After a drain this small, a
@@ -88,6 +92,8 @@ struct capture_table {
 	struct event_table *et;
 	char *columns_mac;  /* the cdc.columns header's mac (schema_mac.h) */
 	size_t count_idx; /* its event_counts index */
+	double labels_reloaded; /* when its enum labels were last read again */
+	int64_t labels_xid;     /* and in which transaction (-1: a snapshot row) */
 };
 
 struct capture {
@@ -124,6 +130,7 @@ struct capture {
 	double next_ground;            /* when capture_ground_check is due */
 	struct strbuf ground_extra;    /* published beyond the topology at the last check */
 	bool kafka_refused;            /* the broker refused a record itself (too large, invalid) */
+	bool too_large;                /* a change over [kafka] max_message_bytes: stop for good */
 	uint64_t error_confirmed;      /* confirmed LSN when the error being retried began */
 	/* Events of confirmed transactions since the pipeline was created
 	 * (event_counts.h): they reach counts_lsn, kept in counts_path;
@@ -316,6 +323,75 @@ static char *key_payload(const struct capture *c, const struct capture_table *ct
 	return strbuf_detach(&sb);
 }
 
+/* Where [kafka] max_message_bytes is set: "FILE:LINE", or the default's
+ * file. */
+static void limit_origin(const struct capture *c, char *buf, size_t size)
+{
+	const struct topo_origin *o = &c->kafka_cfg->origin;
+	int line = topology_key_line(o, "kafka", "max_message_bytes");
+
+	if (line > 0 && line != o->line)
+		snprintf(buf, size, "topology %s:%d", o->file, line);
+	else
+		snprintf(buf, size, "the default; topology %s", o->file ? o->file : "?");
+}
+
+/* Stops capture for good on a change Kafka cannot take: logged with table,
+ * key and size, and whose limit it is (ours, or Kafka's: by_kafka);
+ * kafka_failed keeps the slot from being confirmed past it (nor past
+ * anything after it). */
+static void stop_too_large(struct capture *c, const char *table, const char *key, size_t key_len,
+			   size_t size, bool by_kafka)
+{
+	char limit[32], origin[PATH_MAX + 64];
+
+	kafka_size_text(kafka_record_limit(c->kafka_cfg), limit, sizeof(limit));
+	limit_origin(c, origin, sizeof(origin));
+	/* A key is short as a rule; a long one is cut so that the line (and
+	 * status's reason, which is this line) stays readable. */
+	if (by_kafka)
+		log_error("%s: table %s: the change of key %.*s%s is %zu bytes, refused by Kafka "
+			  "as too large (MSG_SIZE_TOO_LARGE: the topic's max.message.bytes or the "
+			  "broker's message.max.bytes is below what [kafka] max_message_bytes = %s "
+			  "(%s) needs; capture raises a topic's at its start); capture stops, "
+			  "nothing past LSN %X/%X is confirmed",
+			  c->label, table, key_len > 200 ? 200 : (int)key_len, key,
+			  key_len > 200 ? "..." : "", size, limit, origin,
+			  (unsigned)(c->confirmed >> 32), (unsigned)c->confirmed);
+	else
+		log_error("%s: table %s: the change of key %.*s%s is %zu bytes, over [kafka] "
+			  "max_message_bytes = %s (%s): too large for Kafka; capture stops, nothing "
+			  "past LSN %X/%X is confirmed (raise max_message_bytes, or change the row)",
+			  c->label, table, key_len > 200 ? 200 : (int)key_len, key,
+			  key_len > 200 ? "..." : "", size, limit, origin,
+			  (unsigned)(c->confirmed >> 32), (unsigned)c->confirmed);
+	c->too_large = true;
+	c->kafka_failed = true;
+}
+
+/* Whether the event in c->value (with key_len bytes of key and the headers)
+ * is one Kafka takes: checked before producing, so that a change too large
+ * stops capture at once instead of a refusal and a replay again and again. */
+static bool record_fits(struct capture *c, const struct capture_table *ct,
+			const struct pgoutput_value *key_row, size_t key_len,
+			const struct kafka_header *hdrs, size_t n)
+{
+	size_t lens[8], size;
+	char *key, *table;
+
+	for (size_t i = 0; i < n && i < ARRAY_LEN(lens); i++)
+		lens[i] = strlen(hdrs[i].name) + hdrs[i].len;
+	size = kafka_record_size(key_len, c->value.len, lens, n < ARRAY_LEN(lens) ? n : 0);
+	if (size <= (size_t)kafka_record_limit(c->kafka_cfg))
+		return true;
+	key = key_row ? key_payload(c, ct, key_row) : NULL;
+	table = xasprintf("%s.%s", ct->ts->schema, ct->ts->table);
+	stop_too_large(c, table, key ? key : "(none)", key ? strlen(key) : 6, size, false);
+	free(table);
+	free(key);
+	return false;
+}
+
 /* One change as Kafka records: the event, and a tombstone after a delete. */
 static bool emit(struct capture *c, const struct capture_table *ct, char op,
 		 const struct pgoutput_value *before, const struct pgoutput_value *after,
@@ -356,7 +432,8 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 					   strlen(ct->et->columns_header) };
 	hdrs[n++] = (struct kafka_header){ "cdc.columns.mac", ct->columns_mac,
 					   strlen(ct->columns_mac) };
-	ok = produce(c, ct, has_key ? &c->key : NULL, c->value.data, c->value.len, hdrs, n, t);
+	ok = record_fits(c, ct, key_row, has_key ? c->key.len : 0, hdrs, n) &&
+	     produce(c, ct, has_key ? &c->key : NULL, c->value.data, c->value.len, hdrs, n, t);
 	if (ok) {
 		progress_writer_event(&c->progress, src->ts_ms * 1000);
 		event_deltas_add(&t->counts, ct->count_idx, event_op_index(op));
@@ -368,6 +445,12 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 		strbuf_fini(&unchanged);
 	if (may_have_texts)
 		strbuf_fini(&texts);
+	/* The producer copied the event: a buffer grown for a large value
+	 * is given back rather than kept for the process's life. */
+	if (c->value.cap > EVENT_BUFFER_KEEP) {
+		strbuf_fini(&c->value);
+		strbuf_init(&c->value);
+	}
 	return ok;
 }
 
@@ -388,6 +471,7 @@ static void table_set(struct capture *c, struct table_schema *ts)
 	if (!ct) {
 		c->tables = xrealloc(c->tables, (c->ntables + 1) * sizeof(*c->tables));
 		ct = &c->tables[c->ntables++];
+		memset(ct, 0, sizeof(*ct));
 	} else {
 		event_table_free(ct->et);
 		table_schema_free(ct->ts);
@@ -432,6 +516,36 @@ static bool topics_ensure(struct capture *c)
 	return true;
 }
 
+/* A row with an enum value the table's schema does not list (ALTER TYPE
+ * ... ADD VALUE since it was read: pgoutput sends no new Relation for that)
+ * has the labels read again, so the header that goes with the row lists
+ * it: apply adds it on the target before applying the row.  Once a
+ * transaction per table (a label that is still unknown then was renamed
+ * since the row was written), at most once a second for snapshot rows. */
+static bool labels_check(struct capture *c, struct capture_table *ct, int64_t xid,
+			 const struct pgoutput_value *a, const struct pgoutput_value *b)
+{
+	double now = now_sec();
+
+	if (table_schema_labels_known(ct->ts, a) && table_schema_labels_known(ct->ts, b))
+		return true;
+	if (ct->labels_reloaded > 0 && xid == ct->labels_xid &&
+	    (xid >= 0 || now - ct->labels_reloaded < 1.0))
+		return true;
+	ct->labels_reloaded = now;
+	ct->labels_xid = xid;
+	if (!table_schema_types_reload(c->sql, c->label, ct->ts))
+		return false; /* errors already logged */
+	event_table_free(ct->et);
+	ct->et = event_table_new(&c->fmt, ct->ts);
+	free(ct->columns_mac);
+	ct->columns_mac = schema_mac_sign(c->mac, ct->et->topic, ct->et->columns_header,
+					  strlen(ct->et->columns_header));
+	log_info("%s: table %s.%s: enum labels read again (a value new to capture)", c->label,
+		 ct->ts->schema, ct->ts->table);
+	return true;
+}
+
 /* One row of an incremental snapshot (capture_snapshot.c), into the
  * transaction of its high watermark. */
 static bool snapshot_emit(void *ctx, const struct table_schema *ts, const struct pgoutput_value *row)
@@ -453,6 +567,8 @@ static bool snapshot_emit(void *ctx, const struct table_schema *ts, const struct
 		table_set(c, copy);
 		ct = table_find(c, ts->oid);
 	}
+	if (!labels_check(c, ct, -1, row, NULL))
+		return false; /* errors already logged */
 	return emit(c, ct, 'r', NULL, row, &src, NULL, c->open);
 }
 
@@ -853,6 +969,30 @@ static bool key_changed(const struct capture_table *ct, const struct pgoutput_ms
 	return false;
 }
 
+/* A Relation message with the same columns still says the table changed
+ * (pgoutput sends one again only after its relcache entry was invalidated):
+ * a generated column added or dropped, which pgoutput does not list, or a
+ * column's type.  Its generated columns and user types are read again, and
+ * the header rebuilt if they differ. */
+static bool table_extras_refresh(struct capture *c, struct capture_table *ct)
+{
+	char *before = xstrdup(ct->et->columns_header);
+	bool ok = table_schema_extras_reload(c->sql, c->label, ct->ts);
+
+	if (ok) {
+		event_table_free(ct->et);
+		ct->et = event_table_new(&c->fmt, ct->ts);
+		free(ct->columns_mac);
+		ct->columns_mac = schema_mac_sign(c->mac, ct->et->topic, ct->et->columns_header,
+						  strlen(ct->et->columns_header));
+		if (strcmp(before, ct->et->columns_header) != 0)
+			log_info("%s: table %s.%s: generated columns or user types changed", c->label,
+				 ct->ts->schema, ct->ts->table);
+	}
+	free(before);
+	return ok;
+}
+
 static bool handle_relation(struct capture *c, const struct pgoutput_msg *m)
 {
 	struct table_schema *ts;
@@ -866,7 +1006,7 @@ static bool handle_relation(struct capture *c, const struct pgoutput_msg *m)
 		return true;
 	}
 	if (!m->relation.changed && table_find(c, m->relation.rel->oid))
-		return true;
+		return table_extras_refresh(c, table_find(c, m->relation.rel->oid));
 	if (!table_schema_from_relation(c->sql, c->label, m->relation.rel, &ts))
 		return false; /* errors already logged */
 	table_set(c, ts);
@@ -893,6 +1033,9 @@ static bool handle_change(struct capture *c, const struct pgoutput_msg *m)
 		return false;
 	}
 	capture_snapshot_change(c->snap, ct->ts, m);
+	if (m->type != PGOUTPUT_DELETE &&
+	    !labels_check(c, ct, c->open_xid, m->change.new_tuple.values, old))
+		return false; /* errors already logged */
 	switch (m->type) {
 	case PGOUTPUT_INSERT:
 		return emit(c, ct, 'c', NULL, m->change.new_tuple.values, &src, NULL, c->open);
@@ -1208,6 +1351,47 @@ static bool session_run(struct capture *c, bool *retry)
 	return ok;
 }
 
+/* "schema.table" of the captured table whose topic is topic (caller frees),
+ * or the topic's name. */
+static char *table_of_topic(const struct capture *c, const char *topic)
+{
+	for (size_t i = 0; i < c->src->tables.n; i++) {
+		const struct table_ref *t = &c->src->tables.items[i];
+		char *name = topology_topic(c->src, t);
+		bool same = strcmp(name, topic) == 0;
+
+		free(name);
+		if (same)
+			return xasprintf("%s.%s", t->schema, t->table);
+	}
+	return xasprintf("of topic %s", topic);
+}
+
+/* Kafka itself refused a record as too large (librdkafka, or a broker whose
+ * limit or a topic's is below the agent's, set by hand): the same stop as
+ * record_fits', at once rather than a replay again and again. */
+static void kafka_too_large_check(struct capture *c)
+{
+	const struct kafka_too_large *r = c->kafka ? kafka_out_too_large(c->kafka) : NULL;
+	const char *key, *payload;
+	size_t key_len;
+	char *table;
+
+	if (!r || c->too_large)
+		return;
+	/* With the schema block, the key's payload is what names the row. */
+	key = r->key;
+	key_len = r->key_len;
+	payload = strstr(key, "\"payload\":");
+	if (payload && key_len > 0 && key[key_len - 1] == '}') {
+		key_len = (size_t)(key + key_len - 1 - (payload + 10));
+		key = payload + 10;
+	}
+	table = table_of_topic(c, r->topic);
+	stop_too_large(c, table, key, key_len, r->size, true);
+	free(table);
+}
+
 static void capture_fini(struct capture *c)
 {
 	session_close(c);
@@ -1226,7 +1410,7 @@ static void capture_fini(struct capture *c)
 	free(c->label);
 }
 
-bool capture_run(const struct topology *topo, const struct pipeline_cfg *pipe)
+enum capture_end capture_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 {
 	struct capture c = { 0 };
 	struct sigaction sa = { .sa_handler = on_stop_signal };
@@ -1275,7 +1459,9 @@ bool capture_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 		c.streamed_session = false;
 		ok = session_run(&c, &retry);
 		session_close(&c);
-		if (ok || !retry)
+		if (!ok)
+			kafka_too_large_check(&c);
+		if (ok || !retry || c.too_large)
 			break;
 		if (c.streamed_session)
 			backoff = 1; /* it worked until now: start the waits afresh */
@@ -1322,11 +1508,16 @@ out:
 		ok = !c.kafka_failed;
 	if (ok)
 		progress_state_set(&c.progress, "stopping"); /* a clean end (status: STOPPED) */
+	if (c.too_large) {
+		ok = false;
+		progress_error_note(&c.progress, ERROR_TOO_LARGE, NULL); /* the line above */
+		progress_state_set(&c.progress, "failed");
+	}
 	counts_persist(&c);
 	/* The last progress is written after capture_fini: its members now. */
 	progress_refresh(&c.progress, &c);
 	c.progress.refresh = NULL;
 	capture_fini(&c);
 	progress_writer_fini(&c.progress, !ok);
-	return ok;
+	return ok ? CAPTURE_END_OK : c.too_large ? CAPTURE_END_REFUSED : CAPTURE_END_FAILED;
 }

@@ -10,8 +10,16 @@
 #include "common.h"
 #include "topology.h"
 
-/* Runs until SIGTERM/SIGINT (true) or an error it cannot retry (false,
- * logged).  snapshot_mode=initial_only returns after the snapshot. */
-MUST_CHECK bool capture_run(const struct topology *topo, const struct pipeline_cfg *pipe);
+enum capture_end {
+	CAPTURE_END_OK,      /* SIGTERM/SIGINT, or initial_only's snapshot done */
+	CAPTURE_END_FAILED,  /* an error it cannot retry (logged): starting again may help */
+	CAPTURE_END_REFUSED, /* a change too large for Kafka ([kafka] max_message_bytes),
+			      * logged with table, key and size: every start meets it again */
+};
+
+/* Runs until SIGTERM/SIGINT or an error it cannot retry (logged).
+ * snapshot_mode=initial_only returns after the snapshot. */
+MUST_CHECK enum capture_end capture_run(const struct topology *topo,
+					const struct pipeline_cfg *pipe);
 
 #endif

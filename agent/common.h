@@ -29,8 +29,9 @@ enum exit_code {
 	EXIT_BAD_CONFIG = 3,       /* the topology file is invalid */
 	EXIT_RESTART_REQUIRED = 4, /* PostgreSQL needs a restart the agent could not do */
 	EXIT_USAGE = 64,           /* bad command line (as sysexits' EX_USAGE) */
-	EXIT_REFUSED_INPUT = 65    /* apply stopped on a record or a gap (as EX_DATAERR):
-				    * its unit does not restart on it */
+	EXIT_REFUSED_INPUT = 65    /* apply stopped on a record or a gap, capture on a change
+				    * too large for Kafka (as EX_DATAERR): their units do not
+				    * restart on it */
 };
 
 #endif

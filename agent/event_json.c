@@ -88,7 +88,6 @@ static const struct type_map *type_map_for(const struct column_schema *col)
 
 	if (strcmp(col->base_type, "bit") == 0 && col->length >= 1)
 		return col->length == 1 ? &bit_one : &bits_map;
-
 	if (strcmp(col->base_type, "time") == 0)
 		return millis ? &time_ms : &time_us;
 	if (strcmp(col->base_type, "timestamp") == 0)
@@ -121,6 +120,22 @@ static void add_source_type_entries(struct strbuf *sb, const struct column_schem
 		strbuf_addf(sb, ",\"__debezium.source.column.length\":\"%d\"", col->length);
 	if (col->scale >= 0)
 		strbuf_addf(sb, ",\"__debezium.source.column.scale\":\"%d\"", col->scale);
+}
+
+/* An enum's labels joined by ',' as one JSON string, as Debezium's
+ * "allowed" parameter has them. */
+static void add_enum_allowed(struct strbuf *sb, const struct column_schema *col)
+{
+	struct strbuf joined;
+
+	strbuf_init(&joined);
+	for (size_t i = 0; i < col->nlabels; i++) {
+		if (i)
+			strbuf_adds(&joined, ",");
+		strbuf_adds(&joined, col->labels[i]);
+	}
+	json_out_string(sb, joined.data, joined.len);
+	strbuf_fini(&joined);
 }
 
 /* The Connect schema of one scalar of col's type (an array's element too),
@@ -161,6 +176,18 @@ static bool add_scalar_schema(struct strbuf *sb, const struct event_format *fmt,
 			    "{\"type\":\"bytes\",\"optional\":%s,\"name\":\"io.debezium.data.Bits\",\"version\":1,"
 			    "\"parameters\":{\"length\":\"%d\"",
 			    optional ? "true" : "false", col->length);
+		if (field_own) {
+			strbuf_adds(sb, ",");
+			add_source_type_entries(sb, col);
+		}
+		strbuf_adds(sb, "}");
+		return field_own;
+	}
+	if (col->labels) { /* an enum: Debezium's Enum, its labels "allowed" */
+		strbuf_addf(sb, "{\"type\":\"string\",\"optional\":%s,\"name\":\"io.debezium.data.Enum\",\"version\":1,"
+			    "\"parameters\":{\"allowed\":",
+			    optional ? "true" : "false");
+		add_enum_allowed(sb, col);
 		if (field_own) {
 			strbuf_adds(sb, ",");
 			add_source_type_entries(sb, col);
@@ -286,24 +313,49 @@ static char *envelope_schema(const struct event_format *fmt, const struct event_
 	return strbuf_detach(&sb);
 }
 
+/* One item of the cdc.columns header: name, exact type, nullability, key
+ * position, and cdc-agent's extensions: the user type's definition ("udt")
+ * and a generated column's expression ("generated"). */
+static void add_column_item(struct strbuf *sb, const struct column_schema *col)
+{
+	/* the first item follows the prefix and "[" */
+	strbuf_adds(sb, sb->len > sizeof(EVENT_COLUMNS_PREFIX) ? ",{\"name\":" : "{\"name\":");
+	json_out_cstring(sb, col->name);
+	strbuf_adds(sb, ",\"type\":");
+	json_out_cstring(sb, col->type_sql);
+	strbuf_addf(sb, ",\"optional\":%s", col->optional ? "true" : "false");
+	if (col->key_position)
+		strbuf_addf(sb, ",\"key\":%d", col->key_position);
+	if (col->generated) {
+		strbuf_adds(sb, ",\"generated\":");
+		json_out_cstring(sb, col->generated);
+	}
+	if (col->udt) {
+		strbuf_adds(sb, ",\"udt\":");
+		strbuf_adds(sb, col->udt); /* compact JSON from jansson */
+	}
+	strbuf_adds(sb, "}");
+}
+
+/* Every column of the table in attnum order: the generated ones too, where
+ * they stand (a column whose attnum is unknown keeps its place). */
 static char *columns_header(const struct table_schema *ts)
 {
 	struct strbuf sb;
+	size_t g = 0;
 
 	strbuf_init(&sb);
 	strbuf_adds(&sb, EVENT_COLUMNS_PREFIX "[");
 	for (size_t i = 0; i < ts->ncols; i++) {
 		const struct column_schema *col = &ts->cols[i];
 
-		strbuf_adds(&sb, i ? ",{\"name\":" : "{\"name\":");
-		json_out_cstring(&sb, col->name);
-		strbuf_adds(&sb, ",\"type\":");
-		json_out_cstring(&sb, col->type_sql);
-		strbuf_addf(&sb, ",\"optional\":%s", col->optional ? "true" : "false");
-		if (col->key_position)
-			strbuf_addf(&sb, ",\"key\":%d", col->key_position);
-		strbuf_adds(&sb, "}");
+		while (g < ts->ngenerated && col->attnum > 0 &&
+		       ts->generated_cols[g].attnum < col->attnum)
+			add_column_item(&sb, &ts->generated_cols[g++]);
+		add_column_item(&sb, col);
 	}
+	while (g < ts->ngenerated)
+		add_column_item(&sb, &ts->generated_cols[g++]);
 	strbuf_adds(&sb, "]");
 	return strbuf_detach(&sb);
 }

@@ -13,6 +13,8 @@
 #include "table_schema.h"
 #include "util.h"
 
+#include <string.h>
+
 /* Unchanged TOASTed values are sent as Debezium's default placeholder, and
  * listed in the event's "cdc.unchanged" header so apply keeps the stored
  * value whatever the column's type. */
@@ -25,6 +27,14 @@
  * schema: Debezium's JDBC sink then fails on every record.  After a word
  * the header stays a string for Connect.  apply takes it with or without. */
 #define EVENT_COLUMNS_PREFIX "v1 "
+
+/* How many bytes of a cdc.columns header come before its JSON. */
+static inline size_t event_columns_skip(const char *hdr, size_t len)
+{
+	size_t n = sizeof(EVENT_COLUMNS_PREFIX) - 1;
+
+	return len >= n && memcmp(hdr, EVENT_COLUMNS_PREFIX, n) == 0 ? n : 0;
+}
 
 enum decimal_mode {
 	DECIMAL_STRING,  /* "12.340": every digit and the scale, in both modes (default

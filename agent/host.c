@@ -16,6 +16,7 @@
 #include "files.h"
 #include "health.h"
 #include "kafka_install.h"
+#include "kafka_limits.h"
 #include "log.h"
 #include "notify.h"
 #include "pgsql.h"
@@ -28,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <openssl/evp.h>
 #include <pwd.h>
@@ -385,6 +387,10 @@ static bool vars_build(struct host_run *h)
 	snprintf(buf, sizeof(buf), "%d", port + CONTROLLER_PORT_OFFSET);
 	render_vars_add(&h->vars, "controller_port", buf);
 	render_vars_add(&h->vars, "node_id", "1");
+	snprintf(buf, sizeof(buf), "%" PRId64, kafka_batch_limit(&t->kafka));
+	render_vars_add(&h->vars, "message_max_bytes", buf);
+	snprintf(buf, sizeof(buf), "%" PRId64, kafka_request_limit(&t->kafka));
+	render_vars_add(&h->vars, "socket_request_max_bytes", buf);
 	render_vars_add(&h->vars, "cluster_id", id);
 	{
 		char *listeners = xasprintf("PLAINTEXT://%s:%d", host, port);

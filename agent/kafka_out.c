@@ -8,12 +8,15 @@
  */
 #include "kafka_out.h"
 
+#include "kafka_limits.h"
 #include "kafka_log.h"
 #include "log.h"
 #include "util.h"
 
 #include <librdkafka/rdkafka.h>
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,6 +35,9 @@ struct kafka_out {
 	bool brokers_down;            /* "all brokers down" logged; no delivery since */
 	rd_kafka_resp_err_t last_err; /* last broker error logged; 0 after a delivery */
 	bool failing;                 /* a failed delivery logged; no delivery since */
+	size_t queued_bytes;          /* keys and values accepted, not yet acked */
+	int64_t batch_limit;          /* topics' max.message.bytes (kafka_limits.h) */
+	struct kafka_too_large too_large; /* the first record refused as too large */
 };
 
 /* The process's stop flag (kafka_out_stop_on); NULL: none. */
@@ -69,6 +75,25 @@ static void note_fatal(struct kafka_out *ko)
 		  ko->brokers, rd_kafka_err2name(err), why);
 }
 
+/* Keeps the first record refused as too large (by librdkafka or a broker)
+ * for kafka_out_too_large. */
+static void note_too_large(struct kafka_out *ko, const char *topic, const void *key,
+			   size_t key_len, size_t size)
+{
+	if (ko->too_large.refused)
+		return;
+	ko->too_large.refused = true;
+	snprintf(ko->too_large.topic, sizeof(ko->too_large.topic), "%s", topic);
+	ko->too_large.key_len = key_len < sizeof(ko->too_large.key) ? key_len
+								    : sizeof(ko->too_large.key) - 1;
+	if (key)
+		memcpy(ko->too_large.key, key, ko->too_large.key_len);
+	else
+		ko->too_large.key_len = 0;
+	ko->too_large.key[ko->too_large.key_len] = '\0';
+	ko->too_large.size = size;
+}
+
 /* Errors librdkafka recovers from by itself (brokers away, connections
  * lost) are logged once per change of state, not at every reconnection
  * attempt; a delivery resets the state (on_delivery). */
@@ -101,6 +126,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 
 	(void)rk;
 	ko->outstanding--;
+	ko->queued_bytes -= msg->len + msg->key_len;
+	if (msg->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+		note_too_large(ko, rd_kafka_topic_name(msg->rkt), msg->key, msg->key_len,
+			       msg->len + msg->key_len);
 	if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		if (ko->brokers_down || ko->last_err || ko->failing)
 			log_info("kafka %s: messages are delivered again", ko->brokers);
@@ -140,7 +169,30 @@ static bool conf_set(rd_kafka_conf_t *conf, const char *brokers, const char *nam
 /* librdkafka's bound on queued messages (kafka_out_queue reports it). */
 #define QUEUE_MAX_MESSAGES "100000"
 
-static bool producer_conf(const char *brokers, const char *client_id, const char *compression,
+/* 8 MiB of payload is ~150 ms of narrow events at 95k rows/s, and keeps
+ * capture's peak RSS near 44 MiB: with 16, a capture faster than the broker
+ * filled it and peaked at 65 MiB on wide rows (docs/BENCHMARKS.md, "Capture
+ * throughput").  kafka_out_produce keeps to it; librdkafka's own bound
+ * (queue.buffering.max.kbytes) is this plus the largest batch, since
+ * librdkafka never queues a message bigger than its bound (it would report
+ * QUEUE_FULL forever): a large record waits until the queue has room for it
+ * or is empty. */
+#define QUEUE_SOFT_BYTES ((size_t)8 << 20)
+
+/* The settings that follow from [kafka] max_message_bytes (kafka_limits.h). */
+static bool size_conf(rd_kafka_conf_t *conf, const char *brokers, const struct kafka_cfg *cfg)
+{
+	char max_bytes[32], queue_kb[32];
+
+	/* The request limit: one batch of the largest record fits. */
+	snprintf(max_bytes, sizeof(max_bytes), "%" PRId64, kafka_batch_limit(cfg));
+	snprintf(queue_kb, sizeof(queue_kb), "%" PRId64,
+		 ((int64_t)QUEUE_SOFT_BYTES + kafka_batch_limit(cfg)) / 1024 + 1);
+	return conf_set(conf, brokers, "message.max.bytes", max_bytes) &&
+	       conf_set(conf, brokers, "queue.buffering.max.kbytes", queue_kb);
+}
+
+static bool producer_conf(const char *brokers, const char *client_id, const struct kafka_cfg *cfg,
 			  struct kafka_out *ko, rd_kafka_conf_t **out)
 {
 	static const char *const settings[][2] = {
@@ -153,11 +205,7 @@ static bool producer_conf(const char *brokers, const char *client_id, const char
 		 * must not lose anything.  The bounded queue below makes
 		 * kafka_out_produce wait instead (backpressure). */
 		{ "message.timeout.ms", "0" },
-		/* 8 MiB of payload is ~150 ms of narrow events at 95k rows/s, and
-		 * keeps capture's peak RSS near 44 MiB: with 16, a capture faster
-		 * than the broker filled it and peaked at 65 MiB on wide rows
-		 * (docs/BENCHMARKS.md, "Capture throughput"). */
-		{ "queue.buffering.max.kbytes", "8192" },
+		/* queue.buffering.max.kbytes: size_conf. */
 		{ "queue.buffering.max.messages", QUEUE_MAX_MESSAGES },
 		/* The broker's cost is mostly per request (each batch is
 		 * validated, appended and fetched once): 5 ms made ~300-record
@@ -170,6 +218,8 @@ static bool producer_conf(const char *brokers, const char *client_id, const char
 		 * less at 88,000 rows/s (side by side, 3 pairs).  50 ms of
 		 * linger showed no gain over 20 there. */
 		{ "message.copy.max.bytes", "0" },
+		/* batch.size (1 MB) needs no change: a record larger than it
+		 * still goes, alone in its batch; message.max.bytes: size_conf. */
 		/* Topics come from kafka_out_ensure_topic with the configured
 		 * partition count, never from the broker's defaults. */
 		{ "allow.auto.create.topics", "false" },
@@ -184,7 +234,8 @@ static bool producer_conf(const char *brokers, const char *client_id, const char
 	 * default) shrinks them for the broker and the network. */
 	if (!conf_set(conf, brokers, "bootstrap.servers", brokers) ||
 	    !conf_set(conf, brokers, "client.id", client_id) ||
-	    !conf_set(conf, brokers, "compression.codec", compression))
+	    !conf_set(conf, brokers, "compression.codec", kafka_compressions[cfg->compression]) ||
+	    !size_conf(conf, brokers, cfg))
 		goto fail; /* errors already logged */
 	for (size_t i = 0; i < ARRAY_LEN(settings); i++)
 		if (!conf_set(conf, brokers, settings[i][0], settings[i][1]))
@@ -216,7 +267,8 @@ bool kafka_out_new(const struct kafka_cfg *cfg, const char *client_id, kafka_ack
 	ko->brokers = strlist_join(&cfg->bootstrap_servers, ",");
 	ko->on_ack = on_ack;
 	ko->ack_ctx = ack_ctx;
-	if (!producer_conf(ko->brokers, client_id, kafka_compressions[cfg->compression], ko, &conf)) {
+	ko->batch_limit = kafka_batch_limit(cfg);
+	if (!producer_conf(ko->brokers, client_id, cfg, ko, &conf)) {
 		kafka_out_free(ko);
 		return false; /* errors already logged */
 	}
@@ -303,8 +355,9 @@ static bool create_result(struct kafka_out *ko, rd_kafka_event_t *ev, const char
 			  why && *why ? ": " : "", why && *why ? why : "");
 		return false;
 	}
-	log_info("kafka %s: created topic %s (%d partitions, replication factor %d)", ko->brokers,
-		 topic, partitions, replication_factor);
+	log_info("kafka %s: created topic %s (%d partitions, replication factor %d, "
+		 "max.message.bytes %" PRId64 ")",
+		 ko->brokers, topic, partitions, replication_factor, ko->batch_limit);
 	return true;
 }
 
@@ -316,13 +369,20 @@ static bool create_topic(struct kafka_out *ko, const char *topic, int partitions
 	rd_kafka_AdminOptions_t *opts;
 	rd_kafka_queue_t *q;
 	rd_kafka_event_t *ev;
-	char errstr[512];
+	char errstr[512], max_bytes[32];
 	bool ok = false;
 
 	*existed = false;
 	nt = rd_kafka_NewTopic_new(topic, partitions, replication_factor, errstr, sizeof(errstr));
 	if (!nt) {
 		log_error("kafka %s: cannot create topic %s: %s", ko->brokers, topic, errstr);
+		return false;
+	}
+	snprintf(max_bytes, sizeof(max_bytes), "%" PRId64, ko->batch_limit);
+	if (rd_kafka_NewTopic_set_config(nt, "max.message.bytes", max_bytes)) {
+		log_error("kafka %s: cannot create topic %s: max.message.bytes %s refused",
+			  ko->brokers, topic, max_bytes);
+		rd_kafka_NewTopic_destroy(nt);
 		return false;
 	}
 	opts = rd_kafka_AdminOptions_new(ko->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
@@ -351,6 +411,148 @@ static bool create_topic(struct kafka_out *ko, const char *topic, int partitions
 	rd_kafka_queue_destroy(q);
 	rd_kafka_AdminOptions_destroy(opts);
 	rd_kafka_NewTopic_destroy(nt);
+	return ok;
+}
+
+/* An admin request on topic's configuration (DescribeConfigs or
+ * AlterConfigs, by op) and its answer; NULL (logged) if none came. */
+static rd_kafka_event_t *config_request(struct kafka_out *ko, const char *topic,
+					rd_kafka_ConfigResource_t *res, rd_kafka_admin_op_t op,
+					int timeout_ms)
+{
+	rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(ko->rk, op);
+	rd_kafka_queue_t *q = rd_kafka_queue_new(ko->rk);
+	rd_kafka_event_t *ev;
+	char errstr[512];
+
+	if (rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, errstr, sizeof(errstr)))
+		log_warn("kafka %s: topic %s: timeout %d ms: %s", ko->brokers, topic, timeout_ms,
+			 errstr);
+	if (op == RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS)
+		rd_kafka_DescribeConfigs(ko->rk, &res, 1, opts, q);
+	else
+		rd_kafka_AlterConfigs(ko->rk, &res, 1, opts, q);
+	ev = admin_wait(ko, q, timeout_ms + 1000);
+	if (!ev)
+		log_error("kafka %s: topic %s: no answer about its configuration within %d ms",
+			  ko->brokers, topic, timeout_ms);
+	else if (rd_kafka_event_error(ev)) {
+		log_error("kafka %s: topic %s: %s of its configuration failed: %s", ko->brokers,
+			  topic, op == RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS ? "reading" : "changing",
+			  rd_kafka_event_error_string(ev));
+		rd_kafka_event_destroy(ev);
+		ev = NULL;
+	}
+	rd_kafka_queue_destroy(q);
+	rd_kafka_AdminOptions_destroy(opts);
+	return ev;
+}
+
+/* The one resource of a configs result, or NULL (logged) when it failed. */
+static const rd_kafka_ConfigResource_t *config_result(struct kafka_out *ko, const char *topic,
+						      rd_kafka_event_t *ev, bool describe)
+{
+	const rd_kafka_ConfigResource_t **res;
+	size_t n = 0;
+
+	if (describe)
+		res = rd_kafka_DescribeConfigs_result_resources(
+			rd_kafka_event_DescribeConfigs_result(ev), &n);
+	else
+		res = rd_kafka_AlterConfigs_result_resources(
+			rd_kafka_event_AlterConfigs_result(ev), &n);
+	if (n != 1 || rd_kafka_ConfigResource_error(res[0])) {
+		log_error("kafka %s: topic %s: %s its configuration failed: %s", ko->brokers, topic,
+			  describe ? "reading" : "changing",
+			  n == 1 ? rd_kafka_ConfigResource_error_string(res[0]) : "no answer for it");
+		return NULL;
+	}
+	return res[0];
+}
+
+/* AlterConfigs replaces a topic's whole dynamic configuration (librdkafka
+ * 2.0 has no IncrementalAlterConfigs): the new one is every value the
+ * topic sets (source DYNAMIC_TOPIC_CONFIG) with max.message.bytes raised.
+ * false (logged) when a value cannot be carried over (a sensitive one
+ * reads as NULL). */
+static bool raised_config(struct kafka_out *ko, const char *topic,
+			  const rd_kafka_ConfigResource_t *now, const char *max_bytes,
+			  rd_kafka_ConfigResource_t *out)
+{
+	size_t n;
+	const rd_kafka_ConfigEntry_t **entries = rd_kafka_ConfigResource_configs(now, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		const char *name = rd_kafka_ConfigEntry_name(entries[i]);
+		const char *value = rd_kafka_ConfigEntry_value(entries[i]);
+
+		if (rd_kafka_ConfigEntry_source(entries[i]) !=
+			    RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG ||
+		    strcmp(name, "max.message.bytes") == 0)
+			continue;
+		if (!value) {
+			log_error("kafka %s: topic %s: cannot raise max.message.bytes without "
+				  "losing its setting %s (its value is not readable); raise it by "
+				  "hand to %s",
+				  ko->brokers, topic, name, max_bytes);
+			return false;
+		}
+		rd_kafka_ConfigResource_set_config(out, name, value);
+	}
+	rd_kafka_ConfigResource_set_config(out, "max.message.bytes", max_bytes);
+	return true;
+}
+
+/* An existing topic takes records of [kafka] max_message_bytes: its
+ * max.message.bytes is raised to the batch limit when lower (logged as a
+ * change), left alone when higher. */
+static bool topic_max_message_ensure(struct kafka_out *ko, const char *topic, int timeout_ms)
+{
+	rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+	rd_kafka_ConfigResource_t *alter = NULL;
+	rd_kafka_event_t *ev = config_request(ko, topic, res, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS,
+					      timeout_ms);
+	const rd_kafka_ConfigResource_t *now = ev ? config_result(ko, topic, ev, true) : NULL;
+	const rd_kafka_ConfigEntry_t **entries;
+	long long current = -1;
+	char max_bytes[32];
+	size_t n = 0;
+	bool ok = false;
+
+	entries = now ? rd_kafka_ConfigResource_configs(now, &n) : NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), "max.message.bytes") == 0 &&
+		    rd_kafka_ConfigEntry_value(entries[i]))
+			current = strtoll(rd_kafka_ConfigEntry_value(entries[i]), NULL, 10);
+	snprintf(max_bytes, sizeof(max_bytes), "%" PRId64, ko->batch_limit);
+	if (!now) {
+		/* errors already logged */
+	} else if (current < 0) {
+		log_error("kafka %s: topic %s: its configuration has no max.message.bytes",
+			  ko->brokers, topic);
+	} else if (current >= ko->batch_limit) {
+		log_debug("kafka %s: topic %s takes records of %lld bytes", ko->brokers, topic,
+			  current);
+		ok = true;
+	} else {
+		alter = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+		ok = raised_config(ko, topic, now, max_bytes, alter);
+	}
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_ConfigResource_destroy(res);
+	if (!alter)
+		return ok;
+	ev = ok ? config_request(ko, topic, alter, RD_KAFKA_ADMIN_OP_ALTERCONFIGS, timeout_ms)
+		: NULL;
+	ok = ev && config_result(ko, topic, ev, false);
+	if (ok)
+		log_info("kafka %s: topic %s: max.message.bytes %lld -> %s ([kafka] "
+			 "max_message_bytes and its room, agent/kafka_limits.h)",
+			 ko->brokers, topic, current, max_bytes);
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_ConfigResource_destroy(alter);
 	return ok;
 }
 
@@ -431,7 +633,8 @@ bool kafka_out_ensure_topic(struct kafka_out *ko, const char *topic, int partiti
 		return false; /* errors already logged */
 	if (!existed)
 		return true;
-	if (!topic_partition_count(ko, topic, timeout_ms, &count))
+	if (!topic_partition_count(ko, topic, timeout_ms, &count) ||
+	    !topic_max_message_ensure(ko, topic, timeout_ms))
 		return false; /* errors already logged */
 	if (count < partitions) {
 		log_error("kafka %s: topic %s exists with %d partition(s), fewer than the %d "
@@ -470,16 +673,39 @@ static rd_kafka_headers_t *headers_new(const struct kafka_header *headers, size_
 	return hdrs;
 }
 
+/* One producev. */
+static rd_kafka_resp_err_t queue_one(struct kafka_out *ko, const char *topic, const void *key,
+				     size_t key_len, const void *value, size_t value_len,
+				     const struct kafka_header *headers, size_t n_headers,
+				     void *ack_token)
+{
+	/* librdkafka only reads the payload (F_COPY); its API wants void *. */
+	void *payload = (void *)(uintptr_t)value;
+	rd_kafka_headers_t *hdrs = headers_new(headers, n_headers);
+	rd_kafka_resp_err_t err;
+
+	/* RD_KAFKA_MSG_F_COPY: a message may wait in the queue for as long
+	 * as the brokers are away, while the caller reuses its buffers (the
+	 * decoded WAL record) at once. */
+	err = rd_kafka_producev(ko->rk, RD_KAFKA_V_TOPIC(topic),
+				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				RD_KAFKA_V_KEY(key, key ? key_len : 0),
+				RD_KAFKA_V_VALUE(payload, value ? value_len : 0),
+				RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(ack_token),
+				RD_KAFKA_V_END);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR && hdrs)
+		rd_kafka_headers_destroy(hdrs); /* not queued: still ours */
+	return err;
+}
+
 bool kafka_out_produce_headers(struct kafka_out *ko, const char *topic, const void *key,
 			       size_t key_len, const void *value, size_t value_len,
 			       const struct kafka_header *headers, size_t n_headers, void *ack_token)
 {
-	/* librdkafka only reads the payload (F_COPY); its API wants void *. */
-	void *payload = (void *)(uintptr_t)value;
-	rd_kafka_headers_t *hdrs;
 	long long waiting_since = 0;
 	bool warned = false;
 	rd_kafka_resp_err_t err;
+	size_t bytes = (key ? key_len : 0) + (value ? value_len : 0);
 
 	for (;;) {
 		if (kafka_out_failed(ko)) {
@@ -489,26 +715,20 @@ bool kafka_out_produce_headers(struct kafka_out *ko, const char *topic, const vo
 				  ko->brokers, topic);
 			return false;
 		}
-		/* RD_KAFKA_MSG_F_COPY: a message may wait in the queue for as
-		 * long as the brokers are away, while the caller reuses its
-		 * buffers (the decoded WAL record) at once. */
-		hdrs = headers_new(headers, n_headers);
-		err = rd_kafka_producev(ko->rk, RD_KAFKA_V_TOPIC(topic),
-					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-					RD_KAFKA_V_KEY(key, key ? key_len : 0),
-					RD_KAFKA_V_VALUE(payload, value ? value_len : 0),
-					RD_KAFKA_V_HEADERS(hdrs),
-					RD_KAFKA_V_OPAQUE(ack_token), RD_KAFKA_V_END);
-		if (err != RD_KAFKA_RESP_ERR_NO_ERROR && hdrs)
-			rd_kafka_headers_destroy(hdrs); /* not queued: still ours */
-		if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-			ko->outstanding++;
-			if (warned)
-				log_info("kafka %s: queue has room again", ko->brokers);
-			return true;
+		/* QUEUE_SOFT_BYTES, or a large record alone. */
+		if (ko->queued_bytes == 0 || ko->queued_bytes + bytes <= QUEUE_SOFT_BYTES) {
+			err = queue_one(ko, topic, key, key_len, value, value_len, headers,
+					n_headers, ack_token);
+			if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+				ko->outstanding++;
+				ko->queued_bytes += bytes;
+				if (warned)
+					log_info("kafka %s: queue has room again", ko->brokers);
+				return true;
+			}
+			if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+				break;
 		}
-		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-			break;
 		if (stopping()) {
 			log_info("kafka %s: stopping while the producer queue is full (%zu messages "
 				 "unacknowledged)",
@@ -532,6 +752,8 @@ bool kafka_out_produce_headers(struct kafka_out *ko, const char *topic, const vo
 		note_fatal(ko);
 		return false;
 	}
+	if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+		note_too_large(ko, topic, key, key ? key_len : 0, bytes);
 	log_error("kafka %s: cannot queue a message for topic %s: %s", ko->brokers, topic,
 		  rd_kafka_err2str(err));
 	return false;
@@ -552,6 +774,11 @@ bool kafka_out_flush(struct kafka_out *ko, int timeout_ms)
 	log_error("kafka %s: %zu message(s) still unacknowledged after %d ms%s", ko->brokers,
 		  ko->outstanding, timeout_ms, ko->brokers_down ? " (all brokers are down)" : "");
 	return false;
+}
+
+const struct kafka_too_large *kafka_out_too_large(const struct kafka_out *ko)
+{
+	return ko->too_large.refused ? &ko->too_large : NULL;
 }
 
 size_t kafka_out_outstanding(const struct kafka_out *ko)

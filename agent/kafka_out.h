@@ -85,6 +85,21 @@ void kafka_out_poll(struct kafka_out *ko, int timeout_ms);
  * some remain. */
 MUST_CHECK bool kafka_out_flush(struct kafka_out *ko, int timeout_ms);
 
+/* A record Kafka refused as too large (MSG_SIZE_TOO_LARGE, from librdkafka
+ * at once or from a broker in its delivery report): never worth sending
+ * again.  The key is the record's, cut to fit. */
+struct kafka_too_large {
+	bool refused;
+	char topic[256];
+	char key[1024];
+	size_t key_len;
+	size_t size;          /* key and value bytes */
+};
+
+/* The first record refused as too large since the producer was made, or
+ * NULL. */
+const struct kafka_too_large *kafka_out_too_large(const struct kafka_out *ko);
+
 /* Messages accepted and not yet acked. */
 size_t kafka_out_outstanding(const struct kafka_out *ko);
 

@@ -183,9 +183,22 @@ static int with_pipeline(const struct cli_options *opts,
 	return ok ? EXIT_OK : EXIT_ERROR;
 }
 
+static enum capture_end capture_end;
+
+static bool capture_verb_run(const struct topology *topo, const struct pipeline_cfg *pipe)
+{
+	capture_end = capture_run(topo, pipe);
+	return capture_end == CAPTURE_END_OK;
+}
+
+/* A change too large for Kafka exits 65, as apply's refused record: its
+ * unit does not restart on it (RestartPreventExitStatus=), run's
+ * supervisor leaves it failed, status says FAILED with the reason. */
 static int verb_capture(const struct cli_options *opts)
 {
-	return with_pipeline(opts, capture_run);
+	int rc = with_pipeline(opts, capture_verb_run);
+
+	return rc == EXIT_ERROR && capture_end == CAPTURE_END_REFUSED ? EXIT_REFUSED_INPUT : rc;
 }
 
 static enum apply_end apply_end;

@@ -22,6 +22,8 @@
 #define ERROR_REFUSED_RECORD "refused_record"
 #define ERROR_PUBLICATION "publication"
 #define ERROR_TOPIC "topic"
+/* capture: a change over [kafka] max_message_bytes; standing (FAILED at once) */
+#define ERROR_TOO_LARGE "too_large"
 
 void progress_state_set(struct progress_writer *w, const char *state);
 

@@ -143,6 +143,8 @@ static const struct {
 	{ "port", RT_PORT },
 	{ "controller_port", RT_PORT },
 	{ "node_id", RT_NUMBER },
+	{ "message_max_bytes", RT_NUMBER },
+	{ "socket_request_max_bytes", RT_NUMBER },
 	{ "cluster_id", RT_CLUSTER_ID },
 	{ "listeners", RT_LISTENERS },
 	{ "if_kraft", RT_MODE_PREFIX },

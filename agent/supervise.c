@@ -66,8 +66,9 @@ static bool crashed(const struct unit_state *st)
 		strcmp(st->result, "success") != 0);
 }
 
-/* apply stopped on a record (or a gap) it cannot go past: every start would
- * fail on it again, so the unit is left failed until the operator acts. */
+/* apply stopped on a record (or a gap) it cannot go past, or capture on a
+ * change too large for Kafka: every start would fail on it again, so the
+ * unit is left failed until the operator acts. */
 static bool refused_input(const struct unit_state *st)
 {
 	return crashed(st) && strcmp(st->result, "exit-code") == 0 &&

@@ -7,7 +7,8 @@
  *     already brings a killed process back; its restarts show as
  *     activating/auto-restart);
  *   - failed with exit code 65 (EXIT_REFUSED_INPUT: apply on a record or a
- *     gap it cannot go past): every start would fail again: leave it
+ *     gap it cannot go past, capture on a change too large for Kafka):
+ *     every start would fail again: leave it
  *     failed ("gave up"), until the operator starts it;
  *   - failed, or inactive with a Result other than "success": it crashed:
  *     start it again, with backoff (BACKOFF_FIRST_SEC doubling up to

@@ -4,6 +4,12 @@
  * identifies a row on Kafka (the primary key, else the replica identity
  * index).  Capture reads it once per table and again when pgoutput sends a
  * changed Relation message.
+ *
+ * User types travel with their definition (struct column_schema's udt:
+ * enums with their labels, domains with base and constraints, ranges,
+ * multiranges, extension types), and generated columns, which pgoutput does
+ * not send, with their expression (docs/DEBEZIUM_FORMAT.md, "cdc-agent's
+ * extensions"): apply makes the target's from them (agent/apply_types.c).
  */
 #ifndef CDC_TABLE_SCHEMA_H
 #define CDC_TABLE_SCHEMA_H
@@ -23,6 +29,13 @@ struct column_schema {
 	int scale;        /* numeric scale; -1: none */
 	bool optional;    /* nullable */
 	int key_position; /* 1-based position in the key; 0: not a key column */
+	int attnum;       /* the source's attribute number; 0: unknown (dropped since) */
+	char *udt;        /* JSON of a user type's definition (enum, domain, range,
+			   * multirange, extension type; of the element of an
+			   * array), or NULL: built in, or a type the target must have */
+	char **labels;    /* enum columns (and arrays, domains of one): its labels */
+	size_t nlabels;
+	char *generated;  /* generated columns: the expression (pg_get_expr) */
 };
 
 struct table_schema {
@@ -33,6 +46,9 @@ struct table_schema {
 	struct column_schema *cols;   /* in attnum order */
 	size_t nkey;
 	size_t *key_cols;             /* indexes into cols, in key order */
+	size_t nenum_cols;            /* columns with labels (enum values to check) */
+	size_t ngenerated;            /* generated columns (STORED): never sent, */
+	struct column_schema *generated_cols; /* in attnum order; only their schema */
 };
 
 /* Loads the schema of the table with that OID (or, when oid is 0, named
@@ -48,6 +64,21 @@ MUST_CHECK bool table_schema_from_relation(PGconn *conn, const char *label,
 					   const struct pgoutput_relation *rel,
 					   struct table_schema **out);
 void table_schema_free(struct table_schema *ts);
+
+/* Loads again the definitions of the columns' user types (enum labels
+ * added since), in place. */
+MUST_CHECK bool table_schema_types_reload(PGconn *conn, const char *label, struct table_schema *ts);
+
+/* Loads again the table's generated columns and user types, in place. */
+MUST_CHECK bool table_schema_extras_reload(PGconn *conn, const char *label, struct table_schema *ts);
+
+struct pgoutput_value;
+/* Whether every enum value of row (the table's columns, text forms) is one
+ * of the labels ts knows: false when one is not (a label added since). */
+bool table_schema_labels_known(const struct table_schema *ts, const struct pgoutput_value *row);
+
+/* Index of the generated column named name, or -1. */
+int table_schema_generated(const struct table_schema *ts, const char *name);
 
 /* Index of the column named name, or -1. */
 int table_schema_column(const struct table_schema *ts, const char *name);

@@ -426,7 +426,15 @@ static bool parse_size(const struct key_spec *spec, const char *s, int64_t *out,
 			    spec->min < 0 ? " (-1 leaves it unset)" : "");
 		return false;
 	}
-	return size_parse(s, 0, out, err);
+	if (!size_parse(s, 0, out, err))
+		return false;
+	/* max set: a bounded size (both bounds in bytes) */
+	if (spec->max > 0 && (*out < spec->min || *out > spec->max)) {
+		strbuf_addf(err, "'%s' is out of range: from %dMB to %dMB", s, spec->min >> 20,
+			    spec->max >> 20);
+		return false;
+	}
+	return true;
 }
 
 static bool store_string(const char *s, bool (*check)(const char *, struct strbuf *),

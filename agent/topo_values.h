@@ -44,7 +44,7 @@ struct key_spec {
 	bool required;
 	const char *default_value;       /* parsed like a written value; NULL: none */
 	const char *const *enum_values;  /* V_ENUM: NULL-terminated */
-	int min, max;                    /* V_INT */
+	int min, max;                    /* V_INT; V_SIZE: min, and max (bytes) if > 0 */
 };
 
 MUST_CHECK bool value_parse(const struct key_spec *spec, const char *text, void *field,

@@ -10,6 +10,7 @@
 #include "topology.h"
 
 #include "log.h"
+#include "kafka_limits.h"
 #include "topo_values.h"
 
 #include <ctype.h>
@@ -42,6 +43,8 @@ static const char *const interval_modes[] = { "numeric", "string", NULL };
 	{ key, V_INT, offsetof(struct st, field), false, def, NULL, lo, hi }
 #define KEY_SIZE(st, key, field, def, lo) \
 	{ key, V_SIZE, offsetof(struct st, field), false, def, NULL, lo, 0 }
+#define KEY_SIZE_RANGE(st, key, field, def, lo, hi) \
+	{ key, V_SIZE, offsetof(struct st, field), false, def, NULL, lo, hi }
 
 /* Keys shared by [source] and [target]: how to reach the server. */
 #define PG_SERVER_KEYS(st, admin_db_default)                                          \
@@ -83,6 +86,12 @@ static const struct key_spec kafka_keys[] = {
 	KEY(kafka_cfg, "data_dir", V_ABS_PATH, data_dir, false, "/var/lib/kafka"),
 	KEY(kafka_cfg, "heap", V_HEAP, heap, false, "512m"),
 	KEY_ENUM(kafka_cfg, "compression", compression, "lz4", kafka_compressions),
+	/* Bounds: below Kafka's own default (1 MiB) ordinary wide rows would be
+	 * refused; above 512MB the derived limits (kafka_limits.h: the batch
+	 * with its room, the consumer's receive buffer) near librdkafka's caps
+	 * (message.max.bytes 1e9) and no broker heap we render holds it. */
+	KEY_SIZE_RANGE(kafka_cfg, "max_message_bytes", max_message_bytes, "64MB",
+		       KAFKA_MAX_MESSAGE_MIN, KAFKA_MAX_MESSAGE_MAX),
 };
 
 static const struct key_spec zookeeper_keys[] = {

@@ -119,6 +119,7 @@ struct kafka_cfg {
 	char *data_dir;            /* log.dirs */
 	char *heap;                /* JVM heap, e.g. 1g */
 	int compression;           /* index into kafka_compressions (producer) */
+	int64_t max_message_bytes; /* largest record capture produces (kafka_limits.h) */
 };
 
 /* The producer's compression codecs, in the [kafka] compression key's order. */

@@ -109,11 +109,14 @@ values_exactly_once() { # file n
 # --- topics ---
 driver ensure "$B" orders 6 1
 check_eq "ensure_topic creates a topic" 0 "$RC"
-check_contains "and says so" "created topic orders (6 partitions, replication factor 1)" "$ERR"
+# max.message.bytes: the default [kafka] max_message_bytes (64MB) and its
+# room (agent/kafka_limits.h)
+check_contains "and says so" "created topic orders (6 partitions, replication factor 1, max.message.bytes 68222976)" "$ERR"
 check_eq "the topic has 6 partitions" 6 "$(partition_count orders)"
 driver ensure "$B" orders 6 1
 check_eq "ensure_topic on the existing topic succeeds (idempotent)" 0 "$RC"
 check_not_contains "and creates nothing" "created topic" "$ERR"
+check_not_contains "nor changes its max.message.bytes" "max.message.bytes" "$ERR"
 driver ensure "$B" orders 8 1
 check_eq "an existing topic with fewer partitions than configured is an error" 1 "$RC"
 check_contains "naming topic and counts" \

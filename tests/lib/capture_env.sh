@@ -1,6 +1,7 @@
 # tests/lib/capture_env.sh: a source cluster, a ZooKeeper-mode Kafka broker and
 # a bootstrapped topology, for the capture tests.
 #   CAPTURE_AGENT_KEYS: more lines for [agent] (each ending in a newline);
+#   CAPTURE_KAFKA_KEYS: more lines for [kafka] (each ending in a newline);
 #   CAPTURE_KAFKA_PROPS: more key=value broker settings (words).
 #   capture_env_up TABLES_SQL   -> $WORK, $T (topology), $KP (broker port)
 #   capture_start PIPELINE      -> background capture, pid in CAPTURE_PIDS[PIPELINE]
@@ -39,7 +40,7 @@ capture_env_up() { # SQL run in db1 before bootstrap; topology body from stdin
 	(umask 077 && echo 'cdc pw' >"$WORK/db1.pass" && echo 'db2 pw' >"$WORK/db2.pass")
 	T=$WORK/topo.ini
 	{
-		printf '[agent]\nstate_dir = %s/state\nmanage_units = false\n%s[kafka]\nbootstrap_servers = 127.0.0.1:%s\npartitions = %s\n' "$WORK" "${CAPTURE_AGENT_KEYS:-}" "$KP" "${CAPTURE_PARTITIONS:-3}"
+		printf '[agent]\nstate_dir = %s/state\nmanage_units = false\n%s[kafka]\nbootstrap_servers = 127.0.0.1:%s\npartitions = %s\n%s' "$WORK" "${CAPTURE_AGENT_KEYS:-}" "$KP" "${CAPTURE_PARTITIONS:-3}" "${CAPTURE_KAFKA_KEYS:-}"
 		sed -e "s|@PORT@|$PG_PORT_src|g" -e "s|@SOCK@|$PG_SOCK_src|g" -e "s|@WORK@|$WORK|g"
 	} >"$T"
 	"$CDC_AGENT" -c "$T" bootstrap >/dev/null 2>&1

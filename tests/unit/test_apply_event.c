@@ -958,6 +958,51 @@ static void test_bits(void **state)
 	expect_refused(ev, BITS_SCHEMA("3"), "\"B?==\"", &bit3, "is not base64");
 }
 
+/* A header's generated columns become fields where the header has them
+ * (the table is created in the source's order), never with a value; a
+ * row that also has the column is refused; "udt" reaches the field. */
+static void test_generated_and_udt(void **state)
+{
+	struct apply_event *ev = *state;
+	struct parse_input in = {
+		.key = "{\"id\":4}",
+		.value = "{\"before\":null,\"after\":{\"id\":4,\"name\":\"dave\",\"m\":\"ok\"},\"source\":{\"schema\":\"public\",\"table\":\"my_table\"},\"op\":\"c\"}",
+		.columns = "[{\"name\":\"id\",\"type\":\"integer\",\"optional\":false,\"key\":1},"
+			   "{\"name\":\"g\",\"type\":\"integer\",\"optional\":true,\"generated\":\"(id * 2)\"},"
+			   "{\"name\":\"name\",\"type\":\"text\",\"optional\":true},"
+			   "{\"name\":\"m\",\"type\":\"mood\",\"optional\":true,\"udt\":{\"kind\":\"enum\",\"schema\":\"public\",\"name\":\"mood\",\"labels\":[\"ok\"]}},"
+			   "{\"name\":\"last\",\"type\":\"text\",\"optional\":true,\"generated\":\"upper(name)\"}]",
+	};
+	struct strbuf why;
+
+	strbuf_init(&why);
+	for (int round = 0; round < 2; round++) { /* the second from the caches */
+		assert_true(parse(ev, &in, &why));
+		assert_int_equal(ev->nfields, 5);
+		assert_string_equal(ev->fields[0].name, "id");
+		assert_string_equal(ev->fields[1].name, "g");
+		assert_string_equal(ev->fields[1].generated, "(id * 2)");
+		assert_string_equal(ev->fields[1].source_type, "integer");
+		assert_true(ev->fields[1].unchanged);
+		expect_text(ev, "g", &col_int, "UNCHANGED");
+		assert_string_equal(ev->fields[2].name, "name");
+		assert_null(ev->fields[2].generated);
+		expect_text(ev, "name", &col_text, "dave");
+		assert_string_equal(ev->fields[3].name, "m");
+		assert_non_null(ev->fields[3].udt);
+		assert_string_equal(json_string_value(json_object_get(ev->fields[3].udt, "kind")), "enum");
+		assert_null(ev->fields[0].udt);
+		assert_string_equal(ev->fields[4].name, "last");
+		assert_string_equal(ev->fields[4].generated, "upper(name)");
+		assert_int_equal(ev->fields[4].key_position, 0);
+	}
+	/* the row carries a value for a column the header says is generated */
+	in.value = "{\"before\":null,\"after\":{\"id\":4,\"g\":9,\"name\":\"dave\",\"m\":\"ok\"},\"source\":{\"schema\":\"public\",\"table\":\"my_table\"},\"op\":\"c\"}";
+	assert_false(parse(ev, &in, &why));
+	assert_non_null(strstr(why.data, "column g appears twice"));
+	strbuf_fini(&why);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, ev_setup, ev_teardown)
 
 int main(void)
@@ -968,6 +1013,7 @@ int main(void)
 		cmocka_unit_test(test_scan_known),
 		cmocka_unit_test(test_scan_malformed),
 		T(test_event_ours),
+		T(test_generated_and_udt),
 		T(test_event_debezium),
 		T(test_values),
 		T(test_decimal_limits),

@@ -156,11 +156,84 @@ static void test_debezium_forms(void **state)
 	event_table_free(et);
 }
 
+/* An enum's field schema is Debezium's io.debezium.data.Enum with its
+ * labels "allowed" (arrays: the items'), in the one parameters object; the
+ * cdc.columns header lists generated columns where their attnum puts them,
+ * with their expression, and user types with their definition. */
+static void test_enum_and_header(void **state)
+{
+	char *labels[] = { "sad", "o\"k", "happy" };
+	struct column_schema cols[] = {
+		column("id", "int4", false, -1, -1, 1),
+		column("m", "mood", false, -1, -1, 0),
+		column("ms", "mood", true, -1, -1, 0),
+		column("total", "numeric", false, -1, -1, 0),
+	};
+	struct column_schema gen = column("doubled", "numeric", false, -1, -1, 0);
+	size_t key = 0;
+	struct table_schema ts = { .oid = 1, .schema = "public", .table = "t", .ncols = 4,
+				   .cols = cols, .nkey = 1, .key_cols = &key, .ngenerated = 1,
+				   .generated_cols = &gen };
+	struct event_format fmt = { .server_name = "db1server", .db = "db1", .schemas = true };
+	struct event_table *et;
+	json_error_t err;
+	json_t *schema, *f, *header;
+	const char *udt = "{\"kind\":\"enum\",\"schema\":\"public\",\"name\":\"mood\",\"labels\":[\"sad\",\"o\\\"k\",\"happy\"]}";
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		cols[i].attnum = i < 3 ? i + 1 : 5;
+	for (int i = 1; i <= 2; i++) {
+		cols[i].labels = labels;
+		cols[i].nlabels = 3;
+		cols[i].udt = (char *)udt;
+	}
+	gen.attnum = 4;
+	gen.generated = "(total * (2)::numeric)";
+	et = event_table_new(&fmt, &ts);
+	schema = json_loads(et->value_schema, JSON_REJECT_DUPLICATES, &err);
+	if (!schema)
+		fail_msg("value schema is not JSON without duplicate members: %s", err.text);
+	f = after_field(schema, "m");
+	assert_string_equal(json_string_value(json_object_get(f, "name")), "io.debezium.data.Enum");
+	assert_string_equal(json_string_value(json_object_get(f, "type")), "string");
+	assert_string_equal(param(f, "allowed"), "sad,o\"k,happy");
+	assert_string_equal(param(f, "__debezium.source.column.type"), "MOOD");
+	f = after_field(schema, "ms");
+	assert_string_equal(json_string_value(json_object_get(f, "type")), "array");
+	assert_string_equal(param(json_object_get(f, "items"), "allowed"), "sad,o\"k,happy");
+	assert_null(after_field(schema, "doubled"));
+	json_decref(schema);
+
+	/* after the word that keeps it a string for Kafka Connect */
+	assert_memory_equal(et->columns_header, EVENT_COLUMNS_PREFIX, strlen(EVENT_COLUMNS_PREFIX));
+	header = json_loads(et->columns_header + strlen(EVENT_COLUMNS_PREFIX), JSON_REJECT_DUPLICATES, &err);
+	if (!header)
+		fail_msg("cdc.columns is not JSON: %s", err.text);
+	assert_int_equal(json_array_size(header), 5);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(header, 3), "name")),
+			    "doubled");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(header, 3), "generated")),
+			    "(total * (2)::numeric)");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(header, 4), "name")),
+			    "total");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(json_array_get(header, 1), "udt"), "kind")),
+			    "enum");
+	assert_int_equal(json_array_size(json_object_get(
+				 json_object_get(json_array_get(header, 2), "udt"), "labels")),
+			 3);
+	assert_null(json_object_get(json_array_get(header, 0), "udt"));
+	json_decref(header);
+	event_table_free(et);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_one_parameters_object),
 		cmocka_unit_test(test_debezium_forms),
+		cmocka_unit_test(test_enum_and_header),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -143,17 +143,24 @@ static void test_unacked_messages_reported_at_free(void **state)
 
 	(void)state;
 	strlist_add(&cfg.bootstrap_servers, "127.0.0.1:1");
+	cfg.max_message_bytes = 1 << 20; /* [kafka] max_message_bytes = 1MB */
 	assert_true(kafka_out_new(&cfg, "unit", count_ack, &acks, &ko));
+	assert_null(kafka_out_too_large(ko));
 	assert_true(kafka_out_produce(ko, "t", "k1", 2, "v1", 2, (void *)(uintptr_t)0));
 	assert_true(kafka_out_produce(ko, "t", "k1", 2, NULL, 0, (void *)(uintptr_t)1));
 	assert_true(kafka_out_produce(ko, "t", NULL, 0, "v3", 2, (void *)(uintptr_t)2));
 	assert_int_equal(kafka_out_outstanding(ko), 3);
 
-	/* Larger than message.max.bytes: refused at once, never acked. */
+	/* Larger than message.max.bytes (the 1MB limit and its room): refused
+	 * at once, never acked, and told as too large with topic and key. */
 	big = xcalloc(1, 2000000);
 	assert_false(kafka_out_produce(ko, "t", "k", 1, big, 2000000, (void *)(uintptr_t)3));
 	free(big);
 	assert_int_equal(kafka_out_outstanding(ko), 3);
+	assert_non_null(kafka_out_too_large(ko));
+	assert_string_equal(kafka_out_too_large(ko)->topic, "t");
+	assert_string_equal(kafka_out_too_large(ko)->key, "k");
+	assert_int_equal(kafka_out_too_large(ko)->size, 2000001);
 
 	assert_false(kafka_out_flush(ko, 300));
 	assert_false(kafka_out_failed(ko));
@@ -168,6 +175,42 @@ static void test_unacked_messages_reported_at_free(void **state)
 	strlist_fini(&cfg.bootstrap_servers);
 }
 
+/* With the default limit (64 MiB) a 20 MB record is queued even behind
+ * others (librdkafka's own queue bound would refuse it forever); past the
+ * 8 MiB the producer keeps to, it waits for the queue to drain (here: for
+ * ever, so the stop flag ends the wait). */
+static void test_large_record_queued(void **state)
+{
+	static volatile sig_atomic_t stop;
+	struct kafka_cfg cfg = { 0 };
+	struct kafka_out *ko;
+	struct acks acks = { 0 };
+	size_t len = 20 << 20;
+	char *big = xcalloc(1, len);
+
+	(void)state;
+	strlist_add(&cfg.bootstrap_servers, "127.0.0.1:1");
+	assert_true(kafka_out_new(&cfg, "unit", count_ack, &acks, &ko));
+	assert_true(kafka_out_produce(ko, "t", "k1", 2, "v1", 2, (void *)(uintptr_t)0));
+	stop = 1;
+	kafka_out_stop_on(&stop);
+	/* 20 MB behind 4 bytes: over the 8 MiB, it waits (the flag ends it) */
+	assert_false(kafka_out_produce(ko, "t", "k2", 2, big, len, (void *)(uintptr_t)1));
+	assert_int_equal(kafka_out_outstanding(ko), 1);
+	assert_null(kafka_out_too_large(ko));
+	kafka_out_free(ko);
+	assert_int_equal(acks.failed, 1);
+	/* alone in the queue: taken */
+	assert_true(kafka_out_new(&cfg, "unit", count_ack, &acks, &ko));
+	assert_true(kafka_out_produce(ko, "t", "k2", 2, big, len, (void *)(uintptr_t)1));
+	assert_int_equal(kafka_out_outstanding(ko), 1);
+	kafka_out_free(ko);
+	kafka_out_stop_on(NULL);
+	assert_int_equal(acks.failed, 2);
+	free(big);
+	strlist_fini(&cfg.bootstrap_servers);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -176,6 +219,7 @@ int main(void)
 		cmocka_unit_test(test_partition_matches_librdkafka),
 		cmocka_unit_test(test_new_needs_brokers),
 		cmocka_unit_test(test_unacked_messages_reported_at_free),
+		cmocka_unit_test(test_large_record_queued),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,12 +15,15 @@
 #include <cmocka.h>
 
 #include "changes.h"
+#include "kafka_limits.h"
 #include "render.h"
+#include "topology.h"
 #include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -477,6 +480,15 @@ static void vars_complete(struct render_vars *vars, bool kraft)
 	render_vars_add(vars, "listeners", "PLAINTEXT://127.0.0.1:9092");
 	render_vars_add(vars, "zookeeper_connect", "127.0.0.1:2181");
 	render_vars_add(vars, "controller_port", "9093");
+	{
+		char buf[32];
+
+		/* As host.c derives them from the default [kafka] max_message_bytes. */
+		snprintf(buf, sizeof(buf), "%" PRId64, kafka_batch_limit(NULL));
+		render_vars_add(vars, "message_max_bytes", buf);
+		snprintf(buf, sizeof(buf), "%" PRId64, kafka_request_limit(NULL));
+		render_vars_add(vars, "socket_request_max_bytes", buf);
+	}
 }
 
 /* Renders every file of DIR/sub; returns how many (each must succeed and
@@ -550,6 +562,71 @@ static void test_repository_files_render(void **state)
 	free(kafka_zk);
 	free(kafka_kraft);
 	unsetenv("CDC_AGENT_DATA_DIR");
+}
+
+/* The value of "key=" in a rendered properties file (-1: absent). */
+static long long property(const char *text, const char *key)
+{
+	char *needle = xasprintf("\n%s=", key);
+	const char *at = strstr(text, needle);
+	long long v = at ? strtoll(at + strlen(needle), NULL, 10) : -1;
+
+	free(needle);
+	return v;
+}
+
+/* The broker the agent installs takes what capture produces: the rendered
+ * server.properties of both modes carry the limits of kafka_limits.h
+ * (45_units_verify checks the same files in a container). */
+static void test_broker_takes_large_records(void **state)
+{
+	static const char *const modes[] = { "server.properties.zookeeper",
+					      "server.properties.kraft" };
+	struct render_vars vars;
+
+	(void)state;
+	vars_complete(&vars, false);
+	for (size_t i = 0; i < ARRAY_LEN(modes); i++) {
+		char *path = xasprintf("%s/templates/%s", repo_root, modes[i]), *out = NULL;
+
+		assert_true(render_template(path, &vars, &out));
+		assert_int_equal(property(out, "message.max.bytes"), kafka_batch_limit(NULL));
+		assert_int_equal(property(out, "replica.fetch.max.bytes"), kafka_batch_limit(NULL));
+		assert_int_equal(property(out, "socket.request.max.bytes"),
+				 kafka_request_limit(NULL));
+		free(out);
+		free(path);
+	}
+	render_vars_fini(&vars);
+}
+
+/* Across the bounds of [kafka] max_message_bytes, every derived limit holds
+ * a record of that size and keeps within what each side accepts. */
+static void test_limits_consistent(void **state)
+{
+	static const int64_t limits[] = { KAFKA_MAX_MESSAGE_MIN, 20 << 20, KAFKA_MAX_MESSAGE_DEFAULT,
+					  100 << 20, KAFKA_MAX_MESSAGE_MAX };
+
+	(void)state;
+	assert_int_equal(kafka_record_limit(NULL), (int64_t)64 << 20);
+	for (size_t i = 0; i < ARRAY_LEN(limits); i++) {
+		struct kafka_cfg cfg = { .max_message_bytes = limits[i] };
+		int64_t batch = kafka_batch_limit(&cfg);
+
+		assert_int_equal(kafka_record_limit(&cfg), limits[i]);
+		/* a record of L and its batch framing */
+		assert_true(batch >= limits[i] + KAFKA_RECORD_OVERHEAD + 61);
+		/* librdkafka's message.max.bytes: at most 1e9 */
+		assert_true(batch <= 1000000000);
+		/* the consumer: fetch holds a batch, receive >= fetch + 512 */
+		assert_true(kafka_fetch_limit(&cfg) >= batch);
+		assert_true(kafka_receive_limit(&cfg) >= kafka_fetch_limit(&cfg) + 512);
+		assert_true(kafka_receive_limit(&cfg) <= 2147483647);
+		/* the broker: a produce request of one batch fits; 9 digits (render) */
+		assert_true(kafka_request_limit(&cfg) > batch + 1024);
+		assert_true(kafka_request_limit(&cfg) <= 999999999);
+		assert_true(kafka_request_limit(&cfg) >= 104857600);
+	}
 }
 
 static void test_templates_dir_lookup(void **state)
@@ -771,6 +848,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vars_add_get_replace),
+		cmocka_unit_test(test_broker_takes_large_records),
+		cmocka_unit_test(test_limits_consistent),
 		cmocka_unit_test(test_placeholders_replaced),
 		cmocka_unit_test(test_unknown_placeholder_names_file_and_line),
 		cmocka_unit_test(test_unterminated_placeholder),

@@ -127,6 +127,13 @@ static void failed_when_retrying_the_same_error(void **unused)
 	f.error_since_usec = NOW;
 	assert_int_equal(state_of(&f, &v), HEALTH_FAILED);
 	assert_non_null(strstr(v.reason, "public.big"));
+	/* a change too large for Kafka: at its first occurrence */
+	f.error_kind = "too_large";
+	f.error_message = "table public.big: the change of key {\"id\":7} is 2097300 bytes, over "
+			  "[kafka] max_message_bytes = 1MB (topology t.ini:3)";
+	assert_int_equal(state_of(&f, &v), HEALTH_FAILED);
+	assert_non_null(strstr(v.reason, "too_large"));
+	assert_non_null(strstr(v.reason, "{\"id\":7}"));
 }
 
 static void failed_or_stopped_when_gone(void **unused)

@@ -100,6 +100,7 @@ static void test_seed_topology_parses(void **state)
 	assert_ptr_equal(topo->pipelines[0].source, &topo->sources[0]);
 	assert_ptr_equal(topo->pipelines[0].target, &topo->targets[0]);
 	assert_string_equal(topo->agent.state_dir, "/var/lib/cdc-agent");
+	assert_int_equal(topo->kafka.max_message_bytes, 64 << 20); /* default */
 	assert_int_equal(topology_key_line(&topo->sources[0].origin, "source", "tables"), 11);
 	/* unset key: the section's own line */
 	assert_int_equal(topology_key_line(&topo->sources[0].origin, "source", "port"), 4);
@@ -168,6 +169,10 @@ static void test_bad_files_are_rejected(void **state)
 	expect_rejected("[nonsense]\n");
 	expect_rejected("no equals sign\n");
 	expect_rejected("[kafka]\npartitions = 0\n");
+	/* sizes with bounds: 1MB to 512MB, a unit required */
+	expect_rejected("[kafka]\nmax_message_bytes = 1048575B\n");
+	expect_rejected("[kafka]\nmax_message_bytes = 513MB\n");
+	expect_rejected("[kafka]\nmax_message_bytes = 67108864\n");
 	expect_rejected("[kafka]\nmode = zookeeper\nmode = kraft\n");
 	expect_rejected("[pipeline p]\nsource = a\ntarget = b\n");
 }
