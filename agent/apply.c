@@ -16,6 +16,7 @@
 #include "apply.h"
 
 #include "apply_event.h"
+#include "apply_schema.h"
 #include "apply_types.h"
 #include "key_set.h"
 #include "kafka_limits.h"
@@ -61,18 +62,6 @@ static void on_stop_signal(int sig)
 	stop_requested = 1;
 }
 
-/* A target table as apply knows it. */
-struct target_table {
-	char *schema;
-	char *table;
-	char *qualified;           /* "schema"."table" */
-	struct table_schema *ts;
-	char **cast_types;         /* per column: its type, qualified, no modifier */
-	bool *typed_arrays;        /* per column: values go out in an array of
-				    * its type, else in text[] cast per value */
-	char *fingerprint;         /* event shape last checked against it */
-};
-
 /* Rows waiting to go out as one statement.  Each column's values are
  * gathered in one array literal, sent as one parameter and unnested by the
  * statement: its text does not grow with the rows, and the server parses
@@ -115,8 +104,7 @@ struct apply {
 	size_t nroutes;
 	rd_kafka_t *rk;
 	PGconn *db;
-	struct target_table **tables;
-	size_t ntables;
+	struct apply_schema schema;  /* the target tables, their schema changes */
 	rd_kafka_message_t **batch;  /* APPLY_BATCH_MAX slots */
 	size_t nbatch;
 	struct row_group group;
@@ -182,7 +170,24 @@ static void record_error(struct apply *a, const rd_kafka_message_t *m, const cha
 
 /* ---- offsets in the target ----------------------------------------------- */
 
+static bool offsets_tables_create(struct apply *a);
+
+/* Two applies into one target starting together would both create the
+ * tables (CREATE ... IF NOT EXISTS is no lock: the second fails on the
+ * catalog's unique index): one at a time, under a transaction lock. */
 static bool offsets_table_ensure(struct apply *a)
+{
+	bool ok = pgsql_exec(a->db, a->label, "BEGIN") &&
+		  pgsql_exec(a->db, a->label,
+			     "SELECT pg_advisory_xact_lock(hashtext('cdc_agent schema'))") &&
+		  offsets_tables_create(a) && pgsql_exec(a->db, a->label, "COMMIT");
+
+	if (!ok)
+		pgsql_rollback(a->db);
+	return ok;
+}
+
+static bool offsets_tables_create(struct apply *a)
 {
 	return pgsql_exec(a->db, a->label, "CREATE SCHEMA IF NOT EXISTS cdc_agent") &&
 	       pgsql_exec(a->db, a->label,
@@ -195,7 +200,8 @@ static bool offsets_table_ensure(struct apply *a)
 	       pgsql_exec(a->db, a->label,
 			  "CREATE TABLE IF NOT EXISTS cdc_agent.event_counts ("
 			  " pipeline text NOT NULL, table_name text NOT NULL, op text NOT NULL,"
-			  " events bigint NOT NULL, PRIMARY KEY (pipeline, table_name, op))");
+			  " events bigint NOT NULL, PRIMARY KEY (pipeline, table_name, op))") &&
+	       apply_schema_store_ensure(&a->schema);
 }
 
 static void array_add_quoted(struct strbuf *sb, const char *text, size_t len);
@@ -329,382 +335,6 @@ static bool offsets_store(struct apply *a)
 		PQclear(res);
 	}
 	return true;
-}
-
-/* ---- target tables ------------------------------------------------------------- */
-
-static void cast_types_free(struct target_table *tt)
-{
-	for (size_t c = 0; tt->cast_types && c < tt->ts->ncols; c++)
-		free(tt->cast_types[c]);
-	free(tt->cast_types);
-	free(tt->typed_arrays);
-	tt->cast_types = NULL;
-	tt->typed_arrays = NULL;
-}
-
-/* Each column's type by its qualified internal name, which statements cast
- * values to (see add_unnest), and whether an array of it can carry the values:
- * not for array types (an array of arrays is not one), types without an
- * array type, nor types whose arrays are delimited by another character than
- * the ',' statements use (';' for box: text arrays then).  The internal name
- * carries no modifier; SQL's own spelling would ("character" and "bit" mean
- * char(1) and bit(1) in a cast, which cut 'abc' to 'a' and refuse '101' for a
- * bit(3) column). */
-static bool cast_types_load(struct apply *a, struct target_table *tt)
-{
-	struct strbuf oids;
-	const char *params[1];
-	PGresult *res;
-	bool ok;
-
-	strbuf_init(&oids);
-	strbuf_adds(&oids, "{");
-	for (size_t c = 0; c < tt->ts->ncols; c++)
-		strbuf_addf(&oids, "%s%u", c ? "," : "", tt->ts->cols[c].type_oid);
-	strbuf_adds(&oids, "}");
-	params[0] = oids.data;
-	ok = pgsql_query(a->db, a->label,
-			 "SELECT quote_ident(n.nspname) || '.' || quote_ident(t.typname), "
-			 "t.typarray <> 0 AND t.typcategory <> 'A' AND t.typdelim = ',' "
-			 "FROM unnest($1::oid[]) WITH ORDINALITY AS u(o, k) "
-			 "JOIN pg_catalog.pg_type t ON t.oid = u.o "
-			 "JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace ORDER BY u.k",
-			 1, params, &res);
-	strbuf_fini(&oids);
-	if (!ok)
-		return false; /* errors already logged */
-	if ((size_t)PQntuples(res) != tt->ts->ncols) {
-		log_error("%s: table %s: the types of its columns could not be read", a->label,
-			  tt->qualified);
-		PQclear(res);
-		return false;
-	}
-	tt->cast_types = xcalloc(tt->ts->ncols, sizeof(*tt->cast_types));
-	tt->typed_arrays = xcalloc(tt->ts->ncols, sizeof(*tt->typed_arrays));
-	for (size_t c = 0; c < tt->ts->ncols; c++) {
-		tt->cast_types[c] = xstrdup(PQgetvalue(res, (int)c, 0));
-		tt->typed_arrays[c] = PQgetvalue(res, (int)c, 1)[0] == 't';
-	}
-	PQclear(res);
-	return true;
-}
-
-static void target_table_free(struct target_table *tt)
-{
-	if (!tt)
-		return;
-	if (tt->ts)
-		cast_types_free(tt);
-	free(tt->schema);
-	free(tt->table);
-	free(tt->qualified);
-	free(tt->fingerprint);
-	table_schema_free(tt->ts);
-	free(tt);
-}
-
-static bool table_exists(struct apply *a, const char *schema, const char *table, bool *exists)
-{
-	const char *params[] = { schema, table };
-	char *oid = NULL;
-
-	if (!pgsql_query_value(a->db, a->label,
-			       "SELECT to_regclass(quote_ident($1) || '.' || quote_ident($2))::oid",
-			       2, params, &oid))
-		return false; /* errors already logged */
-	*exists = oid != NULL;
-	free(oid);
-	return true;
-}
-
-static bool target_table_reload(struct apply *a, struct target_table *tt)
-{
-	if (tt->ts)
-		cast_types_free(tt);
-	table_schema_free(tt->ts);
-	tt->ts = NULL;
-	free(tt->fingerprint);
-	tt->fingerprint = NULL;
-	if (!table_schema_load(a->db, a->label, 0, tt->schema, tt->table, &tt->ts))
-		return false; /* errors already logged */
-	if (tt->ts->nkey == 0) {
-		log_error("%s: target table %s has no primary key: upserts need one", a->label,
-			  tt->qualified);
-		return false;
-	}
-	return cast_types_load(a, tt);
-}
-
-/* The SQL type of a column the event brings (auto_create, auto_evolve):
- * apply_types.c resolves the event's type by the target's catalog, never
- * its text (column_type.h), making the user types it needs; it logs why it
- * refuses one under a label naming the record, as record_error does.
- * *sql: caller frees. */
-static bool field_type_sql(struct apply *a, const struct target_table *tt,
-			   const struct event_field *f, const rd_kafka_message_t *m, char **sql)
-{
-	char *where = xasprintf("%s: topic %s partition %d offset %lld", a->label,
-				rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset);
-	bool ok = apply_types_column_sql(a->db, where, tt->qualified, f, a->ev.schema_trusted, sql);
-
-	free(where);
-	if (!ok)
-		a->refused = a->refused || (PQstatus(a->db) == CONNECTION_OK && !stop_requested);
-	return ok;
-}
-
-/* CREATE TABLE from the event's column types and key (auto_create). */
-static bool table_create(struct apply *a, struct target_table *tt, const struct apply_event *ev,
-			 const rd_kafka_message_t *m)
-{
-	struct strbuf sql, key;
-	bool ok = true;
-	char *schema = pgsql_quote_ident(a->db, tt->schema);
-
-	strbuf_init(&sql);
-	strbuf_init(&key);
-	strbuf_addf(&sql, "CREATE TABLE %s (", tt->qualified);
-	for (size_t i = 0; ok && i < ev->nfields; i++) {
-		const struct event_field *f = &ev->fields[i];
-		char *type = NULL;
-		char *col = pgsql_quote_ident(a->db, f->name);
-
-		ok = field_type_sql(a, tt, f, m, &type);
-		if (ok)
-			strbuf_addf(&sql, "%s%s %s%s", i ? ", " : "", col, type,
-				    f->optional ? "" : " NOT NULL");
-		free(type);
-		free(col);
-	}
-	for (int pos = 1; ok; pos++) {
-		bool found = false;
-
-		for (size_t i = 0; i < ev->nfields; i++) {
-			if (ev->fields[i].key_position != pos)
-				continue;
-			char *col = pgsql_quote_ident(a->db, ev->fields[i].name);
-
-			strbuf_addf(&key, "%s%s", key.len ? ", " : "", col);
-			free(col);
-			found = true;
-		}
-		if (!found)
-			break;
-	}
-	if (ok && key.len == 0) {
-		record_error(a, m, "cannot create table %s: the event has no key to make its primary key",
-			     tt->qualified);
-		ok = false;
-	}
-	if (ok) {
-		char *create_schema = xasprintf("CREATE SCHEMA IF NOT EXISTS %s", schema);
-
-		strbuf_addf(&sql, ", PRIMARY KEY (%s))", key.data);
-		ok = pgsql_exec(a->db, a->label, create_schema) &&
-		     pgsql_exec(a->db, a->label, sql.data);
-		free(create_schema);
-		if (ok)
-			log_info("%s: created table %s", a->label, tt->qualified);
-	}
-	free(schema);
-	strbuf_fini(&sql);
-	strbuf_fini(&key);
-	return ok;
-}
-
-/* The target table of a table of the topology. */
-static struct target_table *target_table_get(struct apply *a, const struct table_ref *ref,
-					     const struct apply_event *ev,
-					     const rd_kafka_message_t *m)
-{
-	struct target_table *tt;
-	char *schema, *table;
-	bool exists;
-
-	for (size_t i = 0; i < a->ntables; i++)
-		if (strcmp(a->tables[i]->schema, ref->schema) == 0 &&
-		    strcmp(a->tables[i]->table, ref->table) == 0)
-			return a->tables[i];
-	tt = xcalloc(1, sizeof(*tt));
-	tt->schema = xstrdup(ref->schema);
-	tt->table = xstrdup(ref->table);
-	schema = pgsql_quote_ident(a->db, ref->schema);
-	table = pgsql_quote_ident(a->db, ref->table);
-	tt->qualified = xasprintf("%s.%s", schema, table);
-	free(schema);
-	free(table);
-	if (!table_exists(a, tt->schema, tt->table, &exists))
-		goto fail;
-	if (!exists && (ev->op == 't' || ev->op == 'd'))
-		goto fail_quiet; /* nothing there to truncate or delete from */
-	if (!exists && !a->tgt->auto_create) {
-		record_error(a, m, "table %s does not exist in the target and auto_create is off",
-			     tt->qualified);
-		goto fail;
-	}
-	if (!exists && !table_create(a, tt, ev, m))
-		goto fail;
-	if (!target_table_reload(a, tt))
-		goto fail;
-	a->tables = xrealloc(a->tables, (a->ntables + 1) * sizeof(*a->tables));
-	a->tables[a->ntables++] = tt;
-	return tt;
-fail:
-	a->failed = true;
-fail_quiet:
-	target_table_free(tt);
-	return NULL;
-}
-
-static void tables_forget(struct apply *a)
-{
-	for (size_t i = 0; i < a->ntables; i++)
-		target_table_free(a->tables[i]);
-	free(a->tables);
-	a->tables = NULL;
-	a->ntables = 0;
-}
-
-/* ---- schema changes ---------------------------------------------------------- */
-
-/* Types a target column of type `have` can take all values of `want` in. */
-static bool type_holds(const char *have, const char *want)
-{
-	static const char *const ints[] = { "smallint", "integer", "bigint", "numeric" };
-	int hi = -1, wi = -1;
-	int hn, wn, hs, ws;
-
-	if (strcmp(have, want) == 0 || strcmp(have, "text") == 0)
-		return true;
-	for (int i = 0; i < (int)ARRAY_LEN(ints); i++) {
-		if (strcmp(have, ints[i]) == 0)
-			hi = i;
-		if (strcmp(want, ints[i]) == 0)
-			wi = i;
-	}
-	if (hi >= 0 && wi >= 0)
-		return hi >= wi;
-	if (sscanf(have, "character varying(%d)", &hn) == 1) {
-		if (sscanf(want, "character varying(%d)", &wn) == 1 ||
-		    sscanf(want, "character(%d)", &wn) == 1)
-			return hn >= wn;
-		return false;
-	}
-	if (strcmp(have, "character varying") == 0)
-		return strncmp(want, "character", 9) == 0;
-	if (sscanf(have, "numeric(%d,%d)", &hn, &hs) == 2 &&
-	    sscanf(want, "numeric(%d,%d)", &wn, &ws) == 2)
-		return hs >= ws && hn - hs >= wn - ws;
-	return false;
-}
-
-/* The event's shape, to check the table only when it changes. */
-static const char *field_type_tag(const struct event_field *f)
-{
-	const char *t = f->source_type ? f->source_type
-			: f->schema    ? json_string_value(json_object_get(f->schema, "type"))
-				       : NULL;
-
-	return t ? t : "?";
-}
-
-/* "name:type;" of each field; caller frees. */
-static char *event_fingerprint(const struct apply_event *ev)
-{
-	struct strbuf sb;
-
-	strbuf_init(&sb);
-	for (size_t i = 0; i < ev->nfields; i++) {
-		strbuf_adds(&sb, ev->fields[i].name);
-		strbuf_adds(&sb, ":");
-		strbuf_adds(&sb, field_type_tag(&ev->fields[i]));
-		strbuf_adds(&sb, ";");
-	}
-	return strbuf_detach(&sb);
-}
-
-/* Whether fp is ev's fingerprint, without building it (every change is
- * checked). */
-static bool fingerprint_matches(const char *fp, const struct apply_event *ev)
-{
-	for (size_t i = 0; i < ev->nfields; i++) {
-		const char *name = ev->fields[i].name, *type = field_type_tag(&ev->fields[i]);
-		size_t nl = strlen(name), tl = strlen(type);
-
-		if (strncmp(fp, name, nl) != 0 || fp[nl] != ':' || strncmp(fp + nl + 1, type, tl) != 0 ||
-		    fp[nl + 1 + tl] != ';')
-			return false;
-		fp += nl + tl + 2;
-	}
-	return *fp == '\0';
-}
-
-/* Adds columns the source gained (auto_evolve); stops on what cannot be
- * applied safely: a column gone from the source, a type the target column
- * cannot hold. */
-static bool table_check(struct apply *a, struct target_table *tt, const struct apply_event *ev,
-			const rd_kafka_message_t *m)
-{
-	char *fp;
-	bool ok = true, added = false;
-
-	if (tt->fingerprint && fingerprint_matches(tt->fingerprint, ev))
-		return true;
-	fp = event_fingerprint(ev);
-	for (size_t i = 0; ok && i < ev->nfields; i++) {
-		const struct event_field *f = &ev->fields[i];
-		int c = table_schema_column(tt->ts, f->name);
-		bool target_generated = c < 0 && table_schema_generated(tt->ts, f->name) >= 0;
-
-		if (target_generated && f->generated)
-			continue; /* computed by the target, as at the source */
-		if ((c >= 0 && f->generated) || target_generated) {
-			record_error(a, m, "column %s of table %s is generated %s but not %s: the target would not follow the source; stopping, nothing applied (change the target column, then restart)",
-				     f->name, tt->qualified, f->generated ? "at the source" : "in the target",
-				     f->generated ? "in the target" : "at the source");
-			ok = false;
-		} else if (c < 0 && !a->tgt->auto_evolve) {
-			record_error(a, m, "column %s of table %s is new at the source and auto_evolve is off",
-				     f->name, tt->qualified);
-			ok = false;
-		} else if (c < 0) {
-			char *type = NULL, *col = pgsql_quote_ident(a->db, f->name);
-			char *sql = field_type_sql(a, tt, f, m, &type)
-					    ? xasprintf("ALTER TABLE %s ADD COLUMN %s %s",
-							tt->qualified, col, type)
-					    : NULL;
-
-			ok = sql && pgsql_exec(a->db, a->label, sql);
-			if (ok)
-				log_info("%s: table %s: added column %s %s", a->label, tt->qualified,
-					 f->name, type);
-			added = true;
-			free(sql);
-			free(col);
-			free(type);
-		} else if (f->source_type && !type_holds(tt->ts->cols[c].type_sql, f->source_type)) {
-			record_error(a, m, "column %s of table %s is %s at the source but %s in the target, which cannot hold all its values: stopping (change the target column, then restart)",
-				     f->name, tt->qualified, f->source_type, tt->ts->cols[c].type_sql);
-			ok = false;
-		}
-	}
-	for (size_t c = 0; ok && c < tt->ts->ncols; c++) {
-		if (apply_event_field(ev, tt->ts->cols[c].name, c))
-			continue;
-		record_error(a, m, "column %s of table %s is gone from the source's events (dropped at the source?): the agent does not drop target columns; stopping, nothing applied (drop or keep it by hand, then restart)",
-			     tt->ts->cols[c].name, tt->qualified);
-		ok = false;
-	}
-	if (ok && added)
-		ok = target_table_reload(a, tt);
-	if (ok) {
-		free(tt->fingerprint);
-		tt->fingerprint = fp;
-	} else {
-		free(fp);
-	}
-	return ok;
 }
 
 /* ---- statements ------------------------------------------------------------------ */
@@ -929,7 +559,7 @@ static bool row_values_read(struct apply *a, const struct target_table *tt,
 	r->key.data[0] = '\0';
 	r->signature[ts->ncols] = '\0';
 	for (size_t c = 0; c < ts->ncols; c++) {
-		const struct event_field *f = apply_event_field(ev, ts->cols[c].name, c);
+		const struct event_field *f = apply_schema_field(tt, ev, c);
 
 		r->signature[c] = '0';
 		if (!f || (delete && !ts->cols[c].key_position))
@@ -999,6 +629,12 @@ static bool group_add(struct apply *a, struct target_table *tt, const struct app
 	g->creates_only = g->creates_only && (ev->op == 'c' || ev->op == 'r');
 	g->nrows++;
 	return true;
+}
+
+/* Before DDL (apply_schema.h): the rows held go out with the old shape. */
+static bool schema_flush(void *ctx)
+{
+	return group_flush(ctx);
 }
 
 /* ---- batches ------------------------------------------------------------------------- */
@@ -1100,6 +736,17 @@ static bool columns_trust(struct apply *a, const rd_kafka_message_t *m, const ch
 	return true;
 }
 
+/* A record whose table or schema change the target cannot take: no retry.
+ * An empty why: its error was logged naming the record (apply_types.c). */
+static void schema_refused(struct apply *a, const rd_kafka_message_t *m, const struct strbuf *why)
+{
+	if (why->len)
+		record_error(a, m, "%s", why->data);
+	else
+		a->refused = a->refused || (PQstatus(a->db) == CONNECTION_OK && !stop_requested);
+	a->failed = true;
+}
+
 static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_by_one)
 {
 	const struct table_ref *table;
@@ -1140,16 +787,27 @@ static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_
 		a->batch_ops[route * EVENT_OPS + (size_t)op]++;
 	if (ev->source_ts_ms > 0)
 		a->batch_last_ms = ev->source_ts_ms;
-	tt = target_table_get(a, table, ev, m);
-	if (!tt)
+	strbuf_init(&why);
+	a->schema.topic = rd_kafka_topic_name(m->rkt);
+	a->schema.partition = (int)m->partition;
+	a->schema.offset = m->offset;
+	tt = apply_schema_table(&a->schema, table, ev, &why);
+	if (!tt && a->schema.failed)
+		schema_refused(a, m, &why);
+	if (!tt) {
+		strbuf_fini(&why);
 		return !a->failed;
+	}
 	if (ev->op == 't') {
 		char *sql = xasprintf("TRUNCATE %s", tt->qualified);
 
 		ok = group_flush(a) && pgsql_exec(a->db, a->label, sql);
 		free(sql);
 	} else {
-		ok = (ev->op == 'd' || table_check(a, tt, ev, m)) && group_add(a, tt, ev, m);
+		ok = ev->op == 'd' || apply_schema_follow(&a->schema, tt, ev, &why);
+		if (!ok)
+			schema_refused(a, m, &why);
+		ok = ok && group_add(a, tt, ev, m);
 		if (ok && one_by_one)
 			ok = group_flush(a);
 		if (!ok && one_by_one && !a->failed)
@@ -1157,6 +815,7 @@ static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_
 	}
 	if (!ok && !a->create_conflict)
 		a->failed = true;
+	strbuf_fini(&why);
 	return ok;
 }
 
@@ -1173,8 +832,9 @@ static bool batch_apply_once(struct apply *a, bool one_by_one)
 	if (!ok) {
 		group_reset(&a->group);
 		pgsql_rollback(a->db);
-		tables_forget(a); /* DDL of the batch was rolled back too */
+		apply_schema_forget(&a->schema); /* DDL of the batch was rolled back too */
 	}
+	apply_schema_batch_end(&a->schema, ok);
 	return ok;
 }
 
@@ -1528,6 +1188,8 @@ static bool reconnect(struct apply *a)
 		if (stop_requested)
 			break;
 		a->db = pgsql_connect_capture(a->label, &a->tgt->pg, false);
+		a->schema.db = a->db;
+		apply_schema_forget(&a->schema);
 		/* The target's counts again: a COMMIT whose answer was lost
 		 * may have counted the last batch there. */
 		event_counts_fini(&a->counts);
@@ -1607,6 +1269,12 @@ static void progress_refresh(struct progress_writer *w, void *ctx)
 			    json_integer((json_int_t)event_counts_total(&a->counts)));
 	progress_writer_set(w, "events_by_table", event_counts_json(&a->counts));
 	progress_writer_set(w, "behind_source_ms", behind >= 0 ? json_integer(behind) : json_null());
+	progress_writer_set(w, "schema_changes_total", json_integer((json_int_t)a->schema.changes));
+	progress_writer_set(w, "last_schema_change",
+			    a->schema.last_change
+				    ? json_pack("{s:s, s:I}", "change", a->schema.last_change,
+						"at_usec", (json_int_t)a->schema.last_change_usec)
+				    : json_null());
 }
 
 enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg *pipe)
@@ -1620,6 +1288,9 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	a.label = xasprintf("apply %s", pipe->name);
 	routes_init(&a);
 	apply_event_init(&a.ev);
+	apply_schema_init(&a.schema, a.label, pipe);
+	a.schema.flush = schema_flush;
+	a.schema.flush_ctx = &a;
 	key_set_init(&a.group.keys);
 	a.batch = xcalloc(APPLY_BATCH_MAX, sizeof(*a.batch));
 	sigaction(SIGTERM, &sa, NULL);
@@ -1636,6 +1307,7 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	ok = schema_mac_open(a.state_dir, pipe->name, &a.mac);
 	if (ok)
 		a.db = pgsql_connect_capture(a.label, &a.tgt->pg, false);
+	a.schema.db = a.db;
 	ok = ok && a.db && offsets_table_ensure(&a) && counts_load(&a) && consumer_new(&a, topo);
 	a.progress.refresh = progress_refresh;
 	a.progress.refresh_ctx = &a;
@@ -1670,8 +1342,8 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	group_free(&a.group);
 	row_values_fini(&a.row);
 	apply_event_fini(&a.ev);
+	apply_schema_fini(&a.schema);
 	apply_types_seen_fini(&a.types_seen);
-	tables_forget(&a);
 	routes_fini(&a);
 	if (a.rk) {
 		kafka_offsets_commit(&a);

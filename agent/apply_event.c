@@ -60,18 +60,27 @@ static bool infos_names_unique(const struct parsed_text *t)
  * record is described from them: no jansson lookup per value). */
 static void column_infos_read(struct parsed_text *t)
 {
+	/* An array of items, or {"version": N, "columns": [items]} */
+	json_t *items = json_is_object(t->root) ? json_object_get(t->root, "columns") : t->root;
+	json_t *version = json_is_object(t->root) ? json_object_get(t->root, "version") : NULL;
 	json_t *item;
 	size_t i;
 
-	t->ninfos = json_array_size(t->root);
+	t->version = json_integer_value(version) > 0 ? (uint64_t)json_integer_value(version) : 0;
+	t->ninfos = json_array_size(items);
 	t->infos = xcalloc(t->ninfos ? t->ninfos : 1, sizeof(*t->infos));
-	json_array_foreach(t->root, i, item) {
+	json_array_foreach(items, i, item) {
 		struct column_info *ci = &t->infos[i];
+		json_int_t attnum = json_integer_value(json_object_get(item, "attnum"));
 
 		ci->name = json_str(item, "name");
 		ci->type = json_str(item, "type");
 		ci->key = (int)json_integer_value(json_object_get(item, "key"));
 		ci->optional = json_is_true(json_object_get(item, "optional"));
+		/* PostgreSQL's attribute numbers fit in an int2 */
+		ci->attnum = attnum > 0 && attnum <= 32767 ? (int)attnum : 0;
+		ci->default_expr = json_str(item, "default");
+		ci->missing = json_str(item, "missing");
 		ci->udt = json_is_object(json_object_get(item, "udt")) ? json_object_get(item, "udt")
 									: NULL;
 		ci->generated = json_str(item, "generated");
@@ -391,6 +400,9 @@ static void field_describe(struct apply_event *ev, struct event_field *f, size_t
 {
 	f->schema = row_schema ? named_item(row_schema, "field", f->name, i) : NULL;
 	f->source_type = info ? info->type : NULL;
+	f->attnum = info ? info->attnum : 0;
+	f->default_expr = info ? info->default_expr : NULL;
+	f->missing = info ? info->missing : NULL;
 	f->key_position = key_position(ev, f->name);
 	if (!f->key_position && info)
 		f->key_position = info->key;
@@ -566,7 +578,9 @@ bool apply_event_parse(const void *key, size_t key_len, const void *value, size_
 	ev->source_ts_ms = 0;
 	ev->nfields = ev->nkey_names = 0;
 	ev->has_types = false;
-	ev->schema_trusted = false;
+	ev->has_columns = false;
+	ev->schema_version = 0;
+	ev->schema_trusted = false; /* apply's to set, once the header's mac verifies */
 	json_decref(ev->unchanged);
 	ev->unchanged = NULL;
 	json_decref(ev->texts);
@@ -593,6 +607,8 @@ bool apply_event_parse(const void *key, size_t key_len, const void *value, size_
 					   "cdc.columns header", true, why);
 		if (!columns)
 			return false;
+		ev->has_columns = true;
+		ev->schema_version = columns->version;
 	}
 	if (unchanged_hdr) {
 		ev->unchanged = json_loadb(unchanged_hdr, unchanged_len, 0, &err);

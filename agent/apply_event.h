@@ -32,6 +32,10 @@ struct event_field {
 	bool optional;
 	bool unchanged;            /* listed in cdc.unchanged, or Debezium's placeholder */
 	const char *text;          /* from cdc.text: the value's PostgreSQL text, or NULL */
+	/* From the cdc.columns header only (apply_schema.c): */
+	int attnum;                /* the source's attribute number; 0: unknown */
+	const char *default_expr;  /* the source column's default (SQL!), or NULL */
+	const char *missing;       /* the value rows older than the column have, or NULL */
 	json_t *udt;               /* cdc.columns' user type definition (borrowed), or NULL */
 	const char *generated;     /* a generated column's expression (cdc.columns): the
 				    * field is not in the row, its value never written */
@@ -43,6 +47,9 @@ struct column_info {
 	const char *type;  /* likewise; NULL when absent */
 	int key;           /* 1-based position in the key; 0: not a key column */
 	bool optional;
+	int attnum;        /* 0 when absent */
+	const char *default_expr; /* borrowed; NULL when absent */
+	const char *missing;      /* likewise */
 	json_t *udt;       /* borrowed from the tree; NULL when absent */
 	const char *generated; /* likewise */
 };
@@ -58,6 +65,7 @@ struct parsed_text {
 	json_t *root;               /* owned */
 	struct column_info *infos;  /* cdc.columns only: its items (owned) */
 	size_t ninfos;
+	uint64_t version;           /* cdc.columns only: its "version", 0 when absent */
 	bool names_unique;          /* no two infos share a name */
 	size_t ngenerated;          /* infos of generated columns */
 };
@@ -78,6 +86,9 @@ struct apply_event {
 	struct event_field *fields; /* the row: after, or before for a delete */
 	size_t nfields;
 	bool has_types;         /* every field has a schema or a source type */
+	/* The cdc.columns header: */
+	bool has_columns;       /* the record has one */
+	uint64_t schema_version; /* its "version" (capture's LSN), 0 when absent */
 	bool schema_trusted;    /* its cdc.columns header is capture's (schema_mac.h):
 				 * the SQL expressions it carries may be run */
 	/* private */

@@ -490,6 +490,21 @@ static void table_set(struct capture *c, struct table_schema *ts)
 	}
 }
 
+/* A table's description got its version: the LSN of the first change
+ * after its Relation message (the message itself comes without one:
+ * walsender sends LSN 0 for all but a callback's last write). */
+static void table_version_settle(struct capture *c, struct capture_table *ct)
+{
+	if (ct->ts->version != 0 || c->change_lsn == 0)
+		return;
+	ct->ts->version = c->change_lsn;
+	event_table_free(ct->et);
+	free(ct->columns_mac);
+	ct->et = event_table_new(&c->fmt, ct->ts);
+	ct->columns_mac = schema_mac_sign(c->mac, ct->et->topic, ct->et->columns_header,
+					  strlen(ct->et->columns_header));
+}
+
 static void tables_free(struct capture *c)
 {
 	for (size_t i = 0; i < c->ntables; i++) {
@@ -536,6 +551,9 @@ static bool labels_check(struct capture *c, struct capture_table *ct, int64_t xi
 	ct->labels_xid = xid;
 	if (!table_schema_types_reload(c->sql, c->label, ct->ts))
 		return false; /* errors already logged */
+	/* another description: another version (apply looks at it again) */
+	if (c->change_lsn > ct->ts->version)
+		ct->ts->version = c->change_lsn;
 	event_table_free(ct->et);
 	ct->et = event_table_new(&c->fmt, ct->ts);
 	free(ct->columns_mac);
@@ -564,6 +582,7 @@ static bool snapshot_emit(void *ctx, const struct table_schema *ts, const struct
 
 		if (!table_schema_load(c->sql, c->label, ts->oid, NULL, NULL, &copy))
 			return false; /* errors already logged */
+		copy->version = c->change_lsn;
 		table_set(c, copy);
 		ct = table_find(c, ts->oid);
 	}
@@ -651,6 +670,7 @@ static bool snapshot_table(struct capture *c, const struct table_ref *t, uint64_
 
 	if (!table_schema_load(c->sql, c->label, 0, t->schema, t->table, &ts))
 		return false; /* errors already logged */
+	ts->version = lsn; /* the snapshot's: the stream's changes come after it */
 	table_set(c, ts);
 	ct = table_find(c, ts->oid);
 	row = xcalloc(ts->ncols, sizeof(*row));
@@ -969,33 +989,61 @@ static bool key_changed(const struct capture_table *ct, const struct pgoutput_ms
 	return false;
 }
 
-/* A Relation message with the same columns still says the table changed
- * (pgoutput sends one again only after its relcache entry was invalidated):
- * a generated column added or dropped, which pgoutput does not list, or a
- * column's type.  Its generated columns and user types are read again, and
- * the header rebuilt if they differ. */
-static bool table_extras_refresh(struct capture *c, struct capture_table *ct)
+/* Waits (up to TXN_VISIBLE_WAIT_MS) until the transaction being decoded
+ * ends in the backend that ran it: until then, catalog reads do not see
+ * what it changed.  Its transaction id lock goes after it left the
+ * snapshots' list of running ones. */
+#define TXN_VISIBLE_WAIT_MS 5000
+static bool transaction_visible(struct capture *c)
 {
-	char *before = xstrdup(ct->et->columns_header);
-	bool ok = table_schema_extras_reload(c->sql, c->label, ct->ts);
+	char xid[24];
+	const char *params[] = { xid };
 
-	if (ok) {
-		event_table_free(ct->et);
-		ct->et = event_table_new(&c->fmt, ct->ts);
-		free(ct->columns_mac);
-		ct->columns_mac = schema_mac_sign(c->mac, ct->et->topic, ct->et->columns_header,
-						  strlen(ct->et->columns_header));
-		if (strcmp(before, ct->et->columns_header) != 0)
-			log_info("%s: table %s.%s: generated columns or user types changed", c->label,
-				 ct->ts->schema, ct->ts->table);
+	if (!c->open || c->open_xid <= 0)
+		return true;
+	snprintf(xid, sizeof(xid), "%lld", (long long)c->open_xid);
+	for (int waited = 0; waited < TXN_VISIBLE_WAIT_MS; waited += 10) {
+		char *n = NULL;
+		bool running;
+
+		if (!pgsql_query_value(c->sql, c->label,
+				       "SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'transactionid' "
+				       "AND transactionid = $1::text::xid LIMIT 1",
+				       1, params, &n))
+			return false; /* errors already logged */
+		running = n != NULL;
+		free(n);
+		if (!running)
+			return true;
+		usleep(10 * 1000);
 	}
-	free(before);
-	return ok;
+	log_warn("%s: transaction %s still running after %d ms: reading the catalog anyway",
+		 c->label, xid, TXN_VISIBLE_WAIT_MS);
+	return true;
+}
+
+/* Whether a and b give the same cdc.columns items (then the header keeps
+ * its version: apply need not look at the table again). */
+static bool table_schema_described_alike(const struct table_schema *a,
+					 const struct table_schema *b)
+{
+	struct strbuf ta, tb;
+	bool same;
+
+	strbuf_init(&ta);
+	strbuf_init(&tb);
+	event_columns_json(&ta, a);
+	event_columns_json(&tb, b);
+	same = ta.len == tb.len && memcmp(ta.data, tb.data, ta.len) == 0;
+	strbuf_fini(&ta);
+	strbuf_fini(&tb);
+	return same;
 }
 
 static bool handle_relation(struct capture *c, const struct pgoutput_msg *m)
 {
 	struct table_schema *ts;
+	struct capture_table *old;
 
 	if (!capture_snapshot_listed(c->src, m->relation.rel->nspname, m->relation.rel->relname)) {
 		/* Still in the publication, no longer in the pipeline: ignored
@@ -1005,13 +1053,24 @@ static bool handle_relation(struct capture *c, const struct pgoutput_msg *m)
 				 c->label, m->relation.rel->nspname, m->relation.rel->relname);
 		return true;
 	}
-	if (!m->relation.changed && table_find(c, m->relation.rel->oid))
-		return table_extras_refresh(c, table_find(c, m->relation.rel->oid));
-	if (!table_schema_from_relation(c->sql, c->label, m->relation.rel, &ts))
+	/* Read again at every Relation message, even one with the same
+	 * columns: SET DEFAULT or SET NOT NULL send one too (pgoutput sends
+	 * one after any invalidation of the table, before its next change).
+	 * The catalog is read once the transaction shows (its DDL may be in
+	 * it: walsender decodes a commit before the backend ends it). */
+	if (!transaction_visible(c) ||
+	    !table_schema_from_relation(c->sql, c->label, m->relation.rel, &ts))
 		return false; /* errors already logged */
+	old = table_find(c, ts->oid);
+	ts->version = 0; /* the next change's LSN (table_version_settle) */
+	if (old && table_schema_described_alike(old->ts, ts)) {
+		ts->version = old->ts->version; /* the same description, the same version */
+		table_schema_free(ts);
+		return true;
+	}
 	table_set(c, ts);
 	log_info("%s: table %s.%s: schema %s (%zu columns)", c->label, ts->schema, ts->table,
-		 m->relation.rel->generation > 1 ? "changed" : "loaded", ts->ncols);
+		 old ? "changed" : "loaded", ts->ncols);
 	return true;
 }
 
@@ -1032,6 +1091,7 @@ static bool handle_change(struct capture *c, const struct pgoutput_msg *m)
 			  m->change.rel->oid);
 		return false;
 	}
+	table_version_settle(c, ct);
 	capture_snapshot_change(c->snap, ct->ts, m);
 	if (m->type != PGOUTPUT_DELETE &&
 	    !labels_check(c, ct, c->open_xid, m->change.new_tuple.values, old))
@@ -1075,6 +1135,8 @@ static bool handle_truncate(struct capture *c, const struct pgoutput_msg *m)
 	for (uint32_t i = 0; i < m->truncate.nrels; i++) {
 		struct capture_table *ct = table_find(c, m->truncate.rels[i]->oid);
 
+		if (ct)
+			table_version_settle(c, ct);
 		if (ct)
 			capture_snapshot_change(c->snap, ct->ts, m);
 		if (ct && c->src->truncate_events && !emit(c, ct, 't', NULL, NULL, &src, NULL, c->open))

@@ -13,6 +13,7 @@
 #include "json_out.h"
 #include "pg_text.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,18 +315,29 @@ static char *envelope_schema(const struct event_format *fmt, const struct event_
 }
 
 /* One item of the cdc.columns header: name, exact type, nullability, key
- * position, and cdc-agent's extensions: the user type's definition ("udt")
- * and a generated column's expression ("generated"). */
-static void add_column_item(struct strbuf *sb, const struct column_schema *col)
+ * position, and cdc-agent's extensions: the source's attribute number, its
+ * default and the value older rows have (schema evolution), the user type's
+ * definition ("udt") and a generated column's expression ("generated"). */
+static void add_column_item(struct strbuf *sb, const struct column_schema *col, bool *first)
 {
-	/* the first item follows the prefix and "[" */
-	strbuf_adds(sb, sb->len > sizeof(EVENT_COLUMNS_PREFIX) ? ",{\"name\":" : "{\"name\":");
+	strbuf_adds(sb, *first ? "{\"name\":" : ",{\"name\":");
+	*first = false;
 	json_out_cstring(sb, col->name);
 	strbuf_adds(sb, ",\"type\":");
 	json_out_cstring(sb, col->type_sql);
 	strbuf_addf(sb, ",\"optional\":%s", col->optional ? "true" : "false");
 	if (col->key_position)
 		strbuf_addf(sb, ",\"key\":%d", col->key_position);
+	if (col->attnum > 0)
+		strbuf_addf(sb, ",\"attnum\":%d", col->attnum);
+	if (col->default_expr) {
+		strbuf_adds(sb, ",\"default\":");
+		json_out_cstring(sb, col->default_expr);
+	}
+	if (col->missing) {
+		strbuf_adds(sb, ",\"missing\":");
+		json_out_cstring(sb, col->missing);
+	}
 	if (col->generated) {
 		strbuf_adds(sb, ",\"generated\":");
 		json_out_cstring(sb, col->generated);
@@ -337,27 +349,39 @@ static void add_column_item(struct strbuf *sb, const struct column_schema *col)
 	strbuf_adds(sb, "}");
 }
 
-/* Every column of the table in attnum order: the generated ones too, where
- * they stand (a column whose attnum is unknown keeps its place). */
+/* The cdc.columns header (docs/DEBEZIUM_FORMAT.md): the description's
+ * version (the LSN of the first change capture sent with it: apply never
+ * goes back to an older one) and one item per column. */
 static char *columns_header(const struct table_schema *ts)
 {
 	struct strbuf sb;
-	size_t g = 0;
 
 	strbuf_init(&sb);
-	strbuf_adds(&sb, EVENT_COLUMNS_PREFIX "[");
+	strbuf_addf(&sb, EVENT_COLUMNS_PREFIX "{\"version\":%" PRIu64 ",\"columns\":", ts->version);
+	event_columns_json(&sb, ts);
+	strbuf_adds(&sb, "}");
+	return strbuf_detach(&sb);
+}
+
+/* Every column of the table in attnum order: the generated ones too, where
+ * they stand (a column whose attnum is unknown keeps its place). */
+void event_columns_json(struct strbuf *sb, const struct table_schema *ts)
+{
+	size_t g = 0;
+	bool first = true;
+
+	strbuf_adds(sb, "[");
 	for (size_t i = 0; i < ts->ncols; i++) {
 		const struct column_schema *col = &ts->cols[i];
 
 		while (g < ts->ngenerated && col->attnum > 0 &&
 		       ts->generated_cols[g].attnum < col->attnum)
-			add_column_item(&sb, &ts->generated_cols[g++]);
-		add_column_item(&sb, col);
+			add_column_item(sb, &ts->generated_cols[g++], &first);
+		add_column_item(sb, col, &first);
 	}
 	while (g < ts->ngenerated)
-		add_column_item(&sb, &ts->generated_cols[g++]);
-	strbuf_adds(&sb, "]");
-	return strbuf_detach(&sb);
+		add_column_item(sb, &ts->generated_cols[g++], &first);
+	strbuf_adds(sb, "]");
 }
 
 /* The source block's runs that do not change from event to event (see

@@ -78,6 +78,10 @@ struct event_column {
 struct event_table *event_table_new(const struct event_format *fmt, const struct table_schema *ts);
 void event_table_free(struct event_table *et);
 
+/* The cdc.columns header's "columns" array for ts (capture compares two
+ * descriptions of a table by it). */
+void event_columns_json(struct strbuf *sb, const struct table_schema *ts);
+
 /* What goes in the "source" block besides the constants. */
 struct event_source {
 	int64_t ts_ms;            /* commit time (snapshot: its start) */

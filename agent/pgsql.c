@@ -399,6 +399,22 @@ bool pgsql_exec(PGconn *conn, const char *label, const char *sql)
 	return ok;
 }
 
+bool pgsql_exec_why(PGconn *conn, const char *label, const char *sql, struct strbuf *why)
+{
+	bool stopped;
+	PGresult *res = exec_sql(conn, sql, -1, NULL, &stopped);
+	bool ok = result_ok(res);
+
+	if (!ok) {
+		log_failure(conn, label, res, stopped, sql);
+		strbuf_adds(why, stopped ? "stopped"
+				 : res	 ? result_error(res)
+					 : first_line(PQerrorMessage(conn)));
+	}
+	PQclear(res);
+	return ok;
+}
+
 bool pgsql_exec_secret(PGconn *conn, const char *label, const char *what, const char *sql)
 {
 	/* Sent as separate statements: a multi-statement string is logged

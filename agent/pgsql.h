@@ -44,6 +44,10 @@ PGconn *pgsql_connect_capture(const char *label, const struct pg_server_cfg *ser
 
 /* Runs a statement that returns no rows. */
 MUST_CHECK bool pgsql_exec(PGconn *conn, const char *label, const char *sql);
+/* pgsql_exec that also appends the server's error (its first line) to
+ * *why, for a message naming what the statement was for. */
+MUST_CHECK bool pgsql_exec_why(PGconn *conn, const char *label, const char *sql,
+			       struct strbuf *why);
 
 /* Runs a statement that may carry a secret in a transaction of its own
  * (the caller has none open): its text is never logged here, and the server

@@ -163,6 +163,7 @@ static void metrics_add(const char *kind, const struct progress *pr, json_t *hal
 {
 	static const char *const keys[] = { "events_total", "events_by_table", "behind_source_ms",
 					    "queue", "snapshot" };
+	static const char *const apply_keys[] = { "schema_changes_total", "last_schema_change" };
 	bool capture = strcmp(kind, "capture") == 0;
 
 	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
@@ -173,6 +174,13 @@ static void metrics_add(const char *kind, const struct progress *pr, json_t *hal
 		if (i == 2 && pr && clock_usec(CLOCK_REALTIME) - pr->updated_usec > BEHIND_STALE_USEC)
 			v = NULL;
 		json_object_set_new(half, keys[i], v ? json_deep_copy(v) : json_null());
+	}
+	/* apply's schema changes applied since the pipeline was created, and
+	 * the last one (apply_schema.c) */
+	for (size_t i = 0; !capture && i < ARRAY_LEN(apply_keys); i++) {
+		json_t *v = pr ? json_object_get(pr->extra, apply_keys[i]) : NULL;
+
+		json_object_set_new(half, apply_keys[i], v ? json_deep_copy(v) : json_null());
 	}
 }
 

@@ -146,6 +146,12 @@ static void pipeline_metrics(const json_t *doc, struct strbuf *out)
 			half_metrics(p, "apply", out, per_half[m].metric, per_half[m].key);
 		}
 	}
+	family(out, "cdc_agent_schema_changes_total", "counter",
+	       "Schema changes of the source apply made the target follow, since the pipeline was created.");
+	json_array_foreach(json_object_get(doc, "pipelines"), i, p)
+		sample(out, "cdc_agent_schema_changes_total",
+		       json_object_get(json_object_get(p, "apply"), "schema_changes_total"), "pipeline",
+		       str(p, "name"), NULL);
 	family(out, "cdc_agent_apply_lag_events", "gauge",
 	       "Events in Kafka that apply has not committed to the target.");
 	json_array_foreach(json_object_get(doc, "pipelines"), i, p)

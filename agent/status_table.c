@@ -70,6 +70,20 @@ static void print_components(const json_t *doc, FILE *out)
 	}
 }
 
+/* "  schema changes: 3, last: table public.t: column d added (integer)" */
+static void print_schema_changes(const json_t *apply, FILE *out)
+{
+	json_int_t n = json_integer_value(json_object_get(apply, "schema_changes_total"));
+	const json_t *last = json_object_get(apply, "last_schema_change");
+
+	if (n <= 0)
+		return;
+	fprintf(out, "  schema changes: %lld", (long long)n);
+	if (json_is_object(last))
+		fprintf(out, ", last: %s", status_str(json_object_get(last, "change"), "?"));
+	fprintf(out, "\n");
+}
+
 static void print_pipeline(const json_t *p, FILE *out)
 {
 	const json_t *capture = json_object_get(p, "capture"), *apply = json_object_get(p, "apply");
@@ -89,6 +103,7 @@ static void print_pipeline(const json_t *p, FILE *out)
 	fprintf(out, "%-16s %-12s %-22s %-22s %-14s %-10s %-11s %-10s %s\n",
 		status_str(json_object_get(p, "name"), "?"), status_str(json_object_get(p, "state"), "?"),
 		half_state(capture), half_state(apply), rates, lag, retained, age, err);
+	print_schema_changes(apply, out);
 }
 
 void status_print_table(const json_t *doc, FILE *out)

@@ -15,6 +15,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A column's default expression and the value rows older than the column
+ * have (PostgreSQL keeps it when ADD COLUMN's default needs no rewrite; a
+ * later rewrite stores it in the rows and drops it).  As text of the element:
+ * only for types whose array literal splits on ',' and that are no arrays. */
+#define ATTR_DEFAULT_SQL \
+	"(SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d " \
+	" WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum AND a.attgenerated = '')"
+#define ATTR_MISSING_SQL \
+	"CASE WHEN a.atthasmissing AND t.typcategory <> 'A' AND t.typdelim = ',' " \
+	"     THEN (a.attmissingval::text::text[])[1] END"
+
 /* Columns in attnum order; the key is the primary key, else the replica
  * identity index.  indkey is an int2vector (subscripts from 0). */
 static const char columns_sql[] =
@@ -23,7 +34,8 @@ static const char columns_sql[] =
 	"       coalesce(nullif(bt.typname, ''), t.typname), "
 	"       t.typcategory = 'A', a.atttypmod, NOT a.attnotnull, "
 	"       coalesce(array_position(k.indkey::int2[], a.attnum) "
-	"                - array_lower(k.indkey::int2[], 1) + 1, 0), a.attnum "
+	"                - array_lower(k.indkey::int2[], 1) + 1, 0), "
+	"       a.attnum, " ATTR_DEFAULT_SQL ", " ATTR_MISSING_SQL " "
 	"FROM pg_class c "
 	"JOIN pg_namespace n ON n.oid = c.relnamespace "
 	"JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
@@ -91,6 +103,8 @@ static void schema_from_result(PGresult *res, struct table_schema **out)
 		col->optional = strcmp(PQgetvalue(res, i, 9), "t") == 0;
 		col->key_position = atoi(PQgetvalue(res, i, 10));
 		col->attnum = atoi(PQgetvalue(res, i, 11));
+		col->default_expr = PQgetisnull(res, i, 12) ? NULL : xstrdup(PQgetvalue(res, i, 12));
+		col->missing = PQgetisnull(res, i, 13) ? NULL : xstrdup(PQgetvalue(res, i, 13));
 	}
 	key_columns_collect(ts);
 	*out = ts;
@@ -430,13 +444,15 @@ bool table_schema_load(PGconn *conn, const char *label, uint32_t oid, const char
 }
 
 /* The relation's columns, in its order, with what the catalog knows of them;
- * a column the catalog no longer has (dropped since) is nullable, not key. */
+ * a column the catalog no longer has (dropped or renamed since) is nullable,
+ * not key, attnum 0 (unknown: apply then knows it by its name). */
 static const char relation_sql[] =
 	"SELECT $1::oid, $2::text, $3::text, c.name, c.typ, format_type(c.typ, c.typmod), "
 	"       coalesce(nullif(bt.typname, ''), t.typname), t.typcategory = 'A', c.typmod, "
 	"       coalesce(NOT a.attnotnull, true), "
 	"       coalesce(array_position(k.indkey::int2[], a.attnum) "
-	"                - array_lower(k.indkey::int2[], 1) + 1, 0), coalesce(a.attnum, 0) "
+	"                - array_lower(k.indkey::int2[], 1) + 1, 0), "
+	"       coalesce(a.attnum, 0), " ATTR_DEFAULT_SQL ", " ATTR_MISSING_SQL " "
 	"FROM unnest($4::text[], $5::oid[], $6::int4[]) WITH ORDINALITY AS c(name, typ, typmod, ord) "
 	"JOIN pg_type t ON t.oid = c.typ "
 	"LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A' "
@@ -524,6 +540,8 @@ static void column_schema_fini(struct column_schema *col)
 	free(col->type_sql);
 	free(col->base_type);
 	free(col->generated);
+	free(col->default_expr);
+	free(col->missing);
 	column_types_free(col);
 }
 

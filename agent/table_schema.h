@@ -29,7 +29,10 @@ struct column_schema {
 	int scale;        /* numeric scale; -1: none */
 	bool optional;    /* nullable */
 	int key_position; /* 1-based position in the key; 0: not a key column */
-	int attnum;       /* the source's attribute number; 0: unknown (dropped since) */
+	int attnum;       /* the source's attribute number (a rename keeps it); 0: unknown */
+	char *default_expr; /* pg_get_expr of its default, or NULL */
+	char *missing;    /* the value rows older than the column have (attmissingval,
+			   * as text), or NULL: they were rewritten, or it has none */
 	char *udt;        /* JSON of a user type's definition (enum, domain, range,
 			   * multirange, extension type; of the element of an
 			   * array), or NULL: built in, or a type the target must have */
@@ -46,6 +49,8 @@ struct table_schema {
 	struct column_schema *cols;   /* in attnum order */
 	size_t nkey;
 	size_t *key_cols;             /* indexes into cols, in key order */
+	uint64_t version;             /* capture: the LSN at which it loaded this
+				       * description (cdc.columns "version") */
 	size_t nenum_cols;            /* columns with labels (enum values to check) */
 	size_t ngenerated;            /* generated columns (STORED): never sent, */
 	struct column_schema *generated_cols; /* in attnum order; only their schema */

@@ -31,6 +31,8 @@ static const char *const hba_modes[] = { "auto", "yes", "no", NULL };
 static const char *const snapshot_modes[] = { "initial", "never", "initial_only", "when_needed",
 					      NULL };
 static const char *const insert_modes[] = { "upsert", "insert", NULL };
+/* In enum schema_changes' order (topology.h). */
+static const char *const schema_changes_modes[] = { "follow", "additive", NULL };
 /* In enum decimal_mode's order (event_json.h). */
 static const char *const decimal_modes[] = { "string", "precise", "double", NULL };
 static const char *const interval_modes[] = { "numeric", "string", NULL };
@@ -129,6 +131,7 @@ static const struct key_spec target_keys[] = {
 static const struct key_spec pipeline_keys[] = {
 	KEY(pipeline_cfg, "source", V_STRING, source_name, true, NULL),
 	KEY(pipeline_cfg, "target", V_STRING, target_name, true, NULL),
+	KEY_ENUM(pipeline_cfg, "schema_changes", schema_changes, "follow", schema_changes_modes),
 };
 
 struct section_spec {

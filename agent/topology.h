@@ -19,6 +19,9 @@ enum kafka_mode { KAFKA_MODE_ZOOKEEPER, KAFKA_MODE_KRAFT };
 enum manage_hba { MANAGE_HBA_AUTO, MANAGE_HBA_YES, MANAGE_HBA_NO };
 enum snapshot_mode { SNAPSHOT_INITIAL, SNAPSHOT_NEVER, SNAPSHOT_INITIAL_ONLY, SNAPSHOT_WHEN_NEEDED };
 enum insert_mode { INSERT_MODE_UPSERT, INSERT_MODE_INSERT };
+/* What apply does with the source's schema changes (apply_schema.c):
+ * follow every one, or never drop a column nor narrow a type. */
+enum schema_changes { SCHEMA_CHANGES_FOLLOW, SCHEMA_CHANGES_ADDITIVE };
 /* Debezium's interval.handling.mode; string (ISO 8601) is lossless. */
 enum interval_mode { INTERVAL_NUMERIC, INTERVAL_STRING };
 
@@ -91,6 +94,7 @@ struct pipeline_cfg {
 	struct topo_origin origin;
 	char *source_name;
 	char *target_name;
+	int schema_changes;        /* enum schema_changes */
 	struct source_cfg *source; /* resolved, borrowed from the topology */
 	struct target_cfg *target;
 };

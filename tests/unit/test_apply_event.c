@@ -1003,6 +1003,47 @@ static void test_generated_and_udt(void **state)
 	strbuf_fini(&why);
 }
 
+/* The header's object form (capture's since schema evolution): version,
+ * attnum, default and missing per column; the array form still reads. */
+static void test_columns_header_object(void **state)
+{
+	struct apply_event *ev = *state;
+	struct parse_input in = {
+		.key = "{\"id\":4}", .value = EV_C,
+		.columns = "{\"version\":24023360,\"columns\":[{\"name\":\"id\",\"type\":\"integer\","
+			   "\"optional\":false,\"key\":1,\"attnum\":1},{\"name\":\"name\",\"type\":\"text\","
+			   "\"optional\":true,\"attnum\":3,\"default\":\"'x'::text\",\"missing\":\"x\"}]}"
+	};
+	struct strbuf why;
+
+	strbuf_init(&why);
+	assert_true(parse(ev, &in, &why));
+	assert_true(ev->has_columns);
+	assert_int_equal(ev->schema_version, 24023360);
+	assert_false(ev->schema_trusted);
+	assert_int_equal(ev->fields[0].attnum, 1);
+	assert_int_equal(ev->fields[0].key_position, 1);
+	assert_null(ev->fields[0].default_expr);
+	assert_int_equal(ev->fields[1].attnum, 3);
+	assert_string_equal(ev->fields[1].source_type, "text");
+	assert_string_equal(ev->fields[1].default_expr, "'x'::text");
+	assert_string_equal(ev->fields[1].missing, "x");
+	/* an attnum out of int2's range is no attnum */
+	in.columns = "{\"version\":1,\"columns\":[{\"name\":\"id\",\"attnum\":40000},{\"name\":\"name\",\"attnum\":-2}]}";
+	assert_true(parse(ev, &in, &why));
+	assert_int_equal(ev->fields[0].attnum, 0);
+	assert_int_equal(ev->fields[1].attnum, 0);
+	in.columns = COLUMNS;
+	assert_true(parse(ev, &in, &why));
+	assert_true(ev->has_columns);
+	assert_int_equal(ev->schema_version, 0);
+	assert_int_equal(ev->fields[1].attnum, 0);
+	in.columns = NULL;
+	assert_true(parse(ev, &in, &why));
+	assert_false(ev->has_columns);
+	strbuf_fini(&why);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, ev_setup, ev_teardown)
 
 int main(void)
@@ -1013,6 +1054,7 @@ int main(void)
 		cmocka_unit_test(test_scan_known),
 		cmocka_unit_test(test_scan_malformed),
 		T(test_event_ours),
+		T(test_columns_header_object),
 		T(test_generated_and_udt),
 		T(test_event_debezium),
 		T(test_values),

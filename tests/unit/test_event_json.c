@@ -177,7 +177,7 @@ static void test_enum_and_header(void **state)
 	struct event_format fmt = { .server_name = "db1server", .db = "db1", .schemas = true };
 	struct event_table *et;
 	json_error_t err;
-	json_t *schema, *f, *header;
+	json_t *schema, *f, *header, *root;
 	const char *udt = "{\"kind\":\"enum\",\"schema\":\"public\",\"name\":\"mood\",\"labels\":[\"sad\",\"o\\\"k\",\"happy\"]}";
 
 	(void)state;
@@ -207,10 +207,14 @@ static void test_enum_and_header(void **state)
 
 	/* after the word that keeps it a string for Kafka Connect */
 	assert_memory_equal(et->columns_header, EVENT_COLUMNS_PREFIX, strlen(EVENT_COLUMNS_PREFIX));
-	header = json_loads(et->columns_header + strlen(EVENT_COLUMNS_PREFIX), JSON_REJECT_DUPLICATES, &err);
-	if (!header)
+	root = json_loads(et->columns_header + strlen(EVENT_COLUMNS_PREFIX), JSON_REJECT_DUPLICATES, &err);
+	if (!root)
 		fail_msg("cdc.columns is not JSON: %s", err.text);
+	/* {"version": N, "columns": [...]}: the items carry their attnums */
+	header = json_object_get(root, "columns");
 	assert_int_equal(json_array_size(header), 5);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(header, 3), "attnum")), 4);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(header, 4), "attnum")), 5);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(header, 3), "name")),
 			    "doubled");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(header, 3), "generated")),
@@ -224,7 +228,7 @@ static void test_enum_and_header(void **state)
 				 json_object_get(json_array_get(header, 2), "udt"), "labels")),
 			 3);
 	assert_null(json_object_get(json_array_get(header, 0), "udt"));
-	json_decref(header);
+	json_decref(root);
 	event_table_free(et);
 }
 

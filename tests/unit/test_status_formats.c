@@ -172,7 +172,8 @@ static void test_event_metrics(void **unused)
 		"   \"queue\": {\"messages\": 3, \"max_messages\": 100000},"
 		"   \"snapshot\": {\"running\": true, \"tables_done\": 1, \"tables_remaining\": 2,"
 		"     \"tables\": [{\"table\": \"public.t\", \"rows\": 10, \"done\": true, \"kind\": \"initial\"}]}},"
-		" \"apply\": {\"behind_source_ms\": null, \"events_total\": 11, \"events_by_table\": null}}]}";
+		" \"apply\": {\"behind_source_ms\": null, \"events_total\": 11, \"events_by_table\": null,"
+		"   \"schema_changes_total\": 4, \"last_schema_change\": null}}]}";
 	static const char *const want[] = {
 		"# TYPE cdc_agent_milliseconds_behind_source gauge\n",
 		"cdc_agent_milliseconds_behind_source{pipeline=\"p1\",process=\"capture\"} 0\n",
@@ -188,6 +189,8 @@ static void test_event_metrics(void **unused)
 		"cdc_agent_snapshot_rows{pipeline=\"p1\",table=\"public.t\"} 10\n",
 		"cdc_agent_producer_queue_messages{pipeline=\"p1\"} 3\n",
 		"cdc_agent_producer_queue_max_messages{pipeline=\"p1\"} 100000\n",
+		"# TYPE cdc_agent_schema_changes_total counter\n",
+		"cdc_agent_schema_changes_total{pipeline=\"p1\"} 4\n",
 	};
 	json_t *doc = json_loads(text, 0, NULL);
 	struct strbuf sb;

@@ -99,6 +99,7 @@ static void test_seed_topology_parses(void **state)
 	assert_string_equal(topo->targets[0].pg.service, "postgresql@15-main.service");
 	assert_ptr_equal(topo->pipelines[0].source, &topo->sources[0]);
 	assert_ptr_equal(topo->pipelines[0].target, &topo->targets[0]);
+	assert_int_equal(topo->pipelines[0].schema_changes, SCHEMA_CHANGES_FOLLOW); /* default */
 	assert_string_equal(topo->agent.state_dir, "/var/lib/cdc-agent");
 	assert_int_equal(topo->kafka.max_message_bytes, 64 << 20); /* default */
 	assert_int_equal(topology_key_line(&topo->sources[0].origin, "source", "tables"), 11);
@@ -151,6 +152,26 @@ static void test_decimal_default_follows_json_schemas(void **state)
 		topology_free(topo);
 		free(text);
 	}
+}
+
+/* schema_changes: follow (default) or additive; anything else refused. */
+static void test_schema_changes_key(void **state)
+{
+	char *text = xasprintf("%sschema_changes = additive\n", seed);
+	char *bad = xasprintf("%sschema_changes = never\n", seed);
+	bool ok;
+	struct topology *topo;
+
+	(void)state;
+	topo = load_text(text, &ok);
+	assert_true(ok);
+	assert_int_equal(topo->pipelines[0].schema_changes, SCHEMA_CHANGES_ADDITIVE);
+	topology_free(topo);
+	topo = load_text(bad, &ok);
+	assert_false(ok);
+	assert_null(topo);
+	free(text);
+	free(bad);
 }
 
 static void expect_rejected(const char *text)
@@ -392,6 +413,7 @@ int main(void)
 		cmocka_unit_test(test_seed_topology_parses),
 		cmocka_unit_test(test_topic_prefix_defaults_to_name),
 		cmocka_unit_test(test_decimal_default_follows_json_schemas),
+		cmocka_unit_test(test_schema_changes_key),
 		cmocka_unit_test(test_bad_files_are_rejected),
 		cmocka_unit_test(test_path_and_heap_values),
 		cmocka_unit_test(test_line_too_long),
