@@ -865,16 +865,18 @@ static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_
 	struct apply_event *ev = &a->ev;
 	struct strbuf why;
 	struct target_table *tt;
-	size_t ulen, clen;
+	size_t ulen, clen, tlen;
 	const char *unchanged = header(m, "cdc.unchanged", &ulen);
 	const char *columns = header(m, "cdc.columns", &clen);
+	const char *texts = header(m, "cdc.text", &tlen);
 	size_t route = 0;
 	int op;
 	bool ok;
 
 	strbuf_init(&why);
 	ok = apply_event_parse(m->key, m->key_len, m->payload, m->len, unchanged, ulen, columns,
-			       clen, ev, &why);
+			       clen, ev, &why) &&
+	     apply_event_texts(ev, texts, tlen, &why);
 	if (!ok) {
 		record_error(a, m, "malformed event: %s", why.data);
 		a->failed = true; /* the record itself is at fault: no retry */

@@ -21,6 +21,8 @@
 
 #define USEC_PER_SEC INT64_C(1000000)
 #define USEC_PER_DAY (INT64_C(86400) * USEC_PER_SEC)
+/* PostgreSQL's longest bit string (MaxAttrSize bytes of bits). */
+#define BITS_MAX INT64_C(83886080)
 /* The placeholder's bytes in base64, as Debezium sends it for bytea. */
 #define PLACEHOLDER_BASE64 "X19kZWJleml1bV91bmF2YWlsYWJsZV92YWx1ZQ=="
 
@@ -598,6 +600,7 @@ void apply_event_fini(struct apply_event *ev)
 	strbuf_fini(&ev->value);
 	strbuf_fini(&ev->key);
 	json_decref(ev->unchanged);
+	json_decref(ev->texts);
 	parsed_cache_fini(&ev->schemas);
 	parsed_cache_fini(&ev->columns);
 	memset(ev, 0, sizeof(*ev));
@@ -626,6 +629,8 @@ bool apply_event_parse(const void *key, size_t key_len, const void *value, size_
 	ev->schema_trusted = false; /* apply's to set, once the header's mac verifies */
 	json_decref(ev->unchanged);
 	ev->unchanged = NULL;
+	json_decref(ev->texts);
+	ev->texts = NULL;
 	if (!value)
 		return true; /* tombstone: the delete before it did the work */
 	if (!read_value(ev, value, value_len, &e, &schema, why))
@@ -642,8 +647,10 @@ bool apply_event_parse(const void *key, size_t key_len, const void *value, size_
 	if (key && !read_key(ev, key, key_len, why))
 		return false;
 	if (columns_hdr) {
-		columns = parsed_cache_get(&ev->columns, columns_hdr, columns_len, "cdc.columns header",
-					   true, why);
+		size_t skip = event_columns_skip(columns_hdr, columns_len);
+
+		columns = parsed_cache_get(&ev->columns, columns_hdr + skip, columns_len - skip,
+					   "cdc.columns header", true, why);
 		if (!columns)
 			return false;
 		ev->has_columns = true;
@@ -668,6 +675,35 @@ bool apply_event_parse(const void *key, size_t key_len, const void *value, size_
 	}
 	return read_row(ev, row, struct_fields(schema, row_name), columns, why) &&
 	       key_matches_row(ev, row_name, why);
+}
+
+bool apply_event_texts(struct apply_event *ev, const char *hdr, size_t len, struct strbuf *why)
+{
+	json_error_t err;
+	const char *name;
+	json_t *text;
+
+	if (!hdr || ev->op == 0 || ev->op == 't')
+		return true;
+	ev->texts = json_loadb(hdr, len, 0, &err);
+	if (!json_is_object(ev->texts)) {
+		strbuf_addf(why, "cdc.text header is not a JSON object (%s)",
+			    ev->texts ? "another JSON value" : err.text);
+		return false;
+	}
+	json_object_foreach(ev->texts, name, text) {
+		struct event_field *f = (struct event_field *)apply_event_field(ev, name, 0);
+
+		/* a null, or an array with null elements in their place */
+		if (!f || !json_is_string(text) ||
+		    (f->value.kind != JSCAN_NULL && f->value.kind != JSCAN_ARRAY)) {
+			strbuf_addf(why, "cdc.text header names column %.64s, which the event does not send as a null or an array to replace with a text",
+				    name);
+			return false;
+		}
+		f->text = json_string_value(text);
+	}
+	return true;
 }
 
 const struct event_field *apply_event_field(const struct apply_event *ev, const char *name,
@@ -711,6 +747,8 @@ static char *type_from_params(json_t *params)
 	return strbuf_detach(&sb);
 }
 
+static bool parse_int_in(const char *s, int64_t lo, int64_t hi, int64_t *out);
+
 /* From the Connect schema alone (Debezium's defaults, no source types). */
 static char *type_from_schema(json_t *schema)
 {
@@ -726,7 +764,9 @@ static char *type_from_schema(json_t *schema)
 		{ "io.debezium.time.ZonedTimestamp", "timestamptz" },
 		{ "io.debezium.time.ZonedTime", "timetz" },
 		{ "io.debezium.time.MicroDuration", "interval" },
-		{ "io.debezium.data.Json", "jsonb" },
+		/* json, not jsonb: json keeps the text as it came, and a
+		 * jsonb source sends text jsonb already normalized */
+		{ "io.debezium.data.Json", "json" },
 		{ "io.debezium.data.Uuid", "uuid" },
 		{ "io.debezium.data.Xml", "xml" },
 		{ "io.debezium.data.VariableScaleDecimal", "numeric" },
@@ -741,6 +781,13 @@ static char *type_from_schema(json_t *schema)
 	};
 	const char *name = json_str(schema, "name"), *type = json_str(schema, "type");
 
+	if (name && strcmp(name, "io.debezium.data.Bits") == 0) {
+		const char *len = json_str(json_object_get(schema, "parameters"), "length");
+		int64_t n;
+
+		return len && parse_int_in(len, 1, BITS_MAX, &n) ? xasprintf("bit(%" PRId64 ")", n)
+								 : xstrdup("bit varying");
+	}
 	if (name && strcmp(name, "org.apache.kafka.connect.data.Decimal") == 0) {
 		json_t *params = json_object_get(schema, "parameters");
 		const char *p = json_str(params, "connect.decimal.precision");
@@ -1153,6 +1200,60 @@ static bool add_bytea(struct strbuf *out, const char *b64, struct strbuf *why)
 	return true;
 }
 
+/* Without a schema block: a bit(n) value is its text when it is n binary
+ * digits, else Bits' base64 (which never is: padded, or shorter than n). */
+static bool is_bit_text(const char *s, const struct column_schema *col)
+{
+	size_t n = strlen(s);
+
+	if (strcmp(col->base_type, "bit") != 0 || col->length < 0 || n != (size_t)col->length)
+		return strcmp(col->base_type, "varbit") == 0; /* capture sends varbit as text */
+	return strspn(s, "01") == n;
+}
+
+static bool name_is_bits(json_t *schema)
+{
+	const char *name = json_str(schema, "name");
+
+	return name && strcmp(name, "io.debezium.data.Bits") == 0;
+}
+
+/* Debezium's io.debezium.data.Bits: little-endian bytes, bit 0 the last
+ * character; as many characters as the schema's "length" (else the
+ * column's declared length, else the highest bit set). */
+static bool add_bits(struct strbuf *out, const char *b64, json_t *schema,
+		     const struct column_schema *col, struct strbuf *why)
+{
+	const char *text = json_str(json_object_get(schema, "parameters"), "length");
+	size_t n = strlen(b64), len, highest = 0;
+	unsigned char *bytes = xmalloc(n / 4 * 3 + 1);
+	int64_t width = col->length;
+	bool ok = true;
+
+	if (!base64_decode(b64, n, bytes, &len)) {
+		strbuf_addf(why, "bit value of column %s is not base64", col->name);
+		ok = false;
+	} else if (text && !parse_int_in(text, 1, BITS_MAX, &width)) {
+		strbuf_addf(why, "bit length \"%.32s\" in the schema block is not an integer from 1 to %" PRId64,
+			    text, BITS_MAX);
+		ok = false;
+	}
+	for (size_t i = 0; ok && i < len * 8; i++)
+		if (bytes[i / 8] & (1u << (i % 8)))
+			highest = i + 1;
+	if (ok && width < 0)
+		width = (int64_t)highest;
+	if (ok && (int64_t)highest > width) {
+		strbuf_addf(why, "bit value of column %s has bits beyond its length %" PRId64, col->name,
+			    width);
+		ok = false;
+	}
+	for (int64_t i = width - 1; ok && i >= 0; i--)
+		strbuf_adds(out, (size_t)i < len * 8 && (bytes[i / 8] & (1u << (i % 8))) ? "1" : "0");
+	free(bytes);
+	return ok;
+}
+
 /* Debezium's VariableScaleDecimal, {"scale":2,"value":"BNI="}: its members
  * read from a copy (a value may be read more than once). */
 static bool add_variable_scale_decimal(struct strbuf *out, const struct jscan_value *v,
@@ -1244,7 +1345,11 @@ static bool add_time_number(struct strbuf *out, const struct jscan_value *v, int
 	case 's':
 		return add_timestamp(out, n, time_ticks_per_sec(schema, col), why);
 	default:
-		strbuf_addf(out, "%" PRId64 " microseconds", n);
+		/* Days and the rest, as PostgreSQL prints an interval of days
+		 * ('1187 days 03:00:00', not '28491:00:00'); the microseconds
+		 * cannot tell months, or 24 hours from a day (MicroDuration). */
+		strbuf_addf(out, "%" PRId64 " days %" PRId64 " microseconds", n / USEC_PER_DAY,
+			    n % USEC_PER_DAY);
 		return true;
 	}
 }
@@ -1255,10 +1360,18 @@ static bool add_scalar(struct strbuf *out, const struct jscan_value *v, json_t *
 	const char *t = col->base_type;
 	const char *s = v->kind == JSCAN_STRING ? v->text : NULL;
 
+	bool bit = strcmp(t, "bit") == 0 || strcmp(t, "varbit") == 0;
+
 	if (v->kind == JSCAN_TRUE || v->kind == JSCAN_FALSE) {
-		strbuf_adds(out, v->kind == JSCAN_TRUE ? "t" : "f");
+		/* bit(1) is a boolean in Debezium's events */
+		if (bit)
+			strbuf_adds(out, v->kind == JSCAN_TRUE ? "1" : "0");
+		else
+			strbuf_adds(out, v->kind == JSCAN_TRUE ? "t" : "f");
 		return true;
 	}
+	if (bit && s && (name_is_bits(schema) || (!schema && !is_bit_text(s, col))))
+		return add_bits(out, s, schema, col, why);
 	if (strcmp(t, "bytea") == 0 && s)
 		return add_bytea(out, s, why);
 	if (strcmp(t, "numeric") == 0 || strcmp(t, "money") == 0) {
@@ -1337,6 +1450,11 @@ bool apply_event_value(const struct event_field *f, const struct column_schema *
 	out->data[0] = '\0';
 	if (f->unchanged) {
 		*kind = APPLY_VALUE_UNCHANGED;
+		return true;
+	}
+	if (f->text) { /* cdc.text: the value's own text (values go as parameters) */
+		*kind = APPLY_VALUE_TEXT;
+		strbuf_adds(out, f->text);
 		return true;
 	}
 	if (f->value.kind == JSCAN_NULL) {

@@ -31,6 +31,7 @@ struct event_field {
 	int key_position;          /* 1-based in the key, 0: not a key column */
 	bool optional;
 	bool unchanged;            /* listed in cdc.unchanged, or Debezium's placeholder */
+	const char *text;          /* from cdc.text: the value's PostgreSQL text, or NULL */
 	/* From the cdc.columns header only (apply_schema.c): */
 	int attnum;                /* the source's attribute number; 0: unknown */
 	const char *default_expr;  /* the source column's default (SQL!), or NULL */
@@ -98,6 +99,7 @@ struct apply_event {
 	struct jscan_value *key_values; /* and their values, in the key's copy */
 	size_t nkey_names, key_names_cap;
 	json_t *unchanged;      /* parsed cdc.unchanged header, or NULL */
+	json_t *texts;          /* parsed cdc.text header, or NULL */
 	struct parsed_cache schemas;
 	struct parsed_cache columns;
 	/* an update's "before" row, read by apply_event_before */
@@ -117,6 +119,14 @@ void apply_event_fini(struct apply_event *ev);
 MUST_CHECK bool apply_event_parse(const void *key, size_t key_len, const void *value,
 				  size_t value_len, const char *unchanged_hdr, size_t unchanged_len,
 				  const char *columns_hdr, size_t columns_len, struct apply_event *ev,
+				  struct strbuf *why);
+
+/* After apply_event_parse: capture's cdc.text header (NULL: none), the
+ * PostgreSQL text of values the event's JSON has no form for (a numeric NaN
+ * or Infinity under decimal_handling = precise, sent as null; an array
+ * with such an element has nulls in their place).  Each named column must
+ * be a field whose value is null or an array. */
+MUST_CHECK bool apply_event_texts(struct apply_event *ev, const char *hdr, size_t len,
 				  struct strbuf *why);
 
 /* The field named name, or NULL; looked for first at index hint (the

@@ -11,6 +11,7 @@
 #include "apply_types.h"
 
 #include "column_type.h"
+#include "event_json.h"
 #include "log.h"
 #include "pgsql.h"
 #include "util.h"
@@ -698,7 +699,8 @@ bool apply_types_labels_prepare(PGconn *db, const char *label, const char *table
 		seen_add(seen, header, len);
 		return true;
 	}
-	root = json_loadb(header, len, 0, NULL);
+	root = json_loadb(header + event_columns_skip(header, len),
+			  len - event_columns_skip(header, len), 0, NULL);
 	if (!root)
 		return true; /* refused when the record is read */
 	/* the array of columns, or an object holding it as "columns" (a header

@@ -406,10 +406,12 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 		 const struct event_source *src, const struct change_headers *h, struct txn *t)
 {
 	const struct pgoutput_value *key_row = after ? after : before;
-	struct kafka_header hdrs[6];
+	struct kafka_header hdrs[8]; /* at most 7: every header below */;
 	/* only updates can have unchanged columns: no buffer for the rest */
 	bool may_have_unchanged = h && h->unchanged;
-	struct strbuf unchanged;
+	/* nor a table without numeric columns a cdc.text header */
+	bool may_have_texts = after && ct->et->has_decimal && c->fmt.decimal_mode == DECIMAL_PRECISE;
+	struct strbuf unchanged, texts;
 	size_t n = 0;
 	bool has_key, ok;
 
@@ -430,6 +432,10 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 		hdrs[n++] = (struct kafka_header){ "cdc.unchanged", unchanged.data, unchanged.len };
 	if (h && h->position)
 		hdrs[n++] = (struct kafka_header){ "cdc.position", h->position, strlen(h->position) };
+	if (may_have_texts)
+		strbuf_init(&texts);
+	if (may_have_texts && event_text_json(&texts, &c->fmt, ct->et, after))
+		hdrs[n++] = (struct kafka_header){ "cdc.text", texts.data, texts.len };
 	/* In both schema modes: the header says what the schema block cannot
 	 * (exact types, attribute numbers, defaults), signed for apply. */
 	hdrs[n++] = (struct kafka_header){ "cdc.columns", ct->et->columns_header,
@@ -447,6 +453,8 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 		ok = produce(c, ct, &c->key, NULL, 0, hdrs, n, t);
 	if (may_have_unchanged)
 		strbuf_fini(&unchanged);
+	if (may_have_texts)
+		strbuf_fini(&texts);
 	/* The producer copied the event: a buffer grown for a large value
 	 * is given back rather than kept for the process's life. */
 	if (c->value.cap > EVENT_BUFFER_KEEP) {

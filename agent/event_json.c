@@ -2,9 +2,11 @@
  * agent/event_json.c: Debezium-compatible change events as JSON.
  *
  * The type mapping is Debezium's default for PostgreSQL (time.precision.mode
- * adaptive, binary.handling.mode bytes), except decimals: by default they are
- * strings ("12.340"), which keep every digit and the scale with or without
- * the schema block; Debezium's own "precise" form is a topology option.
+ * adaptive, binary.handling.mode bytes, decimal.handling.mode precise with the
+ * schema block; "string" without it, see topology.c decimal_default), with
+ * one difference: an unconstrained numeric keeps its trailing zeros
+ * ({"scale":3,"value":...} for 12.340) where Debezium strips them, so that
+ * the value lands digit for digit, through apply or Debezium's JDBC sink.
  */
 #include "event_json.h"
 
@@ -34,6 +36,8 @@ enum value_form {
 	FORM_TIMETZ,
 	FORM_INTERVAL,    /* microseconds */
 	FORM_DECIMAL,     /* by decimal_mode */
+	FORM_BIT_ONE,     /* bit(1): a boolean */
+	FORM_BITS,        /* bit(n>1): io.debezium.data.Bits, little-endian bytes */
 };
 
 struct type_map {
@@ -72,11 +76,19 @@ static const struct type_map ts_ms = { "timestamp", "int64", "io.debezium.time.T
 static const struct type_map ts_us = { "timestamp", "int64", "io.debezium.time.MicroTimestamp",
 				       FORM_TS_US };
 
+/* bit(n) as Debezium writes it: a boolean for bit(1), else Bits (the JDBC
+ * sink binds a BIT column only in these forms).  varbit stays a string:
+ * Bits bytes cannot tell '0101' from '101'. */
+static const struct type_map bit_one = { "bit", "boolean", NULL, FORM_BIT_ONE };
+static const struct type_map bits_map = { "bit", "bytes", "io.debezium.data.Bits", FORM_BITS };
+
 /* time(p) and timestamp(p) follow time.precision.mode=adaptive. */
 static const struct type_map *type_map_for(const struct column_schema *col)
 {
 	bool millis = col->length >= 0 && col->length <= 3;
 
+	if (strcmp(col->base_type, "bit") == 0 && col->length >= 1)
+		return col->length == 1 ? &bit_one : &bits_map;
 	if (strcmp(col->base_type, "time") == 0)
 		return millis ? &time_ms : &time_us;
 	if (strcmp(col->base_type, "timestamp") == 0)
@@ -159,6 +171,18 @@ static bool add_scalar_schema(struct strbuf *sb, const struct event_format *fmt,
 			return field_own;
 		}
 		return false;
+	}
+	if (map->form == FORM_BITS) {
+		strbuf_addf(sb,
+			    "{\"type\":\"bytes\",\"optional\":%s,\"name\":\"io.debezium.data.Bits\",\"version\":1,"
+			    "\"parameters\":{\"length\":\"%d\"",
+			    optional ? "true" : "false", col->length);
+		if (field_own) {
+			strbuf_adds(sb, ",");
+			add_source_type_entries(sb, col);
+		}
+		strbuf_adds(sb, "}");
+		return field_own;
 	}
 	if (col->labels) { /* an enum: Debezium's Enum, its labels "allowed" */
 		strbuf_addf(sb, "{\"type\":\"string\",\"optional\":%s,\"name\":\"io.debezium.data.Enum\",\"version\":1,"
@@ -333,7 +357,7 @@ static char *columns_header(const struct table_schema *ts)
 	struct strbuf sb;
 
 	strbuf_init(&sb);
-	strbuf_addf(&sb, "{\"version\":%" PRIu64 ",\"columns\":", ts->version);
+	strbuf_addf(&sb, EVENT_COLUMNS_PREFIX "{\"version\":%" PRIu64 ",\"columns\":", ts->version);
 	event_columns_json(&sb, ts);
 	strbuf_adds(&sb, "}");
 	return strbuf_detach(&sb);
@@ -410,6 +434,7 @@ struct event_table *event_table_new(const struct event_format *fmt, const struct
 		json_out_key(&key, ts->cols[i].name);
 		et->cols[i].key = strbuf_detach(&key);
 		et->cols[i].map = type_map_for(&ts->cols[i]);
+		et->has_decimal = et->has_decimal || et->cols[i].map->form == FORM_DECIMAL;
 	}
 	return et;
 }
@@ -440,17 +465,6 @@ static bool is_json_number(const char *s, size_t n)
 	       !(n >= 2 && s[1] == 'I');
 }
 
-/* Length of "12.340" as "12.34", "1.000" as "1": Debezium strips trailing
- * zeros from a numeric without a declared scale (VariableScaleDecimal). */
-static size_t trailing_zeros_trimmed(const char *s, size_t n)
-{
-	while (n > 0 && s[n - 1] == '0')
-		n--;
-	if (n > 0 && s[n - 1] == '.')
-		n--;
-	return n;
-}
-
 static void add_decimal(struct strbuf *sb, const struct event_format *fmt,
 			const struct column_schema *col, const char *s, size_t n)
 {
@@ -465,9 +479,6 @@ static void add_decimal(struct strbuf *sb, const struct event_format *fmt,
 			strbuf_add(sb, s, n);
 		else
 			json_out_string(sb, s, n);
-	} else if (col->scale < 0 && memchr(s, '.', n) &&
-		   (n = trailing_zeros_trimmed(s, n)) == 0) {
-		strbuf_adds(sb, "null"); /* not reached: trimming keeps the integer part */
 	} else if (!pg_text_numeric_unscaled(s, n, &scale, &bytes, &len)) {
 		strbuf_adds(sb, "null"); /* NaN has no Decimal form (as in Debezium) */
 	} else {
@@ -480,6 +491,27 @@ static void add_decimal(struct strbuf *sb, const struct event_format *fmt,
 		}
 		free(bytes);
 	}
+}
+
+/* "101" as Debezium's Bits: the last character is bit 0; the bytes are
+ * little-endian and as short as the highest bit set allows (Java's
+ * BitSet.toByteArray), so '000' is no bytes at all. */
+static void add_bits(struct strbuf *sb, const char *s, size_t n)
+{
+	unsigned char *bytes = xcalloc(n / 8 + 1, 1);
+	size_t len = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t bit = n - 1 - i;
+
+		if (s[i] != '1')
+			continue;
+		bytes[bit / 8] |= (unsigned char)(1u << (bit % 8));
+		if (bit / 8 + 1 > len)
+			len = bit / 8 + 1;
+	}
+	json_out_base64(sb, bytes, len);
+	free(bytes);
 }
 
 /* One scalar from its text form; anything the parsers do not recognise
@@ -555,6 +587,12 @@ static void add_scalar(struct strbuf *sb, const struct event_format *fmt,
 	case FORM_DECIMAL:
 		add_decimal(sb, fmt, col, s, n);
 		return;
+	case FORM_BIT_ONE:
+		strbuf_adds(sb, n > 0 && s[0] == '1' ? "true" : "false");
+		return;
+	case FORM_BITS:
+		add_bits(sb, s, n);
+		return;
 	case FORM_STRING:
 		break;
 	}
@@ -603,7 +641,7 @@ static void add_value(struct strbuf *sb, const struct event_format *fmt,
 		strbuf_adds(sb, "null");
 		return;
 	case PGOUTPUT_UNCHANGED:
-		if (map->form == FORM_BYTES && !col->is_array)
+		if ((map->form == FORM_BYTES || map->form == FORM_BITS) && !col->is_array)
 			json_out_base64(sb, (const unsigned char *)EVENT_UNAVAILABLE_VALUE,
 					strlen(EVENT_UNAVAILABLE_VALUE));
 		else
@@ -730,6 +768,31 @@ void event_value_json(struct strbuf *sb, const struct event_format *fmt,
 	strbuf_adds(sb, "}");
 	if (fmt->schemas)
 		strbuf_adds(sb, "}");
+}
+
+bool event_text_json(struct strbuf *sb, const struct event_format *fmt,
+		     const struct event_table *et, const struct pgoutput_value *row)
+{
+	bool any = false;
+
+	if (fmt->decimal_mode != DECIMAL_PRECISE || !et->has_decimal || !row)
+		return false;
+	for (size_t i = 0; i < et->ts->ncols; i++) {
+		const struct pgoutput_value *v = &row[i];
+
+		/* numeric's text has an N or an I only in NaN and Infinity */
+		if (et->cols[i].map->form != FORM_DECIMAL ||
+		    (v->kind != PGOUTPUT_TEXT && v->kind != PGOUTPUT_BINARY) ||
+		    (!memchr(v->data, 'N', v->len) && !memchr(v->data, 'I', v->len)))
+			continue;
+		strbuf_adds(sb, any ? "," : "{");
+		strbuf_adds(sb, et->cols[i].key);
+		json_out_string(sb, v->data, v->len);
+		any = true;
+	}
+	if (any)
+		strbuf_adds(sb, "}");
+	return any;
 }
 
 bool event_unchanged_json(struct strbuf *sb, const struct event_table *et,

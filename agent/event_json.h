@@ -13,14 +13,34 @@
 #include "table_schema.h"
 #include "util.h"
 
+#include <string.h>
+
 /* Unchanged TOASTed values are sent as Debezium's default placeholder, and
  * listed in the event's "cdc.unchanged" header so apply keeps the stored
  * value whatever the column's type. */
 #define EVENT_UNAVAILABLE_VALUE "__debezium_unavailable_value"
 
+/* The cdc.columns header's text starts with this word, then the JSON.
+ * Kafka Connect's default header converter (SimpleHeaderConverter) turns
+ * a header that is a JSON array or object into Connect data, and one whose
+ * objects mix value types (a string name, a boolean, an int key) gets no
+ * schema: Debezium's JDBC sink then fails on every record.  After a word
+ * the header stays a string for Connect.  apply takes it with or without. */
+#define EVENT_COLUMNS_PREFIX "v1 "
+
+/* How many bytes of a cdc.columns header come before its JSON. */
+static inline size_t event_columns_skip(const char *hdr, size_t len)
+{
+	size_t n = sizeof(EVENT_COLUMNS_PREFIX) - 1;
+
+	return len >= n && memcmp(hdr, EVENT_COLUMNS_PREFIX, n) == 0 ? n : 0;
+}
+
 enum decimal_mode {
-	DECIMAL_STRING,  /* "12.340": every digit and the scale, in both modes (default) */
-	DECIMAL_PRECISE, /* Debezium's default: base64 unscaled bytes, scale in the schema */
+	DECIMAL_STRING,  /* "12.340": every digit and the scale, in both modes (default
+			  * without json_schemas) */
+	DECIMAL_PRECISE, /* Debezium's default (ours with json_schemas): base64 unscaled
+			  * bytes, scale in the schema (numeric(p,s)) or the payload */
 	DECIMAL_DOUBLE,  /* a JSON number; may lose digits */
 };
 
@@ -40,6 +60,7 @@ struct event_table {
 	char *value_schema;
 	char *columns_header;          /* exact source types, for the cdc.columns header */
 	struct event_column *cols;     /* one per ts->cols, in the same order */
+	bool has_decimal;              /* a numeric column (see event_text_json) */
 	/* The source block's constant runs, escaped once: */
 	char *source_head;             /* {"version":...,"name":"<server>","ts_ms": */
 	char *source_db;               /* ","db":"<db>","sequence": */
@@ -81,6 +102,14 @@ void event_value_json(struct strbuf *sb, const struct event_format *fmt,
 		      const struct event_table *et, char op, const struct pgoutput_value *before,
 		      const struct pgoutput_value *after, const struct event_source *src,
 		      int64_t now_ms);
+
+/* decimal_handling = precise has no form for a numeric NaN or ±Infinity
+ * (Debezium stops on one; the event carries null): {"col":"NaN"}, the
+ * PostgreSQL text of each such value of row (a whole array's text when an
+ * element is one), for the cdc.text header, so that apply writes them
+ * exactly; false when there is none. */
+bool event_text_json(struct strbuf *sb, const struct event_format *fmt,
+		     const struct event_table *et, const struct pgoutput_value *row);
 
 /* Names of the columns of row left unchanged (TOAST) as a JSON array, or
  * false when there are none. */

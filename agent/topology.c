@@ -110,7 +110,9 @@ static const struct key_spec source_keys[] = {
 	KEY_INT(source_cfg, "max_wal_senders", max_wal_senders, "4", 1, 10000),
 	KEY_ENUM(source_cfg, "snapshot_mode", snapshot_mode, "initial", snapshot_modes),
 	KEY(source_cfg, "json_schemas", V_BOOL, json_schemas, false, "true"),
-	KEY_ENUM(source_cfg, "decimal_handling", decimal_handling, "string", decimal_modes),
+	/* "precise" with json_schemas (the default), "string" without: see
+	 * decimal_default() */
+	KEY_ENUM(source_cfg, "decimal_handling", decimal_handling, "precise", decimal_modes),
 	KEY_ENUM(source_cfg, "interval_handling", interval_handling, "string", interval_modes),
 	KEY(source_cfg, "tombstones", V_BOOL, tombstones, false, "true"),
 	KEY(source_cfg, "truncate_events", V_BOOL, truncate_events, false, "true"),
@@ -833,6 +835,20 @@ static void check_table_specs(struct parse_state *ps, struct source_cfg *s)
 	}
 }
 
+/* decimal_handling unset: Debezium's own default, "precise" (base64 bytes,
+ * the scale in the schema block), when the events carry the schema block:
+ * Debezium's JDBC sink needs it (a decimal as a string schema reaches a
+ * numeric column as varchar and the sink stops).  Without the schema block
+ * the bytes alone lose the scale, so there "string" stays the default. */
+static void decimal_default(struct source_cfg *s)
+{
+	if (topology_key_line(&s->origin, "source", "decimal_handling") != s->origin.line)
+		return; /* set in the file */
+	for (int i = 0; decimal_modes[i]; i++)
+		if (strcmp(decimal_modes[i], s->json_schemas ? "precise" : "string") == 0)
+			s->decimal_handling = i;
+}
+
 static void check_sources(struct parse_state *ps, struct topology *topo)
 {
 	for (size_t i = 0; i < topo->n_sources; i++) {
@@ -841,6 +857,7 @@ static void check_sources(struct parse_state *ps, struct topology *topo)
 		if (!s->topic_prefix)
 			s->topic_prefix = xstrdup(s->name);
 		check_table_specs(ps, s);
+		decimal_default(s);
 		for (size_t j = 0; j < i; j++) {
 			struct source_cfg *o = &topo->sources[j];
 

@@ -91,7 +91,7 @@ produce() { # TOPIC, records "key<TAB>value" on stdin (empty value -> tombstone)
 	kcat -b "127.0.0.1:$KP" -P -t "$1" -K $'\t' -Z
 }
 DOC=$REPO_ROOT/docs/DEBEZIUM_FORMAT.md
-SCHEMA=$(sed -n 94p "$DOC")
+SCHEMA=$(grep -m1 '^{"type":"struct","fields":\[{"type":"struct","fields":\[{"type":"int32"' "$DOC") # VALUE_SCHEMA, §1.4
 KEYSCHEMA='{"type":"struct","fields":[{"type":"int32","optional":false,"field":"id"}],"optional":false,"name":"dbz.public.my_table.Key"}'
 SRC='"source":{"version":"2.7.4.Final","connector":"postgresql","name":"dbz","ts_ms":1704067260123,"snapshot":"false","db":"db1","sequence":null,"ts_us":null,"ts_ns":null,"schema":"public","table":"my_table","txId":743,"lsn":24023360,"xmin":null},"transaction":null'
 ev() { # op before after -> Debezium value with the schema block

@@ -122,8 +122,13 @@ def cases():
     time(86400000001, "'24:00:00.000001'::time")
     out.append(dict(name="interval of -2^63 microseconds", type="interval", length=-1, scale=-1,
                     schema="-", value=str(-2**63),
-                    oracle="interval '-9223372036854775807 microseconds' - interval '1 microsecond'",
+                    oracle="interval '-106751991 days -14454775808 microseconds'",
                     pgtype="interval"))
+    # microseconds are written as days and time, as PostgreSQL prints an
+    # interval of days (Debezium's MicroDuration cannot tell months)
+    out.append(dict(name="interval of 1187 days 3 hours in microseconds", type="interval", length=-1,
+                    scale=-1, schema="-", value=str((1187 * 24 + 3) * 3600 * 10**6),
+                    oracle="interval '1187 days 03:00:00'", pgtype="interval"))
     return out
 
 

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "apply_event.h"
+#include "event_json.h"
 #include "json_scan.h"
 #include "util.h"
 
@@ -446,7 +447,7 @@ static void test_values(void **state)
 	expect_text(ev, "a", &texts, "{\"x\\\"y\",NULL,\"z\"}"); /* read twice */
 	expect_text(ev, "ni", &ints, "{\"1\",\"2\"}");
 	expect_text(ev, "t", &b, "t");
-	expect_text(ev, "iv", &iv, "1500000 microseconds");
+	expect_text(ev, "iv", &iv, "0 days 1500000 microseconds");
 	expect_text(ev, "s", &iv, "PT1S");
 	/* a base64 decimal without a scale anywhere is an error, not a guess */
 	strbuf_init(&out);
@@ -885,7 +886,76 @@ static void test_time_limits(void **state)
 	expect_converted(ev, TIME_SCHEMA("io.debezium.time.NanoTimestamp"), "9223372036854775807", &ts6, "2262-04-11 23:47:16.854775807");
 	expect_converted(ev, TIME_SCHEMA("io.debezium.time.NanoTimestamp"), "-9223372036854775808", &ts6, "1677-09-21 00:12:43.145224192");
 	/* intervals: any int64 of microseconds */
-	expect_converted(ev, NULL, "-9223372036854775808", &iv, "-9223372036854775808 microseconds");
+	expect_converted(ev, NULL, "-9223372036854775808", &iv, "-106751991 days -14454775808 microseconds");
+	expect_converted(ev, NULL, "102567600000000", &iv, "1187 days 10800000000 microseconds");
+}
+
+/* cdc.text: the text of a value the event sends as null (NaN under
+ * decimal_handling = precise), only for such a field. */
+static void test_texts(void **state)
+{
+	struct apply_event *ev = *state;
+	struct column_schema num = { .name = "n", .base_type = "numeric", .length = -1, .scale = -1 };
+	struct parse_input in = {
+		.value = "{\"after\":{\"id\":4,\"n\":null,\"a\":[\"AQ==\",null]},\"source\":{\"schema\":\"public\",\"table\":\"t\"},\"op\":\"c\"}",
+	};
+	static const char *const bad[] = { "{\"id\":\"5\"}", "{\"x\":\"NaN\"}", "{\"n\":1}", "[\"n\"]", "{" };
+	struct strbuf why, out;
+	enum apply_value kind;
+
+	strbuf_init(&why);
+	strbuf_init(&out);
+	assert_true(parse(ev, &in, &why));
+	assert_true(apply_event_texts(ev, "{\"n\":\"NaN\"}", 11, &why));
+	assert_true(apply_event_value(apply_event_field(ev, "n", 1), &num, &out, &kind, &why));
+	assert_int_equal(kind, APPLY_VALUE_TEXT);
+	assert_string_equal(out.data, "NaN");
+	assert_true(parse(ev, &in, &why));
+	assert_true(apply_event_texts(ev, "{\"a\":\"{0.1,NaN}\"}", 17, &why));
+	assert_string_equal(apply_event_field(ev, "a", 2)->text, "{0.1,NaN}");
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		assert_true(parse(ev, &in, &why));
+		if (apply_event_texts(ev, bad[i], strlen(bad[i]), &why))
+			fail_msg("%s: taken", bad[i]);
+		assert_non_null(strstr(why.data, "cdc.text header"));
+		why.len = 0;
+		why.data[0] = '\0';
+	}
+	/* a parse forgets the last record's texts */
+	assert_true(parse(ev, &in, &why));
+	assert_null(apply_event_field(ev, "n", 1)->text);
+	/* capture's cdc.columns starts with a word (Connect keeps it a string) */
+	in.columns = EVENT_COLUMNS_PREFIX "[{\"name\":\"id\",\"type\":\"integer\",\"optional\":false,\"key\":1},"
+		     "{\"name\":\"n\",\"type\":\"numeric(5,1)\",\"optional\":true}]";
+	assert_true(parse(ev, &in, &why));
+	assert_string_equal(apply_event_field(ev, "n", 1)->source_type, "numeric(5,1)");
+	strbuf_fini(&why);
+	strbuf_fini(&out);
+}
+
+#define BITS_SCHEMA(len) "{\"type\":\"bytes\",\"optional\":true,\"name\":\"io.debezium.data.Bits\",\"version\":1,\"parameters\":{\"length\":\"" len "\"},\"field\":\"v\"}"
+
+/* Debezium's bit(n): a boolean for bit(1), else Bits' little-endian bytes. */
+static void test_bits(void **state)
+{
+	struct apply_event *ev = *state;
+	struct column_schema bit1 = { .name = "v", .base_type = "bit", .length = 1, .scale = -1 };
+	struct column_schema bit3 = { .name = "v", .base_type = "bit", .length = 3, .scale = -1 };
+	struct column_schema bit12 = { .name = "v", .base_type = "bit", .length = 12, .scale = -1 };
+
+	expect_converted(ev, NULL, "true", &bit1, "1");
+	expect_converted(ev, NULL, "false", &bit1, "0");
+	expect_converted(ev, BITS_SCHEMA("3"), "\"BQ==\"", &bit3, "101");
+	expect_converted(ev, BITS_SCHEMA("3"), "\"\"", &bit3, "000");
+	expect_converted(ev, BITS_SCHEMA("12"), "\"AQg=\"", &bit12, "100000000001");
+	/* without a schema block: n binary digits are the text, else Bits */
+	expect_converted(ev, NULL, "\"101\"", &bit3, "101");
+	expect_converted(ev, NULL, "\"BQ==\"", &bit3, "101");
+	expect_converted(ev, NULL, "\"\"", &bit3, "000");
+	expect_converted(ev, NULL, "\"AQg=\"", &bit12, "100000000001");
+	expect_refused(ev, BITS_SCHEMA("2"), "\"BQ==\"", &bit3, "has bits beyond its length 2");
+	expect_refused(ev, BITS_SCHEMA("x"), "\"BQ==\"", &bit3, "bit length \"x\" in the schema block");
+	expect_refused(ev, BITS_SCHEMA("3"), "\"B?==\"", &bit3, "is not base64");
 }
 
 /* A header's generated columns become fields where the header has them
@@ -990,6 +1060,8 @@ int main(void)
 		T(test_values),
 		T(test_decimal_limits),
 		T(test_time_limits),
+		T(test_bits),
+		T(test_texts),
 		T(test_event_malformed),
 	};
 

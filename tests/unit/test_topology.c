@@ -126,6 +126,35 @@ static void test_topic_prefix_defaults_to_name(void **state)
 	free(text);
 }
 
+/* decimal_handling: "precise" (1) with json_schemas, "string" (0) without,
+ * what the file says when it says it. */
+static void test_decimal_default_follows_json_schemas(void **state)
+{
+	static const struct {
+		const char *keys;
+		int want;
+	} cases[] = {
+		{ "", 1 },
+		{ "json_schemas = false\n", 0 },
+		{ "decimal_handling = string\n", 0 },
+		{ "json_schemas = false\ndecimal_handling = precise\n", 1 },
+		{ "decimal_handling = double\n", 2 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *at = strstr(seed, "topic_prefix = db1server\n");
+		char *text = xasprintf("%.*s%s%s", (int)(at - seed), seed, cases[i].keys, at);
+		bool ok;
+		struct topology *topo = load_text(text, &ok);
+
+		assert_true(ok);
+		assert_int_equal(topo->sources[0].decimal_handling, cases[i].want);
+		topology_free(topo);
+		free(text);
+	}
+}
+
 /* schema_changes: follow (default) or additive; anything else refused. */
 static void test_schema_changes_key(void **state)
 {
@@ -595,6 +624,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_seed_topology_parses),
 		cmocka_unit_test(test_topic_prefix_defaults_to_name),
+		cmocka_unit_test(test_decimal_default_follows_json_schemas),
 		cmocka_unit_test(test_schema_changes_key),
 		cmocka_unit_test(test_bad_files_are_rejected),
 		cmocka_unit_test(test_path_and_heap_values),
