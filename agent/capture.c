@@ -406,7 +406,7 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 		 const struct event_source *src, const struct change_headers *h, struct txn *t)
 {
 	const struct pgoutput_value *key_row = after ? after : before;
-	struct kafka_header hdrs[8]; /* at most 7: every header below */;
+	struct kafka_header hdrs[8]; /* at most 7: every header below */
 	/* only updates can have unchanged columns: no buffer for the rest */
 	bool may_have_unchanged = h && h->unchanged;
 	/* nor a table without numeric columns a cdc.text header */
