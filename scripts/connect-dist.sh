@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build a Kafka Connect worker with Debezium's PostgreSQL connector and JDBC
-# sink from Maven artifacts, for the interop test (tests/integration/81_debezium_interop.sh).
+# sink from Maven artifacts, for the interop test (tests/integration/91_debezium_interop.sh).
 #
 #   scripts/connect-dist.sh [OUTDIR]      (default OUTDIR: /var/cache/cdc-agent/dist)
 #
