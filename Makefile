@@ -12,7 +12,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
-PKGS := libpq rdkafka libcurl libsystemd inih jansson libcrypto libarchive libmicrohttpd
+PKGS := libpq rdkafka libcurl libsystemd jansson libcrypto libarchive libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -7,7 +7,7 @@ set -euo pipefail
 
 PACKAGES=(
 	gcc make pkg-config                      # build
-	libpq-dev librdkafka-dev libcurl4-openssl-dev libsystemd-dev libinih-dev
+	libpq-dev librdkafka-dev libcurl4-openssl-dev libsystemd-dev
 	libjansson-dev libssl-dev libarchive-dev libmicrohttpd-dev # the agent's libraries
 	libcmocka-dev valgrind                   # unit tests, memory checks
 	postgresql                               # real servers for tests and the demo

@@ -10,7 +10,7 @@
 # shellcheck source-path=SCRIPTDIR source=../lib/kafka.sh
 . "$(dirname "$0")/../lib/kafka.sh"
 
-PKGS="libpq rdkafka libcurl libsystemd inih jansson libcrypto"
+PKGS="libpq rdkafka libcurl libsystemd jansson libcrypto"
 KEEP=${KEEP:-0}
 WORK=$(mktemp -d /tmp/cdc-kafka-out.XXXXXX)
 cleanup() {
