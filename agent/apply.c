@@ -764,7 +764,7 @@ static bool keyless_change(struct apply *a, struct target_table *tt, struct appl
 			   const rd_kafka_message_t *m)
 {
 	struct keyless_target t = { a->db, a->label, tt->qualified, tt->ts, tt->cast_types };
-	char *name = xasprintf("%s.%s", tt->schema, tt->table);
+	char *name = table_name_text(tt->schema, tt->table);
 	size_t plen;
 	const char *pos = header(m, "cdc.position", &plen);
 	char *p = NULL;
@@ -1053,7 +1053,7 @@ static bool types_prepare(struct apply *a)
 			continue; /* refused when the record is applied */
 		where = xasprintf("%s: topic %s partition %d offset %lld", a->label, topic,
 				  (int)m->partition, (long long)m->offset);
-		table = xasprintf("%s.%s", t->schema, t->table);
+		table = table_ref_text(t);
 		ok = apply_types_labels_prepare(a->db, where, table, columns, len, a->tgt->auto_create,
 						&a->types_seen);
 		free(where);

@@ -393,7 +393,7 @@ static bool record_fits(struct capture *c, const struct capture_table *ct,
 	if (size <= (size_t)kafka_record_limit(c->kafka_cfg))
 		return true;
 	key = key_row ? key_payload(c, ct, key_row) : NULL;
-	table = xasprintf("%s.%s", ct->ts->schema, ct->ts->table);
+	table = table_name_text(ct->ts->schema, ct->ts->table);
 	stop_too_large(c, table, key ? key : "(none)", key ? strlen(key) : 6, size, false);
 	free(table);
 	free(key);
@@ -1512,7 +1512,7 @@ static char *table_of_topic(const struct capture *c, const char *topic)
 
 		free(name);
 		if (same)
-			return xasprintf("%s.%s", t->schema, t->table);
+			return table_ref_text(t);
 	}
 	return xasprintf("of topic %s", topic);
 }

@@ -37,17 +37,19 @@ static char *table_name(PGconn *conn, const struct table_ref *t)
 }
 
 /* relkind, relreplident, has a primary key, has a replica identity index,
- * for a partition its root as "schema.table", and its SQL name quoted only
- * where it must be (for the ALTER TABLE of a message). */
+ * for a partition its root's schema, its SQL name quoted only where it must
+ * be (for the ALTER TABLE of a message), and for a partition its root's name
+ * (schema and name apart: "a.b"."c" and "a"."b.c" are two tables). */
 static const char table_facts_sql[] =
 	"SELECT c.relkind, c.relreplident, "
 	"  EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary), "
 	"  EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident), "
-	"  (SELECT n.nspname || '.' || r.relname FROM pg_class r "
-	"   JOIN pg_namespace n ON n.oid = r.relnamespace "
-	"   WHERE c.relispartition AND r.oid = pg_partition_root(c.oid)), "
-	"  quote_ident(n.nspname) || '.' || quote_ident(c.relname) "
+	"  rn.nspname, "
+	"  quote_ident(n.nspname) || '.' || quote_ident(c.relname), "
+	"  r.relname "
 	"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+	"LEFT JOIN pg_class r ON c.relispartition AND r.oid = pg_partition_root(c.oid) "
+	"LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace "
 	"WHERE c.oid = to_regclass($1)";
 
 /* The leaf partitions of a partitioned table, with what table_facts_sql
@@ -108,19 +110,19 @@ static bool leaves_check(const struct pg_step_ctx *ctx, PGconn *admin, const cha
 /* A partition listed together with its root would be published twice (as
  * itself and through the root, publish_via_partition_root). */
 static bool partition_check(const struct pg_step_ctx *ctx, const struct source_cfg *src,
-			    const char *shown, const char *root)
+			    const char *shown, const char *root_schema, const char *root_table)
 {
-	for (size_t i = 0; root && i < src->tables.n; i++) {
-		char *other = xasprintf("%s.%s", src->tables.items[i].schema,
-					src->tables.items[i].table);
-		bool same = strcmp(other, root) == 0;
+	for (size_t i = 0; i < src->tables.n; i++) {
+		const struct table_ref *t = &src->tables.items[i];
 
-		free(other);
-		if (same) {
+		if (strcmp(t->schema, root_schema) == 0 && strcmp(t->table, root_table) == 0) {
+			char *root = table_ref_text(t);
+
 			pg_step_error_at_key(ctx, "tables",
 					     "table %s is a partition of %s, which is listed too: the "
 					     "root's events carry its partitions' rows; list only %s",
 					     shown, root, root);
+			free(root);
 			return false;
 		}
 	}
@@ -167,7 +169,8 @@ static bool tables_check(const struct pg_step_ctx *ctx, PGconn *admin,
 			ok = identity_check(ctx, shown, PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 1)[0],
 					    is_true(res, 0, 2), is_true(res, 0, 3), NULL) && ok;
 			if (!PQgetisnull(res, 0, 4))
-				ok = partition_check(ctx, src, shown, PQgetvalue(res, 0, 4)) && ok;
+				ok = partition_check(ctx, src, shown, PQgetvalue(res, 0, 4),
+						     PQgetvalue(res, 0, 6)) && ok;
 		}
 		PQclear(res);
 		free(shown);
