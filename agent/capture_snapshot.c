@@ -171,8 +171,7 @@ static bool random_id(char out[SNAPSHOT_ID_LEN + 1])
 		log_error("cannot draw a random watermark id");
 		return false;
 	}
-	for (size_t i = 0; i < sizeof(b); i++)
-		sprintf(out + 2 * i, "%02x", b[i]);
+	hex_encode(b, sizeof(b), out);
 	return true;
 }
 

@@ -340,8 +340,7 @@ static void digest_hex(EVP_MD_CTX *md, char hex[SHA512_HEX_LEN + 1])
 		hex[0] = '\0';
 		return;
 	}
-	for (unsigned int i = 0; i < len; i++)
-		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	hex_encode(raw, len, hex);
 }
 
 static bool digest_equal(const char *a, const char *b)

@@ -24,9 +24,8 @@ static char *sha256_hex(const char *data, size_t len)
 
 	if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1)
 		n = 0; /* "" never equals a digest: the process counts as stale */
-	hex = xcalloc(2 * n + 1, 1);
-	for (unsigned i = 0; i < n; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	hex = xmalloc(2 * n + 1);
+	hex_encode(md, n, hex);
 	return hex;
 }
 

@@ -25,17 +25,6 @@ struct schema_mac {
 	unsigned char key[KEY_BYTES];
 };
 
-static void hex_encode(const unsigned char *b, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[b[i] >> 4];
-		out[2 * i + 1] = digits[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static int hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')

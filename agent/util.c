@@ -380,3 +380,14 @@ double mono_seconds(void)
 {
 	return (double)clock_usec(CLOCK_MONOTONIC) / 1e6;
 }
+
+void hex_encode(const unsigned char *b, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}

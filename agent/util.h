@@ -20,6 +20,8 @@ void *xrealloc(void *ptr, size_t size);
 char *xstrdup(const char *s);                  /* caller frees */
 char *xstrndup(const char *s, size_t n);       /* caller frees */
 char *xasprintf(const char *fmt, ...) PRINTF_LIKE(1, 2); /* caller frees */
+/* The n bytes of b as 2n lowercase hex digits and a NUL, into out. */
+void hex_encode(const unsigned char *b, size_t n, char *out);
 char *xvasprintf(const char *fmt, va_list ap) PRINTF_LIKE(1, 0); /* caller frees */
 
 /* A growable NUL-terminated string; strbuf_init/strbuf_fini own .data. */
