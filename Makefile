@@ -2,8 +2,12 @@
 #
 #   make            build ./cdc-agent (-Wall -Wextra -Werror, C11)
 #   make asan       build build/asan/cdc-agent with ASan+UBSan
-#   make test       unit tests, then integration tests against real servers,
-#                   with the normal and the sanitizer build
+#   make test       the whole suite (tests/README.md): the fast lane first,
+#                   then integration tests against real servers, with the
+#                   normal and the sanitizer build
+#   make test-unit  the fast lane alone: unit tests (both builds) and the
+#                   tree's checks (layering, the map); no server needed
+#   make test-integration  integration tests and fuzz replays alone
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make demo       the seed topology on this machine
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each; see tests/fuzz/
@@ -24,40 +28,48 @@ BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g $(WARN) $(PKG_CFLAGS) \
 CFLAGS ?= -O2
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-SRCS := $(wildcard agent/*.c)
+# Sources in agent/ and its folders (docs/ARCHITECTURE.md, "Layout").
+SRCS := $(wildcard agent/*.c agent/*/*.c)
 LIB_SRCS := $(filter-out agent/main.c,$(SRCS))
-HDRS := $(wildcard agent/*.h)
+# Every compile writes its header dependencies (-MMD) next to the object;
+# -MP keeps a removed header from breaking the build.
+DEPFLAGS = -MMD -MP
 
 REL_OBJS := $(SRCS:agent/%.c=build/rel/%.o)
 SAN_OBJS := $(SRCS:agent/%.c=build/asan/%.o)
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all asan test test-unit test-integration install demo deps clean bench fuzz fuzz-build
+.PHONY: all asan test test-unit test-integration unit-build integration-build install demo deps \
+	clean bench fuzz fuzz-build
 
 all: cdc-agent
 
 cdc-agent: $(REL_OBJS)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
-build/rel/%.o: agent/%.c $(HDRS) | build/rel
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c -o $@ $<
+build/rel/%.o: agent/%.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 asan: build/asan/cdc-agent
 
 build/asan/cdc-agent: $(SAN_OBJS)
-	$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
-build/asan/%.o: agent/%.c $(HDRS) | build/asan
-	$(CC) $(BASE_CFLAGS) -O1 $(SAN_FLAGS) -c -o $@ $<
+build/asan/%.o: agent/%.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(CPPFLAGS) -O1 $(SAN_FLAGS) $(DEPFLAGS) -c -o $@ $<
 
-build/rel build/asan build/tests:
+build/tests:
 	mkdir -p $@
 
 # Unit tests link the agent's objects (all but main) with cmocka, in both builds.
 build/tests/%-rel: tests/unit/%.c $(filter-out build/rel/main.o,$(REL_OBJS)) | build/tests
-	$(CC) $(BASE_CFLAGS) -Iagent -o $@ $^ $(PKG_LIBS) -lcmocka
+	$(CC) $(BASE_CFLAGS) $(CPPFLAGS) $(DEPFLAGS) -Iagent $(LDFLAGS) -o $@ $^ $(PKG_LIBS) \
+		-lcmocka $(LDLIBS)
 build/tests/%-asan: tests/unit/%.c $(filter-out build/asan/main.o,$(SAN_OBJS)) | build/tests
-	$(CC) $(BASE_CFLAGS) -O1 $(SAN_FLAGS) -Iagent -o $@ $^ $(PKG_LIBS) -lcmocka
+	$(CC) $(BASE_CFLAGS) $(CPPFLAGS) -O1 $(SAN_FLAGS) $(DEPFLAGS) -Iagent $(LDFLAGS) -o $@ $^ \
+		$(PKG_LIBS) -lcmocka $(LDLIBS)
 
 # Drivers of integration tests (55_kafka_out.sh, 72_slot_watch.sh,
 # 83_apply_values.sh, 86_apply_hostile.sh, 93_status_http.sh): the agent's
@@ -65,9 +77,11 @@ build/tests/%-asan: tests/unit/%.c $(filter-out build/asan/main.o,$(SAN_OBJS)) |
 DRIVERS := kafka_out_driver slot_watch_driver apply_values_driver kafka_admin_driver \
 	status_http_driver
 build/tests/%_driver: tests/%_driver.c $(filter-out build/rel/main.o,$(REL_OBJS)) | build/tests
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Iagent -o $@ $^ $(PKG_LIBS)
+	$(CC) $(BASE_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -Iagent $(LDFLAGS) -o $@ $^ \
+		$(PKG_LIBS) $(LDLIBS)
 build/tests/%_driver-asan: tests/%_driver.c $(filter-out build/asan/main.o,$(SAN_OBJS)) | build/tests
-	$(CC) $(BASE_CFLAGS) -O1 $(SAN_FLAGS) -Iagent -o $@ $^ $(PKG_LIBS)
+	$(CC) $(BASE_CFLAGS) $(CPPFLAGS) -O1 $(SAN_FLAGS) $(DEPFLAGS) -Iagent $(LDFLAGS) -o $@ $^ \
+		$(PKG_LIBS) $(LDLIBS)
 
 # Fuzzing (README.md, "Fuzzing"): libFuzzer targets in tests/fuzz/, built by
 # clang in build/fuzz/ (gcc's builds untouched).  `make fuzz` runs each for
@@ -82,8 +96,10 @@ FUZZ_REPLAYS := $(FUZZ_TARGETS:%=build/tests/test_fuzz_%-asan)
 
 build/fuzz:
 	mkdir -p $@
-build/fuzz/%.o: agent/%.c $(HDRS) | build/fuzz
-	$(FUZZ_CC) $(BASE_CFLAGS) -O1 $(SAN_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+build/fuzz/%.o: agent/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(BASE_CFLAGS) $(CPPFLAGS) -O1 $(SAN_FLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) \
+		-c -o $@ $<
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
 	$(FUZZ_CC) $(BASE_CFLAGS) -O1 $(SAN_FLAGS) -fsanitize=fuzzer -Iagent -o $@ \
 		$(filter %.c %.o,$^) $(PKG_LIBS)
@@ -104,9 +120,20 @@ fuzz: fuzz-build
 deps:
 	@scripts/install-deps.sh
 
+# The fast lane (unit tests in both builds, the tree's checks) needs no
+# server and runs first; `make test` stops there when it fails.
+unit-build: $(UNIT_TESTS:%=build/tests/%-rel) $(UNIT_TESTS:%=build/tests/%-asan)
+integration-build: all asan $(DRIVERS:%=build/tests/%) $(DRIVERS:%=build/tests/%-asan) \
+	$(FUZZ_REPLAYS)
+
+test-unit: unit-build
+	tests/run.sh --unit
+
+test-integration: integration-build
+	tests/run.sh --integration
+
 test: deps
-	$(MAKE) all asan $(UNIT_TESTS:%=build/tests/%-rel) $(UNIT_TESTS:%=build/tests/%-asan) \
-		$(DRIVERS:%=build/tests/%) $(DRIVERS:%=build/tests/%-asan) $(FUZZ_REPLAYS)
+	$(MAKE) unit-build integration-build
 	tests/run.sh
 
 install: cdc-agent
@@ -133,3 +160,5 @@ bench: deps
 
 clean:
 	rm -rf build cdc-agent
+
+-include $(shell find build -name '*.d' 2>/dev/null)
