@@ -23,7 +23,7 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CC ?= cc
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-format-nonliteral
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g $(WARN) $(PKG_CFLAGS) \
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g -Iagent $(WARN) $(PKG_CFLAGS) \
 	-DCDC_AGENT_VERSION='"$(VERSION)"'
 CFLAGS ?= -O2
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
