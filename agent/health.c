@@ -4,6 +4,7 @@
 #include "health.h"
 
 #include "kafka_client.h"
+#include "kafka_in.h"
 #include "pgsql.h"
 
 #include <arpa/inet.h>
@@ -133,7 +134,7 @@ bool health_apply(const struct kafka_cfg *cfg, const char *pipeline, struct strb
 {
 	rd_kafka_t *rk = health_kafka_client(cfg, why);
 	const struct rd_kafka_group_list *groups = NULL;
-	char *group = xasprintf("cdc-agent.%s", pipeline);
+	char *group = kafka_in_group(pipeline);
 	rd_kafka_resp_err_t err;
 	bool ok = false;
 
