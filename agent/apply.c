@@ -21,8 +21,7 @@
 #include "apply_types.h"
 #include "column_type.h"
 #include "key_set.h"
-#include "kafka_limits.h"
-#include "kafka_log.h"
+#include "kafka_in.h"
 #include "log.h"
 #include "pgsql.h"
 #include "pipeline_digest.h"
@@ -35,7 +34,6 @@
 #include "table_schema.h"
 #include "util.h"
 
-#include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stdio.h>
@@ -51,12 +49,7 @@
  * so a few of them make a batch, not thousands. */
 #define APPLY_BATCH_BYTES ((size_t)16 << 20)
 #define APPLY_UPSERT_BATCHES 16 /* after a create met an existing key */
-#define KAFKA_COMMIT_EVERY_MS 1000
 #define RECONNECT_MAX_SEC 30
-/* Leaving the consumer group on a stop waits this long at most for the
- * brokers (a stop must end within 2 s); past it, the group notices the
- * member gone by its session timeout. */
-#define CONSUMER_CLOSE_MS 1000
 
 static volatile sig_atomic_t stop_requested;
 
@@ -111,7 +104,7 @@ struct apply {
 	struct strmap route_of;    /* topic -> index in routes: per record, whatever the tables */
 	size_t *batch_routes;      /* routes with events in the batch (their batch_ops) */
 	size_t nbatch_routes;
-	rd_kafka_t *rk;
+	struct kafka_in *in;         /* the pipeline's consumer (kafka_in.h) */
 	PGconn *db;
 	struct apply_schema schema;  /* the target tables, their schema changes */
 	rd_kafka_message_t **batch;  /* APPLY_BATCH_MAX slots */
@@ -130,11 +123,6 @@ struct apply {
 	bool plain_creates;        /* this attempt of the batch may */
 	bool create_conflict;      /* a plain INSERT hit an existing key */
 	int upsert_batches;        /* batches still to upsert after one did */
-	rd_kafka_topic_partition_list_t *kafka_pending; /* offsets to commit to Kafka */
-	/* Partitions assigned while the target was away: assigned once their
-	 * stored offsets can be read again (reconnect). */
-	rd_kafka_topic_partition_list_t *unassigned;
-	long long kafka_committed_ms;
 	struct progress_writer progress; /* for status: counted once a batch commits */
 	uint64_t batch_events;           /* change events of the batch being applied */
 	int64_t batch_last_ms;           /* source ts_ms of its last one */
@@ -995,35 +983,12 @@ static void batch_release(struct apply *a)
 }
 
 /* Kafka's committed offsets are for monitoring (consumer lag) only: the
- * target holds the offsets that count.  They go out at most once a
- * KAFKA_COMMIT_EVERY_MS (each commit is a write to the broker's offsets
- * topic, and batches can be many a second), and when partitions are revoked
- * or apply stops. */
+ * target holds the offsets that count.  The batch's go out with kafka_in's
+ * next commit (at most once a second: kafka_in_commit). */
 static void kafka_offsets_note(struct apply *a)
 {
-	if (!a->kafka_pending)
-		a->kafka_pending = rd_kafka_topic_partition_list_new(4);
-	for (size_t e = 0; e < a->nbatch_ends; e++) {
-		const rd_kafka_message_t *m = a->batch[a->batch_ends[e]];
-		rd_kafka_topic_partition_t *p;
-
-		p = rd_kafka_topic_partition_list_find(a->kafka_pending, rd_kafka_topic_name(m->rkt),
-						       m->partition);
-		if (!p)
-			p = rd_kafka_topic_partition_list_add(a->kafka_pending,
-							      rd_kafka_topic_name(m->rkt), m->partition);
-		p->offset = m->offset + 1;
-	}
-}
-
-static void kafka_offsets_commit(struct apply *a)
-{
-	a->kafka_committed_ms = now_ms();
-	if (!a->kafka_pending)
-		return;
-	rd_kafka_commit(a->rk, a->kafka_pending, 1);
-	rd_kafka_topic_partition_list_destroy(a->kafka_pending);
-	a->kafka_pending = NULL;
+	for (size_t e = 0; e < a->nbatch_ends; e++)
+		kafka_in_note(a->in, a->batch[a->batch_ends[e]]);
 }
 
 /* The enum labels the batch's records need, added to the target's enums
@@ -1097,8 +1062,7 @@ static bool batch_apply(struct apply *a)
 	}
 	if (ok) {
 		kafka_offsets_note(a);
-		if (now_ms() - a->kafka_committed_ms >= KAFKA_COMMIT_EVERY_MS)
-			kafka_offsets_commit(a);
+		kafka_in_commit(a->in, false);
 		a->progress.p.events += a->batch_events;
 		for (size_t b = 0; b < a->nbatch_routes; b++)
 			for (int op = 0; op < EVENT_OPS; op++) {
@@ -1117,99 +1081,42 @@ static bool batch_apply(struct apply *a)
 
 /* ---- the consumer ------------------------------------------------------------------------ */
 
-static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-			 rd_kafka_topic_partition_list_t *parts, void *opaque)
+/* kafka_in's on_assign: each partition starts at the offset stored with the
+ * data.  The target away: apply fails, and reconnect assigns them. */
+static bool partitions_assigned(void *ctx, rd_kafka_topic_partition_list_t *parts)
 {
-	struct apply *a = opaque;
+	struct apply *a = ctx;
 
-	if (a->unassigned) {
-		rd_kafka_topic_partition_list_destroy(a->unassigned);
-		a->unassigned = NULL;
-	}
-	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-		if (!offsets_load(a, parts)) {
-			/* Kept for after a reconnect, when the target is away. */
-			a->unassigned = rd_kafka_topic_partition_list_copy(parts);
-			a->failed = true;
-			rd_kafka_assign(rk, NULL);
-			return;
-		}
-		rd_kafka_assign(rk, parts);
-	} else {
-		/* Not applied, so not stored: whoever gets them reads them again. */
-		batch_release(a);
-		kafka_offsets_commit(a);
-		rd_kafka_assign(rk, NULL);
-	}
+	if (offsets_load(a, parts))
+		return true;
+	a->failed = true;
+	return false; /* errors already logged */
 }
 
+/* kafka_in's on_revoke: the open batch is not applied, so not stored. */
+static void partitions_revoked(void *ctx)
+{
+	batch_release(ctx);
+}
+
+/* The consumer of the pipeline's topics, in its group. */
 static bool consumer_new(struct apply *a, const struct topology *topo)
 {
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_topic_partition_list_t *topics;
-	char *servers;
-	char err[512];
-	char *group = xasprintf("cdc-agent.%s", a->pipe->name);
-	char fetch_max[32], receive_max[32];
-	bool ok = true;
+	const struct kafka_in_hooks hooks = {
+		.on_assign = partitions_assigned,
+		.on_revoke = partitions_revoked,
+		.ctx = a,
+	};
+	struct strlist topics = { 0 };
+	char *group = kafka_in_group(a->pipe->name);
+	bool ok;
 
-	servers = strlist_join(&topo->kafka.bootstrap_servers, ",");
-	/* A record of [kafka] max_message_bytes fits one fetch response
-	 * (kafka_limits.h); max.partition.fetch.bytes stays 1 MiB: the
-	 * broker returns a larger first batch of a partition whole. */
-	snprintf(fetch_max, sizeof(fetch_max), "%" PRId64, kafka_fetch_limit(&topo->kafka));
-	snprintf(receive_max, sizeof(receive_max), "%" PRId64, kafka_receive_limit(&topo->kafka));
-	{
-		const char *settings[][2] = {
-			{ "bootstrap.servers", servers },
-			{ "group.id", group },
-			{ "client.id", a->label },
-			{ "enable.auto.commit", "false" },
-			{ "enable.auto.offset.store", "false" },
-			/* Where no offset is stored, offsets_load starts at the
-			 * beginning; a stored one outside the log is a gap that
-			 * must stop apply (offset_gap), never a silent restart. */
-			{ "auto.offset.reset", "error" },
-			/* notice topics capture creates after apply started */
-			{ "topic.metadata.refresh.interval.ms", "5000" },
-			{ "allow.auto.create.topics", "false" },
-			{ "fetch.max.bytes", fetch_max },
-			{ "receive.message.max.bytes", receive_max },
-		};
-
-		for (size_t i = 0; ok && i < ARRAY_LEN(settings); i++)
-			if (rd_kafka_conf_set(conf, settings[i][0], settings[i][1], err,
-					      sizeof(err)) != RD_KAFKA_CONF_OK) {
-				log_error("%s: Kafka consumer setting %s: %s", a->label,
-					  settings[i][0], err);
-				ok = false;
-			}
-	}
-	free(servers);
-	free(group);
-	kafka_log_attach(conf);
-	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
-	rd_kafka_conf_set_opaque(conf, a);
-	if (ok) {
-		a->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-		if (!a->rk)
-			log_error("%s: cannot create the Kafka consumer: %s", a->label, err);
-		ok = a->rk != NULL;
-	} else {
-		rd_kafka_conf_destroy(conf);
-	}
-	if (!ok)
-		return false;
-	rd_kafka_poll_set_consumer(a->rk);
-	topics = rd_kafka_topic_partition_list_new((int)a->nroutes);
 	for (size_t i = 0; i < a->nroutes; i++)
-		rd_kafka_topic_partition_list_add(topics, a->routes[i].topic, RD_KAFKA_PARTITION_UA);
-	if (rd_kafka_subscribe(a->rk, topics) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		log_error("%s: cannot subscribe to the pipeline's topics", a->label);
-		ok = false;
-	}
-	rd_kafka_topic_partition_list_destroy(topics);
-	return ok;
+		strlist_add(&topics, a->routes[i].topic);
+	ok = kafka_in_new(&topo->kafka, a->label, group, &topics, &hooks, &a->in);
+	strlist_fini(&topics);
+	free(group);
+	return ok; /* errors already logged */
 }
 
 /* The offset apply stored for m's partition lies outside its log: records
@@ -1218,9 +1125,9 @@ static bool consumer_new(struct apply *a, const struct topology *topo)
 static void offset_gap(struct apply *a, const rd_kafka_message_t *m)
 {
 	const char *topic = rd_kafka_topic_name(m->rkt);
-	int64_t low = -1, high = -1;
+	int64_t low, high;
 
-	(void)rd_kafka_query_watermark_offsets(a->rk, topic, m->partition, &low, &high, 3000);
+	kafka_in_watermarks(a->in, topic, m->partition, &low, &high);
 	log_error("%s: topic %s partition %d: the stored offset %lld is outside the partition's log (offsets %lld..%lld): records were removed before apply read them; stopping (to go on past the gap, losing them: cdc-agent accept-gap %s --yes)",
 		  a->label, topic, (int)m->partition, (long long)m->offset, (long long)low,
 		  (long long)high, a->pipe->name);
@@ -1237,7 +1144,7 @@ static bool consume_loop(struct apply *a)
 		/* With a batch open, only take what is already there: a batch
 		 * closes as soon as the consumer's queue runs dry, so a quiet
 		 * pipeline does not wait for the batch timer. */
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(a->rk, a->nbatch ? 0 : 100);
+		rd_kafka_message_t *m = kafka_in_poll(a->in, a->nbatch ? 0 : 100);
 
 		if (m && m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
 			offset_gap(a, m);
@@ -1289,32 +1196,6 @@ static void state_set(struct apply *a, const char *state)
 	progress_writer_tick(&a->progress, true);
 }
 
-/* Starts every assigned partition again at the offset stored in the target:
- * what the consumer fetched past it was never applied (the failed batch
- * was rolled back).  Assigning again drops what it had fetched. */
-static bool assignment_restart(struct apply *a)
-{
-	rd_kafka_topic_partition_list_t *parts = a->unassigned;
-	rd_kafka_resp_err_t err;
-
-	a->unassigned = NULL;
-	if (!parts && (err = rd_kafka_assignment(a->rk, &parts)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		log_error("%s: cannot read the consumer's assignment: %s", a->label,
-			  rd_kafka_err2str(err));
-		return false;
-	}
-	if (!offsets_load(a, parts)) {
-		a->unassigned = parts; /* for the next attempt */
-		return false; /* errors already logged */
-	}
-	err = rd_kafka_assign(a->rk, parts);
-	if (err)
-		log_error("%s: cannot assign the partitions again: %s", a->label,
-			  rd_kafka_err2str(err));
-	rd_kafka_topic_partition_list_destroy(parts);
-	return err == RD_KAFKA_RESP_ERR_NO_ERROR;
-}
-
 /* Waits, connects again and restarts the partitions at the offsets stored
  * in the target, with waits from 1 s doubling up to RECONNECT_MAX_SEC, as
  * capture does with its source.  False when stopped meanwhile. */
@@ -1345,7 +1226,7 @@ static bool reconnect(struct apply *a)
 		 * may have counted the last batch there. */
 		event_counts_fini(&a->counts);
 		event_counts_init(&a->counts);
-		if (a->db && offsets_table_ensure(a) && counts_load(a) && assignment_restart(a)) {
+		if (a->db && offsets_table_ensure(a) && counts_load(a) && kafka_in_reassign(a->in)) {
 			log_info("%s: reconnected to target %s", a->label, a->tgt->name);
 			a->failed = false;
 			a->create_conflict = false;
@@ -1359,42 +1240,6 @@ static bool reconnect(struct apply *a)
 		backoff = backoff * 2 > RECONNECT_MAX_SEC ? RECONNECT_MAX_SEC : backoff * 2;
 	}
 	return false;
-}
-
-/* Leaves the consumer group, so that the next apply gets the partitions at
- * once, but waits for the brokers CONSUMER_CLOSE_MS at most. */
-static void consumer_close(struct apply *a)
-{
-	rd_kafka_queue_t *q = rd_kafka_queue_new(a->rk);
-	rd_kafka_error_t *error = rd_kafka_consumer_close_queue(a->rk, q);
-	long long deadline = now_ms() + CONSUMER_CLOSE_MS;
-	bool closed = false;
-
-	if (error) {
-		log_warn("%s: cannot leave the consumer group: %s", a->label,
-			 rd_kafka_error_string(error));
-		rd_kafka_error_destroy(error);
-	}
-	while (!error && !(closed = rd_kafka_consumer_closed(a->rk)) && now_ms() < deadline) {
-		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
-
-		if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
-			on_rebalance(a->rk, rd_kafka_event_error(ev),
-				     rd_kafka_event_topic_partition_list(ev), a);
-		rd_kafka_event_destroy(ev);
-	}
-	rd_kafka_queue_destroy(q);
-	if (closed) {
-		rd_kafka_destroy(a->rk);
-	} else {
-		/* rd_kafka_destroy would wait for the group's coordinator (the
-		 * LeaveGroup and the last commit) until its socket timeout, a
-		 * minute: the handle is left to the process's exit, which
-		 * follows. */
-		log_warn("%s: the brokers did not answer within %d ms: stopping without leaving the consumer group (its session timeout frees the partitions)",
-			 a->label, CONSUMER_CLOSE_MS);
-	}
-	a->rk = NULL;
 }
 
 /* Milliseconds behind the source from apply's own view: 0 when its last
@@ -1505,12 +1350,7 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	apply_schema_fini(&a.schema);
 	apply_types_seen_fini(&a.types_seen);
 	routes_fini(&a);
-	if (a.rk) {
-		kafka_offsets_commit(&a);
-		consumer_close(&a);
-	}
-	if (a.unassigned)
-		rd_kafka_topic_partition_list_destroy(a.unassigned);
+	kafka_in_free(a.in);
 	PQfinish(a.db);
 	schema_mac_free(a.mac);
 	free(a.trusted_topic);

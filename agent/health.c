@@ -3,7 +3,8 @@
  */
 #include "health.h"
 
-#include "kafka_log.h"
+#include "kafka_client.h"
+#include "kafka_in.h"
 #include "pgsql.h"
 
 #include <arpa/inet.h>
@@ -17,6 +18,8 @@
 #include <unistd.h>
 
 #define PROBE_TIMEOUT_MS 3000
+/* The probes' name to the brokers (client.id). */
+#define PROBE_CLIENT_ID "cdc-agent-probe"
 
 /* Sends ruok to host:port, true when the answer is imok. */
 static bool zk_ruok(const char *hostport, struct strbuf *why)
@@ -65,15 +68,14 @@ bool health_zookeeper(const struct strlist *connect, struct strbuf *why)
 
 rd_kafka_t *health_kafka_client(const struct kafka_cfg *cfg, struct strbuf *why)
 {
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	char *servers = strlist_join(&cfg->bootstrap_servers, ",");
+	rd_kafka_conf_t *conf;
 	char err[256];
 	rd_kafka_t *rk;
 
-	rd_kafka_conf_set(conf, "bootstrap.servers", servers, err, sizeof(err));
-	rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err));
-	kafka_log_attach(conf); /* a probe's failure is its result, not a log line */
-	free(servers);
+	if (!kafka_client_probe_conf_new(cfg, PROBE_CLIENT_ID, &conf)) {
+		strbuf_addf(why, "librdkafka refused a setting of the probe's client (logged)");
+		return NULL;
+	}
 	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
 	if (!rk) {
 		strbuf_addf(why, "cannot create a Kafka client: %s", err);
@@ -132,7 +134,7 @@ bool health_apply(const struct kafka_cfg *cfg, const char *pipeline, struct strb
 {
 	rd_kafka_t *rk = health_kafka_client(cfg, why);
 	const struct rd_kafka_group_list *groups = NULL;
-	char *group = xasprintf("cdc-agent.%s", pipeline);
+	char *group = kafka_in_group(pipeline);
 	rd_kafka_resp_err_t err;
 	bool ok = false;
 

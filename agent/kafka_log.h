@@ -8,7 +8,8 @@
 
 #include <librdkafka/rdkafka.h>
 
-/* Sets conf's log callback; every client the agent makes calls this. */
+/* Sets conf's log callback; kafka_client.c does, for every client the
+ * agent makes. */
 void kafka_log_attach(rd_kafka_conf_t *conf);
 
 #endif

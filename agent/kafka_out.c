@@ -4,12 +4,13 @@
  * All of librdkafka's callbacks are served on the caller's thread by
  * rd_kafka_poll (logs too, through log.queue), so the counters and flags
  * below need no locking and our log_* functions are never called from
- * librdkafka's threads.
+ * librdkafka's threads.  Its settings are kafka_client.c's, a reason per
+ * line.
  */
 #include "kafka_out.h"
 
+#include "kafka_client.h"
 #include "kafka_limits.h"
-#include "kafka_log.h"
 #include "log.h"
 #include "util.h"
 
@@ -160,100 +161,16 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 	ko->on_ack(ko->ack_ctx, msg->_private, msg->err == RD_KAFKA_RESP_ERR_NO_ERROR, error);
 }
 
-static bool conf_set(rd_kafka_conf_t *conf, const char *brokers, const char *name,
-		     const char *value)
-{
-	char errstr[512];
-
-	if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK)
-		return true;
-	log_error("kafka %s: producer setting %s=%s rejected: %s", brokers, name, value, errstr);
-	return false;
-}
-
-/* librdkafka's bound on queued messages (kafka_out_queue reports it). */
-#define QUEUE_MAX_MESSAGES "100000"
-
-/* 8 MiB of payload is ~150 ms of narrow events at 95k rows/s, and keeps
- * capture's peak RSS near 44 MiB: with 16, a capture faster than the broker
- * filled it and peaked at 65 MiB on wide rows (docs/BENCHMARKS.md, "Capture
- * throughput").  kafka_out_produce keeps to it; librdkafka's own bound
- * (queue.buffering.max.kbytes) is this plus the largest batch, since
- * librdkafka never queues a message bigger than its bound (it would report
- * QUEUE_FULL forever): a large record waits until the queue has room for it
- * or is empty. */
-#define QUEUE_SOFT_BYTES ((size_t)8 << 20)
-
-/* The settings that follow from [kafka] max_message_bytes (kafka_limits.h). */
-static bool size_conf(rd_kafka_conf_t *conf, const char *brokers, const struct kafka_cfg *cfg)
-{
-	char max_bytes[32], queue_kb[32];
-
-	/* The request limit: one batch of the largest record fits. */
-	snprintf(max_bytes, sizeof(max_bytes), "%" PRId64, kafka_batch_limit(cfg));
-	snprintf(queue_kb, sizeof(queue_kb), "%" PRId64,
-		 ((int64_t)QUEUE_SOFT_BYTES + kafka_batch_limit(cfg)) / 1024 + 1);
-	return conf_set(conf, brokers, "message.max.bytes", max_bytes) &&
-	       conf_set(conf, brokers, "queue.buffering.max.kbytes", queue_kb);
-}
-
-static bool producer_conf(const char *brokers, const char *client_id, const struct kafka_cfg *cfg,
+/* The producer's settings are kafka_client.c's; the callbacks are ours. */
+static bool producer_conf(const struct kafka_cfg *cfg, const char *client_id,
 			  struct kafka_out *ko, rd_kafka_conf_t **out)
 {
-	static const char *const settings[][2] = {
-		/* Retries can neither duplicate nor reorder messages. */
-		{ "enable.idempotence", "true" },
-		{ "acks", "all" },
-		/* A key lands where Kafka's Java producer would put it. */
-		{ "partitioner", "murmur2_random" },
-		/* Never give up on a message while the brokers are away: capture
-		 * must not lose anything.  The bounded queue below makes
-		 * kafka_out_produce wait instead (backpressure). */
-		{ "message.timeout.ms", "0" },
-		/* queue.buffering.max.kbytes: size_conf. */
-		{ "queue.buffering.max.messages", QUEUE_MAX_MESSAGES },
-		/* The broker's cost is mostly per request (each batch is
-		 * validated, appended and fetched once): 5 ms made ~300-record
-		 * batches at 60k rows/s and a broker busier than capture;
-		 * 10-25 ms halved its CPU per row end to end
-		 * (docs/BENCHMARKS.md), for that much more latency. */
-		{ "linger.ms", "20" },
-		/* Batches point at the queued messages (F_COPY made them ours
-		 * already) instead of copying each once more: capture 0.6 us/row
-		 * less at 88,000 rows/s (side by side, 3 pairs).  50 ms of
-		 * linger showed no gain over 20 there. */
-		{ "message.copy.max.bytes", "0" },
-		/* batch.size (1 MB) needs no change: a record larger than it
-		 * still goes, alone in its batch; message.max.bytes: size_conf. */
-		/* Topics come from kafka_out_ensure_topic with the configured
-		 * partition count, never from the broker's defaults. */
-		{ "allow.auto.create.topics", "false" },
-		/* Resume within seconds of a broker's return, not librdkafka's 10 s. */
-		{ "reconnect.backoff.max.ms", "2000" },
-		/* Logs wait for rd_kafka_poll on our thread (see the top). */
-		{ "log.queue", "true" },
-	};
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-
-	/* Events repeat their schema block and field names: lz4 (the
-	 * default) shrinks them for the broker and the network. */
-	if (!conf_set(conf, brokers, "bootstrap.servers", brokers) ||
-	    !conf_set(conf, brokers, "client.id", client_id) ||
-	    !conf_set(conf, brokers, "compression.codec", kafka_compressions[cfg->compression]) ||
-	    !size_conf(conf, brokers, cfg))
-		goto fail; /* errors already logged */
-	for (size_t i = 0; i < ARRAY_LEN(settings); i++)
-		if (!conf_set(conf, brokers, settings[i][0], settings[i][1]))
-			goto fail; /* errors already logged */
-	rd_kafka_conf_set_opaque(conf, ko);
-	kafka_log_attach(conf);
-	rd_kafka_conf_set_error_cb(conf, on_error);
-	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-	*out = conf;
+	if (!kafka_client_producer_conf_new(cfg, client_id, out))
+		return false; /* errors already logged */
+	rd_kafka_conf_set_opaque(*out, ko);
+	rd_kafka_conf_set_error_cb(*out, on_error);
+	rd_kafka_conf_set_dr_msg_cb(*out, on_delivery);
 	return true;
-fail:
-	rd_kafka_conf_destroy(conf);
-	return false;
 }
 
 bool kafka_out_new(const struct kafka_cfg *cfg, const char *client_id, kafka_ack_fn on_ack,
@@ -273,7 +190,7 @@ bool kafka_out_new(const struct kafka_cfg *cfg, const char *client_id, kafka_ack
 	ko->on_ack = on_ack;
 	ko->ack_ctx = ack_ctx;
 	ko->batch_limit = kafka_batch_limit(cfg);
-	if (!producer_conf(ko->brokers, client_id, cfg, ko, &conf)) {
+	if (!producer_conf(cfg, client_id, ko, &conf)) {
 		kafka_out_free(ko);
 		return false; /* errors already logged */
 	}
@@ -769,8 +686,9 @@ bool kafka_out_produce_headers(struct kafka_out *ko, const char *topic, const vo
 				  ko->brokers, topic);
 			return false;
 		}
-		/* QUEUE_SOFT_BYTES, or a large record alone. */
-		if (ko->queued_bytes == 0 || ko->queued_bytes + bytes <= QUEUE_SOFT_BYTES) {
+		/* KAFKA_PRODUCER_QUEUE_SOFT_BYTES, or a large record alone. */
+		if (ko->queued_bytes == 0 ||
+		    ko->queued_bytes + bytes <= KAFKA_PRODUCER_QUEUE_SOFT_BYTES) {
 			err = queue_one(ko, topic, key, key_len, value, value_len, headers,
 					n_headers, ack_token);
 			if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -891,5 +809,5 @@ int kafka_out_partition_for_key(const void *key, size_t len, int partition_count
 void kafka_out_queue(const struct kafka_out *ko, size_t *messages, size_t *max_messages)
 {
 	*messages = ko->rk ? (size_t)rd_kafka_outq_len(ko->rk) : 0;
-	*max_messages = (size_t)strtoul(QUEUE_MAX_MESSAGES, NULL, 10);
+	*max_messages = KAFKA_PRODUCER_QUEUE_MESSAGES;
 }

@@ -5,7 +5,12 @@
  *
  * Deletes the partition's records below offset BEFORE (Kafka's DeleteRecords,
  * as retention would), so the log then starts at BEFORE.  Exit 0 on success.
+ * Its client is configured as the agent's probes are (kafka_client.c).
  */
+#include "kafka_client.h"
+#include "topology.h"
+#include "util.h"
+
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +19,8 @@
 static int delete_records(const char *broker, const char *topic, int partition, long long before)
 {
 	char err[512];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	struct kafka_cfg cfg = { 0 };
+	rd_kafka_conf_t *conf;
 	rd_kafka_t *rk;
 	rd_kafka_queue_t *q;
 	rd_kafka_topic_partition_list_t *parts;
@@ -23,13 +29,16 @@ static int delete_records(const char *broker, const char *topic, int partition, 
 	const rd_kafka_topic_partition_list_t *res;
 	int rc = 1;
 
-	if (rd_kafka_conf_set(conf, "bootstrap.servers", broker, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-		fprintf(stderr, "bootstrap.servers: %s\n", err);
-		return 1;
+	strlist_add(&cfg.bootstrap_servers, broker);
+	if (!kafka_client_probe_conf_new(&cfg, "kafka_admin_driver", &conf)) {
+		strlist_fini(&cfg.bootstrap_servers);
+		return 1; /* errors already logged */
 	}
+	strlist_fini(&cfg.bootstrap_servers);
 	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
 	if (!rk) {
 		fprintf(stderr, "rd_kafka_new: %s\n", err);
+		rd_kafka_conf_destroy(conf);
 		return 1;
 	}
 	q = rd_kafka_queue_new(rk);

@@ -2,7 +2,8 @@
  * tests/unit/test_kafka_out.c: the producer's key placement against Kafka's
  * own murmur2 vectors and librdkafka's partitioner, and the producer's
  * promises that need no broker (refusals, no silent drop at shutdown).
- * Against a real broker: tests/integration/55_kafka_out.sh.
+ * Its settings: test_kafka_client.c.  Against a real broker:
+ * tests/integration/55_kafka_out.sh.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "kafka_client.h"
 #include "kafka_out.h"
 #include "util.h"
 
@@ -139,6 +141,7 @@ static void test_unacked_messages_reported_at_free(void **state)
 	struct kafka_cfg cfg = { 0 };
 	struct kafka_out *ko;
 	struct acks acks = { 0 };
+	size_t queued, queue_max;
 	char *big;
 
 	(void)state;
@@ -150,6 +153,10 @@ static void test_unacked_messages_reported_at_free(void **state)
 	assert_true(kafka_out_produce(ko, "t", "k1", 2, NULL, 0, (void *)(uintptr_t)1));
 	assert_true(kafka_out_produce(ko, "t", NULL, 0, "v3", 2, (void *)(uintptr_t)2));
 	assert_int_equal(kafka_out_outstanding(ko), 3);
+	/* the bound reported is the one the producer was configured with */
+	kafka_out_queue(ko, &queued, &queue_max);
+	assert_true(queued >= 3); /* and whatever events wait for a poll */
+	assert_int_equal(queue_max, KAFKA_PRODUCER_QUEUE_MESSAGES);
 
 	/* Larger than message.max.bytes (the 1MB limit and its room): refused
 	 * at once, never acked, and told as too large with topic and key. */
