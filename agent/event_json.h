@@ -13,21 +13,14 @@
 #include "event_format.h"
 #include "pgoutput.h"
 #include "table_schema.h"
+#include "topology.h"
 #include "util.h"
-
-enum decimal_mode {
-	DECIMAL_STRING,  /* "12.340": every digit and the scale, in both modes (default
-			  * without json_schemas) */
-	DECIMAL_PRECISE, /* Debezium's default (ours with json_schemas): base64 unscaled
-			  * bytes, scale in the schema (numeric(p,s)) or the payload */
-	DECIMAL_DOUBLE,  /* a JSON number; may lose digits */
-};
 
 struct event_format {
 	const char *server_name; /* topic prefix; source.name */
 	const char *db;          /* source database name */
 	bool schemas;            /* JsonConverter schemas.enable */
-	int decimal_mode;        /* enum decimal_mode */
+	enum decimal_mode decimal_mode; /* the source's decimal_handling */
 	bool interval_string;    /* interval.handling.mode=string: ISO 8601, lossless */
 };
 

@@ -239,7 +239,7 @@ static bool producer_conf(const char *brokers, const char *client_id, const stru
 	 * default) shrinks them for the broker and the network. */
 	if (!conf_set(conf, brokers, "bootstrap.servers", brokers) ||
 	    !conf_set(conf, brokers, "client.id", client_id) ||
-	    !conf_set(conf, brokers, "compression.codec", kafka_compressions[cfg->compression]) ||
+	    !conf_set(conf, brokers, "compression.codec", kafka_compression_names[cfg->compression]) ||
 	    !size_conf(conf, brokers, cfg))
 		goto fail; /* errors already logged */
 	for (size_t i = 0; i < ARRAY_LEN(settings); i++)
