@@ -63,13 +63,14 @@ build/asan/%.o: agent/%.c
 build/tests:
 	mkdir -p $@
 
-# Unit tests link the agent's objects (all but main) with cmocka, in both builds.
+# Unit tests link the agent's objects (all but main) with cmocka, in both
+# builds; $^ also holds the headers their .d files list, hence the filter.
 build/tests/%-rel: tests/unit/%.c $(filter-out build/rel/main.o,$(REL_OBJS)) | build/tests
-	$(CC) $(BASE_CFLAGS) $(CPPFLAGS) $(DEPFLAGS) -Iagent $(LDFLAGS) -o $@ $^ $(PKG_LIBS) \
-		-lcmocka $(LDLIBS)
+	$(CC) $(BASE_CFLAGS) $(CPPFLAGS) $(DEPFLAGS) -Iagent $(LDFLAGS) -o $@ \
+		$(filter %.c %.o,$^) $(PKG_LIBS) -lcmocka $(LDLIBS)
 build/tests/%-asan: tests/unit/%.c $(filter-out build/asan/main.o,$(SAN_OBJS)) | build/tests
-	$(CC) $(BASE_CFLAGS) $(CPPFLAGS) -O1 $(SAN_FLAGS) $(DEPFLAGS) -Iagent $(LDFLAGS) -o $@ $^ \
-		$(PKG_LIBS) -lcmocka $(LDLIBS)
+	$(CC) $(BASE_CFLAGS) $(CPPFLAGS) -O1 $(SAN_FLAGS) $(DEPFLAGS) -Iagent $(LDFLAGS) -o $@ \
+		$(filter %.c %.o,$^) $(PKG_LIBS) -lcmocka $(LDLIBS)
 
 # Drivers of integration tests (55_kafka_out.sh, 72_slot_watch.sh,
 # 83_apply_values.sh, 86_apply_hostile.sh, 93_status_http.sh): the agent's
@@ -77,11 +78,11 @@ build/tests/%-asan: tests/unit/%.c $(filter-out build/asan/main.o,$(SAN_OBJS)) |
 DRIVERS := kafka_out_driver slot_watch_driver apply_values_driver kafka_admin_driver \
 	status_http_driver
 build/tests/%_driver: tests/%_driver.c $(filter-out build/rel/main.o,$(REL_OBJS)) | build/tests
-	$(CC) $(BASE_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -Iagent $(LDFLAGS) -o $@ $^ \
-		$(PKG_LIBS) $(LDLIBS)
+	$(CC) $(BASE_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -Iagent $(LDFLAGS) -o $@ \
+		$(filter %.c %.o,$^) $(PKG_LIBS) $(LDLIBS)
 build/tests/%_driver-asan: tests/%_driver.c $(filter-out build/asan/main.o,$(SAN_OBJS)) | build/tests
-	$(CC) $(BASE_CFLAGS) $(CPPFLAGS) -O1 $(SAN_FLAGS) $(DEPFLAGS) -Iagent $(LDFLAGS) -o $@ $^ \
-		$(PKG_LIBS) $(LDLIBS)
+	$(CC) $(BASE_CFLAGS) $(CPPFLAGS) -O1 $(SAN_FLAGS) $(DEPFLAGS) -Iagent $(LDFLAGS) -o $@ \
+		$(filter %.c %.o,$^) $(PKG_LIBS) $(LDLIBS)
 
 # Fuzzing (README.md, "Fuzzing"): libFuzzer targets in tests/fuzz/, built by
 # clang in build/fuzz/ (gcc's builds untouched).  `make fuzz` runs each for

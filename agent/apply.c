@@ -20,6 +20,7 @@
 #include "apply_schema.h"
 #include "apply_types.h"
 #include "column_type.h"
+#include "event_format.h"
 #include "key_set.h"
 #include "kafka_in.h"
 #include "log.h"
@@ -754,13 +755,13 @@ static bool keyless_change(struct apply *a, struct target_table *tt, struct appl
 	struct keyless_target t = { a->db, a->label, tt->qualified, tt->ts, tt->cast_types };
 	char *name = table_name_text(tt->schema, tt->table);
 	size_t plen;
-	const char *pos = header(m, "cdc.position", &plen);
+	const char *pos = header(m, EVENT_HEADER_POSITION, &plen);
 	char *p = NULL;
 	struct strbuf why;
 	bool ok = true;
 
 	if (pos && !keyless_position_valid(pos, plen)) {
-		record_error(a, m, "refused: its cdc.position header is not a position");
+		record_error(a, m, "refused: its " EVENT_HEADER_POSITION " header is not a position");
 		a->failed = true; /* the record itself is at fault: no retry */
 		free(name);
 		return false;
@@ -811,7 +812,7 @@ static bool columns_trust(struct apply *a, const rd_kafka_message_t *m, const ch
 {
 	const char *topic = rd_kafka_topic_name(m->rkt);
 	size_t maclen;
-	const char *mac = header(m, "cdc.columns.mac", &maclen);
+	const char *mac = header(m, EVENT_HEADER_COLUMNS_MAC, &maclen);
 
 	*trusted = false;
 	if (!columns || !mac)
@@ -822,7 +823,7 @@ static bool columns_trust(struct apply *a, const rd_kafka_message_t *m, const ch
 		return true;
 	}
 	if (!schema_mac_verify(a->mac, topic, columns, clen, mac, maclen)) {
-		record_error(a, m, "the cdc.columns header fails its authentication: forged, or signed with another key than %s/schema-%s.key; stopping, nothing applied",
+		record_error(a, m, "the " EVENT_HEADER_COLUMNS " header fails its authentication: forged, or signed with another key than %s/schema-%s.key; stopping, nothing applied",
 			     a->state_dir, a->pipe->name);
 		return false;
 	}
@@ -854,9 +855,9 @@ static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_
 	struct strbuf why;
 	struct target_table *tt;
 	size_t ulen, clen, tlen;
-	const char *unchanged = header(m, "cdc.unchanged", &ulen);
-	const char *columns = header(m, "cdc.columns", &clen);
-	const char *texts = header(m, "cdc.text", &tlen);
+	const char *unchanged = header(m, EVENT_HEADER_UNCHANGED, &ulen);
+	const char *columns = header(m, EVENT_HEADER_COLUMNS, &clen);
+	const char *texts = header(m, EVENT_HEADER_TEXT, &tlen);
 	size_t route = 0;
 	int op;
 	bool ok;
@@ -1001,7 +1002,7 @@ static bool types_prepare(struct apply *a)
 		const char *topic = rd_kafka_topic_name(m->rkt);
 		const struct table_ref *t = NULL;
 		size_t len;
-		const char *columns = header(m, "cdc.columns", &len);
+		const char *columns = header(m, EVENT_HEADER_COLUMNS, &len);
 		char *where, *table;
 		bool ok, trusted;
 

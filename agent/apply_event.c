@@ -8,7 +8,7 @@
  */
 #include "apply_event.h"
 
-#include "event_json.h"
+#include "event_format.h"
 #include "pg_text.h"
 
 #include <ctype.h>
@@ -650,7 +650,7 @@ bool apply_event_parse(const void *key, size_t key_len, const void *value, size_
 		size_t skip = event_columns_skip(columns_hdr, columns_len);
 
 		columns = parsed_cache_get(&ev->columns, columns_hdr + skip, columns_len - skip,
-					   "cdc.columns header", true, why);
+					   EVENT_HEADER_COLUMNS " header", true, why);
 		if (!columns)
 			return false;
 		ev->has_columns = true;
@@ -659,8 +659,8 @@ bool apply_event_parse(const void *key, size_t key_len, const void *value, size_
 	if (unchanged_hdr) {
 		ev->unchanged = json_loadb(unchanged_hdr, unchanged_len, 0, &err);
 		if (!ev->unchanged) {
-			strbuf_addf(why, "cdc.unchanged header is not valid JSON (%s at byte %d)", err.text,
-				    err.position);
+			strbuf_addf(why, EVENT_HEADER_UNCHANGED " header is not valid JSON (%s at byte %d)",
+				    err.text, err.position);
 			return false;
 		}
 	}
@@ -687,7 +687,7 @@ bool apply_event_texts(struct apply_event *ev, const char *hdr, size_t len, stru
 		return true;
 	ev->texts = json_loadb(hdr, len, 0, &err);
 	if (!json_is_object(ev->texts)) {
-		strbuf_addf(why, "cdc.text header is not a JSON object (%s)",
+		strbuf_addf(why, EVENT_HEADER_TEXT " header is not a JSON object (%s)",
 			    ev->texts ? "another JSON value" : err.text);
 		return false;
 	}
@@ -697,7 +697,7 @@ bool apply_event_texts(struct apply_event *ev, const char *hdr, size_t len, stru
 		/* a null, or an array with null elements in their place */
 		if (!f || !json_is_string(text) ||
 		    (f->value.kind != JSCAN_NULL && f->value.kind != JSCAN_ARRAY)) {
-			strbuf_addf(why, "cdc.text header names column %.64s, which the event does not send as a null or an array to replace with a text",
+			strbuf_addf(why, EVENT_HEADER_TEXT " header names column %.64s, which the event does not send as a null or an array to replace with a text",
 				    name);
 			return false;
 		}
@@ -722,9 +722,9 @@ const struct event_field *apply_event_field(const struct apply_event *ev, const 
 /* From Debezium's column.propagate.source.type parameters. */
 static char *type_from_params(json_t *params)
 {
-	const char *type = json_str(params, "__debezium.source.column.type");
-	const char *len = json_str(params, "__debezium.source.column.length");
-	const char *scale = json_str(params, "__debezium.source.column.scale");
+	const char *type = json_str(params, EVENT_PARAM_COLUMN_TYPE);
+	const char *len = json_str(params, EVENT_PARAM_COLUMN_LENGTH);
+	const char *scale = json_str(params, EVENT_PARAM_COLUMN_SCALE);
 	bool array = type && type[0] == '_';
 	struct strbuf sb;
 

@@ -4,6 +4,7 @@
  */
 #include "apply_keyless.h"
 
+#include "event_format.h"
 #include "pgsql.h"
 
 #include <stdio.h>
@@ -167,10 +168,10 @@ static void stmt_fini(const struct keyless_target *t, struct keyless_stmt *st)
 
 bool keyless_position_valid(const char *pos, size_t len)
 {
-	if (len != 25 || pos[16] != ':')
+	if (len != EVENT_POSITION_LEN || pos[EVENT_POSITION_SEP_AT] != EVENT_POSITION_SEP)
 		return false;
 	for (size_t i = 0; i < len; i++)
-		if (i != 16 && !strchr("0123456789ABCDEF", pos[i]))
+		if (i != EVENT_POSITION_SEP_AT && !strchr("0123456789ABCDEF", pos[i]))
 			return false;
 	return true;
 }

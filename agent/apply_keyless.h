@@ -49,7 +49,7 @@ char *keyless_sql(char op, const char *qualified, size_t ncols, const char *cons
 		  const char *const *set_types, const char *const *match_types, const char *set,
 		  const char *match);
 
-/* A record's cdc.position header (capture.c's position_next: "%016X:%08X",
+/* A record's cdc.position header (EVENT_POSITION_FMT, event_format.h,
  * ordered as text) has that form: it comes from a record, and is compared
  * and stored, never trusted otherwise. */
 bool keyless_position_valid(const char *pos, size_t len);

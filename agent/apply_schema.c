@@ -15,6 +15,7 @@
 #include "apply_schema.h"
 
 #include "apply_types.h"
+#include "event_format.h"
 #include "log.h"
 #include "pgsql.h"
 #include "topo_values.h"
@@ -1012,7 +1013,7 @@ static bool follow_by_name(struct evolution *e)
 	for (size_t c = 0; ok && c < tt->ts->ncols; c++) {
 		if (apply_event_field(ev, tt->ts->cols[c].name, c))
 			continue;
-		strbuf_addf(e->why, "column %s of table %s is gone from the source's events (dropped at the source?): without attribute numbers in the events (cdc.columns) the agent does not drop target columns; stopping, nothing applied (drop or keep it by hand, then restart)",
+		strbuf_addf(e->why, "column %s of table %s is gone from the source's events (dropped at the source?): without attribute numbers in the events (" EVENT_HEADER_COLUMNS ") the agent does not drop target columns; stopping, nothing applied (drop or keep it by hand, then restart)",
 			    tt->ts->cols[c].name, tt->qualified);
 		ok = false;
 	}

@@ -11,7 +11,7 @@
 #include "apply_types.h"
 
 #include "column_type.h"
-#include "event_json.h"
+#include "event_format.h"
 #include "log.h"
 #include "pgsql.h"
 #include "util.h"
@@ -400,7 +400,7 @@ static bool domain_create(PGconn *db, const char *label, json_t *udt, bool trust
 		free(q);
 	}
 	if (!trusted && (dflt || json_array_size(checks) > 0))
-		log_warn("%s: domain %s created without its %s: the cdc.columns header is not authenticated, so its SQL expressions are not run (docs/SECURITY.md)",
+		log_warn("%s: domain %s created without its %s: the " EVENT_HEADER_COLUMNS " header is not authenticated, so its SQL expressions are not run (docs/SECURITY.md)",
 			 label, qualified,
 			 dflt && json_array_size(checks) ? "CHECK constraints and default"
 			 : dflt ? "default" : "CHECK constraints");
@@ -614,7 +614,7 @@ bool apply_types_column_sql(PGconn *db, const char *label, const char *table_qua
 	}
 	strbuf_init(&why);
 	if (f->generated && !trusted) {
-		strbuf_addf(&why, "it is generated at the source (GENERATED ALWAYS AS (%.200s) STORED), and the expression comes from a cdc.columns header that is not authenticated: the agent does not run it, and a plain column would differ from the source (create the column on the target, or authenticate the header: docs/SECURITY.md)",
+		strbuf_addf(&why, "it is generated at the source (GENERATED ALWAYS AS (%.200s) STORED), and the expression comes from a " EVENT_HEADER_COLUMNS " header that is not authenticated: the agent does not run it, and a plain column would differ from the source (create the column on the target, or authenticate the header: docs/SECURITY.md)",
 			    f->generated);
 		ok = false;
 	} else {

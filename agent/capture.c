@@ -423,24 +423,24 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 	if (may_have_unchanged)
 		strbuf_init(&unchanged);
 	if (h && h->old_key)
-		hdrs[n++] = (struct kafka_header){ "__debezium.oldkey", h->old_key,
+		hdrs[n++] = (struct kafka_header){ EVENT_HEADER_OLD_KEY, h->old_key,
 						   strlen(h->old_key) };
 	if (h && h->new_key)
-		hdrs[n++] = (struct kafka_header){ "__debezium.newkey", h->new_key,
+		hdrs[n++] = (struct kafka_header){ EVENT_HEADER_NEW_KEY, h->new_key,
 						   strlen(h->new_key) };
 	if (may_have_unchanged && event_unchanged_json(&unchanged, ct->et, after))
-		hdrs[n++] = (struct kafka_header){ "cdc.unchanged", unchanged.data, unchanged.len };
+		hdrs[n++] = (struct kafka_header){ EVENT_HEADER_UNCHANGED, unchanged.data, unchanged.len };
 	if (h && h->position)
-		hdrs[n++] = (struct kafka_header){ "cdc.position", h->position, strlen(h->position) };
+		hdrs[n++] = (struct kafka_header){ EVENT_HEADER_POSITION, h->position, strlen(h->position) };
 	if (may_have_texts)
 		strbuf_init(&texts);
 	if (may_have_texts && event_text_json(&texts, &c->fmt, ct->et, after))
-		hdrs[n++] = (struct kafka_header){ "cdc.text", texts.data, texts.len };
+		hdrs[n++] = (struct kafka_header){ EVENT_HEADER_TEXT, texts.data, texts.len };
 	/* In both schema modes: the header says what the schema block cannot
 	 * (exact types, attribute numbers, defaults), signed for apply. */
-	hdrs[n++] = (struct kafka_header){ "cdc.columns", ct->et->columns_header,
+	hdrs[n++] = (struct kafka_header){ EVENT_HEADER_COLUMNS, ct->et->columns_header,
 					   strlen(ct->et->columns_header) };
-	hdrs[n++] = (struct kafka_header){ "cdc.columns.mac", ct->columns_mac,
+	hdrs[n++] = (struct kafka_header){ EVENT_HEADER_COLUMNS_MAC, ct->columns_mac,
 					   strlen(ct->columns_mac) };
 	ok = record_fits(c, ct, key_row, has_key ? c->key.len : 0, hdrs, n) &&
 	     produce(c, ct, has_key ? &c->key : NULL, c->value.data, c->value.len, hdrs, n, t);
@@ -1139,7 +1139,7 @@ static bool handle_relation(struct capture *c, const struct pgoutput_msg *m)
 
 /* Where a change of a table without a key lies in the stream: its
  * transaction's commit LSN and its number among the table's changes in it,
- * "%016X:%08X" (ordered as text), the same when the slot replays it.  Apply
+ * EVENT_POSITION_FMT (ordered as text), the same when the slot replays it.  Apply
  * skips what it applied already (apply_keyless.c): such a change has no key
  * that would make applying it twice harmless.  NULL for other tables. */
 static const char *position_next(struct capture *c, struct capture_table *ct, char *buf,
@@ -1151,7 +1151,7 @@ static const char *position_next(struct capture *c, struct capture_table *ct, ch
 		ct->pos_final = c->open->final_lsn;
 		ct->pos_seq = 0;
 	}
-	snprintf(buf, size, "%016" PRIX64 ":%08" PRIX32, ct->pos_final, ++ct->pos_seq);
+	snprintf(buf, size, EVENT_POSITION_FMT, ct->pos_final, ++ct->pos_seq);
 	return buf;
 }
 

@@ -106,7 +106,7 @@ static const struct type_map *type_map_for(const struct column_schema *col)
  * members, to go in the field's one "parameters" object. */
 static void add_source_type_entries(struct strbuf *sb, const struct column_schema *col)
 {
-	strbuf_adds(sb, "\"__debezium.source.column.type\":\"");
+	strbuf_adds(sb, "\"" EVENT_PARAM_COLUMN_TYPE "\":\"");
 	if (col->is_array)
 		strbuf_adds(sb, "_");
 	for (const char *p = col->base_type; *p; p++) {
@@ -118,9 +118,9 @@ static void add_source_type_entries(struct strbuf *sb, const struct column_schem
 	}
 	strbuf_adds(sb, "\"");
 	if (col->length >= 0)
-		strbuf_addf(sb, ",\"__debezium.source.column.length\":\"%d\"", col->length);
+		strbuf_addf(sb, ",\"" EVENT_PARAM_COLUMN_LENGTH "\":\"%d\"", col->length);
 	if (col->scale >= 0)
-		strbuf_addf(sb, ",\"__debezium.source.column.scale\":\"%d\"", col->scale);
+		strbuf_addf(sb, ",\"" EVENT_PARAM_COLUMN_SCALE "\":\"%d\"", col->scale);
 }
 
 /* An enum's labels joined by ',' as one JSON string, as Debezium's

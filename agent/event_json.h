@@ -5,50 +5,22 @@
  *
  * Rows come as arrays of pgoutput_value in the table's column order (text
  * forms, NULL, or "unchanged TOAST"), from the stream or the snapshot alike.
+ * The headers and constants apply reads too are in event_format.h.
  */
 #ifndef CDC_EVENT_JSON_H
 #define CDC_EVENT_JSON_H
 
+#include "event_format.h"
 #include "pgoutput.h"
 #include "table_schema.h"
+#include "topology.h"
 #include "util.h"
-
-#include <string.h>
-
-/* Unchanged TOASTed values are sent as Debezium's default placeholder, and
- * listed in the event's "cdc.unchanged" header so apply keeps the stored
- * value whatever the column's type. */
-#define EVENT_UNAVAILABLE_VALUE "__debezium_unavailable_value"
-
-/* The cdc.columns header's text starts with this word, then the JSON.
- * Kafka Connect's default header converter (SimpleHeaderConverter) turns
- * a header that is a JSON array or object into Connect data, and one whose
- * objects mix value types (a string name, a boolean, an int key) gets no
- * schema: Debezium's JDBC sink then fails on every record.  After a word
- * the header stays a string for Connect.  apply takes it with or without. */
-#define EVENT_COLUMNS_PREFIX "v1 "
-
-/* How many bytes of a cdc.columns header come before its JSON. */
-static inline size_t event_columns_skip(const char *hdr, size_t len)
-{
-	size_t n = sizeof(EVENT_COLUMNS_PREFIX) - 1;
-
-	return len >= n && memcmp(hdr, EVENT_COLUMNS_PREFIX, n) == 0 ? n : 0;
-}
-
-enum decimal_mode {
-	DECIMAL_STRING,  /* "12.340": every digit and the scale, in both modes (default
-			  * without json_schemas) */
-	DECIMAL_PRECISE, /* Debezium's default (ours with json_schemas): base64 unscaled
-			  * bytes, scale in the schema (numeric(p,s)) or the payload */
-	DECIMAL_DOUBLE,  /* a JSON number; may lose digits */
-};
 
 struct event_format {
 	const char *server_name; /* topic prefix; source.name */
 	const char *db;          /* source database name */
 	bool schemas;            /* JsonConverter schemas.enable */
-	int decimal_mode;        /* enum decimal_mode */
+	enum decimal_mode decimal_mode; /* the source's decimal_handling */
 	bool interval_string;    /* interval.handling.mode=string: ISO 8601, lossless */
 };
 

@@ -100,7 +100,7 @@ bool kafka_client_producer_conf_new(const struct kafka_cfg *cfg, const char *cli
 	const char *const settings[][2] = {
 		/* Events repeat their schema block and field names: lz4 (the
 		 * default) shrinks them for the broker and the network. */
-		{ "compression.codec", kafka_compressions[cfg->compression] },
+		{ "compression.codec", kafka_compression_names[cfg->compression] },
 		/* The settings that follow from [kafka] max_message_bytes
 		 * (kafka_limits.h): a batch of the largest record fits the
 		 * request, and the queue holds it beside

@@ -54,17 +54,22 @@ static bool parse_bool(const char *s, bool *out, struct strbuf *err)
 	return false;
 }
 
-static bool parse_enum(const char *s, const char *const *values, int *out, struct strbuf *err)
+/* parse_enum: s by its name in values (an enum's name table, n long,
+ * indexed by value): the value is the name's index, whatever the enum's
+ * order.  A hole in the table (no name) is no value. */
+static bool parse_enum(const char *s, const char *const *values, size_t n, int *out,
+		       struct strbuf *err)
 {
-	for (int i = 0; values[i]; i++) {
-		if (strcmp(s, values[i]) == 0) {
-			*out = i;
+	for (size_t i = 0; i < n; i++) {
+		if (values[i] && strcmp(s, values[i]) == 0) {
+			*out = (int)i;
 			return true;
 		}
 	}
 	strbuf_addf(err, "'%s' is not one of:", s);
-	for (int i = 0; values[i]; i++)
-		strbuf_addf(err, "%s %s", i ? "," : "", values[i]);
+	for (size_t i = 0, shown = 0; i < n; i++)
+		if (values[i])
+			strbuf_addf(err, "%s %s", shown++ ? "," : "", values[i]);
 	return false;
 }
 
@@ -870,7 +875,7 @@ bool value_parse(const struct key_spec *spec, const char *text, void *field, str
 	case V_BOOL:
 		return parse_bool(text, field, err);
 	case V_ENUM:
-		return parse_enum(text, spec->enum_values, field, err);
+		return parse_enum(text, spec->enum_values, spec->n_enum_values, field, err);
 	case V_HOST:
 		return store_string(text, host_valid, field, err);
 	case V_PG_NAME:
@@ -955,7 +960,7 @@ void value_text(const struct key_spec *spec, const void *field, struct strbuf *o
 		strbuf_adds(out, *(const bool *)field ? "true" : "false");
 		return;
 	case V_ENUM:
-		strbuf_adds(out, spec->enum_values[*(const int *)field]);
+		strbuf_adds(out, spec->enum_values[*(const int *)field]); /* a parsed value */
 		return;
 	case V_SIZE:
 		strbuf_addf(out, "%lld", (long long)*(const int64_t *)field);

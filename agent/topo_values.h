@@ -18,7 +18,7 @@ enum value_type {
 	V_INT,         /* int within [min, max] */
 	V_PORT,        /* int 1..65535 */
 	V_BOOL,        /* bool: true/false, yes/no, on/off, 1/0 */
-	V_ENUM,        /* int: index into enum_values */
+	V_ENUM,        /* an enum (stored as int): its value, by its name in enum_values */
 	V_HOST,        /* char *: host name, IP address or absolute socket directory */
 	V_PG_NAME,     /* char *: unquoted PostgreSQL identifier (publication, role) */
 	V_SLOT,        /* char *: replication slot name */
@@ -43,7 +43,8 @@ struct key_spec {
 	size_t offset;                   /* of the field in the section's struct */
 	bool required;
 	const char *default_value;       /* parsed like a written value; NULL: none */
-	const char *const *enum_values;  /* V_ENUM: NULL-terminated */
+	const char *const *enum_values;  /* V_ENUM: the enum's name table, by value */
+	size_t n_enum_values;            /* V_ENUM: its length (the enum's _COUNT) */
 	int min, max;                    /* V_INT; V_SIZE: min, and max (bytes) if > 0 */
 };
 

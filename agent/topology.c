@@ -24,28 +24,47 @@
 
 /* ---- schema ---------------------------------------------------------- */
 
-static const char *const kafka_modes[] = { "zookeeper", "kraft", NULL };
-const char *const kafka_compressions[] = { "lz4", "none", "zstd", "snappy", "gzip", NULL };
-static const char *const hba_modes[] = { "auto", "yes", "no", NULL };
-static const char *const snapshot_modes[] = { "initial", "never", "initial_only", "when_needed",
-					      NULL };
-static const char *const insert_modes[] = { "upsert", "insert", NULL };
-/* In enum schema_changes' order (topology.h). */
-static const char *const schema_changes_modes[] = { "follow", "additive", NULL };
-/* In enum decimal_mode's order (event_json.h). */
-static const char *const decimal_modes[] = { "string", "precise", "double", NULL };
-static const char *const interval_modes[] = { "numeric", "string", NULL };
+/* The option enums' name tables (topology.h): indexed by value, so an
+ * enum's order is no part of a key's meaning.  A value added without its
+ * name fails the build (a hole in the middle fails test_topology);
+ * value_parse stores the enum through an int. */
+#define ENUM_NAMES(type, count, ...)                                                        \
+	const char *const type##_names[] = { __VA_ARGS__ };                                 \
+	_Static_assert(ARRAY_LEN(type##_names) == (count), #type "_names: a name a value"); \
+	_Static_assert(sizeof(enum type) == sizeof(int), "enum " #type " is an int")
+
+ENUM_NAMES(kafka_mode, KAFKA_MODE_COUNT,
+	   [KAFKA_MODE_ZOOKEEPER] = "zookeeper", [KAFKA_MODE_KRAFT] = "kraft");
+ENUM_NAMES(kafka_compression, KAFKA_COMPRESSION_COUNT,
+	   [KAFKA_COMPRESSION_LZ4] = "lz4", [KAFKA_COMPRESSION_NONE] = "none",
+	   [KAFKA_COMPRESSION_ZSTD] = "zstd", [KAFKA_COMPRESSION_SNAPPY] = "snappy",
+	   [KAFKA_COMPRESSION_GZIP] = "gzip");
+ENUM_NAMES(manage_hba, MANAGE_HBA_COUNT,
+	   [MANAGE_HBA_AUTO] = "auto", [MANAGE_HBA_YES] = "yes", [MANAGE_HBA_NO] = "no");
+ENUM_NAMES(snapshot_mode, SNAPSHOT_MODE_COUNT,
+	   [SNAPSHOT_INITIAL] = "initial", [SNAPSHOT_NEVER] = "never",
+	   [SNAPSHOT_INITIAL_ONLY] = "initial_only", [SNAPSHOT_WHEN_NEEDED] = "when_needed");
+ENUM_NAMES(decimal_mode, DECIMAL_MODE_COUNT,
+	   [DECIMAL_STRING] = "string", [DECIMAL_PRECISE] = "precise",
+	   [DECIMAL_DOUBLE] = "double");
+ENUM_NAMES(interval_mode, INTERVAL_MODE_COUNT,
+	   [INTERVAL_NUMERIC] = "numeric", [INTERVAL_STRING] = "string");
+ENUM_NAMES(insert_mode, INSERT_MODE_COUNT,
+	   [INSERT_MODE_UPSERT] = "upsert", [INSERT_MODE_INSERT] = "insert");
+ENUM_NAMES(schema_changes, SCHEMA_CHANGES_COUNT,
+	   [SCHEMA_CHANGES_FOLLOW] = "follow", [SCHEMA_CHANGES_ADDITIVE] = "additive");
 
 #define KEY(st, key, type, field, req, def) \
-	{ key, type, offsetof(struct st, field), req, def, NULL, 0, 0 }
-#define KEY_ENUM(st, key, field, def, values) \
-	{ key, V_ENUM, offsetof(struct st, field), false, def, values, 0, 0 }
+	{ key, type, offsetof(struct st, field), req, def, NULL, 0, 0, 0 }
+/* names: an enum's name table (the field's type is that enum). */
+#define KEY_ENUM(st, key, field, def, names) \
+	{ key, V_ENUM, offsetof(struct st, field), false, def, names, ARRAY_LEN(names), 0, 0 }
 #define KEY_INT(st, key, field, def, lo, hi) \
-	{ key, V_INT, offsetof(struct st, field), false, def, NULL, lo, hi }
+	{ key, V_INT, offsetof(struct st, field), false, def, NULL, 0, lo, hi }
 #define KEY_SIZE(st, key, field, def, lo) \
-	{ key, V_SIZE, offsetof(struct st, field), false, def, NULL, lo, 0 }
+	{ key, V_SIZE, offsetof(struct st, field), false, def, NULL, 0, lo, 0 }
 #define KEY_SIZE_RANGE(st, key, field, def, lo, hi) \
-	{ key, V_SIZE, offsetof(struct st, field), false, def, NULL, lo, hi }
+	{ key, V_SIZE, offsetof(struct st, field), false, def, NULL, 0, lo, hi }
 
 /* Keys shared by [source] and [target]: how to reach the server. */
 #define PG_SERVER_KEYS(st, admin_db_default)                                          \
@@ -61,7 +80,7 @@ static const char *const interval_modes[] = { "numeric", "string", NULL };
 	KEY(st, "admin_port", V_PORT, pg.admin_port, false, NULL),                     \
 	KEY(st, "admin_dbname", V_PG_NAME, pg.admin_dbname, false, admin_db_default),  \
 	KEY(st, "service", V_UNIT, pg.service, false, NULL),                           \
-	KEY_ENUM(st, "manage_hba", pg.manage_hba, "auto", hba_modes),                  \
+	KEY_ENUM(st, "manage_hba", pg.manage_hba, "auto", manage_hba_names),           \
 	KEY(st, "hba_allow", V_CIDRS, pg.hba_allow, false, "127.0.0.1/32, ::1/128")
 
 static const struct key_spec agent_keys[] = {
@@ -76,7 +95,7 @@ static const struct key_spec agent_keys[] = {
 };
 
 static const struct key_spec kafka_keys[] = {
-	KEY_ENUM(kafka_cfg, "mode", mode, "zookeeper", kafka_modes),
+	KEY_ENUM(kafka_cfg, "mode", mode, "zookeeper", kafka_mode_names),
 	KEY(kafka_cfg, "dist", V_URL, dist, false, NULL),
 	KEY(kafka_cfg, "sha512", V_SHA512, sha512, false, NULL),
 	KEY(kafka_cfg, "install_dir", V_ABS_PATH, install_dir, false, "/opt/kafka"),
@@ -86,7 +105,7 @@ static const struct key_spec kafka_keys[] = {
 	KEY_INT(kafka_cfg, "replication_factor", replication_factor, "1", 1, 32),
 	KEY(kafka_cfg, "data_dir", V_ABS_PATH, data_dir, false, "/var/lib/kafka"),
 	KEY(kafka_cfg, "heap", V_HEAP, heap, false, "512m"),
-	KEY_ENUM(kafka_cfg, "compression", compression, "lz4", kafka_compressions),
+	KEY_ENUM(kafka_cfg, "compression", compression, "lz4", kafka_compression_names),
 	/* Bounds: below Kafka's own default (1 MiB) ordinary wide rows would be
 	 * refused; above 512MB the derived limits (kafka_limits.h: the batch
 	 * with its room, the consumer's receive buffer) near librdkafka's caps
@@ -108,12 +127,12 @@ static const struct key_spec source_keys[] = {
 	KEY(source_cfg, "topic_prefix", V_TOPIC_PART, topic_prefix, false, NULL),
 	KEY_INT(source_cfg, "max_replication_slots", max_replication_slots, "4", 1, 10000),
 	KEY_INT(source_cfg, "max_wal_senders", max_wal_senders, "4", 1, 10000),
-	KEY_ENUM(source_cfg, "snapshot_mode", snapshot_mode, "initial", snapshot_modes),
+	KEY_ENUM(source_cfg, "snapshot_mode", snapshot_mode, "initial", snapshot_mode_names),
 	KEY(source_cfg, "json_schemas", V_BOOL, json_schemas, false, "true"),
 	/* "precise" with json_schemas (the default), "string" without: see
 	 * decimal_default() */
-	KEY_ENUM(source_cfg, "decimal_handling", decimal_handling, "precise", decimal_modes),
-	KEY_ENUM(source_cfg, "interval_handling", interval_handling, "string", interval_modes),
+	KEY_ENUM(source_cfg, "decimal_handling", decimal_handling, "precise", decimal_mode_names),
+	KEY_ENUM(source_cfg, "interval_handling", interval_handling, "string", interval_mode_names),
 	KEY(source_cfg, "tombstones", V_BOOL, tombstones, false, "true"),
 	KEY(source_cfg, "truncate_events", V_BOOL, truncate_events, false, "true"),
 	KEY_SIZE(source_cfg, "max_slot_wal_keep_size", max_slot_wal_keep_size, "-1", -1),
@@ -122,7 +141,7 @@ static const struct key_spec source_keys[] = {
 
 static const struct key_spec target_keys[] = {
 	PG_SERVER_KEYS(target_cfg, "postgres"),
-	KEY_ENUM(target_cfg, "insert_mode", insert_mode, "upsert", insert_modes),
+	KEY_ENUM(target_cfg, "insert_mode", insert_mode, "upsert", insert_mode_names),
 	KEY(target_cfg, "auto_create", V_BOOL, auto_create, false, "true"),
 	KEY(target_cfg, "auto_evolve", V_BOOL, auto_evolve, false, "true"),
 };
@@ -130,7 +149,7 @@ static const struct key_spec target_keys[] = {
 static const struct key_spec pipeline_keys[] = {
 	KEY(pipeline_cfg, "source", V_STRING, source_name, true, NULL),
 	KEY(pipeline_cfg, "target", V_STRING, target_name, true, NULL),
-	KEY_ENUM(pipeline_cfg, "schema_changes", schema_changes, "follow", schema_changes_modes),
+	KEY_ENUM(pipeline_cfg, "schema_changes", schema_changes, "follow", schema_changes_names),
 };
 
 struct section_spec {
@@ -844,9 +863,7 @@ static void decimal_default(struct source_cfg *s)
 {
 	if (topology_key_line(&s->origin, "source", "decimal_handling") != s->origin.line)
 		return; /* set in the file */
-	for (int i = 0; decimal_modes[i]; i++)
-		if (strcmp(decimal_modes[i], s->json_schemas ? "precise" : "string") == 0)
-			s->decimal_handling = i;
+	s->decimal_handling = s->json_schemas ? DECIMAL_PRECISE : DECIMAL_STRING;
 }
 
 static void check_sources(struct parse_state *ps, struct topology *topo)

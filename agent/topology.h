@@ -15,15 +15,57 @@
 
 #define TOPO_MAX_KEYS 40
 
-enum kafka_mode { KAFKA_MODE_ZOOKEEPER, KAFKA_MODE_KRAFT };
-enum manage_hba { MANAGE_HBA_AUTO, MANAGE_HBA_YES, MANAGE_HBA_NO };
-enum snapshot_mode { SNAPSHOT_INITIAL, SNAPSHOT_NEVER, SNAPSHOT_INITIAL_ONLY, SNAPSHOT_WHEN_NEEDED };
-enum insert_mode { INSERT_MODE_UPSERT, INSERT_MODE_INSERT };
+/*
+ * The option enums: what an enum-valued key holds.  A key's file spelling
+ * comes from the enum's name table (X_names[], topology.c, indexed by
+ * value), never from an enumerator's position, so reordering an enum
+ * changes no config value's meaning.  Each enum ends with its _COUNT.
+ */
+enum kafka_mode { KAFKA_MODE_ZOOKEEPER, KAFKA_MODE_KRAFT, KAFKA_MODE_COUNT };
+/* The producer's compression.codec. */
+enum kafka_compression {
+	KAFKA_COMPRESSION_LZ4,
+	KAFKA_COMPRESSION_NONE,
+	KAFKA_COMPRESSION_ZSTD,
+	KAFKA_COMPRESSION_SNAPPY,
+	KAFKA_COMPRESSION_GZIP,
+	KAFKA_COMPRESSION_COUNT
+};
+enum manage_hba { MANAGE_HBA_AUTO, MANAGE_HBA_YES, MANAGE_HBA_NO, MANAGE_HBA_COUNT };
+enum snapshot_mode {
+	SNAPSHOT_INITIAL,
+	SNAPSHOT_NEVER,
+	SNAPSHOT_INITIAL_ONLY,
+	SNAPSHOT_WHEN_NEEDED,
+	SNAPSHOT_MODE_COUNT
+};
+/* How capture writes numeric values (event_json.c). */
+enum decimal_mode {
+	DECIMAL_STRING,  /* "12.340": every digit and the scale, in both modes (default
+			  * without json_schemas) */
+	DECIMAL_PRECISE, /* Debezium's default (ours with json_schemas): base64 unscaled
+			  * bytes, scale in the schema (numeric(p,s)) or the payload */
+	DECIMAL_DOUBLE,  /* a JSON number; may lose digits */
+	DECIMAL_MODE_COUNT
+};
+/* Debezium's interval.handling.mode; string (ISO 8601) is lossless. */
+enum interval_mode { INTERVAL_NUMERIC, INTERVAL_STRING, INTERVAL_MODE_COUNT };
+enum insert_mode { INSERT_MODE_UPSERT, INSERT_MODE_INSERT, INSERT_MODE_COUNT };
 /* What apply does with the source's schema changes (apply_schema.c):
  * follow every one, or never drop a column nor narrow a type. */
-enum schema_changes { SCHEMA_CHANGES_FOLLOW, SCHEMA_CHANGES_ADDITIVE };
-/* Debezium's interval.handling.mode; string (ISO 8601) is lossless. */
-enum interval_mode { INTERVAL_NUMERIC, INTERVAL_STRING };
+enum schema_changes { SCHEMA_CHANGES_FOLLOW, SCHEMA_CHANGES_ADDITIVE, SCHEMA_CHANGES_COUNT };
+
+/* The name tables: X_names[v] is how the topology spells value v; each has
+ * X_COUNT names (unsized here, so that topology.c's definition is sized by
+ * its names and a missing one fails its _Static_assert). */
+extern const char *const kafka_mode_names[];
+extern const char *const kafka_compression_names[];
+extern const char *const manage_hba_names[];
+extern const char *const snapshot_mode_names[];
+extern const char *const decimal_mode_names[];
+extern const char *const interval_mode_names[];
+extern const char *const insert_mode_names[];
+extern const char *const schema_changes_names[];
 
 /* Where a section and each of its keys were written, for error messages. */
 struct topo_origin {
@@ -76,7 +118,7 @@ struct pg_server_cfg {
 	int admin_port;            /* 0: same as port */
 	char *admin_dbname;        /* NULL: dbname for sources, postgres for targets */
 	char *service;             /* systemd unit that runs the server; NULL: derived */
-	int manage_hba;            /* enum manage_hba */
+	enum manage_hba manage_hba;
 	struct strlist hba_allow;  /* CIDR addresses the role may connect from */
 };
 
@@ -98,10 +140,10 @@ struct source_cfg {
 	char *topic_prefix;
 	int max_replication_slots;
 	int max_wal_senders;
-	int snapshot_mode;         /* enum snapshot_mode */
+	enum snapshot_mode snapshot_mode;
 	bool json_schemas;         /* events carry JsonConverter's schema block */
-	int decimal_handling;      /* enum decimal_mode (event_json.h) */
-	int interval_handling;     /* enum interval_mode */
+	enum decimal_mode decimal_handling;
+	enum interval_mode interval_handling;
 	bool tombstones;           /* a null-value record after each delete */
 	bool truncate_events;      /* emit op "t" for TRUNCATE */
 	int64_t max_slot_wal_keep_size; /* bytes, set by bootstrap; -1: left as the server has it */
@@ -112,7 +154,7 @@ struct target_cfg {
 	char *name;
 	struct topo_origin origin;
 	struct pg_server_cfg pg;
-	int insert_mode;           /* enum insert_mode */
+	enum insert_mode insert_mode;
 	bool auto_create;
 	bool auto_evolve;
 };
@@ -122,7 +164,7 @@ struct pipeline_cfg {
 	struct topo_origin origin;
 	char *source_name;
 	char *target_name;
-	int schema_changes;        /* enum schema_changes */
+	enum schema_changes schema_changes;
 	struct source_cfg *source; /* resolved, borrowed from the topology */
 	struct target_cfg *target;
 };
@@ -141,7 +183,7 @@ struct agent_cfg {
 
 struct kafka_cfg {
 	struct topo_origin origin;
-	int mode;                  /* enum kafka_mode */
+	enum kafka_mode mode;
 	char *dist;                /* URL of the distribution tarball; NULL: not installed */
 	char *sha512;
 	char *install_dir;
@@ -150,12 +192,9 @@ struct kafka_cfg {
 	int replication_factor;
 	char *data_dir;            /* log.dirs */
 	char *heap;                /* JVM heap, e.g. 1g */
-	int compression;           /* index into kafka_compressions (producer) */
+	enum kafka_compression compression;
 	int64_t max_message_bytes; /* largest record capture produces (kafka_limits.h) */
 };
-
-/* The producer's compression codecs, in the [kafka] compression key's order. */
-extern const char *const kafka_compressions[];
 
 struct zookeeper_cfg {
 	struct topo_origin origin;

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "apply_event.h"
-#include "event_json.h"
+#include "event_format.h"
 #include "json_scan.h"
 #include "util.h"
 

@@ -119,10 +119,10 @@ static void test_producer_settings(void **state)
 	(void)state;
 	cfg_init(&cfg, 0);
 	cfg.compression = 0;
-	while (kafka_compressions[cfg.compression] &&
-	       strcmp(kafka_compressions[cfg.compression], "zstd") != 0)
+	while (kafka_compression_names[cfg.compression] &&
+	       strcmp(kafka_compression_names[cfg.compression], "zstd") != 0)
 		cfg.compression++;
-	assert_non_null(kafka_compressions[cfg.compression]);
+	assert_non_null(kafka_compression_names[cfg.compression]);
 	conf = build(PRODUCER, &cfg, "capture p1");
 	assert_setting(conf, "enable.idempotence", "true");
 	assert_setting(conf, "acks", "-1"); /* "all" */

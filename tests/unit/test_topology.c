@@ -126,19 +126,19 @@ static void test_topic_prefix_defaults_to_name(void **state)
 	free(text);
 }
 
-/* decimal_handling: "precise" (1) with json_schemas, "string" (0) without,
- * what the file says when it says it. */
+/* decimal_handling: "precise" with json_schemas, "string" without, what
+ * the file says when it says it. */
 static void test_decimal_default_follows_json_schemas(void **state)
 {
 	static const struct {
 		const char *keys;
-		int want;
+		enum decimal_mode want;
 	} cases[] = {
-		{ "", 1 },
-		{ "json_schemas = false\n", 0 },
-		{ "decimal_handling = string\n", 0 },
-		{ "json_schemas = false\ndecimal_handling = precise\n", 1 },
-		{ "decimal_handling = double\n", 2 },
+		{ "", DECIMAL_PRECISE },
+		{ "json_schemas = false\n", DECIMAL_STRING },
+		{ "decimal_handling = string\n", DECIMAL_STRING },
+		{ "json_schemas = false\ndecimal_handling = precise\n", DECIMAL_PRECISE },
+		{ "decimal_handling = double\n", DECIMAL_DOUBLE },
 	};
 
 	(void)state;
@@ -175,6 +175,165 @@ static void test_schema_changes_key(void **state)
 	free(bad);
 }
 
+/* Every enum-valued key, with its name table and where its value lands. */
+struct enum_key {
+	const char *section; /* the section header line it is written under */
+	const char *key;
+	const char *const *names;
+	size_t n;
+	const char *kind;    /* topology_section_text's kind and name */
+	const char *name;
+	const void *(*section_of)(const struct topology *topo);
+	size_t offset;       /* of the field in that section's struct */
+	const char *spelled; /* the names by value, as the file writes them */
+};
+
+static const void *kafka_of(const struct topology *t) { return &t->kafka; }
+static const void *source_of(const struct topology *t) { return &t->sources[0]; }
+static const void *target_of(const struct topology *t) { return &t->targets[0]; }
+static const void *pipeline_of(const struct topology *t) { return &t->pipelines[0]; }
+
+/* type: the enum (type##_names, n names), written as key under [sec],
+ * stored in struct st's field of of(topo), which topology_section_text
+ * prints as kind, name. */
+#define ENUM_KEY(sec, key, type, n, kind, name, of, st, field, spelled)               \
+	{ "[" sec "]\n", key, type##_names, n, kind, name, of,                        \
+	  offsetof(struct st, field), spelled }
+
+static const struct enum_key enum_keys[] = {
+	ENUM_KEY("kafka", "mode", kafka_mode, KAFKA_MODE_COUNT, "kafka", NULL, kafka_of,
+		 kafka_cfg, mode, "zookeeper kraft"),
+	ENUM_KEY("kafka", "compression", kafka_compression, KAFKA_COMPRESSION_COUNT, "kafka",
+		 NULL, kafka_of, kafka_cfg, compression, "lz4 none zstd snappy gzip"),
+	ENUM_KEY("source db1", "manage_hba", manage_hba, MANAGE_HBA_COUNT, "source", "db1",
+		 source_of, source_cfg, pg.manage_hba, "auto yes no"),
+	ENUM_KEY("source db1", "snapshot_mode", snapshot_mode, SNAPSHOT_MODE_COUNT, "source",
+		 "db1", source_of, source_cfg, snapshot_mode,
+		 "initial never initial_only when_needed"),
+	ENUM_KEY("source db1", "decimal_handling", decimal_mode, DECIMAL_MODE_COUNT, "source",
+		 "db1", source_of, source_cfg, decimal_handling, "string precise double"),
+	ENUM_KEY("source db1", "interval_handling", interval_mode, INTERVAL_MODE_COUNT,
+		 "source", "db1", source_of, source_cfg, interval_handling, "numeric string"),
+	ENUM_KEY("target db2", "manage_hba", manage_hba, MANAGE_HBA_COUNT, "target", "db2",
+		 target_of, target_cfg, pg.manage_hba, "auto yes no"),
+	ENUM_KEY("target db2", "insert_mode", insert_mode, INSERT_MODE_COUNT, "target", "db2",
+		 target_of, target_cfg, insert_mode, "upsert insert"),
+	ENUM_KEY("pipeline p", "schema_changes", schema_changes, SCHEMA_CHANGES_COUNT,
+		 "pipeline", "p", pipeline_of, pipeline_cfg, schema_changes, "follow additive"),
+};
+
+/* The seed (without its own kafka mode) with "key = value" as the first
+ * line of k's section; *line: that line's number. */
+static char *seed_with_enum(const struct enum_key *k, const char *value, int *line)
+{
+	char *base = xstrdup(seed), *at = strstr(base, "mode = kraft\n"), *text;
+
+	memmove(at, at + strlen("mode = kraft\n"), strlen(at + strlen("mode = kraft\n")) + 1);
+	at = strstr(base, k->section);
+	assert_non_null(at);
+	at += strlen(k->section);
+	*line = 1;
+	for (const char *c = base; c < at; c++)
+		*line += *c == '\n';
+	text = xasprintf("%.*s%s = %s\n%s", (int)(at - base), base, k->key, value, at);
+	free(base);
+	return text;
+}
+
+/* Each name table has a name for every value, no two alike, spelled as
+ * the files write them. */
+static void test_enum_name_tables(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(enum_keys); i++) {
+		const struct enum_key *k = &enum_keys[i];
+		struct strbuf all;
+
+		assert_true(k->n >= 2);
+		strbuf_init(&all);
+		for (size_t v = 0; v < k->n; v++) {
+			assert_non_null(k->names[v]);
+			for (size_t w = 0; w < v; w++)
+				assert_string_not_equal(k->names[v], k->names[w]);
+			strbuf_addf(&all, "%s%s", v ? " " : "", k->names[v]);
+		}
+		assert_string_equal(all.data, k->spelled);
+		strbuf_fini(&all);
+	}
+}
+
+/* Every name parses to its value (the index in the name table, which is
+ * the enumerator), and the section's text gives the name back. */
+static void test_enum_names_parse_and_round_trip(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(enum_keys); i++) {
+		const struct enum_key *k = &enum_keys[i];
+
+		for (size_t v = 0; v < k->n; v++) {
+			int line;
+			char *text = seed_with_enum(k, k->names[v], &line);
+			char *want = xasprintf("\n%s=%s\n", k->key, k->names[v]);
+			struct strbuf out;
+			bool ok;
+			struct topology *topo = load_text(text, &ok);
+			const char *sec;
+
+			if (!ok)
+				fail_msg("%s = %s refused", k->key, k->names[v]);
+			sec = (const char *)k->section_of(topo);
+			assert_int_equal(*(const int *)(sec + k->offset), (int)v);
+			strbuf_init(&out);
+			topology_section_text(k->kind, k->name, sec, &out);
+			if (!strstr(out.data, want))
+				fail_msg("want '%s' in: %s", want, out.data);
+			strbuf_fini(&out);
+			topology_free(topo);
+			free(want);
+			free(text);
+		}
+	}
+	/* the enumerators the agent tests by name */
+	assert_string_equal(decimal_mode_names[DECIMAL_PRECISE], "precise");
+	assert_string_equal(schema_changes_names[SCHEMA_CHANGES_ADDITIVE], "additive");
+	assert_string_equal(kafka_compression_names[KAFKA_COMPRESSION_ZSTD], "zstd");
+	assert_string_equal(snapshot_mode_names[SNAPSHOT_INITIAL_ONLY], "initial_only");
+}
+
+/* An unknown name fails at its FILE:LINE, listing the names in order. */
+static void test_enum_unknown_name_refused(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(enum_keys); i++) {
+		const struct enum_key *k = &enum_keys[i];
+		int line;
+		char *text = seed_with_enum(k, "bogus", &line), *err;
+		struct strbuf want;
+		bool ok;
+		struct topology *topo;
+
+		capture_begin();
+		topo = load_text(text, &ok);
+		err = capture_end();
+		assert_false(ok);
+		assert_null(topo);
+		strbuf_init(&want);
+		strbuf_addf(&want, "/topo.ini:%d: error: ", line);
+		if (!strstr(err, want.data))
+			fail_msg("want '%s' in: %s", want.data, err);
+		strbuf_fini(&want);
+		strbuf_init(&want);
+		strbuf_adds(&want, "'bogus' is not one of:");
+		for (size_t v = 0; v < k->n; v++)
+			strbuf_addf(&want, "%s %s", v ? "," : "", k->names[v]);
+		if (!strstr(err, want.data))
+			fail_msg("want '%s' in: %s", want.data, err);
+		strbuf_fini(&want);
+		free(err);
+		free(text);
+	}
+}
+
 static void expect_rejected(const char *text)
 {
 	bool ok;
@@ -203,8 +362,8 @@ static void test_bad_files_are_rejected(void **state)
  * each hostile value is refused at its key, with the reason. */
 static void test_path_and_heap_values(void **state)
 {
-	static const struct key_spec path_key = { "state_dir", V_ABS_PATH, 0, false, NULL, NULL, 0, 0 };
-	static const struct key_spec heap_key = { "heap", V_HEAP, 0, false, NULL, NULL, 0, 0 };
+	static const struct key_spec path_key = { "state_dir", V_ABS_PATH, 0, false, NULL, NULL, 0, 0, 0 };
+	static const struct key_spec heap_key = { "heap", V_HEAP, 0, false, NULL, NULL, 0, 0, 0 };
 	static const struct {
 		const struct key_spec *key;
 		const char *value, *why;
@@ -626,6 +785,9 @@ int main(void)
 		cmocka_unit_test(test_topic_prefix_defaults_to_name),
 		cmocka_unit_test(test_decimal_default_follows_json_schemas),
 		cmocka_unit_test(test_schema_changes_key),
+		cmocka_unit_test(test_enum_name_tables),
+		cmocka_unit_test(test_enum_names_parse_and_round_trip),
+		cmocka_unit_test(test_enum_unknown_name_refused),
 		cmocka_unit_test(test_bad_files_are_rejected),
 		cmocka_unit_test(test_path_and_heap_values),
 		cmocka_unit_test(test_long_lines_and_continuations),
