@@ -151,14 +151,6 @@ struct apply {
 	size_t trusted_len;
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* "apply p1: topic t partition 0 offset 12" for errors about a record. */
 static void record_error(struct apply *a, const rd_kafka_message_t *m, const char *fmt, ...)
 	PRINTF_LIKE(3, 4);
@@ -1018,7 +1010,7 @@ static void kafka_offsets_note(struct apply *a)
 
 static void kafka_offsets_commit(struct apply *a)
 {
-	a->kafka_committed_ms = now_ms();
+	a->kafka_committed_ms = mono_ms();
 	if (!a->kafka_pending)
 		return;
 	rd_kafka_commit(a->rk, a->kafka_pending, 1);
@@ -1097,7 +1089,7 @@ static bool batch_apply(struct apply *a)
 	}
 	if (ok) {
 		kafka_offsets_note(a);
-		if (now_ms() - a->kafka_committed_ms >= KAFKA_COMMIT_EVERY_MS)
+		if (mono_ms() - a->kafka_committed_ms >= KAFKA_COMMIT_EVERY_MS)
 			kafka_offsets_commit(a);
 		a->progress.p.events += a->batch_events;
 		for (size_t b = 0; b < a->nbatch_routes; b++)
@@ -1252,7 +1244,7 @@ static bool consume_loop(struct apply *a)
 		}
 		if (m) {
 			if (a->nbatch == 0) {
-				batch_started = now_ms();
+				batch_started = mono_ms();
 				batch_bytes = 0;
 			}
 			a->batch[a->nbatch++] = m;
@@ -1260,7 +1252,7 @@ static bool consume_loop(struct apply *a)
 		}
 		if (a->nbatch > 0 && (a->nbatch >= APPLY_BATCH_MAX || !m ||
 				      batch_bytes >= APPLY_BATCH_BYTES ||
-				      now_ms() - batch_started >= APPLY_BATCH_WAIT_MS)) {
+				      mono_ms() - batch_started >= APPLY_BATCH_WAIT_MS)) {
 			if (!batch_apply(a))
 				return false; /* errors already logged */
 		} else if (m) {
@@ -1367,7 +1359,7 @@ static void consumer_close(struct apply *a)
 {
 	rd_kafka_queue_t *q = rd_kafka_queue_new(a->rk);
 	rd_kafka_error_t *error = rd_kafka_consumer_close_queue(a->rk, q);
-	long long deadline = now_ms() + CONSUMER_CLOSE_MS;
+	long long deadline = mono_ms() + CONSUMER_CLOSE_MS;
 	bool closed = false;
 
 	if (error) {
@@ -1375,7 +1367,7 @@ static void consumer_close(struct apply *a)
 			 rd_kafka_error_string(error));
 		rd_kafka_error_destroy(error);
 	}
-	while (!error && !(closed = rd_kafka_consumer_closed(a->rk)) && now_ms() < deadline) {
+	while (!error && !(closed = rd_kafka_consumer_closed(a->rk)) && mono_ms() < deadline) {
 		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
 
 		if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
@@ -1407,7 +1399,7 @@ static int64_t behind_source_ms(const struct apply *a)
 		return 0;
 	if (!a->progress.p.last_event_usec)
 		return -1;
-	return (clock_usec(CLOCK_REALTIME) - a->progress.p.last_event_usec) / 1000;
+	return (wall_usec() - a->progress.p.last_event_usec) / 1000;
 }
 
 /* The progress members of docs/STATUS.md, once a second (progress.h). */

@@ -37,14 +37,6 @@ static bool stopping(void)
 	return stop_flag && *stop_flag;
 }
 
-static double mono_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 const char *pgsql_where(const struct pg_server_cfg *server, enum pg_role role)
 {
 	static char buf[512];
@@ -139,7 +131,7 @@ static bool socket_wait(PGconn *conn, short events, int timeout_ms)
  * SIGSTOP, a lost network) would hold the process for the whole attempt. */
 static PGconn *connect_params(const char *const *keys, const char *const *values, bool *stopped)
 {
-	double deadline = mono_sec() + CONNECT_TIMEOUT_SEC;
+	double deadline = mono_seconds() + CONNECT_TIMEOUT_SEC;
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	PGconn *conn;
 
@@ -150,7 +142,7 @@ static PGconn *connect_params(const char *const *keys, const char *const *values
 	if (!conn || PQstatus(conn) == CONNECTION_BAD)
 		return conn;
 	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
-		if (mono_sec() >= deadline) {
+		if (mono_seconds() >= deadline) {
 			PQfinish(conn);
 			return NULL; /* reported as a timeout by the caller */
 		}

@@ -177,7 +177,7 @@ static bool reconcile(struct agent *a, const char *why, bool force_reload)
 	converge_lock_release(lock);
 	a->last_wall_sec = mono_seconds() - t0;
 	a->last_cpu_sec = cpu_sec() - c0;
-	a->last_reconcile_usec = clock_usec(CLOCK_REALTIME);
+	a->last_reconcile_usec = wall_usec();
 	a->reconciles++;
 	a->changes += changes.n;
 	a->last_ok = !res.failed && !res.restart_needed;
@@ -443,7 +443,7 @@ int run_agent(const char *topology_path)
 	if (!topology_load(topology_path, &a.topo))
 		return EXIT_BAD_CONFIG; /* errors already printed */
 	a.sup = supervisor_new();
-	a.started_usec = clock_usec(CLOCK_REALTIME);
+	a.started_usec = wall_usec();
 	notify_watchdog_usec();
 	if (!signals_open(&a) || !http_open(&a)) {
 		agent_fini(&a);

@@ -171,7 +171,7 @@ static void metrics_add(const char *kind, const struct progress *pr, json_t *hal
 
 		if (!capture && i >= 3)
 			break; /* queue and snapshot are capture's */
-		if (i == 2 && pr && clock_usec(CLOCK_REALTIME) - pr->updated_usec > BEHIND_STALE_USEC)
+		if (i == 2 && pr && wall_usec() - pr->updated_usec > BEHIND_STALE_USEC)
 			v = NULL;
 		json_object_set_new(half, keys[i], v ? json_deep_copy(v) : json_null());
 	}
@@ -193,7 +193,7 @@ static void progress_add(const struct topology *topo, const char *kind, const ch
 		json_object_get(status_find(prev, "pipelines", "name", pipeline), kind);
 	const json_t *unit = json_object_get(half, "unit");
 	json_t *rate = json_null();
-	int64_t now = clock_usec(CLOCK_REALTIME);
+	int64_t now = wall_usec();
 
 	if (!progress_read(topo->agent.state_dir, kind, pipeline, &pr, &exists) || !exists) {
 		json_object_set_new(half, "events", json_null());
@@ -370,7 +370,7 @@ static void states_set(const struct topology *topo, json_t *p, const json_t *pre
 	const json_t *slot = json_object_get(p, "slot");
 	const json_t *before = status_find(prev, "pipelines", "name",
 					   status_str(json_object_get(p, "name"), ""));
-	int64_t now = clock_usec(CLOCK_REALTIME);
+	int64_t now = wall_usec();
 	struct health_verdict vc, va, vp;
 
 	half_state_set(topo, capture, "capture",
@@ -553,7 +553,7 @@ json_t *status_collect(const struct topology *topo, struct supervisor *sup, cons
 	json_object_set_new(doc, "schema_version", json_integer(STATUS_SCHEMA_VERSION));
 	json_object_set_new(doc, "host", json_string(host));
 	json_object_set_new(doc, "topology", json_string(topo->path));
-	json_object_set_new(doc, "collected_usec", json_integer(clock_usec(CLOCK_REALTIME)));
+	json_object_set_new(doc, "collected_usec", json_integer(wall_usec()));
 	json_object_set_new(doc, "components", components);
 	json_object_set_new(doc, "pipelines", pipelines);
 	json_object_set_new(doc, "warnings", warnings);
