@@ -792,19 +792,15 @@ static bool snapshot_run(struct capture *c, const char *snapshot_name, uint64_t 
 
 /* ---- the slot --------------------------------------------------------------- */
 
-struct slot_info {
-	bool exists;
-	uint64_t confirmed_flush;
-};
-
-static bool slot_inspect(struct capture *c, struct slot_info *info)
+/* Whether the slot exists; false (logged) if it is not capture's kind. */
+static bool slot_inspect(struct capture *c, bool *exists)
 {
 	const char *params[] = { c->src->slot };
 	PGresult *res;
 
-	memset(info, 0, sizeof(*info));
+	*exists = false;
 	if (!pgsql_query(c->sql, c->label,
-			 "SELECT plugin, database, confirmed_flush_lsn FROM pg_replication_slots "
+			 "SELECT plugin, database FROM pg_replication_slots "
 			 "WHERE slot_name = $1",
 			 1, params, &res))
 		return false; /* errors already logged */
@@ -816,8 +812,7 @@ static bool slot_inspect(struct capture *c, struct slot_info *info)
 			PQclear(res);
 			return false;
 		}
-		info->exists = true;
-		lsn_parse(PQgetvalue(res, 0, 2), &info->confirmed_flush);
+		*exists = true;
 	}
 	PQclear(res);
 	return true;
@@ -865,16 +860,16 @@ static bool publication_check(struct capture *c)
 /* Brings slot and snapshot to the point where streaming can start. */
 static bool prepare_stream(struct capture *c, bool *stream_wanted)
 {
-	struct slot_info slot;
+	bool slot_exists;
 	char *snapshot_name = NULL;
 	uint64_t lsn = 0;
 	int mode = c->src->snapshot_mode;
 	bool ok;
 
 	*stream_wanted = mode != SNAPSHOT_INITIAL_ONLY;
-	if (!publication_check(c) || !slot_inspect(c, &slot))
+	if (!publication_check(c) || !slot_inspect(c, &slot_exists))
 		return false; /* errors already logged */
-	if (!slot.exists) {
+	if (!slot_exists) {
 		if (c->state.exists && c->state.snapshot_done.n > 0 && mode == SNAPSHOT_INITIAL) {
 			log_error("%s: slot %s is gone (dropped?) after capture had started: changes made since cannot be recovered from it. "
 				  "Set snapshot_mode = when_needed to take a new snapshot, or delete %s to start over",
