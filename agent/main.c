@@ -269,7 +269,15 @@ static int verb_snapshot(const struct cli_options *opts)
 
 static int verb_run(const struct cli_options *opts)
 {
-	return run_agent(opts->topology_path);
+	switch (run_agent(opts->topology_path)) {
+	case RUN_END_STOPPED:
+		return EXIT_OK;
+	case RUN_END_BAD_TOPOLOGY:
+		return EXIT_BAD_CONFIG;
+	case RUN_END_FAILED:
+		break;
+	}
+	return EXIT_ERROR;
 }
 
 /* Every pipeline RUNNING (or SNAPSHOTTING: working as it should) and every
