@@ -396,6 +396,9 @@ static json_t *half_json(const struct topology *topo, struct systemd *sd, struct
 	return half;
 }
 
+static char *connector_name(const struct topology *topo, const struct pipeline_cfg *pipe,
+			   bool source);
+
 static json_t *pipeline_json(const struct topology *topo, struct systemd *sd,
 			     struct supervisor *sup, const struct pipeline_cfg *pipe,
 			     const struct slot_report *slots, size_t n_slots, const json_t *prev)
@@ -404,8 +407,8 @@ static json_t *pipeline_json(const struct topology *topo, struct systemd *sd,
 	json_t *capture = half_json(topo, sd, sup, pipe, "capture", prev);
 	json_t *apply = half_json(topo, sd, sup, pipe, "apply", prev);
 	json_t *slot = r ? slot_json(r) : json_null();
-	char *src = status_connector_name(topo, pipe, true);
-	char *sink = status_connector_name(topo, pipe, false);
+	char *src = connector_name(topo, pipe, true);
+	char *sink = connector_name(topo, pipe, false);
 	struct strbuf why;
 	int64_t lag;
 	json_t *p;
@@ -440,8 +443,11 @@ static json_t *pipeline_json(const struct topology *topo, struct systemd *sd,
 	return p;
 }
 
-char *status_connector_name(const struct topology *topo, const struct pipeline_cfg *pipe,
-			    bool source)
+/* Kafka Connect's names for a pipeline's two halves: "source-<source>" and
+ * "sink-<target>" (as the runbook named its connectors; "sink-<pipeline>"
+ * when several pipelines share a target).  Caller frees. */
+static char *connector_name(const struct topology *topo, const struct pipeline_cfg *pipe,
+			   bool source)
 {
 	size_t sharing = 0;
 
