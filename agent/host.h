@@ -27,8 +27,8 @@ enum teardown_result {
 	TEARDOWN_FAILED,      /* logged; what was done before is printed */
 };
 
-/* Stops and disables the pipeline's capture and apply units, then drops
- * its source slot (the slot left behind is what fills disks with WAL).
+/* Stops the pipeline's capture and apply units (with [agent] manage_units;
+ * nothing disables them), then drops its source slot (the slot left behind is what fills disks with WAL).
  * Without confirm it only says what it would do, touching nothing. */
 MUST_CHECK enum teardown_result host_teardown(const struct topology *topo,
 					      const struct pipeline_cfg *pipe, bool confirm);
