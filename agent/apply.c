@@ -140,14 +140,6 @@ struct apply {
 	size_t trusted_len;
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* "apply p1: topic t partition 0 offset 12" for errors about a record. */
 static void record_error(struct apply *a, const rd_kafka_message_t *m, const char *fmt, ...)
 	PRINTF_LIKE(3, 4);
@@ -1160,7 +1152,7 @@ static bool consume_loop(struct apply *a)
 		}
 		if (m) {
 			if (a->nbatch == 0) {
-				batch_started = now_ms();
+				batch_started = mono_ms();
 				batch_bytes = 0;
 			}
 			a->batch[a->nbatch++] = m;
@@ -1168,7 +1160,7 @@ static bool consume_loop(struct apply *a)
 		}
 		if (a->nbatch > 0 && (a->nbatch >= APPLY_BATCH_MAX || !m ||
 				      batch_bytes >= APPLY_BATCH_BYTES ||
-				      now_ms() - batch_started >= APPLY_BATCH_WAIT_MS)) {
+				      mono_ms() - batch_started >= APPLY_BATCH_WAIT_MS)) {
 			if (!batch_apply(a))
 				return false; /* errors already logged */
 		} else if (m) {
@@ -1253,7 +1245,7 @@ static int64_t behind_source_ms(const struct apply *a)
 		return 0;
 	if (!a->progress.p.last_event_usec)
 		return -1;
-	return (clock_usec(CLOCK_REALTIME) - a->progress.p.last_event_usec) / 1000;
+	return (wall_usec() - a->progress.p.last_event_usec) / 1000;
 }
 
 /* The progress members of docs/STATUS.md, once a second (progress.h). */

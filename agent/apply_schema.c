@@ -1257,7 +1257,7 @@ void apply_schema_batch_end(struct apply_schema *s, bool committed)
 		free(s->last_change);
 		s->last_change = s->batch_last_change;
 		s->batch_last_change = NULL;
-		s->last_change_usec = clock_usec(CLOCK_REALTIME);
+		s->last_change_usec = wall_usec();
 	}
 	s->batch_changes = 0;
 	free(s->batch_last_change);

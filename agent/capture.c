@@ -150,22 +150,6 @@ struct capture {
 	bool idle; /* the last message was a keepalive: the server had no more */
 };
 
-static double now_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool lsn_parse(const char *text, uint64_t *lsn)
 {
 	unsigned hi, lo;
@@ -241,7 +225,7 @@ static void txns_free(struct capture *c)
 static void counts_persist(struct capture *c)
 {
 	uint64_t lsn = c->confirmed > c->counts_lsn ? c->confirmed : c->counts_lsn;
-	int64_t now = clock_usec(CLOCK_MONOTONIC);
+	int64_t now = mono_usec();
 	struct strbuf why;
 
 	if (!c->counts_dirty || !c->counts_path)
@@ -267,7 +251,7 @@ static int64_t behind_source_ms(const struct capture *c)
 		return 0;
 	if (!c->progress.p.last_event_usec)
 		return -1;
-	return (clock_usec(CLOCK_REALTIME) - c->progress.p.last_event_usec) / 1000;
+	return (wall_usec() - c->progress.p.last_event_usec) / 1000;
 }
 
 /* The progress members of docs/STATUS.md, once a second (progress.h). */
@@ -556,7 +540,7 @@ static bool topics_ensure(struct capture *c)
 static bool labels_check(struct capture *c, struct capture_table *ct, int64_t xid,
 			 const struct pgoutput_value *a, const struct pgoutput_value *b)
 {
-	double now = now_sec();
+	double now = mono_seconds();
 
 	if (table_schema_labels_known(ct->ts, a) && table_schema_labels_known(ct->ts, b))
 		return true;
@@ -808,19 +792,15 @@ static bool snapshot_run(struct capture *c, const char *snapshot_name, uint64_t 
 
 /* ---- the slot --------------------------------------------------------------- */
 
-struct slot_info {
-	bool exists;
-	uint64_t confirmed_flush;
-};
-
-static bool slot_inspect(struct capture *c, struct slot_info *info)
+/* Whether the slot exists; false (logged) if it is not capture's kind. */
+static bool slot_inspect(struct capture *c, bool *exists)
 {
 	const char *params[] = { c->src->slot };
 	PGresult *res;
 
-	memset(info, 0, sizeof(*info));
+	*exists = false;
 	if (!pgsql_query(c->sql, c->label,
-			 "SELECT plugin, database, confirmed_flush_lsn FROM pg_replication_slots "
+			 "SELECT plugin, database FROM pg_replication_slots "
 			 "WHERE slot_name = $1",
 			 1, params, &res))
 		return false; /* errors already logged */
@@ -832,8 +812,7 @@ static bool slot_inspect(struct capture *c, struct slot_info *info)
 			PQclear(res);
 			return false;
 		}
-		info->exists = true;
-		lsn_parse(PQgetvalue(res, 0, 2), &info->confirmed_flush);
+		*exists = true;
 	}
 	PQclear(res);
 	return true;
@@ -881,16 +860,16 @@ static bool publication_check(struct capture *c)
 /* Brings slot and snapshot to the point where streaming can start. */
 static bool prepare_stream(struct capture *c, bool *stream_wanted)
 {
-	struct slot_info slot;
+	bool slot_exists;
 	char *snapshot_name = NULL;
 	uint64_t lsn = 0;
 	int mode = c->src->snapshot_mode;
 	bool ok;
 
 	*stream_wanted = mode != SNAPSHOT_INITIAL_ONLY;
-	if (!publication_check(c) || !slot_inspect(c, &slot))
+	if (!publication_check(c) || !slot_inspect(c, &slot_exists))
 		return false; /* errors already logged */
-	if (!slot.exists) {
+	if (!slot_exists) {
 		if (c->state.exists && c->state.snapshot_done.n > 0 && mode == SNAPSHOT_INITIAL) {
 			log_error("%s: slot %s is gone (dropped?) after capture had started: changes made since cannot be recovered from it. "
 				  "Set snapshot_mode = when_needed to take a new snapshot, or delete %s to start over",
@@ -957,7 +936,7 @@ static bool status_send(struct capture *c, bool reply_requested)
 			  pgsql_where(&c->src->pg, PG_AS_USER), PQerrorMessage(c->repl));
 		return false;
 	}
-	c->next_status = now_sec() + STATUS_INTERVAL_SEC;
+	c->next_status = mono_seconds() + STATUS_INTERVAL_SEC;
 	return true;
 }
 
@@ -1332,9 +1311,9 @@ static void ground_check(struct capture *c)
 		json_object_get(json_object_get(c->progress.p.extra, "error"), "message"));
 	struct strbuf why;
 
-	if (now_sec() < c->next_ground)
+	if (mono_seconds() < c->next_ground)
 		return;
-	c->next_ground = now_sec() + GROUND_CHECK_SECONDS;
+	c->next_ground = mono_seconds() + GROUND_CHECK_SECONDS;
 	strbuf_init(&why);
 	switch (capture_ground_check(c->sql, c->kafka, c->src, c->label, &c->ground_extra, &kind,
 				     &why)) {
@@ -1376,7 +1355,7 @@ static bool housekeeping(struct capture *c)
 	c->event_ms = wall_ms();
 	if (!capture_snapshot_step(c->snap, c->sql, c->confirmed))
 		return false; /* errors already logged */
-	if (now_sec() >= c->next_status) {
+	if (mono_seconds() >= c->next_status) {
 		if (!status_send(c, false))
 			return false;
 		progress_writer_tick(&c->progress, false);

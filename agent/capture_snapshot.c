@@ -155,14 +155,6 @@ struct capture_snapshot {
 	bool announced;       /* "state" set to "snapshotting" */
 };
 
-static double mono_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static bool random_id(char out[SNAPSHOT_ID_LEN + 1])
 {
 	unsigned char b[SNAPSHOT_ID_LEN / 2];
@@ -423,7 +415,7 @@ static bool table_start(struct capture_snapshot *s, PGconn *sql)
 		s->table = xstrdup(name);
 		s->cursor = cursor_from_state(e, s->ts);
 		s->rows = (uint64_t)json_integer_value(json_object_get(e, "rows"));
-		s->started = mono_sec();
+		s->started = mono_seconds();
 		log_info("%s: incremental snapshot of %s starts%s (%s, %d rows a chunk)", s->h.label,
 			 name, s->cursor ? " after its last saved chunk" : "", entry_kind(e),
 			 SNAPSHOT_CHUNK_ROWS);
@@ -593,7 +585,7 @@ static void pending_settle(struct capture_snapshot *s, struct pending *p)
 	strlist_add(&s->h.state->snapshot_done, p->table);
 	log_info("%s: incremental snapshot of %s done: %" PRIu64 " rows acknowledged by Kafka in %.1f s",
 		 s->h.label, p->table, rows,
-		 s->table && strcmp(s->table, p->table) == 0 ? mono_sec() - s->started : 0.0);
+		 s->table && strcmp(s->table, p->table) == 0 ? mono_seconds() - s->started : 0.0);
 	if (s->table && strcmp(s->table, p->table) == 0)
 		table_forget(s);
 }

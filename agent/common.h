@@ -25,7 +25,8 @@
 enum exit_code {
 	EXIT_OK = 0,               /* done; for plan: nothing to change */
 	EXIT_ERROR = 1,            /* a server, file or command failed */
-	EXIT_CHANGES_PENDING = 2,  /* plan: bootstrap would change something */
+	EXIT_CHANGES_PENDING = 2,  /* plan: bootstrap would change something; teardown
+				    * and accept-gap: --yes is needed to do it */
 	EXIT_BAD_CONFIG = 3,       /* the topology file is invalid */
 	EXIT_RESTART_REQUIRED = 4, /* PostgreSQL needs a restart the agent could not do */
 	EXIT_USAGE = 64,           /* bad command line (as sysexits' EX_USAGE) */

@@ -435,7 +435,13 @@ bool file_replace_quick(const char *path, const char *content, size_t len, mode_
 	return ok;
 }
 
-bool private_dir_open(const char *path, bool create, int *fd)
+/*
+ * Opens (creates with mode 0700 when create) a directory only this
+ * process's user may change: not a link, owned by the effective uid, not
+ * writable by group or others; anything else is refused, naming it.  *fd is
+ * -1 when it is missing and create is false (true is returned).
+ */
+static bool private_dir_open(const char *path, bool create, int *fd)
 {
 	struct stat st;
 	bool missing;

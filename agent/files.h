@@ -68,14 +68,6 @@ MUST_CHECK bool file_replace_quick(const char *path, const char *content, size_t
 				   mode_t mode, struct strbuf *why);
 
 /*
- * Opens (creates with mode 0700 when create) a directory only this
- * process's user may change: not a link, owned by the effective uid, not
- * writable by group or others; anything else is refused, naming it.  *fd is
- * -1 when it is missing and create is false (true is returned).
- */
-MUST_CHECK bool private_dir_open(const char *path, bool create, int *fd);
-
-/*
  * The agent's (root's) own state: <state_dir>/root, a private_dir_open
  * directory.  state_dir belongs to the cdc-agent user (capture and apply
  * write their progress there), who may rename or plant anything in it, but

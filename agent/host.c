@@ -742,7 +742,8 @@ static bool slot_drop(const struct source_cfg *src)
 	return ok;
 }
 
-bool host_teardown(const struct topology *topo, const struct pipeline_cfg *pipe, bool confirm)
+enum teardown_result host_teardown(const struct topology *topo, const struct pipeline_cfg *pipe,
+				   bool confirm)
 {
 	char *units[2] = { xasprintf("cdc-capture@%s.service", pipe->name),
 			   xasprintf("cdc-apply@%s.service", pipe->name) };
@@ -755,7 +756,7 @@ bool host_teardown(const struct topology *topo, const struct pipeline_cfg *pipe,
 		       pipe->name, units[0], units[1], pipe->source->slot, pipe->source->name);
 		free(units[0]);
 		free(units[1]);
-		return false;
+		return TEARDOWN_UNCONFIRMED;
 	}
 	if (topo->agent.manage_units) {
 		ok = systemd_open(&sd);
@@ -774,5 +775,5 @@ bool host_teardown(const struct topology *topo, const struct pipeline_cfg *pipe,
 	ok = ok && slot_drop(pipe->source);
 	free(units[0]);
 	free(units[1]);
-	return ok;
+	return ok ? TEARDOWN_DONE : TEARDOWN_FAILED;
 }

@@ -21,10 +21,16 @@ struct supervisor;
 MUST_CHECK bool host_converge(const struct topology *topo, struct supervisor *sup,
 			      struct change_list *changes);
 
-/* Stops and disables the pipeline's capture and apply units, then drops
- * its source slot (the slot left behind is what fills disks with WAL).
- * Without confirm it only says what it would do. */
-MUST_CHECK bool host_teardown(const struct topology *topo, const struct pipeline_cfg *pipe,
-			      bool confirm);
+enum teardown_result {
+	TEARDOWN_DONE,
+	TEARDOWN_UNCONFIRMED, /* no confirm: said what it would do, did nothing */
+	TEARDOWN_FAILED,      /* logged; what was done before is printed */
+};
+
+/* Stops the pipeline's capture and apply units (with [agent] manage_units;
+ * nothing disables them), then drops its source slot (the slot left behind is what fills disks with WAL).
+ * Without confirm it only says what it would do, touching nothing. */
+MUST_CHECK enum teardown_result host_teardown(const struct topology *topo,
+					      const struct pipeline_cfg *pipe, bool confirm);
 
 #endif

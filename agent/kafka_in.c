@@ -32,13 +32,8 @@ struct kafka_in {
 	/* Partitions assigned while the owner could not place them: assigned
 	 * once it can (kafka_in_reassign). */
 	rd_kafka_topic_partition_list_t *unassigned;
-	long long committed_ms;       /* the last commit, monotonic */
+	int64_t committed_ms;         /* the last commit, mono_ms */
 };
-
-static long long mono_ms(void)
-{
-	return (long long)(clock_usec(CLOCK_MONOTONIC) / 1000);
-}
 
 char *kafka_in_group(const char *pipeline)
 {
@@ -130,7 +125,7 @@ static void consumer_close(struct kafka_in *ki)
 {
 	rd_kafka_queue_t *q = rd_kafka_queue_new(ki->rk);
 	rd_kafka_error_t *error = rd_kafka_consumer_close_queue(ki->rk, q);
-	long long deadline = mono_ms() + CONSUMER_CLOSE_MS;
+	int64_t deadline = mono_ms() + CONSUMER_CLOSE_MS;
 	bool closed = false;
 
 	if (error) {

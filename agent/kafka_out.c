@@ -59,14 +59,6 @@ static bool stopping(void)
 	return stop_flag && *stop_flag;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Logs the fatal error once; librdkafka keeps failing every call after it. */
 static void note_fatal(struct kafka_out *ko)
 {
@@ -269,7 +261,7 @@ bool kafka_out_know_topics(struct kafka_out *ko, const struct strlist *topics, i
  * nothing came within timeout_ms. */
 static rd_kafka_event_t *admin_wait(struct kafka_out *ko, rd_kafka_queue_t *q, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = mono_ms() + timeout_ms;
 	rd_kafka_event_t *ev;
 
 	do {
@@ -277,7 +269,7 @@ static rd_kafka_event_t *admin_wait(struct kafka_out *ko, rd_kafka_queue_t *q, i
 		rd_kafka_poll(ko->rk, 0);
 		if (ev)
 			return ev;
-	} while (now_ms() < deadline && !stopping());
+	} while (mono_ms() < deadline && !stopping());
 	return NULL;
 }
 
@@ -517,7 +509,7 @@ static bool topic_max_message_ensure(struct kafka_out *ko, const char *topic, in
 static bool topic_partition_count(struct kafka_out *ko, const char *topic, int timeout_ms,
 				  int *count)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = mono_ms() + timeout_ms;
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(ko->rk, topic, NULL);
 	const struct rd_kafka_metadata *md;
 	rd_kafka_resp_err_t err;
@@ -529,10 +521,10 @@ static bool topic_partition_count(struct kafka_out *ko, const char *topic, int t
 		return false;
 	}
 	for (;;) {
-		left = (int)(deadline - now_ms());
+		left = (int)(deadline - mono_ms());
 		/* In slices, to look at the stop flag between them. */
 		err = rd_kafka_metadata(ko->rk, 0, rkt, &md, left > 1000 ? 1000 : left > 100 ? left : 100);
-		if (err == RD_KAFKA_RESP_ERR__TIMED_OUT && now_ms() < deadline && !stopping())
+		if (err == RD_KAFKA_RESP_ERR__TIMED_OUT && mono_ms() < deadline && !stopping())
 			continue;
 		if (err) {
 			log_error("kafka %s: cannot read the metadata of topic %s: %s", ko->brokers,
@@ -550,7 +542,7 @@ static bool topic_partition_count(struct kafka_out *ko, const char *topic, int t
 			return true;
 		}
 		rd_kafka_metadata_destroy(md);
-		if (err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || now_ms() >= deadline) {
+		if (err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || mono_ms() >= deadline) {
 			log_error("kafka %s: cannot read the metadata of topic %s: %s", ko->brokers,
 				  topic, rd_kafka_err2str(err));
 			break;
@@ -711,8 +703,8 @@ bool kafka_out_produce_headers(struct kafka_out *ko, const char *topic, const vo
 		 * serves them (RD_KAFKA_MSG_F_BLOCK would wait without serving
 		 * them, forever on a single thread). */
 		if (!waiting_since)
-			waiting_since = now_ms();
-		else if (!warned && now_ms() - waiting_since >= BACKPRESSURE_WARN_MS) {
+			waiting_since = mono_ms();
+		else if (!warned && mono_ms() - waiting_since >= BACKPRESSURE_WARN_MS) {
 			log_warn("kafka %s: producer queue full for %d s (%zu messages "
 				 "unacknowledged): capture waits for the brokers",
 				 ko->brokers, BACKPRESSURE_WARN_MS / 1000, ko->outstanding);

@@ -95,10 +95,13 @@ static void print_usage(FILE *out)
 		"\nExit codes:\n"
 		"  0  done (plan: nothing to change; status: every pipeline RUNNING)\n"
 		"  1  a server, file or command failed (status: something is not RUNNING)\n"
-		"  2  plan: bootstrap would change something\n"
+		"  2  plan: bootstrap would change something; teardown without --yes;\n"
+		"     accept-gap without --yes: there are gaps\n"
 		"  3  the topology is invalid\n"
 		"  4  PostgreSQL must be restarted and the agent could not do it\n"
-		" 64  bad command line\n");
+		" 64  bad command line\n"
+		" 65  apply: a record or gap it cannot go past; capture: a change too large\n"
+		"     for Kafka (their units do not restart on it)\n");
 }
 
 static bool load_topology(const struct cli_options *opts, struct topology **topo)
@@ -154,10 +157,12 @@ static int verb_bootstrap(const struct cli_options *opts)
 }
 
 static bool teardown_confirmed;
+static enum teardown_result teardown_result;
 
 static bool teardown_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 {
-	return host_teardown(topo, pipe, teardown_confirmed);
+	teardown_result = host_teardown(topo, pipe, teardown_confirmed);
+	return teardown_result == TEARDOWN_DONE;
 }
 
 /* Loads the topology and finds the pipeline named on the command line. */
@@ -218,14 +223,17 @@ static int verb_apply(const struct cli_options *opts)
 	return rc == EXIT_ERROR && apply_end == APPLY_END_REFUSED ? EXIT_REFUSED_INPUT : rc;
 }
 
-/* Without --yes: says what it would do and exits 2 (like plan). */
+/* Without --yes: says what it would do and exits 2 (like plan); a
+ * teardown that failed exits 1. */
 static int verb_teardown(const struct cli_options *opts)
 {
 	int rc;
 
 	teardown_confirmed = opts->yes;
 	rc = with_pipeline(opts, teardown_run);
-	return rc == EXIT_ERROR && !opts->yes ? EXIT_CHANGES_PENDING : rc;
+	if (rc == EXIT_ERROR && teardown_result == TEARDOWN_UNCONFIRMED)
+		return EXIT_CHANGES_PENDING;
+	return rc;
 }
 
 static bool gap_confirmed;
@@ -269,7 +277,15 @@ static int verb_snapshot(const struct cli_options *opts)
 
 static int verb_run(const struct cli_options *opts)
 {
-	return run_agent(opts->topology_path);
+	switch (run_agent(opts->topology_path)) {
+	case RUN_END_STOPPED:
+		return EXIT_OK;
+	case RUN_END_BAD_TOPOLOGY:
+		return EXIT_BAD_CONFIG;
+	case RUN_END_FAILED:
+		break;
+	}
+	return EXIT_ERROR;
 }
 
 /* Every pipeline RUNNING (or SNAPSHOTTING: working as it should) and every

@@ -51,7 +51,7 @@ void notify_status(const char *fmt, ...)
 void notify_reloading(void)
 {
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading the topology",
-		   (unsigned long long)clock_usec(CLOCK_MONOTONIC));
+		   (unsigned long long)mono_usec());
 }
 
 void notify_stopping(void)
@@ -65,7 +65,7 @@ void notify_heartbeat(void)
 
 	if (watchdog_usec == 0)
 		return;
-	now = (uint64_t)clock_usec(CLOCK_MONOTONIC);
+	now = (uint64_t)mono_usec();
 	if (now - last_heartbeat_usec < watchdog_usec / 2)
 		return;
 	last_heartbeat_usec = now;

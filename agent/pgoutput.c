@@ -18,7 +18,6 @@
 
 /* Bytes of fixed-size parts, for bounds checks and the status update. */
 #define XLOGDATA_HEADER_LEN 25 /* 'w', dataStart, walEnd, sendTime */
-#define KEEPALIVE_LEN 18       /* 'k', walEnd, sendTime, replyRequested */
 /* Smallest Relation column: flags, "" name, type OID, typmod. */
 #define REL_COLUMN_MIN_LEN 10
 
@@ -160,12 +159,6 @@ static bool read_end(const struct reader *r)
 		return true;
 	bad(r, "%zu byte(s) after the end of the message", r->len - r->pos);
 	return false;
-}
-
-const char *pgoutput_lsn_str(uint64_t lsn, char buf[PGOUTPUT_LSN_STRLEN])
-{
-	snprintf(buf, PGOUTPUT_LSN_STRLEN, "%X/%X", (unsigned)(lsn >> 32), (unsigned)lsn);
-	return buf;
 }
 
 bool pgoutput_parse_xlogdata(const char *buf, size_t len, struct pgoutput_xlogdata *out)

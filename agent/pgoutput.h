@@ -30,9 +30,6 @@
  * to get microseconds since the Unix epoch. */
 #define PGOUTPUT_EPOCH_UNIX_USEC INT64_C(946684800000000)
 
-/* "16/B374D848", as PostgreSQL prints an LSN; returns buf. */
-#define PGOUTPUT_LSN_STRLEN 18
-const char *pgoutput_lsn_str(uint64_t lsn, char buf[PGOUTPUT_LSN_STRLEN]);
 
 /* ---- Streaming replication framing (inside CopyData) ---- */
 

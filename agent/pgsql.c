@@ -37,14 +37,6 @@ static bool stopping(void)
 	return stop_flag && *stop_flag;
 }
 
-static double mono_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 const char *pgsql_where(const struct pg_server_cfg *server, enum pg_role role)
 {
 	static char buf[512];
@@ -61,9 +53,7 @@ const char *pgsql_where(const struct pg_server_cfg *server, enum pg_role role)
 	return buf;
 }
 
-/* libpq's messages end with a newline (and may go on with DETAIL lines):
- * their first line, for one-line logs; static buffer. */
-static const char *first_line(const char *message)
+const char *pgsql_first_line(const char *message)
 {
 	static char buf[1024];
 
@@ -74,7 +64,7 @@ static const char *first_line(const char *message)
 
 static const char *conn_error(PGconn *conn)
 {
-	return first_line(conn ? PQerrorMessage(conn) : "out of memory");
+	return pgsql_first_line(conn ? PQerrorMessage(conn) : "out of memory");
 }
 
 /*
@@ -139,7 +129,7 @@ static bool socket_wait(PGconn *conn, short events, int timeout_ms)
  * SIGSTOP, a lost network) would hold the process for the whole attempt. */
 static PGconn *connect_params(const char *const *keys, const char *const *values, bool *stopped)
 {
-	double deadline = mono_sec() + CONNECT_TIMEOUT_SEC;
+	double deadline = mono_seconds() + CONNECT_TIMEOUT_SEC;
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	PGconn *conn;
 
@@ -150,7 +140,7 @@ static PGconn *connect_params(const char *const *keys, const char *const *values
 	if (!conn || PQstatus(conn) == CONNECTION_BAD)
 		return conn;
 	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
-		if (mono_sec() >= deadline) {
+		if (mono_seconds() >= deadline) {
 			PQfinish(conn);
 			return NULL; /* reported as a timeout by the caller */
 		}
@@ -373,7 +363,7 @@ static bool result_ok(PGresult *res)
 /* The server's message without its trailing newline. */
 static const char *result_error(PGresult *res)
 {
-	return first_line(res ? PQresultErrorMessage(res) : "out of memory");
+	return pgsql_first_line(res ? PQresultErrorMessage(res) : "out of memory");
 }
 
 /* Logs why a statement failed; res NULL: it did not get a result. */
@@ -384,7 +374,7 @@ static void log_failure(PGconn *conn, const char *label, PGresult *res, bool sto
 		note_stopped(label);
 	else
 		log_error("%s: %s (while running: %s)", label,
-			  res ? result_error(res) : first_line(PQerrorMessage(conn)), sql);
+			  res ? result_error(res) : pgsql_first_line(PQerrorMessage(conn)), sql);
 }
 
 bool pgsql_exec(PGconn *conn, const char *label, const char *sql)
@@ -409,7 +399,7 @@ bool pgsql_exec_why(PGconn *conn, const char *label, const char *sql, struct str
 		log_failure(conn, label, res, stopped, sql);
 		strbuf_adds(why, stopped ? "stopped"
 				 : res	 ? result_error(res)
-					 : first_line(PQerrorMessage(conn)));
+					 : pgsql_first_line(PQerrorMessage(conn)));
 	}
 	PQclear(res);
 	return ok;
@@ -455,7 +445,7 @@ bool pgsql_exec_secret(PGconn *conn, const char *label, const char *what, const 
 			note_stopped(label);
 		else if (!ok)
 			log_error("%s: %s failed: %s", label, what,
-				  res ? result_error(res) : first_line(PQerrorMessage(conn)));
+				  res ? result_error(res) : pgsql_first_line(PQerrorMessage(conn)));
 		PQclear(res);
 	}
 	ok = ok && pgsql_exec(conn, label, "COMMIT");

@@ -83,6 +83,11 @@ MUST_CHECK bool pgsql_query_value(PGconn *conn, const char *label, const char *s
 char *pgsql_quote_ident(PGconn *conn, const char *ident);
 char *pgsql_quote_literal(PGconn *conn, const char *literal);
 
+/* libpq's messages end with a newline (and may go on with DETAIL lines):
+ * their first line, for one-line logs; static buffer, overwritten by the
+ * next call. */
+const char *pgsql_first_line(const char *message);
+
 /* "host:port" of a connection, for messages; static buffer. */
 const char *pgsql_where(const struct pg_server_cfg *server, enum pg_role role);
 

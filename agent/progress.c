@@ -206,7 +206,7 @@ void progress_writer_set(struct progress_writer *w, const char *key, json_t *val
 
 void progress_writer_tick(struct progress_writer *w, bool force)
 {
-	int64_t now = clock_usec(CLOCK_MONOTONIC);
+	int64_t now = mono_usec();
 	char error[512];
 	struct strbuf why;
 
@@ -217,7 +217,7 @@ void progress_writer_tick(struct progress_writer *w, bool force)
 		w->refresh(w, w->refresh_ctx);
 	free(w->p.last_error);
 	w->p.last_error = log_last_error(error, sizeof(error)) ? xstrdup(error) : NULL;
-	w->p.updated_usec = clock_usec(CLOCK_REALTIME);
+	w->p.updated_usec = wall_usec();
 	strbuf_init(&why);
 	if (!progress_write_quiet(w->state_dir, w->kind, w->pipeline, &w->p, &why) &&
 	    now >= w->next_warning) {

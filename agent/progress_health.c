@@ -47,7 +47,7 @@ void progress_error_note(struct progress_writer *w, const char *kind, const char
 	err = json_pack("{s:s, s:o, s:I, s:I}", "kind", kind, "message", text_json(message),
 			"since_usec",
 			same ? json_integer_value(json_object_get(old, "since_usec"))
-			     : (json_int_t)clock_usec(CLOCK_REALTIME),
+			     : (json_int_t)wall_usec(),
 			"repeats",
 			same ? json_integer_value(json_object_get(old, "repeats")) + 1 : (json_int_t)1);
 	progress_writer_set(w, "error", err);

@@ -144,8 +144,9 @@ void provision_converge_held(struct topology *topo, struct supervisor *sup,
 	res->n_changes = changes->n;
 }
 
-void provision_converge(struct topology *topo, struct supervisor *sup,
-			struct change_list *changes, struct provision_result *res)
+/* provision_converge_held under the converge lock (none for plan). */
+static void provision_converge(struct topology *topo, struct supervisor *sup,
+			       struct change_list *changes, struct provision_result *res)
 {
 	int lock = -1;
 

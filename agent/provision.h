@@ -20,12 +20,10 @@ struct supervisor;
 
 /* Converges every [source] and [target], then (when [agent] manage_units)
  * the host, recording each change in changes (changes->apply: make them).
- * sup: see host_converge(). */
-void provision_converge(struct topology *topo, struct supervisor *sup,
-			struct change_list *changes, struct provision_result *res);
-/* The same for a caller that holds the converge lock already (run: it
+ * sup: see host_converge().  The caller holds the converge lock (run: it
  * checks the topology file under the lock, so a bootstrap that finished
- * before is seen, and one that starts after waits). */
+ * before is seen, and one that starts after waits; provision_run takes it
+ * itself). */
 void provision_converge_held(struct topology *topo, struct supervisor *sup,
 			     struct change_list *changes, struct provision_result *res);
 

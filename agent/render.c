@@ -169,6 +169,8 @@ static bool port_text_valid(const char *s, size_t n, struct strbuf *err)
 	return true;
 }
 
+static bool host_text_valid(const char *s, struct strbuf *err);
+
 /* host:port (host may be [v6]); n bytes of s. */
 static bool hostport_text_valid(const char *s, size_t n, struct strbuf *err)
 {
@@ -181,12 +183,14 @@ static bool hostport_text_valid(const char *s, size_t n, struct strbuf *err)
 		return false;
 	}
 	*colon = '\0';
-	ok = render_host_valid(copy, err) && port_text_valid(colon + 1, strlen(colon + 1), err);
+	ok = host_text_valid(copy, err) && port_text_valid(colon + 1, strlen(colon + 1), err);
 	free(copy);
 	return ok;
 }
 
-bool render_host_valid(const char *s, struct strbuf *err)
+/* A host name, IPv4 or IPv6 address (also [v6]) for a unit or properties
+ * file: no socket directory, no port. */
+static bool host_text_valid(const char *s, struct strbuf *err)
 {
 	size_t len = strlen(s);
 	unsigned char addr[16];
@@ -247,7 +251,7 @@ bool render_value_valid(const char *name, const char *value, struct strbuf *err)
 		}
 		return true;
 	case RT_HOST:
-		return render_host_valid(value, err);
+		return host_text_valid(value, err);
 	case RT_HOSTPORTS:
 		if (len == 0) {
 			strbuf_adds(err, "empty list of host:port");

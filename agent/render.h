@@ -49,9 +49,6 @@ MUST_CHECK bool render_value_valid(const char *name, const char *value, struct s
  * '%' (a specifier: %h, %u, ...) doubled.  Applied to every value rendered
  * into units/, whatever its type (none lets a '%' through today). */
 void render_unit_escape(const char *value, struct strbuf *sb);
-/* A host name, IPv4 or IPv6 address (also [v6]) for a unit or properties
- * file: no socket directory, no port. */
-MUST_CHECK bool render_host_valid(const char *s, struct strbuf *err);
 
 /*
  * Renders template_path with vars into *out (NUL-terminated, caller frees).

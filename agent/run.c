@@ -177,7 +177,7 @@ static bool reconcile(struct agent *a, const char *why, bool force_reload)
 	converge_lock_release(lock);
 	a->last_wall_sec = mono_seconds() - t0;
 	a->last_cpu_sec = cpu_sec() - c0;
-	a->last_reconcile_usec = clock_usec(CLOCK_REALTIME);
+	a->last_reconcile_usec = wall_usec();
 	a->reconciles++;
 	a->changes += changes.n;
 	a->last_ok = !res.failed && !res.restart_needed;
@@ -221,7 +221,7 @@ static void summary_line(const json_t *doc, char *buf, size_t len)
 
 	json_array_foreach(json_object_get(doc, "pipelines"), i, p)
 		for (size_t s = 0; s < ARRAY_LEN(states); s++)
-			if (strcmp(json_string_value(json_object_get(p, "state")), states[s]) == 0)
+			if (strcmp(status_str(json_object_get(p, "state"), "?"), states[s]) == 0)
 				count[s]++;
 	used = (size_t)snprintf(buf, len, "%zu pipeline(s):",
 				json_array_size(json_object_get(doc, "pipelines")));
@@ -241,7 +241,7 @@ static void log_slot_news(const json_t *prev, const json_t *doc)
 	size_t i;
 
 	json_array_foreach(json_object_get(doc, "pipelines"), i, p) {
-		const char *name = json_string_value(json_object_get(p, "name"));
+		const char *name = status_str(json_object_get(p, "name"), "?");
 		const json_t *now = json_object_get(p, "slot");
 		const json_t *before = json_object_get(status_find(prev, "pipelines", "name", name), "slot");
 
@@ -249,18 +249,18 @@ static void log_slot_news(const json_t *prev, const json_t *doc)
 		    !json_is_true(json_object_get(before, "warn")))
 			log_warn("slot %s of pipeline %s retains %lld bytes of WAL on source %s "
 				 "(wal_status %s): is capture reading it?",
-				 json_string_value(json_object_get(now, "slot")), name,
+				 status_str(json_object_get(now, "slot"), "?"), name,
 				 (long long)json_integer_value(json_object_get(now, "retained_bytes")),
-				 json_string_value(json_object_get(now, "source")),
+				 status_str(json_object_get(now, "source"), "?"),
 				 status_str(json_object_get(now, "wal_status"), "unknown"));
 	}
 	json_array_foreach(json_object_get(doc, "orphan_slots"), i, p) {
-		const char *slot = json_string_value(json_object_get(p, "slot"));
+		const char *slot = status_str(json_object_get(p, "slot"), "?");
 
 		if (!status_find(prev, "orphan_slots", "slot", slot))
 			log_warn("slot %s on source %s belongs to no pipeline and retains %lld bytes of "
 				 "WAL; the agent never drops it (pg_drop_replication_slot by hand)",
-				 slot, json_string_value(json_object_get(p, "source")),
+				 slot, status_str(json_object_get(p, "source"), "?"),
 				 (long long)json_integer_value(json_object_get(p, "retained_bytes")));
 	}
 }
@@ -435,19 +435,19 @@ static void agent_fini(struct agent *a)
 	free(a->watch_name);
 }
 
-int run_agent(const char *topology_path)
+enum run_end run_agent(const char *topology_path)
 {
 	struct agent a = { .path = topology_path, .sigfd = -1, .inotify_fd = -1 };
 	bool hup;
 
 	if (!topology_load(topology_path, &a.topo))
-		return EXIT_BAD_CONFIG; /* errors already printed */
+		return RUN_END_BAD_TOPOLOGY; /* errors already printed */
 	a.sup = supervisor_new();
-	a.started_usec = clock_usec(CLOCK_REALTIME);
+	a.started_usec = wall_usec();
 	notify_watchdog_usec();
 	if (!signals_open(&a) || !http_open(&a)) {
 		agent_fini(&a);
-		return EXIT_ERROR;
+		return RUN_END_FAILED; /* errors already logged */
 	}
 	watch_open(&a);
 	log_info("running %s: reconcile every %d s", topology_path, a.topo->agent.reconcile_seconds);
@@ -469,5 +469,5 @@ int run_agent(const char *topology_path)
 	}
 	notify_stopping();
 	agent_fini(&a);
-	return EXIT_OK;
+	return RUN_END_STOPPED;
 }

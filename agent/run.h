@@ -9,9 +9,14 @@
 
 #include "common.h"
 
-/* Runs until SIGTERM/SIGINT; returns an exit code (EXIT_BAD_CONFIG when
- * the topology cannot be loaded at start, EXIT_ERROR when the status
- * endpoints cannot listen). */
-int run_agent(const char *topology_path);
+/* How run_agent ended (main.c maps it to an exit code). */
+enum run_end {
+	RUN_END_STOPPED,      /* SIGTERM/SIGINT */
+	RUN_END_BAD_TOPOLOGY, /* the topology could not be loaded at start (errors printed) */
+	RUN_END_FAILED,       /* signals or the status endpoints could not be set up (logged) */
+};
+
+/* Runs until SIGTERM/SIGINT. */
+MUST_CHECK enum run_end run_agent(const char *topology_path);
 
 #endif

@@ -61,12 +61,6 @@ static const char *pipeline_of(const struct topology *topo, const struct source_
 	return NULL;
 }
 
-/* As topology.c tells servers apart: by the pipeline role's host and port. */
-static bool same_server(const struct source_cfg *a, const struct source_cfg *b)
-{
-	return strcmp(a->pg.host, b->pg.host) == 0 && a->pg.port == b->pg.port;
-}
-
 /* Whether another source reports the slot: its owner, or, for an orphan, an
  * earlier source of the same database. */
 static bool reported_elsewhere(const struct topology *topo, size_t self, const char *slot)
@@ -76,7 +70,7 @@ static bool reported_elsewhere(const struct topology *topo, size_t self, const c
 	for (size_t i = 0; i < topo->n_sources; i++) {
 		const struct source_cfg *o = &topo->sources[i];
 
-		if (i == self || !same_server(s, o))
+		if (i == self || !topology_same_server(&s->pg, &o->pg))
 			continue;
 		if (strcmp(o->slot, slot) == 0)
 			return true;
@@ -110,12 +104,6 @@ static void report_fill(struct slot_report *r, const struct source_cfg *src,
 		  strcmp(r->wal_status, "unreserved") == 0 || strcmp(r->wal_status, "lost") == 0;
 }
 
-/* libpq's messages end with a newline and may go on with DETAIL lines. */
-static char *first_line(const char *message)
-{
-	return xstrndup(message, strcspn(message, "\n"));
-}
-
 static void source_collect(const struct topology *topo, size_t self, struct reports *rs)
 {
 	const struct source_cfg *src = &topo->sources[self];
@@ -129,7 +117,7 @@ static void source_collect(const struct topology *topo, size_t self, struct repo
 	if (admin) {
 		res = PQexecParams(admin, SLOTS_SQL, 2, NULL, params, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
-			error = first_line(PQresultErrorMessage(res));
+			error = xstrdup(pgsql_first_line(PQresultErrorMessage(res)));
 	}
 	if (error || !admin) {
 		report_add(rs, src, src->slot, pipeline)->error =

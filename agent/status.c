@@ -171,7 +171,7 @@ static void metrics_add(const char *kind, const struct progress *pr, json_t *hal
 
 		if (!capture && i >= 3)
 			break; /* queue and snapshot are capture's */
-		if (i == 2 && pr && clock_usec(CLOCK_REALTIME) - pr->updated_usec > BEHIND_STALE_USEC)
+		if (i == 2 && pr && wall_usec() - pr->updated_usec > BEHIND_STALE_USEC)
 			v = NULL;
 		json_object_set_new(half, keys[i], v ? json_deep_copy(v) : json_null());
 	}
@@ -193,7 +193,7 @@ static void progress_add(const struct topology *topo, const char *kind, const ch
 		json_object_get(status_find(prev, "pipelines", "name", pipeline), kind);
 	const json_t *unit = json_object_get(half, "unit");
 	json_t *rate = json_null();
-	int64_t now = clock_usec(CLOCK_REALTIME);
+	int64_t now = wall_usec();
 
 	if (!progress_read(topo->agent.state_dir, kind, pipeline, &pr, &exists) || !exists) {
 		json_object_set_new(half, "events", json_null());
@@ -370,7 +370,7 @@ static void states_set(const struct topology *topo, json_t *p, const json_t *pre
 	const json_t *slot = json_object_get(p, "slot");
 	const json_t *before = status_find(prev, "pipelines", "name",
 					   status_str(json_object_get(p, "name"), ""));
-	int64_t now = clock_usec(CLOCK_REALTIME);
+	int64_t now = wall_usec();
 	struct health_verdict vc, va, vp;
 
 	half_state_set(topo, capture, "capture",
@@ -396,6 +396,9 @@ static json_t *half_json(const struct topology *topo, struct systemd *sd, struct
 	return half;
 }
 
+static char *connector_name(const struct topology *topo, const struct pipeline_cfg *pipe,
+			   bool source);
+
 static json_t *pipeline_json(const struct topology *topo, struct systemd *sd,
 			     struct supervisor *sup, const struct pipeline_cfg *pipe,
 			     const struct slot_report *slots, size_t n_slots, const json_t *prev)
@@ -404,8 +407,8 @@ static json_t *pipeline_json(const struct topology *topo, struct systemd *sd,
 	json_t *capture = half_json(topo, sd, sup, pipe, "capture", prev);
 	json_t *apply = half_json(topo, sd, sup, pipe, "apply", prev);
 	json_t *slot = r ? slot_json(r) : json_null();
-	char *src = status_connector_name(topo, pipe, true);
-	char *sink = status_connector_name(topo, pipe, false);
+	char *src = connector_name(topo, pipe, true);
+	char *sink = connector_name(topo, pipe, false);
 	struct strbuf why;
 	int64_t lag;
 	json_t *p;
@@ -440,8 +443,11 @@ static json_t *pipeline_json(const struct topology *topo, struct systemd *sd,
 	return p;
 }
 
-char *status_connector_name(const struct topology *topo, const struct pipeline_cfg *pipe,
-			    bool source)
+/* Kafka Connect's names for a pipeline's two halves: "source-<source>" and
+ * "sink-<target>" (as the runbook named its connectors; "sink-<pipeline>"
+ * when several pipelines share a target).  Caller frees. */
+static char *connector_name(const struct topology *topo, const struct pipeline_cfg *pipe,
+			   bool source)
 {
 	size_t sharing = 0;
 
@@ -553,7 +559,7 @@ json_t *status_collect(const struct topology *topo, struct supervisor *sup, cons
 	json_object_set_new(doc, "schema_version", json_integer(STATUS_SCHEMA_VERSION));
 	json_object_set_new(doc, "host", json_string(host));
 	json_object_set_new(doc, "topology", json_string(topo->path));
-	json_object_set_new(doc, "collected_usec", json_integer(clock_usec(CLOCK_REALTIME)));
+	json_object_set_new(doc, "collected_usec", json_integer(wall_usec()));
 	json_object_set_new(doc, "components", components);
 	json_object_set_new(doc, "pipelines", pipelines);
 	json_object_set_new(doc, "warnings", warnings);

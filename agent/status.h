@@ -49,10 +49,5 @@ enum process_state {
 };
 enum process_state status_process_state(const json_t *half);
 
-/* Kafka Connect's names for a pipeline's two halves: "source-<source>" and
- * "sink-<target>" (as the runbook named its connectors; "sink-<pipeline>"
- * when several pipelines share a target).  Caller frees. */
-char *status_connector_name(const struct topology *topo, const struct pipeline_cfg *pipe,
-			    bool source);
 
 #endif

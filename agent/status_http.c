@@ -242,7 +242,7 @@ static void report_locked(struct status_http *h, int64_t now)
  * is logged at once, the rest in the watchdog's summary.  Under watch_lock. */
 static void refuse_locked(struct status_http *h, enum refusal why, const char *what)
 {
-	int64_t now = clock_usec(CLOCK_MONOTONIC);
+	int64_t now = mono_usec();
 
 	snprintf(h->last_refusal, sizeof(h->last_refusal), "%s", what);
 	if (!h->refused_total && (!h->last_line_usec ||
@@ -362,7 +362,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 			return;
 		w = xcalloc(1, sizeof(*w));
 		w->fd = info->connect_fd;
-		w->accepted_usec = clock_usec(CLOCK_MONOTONIC);
+		w->accepted_usec = mono_usec();
 		pthread_mutex_lock(&h->watch_lock);
 		w->next = h->conns.next;
 		w->prev = &h->conns;
@@ -408,7 +408,7 @@ static void *watchdog(void *arg)
 
 	pthread_mutex_lock(&h->watch_lock);
 	while (!h->stopping) {
-		int64_t now = clock_usec(CLOCK_MONOTONIC);
+		int64_t now = mono_usec();
 		struct watched *w;
 
 		for (w = h->conns.next; w != &h->conns; w = w->next) {
@@ -719,7 +719,7 @@ static void watch_fini(struct status_http *h)
 	pthread_mutex_unlock(&h->watch_lock);
 	if (h->watchdog_running)
 		pthread_join(h->watchdog, NULL);
-	report_locked(h, clock_usec(CLOCK_MONOTONIC));
+	report_locked(h, mono_usec());
 	while (h->conns.next != &h->conns) { /* none: MHD_stop_daemon closed them */
 		struct watched *w = h->conns.next;
 

@@ -35,7 +35,10 @@ enum health health_parse(const char *name)
 	return N_HEALTH;
 }
 
-bool health_kind_is_standing(const char *kind)
+/* An error kind that is a standing condition found by a check (capture's
+ * ground: "publication", "topic"; a change too large for Kafka:
+ * "too_large"), not a retry that may succeed: FAILED at once. */
+static bool health_kind_is_standing(const char *kind)
 {
 	/* publication, topic: wrong until the operator acts; too_large: a change
 	 * that every attempt meets again (capture exits at once on it);

@@ -70,9 +70,5 @@ void health_of_process(const struct health_facts *f, struct health_verdict *out)
 void health_of_pipeline(const struct health_verdict *capture, const struct health_verdict *apply,
 			const char *slot_problem, struct health_verdict *out);
 
-/* An error kind that is a standing condition found by a check (capture's
- * ground: "publication", "topic"; a change too large for Kafka:
- * "too_large"), not a retry that may succeed: FAILED at once. */
-bool health_kind_is_standing(const char *kind);
 
 #endif

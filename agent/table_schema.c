@@ -359,18 +359,6 @@ static bool schema_extras_load(PGconn *conn, const char *label, struct table_sch
 	return generated_load(conn, label, ts) && table_schema_types_reload(conn, label, ts);
 }
 
-static void column_schema_fini(struct column_schema *col);
-
-bool table_schema_extras_reload(PGconn *conn, const char *label, struct table_schema *ts)
-{
-	for (size_t i = 0; i < ts->ngenerated; i++)
-		column_schema_fini(&ts->generated_cols[i]);
-	free(ts->generated_cols);
-	ts->generated_cols = NULL;
-	ts->ngenerated = 0;
-	return schema_extras_load(conn, label, ts);
-}
-
 static bool label_known(const struct column_schema *col, const char *s, size_t n)
 {
 	for (size_t i = 0; i < col->nlabels; i++)

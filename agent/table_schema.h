@@ -75,9 +75,6 @@ void table_schema_free(struct table_schema *ts);
  * added since), in place. */
 MUST_CHECK bool table_schema_types_reload(PGconn *conn, const char *label, struct table_schema *ts);
 
-/* Loads again the table's generated columns and user types, in place. */
-MUST_CHECK bool table_schema_extras_reload(PGconn *conn, const char *label, struct table_schema *ts);
-
 struct pgoutput_value;
 /* Whether every enum value of row (the table's columns, text forms) is one
  * of the labels ts knows: false when one is not (a label added since). */

@@ -110,7 +110,8 @@ static void log_difference(const char *label, const struct table_list *before,
 	strset_fini(&now);
 }
 
-bool table_select_resolve(PGconn *conn, const char *label, struct source_cfg *src)
+/* table_select_resolve_as over conn. */
+static bool table_select_resolve(PGconn *conn, const char *label, struct source_cfg *src)
 {
 	struct table_specs *specs = &src->table_specs;
 	struct selection sel = { .ok = true };

@@ -16,16 +16,13 @@
 #include "pgsql.h"
 #include "topology.h"
 
-/* Fills src->tables from the catalog of conn (the source's database):
- * the names written, in their order, then the tables (relkind r or p, not
+/* Fills src->tables from the catalog of the source's database, over a
+ * connection of its own as role (closed before it returns): the names
+ * written, in their order, then the tables (relkind r or p, not
  * partitions, permanent, outside the catalogs and cdc_agent) that a
  * pattern matches and no exclusion does, by schema and name.  A pattern
  * that matches nothing is a warning; two tables on one topic, or no table
  * at all, an error at the tables line.  No-op for a static list. */
-MUST_CHECK bool table_select_resolve(PGconn *conn, const char *label, struct source_cfg *src);
-
-/* The same over a connection of its own, as role, to the source's
- * database (closed before it returns). */
 MUST_CHECK bool table_select_resolve_as(struct source_cfg *src, const char *label,
 					enum pg_role role);
 

@@ -112,7 +112,8 @@ bool host_valid(const char *s, struct strbuf *err)
 	return false;
 }
 
-bool pg_name_valid(const char *s, struct strbuf *err)
+/* An unquoted PostgreSQL identifier (V_PG_NAME). */
+static bool pg_name_valid(const char *s, struct strbuf *err)
 {
 	size_t len = strlen(s);
 

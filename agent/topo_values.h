@@ -101,8 +101,6 @@ bool table_spec_matches(const struct table_spec *spec, const char *schema, const
 /* '*': any run of bytes, '?': any one character; nothing else is special. */
 bool glob_match(const char *pattern, const char *s);
 
-/* Shared checks, also used for section names. */
-bool pg_name_valid(const char *s, struct strbuf *err);
 bool host_valid(const char *s, struct strbuf *err);
 
 #endif

@@ -726,6 +726,11 @@ int topology_key_line(const struct topo_origin *origin, const char *section_kind
 	return origin->line;
 }
 
+bool topology_same_server(const struct pg_server_cfg *a, const struct pg_server_cfg *b)
+{
+	return a->host && b->host && strcmp(a->host, b->host) == 0 && a->port == b->port;
+}
+
 static void resolve_pipeline(struct parse_state *ps, struct topology *topo,
 			     struct pipeline_cfg *p)
 {
@@ -763,19 +768,12 @@ static void resolve_pipeline(struct parse_state *ps, struct topology *topo,
 		free(names);
 	}
 	strbuf_fini(&sb);
-	if (p->source && p->target && p->source->pg.host && p->target->pg.host &&
+	if (p->source && p->target && topology_same_server(&p->source->pg, &p->target->pg) &&
 	    p->source->pg.dbname && p->target->pg.dbname &&
-	    strcmp(p->source->pg.host, p->target->pg.host) == 0 &&
-	    p->source->pg.port == p->target->pg.port &&
 	    strcmp(p->source->pg.dbname, p->target->pg.dbname) == 0)
 		parse_error(ps, p->origin.line,
 			    "pipeline %s would replicate database %s into itself", p->name,
 			    p->source->pg.dbname);
-}
-
-static bool same_server(const struct pg_server_cfg *a, const struct pg_server_cfg *b)
-{
-	return a->host && b->host && strcmp(a->host, b->host) == 0 && a->port == b->port;
 }
 
 /* Kafka refuses longer topic names. */
@@ -879,13 +877,13 @@ static void check_sources(struct parse_state *ps, struct topology *topo)
 			struct source_cfg *o = &topo->sources[j];
 
 			if (s->slot && o->slot && strcmp(s->slot, o->slot) == 0 &&
-			    same_server(&s->pg, &o->pg))
+			    topology_same_server(&s->pg, &o->pg))
 				parse_error(ps, topology_key_line(&s->origin, "source", "slot"),
 					    "source %s uses slot %s on %s:%d, as does source %s",
 					    s->name, s->slot, s->pg.host, s->pg.port, o->name);
 			if (s->max_slot_wal_keep_size >= 0 && o->max_slot_wal_keep_size >= 0 &&
 			    s->max_slot_wal_keep_size != o->max_slot_wal_keep_size &&
-			    same_server(&s->pg, &o->pg))
+			    topology_same_server(&s->pg, &o->pg))
 				parse_error(ps,
 					    topology_key_line(&s->origin, "source",
 							      "max_slot_wal_keep_size"),

@@ -252,4 +252,8 @@ void topology_section_text(const char *kind, const char *name, const void *secti
 int topology_key_line(const struct topo_origin *origin, const char *section_kind,
 		      const char *key);
 
+/* Whether a and b name one server: the pipeline role's host and port (a
+ * server unset, as in a file being checked, is no other's). */
+bool topology_same_server(const struct pg_server_cfg *a, const struct pg_server_cfg *b);
+
 #endif

@@ -368,7 +368,7 @@ size_t str_edit_distance(const char *a, const char *b)
 	return result;
 }
 
-int64_t clock_usec(clockid_t clock)
+static int64_t clock_usec(clockid_t clock)
 {
 	struct timespec ts;
 
@@ -376,9 +376,29 @@ int64_t clock_usec(clockid_t clock)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+int64_t mono_usec(void)
+{
+	return clock_usec(CLOCK_MONOTONIC);
+}
+
+int64_t mono_ms(void)
+{
+	return clock_usec(CLOCK_MONOTONIC) / 1000;
+}
+
 double mono_seconds(void)
 {
 	return (double)clock_usec(CLOCK_MONOTONIC) / 1e6;
+}
+
+int64_t wall_usec(void)
+{
+	return clock_usec(CLOCK_REALTIME);
+}
+
+int64_t wall_ms(void)
+{
+	return clock_usec(CLOCK_REALTIME) / 1000;
 }
 
 void hex_encode(const unsigned char *b, size_t n, char *out)

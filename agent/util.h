@@ -126,9 +126,13 @@ static inline int hex_digit_value(char c)
 	return -1;
 }
 
-/* Clocks: microseconds of clock (CLOCK_MONOTONIC, CLOCK_REALTIME), and
- * monotonic seconds for durations. */
-int64_t clock_usec(clockid_t clock);
+/* Clocks, named by the clock: mono_* (CLOCK_MONOTONIC) for durations and
+ * deadlines, which must not jump with the time of day; wall_*
+ * (CLOCK_REALTIME) for timestamps read by others (events, status). */
+int64_t mono_usec(void);
+int64_t mono_ms(void);
 double mono_seconds(void);
+int64_t wall_usec(void);
+int64_t wall_ms(void);
 
 #endif

@@ -58,6 +58,22 @@ agent_run -c "$good" plan
 check_eq "plan on it fails to talk to the fake server" 1 "$AGENT_RC"
 check "and the listener saw a connection" test -s "$WORK/connections"
 
+# teardown: without --yes it only says what it would do (exit 2), touching
+# no server and no unit; with --yes a failure is a failure (exit 1), not 2.
+# manage_units = false: the host's systemd is never asked.
+torn="$WORK/teardown.ini"
+{ printf '[agent]\nmanage_units = false\n\n'; cat "$good"; } >"$torn"
+rm -f "$WORK/connections"
+agent_run -c "$torn" teardown p1
+check_eq "teardown without --yes exits 2" 2 "$AGENT_RC"
+check_contains "and says to add --yes" "run again with --yes" "$AGENT_OUT"
+check_eq "and contacts no server" "" "$(cat "$WORK/connections" 2>/dev/null)"
+agent_run -c "$torn" teardown p1 --yes
+check_eq "teardown --yes that cannot drop the slot exits 1" 1 "$AGENT_RC"
+check "and it did try the source" test -s "$WORK/connections"
+agent_run -c "$torn" teardown p9
+check_eq "teardown of an unknown pipeline exits 3" 3 "$AGENT_RC"
+
 # All errors of a file at once, not only the first.
 cat >"$WORK/many.ini" <<INI
 [source db1]

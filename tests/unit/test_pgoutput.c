@@ -951,14 +951,10 @@ static void test_status_update(void **state)
 		.reply_requested = true,
 	};
 	char out[PGOUTPUT_STATUS_UPDATE_LEN];
-	char lsn[PGOUTPUT_LSN_STRLEN];
 
 	(void)state;
 	pgoutput_build_status_update(&st, out);
 	assert_memory_equal(out, expected, sizeof(expected));
-	assert_string_equal(pgoutput_lsn_str(st.written, lsn), "16/B374D848");
-	assert_string_equal(pgoutput_lsn_str(0, lsn), "0/0");
-	assert_string_equal(pgoutput_lsn_str(UINT64_MAX, lsn), "FFFFFFFF/FFFFFFFF");
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, dec_setup, dec_teardown)
