@@ -503,9 +503,13 @@ static char *scaled_text(const char *digits, size_t scale, bool negative)
 }
 
 /* A decimal of ndigits digits at scale round-trips exactly, both signs,
- * as VariableScaleDecimal and as Decimal with the schema's scale. */
+ * as VariableScaleDecimal and as Decimal with the schema's scale
+ * (every_form); else, for the largest, whose conversion costs most of this
+ * file's time, positive as VariableScaleDecimal and negative as Decimal:
+ * the form only says where the scale is, and the smaller sizes check each
+ * form with each sign. */
 static void expect_decimal_round_trip(struct apply_event *ev, size_t ndigits, size_t scale,
-				      unsigned seed)
+				      unsigned seed, bool every_form)
 {
 	static const struct column_schema num = { .name = "v", .base_type = "numeric", .length = -1, .scale = -1 };
 	char *digits = some_digits(ndigits, seed);
@@ -518,8 +522,10 @@ static void expect_decimal_round_trip(struct apply_event *ev, size_t ndigits, si
 		char *schema = xasprintf("{\"type\":\"bytes\",\"optional\":true,\"name\":\"org.apache.kafka.connect.data.Decimal\",\"version\":1,\"parameters\":{\"scale\":\"%zu\"},\"field\":\"v\"}",
 					 scale);
 
-		expect_converted(ev, NULL, vsd, &num, want);
-		expect_converted(ev, schema, value, &num, want);
+		if (every_form || !negative)
+			expect_converted(ev, NULL, vsd, &num, want);
+		if (every_form || negative)
+			expect_converted(ev, schema, value, &num, want);
 		free(b64);
 		free(want);
 		free(vsd);
@@ -551,10 +557,10 @@ static void test_decimal_limits(void **state)
 		     "-170141183460469231731687303715884105728");
 	/* exact at 1000 digits, and at the most numeric holds: 131072 digits
 	 * before the point and 16383 after (the old code kept 576 digits) */
-	expect_decimal_round_trip(ev, 1000, 0, 1);
-	expect_decimal_round_trip(ev, 1000, 500, 2);
-	expect_decimal_round_trip(ev, 1000, 1000, 3);
-	expect_decimal_round_trip(ev, 131072 + 16383, 16383, 4);
+	expect_decimal_round_trip(ev, 1000, 0, 1, true);
+	expect_decimal_round_trip(ev, 1000, 500, 2, true);
+	expect_decimal_round_trip(ev, 1000, 1000, 3, true);
+	expect_decimal_round_trip(ev, 131072 + 16383, 16383, 4, false);
 	/* negative scales (a Java BigDecimal's 1.2345E+7), and zero at one */
 	expect_converted(ev, NULL, "{\"scale\":-3,\"value\":\"MDk=\"}", &num, "12345000");
 	expect_converted(ev, NULL, "{\"scale\":-5,\"value\":\"AA==\"}", &num, "0");
