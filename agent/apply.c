@@ -10,18 +10,18 @@
  *
  * Records are applied in their order.  Consecutive records of one table
  * with the same shape (upserts of the same columns, or deletes) go out as
- * one multi-row statement; a key seen again starts a new statement, since
- * one INSERT ... ON CONFLICT cannot touch a row twice.
+ * one multi-row statement (apply_sql.c); a key seen again starts a new
+ * statement, since one INSERT ... ON CONFLICT cannot touch a row twice.
  */
 #include "apply.h"
 
 #include "apply_event.h"
 #include "apply_keyless.h"
 #include "apply_schema.h"
+#include "apply_sql.h"
 #include "apply_types.h"
 #include "column_type.h"
 #include "event_format.h"
-#include "key_set.h"
 #include "kafka_in.h"
 #include "log.h"
 #include "pgsql.h"
@@ -59,21 +59,6 @@ static void on_stop_signal(int sig)
 	(void)sig;
 	stop_requested = 1;
 }
-
-/* Rows waiting to go out as one statement.  Each column's values are
- * gathered in one array literal, sent as one parameter and unnested by the
- * statement: its text does not grow with the rows, and the server parses
- * arrays faster than as many parameters (docs/BENCHMARKS.md). */
-struct row_group {
-	struct target_table *tt;
-	bool delete;
-	bool creates_only;         /* every row a create or a snapshot read */
-	char *signature;           /* per table column: '1' when the rows carry it */
-	struct key_set keys;       /* keys in this group */
-	struct strbuf *arrays;     /* per table column: "{\"v1\",NULL,..." */
-	size_t narrays;            /* arrays allocated (and initialised) */
-	size_t nrows;
-};
 
 /* One change's values, converted before it joins a group. */
 struct row_values {
@@ -197,8 +182,6 @@ static bool offsets_tables_create(struct apply *a)
 	       keyless_positions_ensure(a->db, a->label);
 }
 
-static void array_add_quoted(struct strbuf *sb, const char *text, size_t len);
-
 /* The counts stored so far; each route learns its table's index. */
 static bool counts_load(struct apply *a)
 {
@@ -248,7 +231,7 @@ static bool counts_store(struct apply *a)
 			if (n == 0)
 				continue;
 			strbuf_adds(&tables, any ? "," : "{");
-			array_add_quoted(&tables, name, strlen(name));
+			apply_sql_array_add(&tables, name, strlen(name));
 			strbuf_addf(&ops, "%s%c", any ? "," : "{", event_op_codes[op]);
 			strbuf_addf(&ns, "%s%llu", any ? "," : "{", (unsigned long long)n);
 			any = true;
@@ -342,7 +325,7 @@ static bool offsets_store(struct apply *a)
 		const char *topic = rd_kafka_topic_name(m->rkt);
 
 		strbuf_adds(&topics, e ? "," : "{");
-		array_add_quoted(&topics, topic, strlen(topic));
+		apply_sql_array_add(&topics, topic, strlen(topic));
 		strbuf_addf(&parts, "%s%d", e ? "," : "{", (int)m->partition);
 		strbuf_addf(&nexts, "%s%lld", e ? "," : "{", (long long)m->offset + 1);
 	}
@@ -369,171 +352,45 @@ static bool offsets_store(struct apply *a)
 
 /* ---- statements ------------------------------------------------------------------ */
 
-static void group_arrays_reserve(struct row_group *g, size_t ncols)
+/* Each column's name quoted for the statements of tt; caller frees with
+ * columns_quoted_free. */
+static char **columns_quoted(PGconn *db, const struct table_schema *ts)
 {
-	if (ncols <= g->narrays)
-		return;
-	g->arrays = xrealloc(g->arrays, ncols * sizeof(*g->arrays));
-	for (size_t c = g->narrays; c < ncols; c++)
-		strbuf_init(&g->arrays[c]);
-	g->narrays = ncols;
+	char **cols = xcalloc(ts->ncols, sizeof(*cols));
+
+	for (size_t c = 0; c < ts->ncols; c++)
+		cols[c] = pgsql_quote_ident(db, ts->cols[c].name);
+	return cols;
 }
 
-static void group_reset(struct row_group *g)
+static void columns_quoted_free(char **cols, size_t ncols)
 {
-	free(g->signature);
-	key_set_clear(&g->keys);
-	g->signature = NULL;
-	g->tt = NULL;
-	g->nrows = 0;
-}
-
-static void group_free(struct row_group *g)
-{
-	group_reset(g);
-	key_set_fini(&g->keys);
-	for (size_t c = 0; c < g->narrays; c++)
-		strbuf_fini(&g->arrays[c]);
-	free(g->arrays);
-	g->arrays = NULL;
-	g->narrays = 0;
-}
-
-/* Appends text as a quoted element of an array literal. */
-static void array_add_quoted(struct strbuf *sb, const char *text, size_t len)
-{
-	const char *end = text + len;
-
-	strbuf_add(sb, "\"", 1);
-	while (text < end) {
-		size_t n = strcspn(text, "\"\\");
-
-		if (n > (size_t)(end - text))
-			n = (size_t)(end - text);
-		strbuf_add(sb, text, n);
-		text += n;
-		if (text < end) {
-			char esc[2] = { '\\', *text++ };
-
-			strbuf_add(sb, esc, 2);
-		}
-	}
-	strbuf_add(sb, "\"", 1);
-}
-
-/* "col1, col2" of the signature's columns (key_only: the key's); with
- * prefix, "col = EXCLUDED.col" pairs.  Caller frees. */
-static char *column_list(PGconn *conn, const struct table_schema *ts, const char *signature,
-			 bool key_only, const char *prefix)
-{
-	struct strbuf sb;
-
-	strbuf_init(&sb);
-	for (size_t c = 0; c < ts->ncols; c++) {
-		char *col;
-
-		if (key_only ? ts->cols[c].key_position == 0 : signature[c] != '1')
-			continue;
-		col = pgsql_quote_ident(conn, ts->cols[c].name);
-		strbuf_addf(&sb, "%s%s%s", sb.len ? ", " : "", prefix ? prefix : "", col);
-		if (prefix)
-			strbuf_addf(&sb, " = EXCLUDED.%s", col);
-		free(col);
-	}
-	return strbuf_detach(&sb);
-}
-
-/* "SELECT u.c1, u.c2::type2, ... FROM unnest($1::type1[], $2::text[], ...)
- * AS u(c1, ...)" over the signature's columns.  Values are read as an array
- * of the column's type where one exists (the server parses each element once),
- * else as text and cast; either way to the type without its modifier: an
- * explicit cast to varchar(n) would cut a long value where the insert's own
- * assignment refuses it, as a plain INSERT does. */
-static void add_unnest(struct strbuf *sql, const struct target_table *tt, const char *signature)
-{
-	size_t k = 0;
-
-	strbuf_adds(sql, "SELECT ");
-	for (size_t c = 0; c < tt->ts->ncols; c++)
-		if (signature[c] == '1') {
-			k++;
-			strbuf_addf(sql, "%su.c%zu", k > 1 ? ", " : "", k);
-			if (!tt->typed_arrays[c])
-				strbuf_addf(sql, "::%s", tt->cast_types[c]);
-		}
-	strbuf_adds(sql, " FROM unnest(");
-	k = 0;
-	for (size_t c = 0; c < tt->ts->ncols; c++)
-		if (signature[c] == '1') {
-			k++;
-			strbuf_addf(sql, "%s$%zu::%s[]", k > 1 ? ", " : "", k,
-				    tt->typed_arrays[c] ? tt->cast_types[c] : "text");
-		}
-	strbuf_adds(sql, ") AS u(");
-	for (size_t i = 1; i <= k; i++)
-		strbuf_addf(sql, "%sc%zu", i > 1 ? ", " : "", i);
-	strbuf_adds(sql, ")");
-}
-
-/* The group's statement text (plain: an INSERT without ON CONFLICT);
- * caller frees. */
-static char *group_sql(const struct apply *a, const struct row_group *g, bool plain)
-{
-	const struct table_schema *ts = g->tt->ts;
-	char *keys = column_list(a->db, ts, NULL, true, NULL);
-	struct strbuf sql;
-
-	strbuf_init(&sql);
-	if (g->delete) {
-		strbuf_addf(&sql, "DELETE FROM %s WHERE (%s) IN (", g->tt->qualified, keys);
-		add_unnest(&sql, g->tt, g->signature);
-		strbuf_adds(&sql, ")");
-	} else {
-		char *cols = column_list(a->db, ts, g->signature, false, NULL);
-		char *sig = xstrdup(g->signature);
-		char *set;
-
-		strbuf_addf(&sql, "INSERT INTO %s (%s) ", g->tt->qualified, cols);
-		add_unnest(&sql, g->tt, g->signature);
-		for (size_t c = 0; c < ts->ncols; c++)
-			if (ts->cols[c].key_position)
-				sig[c] = '0';
-		set = column_list(a->db, ts, sig, false, "");
-		if (a->tgt->insert_mode == INSERT_MODE_INSERT || plain)
-			; /* plain INSERT, as the JDBC sink's insert.mode=insert */
-		else if (set[0])
-			strbuf_addf(&sql, " ON CONFLICT (%s) DO UPDATE SET %s", keys, set);
-		else
-			strbuf_addf(&sql, " ON CONFLICT (%s) DO NOTHING", keys);
-		free(set);
-		free(sig);
-		free(cols);
-	}
-	free(keys);
-	return strbuf_detach(&sql);
+	for (size_t c = 0; c < ncols; c++)
+		free(cols[c]);
+	free(cols);
 }
 
 static bool group_flush(struct apply *a)
 {
 	struct row_group *g = &a->group;
 	const char **params;
-	size_t n = 0;
-	char *sql;
+	size_t n, ncols;
+	char **cols, *sql;
 	PGresult *res;
-	bool ok, plain;
+	bool ok, plain, upsert;
 
 	if (!g->tt || g->nrows == 0) {
-		group_reset(g);
+		apply_sql_group_reset(g);
 		return true;
 	}
-	params = xcalloc(g->tt->ts->ncols, sizeof(*params));
-	for (size_t c = 0; c < g->tt->ts->ncols; c++)
-		if (g->signature[c] == '1') {
-			strbuf_add(&g->arrays[c], "}", 1);
-			params[n++] = g->arrays[c].data;
-		}
+	ncols = g->tt->ts->ncols;
+	params = xcalloc(ncols, sizeof(*params));
+	n = apply_sql_group_params(g, params);
 	plain = a->plain_creates && g->creates_only && !g->delete;
-	sql = group_sql(a, g, plain);
+	upsert = a->tgt->insert_mode != INSERT_MODE_INSERT && !plain;
+	cols = columns_quoted(a->db, g->tt->ts);
+	sql = apply_sql_group_statement(g, (const char *const *)cols, upsert);
+	columns_quoted_free(cols, ncols);
 	if (plain)
 		ok = pgsql_query_unless(a->db, a->label, sql, (int)n, params, "23505",
 					&a->create_conflict, &res);
@@ -542,7 +399,7 @@ static bool group_flush(struct apply *a)
 	PQclear(res);
 	free(sql);
 	free(params);
-	group_reset(g);
+	apply_sql_group_reset(g);
 	return ok;
 }
 
@@ -623,41 +480,15 @@ static bool row_values_read(struct apply *a, const struct target_table *tt,
 static bool group_add(struct apply *a, struct target_table *tt, const struct apply_event *ev,
 		      const rd_kafka_message_t *m)
 {
-	const struct table_schema *ts = tt->ts;
 	struct row_group *g = &a->group;
 	struct row_values *r = &a->row;
-	bool delete = ev->op == 'd';
 
 	if (!row_values_read(a, tt, ev, m))
 		return false; /* errors already logged */
-	if (g->tt && (g->tt != tt || g->delete != delete || strcmp(g->signature, r->signature) != 0 ||
-		      key_set_contains(&g->keys, r->key.data, r->key.len)))
-		if (!group_flush(a))
-			return false; /* errors already logged */
-	if (!g->tt) {
-		g->tt = tt;
-		g->delete = delete;
-		g->creates_only = true;
-		g->signature = xstrdup(r->signature);
-		group_arrays_reserve(g, ts->ncols);
-		for (size_t c = 0; c < ts->ncols; c++) {
-			g->arrays[c].len = 0;
-			strbuf_add(&g->arrays[c], "{", 1);
-		}
-	}
-	for (size_t c = 0; c < ts->ncols; c++) {
-		if (r->signature[c] != '1')
-			continue;
-		if (g->nrows)
-			strbuf_add(&g->arrays[c], ",", 1);
-		if (r->kinds[c] == APPLY_VALUE_NULL)
-			strbuf_add(&g->arrays[c], "NULL", 4);
-		else
-			array_add_quoted(&g->arrays[c], r->texts[c].data, r->texts[c].len);
-	}
-	(void)key_set_add(&g->keys, r->key.data, r->key.len);
-	g->creates_only = g->creates_only && (ev->op == 'c' || ev->op == 'r');
-	g->nrows++;
+	if (apply_sql_group_closed_to(g, tt, ev->op == 'd', r->signature, r->key.data, r->key.len) &&
+	    !group_flush(a))
+		return false; /* errors already logged */
+	apply_sql_group_add(g, tt, ev->op, r->signature, r->kinds, r->texts, r->key.data, r->key.len);
 	return true;
 }
 
@@ -960,7 +791,7 @@ static bool batch_apply_once(struct apply *a, bool one_by_one)
 	ok = ok && group_flush(a) && offsets_store(a) && counts_store(a) &&
 	     pgsql_exec(a->db, a->label, "COMMIT");
 	if (!ok) {
-		group_reset(&a->group);
+		apply_sql_group_reset(&a->group);
 		pgsql_rollback(a->db);
 		schema_forget(a); /* DDL of the batch was rolled back too */
 	}
@@ -1279,7 +1110,7 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	apply_schema_init(&a.schema, a.label, pipe);
 	a.schema.flush = schema_flush;
 	a.schema.flush_ctx = &a;
-	key_set_init(&a.group.keys);
+	apply_sql_group_init(&a.group);
 	a.batch = xcalloc(APPLY_BATCH_MAX, sizeof(*a.batch));
 	a.batch_ends = xcalloc(APPLY_BATCH_MAX, sizeof(*a.batch_ends));
 	sigaction(SIGTERM, &sa, NULL);
@@ -1337,7 +1168,7 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	batch_release(&a);
 	free(a.batch);
 	free(a.batch_ends);
-	group_free(&a.group);
+	apply_sql_group_fini(&a.group);
 	row_values_fini(&a.row);
 	apply_event_fini(&a.ev);
 	apply_schema_fini(&a.schema);

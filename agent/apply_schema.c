@@ -254,7 +254,7 @@ static void cast_types_free(struct target_table *tt)
 }
 
 /* Each column's type by its qualified internal name, which statements cast
- * values to (apply.c's add_unnest), and whether an array of it can carry the
+ * values to (apply_sql.c's add_unnest), and whether an array of it can carry the
  * values: not for array types (an array of arrays is not one), types without
  * an array type, nor types whose arrays are delimited by another character
  * than the ',' statements use (';' for box: text arrays then).  The internal

@@ -1,9 +1,14 @@
 /*
- * tests/unit/test_event_json.c: agent/event_json.c's schema blocks.  Each
- * field's schema must be JSON every reader takes the same way: one
- * "parameters" object holding a Decimal's scale and precision together with
- * the source type (a second member of the name hid the scale from jansson
- * and Jackson, which keep the last).
+ * tests/unit/test_event_json.c: agent/event_json.c's events.  First a table
+ * of cases run by one loop: a column's type, a decoded value (text form,
+ * NULL or unchanged TOAST), the op and the options (decimal_handling,
+ * interval handling, json_schemas) -> the row in the event, the field's
+ * schema, the cdc.text and cdc.unchanged headers; every event parsed as
+ * JSON without duplicate members.  Then the schema blocks: each field's
+ * schema must be JSON every reader takes the same way: one "parameters"
+ * object holding a Decimal's scale and precision together with the source
+ * type (a second member of the name hid the scale from jansson and
+ * Jackson, which keep the last).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +19,8 @@
 #include "event_json.h"
 
 #include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct column_schema column(const char *name, const char *base, bool array, int length,
@@ -27,6 +34,245 @@ static struct column_schema column(const char *name, const char *base, bool arra
 
 	return c;
 }
+
+/* ---- one column, one value: a table of cases ---- */
+
+#define SCHEMAS 1          /* json_schemas: the schema block */
+#define INTERVAL_STRING 2  /* interval_handling = string */
+#define ENUM_LABELS 4      /* the column's type is an enum: sad, happy */
+
+/* A value left unchanged (TOASTed, not sent by the update). */
+static const char UNCHANGED[] = "(unchanged)";
+
+struct value_case {
+	const char *type;          /* base_type of column "v" (beside key "id" int4) */
+	bool array;
+	int length, scale;
+	const char *value;         /* text form; NULL: SQL NULL; UNCHANGED */
+	char op;                   /* 'c', 'u', 'r': in "after"; 'd': in "before" */
+	int decimal;               /* enum decimal_mode */
+	int opts;
+	const char *want_row;      /* the row's JSON */
+	const char *want_schema;   /* with SCHEMAS: v's field schema */
+	const char *want_text;     /* the cdc.text header; NULL: none */
+};
+
+#define ROW(v) "{\"id\":1,\"v\":" v "}"
+#define FIELD(type, rest) "{\"type\":\"" type "\",\"optional\":true," rest "\"field\":\"v\"}"
+#define SRC_TYPE(t) "\"parameters\":{\"__debezium.source.column.type\":\"" t "\"},"
+#define LOGICAL(name, t) "\"name\":\"" name "\",\"version\":1," SRC_TYPE(t)
+
+static const struct value_case value_cases[] = {
+	/* integers, exact at their limits */
+	{ "int2", false, -1, -1, "-7", 'c', 0, 0, ROW("-7"), NULL, NULL },
+	{ "int4", false, -1, -1, "2147483647", 'c', 0, SCHEMAS, ROW("2147483647"),
+	  FIELD("int32", SRC_TYPE("INT4")), NULL },
+	{ "int8", false, -1, -1, "-9223372036854775808", 'r', 0, 0, ROW("-9223372036854775808"),
+	  NULL, NULL },
+	{ "oid", false, -1, -1, "4294967295", 'u', 0, 0, ROW("4294967295"), NULL, NULL },
+	/* floats: PostgreSQL's digits; NaN and infinities as JsonConverter writes them */
+	{ "float4", false, -1, -1, "3.5", 'c', 0, SCHEMAS, ROW("3.5"),
+	  FIELD("float", SRC_TYPE("FLOAT4")), NULL },
+	{ "float8", false, -1, -1, "1.25e+300", 'c', 0, 0, ROW("1.25e+300"), NULL, NULL },
+	{ "float8", false, -1, -1, "NaN", 'c', 0, 0, ROW("\"NaN\""), NULL, NULL },
+	{ "float8", false, -1, -1, "-Infinity", 'd', 0, 0, ROW("\"-Infinity\""), NULL, NULL },
+	/* numeric, precise: base64 unscaled bytes; scale in the schema or the value */
+	{ "numeric", false, 10, 2, "9.99", 'c', DECIMAL_PRECISE, SCHEMAS, ROW("\"A+c=\""),
+	  FIELD("bytes", "\"name\":\"org.apache.kafka.connect.data.Decimal\",\"version\":1,"
+			 "\"parameters\":{\"scale\":\"2\",\"connect.decimal.precision\":\"10\","
+			 "\"__debezium.source.column.type\":\"NUMERIC\","
+			 "\"__debezium.source.column.length\":\"10\","
+			 "\"__debezium.source.column.scale\":\"2\"},"), NULL },
+	{ "numeric", false, -1, -1, "12.340", 'c', DECIMAL_PRECISE, SCHEMAS,
+	  ROW("{\"scale\":3,\"value\":\"MDQ=\"}"),
+	  "{\"type\":\"struct\",\"fields\":[{\"type\":\"int32\",\"optional\":false,"
+	  "\"field\":\"scale\"},{\"type\":\"bytes\",\"optional\":false,\"field\":\"value\"}],"
+	  "\"optional\":true,\"name\":\"io.debezium.data.VariableScaleDecimal\",\"version\":1,"
+	  "\"doc\":\"Variable scaled decimal\"," SRC_TYPE("NUMERIC") "\"field\":\"v\"}", NULL },
+	{ "numeric", false, -1, -1, "-0.5", 'u', DECIMAL_PRECISE, 0,
+	  ROW("{\"scale\":1,\"value\":\"+w==\"}"), NULL, NULL },
+	/* precise has no NaN: null in the event, the text in cdc.text */
+	{ "numeric", false, -1, -1, "NaN", 'c', DECIMAL_PRECISE, 0, ROW("null"), NULL,
+	  "{\"v\":\"NaN\"}" },
+	{ "numeric", false, 10, 2, "9.99", 'c', DECIMAL_STRING, 0, ROW("\"9.99\""), NULL, NULL },
+	{ "numeric", false, -1, -1, "NaN", 'c', DECIMAL_STRING, 0, ROW("\"NaN\""), NULL, NULL },
+	{ "numeric", false, -1, -1, "Infinity", 'd', DECIMAL_STRING, 0, ROW("\"Infinity\""), NULL,
+	  NULL },
+	{ "numeric", false, 10, 2, "9.99", 'c', DECIMAL_DOUBLE, 0, ROW("9.99"), NULL, NULL },
+	{ "numeric", false, -1, -1, "NaN", 'c', DECIMAL_DOUBLE, 0, ROW("\"NaN\""), NULL, NULL },
+	/* text: escaped, UTF-8 kept */
+	{ "text", false, -1, -1, "h\xc3\xa9llo \"q\" \\ \n\x01", 'c', 0, 0,
+	  ROW("\"h\xc3\xa9llo \\\"q\\\" \\\\ \\n\\u0001\""), NULL, NULL },
+	{ "varchar", false, 40, -1, "ab", 'r', 0, SCHEMAS, ROW("\"ab\""),
+	  FIELD("string", "\"parameters\":{\"__debezium.source.column.type\":\"VARCHAR\","
+			  "\"__debezium.source.column.length\":\"40\"},"), NULL },
+	{ "bytea", false, -1, -1, "\\xdeadbeef", 'c', 0, SCHEMAS, ROW("\"3q2+7w==\""),
+	  FIELD("bytes", SRC_TYPE("BYTEA")), NULL },
+	{ "bool", false, -1, -1, "t", 'c', 0, SCHEMAS, ROW("true"),
+	  FIELD("boolean", SRC_TYPE("BOOL")), NULL },
+	{ "bool", false, -1, -1, "f", 'd', 0, 0, ROW("false"), NULL, NULL },
+	/* dates and times: Debezium's adaptive time.precision.mode */
+	{ "date", false, -1, -1, "2024-01-02", 'c', 0, SCHEMAS, ROW("19724"),
+	  FIELD("int32", LOGICAL("io.debezium.time.Date", "DATE")), NULL },
+	{ "date", false, -1, -1, "1969-12-31", 'c', 0, 0, ROW("-1"), NULL, NULL },
+	{ "time", false, -1, -1, "12:34:56", 'c', 0, SCHEMAS, ROW("45296000000"),
+	  FIELD("int64", LOGICAL("io.debezium.time.MicroTime", "TIME")), NULL },
+	{ "time", false, 3, -1, "12:34:56.789", 'c', 0, SCHEMAS, ROW("45296789"),
+	  FIELD("int32", "\"name\":\"io.debezium.time.Time\",\"version\":1,"
+			 "\"parameters\":{\"__debezium.source.column.type\":\"TIME\","
+			 "\"__debezium.source.column.length\":\"3\"},"), NULL },
+	{ "timestamp", false, -1, -1, "2024-01-02 03:04:05.123456", 'u', 0, SCHEMAS,
+	  ROW("1704164645123456"),
+	  FIELD("int64", LOGICAL("io.debezium.time.MicroTimestamp", "TIMESTAMP")), NULL },
+	{ "timestamp", false, 3, -1, "2024-01-02 03:04:05.123", 'c', 0, 0, ROW("1704164645123"),
+	  NULL, NULL },
+	{ "timestamptz", false, -1, -1, "2024-01-02 03:04:05.123456+00", 'c', 0, SCHEMAS,
+	  ROW("\"2024-01-02T03:04:05.123456Z\""),
+	  FIELD("string", LOGICAL("io.debezium.time.ZonedTimestamp", "TIMESTAMPTZ")), NULL },
+	{ "timetz", false, -1, -1, "12:34:56+05:30", 'c', 0, SCHEMAS, ROW("\"12:34:56+05:30\""),
+	  FIELD("string", LOGICAL("io.debezium.time.ZonedTime", "TIMETZ")), NULL },
+	{ "interval", false, -1, -1, "P1DT2H", 'c', 0, SCHEMAS, ROW("93600000000"),
+	  FIELD("int64", LOGICAL("io.debezium.time.MicroDuration", "INTERVAL")), NULL },
+	{ "interval", false, -1, -1, "P1DT2H", 'c', 0, SCHEMAS | INTERVAL_STRING, ROW("\"P1DT2H\""),
+	  FIELD("string", LOGICAL("io.debezium.time.Interval", "INTERVAL")), NULL },
+	/* json and jsonb: their text as a string */
+	{ "json", false, -1, -1, "{\"a\": 1}", 'c', 0, SCHEMAS, ROW("\"{\\\"a\\\": 1}\""),
+	  FIELD("string", LOGICAL("io.debezium.data.Json", "JSON")), NULL },
+	{ "jsonb", false, -1, -1, "[1, 2]", 'd', 0, 0, ROW("\"[1, 2]\""), NULL, NULL },
+	/* arrays: JSON arrays of the element's form, NULL elements null */
+	{ "int4", true, -1, -1, "{1,NULL,3}", 'c', 0, SCHEMAS, ROW("[1,null,3]"),
+	  "{\"type\":\"array\",\"items\":{\"type\":\"int32\",\"optional\":true},"
+	  "\"optional\":true," SRC_TYPE("_INT4") "\"field\":\"v\"}", NULL },
+	{ "text", true, -1, -1, "{x,\"y z\",NULL}", 'c', 0, 0, ROW("[\"x\",\"y z\",null]"), NULL,
+	  NULL },
+	{ "numeric", true, 10, 2, "{1.50,NaN}", 'c', DECIMAL_STRING, 0, ROW("[\"1.50\",\"NaN\"]"),
+	  NULL, NULL },
+	{ "numeric", true, -1, -1, "{1.5,NaN}", 'c', DECIMAL_PRECISE, 0,
+	  ROW("[{\"scale\":1,\"value\":\"Dw==\"},null]"), NULL,
+	  "{\"v\":\"{1.5,NaN}\"}" },
+	/* uuid, an enum, a type without a Connect form (its text) */
+	{ "uuid", false, -1, -1, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", 'c', 0, SCHEMAS,
+	  ROW("\"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\""),
+	  FIELD("string", LOGICAL("io.debezium.data.Uuid", "UUID")), NULL },
+	{ "mood", false, -1, -1, "happy", 'c', 0, SCHEMAS | ENUM_LABELS, ROW("\"happy\""),
+	  FIELD("string", "\"name\":\"io.debezium.data.Enum\",\"version\":1,"
+			  "\"parameters\":{\"allowed\":\"sad,happy\","
+			  "\"__debezium.source.column.type\":\"MOOD\"},"), NULL },
+	{ "inet", false, -1, -1, "10.0.0.1", 'c', 0, SCHEMAS, ROW("\"10.0.0.1\""),
+	  FIELD("string", SRC_TYPE("INET")), NULL },
+	/* NULL and unchanged TOAST (Debezium's placeholder; cdc.unchanged names it) */
+	{ "text", false, -1, -1, NULL, 'c', 0, SCHEMAS, ROW("null"),
+	  FIELD("string", SRC_TYPE("TEXT")), NULL },
+	{ "int4", false, -1, -1, NULL, 'd', 0, 0, ROW("null"), NULL, NULL },
+	{ "text", false, -1, -1, UNCHANGED, 'u', 0, 0,
+	  ROW("\"" EVENT_UNAVAILABLE_VALUE "\""), NULL, NULL },
+	{ "jsonb", false, -1, -1, UNCHANGED, 'u', 0, SCHEMAS,
+	  ROW("\"" EVENT_UNAVAILABLE_VALUE "\""),
+	  FIELD("string", LOGICAL("io.debezium.data.Json", "JSONB")), NULL },
+};
+
+static struct pgoutput_value value_of(const char *text)
+{
+	if (!text)
+		return (struct pgoutput_value){ .kind = PGOUTPUT_NULL };
+	if (text == UNCHANGED)
+		return (struct pgoutput_value){ .kind = PGOUTPUT_UNCHANGED };
+	return (struct pgoutput_value){ .kind = PGOUTPUT_TEXT, .data = text,
+					.len = (uint32_t)strlen(text) };
+}
+
+static void expect_fragment(size_t i, const char *json, const char *want)
+{
+	if (!strstr(json, want))
+		fail_msg("case %zu lacks %s in %s", i, want, json);
+}
+
+/* The event of one case: op, the row in before or after, the schema. */
+static void expect_value_event(size_t i, const struct value_case *c, const struct event_format *fmt,
+			       const struct event_table *et, const struct pgoutput_value *row)
+{
+	struct event_source src = { .ts_ms = 1, .snapshot = c->op == 'r' ? "true" : "false",
+				    .txid = -1 };
+	char op_member[16], *want;
+	struct strbuf sb;
+	json_error_t err;
+	json_t *v;
+
+	strbuf_init(&sb);
+	event_value_json(&sb, fmt, et, c->op, c->op == 'd' ? row : NULL, c->op == 'd' ? NULL : row,
+			 &src, 1);
+	v = json_loads(sb.data, JSON_REJECT_DUPLICATES, &err);
+	if (!v)
+		fail_msg("case %zu: not JSON without duplicate members (%s): %s", i, err.text, sb.data);
+	json_decref(v);
+	want = c->op == 'd' ? xasprintf("\"before\":%s,\"after\":null", c->want_row)
+			    : xasprintf("\"before\":null,\"after\":%s", c->want_row);
+	expect_fragment(i, sb.data, want);
+	free(want);
+	snprintf(op_member, sizeof(op_member), "\"op\":\"%c\"", c->op);
+	expect_fragment(i, sb.data, op_member);
+	if (c->want_schema)
+		expect_fragment(i, sb.data, c->want_schema);
+	if ((fmt->schemas != 0) != (strstr(sb.data, "{\"schema\":{") == sb.data))
+		fail_msg("case %zu: schema block %s: %s", i, fmt->schemas ? "missing" : "unasked", sb.data);
+	strbuf_fini(&sb);
+}
+
+/* The headers beside the event: cdc.text, cdc.unchanged; and the key. */
+static void expect_value_headers(size_t i, const struct value_case *c,
+				 const struct event_format *fmt, const struct event_table *et,
+				 const struct pgoutput_value *row)
+{
+	struct strbuf sb;
+	bool any;
+
+	strbuf_init(&sb);
+	any = event_text_json(&sb, fmt, et, row);
+	if (any != (c->want_text != NULL) || (any && strcmp(sb.data, c->want_text) != 0))
+		fail_msg("case %zu: cdc.text %s, want %s", i, any ? sb.data : "none",
+			 c->want_text ? c->want_text : "none");
+	sb.len = 0;
+	any = event_unchanged_json(&sb, et, row);
+	if (any != (c->value == UNCHANGED) || (any && strcmp(sb.data, "[\"v\"]") != 0))
+		fail_msg("case %zu: cdc.unchanged %s", i, any ? sb.data : "none");
+	sb.len = 0;
+	assert_true(event_key_json(&sb, fmt, et, row));
+	expect_fragment(i, sb.data, "\"id\":1}");
+	strbuf_fini(&sb);
+}
+
+static void test_value_table(void **state)
+{
+	char *labels[] = { "sad", "happy" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(value_cases) / sizeof(value_cases[0]); i++) {
+		const struct value_case *c = &value_cases[i];
+		struct column_schema cols[] = {
+			column("id", "int4", false, -1, -1, 1),
+			column("v", c->type, c->array, c->length, c->scale, 0),
+		};
+		size_t key = 0;
+		struct table_schema ts = { .oid = 1, .schema = "public", .table = "t", .ncols = 2,
+					   .cols = cols, .nkey = 1, .key_cols = &key };
+		struct event_format fmt = { .server_name = "db1server", .db = "db1",
+					    .schemas = c->opts & SCHEMAS, .decimal_mode = c->decimal,
+					    .interval_string = c->opts & INTERVAL_STRING };
+		struct pgoutput_value row[] = { value_of("1"), value_of(c->value) };
+		struct event_table *et;
+
+		if (c->opts & ENUM_LABELS) {
+			cols[1].labels = labels;
+			cols[1].nlabels = 2;
+		}
+		et = event_table_new(&fmt, &ts);
+		expect_value_event(i, c, &fmt, et, row);
+		expect_value_headers(i, c, &fmt, et, row);
+		event_table_free(et);
+	}
+}
+
+/* ---- schema blocks ---- */
 
 /* The "after" struct's field named name in a value schema. */
 static json_t *after_field(json_t *schema, const char *name)
@@ -235,6 +481,7 @@ static void test_enum_and_header(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_value_table),
 		cmocka_unit_test(test_one_parameters_object),
 		cmocka_unit_test(test_debezium_forms),
 		cmocka_unit_test(test_enum_and_header),

@@ -1,8 +1,8 @@
 /*
- * tests/unit/test_files.c: root writes never follow links (agent/files.c,
- * agent/converge_lock.c), tested as the attack is made.  Run as root, like
- * the agent: an unprivileged user (nobody) owns the directory written into,
- * as postgres owns pg_hba.conf's and cdc-agent owns state_dir, and plants
+ * tests/unit/test_files.c: root writes never follow links (agent/files.c),
+ * tested as the attack is made (root_attack.h).  Run as root, like the
+ * agent: an unprivileged user (nobody) owns the directory written into, as
+ * postgres owns pg_hba.conf's and cdc-agent owns state_dir, and plants
  * links there from a child process that took its uid; the agent's own
  * functions then run, and the root-only file the links point at must keep
  * its content, owner and mode.  Also: the write-if-changed contract itself
@@ -17,7 +17,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "converge_lock.h"
 #include "files.h"
 #include "log.h"
 #include "util.h"
@@ -34,120 +33,7 @@
 #include <unistd.h>
 
 #include "stderr_capture.h"
-
-static char work_dir[] = "/tmp/cdc-files.XXXXXX";
-static char *root_only;  /* work_dir/root-only: root's, 0700 */
-static char *victim;     /* root_only/victim: root's 0600 file the links aim at */
-static char *user_dir;   /* work_dir/user: nobody's directory the agent writes into */
-static uid_t evil_uid;
-static gid_t evil_gid;
-
-static void write_file(const char *path, const char *text, uid_t uid, gid_t gid, mode_t mode)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	assert_int_equal(fputs(text, f) >= 0, 1);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(chown(path, uid, gid), 0);
-	assert_int_equal(chmod(path, mode), 0);
-}
-
-static char *read_text(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char buf[4096];
-	size_t n;
-
-	if (!f)
-		return NULL;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return xstrdup(buf);
-}
-
-/* The victim as the attack found it: "root secret", root's, mode 0600. */
-static void assert_victim_intact(void)
-{
-	struct stat st;
-	char *text = read_text(victim);
-
-	assert_non_null(text);
-	assert_string_equal(text, "root secret\n");
-	free(text);
-	assert_int_equal(lstat(victim, &st), 0);
-	assert_true(S_ISREG(st.st_mode));
-	assert_int_equal(st.st_uid, 0);
-	assert_int_equal(st.st_gid, 0);
-	assert_int_equal(st.st_mode & 07777, 0600);
-}
-
-/* As the unprivileged user: ln -s target linkpath (what the attacker does). */
-static void plant_link(const char *target, const char *linkpath)
-{
-	pid_t pid = fork();
-	int status;
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (setgroups(0, NULL) != 0 || setgid(evil_gid) != 0 || setuid(evil_uid) != 0)
-			_exit(2);
-		_exit(symlink(target, linkpath) == 0 ? 0 : 1);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
-}
-
-static int setup(void **state)
-{
-	struct passwd *pw = getpwnam("nobody");
-
-	(void)state;
-	if (geteuid() != 0 || !pw) {
-		fprintf(stderr, "test_files: needs root and a user 'nobody'\n");
-		return -1;
-	}
-	evil_uid = pw->pw_uid;
-	evil_gid = pw->pw_gid;
-	if (!mkdtemp(work_dir))
-		return -1;
-	if (chmod(work_dir, 0755) != 0)
-		return -1;
-	root_only = xasprintf("%s/root-only", work_dir);
-	victim = xasprintf("%s/victim", root_only);
-	user_dir = xasprintf("%s/user", work_dir);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	char *cmd = xasprintf("rm -rf %s", work_dir);
-	int rc = system(cmd);
-
-	(void)state;
-	free(cmd);
-	free(root_only);
-	free(victim);
-	free(user_dir);
-	return rc == 0 ? 0 : -1;
-}
-
-/* Fresh per test: root_only with the victim, user_dir (nobody's, 0755). */
-static int fresh(void **state)
-{
-	char *cmd = xasprintf("rm -rf %s %s", root_only, user_dir);
-	int rc = system(cmd);
-
-	(void)state;
-	free(cmd);
-	if (rc != 0 || mkdir(root_only, 0700) != 0 || mkdir(user_dir, 0755) != 0 ||
-	    chown(user_dir, evil_uid, evil_gid) != 0)
-		return -1;
-	write_file(victim, "root secret\n", 0, 0, 0600);
-	return 0;
-}
+#include "root_attack.h"
 
 /* The reported attack: pg_hba.conf.cdc-agent.tmp -> a root-only file. */
 static void test_planted_tmp_link_is_not_followed(void **state)
@@ -222,77 +108,6 @@ static void test_destination_link_is_refused(void **state)
 	}
 	assert_victim_intact();
 	free(dest);
-}
-
-/* A link at the lock file, or at the directory it lives in, is never
- * followed to create or open a file; a planted lock directory is refused. */
-static void test_lock_links_are_not_followed(void **state)
-{
-	char *state_dir = xasprintf("%s/state", user_dir);
-	char *lock = xasprintf("%s/converge.lock", state_dir);
-	char *created = xasprintf("%s/created-by-lock", root_only);
-	char *private_dir = xasprintf("%s/root", state_dir);
-	char *private_lock = xasprintf("%s/converge.lock", private_dir);
-	struct stat st;
-	int fd = -1;
-	char *err;
-
-	(void)state;
-	/* state_dir as bootstrap leaves it: the service user's, 0700. */
-	assert_int_equal(mkdir(state_dir, 0700), 0);
-	assert_int_equal(chown(state_dir, evil_uid, evil_gid), 0);
-	plant_link(created, lock);
-	plant_link(victim, private_dir);
-
-	capture_begin();
-	assert_false(converge_lock_acquire(state_dir, &fd));
-	err = capture_end();
-	assert_non_null(strstr(err, private_dir));
-	free(err);
-	assert_int_equal(lstat(created, &st), -1); /* no file made through the link */
-	assert_victim_intact();
-
-	/* A lock directory the service user made itself is refused too. */
-	assert_int_equal(unlink(private_dir), 0);
-	assert_int_equal(mkdir(private_dir, 0700), 0);
-	assert_int_equal(chown(private_dir, evil_uid, evil_gid), 0);
-	capture_begin();
-	assert_false(converge_lock_acquire(state_dir, &fd));
-	err = capture_end();
-	assert_non_null(strstr(err, private_dir));
-	free(err);
-
-	/* root's own directory: the lock is taken there, a link in it refused. */
-	assert_int_equal(rmdir(private_dir), 0);
-	assert_true(converge_lock_acquire(state_dir, &fd));
-	converge_lock_release(fd);
-	assert_int_equal(lstat(private_dir, &st), 0);
-	assert_int_equal(st.st_uid, 0);
-	assert_int_equal(st.st_mode & 07777, 0700);
-	assert_int_equal(lstat(private_lock, &st), 0);
-	assert_int_equal(st.st_uid, 0);
-	assert_int_equal(unlink(private_lock), 0);
-	assert_int_equal(symlink(created, private_lock), 0);
-	capture_begin();
-	assert_false(converge_lock_acquire(state_dir, &fd));
-	err = capture_end();
-	assert_non_null(strstr(err, private_lock));
-	free(err);
-	assert_int_equal(lstat(created, &st), -1);
-	/* A lock file others may write is refused. */
-	assert_int_equal(unlink(private_lock), 0);
-	write_file(private_lock, "", evil_uid, evil_gid, 0666);
-	capture_begin();
-	assert_false(converge_lock_acquire(state_dir, &fd));
-	err = capture_end();
-	assert_non_null(strstr(err, private_lock));
-	free(err);
-
-	free(private_lock);
-	free(private_dir);
-	free(created);
-	free(lock);
-	free(state_dir);
 }
 
 /* The contract kept: same bytes, nothing written; a new file gets exactly
@@ -407,7 +222,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_planted_tmp_link_is_not_followed, fresh),
 		cmocka_unit_test_setup(test_destination_link_is_refused, fresh),
-		cmocka_unit_test_setup(test_lock_links_are_not_followed, fresh),
 		cmocka_unit_test_setup(test_write_if_changed_contract, fresh),
 #ifndef TEST_OLD_API_ONLY
 		cmocka_unit_test_setup(test_hard_link_and_dir_link_refused, fresh),

@@ -1,8 +1,7 @@
 /*
- * tests/unit/test_topology.c: the topology loader on good and bad files,
- * plus the pure helpers beside it (SCRAM check, pg_hba block placement,
- * edit distance).  Bad files with their exact FILE:LINE messages are
- * covered end to end by tests/integration/20_bad_topologies.sh.
+ * tests/unit/test_topology.c: the topology loader (agent/topology.c) on good
+ * and bad files.  Bad files with their exact FILE:LINE messages are covered
+ * end to end by tests/integration/20_bad_topologies.sh.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,8 +9,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "pg_hba.h"
-#include "scram.h"
 #include "topo_values.h"
 #include "topology.h"
 #include "util.h"
@@ -619,138 +616,6 @@ static void test_table_refusals(void **state)
 	expect_tables_error("tables = public.\xff\n", "is not UTF-8");
 }
 
-static void test_names_and_topics(void **state)
-{
-	struct table_ref ref;
-	struct strbuf err;
-	char *s;
-
-	(void)state;
-	s = table_name_text("public", "my_table");
-	assert_string_equal(s, "public.my_table");
-	free(s);
-	s = table_name_text("Sales.EU", "we\"ird");
-	assert_string_equal(s, "\"Sales.EU\".\"we\"\"ird\"");
-	free(s);
-	s = table_name_text("public", "café");
-	assert_string_equal(s, "public.\"café\"");
-	free(s);
-	strbuf_init(&err);
-	assert_true(table_name_parse("\"Sales.EU\".\"Order Lines\"", &ref, &err));
-	assert_string_equal(ref.schema, "Sales.EU");
-	assert_string_equal(ref.table, "Order Lines");
-	free(ref.schema);
-	free(ref.table);
-	assert_true(table_name_parse("Orders", &ref, &err));
-	assert_string_equal(ref.schema, "public");
-	assert_string_equal(ref.table, "orders");
-	free(ref.schema);
-	free(ref.table);
-	assert_true(table_name_parse("\"a.b\"", &ref, &err));
-	assert_string_equal(ref.schema, "public");
-	assert_string_equal(ref.table, "a.b");
-	free(ref.schema);
-	free(ref.table);
-	assert_false(table_name_parse("public.t*", &ref, &err));
-	strbuf_fini(&err);
-	assert_true(glob_match("order_*", "order_lines"));
-	assert_true(glob_match("*", ""));
-	assert_true(glob_match("t?", "té"));
-	assert_false(glob_match("t?", "tée"));
-	assert_true(glob_match("a*b*c", "axxbyyc"));
-	assert_false(glob_match("a*b*c", "axxbyy"));
-	s = kafka_topic_name("db1", "Sales.EU", "Order Lines");
-	assert_string_equal(s, "db1.Sales.EU.Order_Lines");
-	free(s);
-	/* one '_' per UTF-16 code unit, as Debezium's Java counts */
-	s = kafka_topic_name("db1", "public", "café-\xF0\x9F\x98\x80!");
-	assert_string_equal(s, "db1.public.caf_-___");
-	free(s);
-}
-
-static void test_scram_verifier(void **state)
-{
-	/* Made by PostgreSQL 15: CREATE ROLE x PASSWORD 's3cret pass' */
-	static const char verifier[] =
-		"SCRAM-SHA-256$4096:K44pb3xuftVL/2cnu1Mz+Q==$"
-		"2JL+5rtXu575mrS+oa0c5Ie4Wa9qIlcjHB7XmlyqNPU=:"
-		"so7L6fYZSWaTOHio0lLPmHI1LgDIDrNOLG8zNq5p1Wo=";
-
-	(void)state;
-	assert_true(scram_verifier_matches(verifier, "s3cret pass"));
-	assert_false(scram_verifier_matches(verifier, "s3cret pasS"));
-	assert_false(scram_verifier_matches(verifier, ""));
-	assert_false(scram_verifier_matches("md5a247fc3512619ee8bc7a0c150be8754a", "s3cret pass"));
-	assert_false(scram_verifier_matches(NULL, "s3cret pass"));
-	assert_false(scram_verifier_matches("SCRAM-SHA-256$4096:!!$x:y", "s3cret pass"));
-	assert_false(scram_verifier_matches("SCRAM-SHA-256$", "s3cret pass"));
-}
-
-static const char block_a[] = "# BEGIN cdc-agent source db1 (managed)\nhost\tdb1\tu\t127.0.0.1/32\tscram-sha-256\n# END cdc-agent source db1\n";
-static const char block_b[] = "# BEGIN cdc-agent target db2 (managed)\nhost\tdb2\tv\t127.0.0.1/32\tscram-sha-256\n# END cdc-agent target db2\n";
-static const char operator_rules[] = "# comment\nlocal all all trust\nhost all all 0.0.0.0/0 reject\n";
-
-static void test_hba_block_added_first_then_stable(void **state)
-{
-	char *once = pg_hba_desired(operator_rules, block_a, "source db1");
-	char *twice = pg_hba_desired(once, block_a, "source db1");
-	char *want = xasprintf("%s%s", block_a, operator_rules);
-
-	(void)state;
-	assert_string_equal(once, want);
-	assert_string_equal(twice, once);
-	free(once);
-	free(twice);
-	free(want);
-}
-
-static void test_hba_two_blocks_do_not_fight(void **state)
-{
-	char *a = pg_hba_desired(operator_rules, block_a, "source db1");
-	char *ab = pg_hba_desired(a, block_b, "target db2");
-	char *ab_again = pg_hba_desired(ab, block_a, "source db1");
-	char *ab_third = pg_hba_desired(ab_again, block_b, "target db2");
-
-	(void)state;
-	assert_string_equal(ab_again, ab);
-	assert_string_equal(ab_third, ab);
-	free(a);
-	free(ab);
-	free(ab_again);
-	free(ab_third);
-}
-
-static void test_hba_block_below_rules_or_edited_is_fixed(void **state)
-{
-	char *below = xasprintf("%s%s", operator_rules, block_a);
-	char *moved = pg_hba_desired(below, block_a, "source db1");
-	char *want = xasprintf("%s%s", block_a, operator_rules);
-	char *edited_block = xstrdup(block_a);
-	char *edited, *fixed;
-
-	(void)state;
-	assert_string_equal(moved, want);
-	edited_block[strlen(edited_block) - 40] = 'X';
-	edited = xasprintf("%s%s", edited_block, operator_rules);
-	fixed = pg_hba_desired(edited, block_a, "source db1");
-	assert_string_equal(fixed, want);
-	free(below);
-	free(moved);
-	free(want);
-	free(edited_block);
-	free(edited);
-	free(fixed);
-}
-
-static void test_edit_distance(void **state)
-{
-	(void)state;
-	assert_int_equal(str_edit_distance("host", "hots"), 2);
-	assert_int_equal(str_edit_distance("sorce", "source"), 1);
-	assert_int_equal(str_edit_distance("", "abc"), 3);
-	assert_int_equal(str_edit_distance("Port", "port"), 0);
-}
-
 static int setup(void **state)
 {
 	char *p;
@@ -794,12 +659,6 @@ int main(void)
 		cmocka_unit_test(test_quoted_identifiers),
 		cmocka_unit_test(test_patterns_and_exclusions),
 		cmocka_unit_test(test_table_refusals),
-		cmocka_unit_test(test_names_and_topics),
-		cmocka_unit_test(test_scram_verifier),
-		cmocka_unit_test(test_hba_block_added_first_then_stable),
-		cmocka_unit_test(test_hba_two_blocks_do_not_fight),
-		cmocka_unit_test(test_hba_block_below_rules_or_edited_is_fixed),
-		cmocka_unit_test(test_edit_distance),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

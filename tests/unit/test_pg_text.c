@@ -1,8 +1,9 @@
 /*
- * tests/unit/test_event_text.c: the printf-free pieces of the event hot path:
- * json_out_int/json_out_uint (agent/json_out.c) at their limits, and the
- * ISO forms of timestamptz and timetz (agent/pg_text.c): offsets, fraction
- * digits, BC, and an output buffer too small (refused, never overrun).
+ * tests/unit/test_pg_text.c: agent/pg_text.c's readings of PostgreSQL's
+ * text forms: the ISO forms of timestamptz and timetz (offsets, fraction
+ * digits, BC, an output buffer too small: refused, never overrun), and the
+ * extreme dates, timestamps and intervals (refused past them, never
+ * overflowed).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,46 +11,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "json_out.h"
 #include "pg_text.h"
 #include "util.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
-
-static void expect_int(int64_t v)
-{
-	struct strbuf sb;
-	char want[32];
-
-	snprintf(want, sizeof(want), "%" PRId64, v);
-	strbuf_init(&sb);
-	json_out_int(&sb, v);
-	assert_string_equal(sb.data, want);
-	strbuf_fini(&sb);
-}
-
-static void test_ints(void **state)
-{
-	struct strbuf sb;
-
-	(void)state;
-	expect_int(0);
-	expect_int(7);
-	expect_int(-7);
-	expect_int(10);
-	expect_int(1732540000123);
-	expect_int(-1732540000123000000);
-	expect_int(INT64_MAX);
-	expect_int(INT64_MIN);
-	strbuf_init(&sb);
-	json_out_uint(&sb, UINT64_MAX);
-	strbuf_adds(&sb, ",");
-	json_out_uint(&sb, 0);
-	assert_string_equal(sb.data, "18446744073709551615,0");
-	strbuf_fini(&sb);
-}
 
 static void expect_tstz(const char *in, int digits, const char *want)
 {
@@ -137,7 +102,6 @@ static void test_limits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ints),
 		cmocka_unit_test(test_timestamptz),
 		cmocka_unit_test(test_timetz),
 		cmocka_unit_test(test_limits),
