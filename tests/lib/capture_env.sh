@@ -1,14 +1,27 @@
 # tests/lib/capture_env.sh: a source cluster, a ZooKeeper-mode Kafka broker and
-# a bootstrapped topology, for the capture tests.
+# a bootstrapped topology, for the capture and pipeline tests.
 #   CAPTURE_AGENT_KEYS: more lines for [agent] (each ending in a newline);
 #   CAPTURE_KAFKA_KEYS: more lines for [kafka] (each ending in a newline);
 #   CAPTURE_KAFKA_PROPS: more key=value broker settings (words).
 #   capture_env_up TABLES_SQL   -> $WORK, $T (topology), $KP (broker port)
+#       the sections after [agent] and [kafka] come on stdin, usually from
+#       tests/lib/topology.sh:  capture_env_up SQL < <(topology_both_formats T)
 #   capture_start PIPELINE      -> background capture, pid in CAPTURE_PIDS[PIPELINE]
+#   apply_start PIPELINE        -> background apply, pid in CAPTURE_PIDS[apply-PIPELINE]
+#   table_digest DB FROM [ROW [ORDER]]
+#       count:md5 of every row of FROM (a table, public. unless qualified, or
+#       a parenthesized query), each row as the SQL expression ROW (t::text;
+#       t is the row), in the order of ORDER (id); DB is a database of the
+#       cluster src, or CLUSTER:DB
+#   wait_converged SECONDS FROM DB...
+#       until FROM has db1's digest in every DB; prints them all if it
+#       never does.  DIGEST_ROW, DIGEST_ORDER: ROW and ORDER above;
+#       DIGEST_SOURCE: what is read in db1 instead of FROM
 #   topic_count TOPIC           -> number of records in TOPIC now
 #   topic_dump TOPIC FILE       -> one JSON line per record: p, o, key, value, headers
 . "$(dirname "${BASH_SOURCE[0]}")/pg.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/kafka.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/topology.sh"
 
 declare -A CAPTURE_PIDS
 
@@ -51,6 +64,37 @@ capture_env_up() { # SQL run in db1 before bootstrap; topology body from stdin
 capture_start() {
 	"$CDC_AGENT" -c "$T" capture "$1" >>"$WORK/capture-$1.log" 2>&1 &
 	CAPTURE_PIDS[$1]=$!
+}
+
+apply_start() {
+	"$CDC_AGENT" -c "$T" apply "$1" >>"$WORK/apply-$1.log" 2>&1 &
+	CAPTURE_PIDS[apply-$1]=$!
+}
+
+table_digest() { # [CLUSTER:]DB FROM [ROW [ORDER]]
+	local cluster=src db=$1 from=$2
+	[[ $db == *:* ]] && cluster=${db%%:*} db=${db#*:}
+	[[ $from == *.* || $from == "("* ]] || from=public.$from
+	pg_psql "$cluster" "$db" "SELECT count(*) || ':' || coalesce(md5(string_agg(${3:-t::text}, '|' ORDER BY ${4:-id})), '-') FROM $from t" 2>&1
+}
+
+# A source whose digest cannot be read never counts as converged.
+wait_converged() { # SECONDS FROM DB...
+	local i want db all from=$2 row=${DIGEST_ROW:-t::text} order=${DIGEST_ORDER:-id}
+	local dbs=("${@:3}")
+	for ((i = 0; i < $1 * 2; i++)); do
+		if want=$(table_digest db1 "${DIGEST_SOURCE:-$from}" "$row" "$order"); then
+			all=1
+			for db in "${dbs[@]}"; do
+				[ "$(table_digest "$db" "$from" "$row" "$order")" = "$want" ] || { all=; break; }
+			done
+			[ -n "$all" ] && return 0
+		fi
+		sleep 0.5
+	done
+	echo "db1 $(table_digest db1 "${DIGEST_SOURCE:-$from}" "$row" "$order")"
+	for db in "${dbs[@]}"; do echo "$db $(table_digest "$db" "$from" "$row" "$order")"; done
+	return 1
 }
 
 # kill -9 of the broker, then a restart on the same directory and port,
