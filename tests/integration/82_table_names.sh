@@ -62,10 +62,6 @@ CREATE TABLE coll.a_b (id int PRIMARY KEY);
 	topology_pipeline p1 db1 db2
 ) || { _fail "environment comes up"; finish; exit; }
 
-stop_both() { # SIGTERM, as systemd's restart does
-	kill "${CAPTURE_PIDS[p1]}" "${CAPTURE_PIDS[apply-p1]}" 2>/dev/null
-	wait "${CAPTURE_PIDS[p1]}" "${CAPTURE_PIDS[apply-p1]}" 2>/dev/null
-}
 # Every table of DB but the agent's own and the excluded ones, one line each:
 # its quoted name, its row count and the md5 of its rows in order.
 DIGEST_SQL=$(cat <<'SQL'
@@ -90,15 +86,6 @@ converged() { # SECONDS
 capture_digest() {
 	python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["config_digest"])' \
 		"$WORK/state/progress-capture-p1.json" 2>/dev/null
-}
-wait_log() { log_wait "$@"; }
-log_wait() { # FILE TEXT SECONDS
-	local i
-	for ((i = 0; i < $3 * 4; i++)); do
-		grep -qF -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.25
-	done
-	return 1
 }
 bootstrap_log=$(cat "$WORK/bootstrap.log")
 check_contains "a pattern matching nothing is a warning, at its line" \
@@ -169,7 +156,7 @@ pg_psql src db1 "
 CREATE TABLE bulk.t301 (id int PRIMARY KEY, v text);
 INSERT INTO bulk.t301 SELECT g, 'before ' || g FROM generate_series(1, 20) g;
 CREATE TABLE bulk.tmp_later (id int PRIMARY KEY);" >/dev/null
-wait_log "$WORK/run.log" "add table bulk.t301 to publication" 60
+log_wait "$WORK/run.log" "add table bulk.t301 to publication" 60
 pass_log=$(cat "$WORK/run.log")
 check_contains "run's next pass adds the new table to the publication" \
 	"add table bulk.t301 to publication my_publication" "$pass_log"
@@ -181,7 +168,7 @@ check_eq "the pattern that matches nothing is warned of once, not at every pass"
 # topology's: the resolved tables are in it (tests/unit/test_pipeline_digest).
 # Restarted here as systemd would.
 before=$(capture_digest)
-stop_both
+pipeline_stop p1 # as systemd's restart does
 capture_start p1
 apply_start p1
 check "capture snapshots the new table" log_wait "$WORK/capture-p1.log" "incremental snapshot of bulk.t301" 60
@@ -208,5 +195,5 @@ check_contains "naming both tables" \
 "$CDC_AGENT" -c "$WORK/coll.ini" check >/dev/null 2>&1
 check_eq "check alone (no catalog) accepts the file" 0 "$?"
 
-stop_both
+pipeline_stop p1 # as systemd's restart does
 finish

@@ -35,19 +35,7 @@ INSERT INTO nokey VALUES (1, 'one');
 ) || { _fail "environment comes up"; finish; exit; }
 CLOG=$WORK/capture-p1.log
 
-stop_both() { # SIGTERM, as systemd's restart does
-	kill "${CAPTURE_PIDS[p1]}" "${CAPTURE_PIDS[apply-p1]}" 2>/dev/null
-	wait "${CAPTURE_PIDS[p1]}" "${CAPTURE_PIDS[apply-p1]}" 2>/dev/null
-}
 converged() { wait_converged "$2" "$1" db2; } # TABLE SECONDS
-log_wait() { # FILE TEXT SECONDS: TEXT appears in FILE
-	local i
-	for ((i = 0; i < $3 * 4; i++)); do
-		grep -qF -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.25
-	done
-	return 1
-}
 set_tables() { sed -i "s/^tables = .*/tables = $1/" "$T"; }
 topic_values() { # TOPIC FILE: one record value a line (no schema block: small)
 	timeout 120 kcat -b "127.0.0.1:$KP" -C -t "$1" -o beginning -e -q -f '%s\n' >"$2" 2>/dev/null
@@ -91,7 +79,7 @@ sleep 2
 set_tables "public.a, public.c, public.big, public.nokey"
 "$CDC_AGENT" -c "$T" bootstrap >"$WORK/bootstrap2.log" 2>&1
 check_contains "bootstrap adds big to the publication" "big" "$(cat "$WORK/bootstrap2.log")"
-stop_both
+pipeline_stop p1 # as systemd's restart does
 T0=$SECONDS
 capture_start p1
 apply_start p1
@@ -161,7 +149,7 @@ if out=$(interleave 2>&1); then _pass "big came as incremental reads while a kep
 else _fail "big came as incremental reads while a kept streaming" "$out"; fi
 
 # ---- a table removed from the pipeline (still in the publication) --------------------------
-stop_both
+pipeline_stop p1 # as systemd's restart does
 set_tables "public.a, public.big"
 mv "$CLOG" "$CLOG.1"
 capture_start p1

@@ -38,16 +38,6 @@ INSERT INTO big SELECT g, md5(g::text) || md5((g + 1)::text) FROM generate_serie
 
 # An ordered digest of every row, db1 against TDB of the target cluster.
 converged() { wait_converged "$3" "$2" "tgt:$1"; } # TDB TABLE SECONDS
-log_wait() { # FILE TEXT SECONDS [COUNT]: until FILE holds TEXT COUNT times
-	local i
-	for ((i = 0; i < $3 * 10; i++)); do
-		[ "$(grep -cF -- "$2" "$1" 2>/dev/null)" -ge "${4:-1}" ] && return 0
-		sleep 0.1
-	done
-	echo "not in $1 within $3 s: $2"
-	tail -n 5 "$1"
-	return 1
-}
 # SIGTERM to the process KEY of CAPTURE_PIDS; checks it is gone within 2 s
 # and exited 0, printing the time.  A process that already died counts as a
 # failure (it did not wait: it gave up).
@@ -98,16 +88,6 @@ tgt_ctl() { # pg_ctl ACTION on the target cluster
 src_ctl() {
 	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR_src/data" -l "$PG_DIR_src/server.log" \
 		-w -m fast "$@" >/dev/null
-}
-broker_start() {
-	local zk i
-	zk=$(sed -n 's/^zookeeper.connect=127.0.0.1://p' "$WORK/kafka/server.properties")
-	for i in $(seq 1 10); do
-		kafka_start_zk "$WORK/kafka" "$KP" "$zk" zookeeper.session.timeout.ms=6000 \
-			>>"$WORK/broker-restart.log" 2>&1 && return 0
-		sleep 2
-	done
-	return 1
 }
 state() { # KIND PIPELINE: the progress file's "state"
 	python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("state"))' \

@@ -8,6 +8,7 @@
 #       tests/lib/topology.sh:  capture_env_up SQL < <(topology_both_formats T)
 #   capture_start PIPELINE      -> background capture, pid in CAPTURE_PIDS[PIPELINE]
 #   apply_start PIPELINE        -> background apply, pid in CAPTURE_PIDS[apply-PIPELINE]
+#   pipeline_stop PIPELINE      SIGTERM to both, waits for them
 #   table_digest DB FROM [ROW [ORDER]]
 #       count:md5 of every row of FROM (a table, public. unless qualified, or
 #       a parenthesized query), each row as the SQL expression ROW (t::text;
@@ -17,6 +18,8 @@
 #       until FROM has db1's digest in every DB; prints them all if it
 #       never does.  DIGEST_ROW, DIGEST_ORDER: ROW and ORDER above;
 #       DIGEST_SOURCE: what is read in db1 instead of FROM
+#   broker_start, broker_kill_restart: the broker again (after kill -9)
+#   log_wait FILE TEXT SECONDS [COUNT]: until FILE holds TEXT COUNT times
 #   topic_count TOPIC           -> number of records in TOPIC now
 #   topic_dump TOPIC FILE       -> one JSON line per record: p, o, key, value, headers
 . "$(dirname "${BASH_SOURCE[0]}")/pg.sh"
@@ -97,18 +100,42 @@ wait_converged() { # SECONDS FROM DB...
 	return 1
 }
 
-# kill -9 of the broker, then a restart on the same directory and port,
-# retried while ZooKeeper still holds the dead broker's registration.
-broker_kill_restart() {
+# SIGTERM to capture and apply of PIPELINE (as systemd's stop does), and
+# waits for both to exit.
+pipeline_stop() { # PIPELINE
+	kill "${CAPTURE_PIDS[$1]}" "${CAPTURE_PIDS[apply-$1]}" 2>/dev/null
+	wait "${CAPTURE_PIDS[$1]}" "${CAPTURE_PIDS[apply-$1]}" 2>/dev/null
+}
+
+# The broker started again on the same directory and port, retried while
+# ZooKeeper still holds the registration of a broker that died.
+broker_start() {
 	local zk i
 	zk=$(sed -n 's/^zookeeper.connect=127.0.0.1://p' "$WORK/kafka/server.properties")
-	kill -9 "$(cat "$WORK/kafka/kafka.pid")" 2>/dev/null
-	sleep "${1:-2}"
 	for i in $(seq 1 10); do
 		kafka_start_zk "$WORK/kafka" "$KP" "$zk" zookeeper.session.timeout.ms=6000 \
 			>>"$WORK/broker-restart.log" 2>&1 && return 0
 		sleep 2
 	done
+	return 1
+}
+
+# kill -9 of the broker, then broker_start.
+broker_kill_restart() { # [SECONDS between]
+	kill -9 "$(cat "$WORK/kafka/kafka.pid")" 2>/dev/null
+	sleep "${1:-2}"
+	broker_start
+}
+
+# Until FILE holds TEXT (fixed string) COUNT times; says what it missed.
+log_wait() { # FILE TEXT SECONDS [COUNT]
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		[ "$(grep -cF -- "$2" "$1" 2>/dev/null)" -ge "${4:-1}" ] && return 0
+		sleep 0.1
+	done
+	echo "not in $1 within $3 s: $2"
+	tail -n 5 "$1"
 	return 1
 }
 
