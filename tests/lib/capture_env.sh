@@ -57,7 +57,7 @@ capture_env_up() { # SQL run in db1 before bootstrap; topology body from stdin
 	T=$WORK/topo.ini
 	{
 		printf '[agent]\nstate_dir = %s/state\nmanage_units = false\n%s[kafka]\nbootstrap_servers = 127.0.0.1:%s\npartitions = %s\n%s' "$WORK" "${CAPTURE_AGENT_KEYS:-}" "$KP" "${CAPTURE_PARTITIONS:-3}" "${CAPTURE_KAFKA_KEYS:-}"
-		sed -e "s|@PORT@|$PG_PORT_src|g" -e "s|@SOCK@|$PG_SOCK_src|g" -e "s|@WORK@|$WORK|g"
+		topology_fill src "$WORK"
 	} >"$T"
 	"$CDC_AGENT" -c "$T" bootstrap >/dev/null 2>&1
 	pg_cluster_restart src

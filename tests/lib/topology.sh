@@ -15,6 +15,9 @@
 #       the suite's usual pair: source db1 (json schema blocks, prefix
 #       db1server) -> target db2 as pipeline p1, and source plain
 #       (json_schemas = false: the cdc.columns header) -> db3 as p2
+#   topology_fill CLUSTER DIR
+#       stdin to stdout with @PORT@ and @SOCK@ of the tests/lib/pg.sh
+#       cluster CLUSTER, @WORK@ as DIR (capture_env_up does it for its own)
 # ARG: as for topology_render (NAME=VALUE, e.g. PORT=..., or a key line).
 TOPOLOGY_TEMPLATES=$(cd "$(dirname "${BASH_SOURCE[0]}")/../topologies" && pwd)
 
@@ -56,4 +59,9 @@ topology_both_formats() { # TABLES
 		topology_source plain plain_pub plain_slot plain "$1" "json_schemas = false" &&
 		topology_target db2 && topology_target db3 &&
 		topology_pipeline p1 db1 db2 && topology_pipeline p2 plain db3
+}
+
+topology_fill() { # CLUSTER DIR
+	local port=PG_PORT_$1 sock=PG_SOCK_$1
+	sed -e "s|@PORT@|${!port}|g" -e "s|@SOCK@|${!sock}|g" -e "s|@WORK@|$2|g"
 }
