@@ -4,11 +4,13 @@
 #   topology_render TEMPLATE [NAME=VALUE | "key = value"]...
 #       prints tests/topologies/TEMPLATE.ini.in without its # lines, each
 #       @NAME@ replaced by VALUE (which may hold newlines and any
-#       character), then the "key = value" lines, then an empty line.  It
+#       character; a key line whose value is then empty is left out), then
+#       the "key = value" lines, then an empty line.  It
 #       fails, naming them, if placeholders are left other than @PORT@,
 #       @SOCK@ and @WORK@, which capture_env_up fills in (or give them).
 #   topology_source NAME PUBLICATION SLOT PREFIX TABLES [ARG...]
-#       [source NAME] on db1 of the test cluster (PREFIX: topic_prefix)
+#       [source NAME] on db1 of the test cluster (PREFIX: topic_prefix; ""
+#       for none, the agent's default)
 #   topology_target NAME [ARG...]       [target NAME]: database NAME, NAME_user
 #   topology_pipeline NAME SOURCE TARGET [ARG...]
 #   topology_both_formats TABLES
@@ -37,7 +39,7 @@ topology_render() { # TEMPLATE [NAME=VALUE | "key = value"]...
 	done
 	left=$(grep -o '@[A-Z_]*@' <<<"$text" | grep -vx -e @PORT@ -e @SOCK@ -e @WORK@ | sort -u | tr '\n' ' ')
 	[ -z "$left" ] || { echo "topology_render: $tpl: no value for $left" >&2; return 1; }
-	printf '%s\n' "$text"
+	grep -v ' = $' <<<"$text"
 	[ ${#extra[@]} -eq 0 ] || printf '%s\n' "${extra[@]}"
 	echo
 }
