@@ -11,9 +11,10 @@
 #   pipeline_stop PIPELINE      SIGTERM to both, waits for them
 #   table_digest DB FROM [ROW [ORDER]]
 #       count:md5 of every row of FROM (a table, public. unless qualified, or
-#       a parenthesized query), each row as the SQL expression ROW (t::text;
-#       t is the row), in the order of ORDER (id); DB is a database of the
-#       cluster src, or CLUSTER:DB
+#       a parenthesized query), each row as the SQL expression ROW (_r::text:
+#       the whole row, aliased _r so that no column named t shadows it), in
+#       the order of ORDER (id); DB is a database of the cluster src, or
+#       CLUSTER:DB
 #   wait_converged SECONDS FROM DB...
 #       until FROM has db1's digest in every DB; prints them all if it
 #       never does.  DIGEST_ROW, DIGEST_ORDER: ROW and ORDER above;
@@ -78,12 +79,12 @@ table_digest() { # [CLUSTER:]DB FROM [ROW [ORDER]]
 	local cluster=src db=$1 from=$2
 	[[ $db == *:* ]] && cluster=${db%%:*} db=${db#*:}
 	[[ $from == *.* || $from == "("* ]] || from=public.$from
-	pg_psql "$cluster" "$db" "SELECT count(*) || ':' || coalesce(md5(string_agg(${3:-t::text}, '|' ORDER BY ${4:-id})), '-') FROM $from t" 2>&1
+	pg_psql "$cluster" "$db" "SELECT count(*) || ':' || coalesce(md5(string_agg(${3:-_r::text}, '|' ORDER BY ${4:-id})), '-') FROM $from _r" 2>&1
 }
 
 # A source whose digest cannot be read never counts as converged.
 wait_converged() { # SECONDS FROM DB...
-	local i want db all from=$2 row=${DIGEST_ROW:-t::text} order=${DIGEST_ORDER:-id}
+	local i want db all from=$2 row=${DIGEST_ROW:-_r::text} order=${DIGEST_ORDER:-id}
 	local dbs=("${@:3}")
 	for ((i = 0; i < $1 * 2; i++)); do
 		if want=$(table_digest db1 "${DIGEST_SOURCE:-$from}" "$row" "$order"); then
