@@ -6,6 +6,7 @@
 # and drift (password, attributes, table list) converges.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$(dirname "$0")/../lib/pg.sh"
+. "$(dirname "$0")/../lib/topology.sh"
 
 WORK=$(mktemp -d /tmp/cdc-provision.XXXXXX)
 trap 'pg_destroy_all; rm -rf "$WORK"' EXIT
@@ -36,35 +37,12 @@ echo 'cdc pass 1' >"$WORK/db1.pass"
 echo 'db2 secret' >"$WORK/db2.pass"
 
 write_topology() { # $1 = tables of db1
-	cat >"$WORK/topo.ini" <<INI
-[agent]
-manage_units = false
-
-[source db1]
-host = 127.0.0.1
-port = $PG_PORT_src
-dbname = db1
-user = cdc_user
-password_file = $WORK/db1.pass
-admin_host = $PG_SOCK_src
-service = postgresql@test-db1
-publication = my_publication
-slot = my_slot
-tables = $1
-topic_prefix = db1server
-
-[target db2]
-host = 127.0.0.1
-port = $PG_PORT_tgt
-dbname = db2
-user = db2_user
-password_file = $WORK/db2.pass
-admin_host = $PG_SOCK_tgt
-
-[pipeline db1-to-db2]
-source = db1
-target = db2
-INI
+	{
+		printf '[agent]\nmanage_units = false\n\n'
+		topology_source db1 my_publication my_slot db1server "$1" "service = postgresql@test-db1"
+		topology_target db2 PORT="$PG_PORT_tgt" SOCK="$PG_SOCK_tgt"
+		topology_pipeline db1-to-db2 db1 db2
+	} | topology_fill src "$WORK" >"$WORK/topo.ini"
 }
 write_topology public.my_table
 T=$WORK/topo.ini
@@ -155,11 +133,12 @@ check_eq "and converges" "bootstrap: nothing to change" "$AGENT_OUT"
 write_topology "public.other, public.no_key"
 agent_run -c "$T" bootstrap
 check_eq "a table without key or replica identity fails bootstrap" 1 "$AGENT_RC"
-check_contains "and the error names the file, line and table" "$T:14: error: source db1: table public.no_key has no primary key and REPLICA IDENTITY DEFAULT" "$AGENT_ERR"
+TABLES_LINE=$(grep -n '^tables = ' "$T" | cut -d: -f1) # the line the error must name
+check_contains "and the error names the file, line and table" "$T:$TABLES_LINE: error: source db1: table public.no_key has no primary key and REPLICA IDENTITY DEFAULT" "$AGENT_ERR"
 check_eq "and the publication is untouched" "public.other" "$(pg_psql src db1 "SELECT string_agg(schemaname || '.' || tablename, ',') FROM pg_publication_tables WHERE pubname = 'my_publication'")"
 write_topology "public.other, public.missing"
 agent_run -c "$T" bootstrap
-check_contains "a missing table is named" "$T:14: error: source db1: table public.missing does not exist in database db1" "$AGENT_ERR"
+check_contains "a missing table is named" "$T:$TABLES_LINE: error: source db1: table public.missing does not exist in database db1" "$AGENT_ERR"
 
 # --- secrets: nowhere in the server logs or in agent output -------------
 logs=$(cat "$PG_DIR_src/server.log" "$PG_DIR_tgt/server.log")

@@ -9,6 +9,7 @@
 # created through a link, and the error names the refused path.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$(dirname "$0")/../lib/pg.sh"
+. "$(dirname "$0")/../lib/topology.sh"
 
 WORK=$(mktemp -d /tmp/cdc-rootwrites.XXXXXX)
 trap 'pg_destroy_all; rm -rf "$WORK"' EXIT
@@ -33,35 +34,12 @@ chown postgres: "$STATE"
 umask 077
 echo 'cdc pass 1' >"$WORK/db1.pass"
 echo 'db2 pass' >"$WORK/db2.pass"
-cat >"$WORK/topo.ini" <<INI
-[agent]
-manage_units = false
-state_dir = $STATE
-
-[source db1]
-host = 127.0.0.1
-port = $PG_PORT_src
-dbname = db1
-user = cdc_user
-password_file = $WORK/db1.pass
-admin_host = $PG_SOCK_src
-publication = my_publication
-slot = my_slot
-tables = public.t
-topic_prefix = db1server
-
-[target db2]
-host = 127.0.0.1
-port = $PG_PORT_src
-dbname = db2
-user = db2_user
-password_file = $WORK/db2.pass
-admin_host = $PG_SOCK_src
-
-[pipeline p1]
-source = db1
-target = db2
-INI
+{
+	printf '[agent]\nmanage_units = false\nstate_dir = %s\n\n' "$STATE"
+	topology_source db1 my_publication my_slot db1server public.t
+	topology_target db2
+	topology_pipeline p1 db1 db2
+} | topology_fill src "$WORK" >"$WORK/topo.ini"
 T=$WORK/topo.ini
 
 as_postgres() { runuser -u postgres -- "$@"; }

@@ -28,48 +28,13 @@ INSERT INTO types_t VALUES (1, $TYPES_ROW);
 CREATE TABLE toast_t (id int PRIMARY KEY, big text, n int);
 INSERT INTO toast_t SELECT 1, string_agg(md5(g::text), ''), 0 FROM generate_series(1, 4000) g;
 CREATE TABLE big_t (id int PRIMARY KEY, v int);
-" <<'INI' || { _fail "environment (PostgreSQL, Kafka, bootstrap) comes up"; finish; exit; }
-[source db1]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = my_publication
-slot = my_slot
-tables = public.my_table, public.types_t, public.toast_t
-topic_prefix = db1server
-
-[source plain]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = plain_pub
-slot = plain_slot
-tables = public.my_table, public.big_t
-topic_prefix = plain
-json_schemas = false
-
-[target db2]
-host = 127.0.0.1
-port = @PORT@
-dbname = db2
-user = db2_user
-password_file = @WORK@/db2.pass
-admin_host = @SOCK@
-
-[pipeline p1]
-source = db1
-target = db2
-
-[pipeline p2]
-source = plain
-target = db2
-INI
+" < <(
+	topology_source db1 my_publication my_slot db1server "public.my_table, public.types_t, public.toast_t"
+	topology_source plain plain_pub plain_slot plain "public.my_table, public.big_t" "json_schemas = false"
+	topology_target db2
+	topology_pipeline p1 db1 db2
+	topology_pipeline p2 plain db2
+) || { _fail "environment (PostgreSQL, Kafka, bootstrap) comes up"; finish; exit; }
 check_contains "bootstrap converged before capture" "bootstrap: nothing to change" "$(cat "$WORK/bootstrap.log")"
 
 capture_start p1

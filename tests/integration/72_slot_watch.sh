@@ -10,6 +10,7 @@
 # restart, a second bootstrap changing nothing.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$(dirname "$0")/../lib/pg.sh"
+. "$(dirname "$0")/../lib/topology.sh"
 
 WORK=$(mktemp -d /tmp/cdc-slot-watch.XXXXXX)
 RECV_PID=
@@ -33,36 +34,13 @@ DOWN_PORT=$(free_port)
 (umask 077 && echo 'cdc pw' >"$WORK/db1.pass" && echo 'db2 pw' >"$WORK/db2.pass")
 
 write_topology() { # KEEP_SIZE
-	cat >"$WORK/topo.ini" <<INI
-[agent]
-state_dir = $WORK/state
-manage_units = false
-
-[source db1]
-host = 127.0.0.1
-port = $PG_PORT_src
-dbname = db1
-user = cdc_user
-password_file = $WORK/db1.pass
-admin_host = $PG_SOCK_src
-publication = my_publication
-slot = my_slot
-tables = public.my_table
-max_slot_wal_keep_size = $1
-slot_warn_retained = 8MB
-
-[target db2]
-host = 127.0.0.1
-port = $PG_PORT_src
-dbname = db2
-user = db2_user
-password_file = $WORK/db2.pass
-admin_host = $PG_SOCK_src
-
-[pipeline p1]
-source = db1
-target = db2
-INI
+	{
+		printf '[agent]\nstate_dir = %s/state\nmanage_units = false\n\n' "$WORK"
+		topology_source db1 my_publication my_slot "" public.my_table \
+			"max_slot_wal_keep_size = $1" "slot_warn_retained = 8MB"
+		topology_target db2
+		topology_pipeline p1 db1 db2
+	} | topology_fill src "$WORK" >"$WORK/topo.ini"
 	# The watch's topology also has a source nobody listens for.
 	cat "$WORK/topo.ini" - >"$WORK/watch.ini" <<INI
 

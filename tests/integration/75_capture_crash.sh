@@ -110,31 +110,11 @@ BEGIN
 		INSERT INTO ledger (xid, op, row_id, value) VALUES (txid_current(), 'c', k, nv);
 	END LOOP;
 END \$\$;
-" <<'INI' || { _fail "environment (PostgreSQL, Kafka, bootstrap) comes up"; finish; exit; }
-[source db1]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = crash_pub
-slot = crash_slot
-tables = public.items
-topic_prefix = crash
-
-[target db2]
-host = 127.0.0.1
-port = @PORT@
-dbname = db2
-user = db2_user
-password_file = @WORK@/db2.pass
-admin_host = @SOCK@
-
-[pipeline p1]
-source = db1
-target = db2
-INI
+" < <(
+	topology_source db1 crash_pub crash_slot crash public.items
+	topology_target db2
+	topology_pipeline p1 db1 db2
+) || { _fail "environment (PostgreSQL, Kafka, bootstrap) comes up"; finish; exit; }
 check_contains "bootstrap converged before capture" "bootstrap: nothing to change" "$(cat "$WORK/bootstrap.log")"
 # The binary as it is now: a rebuild of the tree during the run must not
 # mix builds between restarts.

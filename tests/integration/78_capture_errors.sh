@@ -11,63 +11,15 @@ CREATE TABLE a (id int PRIMARY KEY, v text);
 INSERT INTO a VALUES (1, 'x'), (2, 'y');
 CREATE TABLE nokey (v text);
 ALTER TABLE nokey REPLICA IDENTITY FULL;
-" <<'INI' || { _fail "environment comes up"; finish; exit; }
-[source s_initial]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = pub_a
-slot = slot_initial
-tables = public.a, public.nokey
-topic_prefix = initial
-
-[source s_never]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = pub_a
-slot = slot_never
-tables = public.a, public.nokey
-topic_prefix = never
-snapshot_mode = never
-
-[source s_only]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = pub_a
-slot = slot_only
-tables = public.a, public.nokey
-topic_prefix = only
-snapshot_mode = initial_only
-
-[target db2]
-host = 127.0.0.1
-port = @PORT@
-dbname = db2
-user = db2_user
-password_file = @WORK@/db2.pass
-admin_host = @SOCK@
-
-[pipeline p_initial]
-source = s_initial
-target = db2
-[pipeline p_never]
-source = s_never
-target = db2
-[pipeline p_only]
-source = s_only
-target = db2
-INI
+" < <(
+	topology_source s_initial pub_a slot_initial initial "public.a, public.nokey"
+	topology_source s_never pub_a slot_never never "public.a, public.nokey" "snapshot_mode = never"
+	topology_source s_only pub_a slot_only only "public.a, public.nokey" "snapshot_mode = initial_only"
+	topology_target db2
+	topology_pipeline p_initial s_initial db2
+	topology_pipeline p_never s_never db2
+	topology_pipeline p_only s_only db2
+) || { _fail "environment comes up"; finish; exit; }
 
 slot_exists() { pg_psql src db1 "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$1'"; }
 

@@ -13,14 +13,7 @@ trap capture_env_down EXIT
 # Debezium); see docs/ARCHITECTURE.md.
 CAPTURE_PARTITIONS=1
 
-TYPES_COLS="id int PRIMARY KEY, i2 smallint, i8 bigint, f4 real, f8 double precision,
-	n numeric(10,2), nu numeric, b boolean, t text, vc varchar(20), j json, jb jsonb, u uuid,
-	by bytea, d date, tm time, ts timestamp, tz timestamptz, tz3 timestamptz(3), iv interval,
-	ai int[], at text[], ch char(5), bt bit(3), bx box, nul text"
-TYPES_ROW="7, 9007199254740993, 1.5, 3.25, 12.34, 12.340, true, E'h\u00e9llo \"q\"\n', 'abc',
-	'{\"a\": 1}', '{\"b\": [1, 2]}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '\\x0102ff',
-	'2024-01-01', '13:51:30.123456', '2024-01-01 12:34:56.789012', '2024-01-01 00:00:00+00',
-	'2024-01-01 00:00:00.5+00', '1 year 2 mons 3 days 04:05:06.78', '{1,2,NULL}', '{\"a b\",c}', 'ab', B'101', '((1,2),(3,4))', NULL"
+. "$REPO_ROOT/tests/lib/types_table.sh"
 
 capture_env_up "
 CREATE TABLE my_table (id int PRIMARY KEY, name text);
@@ -29,75 +22,11 @@ CREATE TABLE types_t ($TYPES_COLS);
 INSERT INTO types_t VALUES (1, $TYPES_ROW);
 CREATE TABLE toast_t (id int PRIMARY KEY, big text, n int);
 INSERT INTO toast_t SELECT 1, string_agg(md5(g::text), ''), 0 FROM generate_series(1, 4000) g;
-" <<'INI' || { _fail "environment comes up"; finish; exit; }
-[source db1]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = my_publication
-slot = my_slot
-tables = public.my_table, public.types_t, public.toast_t
-topic_prefix = db1server
+" < <(topology_both_formats "public.my_table, public.types_t, public.toast_t") ||
+	{ _fail "environment comes up"; finish; exit; }
 
-[source plain]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = plain_pub
-slot = plain_slot
-tables = public.my_table, public.types_t, public.toast_t
-topic_prefix = plain
-json_schemas = false
-
-[target db2]
-host = 127.0.0.1
-port = @PORT@
-dbname = db2
-user = db2_user
-password_file = @WORK@/db2.pass
-admin_host = @SOCK@
-
-[target db3]
-host = 127.0.0.1
-port = @PORT@
-dbname = db3
-user = db3_user
-password_file = @WORK@/db2.pass
-admin_host = @SOCK@
-
-[pipeline p1]
-source = db1
-target = db2
-
-[pipeline p2]
-source = plain
-target = db3
-INI
-
-apply_start() {
-	"$CDC_AGENT" -c "$T" apply "$1" >>"$WORK/apply-$1.log" 2>&1 &
-	CAPTURE_PIDS[apply-$1]=$!
-}
-digest() { # DB TABLE
-	pg_psql src "$1" "SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY id)), '-') FROM public.$2 t" 2>/dev/null
-}
 # Waits until TABLE has the same digest in db1 and in each target DB.
-converged() { # TABLE SECONDS
-	local i want
-	for ((i = 0; i < $2 * 2; i++)); do
-		want=$(digest db1 "$1")
-		[ "$(digest db2 "$1")" = "$want" ] && [ "$(digest db3 "$1")" = "$want" ] && return 0
-		sleep 0.5
-	done
-	echo "db1 $(digest db1 "$1") db2 $(digest db2 "$1") db3 $(digest db3 "$1")"
-	return 1
-}
+converged() { wait_converged "$2" "$1" db2 db3; } # TABLE SECONDS
 
 for p in p1 p2; do capture_start "$p"; apply_start "$p"; done
 check "snapshot: my_table equal in db2 and db3" converged my_table 90

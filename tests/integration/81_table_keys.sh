@@ -46,56 +46,7 @@ ALTER TABLE nopk_nothing REPLICA IDENTITY NOTHING;
 CREATE TABLE plp (a int, b text) PARTITION BY RANGE (a);
 ALTER TABLE plp REPLICA IDENTITY FULL;
 CREATE TABLE plp_1 PARTITION OF plp FOR VALUES FROM (0) TO (100);
-" <<'INI' || bootstrap_failed=1
-[source db1]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = my_publication
-slot = my_slot
-tables = public.parted, public.keyless, public.uidx
-topic_prefix = db1server
-
-[source plain]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = plain_pub
-slot = plain_slot
-tables = public.parted, public.keyless, public.uidx
-topic_prefix = plain
-json_schemas = false
-
-[target db3]
-host = 127.0.0.1
-port = @PORT@
-dbname = db3
-user = db3_user
-password_file = @WORK@/db2.pass
-admin_host = @SOCK@
-
-[target db2]
-host = 127.0.0.1
-port = @PORT@
-dbname = db2
-user = db2_user
-password_file = @WORK@/db2.pass
-admin_host = @SOCK@
-
-[pipeline p1]
-source = db1
-target = db2
-
-[pipeline p2]
-source = plain
-target = db3
-INI
+" < <(topology_both_formats "public.parted, public.keyless, public.uidx") || bootstrap_failed=1
 
 # Carries on after a failed bootstrap when the servers are up, so that a
 # binary without these features shows every failure, not only the first.
@@ -106,26 +57,11 @@ fi
 check_eq "the publication publishes via the partition root" "t" \
 	"$(pg_psql src db1 "SELECT pubviaroot FROM pg_publication WHERE pubname = 'my_publication'")"
 
-apply_start() {
-	"$CDC_AGENT" -c "$T" apply "$1" >>"$WORK/apply-$1.log" 2>&1 &
-	CAPTURE_PIDS[apply-$1]=$!
-}
-# Every row, in the order of its text (a table without a key has no other).
-digest() { # DB FROM
-	pg_psql src "$1" "SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '-') FROM $2 t" 2>&1
-}
 # db2 through p1 (schema blocks), db3 through p2 (no schema block: the
-# cdc.columns header).
+# cdc.columns header); every row in the order of its text (a table without
+# a key has no other).
 converged() { # TABLE SECONDS [SOURCE_FROM]
-	local i want
-	for ((i = 0; i < $2 * 2; i++)); do
-		want=$(digest db1 "${3:-public.$1}")
-		[ "$(digest db2 "public.$1")" = "$want" ] && [ "$(digest db3 "public.$1")" = "$want" ] &&
-			return 0
-		sleep 0.5
-	done
-	echo "db1 $want db2 $(digest db2 "public.$1") db3 $(digest db3 "public.$1")"
-	return 1
+	DIGEST_ORDER=_r::text DIGEST_SOURCE=${3:-} wait_converged "$2" "public.$1" db2 db3
 }
 
 for p in p1 p2; do capture_start "$p"; apply_start "$p"; done

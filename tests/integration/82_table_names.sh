@@ -21,6 +21,13 @@ trap 'capture_env_down' EXIT
 CAPTURE_PARTITIONS=1
 CAPTURE_AGENT_KEYS=$'status_listen = off\nreconcile_seconds = 5\n'
 BULK=300
+# The list over continuation lines, with comments (line 22 of topo.ini:
+# nothing_here.*).
+TABLES='"Sales.EU"."Order Lines", Public.MyTable, public."MyTable",
+    "Ünïcode"."表 Tàble", public."we""ird ; name", public.café  ; a comment
+    ; a comment line inside the list
+    bulk.*, !bulk.tmp_*,
+    nothing_here.*'
 
 capture_env_up "
 CREATE SCHEMA \"Sales.EU\";
@@ -49,45 +56,12 @@ INSERT INTO bulk.tmp_scratch VALUES (1, 1);
 CREATE SCHEMA coll;
 CREATE TABLE coll.\"a b\" (id int PRIMARY KEY);
 CREATE TABLE coll.a_b (id int PRIMARY KEY);
-" <<'INI' || { _fail "environment comes up"; finish; exit; }
-[source db1]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = my_publication
-slot = my_slot
-tables = "Sales.EU"."Order Lines", Public.MyTable, public."MyTable",
-    "Ünïcode"."表 Tàble", public."we""ird ; name", public.café  ; a comment
-    ; a comment line inside the list
-    bulk.*, !bulk.tmp_*,
-    nothing_here.*
-topic_prefix = db1server
-json_schemas = false
+" < <(
+	topology_source db1 my_publication my_slot db1server "$TABLES" "json_schemas = false"
+	topology_target db2
+	topology_pipeline p1 db1 db2
+) || { _fail "environment comes up"; finish; exit; }
 
-[target db2]
-host = 127.0.0.1
-port = @PORT@
-dbname = db2
-user = db2_user
-password_file = @WORK@/db2.pass
-admin_host = @SOCK@
-
-[pipeline p1]
-source = db1
-target = db2
-INI
-
-apply_start() {
-	"$CDC_AGENT" -c "$T" apply p1 >>"$WORK/apply-p1.log" 2>&1 &
-	CAPTURE_PIDS[apply-p1]=$!
-}
-stop_both() { # SIGTERM, as systemd's restart does
-	kill "${CAPTURE_PIDS[p1]}" "${CAPTURE_PIDS[apply-p1]}" 2>/dev/null
-	wait "${CAPTURE_PIDS[p1]}" "${CAPTURE_PIDS[apply-p1]}" 2>/dev/null
-}
 # Every table of DB but the agent's own and the excluded ones, one line each:
 # its quoted name, its row count and the md5 of its rows in order.
 DIGEST_SQL=$(cat <<'SQL'
@@ -113,15 +87,6 @@ capture_digest() {
 	python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["config_digest"])' \
 		"$WORK/state/progress-capture-p1.json" 2>/dev/null
 }
-wait_log() { log_wait "$@"; }
-log_wait() { # FILE TEXT SECONDS
-	local i
-	for ((i = 0; i < $3 * 4; i++)); do
-		grep -qF -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.25
-	done
-	return 1
-}
 bootstrap_log=$(cat "$WORK/bootstrap.log")
 check_contains "a pattern matching nothing is a warning, at its line" \
 	"topo.ini:22: warning: tables: pattern nothing_here.* matches no table of database db1" "$bootstrap_log"
@@ -134,7 +99,7 @@ check_eq "the publication has the 306 tables" "306" \
 	"$(pg_psql src db1 "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'my_publication'")"
 
 capture_start p1
-apply_start
+apply_start p1
 T0=$SECONDS
 check "initial snapshot of 306 tables: every digest equal" converged 240
 echo "# initial snapshot of 306 tables: $((SECONDS - T0)) s"
@@ -191,7 +156,7 @@ pg_psql src db1 "
 CREATE TABLE bulk.t301 (id int PRIMARY KEY, v text);
 INSERT INTO bulk.t301 SELECT g, 'before ' || g FROM generate_series(1, 20) g;
 CREATE TABLE bulk.tmp_later (id int PRIMARY KEY);" >/dev/null
-wait_log "$WORK/run.log" "add table bulk.t301 to publication" 60
+log_wait "$WORK/run.log" "add table bulk.t301 to publication" 60
 pass_log=$(cat "$WORK/run.log")
 check_contains "run's next pass adds the new table to the publication" \
 	"add table bulk.t301 to publication my_publication" "$pass_log"
@@ -203,9 +168,9 @@ check_eq "the pattern that matches nothing is warned of once, not at every pass"
 # topology's: the resolved tables are in it (tests/unit/test_pipeline_digest).
 # Restarted here as systemd would.
 before=$(capture_digest)
-stop_both
+pipeline_stop p1 # as systemd's restart does
 capture_start p1
-apply_start
+apply_start p1
 check "capture snapshots the new table" log_wait "$WORK/capture-p1.log" "incremental snapshot of bulk.t301" 60
 pg_psql src db1 "INSERT INTO bulk.t301 VALUES (21, 'after'); UPDATE bulk.t301 SET v = 'changed' WHERE id = 2;
 DELETE FROM bulk.t301 WHERE id = 3; INSERT INTO bulk.tmp_later VALUES (1);" >/dev/null
@@ -230,5 +195,5 @@ check_contains "naming both tables" \
 "$CDC_AGENT" -c "$WORK/coll.ini" check >/dev/null 2>&1
 check_eq "check alone (no catalog) accepts the file" 0 "$?"
 
-stop_both
+pipeline_stop p1 # as systemd's restart does
 finish

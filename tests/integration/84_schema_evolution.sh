@@ -31,79 +31,17 @@ CREATE TABLE evo_k ($EVO_COLS);
 INSERT INTO evo_f SELECT i, i, 'b' || i, i, i * 1.5, i FROM generate_series(1, 20) i;
 INSERT INTO evo_a SELECT * FROM evo_f;
 INSERT INTO evo_k SELECT * FROM evo_f;
-" <<'INI' || { _fail "environment comes up"; finish; exit; }
-[source sf]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = pub_f
-slot = slot_f
-tables = public.evo_f
-topic_prefix = sf
+" < <(
+	topology_source sf pub_f slot_f sf public.evo_f
+	topology_source sa pub_a slot_a sa public.evo_a "json_schemas = false"
+	topology_source sk pub_k slot_k sk public.evo_k
+	topology_target db2
+	topology_target db3
+	topology_pipeline pf sf db2
+	topology_pipeline pa sa db3 "schema_changes = additive"
+	topology_pipeline pk sk db3 "schema_changes = additive"
+) || { _fail "environment comes up"; finish; exit; }
 
-[source sa]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = pub_a
-slot = slot_a
-tables = public.evo_a
-topic_prefix = sa
-json_schemas = false
-
-[source sk]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = pub_k
-slot = slot_k
-tables = public.evo_k
-topic_prefix = sk
-
-[target db2]
-host = 127.0.0.1
-port = @PORT@
-dbname = db2
-user = db2_user
-password_file = @WORK@/db2.pass
-admin_host = @SOCK@
-
-[target db3]
-host = 127.0.0.1
-port = @PORT@
-dbname = db3
-user = db3_user
-password_file = @WORK@/db2.pass
-admin_host = @SOCK@
-
-[pipeline pf]
-source = sf
-target = db2
-
-[pipeline pa]
-source = sa
-target = db3
-schema_changes = additive
-
-[pipeline pk]
-source = sk
-target = db3
-schema_changes = additive
-INI
-
-apply_start() {
-	"$CDC_AGENT" -c "$T" apply "$1" >>"$WORK/apply-$1.log" 2>&1 &
-	CAPTURE_PIDS[apply-$1]=$!
-}
 # SQL run in db1 once for each table (%T).
 both() {
 	pg_psql src db1 "${1//%T/evo_f}" >/dev/null && pg_psql src db1 "${1//%T/evo_a}" >/dev/null
@@ -113,23 +51,10 @@ src_cols() { # TABLE
 	pg_psql src db1 "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute
 		WHERE attrelid = 'public.$1'::regclass AND attnum > 0 AND NOT attisdropped"
 }
-# count:md5 of every row, by id, over the source's columns (a target may
-# have more: additive keeps dropped ones).
-digest() { # DB TABLE COLUMNS
-	pg_psql src "$1" "SELECT count(*) || ':' || coalesce(md5(string_agg(ROW($3)::text, '|' ORDER BY id)), '-')
-		FROM public.$2" 2>&1
-}
+# Every row, by id, over the source's columns (a target may have more:
+# additive keeps dropped ones).
 converged() { # TABLE DB SECONDS
-	local i want got cols
-	cols=$(src_cols "$1")
-	for ((i = 0; i < $3 * 2; i++)); do
-		want=$(digest db1 "$1" "$cols")
-		got=$(digest "$2" "$1" "$cols")
-		[ "$got" = "$want" ] && return 0
-		sleep 0.5
-	done
-	echo "db1 $want $2 $got"
-	return 1
+	DIGEST_ROW="ROW($(src_cols "$1"))::text" wait_converged "$3" "$1" "$2"
 }
 # Each column: name type NOT NULL|NULL default, by name.
 defs() { # DB TABLE [NAMES TO LEAVE OUT]

@@ -11,81 +11,17 @@
 trap capture_env_down EXIT
 CAPTURE_PARTITIONS=1
 
-capture_env_up "CREATE TABLE my_table (id int PRIMARY KEY, name text)" <<'INI' || { _fail "environment comes up"; finish; exit; }
-[source db1]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = my_publication
-slot = my_slot
-tables = public.my_table
-topic_prefix = dbz
-
-[source other]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = my_publication
-slot = other_slot
-tables = public.my_table
-topic_prefix = bad
-
-[target db2]
-host = 127.0.0.1
-port = @PORT@
-dbname = db2
-user = db2_user
-password_file = @WORK@/db2.pass
-admin_host = @SOCK@
-
-[target db3]
-host = 127.0.0.1
-port = @PORT@
-dbname = db3
-user = db3_user
-password_file = @WORK@/db2.pass
-admin_host = @SOCK@
-auto_create = false
-
-[source ins]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = my_publication
-slot = ins_slot
-tables = public.my_table
-topic_prefix = ins
-
-[target db4]
-host = 127.0.0.1
-port = @PORT@
-dbname = db4
-user = db4_user
-password_file = @WORK@/db2.pass
-admin_host = @SOCK@
-insert_mode = insert
-
-[pipeline ins]
-source = ins
-target = db4
-
-[pipeline dbz]
-source = db1
-target = db2
-
-[pipeline bad]
-source = other
-target = db3
-INI
+capture_env_up "CREATE TABLE my_table (id int PRIMARY KEY, name text)" < <(
+	topology_source db1 my_publication my_slot dbz public.my_table
+	topology_source other my_publication other_slot bad public.my_table
+	topology_target db2
+	topology_target db3 "auto_create = false"
+	topology_source ins my_publication ins_slot ins public.my_table
+	topology_target db4 "insert_mode = insert"
+	topology_pipeline ins ins db4
+	topology_pipeline dbz db1 db2
+	topology_pipeline bad other db3
+) || { _fail "environment comes up"; finish; exit; }
 
 produce() { # TOPIC, records "key<TAB>value" on stdin (empty value -> tombstone)
 	kcat -b "127.0.0.1:$KP" -P -t "$1" -K $'\t' -Z

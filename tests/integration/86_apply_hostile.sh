@@ -23,31 +23,11 @@ CAPTURE_PARTITIONS=1
 ADMIN=$REPO_ROOT/build/tests/kafka_admin_driver
 [ -x "$ADMIN" ] || { _fail "build/tests/kafka_admin_driver is built (make test builds it)"; finish; exit; }
 
-capture_env_up "CREATE TABLE my_table (id int PRIMARY KEY, name text); CREATE TABLE other (id int PRIMARY KEY)" <<'INI' || { _fail "environment comes up"; finish; exit; }
-[source db1]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = my_publication
-slot = my_slot
-tables = public.my_table, public.other
-topic_prefix = dbz
-
-[target db2]
-host = 127.0.0.1
-port = @PORT@
-dbname = db2
-user = db2_user
-password_file = @WORK@/db2.pass
-admin_host = @SOCK@
-
-[pipeline p]
-source = db1
-target = db2
-INI
+capture_env_up "CREATE TABLE my_table (id int PRIMARY KEY, name text); CREATE TABLE other (id int PRIMARY KEY)" < <(
+	topology_source db1 my_publication my_slot dbz "public.my_table, public.other"
+	topology_target db2
+	topology_pipeline p db1 db2
+) || { _fail "environment comes up"; finish; exit; }
 
 TOPIC=dbz.public.my_table
 COLS='cdc.columns=[{"name":"id","type":"integer","optional":false,"key":1},{"name":"name","type":"text","optional":true}]'

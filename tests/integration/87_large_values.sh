@@ -48,66 +48,21 @@ CREATE TABLE lim (id int PRIMARY KEY, v text);
 INSERT INTO big_text SELECT g, 'small ' || g FROM generate_series(1, 20) g;
 INSERT INTO big_bytea SELECT g, decode(md5(g::text), 'hex') FROM generate_series(1, 20) g;
 INSERT INTO lim SELECT g, 'before ' || g FROM generate_series(1, 10) g;
-" <<'INI' || { _fail "environment comes up"; finish; exit; }
-[source s1]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = pub1
-slot = slot1
-tables = public.big_text, public.big_bytea
-topic_prefix = large
-
-[source s2]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = pub2
-slot = slot2
-tables = public.lim
-topic_prefix = limited
-
-[target db2]
-host = 127.0.0.1
-port = @PORT@
-dbname = db2
-user = db2_user
-password_file = @WORK@/db2.pass
-admin_host = @SOCK@
-
-[pipeline p1]
-source = s1
-target = db2
-
-[pipeline p2]
-source = s2
-target = db2
-INI
+" < <(
+	topology_source s1 pub1 slot1 large "public.big_text, public.big_bytea"
+	topology_source s2 pub2 slot2 limited public.lim
+	topology_target db2
+	topology_pipeline p1 s1 db2
+	topology_pipeline p2 s2 db2
+) || { _fail "environment comes up"; finish; exit; }
 
 # The same topology with a 1 MB limit, for pipeline p2.
 T1=$WORK/topo-1mb.ini
 sed '/^\[kafka\]$/a max_message_bytes = 1MB' "$T" >"$T1"
 LIMIT_LINE=$(grep -n '^max_message_bytes' "$T1" | cut -d: -f1)
 
-digest() { # DB TABLE
-	pg_psql src "$1" "SELECT count(*) || ':' || coalesce(md5(string_agg(id || '=' || md5(v), ',' ORDER BY id)), '-') FROM public.$2" 2>/dev/null
-}
-converged() { # TABLE SECONDS
-	local i want
-	for ((i = 0; i < $2 * 2; i++)); do
-		want=$(digest db1 "$1")
-		[ "$(digest db2 "$1")" = "$want" ] && return 0
-		sleep 0.5
-	done
-	echo "db1 $(digest db1 "$1") db2 $(digest db2 "$1")"
-	return 1
-}
+# Every value by its md5, in the order of id.
+converged() { DIGEST_ROW="id || '=' || md5(v)" wait_converged "$2" "$1" db2; } # TABLE SECONDS
 # KIND PIPELINE [TOPOLOGY]: started under /usr/bin/time -v (peak RSS at exit).
 timed_start() {
 	/usr/bin/time -v -o "$WORK/$1-$2.time" "$CDC_AGENT" -c "${3:-$T}" "$1" "$2" \
@@ -253,8 +208,7 @@ check_eq "the slot still not confirmed past it" t \
 kill "${CAPTURE_PIDS[apply-p2]}" 2>/dev/null
 wait "${CAPTURE_PIDS[apply-p2]}" 2>/dev/null
 capture_start p2
-"$CDC_AGENT" -c "$T" apply p2 >>"$WORK/apply-p2.log" 2>&1 &
-CAPTURE_PIDS[apply-p2]=$!
+apply_start p2
 check "limit raised: the large value and the rows after it equal" converged lim 90
 check_contains "the topic's max.message.bytes was raised" \
 	"topic limited.public.lim: max.message.bytes $((1048576 + 16384 + 65536)) -> $BATCH" \

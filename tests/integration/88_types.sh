@@ -44,104 +44,15 @@ CREATE TABLE ci_only (id int PRIMARY KEY, ci citext);
 INSERT INTO ci_only VALUES (1, 'Hello');
 CREATE TABLE forged_dom (id int PRIMARY KEY, p posint);
 CREATE TABLE forged_gen (id int PRIMARY KEY, total numeric, doubled numeric GENERATED ALWAYS AS (total * 2) STORED);
-" <<'INI' || { _fail "environment comes up"; finish; exit; }
-[source db1]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = my_publication
-slot = my_slot
-tables = public.typed
-topic_prefix = db1server
-
-[source plain]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = plain_pub
-slot = plain_slot
-tables = public.typed
-topic_prefix = plain
-json_schemas = false
-
-[source ext]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = ext_pub
-slot = ext_slot
-tables = public.ci_only
-topic_prefix = ext
-
-[source forged]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = forged_pub
-slot = forged_slot
-tables = public.forged_dom, public.forged_gen
-topic_prefix = forged
-
-[target db2]
-host = 127.0.0.1
-port = @PORT@
-dbname = db2
-user = db2_user
-password_file = @WORK@/db2.pass
-admin_host = @SOCK@
-
-[target db3]
-host = 127.0.0.1
-port = @PORT@
-dbname = db3
-user = db3_user
-password_file = @WORK@/db2.pass
-admin_host = @SOCK@
-
-[target db4]
-host = 127.0.0.1
-port = @PORT@
-dbname = db4
-user = db4_user
-password_file = @WORK@/db2.pass
-admin_host = @SOCK@
-
-[target db5]
-host = 127.0.0.1
-port = @PORT@
-dbname = db5
-user = db5_user
-password_file = @WORK@/db2.pass
-admin_host = @SOCK@
-
-[pipeline p1]
-source = db1
-target = db2
-
-[pipeline p2]
-source = plain
-target = db3
-
-[pipeline p3]
-source = ext
-target = db4
-
-[pipeline p4]
-source = forged
-target = db5
-INI
+" < <(
+	topology_both_formats public.typed
+	topology_source ext ext_pub ext_slot ext public.ci_only
+	topology_source forged forged_pub forged_slot forged "public.forged_dom, public.forged_gen"
+	topology_target db4
+	topology_target db5
+	topology_pipeline p3 ext db4
+	topology_pipeline p4 forged db5
+) || { _fail "environment comes up"; finish; exit; }
 
 # The extension where the target has it (installed by its administrator).
 for db in db2 db3; do pg_psql src "$db" "CREATE EXTENSION citext; CREATE EXTENSION hstore" >/dev/null; done
@@ -161,21 +72,8 @@ src_sql() {
 	local out
 	out=$(pg_psql src db1 "$1" 2>&1) || _fail "the source takes: ${1:0:60}..." "$out"
 }
-apply_start() {
-	"$CDC_AGENT" -c "$T" apply "$1" >>"$WORK/apply-$1.log" 2>&1 &
-	CAPTURE_PIDS[apply-$1]=$!
-}
-digest() { # DB TABLE
-	pg_psql src "$1" "SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY id)), '-') FROM public.$2 t" 2>/dev/null
-}
 converged() { # TABLE SECONDS
-	local i want
-	for ((i = 0; i < $2 * 2; i++)); do
-		want=$(digest db1 "$1")
-		[ "$(digest db2 "$1")" = "$want" ] && [ "$(digest db3 "$1")" = "$want" ] && return 0
-		sleep 0.5
-	done
-	echo "db1 $(digest db1 "$1") db2 $(digest db2 "$1") db3 $(digest db3 "$1")"
+	wait_converged "$2" "$1" db2 db3 && return 0
 	for db in db1 db2 db3; do pg_psql src "$db" "SELECT t::text FROM public.$1 t ORDER BY id LIMIT 2"; done
 	return 1
 }

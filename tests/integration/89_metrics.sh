@@ -25,41 +25,17 @@ CREATE TABLE my_table (id int PRIMARY KEY, name text);
 INSERT INTO my_table SELECT g, 'row ' || g FROM generate_series(1, 500) g;
 CREATE TABLE t2 (id int PRIMARY KEY, v int);
 INSERT INTO t2 SELECT g, g FROM generate_series(1, 300) g;
-" <<'INI' || { _fail "environment comes up"; finish; exit; }
-[source db1]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = my_publication
-slot = my_slot
-tables = public.big, public.my_table, public.t2
-topic_prefix = db1server
-
-[target db2]
-host = 127.0.0.1
-port = @PORT@
-dbname = db2
-user = db2_user
-password_file = @WORK@/db2.pass
-admin_host = @SOCK@
-
-[pipeline p1]
-source = db1
-target = db2
-INI
+" < <(
+	topology_source db1 my_publication my_slot db1server "public.big, public.my_table, public.t2"
+	topology_target db2
+	topology_pipeline p1 db1 db2
+) || { _fail "environment comes up"; finish; exit; }
 
 SP=$(free_port)
 sed -i "s/^manage_units = false$/&\nstatus_listen = 127.0.0.1:$SP/" "$T"
 "$CDC_AGENT" -c "$T" run >>"$WORK/run.log" 2>&1 &
 CAPTURE_PIDS[run]=$!
 
-apply_start() {
-	"$CDC_AGENT" -c "$T" apply p1 >>"$WORK/apply-p1.log" 2>&1 &
-	CAPTURE_PIDS[apply-p1]=$!
-}
 # Polls CMD (every half second) until it succeeds or SECONDS pass.
 wait_for() { # SECONDS CMD...
 	local end=$((SECONDS + $1))
@@ -69,10 +45,7 @@ wait_for() { # SECONDS CMD...
 		sleep 0.5
 	done
 }
-digest() { # DB TABLE
-	pg_psql src "$1" "SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY id)), '-') FROM public.$2 t" 2>/dev/null
-}
-same() { [ "$(digest db1 "$1")" = "$(digest db2 "$1")" ]; }
+same() { local want; want=$(table_digest db1 "$1") && [ "$(table_digest db2 "$1")" = "$want" ]; }
 converged() { same big && same my_table && same t2; }
 # A member of the progress file: python expression over p.
 pj() { # KIND EXPR
@@ -100,7 +73,7 @@ snapshot_running() {
 	[ "$(pj capture 'p["snapshot"]["running"] and p["snapshot"]["tables_remaining"] == 3 and p["snapshot"]["tables"][0]["rows"] > 0')" = True ]
 }
 check "snapshot progress while it runs: rows of the first table, 3 remaining" wait_for 60 snapshot_running
-apply_start
+apply_start p1
 check "snapshot applied: the targets converge" wait_for 120 converged
 check "snapshot done: 3 tables done" wait_for 40 metric_is 'cdc_agent_snapshot_tables_done{pipeline="p1"}' 3
 check_eq "snapshot done: none remaining" 0 "$(mval 'cdc_agent_snapshot_tables_remaining{pipeline="p1"}')"
@@ -135,7 +108,7 @@ check "apply held back while rows arrive: behind source > 0" wait_for 40 metric_
 check "... while capture is caught up: 0" wait_for 40 metric_is "$BEHIND=\"capture\"}" 0
 check_eq "producer queue bound" 100000 "$(mval 'cdc_agent_producer_queue_max_messages{pipeline="p1"}')"
 check "producer queue use is served" metric_is 'cdc_agent_producer_queue_messages{pipeline="p1"}' 0
-apply_start
+apply_start p1
 check "apply back after kill -9: the targets converge" wait_for 120 converged
 check "apply caught up again: 0 ms behind source" wait_for 40 metric_is "$BEHIND=\"apply\"}" 0
 
@@ -165,7 +138,7 @@ check_eq "apply's events since the pipeline was created" "$(total_of "$EXPECTED"
 kill -TERM "${CAPTURE_PIDS[p1]}" "${CAPTURE_PIDS[apply-p1]}"
 wait "${CAPTURE_PIDS[p1]}" "${CAPTURE_PIDS[apply-p1]}"
 capture_start p1
-apply_start
+apply_start p1
 restarted_with() { # KIND PID TOTAL
 	[ "$(pj "$1" 'str(p["pid"]) + " " + str(p.get("events_total"))')" = "$2 $3" ]
 }

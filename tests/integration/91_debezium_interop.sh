@@ -26,15 +26,7 @@ if ! CONNECT_DIST=$("$REPO_ROOT/scripts/connect-dist.sh" 2>"/tmp/connect-dist.$$
 fi
 rm -f "/tmp/connect-dist.$$.log"
 
-# The suite's type table (80_pipeline.sh).
-TYPES_COLS="id int PRIMARY KEY, i2 smallint, i8 bigint, f4 real, f8 double precision,
-	n numeric(10,2), nu numeric, b boolean, t text, vc varchar(20), j json, jb jsonb, u uuid,
-	by bytea, d date, tm time, ts timestamp, tz timestamptz, tz3 timestamptz(3), iv interval,
-	ai int[], at text[], ch char(5), bt bit(3), bx box, nul text"
-TYPES_ROW="7, 9007199254740993, 1.5, 3.25, 12.34, 12.340, true, E'h\u00e9llo \"q\"\n', 'abc',
-	'{\"a\": 1}', '{\"b\": [1, 2]}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '\\x0102ff',
-	'2024-01-01', '13:51:30.123456', '2024-01-01 12:34:56.789012', '2024-01-01 00:00:00+00',
-	'2024-01-01 00:00:00.5+00', '1 year 2 mons 3 days 04:05:06.78', '{1,2,NULL}', '{\"a b\",c}', 'ab', B'101', '((1,2),(3,4))', NULL"
+. "$REPO_ROOT/tests/lib/types_table.sh"
 # Direction B's row: values that only Debezium's content can get wrong
 # (trailing zeros of an unconstrained numeric, json's own spacing, an
 # interval of days and hours).
@@ -50,55 +42,14 @@ CREATE TABLE nan_t (id int PRIMARY KEY, n numeric(10,2), nu numeric, na numeric[
 INSERT INTO nan_t VALUES (1, 'NaN', 'Infinity', '{1.10,NaN,-Infinity}'), (2, 1.5, '-Infinity', '{2.50}');
 CREATE TABLE types_b ($TYPES_COLS);
 INSERT INTO types_b VALUES (1, $TYPES_ROW), (2, $TYPES_ROW_B);
-" <<'INI' || { _fail "environment comes up"; finish; exit; }
-[source db1]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = my_publication
-slot = my_slot
-tables = public.types_t, public.nan_t
-topic_prefix = db1server
-
-[source dbz]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = dbz_agent_pub
-slot = dbz_agent_slot
-tables = public.types_b
-topic_prefix = dbz
-
-[target db2]
-host = 127.0.0.1
-port = @PORT@
-dbname = db2
-user = db2_user
-password_file = @WORK@/db2.pass
-admin_host = @SOCK@
-
-[target db3]
-host = 127.0.0.1
-port = @PORT@
-dbname = db3
-user = db3_user
-password_file = @WORK@/db2.pass
-admin_host = @SOCK@
-
-[pipeline p1]
-source = db1
-target = db2
-
-[pipeline p2]
-source = dbz
-target = db3
-INI
+" < <(
+	topology_source db1 my_publication my_slot db1server "public.types_t, public.nan_t"
+	topology_source dbz dbz_agent_pub dbz_agent_slot dbz public.types_b
+	topology_target db2
+	topology_target db3
+	topology_pipeline p1 db1 db2
+	topology_pipeline p2 dbz db3
+) || { _fail "environment comes up"; finish; exit; }
 
 # Connect's connectors log in over TCP as their own role.
 pg_psql src postgres "CREATE ROLE connect_user LOGIN SUPERUSER REPLICATION PASSWORD 'connect pw'" >/dev/null
@@ -122,19 +73,10 @@ else
 fi
 
 # ---- digests ---------------------------------------------------------------
-# Row text of the listed columns, ordered by id.
-digest() { # DB TABLE COLUMNS
-	pg_psql src "$1" "SELECT count(*) || ':' || coalesce(md5(string_agg(row($3)::text, '|' ORDER BY id)), '-') FROM public.$2" 2>/dev/null
-}
+# Row text of the listed columns, ordered by id; the rows as well when they
+# differ.  SOURCE_DB is db1 (wait_converged's source).
 converged() { # TABLE SOURCE_DB TARGET_DB COLUMNS SECONDS
-	local i want got
-	for ((i = 0; i < $5 * 2; i++)); do
-		want=$(digest "$2" "$1" "$4")
-		got=$(digest "$3" "$1" "$4")
-		[ -n "$want" ] && [ "$want" = "$got" ] && return 0
-		sleep 0.5
-	done
-	echo "$2: $want, $3: $got"
+	DIGEST_ROW="row($4)::text" wait_converged "$5" "$1" "$3" && return 0
 	echo "--- $2:"; pg_psql src "$2" "SELECT row($4)::text FROM public.$1 ORDER BY id"
 	echo "--- $3:"; pg_psql src "$3" "SELECT row($4)::text FROM public.$1 ORDER BY id" 2>&1
 	return 1
@@ -193,8 +135,7 @@ check "A: the JDBC sink is still running" connect_wait_running "$URL" sink 5
 # cdc-agent's own apply: every column equal, trailing zeros, NaN and
 # Infinity included (those have no Decimal form: the event carries null and
 # the cdc.text header their text).
-"$CDC_AGENT" -c "$T" apply p1 >>"$WORK/apply-p1.log" 2>&1 &
-CAPTURE_PIDS[apply-p1]=$!
+apply_start p1
 pg_psql src db1 "INSERT INTO nan_t VALUES (3, 'NaN', 'NaN', NULL); UPDATE nan_t SET nu = 'Infinity' WHERE id = 2" >/dev/null
 check "A: cdc-agent apply lands the same events equal, every column" converged types_t db1 db2 "$ALL_COLS" 60
 check "A: NaN and Infinity of numeric columns land as they were" converged nan_t db1 db2 "id, n, nu, na" 60
@@ -219,8 +160,7 @@ connect_create "$URL" dbz "$DBZ_CONFIG" 2>"$WORK/dbz-create.log" ||
 	_fail "Debezium's PostgreSQL connector is created" "$(cat "$WORK/dbz-create.log")"
 check "B: Debezium's PostgreSQL connector runs" connect_wait_running "$URL" dbz 60
 topic_wait dbz.public.types_b 2 60 || _fail "B: Debezium sends the snapshot"
-"$CDC_AGENT" -c "$T" apply p2 >>"$WORK/apply-p2.log" 2>&1 &
-CAPTURE_PIDS[apply-p2]=$!
+apply_start p2
 # Compared for what the content of Debezium's events allows
 # (docs/DEBEZIUM_FORMAT.md, "Interop with Debezium's connectors"):
 # - nu: Debezium strips an unconstrained numeric's trailing zeros before it

@@ -8,6 +8,7 @@
 # The whole playbook in a systemd container: 95_ansible.sh.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$(dirname "$0")/../lib/pg.sh"
+. "$(dirname "$0")/../lib/topology.sh"
 
 if ! PATH=/usr/local/bin:/usr/bin:/bin command -v ansible >/dev/null; then
 	skip_or_fail "ansible is not installed (apt-get install ansible-core)"
@@ -28,34 +29,12 @@ pg_psql src db1 "CREATE TABLE public.other (id int PRIMARY KEY)"
 (umask 077 && echo 'module-test-pass' >"$WORK/db1.pass" && echo 'module-test-pass2' >"$WORK/db2.pass")
 
 topology() { # TABLES
-	cat <<INI
-[agent]
-manage_units = false
-
-[source db1]
-host = 127.0.0.1
-port = $PG_PORT_src
-dbname = db1
-user = cdc_user
-password_file = $WORK/db1.pass
-admin_host = $PG_SOCK_src
-service = postgresql@test-db1.service
-publication = my_publication
-slot = my_slot
-tables = $1
-
-[target db2]
-host = 127.0.0.1
-port = $PG_PORT_src
-dbname = db2
-user = db2_user
-password_file = $WORK/db2.pass
-admin_host = $PG_SOCK_src
-
-[pipeline db1-to-db2]
-source = db1
-target = db2
-INI
+	{
+		printf '[agent]\nmanage_units = false\n\n'
+		topology_source db1 my_publication my_slot "" "$1" "service = postgresql@test-db1.service"
+		topology_target db2
+		topology_pipeline db1-to-db2 db1 db2
+	} | topology_fill src "$WORK"
 }
 topology public.my_table >"$WORK/topo.ini"
 

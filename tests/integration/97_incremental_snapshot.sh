@@ -28,63 +28,14 @@ INSERT INTO big SELECT g, 0, md5(g::text) FROM generate_series(1, $BIG_ROWS) g;
 CREATE TABLE nokey (x int, y text);
 ALTER TABLE nokey REPLICA IDENTITY FULL;
 INSERT INTO nokey VALUES (1, 'one');
-" <<'INI' || { _fail "environment comes up"; finish; exit; }
-[source db1]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = my_publication
-slot = my_slot
-tables = public.a, public.c
-topic_prefix = db1server
-json_schemas = false
-
-[target db2]
-host = 127.0.0.1
-port = @PORT@
-dbname = db2
-user = db2_user
-password_file = @WORK@/db2.pass
-admin_host = @SOCK@
-
-[pipeline p1]
-source = db1
-target = db2
-INI
+" < <(
+	topology_source db1 my_publication my_slot db1server "public.a, public.c" "json_schemas = false"
+	topology_target db2
+	topology_pipeline p1 db1 db2
+) || { _fail "environment comes up"; finish; exit; }
 CLOG=$WORK/capture-p1.log
 
-apply_start() {
-	"$CDC_AGENT" -c "$T" apply p1 >>"$WORK/apply-p1.log" 2>&1 &
-	CAPTURE_PIDS[apply-p1]=$!
-}
-stop_both() { # SIGTERM, as systemd's restart does
-	kill "${CAPTURE_PIDS[p1]}" "${CAPTURE_PIDS[apply-p1]}" 2>/dev/null
-	wait "${CAPTURE_PIDS[p1]}" "${CAPTURE_PIDS[apply-p1]}" 2>/dev/null
-}
-digest() { # DB TABLE
-	pg_psql src "$1" "SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY id)), '-') FROM public.$2 t" 2>/dev/null
-}
-converged() { # TABLE SECONDS
-	local i want
-	for ((i = 0; i < $2 * 2; i++)); do
-		want=$(digest db1 "$1")
-		[ "$(digest db2 "$1")" = "$want" ] && return 0
-		sleep 0.5
-	done
-	echo "db1 $(digest db1 "$1") db2 $(digest db2 "$1")"
-	return 1
-}
-log_wait() { # FILE TEXT SECONDS: TEXT appears in FILE
-	local i
-	for ((i = 0; i < $3 * 4; i++)); do
-		grep -qF -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.25
-	done
-	return 1
-}
+converged() { wait_converged "$2" "$1" db2; } # TABLE SECONDS
 set_tables() { sed -i "s/^tables = .*/tables = $1/" "$T"; }
 topic_values() { # TOPIC FILE: one record value a line (no schema block: small)
 	timeout 120 kcat -b "127.0.0.1:$KP" -C -t "$1" -o beginning -e -q -f '%s\n' >"$2" 2>/dev/null
@@ -118,7 +69,7 @@ writer_start() {
 writer_stop() { kill -TERM "$WRITER_PID" 2>/dev/null; wait "$WRITER_PID" 2>/dev/null; WRITER_PID=; }
 
 capture_start p1
-apply_start
+apply_start p1
 check "initial snapshot: a equal" converged a 90
 check "initial snapshot: c equal" converged c 30
 writer_start
@@ -128,10 +79,10 @@ sleep 2
 set_tables "public.a, public.c, public.big, public.nokey"
 "$CDC_AGENT" -c "$T" bootstrap >"$WORK/bootstrap2.log" 2>&1
 check_contains "bootstrap adds big to the publication" "big" "$(cat "$WORK/bootstrap2.log")"
-stop_both
+pipeline_stop p1 # as systemd's restart does
 T0=$SECONDS
 capture_start p1
-apply_start
+apply_start p1
 check "the snapshot of big starts incrementally" log_wait "$CLOG" "incremental snapshot of public.big starts" 60
 
 # kill -9 once a chunk is saved (and before the table is done).
@@ -198,11 +149,11 @@ if out=$(interleave 2>&1); then _pass "big came as incremental reads while a kep
 else _fail "big came as incremental reads while a kept streaming" "$out"; fi
 
 # ---- a table removed from the pipeline (still in the publication) --------------------------
-stop_both
+pipeline_stop p1 # as systemd's restart does
 set_tables "public.a, public.big"
 mv "$CLOG" "$CLOG.1"
 capture_start p1
-apply_start
+apply_start p1
 check "capture streams again after the removal" log_wait "$CLOG" "streaming from slot" 30
 C_BEFORE=$(topic_count db1server.public.c)
 pg_psql src db1 "UPDATE c SET v = v + 1; INSERT INTO c VALUES (1000, 1)" >/dev/null

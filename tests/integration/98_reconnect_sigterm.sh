@@ -27,85 +27,17 @@ CREATE TABLE load_t (id int PRIMARY KEY, v int NOT NULL, note text);
 INSERT INTO load_t SELECT g, 0, 'seed ' || g FROM generate_series(1, 1000) g;
 CREATE TABLE big (id int PRIMARY KEY, pad text);
 INSERT INTO big SELECT g, md5(g::text) || md5((g + 1)::text) FROM generate_series(1, $BIG_ROWS) g;
-" <<INI || { _fail "environment comes up"; finish; exit; }
-[source db1]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = load_pub
-slot = load_slot
-tables = public.load_t
-topic_prefix = db1server
+" < <(
+	topology_source db1 load_pub load_slot db1server public.load_t
+	topology_source bigsrc big_pub big_slot bigserver public.big
+	topology_target db2 PORT="$PG_PORT_tgt" SOCK="$PG_SOCK_tgt"
+	topology_target db3 PORT="$PG_PORT_tgt" SOCK="$PG_SOCK_tgt"
+	topology_pipeline p1 db1 db2
+	topology_pipeline p2 bigsrc db3
+) || { _fail "environment comes up"; finish; exit; }
 
-[source bigsrc]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = big_pub
-slot = big_slot
-tables = public.big
-topic_prefix = bigserver
-
-[target db2]
-host = 127.0.0.1
-port = $PG_PORT_tgt
-dbname = db2
-user = db2_user
-password_file = @WORK@/db2.pass
-admin_host = $PG_SOCK_tgt
-
-[target db3]
-host = 127.0.0.1
-port = $PG_PORT_tgt
-dbname = db3
-user = db3_user
-password_file = @WORK@/db2.pass
-admin_host = $PG_SOCK_tgt
-
-[pipeline p1]
-source = db1
-target = db2
-
-[pipeline p2]
-source = bigsrc
-target = db3
-INI
-
-apply_start() {
-	"$CDC_AGENT" -c "$T" apply "$1" >>"$WORK/apply-$1.log" 2>&1 &
-	CAPTURE_PIDS[apply-$1]=$!
-}
-# An ordered digest of every row, as the other tests take it.
-digest() { # CLUSTER DB TABLE
-	pg_psql "$1" "$2" "SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY id)), '-') FROM public.$3 t" 2>/dev/null
-}
-converged() { # TDB TABLE SECONDS
-	local i want got
-	for ((i = 0; i < $3 * 2; i++)); do
-		want=$(digest src db1 "$2")
-		got=$(digest tgt "$1" "$2")
-		[ -n "$want" ] && [ "$got" = "$want" ] && return 0
-		sleep 0.5
-	done
-	echo "db1 $want $1 $got"
-	return 1
-}
-log_wait() { # FILE TEXT SECONDS [COUNT]: until FILE holds TEXT COUNT times
-	local i
-	for ((i = 0; i < $3 * 10; i++)); do
-		[ "$(grep -cF -- "$2" "$1" 2>/dev/null)" -ge "${4:-1}" ] && return 0
-		sleep 0.1
-	done
-	echo "not in $1 within $3 s: $2"
-	tail -n 5 "$1"
-	return 1
-}
+# An ordered digest of every row, db1 against TDB of the target cluster.
+converged() { wait_converged "$3" "$2" "tgt:$1"; } # TDB TABLE SECONDS
 # SIGTERM to the process KEY of CAPTURE_PIDS; checks it is gone within 2 s
 # and exited 0, printing the time.  A process that already died counts as a
 # failure (it did not wait: it gave up).
@@ -156,16 +88,6 @@ tgt_ctl() { # pg_ctl ACTION on the target cluster
 src_ctl() {
 	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR_src/data" -l "$PG_DIR_src/server.log" \
 		-w -m fast "$@" >/dev/null
-}
-broker_start() {
-	local zk i
-	zk=$(sed -n 's/^zookeeper.connect=127.0.0.1://p' "$WORK/kafka/server.properties")
-	for i in $(seq 1 10); do
-		kafka_start_zk "$WORK/kafka" "$KP" "$zk" zookeeper.session.timeout.ms=6000 \
-			>>"$WORK/broker-restart.log" 2>&1 && return 0
-		sleep 2
-	done
-	return 1
 }
 state() { # KIND PIPELINE: the progress file's "state"
 	python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("state"))' \

@@ -45,60 +45,14 @@ CREATE TABLE t (id int PRIMARY KEY, name text);
 CREATE TABLE u (id int PRIMARY KEY, name text);
 CREATE TABLE big (id int PRIMARY KEY, payload text);
 INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 100) g;
-" <<'INI' || { _fail "environment comes up"; finish; exit; }
-[source s1]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = pub1
-slot = slot1
-tables = public.t, public.u
-topic_prefix = db1server
-
-[source s2]
-host = 127.0.0.1
-port = @PORT@
-dbname = db1
-user = cdc_user
-password_file = @WORK@/db1.pass
-admin_host = @SOCK@
-publication = pub2
-slot = slot2
-tables = public.big
-topic_prefix = bigserver
-
-[target db2]
-host = 127.0.0.1
-port = @PORT@
-dbname = db2
-user = db2_user
-password_file = @WORK@/db2.pass
-admin_host = @SOCK@
-
-[target db3]
-host = 127.0.0.1
-port = @PORT@
-dbname = db3
-user = db3_user
-password_file = @WORK@/db2.pass
-admin_host = @SOCK@
-
-[pipeline p1]
-source = s1
-target = db2
-
-[pipeline p2]
-source = s2
-target = db3
-INI
-
-apply_start() {
-	"$CDC_AGENT" -c "$T" apply "$1" >>"$WORK/apply-$1.log" 2>&1 &
-	CAPTURE_PIDS[apply-$1]=$!
-}
+" < <(
+	topology_source s1 pub1 slot1 db1server "public.t, public.u"
+	topology_source s2 pub2 slot2 bigserver public.big
+	topology_target db2
+	topology_target db3
+	topology_pipeline p1 s1 db2
+	topology_pipeline p2 s2 db3
+) || { _fail "environment comes up"; finish; exit; }
 
 "$CDC_AGENT" -c "$T" run >"$WORK/run.log" 2>&1 &
 RUN_PID=$!

@@ -1,14 +1,31 @@
 # tests/lib/capture_env.sh: a source cluster, a ZooKeeper-mode Kafka broker and
-# a bootstrapped topology, for the capture tests.
+# a bootstrapped topology, for the capture and pipeline tests.
 #   CAPTURE_AGENT_KEYS: more lines for [agent] (each ending in a newline);
 #   CAPTURE_KAFKA_KEYS: more lines for [kafka] (each ending in a newline);
 #   CAPTURE_KAFKA_PROPS: more key=value broker settings (words).
 #   capture_env_up TABLES_SQL   -> $WORK, $T (topology), $KP (broker port)
+#       the sections after [agent] and [kafka] come on stdin, usually from
+#       tests/lib/topology.sh:  capture_env_up SQL < <(topology_both_formats T)
 #   capture_start PIPELINE      -> background capture, pid in CAPTURE_PIDS[PIPELINE]
+#   apply_start PIPELINE        -> background apply, pid in CAPTURE_PIDS[apply-PIPELINE]
+#   pipeline_stop PIPELINE      SIGTERM to both, waits for them
+#   table_digest DB FROM [ROW [ORDER]]
+#       count:md5 of every row of FROM (a table, public. unless qualified, or
+#       a parenthesized query), each row as the SQL expression ROW (_r::text:
+#       the whole row, aliased _r so that no column named t shadows it), in
+#       the order of ORDER (id); DB is a database of the cluster src, or
+#       CLUSTER:DB
+#   wait_converged SECONDS FROM DB...
+#       until FROM has db1's digest in every DB; prints them all if it
+#       never does.  DIGEST_ROW, DIGEST_ORDER: ROW and ORDER above;
+#       DIGEST_SOURCE: what is read in db1 instead of FROM
+#   broker_start, broker_kill_restart: the broker again (after kill -9)
+#   log_wait FILE TEXT SECONDS [COUNT]: until FILE holds TEXT COUNT times
 #   topic_count TOPIC           -> number of records in TOPIC now
 #   topic_dump TOPIC FILE       -> one JSON line per record: p, o, key, value, headers
 . "$(dirname "${BASH_SOURCE[0]}")/pg.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/kafka.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/topology.sh"
 
 declare -A CAPTURE_PIDS
 
@@ -41,7 +58,7 @@ capture_env_up() { # SQL run in db1 before bootstrap; topology body from stdin
 	T=$WORK/topo.ini
 	{
 		printf '[agent]\nstate_dir = %s/state\nmanage_units = false\n%s[kafka]\nbootstrap_servers = 127.0.0.1:%s\npartitions = %s\n%s' "$WORK" "${CAPTURE_AGENT_KEYS:-}" "$KP" "${CAPTURE_PARTITIONS:-3}" "${CAPTURE_KAFKA_KEYS:-}"
-		sed -e "s|@PORT@|$PG_PORT_src|g" -e "s|@SOCK@|$PG_SOCK_src|g" -e "s|@WORK@|$WORK|g"
+		topology_fill src "$WORK"
 	} >"$T"
 	"$CDC_AGENT" -c "$T" bootstrap >/dev/null 2>&1
 	pg_cluster_restart src
@@ -53,18 +70,73 @@ capture_start() {
 	CAPTURE_PIDS[$1]=$!
 }
 
-# kill -9 of the broker, then a restart on the same directory and port,
-# retried while ZooKeeper still holds the dead broker's registration.
-broker_kill_restart() {
+apply_start() {
+	"$CDC_AGENT" -c "$T" apply "$1" >>"$WORK/apply-$1.log" 2>&1 &
+	CAPTURE_PIDS[apply-$1]=$!
+}
+
+table_digest() { # [CLUSTER:]DB FROM [ROW [ORDER]]
+	local cluster=src db=$1 from=$2
+	[[ $db == *:* ]] && cluster=${db%%:*} db=${db#*:}
+	[[ $from == *.* || $from == "("* ]] || from=public.$from
+	pg_psql "$cluster" "$db" "SELECT count(*) || ':' || coalesce(md5(string_agg(${3:-_r::text}, '|' ORDER BY ${4:-id})), '-') FROM $from _r" 2>&1
+}
+
+# A source whose digest cannot be read never counts as converged.
+wait_converged() { # SECONDS FROM DB...
+	local i want db all from=$2 row=${DIGEST_ROW:-_r::text} order=${DIGEST_ORDER:-id}
+	local dbs=("${@:3}")
+	for ((i = 0; i < $1 * 2; i++)); do
+		if want=$(table_digest db1 "${DIGEST_SOURCE:-$from}" "$row" "$order"); then
+			all=1
+			for db in "${dbs[@]}"; do
+				[ "$(table_digest "$db" "$from" "$row" "$order")" = "$want" ] || { all=; break; }
+			done
+			[ -n "$all" ] && return 0
+		fi
+		sleep 0.5
+	done
+	echo "db1 $(table_digest db1 "${DIGEST_SOURCE:-$from}" "$row" "$order")"
+	for db in "${dbs[@]}"; do echo "$db $(table_digest "$db" "$from" "$row" "$order")"; done
+	return 1
+}
+
+# SIGTERM to capture and apply of PIPELINE (as systemd's stop does), and
+# waits for both to exit.
+pipeline_stop() { # PIPELINE
+	kill "${CAPTURE_PIDS[$1]}" "${CAPTURE_PIDS[apply-$1]}" 2>/dev/null
+	wait "${CAPTURE_PIDS[$1]}" "${CAPTURE_PIDS[apply-$1]}" 2>/dev/null
+}
+
+# The broker started again on the same directory and port, retried while
+# ZooKeeper still holds the registration of a broker that died.
+broker_start() {
 	local zk i
 	zk=$(sed -n 's/^zookeeper.connect=127.0.0.1://p' "$WORK/kafka/server.properties")
-	kill -9 "$(cat "$WORK/kafka/kafka.pid")" 2>/dev/null
-	sleep "${1:-2}"
 	for i in $(seq 1 10); do
 		kafka_start_zk "$WORK/kafka" "$KP" "$zk" zookeeper.session.timeout.ms=6000 \
 			>>"$WORK/broker-restart.log" 2>&1 && return 0
 		sleep 2
 	done
+	return 1
+}
+
+# kill -9 of the broker, then broker_start.
+broker_kill_restart() { # [SECONDS between]
+	kill -9 "$(cat "$WORK/kafka/kafka.pid")" 2>/dev/null
+	sleep "${1:-2}"
+	broker_start
+}
+
+# Until FILE holds TEXT (fixed string) COUNT times; says what it missed.
+log_wait() { # FILE TEXT SECONDS [COUNT]
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		[ "$(grep -cF -- "$2" "$1" 2>/dev/null)" -ge "${4:-1}" ] && return 0
+		sleep 0.1
+	done
+	echo "not in $1 within $3 s: $2"
+	tail -n 5 "$1"
 	return 1
 }
 
