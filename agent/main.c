@@ -2,18 +2,18 @@
  * agent/main.c: the command line: global options, the verb table, and the
  * mapping of results to exit codes (the only place that decides them).
  */
-#include "apply.h"
-#include "apply_lag.h"
-#include "capture.h"
-#include "capture_snapshot.h"
-#include "host.h"
-#include "common.h"
-#include "log.h"
-#include "provision.h"
-#include "run.h"
-#include "status.h"
-#include "status_fetch.h"
-#include "topology.h"
+#include "apply/apply.h"
+#include "apply/apply_lag.h"
+#include "capture/capture.h"
+#include "capture/capture_snapshot.h"
+#include "provision/host.h"
+#include "base/common.h"
+#include "base/log.h"
+#include "provision/provision.h"
+#include "run/run.h"
+#include "status/status.h"
+#include "status/status_fetch.h"
+#include "config/topology.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -9,8 +9,8 @@
  * schema as JSON or "-" for none, VALUE the JSON value.  Each stdout line:
  * "OK <TAB> text" or "ERR <TAB> why".
  */
-#include "apply_event.h"
-#include "util.h"
+#include "apply/apply_event.h"
+#include "base/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,9 +4,9 @@
  *   source=S slot=N pipeline=P|- exists=0|1 active=0|1 retained=B lag=B
  *   wal_status=W|- safe=B warn=0|1 error=TEXT (the rest of the line)
  */
-#include "log.h"
-#include "slot_watch.h"
-#include "topology.h"
+#include "base/log.h"
+#include "pg/slot_watch.h"
+#include "config/topology.h"
 
 #include <inttypes.h>
 #include <stdio.h>

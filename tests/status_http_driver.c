@@ -11,8 +11,8 @@
  * server (its log lines, refusal summaries included, go to stderr) and
  * exits 0.
  */
-#include "log.h"
-#include "status_http.h"
+#include "base/log.h"
+#include "status/status_http.h"
 
 #include <jansson.h>
 #include <signal.h>

@@ -20,9 +20,9 @@
  */
 #include "fuzz.h"
 
-#include "apply_event.h"
-#include "column_type.h"
-#include "util.h"
+#include "apply/apply_event.h"
+#include "pg/column_type.h"
+#include "base/util.h"
 
 #include <stdlib.h>
 #include <string.h>

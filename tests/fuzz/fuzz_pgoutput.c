@@ -12,7 +12,7 @@
  */
 #include "fuzz.h"
 
-#include "pgoutput.h"
+#include "pg/pgoutput.h"
 
 #include <stdlib.h>
 #include <string.h>

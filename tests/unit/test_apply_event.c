@@ -16,10 +16,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "apply_event.h"
-#include "event_format.h"
-#include "json_scan.h"
-#include "util.h"
+#include "apply/apply_event.h"
+#include "pipeline/event_format.h"
+#include "base/json_scan.h"
+#include "base/util.h"
 
 #include <openssl/bn.h>
 #include <openssl/evp.h>

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "apply_keyless.h"
+#include "apply/apply_keyless.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "apply_sql.h"
+#include "apply/apply_sql.h"
 
 #include <stdlib.h>
 #include <string.h>

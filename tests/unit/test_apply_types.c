@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "apply_types.h"
+#include "apply/apply_types.h"
 
 #include <string.h>
 

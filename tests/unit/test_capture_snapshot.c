@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "capture_snapshot.h"
+#include "capture/capture_snapshot.h"
 
 #include <stdio.h>
 #include <string.h>

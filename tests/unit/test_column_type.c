@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "column_type.h"
+#include "pg/column_type.h"
 
 #include <string.h>
 

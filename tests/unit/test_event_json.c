@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "event_json.h"
+#include "capture/event_json.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -17,9 +17,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "files.h"
-#include "log.h"
-#include "util.h"
+#include "base/files.h"
+#include "base/log.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

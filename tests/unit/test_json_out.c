@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "json_out.h"
-#include "util.h"
+#include "base/json_out.h"
+#include "base/util.h"
 
 #include <inttypes.h>
 #include <stdio.h>

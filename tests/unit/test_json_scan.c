@@ -13,8 +13,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "json_scan.h"
-#include "util.h"
+#include "base/json_scan.h"
+#include "base/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

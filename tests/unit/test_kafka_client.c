@@ -10,10 +10,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "kafka_client.h"
-#include "kafka_limits.h"
-#include "topology.h"
-#include "util.h"
+#include "kafka/kafka_client.h"
+#include "config/kafka_limits.h"
+#include "config/topology.h"
+#include "base/util.h"
 
 #include "stderr_capture.h"
 

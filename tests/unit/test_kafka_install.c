@@ -10,10 +10,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "changes.h"
-#include "kafka_install.h"
-#include "topology.h"
-#include "util.h"
+#include "base/changes.h"
+#include "provision/kafka_install.h"
+#include "config/topology.h"
+#include "base/util.h"
 
 #include <archive.h>
 #include <archive_entry.h>

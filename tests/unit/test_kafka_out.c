@@ -11,9 +11,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "kafka_client.h"
-#include "kafka_out.h"
-#include "util.h"
+#include "kafka/kafka_client.h"
+#include "kafka/kafka_out.h"
+#include "base/util.h"
 
 #include <librdkafka/rdkafka.h>
 #include <limits.h>

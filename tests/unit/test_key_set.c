@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "key_set.h"
+#include "base/key_set.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -9,9 +9,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "pipeline_digest.h"
-#include "topology.h"
-#include "util.h"
+#include "pipeline/pipeline_digest.h"
+#include "config/topology.h"
+#include "base/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

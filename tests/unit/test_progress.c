@@ -11,10 +11,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "log.h"
-#include "progress.h"
-#include "topo_values.h"
-#include "util.h"
+#include "base/log.h"
+#include "pipeline/progress.h"
+#include "config/topo_values.h"
+#include "base/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

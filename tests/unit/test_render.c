@@ -14,11 +14,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "changes.h"
-#include "kafka_limits.h"
-#include "render.h"
-#include "topology.h"
-#include "util.h"
+#include "base/changes.h"
+#include "config/kafka_limits.h"
+#include "provision/render.h"
+#include "config/topology.h"
+#include "base/util.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "schema_mac.h"
-#include "util.h"
+#include "pipeline/schema_mac.h"
+#include "base/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

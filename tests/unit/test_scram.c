@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "scram.h"
+#include "pg/scram.h"
 
 static void test_scram_verifier(void **state)
 {

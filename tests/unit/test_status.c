@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "status.h"
+#include "status/status.h"
 
 /* One reading of a half's unit and supervision, shared by the pipeline
  * state, Kafka Connect's state and run. */

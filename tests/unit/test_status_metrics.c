@@ -9,9 +9,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "status.h"
-#include "status_metrics.h"
-#include "util.h"
+#include "status/status.h"
+#include "status/status_metrics.h"
+#include "base/util.h"
 
 #include <string.h>
 

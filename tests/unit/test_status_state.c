@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "status_state.h"
+#include "status/status_state.h"
 
 #include <string.h>
 

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "supervise.h"
+#include "systemd/supervise.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "util.h"
+#include "base/util.h"
 
 #include <stdlib.h>
 

@@ -1,0 +1,1185 @@
+/*
+ * agent/apply.c: the pipeline's Kafka topics applied to the target.
+ *
+ * A batch (up to APPLY_BATCH_MAX records, APPLY_BATCH_BYTES or
+ * APPLY_BATCH_WAIT_MS) is applied in one target transaction together with
+ * the next offset of every partition it read (cdc_agent.offsets).
+ * Partitions are assigned from those stored offsets, so a crash at any
+ * instant neither loses nor repeats a change.  Kafka's committed offsets
+ * are only updated for monitoring.
+ *
+ * Records are applied in their order.  Consecutive records of one table
+ * with the same shape (upserts of the same columns, or deletes) go out as
+ * one multi-row statement (apply_sql.c); a key seen again starts a new
+ * statement, since one INSERT ... ON CONFLICT cannot touch a row twice.
+ */
+#include "apply/apply.h"
+
+#include "apply/apply_event.h"
+#include "apply/apply_keyless.h"
+#include "apply/apply_schema.h"
+#include "apply/apply_sql.h"
+#include "apply/apply_types.h"
+#include "pg/column_type.h"
+#include "pipeline/event_format.h"
+#include "kafka/kafka_in.h"
+#include "base/log.h"
+#include "pg/pgsql.h"
+#include "pipeline/pipeline_digest.h"
+#include "pipeline/table_select.h"
+#include "config/topo_values.h"
+#include "pipeline/event_counts.h"
+#include "pipeline/progress.h"
+#include "pipeline/progress_health.h"
+#include "pipeline/schema_mac.h"
+#include "pg/table_schema.h"
+#include "base/util.h"
+
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define APPLY_BATCH_MAX 5000
+#define APPLY_BATCH_WAIT_MS 200
+/* A batch also closes at this many bytes of records: large values (up to
+ * [kafka] max_message_bytes each) are held by the batch until it commits,
+ * so a few of them make a batch, not thousands. */
+#define APPLY_BATCH_BYTES ((size_t)16 << 20)
+#define APPLY_UPSERT_BATCHES 16 /* after a create met an existing key */
+#define RECONNECT_MAX_SEC 30
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* One change's values, converted before it joins a group. */
+struct row_values {
+	char *signature;           /* as row_group's */
+	struct strbuf *texts;      /* per table column */
+	enum apply_value *kinds;
+	size_t cap;                /* columns allocated */
+	struct strbuf key;         /* the key's values, to spot a key seen again */
+	struct strbuf why;
+};
+
+/* A topic of the pipeline and the table it carries, from the topology: a
+ * record is applied to that table only, whatever its source block says. */
+struct route {
+	char *topic;                  /* owned */
+	const struct table_ref *table; /* the topology's */
+	size_t count_idx;             /* its table's event_counts index */
+	struct target_table *tt;      /* its target table once known (a->tables owns it) */
+	bool in_batch;                /* listed in a->batch_routes */
+};
+
+struct apply {
+	const struct pipeline_cfg *pipe;
+	const struct target_cfg *tgt;
+	const char *state_dir;
+	char *label;
+	struct route *routes;
+	size_t nroutes;
+	struct strmap route_of;    /* topic -> index in routes: per record, whatever the tables */
+	size_t *batch_routes;      /* routes with events in the batch (their batch_ops) */
+	size_t nbatch_routes;
+	struct kafka_in *in;         /* the pipeline's consumer (kafka_in.h) */
+	PGconn *db;
+	struct apply_schema schema;  /* the target tables, their schema changes */
+	rd_kafka_message_t **batch;  /* APPLY_BATCH_MAX slots */
+	size_t nbatch;
+	size_t *batch_ends;          /* APPLY_BATCH_MAX slots: batch_ends_find */
+	size_t nbatch_ends;
+	struct row_group group;
+	struct row_values row;     /* buffers reused from change to change */
+	struct apply_event ev;     /* the record being applied (buffers reused) */
+	bool failed;
+	bool refused;              /* failed on a record, not on a connection */
+	/* Creates go out as plain INSERTs, which cost the server half as
+	 * much as INSERT ... ON CONFLICT (docs/ARCHITECTURE.md); a key the
+	 * target already has (a replay after a crash) fails the batch, which
+	 * is applied again with upserts, and so are the next batches. */
+	bool plain_creates;        /* this attempt of the batch may */
+	bool create_conflict;      /* a plain INSERT hit an existing key */
+	int upsert_batches;        /* batches still to upsert after one did */
+	struct progress_writer progress; /* for status: counted once a batch commits */
+	uint64_t batch_events;           /* change events of the batch being applied */
+	int64_t batch_last_ms;           /* source ts_ms of its last one */
+	/* Events since the pipeline was created, by table and op: stored in
+	 * cdc_agent.event_counts in each batch's transaction, so a batch
+	 * applied again after a crash is counted once (event_counts.h). */
+	struct event_counts counts;
+	uint64_t *batch_ops;             /* per route, EVENT_OPS each: this batch's */
+	bool drained;                    /* the last poll found nothing to apply */
+	struct apply_types_seen types_seen; /* headers whose enum labels the target has */
+	struct schema_mac *mac;          /* authenticates capture's cdc.columns headers */
+	char *trusted_topic;             /* the last header that verified, to not */
+	char *trusted_header;            /* compute its mac again for every event */
+	size_t trusted_len;
+};
+
+/* "apply p1: topic t partition 0 offset 12" for errors about a record. */
+static void record_error(struct apply *a, const rd_kafka_message_t *m, const char *fmt, ...)
+	PRINTF_LIKE(3, 4);
+
+/* Also marks apply as stopped by a record (or the target's answer to it)
+ * rather than by a lost connection: starting again cannot help. */
+static void record_error(struct apply *a, const rd_kafka_message_t *m, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	log_error("%s: topic %s partition %d offset %lld: %s", a->label, rd_kafka_topic_name(m->rkt),
+		  (int)m->partition, (long long)m->offset, msg);
+	free(msg);
+	a->refused = a->refused || (PQstatus(a->db) == CONNECTION_OK && !stop_requested);
+}
+
+/* ---- offsets in the target ----------------------------------------------- */
+
+static bool offsets_tables_create(struct apply *a);
+
+/* Two applies into one target starting together would both create the
+ * tables (CREATE ... IF NOT EXISTS is no lock: the second fails on the
+ * catalog's unique index): one at a time, under a transaction lock. */
+static bool offsets_table_ensure(struct apply *a)
+{
+	bool ok = pgsql_exec(a->db, a->label, "BEGIN") &&
+		  pgsql_exec(a->db, a->label,
+			     "SELECT pg_advisory_xact_lock(hashtext('cdc_agent schema'))") &&
+		  offsets_tables_create(a) && pgsql_exec(a->db, a->label, "COMMIT");
+
+	if (!ok)
+		pgsql_rollback(a->db);
+	return ok;
+}
+
+static bool offsets_tables_create(struct apply *a)
+{
+	return pgsql_exec(a->db, a->label, "CREATE SCHEMA IF NOT EXISTS cdc_agent") &&
+	       pgsql_exec(a->db, a->label,
+			  "CREATE TABLE IF NOT EXISTS cdc_agent.offsets ("
+			  " pipeline text NOT NULL, topic text NOT NULL, partition int NOT NULL,"
+			  " next_offset bigint NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),"
+			  " PRIMARY KEY (pipeline, topic, partition))") &&
+	       /* Its own table, not columns of offsets: a target made by an
+		* older version gains it with the same idempotent statement. */
+	       pgsql_exec(a->db, a->label,
+			  "CREATE TABLE IF NOT EXISTS cdc_agent.event_counts ("
+			  " pipeline text NOT NULL, table_name text NOT NULL, op text NOT NULL,"
+			  " events bigint NOT NULL, PRIMARY KEY (pipeline, table_name, op))") &&
+	       apply_schema_store_ensure(&a->schema) &&
+	       keyless_positions_ensure(a->db, a->label);
+}
+
+/* The counts stored so far; each route learns its table's index. */
+static bool counts_load(struct apply *a)
+{
+	const char *params[] = { a->pipe->name };
+	PGresult *res;
+
+	for (size_t i = 0; i < a->nroutes; i++) {
+		char *name = table_ref_text(a->routes[i].table);
+
+		a->routes[i].count_idx = event_counts_index(&a->counts, name);
+		free(name);
+	}
+	if (!pgsql_query(a->db, a->label,
+			 "SELECT table_name, op, events FROM cdc_agent.event_counts WHERE pipeline = $1",
+			 1, params, &res))
+		return false; /* errors already logged */
+	for (int r = 0; r < PQntuples(res); r++) {
+		const char *op = PQgetvalue(res, r, 1);
+		int idx = strlen(op) == 1 ? event_op_index(op[0]) : -1;
+
+		if (idx >= 0)
+			event_counts_get(&a->counts, PQgetvalue(res, r, 0))->op[idx] +=
+				strtoull(PQgetvalue(res, r, 2), NULL, 10);
+	}
+	PQclear(res);
+	return true;
+}
+
+/* Adds the batch's counts in its transaction: one statement, whatever the
+ * tables and ops. */
+static bool counts_store(struct apply *a)
+{
+	struct strbuf tables, ops, ns;
+	const char *params[4];
+	bool any = false, ok = true;
+	PGresult *res;
+
+	strbuf_init(&tables);
+	strbuf_init(&ops);
+	strbuf_init(&ns);
+	for (size_t b = 0; b < a->nbatch_routes; b++)
+		for (int op = 0; op < EVENT_OPS; op++) {
+			size_t r = a->batch_routes[b];
+			uint64_t n = a->batch_ops[r * EVENT_OPS + (size_t)op];
+			const char *name = a->counts.t[a->routes[r].count_idx].table;
+
+			if (n == 0)
+				continue;
+			strbuf_adds(&tables, any ? "," : "{");
+			apply_sql_array_add(&tables, name, strlen(name));
+			strbuf_addf(&ops, "%s%c", any ? "," : "{", event_op_codes[op]);
+			strbuf_addf(&ns, "%s%llu", any ? "," : "{", (unsigned long long)n);
+			any = true;
+		}
+	if (any) {
+		strbuf_adds(&tables, "}");
+		strbuf_adds(&ops, "}");
+		strbuf_adds(&ns, "}");
+		params[0] = a->pipe->name;
+		params[1] = tables.data;
+		params[2] = ops.data;
+		params[3] = ns.data;
+		ok = pgsql_query(a->db, a->label,
+				 "INSERT INTO cdc_agent.event_counts AS e (pipeline, table_name, op, events) "
+				 "SELECT $1, t, o, n FROM unnest($2::text[], $3::text[], $4::bigint[]) AS u(t, o, n) "
+				 "ON CONFLICT (pipeline, table_name, op) DO UPDATE SET events = e.events + EXCLUDED.events",
+				 4, params, &res);
+		if (ok)
+			PQclear(res);
+	}
+	strbuf_fini(&tables);
+	strbuf_fini(&ops);
+	strbuf_fini(&ns);
+	return ok;
+}
+
+/* Sets each assigned partition's start to the offset stored with the data. */
+static bool offsets_load(struct apply *a, rd_kafka_topic_partition_list_t *parts)
+{
+	for (int i = 0; i < parts->cnt; i++) {
+		char part[16];
+		const char *params[] = { a->pipe->name, parts->elems[i].topic, part };
+		char *next = NULL;
+
+		snprintf(part, sizeof(part), "%d", (int)parts->elems[i].partition);
+		if (!pgsql_query_value(a->db, a->label,
+				       "SELECT next_offset FROM cdc_agent.offsets "
+				       "WHERE pipeline = $1 AND topic = $2 AND partition = $3",
+				       3, params, &next))
+			return false; /* errors already logged */
+		parts->elems[i].offset = next ? strtoll(next, NULL, 10) : RD_KAFKA_OFFSET_BEGINNING;
+		log_info("%s: topic %s partition %d: resuming at %s", a->label,
+			 parts->elems[i].topic, (int)parts->elems[i].partition,
+			 next ? next : "the beginning");
+		free(next);
+	}
+	return true;
+}
+
+/* Whether batch[i] is the last record of its partition in the batch. */
+/* The batch's last record of each partition it holds (batch_ends), found
+ * once per batch through a hash: with records of many tables (topics) in a
+ * batch, a scan per record would grow with them. */
+static void batch_ends_find(struct apply *a)
+{
+	struct strmap seen = { 0 };
+
+	a->nbatch_ends = 0;
+	for (size_t i = a->nbatch; i-- > 0;) {
+		const rd_kafka_message_t *m = a->batch[i];
+		struct { const void *rkt; int32_t partition; } key;
+		size_t any;
+
+		memset(&key, 0, sizeof(key)); /* padding too: the key is hashed as bytes */
+		key.rkt = m->rkt;
+		key.partition = m->partition;
+		if (strmap_get(&seen, &key, sizeof(key), &any))
+			continue;
+		strmap_put(&seen, &key, sizeof(key), i);
+		a->batch_ends[a->nbatch_ends++] = i;
+	}
+	strmap_fini(&seen);
+}
+
+/* Each partition's next offset, in the batch's transaction: one statement,
+ * whatever the partitions. */
+static bool offsets_store(struct apply *a)
+{
+	struct strbuf topics, parts, nexts;
+	const char *params[4];
+	PGresult *res;
+	bool ok;
+
+	if (a->nbatch_ends == 0)
+		return true;
+	strbuf_init(&topics);
+	strbuf_init(&parts);
+	strbuf_init(&nexts);
+	for (size_t e = 0; e < a->nbatch_ends; e++) {
+		const rd_kafka_message_t *m = a->batch[a->batch_ends[e]];
+		const char *topic = rd_kafka_topic_name(m->rkt);
+
+		strbuf_adds(&topics, e ? "," : "{");
+		apply_sql_array_add(&topics, topic, strlen(topic));
+		strbuf_addf(&parts, "%s%d", e ? "," : "{", (int)m->partition);
+		strbuf_addf(&nexts, "%s%lld", e ? "," : "{", (long long)m->offset + 1);
+	}
+	strbuf_adds(&topics, "}");
+	strbuf_adds(&parts, "}");
+	strbuf_adds(&nexts, "}");
+	params[0] = a->pipe->name;
+	params[1] = topics.data;
+	params[2] = parts.data;
+	params[3] = nexts.data;
+	ok = pgsql_query(a->db, a->label,
+			 "INSERT INTO cdc_agent.offsets (pipeline, topic, partition, next_offset) "
+			 "SELECT $1, t, p, n FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, n) "
+			 "ON CONFLICT (pipeline, topic, partition) "
+			 "DO UPDATE SET next_offset = EXCLUDED.next_offset, applied_at = now()",
+			 4, params, &res);
+	if (ok)
+		PQclear(res);
+	strbuf_fini(&topics);
+	strbuf_fini(&parts);
+	strbuf_fini(&nexts);
+	return ok; /* errors already logged */
+}
+
+/* ---- statements ------------------------------------------------------------------ */
+
+/* Each column's name quoted for the statements of tt; caller frees with
+ * columns_quoted_free. */
+static char **columns_quoted(PGconn *db, const struct table_schema *ts)
+{
+	char **cols = xcalloc(ts->ncols, sizeof(*cols));
+
+	for (size_t c = 0; c < ts->ncols; c++)
+		cols[c] = pgsql_quote_ident(db, ts->cols[c].name);
+	return cols;
+}
+
+static void columns_quoted_free(char **cols, size_t ncols)
+{
+	for (size_t c = 0; c < ncols; c++)
+		free(cols[c]);
+	free(cols);
+}
+
+static bool group_flush(struct apply *a)
+{
+	struct row_group *g = &a->group;
+	const char **params;
+	size_t n, ncols;
+	char **cols, *sql;
+	PGresult *res;
+	bool ok, plain, upsert;
+
+	if (!g->tt || g->nrows == 0) {
+		apply_sql_group_reset(g);
+		return true;
+	}
+	ncols = g->tt->ts->ncols;
+	params = xcalloc(ncols, sizeof(*params));
+	n = apply_sql_group_params(g, params);
+	plain = a->plain_creates && g->creates_only && !g->delete;
+	upsert = a->tgt->insert_mode != INSERT_MODE_INSERT && !plain;
+	cols = columns_quoted(a->db, g->tt->ts);
+	sql = apply_sql_group_statement(g, (const char *const *)cols, upsert);
+	columns_quoted_free(cols, ncols);
+	if (plain)
+		ok = pgsql_query_unless(a->db, a->label, sql, (int)n, params, "23505",
+					&a->create_conflict, &res);
+	else
+		ok = pgsql_query(a->db, a->label, sql, (int)n, params, &res);
+	PQclear(res);
+	free(sql);
+	free(params);
+	apply_sql_group_reset(g);
+	return ok;
+}
+
+static void row_values_reserve(struct row_values *r, size_t ncols)
+{
+	if (ncols <= r->cap)
+		return;
+	r->signature = xrealloc(r->signature, ncols + 1);
+	r->texts = xrealloc(r->texts, ncols * sizeof(*r->texts));
+	r->kinds = xrealloc(r->kinds, ncols * sizeof(*r->kinds));
+	for (size_t c = r->cap; c < ncols; c++)
+		strbuf_init(&r->texts[c]);
+	if (r->cap == 0) {
+		strbuf_init(&r->key);
+		strbuf_init(&r->why);
+	}
+	r->cap = ncols;
+}
+
+static void row_values_fini(struct row_values *r)
+{
+	for (size_t c = 0; c < r->cap; c++)
+		strbuf_fini(&r->texts[c]);
+	if (r->cap) {
+		strbuf_fini(&r->key);
+		strbuf_fini(&r->why);
+	}
+	free(r->signature);
+	free(r->texts);
+	free(r->kinds);
+	memset(r, 0, sizeof(*r));
+}
+
+/* The change's values for the table's columns into a->row. */
+static bool row_values_read(struct apply *a, const struct target_table *tt,
+			    const struct apply_event *ev, const rd_kafka_message_t *m)
+{
+	const struct table_schema *ts = tt->ts;
+	struct row_values *r = &a->row;
+	bool delete = ev->op == 'd';
+
+	row_values_reserve(r, ts->ncols);
+	r->key.len = 0;
+	r->key.data[0] = '\0';
+	r->signature[ts->ncols] = '\0';
+	for (size_t c = 0; c < ts->ncols; c++) {
+		const struct event_field *f = apply_schema_field(tt, ev, c);
+
+		r->signature[c] = '0';
+		if (!f || (delete && !ts->cols[c].key_position))
+			continue;
+		r->why.len = 0;
+		if (!apply_event_value(f, &ts->cols[c], &r->texts[c], &r->kinds[c], &r->why)) {
+			record_error(a, m, "column %s: %s", f->name, r->why.data);
+			return false;
+		}
+		if (r->kinds[c] == APPLY_VALUE_UNCHANGED) {
+			if (ts->cols[c].key_position) {
+				record_error(a, m, "key column %s has no value", f->name);
+				return false;
+			}
+			continue;
+		}
+		r->signature[c] = '1';
+		if (ts->cols[c].key_position) {
+			if (r->kinds[c] == APPLY_VALUE_TEXT)
+				strbuf_add(&r->key, r->texts[c].data, r->texts[c].len);
+			else
+				strbuf_add(&r->key, "\x1e", 1);
+			strbuf_add(&r->key, "\x1f", 1);
+		}
+	}
+	return true;
+}
+
+/* Adds one change to the group, flushing the group first when the change
+ * does not fit in it. */
+static bool group_add(struct apply *a, struct target_table *tt, const struct apply_event *ev,
+		      const rd_kafka_message_t *m)
+{
+	struct row_group *g = &a->group;
+	struct row_values *r = &a->row;
+
+	if (!row_values_read(a, tt, ev, m))
+		return false; /* errors already logged */
+	if (apply_sql_group_closed_to(g, tt, ev->op == 'd', r->signature, r->key.data, r->key.len) &&
+	    !group_flush(a))
+		return false; /* errors already logged */
+	apply_sql_group_add(g, tt, ev->op, r->signature, r->kinds, r->texts, r->key.data, r->key.len);
+	return true;
+}
+
+/* Before DDL (apply_schema.h): the rows held go out with the old shape. */
+static bool schema_flush(void *ctx)
+{
+	return group_flush(ctx);
+}
+
+/* ---- batches ------------------------------------------------------------------------- */
+
+static const char *header(const rd_kafka_message_t *m, const char *name, size_t *len)
+{
+	rd_kafka_headers_t *hdrs = NULL;
+	const void *value = NULL;
+
+	*len = 0;
+	if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+	    rd_kafka_header_get_last(hdrs, name, &value, len) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return NULL;
+	return value;
+}
+
+/* ---- routes: which table a record may change ---------------------------------------- */
+
+static void routes_init(struct apply *a)
+{
+	const struct source_cfg *src = a->pipe->source;
+
+	a->routes = xcalloc(src->tables.n, sizeof(*a->routes));
+	for (size_t i = 0; i < src->tables.n; i++) {
+		a->routes[i].topic = topology_topic(src, &src->tables.items[i]);
+		a->routes[i].table = &src->tables.items[i];
+		strmap_put(&a->route_of, a->routes[i].topic, strlen(a->routes[i].topic), i);
+	}
+	a->nroutes = src->tables.n;
+	a->batch_ops = xcalloc(src->tables.n * EVENT_OPS, sizeof(*a->batch_ops));
+	a->batch_routes = xcalloc(src->tables.n + 1, sizeof(*a->batch_routes));
+}
+
+static void routes_fini(struct apply *a)
+{
+	for (size_t i = 0; i < a->nroutes; i++)
+		free(a->routes[i].topic);
+	free(a->routes);
+	free(a->batch_ops);
+	free(a->batch_routes);
+	strmap_fini(&a->route_of);
+	a->batch_routes = NULL;
+	a->routes = NULL;
+	a->batch_ops = NULL;
+	a->nroutes = 0;
+}
+
+/* The table of the record's topic when its source block names that table;
+ * else the record is refused (logged): its topic is not the pipeline's, or
+ * it claims another table than its topic carries. */
+static const struct table_ref *record_table(struct apply *a, const rd_kafka_message_t *m,
+					    const struct apply_event *ev, size_t *route)
+{
+	const char *topic = rd_kafka_topic_name(m->rkt);
+	const struct table_ref *t;
+	char *claimed, *carried;
+
+	if (!strmap_get(&a->route_of, topic, strlen(topic), route)) {
+		record_error(a, m, "refused: the topic is not one of pipeline %s's", a->pipe->name);
+		return NULL;
+	}
+	t = a->routes[*route].table;
+	if (strcmp(t->schema, ev->schema) == 0 && strcmp(t->table, ev->table) == 0)
+		return t;
+	claimed = table_name_text(ev->schema, ev->table);
+	carried = table_ref_text(t);
+	record_error(a, m, "refused: its source block names table %s, but this topic carries %s",
+		     claimed, carried);
+	free(claimed);
+	free(carried);
+	return NULL;
+}
+
+/* A change of a table without a key: its own statement (apply_keyless.c),
+ * after the rows gathered so far, so the batch keeps its order; skipped
+ * when its cdc.position says it was applied already (a replay). */
+static bool keyless_change(struct apply *a, struct target_table *tt, struct apply_event *ev,
+			   const rd_kafka_message_t *m)
+{
+	struct keyless_target t = { a->db, a->label, tt->qualified, tt->ts, tt->cast_types };
+	char *name = table_name_text(tt->schema, tt->table);
+	size_t plen;
+	const char *pos = header(m, EVENT_HEADER_POSITION, &plen);
+	char *p = NULL;
+	struct strbuf why;
+	bool ok = true;
+
+	if (pos && !keyless_position_valid(pos, plen)) {
+		record_error(a, m, "refused: its " EVENT_HEADER_POSITION " header is not a position");
+		a->failed = true; /* the record itself is at fault: no retry */
+		free(name);
+		return false;
+	}
+	if (pos && !tt->keyless_loaded) {
+		ok = keyless_position_load(a->db, a->label, a->pipe->name, name, &tt->keyless_pos);
+		tt->keyless_loaded = ok;
+	}
+	if (ok && pos) {
+		p = xstrndup(pos, plen);
+		if (tt->keyless_pos && strcmp(p, tt->keyless_pos) <= 0) {
+			if (!tt->keyless_skipped)
+				log_info("%s: table %s: skipping changes applied already (sent again "
+					 "after a restart of capture), the first at %s, up to %s",
+					 a->label, tt->qualified, p, tt->keyless_pos);
+			tt->keyless_skipped = true;
+			free(p);
+			free(name);
+			return true;
+		}
+	}
+	ok = ok && group_flush(a);
+	strbuf_init(&why);
+	ok = ok && keyless_apply(&t, ev, &why);
+	if (!ok && why.len > 0) {
+		record_error(a, m, "%s", why.data);
+		a->failed = true; /* the record or the target's rows are at fault: no retry */
+	}
+	if (ok && p) {
+		ok = keyless_position_store(a->db, a->label, a->pipe->name, name, p);
+		free(tt->keyless_pos);
+		tt->keyless_pos = p;
+		p = NULL;
+	}
+	strbuf_fini(&why);
+	free(p);
+	free(name);
+	return ok;
+}
+
+/* Whether the record's cdc.columns header is capture's own (its mac
+ * verifies under the pipeline's key): only then are the SQL expressions it
+ * carries (defaults, CHECKs, generation expressions) used.  A header without
+ * a mac (Debezium's events) is read for names and types only; one whose mac
+ * does not verify is forged, or signed with another key, and stops apply. */
+static bool columns_trust(struct apply *a, const rd_kafka_message_t *m, const char *columns,
+			  size_t clen, bool *trusted)
+{
+	const char *topic = rd_kafka_topic_name(m->rkt);
+	size_t maclen;
+	const char *mac = header(m, EVENT_HEADER_COLUMNS_MAC, &maclen);
+
+	*trusted = false;
+	if (!columns || !mac)
+		return true;
+	if (a->trusted_header && a->trusted_len == clen && strcmp(a->trusted_topic, topic) == 0 &&
+	    memcmp(a->trusted_header, columns, clen) == 0) {
+		*trusted = true;
+		return true;
+	}
+	if (!schema_mac_verify(a->mac, topic, columns, clen, mac, maclen)) {
+		record_error(a, m, "the " EVENT_HEADER_COLUMNS " header fails its authentication: forged, or signed with another key than %s/schema-%s.key; stopping, nothing applied",
+			     a->state_dir, a->pipe->name);
+		return false;
+	}
+	free(a->trusted_topic);
+	free(a->trusted_header);
+	a->trusted_topic = xstrdup(topic);
+	a->trusted_header = xmalloc(clen ? clen : 1);
+	memcpy(a->trusted_header, columns, clen);
+	a->trusted_len = clen;
+	*trusted = true;
+	return true;
+}
+
+/* A record whose table or schema change the target cannot take: no retry.
+ * An empty why: its error was logged naming the record (apply_types.c). */
+static void schema_refused(struct apply *a, const rd_kafka_message_t *m, const struct strbuf *why)
+{
+	if (why->len)
+		record_error(a, m, "%s", why->data);
+	else
+		a->refused = a->refused || (PQstatus(a->db) == CONNECTION_OK && !stop_requested);
+	a->failed = true;
+}
+
+static bool apply_record(struct apply *a, const rd_kafka_message_t *m, bool one_by_one)
+{
+	const struct table_ref *table;
+	struct apply_event *ev = &a->ev;
+	struct strbuf why;
+	struct target_table *tt;
+	size_t ulen, clen, tlen;
+	const char *unchanged = header(m, EVENT_HEADER_UNCHANGED, &ulen);
+	const char *columns = header(m, EVENT_HEADER_COLUMNS, &clen);
+	const char *texts = header(m, EVENT_HEADER_TEXT, &tlen);
+	size_t route = 0;
+	int op;
+	bool ok;
+
+	strbuf_init(&why);
+	ok = apply_event_parse(m->key, m->key_len, m->payload, m->len, unchanged, ulen, columns,
+			       clen, ev, &why) &&
+	     apply_event_texts(ev, texts, tlen, &why);
+	if (!ok) {
+		record_error(a, m, "malformed event: %s", why.data);
+		a->failed = true; /* the record itself is at fault: no retry */
+	}
+	strbuf_fini(&why);
+	if (!ok || ev->op == 0)
+		return ok;
+	if (!columns_trust(a, m, columns, clen, &ev->schema_trusted)) {
+		a->failed = true; /* the record itself is at fault: no retry */
+		return false;
+	}
+	table = record_table(a, m, ev, &route);
+	if (!table) {
+		a->failed = true; /* the record itself is at fault: no retry */
+		return false;
+	}
+	a->batch_events++;
+	op = event_op_index(ev->op);
+	if (op >= 0)
+		a->batch_ops[route * EVENT_OPS + (size_t)op]++;
+	if (!a->routes[route].in_batch) {
+		a->routes[route].in_batch = true;
+		a->batch_routes[a->nbatch_routes++] = route;
+	}
+	if (ev->source_ts_ms > 0)
+		a->batch_last_ms = ev->source_ts_ms;
+	strbuf_init(&why);
+	a->schema.topic = rd_kafka_topic_name(m->rkt);
+	a->schema.partition = (int)m->partition;
+	a->schema.offset = m->offset;
+	/* The route keeps its table: no search per record, whatever the tables. */
+	tt = a->routes[route].tt ? a->routes[route].tt
+				 : apply_schema_table(&a->schema, table, ev, &why);
+	if (!tt && a->schema.failed)
+		schema_refused(a, m, &why);
+	if (!tt) {
+		strbuf_fini(&why);
+		return !a->failed;
+	}
+	a->routes[route].tt = tt;
+	if (tt->ts->nkey == 0) {
+		ok = ev->op == 'd' || ev->op == 't' || apply_schema_follow(&a->schema, tt, ev, &why);
+		if (!ok)
+			schema_refused(a, m, &why);
+		ok = ok && keyless_change(a, tt, ev, m);
+		if (!ok && one_by_one && !a->failed)
+			record_error(a, m, "the target refused this change (see the error above)");
+	} else if (ev->op == 't') {
+		char *sql = xasprintf("TRUNCATE %s", tt->qualified);
+
+		ok = group_flush(a) && pgsql_exec(a->db, a->label, sql);
+		free(sql);
+	} else {
+		ok = ev->op == 'd' || apply_schema_follow(&a->schema, tt, ev, &why);
+		if (!ok)
+			schema_refused(a, m, &why);
+		ok = ok && group_add(a, tt, ev, m);
+		if (ok && one_by_one)
+			ok = group_flush(a);
+		if (!ok && one_by_one && !a->failed)
+			record_error(a, m, "the target refused this change (see the error above)");
+	}
+	if (!ok && !a->create_conflict)
+		a->failed = true;
+	strbuf_fini(&why);
+	return ok;
+}
+
+/* Zeroes the counts of the routes the last attempt touched: the cost of
+ * a batch follows its events, not the pipeline's number of tables. */
+static void batch_routes_clear(struct apply *a)
+{
+	for (size_t b = 0; b < a->nbatch_routes; b++) {
+		struct route *r = &a->routes[a->batch_routes[b]];
+
+		memset(&a->batch_ops[a->batch_routes[b] * EVENT_OPS], 0,
+		       EVENT_OPS * sizeof(*a->batch_ops));
+		r->in_batch = false;
+	}
+	a->nbatch_routes = 0;
+}
+
+/* The target tables known are forgotten (a rolled-back batch's DDL, a new
+ * connection), and so are the routes' shortcuts to them. */
+static void schema_forget(struct apply *a)
+{
+	for (size_t i = 0; i < a->nroutes; i++)
+		a->routes[i].tt = NULL;
+	apply_schema_forget(&a->schema);
+}
+
+static bool batch_apply_once(struct apply *a, bool one_by_one)
+{
+	bool ok = pgsql_exec(a->db, a->label, "BEGIN");
+
+	a->batch_events = 0;
+	batch_routes_clear(a);
+	for (size_t i = 0; ok && i < a->nbatch; i++)
+		ok = apply_record(a, a->batch[i], one_by_one);
+	ok = ok && group_flush(a) && offsets_store(a) && counts_store(a) &&
+	     pgsql_exec(a->db, a->label, "COMMIT");
+	if (!ok) {
+		apply_sql_group_reset(&a->group);
+		pgsql_rollback(a->db);
+		schema_forget(a); /* DDL of the batch was rolled back too */
+	}
+	apply_schema_batch_end(&a->schema, ok);
+	return ok;
+}
+
+static void batch_release(struct apply *a)
+{
+	for (size_t i = 0; i < a->nbatch; i++)
+		rd_kafka_message_destroy(a->batch[i]);
+	a->nbatch = 0;
+}
+
+/* Kafka's committed offsets are for monitoring (consumer lag) only: the
+ * target holds the offsets that count.  The batch's go out with kafka_in's
+ * next commit (at most once a second: kafka_in_commit). */
+static void kafka_offsets_note(struct apply *a)
+{
+	for (size_t e = 0; e < a->nbatch_ends; e++)
+		kafka_in_note(a->in, a->batch[a->batch_ends[e]]);
+}
+
+/* The enum labels the batch's records need, added to the target's enums
+ * before its transaction (apply_types.h).  Labels are data: a header
+ * without a mac (Debezium's) is read too; a forged one stops apply here. */
+static bool types_prepare(struct apply *a)
+{
+	for (size_t i = 0; i < a->nbatch; i++) {
+		const rd_kafka_message_t *m = a->batch[i];
+		const char *topic = rd_kafka_topic_name(m->rkt);
+		const struct table_ref *t = NULL;
+		size_t len;
+		const char *columns = header(m, EVENT_HEADER_COLUMNS, &len);
+		char *where, *table;
+		bool ok, trusted;
+
+		if (!columns || apply_types_seen_has(&a->types_seen, columns, len))
+			continue; /* the usual case: a header seen before */
+		if (!columns_trust(a, m, columns, len, &trusted)) {
+			a->failed = true; /* forged: nothing of it is used */
+			return false;
+		}
+		for (size_t r = 0; r < a->nroutes && !t; r++)
+			if (strcmp(a->routes[r].topic, topic) == 0)
+				t = a->routes[r].table;
+		if (!t)
+			continue; /* refused when the record is applied */
+		where = xasprintf("%s: topic %s partition %d offset %lld", a->label, topic,
+				  (int)m->partition, (long long)m->offset);
+		table = table_ref_text(t);
+		ok = apply_types_labels_prepare(a->db, where, table, columns, len, a->tgt->auto_create,
+						&a->types_seen);
+		free(where);
+		free(table);
+		if (!ok) {
+			a->refused = PQstatus(a->db) == CONNECTION_OK && !stop_requested;
+			a->failed = true;
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Applies the batch; when the target refuses it, applies it again record by
+ * record to name the record at fault, then stops. */
+static bool batch_apply(struct apply *a)
+{
+	bool ok;
+
+	if (a->nbatch == 0)
+		return true;
+	batch_ends_find(a);
+	a->plain_creates = a->upsert_batches == 0 && a->tgt->insert_mode != INSERT_MODE_INSERT;
+	a->upsert_batches -= a->upsert_batches > 0;
+	a->create_conflict = false;
+	ok = types_prepare(a) && batch_apply_once(a, false);
+	if (!ok && a->create_conflict) {
+		log_info("%s: a create met a key the target already has (changes sent again after a restart?): applying the batch again with upserts",
+			 a->label);
+		a->plain_creates = false;
+		a->create_conflict = false;
+		a->upsert_batches = APPLY_UPSERT_BATCHES;
+		ok = batch_apply_once(a, false);
+	}
+	a->plain_creates = false;
+	/* One by one only finds a record at fault while the target answers. */
+	if (!ok && !a->failed && !stop_requested && PQstatus(a->db) == CONNECTION_OK) {
+		log_warn("%s: batch of %zu records failed; applying them one by one to find the one at fault",
+			 a->label, a->nbatch);
+		ok = batch_apply_once(a, true);
+	}
+	if (ok) {
+		kafka_offsets_note(a);
+		kafka_in_commit(a->in, false);
+		a->progress.p.events += a->batch_events;
+		for (size_t b = 0; b < a->nbatch_routes; b++)
+			for (int op = 0; op < EVENT_OPS; op++) {
+				size_t r = a->batch_routes[b];
+
+				a->counts.t[a->routes[r].count_idx].op[op] +=
+					a->batch_ops[r * EVENT_OPS + (size_t)op];
+			}
+		if (a->batch_last_ms > 0)
+			a->progress.p.last_event_usec = a->batch_last_ms * 1000;
+		log_debug("%s: applied %zu records", a->label, a->nbatch);
+	}
+	batch_release(a);
+	return ok;
+}
+
+/* ---- the consumer ------------------------------------------------------------------------ */
+
+/* kafka_in's on_assign: each partition starts at the offset stored with the
+ * data.  The target away: apply fails, and reconnect assigns them. */
+static bool partitions_assigned(void *ctx, rd_kafka_topic_partition_list_t *parts)
+{
+	struct apply *a = ctx;
+
+	if (offsets_load(a, parts))
+		return true;
+	a->failed = true;
+	return false; /* errors already logged */
+}
+
+/* kafka_in's on_revoke: the open batch is not applied, so not stored. */
+static void partitions_revoked(void *ctx)
+{
+	batch_release(ctx);
+}
+
+/* The consumer of the pipeline's topics, in its group. */
+static bool consumer_new(struct apply *a, const struct topology *topo)
+{
+	const struct kafka_in_hooks hooks = {
+		.on_assign = partitions_assigned,
+		.on_revoke = partitions_revoked,
+		.ctx = a,
+	};
+	struct strlist topics = { 0 };
+	char *group = kafka_in_group(a->pipe->name);
+	bool ok;
+
+	for (size_t i = 0; i < a->nroutes; i++)
+		strlist_add(&topics, a->routes[i].topic);
+	ok = kafka_in_new(&topo->kafka, a->label, group, &topics, &hooks, &a->in);
+	strlist_fini(&topics);
+	free(group);
+	return ok; /* errors already logged */
+}
+
+/* The offset apply stored for m's partition lies outside its log: records
+ * were removed by retention before apply read them (or the topic was made
+ * anew).  Going on would skip them silently: stop, saying what was lost. */
+static void offset_gap(struct apply *a, const rd_kafka_message_t *m)
+{
+	const char *topic = rd_kafka_topic_name(m->rkt);
+	int64_t low, high;
+
+	kafka_in_watermarks(a->in, topic, m->partition, &low, &high);
+	log_error("%s: topic %s partition %d: the stored offset %lld is outside the partition's log (offsets %lld..%lld): records were removed before apply read them; stopping (to go on past the gap, losing them: cdc-agent accept-gap %s --yes)",
+		  a->label, topic, (int)m->partition, (long long)m->offset, (long long)low,
+		  (long long)high, a->pipe->name);
+	a->failed = true;
+	a->refused = true;
+}
+
+static bool consume_loop(struct apply *a)
+{
+	long long batch_started = 0;
+	size_t batch_bytes = 0;
+
+	while (!stop_requested && !a->failed) {
+		/* With a batch open, only take what is already there: a batch
+		 * closes as soon as the consumer's queue runs dry, so a quiet
+		 * pipeline does not wait for the batch timer. */
+		rd_kafka_message_t *m = kafka_in_poll(a->in, a->nbatch ? 0 : 100);
+
+		if (m && m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
+			offset_gap(a, m);
+			rd_kafka_message_destroy(m);
+			return false;
+		}
+		if (m && m->err) {
+			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				log_warn("%s: Kafka: %s", a->label, rd_kafka_message_errstr(m));
+			rd_kafka_message_destroy(m);
+			m = NULL;
+		}
+		if (m) {
+			if (a->nbatch == 0) {
+				batch_started = mono_ms();
+				batch_bytes = 0;
+			}
+			a->batch[a->nbatch++] = m;
+			batch_bytes += m->len + m->key_len;
+		}
+		if (a->nbatch > 0 && (a->nbatch >= APPLY_BATCH_MAX || !m ||
+				      batch_bytes >= APPLY_BATCH_BYTES ||
+				      mono_ms() - batch_started >= APPLY_BATCH_WAIT_MS)) {
+			if (!batch_apply(a))
+				return false; /* errors already logged */
+		} else if (m) {
+			continue; /* the progress file is written between batches */
+		}
+		a->drained = !m && a->nbatch == 0;
+		progress_writer_tick(&a->progress, false);
+	}
+	/* Stopped: the open batch is left unapplied, so its offsets unstored;
+	 * the next apply reads it again. */
+	return !a->failed;
+}
+
+/* ---- the target away: reconnecting ----------------------------------------------------- */
+
+/* The batch failed because the connection to the target is gone (a restart,
+ * a network cut), not because of a record: worth reconnecting. */
+static bool target_lost(const struct apply *a)
+{
+	return !a->refused && (!a->db || PQstatus(a->db) != CONNECTION_OK);
+}
+
+static void state_set(struct apply *a, const char *state)
+{
+	progress_state_set(&a->progress, state);
+	progress_writer_tick(&a->progress, true);
+}
+
+/* Waits, connects again and restarts the partitions at the offsets stored
+ * in the target, with waits from 1 s doubling up to RECONNECT_MAX_SEC, as
+ * capture does with its source.  False when stopped meanwhile. */
+static bool reconnect(struct apply *a)
+{
+	int backoff = 1;
+
+	batch_release(a); /* fetched again from the stored offsets */
+	PQfinish(a->db);
+	a->db = NULL;
+	/* The same error again and again is FAILED in status (status_state.c),
+	 * though apply keeps trying. */
+	progress_error_note(&a->progress, ERROR_TARGET_CONNECTION, NULL);
+	state_set(a, "reconnecting");
+	while (!stop_requested) {
+		log_warn("%s: reconnecting to target %s (%s) in %d s", a->label, a->tgt->name,
+			 pgsql_where(&a->tgt->pg, PG_AS_USER), backoff);
+		for (int i = 0; i < backoff * 10 && !stop_requested; i++) {
+			progress_writer_tick(&a->progress, false);
+			usleep(100 * 1000);
+		}
+		if (stop_requested)
+			break;
+		a->db = pgsql_connect_capture(a->label, &a->tgt->pg, false);
+		a->schema.db = a->db;
+		schema_forget(a);
+		/* The target's counts again: a COMMIT whose answer was lost
+		 * may have counted the last batch there. */
+		event_counts_fini(&a->counts);
+		event_counts_init(&a->counts);
+		if (a->db && offsets_table_ensure(a) && counts_load(a) && kafka_in_reassign(a->in)) {
+			log_info("%s: reconnected to target %s", a->label, a->tgt->name);
+			a->failed = false;
+			a->create_conflict = false;
+			progress_error_clear(&a->progress, ERROR_TARGET_CONNECTION);
+			state_set(a, "consuming");
+			return true;
+		}
+		progress_error_note(&a->progress, ERROR_TARGET_CONNECTION, NULL);
+		PQfinish(a->db);
+		a->db = NULL;
+		backoff = backoff * 2 > RECONNECT_MAX_SEC ? RECONNECT_MAX_SEC : backoff * 2;
+	}
+	return false;
+}
+
+/* Milliseconds behind the source from apply's own view: 0 when its last
+ * poll found nothing, else now - the source commit time of the last event
+ * applied; -1 when unknown.  status.c prefers the lag in Kafka when it can
+ * ask (a stopped apply writes nothing). */
+static int64_t behind_source_ms(const struct apply *a)
+{
+	if (a->drained)
+		return 0;
+	if (!a->progress.p.last_event_usec)
+		return -1;
+	return (wall_usec() - a->progress.p.last_event_usec) / 1000;
+}
+
+/* The progress members of docs/STATUS.md, once a second (progress.h). */
+static void progress_refresh(struct progress_writer *w, void *ctx)
+{
+	struct apply *a = ctx;
+	int64_t behind = behind_source_ms(a);
+
+	progress_writer_set(w, "events_total",
+			    json_integer((json_int_t)event_counts_total(&a->counts)));
+	progress_writer_set(w, "events_by_table", event_counts_json(&a->counts));
+	progress_writer_set(w, "behind_source_ms", behind >= 0 ? json_integer(behind) : json_null());
+	progress_writer_set(w, "schema_changes_total", json_integer((json_int_t)a->schema.changes));
+	progress_writer_set(w, "last_schema_change",
+			    a->schema.last_change
+				    ? json_pack("{s:s, s:I}", "change", a->schema.last_change,
+						"at_usec", (json_int_t)a->schema.last_change_usec)
+				    : json_null());
+}
+
+enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg *pipe)
+{
+	struct apply a = { 0 };
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+	bool ok;
+
+	a.pipe = pipe;
+	a.tgt = pipe->target;
+	a.label = xasprintf("apply %s", pipe->name);
+	apply_event_init(&a.ev);
+	apply_schema_init(&a.schema, a.label, pipe);
+	a.schema.flush = schema_flush;
+	a.schema.flush_ctx = &a;
+	apply_sql_group_init(&a.group);
+	a.batch = xcalloc(APPLY_BATCH_MAX, sizeof(*a.batch));
+	a.batch_ends = xcalloc(APPLY_BATCH_MAX, sizeof(*a.batch_ends));
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	/* No wait on the target outlasts a stop request. */
+	pgsql_stop_on(&stop_requested);
+	progress_writer_init(&a.progress, topo->agent.state_dir, "apply", pipe->name);
+	/* With patterns, the source's catalog says which tables (and so
+	 * topics) are the pipeline's, as it says it to capture. */
+	bool resolved = table_select_resolve_as(pipe->source, a.label, PG_AS_USER);
+
+	ok = resolved;
+	routes_init(&a);
+	progress_writer_set(&a.progress, "config_digest", pipeline_config_digest_json(topo, pipe, "apply"));
+	progress_state_set(&a.progress, "starting");
+	progress_writer_tick(&a.progress, true);
+	/* At the first start, failing fast shows a wrong setting at once;
+	 * once running, a target that went away is waited for. */
+	a.state_dir = topo->agent.state_dir;
+	ok = ok && schema_mac_open(a.state_dir, pipe->name, &a.mac);
+	if (ok)
+		a.db = pgsql_connect_capture(a.label, &a.tgt->pg, false);
+	a.schema.db = a.db;
+	ok = ok && a.db && offsets_table_ensure(&a) && counts_load(&a) && consumer_new(&a, topo);
+	a.progress.refresh = progress_refresh;
+	a.progress.refresh_ctx = &a;
+	if (ok) {
+		struct strbuf topics;
+
+		/* The topics themselves: a table added later is consumed after
+		 * the restart its new configuration brings, not before. */
+		strbuf_init(&topics);
+		for (size_t i = 0; i < a.nroutes; i++)
+			strbuf_addf(&topics, "%s%s", i ? ", " : "", a.routes[i].topic);
+		log_info("%s: consuming %s into %s", a.label, topics.data, a.tgt->pg.dbname);
+		strbuf_fini(&topics);
+		progress_state_set(&a.progress, "consuming");
+	}
+	while (ok && !(ok = consume_loop(&a)) && !stop_requested && target_lost(&a))
+		ok = reconnect(&a);
+	/* Stopped on request: whatever was cut short was rolled back. */
+	if (stop_requested && !a.refused)
+		ok = true;
+	if (ok)
+		progress_state_set(&a.progress, "stopping"); /* a clean end (status: STOPPED) */
+	else if (a.refused)
+		progress_error_note(&a.progress, ERROR_REFUSED_RECORD, NULL);
+	else if (!resolved)
+		progress_error_note(&a.progress, ERROR_SOURCE_CONNECTION, NULL);
+	else if (!a.db || PQstatus(a.db) != CONNECTION_OK)
+		progress_error_note(&a.progress, ERROR_TARGET_CONNECTION, NULL);
+	progress_refresh(&a.progress, &a); /* the last write comes after the cleanup */
+	a.progress.refresh = NULL;
+	event_counts_fini(&a.counts);
+	batch_release(&a);
+	free(a.batch);
+	free(a.batch_ends);
+	apply_sql_group_fini(&a.group);
+	row_values_fini(&a.row);
+	apply_event_fini(&a.ev);
+	apply_schema_fini(&a.schema);
+	apply_types_seen_fini(&a.types_seen);
+	routes_fini(&a);
+	kafka_in_free(a.in);
+	PQfinish(a.db);
+	schema_mac_free(a.mac);
+	free(a.trusted_topic);
+	free(a.trusted_header);
+	free(a.label);
+	progress_writer_fini(&a.progress, !ok);
+	return ok ? APPLY_END_STOPPED : a.refused ? APPLY_END_REFUSED : APPLY_END_FAILED;
+}

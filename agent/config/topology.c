@@ -1,0 +1,1023 @@
+/*
+ * agent/topology.c: loads cdc-agent.ini into a typed, validated topology.
+ *
+ * read_file() splits lines into sections, keys and values as inih would
+ * (inih itself is not used: its lines end at 199 bytes), keeping the line
+ * of each key and of each continuation line for FILE:LINE errors.  The
+ * schema tables below drive parsing, defaults and "did you mean"
+ * suggestions.
+ */
+#include "config/topology.h"
+
+#include "base/log.h"
+#include "config/kafka_limits.h"
+#include "config/topo_values.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- schema ---------------------------------------------------------- */
+
+/* The option enums' name tables (topology.h): indexed by value, so an
+ * enum's order is no part of a key's meaning.  A value added without its
+ * name fails the build (a hole in the middle fails test_topology);
+ * value_parse stores the enum through an int. */
+#define ENUM_NAMES(type, count, ...)                                                        \
+	const char *const type##_names[] = { __VA_ARGS__ };                                 \
+	_Static_assert(ARRAY_LEN(type##_names) == (count), #type "_names: a name a value"); \
+	_Static_assert(sizeof(enum type) == sizeof(int), "enum " #type " is an int")
+
+ENUM_NAMES(kafka_mode, KAFKA_MODE_COUNT,
+	   [KAFKA_MODE_ZOOKEEPER] = "zookeeper", [KAFKA_MODE_KRAFT] = "kraft");
+ENUM_NAMES(kafka_compression, KAFKA_COMPRESSION_COUNT,
+	   [KAFKA_COMPRESSION_LZ4] = "lz4", [KAFKA_COMPRESSION_NONE] = "none",
+	   [KAFKA_COMPRESSION_ZSTD] = "zstd", [KAFKA_COMPRESSION_SNAPPY] = "snappy",
+	   [KAFKA_COMPRESSION_GZIP] = "gzip");
+ENUM_NAMES(manage_hba, MANAGE_HBA_COUNT,
+	   [MANAGE_HBA_AUTO] = "auto", [MANAGE_HBA_YES] = "yes", [MANAGE_HBA_NO] = "no");
+ENUM_NAMES(snapshot_mode, SNAPSHOT_MODE_COUNT,
+	   [SNAPSHOT_INITIAL] = "initial", [SNAPSHOT_NEVER] = "never",
+	   [SNAPSHOT_INITIAL_ONLY] = "initial_only", [SNAPSHOT_WHEN_NEEDED] = "when_needed");
+ENUM_NAMES(decimal_mode, DECIMAL_MODE_COUNT,
+	   [DECIMAL_STRING] = "string", [DECIMAL_PRECISE] = "precise",
+	   [DECIMAL_DOUBLE] = "double");
+ENUM_NAMES(interval_mode, INTERVAL_MODE_COUNT,
+	   [INTERVAL_NUMERIC] = "numeric", [INTERVAL_STRING] = "string");
+ENUM_NAMES(insert_mode, INSERT_MODE_COUNT,
+	   [INSERT_MODE_UPSERT] = "upsert", [INSERT_MODE_INSERT] = "insert");
+ENUM_NAMES(schema_changes, SCHEMA_CHANGES_COUNT,
+	   [SCHEMA_CHANGES_FOLLOW] = "follow", [SCHEMA_CHANGES_ADDITIVE] = "additive");
+
+#define KEY(st, key, type, field, req, def) \
+	{ key, type, offsetof(struct st, field), req, def, NULL, 0, 0, 0 }
+/* names: an enum's name table (the field's type is that enum). */
+#define KEY_ENUM(st, key, field, def, names) \
+	{ key, V_ENUM, offsetof(struct st, field), false, def, names, ARRAY_LEN(names), 0, 0 }
+#define KEY_INT(st, key, field, def, lo, hi) \
+	{ key, V_INT, offsetof(struct st, field), false, def, NULL, 0, lo, hi }
+#define KEY_SIZE(st, key, field, def, lo) \
+	{ key, V_SIZE, offsetof(struct st, field), false, def, NULL, 0, lo, 0 }
+#define KEY_SIZE_RANGE(st, key, field, def, lo, hi) \
+	{ key, V_SIZE, offsetof(struct st, field), false, def, NULL, 0, lo, hi }
+
+/* Keys shared by [source] and [target]: how to reach the server. */
+#define PG_SERVER_KEYS(st, admin_db_default)                                          \
+	KEY(st, "host", V_HOST, pg.host, true, NULL),                                  \
+	KEY(st, "port", V_PORT, pg.port, false, "5432"),                               \
+	KEY(st, "dbname", V_PG_NAME, pg.dbname, true, NULL),                           \
+	KEY(st, "user", V_PG_NAME, pg.user, true, NULL),                               \
+	KEY(st, "password_file", V_SECRET_FILE, pg.password_file, true, NULL),         \
+	KEY(st, "admin_user", V_PG_NAME, pg.admin_user, false, "postgres"),            \
+	KEY(st, "admin_password_file", V_SECRET_FILE, pg.admin_password_file, false,   \
+	    NULL),                                                                     \
+	KEY(st, "admin_host", V_HOST, pg.admin_host, false, NULL),                     \
+	KEY(st, "admin_port", V_PORT, pg.admin_port, false, NULL),                     \
+	KEY(st, "admin_dbname", V_PG_NAME, pg.admin_dbname, false, admin_db_default),  \
+	KEY(st, "service", V_UNIT, pg.service, false, NULL),                           \
+	KEY_ENUM(st, "manage_hba", pg.manage_hba, "auto", manage_hba_names),           \
+	KEY(st, "hba_allow", V_CIDRS, pg.hba_allow, false, "127.0.0.1/32, ::1/128")
+
+static const struct key_spec agent_keys[] = {
+	KEY(agent_cfg, "state_dir", V_ABS_PATH, state_dir, false, "/var/lib/cdc-agent"),
+	KEY(agent_cfg, "config_dir", V_ABS_PATH, config_dir, false, "/etc/cdc-agent"),
+	KEY(agent_cfg, "unit_dir", V_ABS_PATH, unit_dir, false, "/etc/systemd/system"),
+	KEY(agent_cfg, "cache_dir", V_ABS_PATH, cache_dir, false, "/var/cache/cdc-agent"),
+	KEY(agent_cfg, "manage_units", V_BOOL, manage_units, false, "true"),
+	KEY_INT(agent_cfg, "reconcile_seconds", reconcile_seconds, "30", 5, 86400),
+	KEY_INT(agent_cfg, "stall_seconds", stall_seconds, "60", 2, 86400),
+	KEY(agent_cfg, "status_listen", V_LISTEN, status_listen, false, "127.0.0.1:8083"),
+};
+
+static const struct key_spec kafka_keys[] = {
+	KEY_ENUM(kafka_cfg, "mode", mode, "zookeeper", kafka_mode_names),
+	KEY(kafka_cfg, "dist", V_URL, dist, false, NULL),
+	KEY(kafka_cfg, "sha512", V_SHA512, sha512, false, NULL),
+	KEY(kafka_cfg, "install_dir", V_ABS_PATH, install_dir, false, "/opt/kafka"),
+	KEY(kafka_cfg, "bootstrap_servers", V_HOSTPORTS, bootstrap_servers, false,
+	    "127.0.0.1:9092"),
+	KEY_INT(kafka_cfg, "partitions", partitions, "1", 1, 10000),
+	KEY_INT(kafka_cfg, "replication_factor", replication_factor, "1", 1, 32),
+	KEY(kafka_cfg, "data_dir", V_ABS_PATH, data_dir, false, "/var/lib/kafka"),
+	KEY(kafka_cfg, "heap", V_HEAP, heap, false, "512m"),
+	KEY_ENUM(kafka_cfg, "compression", compression, "lz4", kafka_compression_names),
+	/* Bounds: below Kafka's own default (1 MiB) ordinary wide rows would be
+	 * refused; above 512MB the derived limits (kafka_limits.h: the batch
+	 * with its room, the consumer's receive buffer) near librdkafka's caps
+	 * (message.max.bytes 1e9) and no broker heap we render holds it. */
+	KEY_SIZE_RANGE(kafka_cfg, "max_message_bytes", max_message_bytes, "64MB",
+		       KAFKA_MAX_MESSAGE_MIN, KAFKA_MAX_MESSAGE_MAX),
+};
+
+static const struct key_spec zookeeper_keys[] = {
+	KEY(zookeeper_cfg, "connect", V_HOSTPORTS, connect, false, "127.0.0.1:2181"),
+	KEY(zookeeper_cfg, "data_dir", V_ABS_PATH, data_dir, false, "/var/lib/zookeeper"),
+};
+
+static const struct key_spec source_keys[] = {
+	PG_SERVER_KEYS(source_cfg, NULL),
+	KEY(source_cfg, "publication", V_PG_NAME, publication, true, NULL),
+	KEY(source_cfg, "slot", V_SLOT, slot, true, NULL),
+	KEY(source_cfg, "tables", V_TABLES, table_specs, true, NULL),
+	KEY(source_cfg, "topic_prefix", V_TOPIC_PART, topic_prefix, false, NULL),
+	KEY_INT(source_cfg, "max_replication_slots", max_replication_slots, "4", 1, 10000),
+	KEY_INT(source_cfg, "max_wal_senders", max_wal_senders, "4", 1, 10000),
+	KEY_ENUM(source_cfg, "snapshot_mode", snapshot_mode, "initial", snapshot_mode_names),
+	KEY(source_cfg, "json_schemas", V_BOOL, json_schemas, false, "true"),
+	/* "precise" with json_schemas (the default), "string" without: see
+	 * decimal_default() */
+	KEY_ENUM(source_cfg, "decimal_handling", decimal_handling, "precise", decimal_mode_names),
+	KEY_ENUM(source_cfg, "interval_handling", interval_handling, "string", interval_mode_names),
+	KEY(source_cfg, "tombstones", V_BOOL, tombstones, false, "true"),
+	KEY(source_cfg, "truncate_events", V_BOOL, truncate_events, false, "true"),
+	KEY_SIZE(source_cfg, "max_slot_wal_keep_size", max_slot_wal_keep_size, "-1", -1),
+	KEY_SIZE(source_cfg, "slot_warn_retained", slot_warn_retained, "1GB", 0),
+};
+
+static const struct key_spec target_keys[] = {
+	PG_SERVER_KEYS(target_cfg, "postgres"),
+	KEY_ENUM(target_cfg, "insert_mode", insert_mode, "upsert", insert_mode_names),
+	KEY(target_cfg, "auto_create", V_BOOL, auto_create, false, "true"),
+	KEY(target_cfg, "auto_evolve", V_BOOL, auto_evolve, false, "true"),
+};
+
+static const struct key_spec pipeline_keys[] = {
+	KEY(pipeline_cfg, "source", V_STRING, source_name, true, NULL),
+	KEY(pipeline_cfg, "target", V_STRING, target_name, true, NULL),
+	KEY_ENUM(pipeline_cfg, "schema_changes", schema_changes, "follow", schema_changes_names),
+};
+
+struct section_spec {
+	const char *kind;
+	bool named;                 /* [source NAME] vs [kafka] */
+	const struct key_spec *keys;
+	size_t n_keys;
+	size_t origin_offset;       /* of struct topo_origin in the section struct */
+};
+
+enum section_kind { SEC_AGENT, SEC_KAFKA, SEC_ZOOKEEPER, SEC_SOURCE, SEC_TARGET, SEC_PIPELINE };
+
+#define SECTION(kind, named, st, keys) \
+	{ kind, named, keys, ARRAY_LEN(keys), offsetof(struct st, origin) }
+
+static const struct section_spec section_specs[] = {
+	[SEC_AGENT] = SECTION("agent", false, agent_cfg, agent_keys),
+	[SEC_KAFKA] = SECTION("kafka", false, kafka_cfg, kafka_keys),
+	[SEC_ZOOKEEPER] = SECTION("zookeeper", false, zookeeper_cfg, zookeeper_keys),
+	[SEC_SOURCE] = SECTION("source", true, source_cfg, source_keys),
+	[SEC_TARGET] = SECTION("target", true, target_cfg, target_keys),
+	[SEC_PIPELINE] = SECTION("pipeline", true, pipeline_cfg, pipeline_keys),
+};
+
+_Static_assert(ARRAY_LEN(source_keys) <= TOPO_MAX_KEYS, "raise TOPO_MAX_KEYS");
+_Static_assert(ARRAY_LEN(target_keys) <= TOPO_MAX_KEYS, "raise TOPO_MAX_KEYS");
+
+/* ---- reading lines ---------------------------------------------------- */
+
+/*
+ * The file is read line by line as inih reads it (comments start a line
+ * with ';' or '#'; ';' after white space starts an inline comment; key =
+ * value or key: value; an indented line continues the value of the key
+ * before it), without inih's 199-byte line buffer: a `tables` list can be
+ * as long as a database's table list, on as many lines as it needs.
+ */
+
+struct raw_key {
+	char *key;
+	char *value;             /* continuation lines joined with '\n' */
+	int line;
+	int *cont_lines;         /* the line of each continuation */
+	bool *cont_assigns;      /* it looks like `key = value` itself */
+	size_t n_cont;
+};
+
+struct raw_section {
+	char *header;            /* text between the brackets; "" before any header */
+	int line;
+	struct raw_key *keys;
+	size_t n_keys;
+};
+
+struct parse_state {
+	const char *path;
+	FILE *file;
+	int line;                /* the line being read */
+	int errors;
+	struct raw_section *sections;
+	size_t n_sections;
+};
+
+static void parse_error(struct parse_state *ps, int line, const char *fmt, ...)
+	PRINTF_LIKE(3, 4);
+
+static void parse_error(struct parse_state *ps, int line, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	log_error_at(ps->path, line, "%s", msg);
+	free(msg);
+	ps->errors++;
+}
+
+static struct raw_section *add_raw_section(struct parse_state *ps, const char *header, int line)
+{
+	struct raw_section *sec;
+
+	ps->sections = xrealloc(ps->sections, (ps->n_sections + 1) * sizeof(*ps->sections));
+	sec = &ps->sections[ps->n_sections++];
+	sec->header = xstrdup(header);
+	sec->line = line;
+	sec->keys = NULL;
+	sec->n_keys = 0;
+	return sec;
+}
+
+/* Cuts an inline comment (';' after white space, outside double quotes:
+ * a quoted table name may hold " ;"). */
+static void cut_inline_comment(char *s)
+{
+	bool quoted = false;
+
+	for (char *p = s; *p; p++) {
+		if (*p == '"')
+			quoted = !quoted;
+		else if (!quoted && *p == ';' && p > s && (p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			return;
+		}
+	}
+}
+
+/* Whether text has '=' outside double quotes: an indented `key = value`. */
+static bool looks_like_assignment(const char *text)
+{
+	bool quoted = false;
+
+	for (const char *p = text; *p; p++) {
+		if (*p == '"')
+			quoted = !quoted;
+		else if (!quoted && *p == '=')
+			return true;
+	}
+	return false;
+}
+
+static void add_raw_key(struct parse_state *ps, const char *key, const char *value)
+{
+	struct raw_section *sec;
+	struct raw_key *rk;
+
+	if (ps->n_sections == 0)
+		add_raw_section(ps, "", 0);
+	sec = &ps->sections[ps->n_sections - 1];
+	sec->keys = xrealloc(sec->keys, (sec->n_keys + 1) * sizeof(*sec->keys));
+	rk = &sec->keys[sec->n_keys++];
+	memset(rk, 0, sizeof(*rk));
+	rk->key = xstrdup(key);
+	rk->value = xstrdup(value);
+	rk->line = ps->line;
+}
+
+static void add_continuation(struct parse_state *ps, char *text)
+{
+	struct raw_section *sec = &ps->sections[ps->n_sections - 1];
+	struct raw_key *rk = &sec->keys[sec->n_keys - 1];
+	char *joined;
+
+	cut_inline_comment(text);
+	text = str_trim(text);
+	joined = xasprintf("%s\n%s", rk->value, text);
+	free(rk->value);
+	rk->value = joined;
+	rk->cont_lines = xrealloc(rk->cont_lines, (rk->n_cont + 1) * sizeof(int));
+	rk->cont_assigns = xrealloc(rk->cont_assigns, (rk->n_cont + 1) * sizeof(bool));
+	rk->cont_lines[rk->n_cont] = ps->line;
+	rk->cont_assigns[rk->n_cont] = looks_like_assignment(text);
+	rk->n_cont++;
+}
+
+static void read_line(struct parse_state *ps, char *text, bool *continues)
+{
+	bool indented;
+	char *s, *delim;
+
+	if (ps->line == 1 && strncmp(text, "\xEF\xBB\xBF", 3) == 0)
+		text += 3;
+	indented = text[0] == ' ' || text[0] == '\t';
+	s = str_trim(text);
+	if (s[0] == '\0' || s[0] == ';' || s[0] == '#')
+		return; /* comments and blank lines do not end a value */
+	if (indented && *continues) {
+		add_continuation(ps, s);
+		return;
+	}
+	*continues = false;
+	if (s[0] == '[') {
+		char *end = strchr(s, ']');
+
+		if (!end) {
+			parse_error(ps, ps->line, "section header without a closing ']'");
+		} else {
+			*end = '\0';
+			add_raw_section(ps, s + 1, ps->line);
+		}
+		return;
+	}
+	delim = s + strcspn(s, "=:");
+	if (!*delim || delim == s) {
+		parse_error(ps, ps->line, "expected 'key = value', found '%s'", s);
+		return;
+	}
+	*delim = '\0';
+	cut_inline_comment(delim + 1);
+	add_raw_key(ps, str_trim(s), str_trim(delim + 1));
+	*continues = true;
+}
+
+/* Reads the whole file into ps->sections; lines of any length. */
+static void read_file(struct parse_state *ps)
+{
+	char *buf = NULL;
+	size_t cap = 0;
+	bool continues = false;
+
+	while (getline(&buf, &cap, ps->file) >= 0) {
+		ps->line++;
+		read_line(ps, buf, &continues);
+	}
+	free(buf);
+}
+
+static void raw_sections_free(struct parse_state *ps)
+{
+	for (size_t i = 0; i < ps->n_sections; i++) {
+		for (size_t k = 0; k < ps->sections[i].n_keys; k++) {
+			free(ps->sections[i].keys[k].key);
+			free(ps->sections[i].keys[k].value);
+			free(ps->sections[i].keys[k].cont_lines);
+			free(ps->sections[i].keys[k].cont_assigns);
+		}
+		free(ps->sections[i].keys);
+		free(ps->sections[i].header);
+	}
+	free(ps->sections);
+}
+
+/* ---- building the typed topology --------------------------------------- */
+
+/* Appends " (did you mean 'x'?)" when a candidate is close to word. */
+static void suggest(struct strbuf *sb, const char *word, const char *const *candidates,
+		    size_t n)
+{
+	const char *best = NULL;
+	size_t best_distance = (size_t)-1;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t d = str_edit_distance(word, candidates[i]);
+
+		if (d < best_distance) {
+			best_distance = d;
+			best = candidates[i];
+		}
+	}
+	if (best && best_distance <= 2 + strlen(word) / 5 && best_distance < strlen(word))
+		strbuf_addf(sb, " (did you mean '%s'?)", best);
+}
+
+static const struct key_spec *find_key(const struct section_spec *spec, const char *key,
+				       size_t *index)
+{
+	for (size_t i = 0; i < spec->n_keys; i++) {
+		if (strcmp(spec->keys[i].name, key) == 0) {
+			*index = i;
+			return &spec->keys[i];
+		}
+	}
+	return NULL;
+}
+
+static void report_unknown_key(struct parse_state *ps, const struct section_spec *spec,
+			       const char *header, const struct raw_key *rk)
+{
+	const char *names[TOPO_MAX_KEYS];
+	struct strbuf sb;
+
+	for (size_t i = 0; i < spec->n_keys; i++)
+		names[i] = spec->keys[i].name;
+	strbuf_init(&sb);
+	strbuf_addf(&sb, "unknown key '%s' in [%s]", rk->key, header);
+	suggest(&sb, rk->key, names, spec->n_keys);
+	parse_error(ps, rk->line, "%s", sb.data);
+	strbuf_fini(&sb);
+}
+
+/* The file's line of the value's line that follows newlines line breaks. */
+static int raw_key_line(const struct raw_key *rk, int newlines)
+{
+	return newlines <= 0 || (size_t)newlines > rk->n_cont ? rk->line
+							       : rk->cont_lines[newlines - 1];
+}
+
+/* Each table's own line, from its line break count. */
+static void specs_place(const struct raw_key *rk, struct table_specs *specs)
+{
+	for (size_t i = 0; i < specs->n; i++)
+		specs->items[i].line = raw_key_line(rk, specs->items[i].line);
+}
+
+/* Lists (tables, hosts, CIDRs) may go on over indented lines; no other
+ * value may, and an indented `key = value` is a mistake either way. */
+static bool continuation_ok(struct parse_state *ps, const struct key_spec *key,
+			    const struct raw_key *rk)
+{
+	bool list = key->type == V_TABLES || key->type == V_HOSTPORTS || key->type == V_CIDRS;
+
+	for (size_t i = 0; i < rk->n_cont; i++) {
+		if (list && !rk->cont_assigns[i])
+			continue;
+		parse_error(ps, rk->cont_lines[i],
+			    "line starts with white space, which continues the previous value of '%s'; remove the indentation",
+			    rk->key);
+		return false;
+	}
+	return true;
+}
+
+/* Fills one section struct at base from its raw keys and the defaults. */
+static void fill_section(struct parse_state *ps, const struct section_spec *spec,
+			 const struct raw_section *raw, void *base)
+{
+	struct topo_origin *origin = (struct topo_origin *)((char *)base + spec->origin_offset);
+	struct strbuf err;
+
+	origin->file = ps->path;
+	origin->line = raw ? raw->line : 0;
+	strbuf_init(&err);
+	for (size_t k = 0; raw && k < raw->n_keys; k++) {
+		const struct raw_key *rk = &raw->keys[k];
+		const struct key_spec *key;
+		size_t idx;
+
+		key = find_key(spec, rk->key, &idx);
+		if (!key) {
+			report_unknown_key(ps, spec, raw->header, rk);
+			continue;
+		}
+		if (origin->key_line[idx]) {
+			parse_error(ps, rk->line, "key '%s' is set twice in [%s] (first at line %d)",
+				    rk->key, raw->header, origin->key_line[idx]);
+			continue;
+		}
+		origin->key_line[idx] = rk->line;
+		if (!continuation_ok(ps, key, rk))
+			continue;
+		err.len = 0;
+		if (!value_parse(key, rk->value, (char *)base + key->offset, &err))
+			parse_error(ps, raw_key_line(rk, value_error_newlines()), "%s: %s", rk->key,
+				    err.data);
+		else if (key->type == V_TABLES)
+			specs_place(rk, (struct table_specs *)((char *)base + key->offset));
+	}
+	for (size_t i = 0; i < spec->n_keys; i++) {
+		const struct key_spec *key = &spec->keys[i];
+
+		if (origin->key_line[i])
+			continue;
+		if (key->required) {
+			parse_error(ps, origin->line, "[%s] lacks the required key '%s'",
+				    raw ? raw->header : spec->kind, key->name);
+		} else if (key->default_value) {
+			err.len = 0;
+			if (!value_parse(key, key->default_value, (char *)base + key->offset,
+					 &err))
+				parse_error(ps, origin->line, "default of %s: %s", key->name,
+					    err.data);
+		}
+	}
+	strbuf_fini(&err);
+}
+
+static void free_section(const struct section_spec *spec, void *base)
+{
+	for (size_t i = 0; i < spec->n_keys; i++)
+		value_free(&spec->keys[i], (char *)base + spec->keys[i].offset);
+}
+
+/* Section names become systemd instance names and log prefixes. */
+static bool section_name_valid(const char *name)
+{
+	if (!name[0] || strlen(name) > 64)
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == '.'))
+			return false;
+	return true;
+}
+
+/* Splits "source db1" into kind and name; returns the kind's index or -1. */
+static int classify_header(struct parse_state *ps, const struct raw_section *raw, char **name)
+{
+	char *copy = xstrdup(raw->header), *save = NULL;
+	char *kind = strtok_r(copy, " \t", &save);
+	char *rest = kind ? strtok_r(NULL, " \t", &save) : NULL;
+	char *extra = rest ? strtok_r(NULL, " \t", &save) : NULL;
+	int found = -1;
+
+	*name = NULL;
+	for (size_t i = 0; kind && i < ARRAY_LEN(section_specs); i++)
+		if (strcmp(kind, section_specs[i].kind) == 0)
+			found = (int)i;
+	if (found < 0) {
+		const char *kinds[ARRAY_LEN(section_specs)];
+		struct strbuf sb;
+
+		for (size_t i = 0; i < ARRAY_LEN(section_specs); i++)
+			kinds[i] = section_specs[i].kind;
+		strbuf_init(&sb);
+		strbuf_addf(&sb, "unknown section [%s]", raw->header);
+		if (kind)
+			suggest(&sb, kind, kinds, ARRAY_LEN(kinds));
+		strbuf_adds(&sb, "; sections are [agent], [kafka], [zookeeper], [source NAME], [target NAME], [pipeline NAME]");
+		parse_error(ps, raw->line, "%s", sb.data);
+		strbuf_fini(&sb);
+	} else if (section_specs[found].named && !rest) {
+		parse_error(ps, raw->line, "section [%s] needs a name, e.g. [%s db1]", kind, kind);
+		found = -1;
+	} else if (section_specs[found].named && (extra || !section_name_valid(rest))) {
+		parse_error(ps, raw->line,
+			    "section name '%s' may use only letters, digits, '_', '-' and '.' (at most 64)",
+			    raw->header + (rest - copy));
+		found = -1;
+	} else if (!section_specs[found].named && rest) {
+		parse_error(ps, raw->line, "section [%s] takes no name", kind);
+		found = -1;
+	} else if (rest) {
+		*name = xstrdup(rest);
+	}
+	free(copy);
+	return found;
+}
+
+/* Appends a zeroed element to a section array, returning it. */
+static void *grow_array(void **array, size_t *n, size_t elem_size)
+{
+	char *p;
+
+	*array = xrealloc(*array, (*n + 1) * elem_size);
+	p = (char *)*array + *n * elem_size;
+	memset(p, 0, elem_size);
+	(*n)++;
+	return p;
+}
+
+static void *add_named(struct topology *topo, int kind, char *name)
+{
+	switch (kind) {
+	case SEC_SOURCE: {
+		struct source_cfg *s = grow_array((void **)&topo->sources, &topo->n_sources,
+						  sizeof(*s));
+		s->name = name;
+		return s;
+	}
+	case SEC_TARGET: {
+		struct target_cfg *t = grow_array((void **)&topo->targets, &topo->n_targets,
+						  sizeof(*t));
+		t->name = name;
+		return t;
+	}
+	default: {
+		struct pipeline_cfg *p = grow_array((void **)&topo->pipelines,
+						    &topo->n_pipelines, sizeof(*p));
+		p->name = name;
+		return p;
+	}
+	}
+}
+
+static void *singleton(struct topology *topo, int kind)
+{
+	switch (kind) {
+	case SEC_AGENT:
+		return &topo->agent;
+	case SEC_KAFKA:
+		return &topo->kafka;
+	default:
+		return &topo->zookeeper;
+	}
+}
+
+/* Returns the line of an earlier section with the same header, or 0. */
+static int earlier_duplicate(const struct parse_state *ps, size_t i, int kind, const char *name)
+{
+	for (size_t j = 0; j < i; j++) {
+		const struct raw_section *other = &ps->sections[j];
+		char *copy = xstrdup(other->header), *save = NULL;
+		char *k = strtok_r(copy, " \t", &save);
+		char *n = k ? strtok_r(NULL, " \t", &save) : NULL;
+		bool same = k && strcmp(k, section_specs[kind].kind) == 0 &&
+			    ((!n && !name) || (n && name && strcmp(n, name) == 0));
+
+		free(copy);
+		if (same)
+			return other->line;
+	}
+	return 0;
+}
+
+static void build_sections(struct parse_state *ps, struct topology *topo)
+{
+	const struct raw_section *singles[SEC_ZOOKEEPER + 1] = { 0 };
+
+	for (size_t i = 0; i < ps->n_sections; i++) {
+		const struct raw_section *raw = &ps->sections[i];
+		char *name;
+		int kind, dup_line;
+
+		if (raw->line == 0) {
+			parse_error(ps, raw->keys[0].line,
+				    "key '%s' comes before any [section] header", raw->keys[0].key);
+			continue;
+		}
+		kind = classify_header(ps, raw, &name);
+		if (kind < 0)
+			continue;
+		dup_line = earlier_duplicate(ps, i, kind, name);
+		if (dup_line) {
+			parse_error(ps, raw->line, "duplicate section [%s] (first at line %d)",
+				    raw->header, dup_line);
+			free(name);
+			continue;
+		}
+		if (section_specs[kind].named)
+			fill_section(ps, &section_specs[kind], raw, add_named(topo, kind, name));
+		else
+			singles[kind] = raw;
+	}
+	/* Singletons are optional: absent ones still get their defaults. */
+	for (int kind = SEC_AGENT; kind <= SEC_ZOOKEEPER; kind++)
+		fill_section(ps, &section_specs[kind], singles[kind], singleton(topo, kind));
+}
+
+/* ---- cross-section checks --------------------------------------------- */
+
+char *topology_topic(const struct source_cfg *src, const struct table_ref *t)
+{
+	return kafka_topic_name(src->topic_prefix, t->schema, t->table);
+}
+
+char *topology_topic_key(const char *topic)
+{
+	char *key = xstrdup(topic);
+
+	for (char *p = key; *p; p++)
+		if (*p == '.')
+			*p = '_';
+	return key;
+}
+
+void table_list_fini(struct table_list *list)
+{
+	for (size_t i = 0; i < list->n; i++) {
+		free(list->items[i].schema);
+		free(list->items[i].table);
+	}
+	free(list->items);
+	list->items = NULL;
+	list->n = 0;
+}
+
+void topology_section_text(const char *kind, const char *name, const void *section,
+			   struct strbuf *out)
+{
+	for (size_t s = 0; s < ARRAY_LEN(section_specs); s++) {
+		const struct section_spec *spec = &section_specs[s];
+
+		if (strcmp(spec->kind, kind) != 0)
+			continue;
+		strbuf_addf(out, "[%s%s%s]\n", kind, name ? " " : "", name ? name : "");
+		for (size_t k = 0; k < spec->n_keys; k++) {
+			strbuf_addf(out, "%s=", spec->keys[k].name);
+			value_text(&spec->keys[k], (const char *)section + spec->keys[k].offset, out);
+			strbuf_adds(out, "\n");
+		}
+	}
+}
+
+int topology_key_line(const struct topo_origin *origin, const char *section_kind,
+		      const char *key)
+{
+	for (size_t s = 0; s < ARRAY_LEN(section_specs); s++) {
+		size_t idx;
+
+		if (strcmp(section_specs[s].kind, section_kind) != 0)
+			continue;
+		if (find_key(&section_specs[s], key, &idx) && origin->key_line[idx])
+			return origin->key_line[idx];
+	}
+	return origin->line;
+}
+
+bool topology_same_server(const struct pg_server_cfg *a, const struct pg_server_cfg *b)
+{
+	return a->host && b->host && strcmp(a->host, b->host) == 0 && a->port == b->port;
+}
+
+static void resolve_pipeline(struct parse_state *ps, struct topology *topo,
+			     struct pipeline_cfg *p)
+{
+	const char **names;
+	struct strbuf sb;
+
+	if (!p->source_name || !p->target_name)
+		return; /* missing keys already reported */
+	for (size_t i = 0; i < topo->n_sources; i++)
+		if (strcmp(topo->sources[i].name, p->source_name) == 0)
+			p->source = &topo->sources[i];
+	for (size_t i = 0; i < topo->n_targets; i++)
+		if (strcmp(topo->targets[i].name, p->target_name) == 0)
+			p->target = &topo->targets[i];
+	strbuf_init(&sb);
+	if (!p->source) {
+		names = xcalloc(topo->n_sources, sizeof(char *));
+		for (size_t i = 0; i < topo->n_sources; i++)
+			names[i] = topo->sources[i].name;
+		strbuf_addf(&sb, "pipeline %s: source '%s' is not defined by any [source %s]",
+			    p->name, p->source_name, p->source_name);
+		suggest(&sb, p->source_name, names, topo->n_sources);
+		parse_error(ps, topology_key_line(&p->origin, "pipeline", "source"), "%s", sb.data);
+		free(names);
+		sb.len = 0;
+	}
+	if (!p->target) {
+		names = xcalloc(topo->n_targets, sizeof(char *));
+		for (size_t i = 0; i < topo->n_targets; i++)
+			names[i] = topo->targets[i].name;
+		strbuf_addf(&sb, "pipeline %s: target '%s' is not defined by any [target %s]",
+			    p->name, p->target_name, p->target_name);
+		suggest(&sb, p->target_name, names, topo->n_targets);
+		parse_error(ps, topology_key_line(&p->origin, "pipeline", "target"), "%s", sb.data);
+		free(names);
+	}
+	strbuf_fini(&sb);
+	if (p->source && p->target && topology_same_server(&p->source->pg, &p->target->pg) &&
+	    p->source->pg.dbname && p->target->pg.dbname &&
+	    strcmp(p->source->pg.dbname, p->target->pg.dbname) == 0)
+		parse_error(ps, p->origin.line,
+			    "pipeline %s would replicate database %s into itself", p->name,
+			    p->source->pg.dbname);
+}
+
+/* Kafka refuses longer topic names. */
+#define TOPIC_NAME_MAX 249
+
+/* The names written in `tables` (not the patterns): excluded by none of
+ * its exclusions, each with a topic of its own that Kafka accepts.  With
+ * no pattern, they are the source's tables (tables_static). */
+static void check_table_specs(struct parse_state *ps, struct source_cfg *s)
+{
+	const struct table_specs *specs = &s->table_specs;
+	struct strmap topics = { 0 };
+	bool any_pattern = false, any_included = false;
+
+	for (size_t i = 0; i < specs->n; i++) {
+		const struct table_spec *t = &specs->items[i];
+		struct table_ref ref = { t->schema, t->table };
+		char *name, *topic, *key;
+		size_t other;
+
+		/* exclusions only ever remove what a pattern matched */
+		any_pattern = any_pattern || (!t->exclude && (t->schema_glob || t->table_glob));
+		if (t->exclude || t->schema_glob || t->table_glob) {
+			any_included = any_included || !t->exclude;
+			continue;
+		}
+		any_included = true;
+		name = table_ref_text(&ref);
+		for (size_t j = 0; j < specs->n; j++)
+			if (specs->items[j].exclude && table_spec_matches(&specs->items[j], t->schema, t->table))
+				parse_error(ps, t->line,
+					    "tables: table %s is listed, and excluded by the exclusion on line %d: remove one of them",
+					    name, specs->items[j].line);
+		topic = topology_topic(s, &ref);
+		if (strlen(topic) > TOPIC_NAME_MAX)
+			parse_error(ps, t->line,
+				    "tables: the topic of table %s, %s, is longer than Kafka's %d characters",
+				    name, topic, TOPIC_NAME_MAX);
+		key = topology_topic_key(topic);
+		if (strmap_get(&topics, key, strlen(key), &other)) {
+			struct table_ref oref = { specs->items[other].schema, specs->items[other].table };
+			char *oname = table_ref_text(&oref), *otopic = topology_topic(s, &oref);
+
+			if (strcmp(otopic, topic) == 0)
+				parse_error(ps, t->line,
+					    "tables: tables %s and %s would both go to Kafka topic %s (characters outside a-z A-Z 0-9 . _ - become '_', as Debezium names topics): replicate one of them through another [source] with its own topic_prefix, or rename it",
+					    oname, name, topic);
+			else
+				parse_error(ps, t->line,
+					    "tables: the topics of tables %s and %s, %s and %s, collide in Kafka ('.' and '_' are the same to it): replicate one of them through another [source] with its own topic_prefix, or rename it",
+					    oname, name, otopic, topic);
+			free(otopic);
+			free(oname);
+		} else {
+			strmap_put(&topics, key, strlen(key), i);
+		}
+		free(key);
+		free(topic);
+		free(name);
+	}
+	if (specs->n > 0 && !any_included)
+		parse_error(ps, topology_key_line(&s->origin, "source", "tables"),
+			    "tables: only exclusions ('!') are listed: name the tables or patterns to replicate");
+	strmap_fini(&topics);
+	s->tables_static = !any_pattern;
+	if (s->tables_static) {
+		s->tables.items = xcalloc(specs->n, sizeof(struct table_ref));
+		for (size_t i = 0; i < specs->n; i++) {
+			if (specs->items[i].exclude)
+				continue;
+			s->tables.items[s->tables.n].schema = xstrdup(specs->items[i].schema);
+			s->tables.items[s->tables.n].table = xstrdup(specs->items[i].table);
+			s->tables.n++;
+		}
+		s->tables_resolved = true;
+	}
+}
+
+/* decimal_handling unset: Debezium's own default, "precise" (base64 bytes,
+ * the scale in the schema block), when the events carry the schema block:
+ * Debezium's JDBC sink needs it (a decimal as a string schema reaches a
+ * numeric column as varchar and the sink stops).  Without the schema block
+ * the bytes alone lose the scale, so there "string" stays the default. */
+static void decimal_default(struct source_cfg *s)
+{
+	if (topology_key_line(&s->origin, "source", "decimal_handling") != s->origin.line)
+		return; /* set in the file */
+	s->decimal_handling = s->json_schemas ? DECIMAL_PRECISE : DECIMAL_STRING;
+}
+
+static void check_sources(struct parse_state *ps, struct topology *topo)
+{
+	for (size_t i = 0; i < topo->n_sources; i++) {
+		struct source_cfg *s = &topo->sources[i];
+
+		if (!s->topic_prefix)
+			s->topic_prefix = xstrdup(s->name);
+		check_table_specs(ps, s);
+		decimal_default(s);
+		for (size_t j = 0; j < i; j++) {
+			struct source_cfg *o = &topo->sources[j];
+
+			if (s->slot && o->slot && strcmp(s->slot, o->slot) == 0 &&
+			    topology_same_server(&s->pg, &o->pg))
+				parse_error(ps, topology_key_line(&s->origin, "source", "slot"),
+					    "source %s uses slot %s on %s:%d, as does source %s",
+					    s->name, s->slot, s->pg.host, s->pg.port, o->name);
+			if (s->max_slot_wal_keep_size >= 0 && o->max_slot_wal_keep_size >= 0 &&
+			    s->max_slot_wal_keep_size != o->max_slot_wal_keep_size &&
+			    topology_same_server(&s->pg, &o->pg))
+				parse_error(ps,
+					    topology_key_line(&s->origin, "source",
+							      "max_slot_wal_keep_size"),
+					    "source %s sets max_slot_wal_keep_size on %s:%d to another value than source %s: bootstrap would change it back and forth",
+					    s->name, s->pg.host, s->pg.port, o->name);
+			if (strcmp(s->topic_prefix, o->topic_prefix) == 0)
+				parse_error(ps,
+					    topology_key_line(&s->origin, "source", "topic_prefix"),
+					    "source %s uses topic prefix %s, as does source %s: their topics would mix",
+					    s->name, s->topic_prefix, o->name);
+		}
+	}
+}
+
+/* Capture runs per pipeline and owns its source's slot: one pipeline per source. */
+static void check_one_pipeline_per_source(struct parse_state *ps, struct topology *topo)
+{
+	for (size_t i = 0; i < topo->n_pipelines; i++)
+		for (size_t j = 0; j < i; j++)
+			if (topo->pipelines[i].source && topo->pipelines[i].source == topo->pipelines[j].source)
+				parse_error(ps, topology_key_line(&topo->pipelines[i].origin, "pipeline", "source"),
+					    "pipelines %s and %s both read source %s, whose slot only one capture can read: give each pipeline its own [source] (slot and topic prefix)",
+					    topo->pipelines[j].name, topo->pipelines[i].name,
+					    topo->pipelines[i].source->name);
+}
+
+static void check_cross_references(struct parse_state *ps, struct topology *topo)
+{
+	check_sources(ps, topo);
+	for (size_t i = 0; i < topo->n_pipelines; i++)
+		resolve_pipeline(ps, topo, &topo->pipelines[i]);
+	check_one_pipeline_per_source(ps, topo);
+	/* cdc-agent.service may write install_dir's parent (each version is
+	 * unpacked beside the link): never the whole file system. */
+	if (topo->kafka.install_dir && strrchr(topo->kafka.install_dir, '/') == topo->kafka.install_dir)
+		parse_error(ps, topology_key_line(&topo->kafka.origin, "kafka", "install_dir"),
+			    "install_dir: '%s' is directly under '/', which cdc-agent.service would then "
+			    "have to write: put it in a directory such as /opt",
+			    topo->kafka.install_dir);
+	if (topo->n_pipelines == 0 && ps->errors == 0)
+		parse_error(ps, 0, "no [pipeline NAME] section: nothing to replicate");
+	if (topo->kafka.dist && !topo->kafka.sha512)
+		parse_error(ps, topology_key_line(&topo->kafka.origin, "kafka", "dist"),
+			    "[kafka] dist needs sha512 so the download can be verified");
+}
+
+/* ---- entry points ------------------------------------------------------ */
+
+/* The SHA-512 of what f holds, as hex: the digest of the very bytes parsed
+ * (host.c restarts the pipelines when it changes). */
+static void stream_sha512_hex(FILE *f, char hex[TOPOLOGY_DIGEST_HEX + 1])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char buf[8192], digest[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	size_t got;
+
+	hex[0] = '\0';
+	if (!md || EVP_DigestInit_ex(md, EVP_sha512(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		return;
+	}
+	rewind(f);
+	while ((got = fread(buf, 1, sizeof(buf), f)) > 0)
+		EVP_DigestUpdate(md, buf, got);
+	if (!ferror(f) && EVP_DigestFinal_ex(md, digest, &n) == 1)
+		for (unsigned i = 0; i < n && 2 * i < TOPOLOGY_DIGEST_HEX; i++)
+			snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+	EVP_MD_CTX_free(md);
+}
+
+bool topology_file_digest(const char *path, char hex[TOPOLOGY_DIGEST_HEX + 1])
+{
+	FILE *f = fopen(path, "re");
+
+	hex[0] = '\0';
+	if (!f)
+		return false;
+	stream_sha512_hex(f, hex);
+	fclose(f);
+	return hex[0] != '\0';
+}
+
+bool topology_load(const char *path, struct topology **out)
+{
+	struct parse_state ps = { .path = path };
+	struct topology *topo;
+
+	ps.file = fopen(path, "r");
+	if (!ps.file) {
+		log_error_at(path, 0, "cannot open topology: %s", strerror(errno));
+		return false;
+	}
+	topo = xcalloc(1, sizeof(*topo));
+	topo->path = xstrdup(path);
+	ps.path = topo->path;
+	read_file(&ps);
+	stream_sha512_hex(ps.file, topo->sha512);
+	fclose(ps.file);
+	build_sections(&ps, topo);
+	check_cross_references(&ps, topo);
+	raw_sections_free(&ps);
+	if (ps.errors) {
+		fprintf(stderr, "%s: %d error%s\n", path, ps.errors, ps.errors == 1 ? "" : "s");
+		topology_free(topo);
+		return false;
+	}
+	*out = topo;
+	return true;
+}
+
+void topology_free(struct topology *topo)
+{
+	if (!topo)
+		return;
+	free_section(&section_specs[SEC_AGENT], &topo->agent);
+	free_section(&section_specs[SEC_KAFKA], &topo->kafka);
+	free_section(&section_specs[SEC_ZOOKEEPER], &topo->zookeeper);
+	for (size_t i = 0; i < topo->n_sources; i++) {
+		free_section(&section_specs[SEC_SOURCE], &topo->sources[i]);
+		table_list_fini(&topo->sources[i].tables);
+		free(topo->sources[i].name);
+	}
+	for (size_t i = 0; i < topo->n_targets; i++) {
+		free_section(&section_specs[SEC_TARGET], &topo->targets[i]);
+		free(topo->targets[i].name);
+	}
+	for (size_t i = 0; i < topo->n_pipelines; i++) {
+		free_section(&section_specs[SEC_PIPELINE], &topo->pipelines[i]);
+		free(topo->pipelines[i].name);
+	}
+	free(topo->sources);
+	free(topo->targets);
+	free(topo->pipelines);
+	free(topo->path);
+	free(topo);
+}

@@ -1,0 +1,259 @@
+/*
+ * agent/topology.h: the typed topology (cdc-agent.ini) and its loader.
+ *
+ * topology_load() parses and validates the whole file before anything else
+ * runs; it prints every error as FILE:LINE: error: ... and fails if there was
+ * any.  The returned topology owns every string in it (topology_free).
+ */
+#ifndef CDC_TOPOLOGY_H
+#define CDC_TOPOLOGY_H
+
+#include "base/common.h"
+#include "base/util.h"
+
+#include <stdint.h>
+
+#define TOPO_MAX_KEYS 40
+
+/*
+ * The option enums: what an enum-valued key holds.  A key's file spelling
+ * comes from the enum's name table (X_names[], topology.c, indexed by
+ * value), never from an enumerator's position, so reordering an enum
+ * changes no config value's meaning.  Each enum ends with its _COUNT.
+ */
+enum kafka_mode { KAFKA_MODE_ZOOKEEPER, KAFKA_MODE_KRAFT, KAFKA_MODE_COUNT };
+/* The producer's compression.codec. */
+enum kafka_compression {
+	KAFKA_COMPRESSION_LZ4,
+	KAFKA_COMPRESSION_NONE,
+	KAFKA_COMPRESSION_ZSTD,
+	KAFKA_COMPRESSION_SNAPPY,
+	KAFKA_COMPRESSION_GZIP,
+	KAFKA_COMPRESSION_COUNT
+};
+enum manage_hba { MANAGE_HBA_AUTO, MANAGE_HBA_YES, MANAGE_HBA_NO, MANAGE_HBA_COUNT };
+enum snapshot_mode {
+	SNAPSHOT_INITIAL,
+	SNAPSHOT_NEVER,
+	SNAPSHOT_INITIAL_ONLY,
+	SNAPSHOT_WHEN_NEEDED,
+	SNAPSHOT_MODE_COUNT
+};
+/* How capture writes numeric values (event_json.c). */
+enum decimal_mode {
+	DECIMAL_STRING,  /* "12.340": every digit and the scale, in both modes (default
+			  * without json_schemas) */
+	DECIMAL_PRECISE, /* Debezium's default (ours with json_schemas): base64 unscaled
+			  * bytes, scale in the schema (numeric(p,s)) or the payload */
+	DECIMAL_DOUBLE,  /* a JSON number; may lose digits */
+	DECIMAL_MODE_COUNT
+};
+/* Debezium's interval.handling.mode; string (ISO 8601) is lossless. */
+enum interval_mode { INTERVAL_NUMERIC, INTERVAL_STRING, INTERVAL_MODE_COUNT };
+enum insert_mode { INSERT_MODE_UPSERT, INSERT_MODE_INSERT, INSERT_MODE_COUNT };
+/* What apply does with the source's schema changes (apply_schema.c):
+ * follow every one, or never drop a column nor narrow a type. */
+enum schema_changes { SCHEMA_CHANGES_FOLLOW, SCHEMA_CHANGES_ADDITIVE, SCHEMA_CHANGES_COUNT };
+
+/* The name tables: X_names[v] is how the topology spells value v; each has
+ * X_COUNT names (unsized here, so that topology.c's definition is sized by
+ * its names and a missing one fails its _Static_assert). */
+extern const char *const kafka_mode_names[];
+extern const char *const kafka_compression_names[];
+extern const char *const manage_hba_names[];
+extern const char *const snapshot_mode_names[];
+extern const char *const decimal_mode_names[];
+extern const char *const interval_mode_names[];
+extern const char *const insert_mode_names[];
+extern const char *const schema_changes_names[];
+
+/* Where a section and each of its keys were written, for error messages. */
+struct topo_origin {
+	const char *file;            /* the topology's path (borrowed) */
+	int line;                    /* the [section] header line; 0 if absent */
+	int key_line[TOPO_MAX_KEYS]; /* by key index in the section's schema; 0 if unset */
+};
+
+struct table_ref {
+	char *schema;
+	char *table;
+};
+
+struct table_list {
+	struct table_ref *items;
+	size_t n;
+};
+
+/* One item of a source's `tables` as written (README "Tables"): a table
+ * name, a pattern (an unquoted part with '*' or '?') or, written with a
+ * leading '!', an exclusion of the tables a pattern matches.  Unquoted
+ * parts are folded to lower case as PostgreSQL folds them; quoted parts
+ * are kept as they are and are never patterns. */
+struct table_spec {
+	char *schema;
+	char *table;
+	bool schema_glob;
+	bool table_glob;
+	bool exclude;
+	int line;          /* where it was written (a continuation line's own) */
+	bool warned;       /* table_select: "matches nothing" said (once until it matches) */
+};
+
+struct table_specs {
+	struct table_spec *items;
+	size_t n;
+};
+
+/* One PostgreSQL server as the agent reaches it: the pipeline's role (user)
+ * and the administrator used for provisioning. */
+struct pg_server_cfg {
+	char *host;                /* host name, IP address or socket directory */
+	int port;
+	char *dbname;
+	char *user;
+	char *password_file;
+	char *admin_user;
+	char *admin_password_file; /* NULL: no password (peer/trust/.pgpass) */
+	char *admin_host;          /* NULL: same as host */
+	int admin_port;            /* 0: same as port */
+	char *admin_dbname;        /* NULL: dbname for sources, postgres for targets */
+	char *service;             /* systemd unit that runs the server; NULL: derived */
+	enum manage_hba manage_hba;
+	struct strlist hba_allow;  /* CIDR addresses the role may connect from */
+};
+
+struct source_cfg {
+	char *name;
+	struct topo_origin origin;
+	struct pg_server_cfg pg;
+	char *publication;
+	char *slot;
+	struct table_specs table_specs; /* the `tables` key as written */
+	/* The tables replicated: the names of table_specs, and the catalog's
+	 * tables its patterns select (table_select.c); in written order, then
+	 * the catalog's.  Filled at load when table_specs has no pattern
+	 * (tables_static), else by table_select_resolve at each plan,
+	 * bootstrap and pass of run, and at the start of capture and apply. */
+	struct table_list tables;
+	bool tables_static;        /* no pattern: tables is known without the catalog */
+	bool tables_resolved;      /* tables is filled */
+	char *topic_prefix;
+	int max_replication_slots;
+	int max_wal_senders;
+	enum snapshot_mode snapshot_mode;
+	bool json_schemas;         /* events carry JsonConverter's schema block */
+	enum decimal_mode decimal_handling;
+	enum interval_mode interval_handling;
+	bool tombstones;           /* a null-value record after each delete */
+	bool truncate_events;      /* emit op "t" for TRUNCATE */
+	int64_t max_slot_wal_keep_size; /* bytes, set by bootstrap; -1: left as the server has it */
+	int64_t slot_warn_retained;     /* retained WAL bytes from which a slot report warns */
+};
+
+struct target_cfg {
+	char *name;
+	struct topo_origin origin;
+	struct pg_server_cfg pg;
+	enum insert_mode insert_mode;
+	bool auto_create;
+	bool auto_evolve;
+};
+
+struct pipeline_cfg {
+	char *name;
+	struct topo_origin origin;
+	char *source_name;
+	char *target_name;
+	enum schema_changes schema_changes;
+	struct source_cfg *source; /* resolved, borrowed from the topology */
+	struct target_cfg *target;
+};
+
+struct agent_cfg {
+	struct topo_origin origin;
+	char *state_dir;
+	char *config_dir;          /* rendered ZooKeeper/Kafka configuration */
+	char *unit_dir;            /* where unit files are installed */
+	char *cache_dir;           /* downloaded distributions */
+	bool manage_units;         /* bootstrap installs and runs the systemd units */
+	int reconcile_seconds;     /* run: period of the reconcile pass */
+	int stall_seconds;         /* status: pending work with no progress this long is STALLED */
+	char *status_listen;       /* run: loopback IP:port of the HTTP status; NULL: off */
+};
+
+struct kafka_cfg {
+	struct topo_origin origin;
+	enum kafka_mode mode;
+	char *dist;                /* URL of the distribution tarball; NULL: not installed */
+	char *sha512;
+	char *install_dir;
+	struct strlist bootstrap_servers;
+	int partitions;
+	int replication_factor;
+	char *data_dir;            /* log.dirs */
+	char *heap;                /* JVM heap, e.g. 1g */
+	enum kafka_compression compression;
+	int64_t max_message_bytes; /* largest record capture produces (kafka_limits.h) */
+};
+
+struct zookeeper_cfg {
+	struct topo_origin origin;
+	struct strlist connect;
+	char *data_dir;
+};
+
+#define TOPOLOGY_DIGEST_HEX 128
+
+struct topology {
+	char *path;
+	char sha512[TOPOLOGY_DIGEST_HEX + 1]; /* of the bytes loaded ("" if unreadable) */
+	struct agent_cfg agent;
+	struct kafka_cfg kafka;
+	struct zookeeper_cfg zookeeper;
+	struct source_cfg *sources;
+	size_t n_sources;
+	struct target_cfg *targets;
+	size_t n_targets;
+	struct pipeline_cfg *pipelines;
+	size_t n_pipelines;
+};
+
+/* Parses and validates path; on success *out is a new topology (caller frees
+ * with topology_free).  Prints every error found, not only the first. */
+MUST_CHECK bool topology_load(const char *path, struct topology **out);
+void topology_free(struct topology *topo);
+/* The digest topology_load would give the file now (hex SHA-512 of its
+ * bytes); false, quietly, when it cannot be read. */
+bool topology_file_digest(const char *path, char hex[TOPOLOGY_DIGEST_HEX + 1]);
+
+/* The Kafka topic of a source's table: <topic_prefix>.<schema>.<table>,
+ * characters Kafka refuses replaced as Debezium does (kafka_topic_name);
+ * caller frees. */
+char *topology_topic(const struct source_cfg *src, const struct table_ref *t);
+
+/* What Kafka compares topic names by: '.' and '_' are one character to it
+ * (its metric names), so two topics equal but for them collide.  Caller
+ * frees. */
+char *topology_topic_key(const char *topic);
+
+/* Frees a table list's items (the list itself is embedded). */
+void table_list_fini(struct table_list *list);
+
+/* Appends the canonical text of a section's values to out: "[kind NAME]"
+ * (or "[kind]") then "key=value" for every key of its schema, in the
+ * schema's order, defaults included (value_text): equal for equal values,
+ * whatever the file's spelling or order.  kind: "agent", "kafka",
+ * "zookeeper", "source", "target" or "pipeline"; section points to the
+ * matching struct (e.g. &topo->kafka, a struct source_cfg *). */
+void topology_section_text(const char *kind, const char *name, const void *section,
+			   struct strbuf *out);
+
+/* The line where key was set in a section (the section's line if unset). */
+int topology_key_line(const struct topo_origin *origin, const char *section_kind,
+		      const char *key);
+
+/* Whether a and b name one server: the pipeline role's host and port (a
+ * server unset, as in a file being checked, is no other's). */
+bool topology_same_server(const struct pg_server_cfg *a, const struct pg_server_cfg *b);
+
+#endif

@@ -1,0 +1,191 @@
+/*
+ * agent/kafka_client.c: the librdkafka configurations of every Kafka client
+ * the agent makes (kafka_client.h says which), each a table of settings
+ * with a reason per line, on top of the settings all of them share.
+ */
+#include "kafka/kafka_client.h"
+
+#include "config/kafka_limits.h"
+#include "kafka/kafka_log.h"
+#include "base/log.h"
+#include "config/topology.h"
+#include "base/util.h"
+
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* Sets name=value on conf, or logs what librdkafka said of it; role names
+ * the client ("producer", "consumer", "probe"), brokers its cluster. */
+static bool conf_set(rd_kafka_conf_t *conf, const char *brokers, const char *role,
+		     const char *name, const char *value)
+{
+	char errstr[512];
+
+	if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK)
+		return true;
+	log_error("kafka %s: %s setting %s=%s rejected: %s", brokers, role, name, value, errstr);
+	return false;
+}
+
+/* A table of settings, in order; false at the first one refused. */
+static bool conf_set_all(rd_kafka_conf_t *conf, const char *brokers, const char *role,
+			 const char *const (*settings)[2], size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!conf_set(conf, brokers, role, settings[i][0], settings[i][1]))
+			return false; /* errors already logged */
+	return true;
+}
+
+/* The settings of every client: the one place for what all connections to
+ * the cluster share. */
+static bool common_conf(rd_kafka_conf_t *conf, const char *brokers, const char *role,
+			const char *client_id)
+{
+	const char *const settings[][2] = {
+		{ "bootstrap.servers", brokers },
+		/* The brokers' logs and quotas, and our log lines (kafka_log.c),
+		 * name the client. */
+		{ "client.id", client_id },
+		/* The connection's security (security.protocol, ssl.*,
+		 * sasl.*), from [kafka] once the topology has it, goes here:
+		 * every client then gets it. */
+	};
+
+	if (!conf_set_all(conf, brokers, role, settings, ARRAY_LEN(settings)))
+		return false; /* errors already logged */
+	/* librdkafka's own lines through log.c, never raw on stderr. */
+	kafka_log_attach(conf);
+	return true;
+}
+
+/* A new conf with the common settings and then the role's; NULL (logged)
+ * when a setting was refused. */
+static rd_kafka_conf_t *conf_build(const struct kafka_cfg *cfg, const char *role,
+				   const char *client_id, const char *const (*settings)[2],
+				   size_t n)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char *brokers = strlist_join(&cfg->bootstrap_servers, ",");
+	bool ok = common_conf(conf, brokers, role, client_id) &&
+		  conf_set_all(conf, brokers, role, settings, n);
+
+	free(brokers);
+	if (ok)
+		return conf;
+	rd_kafka_conf_destroy(conf);
+	return NULL; /* errors already logged */
+}
+
+static void int_text(char *buf, size_t size, int64_t n)
+{
+	snprintf(buf, size, "%" PRId64, n);
+}
+
+bool kafka_client_producer_conf_new(const struct kafka_cfg *cfg, const char *client_id,
+				    rd_kafka_conf_t **out)
+{
+	char max_bytes[32], queue_kb[32];
+
+	/* The request limit: one batch of the largest record fits. */
+	int_text(max_bytes, sizeof(max_bytes), kafka_batch_limit(cfg));
+	int_text(queue_kb, sizeof(queue_kb),
+		 ((int64_t)KAFKA_PRODUCER_QUEUE_SOFT_BYTES + kafka_batch_limit(cfg)) / 1024 + 1);
+
+	const char *const settings[][2] = {
+		/* Events repeat their schema block and field names: lz4 (the
+		 * default) shrinks them for the broker and the network. */
+		{ "compression.codec", kafka_compression_names[cfg->compression] },
+		/* The settings that follow from [kafka] max_message_bytes
+		 * (kafka_limits.h): a batch of the largest record fits the
+		 * request, and the queue holds it beside
+		 * KAFKA_PRODUCER_QUEUE_SOFT_BYTES of others. */
+		{ "message.max.bytes", max_bytes },
+		{ "queue.buffering.max.kbytes", queue_kb },
+		/* Retries can neither duplicate nor reorder messages. */
+		{ "enable.idempotence", "true" },
+		{ "acks", "all" },
+		/* A key lands where Kafka's Java producer would put it. */
+		{ "partitioner", "murmur2_random" },
+		/* Never give up on a message while the brokers are away: capture
+		 * must not lose anything.  The bounded queue below makes
+		 * kafka_out_produce wait instead (backpressure). */
+		{ "message.timeout.ms", "0" },
+		{ "queue.buffering.max.messages", STR(KAFKA_PRODUCER_QUEUE_MESSAGES) },
+		/* The broker's cost is mostly per request (each batch is
+		 * validated, appended and fetched once): 5 ms made ~300-record
+		 * batches at 60k rows/s and a broker busier than capture;
+		 * 10-25 ms halved its CPU per row end to end
+		 * (docs/BENCHMARKS.md), for that much more latency. */
+		{ "linger.ms", "20" },
+		/* Batches point at the queued messages (F_COPY made them ours
+		 * already) instead of copying each once more: capture 0.6 us/row
+		 * less at 88,000 rows/s (side by side, 3 pairs).  50 ms of
+		 * linger showed no gain over 20 there. */
+		{ "message.copy.max.bytes", "0" },
+		/* batch.size (1 MB) needs no change: a record larger than it
+		 * still goes, alone in its batch; message.max.bytes: above. */
+		/* Topics come from kafka_out_ensure_topic with the configured
+		 * partition count, never from the broker's defaults. */
+		{ "allow.auto.create.topics", "false" },
+		/* Resume within seconds of a broker's return, not librdkafka's 10 s. */
+		{ "reconnect.backoff.max.ms", "2000" },
+		/* Logs wait for rd_kafka_poll on capture's thread, where every
+		 * other callback runs (kafka_out.c says why). */
+		{ "log.queue", "true" },
+	};
+
+	*out = conf_build(cfg, "producer", client_id, settings, ARRAY_LEN(settings));
+	return *out != NULL;
+}
+
+bool kafka_client_consumer_conf_new(const struct kafka_cfg *cfg, const char *client_id,
+				    const char *group, rd_kafka_conf_t **out)
+{
+	char fetch_max[32], receive_max[32];
+
+	/* A record of [kafka] max_message_bytes fits one fetch response
+	 * (kafka_limits.h); max.partition.fetch.bytes stays 1 MiB: the
+	 * broker returns a larger first batch of a partition whole. */
+	int_text(fetch_max, sizeof(fetch_max), kafka_fetch_limit(cfg));
+	int_text(receive_max, sizeof(receive_max), kafka_receive_limit(cfg));
+
+	const char *const settings[][2] = {
+		{ "group.id", group },
+		/* Apply stores each partition's next offset with the data it
+		 * applied, in the target's transaction; Kafka's committed
+		 * offsets are for monitoring, committed by apply itself. */
+		{ "enable.auto.commit", "false" },
+		{ "enable.auto.offset.store", "false" },
+		/* Where no offset is stored, offsets_load starts at the
+		 * beginning; a stored one outside the log is a gap that
+		 * must stop apply (offset_gap), never a silent restart. */
+		{ "auto.offset.reset", "error" },
+		/* notice topics capture creates after apply started */
+		{ "topic.metadata.refresh.interval.ms", "5000" },
+		{ "allow.auto.create.topics", "false" },
+		{ "fetch.max.bytes", fetch_max },
+		{ "receive.message.max.bytes", receive_max },
+	};
+
+	*out = conf_build(cfg, "consumer", client_id, settings, ARRAY_LEN(settings));
+	return *out != NULL;
+}
+
+bool kafka_client_probe_conf_new(const struct kafka_cfg *cfg, const char *client_id,
+				 rd_kafka_conf_t **out)
+{
+	static const char *const settings[][2] = {
+		/* A probe's failure is its result (the caller says why), not a
+		 * log line: a broker that is down is what a probe finds out. */
+		{ "log_level", "0" },
+	};
+
+	*out = conf_build(cfg, "probe", client_id, settings, ARRAY_LEN(settings));
+	return *out != NULL;
+}

@@ -1,0 +1,234 @@
+/*
+ * agent/kafka_in.c: the Kafka consumer of apply, around librdkafka.
+ *
+ * Its settings are kafka_client.c's.  Rebalances are served by our own
+ * callback (librdkafka calls it inside rd_kafka_consumer_poll and while
+ * closing), which lets the owner place each partition before it is
+ * assigned.
+ */
+#include "kafka/kafka_in.h"
+
+#include "kafka/kafka_client.h"
+#include "base/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* Kafka's committed offsets go out at most this often (kafka_in_commit). */
+#define KAFKA_COMMIT_EVERY_MS 1000
+/* Leaving the consumer group on a stop waits this long at most for the
+ * brokers (a stop must end within 2 s); past it, the group notices the
+ * member gone by its session timeout. */
+#define CONSUMER_CLOSE_MS 1000
+/* A watermark query waits this long for the broker. */
+#define WATERMARKS_TIMEOUT_MS 3000
+
+struct kafka_in {
+	rd_kafka_t *rk;
+	char *label;                  /* "apply PIPELINE", for messages */
+	struct kafka_in_hooks hooks;
+	rd_kafka_topic_partition_list_t *pending;    /* offsets to commit to Kafka */
+	/* Partitions assigned while the owner could not place them: assigned
+	 * once it can (kafka_in_reassign). */
+	rd_kafka_topic_partition_list_t *unassigned;
+	int64_t committed_ms;         /* the last commit, mono_ms */
+};
+
+char *kafka_in_group(const char *pipeline)
+{
+	return xasprintf("cdc-agent.%s", pipeline);
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+			 rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	struct kafka_in *ki = opaque;
+
+	if (ki->unassigned) {
+		rd_kafka_topic_partition_list_destroy(ki->unassigned);
+		ki->unassigned = NULL;
+	}
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		if (!ki->hooks.on_assign(ki->hooks.ctx, parts)) {
+			/* Kept for kafka_in_reassign, when the owner can
+			 * place them (the target back). */
+			ki->unassigned = rd_kafka_topic_partition_list_copy(parts);
+			rd_kafka_assign(rk, NULL);
+			return;
+		}
+		rd_kafka_assign(rk, parts);
+	} else {
+		ki->hooks.on_revoke(ki->hooks.ctx);
+		kafka_in_commit(ki, true);
+		rd_kafka_assign(rk, NULL);
+	}
+}
+
+/* Subscribes to the topics (librdkafka assigns their partitions later,
+ * through on_rebalance). */
+static bool subscribe(struct kafka_in *ki, const struct strlist *topics)
+{
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)topics->n);
+	rd_kafka_resp_err_t err;
+
+	for (size_t i = 0; i < topics->n; i++)
+		rd_kafka_topic_partition_list_add(list, topics->items[i], RD_KAFKA_PARTITION_UA);
+	err = rd_kafka_subscribe(ki->rk, list);
+	rd_kafka_topic_partition_list_destroy(list);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		log_error("%s: cannot subscribe to the pipeline's topics: %s", ki->label,
+			  rd_kafka_err2str(err));
+		return false;
+	}
+	return true;
+}
+
+bool kafka_in_new(const struct kafka_cfg *cfg, const char *label, const char *group,
+		  const struct strlist *topics, const struct kafka_in_hooks *hooks,
+		  struct kafka_in **out)
+{
+	struct kafka_in *ki;
+	rd_kafka_conf_t *conf;
+	char err[512];
+
+	*out = NULL;
+	if (!kafka_client_consumer_conf_new(cfg, label, group, &conf))
+		return false; /* errors already logged */
+	ki = xcalloc(1, sizeof(*ki));
+	ki->label = xstrdup(label);
+	ki->hooks = *hooks;
+	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+	rd_kafka_conf_set_opaque(conf, ki);
+	/* rd_kafka_new owns conf from here on, on success only. */
+	ki->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+	if (!ki->rk) {
+		log_error("%s: cannot create the Kafka consumer: %s", label, err);
+		rd_kafka_conf_destroy(conf);
+		kafka_in_free(ki);
+		return false;
+	}
+	/* Rebalances and errors come with the records, from
+	 * rd_kafka_consumer_poll. */
+	rd_kafka_poll_set_consumer(ki->rk);
+	if (!subscribe(ki, topics)) {
+		kafka_in_free(ki);
+		return false; /* errors already logged */
+	}
+	*out = ki;
+	return true;
+}
+
+/* Leaves the consumer group, so that the next apply gets the partitions at
+ * once, but waits for the brokers CONSUMER_CLOSE_MS at most. */
+static void consumer_close(struct kafka_in *ki)
+{
+	rd_kafka_queue_t *q = rd_kafka_queue_new(ki->rk);
+	rd_kafka_error_t *error = rd_kafka_consumer_close_queue(ki->rk, q);
+	int64_t deadline = mono_ms() + CONSUMER_CLOSE_MS;
+	bool closed = false;
+
+	if (error) {
+		log_warn("%s: cannot leave the consumer group: %s", ki->label,
+			 rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+	}
+	while (!error && !(closed = rd_kafka_consumer_closed(ki->rk)) && mono_ms() < deadline) {
+		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+
+		if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+			on_rebalance(ki->rk, rd_kafka_event_error(ev),
+				     rd_kafka_event_topic_partition_list(ev), ki);
+		rd_kafka_event_destroy(ev);
+	}
+	rd_kafka_queue_destroy(q);
+	if (closed) {
+		rd_kafka_destroy(ki->rk);
+	} else {
+		/* rd_kafka_destroy would wait for the group's coordinator (the
+		 * LeaveGroup and the last commit) until its socket timeout, a
+		 * minute: the handle is left to the process's exit, which
+		 * follows. */
+		log_warn("%s: the brokers did not answer within %d ms: stopping without leaving the consumer group (its session timeout frees the partitions)",
+			 ki->label, CONSUMER_CLOSE_MS);
+	}
+	ki->rk = NULL;
+}
+
+void kafka_in_free(struct kafka_in *ki)
+{
+	if (!ki)
+		return;
+	if (ki->rk) {
+		kafka_in_commit(ki, true);
+		consumer_close(ki);
+	}
+	if (ki->pending)
+		rd_kafka_topic_partition_list_destroy(ki->pending);
+	if (ki->unassigned)
+		rd_kafka_topic_partition_list_destroy(ki->unassigned);
+	free(ki->label);
+	free(ki);
+}
+
+rd_kafka_message_t *kafka_in_poll(struct kafka_in *ki, int timeout_ms)
+{
+	return rd_kafka_consumer_poll(ki->rk, timeout_ms);
+}
+
+void kafka_in_note(struct kafka_in *ki, const rd_kafka_message_t *m)
+{
+	const char *topic = rd_kafka_topic_name(m->rkt);
+	rd_kafka_topic_partition_t *p;
+
+	if (!ki->pending)
+		ki->pending = rd_kafka_topic_partition_list_new(4);
+	p = rd_kafka_topic_partition_list_find(ki->pending, topic, m->partition);
+	if (!p)
+		p = rd_kafka_topic_partition_list_add(ki->pending, topic, m->partition);
+	p->offset = m->offset + 1;
+}
+
+void kafka_in_commit(struct kafka_in *ki, bool now)
+{
+	if (!now && mono_ms() - ki->committed_ms < KAFKA_COMMIT_EVERY_MS)
+		return;
+	ki->committed_ms = mono_ms();
+	if (!ki->pending)
+		return;
+	rd_kafka_commit(ki->rk, ki->pending, 1);
+	rd_kafka_topic_partition_list_destroy(ki->pending);
+	ki->pending = NULL;
+}
+
+bool kafka_in_reassign(struct kafka_in *ki)
+{
+	rd_kafka_topic_partition_list_t *parts = ki->unassigned;
+	rd_kafka_resp_err_t err;
+
+	ki->unassigned = NULL;
+	if (!parts && (err = rd_kafka_assignment(ki->rk, &parts)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		log_error("%s: cannot read the consumer's assignment: %s", ki->label,
+			  rd_kafka_err2str(err));
+		return false;
+	}
+	if (!ki->hooks.on_assign(ki->hooks.ctx, parts)) {
+		ki->unassigned = parts; /* for the next attempt */
+		return false; /* errors already logged */
+	}
+	err = rd_kafka_assign(ki->rk, parts);
+	if (err)
+		log_error("%s: cannot assign the partitions again: %s", ki->label,
+			  rd_kafka_err2str(err));
+	rd_kafka_topic_partition_list_destroy(parts);
+	return err == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+void kafka_in_watermarks(struct kafka_in *ki, const char *topic, int32_t partition, int64_t *low,
+			 int64_t *high)
+{
+	*low = -1;
+	*high = -1;
+	(void)rd_kafka_query_watermark_offsets(ki->rk, topic, partition, low, high,
+					       WATERMARKS_TIMEOUT_MS);
+}

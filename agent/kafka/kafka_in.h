@@ -1,0 +1,82 @@
+/*
+ * agent/kafka_in.h: the Kafka consumer of apply (librdkafka), beside
+ * capture's producer (kafka_out.h).
+ *
+ * A member of the pipeline's consumer group, subscribed to its topics.
+ * Where each assigned partition starts is the owner's to say: apply starts
+ * at the next offset stored with the data in the target, so at each
+ * assignment kafka_in asks the owner's on_assign.  Partitions it cannot
+ * place (the target away) stay unassigned, kept for kafka_in_reassign.
+ * Kafka's committed offsets are for monitoring only: the owner notes what it
+ * applied (kafka_in_note) and they go to Kafka at most once a second
+ * (kafka_in_commit), when partitions are revoked, and at kafka_in_free.
+ *
+ * Single-threaded: the hooks run on the caller's thread, inside
+ * kafka_in_poll, kafka_in_reassign and kafka_in_free.
+ */
+#ifndef CDC_KAFKA_IN_H
+#define CDC_KAFKA_IN_H
+
+#include "base/common.h"
+#include "config/topology.h"
+#include "base/util.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdint.h>
+
+struct kafka_in;
+
+/* What the owner does when the group moves partitions; ctx is its own. */
+struct kafka_in_hooks {
+	/* Partitions assigned: sets each one's .offset, where it starts.
+	 * false (logged) when it cannot say now: they are kept unassigned
+	 * for kafka_in_reassign. */
+	bool (*on_assign)(void *ctx, rd_kafka_topic_partition_list_t *parts);
+	/* Partitions revoked: whatever was fetched from them and not applied
+	 * is dropped (not applied, so not stored: whoever gets them reads it
+	 * again). */
+	void (*on_revoke)(void *ctx);
+	void *ctx;
+};
+
+/* The consumer group of a pipeline's apply, "cdc-agent.PIPELINE" (health.c
+ * looks it up); caller frees. */
+char *kafka_in_group(const char *pipeline);
+
+/* A consumer for cfg's brokers in group, subscribed to topics; label names
+ * it to the brokers (client.id) and in log lines.  hooks (copied) must stay
+ * valid until kafka_in_free.  *out is freed with kafka_in_free. */
+MUST_CHECK bool kafka_in_new(const struct kafka_cfg *cfg, const char *label, const char *group,
+			     const struct strlist *topics, const struct kafka_in_hooks *hooks,
+			     struct kafka_in **out);
+
+/* Commits the offsets noted, then leaves the group (so that the next apply
+ * gets the partitions at once), waiting for the brokers one second at most:
+ * a stop must end within 2 s. */
+void kafka_in_free(struct kafka_in *ki);
+
+/* The next record, error or event, waiting up to timeout_ms; NULL when
+ * none came.  Caller rd_kafka_message_destroy()s it. */
+rd_kafka_message_t *kafka_in_poll(struct kafka_in *ki, int timeout_ms);
+
+/* m was applied (its offset stored): its partition's next offset goes to
+ * Kafka with the next commit. */
+void kafka_in_note(struct kafka_in *ki, const rd_kafka_message_t *m);
+
+/* Commits the offsets noted (asynchronously): at once when now, else when
+ * the last commit is a second old (each commit is a write to the broker's
+ * offsets topic, and batches can be many a second). */
+void kafka_in_commit(struct kafka_in *ki, bool now);
+
+/* Starts every partition again (those kept unassigned, or else those
+ * assigned) at the offsets on_assign gives: what the consumer fetched past
+ * them is dropped.  false (logged) when on_assign or librdkafka failed;
+ * partitions on_assign could not place are kept for the next attempt. */
+MUST_CHECK bool kafka_in_reassign(struct kafka_in *ki);
+
+/* The partition's log start and end (high watermark), asked of the broker;
+ * -1 each when it did not answer. */
+void kafka_in_watermarks(struct kafka_in *ki, const char *topic, int32_t partition, int64_t *low,
+			 int64_t *high);
+
+#endif

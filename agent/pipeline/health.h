@@ -1,0 +1,29 @@
+/*
+ * agent/health.h: is each component really up, not just "active" to
+ * systemd?  ZooKeeper answers ruok, the broker answers a metadata request
+ * with the expected broker count, capture holds its slot, apply has joined
+ * its consumer group.  Each check returns false with *why filled in.
+ */
+#ifndef CDC_HEALTH_H
+#define CDC_HEALTH_H
+
+#include "base/common.h"
+#include "config/topology.h"
+#include "base/util.h"
+
+#include <librdkafka/rdkafka.h>
+
+/* A short-lived client for probes (metadata, groups, watermarks); NULL with
+ * why filled in on failure; caller rd_kafka_destroy()s. */
+rd_kafka_t *health_kafka_client(const struct kafka_cfg *cfg, struct strbuf *why);
+
+/* Every server of connect answers "ruok" with "imok". */
+bool health_zookeeper(const struct strlist *connect, struct strbuf *why);
+/* The cluster answers a metadata request and has at least brokers brokers. */
+bool health_kafka(const struct kafka_cfg *cfg, int brokers, struct strbuf *why);
+/* The source's slot exists and a walsender (capture) is reading it. */
+bool health_capture(const struct source_cfg *src, struct strbuf *why);
+/* The consumer group cdc-agent.<pipeline> is Stable with a member. */
+bool health_apply(const struct kafka_cfg *cfg, const char *pipeline, struct strbuf *why);
+
+#endif

@@ -1,0 +1,175 @@
+/*
+ * agent/provision.c: plan and bootstrap of the PostgreSQL side of a topology.
+ *
+ * Sources first (their restart is the slow, disruptive part and should be
+ * known early), then targets.  A failing section does not stop the others:
+ * the operator sees every problem of the run at once, and each section's
+ * steps are idempotent, so the next run picks up where this one stopped.
+ */
+#include "provision/provision.h"
+
+#include "base/changes.h"
+#include "provision/converge_lock.h"
+#include "provision/host.h"
+#include "base/log.h"
+#include "provision/pg_source.h"
+#include "provision/pg_target.h"
+#include "pipeline/pipeline_digest.h"
+#include "pipeline/table_select.h"
+#include "base/util.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void print_json(const struct change_list *changes, const struct provision_result *res)
+{
+	json_t *root = json_object(), *list = json_array();
+	char *text;
+
+	for (size_t i = 0; i < changes->n; i++)
+		json_array_append_new(list, json_pack("{s:s, s:s}", "component",
+						      changes->items[i].component, "action",
+						      changes->items[i].action));
+	json_object_set_new(root, "mode", json_string(changes->apply ? "bootstrap" : "plan"));
+	json_object_set_new(root, "ok", json_boolean(!res->failed));
+	json_object_set_new(root, "changed", json_boolean(changes->apply && changes->n > 0));
+	json_object_set_new(root, "restart_needed", json_boolean(res->restart_needed));
+	json_object_set_new(root, "changes", list);
+	text = json_dumps(root, JSON_INDENT(2));
+	if (text)
+		puts(text);
+	free(text);
+	json_decref(root);
+}
+
+static void print_summary(const struct change_list *changes, const struct provision_result *res)
+{
+	const char *verb = changes->apply ? "bootstrap" : "plan";
+
+	if (res->failed)
+		printf("%s: failed after %zu change%s (see the errors above)\n", verb, changes->n,
+		       changes->n == 1 ? "" : "s");
+	else if (changes->n == 0)
+		printf("%s: nothing to change\n", verb);
+	else if (changes->apply)
+		printf("%s: %zu change%s made%s\n", verb, changes->n, changes->n == 1 ? "" : "s",
+		       res->restart_needed ? "; a restart is still needed (see above)" : "");
+	else
+		printf("%s: %zu change%s pending\n", verb, changes->n, changes->n == 1 ? "" : "s");
+}
+
+/* Whether a capture of src runs with an older configuration than the
+ * topology's: it may still stream a table the topology removed. */
+static bool capture_outdated(const struct topology *topo, const struct source_cfg *src)
+{
+	for (size_t i = 0; i < topo->n_pipelines; i++)
+		if (topo->pipelines[i].source == src &&
+		    pipeline_process_config(topo, &topo->pipelines[i], "capture", 0, NULL) ==
+			    PROCESS_CONFIG_STALE)
+			return true;
+	return false;
+}
+
+/* The tables whose drop waited for a capture restart, once the host step
+ * has restarted it; still deferred (and said so) while it has not. */
+static bool drops_after_restart(const struct topology *topo, const bool *held,
+				struct change_list *changes)
+{
+	bool ok = true;
+
+	for (size_t i = 0; i < topo->n_sources; i++) {
+		if (!held[i])
+			continue;
+		if (changes->apply && capture_outdated(topo, &topo->sources[i]))
+			log_warn("source %s: tables removed from the topology stay in publication %s "
+				 "until its capture runs the new configuration (next pass)",
+				 topo->sources[i].name, topo->sources[i].publication);
+		else if (!pg_source_drop_removed(&topo->sources[i], changes))
+			ok = false;
+	}
+	return ok;
+}
+
+void provision_converge_held(struct topology *topo, struct supervisor *sup,
+			     struct change_list *changes, struct provision_result *res)
+{
+	double t0 = mono_seconds();
+	bool *held = xcalloc(topo->n_sources + 1, sizeof(bool)), any_held = false;
+
+	res->failed = false;
+	res->restart_needed = false;
+	res->host_seconds = 0;
+	res->pg_seconds = 0;
+	res->n_changes = 0;
+	for (size_t i = 0; i < topo->n_sources; i++) {
+		enum restart_outcome restart;
+		char *label = xasprintf("source %s", topo->sources[i].name);
+		bool resolved;
+
+		/* Patterns first: the publication, the grants and the
+		 * pipelines' digests (host step) all follow the catalog now. */
+		resolved = table_select_resolve_as(&topo->sources[i], label, PG_AS_ADMIN);
+		free(label);
+		if (!resolved) {
+			res->failed = true;
+			continue; /* errors already logged */
+		}
+		if (!pg_source_converge(&topo->sources[i],
+					capture_outdated(topo, &topo->sources[i]), changes,
+					&restart, &held[i]))
+			res->failed = true;
+		if (restart == RESTART_IMPOSSIBLE)
+			res->restart_needed = true;
+		any_held = any_held || held[i];
+	}
+	for (size_t i = 0; i < topo->n_targets; i++)
+		if (!pg_target_converge(&topo->targets[i], changes))
+			res->failed = true;
+	res->pg_seconds = mono_seconds() - t0;
+	/* Services come after the databases they connect to, and only once
+	 * those converged (a restart still pending would fail capture). */
+	if (topo->agent.manage_units && !res->failed && !res->restart_needed) {
+		t0 = mono_seconds();
+		if (!host_converge(topo, sup, changes))
+			res->failed = true;
+		res->host_seconds = mono_seconds() - t0;
+	}
+	/* Last: a table leaves its publication only once no capture that may
+	 * stream it runs (the host step restarted it, or it is not running). */
+	if (any_held && !res->failed && !drops_after_restart(topo, held, changes))
+		res->failed = true;
+	free(held);
+	res->n_changes = changes->n;
+}
+
+/* provision_converge_held under the converge lock (none for plan). */
+static void provision_converge(struct topology *topo, struct supervisor *sup,
+			       struct change_list *changes, struct provision_result *res)
+{
+	int lock = -1;
+
+	/* plan changes nothing and needs no lock. */
+	if (changes->apply && !converge_lock_acquire(topo->agent.state_dir, &lock)) {
+		memset(res, 0, sizeof(*res));
+		res->failed = true;
+		return; /* errors already logged */
+	}
+	provision_converge_held(topo, sup, changes, res);
+	converge_lock_release(lock);
+}
+
+void provision_run(struct topology *topo, bool apply, bool json,
+		   struct provision_result *res)
+{
+	struct change_list changes;
+
+	change_list_init(&changes, apply, !json);
+	provision_converge(topo, NULL, &changes, res);
+	if (json)
+		print_json(&changes, res);
+	else
+		print_summary(&changes, res);
+	change_list_fini(&changes);
+}

@@ -1,0 +1,569 @@
+/*
+ * agent/status.c: collects the deployment's status document (status.h).
+ *
+ * Each part is asked independently and a part that cannot be asked carries
+ * an "error" string instead of failing the whole: status is what an operator
+ * reads when things are broken.
+ */
+#include "status/status.h"
+
+#include "apply/apply_lag.h"
+#include "pipeline/health.h"
+#include "base/log.h"
+#include "pipeline/progress.h"
+#include "pg/slot_watch.h"
+#include "status/status_state.h"
+#include "systemd/supervise.h"
+#include "systemd/systemd_bus.h"
+#include "base/util.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static json_t *json_string_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *json_int_or_null(int64_t v)
+{
+	return v >= 0 ? json_integer(v) : json_null();
+}
+
+/* ---- units ---------------------------------------------------------------- */
+
+/* {"unit", "active", "sub", "result", "supervision"}; sd NULL: not managed. */
+static json_t *unit_json(struct systemd *sd, struct supervisor *sup, const char *unit)
+{
+	struct unit_state st;
+	struct strbuf how;
+	json_t *u = json_pack("{s:s}", "unit", unit);
+
+	if (!sd || !systemd_unit_state(sd, unit, &st)) {
+		json_object_set_new(u, "active", json_string("unknown"));
+		return u;
+	}
+	json_object_set_new(u, "active", json_string(st.active));
+	json_object_set_new(u, "sub", json_string(st.sub));
+	json_object_set_new(u, "result", json_string(st.result));
+	if (sup) {
+		strbuf_init(&how);
+		supervisor_describe(sup, unit, &st, time(NULL), &how);
+		json_object_set_new(u, "supervision", json_string(how.data));
+		strbuf_fini(&how);
+	}
+	return u;
+}
+
+static json_t *component_json(const char *name, const char *kind, json_t *unit, bool healthy,
+			      const char *why)
+{
+	json_t *c = json_pack("{s:s, s:s, s:b}", "name", name, "kind", kind, "healthy", healthy);
+
+	json_object_set_new(c, "unit", unit ? unit : json_null());
+	json_object_set_new(c, "error", healthy ? json_null() : json_string(why));
+	return c;
+}
+
+static void components_add(const struct topology *topo, struct systemd *sd,
+			   struct supervisor *sup, json_t *list)
+{
+	bool managed = topo->kafka.dist != NULL;
+	struct strbuf why;
+	bool ok;
+
+	strbuf_init(&why);
+	if (topo->kafka.mode == KAFKA_MODE_ZOOKEEPER) {
+		ok = health_zookeeper(&topo->zookeeper.connect, &why);
+		json_array_append_new(list, component_json("zookeeper", "zookeeper",
+							   managed ? unit_json(sd, sup, "zookeeper.service") : NULL,
+							   ok, why.data));
+	}
+	why.len = 0;
+	why.data[0] = '\0';
+	ok = health_kafka(&topo->kafka, 1, &why);
+	json_array_append_new(list, component_json("kafka", "kafka",
+						   managed ? unit_json(sd, sup, "kafka.service") : NULL,
+						   ok, why.data));
+	strbuf_fini(&why);
+}
+
+/* ---- pipelines ------------------------------------------------------------- */
+
+/* Is pid still a "cdc-agent KIND PIPELINE" process?  (Not managed by
+ * systemd, nothing else says whether it exited; a reused pid runs
+ * something else.)  A process of another user is still seen in /proc. */
+static bool process_alive(int pid, const char *kind, const char *pipeline)
+{
+	char path[64], argv[4096];
+	bool has_kind = false, has_pipeline = false;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, argv, sizeof(argv) - 1);
+	close(fd);
+	if (n <= 0)
+		return false; /* a zombie has no command line: it exited */
+	argv[n] = '\0';
+	for (char *a = argv; a < argv + n; a += strlen(a) + 1) {
+		has_kind = has_kind || strcmp(a, kind) == 0;
+		has_pipeline = has_pipeline || strcmp(a, pipeline) == 0;
+	}
+	return has_kind && has_pipeline;
+}
+
+/* When the events counter last moved: now when it differs from the
+ * previous collection's (or the process is another), else as it was then;
+ * null with no previous collection (the status verb on its own). */
+static json_t *progress_moved(const json_t *before, const struct progress *pr, int64_t now)
+{
+	const json_t *then = json_object_get(before, "progress_usec");
+
+	if (!before || json_integer_value(json_object_get(before, "pid")) != pr->pid ||
+	    !json_is_integer(json_object_get(before, "events")) ||
+	    json_integer_value(json_object_get(before, "events")) != (json_int_t)pr->events ||
+	    !json_is_integer(then))
+		return before ? json_integer(now) : json_null();
+	return json_incref((json_t *)then);
+}
+
+/* The members the process keeps for status (progress.h's extra): its own
+ * word on what it does, the error it retries, errors by kind, snapshot. */
+static void progress_extra_add(const struct progress *pr, json_t *half)
+{
+	static const char *const keys[][2] = { { "state", "activity" },
+					       { "error", "error" },
+					       { "errors_by_kind", "errors_by_kind" },
+					       { "snapshot", "snapshot" } };
+
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		json_t *v = json_object_get(pr->extra, keys[i][0]);
+
+		json_object_set_new(half, keys[i][1], v ? json_deep_copy(v) : json_null());
+	}
+}
+
+/* A progress file not written for this long is from a process that is
+ * gone or stuck: its milliseconds behind source are unknown, not its last
+ * word (a capture stopped while caught up would show 0 for ever). */
+#define BEHIND_STALE_USEC (10 * 1000000LL)
+
+/* The Debezium-like members of the process's progress (pr NULL: no file):
+ * events since the pipeline was created, by table and op, milliseconds
+ * behind source; capture's producer queue and snapshot.  null when
+ * unknown. */
+static void metrics_add(const char *kind, const struct progress *pr, json_t *half)
+{
+	static const char *const keys[] = { "events_total", "events_by_table", "behind_source_ms",
+					    "queue", "snapshot" };
+	static const char *const apply_keys[] = { "schema_changes_total", "last_schema_change" };
+	bool capture = strcmp(kind, "capture") == 0;
+
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		json_t *v = pr ? json_object_get(pr->extra, keys[i]) : NULL;
+
+		if (!capture && i >= 3)
+			break; /* queue and snapshot are capture's */
+		if (i == 2 && pr && wall_usec() - pr->updated_usec > BEHIND_STALE_USEC)
+			v = NULL;
+		json_object_set_new(half, keys[i], v ? json_deep_copy(v) : json_null());
+	}
+	/* apply's schema changes applied since the pipeline was created, and
+	 * the last one (apply_schema.c) */
+	for (size_t i = 0; !capture && i < ARRAY_LEN(apply_keys); i++) {
+		json_t *v = pr ? json_object_get(pr->extra, apply_keys[i]) : NULL;
+
+		json_object_set_new(half, apply_keys[i], v ? json_deep_copy(v) : json_null());
+	}
+}
+
+static void progress_add(const struct topology *topo, const char *kind, const char *pipeline,
+			 const json_t *prev, json_t *half)
+{
+	struct progress pr;
+	bool exists = false;
+	const json_t *before =
+		json_object_get(status_find(prev, "pipelines", "name", pipeline), kind);
+	const json_t *unit = json_object_get(half, "unit");
+	json_t *rate = json_null();
+	int64_t now = wall_usec();
+
+	if (!progress_read(topo->agent.state_dir, kind, pipeline, &pr, &exists) || !exists) {
+		json_object_set_new(half, "events", json_null());
+		json_object_set_new(half, "events_per_sec", json_null());
+		json_object_set_new(half, "last_event_age_sec", json_null());
+		json_object_set_new(half, "last_error", json_null());
+		metrics_add(kind, NULL, half);
+		return;
+	}
+	if (before && json_integer_value(json_object_get(before, "pid")) == pr.pid &&
+	    json_is_integer(json_object_get(before, "events"))) {
+		int64_t dt = pr.updated_usec - json_integer_value(json_object_get(before, "updated_usec"));
+		int64_t de = (int64_t)pr.events - json_integer_value(json_object_get(before, "events"));
+
+		if (dt > 0 && de >= 0)
+			rate = json_real((double)de * 1e6 / (double)dt);
+	}
+	json_object_set_new(half, "pid", json_integer(pr.pid));
+	json_object_set_new(half, "events", json_integer((json_int_t)pr.events));
+	json_object_set_new(half, "updated_usec", json_integer(pr.updated_usec));
+	json_object_set_new(half, "progress_usec", progress_moved(before, &pr, now));
+	json_object_set_new(half, "events_per_sec", rate);
+	json_object_set_new(half, "last_event_age_sec",
+			    pr.last_event_usec ? json_real((double)(now - pr.last_event_usec) / 1e6)
+					       : json_null());
+	json_object_set_new(half, "last_error", json_string_or_null(pr.last_error));
+	if (status_process_state(half) == PROCESS_UNKNOWN || !json_is_object(unit))
+		json_object_set_new(half, "alive", json_boolean(process_alive(pr.pid, kind, pipeline)));
+	progress_extra_add(&pr, half);
+	metrics_add(kind, &pr, half);
+	progress_fini(&pr);
+}
+
+static json_t *slot_json(const struct slot_report *r)
+{
+	json_t *s = json_pack("{s:s, s:s, s:b, s:b, s:b}", "source", r->source, "slot", r->slot,
+			      "exists", r->exists, "active", r->active, "warn", r->warn);
+
+	json_object_set_new(s, "pipeline", json_string_or_null(r->pipeline));
+	json_object_set_new(s, "retained_bytes", json_int_or_null(r->retained_bytes));
+	json_object_set_new(s, "confirmed_lag_bytes", json_int_or_null(r->confirmed_lag_bytes));
+	json_object_set_new(s, "wal_status", r->wal_status[0] ? json_string(r->wal_status) : json_null());
+	json_object_set_new(s, "safe_wal_bytes", json_int_or_null(r->safe_wal_bytes));
+	json_object_set_new(s, "error", json_string_or_null(r->error));
+	return s;
+}
+
+static const struct slot_report *slot_of(const struct slot_report *r, size_t n,
+					 const struct pipeline_cfg *pipe)
+{
+	for (size_t i = 0; i < n; i++)
+		if (r[i].pipeline && strcmp(r[i].pipeline, pipe->name) == 0)
+			return &r[i];
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(r[i].source, pipe->source_name) == 0 && r[i].error)
+			return &r[i];
+	return NULL;
+}
+
+static int64_t int_or(const json_t *v, int64_t dflt)
+{
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
+}
+
+/* "2 tables done, 1 remaining (public.big: 12000 rows)" from capture's
+ * "snapshot" member, or NULL when it has none. */
+static char *snapshot_progress(const json_t *snap)
+{
+	const json_t *t;
+	size_t i;
+	struct strbuf sb;
+
+	if (!json_is_object(snap))
+		return NULL;
+	strbuf_init(&sb);
+	strbuf_addf(&sb, "%lld tables done, %lld remaining",
+		    (long long)int_or(json_object_get(snap, "tables_done"), 0),
+		    (long long)int_or(json_object_get(snap, "tables_remaining"), 0));
+	json_array_foreach(json_object_get(snap, "tables"), i, t)
+		if (!json_is_true(json_object_get(t, "done")))
+			strbuf_addf(&sb, "; %s: %lld rows", status_str(json_object_get(t, "table"), "?"),
+				    (long long)int_or(json_object_get(t, "rows"), 0));
+	return strbuf_detach(&sb);
+}
+
+/* Since when pending work has been seen at every collection: carried from
+ * the previous document's half while it stays > 0; -1: none, or unknown
+ * (no previous collection). */
+static int64_t pending_since(const json_t *before, int64_t pending, int64_t now)
+{
+	const json_t *then = json_object_get(before, "pending_since_usec");
+
+	if (pending <= 0)
+		return -1;
+	if (!before)
+		return -1;
+	return json_is_integer(then) ? (int64_t)json_integer_value(then) : now;
+}
+
+/* Decides the half's "state" and "reason" (status_state.c) from what was
+ * gathered; pending: see struct health_facts; before: the same half in the
+ * previous collection (NULL: none). */
+static void half_state_set(const struct topology *topo, json_t *half, const char *kind,
+			   int64_t pending, const json_t *before, int64_t now,
+			   struct health_verdict *v)
+{
+	int64_t since = pending_since(before, pending, now);
+
+	const json_t *unit = json_object_get(half, "unit");
+	const json_t *err = json_object_get(half, "error");
+	const json_t *snap = json_object_get(half, "snapshot");
+	const char *activity = status_str(json_object_get(half, "activity"), NULL);
+	char *progress = snapshot_progress(snap);
+	struct health_facts f = {
+		.process = kind,
+		.unit = status_process_state(half),
+		.managed = json_is_object(unit),
+		.supervision = status_str(json_object_get(unit, "supervision"), NULL),
+		.has_progress = json_is_integer(json_object_get(half, "pid")),
+		.pid = (int)int_or(json_object_get(half, "pid"), 0),
+		.pid_alive = json_is_true(json_object_get(half, "alive")),
+		.activity = activity,
+		.last_error = status_str(json_object_get(half, "last_error"), NULL),
+		.error_kind = status_str(json_object_get(err, "kind"), NULL),
+		.error_message = status_str(json_object_get(err, "message"), NULL),
+		.error_since_usec = int_or(json_object_get(err, "since_usec"), -1),
+		.error_repeats = int_or(json_object_get(err, "repeats"), 0),
+		.snapshot_running = json_is_true(json_object_get(snap, "running")) ||
+				    (activity && strcmp(activity, "snapshotting") == 0),
+		.snapshot_progress = progress,
+		.updated_usec = int_or(json_object_get(half, "updated_usec"), -1),
+		.progress_usec = int_or(json_object_get(half, "progress_usec"), -1),
+		.pending = pending,
+		.pending_since_usec = since,
+		.now_usec = now,
+		.stall_seconds = topo->agent.stall_seconds,
+	};
+
+	health_of_process(&f, v);
+	json_object_set_new(half, "pending_since_usec", since > 0 ? json_integer(since) : json_null());
+	json_object_set_new(half, "state", json_string(health_name(v->state)));
+	json_object_set_new(half, "reason", v->reason[0] ? json_string(v->reason) : json_null());
+	free(progress);
+}
+
+/* Capture's pending work: how much the slot's unconfirmed WAL grew since the
+ * previous collection (-1: unknown, or no previous collection). */
+static int64_t slot_lag_growth(const json_t *slot, const json_t *before)
+{
+	int64_t now = int_or(json_object_get(slot, "confirmed_lag_bytes"), -1);
+	int64_t then = int_or(json_object_get(before, "confirmed_lag_bytes"), -1);
+
+	return now >= 0 && then >= 0 ? now - then : -1;
+}
+
+/* Why the slot degrades the pipeline, or NULL. */
+static const char *slot_problem(const json_t *slot)
+{
+	if (!json_is_object(slot))
+		return "the source's slots could not be read";
+	if (!json_is_null(json_object_get(slot, "error")))
+		return status_str(json_object_get(slot, "error"), "cannot be read");
+	if (!json_is_true(json_object_get(slot, "exists")))
+		return "missing (capture creates it)";
+	if (json_is_true(json_object_get(slot, "warn")))
+		return "retains too much WAL (slot_warn_retained) or wal_status unreserved/lost";
+	return NULL;
+}
+
+/* Sets the halves' and the pipeline's "state" and "reason". */
+static void states_set(const struct topology *topo, json_t *p, const json_t *prev)
+{
+	json_t *capture = json_object_get(p, "capture"), *apply = json_object_get(p, "apply");
+	const json_t *slot = json_object_get(p, "slot");
+	const json_t *before = status_find(prev, "pipelines", "name",
+					   status_str(json_object_get(p, "name"), ""));
+	int64_t now = wall_usec();
+	struct health_verdict vc, va, vp;
+
+	half_state_set(topo, capture, "capture",
+		       slot_lag_growth(slot, json_object_get(before, "slot")),
+		       json_object_get(before, "capture"), now, &vc);
+	half_state_set(topo, apply, "apply", int_or(json_object_get(apply, "lag_events"), -1),
+		       json_object_get(before, "apply"), now, &va);
+	health_of_pipeline(&vc, &va, slot_problem(slot), &vp);
+	json_object_set_new(p, "state", json_string(health_name(vp.state)));
+	json_object_set_new(p, "reason", vp.reason[0] ? json_string(vp.reason) : json_null());
+}
+
+static json_t *half_json(const struct topology *topo, struct systemd *sd, struct supervisor *sup,
+			 const struct pipeline_cfg *pipe, const char *kind, const json_t *prev)
+{
+	char *unit = xasprintf("cdc-%s@%s.service", kind, pipe->name);
+	json_t *half = json_object();
+
+	json_object_set_new(half, "unit", topo->agent.manage_units ? unit_json(sd, sup, unit)
+								    : json_null());
+	progress_add(topo, kind, pipe->name, prev, half);
+	free(unit);
+	return half;
+}
+
+static char *connector_name(const struct topology *topo, const struct pipeline_cfg *pipe,
+			   bool source);
+
+static json_t *pipeline_json(const struct topology *topo, struct systemd *sd,
+			     struct supervisor *sup, const struct pipeline_cfg *pipe,
+			     const struct slot_report *slots, size_t n_slots, const json_t *prev)
+{
+	const struct slot_report *r = slot_of(slots, n_slots, pipe);
+	json_t *capture = half_json(topo, sd, sup, pipe, "capture", prev);
+	json_t *apply = half_json(topo, sd, sup, pipe, "apply", prev);
+	json_t *slot = r ? slot_json(r) : json_null();
+	char *src = connector_name(topo, pipe, true);
+	char *sink = connector_name(topo, pipe, false);
+	struct strbuf why;
+	int64_t lag;
+	json_t *p;
+
+	strbuf_init(&why);
+	if (apply_lag_events(topo, pipe, &lag, &why)) {
+		const json_t *age = json_object_get(apply, "last_event_age_sec");
+
+		json_object_set_new(apply, "lag_events", json_integer(lag));
+		json_object_set_new(apply, "lag_error", json_null());
+		/* Caught up is nothing left in Kafka for it, whether it runs
+		 * or not (a stopped apply writes no progress). */
+		if (lag == 0)
+			json_object_set_new(apply, "behind_source_ms", json_integer(0));
+		else if (json_is_number(age))
+			json_object_set_new(apply, "behind_source_ms",
+					    json_integer((json_int_t)(json_number_value(age) * 1000)));
+	} else {
+		json_object_set_new(apply, "lag_events", json_null());
+		json_object_set_new(apply, "lag_error", json_string(why.data));
+	}
+	strbuf_fini(&why);
+	p = json_pack("{s:s, s:s, s:s, s:s, s:n, s:{s:s, s:s}}", "name", pipe->name, "source",
+		      pipe->source_name, "target", pipe->target_name, "state", "?", "reason",
+		      "connectors", "source", src, "sink", sink);
+	json_object_set_new(p, "capture", capture);
+	json_object_set_new(p, "apply", apply);
+	json_object_set_new(p, "slot", slot);
+	states_set(topo, p, prev);
+	free(src);
+	free(sink);
+	return p;
+}
+
+/* Kafka Connect's names for a pipeline's two halves: "source-<source>" and
+ * "sink-<target>" (as the runbook named its connectors; "sink-<pipeline>"
+ * when several pipelines share a target).  Caller frees. */
+static char *connector_name(const struct topology *topo, const struct pipeline_cfg *pipe,
+			   bool source)
+{
+	size_t sharing = 0;
+
+	if (source)
+		return xasprintf("source-%s", pipe->source_name);
+	for (size_t i = 0; i < topo->n_pipelines; i++)
+		sharing += strcmp(topo->pipelines[i].target_name, pipe->target_name) == 0;
+	return sharing > 1 ? xasprintf("sink-%s", pipe->name)
+			   : xasprintf("sink-%s", pipe->target_name);
+}
+
+/* ---- reading a document ------------------------------------------------------ */
+
+const char *status_str(const json_t *v, const char *dflt)
+{
+	return json_is_string(v) ? json_string_value(v) : dflt;
+}
+
+const json_t *status_find(const json_t *doc, const char *key, const char *field,
+			  const char *value)
+{
+	const json_t *item;
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, key), i, item) {
+		const char *v = json_string_value(json_object_get(item, field));
+
+		if (v && value && strcmp(v, value) == 0)
+			return item;
+	}
+	return NULL;
+}
+
+enum process_state status_process_state(const json_t *half)
+{
+	const json_t *unit = json_object_get(half, "unit");
+	const char *active = status_str(json_object_get(unit, "active"), "unknown");
+	const char *how = status_str(json_object_get(unit, "supervision"), "");
+
+	if (!json_is_object(unit)) /* not a unit of ours: its progress file tells */
+		return json_is_integer(json_object_get(half, "pid")) ? PROCESS_RUNNING
+								     : PROCESS_UNKNOWN;
+	if (strcmp(active, "failed") == 0 ||
+	    strncmp(how, SUPERVISION_GAVE_UP, strlen(SUPERVISION_GAVE_UP)) == 0)
+		return PROCESS_FAILED;
+	if (strcmp(how, SUPERVISION_OPERATOR_STOPPED) == 0)
+		return PROCESS_STOPPED;
+	if (strcmp(active, "active") == 0)
+		return PROCESS_RUNNING;
+	return strcmp(active, "unknown") == 0 ? PROCESS_UNKNOWN : PROCESS_STARTING;
+}
+
+/* ---- the document ---------------------------------------------------------- */
+
+static void slots_add(json_t *doc, json_t *warnings, const struct slot_report *r, size_t n)
+{
+	json_t *orphans = json_array();
+
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].error)
+			json_array_append_new(warnings, json_sprintf("source %s: %s", r[i].source,
+								     r[i].error));
+		else if (!r[i].exists)
+			json_array_append_new(warnings,
+					      json_sprintf("slot %s of pipeline %s is missing on "
+							   "source %s (capture creates it)",
+							   r[i].slot, r[i].pipeline ? r[i].pipeline : "?",
+							   r[i].source));
+		else if (!r[i].pipeline)
+			json_array_append_new(orphans, slot_json(&r[i]));
+		if (!r[i].error && !r[i].pipeline)
+			json_array_append_new(warnings,
+					      json_sprintf("slot %s on source %s has no pipeline: it "
+							   "retains WAL until it is dropped (by hand: "
+							   "the agent never drops it)",
+							   r[i].slot, r[i].source));
+		else if (r[i].warn)
+			json_array_append_new(warnings,
+					      json_sprintf("slot %s on source %s retains %lld bytes "
+							   "of WAL (wal_status %s)",
+							   r[i].slot, r[i].source,
+							   (long long)r[i].retained_bytes,
+							   r[i].wal_status));
+	}
+	json_object_set_new(doc, "orphan_slots", orphans);
+}
+
+json_t *status_collect(const struct topology *topo, struct supervisor *sup, const json_t *prev)
+{
+	json_t *doc = json_object(), *components = json_array(), *pipelines = json_array();
+	json_t *warnings = json_array();
+	struct slot_report *slots = NULL;
+	struct systemd *sd = NULL;
+	size_t n_slots = 0;
+	char host[256] = "";
+
+	gethostname(host, sizeof(host) - 1);
+	if (topo->agent.manage_units && !systemd_open(&sd))
+		sd = NULL; /* units show as "unknown"; the error is logged */
+	if (!slot_watch_collect(topo, &slots, &n_slots)) {
+		slots = NULL;
+		n_slots = 0;
+	}
+	components_add(topo, sd, sup, components);
+	for (size_t i = 0; i < topo->n_pipelines; i++)
+		json_array_append_new(pipelines, pipeline_json(topo, sd, sup, &topo->pipelines[i],
+							       slots, n_slots, prev));
+	slots_add(doc, warnings, slots, n_slots);
+	json_object_set_new(doc, "schema_version", json_integer(STATUS_SCHEMA_VERSION));
+	json_object_set_new(doc, "host", json_string(host));
+	json_object_set_new(doc, "topology", json_string(topo->path));
+	json_object_set_new(doc, "collected_usec", json_integer(wall_usec()));
+	json_object_set_new(doc, "components", components);
+	json_object_set_new(doc, "pipelines", pipelines);
+	json_object_set_new(doc, "warnings", warnings);
+	slot_reports_free(slots, n_slots);
+	systemd_close(sd);
+	return doc;
+}
