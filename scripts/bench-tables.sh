@@ -234,7 +234,7 @@ sec=$(mktemp)
 	printf '| changes/s end to end | %.0f | %.0f | %.2f |\n' "${MED[one,wall]}" "${MED[many,wall]}" "$(ratio wall)"
 	echo
 	echo "Per change nothing scans the table list: capture finds its table by OID and apply its"
-	echo "route by topic in a hash (\`strmap\`, agent/util.c); capture produces to a topic by its"
+	echo "route by topic in a hash (\`strmap\`, agent/base/util.c); capture produces to a topic by its"
 	echo "librdkafka handle (by name, librdkafka scans all its topics per message: before that"
 	echo "fix, 6.5% of capture's main thread went to memcmp at 300 tables, 0.1% at 1). Before,"
 	echo "with a batch's offsets stored one statement per partition and no warm-up run, capture"

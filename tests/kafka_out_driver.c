@@ -1,5 +1,5 @@
 /*
- * tests/kafka_out_driver.c: drives agent/kafka_out.c against a real broker
+ * tests/kafka_out_driver.c: drives agent/kafka/kafka_out.c against a real broker
  * for tests/integration/55_kafka_out.sh.
  *
  *   kafka_out_driver ensure BROKERS TOPIC PARTITIONS REPLICATION_FACTOR

@@ -1,5 +1,5 @@
 /*
- * tests/status_http_driver.c: serves agent/status_http.c's endpoints with a
+ * tests/status_http_driver.c: serves agent/status/status_http.c's endpoints with a
  * canned status document, for tests/integration/93_status_http.sh (the
  * endpoints without the rest of `cdc-agent run`: no PostgreSQL, Kafka or
  * systemd needed).

@@ -1,5 +1,5 @@
 /*
- * agent/apply.c: the pipeline's Kafka topics applied to the target.
+ * agent/apply/apply.c: the pipeline's Kafka topics applied to the target.
  *
  * A batch (up to APPLY_BATCH_MAX records, APPLY_BATCH_BYTES or
  * APPLY_BATCH_WAIT_MS) is applied in one target transaction together with

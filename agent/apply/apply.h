@@ -1,5 +1,5 @@
 /*
- * agent/apply.h: `cdc-agent apply PIPELINE`: the pipeline's Kafka topics
+ * agent/apply/apply.h: `cdc-agent apply PIPELINE`: the pipeline's Kafka topics
  * applied to the target PostgreSQL, with exactly-once effect: each batch of
  * rows and the offsets it consumed commit in one target transaction, and a
  * restart resumes from the offsets stored there, not from Kafka's.

@@ -1,5 +1,5 @@
 /*
- * agent/apply_event.c: change events read back for apply.
+ * agent/apply/apply_event.c: change events read back for apply.
  *
  * A record's value and key are read in place by json_scan (no tree: this is
  * apply's hot path).  What repeats from record to record and is only looked

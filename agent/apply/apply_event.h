@@ -1,5 +1,5 @@
 /*
- * agent/apply_event.h: a Kafka record of a change event, read back: ours or
+ * agent/apply/apply_event.h: a Kafka record of a change event, read back: ours or
  * Debezium's own, with or without the JsonConverter schema block.
  *
  * Column values become PostgreSQL text input for the target column's type;

@@ -1,5 +1,5 @@
 /*
- * agent/apply_keyless.c: changes of a table without a key, one statement
+ * agent/apply/apply_keyless.c: changes of a table without a key, one statement
  * each (apply_keyless.h).
  */
 #include "apply/apply_keyless.h"

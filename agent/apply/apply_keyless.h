@@ -1,5 +1,5 @@
 /*
- * agent/apply_keyless.h: changes of a table without a key applied to the
+ * agent/apply/apply_keyless.h: changes of a table without a key applied to the
  * target, one statement each.
  *
  * A source table without a primary key replicates with REPLICA IDENTITY

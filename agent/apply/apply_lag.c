@@ -1,5 +1,5 @@
 /*
- * agent/apply_lag.c: apply's lag in events (see apply_lag.h).
+ * agent/apply/apply_lag.c: apply's lag in events (see apply_lag.h).
  */
 #include "apply/apply_lag.h"
 #include "pipeline/table_select.h"

@@ -1,5 +1,5 @@
 /*
- * agent/apply_lag.h: apply's stored offsets against Kafka's logs.
+ * agent/apply/apply_lag.h: apply's stored offsets against Kafka's logs.
  *
  * The lag: the sum, over every partition of the pipeline's topics, of the
  * high watermark minus the next offset apply stored in the target

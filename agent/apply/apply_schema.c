@@ -1,5 +1,5 @@
 /*
- * agent/apply_schema.c: apply's target tables, created and evolved with the
+ * agent/apply/apply_schema.c: apply's target tables, created and evolved with the
  * source (apply_schema.h).
  *
  * What the source's description of a column was when apply last followed

@@ -1,5 +1,5 @@
 /*
- * agent/apply_schema.h: apply's target tables: created from the events
+ * agent/apply/apply_schema.h: apply's target tables: created from the events
  * (auto_create), checked against each new event shape, and made to follow
  * the source's schema changes (auto_evolve; the pipeline's schema_changes):
  * ADD COLUMN with its default, DROP, RENAME, ALTER TYPE, SET/DROP DEFAULT,

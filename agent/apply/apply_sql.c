@@ -1,5 +1,5 @@
 /*
- * agent/apply_sql.c: the statements apply sends for a group of row changes
+ * agent/apply/apply_sql.c: the statements apply sends for a group of row changes
  * of one table (apply_sql.h), and their array parameters.
  */
 #include "apply/apply_sql.h"

@@ -1,5 +1,5 @@
 /*
- * agent/apply_sql.h: the statements apply sends for a group of row changes
+ * agent/apply/apply_sql.h: the statements apply sends for a group of row changes
  * of one table, and their parameters.
  *
  * Consecutive changes of one table with the same shape (upserts of the same

@@ -1,5 +1,5 @@
 /*
- * agent/apply_types.c: user types on the target, from cdc.columns headers
+ * agent/apply/apply_types.c: user types on the target, from cdc.columns headers
  * (see apply_types.h).
  *
  * A type the header describes is looked up by its schema and name; when the

@@ -1,5 +1,5 @@
 /*
- * agent/apply_types.h: the user types a column needs, made to exist on the
+ * agent/apply/apply_types.h: the user types a column needs, made to exist on the
  * target (enums with their labels, domains with base type and constraints,
  * ranges and multiranges, extension types), and the SQL type apply creates
  * the column with (a generated column with its expression).
@@ -9,7 +9,7 @@
  * labels are data (quoted identifiers and literals), base types go through
  * column_type.c's resolver, and SQL expressions (a domain's CHECKs and
  * default, a generated column's expression, a range's functions) are run
- * only when the header is authenticated (trusted, agent/schema_mac.h).
+ * only when the header is authenticated (trusted, agent/pipeline/schema_mac.h).
  */
 #ifndef CDC_APPLY_TYPES_H
 #define CDC_APPLY_TYPES_H

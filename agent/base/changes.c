@@ -1,5 +1,5 @@
 /*
- * agent/changes.c: the list of changes plan would make / bootstrap made.
+ * agent/base/changes.c: the list of changes plan would make / bootstrap made.
  */
 #include "base/changes.h"
 

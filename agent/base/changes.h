@@ -1,5 +1,5 @@
 /*
- * agent/changes.h: the list of changes plan would make / bootstrap made.
+ * agent/base/changes.h: the list of changes plan would make / bootstrap made.
  *
  * Every provisioning step inspects the server, and for each difference calls
  * change_record(); in plan mode that is all, in apply mode the step then

@@ -1,5 +1,5 @@
 /*
- * agent/common.h: conventions shared by every file of cdc-agent.
+ * agent/base/common.h: conventions shared by every file of cdc-agent.
  *
  * Error idiom (one, everywhere): a function that can fail returns bool and is
  * marked MUST_CHECK.  The callee logs the root cause (naming the file, line,

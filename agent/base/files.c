@@ -1,5 +1,5 @@
 /*
- * agent/files.c: reading secrets and rewriting files atomically.
+ * agent/base/files.c: reading secrets and rewriting files atomically.
  */
 #include "base/files.h"
 

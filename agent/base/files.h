@@ -1,5 +1,5 @@
 /*
- * agent/files.h: reading secrets and rewriting files atomically.
+ * agent/base/files.h: reading secrets and rewriting files atomically.
  */
 #ifndef CDC_FILES_H
 #define CDC_FILES_H

@@ -1,5 +1,5 @@
 /*
- * agent/json_out.c: appending JSON text to a strbuf.
+ * agent/base/json_out.c: appending JSON text to a strbuf.
  */
 #include "base/json_out.h"
 

@@ -1,5 +1,5 @@
 /*
- * agent/json_out.h: appending JSON text to a strbuf, for the event hot path.
+ * agent/base/json_out.h: appending JSON text to a strbuf, for the event hot path.
  *
  * Events are written here rather than built as jansson trees because a value
  * must keep PostgreSQL's own digits (a float8 printed back from a double

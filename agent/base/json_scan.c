@@ -1,5 +1,5 @@
 /*
- * agent/json_scan.c: the in-place JSON reader (see json_scan.h).
+ * agent/base/json_scan.c: the in-place JSON reader (see json_scan.h).
  */
 #include "base/json_scan.h"
 

@@ -1,5 +1,5 @@
 /*
- * agent/json_scan.h: a small in-place JSON reader for apply's hot path.
+ * agent/base/json_scan.h: a small in-place JSON reader for apply's hot path.
  *
  * jansson builds a tree of the whole record (an allocation per value and per
  * key) and that was three quarters of apply's CPU.  This reader walks one

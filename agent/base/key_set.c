@@ -1,5 +1,5 @@
 /*
- * agent/key_set.c: see key_set.h.
+ * agent/base/key_set.c: see key_set.h.
  */
 #include "base/key_set.h"
 

@@ -1,5 +1,5 @@
 /*
- * agent/key_set.h: the keys of the rows apply gathers into one statement.
+ * agent/base/key_set.h: the keys of the rows apply gathers into one statement.
  *
  * A set of byte strings that is filled, emptied and filled again for every
  * group of rows (thousands of keys a second).  Keys are copied into one

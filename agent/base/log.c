@@ -1,5 +1,5 @@
 /*
- * agent/log.c: leveled logging to stderr (the journal, under systemd; lines
+ * agent/base/log.c: leveled logging to stderr (the journal, under systemd; lines
  * stamped with the time anywhere else).
  */
 #include "base/log.h"

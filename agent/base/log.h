@@ -1,5 +1,5 @@
 /*
- * agent/log.h: leveled logging to stderr.
+ * agent/base/log.h: leveled logging to stderr.
  *
  * Never pass a secret (password, SCRAM verifier, conninfo with a password) to
  * these functions: log lines end up in the journal and in CI output.

@@ -1,5 +1,5 @@
 /*
- * agent/util.c: allocation wrappers, growable strings, string lists.
+ * agent/base/util.c: allocation wrappers, growable strings, string lists.
  */
 #include "base/util.h"
 

@@ -1,5 +1,5 @@
 /*
- * agent/util.h: small helpers: allocation, growable strings, string lists.
+ * agent/base/util.h: small helpers: allocation, growable strings, string lists.
  *
  * Allocation failure aborts the process (xmalloc and friends): the agent has
  * no sensible way to continue without memory, and systemd restarts it.

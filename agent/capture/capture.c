@@ -1,5 +1,5 @@
 /*
- * agent/capture.c: the source's changes to Kafka.
+ * agent/capture/capture.c: the source's changes to Kafka.
  *
  * Order of a session: check the publication; find or create the slot (with
  * an exported snapshot when an initial snapshot is wanted); copy the tables

@@ -1,5 +1,5 @@
 /*
- * agent/capture.h: `cdc-agent capture PIPELINE`: the pipeline's source, from
+ * agent/capture/capture.h: `cdc-agent capture PIPELINE`: the pipeline's source, from
  * its logical replication slot (pgoutput) to Debezium-compatible events on
  * Kafka, with the slot's confirmed LSN advanced only past transactions whose
  * every event Kafka has acknowledged.

@@ -1,5 +1,5 @@
 /*
- * agent/capture_ground.c: the publication and the topics as capture needs
+ * agent/capture/capture_ground.c: the publication and the topics as capture needs
  * them (capture_ground.h).
  */
 #include "capture/capture_ground.h"

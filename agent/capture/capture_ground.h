@@ -1,5 +1,5 @@
 /*
- * agent/capture_ground.h: capture checks the ground it stands on, at start
+ * agent/capture/capture_ground.h: capture checks the ground it stands on, at start
  * and every GROUND_CHECK_SECONDS while it streams: the publication holds
  * exactly the source's tables (a table missing from it is not decoded at
  * all: its changes would be lost without a word), and every table's topic

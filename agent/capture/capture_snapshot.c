@@ -1,5 +1,5 @@
 /*
- * agent/capture_snapshot.c: incremental snapshots by key, interleaved with
+ * agent/capture/capture_snapshot.c: incremental snapshots by key, interleaved with
  * the stream (see capture_snapshot.h for the protocol).
  *
  * Why the window is enough: the low watermark commits before the chunk's

@@ -1,5 +1,5 @@
 /*
- * agent/capture_snapshot.h: incremental snapshots, interleaved with the
+ * agent/capture/capture_snapshot.h: incremental snapshots, interleaved with the
  * stream (DBLog's watermarks, as Debezium's incremental snapshots).
  *
  * A table added to a pipeline whose slot already exists, or named by

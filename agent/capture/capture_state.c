@@ -1,5 +1,5 @@
 /*
- * agent/capture_state.c: the snapshot progress of a source, on disk.
+ * agent/capture/capture_state.c: the snapshot progress of a source, on disk.
  */
 #include "capture/capture_state.h"
 

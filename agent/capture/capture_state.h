@@ -1,5 +1,5 @@
 /*
- * agent/capture_state.h: what capture must remember across restarts that the
+ * agent/capture/capture_state.h: what capture must remember across restarts that the
  * slot does not: which tables' snapshots are finished, and how far each
  * incremental snapshot got (its last saved chunk).  Kept in
  * <state_dir>/capture-<source>.json, rewritten atomically.

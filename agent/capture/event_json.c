@@ -1,5 +1,5 @@
 /*
- * agent/event_json.c: Debezium-compatible change events as JSON.
+ * agent/capture/event_json.c: Debezium-compatible change events as JSON.
  *
  * The type mapping is Debezium's default for PostgreSQL (time.precision.mode
  * adaptive, binary.handling.mode bytes, decimal.handling.mode precise with the

@@ -1,5 +1,5 @@
 /*
- * agent/event_json.h: Debezium-compatible change events as JSON, the way
+ * agent/capture/event_json.h: Debezium-compatible change events as JSON, the way
  * Kafka Connect's JsonConverter writes them (with or without the schema
  * block).  docs/DEBEZIUM_FORMAT.md is the reference this follows.
  *

@@ -1,5 +1,5 @@
 /*
- * agent/kafka_limits.c: the Kafka sizes derived from [kafka]
+ * agent/config/kafka_limits.c: the Kafka sizes derived from [kafka]
  * max_message_bytes (kafka_limits.h says which is which, and why).
  */
 #include "config/kafka_limits.h"

@@ -1,5 +1,5 @@
 /*
- * agent/kafka_limits.h: every Kafka size that follows from [kafka]
+ * agent/config/kafka_limits.h: every Kafka size that follows from [kafka]
  * max_message_bytes (L, the largest record capture produces), in one place so
  * that capture's producer, the topics it creates, apply's consumer and the
  * broker the agent installs agree (README, "Large values"):

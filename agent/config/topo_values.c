@@ -1,5 +1,5 @@
 /*
- * agent/topo_values.c: parsers for the value types of topology keys.
+ * agent/config/topo_values.c: parsers for the value types of topology keys.
  */
 #include "config/topo_values.h"
 

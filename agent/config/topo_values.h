@@ -1,5 +1,5 @@
 /*
- * agent/topo_values.h: the value types of topology keys and their parsers.
+ * agent/config/topo_values.h: the value types of topology keys and their parsers.
  *
  * Each parser checks one value and stores it in its field; on error it fills
  * err with a message (without FILE:LINE, which the caller adds) and leaves the

@@ -1,5 +1,5 @@
 /*
- * agent/topology.c: loads cdc-agent.ini into a typed, validated topology.
+ * agent/config/topology.c: loads cdc-agent.ini into a typed, validated topology.
  *
  * read_file() splits lines into sections, keys and values as inih would
  * (inih itself is not used: its lines end at 199 bytes), keeping the line

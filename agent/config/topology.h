@@ -1,5 +1,5 @@
 /*
- * agent/topology.h: the typed topology (cdc-agent.ini) and its loader.
+ * agent/config/topology.h: the typed topology (cdc-agent.ini) and its loader.
  *
  * topology_load() parses and validates the whole file before anything else
  * runs; it prints every error as FILE:LINE: error: ... and fails if there was

@@ -1,5 +1,5 @@
 /*
- * agent/kafka_client.c: the librdkafka configurations of every Kafka client
+ * agent/kafka/kafka_client.c: the librdkafka configurations of every Kafka client
  * the agent makes (kafka_client.h says which), each a table of settings
  * with a reason per line, on top of the settings all of them share.
  */

@@ -1,5 +1,5 @@
 /*
- * agent/kafka_client.h: every librdkafka configuration the agent makes, in
+ * agent/kafka/kafka_client.h: every librdkafka configuration the agent makes, in
  * one place: capture's producer (kafka_out.c), apply's consumer
  * (kafka_in.c) and the short-lived probes of health, status and accept-gap
  * (health.c).

@@ -1,5 +1,5 @@
 /*
- * agent/kafka_in.c: the Kafka consumer of apply, around librdkafka.
+ * agent/kafka/kafka_in.c: the Kafka consumer of apply, around librdkafka.
  *
  * Its settings are kafka_client.c's.  Rebalances are served by our own
  * callback (librdkafka calls it inside rd_kafka_consumer_poll and while

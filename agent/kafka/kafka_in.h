@@ -1,5 +1,5 @@
 /*
- * agent/kafka_in.h: the Kafka consumer of apply (librdkafka), beside
+ * agent/kafka/kafka_in.h: the Kafka consumer of apply (librdkafka), beside
  * capture's producer (kafka_out.h).
  *
  * A member of the pipeline's consumer group, subscribed to its topics.

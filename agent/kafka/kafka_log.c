@@ -1,5 +1,5 @@
 /*
- * agent/kafka_log.c: librdkafka's log lines at the agent's levels.
+ * agent/kafka/kafka_log.c: librdkafka's log lines at the agent's levels.
  *
  * librdkafka logs with syslog levels.  Broker connection failures ("FAIL",
  * level 3) are retried by librdkafka itself and reach the agent again as

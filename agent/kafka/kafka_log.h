@@ -1,5 +1,5 @@
 /*
- * agent/kafka_log.h: librdkafka's own log lines through the agent's logger
+ * agent/kafka/kafka_log.h: librdkafka's own log lines through the agent's logger
  * (levels mapped, one line each, control characters made harmless), never
  * raw "%3|1700000000.123|FAIL|..." lines on stderr.
  */

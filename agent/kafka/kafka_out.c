@@ -1,5 +1,5 @@
 /*
- * agent/kafka_out.c: the Kafka producer of capture, around librdkafka.
+ * agent/kafka/kafka_out.c: the Kafka producer of capture, around librdkafka.
  *
  * All of librdkafka's callbacks are served on the caller's thread by
  * rd_kafka_poll (logs too, through log.queue), so the counters and flags
@@ -495,7 +495,7 @@ static bool topic_max_message_ensure(struct kafka_out *ko, const char *topic, in
 	ok = ev && config_result(ko, topic, ev, false);
 	if (ok)
 		log_info("kafka %s: topic %s: max.message.bytes %lld -> %s ([kafka] "
-			 "max_message_bytes and its room, agent/kafka_limits.h)",
+			 "max_message_bytes and its room, agent/config/kafka_limits.h)",
 			 ko->brokers, topic, current, max_bytes);
 	if (ev)
 		rd_kafka_event_destroy(ev);

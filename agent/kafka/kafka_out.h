@@ -1,5 +1,5 @@
 /*
- * agent/kafka_out.h: the Kafka producer of capture (librdkafka).
+ * agent/kafka/kafka_out.h: the Kafka producer of capture (librdkafka).
  *
  * Nothing is ever lost: the producer is idempotent (acks=all), never gives
  * up on a message while the brokers are away (message.timeout.ms=0), and

@@ -1,5 +1,5 @@
 /*
- * agent/column_type.c: a record's column type, parsed and resolved by the
+ * agent/pg/column_type.c: a record's column type, parsed and resolved by the
  * target's catalog (see column_type.h).
  */
 #include "pg/column_type.h"

@@ -1,5 +1,5 @@
 /*
- * agent/column_type.h: a column type named by a Kafka record (a cdc.columns
+ * agent/pg/column_type.h: a column type named by a Kafka record (a cdc.columns
  * header, Debezium's __debezium.source.column.* parameters, a Connect
  * schema), made safe to put in DDL.
  *

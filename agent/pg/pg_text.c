@@ -1,5 +1,5 @@
 /*
- * agent/pg_text.c: PostgreSQL's text output forms parsed into event values.
+ * agent/pg/pg_text.c: PostgreSQL's text output forms parsed into event values.
  */
 #include "pg/pg_text.h"
 

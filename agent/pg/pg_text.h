@@ -1,5 +1,5 @@
 /*
- * agent/pg_text.h: PostgreSQL's text output forms, parsed into the values
+ * agent/pg/pg_text.h: PostgreSQL's text output forms, parsed into the values
  * Debezium's events carry.  The connections that produce the text run with
  * DateStyle=ISO, IntervalStyle=iso_8601, TimeZone=UTC and
  * extra_float_digits=3 (see capture.c), which these parsers assume.

@@ -1,5 +1,5 @@
 /*
- * agent/pgoutput.c: decoder of pgoutput (protocol version 1) messages and of
+ * agent/pg/pgoutput.c: decoder of pgoutput (protocol version 1) messages and of
  * the streaming replication framing around them.
  *
  * Every read goes through struct reader, which checks the remaining length

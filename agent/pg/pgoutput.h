@@ -1,5 +1,5 @@
 /*
- * agent/pgoutput.h: decoder of pgoutput logical replication messages
+ * agent/pg/pgoutput.h: decoder of pgoutput logical replication messages
  * (protocol version 1, as PostgreSQL 15 sends them) and of the streaming
  * replication framing around them: XLogData, primary keepalive, standby
  * status update.

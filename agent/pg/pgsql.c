@@ -1,5 +1,5 @@
 /*
- * agent/pgsql.c: libpq connections and queries with the agent's error idiom.
+ * agent/pg/pgsql.c: libpq connections and queries with the agent's error idiom.
  */
 #include "pg/pgsql.h"
 

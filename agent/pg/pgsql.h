@@ -1,5 +1,5 @@
 /*
- * agent/pgsql.h: libpq connections and queries with the agent's error idiom.
+ * agent/pg/pgsql.h: libpq connections and queries with the agent's error idiom.
  *
  * Every function logs failures with the caller's label ("source db1") and the
  * server address, never with a password or the text of a statement that may

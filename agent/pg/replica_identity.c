@@ -1,5 +1,5 @@
 /*
- * agent/replica_identity.c: a table's REPLICA IDENTITY judged
+ * agent/pg/replica_identity.c: a table's REPLICA IDENTITY judged
  * (replica_identity.h).
  *
  * What the WAL carries of an updated or deleted row is its replica

@@ -1,5 +1,5 @@
 /*
- * agent/replica_identity.h: whether a table's REPLICA IDENTITY lets its
+ * agent/pg/replica_identity.h: whether a table's REPLICA IDENTITY lets its
  * changes be replicated, and what to tell the operator when it does not.
  *
  * Pure functions: plan/bootstrap (pg_source.c) judge the catalog's

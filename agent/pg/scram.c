@@ -1,5 +1,5 @@
 /*
- * agent/scram.c: checks a stored SCRAM-SHA-256 verifier against a password.
+ * agent/pg/scram.c: checks a stored SCRAM-SHA-256 verifier against a password.
  */
 #include "pg/scram.h"
 

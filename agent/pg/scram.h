@@ -1,5 +1,5 @@
 /*
- * agent/scram.h: checks a stored SCRAM-SHA-256 verifier against a password.
+ * agent/pg/scram.h: checks a stored SCRAM-SHA-256 verifier against a password.
  *
  * PostgreSQL stores "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>"
  * (RFC 5802/7677).  The salt is random, so two verifiers of one password

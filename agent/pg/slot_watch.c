@@ -1,5 +1,5 @@
 /*
- * agent/slot_watch.c: what each replication slot costs its source in WAL.
+ * agent/pg/slot_watch.c: what each replication slot costs its source in WAL.
  *
  * One query per source over the admin connection.  Sources may share a
  * server (two slots of one database, as the tests do): a slot another

@@ -1,5 +1,5 @@
 /*
- * agent/slot_watch.h: WAL safety of the replication slots.
+ * agent/pg/slot_watch.h: WAL safety of the replication slots.
  *
  * A logical slot nobody reads keeps every WAL segment since its restart_lsn:
  * the source's disk fills, the failure operators fear most.  For each slot

@@ -1,5 +1,5 @@
 /*
- * agent/table_schema.c: a captured table's columns from the catalog.
+ * agent/pg/table_schema.c: a captured table's columns from the catalog.
  */
 #include "pg/table_schema.h"
 

@@ -1,5 +1,5 @@
 /*
- * agent/table_schema.h: a captured table's columns as the catalog describes
+ * agent/pg/table_schema.h: a captured table's columns as the catalog describes
  * them: exact types (name, length, scale), nullability and the key that
  * identifies a row on Kafka (the replica identity index, else the primary
  * key; none for a table without either).  Capture reads it once per table and again when pgoutput sends a
@@ -9,7 +9,7 @@
  * enums with their labels, domains with base and constraints, ranges,
  * multiranges, extension types), and generated columns, which pgoutput does
  * not send, with their expression (docs/DEBEZIUM_FORMAT.md, "cdc-agent's
- * extensions"): apply makes the target's from them (agent/apply_types.c).
+ * extensions"): apply makes the target's from them (agent/apply/apply_types.c).
  */
 #ifndef CDC_TABLE_SCHEMA_H
 #define CDC_TABLE_SCHEMA_H

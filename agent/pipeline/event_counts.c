@@ -1,5 +1,5 @@
 /*
- * agent/event_counts.c: events by table and op, and capture's file of them.
+ * agent/pipeline/event_counts.c: events by table and op, and capture's file of them.
  */
 #include "pipeline/event_counts.h"
 

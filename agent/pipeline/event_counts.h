@@ -1,5 +1,5 @@
 /*
- * agent/event_counts.h: events counted by table and op since the pipeline
+ * agent/pipeline/event_counts.h: events counted by table and op since the pipeline
  * was created, for the metrics (docs/STATUS.md).
  *
  * Counts survive restarts and never count a replay twice: capture adds a

@@ -1,5 +1,5 @@
 /*
- * agent/event_format.h: the wire contract between capture and apply.
+ * agent/pipeline/event_format.h: the wire contract between capture and apply.
  *
  * Capture writes Debezium-compatible events (event_json.h) with cdc-agent's
  * own Kafka headers beside them; apply reads both.  Every name and constant

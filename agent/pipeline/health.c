@@ -1,5 +1,5 @@
 /*
- * agent/health.c: component health beyond systemd's "active".
+ * agent/pipeline/health.c: component health beyond systemd's "active".
  */
 #include "pipeline/health.h"
 

@@ -1,5 +1,5 @@
 /*
- * agent/health.h: is each component really up, not just "active" to
+ * agent/pipeline/health.h: is each component really up, not just "active" to
  * systemd?  ZooKeeper answers ruok, the broker answers a metadata request
  * with the expected broker count, capture holds its slot, apply has joined
  * its consumer group.  Each check returns false with *why filled in.

@@ -1,5 +1,5 @@
 /*
- * agent/pipeline_digest.c: per-pipeline configuration digests (rule in
+ * agent/pipeline/pipeline_digest.c: per-pipeline configuration digests (rule in
  * pipeline_digest.h).
  */
 #include "pipeline/pipeline_digest.h"

@@ -1,5 +1,5 @@
 /*
- * agent/pipeline_digest.h: the configuration a capture or apply process
+ * agent/pipeline/pipeline_digest.h: the configuration a capture or apply process
  * runs with, as a digest, and whether the running process has the
  * topology's.
  *

@@ -1,5 +1,5 @@
 /*
- * agent/progress.c: the progress file of a capture or apply process.
+ * agent/pipeline/progress.c: the progress file of a capture or apply process.
  */
 #include "pipeline/progress.h"
 

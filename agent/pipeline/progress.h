@@ -1,5 +1,5 @@
 /*
- * agent/progress.h: how far capture and apply got, for the agent and
+ * agent/pipeline/progress.h: how far capture and apply got, for the agent and
  * `cdc-agent status`: a small JSON file per process in [agent] state_dir,
  * <state_dir>/progress-<kind>-<pipeline>.json, kind "capture" or "apply".
  *

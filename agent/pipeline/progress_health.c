@@ -1,5 +1,5 @@
 /*
- * agent/progress_health.c: a process's state and the error it retries, as
+ * agent/pipeline/progress_health.c: a process's state and the error it retries, as
  * members of its progress file (progress_health.h).
  */
 #include "pipeline/progress_health.h"

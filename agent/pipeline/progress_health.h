@@ -1,5 +1,5 @@
 /*
- * agent/progress_health.h: what a capture or apply process says about its
+ * agent/pipeline/progress_health.h: what a capture or apply process says about its
  * own health in its progress file (members of progress_writer_set, shapes
  * in docs/STATUS.md "The progress file"):
  *   "state": what it is doing ("starting", "snapshotting", "streaming",

@@ -1,5 +1,5 @@
 /*
- * agent/schema_mac.c: the pipeline's schema key and the header macs.
+ * agent/pipeline/schema_mac.c: the pipeline's schema key and the header macs.
  */
 #include "pipeline/schema_mac.h"
 

@@ -1,5 +1,5 @@
 /*
- * agent/schema_mac.h: authenticated schema headers.
+ * agent/pipeline/schema_mac.h: authenticated schema headers.
  *
  * Capture describes each table in a cdc.columns header; apply turns that
  * description into DDL on the target, and some of it is SQL (column

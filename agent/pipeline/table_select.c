@@ -1,5 +1,5 @@
 /*
- * agent/table_select.c: a source's tables resolved against its catalog
+ * agent/pipeline/table_select.c: a source's tables resolved against its catalog
  * (table_select.h).
  */
 #include "pipeline/table_select.h"

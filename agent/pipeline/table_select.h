@@ -1,5 +1,5 @@
 /*
- * agent/table_select.h: a source's `tables` (names, patterns, exclusions)
+ * agent/pipeline/table_select.h: a source's `tables` (names, patterns, exclusions)
  * resolved against its catalog into the list of tables it replicates.
  *
  * Everything that needs a source's tables works from this one resolution:

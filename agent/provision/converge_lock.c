@@ -1,5 +1,5 @@
 /*
- * agent/converge_lock.c: the host-wide convergence lock (converge_lock.h).
+ * agent/provision/converge_lock.c: the host-wide convergence lock (converge_lock.h).
  */
 #include "provision/converge_lock.h"
 

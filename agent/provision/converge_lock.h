@@ -1,5 +1,5 @@
 /*
- * agent/converge_lock.h: one convergence at a time on a host.  `bootstrap`
+ * agent/provision/converge_lock.h: one convergence at a time on a host.  `bootstrap`
  * and a pass of `run` change the same servers, units and files; run with
  * an older topology loaded could undo what a bootstrap just did.  Both take
  * an exclusive flock on <state_dir>/root/converge.lock (released by the

@@ -1,5 +1,5 @@
 /*
- * agent/host.c: the host part of bootstrap, in the seed runbook's order:
+ * agent/provision/host.c: the host part of bootstrap, in the seed runbook's order:
  * Java and Kafka, service users and directories, configuration and unit
  * files, then systemd: reload, enable, start (or restart what changed), each
  * component checked healthy before the next one starts.

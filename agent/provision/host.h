@@ -1,5 +1,5 @@
 /*
- * agent/host.h: the host part of bootstrap: Kafka installed, ZooKeeper and
+ * agent/provision/host.h: the host part of bootstrap: Kafka installed, ZooKeeper and
  * Kafka configured and running under systemd, the pipelines' capture and
  * apply units enabled, running and healthy.
  */

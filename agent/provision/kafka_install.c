@@ -1,5 +1,5 @@
 /*
- * agent/kafka_install.c: installs the Kafka distribution on this host
+ * agent/provision/kafka_install.c: installs the Kafka distribution on this host
  * (download, SHA-512 check, unpack, link) and finds the Java runtime it needs.
  *
  * Every write goes to a temporary name first and is renamed into place when

@@ -1,5 +1,5 @@
 /*
- * agent/kafka_install.h: installs the Kafka distribution on this host
+ * agent/provision/kafka_install.h: installs the Kafka distribution on this host
  * (download, SHA-512 check, unpack, link) and finds the Java runtime it needs.
  *
  * Layout, for install_dir = /opt/kafka and a tarball whose top directory is

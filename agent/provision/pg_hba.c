@@ -1,5 +1,5 @@
 /*
- * agent/pg_hba.c: the cdc-agent block in pg_hba.conf.
+ * agent/provision/pg_hba.c: the cdc-agent block in pg_hba.conf.
  *
  * PostgreSQL 15's pg_hba.conf has no include directive, so the agent keeps
  * one marked block per topology section:

@@ -1,5 +1,5 @@
 /*
- * agent/pg_hba.h: the cdc-agent block in pg_hba.conf (see pg_hba.c).
+ * agent/provision/pg_hba.h: the cdc-agent block in pg_hba.conf (see pg_hba.c).
  */
 #ifndef CDC_PG_HBA_H
 #define CDC_PG_HBA_H

@@ -1,5 +1,5 @@
 /*
- * agent/pg_roles.c: the pipeline roles (replication user, target user).
+ * agent/provision/pg_roles.c: the pipeline roles (replication user, target user).
  *
  * The password is turned into a SCRAM verifier on the client side
  * (PQencryptPasswordConn), so the plain text never reaches the server, and

@@ -1,5 +1,5 @@
 /*
- * agent/pg_settings.c: the server settings logical decoding needs.
+ * agent/provision/pg_settings.c: the server settings logical decoding needs.
  *
  * Why ALTER SYSTEM rather than a conf.d file: it works over the same libpq
  * connection as every other step (no file access to the server's config

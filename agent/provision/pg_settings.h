@@ -1,5 +1,5 @@
 /*
- * agent/pg_settings.h: the server settings logical decoding needs.
+ * agent/provision/pg_settings.h: the server settings logical decoding needs.
  */
 #ifndef CDC_PG_SETTINGS_H
 #define CDC_PG_SETTINGS_H

@@ -1,5 +1,5 @@
 /*
- * agent/pg_source.c: provisioning of a [source].
+ * agent/provision/pg_source.c: provisioning of a [source].
  *
  * The slot is not created here: capture creates it together with the
  * exported snapshot its initial copy needs (a slot made earlier would

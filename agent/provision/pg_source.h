@@ -1,5 +1,5 @@
 /*
- * agent/pg_source.h: provisioning of a [source]: settings, pg_hba, the
+ * agent/provision/pg_source.h: provisioning of a [source]: settings, pg_hba, the
  * replication role, table checks and grants, the publication, the slot
  * check, and the restart that logical decoding needs.
  */

@@ -1,5 +1,5 @@
 /*
- * agent/pg_step.h: what every PostgreSQL provisioning step is given, and the
+ * agent/provision/pg_step.h: what every PostgreSQL provisioning step is given, and the
  * steps shared by sources and targets (roles, pg_hba entries).
  *
  * A step inspects the server; for each difference it records a change and,

@@ -1,5 +1,5 @@
 /*
- * agent/pg_target.c: provisioning of a [target].
+ * agent/provision/pg_target.c: provisioning of a [target].
  *
  * The runbook's steps, made idempotent:
  *   CREATE USER db2_user ...; CREATE DATABASE db2;

@@ -1,5 +1,5 @@
 /*
- * agent/pg_target.h: provisioning of a [target]: the user, the database and
+ * agent/provision/pg_target.h: provisioning of a [target]: the user, the database and
  * the grants of the seed runbook, and pg_hba entries for the user.
  */
 #ifndef CDC_PG_TARGET_H

@@ -1,5 +1,5 @@
 /*
- * agent/provision.c: plan and bootstrap of the PostgreSQL side of a topology.
+ * agent/provision/provision.c: plan and bootstrap of the PostgreSQL side of a topology.
  *
  * Sources first (their restart is the slow, disruptive part and should be
  * known early), then targets.  A failing section does not stop the others:

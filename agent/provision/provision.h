@@ -1,5 +1,5 @@
 /*
- * agent/provision.h: plan and bootstrap of the PostgreSQL side of a topology.
+ * agent/provision/provision.h: plan and bootstrap of the PostgreSQL side of a topology.
  */
 #ifndef CDC_PROVISION_H
 #define CDC_PROVISION_H

@@ -1,5 +1,5 @@
 /*
- * agent/render.c: rendering templates/ and units/ into configuration files.
+ * agent/provision/render.c: rendering templates/ and units/ into configuration files.
  *
  * Deliberately tiny: {{name}} substitution, nothing else.  Every way a
  * template can be wrong (unknown name, malformed or unterminated placeholder)
@@ -219,7 +219,8 @@ bool render_value_valid(const char *name, const char *value, struct strbuf *err)
 		if (strcmp(placeholder_types[i].name, name) == 0)
 			break;
 	if (i == ARRAY_LEN(placeholder_types)) {
-		strbuf_addf(err, "{{%s}} has no declared type (agent/render.c, placeholder_types)",
+		strbuf_addf(err, "{{%s}} has no declared type "
+			    "(agent/provision/render.c, placeholder_types)",
 			    name);
 		return false;
 	}

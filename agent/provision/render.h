@@ -1,5 +1,5 @@
 /*
- * agent/render.h: rendering templates/ and units/ into configuration files.
+ * agent/provision/render.h: rendering templates/ and units/ into configuration files.
  *
  * A template is the file's text with {{name}} placeholders (name: lower-case
  * letters, digits, '_'), each replaced by a value from a render_vars list.
@@ -40,7 +40,7 @@ const char *render_vars_get(const struct render_vars *vars, const char *name);
 
 /*
  * Whether value is what placeholder name may hold: every placeholder of
- * units/ and templates/ has a declared type (agent/render.c,
+ * units/ and templates/ has a declared type (agent/provision/render.c,
  * placeholder_types), checked again at each render; a name with no declared
  * type is refused.  On false, err says why (without FILE:LINE).
  */

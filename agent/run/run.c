@@ -1,5 +1,5 @@
 /*
- * agent/run.c: the main loop of `cdc-agent run`.
+ * agent/run/run.c: the main loop of `cdc-agent run`.
  *
  * One thread does everything that talks to servers and systemd, in order:
  * reconcile (the same convergence as bootstrap, under the supervisor's

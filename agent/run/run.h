@@ -1,5 +1,5 @@
 /*
- * agent/run.h: `cdc-agent run`, the long-running agent under
+ * agent/run/run.h: `cdc-agent run`, the long-running agent under
  * cdc-agent.service: reconciles the topology on a period and on SIGHUP,
  * supervises the units (supervise.h), publishes status (status_http.h),
  * talks to systemd with sd_notify (notify.h), exits cleanly on SIGTERM.

@@ -1,5 +1,5 @@
 /*
- * agent/status.c: collects the deployment's status document (status.h).
+ * agent/status/status.c: collects the deployment's status document (status.h).
  *
  * Each part is asked independently and a part that cannot be asked carries
  * an "error" string instead of failing the whole: status is what an operator

@@ -1,5 +1,5 @@
 /*
- * agent/status.h: the state of a deployment as one JSON document: the
+ * agent/status/status.h: the state of a deployment as one JSON document: the
  * components (ZooKeeper, Kafka, PostgreSQL servers), every pipeline's
  * units, progress, lag and slot, and the slots no pipeline reads.  Its
  * schema is documented in docs/STATUS.md; `status --json` prints it,

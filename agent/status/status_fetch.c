@@ -1,5 +1,5 @@
 /*
- * agent/status_fetch.c: the running agent's status document over HTTP.
+ * agent/status/status_fetch.c: the running agent's status document over HTTP.
  */
 #include "status/status_fetch.h"
 

@@ -1,5 +1,5 @@
 /*
- * agent/status_fetch.h: the status verb asks the running agent first: its
+ * agent/status/status_fetch.h: the status verb asks the running agent first: its
  * document carries what only it knows (supervision, events/s, reconciles).
  */
 #ifndef CDC_STATUS_FETCH_H

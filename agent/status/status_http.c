@@ -1,5 +1,5 @@
 /*
- * agent/status_http.c: HTTP endpoints of `run` (see status_http.h).
+ * agent/status/status_http.c: HTTP endpoints of `run` (see status_http.h).
  */
 #include "status/status_http.h"
 

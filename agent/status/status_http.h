@@ -1,5 +1,5 @@
 /*
- * agent/status_http.h: the agent's HTTP endpoints (libmicrohttpd, one
+ * agent/status/status_http.h: the agent's HTTP endpoints (libmicrohttpd, one
  * thread of its own), on a loopback address ([agent] status_listen):
  *   GET /status                     the status document (docs/STATUS.md)
  *   GET /connectors                 Kafka Connect's list of connector names

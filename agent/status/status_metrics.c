@@ -1,5 +1,5 @@
 /*
- * agent/status_metrics.c: Prometheus text format from the status document.
+ * agent/status/status_metrics.c: Prometheus text format from the status document.
  */
 #include "status/status_metrics.h"
 

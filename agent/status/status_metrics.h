@@ -1,5 +1,5 @@
 /*
- * agent/status_metrics.h: the status document in Prometheus's text
+ * agent/status/status_metrics.h: the status document in Prometheus's text
  * exposition format (GET /metrics).  Names and labels: docs/STATUS.md.
  */
 #ifndef CDC_STATUS_METRICS_H

@@ -1,5 +1,5 @@
 /*
- * agent/status_state.c: the health rules (status_state.h).
+ * agent/status/status_state.c: the health rules (status_state.h).
  */
 #include "status/status_state.h"
 

@@ -1,5 +1,5 @@
 /*
- * agent/status_state.h: the health rules: from what status.c gathered about
+ * agent/status/status_state.h: the health rules: from what status.c gathered about
  * a capture or apply process (its unit, its progress file, the lag) to one
  * state and the reason for it, and from the two processes and the slot to
  * the pipeline's.  Pure functions (no I/O, "now" is an input), so the rules

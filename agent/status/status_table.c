@@ -1,5 +1,5 @@
 /*
- * agent/status_table.c: the status document as the table `cdc-agent status`
+ * agent/status/status_table.c: the status document as the table `cdc-agent status`
  * prints: one line per component and per pipeline, then what needs a look.
  */
 #include "status/status.h"

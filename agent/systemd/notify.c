@@ -1,5 +1,5 @@
 /*
- * agent/notify.c: sd_notify messages of `run`.
+ * agent/systemd/notify.c: sd_notify messages of `run`.
  */
 #include "systemd/notify.h"
 

@@ -1,5 +1,5 @@
 /*
- * agent/notify.h: what `run` tells systemd (sd_notify): READY, RELOADING,
+ * agent/systemd/notify.h: what `run` tells systemd (sd_notify): READY, RELOADING,
  * STOPPING, STATUS and the watchdog.  Every call is a no-op outside a
  * Type=notify unit (no NOTIFY_SOCKET), so the same code runs by hand.
  */

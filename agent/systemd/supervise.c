@@ -1,5 +1,5 @@
 /*
- * agent/supervise.c: the restart policy of `run` (rule in supervise.h).
+ * agent/systemd/supervise.c: the restart policy of `run` (rule in supervise.h).
  */
 #include "systemd/supervise.h"
 

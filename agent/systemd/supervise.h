@@ -1,5 +1,5 @@
 /*
- * agent/supervise.h: which stopped units `run` may start, and when.
+ * agent/systemd/supervise.h: which stopped units `run` may start, and when.
  *
  * The rule (docs/ARCHITECTURE.md, "Supervision"), read from systemd's own
  * state so it survives the agent's restarts:

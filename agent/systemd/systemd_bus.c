@@ -1,5 +1,5 @@
 /*
- * agent/systemd_bus.c: systemd's D-Bus API (sd-bus), never systemctl.
+ * agent/systemd/systemd_bus.c: systemd's D-Bus API (sd-bus), never systemctl.
  *
  * As systemctl does (src/shared/bus-wait-for-jobs.c), we subscribe and add
  * the JobRemoved match before enqueuing a job, so its end cannot be missed,

@@ -1,5 +1,5 @@
 /*
- * agent/systemd_bus.h: systemd's D-Bus API (sd-bus), never systemctl, and
+ * agent/systemd/systemd_bus.h: systemd's D-Bus API (sd-bus), never systemctl, and
  * the journal (sd-journal) to explain a unit that failed.
  */
 #ifndef CDC_SYSTEMD_BUS_H

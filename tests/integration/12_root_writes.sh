@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # runs-under-sanitizer
-# Root writes never follow links (agent/files.c), done as the attack is: the
+# Root writes never follow links (agent/base/files.c), done as the attack is: the
 # postgres user, who owns pg_hba.conf's directory, plants links there, and a
 # user who owns state_dir (as cdc-agent does once bootstrap gave it away;
 # here postgres plays it) plants links at the lock; then the real

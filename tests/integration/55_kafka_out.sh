@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# agent/kafka_out.c against a real broker (KRaft, one node), through
+# agent/kafka/kafka_out.c against a real broker (KRaft, one node), through
 # tests/kafka_out_driver.c: topic creation (idempotent, partition count
 # checked, impossible replication factor refused), 10000 keyed messages all
 # acked and read back in per-key order on the partitions
@@ -110,7 +110,7 @@ values_exactly_once() { # file n
 driver ensure "$B" orders 6 1
 check_eq "ensure_topic creates a topic" 0 "$RC"
 # max.message.bytes: the default [kafka] max_message_bytes (64MB) and its
-# room (agent/kafka_limits.h)
+# room (agent/config/kafka_limits.h)
 check_contains "and says so" "created topic orders (6 partitions, replication factor 1, max.message.bytes 68222976)" "$ERR"
 check_eq "the topic has 6 partitions" 6 "$(partition_count orders)"
 driver ensure "$B" orders 6 1

@@ -54,7 +54,7 @@ check "a column added at the source reaches the targets" converged my_table 60
 check_eq "the targets gained the column" "integer" \
 	"$(pg_psql src db2 "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'public.my_table'::regclass AND attname = 'extra'")"
 
-# Progress for status (agent/progress.c): pid, events, a recent source
+# Progress for status (agent/pipeline/progress.c): pid, events, a recent source
 # commit, and a write within the last seconds.
 progress() { # KIND PIPELINE
 	python3 -c 'import json,sys,time

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Large values ([kafka] max_message_bytes, agent/kafka_limits.h), capture and
+# Large values ([kafka] max_message_bytes, agent/config/kafka_limits.h), capture and
 # apply as plain processes against PostgreSQL 15 and a ZooKeeper-mode broker
 # configured as the agent renders it (templates/server.properties.*):
 #   - with the default limit (64MB): a 50 MB text value (with characters JSON

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # runs-under-sanitizer
-# The status endpoints (agent/status_http.c) attacked, through
+# The status endpoints (agent/status/status_http.c) attacked, through
 # tests/status_http_driver.c (the server of `cdc-agent run` with a canned
 # document; no PostgreSQL, Kafka or systemd): a Host header that is not a
 # loopback name or the listen address is refused (DNS rebinding from a

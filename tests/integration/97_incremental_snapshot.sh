@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Incremental snapshots (agent/capture_snapshot.c), capture and apply as plain
+# Incremental snapshots (agent/capture/capture_snapshot.c), capture and apply as plain
 # processes under a steady write load (pgbench):
 #   - a 150k-row table added to a running pipeline is snapshotted in chunks
 #     while the other tables keep streaming (events of another table between

@@ -1,6 +1,6 @@
 /*
  * tests/unit/test_apply_event.c: apply's reading of change events
- * (agent/apply_event.c, with agent/json_scan.c's reader): our
+ * (agent/apply/apply_event.c, with agent/base/json_scan.c's reader): our
  * own events, Debezium's with and without the schema block, values by target
  * column type, an update's before row read apart from its after row; and
  * malformed input (every prefix of a real event, bad

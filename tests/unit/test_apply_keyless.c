@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_apply_keyless.c: agent/apply_keyless.c's pure parts: the
+ * tests/unit/test_apply_keyless.c: agent/apply/apply_keyless.c's pure parts: the
  * statements of a table without a key (one row each, every old column
  * compared as text, NULLs matching) and the form of a cdc.position header.
  * Against real servers: tests/integration/81_table_keys.sh.

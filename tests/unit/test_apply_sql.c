@@ -1,6 +1,6 @@
 /*
  * tests/unit/test_apply_sql.c: the statements apply sends for a group of
- * rows (agent/apply_sql.c), one table of cases: a target table (quoted
+ * rows (agent/apply/apply_sql.c), one table of cases: a target table (quoted
  * names, key, the type each column's values are sent as), the rows of one
  * group and whether it upserts -> the exact statement and parameters.
  * Then which rows a group refuses (another table, shape or op, a key it

@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_apply_types.c: agent/apply_types.c's pure parts: where
+ * tests/unit/test_apply_types.c: agent/apply/apply_types.c's pure parts: where
  * each enum label the target lacks goes (BEFORE/AFTER which neighbour, in
  * the source's order), and which header names may name a type the agent
  * creates.  Making the types on a server is tested end to end

@@ -1,6 +1,6 @@
 /*
  * tests/unit/test_capture_snapshot.c: the watermark window of incremental
- * snapshots (agent/capture_snapshot.c): only the chunk in flight's own
+ * snapshots (agent/capture/capture_snapshot.c): only the chunk in flight's own
  * watermarks, in order, open and close it; only changes of its table
  * between them drop chunk rows; hostile messages change nothing; keys are
  * encoded without ambiguity.

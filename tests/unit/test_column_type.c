@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_column_type.c: agent/column_type.c's parser, the only part
+ * tests/unit/test_column_type.c: agent/pg/column_type.c's parser, the only part
  * of a record's type that reaches the target (as a to_regtype parameter):
  * format_type's and Debezium's spellings split into base name, integer
  * modifiers and array dimensions; anything else (SQL injected into a type,

@@ -1,6 +1,6 @@
 /*
  * tests/unit/test_converge_lock.c: the convergence lock
- * (agent/converge_lock.c) never follows a link, tested as the attack is
+ * (agent/provision/converge_lock.c) never follows a link, tested as the attack is
  * made (root_attack.h): as nobody, links planted at the lock file and at
  * root's directory in state_dir; a lock directory or file others own or
  * may write is refused, and the root-only file the links point at keeps

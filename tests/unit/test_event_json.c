@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_event_json.c: agent/event_json.c's events.  First a table
+ * tests/unit/test_event_json.c: agent/capture/event_json.c's events.  First a table
  * of cases run by one loop: a column's type, a decoded value (text form,
  * NULL or unchanged TOAST), the op and the options (decimal_handling,
  * interval handling, json_schemas) -> the row in the event, the field's

@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_files.c: root writes never follow links (agent/files.c),
+ * tests/unit/test_files.c: root writes never follow links (agent/base/files.c),
  * tested as the attack is made (root_attack.h).  Run as root, like the
  * agent: an unprivileged user (nobody) owns the directory written into, as
  * postgres owns pg_hba.conf's and cdc-agent owns state_dir, and plants

@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_json_out.c: agent/json_out.c's printf-free integers of the
+ * tests/unit/test_json_out.c: agent/base/json_out.c's printf-free integers of the
  * event hot path (json_out_int, json_out_uint) at their limits.
  */
 #include <setjmp.h>

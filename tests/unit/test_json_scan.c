@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_json_scan.c: the in-place JSON reader (agent/json_scan.c):
+ * tests/unit/test_json_scan.c: the in-place JSON reader (agent/base/json_scan.c):
  * scalars, walking objects and arrays, known members; and malformed input
  * (bad escapes, bad UTF-8, deep nesting, trailing bytes), which must fail
  * with a message saying what and where, never crash.

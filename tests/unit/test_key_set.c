@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_key_set.c: agent/key_set.c, the keys of apply's row
+ * tests/unit/test_key_set.c: agent/base/key_set.c, the keys of apply's row
  * groups: membership by bytes (embedded NULs, prefixes), growth past many
  * keys, and emptying by generation (old keys gone, memory kept, and the
  * generation counter's wrap).

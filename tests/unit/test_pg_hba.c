@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_pg_hba.c: agent/pg_hba.c's placement of the agent's
+ * tests/unit/test_pg_hba.c: agent/provision/pg_hba.c's placement of the agent's
  * marked blocks in pg_hba.conf: ahead of the operator's rules, stable on a
  * second pass, two blocks that do not move each other, and a block moved
  * below the rules or edited put back.

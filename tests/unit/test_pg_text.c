@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_pg_text.c: agent/pg_text.c's readings of PostgreSQL's
+ * tests/unit/test_pg_text.c: agent/pg/pg_text.c's readings of PostgreSQL's
  * text forms: the ISO forms of timestamptz and timetz (offsets, fraction
  * digits, BC, an output buffer too small: refused, never overrun), and the
  * extreme dates, timestamps and intervals (refused past them, never

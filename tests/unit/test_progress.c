@@ -1,9 +1,9 @@
 /*
  * tests/unit/test_progress.c: the progress file of capture and apply
- * (agent/progress.c): write/read round trip, a missing file (false, nothing
+ * (agent/pipeline/progress.c): write/read round trip, a missing file (false, nothing
  * logged), a damaged one (false, logged), the writer's once-a-second
  * rhythm and its copy of the process's last error; and the size values of
- * topology keys (agent/topo_values.c size_parse).
+ * topology keys (agent/config/topo_values.c size_parse).
  */
 #include <setjmp.h>
 #include <stdarg.h>

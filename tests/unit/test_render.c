@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_render.c: the template renderer (agent/render.c): {{name}}
+ * tests/unit/test_render.c: the template renderer (agent/provision/render.c): {{name}}
  * substitution and its errors with FILE:LINE, every file of units/ and
  * templates/ rendered with a complete variable set in both Kafka modes, and
  * render_to_file's write-once, plan-mode and error behaviour.  systemd's own

@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_replica_identity.c: agent/replica_identity.c's verdicts
+ * tests/unit/test_replica_identity.c: agent/pg/replica_identity.c's verdicts
  * on a table's REPLICA IDENTITY and key, and their messages: each case its
  * own, with the ALTER TABLE that fixes it.  Against real servers:
  * tests/integration/81_table_keys.sh.

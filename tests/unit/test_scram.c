@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_scram.c: agent/scram.c's check of a stored SCRAM verifier
+ * tests/unit/test_scram.c: agent/pg/scram.c's check of a stored SCRAM verifier
  * against the password file's password, with the verifier's own salt and
  * iterations; MD5, missing and malformed verifiers never match.
  */

@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_status.c: agent/status.c's one reading of a half's unit
+ * tests/unit/test_status.c: agent/status/status.c's one reading of a half's unit
  * and supervision (status_process_state), shared by the pipeline state,
  * Kafka Connect's state and run.
  */

@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_status_http.c: agent/status_http.c's Kafka Connect
+ * tests/unit/test_status_http.c: agent/status/status_http.c's Kafka Connect
  * connector status for each process state, and which Host headers the
  * endpoints answer (DNS rebinding).
  */

@@ -1,6 +1,6 @@
 /*
  * tests/unit/test_status_metrics.c: the status document as Prometheus text
- * (agent/status_metrics.c): escaped labels, no sample for an unknown value,
+ * (agent/status/status_metrics.c): escaped labels, no sample for an unknown value,
  * the decided states and the Debezium-like event metrics.
  */
 #include <setjmp.h>

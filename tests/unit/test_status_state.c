@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_status_state.c: the health rules (agent/status_state.c):
+ * tests/unit/test_status_state.c: the health rules (agent/status/status_state.c):
  * from the facts about a process to RUNNING, SNAPSHOTTING, STALLED, FAILED,
  * STOPPED or DEGRADED with a reason, and the pipeline's precedence.
  */

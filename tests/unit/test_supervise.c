@@ -1,6 +1,6 @@
 /*
  * tests/unit/test_supervise.c: run's rule for stopped units
- * (agent/supervise.c): running units are left to systemd, an operator's
+ * (agent/systemd/supervise.c): running units are left to systemd, an operator's
  * stop is respected, a never-started unit is started, a crashed one is
  * started again with doubling backoff and given up after
  * SUPERVISE_MAX_ATTEMPTS, a reload forgives, a unit that stays up recovers.

@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_topo_values.c: agent/topo_values.c's table names: the
+ * tests/unit/test_topo_values.c: agent/config/topo_values.c's table names: the
  * spelling of schema.table (quoted only where needed), parsing it (quoted
  * names kept, unquoted folded to lower case, no pattern), and the glob
  * patterns of a tables list (by character, not byte).

@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_topology.c: the topology loader (agent/topology.c) on good
+ * tests/unit/test_topology.c: the topology loader (agent/config/topology.c) on good
  * and bad files.  Bad files with their exact FILE:LINE messages are covered
  * end to end by tests/integration/20_bad_topologies.sh.
  */

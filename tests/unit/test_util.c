@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_util.c: agent/util.c's pure helpers: Kafka topic names
+ * tests/unit/test_util.c: agent/base/util.c's pure helpers: Kafka topic names
  * as Debezium makes them (one '_' per UTF-16 code unit of a character Kafka
  * refuses), and the edit distance behind "did you mean" suggestions.
  */
