@@ -13,31 +13,13 @@
 #include "status/status_http.h"
 #include "base/util.h"
 
+#include "status_docs.h"
+
 #include <string.h>
-
-static const char doc_text[] =
-	"{\"schema_version\": 1, \"components\": [{\"name\": \"kafka\", \"healthy\": true}],"
-	" \"pipelines\": [{\"name\": \"p\\\"1\", \"state\": \"FAILED\","
-	"  \"connectors\": {\"source\": \"source-db1\", \"sink\": \"sink-db2\"},"
-	"  \"capture\": {\"unit\": {\"active\": \"active\", \"supervision\": \"running\"},"
-	"               \"events\": 42, \"events_per_sec\": 1.5, \"last_error\": null},"
-	"  \"apply\": {\"unit\": {\"active\": \"failed\", \"supervision\": \"gave up after 5 attempts\"},"
-	"             \"events\": null, \"last_error\": \"target db2: duplicate key\", \"lag_events\": 7},"
-	"  \"slot\": {\"source\": \"db1\", \"slot\": \"my_slot\", \"retained_bytes\": 1024,"
-	"            \"active\": true, \"warn\": false, \"confirmed_lag_bytes\": null}}],"
-	" \"orphan_slots\": [], \"warnings\": []}";
-
-static json_t *doc_load(void)
-{
-	json_t *doc = json_loads(doc_text, 0, NULL);
-
-	assert_non_null(doc);
-	return doc;
-}
 
 static void test_connect_shape(void **unused)
 {
-	json_t *doc = doc_load(), *shape;
+	json_t *doc = doc_parse(doc_text), *shape;
 
 	(void)unused;
 	shape = status_connect_shape(doc, "source-db1", "127.0.0.1:8083");
@@ -66,18 +48,10 @@ static void test_connect_shape(void **unused)
  * FAILED to Connect (trace: the reason), SNAPSHOTTING RUNNING. */
 static void test_decided_states(void **unused)
 {
-	json_t *doc = json_loads(
-		"{\"pipelines\": [{\"name\": \"p\", \"state\": \"STALLED\", \"reason\": \"apply: stuck\","
-		"  \"connectors\": {\"source\": \"source-db1\", \"sink\": \"sink-db2\"},"
-		"  \"capture\": {\"unit\": null, \"pid\": 3, \"state\": \"SNAPSHOTTING\","
-		"               \"errors_by_kind\": {\"kafka_delivery\": 2}},"
-		"  \"apply\": {\"unit\": null, \"pid\": 4, \"state\": \"STALLED\","
-		"             \"reason\": \"apply: stuck\", \"last_error\": \"old\"}}]}",
-		0, NULL);
+	json_t *doc = doc_parse(decided_doc_text);
 	json_t *shape, *task;
 
 	(void)unused;
-	assert_non_null(doc);
 	shape = status_connect_shape(doc, "sink-db2", "w");
 	task = json_array_get(json_object_get(shape, "tasks"), 0);
 	assert_string_equal(json_string_value(json_object_get(task, "state")), "FAILED");

@@ -13,31 +13,13 @@
 #include "status/status_metrics.h"
 #include "base/util.h"
 
+#include "status_docs.h"
+
 #include <string.h>
-
-static const char doc_text[] =
-	"{\"schema_version\": 1, \"components\": [{\"name\": \"kafka\", \"healthy\": true}],"
-	" \"pipelines\": [{\"name\": \"p\\\"1\", \"state\": \"FAILED\","
-	"  \"connectors\": {\"source\": \"source-db1\", \"sink\": \"sink-db2\"},"
-	"  \"capture\": {\"unit\": {\"active\": \"active\", \"supervision\": \"running\"},"
-	"               \"events\": 42, \"events_per_sec\": 1.5, \"last_error\": null},"
-	"  \"apply\": {\"unit\": {\"active\": \"failed\", \"supervision\": \"gave up after 5 attempts\"},"
-	"             \"events\": null, \"last_error\": \"target db2: duplicate key\", \"lag_events\": 7},"
-	"  \"slot\": {\"source\": \"db1\", \"slot\": \"my_slot\", \"retained_bytes\": 1024,"
-	"            \"active\": true, \"warn\": false, \"confirmed_lag_bytes\": null}}],"
-	" \"orphan_slots\": [], \"warnings\": []}";
-
-static json_t *doc_load(void)
-{
-	json_t *doc = json_loads(doc_text, 0, NULL);
-
-	assert_non_null(doc);
-	return doc;
-}
 
 static void test_metrics(void **unused)
 {
-	json_t *doc = doc_load();
+	json_t *doc = doc_parse(doc_text);
 	struct strbuf sb;
 
 	(void)unused;
@@ -61,18 +43,10 @@ static void test_metrics(void **unused)
  * 1, the others 0; errors by kind are counters. */
 static void test_decided_states(void **unused)
 {
-	json_t *doc = json_loads(
-		"{\"pipelines\": [{\"name\": \"p\", \"state\": \"STALLED\", \"reason\": \"apply: stuck\","
-		"  \"connectors\": {\"source\": \"source-db1\", \"sink\": \"sink-db2\"},"
-		"  \"capture\": {\"unit\": null, \"pid\": 3, \"state\": \"SNAPSHOTTING\","
-		"               \"errors_by_kind\": {\"kafka_delivery\": 2}},"
-		"  \"apply\": {\"unit\": null, \"pid\": 4, \"state\": \"STALLED\","
-		"             \"reason\": \"apply: stuck\", \"last_error\": \"old\"}}]}",
-		0, NULL);
+	json_t *doc = doc_parse(decided_doc_text);
 	struct strbuf sb;
 
 	(void)unused;
-	assert_non_null(doc);
 	strbuf_init(&sb);
 	status_metrics_render(doc, &sb);
 	assert_non_null(strstr(sb.data, "cdc_agent_pipeline_state{pipeline=\"p\",state=\"STALLED\"} 1\n"));
