@@ -107,7 +107,7 @@ struct capture {
 	const struct kafka_cfg *kafka_cfg;
 	const char *state_dir;
 	char *label;
-	struct event_format fmt;
+	struct event_options fmt;
 	struct kafka_out *kafka;
 	struct schema_mac *mac;        /* signs the cdc.columns headers */
 	PGconn *repl;                  /* replication=database */
@@ -303,7 +303,7 @@ static bool produce(struct capture *c, const struct capture_table *ct, const str
 static char *key_payload(const struct capture *c, const struct capture_table *ct,
 			 const struct pgoutput_value *row)
 {
-	struct event_format plain = c->fmt;
+	struct event_options plain = c->fmt;
 	struct strbuf sb;
 
 	plain.schemas = false;

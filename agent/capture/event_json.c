@@ -145,7 +145,7 @@ static void add_enum_allowed(struct strbuf *sb, const struct column_schema *col)
  * "parameters" object: a second member of that name would hide the first
  * from every JSON reader (jansson and Jackson keep the last).  Returns
  * whether the source type was written. */
-static bool add_scalar_schema(struct strbuf *sb, const struct event_format *fmt,
+static bool add_scalar_schema(struct strbuf *sb, const struct event_options *fmt,
 			      const struct column_schema *col, bool optional, bool field_own)
 {
 	const struct type_map *map = type_map_for(col);
@@ -210,7 +210,7 @@ static bool add_scalar_schema(struct strbuf *sb, const struct event_format *fmt,
 	return false;
 }
 
-static void add_field_schema(struct strbuf *sb, const struct event_format *fmt,
+static void add_field_schema(struct strbuf *sb, const struct event_options *fmt,
 			     const struct column_schema *col)
 {
 	bool source_type_written = false;
@@ -233,7 +233,7 @@ static void add_field_schema(struct strbuf *sb, const struct event_format *fmt,
 }
 
 /* A Struct schema of the given columns (all, or the key's). */
-static char *struct_schema(const struct event_format *fmt, const struct event_table *et,
+static char *struct_schema(const struct event_options *fmt, const struct event_table *et,
 			   const char *suffix, bool key_only, bool optional, const char *field)
 {
 	const struct table_schema *ts = et->ts;
@@ -288,7 +288,7 @@ static const char transaction_schema[] =
 	"{\"type\":\"int64\",\"optional\":false,\"field\":\"data_collection_order\"}],"
 	"\"optional\":true,\"name\":\"event.block\",\"version\":1,\"field\":\"transaction\"}";
 
-static char *envelope_schema(const struct event_format *fmt, const struct event_table *et)
+static char *envelope_schema(const struct event_options *fmt, const struct event_table *et)
 {
 	char *before = struct_schema(fmt, et, "Value", false, true, "before");
 	char *after = struct_schema(fmt, et, "Value", false, true, "after");
@@ -386,7 +386,7 @@ void event_columns_json(struct strbuf *sb, const struct table_schema *ts)
 
 /* The source block's runs that do not change from event to event (see
  * struct event_table), so that add_source escapes no name per event. */
-static void source_runs_new(const struct event_format *fmt, struct event_table *et)
+static void source_runs_new(const struct event_options *fmt, struct event_table *et)
 {
 	struct strbuf sb;
 
@@ -410,7 +410,7 @@ static void source_runs_new(const struct event_format *fmt, struct event_table *
 	et->source_table = strbuf_detach(&sb);
 }
 
-struct event_table *event_table_new(const struct event_format *fmt, const struct table_schema *ts)
+struct event_table *event_table_new(const struct event_options *fmt, const struct table_schema *ts)
 {
 	struct event_table *et = xcalloc(1, sizeof(*et));
 
@@ -465,7 +465,7 @@ static bool is_json_number(const char *s, size_t n)
 	       !(n >= 2 && s[1] == 'I');
 }
 
-static void add_decimal(struct strbuf *sb, const struct event_format *fmt,
+static void add_decimal(struct strbuf *sb, const struct event_options *fmt,
 			const struct column_schema *col, const char *s, size_t n)
 {
 	unsigned char *bytes;
@@ -516,7 +516,7 @@ static void add_bits(struct strbuf *sb, const char *s, size_t n)
 
 /* One scalar from its text form; anything the parsers do not recognise
  * (infinity dates, BC timestamps with zones) goes out as its text. */
-static void add_scalar(struct strbuf *sb, const struct event_format *fmt,
+static void add_scalar(struct strbuf *sb, const struct event_options *fmt,
 		       const struct column_schema *col, const struct type_map *map, const char *s,
 		       size_t n)
 {
@@ -599,7 +599,7 @@ static void add_scalar(struct strbuf *sb, const struct event_format *fmt,
 	json_out_string(sb, s, n);
 }
 
-static void add_array(struct strbuf *sb, const struct event_format *fmt,
+static void add_array(struct strbuf *sb, const struct event_options *fmt,
 		      const struct column_schema *col, const struct type_map *map, const char *s,
 		      size_t n)
 {
@@ -632,7 +632,7 @@ static void add_array(struct strbuf *sb, const struct event_format *fmt,
 	strbuf_adds(sb, "]");
 }
 
-static void add_value(struct strbuf *sb, const struct event_format *fmt,
+static void add_value(struct strbuf *sb, const struct event_options *fmt,
 		      const struct column_schema *col, const struct type_map *map,
 		      const struct pgoutput_value *v)
 {
@@ -657,7 +657,7 @@ static void add_value(struct strbuf *sb, const struct event_format *fmt,
 	}
 }
 
-static void add_row(struct strbuf *sb, const struct event_format *fmt,
+static void add_row(struct strbuf *sb, const struct event_options *fmt,
 		    const struct event_table *et, const struct pgoutput_value *row, bool key_only)
 {
 	const struct table_schema *ts = et->ts;
@@ -679,7 +679,7 @@ static void add_row(struct strbuf *sb, const struct event_format *fmt,
 	strbuf_adds(sb, "}");
 }
 
-bool event_key_json(struct strbuf *sb, const struct event_format *fmt,
+bool event_key_json(struct strbuf *sb, const struct event_options *fmt,
 		    const struct event_table *et, const struct pgoutput_value *row)
 {
 	if (et->ts->nkey == 0)
@@ -741,7 +741,7 @@ static void add_source(struct strbuf *sb, const struct event_table *et,
 	strbuf_adds(sb, ",\"xmin\":null}");
 }
 
-void event_value_json(struct strbuf *sb, const struct event_format *fmt,
+void event_value_json(struct strbuf *sb, const struct event_options *fmt,
 		      const struct event_table *et, char op, const struct pgoutput_value *before,
 		      const struct pgoutput_value *after, const struct event_source *src,
 		      int64_t now_ms)
@@ -770,7 +770,7 @@ void event_value_json(struct strbuf *sb, const struct event_format *fmt,
 		strbuf_adds(sb, "}");
 }
 
-bool event_text_json(struct strbuf *sb, const struct event_format *fmt,
+bool event_text_json(struct strbuf *sb, const struct event_options *fmt,
 		     const struct event_table *et, const struct pgoutput_value *row)
 {
 	bool any = false;

@@ -16,7 +16,7 @@
 #include "config/topology.h"
 #include "base/util.h"
 
-struct event_format {
+struct event_options {
 	const char *server_name; /* topic prefix; source.name */
 	const char *db;          /* source database name */
 	bool schemas;            /* JsonConverter schemas.enable */
@@ -47,7 +47,7 @@ struct event_column {
 	const struct type_map *map; /* how its values are written */
 };
 
-struct event_table *event_table_new(const struct event_format *fmt, const struct table_schema *ts);
+struct event_table *event_table_new(const struct event_options *fmt, const struct table_schema *ts);
 void event_table_free(struct event_table *et);
 
 /* The cdc.columns header's "columns" array for ts (capture compares two
@@ -65,12 +65,12 @@ struct event_source {
 
 /* The key of a row ({"id":1}); false when the table has no key (the caller
  * then sends a null key). */
-bool event_key_json(struct strbuf *sb, const struct event_format *fmt,
+bool event_key_json(struct strbuf *sb, const struct event_options *fmt,
 		    const struct event_table *et, const struct pgoutput_value *row);
 
 /* The value of a change: op 'c', 'u', 'd', 'r' or 't'; before/after NULL
  * when absent.  now_ms is the envelope's ts_ms. */
-void event_value_json(struct strbuf *sb, const struct event_format *fmt,
+void event_value_json(struct strbuf *sb, const struct event_options *fmt,
 		      const struct event_table *et, char op, const struct pgoutput_value *before,
 		      const struct pgoutput_value *after, const struct event_source *src,
 		      int64_t now_ms);
@@ -80,7 +80,7 @@ void event_value_json(struct strbuf *sb, const struct event_format *fmt,
  * PostgreSQL text of each such value of row (a whole array's text when an
  * element is one), for the cdc.text header, so that apply writes them
  * exactly; false when there is none. */
-bool event_text_json(struct strbuf *sb, const struct event_format *fmt,
+bool event_text_json(struct strbuf *sb, const struct event_options *fmt,
 		     const struct event_table *et, const struct pgoutput_value *row);
 
 /* Names of the columns of row left unchanged (TOAST) as a JSON array, or

@@ -178,7 +178,7 @@ static struct table_schema *schema_from(const struct pgoutput_relation *rel)
 }
 
 /* One record: value US key US unchanged US columns, as fuzz_apply_event.c reads it. */
-static void add_record(struct strbuf *sb, const struct event_format *fmt,
+static void add_record(struct strbuf *sb, const struct event_options *fmt,
 		       const struct event_table *et, char op, const struct pgoutput_tuple *before,
 		       const struct pgoutput_tuple *after)
 {
@@ -208,7 +208,7 @@ static void add_record(struct strbuf *sb, const struct event_format *fmt,
 	strbuf_fini(&part);
 }
 
-static void apply_seeds(const struct event_format *fmt, const char *fmt_name)
+static void apply_seeds(const struct event_options *fmt, const char *fmt_name)
 {
 	struct pgoutput_decoder dec;
 	struct pgoutput_msg m;
@@ -297,7 +297,7 @@ int main(int argc, char **argv)
 	dir = argv[1];
 	pgoutput_seeds();
 	for (size_t i = 0; i < ARRAY_LEN(formats); i++) {
-		struct event_format fmt = { .server_name = "db1server", .db = "db1",
+		struct event_options fmt = { .server_name = "db1server", .db = "db1",
 					    .schemas = formats[i].schemas,
 					    .decimal_mode = formats[i].decimal,
 					    .interval_string = formats[i].interval_string };

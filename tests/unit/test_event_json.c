@@ -188,7 +188,7 @@ static void expect_fragment(size_t i, const char *json, const char *want)
 }
 
 /* The event of one case: op, the row in before or after, the schema. */
-static void expect_value_event(size_t i, const struct value_case *c, const struct event_format *fmt,
+static void expect_value_event(size_t i, const struct value_case *c, const struct event_options *fmt,
 			       const struct event_table *et, const struct pgoutput_value *row)
 {
 	struct event_source src = { .ts_ms = 1, .snapshot = c->op == 'r' ? "true" : "false",
@@ -220,7 +220,7 @@ static void expect_value_event(size_t i, const struct value_case *c, const struc
 
 /* The headers beside the event: cdc.text, cdc.unchanged; and the key. */
 static void expect_value_headers(size_t i, const struct value_case *c,
-				 const struct event_format *fmt, const struct event_table *et,
+				 const struct event_options *fmt, const struct event_table *et,
 				 const struct pgoutput_value *row)
 {
 	struct strbuf sb;
@@ -255,7 +255,7 @@ static void test_value_table(void **state)
 		size_t key = 0;
 		struct table_schema ts = { .oid = 1, .schema = "public", .table = "t", .ncols = 2,
 					   .cols = cols, .nkey = 1, .key_cols = &key };
-		struct event_format fmt = { .server_name = "db1server", .db = "db1",
+		struct event_options fmt = { .server_name = "db1server", .db = "db1",
 					    .schemas = c->opts & SCHEMAS, .decimal_mode = c->decimal,
 					    .interval_string = c->opts & INTERVAL_STRING };
 		struct pgoutput_value row[] = { value_of("1"), value_of(c->value) };
@@ -306,7 +306,7 @@ static void test_one_parameters_object(void **state)
 	size_t key = 0;
 	struct table_schema ts = { .oid = 1, .schema = "public", .table = "t", .ncols = 4,
 				   .cols = cols, .nkey = 1, .key_cols = &key };
-	struct event_format fmt = { .server_name = "db1server", .db = "db1", .schemas = true,
+	struct event_options fmt = { .server_name = "db1server", .db = "db1", .schemas = true,
 				    .decimal_mode = DECIMAL_PRECISE };
 	struct event_table *et;
 	json_error_t err;
@@ -359,7 +359,7 @@ static void test_debezium_forms(void **state)
 	size_t key = 0;
 	struct table_schema ts = { .oid = 1, .schema = "public", .table = "t", .ncols = 6,
 				   .cols = cols, .nkey = 1, .key_cols = &key };
-	struct event_format fmt = { .server_name = "db1server", .db = "db1", .schemas = true,
+	struct event_options fmt = { .server_name = "db1server", .db = "db1", .schemas = true,
 				    .decimal_mode = DECIMAL_PRECISE };
 	struct event_source src = { .ts_ms = 1, .snapshot = "false", .txid = -1 };
 	struct event_table *et;
@@ -420,7 +420,7 @@ static void test_enum_and_header(void **state)
 	struct table_schema ts = { .oid = 1, .schema = "public", .table = "t", .ncols = 4,
 				   .cols = cols, .nkey = 1, .key_cols = &key, .ngenerated = 1,
 				   .generated_cols = &gen };
-	struct event_format fmt = { .server_name = "db1server", .db = "db1", .schemas = true };
+	struct event_options fmt = { .server_name = "db1server", .db = "db1", .schemas = true };
 	struct event_table *et;
 	json_error_t err;
 	json_t *schema, *f, *header, *root;
