@@ -4,16 +4,16 @@
  */
 #include "apply/apply.h"
 #include "apply/apply_lag.h"
-#include "capture/capture.h"
-#include "capture/capture_snapshot.h"
-#include "provision/host.h"
 #include "base/common.h"
 #include "base/log.h"
+#include "capture/capture.h"
+#include "capture/capture_snapshot.h"
+#include "config/topology.h"
+#include "provision/host.h"
 #include "provision/provision.h"
 #include "run/run.h"
 #include "status/status.h"
 #include "status/status_fetch.h"
-#include "config/topology.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -7,9 +7,9 @@
  * as retention would), so the log then starts at BEFORE.  Exit 0 on success.
  * Its client is configured as the agent's probes are (kafka_client.c).
  */
-#include "kafka/kafka_client.h"
-#include "config/topology.h"
 #include "base/util.h"
+#include "config/topology.h"
+#include "kafka/kafka_client.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>

@@ -18,9 +18,9 @@
  *                             for outage: after the first half's acks)
  * and exit 0 only if every message was acked as delivered, exactly once.
  */
-#include "kafka/kafka_out.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "kafka/kafka_out.h"
 
 #include <stdint.h>
 #include <stdio.h>

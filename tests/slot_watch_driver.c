@@ -5,8 +5,8 @@
  *   wal_status=W|- safe=B warn=0|1 error=TEXT (the rest of the line)
  */
 #include "base/log.h"
-#include "pg/slot_watch.h"
 #include "config/topology.h"
+#include "pg/slot_watch.h"
 
 #include <inttypes.h>
 #include <stdio.h>

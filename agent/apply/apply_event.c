@@ -8,8 +8,8 @@
  */
 #include "apply/apply_event.h"
 
-#include "pipeline/event_format.h"
 #include "pg/pg_text.h"
+#include "pipeline/event_format.h"
 
 #include <ctype.h>
 #include <inttypes.h>

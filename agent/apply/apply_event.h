@@ -12,8 +12,8 @@
 
 #include "base/common.h"
 #include "base/json_scan.h"
-#include "pg/table_schema.h"
 #include "base/util.h"
+#include "pg/table_schema.h"
 
 #include <jansson.h>
 

@@ -4,8 +4,8 @@
  */
 #include "apply/apply_keyless.h"
 
-#include "pipeline/event_format.h"
 #include "pg/pgsql.h"
+#include "pipeline/event_format.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -25,8 +25,8 @@
 
 #include "apply/apply_event.h"
 #include "base/common.h"
-#include "pg/table_schema.h"
 #include "base/util.h"
+#include "pg/table_schema.h"
 
 #include <libpq-fe.h>
 

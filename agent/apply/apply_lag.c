@@ -4,9 +4,9 @@
 #include "apply/apply_lag.h"
 #include "pipeline/table_select.h"
 
-#include "pipeline/health.h"
 #include "base/log.h"
 #include "pg/pgsql.h"
+#include "pipeline/health.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>

@@ -13,8 +13,8 @@
 #define CDC_APPLY_LAG_H
 
 #include "base/common.h"
-#include "config/topology.h"
 #include "base/util.h"
+#include "config/topology.h"
 
 #include <stdint.h>
 

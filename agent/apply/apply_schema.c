@@ -15,10 +15,10 @@
 #include "apply/apply_schema.h"
 
 #include "apply/apply_types.h"
-#include "pipeline/event_format.h"
 #include "base/log.h"
-#include "pg/pgsql.h"
 #include "config/topo_values.h"
+#include "pg/pgsql.h"
+#include "pipeline/event_format.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -17,9 +17,9 @@
 
 #include "apply/apply_event.h"
 #include "base/common.h"
-#include "pg/table_schema.h"
-#include "config/topology.h"
 #include "base/util.h"
+#include "config/topology.h"
+#include "pg/table_schema.h"
 
 #include <libpq-fe.h>
 #include <stdint.h>

@@ -10,11 +10,11 @@
  */
 #include "apply/apply_types.h"
 
-#include "pg/column_type.h"
-#include "pipeline/event_format.h"
 #include "base/log.h"
-#include "pg/pgsql.h"
 #include "base/util.h"
+#include "pg/column_type.h"
+#include "pg/pgsql.h"
+#include "pipeline/event_format.h"
 
 #include <stdlib.h>
 #include <string.h>

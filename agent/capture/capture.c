@@ -16,25 +16,25 @@
  */
 #include "capture/capture.h"
 
+#include "base/log.h"
+#include "base/util.h"
 #include "capture/capture_ground.h"
 #include "capture/capture_snapshot.h"
 #include "capture/capture_state.h"
-#include "pipeline/event_counts.h"
 #include "capture/event_json.h"
 #include "config/kafka_limits.h"
+#include "config/topo_values.h"
 #include "kafka/kafka_out.h"
-#include "base/log.h"
 #include "pg/pgoutput.h"
 #include "pg/pgsql.h"
+#include "pg/replica_identity.h"
+#include "pg/table_schema.h"
+#include "pipeline/event_counts.h"
 #include "pipeline/pipeline_digest.h"
 #include "pipeline/progress.h"
 #include "pipeline/progress_health.h"
-#include "pg/replica_identity.h"
 #include "pipeline/schema_mac.h"
-#include "pg/table_schema.h"
 #include "pipeline/table_select.h"
-#include "config/topo_values.h"
-#include "base/util.h"
 
 #include <errno.h>
 #include <inttypes.h>

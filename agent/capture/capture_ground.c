@@ -5,8 +5,8 @@
 #include "capture/capture_ground.h"
 
 #include "base/log.h"
-#include "pg/pgsql.h"
 #include "config/topo_values.h"
+#include "pg/pgsql.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -10,9 +10,9 @@
 #define CDC_CAPTURE_GROUND_H
 
 #include "base/common.h"
-#include "kafka/kafka_out.h"
-#include "config/topology.h"
 #include "base/util.h"
+#include "config/topology.h"
+#include "kafka/kafka_out.h"
 
 #include <libpq-fe.h>
 

@@ -12,12 +12,12 @@
  * the table held at the high watermark, and is sent there, in stream order.
  */
 #include "capture/capture_snapshot.h"
-#include "pipeline/table_select.h"
 #include "config/topo_values.h"
+#include "pipeline/table_select.h"
 
 #include "base/log.h"
-#include "pg/pgsql.h"
 #include "base/util.h"
+#include "pg/pgsql.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -18,13 +18,13 @@
 #ifndef CDC_CAPTURE_SNAPSHOT_H
 #define CDC_CAPTURE_SNAPSHOT_H
 
-#include "capture/capture_state.h"
 #include "base/common.h"
 #include "base/key_set.h"
-#include "pg/pgoutput.h"
-#include "pipeline/progress.h"
-#include "pg/table_schema.h"
+#include "capture/capture_state.h"
 #include "config/topology.h"
+#include "pg/pgoutput.h"
+#include "pg/table_schema.h"
+#include "pipeline/progress.h"
 
 #include <libpq-fe.h>
 

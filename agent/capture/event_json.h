@@ -10,11 +10,11 @@
 #ifndef CDC_EVENT_JSON_H
 #define CDC_EVENT_JSON_H
 
-#include "pipeline/event_format.h"
+#include "base/util.h"
+#include "config/topology.h"
 #include "pg/pgoutput.h"
 #include "pg/table_schema.h"
-#include "config/topology.h"
-#include "base/util.h"
+#include "pipeline/event_format.h"
 
 struct event_options {
 	const char *server_name; /* topic prefix; source.name */

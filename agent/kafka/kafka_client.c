@@ -5,11 +5,11 @@
  */
 #include "kafka/kafka_client.h"
 
-#include "config/kafka_limits.h"
-#include "kafka/kafka_log.h"
 #include "base/log.h"
-#include "config/topology.h"
 #include "base/util.h"
+#include "config/kafka_limits.h"
+#include "config/topology.h"
+#include "kafka/kafka_log.h"
 
 #include <inttypes.h>
 #include <stdint.h>

@@ -8,8 +8,8 @@
  */
 #include "kafka/kafka_in.h"
 
-#include "kafka/kafka_client.h"
 #include "base/log.h"
+#include "kafka/kafka_client.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -18,8 +18,8 @@
 #define CDC_KAFKA_IN_H
 
 #include "base/common.h"
-#include "config/topology.h"
 #include "base/util.h"
+#include "config/topology.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stdint.h>

@@ -9,10 +9,10 @@
  */
 #include "kafka/kafka_out.h"
 
-#include "kafka/kafka_client.h"
-#include "config/kafka_limits.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "config/kafka_limits.h"
+#include "kafka/kafka_client.h"
 
 #include <librdkafka/rdkafka.h>
 #include <inttypes.h>

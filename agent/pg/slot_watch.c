@@ -8,8 +8,8 @@
  */
 #include "pg/slot_watch.h"
 
-#include "pg/pgsql.h"
 #include "base/util.h"
+#include "pg/pgsql.h"
 
 #include <stdio.h>
 #include <stdlib.h>

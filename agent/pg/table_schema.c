@@ -4,10 +4,10 @@
 #include "pg/table_schema.h"
 
 #include "base/log.h"
+#include "base/util.h"
+#include "pg/pg_text.h"
 #include "pg/pgoutput.h"
 #include "pg/pgsql.h"
-#include "pg/pg_text.h"
-#include "base/util.h"
 
 #include <jansson.h>
 

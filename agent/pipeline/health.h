@@ -8,8 +8,8 @@
 #define CDC_HEALTH_H
 
 #include "base/common.h"
-#include "config/topology.h"
 #include "base/util.h"
+#include "config/topology.h"
 
 #include <librdkafka/rdkafka.h>
 

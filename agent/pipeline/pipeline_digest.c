@@ -4,9 +4,9 @@
  */
 #include "pipeline/pipeline_digest.h"
 
-#include "pipeline/progress.h"
-#include "config/topo_values.h"
 #include "base/util.h"
+#include "config/topo_values.h"
+#include "pipeline/progress.h"
 
 #include <errno.h>
 #include <jansson.h>

@@ -5,8 +5,8 @@
 #include "pipeline/table_select.h"
 
 #include "base/log.h"
-#include "config/topo_values.h"
 #include "base/util.h"
+#include "config/topo_values.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -13,8 +13,8 @@
 #define CDC_TABLE_SELECT_H
 
 #include "base/common.h"
-#include "pg/pgsql.h"
 #include "config/topology.h"
+#include "pg/pgsql.h"
 
 /* Fills src->tables from the catalog of the source's database, over a
  * connection of its own as role (closed before it returns): the names

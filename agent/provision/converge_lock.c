@@ -5,8 +5,8 @@
 
 #include "base/files.h"
 #include "base/log.h"
-#include "systemd/notify.h"
 #include "base/util.h"
+#include "systemd/notify.h"
 
 #include <errno.h>
 #include <fcntl.h>

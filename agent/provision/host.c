@@ -14,17 +14,17 @@
 #include "provision/host.h"
 
 #include "base/files.h"
-#include "pipeline/health.h"
-#include "provision/kafka_install.h"
-#include "config/kafka_limits.h"
 #include "base/log.h"
-#include "systemd/notify.h"
+#include "base/util.h"
+#include "config/kafka_limits.h"
 #include "pg/pgsql.h"
+#include "pipeline/health.h"
 #include "pipeline/pipeline_digest.h"
+#include "provision/kafka_install.h"
 #include "provision/render.h"
+#include "systemd/notify.h"
 #include "systemd/supervise.h"
 #include "systemd/systemd_bus.h"
-#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

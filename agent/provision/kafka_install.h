@@ -18,8 +18,8 @@
 #ifndef CDC_KAFKA_INSTALL_H
 #define CDC_KAFKA_INSTALL_H
 
-#include "base/common.h"
 #include "base/changes.h"
+#include "base/common.h"
 #include "config/topology.h"
 
 /* Name of the digest file written into each unpacked directory. */

@@ -15,8 +15,8 @@
 
 #include "base/files.h"
 #include "base/log.h"
-#include "provision/pg_step.h"
 #include "base/util.h"
+#include "provision/pg_step.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

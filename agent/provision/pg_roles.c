@@ -7,11 +7,11 @@
  * An existing role's password converges: its stored verifier is checked
  * against the password file (scram.c) and reset only when they differ.
  */
-#include "base/log.h"
-#include "provision/pg_step.h"
-#include "pg/scram.h"
 #include "base/files.h"
+#include "base/log.h"
 #include "base/util.h"
+#include "pg/scram.h"
+#include "provision/pg_step.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

@@ -12,8 +12,8 @@
 #include "provision/pg_settings.h"
 
 #include "base/log.h"
-#include "config/topo_values.h"
 #include "base/util.h"
+#include "config/topo_values.h"
 
 #include <stdlib.h>
 #include <string.h>

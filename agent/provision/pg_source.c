@@ -9,12 +9,12 @@
 #include "provision/pg_source.h"
 
 #include "base/log.h"
+#include "base/util.h"
+#include "config/topo_values.h"
+#include "pg/replica_identity.h"
 #include "provision/pg_settings.h"
 #include "provision/pg_step.h"
-#include "pg/replica_identity.h"
 #include "systemd/systemd_bus.h"
-#include "config/topo_values.h"
-#include "base/util.h"
 
 #include <ctype.h>
 #include <stdio.h>

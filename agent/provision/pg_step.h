@@ -10,8 +10,8 @@
 #define CDC_PG_STEP_H
 
 #include "base/changes.h"
-#include "pg/pgsql.h"
 #include "config/topology.h"
+#include "pg/pgsql.h"
 
 struct pg_step_ctx {
 	const char *label;                   /* "source db1" */

@@ -11,8 +11,8 @@
 #include "provision/pg_target.h"
 
 #include "base/log.h"
-#include "provision/pg_step.h"
 #include "base/util.h"
+#include "provision/pg_step.h"
 
 #include <stdlib.h>
 #include <string.h>

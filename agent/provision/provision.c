@@ -9,14 +9,14 @@
 #include "provision/provision.h"
 
 #include "base/changes.h"
-#include "provision/converge_lock.h"
-#include "provision/host.h"
 #include "base/log.h"
-#include "provision/pg_source.h"
-#include "provision/pg_target.h"
+#include "base/util.h"
 #include "pipeline/pipeline_digest.h"
 #include "pipeline/table_select.h"
-#include "base/util.h"
+#include "provision/converge_lock.h"
+#include "provision/host.h"
+#include "provision/pg_source.h"
+#include "provision/pg_target.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -10,8 +10,8 @@
 
 #include "base/files.h"
 #include "base/log.h"
-#include "config/topo_values.h"
 #include "base/util.h"
+#include "config/topo_values.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

@@ -19,15 +19,15 @@
 #include "run/run.h"
 
 #include "base/changes.h"
-#include "provision/converge_lock.h"
 #include "base/log.h"
-#include "systemd/notify.h"
+#include "base/util.h"
+#include "config/topology.h"
+#include "provision/converge_lock.h"
 #include "provision/provision.h"
 #include "status/status.h"
 #include "status/status_http.h"
+#include "systemd/notify.h"
 #include "systemd/supervise.h"
-#include "config/topology.h"
-#include "base/util.h"
 
 #include <errno.h>
 #include <poll.h>

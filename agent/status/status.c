@@ -8,14 +8,14 @@
 #include "status/status.h"
 
 #include "apply/apply_lag.h"
-#include "pipeline/health.h"
 #include "base/log.h"
-#include "pipeline/progress.h"
+#include "base/util.h"
 #include "pg/slot_watch.h"
+#include "pipeline/health.h"
+#include "pipeline/progress.h"
 #include "status/status_state.h"
 #include "systemd/supervise.h"
 #include "systemd/systemd_bus.h"
-#include "base/util.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

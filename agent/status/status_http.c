@@ -4,10 +4,10 @@
 #include "status/status_http.h"
 
 #include "base/log.h"
+#include "base/util.h"
 #include "status/status.h"
 #include "status/status_metrics.h"
 #include "status/status_state.h"
-#include "base/util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

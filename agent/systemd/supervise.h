@@ -25,8 +25,8 @@
 #define CDC_SUPERVISE_H
 
 #include "base/common.h"
-#include "systemd/systemd_bus.h"
 #include "base/util.h"
+#include "systemd/systemd_bus.h"
 
 #include <time.h>
 

@@ -9,8 +9,8 @@
 #include "systemd/systemd_bus.h"
 
 #include "base/log.h"
-#include "systemd/notify.h"
 #include "base/util.h"
+#include "systemd/notify.h"
 
 #include <errno.h>
 #include <stdio.h>

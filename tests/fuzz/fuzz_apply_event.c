@@ -21,8 +21,8 @@
 #include "fuzz.h"
 
 #include "apply/apply_event.h"
-#include "pg/column_type.h"
 #include "base/util.h"
+#include "pg/column_type.h"
 
 #include <stdlib.h>
 #include <string.h>

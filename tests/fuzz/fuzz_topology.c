@@ -13,9 +13,9 @@
  */
 #include "fuzz.h"
 
+#include "base/util.h"
 #include "config/topo_values.h"
 #include "config/topology.h"
-#include "base/util.h"
 
 #include <fcntl.h>
 #include <stdio.h>

@@ -12,10 +12,10 @@
  * of a table's schema (type names, nullability, key) is filled in here from
  * the fixture tables' definitions, as table_schema.c would read them.
  */
+#include "base/util.h"
 #include "capture/event_json.h"
 #include "pg/pgoutput.h"
 #include "pg/table_schema.h"
-#include "base/util.h"
 
 #include "../unit/pgoutput_fixtures.h"
 

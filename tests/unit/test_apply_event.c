@@ -17,9 +17,9 @@
 #include <cmocka.h>
 
 #include "apply/apply_event.h"
-#include "pipeline/event_format.h"
 #include "base/json_scan.h"
 #include "base/util.h"
+#include "pipeline/event_format.h"
 
 #include <openssl/bn.h>
 #include <openssl/evp.h>

@@ -12,8 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "provision/converge_lock.h"
 #include "base/util.h"
+#include "provision/converge_lock.h"
 
 #include <grp.h>
 #include <pwd.h>

@@ -10,9 +10,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "pipeline/event_counts.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "pipeline/event_counts.h"
 
 #include <stdio.h>
 #include <stdlib.h>

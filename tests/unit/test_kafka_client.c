@@ -10,10 +10,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "kafka/kafka_client.h"
+#include "base/util.h"
 #include "config/kafka_limits.h"
 #include "config/topology.h"
-#include "base/util.h"
+#include "kafka/kafka_client.h"
 
 #include "stderr_capture.h"
 

@@ -11,9 +11,9 @@
 #include <cmocka.h>
 
 #include "base/changes.h"
-#include "provision/kafka_install.h"
-#include "config/topology.h"
 #include "base/util.h"
+#include "config/topology.h"
+#include "provision/kafka_install.h"
 
 #include <archive.h>
 #include <archive_entry.h>

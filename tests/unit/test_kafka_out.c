@@ -11,9 +11,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "base/util.h"
 #include "kafka/kafka_client.h"
 #include "kafka/kafka_out.h"
-#include "base/util.h"
 
 #include <librdkafka/rdkafka.h>
 #include <limits.h>

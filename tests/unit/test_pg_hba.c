@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "provision/pg_hba.h"
 #include "base/util.h"
+#include "provision/pg_hba.h"
 
 #include <stdlib.h>
 #include <string.h>

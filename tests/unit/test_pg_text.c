@@ -11,8 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "pg/pg_text.h"
 #include "base/util.h"
+#include "pg/pg_text.h"
 
 #include <string.h>
 

@@ -13,8 +13,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "pg/pgoutput.h"
 #include "base/util.h"
+#include "pg/pgoutput.h"
 
 #include "pgoutput_fixtures.h"
 

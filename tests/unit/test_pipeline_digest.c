@@ -9,9 +9,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "pipeline/pipeline_digest.h"
-#include "config/topology.h"
 #include "base/util.h"
+#include "config/topology.h"
+#include "pipeline/pipeline_digest.h"
 
 #include <stdio.h>
 #include <stdlib.h>

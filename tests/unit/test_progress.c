@@ -12,9 +12,9 @@
 #include <cmocka.h>
 
 #include "base/log.h"
-#include "pipeline/progress.h"
-#include "config/topo_values.h"
 #include "base/util.h"
+#include "config/topo_values.h"
+#include "pipeline/progress.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -15,10 +15,10 @@
 #include <cmocka.h>
 
 #include "base/changes.h"
-#include "config/kafka_limits.h"
-#include "provision/render.h"
-#include "config/topology.h"
 #include "base/util.h"
+#include "config/kafka_limits.h"
+#include "config/topology.h"
+#include "provision/render.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "pg/replica_identity.h"
 #include "base/util.h"
+#include "pg/replica_identity.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "pipeline/schema_mac.h"
 #include "base/util.h"
+#include "pipeline/schema_mac.h"
 
 #include <stdio.h>
 #include <stdlib.h>

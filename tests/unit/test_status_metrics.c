@@ -9,9 +9,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "base/util.h"
 #include "status/status.h"
 #include "status/status_metrics.h"
-#include "base/util.h"
 
 #include "status_docs.h"
 

@@ -10,9 +10,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "base/util.h"
 #include "config/topo_values.h"
 #include "config/topology.h"
-#include "base/util.h"
 
 #include <stdlib.h>
 

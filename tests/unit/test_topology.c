@@ -9,9 +9,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "base/util.h"
 #include "config/topo_values.h"
 #include "config/topology.h"
-#include "base/util.h"
 #include "stderr_capture.h"
 
 #include <stdio.h>
