@@ -15,7 +15,7 @@ PACKAGES=(
 	kcat python3 curl                        # tests: Kafka client; free ports; HTTP
 	openjdk-17-jre-headless maven            # the Kafka broker built from Maven Central
 	ansible-core                             # the Ansible wrapper (playbooks/) and its test
-	clang                                    # libFuzzer for `make fuzz` (make test replays with gcc)
+	clang libclang-rt-14-dev                 # libFuzzer for `make fuzz` (make test replays with gcc)
 )
 
 missing=()

@@ -630,6 +630,7 @@ static rd_kafka_resp_err_t queue_one(struct kafka_out *ko, const char *topic, co
 	void *payload = (void *)(uintptr_t)value;
 	rd_kafka_headers_t *hdrs = headers_new(headers, n_headers);
 	rd_kafka_resp_err_t err;
+	int32_t partition;
 	size_t idx;
 
 	/* RD_KAFKA_MSG_F_COPY: a message may wait in the queue for as long
@@ -638,11 +639,12 @@ static rd_kafka_resp_err_t queue_one(struct kafka_out *ko, const char *topic, co
 	/* Records without a key (a table without one, a truncate) go to
 	 * partition 0: the partitioner would scatter them at random, and a
 	 * keyless table's changes must stay in their order. */
+	partition = key ? RD_KAFKA_PARTITION_UA : 0;
 	if (strmap_get(&ko->known_idx, topic, strlen(topic), &idx))
 		/* by its handle: given by name, librdkafka scans every topic
 		 * it has to find it, per message */
 		err = rd_kafka_producev(ko->rk, RD_KAFKA_V_RKT(ko->known[idx]),
-					RD_KAFKA_V_PARTITION(key ? RD_KAFKA_PARTITION_UA : 0),
+					RD_KAFKA_V_PARTITION(partition),
 					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 					RD_KAFKA_V_KEY(key, key ? key_len : 0),
 					RD_KAFKA_V_VALUE(payload, value ? value_len : 0),
@@ -650,7 +652,7 @@ static rd_kafka_resp_err_t queue_one(struct kafka_out *ko, const char *topic, co
 					RD_KAFKA_V_END);
 	else
 		err = rd_kafka_producev(ko->rk, RD_KAFKA_V_TOPIC(topic),
-					RD_KAFKA_V_PARTITION(key ? RD_KAFKA_PARTITION_UA : 0),
+					RD_KAFKA_V_PARTITION(partition),
 					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 					RD_KAFKA_V_KEY(key, key ? key_len : 0),
 					RD_KAFKA_V_VALUE(payload, value ? value_len : 0),
