@@ -39,6 +39,8 @@ REL_OBJS := $(SRCS:agent/%.c=build/rel/%.o)
 SAN_OBJS := $(SRCS:agent/%.c=build/asan/%.o)
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
+.DELETE_ON_ERROR:
+
 .PHONY: all asan test test-unit test-integration unit-build integration-build install demo deps \
 	clean bench fuzz fuzz-build
 
