@@ -12,6 +12,8 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 
 static bool parse_int(const char *s, long min, long max, long *out, struct strbuf *err)
@@ -759,6 +761,40 @@ static bool secret_file_valid(const char *s, struct strbuf *err)
 	return true;
 }
 
+/* A TLS private key: libpq refuses one that group or others may read. */
+static bool key_file_valid(const char *s, struct strbuf *err)
+{
+	char why[256];
+
+	/* Its path also goes into cdc-agent.service's ReadWritePaths=. */
+	if (!safe_path_valid(s, err))
+		return false;
+	if (!secret_file_is_private(s, why, sizeof(why))) {
+		strbuf_addf(err, "key file %s: %s", s, why);
+		return false;
+	}
+	return true;
+}
+
+/* A certificate (or CA bundle): public, but it must be there and readable
+ * now rather than fail each connection later. */
+static bool cert_file_valid(const char *s, struct strbuf *err)
+{
+	struct stat st;
+
+	if (!safe_path_valid(s, err))
+		return false;
+	if (stat(s, &st) != 0 || access(s, R_OK) != 0) {
+		strbuf_addf(err, "certificate file %s: %s", s, strerror(errno));
+		return false;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		strbuf_addf(err, "certificate file %s: not a regular file", s);
+		return false;
+	}
+	return true;
+}
+
 /* The status endpoints have no authentication: they may only listen on a
  * loopback address (127.0.0.0/8 or [::1]), where only local users reach them. */
 static bool listen_valid(const char *s, struct strbuf *err)
@@ -892,6 +928,10 @@ bool value_parse(const struct key_spec *spec, const char *text, void *field, str
 		return store_string(text, heap_size_valid, field, err);
 	case V_SECRET_FILE:
 		return store_string(text, secret_file_valid, field, err);
+	case V_CERT_FILE:
+		return store_string(text, cert_file_valid, field, err);
+	case V_KEY_FILE:
+		return store_string(text, key_file_valid, field, err);
 	case V_URL:
 		return store_string(text, url_valid, field, err);
 	case V_SHA512:

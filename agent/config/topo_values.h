@@ -26,6 +26,8 @@ enum value_type {
 	V_ABS_PATH,    /* char *: absolute normalized path, safe characters (safe_path_valid) */
 	V_HEAP,        /* char *: JVM heap size: digits and an optional k/m/g (heap_size_valid) */
 	V_SECRET_FILE, /* char *: absolute path of a file only its owner can read */
+	V_CERT_FILE,   /* char *: absolute path of a readable regular file (a PEM certificate) */
+	V_KEY_FILE,    /* char *: as V_SECRET_FILE, for a private key (libpq refuses others) */
 	V_URL,         /* char *: http://, https:// or file:// URL */
 	V_SHA512,      /* char *: 128 hex digits, stored lower case */
 	V_HOSTPORTS,   /* struct strlist: host:port, comma-separated */

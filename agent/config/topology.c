@@ -41,6 +41,10 @@ ENUM_NAMES(kafka_compression, KAFKA_COMPRESSION_COUNT,
 	   [KAFKA_COMPRESSION_GZIP] = "gzip");
 ENUM_NAMES(manage_hba, MANAGE_HBA_COUNT,
 	   [MANAGE_HBA_AUTO] = "auto", [MANAGE_HBA_YES] = "yes", [MANAGE_HBA_NO] = "no");
+ENUM_NAMES(pg_sslmode, PG_SSLMODE_COUNT,
+	   [PG_SSLMODE_PREFER] = "prefer", [PG_SSLMODE_DISABLE] = "disable",
+	   [PG_SSLMODE_ALLOW] = "allow", [PG_SSLMODE_REQUIRE] = "require",
+	   [PG_SSLMODE_VERIFY_CA] = "verify-ca", [PG_SSLMODE_VERIFY_FULL] = "verify-full");
 ENUM_NAMES(snapshot_mode, SNAPSHOT_MODE_COUNT,
 	   [SNAPSHOT_INITIAL] = "initial", [SNAPSHOT_NEVER] = "never",
 	   [SNAPSHOT_INITIAL_ONLY] = "initial_only", [SNAPSHOT_WHEN_NEEDED] = "when_needed");
@@ -81,7 +85,11 @@ ENUM_NAMES(schema_changes, SCHEMA_CHANGES_COUNT,
 	KEY(st, "admin_dbname", V_PG_NAME, pg.admin_dbname, false, admin_db_default),  \
 	KEY(st, "service", V_UNIT, pg.service, false, NULL),                           \
 	KEY_ENUM(st, "manage_hba", pg.manage_hba, "auto", manage_hba_names),           \
-	KEY(st, "hba_allow", V_CIDRS, pg.hba_allow, false, "127.0.0.1/32, ::1/128")
+	KEY(st, "hba_allow", V_CIDRS, pg.hba_allow, false, "127.0.0.1/32, ::1/128"),   \
+	KEY_ENUM(st, "sslmode", pg.sslmode, "prefer", pg_sslmode_names),             \
+	KEY(st, "sslrootcert", V_CERT_FILE, pg.sslrootcert, false, NULL),              \
+	KEY(st, "sslcert", V_CERT_FILE, pg.sslcert, false, NULL),                      \
+	KEY(st, "sslkey", V_KEY_FILE, pg.sslkey, false, NULL)
 
 static const struct key_spec agent_keys[] = {
 	KEY(agent_cfg, "state_dir", V_ABS_PATH, state_dir, false, "/var/lib/cdc-agent"),
@@ -898,6 +906,44 @@ static void check_sources(struct parse_state *ps, struct topology *topo)
 	}
 }
 
+bool pg_server_tls_required(const struct pg_server_cfg *server)
+{
+	return server->sslmode == PG_SSLMODE_REQUIRE || server->sslmode == PG_SSLMODE_VERIFY_CA ||
+	       server->sslmode == PG_SSLMODE_VERIFY_FULL;
+}
+
+/* A [source]/[target]'s TLS keys as a whole: a client certificate comes
+ * with its key, and a verifying sslmode names the CA it verifies with (not
+ * libpq's fallback, ~/.postgresql/root.crt of whichever user runs it). */
+static void check_pg_tls(struct parse_state *ps, const char *kind,
+			 const char *name, const struct topo_origin *origin,
+			 const struct pg_server_cfg *pg)
+{
+	if (pg->sslcert && !pg->sslkey)
+		parse_error(ps, topology_key_line(origin, kind, "sslcert"),
+			    "%s %s: sslcert needs sslkey, the client certificate's private key",
+			    kind, name);
+	if (pg->sslkey && !pg->sslcert)
+		parse_error(ps, topology_key_line(origin, kind, "sslkey"),
+			    "%s %s: sslkey needs sslcert, the client certificate it belongs to",
+			    kind, name);
+	if ((pg->sslmode == PG_SSLMODE_VERIFY_CA || pg->sslmode == PG_SSLMODE_VERIFY_FULL) &&
+	    !pg->sslrootcert)
+		parse_error(ps, topology_key_line(origin, kind, "sslmode"),
+			    "%s %s: sslmode %s needs sslrootcert, the CA certificate that signed the server's certificate",
+			    kind, name, pg_sslmode_names[pg->sslmode]);
+}
+
+static void check_servers_tls(struct parse_state *ps, const struct topology *topo)
+{
+	for (size_t i = 0; i < topo->n_sources; i++)
+		check_pg_tls(ps, "source", topo->sources[i].name, &topo->sources[i].origin,
+			     &topo->sources[i].pg);
+	for (size_t i = 0; i < topo->n_targets; i++)
+		check_pg_tls(ps, "target", topo->targets[i].name, &topo->targets[i].origin,
+			     &topo->targets[i].pg);
+}
+
 /* Capture runs per pipeline and owns its source's slot: one pipeline per source. */
 static void check_one_pipeline_per_source(struct parse_state *ps, struct topology *topo)
 {
@@ -913,6 +959,7 @@ static void check_one_pipeline_per_source(struct parse_state *ps, struct topolog
 static void check_cross_references(struct parse_state *ps, struct topology *topo)
 {
 	check_sources(ps, topo);
+	check_servers_tls(ps, topo);
 	for (size_t i = 0; i < topo->n_pipelines; i++)
 		resolve_pipeline(ps, topo, &topo->pipelines[i]);
 	check_one_pipeline_per_source(ps, topo);

@@ -32,6 +32,18 @@ enum kafka_compression {
 	KAFKA_COMPRESSION_COUNT
 };
 enum manage_hba { MANAGE_HBA_AUTO, MANAGE_HBA_YES, MANAGE_HBA_NO, MANAGE_HBA_COUNT };
+/* libpq's sslmode, named as libpq names it (pgsql.c passes the name).  The
+ * default, prefer, is libpq's own: TLS when the server offers it, without
+ * checking its certificate. */
+enum pg_sslmode {
+	PG_SSLMODE_PREFER,
+	PG_SSLMODE_DISABLE,
+	PG_SSLMODE_ALLOW,
+	PG_SSLMODE_REQUIRE,
+	PG_SSLMODE_VERIFY_CA,
+	PG_SSLMODE_VERIFY_FULL,
+	PG_SSLMODE_COUNT
+};
 enum snapshot_mode {
 	SNAPSHOT_INITIAL,
 	SNAPSHOT_NEVER,
@@ -61,6 +73,7 @@ enum schema_changes { SCHEMA_CHANGES_FOLLOW, SCHEMA_CHANGES_ADDITIVE, SCHEMA_CHA
 extern const char *const kafka_mode_names[];
 extern const char *const kafka_compression_names[];
 extern const char *const manage_hba_names[];
+extern const char *const pg_sslmode_names[];
 extern const char *const snapshot_mode_names[];
 extern const char *const decimal_mode_names[];
 extern const char *const interval_mode_names[];
@@ -120,7 +133,15 @@ struct pg_server_cfg {
 	char *service;             /* systemd unit that runs the server; NULL: derived */
 	enum manage_hba manage_hba;
 	struct strlist hba_allow;  /* CIDR addresses the role may connect from */
+	enum pg_sslmode sslmode;   /* every connection to the server, admin's too */
+	char *sslrootcert;         /* CA certificates (PEM); NULL: libpq's default */
+	char *sslcert;             /* client certificate; NULL: none (set with sslkey) */
+	char *sslkey;              /* its private key, mode 0600 */
 };
+
+/* Whether every connection to server must use TLS (require, verify-ca,
+ * verify-full): the agent's pg_hba.conf lines are then hostssl. */
+bool pg_server_tls_required(const struct pg_server_cfg *server);
 
 struct source_cfg {
 	char *name;

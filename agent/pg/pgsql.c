@@ -165,7 +165,7 @@ static PGconn *connect_with(const char *label, const struct pg_server_cfg *serve
 			    enum pg_role role, const char *dbname, bool capture,
 			    bool replication, char **error)
 {
-	const char *keys[10], *values[10];
+	const char *keys[16], *values[16];
 	char port[16], *password = NULL;
 	const char *password_file = role == PG_AS_ADMIN ? server->admin_password_file
 						       : server->password_file;
@@ -189,6 +189,15 @@ static PGconn *connect_with(const char *label, const struct pg_server_cfg *serve
 	keys[n] = "dbname", values[n++] = dbname ? dbname : server->dbname;
 	keys[n] = "application_name", values[n++] = "cdc-agent";
 	keys[n] = "connect_timeout", values[n++] = "10";
+	/* TLS as the topology says, for every connection to the server (over
+	 * a Unix socket libpq uses none, whatever the mode). */
+	keys[n] = "sslmode", values[n++] = pg_sslmode_names[server->sslmode];
+	if (server->sslrootcert)
+		keys[n] = "sslrootcert", values[n++] = server->sslrootcert;
+	if (server->sslcert)
+		keys[n] = "sslcert", values[n++] = server->sslcert;
+	if (server->sslkey)
+		keys[n] = "sslkey", values[n++] = server->sslkey;
 	if (password)
 		keys[n] = "password", values[n++] = password;
 	if (capture)

@@ -149,29 +149,32 @@ static bool dir_ensure(struct host_run *h, const char *path, const char *user, m
 	return true;
 }
 
-/* The pipeline processes run as cdc-agent: their password files must be
- * readable by it and by nobody else (mode 0600, owner cdc-agent). */
-static bool secret_owner_ensure(struct host_run *h, const char *path)
+/* The pipeline processes run as cdc-agent: their password files and TLS
+ * keys (what: "password file", "key file") must be readable by it and by
+ * nobody else (mode 0600, owner cdc-agent).  path NULL: nothing to do. */
+static bool secret_owner_ensure(struct host_run *h, const char *path, const char *what)
 {
 	struct passwd *pw = getpwnam(AGENT_USER);
 	struct stat st;
 	int fd;
 	bool ok;
 
+	if (!path)
+		return true;
 	if (lstat(path, &st) != 0) {
-		log_error("cannot stat password file %s: %s", path, strerror(errno));
+		log_error("cannot stat %s %s: %s", what, path, strerror(errno));
 		return false;
 	}
 	if (pw && S_ISREG(st.st_mode) && st.st_uid == pw->pw_uid && (st.st_mode & 07777) == 0600)
 		return true;
-	change_record(h->changes, "host", "give password file %s to user %s (mode 0600)", path,
+	change_record(h->changes, "host", "give %s %s to user %s (mode 0600)", what, path,
 		      AGENT_USER);
 	if (!h->apply)
 		return true;
 	/* On the descriptor of the file itself: a link is not given away. */
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		log_error("cannot give password file %s to %s: %s", path, AGENT_USER,
+		log_error("cannot give %s %s to %s: %s", what, path, AGENT_USER,
 			  fd < 0 && errno == ELOOP ? "it is a symbolic link (refused: name the file itself)"
 			  : fd < 0                 ? strerror(errno)
 						   : "not a regular file");
@@ -296,8 +299,8 @@ static void writable_add(struct strlist *list, const char *path)
  * What cdc-agent.service may write under ProtectSystem=strict: exactly the
  * paths the agent writes, from the topology.  /etc for useradd (passwd,
  * shadow, group and their lock and backup files) and Debian's pg_hba.conf
- * under /etc/postgresql; units, configuration, state and password files
- * (chowned to cdc-agent); with [kafka] dist, the download cache, the parent
+ * under /etc/postgresql; units, configuration, state, password files and
+ * TLS keys (chowned to cdc-agent); with [kafka] dist, the download cache, the parent
  * of install_dir (each version unpacked beside the link) and the data
  * directories.  '-': a path missing when the service starts is skipped, and
  * the agent then reports the write it cannot make.  A pg_hba.conf outside
@@ -313,10 +316,16 @@ static char *agent_writable_paths(const struct host_run *h) /* caller frees */
 	writable_add(&list, t->agent.unit_dir);
 	writable_add(&list, t->agent.config_dir);
 	writable_add(&list, t->agent.state_dir);
-	for (size_t i = 0; i < t->n_sources; i++)
+	for (size_t i = 0; i < t->n_sources; i++) {
 		writable_add(&list, t->sources[i].pg.password_file);
-	for (size_t i = 0; i < t->n_targets; i++)
+		if (t->sources[i].pg.sslkey)
+			writable_add(&list, t->sources[i].pg.sslkey);
+	}
+	for (size_t i = 0; i < t->n_targets; i++) {
 		writable_add(&list, t->targets[i].pg.password_file);
+		if (t->targets[i].pg.sslkey)
+			writable_add(&list, t->targets[i].pg.sslkey);
+	}
 	if (h->manage_kafka) {
 		const char *slash = strrchr(t->kafka.install_dir, '/');
 		char *parent = xstrndup(t->kafka.install_dir, (size_t)(slash - t->kafka.install_dir));
@@ -688,6 +697,51 @@ static bool services_converge(struct host_run *h)
 
 /* ---- the whole ---------------------------------------------------------------- */
 
+/* Directories capture and apply do not see: their units run with
+ * ProtectHome=yes and PrivateTmp=yes (units/cdc-capture@.service). */
+static const char *unit_hidden_dir(const char *path)
+{
+	static const char *const hidden[] = { "/home/", "/root/", "/run/user/", "/tmp/",
+					      "/var/tmp/" };
+
+	for (size_t i = 0; path && i < ARRAY_LEN(hidden); i++)
+		if (strncmp(path, hidden[i], strlen(hidden[i])) == 0)
+			return hidden[i];
+	return NULL;
+}
+
+/* The TLS files of one server, where its pipelines' units can read them. */
+static bool tls_files_visible(const struct topology *topo, const char *kind, const char *name,
+			      const struct topo_origin *origin, const struct pg_server_cfg *pg)
+{
+	const char *const keys[] = { "sslrootcert", "sslcert", "sslkey" };
+	const char *const paths[] = { pg->sslrootcert, pg->sslcert, pg->sslkey };
+	bool ok = true;
+
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		if (!unit_hidden_dir(paths[i]))
+			continue;
+		log_error_at(topo->path, topology_key_line(origin, kind, keys[i]),
+			     "%s %s: %s %s is under %s, which capture and apply do not see (their units run with ProtectHome=yes and PrivateTmp=yes): put it elsewhere, e.g. under /etc/cdc-agent",
+			     kind, name, keys[i], paths[i], unit_hidden_dir(paths[i]));
+		ok = false;
+	}
+	return ok;
+}
+
+static bool tls_files_visible_all(const struct topology *topo)
+{
+	bool ok = true;
+
+	for (size_t i = 0; i < topo->n_sources; i++)
+		ok = tls_files_visible(topo, "source", topo->sources[i].name,
+				       &topo->sources[i].origin, &topo->sources[i].pg) && ok;
+	for (size_t i = 0; i < topo->n_targets; i++)
+		ok = tls_files_visible(topo, "target", topo->targets[i].name,
+				       &topo->targets[i].origin, &topo->targets[i].pg) && ok;
+	return ok;
+}
+
 bool host_converge(const struct topology *topo, struct supervisor *sup,
 		   struct change_list *changes)
 {
@@ -695,6 +749,8 @@ bool host_converge(const struct topology *topo, struct supervisor *sup,
 			      .sup = sup };
 	bool changed = false, ok = true;
 
+	if (!tls_files_visible_all(topo))
+		return false; /* errors already logged */
 	h.manage_kafka = topo->kafka.dist != NULL;
 	render_vars_init(&h.vars);
 	if (h.manage_kafka)
@@ -709,9 +765,11 @@ bool host_converge(const struct topology *topo, struct supervisor *sup,
 		     (topo->kafka.mode != KAFKA_MODE_ZOOKEEPER ||
 		      dir_ensure(&h, topo->zookeeper.data_dir, KAFKA_USER, 0750));
 	for (size_t i = 0; ok && i < topo->n_sources; i++)
-		ok = secret_owner_ensure(&h, topo->sources[i].pg.password_file);
+		ok = secret_owner_ensure(&h, topo->sources[i].pg.password_file, "password file") &&
+		     secret_owner_ensure(&h, topo->sources[i].pg.sslkey, "key file");
 	for (size_t i = 0; ok && i < topo->n_targets; i++)
-		ok = secret_owner_ensure(&h, topo->targets[i].pg.password_file);
+		ok = secret_owner_ensure(&h, topo->targets[i].pg.password_file, "password file") &&
+		     secret_owner_ensure(&h, topo->targets[i].pg.sslkey, "key file");
 	ok = ok && vars_build(&h);
 	if (ok && h.manage_kafka)
 		ok = configs_render(&h);

@@ -6,6 +6,8 @@
  *     # BEGIN cdc-agent source db1 ...
  *     host  db1  cdc_user  127.0.0.1/32  scram-sha-256
  *     # END cdc-agent source db1
+ * (hostssl lines when the section's sslmode requires TLS: require,
+ * verify-ca, verify-full; a change of sslmode rewrites the block.)
  * The first matching line wins, so the block must come before every rule
  * the operator wrote; blocks of other sections may precede it.  The new file
  * is checked through pg_hba_file_rules before the server reloads it, and the
@@ -40,17 +42,21 @@ static bool server_is_local(const struct pg_server_cfg *server)
 	return inet_pton(AF_INET, host, &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
 }
 
-static char *render_block(const struct pg_step_ctx *ctx, const char *dbname)
+char *pg_hba_block(const char *label, const struct pg_server_cfg *server, const char *dbname)
 {
+	/* hostssl: a role whose every connection must use TLS gets no door
+	 * without it (an operator's `host` rule further down may still open
+	 * one: that is the operator's to close). */
+	const char *type = pg_server_tls_required(server) ? "hostssl" : "host";
 	struct strbuf sb;
 
 	strbuf_init(&sb);
 	strbuf_addf(&sb, BLOCK_BEGIN "%s (managed by cdc-agent: edits inside are overwritten)\n",
-		    ctx->label);
-	for (size_t i = 0; i < ctx->server->hba_allow.n; i++)
-		strbuf_addf(&sb, "host\t%s\t%s\t%s\tscram-sha-256\n", dbname, ctx->server->user,
-			    ctx->server->hba_allow.items[i]);
-	strbuf_addf(&sb, BLOCK_END "%s\n", ctx->label);
+		    label);
+	for (size_t i = 0; i < server->hba_allow.n; i++)
+		strbuf_addf(&sb, "%s\t%s\t%s\t%s\tscram-sha-256\n", type, dbname, server->user,
+			    server->hba_allow.items[i]);
+	strbuf_addf(&sb, BLOCK_END "%s\n", label);
 	return strbuf_detach(&sb);
 }
 
@@ -218,7 +224,7 @@ bool pg_hba_converge(const struct pg_step_ctx *ctx, PGconn *admin, const char *d
 		free(path);
 		return false;
 	}
-	block = render_block(ctx, dbname);
+	block = pg_hba_block(ctx->label, server, dbname);
 	desired = pg_hba_desired(current, block, ctx->label);
 	if (strcmp(desired, current) != 0) {
 		struct strbuf from;
@@ -227,8 +233,9 @@ bool pg_hba_converge(const struct pg_step_ctx *ctx, PGconn *admin, const char *d
 		for (size_t i = 0; i < server->hba_allow.n; i++)
 			strbuf_addf(&from, "%s%s", i ? ", " : "", server->hba_allow.items[i]);
 		change_record(ctx->changes, ctx->label,
-			      "allow role %s into database %s from %s in %s", server->user, dbname,
-			      from.data, path);
+			      "allow role %s into database %s from %s%s in %s", server->user, dbname,
+			      from.data, pg_server_tls_required(server) ? " over TLS only (hostssl)" : "",
+			      path);
 		strbuf_fini(&from);
 		if (ctx->changes->apply)
 			ok = hba_write_and_reload(ctx, admin, path, current, desired);

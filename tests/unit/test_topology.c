@@ -1,6 +1,6 @@
 /*
  * tests/unit/test_topology.c: the topology loader (agent/config/topology.c) on good
- * and bad files.  Bad files with their exact FILE:LINE messages are covered
+ * and bad files, the TLS keys of [source]/[target] among them.  Bad files with their exact FILE:LINE messages are covered
  * end to end by tests/integration/20_bad_topologies.sh.
  */
 #include <setjmp.h>
@@ -32,11 +32,12 @@ static void write_file(const char *path, const char *text, mode_t mode)
 	chmod(path, mode);
 }
 
-/* Writes text (with %s for the password file directory) and loads it. */
+/* Writes text (with %s, up to six, for the password and certificate
+ * files' directory) and loads it. */
 static struct topology *load_text(const char *text, bool *ok)
 {
 	char *path = xasprintf("%s/topo.ini", work_dir);
-	char *body = xasprintf(text, work_dir, work_dir);
+	char *body = xasprintf(text, work_dir, work_dir, work_dir, work_dir, work_dir, work_dir);
 	struct topology *topo = NULL;
 
 	write_file(path, body, 0644);
@@ -66,6 +67,7 @@ static const char *const seed =
 	"password_file = %s/db2.pass\n"
 	"auto_create = no\n"
 	"service = postgresql@15-main\n"
+	"sslrootcert = %s/ca.crt\n"
 	"[pipeline p]\n"
 	"source = db1\n"
 	"target = db2\n";
@@ -99,6 +101,12 @@ static void test_seed_topology_parses(void **state)
 	assert_ptr_equal(topo->pipelines[0].target, &topo->targets[0]);
 	assert_int_equal(topo->pipelines[0].schema_changes, SCHEMA_CHANGES_FOLLOW); /* default */
 	assert_string_equal(topo->agent.state_dir, "/var/lib/cdc-agent");
+	/* TLS: libpq's own default; only the CA set */
+	assert_int_equal(topo->sources[0].pg.sslmode, PG_SSLMODE_PREFER);
+	assert_null(topo->sources[0].pg.sslrootcert);
+	assert_false(pg_server_tls_required(&topo->sources[0].pg));
+	assert_non_null(strstr(topo->targets[0].pg.sslrootcert, "/ca.crt"));
+	assert_null(topo->targets[0].pg.sslcert);
 	assert_int_equal(topo->kafka.max_message_bytes, 64 << 20); /* default */
 	assert_int_equal(topology_key_line(&topo->sources[0].origin, "source", "tables"), 11);
 	/* unset key: the section's own line */
@@ -213,6 +221,9 @@ static const struct enum_key enum_keys[] = {
 		 "source", "db1", source_of, source_cfg, interval_handling, "numeric string"),
 	ENUM_KEY("target db2", "manage_hba", manage_hba, MANAGE_HBA_COUNT, "target", "db2",
 		 target_of, target_cfg, pg.manage_hba, "auto yes no"),
+	ENUM_KEY("target db2", "sslmode", pg_sslmode, PG_SSLMODE_COUNT, "target", "db2",
+		 target_of, target_cfg, pg.sslmode,
+		 "prefer disable allow require verify-ca verify-full"),
 	ENUM_KEY("target db2", "insert_mode", insert_mode, INSERT_MODE_COUNT, "target", "db2",
 		 target_of, target_cfg, insert_mode, "upsert insert"),
 	ENUM_KEY("pipeline p", "schema_changes", schema_changes, SCHEMA_CHANGES_COUNT,
@@ -616,6 +627,82 @@ static void test_table_refusals(void **state)
 	expect_tables_error("tables = public.\xff\n", "is not UTF-8");
 }
 
+/* The seed's [source db1] with lines (one %s for the files' directory)
+ * added after its topic_prefix line (12): the first added is line 13. */
+static char *seed_with_source_lines(const char *lines)
+{
+	const char *at = strstr(seed, "topic_prefix = db1server\n");
+	const char *end = strchr(at, '\n') + 1;
+
+	return xasprintf("%.*s%s%s", (int)(end - seed), seed, lines, end);
+}
+
+static void expect_source_error(const char *lines, const char *want)
+{
+	char *text = seed_with_source_lines(lines), *err;
+	bool ok;
+	struct topology *topo;
+
+	capture_begin();
+	topo = load_text(text, &ok);
+	err = capture_end();
+	assert_false(ok);
+	assert_null(topo);
+	if (!strstr(err, want))
+		fail_msg("want '%s' in: %s", want, err);
+	free(err);
+	free(text);
+}
+
+/* sslmode, sslrootcert, sslcert and sslkey: parsed and checked as a whole,
+ * each refusal at its key's line with the cause. */
+static void test_tls_keys(void **state)
+{
+	char *text = seed_with_source_lines("sslmode = verify-full\n"
+					    "sslrootcert = %s/ca.crt\n"
+					    "sslcert = %s/client.crt\n"
+					    "sslkey = %s/client.key\n");
+	struct strbuf out;
+	bool ok;
+	struct topology *topo = load_text(text, &ok);
+
+	(void)state;
+	assert_true(ok);
+	assert_int_equal(topo->sources[0].pg.sslmode, PG_SSLMODE_VERIFY_FULL);
+	assert_true(pg_server_tls_required(&topo->sources[0].pg));
+	assert_non_null(strstr(topo->sources[0].pg.sslkey, "/client.key"));
+	strbuf_init(&out);
+	topology_section_text("source", "db1", &topo->sources[0], &out);
+	assert_non_null(strstr(out.data, "\nsslmode=verify-full\n"));
+	assert_non_null(strstr(out.data, "/client.crt\nsslkey="));
+	strbuf_fini(&out);
+	topology_free(topo);
+	free(text);
+	for (int m = PG_SSLMODE_PREFER; m < PG_SSLMODE_COUNT; m++) {
+		struct pg_server_cfg pg = { .sslmode = (enum pg_sslmode)m };
+
+		assert_int_equal(pg_server_tls_required(&pg),
+				 m == PG_SSLMODE_REQUIRE || m == PG_SSLMODE_VERIFY_CA ||
+					 m == PG_SSLMODE_VERIFY_FULL);
+	}
+	expect_source_error("sslmode = verify-full\n",
+			    "topo.ini:13: error: source db1: sslmode verify-full needs sslrootcert");
+	expect_source_error("sslmode = verify-ca\n", "sslmode verify-ca needs sslrootcert");
+	expect_source_error("sslcert = %s/client.crt\n",
+			    "topo.ini:13: error: source db1: sslcert needs sslkey");
+	expect_source_error("sslkey = %s/client.key\n",
+			    "topo.ini:13: error: source db1: sslkey needs sslcert");
+	expect_source_error("sslkey = %s/loose.key\nsslcert = %s/client.crt\n",
+			    "topo.ini:13: error: sslkey: key file ");
+	expect_source_error("sslkey = %s/loose.key\nsslcert = %s/client.crt\n",
+			    "/loose.key: mode 0640 lets group or others read it; chmod 600 it");
+	expect_source_error("sslrootcert = %s/none.crt\n",
+			    "sslrootcert: certificate file ");
+	expect_source_error("sslrootcert = %s/none.crt\n", "none.crt: No such file or directory");
+	expect_source_error("sslrootcert = %s\n", "sslrootcert: certificate file");
+	expect_source_error("sslmode = verify_full\n", "'verify_full' is not one of: prefer, disable, allow, require, verify-ca, verify-full");
+}
+
 static int setup(void **state)
 {
 	char *p;
@@ -628,6 +715,18 @@ static int setup(void **state)
 	free(p);
 	p = xasprintf("%s/db2.pass", work_dir);
 	write_file(p, "secret\n", 0600);
+	free(p);
+	p = xasprintf("%s/ca.crt", work_dir);
+	write_file(p, "-----BEGIN CERTIFICATE-----\n", 0644);
+	free(p);
+	p = xasprintf("%s/client.crt", work_dir);
+	write_file(p, "-----BEGIN CERTIFICATE-----\n", 0644);
+	free(p);
+	p = xasprintf("%s/client.key", work_dir);
+	write_file(p, "-----BEGIN PRIVATE KEY-----\n", 0600);
+	free(p);
+	p = xasprintf("%s/loose.key", work_dir);
+	write_file(p, "-----BEGIN PRIVATE KEY-----\n", 0640);
 	free(p);
 	return 0;
 }
@@ -659,6 +758,7 @@ int main(void)
 		cmocka_unit_test(test_quoted_identifiers),
 		cmocka_unit_test(test_patterns_and_exclusions),
 		cmocka_unit_test(test_table_refusals),
+		cmocka_unit_test(test_tls_keys),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
