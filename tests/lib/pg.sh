@@ -7,6 +7,13 @@
 # role can only log in over TCP through the pg_hba entries the agent adds.
 #
 #   pg_cluster_create NAME   -> PG_DIR_<NAME>, PG_PORT_<NAME>, PG_SOCK_<NAME>
+#       with PG_TLS_CA set (a directory from pg_tls_ca): the cluster serves
+#       TLS (ssl = on) with a certificate for localhost signed by that CA,
+#       and pg_hba.conf has no TCP line of its own: only the lines the agent
+#       adds let a role in over TCP (the socket stays trust)
+#   pg_tls_ca DIR            a test CA in DIR: ca.crt, ca.key (openssl CLI)
+#   pg_tls_cert DIR NAME CN  NAME.crt/NAME.key in DIR, for CN (also its
+#       subjectAltName DNS entry), signed by DIR's CA
 #   pg_psql NAME DB SQL      runs SQL as postgres over the socket, prints rows
 #   pg_cluster_restart NAME / pg_cluster_destroy NAME
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
@@ -14,6 +21,23 @@ PG_CLUSTERS=()
 
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+pg_tls_ca() { # DIR
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=cdc-agent test CA $$" \
+		-keyout "$1/ca.key" -out "$1/ca.crt" >/dev/null 2>&1 || { echo "pg_tls_ca: openssl failed" >&2; return 1; }
+	chmod 600 "$1/ca.key"
+}
+
+pg_tls_cert() { # DIR NAME CN
+	local dir=$1 name=$2 cn=$3
+	openssl req -new -newkey rsa:2048 -nodes -subj "/CN=$cn" -keyout "$dir/$name.key" \
+		-out "$dir/$name.csr" >/dev/null 2>&1 &&
+		openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
+			-CAcreateserial -days 2 -out "$dir/$name.crt" \
+			-extfile <(printf 'subjectAltName = DNS:%s\n' "$cn") >/dev/null 2>&1 ||
+		{ echo "pg_tls_cert: openssl failed for $name" >&2; return 1; }
+	chmod 600 "$dir/$name.key"
 }
 
 pg_cluster_create() {
@@ -32,6 +56,13 @@ fsync = off
 log_statement = 'all'
 log_connections = on
 CONF
+	if [ -n "${PG_TLS_CA:-}" ]; then
+		pg_tls_cert "$PG_TLS_CA" "server-$name" localhost || return 1
+		install -o postgres -m 600 "$PG_TLS_CA/server-$name.key" "$dir/data/server.key"
+		install -o postgres -m 644 "$PG_TLS_CA/server-$name.crt" "$dir/data/server.crt"
+		printf "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n" >>"$dir/data/postgresql.conf"
+		sed -i '/^host[[:space:]]/d' "$dir/data/pg_hba.conf"
+	fi
 	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null ||
 		{ cat "$dir/server.log"; return 1; }
 	printf -v "PG_DIR_$name" '%s' "$dir"
