@@ -7,9 +7,10 @@
 # bootstrap changes nothing, and switching sslmode rewrites the block (a
 # change each way).  Capture -> Kafka -> apply with verify-full and the CA:
 # the target's rows equal the source's, over connections the servers see
-# as TLS.  Refused, naming the server and the cause: sslmode=disable against
+# as TLS, apply's with its client certificate (sslcert, sslkey).  Refused, naming the server and the cause: sslmode=disable against
 # hostssl-only lines, a CA that did not sign the server's certificate, and
-# a host name (127.0.0.1) the certificate does not carry.  Loopback only.
+# a host name (127.0.0.1) the certificate does not carry, and a client
+# certificate of another CA.  Loopback only.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$REPO_ROOT/tests/lib/capture_env.sh"
 TLS=$(mktemp -d /tmp/cdc-tls.XXXXXX)
@@ -24,10 +25,12 @@ pg_cluster_create dst || { _fail "start the target cluster"; finish; exit; }
 
 # verify-full to localhost (the name in the certificates), with the CA.
 tls_keys=("sslmode = verify-full" "sslrootcert = $TLS/ca.crt")
+pg_tls_cert "$TLS" client db2_user || { _fail "client certificate made with openssl"; finish; exit; }
 {
 	topology_source db1 my_publication my_slot db1server "public.my_table" "${tls_keys[@]}" |
 		sed 's/^host = 127.0.0.1$/host = localhost/'
-	topology_target db2 PORT="$PG_PORT_dst" SOCK="$PG_SOCK_dst" "${tls_keys[@]}" |
+	topology_target db2 PORT="$PG_PORT_dst" SOCK="$PG_SOCK_dst" "${tls_keys[@]}" \
+		"sslcert = $TLS/client.crt" "sslkey = $TLS/client.key" |
 		sed 's/^host = 127.0.0.1$/host = localhost/'
 	topology_pipeline p1 db1 db2
 } >"$TLS/body.ini"
@@ -77,6 +80,12 @@ ssl_sessions() { # CLUSTER ROLE: the role's connections, and how many use TLS
 }
 check_eq "capture's replication and query connections use TLS" "2 2" "$(ssl_sessions src cdc_user)"
 check_eq "apply's connection uses TLS" "1 1" "$(ssl_sessions dst db2_user)"
+client_dn() { # CLUSTER ROLE: the client certificates the role's connections showed
+	pg_psql "$1" postgres "SELECT string_agg(DISTINCT coalesce(s.client_dn, '(none)'), ',')
+		FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.usename = '$2'"
+}
+check_eq "apply showed its client certificate (sslcert, sslkey)" "/CN=db2_user" "$(client_dn dst db2_user)"
+check_eq "capture, without sslcert, showed none" "(none)" "$(client_dn src cdc_user)"
 pipeline_stop p1
 
 # --- refusals: each names the server and the cause --------------------------
@@ -111,5 +120,14 @@ agent_run -c "$WORK/tgt_ca.ini" apply p1
 check_eq "apply, target verify-full with another CA: fails" 1 "$AGENT_RC"
 check_contains "... naming the target and the cause" "apply p1: cannot connect to localhost:$PG_PORT_dst" "$AGENT_ERR"
 check_contains "... (certificate verify failed)" "certificate verify failed" "$AGENT_ERR"
+
+# A client certificate the server's CA did not sign: the server refuses it.
+pg_tls_cert "$TLS/other" client db2_user
+sed -e "/^\[target db2\]/,/^\[pipeline/ s|^sslcert = .*|sslcert = $TLS/other/client.crt|" \
+	-e "/^\[target db2\]/,/^\[pipeline/ s|^sslkey = .*|sslkey = $TLS/other/client.key|" "$T" >"$WORK/tgt_cert.ini"
+agent_run -c "$WORK/tgt_cert.ini" apply p1
+check_eq "apply with a client certificate of another CA: fails" 1 "$AGENT_RC"
+check_contains "... naming the target" "apply p1: cannot connect to localhost:$PG_PORT_dst as db2_user" "$AGENT_ERR"
+check_contains "... and the cause" "unknown ca" "$AGENT_ERR"
 
 finish

@@ -9,7 +9,8 @@
 #   pg_cluster_create NAME   -> PG_DIR_<NAME>, PG_PORT_<NAME>, PG_SOCK_<NAME>
 #       with PG_TLS_CA set (a directory from pg_tls_ca): the cluster serves
 #       TLS (ssl = on) with a certificate for localhost signed by that CA,
-#       and pg_hba.conf has no TCP line of its own: only the lines the agent
+#       checks client certificates signed by it (ssl_ca_file; pg_hba.conf
+#       requires none), and pg_hba.conf has no TCP line of its own: only the lines the agent
 #       adds let a role in over TCP (the socket stays trust)
 #   pg_tls_ca DIR            a test CA in DIR: ca.crt, ca.key (openssl CLI)
 #   pg_tls_cert DIR NAME CN  NAME.crt/NAME.key in DIR, for CN (also its
@@ -60,7 +61,10 @@ CONF
 		pg_tls_cert "$PG_TLS_CA" "server-$name" localhost || return 1
 		install -o postgres -m 600 "$PG_TLS_CA/server-$name.key" "$dir/data/server.key"
 		install -o postgres -m 644 "$PG_TLS_CA/server-$name.crt" "$dir/data/server.crt"
-		printf "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n" >>"$dir/data/postgresql.conf"
+		install -o postgres -m 644 "$PG_TLS_CA/ca.crt" "$dir/data/root.crt"
+		# ssl_ca_file: the server asks for a client certificate (and
+		# checks one that is sent), which pg_hba does not require.
+		printf "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nssl_ca_file = 'root.crt'\n" >>"$dir/data/postgresql.conf"
 		sed -i '/^host[[:space:]]/d' "$dir/data/pg_hba.conf"
 	fi
 	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null ||
