@@ -10,7 +10,8 @@
 # as TLS, apply's with its client certificate (sslcert, sslkey).  Refused, naming the server and the cause: sslmode=disable against
 # hostssl-only lines, a CA that did not sign the server's certificate, and
 # a host name (127.0.0.1) the certificate does not carry, and a client
-# certificate of another CA.  Loopback only.
+# certificate of another CA; with manage_units, TLS files under /tmp (which
+# the units do not see).  Loopback only.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$REPO_ROOT/tests/lib/capture_env.sh"
 TLS=$(mktemp -d /tmp/cdc-tls.XXXXXX)
@@ -63,6 +64,15 @@ check_eq "back to verify-full: hostssl lines again" \
 	"$(printf 'hostssl\tdb1\tcdc_user\t%s\tscram-sha-256\n' 127.0.0.1/32 ::1/128)" "$(hba_lines src)"
 agent_run -c "$T" bootstrap
 check_eq "then nothing to change" "0 bootstrap: nothing to change" "$AGENT_RC $AGENT_OUT"
+
+# With manage_units, TLS files where the units cannot see them are refused
+# (ProtectHome, PrivateTmp), before anything of the host is touched.
+sed 's/^manage_units = false$/manage_units = true/' "$T" >"$WORK/units.ini"
+agent_run -c "$WORK/units.ini" plan
+check_eq "manage_units with TLS files under /tmp: plan fails" 1 "$AGENT_RC"
+check_contains "... naming the key and why" \
+	"source db1: sslrootcert $TLS/ca.crt is under /tmp/, which capture and apply do not see (their units run with ProtectHome=yes and PrivateTmp=yes)" "$AGENT_ERR"
+check_contains "... the target's key file too" "target db2: sslkey $TLS/client.key is under /tmp/" "$AGENT_ERR"
 
 # --- the pipeline over TLS --------------------------------------------------
 capture_start p1
