@@ -30,7 +30,7 @@ static int delete_records(const char *broker, const char *topic, int partition, 
 	int rc = 1;
 
 	strlist_add(&cfg.bootstrap_servers, broker);
-	if (!kafka_client_probe_conf_new(&cfg, "kafka_admin_driver", &conf)) {
+	if (!kafka_client_probe_conf_new(&cfg, NULL, "kafka_admin_driver", &conf)) {
 		strlist_fini(&cfg.bootstrap_servers);
 		return 1; /* errors already logged */
 	}

@@ -70,7 +70,7 @@ static bool open_producer(const char *brokers, struct tally *t, struct kafka_out
 
 	for (char *b = strtok_r(list, ",", &save); b; b = strtok_r(NULL, ",", &save))
 		strlist_add(&cfg.bootstrap_servers, b);
-	ok = kafka_out_new(&cfg, "kafka_out_driver", on_ack, t, ko);
+	ok = kafka_out_new(&cfg, NULL, "kafka_out_driver", on_ack, t, ko);
 	strlist_fini(&cfg.bootstrap_servers);
 	free(list);
 	return ok;

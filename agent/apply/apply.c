@@ -937,7 +937,7 @@ static bool consumer_new(struct apply *a, const struct topology *topo)
 
 	for (size_t i = 0; i < a->nroutes; i++)
 		strlist_add(&topics, a->routes[i].topic);
-	ok = kafka_in_new(&topo->kafka, a->label, group, &topics, &hooks, &a->in);
+	ok = kafka_in_new(&topo->kafka, &a->pipe->apply_kafka, a->label, group, &topics, &hooks, &a->in);
 	strlist_fini(&topics);
 	free(group);
 	return ok; /* errors already logged */

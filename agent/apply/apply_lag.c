@@ -144,7 +144,7 @@ bool apply_lag_events(const struct topology *topo, const struct pipeline_cfg *pi
 	*lag = 0;
 	if (!pipeline_tables_known(pipe, why) || !stored_offsets(pipe, &o, &n, why))
 		return false;
-	rk = health_kafka_client(&topo->kafka, why);
+	rk = health_kafka_client(&topo->kafka, topology_probe_credentials(topo, pipe), why);
 	ok = rk != NULL;
 	for (size_t i = 0; ok && i < pipe->source->tables.n; i++) {
 		char *topic = topology_topic(pipe->source, &pipe->source->tables.items[i]);
@@ -214,7 +214,7 @@ bool apply_gap_accept(const struct topology *topo, const struct pipeline_cfg *pi
 
 	*gaps = 0;
 	strbuf_init(&why);
-	ok = pipeline_tables_known(pipe, &why) && stored_offsets(pipe, &o, &n, &why) && (rk = health_kafka_client(&topo->kafka, &why));
+	ok = pipeline_tables_known(pipe, &why) && stored_offsets(pipe, &o, &n, &why) && (rk = health_kafka_client(&topo->kafka, topology_probe_credentials(topo, pipe), &why));
 	for (size_t i = 0; ok && i < n; i++) {
 		int64_t low, high;
 		rd_kafka_resp_err_t err;

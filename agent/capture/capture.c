@@ -1593,7 +1593,7 @@ enum capture_end capture_run(const struct topology *topo, const struct pipeline_
 	}
 	c.snap = capture_snapshot_new(&(struct snapshot_host){ &c, c.label, c.src, &c.state,
 							       &c.progress, snapshot_emit });
-	if (!kafka_out_new(&topo->kafka, c.label, on_ack, &c, &c.kafka) || !topics_ensure(&c)) {
+	if (!kafka_out_new(&topo->kafka, &pipe->capture_kafka, c.label, on_ack, &c, &c.kafka) || !topics_ensure(&c)) {
 		ok = false;
 		goto out; /* errors already logged */
 	}
@@ -1623,7 +1623,7 @@ enum capture_end capture_run(const struct topology *topo, const struct pipeline_
 			c.kafka = NULL;
 			txns_free(&c);
 			c.kafka_failed = c.kafka_refused = false;
-			if (!kafka_out_new(&topo->kafka, c.label, on_ack, &c, &c.kafka) ||
+			if (!kafka_out_new(&topo->kafka, &pipe->capture_kafka, c.label, on_ack, &c, &c.kafka) ||
 			    !topics_ensure(&c)) {
 				ok = false;
 				break;

@@ -57,6 +57,19 @@ ENUM_NAMES(insert_mode, INSERT_MODE_COUNT,
 	   [INSERT_MODE_UPSERT] = "upsert", [INSERT_MODE_INSERT] = "insert");
 ENUM_NAMES(schema_changes, SCHEMA_CHANGES_COUNT,
 	   [SCHEMA_CHANGES_FOLLOW] = "follow", [SCHEMA_CHANGES_ADDITIVE] = "additive");
+ENUM_NAMES(kafka_security, KAFKA_SECURITY_COUNT,
+	   [KAFKA_SECURITY_PLAINTEXT] = "plaintext", [KAFKA_SECURITY_SSL] = "ssl",
+	   [KAFKA_SECURITY_SASL_PLAINTEXT] = "sasl_plaintext",
+	   [KAFKA_SECURITY_SASL_SSL] = "sasl_ssl");
+ENUM_NAMES(kafka_sasl_mechanism, KAFKA_SASL_MECHANISM_COUNT,
+	   [KAFKA_SASL_SCRAM_SHA_512] = "scram-sha-512",
+	   [KAFKA_SASL_SCRAM_SHA_256] = "scram-sha-256", [KAFKA_SASL_PLAIN] = "plain");
+const char *const kafka_sasl_mechanism_rdkafka_names[] = {
+	[KAFKA_SASL_SCRAM_SHA_512] = "SCRAM-SHA-512",
+	[KAFKA_SASL_SCRAM_SHA_256] = "SCRAM-SHA-256", [KAFKA_SASL_PLAIN] = "PLAIN",
+};
+_Static_assert(ARRAY_LEN(kafka_sasl_mechanism_rdkafka_names) == KAFKA_SASL_MECHANISM_COUNT,
+	       "kafka_sasl_mechanism_rdkafka_names: a name a value");
 
 #define KEY(st, key, type, field, req, def) \
 	{ key, type, offsetof(struct st, field), req, def, NULL, 0, 0, 0 }
@@ -120,6 +133,15 @@ static const struct key_spec kafka_keys[] = {
 	 * (message.max.bytes 1e9) and no broker heap we render holds it. */
 	KEY_SIZE_RANGE(kafka_cfg, "max_message_bytes", max_message_bytes, "64MB",
 		       KAFKA_MAX_MESSAGE_MIN, KAFKA_MAX_MESSAGE_MAX),
+	/* The connection of every client (kafka_client.c); the checks
+	 * between them are check_kafka_security's. */
+	KEY_ENUM(kafka_cfg, "security_protocol", security_protocol, "plaintext",
+		 kafka_security_names),
+	KEY_ENUM(kafka_cfg, "sasl_mechanism", sasl_mechanism, "scram-sha-512",
+		 kafka_sasl_mechanism_names),
+	KEY(kafka_cfg, "ssl_ca_file", V_ABS_PATH, ssl_ca_file, false, NULL),
+	KEY(kafka_cfg, "ssl_cert_file", V_ABS_PATH, ssl_cert_file, false, NULL),
+	KEY(kafka_cfg, "ssl_key_file", V_SECRET_FILE, ssl_key_file, false, NULL),
 };
 
 static const struct key_spec zookeeper_keys[] = {
@@ -158,6 +180,14 @@ static const struct key_spec pipeline_keys[] = {
 	KEY(pipeline_cfg, "source", V_STRING, source_name, true, NULL),
 	KEY(pipeline_cfg, "target", V_STRING, target_name, true, NULL),
 	KEY_ENUM(pipeline_cfg, "schema_changes", schema_changes, "follow", schema_changes_names),
+	/* Who capture and apply are to the brokers under a sasl_*
+	 * security_protocol (check_kafka_security). */
+	KEY(pipeline_cfg, "capture_kafka_user", V_STRING, capture_kafka.user, false, NULL),
+	KEY(pipeline_cfg, "capture_kafka_password_file", V_SECRET_FILE,
+	    capture_kafka.password_file, false, NULL),
+	KEY(pipeline_cfg, "apply_kafka_user", V_STRING, apply_kafka.user, false, NULL),
+	KEY(pipeline_cfg, "apply_kafka_password_file", V_SECRET_FILE, apply_kafka.password_file,
+	    false, NULL),
 };
 
 struct section_spec {
@@ -956,10 +986,120 @@ static void check_one_pipeline_per_source(struct parse_state *ps, struct topolog
 					    topo->pipelines[i].source->name);
 }
 
+bool kafka_security_tls(enum kafka_security protocol)
+{
+	return protocol == KAFKA_SECURITY_SSL || protocol == KAFKA_SECURITY_SASL_SSL;
+}
+
+bool kafka_security_sasl(enum kafka_security protocol)
+{
+	return protocol == KAFKA_SECURITY_SASL_PLAINTEXT || protocol == KAFKA_SECURITY_SASL_SSL;
+}
+
+const struct kafka_credentials *topology_probe_credentials(const struct topology *topo,
+							  const struct pipeline_cfg *pipe)
+{
+	if (pipe)
+		return &pipe->apply_kafka;
+	return topo->n_pipelines > 0 ? &topo->pipelines[0].capture_kafka : NULL;
+}
+
+/* Whether a [kafka] key was written in the file (not its default). */
+static bool kafka_key_set(const struct kafka_cfg *k, const char *key)
+{
+	return topology_key_line(&k->origin, "kafka", key) != k->origin.line;
+}
+
+/* An ssl_*_file of [kafka]: set only with a TLS protocol, and readable now
+ * (librdkafka reads it when each client starts; a typo found there would
+ * only show as a failed handshake). */
+static void check_kafka_file(struct parse_state *ps, const struct kafka_cfg *k, const char *key,
+			     const char *path)
+{
+	int line = topology_key_line(&k->origin, "kafka", key);
+	FILE *f;
+
+	if (!path)
+		return;
+	if (!kafka_security_tls(k->security_protocol)) {
+		parse_error(ps, line, "%s needs security_protocol ssl or sasl_ssl (it is %s)", key,
+			    kafka_security_names[k->security_protocol]);
+		return;
+	}
+	f = fopen(path, "re");
+	if (!f) {
+		parse_error(ps, line, "%s: cannot read %s: %s", key, path, strerror(errno));
+		return;
+	}
+	fclose(f);
+}
+
+/* A pipeline's credentials for one role: both keys or neither, and only
+ * (and always) under a sasl_* protocol. */
+static void check_kafka_credentials(struct parse_state *ps, const struct kafka_cfg *k,
+				    const struct pipeline_cfg *p, const char *role,
+				    const struct kafka_credentials *cred)
+{
+	char user_key[64], file_key[64];
+	const char *protocol = kafka_security_names[k->security_protocol];
+
+	snprintf(user_key, sizeof(user_key), "%s_kafka_user", role);
+	snprintf(file_key, sizeof(file_key), "%s_kafka_password_file", role);
+	if (!kafka_security_sasl(k->security_protocol)) {
+		if (cred->user || cred->password_file)
+			parse_error(ps,
+				    topology_key_line(&p->origin, "pipeline",
+						      cred->user ? user_key : file_key),
+				    "pipeline %s: %s needs a sasl_* security_protocol in [kafka] (it is %s)",
+				    p->name, cred->user ? user_key : file_key, protocol);
+		return;
+	}
+	if (!cred->user)
+		parse_error(ps, p->origin.line,
+			    "pipeline %s lacks %s: [kafka] security_protocol %s needs who %s is to the brokers",
+			    p->name, user_key, protocol, role);
+	if (!cred->password_file)
+		parse_error(ps, p->origin.line,
+			    "pipeline %s lacks %s: [kafka] security_protocol %s needs %s's password",
+			    p->name, file_key, protocol, role);
+}
+
+/* [kafka]'s security keys agree with each other and with every pipeline's
+ * credentials. */
+static void check_kafka_security(struct parse_state *ps, struct topology *topo)
+{
+	const struct kafka_cfg *k = &topo->kafka;
+
+	if (kafka_key_set(k, "sasl_mechanism") && !kafka_security_sasl(k->security_protocol))
+		parse_error(ps, topology_key_line(&k->origin, "kafka", "sasl_mechanism"),
+			    "sasl_mechanism needs security_protocol sasl_plaintext or sasl_ssl (it is %s)",
+			    kafka_security_names[k->security_protocol]);
+	check_kafka_file(ps, k, "ssl_ca_file", k->ssl_ca_file);
+	check_kafka_file(ps, k, "ssl_cert_file", k->ssl_cert_file);
+	if (k->ssl_key_file && !kafka_security_tls(k->security_protocol))
+		parse_error(ps, topology_key_line(&k->origin, "kafka", "ssl_key_file"),
+			    "ssl_key_file needs security_protocol ssl or sasl_ssl (it is %s)",
+			    kafka_security_names[k->security_protocol]);
+	if (!k->ssl_cert_file != !k->ssl_key_file)
+		parse_error(ps,
+			    topology_key_line(&k->origin, "kafka",
+					      k->ssl_cert_file ? "ssl_cert_file" : "ssl_key_file"),
+			    "%s without %s: a client certificate goes with its private key",
+			    k->ssl_cert_file ? "ssl_cert_file" : "ssl_key_file",
+			    k->ssl_cert_file ? "ssl_key_file" : "ssl_cert_file");
+	for (size_t i = 0; i < topo->n_pipelines; i++) {
+		const struct pipeline_cfg *p = &topo->pipelines[i];
+
+		check_kafka_credentials(ps, k, p, "capture", &p->capture_kafka);
+		check_kafka_credentials(ps, k, p, "apply", &p->apply_kafka);
+	}
+}
+
 static void check_cross_references(struct parse_state *ps, struct topology *topo)
 {
 	check_sources(ps, topo);
 	check_servers_tls(ps, topo);
+	check_kafka_security(ps, topo);
 	for (size_t i = 0; i < topo->n_pipelines; i++)
 		resolve_pipeline(ps, topo, &topo->pipelines[i]);
 	check_one_pipeline_per_source(ps, topo);

@@ -66,6 +66,21 @@ enum insert_mode { INSERT_MODE_UPSERT, INSERT_MODE_INSERT, INSERT_MODE_COUNT };
 /* What apply does with the source's schema changes (apply_schema.c):
  * follow every one, or never drop a column nor narrow a type. */
 enum schema_changes { SCHEMA_CHANGES_FOLLOW, SCHEMA_CHANGES_ADDITIVE, SCHEMA_CHANGES_COUNT };
+/* How every client reaches the brokers: librdkafka's security.protocol. */
+enum kafka_security {
+	KAFKA_SECURITY_PLAINTEXT,
+	KAFKA_SECURITY_SSL,
+	KAFKA_SECURITY_SASL_PLAINTEXT,
+	KAFKA_SECURITY_SASL_SSL,
+	KAFKA_SECURITY_COUNT
+};
+/* librdkafka's sasl.mechanism (for the sasl_* protocols). */
+enum kafka_sasl_mechanism {
+	KAFKA_SASL_SCRAM_SHA_512,
+	KAFKA_SASL_SCRAM_SHA_256,
+	KAFKA_SASL_PLAIN,
+	KAFKA_SASL_MECHANISM_COUNT
+};
 
 /* The name tables: X_names[v] is how the topology spells value v; each has
  * X_COUNT names (unsized here, so that topology.c's definition is sized by
@@ -79,6 +94,11 @@ extern const char *const decimal_mode_names[];
 extern const char *const interval_mode_names[];
 extern const char *const insert_mode_names[];
 extern const char *const schema_changes_names[];
+extern const char *const kafka_security_names[];
+extern const char *const kafka_sasl_mechanism_names[];
+/* librdkafka's sasl.mechanism for each (its security.protocol takes
+ * kafka_security_names as they are). */
+extern const char *const kafka_sasl_mechanism_rdkafka_names[];
 
 /* Where a section and each of its keys were written, for error messages. */
 struct topo_origin {
@@ -180,12 +200,22 @@ struct target_cfg {
 	bool auto_evolve;
 };
 
+/* Who a Kafka client is to the brokers under a sasl_* security_protocol:
+ * a pipeline's capture (producer) and apply (consumer) each have their
+ * own.  Both NULL: none (the protocol needs none). */
+struct kafka_credentials {
+	char *user;                /* sasl.username */
+	char *password_file;       /* its first line is sasl.password (files.h secret_read) */
+};
+
 struct pipeline_cfg {
 	char *name;
 	struct topo_origin origin;
 	char *source_name;
 	char *target_name;
 	enum schema_changes schema_changes;
+	struct kafka_credentials capture_kafka; /* capture_kafka_user, _password_file */
+	struct kafka_credentials apply_kafka;   /* apply_kafka_user, _password_file */
 	struct source_cfg *source; /* resolved, borrowed from the topology */
 	struct target_cfg *target;
 };
@@ -215,6 +245,11 @@ struct kafka_cfg {
 	char *heap;                /* JVM heap, e.g. 1g */
 	enum kafka_compression compression;
 	int64_t max_message_bytes; /* largest record capture produces (kafka_limits.h) */
+	enum kafka_security security_protocol;
+	enum kafka_sasl_mechanism sasl_mechanism; /* sasl_* protocols only */
+	char *ssl_ca_file;         /* PEM CAs the brokers' certificates must chain to; NULL: system's */
+	char *ssl_cert_file;       /* PEM client certificate (mutual TLS); NULL: none */
+	char *ssl_key_file;        /* its private key, a secret file; set with ssl_cert_file */
 };
 
 struct zookeeper_cfg {
@@ -272,6 +307,18 @@ void topology_section_text(const char *kind, const char *name, const void *secti
 /* The line where key was set in a section (the section's line if unset). */
 int topology_key_line(const struct topo_origin *origin, const char *section_kind,
 		      const char *key);
+
+/* Whether protocol uses TLS (ssl, sasl_ssl) or SASL (sasl_*). */
+bool kafka_security_tls(enum kafka_security protocol);
+bool kafka_security_sasl(enum kafka_security protocol);
+
+/* The credentials a probe of the brokers uses (health, status,
+ * accept-gap, apply lag): pipe's apply credentials when a pipeline is
+ * concerned (the probe reads its consumer group and offsets, as apply
+ * does), else the first pipeline's capture credentials (a producer's are
+ * enough for metadata).  Borrowed from topo. */
+const struct kafka_credentials *topology_probe_credentials(const struct topology *topo,
+							  const struct pipeline_cfg *pipe);
 
 /* Whether a and b name one server: the pipeline role's host and port (a
  * server unset, as in a file being checked, is no other's). */

@@ -5,6 +5,7 @@
  */
 #include "kafka/kafka_client.h"
 
+#include "base/files.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "config/kafka_limits.h"
@@ -42,22 +43,80 @@ static bool conf_set_all(rd_kafka_conf_t *conf, const char *brokers, const char 
 	return true;
 }
 
+/* The password of cred as sasl.password: read from its file here, handed
+ * to librdkafka (which keeps its own copy in the conf) and wiped, never
+ * logged, not even when refused. */
+static bool sasl_password_set(rd_kafka_conf_t *conf, const char *brokers, const char *role,
+			      const struct kafka_credentials *cred)
+{
+	char errstr[512], *password = NULL;
+	bool ok;
+
+	if (!secret_read(cred->password_file, &password))
+		return false; /* errors already logged */
+	ok = rd_kafka_conf_set(conf, "sasl.password", password, errstr, sizeof(errstr)) ==
+	     RD_KAFKA_CONF_OK;
+	secret_free(password);
+	if (!ok)
+		log_error("kafka %s: %s setting sasl.password (from %s) rejected: %s", brokers, role,
+			  cred->password_file, errstr);
+	return ok;
+}
+
+/* The connection's security, from [kafka] and cred: TLS with the brokers'
+ * names checked against their certificates, SASL as cred's user. */
+static bool security_conf(rd_kafka_conf_t *conf, const struct kafka_cfg *cfg,
+			  const struct kafka_credentials *cred, const char *brokers,
+			  const char *role)
+{
+	enum kafka_security protocol = cfg->security_protocol;
+
+	if (!conf_set(conf, brokers, role, "security.protocol", kafka_security_names[protocol]))
+		return false; /* errors already logged */
+	if (kafka_security_tls(protocol)) {
+		const char *const files[][2] = {
+			{ "ssl.ca.location", cfg->ssl_ca_file },
+			{ "ssl.certificate.location", cfg->ssl_cert_file },
+			{ "ssl.key.location", cfg->ssl_key_file },
+		};
+
+		/* A broker must hold a certificate for the name we reached it
+		 * by, not just any the CA signed. */
+		if (!conf_set(conf, brokers, role, "ssl.endpoint.identification.algorithm", "https"))
+			return false; /* errors already logged */
+		for (size_t i = 0; i < ARRAY_LEN(files); i++)
+			if (files[i][1] && !conf_set(conf, brokers, role, files[i][0], files[i][1]))
+				return false; /* errors already logged */
+	}
+	if (!kafka_security_sasl(protocol))
+		return true;
+	if (!cred || !cred->user || !cred->password_file) {
+		log_error("kafka %s: %s: security_protocol %s needs a user and a password_file, "
+			  "and this client has none",
+			  brokers, role, kafka_security_names[protocol]);
+		return false;
+	}
+	return conf_set(conf, brokers, role, "sasl.mechanism",
+			kafka_sasl_mechanism_rdkafka_names[cfg->sasl_mechanism]) &&
+	       conf_set(conf, brokers, role, "sasl.username", cred->user) &&
+	       sasl_password_set(conf, brokers, role, cred);
+}
+
 /* The settings of every client: the one place for what all connections to
  * the cluster share. */
-static bool common_conf(rd_kafka_conf_t *conf, const char *brokers, const char *role,
-			const char *client_id)
+static bool common_conf(rd_kafka_conf_t *conf, const struct kafka_cfg *cfg,
+			const struct kafka_credentials *cred, const char *brokers,
+			const char *role, const char *client_id)
 {
 	const char *const settings[][2] = {
 		{ "bootstrap.servers", brokers },
 		/* The brokers' logs and quotas, and our log lines (kafka_log.c),
 		 * name the client. */
 		{ "client.id", client_id },
-		/* The connection's security (security.protocol, ssl.*,
-		 * sasl.*), from [kafka] once the topology has it, goes here:
-		 * every client then gets it. */
 	};
 
-	if (!conf_set_all(conf, brokers, role, settings, ARRAY_LEN(settings)))
+	if (!conf_set_all(conf, brokers, role, settings, ARRAY_LEN(settings)) ||
+	    !security_conf(conf, cfg, cred, brokers, role))
 		return false; /* errors already logged */
 	/* librdkafka's own lines through log.c, never raw on stderr. */
 	kafka_log_attach(conf);
@@ -66,13 +125,14 @@ static bool common_conf(rd_kafka_conf_t *conf, const char *brokers, const char *
 
 /* A new conf with the common settings and then the role's; NULL (logged)
  * when a setting was refused. */
-static rd_kafka_conf_t *conf_build(const struct kafka_cfg *cfg, const char *role,
+static rd_kafka_conf_t *conf_build(const struct kafka_cfg *cfg,
+				   const struct kafka_credentials *cred, const char *role,
 				   const char *client_id, const char *const (*settings)[2],
 				   size_t n)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	char *brokers = strlist_join(&cfg->bootstrap_servers, ",");
-	bool ok = common_conf(conf, brokers, role, client_id) &&
+	bool ok = common_conf(conf, cfg, cred, brokers, role, client_id) &&
 		  conf_set_all(conf, brokers, role, settings, n);
 
 	free(brokers);
@@ -87,7 +147,8 @@ static void int_text(char *buf, size_t size, int64_t n)
 	snprintf(buf, size, "%" PRId64, n);
 }
 
-bool kafka_client_producer_conf_new(const struct kafka_cfg *cfg, const char *client_id,
+bool kafka_client_producer_conf_new(const struct kafka_cfg *cfg,
+				    const struct kafka_credentials *cred, const char *client_id,
 				    rd_kafka_conf_t **out)
 {
 	char max_bytes[32], queue_kb[32];
@@ -140,11 +201,12 @@ bool kafka_client_producer_conf_new(const struct kafka_cfg *cfg, const char *cli
 		{ "log.queue", "true" },
 	};
 
-	*out = conf_build(cfg, "producer", client_id, settings, ARRAY_LEN(settings));
+	*out = conf_build(cfg, cred, "producer", client_id, settings, ARRAY_LEN(settings));
 	return *out != NULL;
 }
 
-bool kafka_client_consumer_conf_new(const struct kafka_cfg *cfg, const char *client_id,
+bool kafka_client_consumer_conf_new(const struct kafka_cfg *cfg,
+				    const struct kafka_credentials *cred, const char *client_id,
 				    const char *group, rd_kafka_conf_t **out)
 {
 	char fetch_max[32], receive_max[32];
@@ -173,11 +235,12 @@ bool kafka_client_consumer_conf_new(const struct kafka_cfg *cfg, const char *cli
 		{ "receive.message.max.bytes", receive_max },
 	};
 
-	*out = conf_build(cfg, "consumer", client_id, settings, ARRAY_LEN(settings));
+	*out = conf_build(cfg, cred, "consumer", client_id, settings, ARRAY_LEN(settings));
 	return *out != NULL;
 }
 
-bool kafka_client_probe_conf_new(const struct kafka_cfg *cfg, const char *client_id,
+bool kafka_client_probe_conf_new(const struct kafka_cfg *cfg,
+				 const struct kafka_credentials *cred, const char *client_id,
 				 rd_kafka_conf_t **out)
 {
 	static const char *const settings[][2] = {
@@ -186,6 +249,6 @@ bool kafka_client_probe_conf_new(const struct kafka_cfg *cfg, const char *client
 		{ "log_level", "0" },
 	};
 
-	*out = conf_build(cfg, "probe", client_id, settings, ARRAY_LEN(settings));
+	*out = conf_build(cfg, cred, "probe", client_id, settings, ARRAY_LEN(settings));
 	return *out != NULL;
 }

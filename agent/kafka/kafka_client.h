@@ -7,7 +7,11 @@
  * Each builder starts with the settings common to every client
  * (kafka_client.c, common_conf): the brokers of [kafka] bootstrap_servers,
  * the client's name, librdkafka's logs through log.c, and the connection's
- * security, so that TLS or SASL is one edit there.  Then come the role's own
+ * security: [kafka] security_protocol, its ssl_* files with the brokers'
+ * host names verified, and under SASL the credentials the caller passes
+ * (a pipeline's capture_kafka or apply_kafka; a probe's are
+ * topology_probe_credentials').  The password is read from its file into
+ * the conf and the buffer wiped; it is never logged.  Then come the role's own
  * settings, a table with a reason per line; sizes come from kafka_limits.c.
  * A setting librdkafka refuses is logged naming the setting and the value.
  *
@@ -24,6 +28,7 @@
 #include <stddef.h>
 
 struct kafka_cfg;
+struct kafka_credentials;
 
 /* The producer's bound on queued messages (queue.buffering.max.messages;
  * kafka_out_queue reports it). */
@@ -41,24 +46,29 @@ struct kafka_cfg;
 
 /* Each builder returns a new conf in *out: the caller's, until rd_kafka_new
  * takes it (on success only; rd_kafka_conf_destroy otherwise).  false
- * (logged) with *out NULL when librdkafka refused a setting.  client_id
- * names the client to the brokers (client.id) and in librdkafka's log
- * lines. */
+ * (logged) with *out NULL when librdkafka refused a setting or a password
+ * file could not be read.  cred: who the client is under a sasl_*
+ * security_protocol (NULL: nobody, an error then).  client_id names the
+ * client to the brokers (client.id) and in librdkafka's log lines. */
 
 /* Capture's producer: idempotent, never gives up on a message, bounded
  * queue, [kafka] compression, sizes from max_message_bytes. */
-MUST_CHECK bool kafka_client_producer_conf_new(const struct kafka_cfg *cfg, const char *client_id,
-					       rd_kafka_conf_t **out);
+MUST_CHECK bool kafka_client_producer_conf_new(const struct kafka_cfg *cfg,
+					       const struct kafka_credentials *cred,
+					       const char *client_id, rd_kafka_conf_t **out);
 
 /* Apply's consumer, a member of group: offsets neither committed nor
  * stored by librdkafka (apply stores them with the data), fetch and receive
  * sizes from max_message_bytes. */
-MUST_CHECK bool kafka_client_consumer_conf_new(const struct kafka_cfg *cfg, const char *client_id,
-					       const char *group, rd_kafka_conf_t **out);
+MUST_CHECK bool kafka_client_consumer_conf_new(const struct kafka_cfg *cfg,
+					       const struct kafka_credentials *cred,
+					       const char *client_id, const char *group,
+					       rd_kafka_conf_t **out);
 
 /* A probe or an admin request (metadata, groups, watermarks, records
  * deleted): quiet, since a probe's failure is its result, not a log line. */
-MUST_CHECK bool kafka_client_probe_conf_new(const struct kafka_cfg *cfg, const char *client_id,
-					    rd_kafka_conf_t **out);
+MUST_CHECK bool kafka_client_probe_conf_new(const struct kafka_cfg *cfg,
+					    const struct kafka_credentials *cred,
+					    const char *client_id, rd_kafka_conf_t **out);
 
 #endif

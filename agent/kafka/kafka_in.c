@@ -84,16 +84,16 @@ static bool subscribe(struct kafka_in *ki, const struct strlist *topics)
 	return true;
 }
 
-bool kafka_in_new(const struct kafka_cfg *cfg, const char *label, const char *group,
-		  const struct strlist *topics, const struct kafka_in_hooks *hooks,
-		  struct kafka_in **out)
+bool kafka_in_new(const struct kafka_cfg *cfg, const struct kafka_credentials *cred,
+		  const char *label, const char *group, const struct strlist *topics,
+		  const struct kafka_in_hooks *hooks, struct kafka_in **out)
 {
 	struct kafka_in *ki;
 	rd_kafka_conf_t *conf;
 	char err[512];
 
 	*out = NULL;
-	if (!kafka_client_consumer_conf_new(cfg, label, group, &conf))
+	if (!kafka_client_consumer_conf_new(cfg, cred, label, group, &conf))
 		return false; /* errors already logged */
 	ki = xcalloc(1, sizeof(*ki));
 	ki->label = xstrdup(label);

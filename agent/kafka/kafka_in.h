@@ -43,12 +43,12 @@ struct kafka_in_hooks {
  * looks it up); caller frees. */
 char *kafka_in_group(const char *pipeline);
 
-/* A consumer for cfg's brokers in group, subscribed to topics; label names
+/* A consumer for cfg's brokers, as cred (kafka_client.h), in group, subscribed to topics; label names
  * it to the brokers (client.id) and in log lines.  hooks (copied) must stay
  * valid until kafka_in_free.  *out is freed with kafka_in_free. */
-MUST_CHECK bool kafka_in_new(const struct kafka_cfg *cfg, const char *label, const char *group,
-			     const struct strlist *topics, const struct kafka_in_hooks *hooks,
-			     struct kafka_in **out);
+MUST_CHECK bool kafka_in_new(const struct kafka_cfg *cfg, const struct kafka_credentials *cred,
+			     const char *label, const char *group, const struct strlist *topics,
+			     const struct kafka_in_hooks *hooks, struct kafka_in **out);
 
 /* Commits the offsets noted, then leaves the group (so that the next apply
  * gets the partitions at once), waiting for the brokers one second at most:

@@ -154,10 +154,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 }
 
 /* The producer's settings are kafka_client.c's; the callbacks are ours. */
-static bool producer_conf(const struct kafka_cfg *cfg, const char *client_id,
-			  struct kafka_out *ko, rd_kafka_conf_t **out)
+static bool producer_conf(const struct kafka_cfg *cfg, const struct kafka_credentials *cred,
+			  const char *client_id, struct kafka_out *ko, rd_kafka_conf_t **out)
 {
-	if (!kafka_client_producer_conf_new(cfg, client_id, out))
+	if (!kafka_client_producer_conf_new(cfg, cred, client_id, out))
 		return false; /* errors already logged */
 	rd_kafka_conf_set_opaque(*out, ko);
 	rd_kafka_conf_set_error_cb(*out, on_error);
@@ -165,8 +165,8 @@ static bool producer_conf(const struct kafka_cfg *cfg, const char *client_id,
 	return true;
 }
 
-bool kafka_out_new(const struct kafka_cfg *cfg, const char *client_id, kafka_ack_fn on_ack,
-		   void *ack_ctx, struct kafka_out **out)
+bool kafka_out_new(const struct kafka_cfg *cfg, const struct kafka_credentials *cred,
+		   const char *client_id, kafka_ack_fn on_ack, void *ack_ctx, struct kafka_out **out)
 {
 	struct kafka_out *ko;
 	rd_kafka_conf_t *conf;
@@ -182,7 +182,7 @@ bool kafka_out_new(const struct kafka_cfg *cfg, const char *client_id, kafka_ack
 	ko->on_ack = on_ack;
 	ko->ack_ctx = ack_ctx;
 	ko->batch_limit = kafka_batch_limit(cfg);
-	if (!producer_conf(cfg, client_id, ko, &conf)) {
+	if (!producer_conf(cfg, cred, client_id, ko, &conf)) {
 		kafka_out_free(ko);
 		return false; /* errors already logged */
 	}

@@ -32,11 +32,13 @@ void kafka_out_stop_on(const volatile sig_atomic_t *flag);
  * with the reason in error (NULL when delivered). */
 typedef void (*kafka_ack_fn)(void *ack_ctx, void *ack_token, bool delivered, const char *error);
 
-/* A producer for cfg's brokers; client_id names it to the brokers.  on_ack
+/* A producer for cfg's brokers, as cred (kafka_client.h); client_id names
+ * it to the brokers.  on_ack
  * (with ack_ctx) hears about each message.  Connects lazily: an unreachable
  * broker is not an error here.  *out is freed with kafka_out_free. */
-MUST_CHECK bool kafka_out_new(const struct kafka_cfg *cfg, const char *client_id,
-			      kafka_ack_fn on_ack, void *ack_ctx, struct kafka_out **out);
+MUST_CHECK bool kafka_out_new(const struct kafka_cfg *cfg, const struct kafka_credentials *cred,
+			      const char *client_id, kafka_ack_fn on_ack, void *ack_ctx,
+			      struct kafka_out **out);
 
 /* Messages still outstanding are reported as not delivered (they may have
  * reached the broker: resending is safe, losing is not), so ack_ctx must

@@ -66,13 +66,14 @@ bool health_zookeeper(const struct strlist *connect, struct strbuf *why)
 	return true;
 }
 
-rd_kafka_t *health_kafka_client(const struct kafka_cfg *cfg, struct strbuf *why)
+rd_kafka_t *health_kafka_client(const struct kafka_cfg *cfg, const struct kafka_credentials *cred,
+				struct strbuf *why)
 {
 	rd_kafka_conf_t *conf;
 	char err[256];
 	rd_kafka_t *rk;
 
-	if (!kafka_client_probe_conf_new(cfg, PROBE_CLIENT_ID, &conf)) {
+	if (!kafka_client_probe_conf_new(cfg, cred, PROBE_CLIENT_ID, &conf)) {
 		strbuf_addf(why, "librdkafka refused a setting of the probe's client (logged)");
 		return NULL;
 	}
@@ -84,9 +85,10 @@ rd_kafka_t *health_kafka_client(const struct kafka_cfg *cfg, struct strbuf *why)
 	return rk;
 }
 
-bool health_kafka(const struct kafka_cfg *cfg, int brokers, struct strbuf *why)
+bool health_kafka(const struct kafka_cfg *cfg, const struct kafka_credentials *cred, int brokers,
+		  struct strbuf *why)
 {
-	rd_kafka_t *rk = health_kafka_client(cfg, why);
+	rd_kafka_t *rk = health_kafka_client(cfg, cred, why);
 	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_resp_err_t err;
 	bool ok = false;
@@ -130,9 +132,10 @@ bool health_capture(const struct source_cfg *src, struct strbuf *why)
 	return ok;
 }
 
-bool health_apply(const struct kafka_cfg *cfg, const char *pipeline, struct strbuf *why)
+bool health_apply(const struct kafka_cfg *cfg, const struct kafka_credentials *cred,
+		  const char *pipeline, struct strbuf *why)
 {
-	rd_kafka_t *rk = health_kafka_client(cfg, why);
+	rd_kafka_t *rk = health_kafka_client(cfg, cred, why);
 	const struct rd_kafka_group_list *groups = NULL;
 	char *group = kafka_in_group(pipeline);
 	rd_kafka_resp_err_t err;

@@ -13,17 +13,21 @@
 
 #include <librdkafka/rdkafka.h>
 
-/* A short-lived client for probes (metadata, groups, watermarks); NULL with
- * why filled in on failure; caller rd_kafka_destroy()s. */
-rd_kafka_t *health_kafka_client(const struct kafka_cfg *cfg, struct strbuf *why);
+/* A short-lived client for probes (metadata, groups, watermarks), as cred
+ * (topology_probe_credentials says whose); NULL with why filled in on
+ * failure; caller rd_kafka_destroy()s. */
+rd_kafka_t *health_kafka_client(const struct kafka_cfg *cfg, const struct kafka_credentials *cred,
+				struct strbuf *why);
 
 /* Every server of connect answers "ruok" with "imok". */
 bool health_zookeeper(const struct strlist *connect, struct strbuf *why);
 /* The cluster answers a metadata request and has at least brokers brokers. */
-bool health_kafka(const struct kafka_cfg *cfg, int brokers, struct strbuf *why);
+bool health_kafka(const struct kafka_cfg *cfg, const struct kafka_credentials *cred, int brokers,
+		  struct strbuf *why);
 /* The source's slot exists and a walsender (capture) is reading it. */
 bool health_capture(const struct source_cfg *src, struct strbuf *why);
 /* The consumer group cdc-agent.<pipeline> is Stable with a member. */
-bool health_apply(const struct kafka_cfg *cfg, const char *pipeline, struct strbuf *why);
+bool health_apply(const struct kafka_cfg *cfg, const struct kafka_credentials *cred,
+		  const char *pipeline, struct strbuf *why);
 
 #endif

@@ -564,7 +564,9 @@ static bool check_zk(const void *arg, struct strbuf *why)
 
 static bool check_kafka(const void *arg, struct strbuf *why)
 {
-	return health_kafka(&((const struct topology *)arg)->kafka, 1, why);
+	const struct topology *topo = arg;
+
+	return health_kafka(&topo->kafka, topology_probe_credentials(topo, NULL), 1, why);
 }
 
 static bool check_capture(const void *arg, struct strbuf *why)
@@ -574,14 +576,15 @@ static bool check_capture(const void *arg, struct strbuf *why)
 
 struct apply_arg {
 	const struct topology *topo;
-	const char *pipeline;
+	const struct pipeline_cfg *pipe;
 };
 
 static bool check_apply(const void *arg, struct strbuf *why)
 {
 	const struct apply_arg *a = arg;
 
-	return health_apply(&a->topo->kafka, a->pipeline, why);
+	return health_apply(&a->topo->kafka, topology_probe_credentials(a->topo, a->pipe),
+			    a->pipe->name, why);
 }
 
 /* In apply mode, waits until check passes, giving up early when the unit
@@ -680,7 +683,7 @@ static bool services_converge(struct host_run *h)
 		char *apply = xasprintf("cdc-apply@%s.service", p->name);
 		char *what_c = xasprintf("capture of pipeline %s", p->name);
 		char *what_a = xasprintf("apply of pipeline %s", p->name);
-		struct apply_arg arg = { t, p->name };
+		struct apply_arg arg = { t, p };
 
 		ok = unit_converge(h, sd, capture, h->pipelines_changed, p, "capture", &acted) &&
 		     healthy(h, sd, capture, acted, what_c, check_capture, p) &&

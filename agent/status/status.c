@@ -84,7 +84,7 @@ static void components_add(const struct topology *topo, struct systemd *sd,
 	}
 	why.len = 0;
 	why.data[0] = '\0';
-	ok = health_kafka(&topo->kafka, 1, &why);
+	ok = health_kafka(&topo->kafka, topology_probe_credentials(topo, NULL), 1, &why);
 	json_array_append_new(list, component_json("kafka", "kafka",
 						   managed ? unit_json(sd, sup, "kafka.service") : NULL,
 						   ok, why.data));

@@ -2,7 +2,9 @@
  * tests/unit/test_kafka_client.c: the librdkafka configurations of the
  * agent's Kafka clients (kafka_client.c), read back with rd_kafka_conf_get:
  * the settings every client shares, each role's own, sizes that follow
- * [kafka] max_message_bytes, and a refused setting named with its value.
+ * [kafka] max_message_bytes, a refused setting named with its value, and
+ * the connection's security (TLS, SASL with a pipeline's credentials) in
+ * every client.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 enum role { PRODUCER, CONSUMER, PROBE };
 
@@ -37,25 +41,35 @@ static void cfg_init(struct kafka_cfg *cfg, int64_t max)
 	cfg->max_message_bytes = max;
 }
 
-static rd_kafka_conf_t *build(enum role role, const struct kafka_cfg *cfg, const char *id)
+/* The role's conf for cfg as cred; false, with *conf NULL, when refused. */
+static bool try_build(enum role role, const struct kafka_cfg *cfg,
+		      const struct kafka_credentials *cred, const char *id, rd_kafka_conf_t **conf)
 {
-	rd_kafka_conf_t *conf = (rd_kafka_conf_t *)cfg; /* must be replaced */
-	bool ok = false;
-
+	*conf = (rd_kafka_conf_t *)cfg; /* must be replaced */
 	switch (role) {
 	case PRODUCER:
-		ok = kafka_client_producer_conf_new(cfg, id, &conf);
-		break;
+		return kafka_client_producer_conf_new(cfg, cred, id, conf);
 	case CONSUMER:
-		ok = kafka_client_consumer_conf_new(cfg, id, "cdc-agent.p1", &conf);
-		break;
+		return kafka_client_consumer_conf_new(cfg, cred, id, "cdc-agent.p1", conf);
 	case PROBE:
-		ok = kafka_client_probe_conf_new(cfg, id, &conf);
-		break;
+		return kafka_client_probe_conf_new(cfg, cred, id, conf);
 	}
-	assert_true(ok);
+	return false;
+}
+
+static rd_kafka_conf_t *build_as(enum role role, const struct kafka_cfg *cfg,
+				 const struct kafka_credentials *cred, const char *id)
+{
+	rd_kafka_conf_t *conf;
+
+	assert_true(try_build(role, cfg, cred, id, &conf));
 	assert_non_null(conf);
 	return conf;
+}
+
+static rd_kafka_conf_t *build(enum role role, const struct kafka_cfg *cfg, const char *id)
+{
+	return build_as(role, cfg, NULL, id);
 }
 
 /* conf's value of name, as librdkafka prints it. */
@@ -75,6 +89,16 @@ static void assert_setting(const rd_kafka_conf_t *conf, const char *name, const 
 
 	if (strcmp(have, want) != 0)
 		fail_msg("%s: %s, expected %s", name, have, want);
+}
+
+/* name is not set on conf (librdkafka knows no value for it). */
+static void assert_unset(const rd_kafka_conf_t *conf, const char *name)
+{
+	char value[512];
+	size_t size = sizeof(value);
+
+	if (rd_kafka_conf_get(conf, name, value, &size) == RD_KAFKA_CONF_OK && value[0])
+		fail_msg("%s: %s, expected it unset", name, value);
 }
 
 static void assert_setting_int(const rd_kafka_conf_t *conf, const char *name, int64_t want)
@@ -103,6 +127,7 @@ static void test_common_settings_in_every_client(void **state)
 		conf = build((enum role)r, &cfg, id);
 		assert_setting(conf, "bootstrap.servers", "k1:9092,k2:9093");
 		assert_setting(conf, "client.id", id);
+		assert_setting(conf, "security.protocol", "plaintext");
 		/* kafka_log.c's, not librdkafka's printer on stderr */
 		assert_string_not_equal(get(conf, "log_cb"), default_log_cb);
 		rd_kafka_conf_destroy(conf);
@@ -215,7 +240,7 @@ static void test_refused_setting_named(void **state)
 	(void)state;
 	cfg_init(&cfg, 2120000000);
 	capture_begin();
-	assert_false(kafka_client_producer_conf_new(&cfg, "capture p1", &conf));
+	assert_false(kafka_client_producer_conf_new(&cfg, NULL, "capture p1", &conf));
 	err = capture_end();
 	assert_null(conf);
 	snprintf(want, sizeof(want), "kafka k1:9092,k2:9093: producer setting message.max.bytes=%" PRId64
@@ -226,13 +251,145 @@ static void test_refused_setting_named(void **state)
 
 	conf = (rd_kafka_conf_t *)&cfg;
 	capture_begin();
-	assert_false(kafka_client_consumer_conf_new(&cfg, "apply p1", "g", &conf));
+	assert_false(kafka_client_consumer_conf_new(&cfg, NULL, "apply p1", "g", &conf));
 	err = capture_end();
 	assert_null(conf);
 	snprintf(want, sizeof(want), "consumer setting fetch.max.bytes=%" PRId64 " rejected",
 		 kafka_fetch_limit(&cfg));
 	if (!strstr(err, want))
 		fail_msg("log \"%s\" lacks \"%s\"", err, want);
+	free(err);
+	strlist_fini(&cfg.bootstrap_servers);
+}
+
+/* A private temporary directory with a password file (0600) in it. */
+struct secrets {
+	char dir[64];
+	char password_file[128];
+};
+
+static void secrets_make(struct secrets *s, const char *password)
+{
+	FILE *f;
+
+	snprintf(s->dir, sizeof(s->dir), "/tmp/test_kafka_client.XXXXXX");
+	assert_non_null(mkdtemp(s->dir));
+	snprintf(s->password_file, sizeof(s->password_file), "%s/capture.pass", s->dir);
+	f = fopen(s->password_file, "w");
+	assert_non_null(f);
+	fprintf(f, "%s\nsecond line, not the password\n", password);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(s->password_file, 0600), 0);
+}
+
+static void secrets_remove(struct secrets *s)
+{
+	unlink(s->password_file);
+	rmdir(s->dir);
+}
+
+/* sasl_ssl with a CA and a client certificate: every client (producer,
+ * consumer, probe) gets the protocol, the files, hostname verification and
+ * the credentials it was given, the password read from its file. */
+static void test_security_in_every_client(void **state)
+{
+	struct kafka_cfg cfg;
+	struct secrets sec;
+	struct kafka_credentials cred = { .user = "capture-p1" };
+
+	(void)state;
+	secrets_make(&sec, "s3cret pw");
+	cred.password_file = sec.password_file;
+	cfg_init(&cfg, 0);
+	cfg.security_protocol = KAFKA_SECURITY_SASL_SSL;
+	cfg.sasl_mechanism = KAFKA_SASL_SCRAM_SHA_512;
+	cfg.ssl_ca_file = "/etc/cdc-agent/kafka-ca.pem";
+	cfg.ssl_cert_file = "/etc/cdc-agent/client.pem";
+	cfg.ssl_key_file = "/etc/cdc-agent/client.key";
+	for (int r = PRODUCER; r <= PROBE; r++) {
+		rd_kafka_conf_t *conf = build_as((enum role)r, &cfg, &cred, role_names[r]);
+
+		assert_setting(conf, "security.protocol", "sasl_ssl");
+		assert_setting(conf, "ssl.endpoint.identification.algorithm", "https");
+		assert_setting(conf, "ssl.ca.location", "/etc/cdc-agent/kafka-ca.pem");
+		assert_setting(conf, "ssl.certificate.location", "/etc/cdc-agent/client.pem");
+		assert_setting(conf, "ssl.key.location", "/etc/cdc-agent/client.key");
+		assert_setting(conf, "sasl.mechanism", "SCRAM-SHA-512");
+		assert_setting(conf, "sasl.username", "capture-p1");
+		assert_setting(conf, "sasl.password", "s3cret pw");
+		rd_kafka_conf_destroy(conf);
+	}
+	/* scram-sha-256 over plaintext: no TLS settings */
+	cfg.security_protocol = KAFKA_SECURITY_SASL_PLAINTEXT;
+	cfg.sasl_mechanism = KAFKA_SASL_SCRAM_SHA_256;
+	cfg.ssl_ca_file = cfg.ssl_cert_file = cfg.ssl_key_file = NULL;
+	for (int r = PRODUCER; r <= PROBE; r++) {
+		rd_kafka_conf_t *conf = build_as((enum role)r, &cfg, &cred, role_names[r]);
+
+		assert_setting(conf, "security.protocol", "sasl_plaintext");
+		assert_setting(conf, "sasl.mechanism", "SCRAM-SHA-256");
+		assert_unset(conf, "ssl.ca.location");
+		rd_kafka_conf_destroy(conf);
+	}
+	secrets_remove(&sec);
+	strlist_fini(&cfg.bootstrap_servers);
+}
+
+/* ssl without SASL: TLS settings, hostname verification, no SASL user. */
+static void test_ssl_without_sasl(void **state)
+{
+	struct kafka_cfg cfg;
+
+	(void)state;
+	cfg_init(&cfg, 0);
+	cfg.security_protocol = KAFKA_SECURITY_SSL;
+	cfg.ssl_ca_file = "/etc/cdc-agent/kafka-ca.pem";
+	for (int r = PRODUCER; r <= PROBE; r++) {
+		rd_kafka_conf_t *conf = build((enum role)r, &cfg, role_names[r]);
+
+		assert_setting(conf, "security.protocol", "ssl");
+		assert_setting(conf, "ssl.endpoint.identification.algorithm", "https");
+		assert_setting(conf, "ssl.ca.location", "/etc/cdc-agent/kafka-ca.pem");
+		assert_unset(conf, "sasl.username");
+		rd_kafka_conf_destroy(conf);
+	}
+	strlist_fini(&cfg.bootstrap_servers);
+}
+
+/* SASL without credentials, or with a password file gone: refused, the log
+ * saying why, and never the password. */
+static void test_sasl_refusals(void **state)
+{
+	struct kafka_cfg cfg;
+	struct secrets sec;
+	struct kafka_credentials cred = { .user = "apply-p1" };
+	rd_kafka_conf_t *conf;
+	char *err;
+
+	(void)state;
+	secrets_make(&sec, "hunter2");
+	cfg_init(&cfg, 0);
+	cfg.security_protocol = KAFKA_SECURITY_SASL_SSL;
+	for (int r = PRODUCER; r <= PROBE; r++) {
+		capture_begin();
+		assert_false(try_build((enum role)r, &cfg, NULL, role_names[r], &conf));
+		err = capture_end();
+		assert_null(conf);
+		if (!strstr(err, "security_protocol sasl_ssl needs a user and a password_file"))
+			fail_msg("log \"%s\" lacks the missing credentials", err);
+		free(err);
+	}
+	cred.password_file = sec.password_file;
+	conf = build_as(CONSUMER, &cfg, &cred, "apply p1");
+	rd_kafka_conf_destroy(conf);
+	secrets_remove(&sec);
+	capture_begin();
+	assert_false(try_build(CONSUMER, &cfg, &cred, "apply p1", &conf));
+	err = capture_end();
+	assert_null(conf);
+	if (!strstr(err, sec.password_file) || strstr(err, "hunter2"))
+		fail_msg("log \"%s\" should name %s, without the password", err,
+			 sec.password_file);
 	free(err);
 	strlist_fini(&cfg.bootstrap_servers);
 }
@@ -246,6 +403,9 @@ int main(void)
 		cmocka_unit_test(test_probe_settings),
 		cmocka_unit_test(test_sizes_follow_max_message_bytes),
 		cmocka_unit_test(test_refused_setting_named),
+		cmocka_unit_test(test_security_in_every_client),
+		cmocka_unit_test(test_ssl_without_sasl),
+		cmocka_unit_test(test_sasl_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

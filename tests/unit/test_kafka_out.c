@@ -130,7 +130,7 @@ static void test_new_needs_brokers(void **state)
 	struct acks acks = { 0 };
 
 	(void)state;
-	assert_false(kafka_out_new(&cfg, "unit", count_ack, &acks, &ko));
+	assert_false(kafka_out_new(&cfg, NULL, "unit", count_ack, &acks, &ko));
 	assert_null(ko);
 }
 
@@ -147,7 +147,7 @@ static void test_unacked_messages_reported_at_free(void **state)
 	(void)state;
 	strlist_add(&cfg.bootstrap_servers, "127.0.0.1:1");
 	cfg.max_message_bytes = 1 << 20; /* [kafka] max_message_bytes = 1MB */
-	assert_true(kafka_out_new(&cfg, "unit", count_ack, &acks, &ko));
+	assert_true(kafka_out_new(&cfg, NULL, "unit", count_ack, &acks, &ko));
 	assert_null(kafka_out_too_large(ko));
 	assert_true(kafka_out_produce(ko, "t", "k1", 2, "v1", 2, (void *)(uintptr_t)0));
 	assert_true(kafka_out_produce(ko, "t", "k1", 2, NULL, 0, (void *)(uintptr_t)1));
@@ -197,7 +197,7 @@ static void test_large_record_queued(void **state)
 
 	(void)state;
 	strlist_add(&cfg.bootstrap_servers, "127.0.0.1:1");
-	assert_true(kafka_out_new(&cfg, "unit", count_ack, &acks, &ko));
+	assert_true(kafka_out_new(&cfg, NULL, "unit", count_ack, &acks, &ko));
 	assert_true(kafka_out_produce(ko, "t", "k1", 2, "v1", 2, (void *)(uintptr_t)0));
 	stop = 1;
 	kafka_out_stop_on(&stop);
@@ -208,7 +208,7 @@ static void test_large_record_queued(void **state)
 	kafka_out_free(ko);
 	assert_int_equal(acks.failed, 1);
 	/* alone in the queue: taken */
-	assert_true(kafka_out_new(&cfg, "unit", count_ack, &acks, &ko));
+	assert_true(kafka_out_new(&cfg, NULL, "unit", count_ack, &acks, &ko));
 	assert_true(kafka_out_produce(ko, "t", "k2", 2, big, len, (void *)(uintptr_t)1));
 	assert_int_equal(kafka_out_outstanding(ko), 1);
 	kafka_out_free(ko);
