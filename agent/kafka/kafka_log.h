@@ -6,10 +6,19 @@
 #ifndef CDC_KAFKA_LOG_H
 #define CDC_KAFKA_LOG_H
 
+#include "base/common.h"
+
 #include <librdkafka/rdkafka.h>
+#include <stddef.h>
 
 /* Sets conf's log callback; kafka_client.c does, for every client the
  * agent makes. */
 void kafka_log_attach(rd_kafka_conf_t *conf);
+
+/* The last broker connection failure any client of this process logged
+ * (librdkafka's "FAIL" lines, kept at debug level), copied into buf; false
+ * when none came.  For an error that would otherwise only say that no
+ * answer came. */
+bool kafka_log_last_failure(char *buf, size_t size);
 
 #endif

@@ -13,6 +13,7 @@
 #include "base/util.h"
 #include "config/kafka_limits.h"
 #include "kafka/kafka_client.h"
+#include "kafka/kafka_log.h"
 
 #include <librdkafka/rdkafka.h>
 #include <inttypes.h>
@@ -352,8 +353,15 @@ static bool create_topic(struct kafka_out *ko, const char *topic, int partitions
 		ok = create_result(ko, ev, topic, partitions, replication_factor, existed);
 		rd_kafka_event_destroy(ev);
 	} else {
-		log_error("kafka %s: cannot create topic %s: no answer within %d ms", ko->brokers,
-			  topic, timeout_ms);
+		char cause[512];
+
+		if (kafka_log_last_failure(cause, sizeof(cause)))
+			log_error("kafka %s: cannot create topic %s: no answer within %d ms; the "
+				  "brokers' last failure: %s",
+				  ko->brokers, topic, timeout_ms, cause);
+		else
+			log_error("kafka %s: cannot create topic %s: no answer within %d ms",
+				  ko->brokers, topic, timeout_ms);
 	}
 	rd_kafka_queue_destroy(q);
 	rd_kafka_AdminOptions_destroy(opts);

@@ -2,7 +2,12 @@
 # a bootstrapped topology, for the capture and pipeline tests.
 #   CAPTURE_AGENT_KEYS: more lines for [agent] (each ending in a newline);
 #   CAPTURE_KAFKA_KEYS: more lines for [kafka] (each ending in a newline);
-#   CAPTURE_KAFKA_PROPS: more key=value broker settings (words).
+#   CAPTURE_KAFKA_PROPS: more key=value broker settings (words);
+#   CAPTURE_BROKER_START: a function that starts the broker on $KP instead,
+#     given the ZooKeeper port, with $WORK made (79: a SASL_SSL broker);
+#   CAPTURE_KAFKA_HOST: the host of bootstrap_servers (127.0.0.1).
+#   @WORK@ in CAPTURE_AGENT_KEYS and CAPTURE_KAFKA_KEYS is $WORK, as in
+#   the sections on stdin.
 #   capture_env_up TABLES_SQL   -> $WORK, $T (topology), $KP (broker port)
 #       the sections after [agent] and [kafka] come on stdin, usually from
 #       tests/lib/topology.sh:  capture_env_up SQL < <(topology_both_formats T)
@@ -49,17 +54,21 @@ capture_env_up() { # SQL run in db1 before bootstrap; topology body from stdin
 	while [ "$KP" = "$zk" ]; do KP=$(free_port); done
 	zk_start "$WORK/kafka" "$zk" >/dev/null 2>&1 || return 1
 	# A short ZooKeeper session lets a broker killed with -9 register again soon.
-	# shellcheck disable=SC2086 # CAPTURE_KAFKA_PROPS: more key=value words
-	kafka_start_zk "$WORK/kafka" "$KP" "$zk" zookeeper.session.timeout.ms=6000 ${CAPTURE_KAFKA_PROPS:-} >/dev/null 2>&1 || return 1
+	if [ -n "${CAPTURE_BROKER_START:-}" ]; then
+		"$CAPTURE_BROKER_START" "$zk" || return 1
+	else
+		# shellcheck disable=SC2086 # CAPTURE_KAFKA_PROPS: more key=value words
+		kafka_start_zk "$WORK/kafka" "$KP" "$zk" zookeeper.session.timeout.ms=6000 ${CAPTURE_KAFKA_PROPS:-} >/dev/null 2>&1 || return 1
+	fi
 	pg_cluster_create src || return 1
 	pg_psql src postgres "CREATE DATABASE db1" >/dev/null
 	pg_psql src db1 "$1" >/dev/null || return 1
 	(umask 077 && echo 'cdc pw' >"$WORK/db1.pass" && echo 'db2 pw' >"$WORK/db2.pass")
 	T=$WORK/topo.ini
 	{
-		printf '[agent]\nstate_dir = %s/state\nmanage_units = false\n%s[kafka]\nbootstrap_servers = 127.0.0.1:%s\npartitions = %s\n%s' "$WORK" "${CAPTURE_AGENT_KEYS:-}" "$KP" "${CAPTURE_PARTITIONS:-3}" "${CAPTURE_KAFKA_KEYS:-}"
-		topology_fill src "$WORK"
-	} >"$T"
+		printf '[agent]\nstate_dir = %s/state\nmanage_units = false\n%s[kafka]\nbootstrap_servers = %s:%s\npartitions = %s\n%s' "$WORK" "${CAPTURE_AGENT_KEYS:-}" "${CAPTURE_KAFKA_HOST:-127.0.0.1}" "$KP" "${CAPTURE_PARTITIONS:-3}" "${CAPTURE_KAFKA_KEYS:-}"
+		cat
+	} | topology_fill src "$WORK" >"$T"
 	"$CDC_AGENT" -c "$T" bootstrap >/dev/null 2>&1
 	pg_cluster_restart src
 	"$CDC_AGENT" -c "$T" bootstrap >"$WORK/bootstrap.log" 2>&1

@@ -11,6 +11,9 @@
 #   kafka_start_zk DIR PORT ZKPORT [key=value...]
 #   kafka_start_kraft DIR PORT CONTROLLERPORT [key=value...]
 #   kafka_stop DIR                              free_port
+#   kafka_tls_make DIR [SAN...]                 a CA and certificates (below)
+#   kafka_start_zk_secured DIR PORT IPORT ZKPORT TLSDIR [key=value...]
+#   kafka_scram_user DIR IPORT USER PASSWORD_FILE
 #
 # Extra key=value arguments are appended to the generated properties file (last
 # one wins in java.util.Properties, so they override our defaults).
@@ -279,3 +282,79 @@ kafka_start_kraft() { # DIR PORT CONTROLLERPORT [key=value...]
 }
 
 kafka_stop() { _kl_stop_pidfile "$1/kafka.pid" kafka; }
+
+# ---- a broker that takes only SASL_SSL from clients -----------------------
+
+# One certificate signed by the CA of DIR (ca.pem, ca.key): DIR/NAME.pem and
+# DIR/NAME.key (PKCS#8, mode 0600), subject CN, and the subjectAltName SAN
+# ("" for none).
+_kl_tls_cert() { # dir name cn san
+    local dir=$1 ext=$1/$2.ext
+    : >"$ext"
+    [[ -n $4 ]] && echo "subjectAltName=$4" >"$ext"
+    (umask 077 && openssl req -newkey rsa:2048 -nodes -keyout "$dir/$2.key"         -out "$dir/$2.csr" -subj "/CN=$3" 2>/dev/null) &&
+    openssl x509 -req -in "$dir/$2.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key"         -CAcreateserial -days 2 -out "$dir/$2.pem" -extfile "$ext" 2>/dev/null
+}
+
+# A test CA and what it signs, in DIR (made if need be):
+#   ca.pem / ca.key        the CA
+#   broker.pem / .key      the broker's, subjectAltName DNS:SAN... (default
+#                          localhost only, so 127.0.0.1 is a name mismatch)
+#   broker-keystore.pem    key and chain, as the broker's PEM keystore
+#   client.pem / .key      a client's (CN=cdc-agent), for mutual TLS
+#   other-ca.pem           a second CA that signed none of them
+kafka_tls_make() { # DIR [SAN...]
+    local dir=$1 san="" n; shift
+    for n in "${@:-localhost}"; do san+="${san:+,}DNS:$n"; done
+    mkdir -p "$dir" || return 1
+    (umask 077 && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=cdc-test-ca"         -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null &&
+     openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=cdc-test-ca"         -keyout "$dir/other-ca.key" -out "$dir/other-ca.pem" 2>/dev/null) &&
+    _kl_tls_cert "$dir" broker localhost "$san" &&
+    _kl_tls_cert "$dir" client cdc-agent "" &&
+    (umask 077 && cat "$dir/broker.key" "$dir/broker.pem" "$dir/ca.pem" >"$dir/broker-keystore.pem") &&
+    chmod 644 "$dir/ca.pem" "$dir/other-ca.pem" "$dir/client.pem" ||
+        { _kl_log "ERROR: openssl could not make the test certificates in $dir"; return 1; }
+}
+
+# A ZooKeeper-mode broker whose clients' listener, SECURE on localhost:PORT
+# (bound to 127.0.0.1), takes only SASL_SSL with SCRAM-SHA-512 and a client
+# certificate signed by TLSDIR's CA (kafka_tls_make); the brokers and the
+# test's tools use INTERNAL, PLAINTEXT on 127.0.0.1:IPORT.  Users:
+# kafka_scram_user.
+kafka_start_zk_secured() { # DIR PORT IPORT ZKPORT TLSDIR [key=value...]
+    local dir port=$2 iport=$3 zkport=$4 tls
+    dir=$(cd "$1" && pwd) || return 1
+    tls=$(cd "$5" && pwd) || return 1
+    shift 5
+    _kl_kafka_precheck "$dir" "$port" "$iport" || return 1
+    {
+        echo "broker.id=0"
+        echo "zookeeper.connect=127.0.0.1:$zkport"
+        echo "zookeeper.connection.timeout.ms=18000"
+        _kl_common_props "$dir" "$iport"
+        echo "listeners=INTERNAL://127.0.0.1:$iport,SECURE://127.0.0.1:$port"
+        echo "advertised.listeners=INTERNAL://127.0.0.1:$iport,SECURE://localhost:$port"
+        echo "listener.security.protocol.map=INTERNAL:PLAINTEXT,SECURE:SASL_SSL"
+        echo "inter.broker.listener.name=INTERNAL"
+        echo "sasl.enabled.mechanisms=SCRAM-SHA-512"
+        echo "listener.name.secure.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        echo "listener.name.secure.ssl.keystore.type=PEM"
+        echo "listener.name.secure.ssl.keystore.location=$tls/broker-keystore.pem"
+        echo "listener.name.secure.ssl.truststore.type=PEM"
+        echo "listener.name.secure.ssl.truststore.location=$tls/ca.pem"
+        echo "listener.name.secure.ssl.client.auth=required"
+        printf '%s\n' "$@"
+    } >"$dir/server.properties"
+    # Ready when INTERNAL answers (kcat here speaks plaintext only).
+    _kl_kafka_run "$dir" "$iport" zookeeper
+}
+
+# A SCRAM-SHA-512 user with the first line of PASSWORD_FILE as password, set
+# through the INTERNAL listener of a kafka_start_zk_secured broker.
+kafka_scram_user() { # DIR IPORT USER PASSWORD_FILE
+    local home opts_a pw; home=$(_kl_home "$1")
+    pw=$(head -n 1 "$4") || return 1
+    read -r -a opts_a <<<"$ZK_HEAP_OPTS $ZK_JVM_OPTS"
+    java "${opts_a[@]}" -Dlog4j.configuration="file:$home/config/log4j.properties"         -cp "$home/libs/*" kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$2"         --alter --entity-type users --entity-name "$3"         --add-config "SCRAM-SHA-512=[iterations=4096,password=$pw]" >>"$1/scram.log" 2>&1 ||
+        _kl_fail "SCRAM user $3 not created" "$1/scram.log"
+}

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Capture and apply through a Kafka that takes only SASL_SSL (issue #16,
+# point 1): the clients' listener wants TLS with a client certificate
+# (mutual TLS) and SCRAM-SHA-512; the broker's certificate names localhost
+# only; capture and apply of pipeline p1 are users of their own, each with
+# a password file.  Source and target are clusters of their own.
+#   - the snapshot and a load reach the target (row digest equal), and no
+#     password is in a log;
+#   - refused, each with an error naming the cause: a client without
+#     credentials (security_protocol plaintext), a wrong password, a CA
+#     that did not sign the broker's certificate, and the broker reached by
+#     an address its certificate does not name (127.0.0.1);
+#   - after the refusals, the pipeline goes on: nothing lost.
+. "$(dirname "$0")/../lib/harness.sh"
+. "$REPO_ROOT/tests/lib/capture_env.sh"
+trap capture_env_down EXIT
+CAPTURE_PARTITIONS=2
+
+# capture_env_up's broker: SASL_SSL on localhost:$KP, PLAINTEXT on
+# 127.0.0.1:$IKP for the broker itself and the test's tools; users
+# capture-p1 and apply-p1.
+secured_broker() { # ZKPORT
+	IKP=$(free_port)
+	while [ "$IKP" = "$KP" ] || [ "$IKP" = "$1" ]; do IKP=$(free_port); done
+	kafka_tls_make "$WORK/tls" localhost &&
+		kafka_start_zk_secured "$WORK/kafka" "$KP" "$IKP" "$1" "$WORK/tls" \
+			zookeeper.session.timeout.ms=6000 >/dev/null 2>&1 || return 1
+	(umask 077 && echo 'capture s3cret' >"$WORK/capture-kafka.pass" &&
+		echo 'apply s3cret' >"$WORK/apply-kafka.pass" &&
+		echo 'not the password' >"$WORK/wrong-kafka.pass")
+	kafka_scram_user "$WORK/kafka" "$IKP" capture-p1 "$WORK/capture-kafka.pass" &&
+		kafka_scram_user "$WORK/kafka" "$IKP" apply-p1 "$WORK/apply-kafka.pass"
+}
+CAPTURE_BROKER_START=secured_broker
+CAPTURE_KAFKA_HOST=localhost
+CAPTURE_KAFKA_KEYS='security_protocol = sasl_ssl
+sasl_mechanism = scram-sha-512
+ssl_ca_file = @WORK@/tls/ca.pem
+ssl_cert_file = @WORK@/tls/client.pem
+ssl_key_file = @WORK@/tls/client.key
+'
+
+pg_cluster_create tgt || { _fail "target cluster comes up"; finish; exit; }
+capture_env_up "
+CREATE TABLE t (id int PRIMARY KEY, v text);
+INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 300) g;
+" < <(
+	topology_source db1 my_publication my_slot db1server public.t
+	topology_target db2 PORT="$PG_PORT_tgt" SOCK="$PG_SOCK_tgt"
+	topology_pipeline p1 db1 db2 \
+		"capture_kafka_user = capture-p1" \
+		"capture_kafka_password_file = @WORK@/capture-kafka.pass" \
+		"apply_kafka_user = apply-p1" \
+		"apply_kafka_password_file = @WORK@/apply-kafka.pass"
+) || { _fail "environment comes up"; [ -n "${WORK:-}" ] && tail -n 20 "$WORK/bootstrap.log" "$WORK/kafka/kafka.log" 2>/dev/null | sed 's/^/    # /'; finish; exit; }
+
+converged() { wait_converged "$1" t tgt:db2; } # SECONDS
+
+capture_start p1
+apply_start p1
+check "snapshot through SASL_SSL: t equal in the target" converged 90
+pg_psql src db1 "
+INSERT INTO t SELECT g, 'new ' || g FROM generate_series(301, 500) g;
+UPDATE t SET v = v || ' (updated)' WHERE id % 7 = 0;
+DELETE FROM t WHERE id % 11 = 0;
+" >/dev/null
+check "changes through SASL_SSL: t equal in the target" converged 60
+# status probes the brokers as the first pipeline's capture user.
+check_eq "status reaches the SASL_SSL broker (healthy, no error)" "True None" \
+	"$("$CDC_AGENT" -c "$T" status --json 2>/dev/null | python3 -c 'import json, sys
+c = [c for c in json.load(sys.stdin)["components"] if c["name"] == "kafka"][0]
+print(c["healthy"], c["error"])')"
+pipeline_stop p1
+check_not_contains "no password in capture's or apply's log" "s3cret" \
+	"$(cat "$WORK/capture-p1.log" "$WORK/apply-p1.log" "$WORK/bootstrap.log")"
+check_eq "the agent's command lines hold no password" "" \
+	"$(grep -l 's3[c]ret' /proc/[0-9]*/cmdline 2>/dev/null)"
+
+# A variant of the topology: every line matching SED's address changed.
+variant() { # NAME SED-SCRIPT
+	sed "$2" "$T" >"$WORK/$1.ini"
+}
+
+# Runs ROLE (capture or apply) of p1 with topology FILE until its log holds
+# TEXT or SECONDS pass, then stops it; prints the log's error lines.
+refused() { # ROLE FILE SECONDS TEXT
+	local log=$WORK/refused-$1-$(basename "$2" .ini).log pid i
+	"$CDC_AGENT" -c "$2" "$1" p1 >"$log" 2>&1 &
+	pid=$!
+	for ((i = 0; i < $3 * 10; i++)); do
+		grep -qF -- "$4" "$log" && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	grep -iE "error|fail|refus" "$log" | head -n 5
+}
+
+variant no-credentials 's/^security_protocol = .*/security_protocol = plaintext/; /^ssl_\|^sasl_\|_kafka_/d'
+check_contains "a client without credentials (plaintext) is refused, naming the protocol" \
+	"incorrect security.protocol configuration" \
+	"$(refused capture "$WORK/no-credentials.ini" 45 "security.protocol")"
+
+variant wrong-password "s|^apply_kafka_password_file = .*|apply_kafka_password_file = $WORK/wrong-kafka.pass|"
+check_contains "a wrong password is refused by SASL" \
+	"Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512" \
+	"$(refused apply "$WORK/wrong-password.ini" 30 "invalid credentials")"
+
+variant other-ca "s|^ssl_ca_file = .*|ssl_ca_file = $WORK/tls/other-ca.pem|"
+# The broker sends its CA with its certificate: OpenSSL finds a
+# self-signed one that ssl_ca_file does not hold.
+check_contains "a broker certificate from an untrusted CA is refused, saying so" \
+	"self-signed certificate in certificate chain (is [kafka] ssl_ca_file the CA that signed the brokers' certificates?)" \
+	"$(refused capture "$WORK/other-ca.ini" 30 "ssl_ca_file the CA")"
+
+variant by-address "s|^bootstrap_servers = localhost:|bootstrap_servers = 127.0.0.1:|"
+check_contains "a broker reached by a name its certificate lacks is refused, saying so" \
+	"certificate of the broker (depth 0): IP address mismatch (bootstrap_servers must name the broker as its certificate does)" \
+	"$(refused capture "$WORK/by-address.ini" 30 "address mismatch")"
+
+# The refused clients changed nothing: the pipeline goes on.
+pg_psql src db1 "INSERT INTO t SELECT g, 'after ' || g FROM generate_series(501, 600) g" >/dev/null
+capture_start p1
+apply_start p1
+check "after the refusals: t equal in the target" converged 90
+pipeline_stop p1
+
+finish
