@@ -1054,13 +1054,15 @@ static void check_kafka_credentials(struct parse_state *ps, const struct kafka_c
 				    p->name, cred->user ? user_key : file_key, protocol);
 		return;
 	}
-	if (!cred->user)
+	/* A value written but refused was reported as such already. */
+	if (!cred->user && topology_key_line(&p->origin, "pipeline", user_key) == p->origin.line)
 		parse_error(ps, p->origin.line,
-			    "pipeline %s lacks %s: [kafka] security_protocol %s needs who %s is to the brokers",
+			    "pipeline %s lacks %s: with [kafka] security_protocol %s, %s logs in to the brokers as a user of its own",
 			    p->name, user_key, protocol, role);
-	if (!cred->password_file)
+	if (!cred->password_file &&
+	    topology_key_line(&p->origin, "pipeline", file_key) == p->origin.line)
 		parse_error(ps, p->origin.line,
-			    "pipeline %s lacks %s: [kafka] security_protocol %s needs %s's password",
+			    "pipeline %s lacks %s: with [kafka] security_protocol %s, %s needs its user's password",
 			    p->name, file_key, protocol, role);
 }
 
@@ -1080,7 +1082,8 @@ static void check_kafka_security(struct parse_state *ps, struct topology *topo)
 		parse_error(ps, topology_key_line(&k->origin, "kafka", "ssl_key_file"),
 			    "ssl_key_file needs security_protocol ssl or sasl_ssl (it is %s)",
 			    kafka_security_names[k->security_protocol]);
-	if (!k->ssl_cert_file != !k->ssl_key_file)
+	if (!k->ssl_cert_file != !k->ssl_key_file && kafka_key_set(k, "ssl_cert_file") !=
+							    kafka_key_set(k, "ssl_key_file"))
 		parse_error(ps,
 			    topology_key_line(&k->origin, "kafka",
 					      k->ssl_cert_file ? "ssl_cert_file" : "ssl_key_file"),
