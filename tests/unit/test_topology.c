@@ -703,6 +703,145 @@ static void test_tls_keys(void **state)
 	expect_source_error("sslmode = verify_full\n", "'verify_full' is not one of: prefer, disable, allow, require, verify-ca, verify-full");
 }
 
+/* The seed with more [kafka] lines first and more [pipeline p] lines last;
+ * %s in them stays for load_text (the work directory: at most two). */
+static char *seed_secured(const char *kafka_lines, const char *pipeline_lines)
+{
+	return xasprintf("[kafka]\n%s%s%s", kafka_lines, seed + strlen("[kafka]\n"),
+			 pipeline_lines);
+}
+
+/* Loads text, expecting it refused with want among the errors. */
+static void expect_error(const char *text, const char *want)
+{
+	struct topology *topo;
+	char *err;
+	bool ok;
+
+	capture_begin();
+	topo = load_text(text, &ok);
+	err = capture_end();
+	assert_false(ok);
+	assert_null(topo);
+	if (!strstr(err, want))
+		fail_msg("errors \"%s\" lack \"%s\"", err, want);
+	free(err);
+}
+
+/* [kafka] security_protocol and the rest, and each pipeline's credentials:
+ * defaults, values, the name tables, whose credentials a probe uses. */
+static void test_kafka_security_keys(void **state)
+{
+	char *text;
+	struct topology *topo;
+	struct strbuf sb;
+	bool ok;
+
+	(void)state;
+	assert_string_equal(kafka_security_names[KAFKA_SECURITY_PLAINTEXT], "plaintext");
+	assert_string_equal(kafka_security_names[KAFKA_SECURITY_SSL], "ssl");
+	assert_string_equal(kafka_security_names[KAFKA_SECURITY_SASL_PLAINTEXT], "sasl_plaintext");
+	assert_string_equal(kafka_security_names[KAFKA_SECURITY_SASL_SSL], "sasl_ssl");
+	assert_string_equal(kafka_sasl_mechanism_names[KAFKA_SASL_SCRAM_SHA_512], "scram-sha-512");
+	assert_string_equal(kafka_sasl_mechanism_names[KAFKA_SASL_SCRAM_SHA_256], "scram-sha-256");
+	assert_string_equal(kafka_sasl_mechanism_names[KAFKA_SASL_PLAIN], "plain");
+	assert_string_equal(kafka_sasl_mechanism_rdkafka_names[KAFKA_SASL_SCRAM_SHA_256],
+			    "SCRAM-SHA-256");
+	assert_false(kafka_security_tls(KAFKA_SECURITY_SASL_PLAINTEXT));
+	assert_true(kafka_security_sasl(KAFKA_SECURITY_SASL_PLAINTEXT));
+
+	/* defaults: plaintext, nobody */
+	topo = load_text(seed, &ok);
+	assert_true(ok);
+	assert_int_equal(topo->kafka.security_protocol, KAFKA_SECURITY_PLAINTEXT);
+	assert_int_equal(topo->kafka.sasl_mechanism, KAFKA_SASL_SCRAM_SHA_512);
+	assert_null(topo->kafka.ssl_ca_file);
+	assert_null(topo->pipelines[0].capture_kafka.user);
+	assert_null(topo->pipelines[0].apply_kafka.password_file);
+	topology_free(topo);
+
+	/* sasl_ssl with mutual TLS; files: the test's password files (0600).
+	 * The seed's two %s stay for load_text. */
+	text = xasprintf("[kafka]\nsecurity_protocol = sasl_ssl\nsasl_mechanism = scram-sha-256\n"
+			 "ssl_ca_file = %s/db1.pass\nssl_cert_file = %s/db1.pass\n"
+			 "ssl_key_file = %s/db2.pass\n%s"
+			 "capture_kafka_user = capture-p\n"
+			 "capture_kafka_password_file = %s/db1.pass\n"
+			 "apply_kafka_user = apply-p\n"
+			 "apply_kafka_password_file = %s/db2.pass\n",
+			 work_dir, work_dir, work_dir, seed + strlen("[kafka]\n"), work_dir, work_dir);
+	topo = load_text(text, &ok);
+	assert_true(ok);
+	assert_int_equal(topo->kafka.security_protocol, KAFKA_SECURITY_SASL_SSL);
+	assert_int_equal(topo->kafka.sasl_mechanism, KAFKA_SASL_SCRAM_SHA_256);
+	assert_non_null(strstr(topo->kafka.ssl_ca_file, "/db1.pass"));
+	assert_non_null(strstr(topo->kafka.ssl_cert_file, "/db1.pass"));
+	assert_non_null(strstr(topo->kafka.ssl_key_file, "/db2.pass"));
+	assert_string_equal(topo->pipelines[0].capture_kafka.user, "capture-p");
+	assert_non_null(strstr(topo->pipelines[0].capture_kafka.password_file, "/db1.pass"));
+	assert_string_equal(topo->pipelines[0].apply_kafka.user, "apply-p");
+	assert_non_null(strstr(topo->pipelines[0].apply_kafka.password_file, "/db2.pass"));
+	/* a probe: apply's credentials for a pipeline, else capture's */
+	assert_ptr_equal(topology_probe_credentials(topo, &topo->pipelines[0]),
+			 &topo->pipelines[0].apply_kafka);
+	assert_ptr_equal(topology_probe_credentials(topo, NULL), &topo->pipelines[0].capture_kafka);
+	/* in the digests' text (paths, never a password) */
+	strbuf_init(&sb);
+	topology_section_text("kafka", NULL, &topo->kafka, &sb);
+	assert_non_null(strstr(sb.data, "\nsecurity_protocol=sasl_ssl\n"));
+	assert_non_null(strstr(sb.data, "\nsasl_mechanism=scram-sha-256\n"));
+	sb.len = 0;
+	topology_section_text("pipeline", "p", &topo->pipelines[0], &sb);
+	assert_non_null(strstr(sb.data, "\ncapture_kafka_user=capture-p\n"));
+	assert_null(strstr(sb.data, "secret"));
+	strbuf_fini(&sb);
+	topology_free(topo);
+	free(text);
+}
+
+/* What check_kafka_security refuses, each with its reason. */
+static void test_kafka_security_refusals(void **state)
+{
+	struct {
+		const char *kafka, *pipeline, *want;
+	} cases[] = {
+		{ "security_protocol = sasl_ssl\n", "",
+		  "pipeline p lacks capture_kafka_user: with [kafka] security_protocol sasl_ssl" },
+		{ "security_protocol = sasl_plaintext\n",
+		  "capture_kafka_user = c\ncapture_kafka_password_file = %s/db1.pass\n"
+		  "apply_kafka_user = a\n",
+		  "pipeline p lacks apply_kafka_password_file" },
+		{ "sasl_mechanism = plain\n", "",
+		  "sasl_mechanism needs security_protocol sasl_plaintext or sasl_ssl (it is plaintext)" },
+		{ "security_protocol = ssl\n", "apply_kafka_user = a\n",
+		  "pipeline p: apply_kafka_user needs a sasl_* security_protocol in [kafka] (it is ssl)" },
+		{ "ssl_ca_file = /etc/ssl/certs/none.pem\n", "",
+		  "ssl_ca_file needs security_protocol ssl or sasl_ssl (it is plaintext)" },
+		{ "security_protocol = ssl\nssl_ca_file = /nonexistent/ca.pem\n", "",
+		  "ssl_ca_file: cannot read /nonexistent/ca.pem: No such file or directory" },
+		{ "security_protocol = ssl\nssl_key_file = %s/db1.pass\n", "",
+		  "ssl_key_file without ssl_cert_file" },
+		{ "security_protocol = tls\n", "",
+		  "security_protocol: 'tls' is not one of: plaintext, ssl, sasl_plaintext, sasl_ssl" },
+		{ "security_protocol = sasl_ssl\nsasl_mechanism = gssapi\n", "",
+		  "sasl_mechanism: 'gssapi' is not one of: scram-sha-512, scram-sha-256, plain" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		/* the case's %s (at most one) is the work directory; the seed's
+		 * two come after it, also the work directory */
+		char *kafka = xasprintf(cases[i].kafka, work_dir);
+		char *pipeline = xasprintf(cases[i].pipeline, work_dir);
+		char *text = seed_secured(kafka, pipeline);
+
+		expect_error(text, cases[i].want);
+		free(text);
+		free(pipeline);
+		free(kafka);
+	}
+}
+
 static int setup(void **state)
 {
 	char *p;
@@ -759,6 +898,8 @@ int main(void)
 		cmocka_unit_test(test_patterns_and_exclusions),
 		cmocka_unit_test(test_table_refusals),
 		cmocka_unit_test(test_tls_keys),
+		cmocka_unit_test(test_kafka_security_keys),
+		cmocka_unit_test(test_kafka_security_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
