@@ -300,7 +300,9 @@ static void writable_add(struct strlist *list, const char *path)
  * paths the agent writes, from the topology.  /etc for useradd (passwd,
  * shadow, group and their lock and backup files) and Debian's pg_hba.conf
  * under /etc/postgresql; units, configuration, state, password files and
- * TLS keys (chowned to cdc-agent); with [kafka] dist, the download cache, the parent
+ * TLS keys (chowned to cdc-agent; the Kafka clients' too: the pipelines'
+ * Kafka password files, [kafka] ssl_key_file); with [kafka] dist, the
+ * download cache, the parent
  * of install_dir (each version unpacked beside the link) and the data
  * directories.  '-': a path missing when the service starts is skipped, and
  * the agent then reports the write it cannot make.  A pg_hba.conf outside
@@ -325,6 +327,14 @@ static char *agent_writable_paths(const struct host_run *h) /* caller frees */
 		writable_add(&list, t->targets[i].pg.password_file);
 		if (t->targets[i].pg.sslkey)
 			writable_add(&list, t->targets[i].pg.sslkey);
+	}
+	if (t->kafka.ssl_key_file)
+		writable_add(&list, t->kafka.ssl_key_file);
+	for (size_t i = 0; i < t->n_pipelines; i++) {
+		if (t->pipelines[i].capture_kafka.password_file)
+			writable_add(&list, t->pipelines[i].capture_kafka.password_file);
+		if (t->pipelines[i].apply_kafka.password_file)
+			writable_add(&list, t->pipelines[i].apply_kafka.password_file);
 	}
 	if (h->manage_kafka) {
 		const char *slash = strrchr(t->kafka.install_dir, '/');
@@ -773,6 +783,13 @@ bool host_converge(const struct topology *topo, struct supervisor *sup,
 	for (size_t i = 0; ok && i < topo->n_targets; i++)
 		ok = secret_owner_ensure(&h, topo->targets[i].pg.password_file, "password file") &&
 		     secret_owner_ensure(&h, topo->targets[i].pg.sslkey, "key file");
+	/* The Kafka clients' secrets: capture and apply read them as cdc-agent. */
+	ok = ok && secret_owner_ensure(&h, topo->kafka.ssl_key_file, "key file");
+	for (size_t i = 0; ok && i < topo->n_pipelines; i++)
+		ok = secret_owner_ensure(&h, topo->pipelines[i].capture_kafka.password_file,
+					 "password file") &&
+		     secret_owner_ensure(&h, topo->pipelines[i].apply_kafka.password_file,
+					 "password file");
 	ok = ok && vars_build(&h);
 	if (ok && h.manage_kafka)
 		ok = configs_render(&h);
