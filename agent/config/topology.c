@@ -1072,6 +1072,12 @@ static void check_kafka_security(struct parse_state *ps, struct topology *topo)
 {
 	const struct kafka_cfg *k = &topo->kafka;
 
+	/* The broker bootstrap installs (templates/) has a PLAINTEXT
+	 * listener only: its own clients could not reach it otherwise. */
+	if (k->dist && k->security_protocol != KAFKA_SECURITY_PLAINTEXT)
+		parse_error(ps, topology_key_line(&k->origin, "kafka", "security_protocol"),
+			    "security_protocol %s: the broker [kafka] dist installs listens in plaintext only; secure a cluster you run yourself (dist unset)",
+			    kafka_security_names[k->security_protocol]);
 	if (kafka_key_set(k, "sasl_mechanism") && !kafka_security_sasl(k->security_protocol))
 		parse_error(ps, topology_key_line(&k->origin, "kafka", "sasl_mechanism"),
 			    "sasl_mechanism needs security_protocol sasl_plaintext or sasl_ssl (it is %s)",
