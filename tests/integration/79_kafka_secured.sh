@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# runs-under-sanitizer
 # Capture and apply through a Kafka that takes only SASL_SSL (issue #16,
 # point 1): the clients' listener wants TLS with a client certificate
 # (mutual TLS) and SCRAM-SHA-512; the broker's certificate names localhost
