@@ -270,11 +270,16 @@ bool kafka_client_probe_conf_new(const struct kafka_cfg *cfg,
 				 rd_kafka_conf_t **out)
 {
 	static const char *const settings[][2] = {
-		/* A probe's failure is its result (the caller says why), not a
-		 * log line: a broker that is down is what a probe finds out. */
-		{ "log_level", "0" },
+		/* Up to librdkafka's informational lines, which name why a
+		 * connection failed (kafka_log_attach_quiet keeps that). */
+		{ "log_level", "6" },
 	};
 
 	*out = conf_build(cfg, cred, "probe", client_id, settings, ARRAY_LEN(settings));
+	/* A probe's failure is its result (the caller says why, with
+	 * kafka_log_last_failure), not a log line: a broker that is down is
+	 * what a probe finds out. */
+	if (*out)
+		kafka_log_attach_quiet(*out);
 	return *out != NULL;
 }

@@ -10,28 +10,52 @@
 #include "kafka/kafka_log.h"
 
 #include "base/log.h"
+#include "base/util.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
 
-/* The last connection failure of any client (librdkafka's threads log it):
- * what an error that could otherwise only say "no answer" names as the
- * cause, e.g. a client that speaks plaintext to a TLS listener. */
-static pthread_mutex_t last_failure_lock = PTHREAD_MUTEX_INITIALIZER;
-static char last_failure[512];
+/* The last connection failure of any client (librdkafka's threads log it)
+ * and the last certificate refused (tls_verify's reason, which the failure
+ * line itself only calls "certificate verify failed"): what an error that
+ * could otherwise only say "no answer" names as the cause. */
+struct failure {
+	char text[512];
+	double at; /* mono_seconds() when logged; 0: never */
+};
+
+static pthread_mutex_t failure_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct failure last_failure, last_certificate;
+
+/* Keeps buf when fac is a failure's; true for a connection failure ("FAIL",
+ * retried by librdkafka: debug detail, see above). */
+static bool remember(const char *fac, const char *buf)
+{
+	struct failure *f = strcmp(fac, "FAIL") == 0	    ? &last_failure
+			    : strcmp(fac, "SSLCERTVRFY") == 0 ? &last_certificate
+							      : NULL;
+
+	if (!f)
+		return false;
+	/* "[thrd:sasl_ssl://host:port/bootstrap]: " says the thread, and the
+	 * line goes on with the broker's name anyway. */
+	if (strncmp(buf, "[thrd:", 6) == 0 && strstr(buf, "]: "))
+		buf = strstr(buf, "]: ") + 3;
+	pthread_mutex_lock(&failure_lock);
+	snprintf(f->text, sizeof(f->text), "%s", buf);
+	f->at = mono_seconds();
+	pthread_mutex_unlock(&failure_lock);
+	return f == &last_failure;
+}
 
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	const char *client = rk ? rd_kafka_name(rk) : "kafka";
 
-	if (strcmp(fac, "FAIL") == 0) {
-		pthread_mutex_lock(&last_failure_lock);
-		snprintf(last_failure, sizeof(last_failure), "%s", buf);
-		pthread_mutex_unlock(&last_failure_lock);
+	if (remember(fac, buf))
 		log_debug("librdkafka %s: %s: %s", client, fac, buf);
-	}
 	else if (level <= LOG_ERR)
 		log_error("librdkafka %s: %s: %s", client, fac, buf);
 	else if (level == LOG_WARNING)
@@ -42,12 +66,38 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 		log_debug("librdkafka %s: %s: %s", client, fac, buf);
 }
 
-bool kafka_log_last_failure(char *buf, size_t size)
+/* A probe's lines: all at debug level (its failure is its result, which
+ * its caller reports), the failures kept all the same. */
+static void on_log_quiet(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-	pthread_mutex_lock(&last_failure_lock);
-	snprintf(buf, size, "%s", last_failure);
-	pthread_mutex_unlock(&last_failure_lock);
+	(void)level;
+	(void)remember(fac, buf);
+	log_debug("librdkafka %s: %s: %s", rk ? rd_kafka_name(rk) : "kafka", fac, buf);
+}
+
+bool kafka_log_last_failure(double since, char *buf, size_t size)
+{
+	bool failed, refused;
+
+	pthread_mutex_lock(&failure_lock);
+	failed = last_failure.at > 0 && last_failure.at >= since;
+	refused = last_certificate.at > 0 && last_certificate.at >= since;
+	/* librdkafka's own line for a refused certificate ("certificate verify
+	 * failed: ... verify that ssl.ca.location is correctly configured")
+	 * says less than tls_verify's reason (kafka_client.c). */
+	if (refused && (!failed || strstr(last_failure.text, "certificate verify failed")))
+		snprintf(buf, size, "%s", last_certificate.text);
+	else if (failed || refused)
+		snprintf(buf, size, "%s", failed ? last_failure.text : last_certificate.text);
+	else
+		snprintf(buf, size, "%s", "");
+	pthread_mutex_unlock(&failure_lock);
 	return buf[0] != '\0';
+}
+
+void kafka_log_attach_quiet(rd_kafka_conf_t *conf)
+{
+	rd_kafka_conf_set_log_cb(conf, on_log_quiet);
 }
 
 void kafka_log_attach(rd_kafka_conf_t *conf)

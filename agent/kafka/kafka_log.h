@@ -15,10 +15,15 @@
  * agent makes. */
 void kafka_log_attach(rd_kafka_conf_t *conf);
 
+/* A probe's callback instead (kafka_client.c's probe conf): every line at
+ * debug level, the failures kept for kafka_log_last_failure. */
+void kafka_log_attach_quiet(rd_kafka_conf_t *conf);
+
 /* The last broker connection failure any client of this process logged
- * (librdkafka's "FAIL" lines, kept at debug level), copied into buf; false
- * when none came.  For an error that would otherwise only say that no
- * answer came. */
-bool kafka_log_last_failure(char *buf, size_t size);
+ * (librdkafka's "FAIL" lines, kept at debug level) since the monotonic
+ * time since (mono_seconds(); 0: ever), with the reason of a refused
+ * certificate when that was the failure, copied into buf; false when none
+ * came.  For an error that would otherwise only say that no answer came. */
+bool kafka_log_last_failure(double since, char *buf, size_t size);
 
 #endif

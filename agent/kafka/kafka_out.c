@@ -318,6 +318,7 @@ static bool create_topic(struct kafka_out *ko, const char *topic, int partitions
 	rd_kafka_queue_t *q;
 	rd_kafka_event_t *ev;
 	char errstr[512], max_bytes[32];
+	double asked;
 	bool ok = false;
 
 	*existed = false;
@@ -347,6 +348,9 @@ static bool create_topic(struct kafka_out *ko, const char *topic, int partitions
 		return false;
 	}
 	q = rd_kafka_queue_new(ko->rk);
+	/* librdkafka says an identical failure again at most every 30 s:
+	 * one of that long before the request still is its cause. */
+	asked = mono_seconds() - 35;
 	rd_kafka_CreateTopics(ko->rk, &nt, 1, opts, q);
 	ev = admin_wait(ko, q, timeout_ms + 1000);
 	if (ev) {
@@ -355,7 +359,7 @@ static bool create_topic(struct kafka_out *ko, const char *topic, int partitions
 	} else {
 		char cause[512];
 
-		if (kafka_log_last_failure(cause, sizeof(cause)))
+		if (kafka_log_last_failure(asked, cause, sizeof(cause)))
 			log_error("kafka %s: cannot create topic %s: no answer within %d ms; the "
 				  "brokers' last failure: %s",
 				  ko->brokers, topic, timeout_ms, cause);

@@ -5,6 +5,7 @@
 
 #include "kafka/kafka_client.h"
 #include "kafka/kafka_in.h"
+#include "kafka/kafka_log.h"
 #include "pg/pgsql.h"
 
 #include <arpa/inet.h>
@@ -85,9 +86,21 @@ rd_kafka_t *health_kafka_client(const struct kafka_cfg *cfg, const struct kafka_
 	return rk;
 }
 
+/* Appends why the brokers refused a probe that started at since, when a
+ * connection failure said it (TLS, SASL, a plaintext client at a TLS
+ * listener): "no answer" alone does not tell an operator what to fix. */
+static void why_add_cause(struct strbuf *why, double since)
+{
+	char cause[512];
+
+	if (kafka_log_last_failure(since, cause, sizeof(cause)))
+		strbuf_addf(why, "; the brokers' last failure: %s", cause);
+}
+
 bool health_kafka(const struct kafka_cfg *cfg, const struct kafka_credentials *cred, int brokers,
 		  struct strbuf *why)
 {
+	double since = mono_seconds();
 	rd_kafka_t *rk = health_kafka_client(cfg, cred, why);
 	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_resp_err_t err;
@@ -96,10 +109,11 @@ bool health_kafka(const struct kafka_cfg *cfg, const struct kafka_credentials *c
 	if (!rk)
 		return false;
 	err = rd_kafka_metadata(rk, 0, NULL, &md, PROBE_TIMEOUT_MS);
-	if (err)
+	if (err) {
 		strbuf_addf(why, "Kafka %s does not answer a metadata request: %s",
 			    cfg->bootstrap_servers.items[0], rd_kafka_err2str(err));
-	else if (md->broker_cnt < brokers)
+		why_add_cause(why, since);
+	} else if (md->broker_cnt < brokers)
 		strbuf_addf(why, "Kafka has %d broker(s), expected %d", md->broker_cnt, brokers);
 	else
 		ok = true;
@@ -135,6 +149,7 @@ bool health_capture(const struct source_cfg *src, struct strbuf *why)
 bool health_apply(const struct kafka_cfg *cfg, const struct kafka_credentials *cred,
 		  const char *pipeline, struct strbuf *why)
 {
+	double since = mono_seconds();
 	rd_kafka_t *rk = health_kafka_client(cfg, cred, why);
 	const struct rd_kafka_group_list *groups = NULL;
 	char *group = kafka_in_group(pipeline);
@@ -146,9 +161,10 @@ bool health_apply(const struct kafka_cfg *cfg, const struct kafka_credentials *c
 		return false;
 	}
 	err = rd_kafka_list_groups(rk, group, &groups, PROBE_TIMEOUT_MS);
-	if (err)
+	if (err) {
 		strbuf_addf(why, "cannot describe consumer group %s: %s", group, rd_kafka_err2str(err));
-	else if (groups->group_cnt < 1 || strcmp(groups->groups[0].state, "Stable") != 0 ||
+		why_add_cause(why, since);
+	} else if (groups->group_cnt < 1 || strcmp(groups->groups[0].state, "Stable") != 0 ||
 		 groups->groups[0].member_cnt < 1)
 		strbuf_addf(why, "consumer group %s has no stable member (apply not consuming)", group);
 	else

@@ -10,7 +10,8 @@
 #   - refused, each with an error naming the cause: a client without
 #     credentials (security_protocol plaintext), a wrong password, a CA
 #     that did not sign the broker's certificate, and the broker reached by
-#     an address its certificate does not name (127.0.0.1);
+#     an address its certificate does not name (127.0.0.1); status's probe
+#     names the cause too;
 #   - after the refusals, the pipeline goes on: nothing lost.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$REPO_ROOT/tests/lib/capture_env.sh"
@@ -86,6 +87,7 @@ variant() { # NAME SED-SCRIPT
 # TEXT or SECONDS pass, then stops it; prints the log's error lines.
 refused() { # ROLE FILE SECONDS TEXT
 	local log=$WORK/refused-$1-$(basename "$2" .ini).log pid i
+	: >"$log"
 	"$CDC_AGENT" -c "$2" "$1" p1 >"$log" 2>&1 &
 	pid=$!
 	for ((i = 0; i < $3 * 10; i++)); do
@@ -119,6 +121,20 @@ variant by-address "s|^bootstrap_servers = localhost:|bootstrap_servers = 127.0.
 check_contains "a broker reached by a name its certificate lacks is refused, saying so" \
 	"certificate of the broker (depth 0): IP address mismatch (bootstrap_servers must name the broker as its certificate does)" \
 	"$(refused capture "$WORK/by-address.ini" 30 "address mismatch")"
+
+# status's probe says why the brokers refused it (as the first pipeline's
+# capture user), not only that no answer came.
+status_kafka_error() { # TOPOLOGY
+	"$CDC_AGENT" -c "$1" status --json 2>/dev/null | python3 -c 'import json, sys
+print([c for c in json.load(sys.stdin)["components"] if c["name"] == "kafka"][0]["error"])'
+}
+variant wrong-capture-password "s|^capture_kafka_password_file = .*|capture_kafka_password_file = $WORK/wrong-kafka.pass|"
+check_contains "status names a wrong password as the cause" \
+	"the brokers' last failure: sasl_ssl://localhost:$KP/bootstrap: SASL authentication error: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512" \
+	"$(status_kafka_error "$WORK/wrong-capture-password.ini")"
+check_contains "status names a certificate of another name as the cause" \
+	"the brokers' last failure: sasl_ssl://127.0.0.1:$KP/bootstrap: Certificate (subject=/CN=localhost, issuer=/CN=cdc-test-ca) verification callback failed: broker 127.0.0.1:$KP: certificate of the broker (depth 0): IP address mismatch (bootstrap_servers must name the broker as its certificate does)" \
+	"$(status_kafka_error "$WORK/by-address.ini")"
 
 # The refused clients changed nothing: the pipeline goes on.
 pg_psql src db1 "INSERT INTO t SELECT g, 'after ' || g FROM generate_series(501, 600) g" >/dev/null

@@ -192,7 +192,7 @@ static void test_probe_settings(void **state)
 	(void)state;
 	cfg_init(&cfg, 0);
 	conf = build(PROBE, &cfg, "cdc-agent-probe");
-	assert_setting(conf, "log_level", "0");
+	assert_setting(conf, "log_level", "6");
 	assert_setting(conf, "enable.idempotence", "false");
 	rd_kafka_conf_destroy(conf);
 	strlist_fini(&cfg.bootstrap_servers);
