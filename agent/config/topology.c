@@ -57,19 +57,6 @@ ENUM_NAMES(insert_mode, INSERT_MODE_COUNT,
 	   [INSERT_MODE_UPSERT] = "upsert", [INSERT_MODE_INSERT] = "insert");
 ENUM_NAMES(schema_changes, SCHEMA_CHANGES_COUNT,
 	   [SCHEMA_CHANGES_FOLLOW] = "follow", [SCHEMA_CHANGES_ADDITIVE] = "additive");
-ENUM_NAMES(kafka_security, KAFKA_SECURITY_COUNT,
-	   [KAFKA_SECURITY_PLAINTEXT] = "plaintext", [KAFKA_SECURITY_SSL] = "ssl",
-	   [KAFKA_SECURITY_SASL_PLAINTEXT] = "sasl_plaintext",
-	   [KAFKA_SECURITY_SASL_SSL] = "sasl_ssl");
-ENUM_NAMES(kafka_sasl_mechanism, KAFKA_SASL_MECHANISM_COUNT,
-	   [KAFKA_SASL_SCRAM_SHA_512] = "scram-sha-512",
-	   [KAFKA_SASL_SCRAM_SHA_256] = "scram-sha-256", [KAFKA_SASL_PLAIN] = "plain");
-const char *const kafka_sasl_mechanism_rdkafka_names[] = {
-	[KAFKA_SASL_SCRAM_SHA_512] = "SCRAM-SHA-512",
-	[KAFKA_SASL_SCRAM_SHA_256] = "SCRAM-SHA-256", [KAFKA_SASL_PLAIN] = "PLAIN",
-};
-_Static_assert(ARRAY_LEN(kafka_sasl_mechanism_rdkafka_names) == KAFKA_SASL_MECHANISM_COUNT,
-	       "kafka_sasl_mechanism_rdkafka_names: a name a value");
 
 #define KEY(st, key, type, field, req, def) \
 	{ key, type, offsetof(struct st, field), req, def, NULL, 0, 0, 0 }
@@ -114,6 +101,21 @@ static const struct key_spec agent_keys[] = {
 	KEY_INT(agent_cfg, "stall_seconds", stall_seconds, "60", 2, 86400),
 	KEY(agent_cfg, "status_listen", V_LISTEN, status_listen, false, "127.0.0.1:8083"),
 };
+
+/* [kafka]'s security keys (kafka_client.c sets them on every client). */
+ENUM_NAMES(kafka_security, KAFKA_SECURITY_COUNT,
+	   [KAFKA_SECURITY_PLAINTEXT] = "plaintext", [KAFKA_SECURITY_SSL] = "ssl",
+	   [KAFKA_SECURITY_SASL_PLAINTEXT] = "sasl_plaintext",
+	   [KAFKA_SECURITY_SASL_SSL] = "sasl_ssl");
+ENUM_NAMES(kafka_sasl_mechanism, KAFKA_SASL_MECHANISM_COUNT,
+	   [KAFKA_SASL_SCRAM_SHA_512] = "scram-sha-512",
+	   [KAFKA_SASL_SCRAM_SHA_256] = "scram-sha-256", [KAFKA_SASL_PLAIN] = "plain");
+const char *const kafka_sasl_mechanism_rdkafka_names[] = {
+	[KAFKA_SASL_SCRAM_SHA_512] = "SCRAM-SHA-512",
+	[KAFKA_SASL_SCRAM_SHA_256] = "SCRAM-SHA-256", [KAFKA_SASL_PLAIN] = "PLAIN",
+};
+_Static_assert(ARRAY_LEN(kafka_sasl_mechanism_rdkafka_names) == KAFKA_SASL_MECHANISM_COUNT,
+	       "kafka_sasl_mechanism_rdkafka_names: a name a value");
 
 static const struct key_spec kafka_keys[] = {
 	KEY_ENUM(kafka_cfg, "mode", mode, "zookeeper", kafka_mode_names),

@@ -66,21 +66,6 @@ enum insert_mode { INSERT_MODE_UPSERT, INSERT_MODE_INSERT, INSERT_MODE_COUNT };
 /* What apply does with the source's schema changes (apply_schema.c):
  * follow every one, or never drop a column nor narrow a type. */
 enum schema_changes { SCHEMA_CHANGES_FOLLOW, SCHEMA_CHANGES_ADDITIVE, SCHEMA_CHANGES_COUNT };
-/* How every client reaches the brokers: librdkafka's security.protocol. */
-enum kafka_security {
-	KAFKA_SECURITY_PLAINTEXT,
-	KAFKA_SECURITY_SSL,
-	KAFKA_SECURITY_SASL_PLAINTEXT,
-	KAFKA_SECURITY_SASL_SSL,
-	KAFKA_SECURITY_COUNT
-};
-/* librdkafka's sasl.mechanism (for the sasl_* protocols). */
-enum kafka_sasl_mechanism {
-	KAFKA_SASL_SCRAM_SHA_512,
-	KAFKA_SASL_SCRAM_SHA_256,
-	KAFKA_SASL_PLAIN,
-	KAFKA_SASL_MECHANISM_COUNT
-};
 
 /* The name tables: X_names[v] is how the topology spells value v; each has
  * X_COUNT names (unsized here, so that topology.c's definition is sized by
@@ -94,11 +79,6 @@ extern const char *const decimal_mode_names[];
 extern const char *const interval_mode_names[];
 extern const char *const insert_mode_names[];
 extern const char *const schema_changes_names[];
-extern const char *const kafka_security_names[];
-extern const char *const kafka_sasl_mechanism_names[];
-/* librdkafka's sasl.mechanism for each (its security.protocol takes
- * kafka_security_names as they are). */
-extern const char *const kafka_sasl_mechanism_rdkafka_names[];
 
 /* Where a section and each of its keys were written, for error messages. */
 struct topo_origin {
@@ -231,6 +211,29 @@ struct agent_cfg {
 	int stall_seconds;         /* status: pending work with no progress this long is STALLED */
 	char *status_listen;       /* run: loopback IP:port of the HTTP status; NULL: off */
 };
+
+/* [kafka]'s security options, option enums as above (spelled by their
+ * name tables).  How every client reaches the brokers: librdkafka's
+ * security.protocol. */
+enum kafka_security {
+	KAFKA_SECURITY_PLAINTEXT,
+	KAFKA_SECURITY_SSL,
+	KAFKA_SECURITY_SASL_PLAINTEXT,
+	KAFKA_SECURITY_SASL_SSL,
+	KAFKA_SECURITY_COUNT
+};
+/* librdkafka's sasl.mechanism (for the sasl_* protocols). */
+enum kafka_sasl_mechanism {
+	KAFKA_SASL_SCRAM_SHA_512,
+	KAFKA_SASL_SCRAM_SHA_256,
+	KAFKA_SASL_PLAIN,
+	KAFKA_SASL_MECHANISM_COUNT
+};
+extern const char *const kafka_security_names[];
+extern const char *const kafka_sasl_mechanism_names[];
+/* librdkafka's sasl.mechanism for each (its security.protocol takes
+ * kafka_security_names as they are). */
+extern const char *const kafka_sasl_mechanism_rdkafka_names[];
 
 struct kafka_cfg {
 	struct topo_origin origin;
