@@ -141,9 +141,9 @@ static const struct key_spec kafka_keys[] = {
 		 kafka_security_names),
 	KEY_ENUM(kafka_cfg, "sasl_mechanism", sasl_mechanism, "scram-sha-512",
 		 kafka_sasl_mechanism_names),
-	KEY(kafka_cfg, "ssl_ca_file", V_ABS_PATH, ssl_ca_file, false, NULL),
-	KEY(kafka_cfg, "ssl_cert_file", V_ABS_PATH, ssl_cert_file, false, NULL),
-	KEY(kafka_cfg, "ssl_key_file", V_SECRET_FILE, ssl_key_file, false, NULL),
+	KEY(kafka_cfg, "ssl_ca_file", V_CERT_FILE, ssl_ca_file, false, NULL),
+	KEY(kafka_cfg, "ssl_cert_file", V_CERT_FILE, ssl_cert_file, false, NULL),
+	KEY(kafka_cfg, "ssl_key_file", V_KEY_FILE, ssl_key_file, false, NULL),
 };
 
 static const struct key_spec zookeeper_keys[] = {
@@ -1012,28 +1012,15 @@ static bool kafka_key_set(const struct kafka_cfg *k, const char *key)
 	return topology_key_line(&k->origin, "kafka", key) != k->origin.line;
 }
 
-/* An ssl_*_file of [kafka]: set only with a TLS protocol, and readable now
- * (librdkafka reads it when each client starts; a typo found there would
- * only show as a failed handshake). */
+/* An ssl_*_file of [kafka] (its value type checked that it is readable,
+ * the key that it is private): set only with a TLS protocol. */
 static void check_kafka_file(struct parse_state *ps, const struct kafka_cfg *k, const char *key,
 			     const char *path)
 {
-	int line = topology_key_line(&k->origin, "kafka", key);
-	FILE *f;
-
-	if (!path)
-		return;
-	if (!kafka_security_tls(k->security_protocol)) {
-		parse_error(ps, line, "%s needs security_protocol ssl or sasl_ssl (it is %s)", key,
+	if (path && !kafka_security_tls(k->security_protocol))
+		parse_error(ps, topology_key_line(&k->origin, "kafka", key),
+			    "%s needs security_protocol ssl or sasl_ssl (it is %s)", key,
 			    kafka_security_names[k->security_protocol]);
-		return;
-	}
-	f = fopen(path, "re");
-	if (!f) {
-		parse_error(ps, line, "%s: cannot read %s: %s", key, path, strerror(errno));
-		return;
-	}
-	fclose(f);
 }
 
 /* A pipeline's credentials for one role: both keys or neither, and only
@@ -1086,10 +1073,7 @@ static void check_kafka_security(struct parse_state *ps, struct topology *topo)
 			    kafka_security_names[k->security_protocol]);
 	check_kafka_file(ps, k, "ssl_ca_file", k->ssl_ca_file);
 	check_kafka_file(ps, k, "ssl_cert_file", k->ssl_cert_file);
-	if (k->ssl_key_file && !kafka_security_tls(k->security_protocol))
-		parse_error(ps, topology_key_line(&k->origin, "kafka", "ssl_key_file"),
-			    "ssl_key_file needs security_protocol ssl or sasl_ssl (it is %s)",
-			    kafka_security_names[k->security_protocol]);
+	check_kafka_file(ps, k, "ssl_key_file", k->ssl_key_file);
 	if (!k->ssl_cert_file != !k->ssl_key_file && kafka_key_set(k, "ssl_cert_file") !=
 							    kafka_key_set(k, "ssl_key_file"))
 		parse_error(ps,

@@ -742,9 +742,44 @@ static bool tls_files_visible(const struct topology *topo, const char *kind, con
 	return ok;
 }
 
+/* One file the Kafka clients of capture and apply read, where they see it. */
+static bool kafka_file_visible(const struct topology *topo, const char *kind, const char *name,
+			       const struct topo_origin *origin, const char *key, const char *path)
+{
+	if (!unit_hidden_dir(path))
+		return true;
+	log_error_at(topo->path, topology_key_line(origin, kind, key),
+		     "%s%s%s: %s %s is under %s, which capture and apply do not see (their units run with ProtectHome=yes and PrivateTmp=yes): put it elsewhere, e.g. under /etc/cdc-agent",
+		     kind, name ? " " : "", name ? name : "", key, path, unit_hidden_dir(path));
+	return false;
+}
+
+/* [kafka]'s ssl_* files and the pipelines' Kafka password files. */
+static bool kafka_files_visible(const struct topology *topo)
+{
+	const struct kafka_cfg *k = &topo->kafka;
+	bool ok = true;
+
+	ok = kafka_file_visible(topo, "kafka", NULL, &k->origin, "ssl_ca_file", k->ssl_ca_file) && ok;
+	ok = kafka_file_visible(topo, "kafka", NULL, &k->origin, "ssl_cert_file", k->ssl_cert_file) &&
+	     ok;
+	ok = kafka_file_visible(topo, "kafka", NULL, &k->origin, "ssl_key_file", k->ssl_key_file) && ok;
+	for (size_t i = 0; i < topo->n_pipelines; i++) {
+		const struct pipeline_cfg *p = &topo->pipelines[i];
+
+		ok = kafka_file_visible(topo, "pipeline", p->name, &p->origin,
+					"capture_kafka_password_file",
+					p->capture_kafka.password_file) && ok;
+		ok = kafka_file_visible(topo, "pipeline", p->name, &p->origin,
+					"apply_kafka_password_file", p->apply_kafka.password_file) &&
+		     ok;
+	}
+	return ok;
+}
+
 static bool tls_files_visible_all(const struct topology *topo)
 {
-	bool ok = true;
+	bool ok = kafka_files_visible(topo);
 
 	for (size_t i = 0; i < topo->n_sources; i++)
 		ok = tls_files_visible(topo, "source", topo->sources[i].name,
