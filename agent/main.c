@@ -8,7 +8,9 @@
 #include "base/log.h"
 #include "capture/capture.h"
 #include "capture/capture_snapshot.h"
+#include "config/topo_warnings.h"
 #include "config/topology.h"
+#include "pipeline/cert_check.h"
 #include "provision/host.h"
 #include "provision/provision.h"
 #include "run/run.h"
@@ -22,6 +24,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #ifndef CDC_AGENT_VERSION
 #define CDC_AGENT_VERSION "0.0.0-dev"
@@ -109,12 +112,32 @@ static bool load_topology(const struct cli_options *opts, struct topology **topo
 	return topology_load(opts->topology_path, topo);
 }
 
+/* check_warnings: what check prints beside a valid topology, never
+ * failing it: unencrypted connections off loopback (topo_warnings.h),
+ * certificates near expiry, expired or unreadable (at the key naming the
+ * file). */
+static void check_warnings(const struct topology *topo)
+{
+	struct cert_findings found = { 0 };
+
+	topology_print_warnings(topo);
+	cert_check_topology(topo, time(NULL), &found);
+	for (size_t i = 0; i < found.n; i++) {
+		char *text = cert_finding_text(&found.items[i]);
+
+		log_warn_at(topo->path, found.items[i].line, "%s", text);
+		free(text);
+	}
+	cert_findings_fini(&found);
+}
+
 static int verb_check(const struct cli_options *opts)
 {
 	struct topology *topo;
 
 	if (!load_topology(opts, &topo))
 		return EXIT_BAD_CONFIG; /* errors already printed */
+	check_warnings(topo);
 	printf("%s: ok (%zu source%s, %zu target%s, %zu pipeline%s)\n", topo->path,
 	       topo->n_sources, topo->n_sources == 1 ? "" : "s", topo->n_targets,
 	       topo->n_targets == 1 ? "" : "s", topo->n_pipelines,

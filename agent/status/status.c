@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "pg/slot_watch.h"
+#include "pipeline/cert_check.h"
 #include "pipeline/health.h"
 #include "pipeline/progress.h"
 #include "status/status_state.h"
@@ -535,6 +536,23 @@ static void slots_add(json_t *doc, json_t *warnings, const struct slot_report *r
 	json_object_set_new(doc, "orphan_slots", orphans);
 }
 
+/* The topology's certificates near expiry, expired or unreadable
+ * (cert_check.h); the last two as "error: ...". */
+static void certs_add(const struct topology *topo, json_t *warnings)
+{
+	struct cert_findings found = { 0 };
+
+	cert_check_topology(topo, time(NULL), &found);
+	for (size_t i = 0; i < found.n; i++) {
+		const char *level = cert_finding_is_error(&found.items[i]) ? "error: " : "";
+		char *text = cert_finding_text(&found.items[i]);
+
+		json_array_append_new(warnings, json_sprintf("%s%s", level, text));
+		free(text);
+	}
+	cert_findings_fini(&found);
+}
+
 json_t *status_collect(const struct topology *topo, struct supervisor *sup, const json_t *prev)
 {
 	json_t *doc = json_object(), *components = json_array(), *pipelines = json_array();
@@ -556,6 +574,7 @@ json_t *status_collect(const struct topology *topo, struct supervisor *sup, cons
 		json_array_append_new(pipelines, pipeline_json(topo, sd, sup, &topo->pipelines[i],
 							       slots, n_slots, prev));
 	slots_add(doc, warnings, slots, n_slots);
+	certs_add(topo, warnings);
 	json_object_set_new(doc, "schema_version", json_integer(STATUS_SCHEMA_VERSION));
 	json_object_set_new(doc, "host", json_string(host));
 	json_object_set_new(doc, "topology", json_string(topo->path));

@@ -89,6 +89,70 @@ check_contains "several errors: unnamed section" "many.ini:4: error: section [ta
 check_contains "several errors: misspelt section" "many.ini:5: error: unknown section [pipline p] (did you mean 'pipeline'?)" "$AGENT_ERR"
 check_contains "several errors: missing keys" "many.ini:1: error: [source db1] lacks the required key 'host'" "$AGENT_ERR"
 
+# Warnings of a valid file (check still exits 0), each at its key's
+# FILE:LINE: a certificate near expiry (the second of a CA file), a file
+# with no certificate, a broker and a server reached unencrypted off
+# loopback.  status lists the certificates among its warnings.
+openssl_cert() { # NAME DAYS
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1.test" \
+		-days "$2" -keyout "$WORK/$1.key" -out "$WORK/$1.pem" 2>/dev/null
+}
+openssl_cert far 400 && openssl_cert near 10 || _fail "certificates made with openssl"
+cat "$WORK/far.pem" "$WORK/near.pem" >"$WORK/ca.pem"
+echo "no certificate" >"$WORK/garbage.pem"
+warn="$WORK/warn.ini"
+cat >"$warn" <<INI
+[agent]
+manage_units = false
+state_dir = $WORK/state
+
+[kafka]
+bootstrap_servers = 127.0.0.1:$PORT, broker1.example:9092
+
+[source db1]
+host = 127.0.0.1
+port = $PORT
+dbname = db1
+user = cdc_user
+password_file = $WORK/db1.pass
+publication = my_publication
+slot = my_slot
+tables = public.my_table
+sslrootcert = $WORK/ca.pem
+
+[target db2]
+host = 192.0.2.7
+port = $PORT
+dbname = db2
+user = db2_user
+password_file = $WORK/db2.pass
+sslrootcert = $WORK/garbage.pem
+
+[pipeline p1]
+source = db1
+target = db2
+INI
+agent_run -c "$warn" check
+check_eq "warnings leave check's exit code 0" 0 "$AGENT_RC"
+check_contains "a certificate near expiry, at its key" \
+	"warn.ini:17: warning: [source db1] sslrootcert $WORK/ca.pem: certificate CN=near.test expires in 10 days" "$AGENT_ERR"
+check_contains "a certificate file with none, at its key" \
+	"warn.ini:25: warning: [target db2] sslrootcert $WORK/garbage.pem: unreadable: no PEM certificate in it" "$AGENT_ERR"
+check_contains "a plaintext broker off loopback, at bootstrap_servers" \
+	"warn.ini:6: warning: [kafka] bootstrap_servers: broker broker1.example:9092 is not on loopback and security_protocol is plaintext" "$AGENT_ERR"
+check_not_contains "but not the loopback broker" "broker 127.0.0.1" "$AGENT_ERR"
+check_contains "a server off loopback without TLS required, at host" \
+	"warn.ini:20: warning: [target db2] host 192.0.2.7 is not on loopback and sslmode is prefer" "$AGENT_ERR"
+check_not_contains "the far certificate is no warning" "far.test" "$AGENT_ERR"
+# status asks the fake listener (refused at once); its warnings name the
+# certificates, an unreadable file as an error.
+sed -i -e 's/192.0.2.7/127.0.0.1/' -e 's/, broker1.example:9092//' "$warn"
+agent_run -c "$warn" status --json
+check_contains "status warns of the certificate near expiry" \
+	"\"[source db1] sslrootcert $WORK/ca.pem: certificate CN=near.test expires in 10 days\"" "$AGENT_OUT"
+check_contains "and of the unreadable file, as an error" \
+	"\"error: [target db2] sslrootcert $WORK/garbage.pem: unreadable: no PEM certificate in it\"" "$AGENT_OUT"
+
 agent_run -c "$WORK/absent.ini" check
 check_eq "a missing topology file exits 3" 3 "$AGENT_RC"
 check_contains "and names the file" "absent.ini: error: cannot open topology: No such file or directory" "$AGENT_ERR"
