@@ -11,7 +11,8 @@
 # hostssl-only lines, a CA that did not sign the server's certificate, and
 # a host name (127.0.0.1) the certificate does not carry, and a client
 # certificate of another CA; with manage_units, TLS files under /tmp (which
-# the units do not see).  Loopback only.
+# the units do not see).  The 2-day certificates are warned of by status
+# and check.  Loopback only.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$REPO_ROOT/tests/lib/capture_env.sh"
 TLS=$(mktemp -d /tmp/cdc-tls.XXXXXX)
@@ -96,6 +97,17 @@ client_dn() { # CLUSTER ROLE: the client certificates the role's connections sho
 }
 check_eq "apply showed its client certificate (sslcert, sslkey)" "/CN=db2_user" "$(client_dn dst db2_user)"
 check_eq "capture, without sslcert, showed none" "(none)" "$(client_dn src cdc_user)"
+# The test certificates last 2 days: status warns of each (the CA of both
+# sections, apply's client certificate); check too, at the key, exit 0.
+agent_run -c "$T" status --json
+check_contains "status warns of the CA near expiry" \
+	"\"[source db1] sslrootcert $TLS/ca.crt: certificate CN=cdc-agent test CA" "$AGENT_OUT"
+check_contains "... and of the client certificate" \
+	"\"[target db2] sslcert $TLS/client.crt: certificate CN=db2_user expires in 2 days\"" "$AGENT_OUT"
+agent_run -c "$T" check
+check_eq "check with certificates near expiry exits 0" 0 "$AGENT_RC"
+check_contains "check warns at sslcert's line" \
+	"$T:$(grep -n '^sslcert' "$T" | cut -d: -f1): warning: [target db2] sslcert $TLS/client.crt" "$AGENT_ERR"
 pipeline_stop p1
 
 # --- refusals: each names the server and the cause --------------------------
