@@ -18,9 +18,9 @@
 #include "base/files.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "config/topo_warnings.h"
 #include "provision/pg_step.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,12 +34,7 @@
 /* The agent manages pg_hba.conf where it can see it: on the database host. */
 static bool server_is_local(const struct pg_server_cfg *server)
 {
-	const char *host = server->admin_host ? server->admin_host : server->host;
-	struct in_addr v4;
-
-	if (host[0] == '/' || strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
-		return true;
-	return inet_pton(AF_INET, host, &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
+	return topo_host_is_local(server->admin_host ? server->admin_host : server->host);
 }
 
 char *pg_hba_block(const char *label, const struct pg_server_cfg *server, const char *dbname)
