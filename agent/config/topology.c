@@ -118,6 +118,10 @@ _Static_assert(ARRAY_LEN(kafka_sasl_mechanism_rdkafka_names) == KAFKA_SASL_MECHA
 	       "kafka_sasl_mechanism_rdkafka_names: a name a value");
 
 static const struct key_spec kafka_keys[] = {
+	/* false: a cluster the agent does not run (its own or a managed
+	 * service); check_kafka_managed refuses the keys of the broker the
+	 * agent would install (kafka_managed_only_keys). */
+	KEY(kafka_cfg, "managed", V_BOOL, managed, false, "true"),
 	KEY_ENUM(kafka_cfg, "mode", mode, "zookeeper", kafka_mode_names),
 	KEY(kafka_cfg, "dist", V_URL, dist, false, NULL),
 	KEY(kafka_cfg, "sha512", V_SHA512, sha512, false, NULL),
@@ -1055,6 +1059,30 @@ static void check_kafka_credentials(struct parse_state *ps, const struct kafka_c
 			    p->name, file_key, protocol, role);
 }
 
+/* The [kafka] keys that configure only the broker the agent installs and
+ * runs: refused under managed = false, where they would be ignored. */
+static const char *const kafka_managed_only_keys[] = { "mode",     "dist",     "sha512",
+						       "install_dir", "data_dir", "heap" };
+
+/* managed = false: no broker of the agent's, so none of its keys and no
+ * [zookeeper] section (a ZooKeeper the agent neither runs nor probes). */
+static void check_kafka_managed(struct parse_state *ps, const struct topology *topo)
+{
+	const struct kafka_cfg *k = &topo->kafka;
+
+	if (k->managed)
+		return;
+	for (size_t i = 0; i < ARRAY_LEN(kafka_managed_only_keys); i++)
+		if (kafka_key_set(k, kafka_managed_only_keys[i]))
+			parse_error(ps, topology_key_line(&k->origin, "kafka",
+							  kafka_managed_only_keys[i]),
+				    "[kafka] %s is only for a Kafka the agent runs (managed = true); this one has managed = false",
+				    kafka_managed_only_keys[i]);
+	if (topo->zookeeper.origin.line)
+		parse_error(ps, topo->zookeeper.origin.line,
+			    "[zookeeper] is only for a Kafka the agent runs (managed = true); [kafka] has managed = false");
+}
+
 /* [kafka]'s security keys agree with each other and with every pipeline's
  * credentials. */
 static void check_kafka_security(struct parse_state *ps, struct topology *topo)
@@ -1065,7 +1093,7 @@ static void check_kafka_security(struct parse_state *ps, struct topology *topo)
 	 * listener only: its own clients could not reach it otherwise. */
 	if (k->dist && k->security_protocol != KAFKA_SECURITY_PLAINTEXT)
 		parse_error(ps, topology_key_line(&k->origin, "kafka", "security_protocol"),
-			    "security_protocol %s: the broker [kafka] dist installs listens in plaintext only; secure a cluster you run yourself (dist unset)",
+			    "security_protocol %s: the broker [kafka] dist installs listens in plaintext only; secure a cluster you run yourself (dist unset, or managed = false)",
 			    kafka_security_names[k->security_protocol]);
 	if (kafka_key_set(k, "sasl_mechanism") && !kafka_security_sasl(k->security_protocol))
 		parse_error(ps, topology_key_line(&k->origin, "kafka", "sasl_mechanism"),
@@ -1094,6 +1122,7 @@ static void check_cross_references(struct parse_state *ps, struct topology *topo
 {
 	check_sources(ps, topo);
 	check_servers_tls(ps, topo);
+	check_kafka_managed(ps, topo);
 	check_kafka_security(ps, topo);
 	for (size_t i = 0; i < topo->n_pipelines; i++)
 		resolve_pipeline(ps, topo, &topo->pipelines[i]);

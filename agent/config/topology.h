@@ -237,6 +237,8 @@ extern const char *const kafka_sasl_mechanism_rdkafka_names[];
 
 struct kafka_cfg {
 	struct topo_origin origin;
+	bool managed;              /* the agent runs the brokers (dist, units); false: a cluster of
+				    * its own (managed-only keys and [zookeeper] refused) */
 	enum kafka_mode mode;
 	char *dist;                /* URL of the distribution tarball; NULL: not installed */
 	char *sha512;

@@ -3,12 +3,14 @@
  */
 #include "pipeline/health.h"
 
+#include "config/kafka_limits.h"
 #include "kafka/kafka_client.h"
 #include "kafka/kafka_in.h"
 #include "kafka/kafka_log.h"
 #include "pg/pgsql.h"
 
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <netdb.h>
 #include <poll.h>
@@ -120,6 +122,132 @@ bool health_kafka(const struct kafka_cfg *cfg, const struct kafka_credentials *c
 	if (md)
 		rd_kafka_metadata_destroy(md);
 	rd_kafka_destroy(rk);
+	return ok;
+}
+
+/* Whether md lists topic (with no error of its own). */
+static bool metadata_has_topic(const struct rd_kafka_metadata *md, const char *topic)
+{
+	for (int i = 0; i < md->topic_cnt; i++)
+		if (strcmp(md->topics[i].topic, topic) == 0 && !md->topics[i].err)
+			return true;
+	return false;
+}
+
+/* Asks the brokers to validate the creation of topic (validate_only: nothing
+ * is created); true when it could be created or exists already. */
+static bool topic_creatable(rd_kafka_t *rk, const struct kafka_cfg *cfg, const char *topic,
+			    const char *prefix, struct strbuf *why)
+{
+	rd_kafka_NewTopic_t *nt;
+	rd_kafka_AdminOptions_t *opts;
+	rd_kafka_queue_t *q;
+	rd_kafka_event_t *ev;
+	const rd_kafka_CreateTopics_result_t *res;
+	const rd_kafka_topic_result_t **results;
+	char errstr[512], max_bytes[32];
+	double since = mono_seconds();
+	size_t n = 0;
+	bool ok = false;
+
+	nt = rd_kafka_NewTopic_new(topic, cfg->partitions, cfg->replication_factor, errstr,
+				   sizeof(errstr));
+	if (!nt) {
+		strbuf_addf(why, "%stopic %s: %s\n", prefix, topic, errstr);
+		return false;
+	}
+	snprintf(max_bytes, sizeof(max_bytes), "%" PRId64, kafka_batch_limit(cfg));
+	opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+	if (rd_kafka_NewTopic_set_config(nt, "max.message.bytes", max_bytes) ||
+	    rd_kafka_AdminOptions_set_validate_only(opts, 1, errstr, sizeof(errstr)) ||
+	    rd_kafka_AdminOptions_set_request_timeout(opts, PROBE_TIMEOUT_MS, errstr,
+						      sizeof(errstr))) {
+		strbuf_addf(why, "%stopic %s: librdkafka refused the request's options\n", prefix,
+			    topic);
+		rd_kafka_AdminOptions_destroy(opts);
+		rd_kafka_NewTopic_destroy(nt);
+		return false;
+	}
+	q = rd_kafka_queue_new(rk);
+	rd_kafka_CreateTopics(rk, &nt, 1, opts, q);
+	ev = rd_kafka_queue_poll(q, PROBE_TIMEOUT_MS + 1000);
+	res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
+	if (!ev) {
+		strbuf_addf(why, "%stopic %s is missing and the brokers did not answer whether it could be created", prefix, topic);
+		why_add_cause(why, since);
+		strbuf_adds(why, "\n");
+	} else if (rd_kafka_event_error(ev) || !res) {
+		strbuf_addf(why, "%stopic %s is missing and cannot be created: %s\n", prefix, topic,
+			    rd_kafka_event_error_string(ev));
+	} else {
+		rd_kafka_resp_err_t err;
+		const char *text;
+
+		results = rd_kafka_CreateTopics_result_topics(res, &n);
+		err = n == 1 ? rd_kafka_topic_result_error(results[0]) : RD_KAFKA_RESP_ERR__BAD_MSG;
+		text = n == 1 ? rd_kafka_topic_result_error_string(results[0]) : NULL;
+		ok = err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS;
+		if (!ok)
+			strbuf_addf(why,
+				    "%stopic %s is missing and cannot be created (%d partitions, replication factor %d, max.message.bytes %s): %s%s%s\n",
+				    prefix, topic, cfg->partitions, cfg->replication_factor, max_bytes,
+				    rd_kafka_err2str(err), text && *text ? ": " : "",
+				    text && *text ? text : "");
+	}
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_AdminOptions_destroy(opts);
+	rd_kafka_NewTopic_destroy(nt);
+	return ok;
+}
+
+bool health_kafka_access(const struct kafka_cfg *cfg, const struct kafka_credentials *cred,
+			 const char *who, char *const *topics, size_t n_topics, bool create,
+			 struct strbuf *why)
+{
+	double since = mono_seconds();
+	char *brokers = strlist_join(&cfg->bootstrap_servers, ",");
+	char *prefix = xasprintf("Kafka %s, %s as user %s: ", brokers, who,
+				 cred && cred->user ? cred->user : "(none)");
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t err;
+	rd_kafka_t *rk;
+	bool ok = true;
+
+	strbuf_adds(why, prefix);
+	rk = health_kafka_client(cfg, cred, why);
+	if (!rk) {
+		strbuf_adds(why, "\n");
+		free(prefix);
+		free(brokers);
+		return false;
+	}
+	why->len -= strlen(prefix);
+	why->data[why->len] = '\0';
+	err = rd_kafka_metadata(rk, 1, NULL, &md, PROBE_TIMEOUT_MS);
+	if (err) {
+		strbuf_addf(why, "%sno answer to a metadata request: %s", prefix,
+			    rd_kafka_err2str(err));
+		why_add_cause(why, since);
+		strbuf_adds(why, "\n");
+		ok = false;
+	}
+	for (size_t i = 0; !err && i < n_topics; i++) {
+		if (metadata_has_topic(md, topics[i]))
+			continue;
+		if (!create) {
+			strbuf_addf(why, "%stopic %s is missing (or the user may not describe it)\n",
+				    prefix, topics[i]);
+			ok = false;
+		} else if (!topic_creatable(rk, cfg, topics[i], prefix, why))
+			ok = false;
+	}
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_destroy(rk);
+	free(prefix);
+	free(brokers);
 	return ok;
 }
 

@@ -799,7 +799,8 @@ bool host_converge(const struct topology *topo, struct supervisor *sup,
 
 	if (!tls_files_visible_all(topo))
 		return false; /* errors already logged */
-	h.manage_kafka = topo->kafka.dist != NULL;
+	/* managed = false refuses dist (topology.c): a cluster of its own. */
+	h.manage_kafka = topo->kafka.managed && topo->kafka.dist != NULL;
 	render_vars_init(&h.vars);
 	if (h.manage_kafka)
 		ok = kafka_install(&topo->kafka, topo->agent.cache_dir, changes, &changed) &&

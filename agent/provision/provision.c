@@ -11,6 +11,7 @@
 #include "base/changes.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "pipeline/health.h"
 #include "pipeline/pipeline_digest.h"
 #include "pipeline/table_select.h"
 #include "provision/converge_lock.h"
@@ -92,6 +93,52 @@ static bool drops_after_restart(const struct topology *topo, const bool *held,
 	return ok;
 }
 
+/* [kafka] managed = false: a cluster of its own, which bootstrap neither
+ * installs nor starts, so plan and bootstrap check what capture and apply
+ * will need of it: it answers each pipeline's capture and apply as their
+ * users, and each of capture's topics exists or could be created by
+ * capture's user.  Every failure logged, naming the brokers, the user, the
+ * topic and the broker's words. */
+static bool kafka_external_verify(const struct topology *topo)
+{
+	struct strbuf why;
+	bool ok = true;
+
+	strbuf_init(&why);
+	for (size_t i = 0; i < topo->n_pipelines; i++) {
+		const struct pipeline_cfg *p = &topo->pipelines[i];
+		const struct source_cfg *src = p->source;
+		size_t n = src->tables_resolved ? src->tables.n : 0;
+		char **topics = xcalloc(n + 1, sizeof(char *));
+		char *who_c = xasprintf("capture of pipeline %s", p->name);
+		char *who_a = xasprintf("apply of pipeline %s", p->name);
+
+		for (size_t t = 0; t < n; t++)
+			topics[t] = topology_topic(src, &src->tables.items[t]);
+		why.len = 0;
+		why.data[0] = '\0';
+		if (!health_kafka_access(&topo->kafka, &p->capture_kafka, who_c, topics, n, true,
+					 &why) ||
+		    !health_kafka_access(&topo->kafka, &p->apply_kafka, who_a, NULL, 0, false,
+					 &why)) {
+			ok = false;
+			if (why.len && why.data[why.len - 1] == '\n')
+				why.data[--why.len] = '\0';
+			log_error("%s", why.data);
+		}
+		for (size_t t = 0; t < n; t++)
+			free(topics[t]);
+		free(topics);
+		free(who_c);
+		free(who_a);
+	}
+	if (ok)
+		log_info("kafka: the cluster (managed = false) answers every pipeline's capture and "
+			 "apply; their topics exist or can be created");
+	strbuf_fini(&why);
+	return ok;
+}
+
 void provision_converge_held(struct topology *topo, struct supervisor *sup,
 			     struct change_list *changes, struct provision_result *res)
 {
@@ -128,6 +175,10 @@ void provision_converge_held(struct topology *topo, struct supervisor *sup,
 		if (!pg_target_converge(&topo->targets[i], changes))
 			res->failed = true;
 	res->pg_seconds = mono_seconds() - t0;
+	/* A cluster the agent does not run is checked before anything of the
+	 * pipelines' (units, processes) is done; a failure stops only that. */
+	if (!topo->kafka.managed && !kafka_external_verify(topo))
+		res->failed = true;
 	/* Services come after the databases they connect to, and only once
 	 * those converged (a restart still pending would fail capture). */
 	if (topo->agent.manage_units && !res->failed && !res->restart_needed) {

@@ -72,12 +72,14 @@ static json_t *component_json(const char *name, const char *kind, json_t *unit, 
 static void components_add(const struct topology *topo, struct systemd *sd,
 			   struct supervisor *sup, json_t *list)
 {
-	bool managed = topo->kafka.dist != NULL;
+	bool managed = topo->kafka.managed && topo->kafka.dist != NULL;
 	struct strbuf why;
 	bool ok;
 
 	strbuf_init(&why);
-	if (topo->kafka.mode == KAFKA_MODE_ZOOKEEPER) {
+	/* managed = false: the cluster's own ZooKeeper, if any, is not ours
+	 * to probe; its brokers' health is the metadata probe below. */
+	if (topo->kafka.managed && topo->kafka.mode == KAFKA_MODE_ZOOKEEPER) {
 		ok = health_zookeeper(&topo->zookeeper.connect, &why);
 		json_array_append_new(list, component_json("zookeeper", "zookeeper",
 							   managed ? unit_json(sd, sup, "zookeeper.service") : NULL,
@@ -86,9 +88,15 @@ static void components_add(const struct topology *topo, struct systemd *sd,
 	why.len = 0;
 	why.data[0] = '\0';
 	ok = health_kafka(&topo->kafka, topology_probe_credentials(topo, NULL), 1, &why);
-	json_array_append_new(list, component_json("kafka", "kafka",
-						   managed ? unit_json(sd, sup, "kafka.service") : NULL,
-						   ok, why.data));
+	{
+		json_t *kafka = component_json("kafka", "kafka",
+					       managed ? unit_json(sd, sup, "kafka.service") : NULL,
+					       ok, why.data);
+
+		/* A cluster the agent does not run (managed = false): no unit of ours. */
+		json_object_set_new(kafka, "external", json_boolean(!topo->kafka.managed));
+		json_array_append_new(list, kafka);
+	}
 	strbuf_fini(&why);
 }
 

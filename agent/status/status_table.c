@@ -62,7 +62,9 @@ static void print_components(const json_t *doc, FILE *out)
 		snprintf(state, sizeof(state), "%s/%s", status_str(json_object_get(unit, "active"), "-"),
 			 status_str(json_object_get(unit, "sub"), "-"));
 		fprintf(out, "%-12s %-20s %-18s %s\n", status_str(json_object_get(c, "name"), "?"),
-			status_str(json_object_get(unit, "unit"), "(not managed)"),
+			status_str(json_object_get(unit, "unit"),
+				   json_is_true(json_object_get(c, "external")) ? "(external)"
+										: "(not managed)"),
 			json_is_object(unit) ? state : "-",
 			json_is_true(json_object_get(c, "healthy"))
 				? "ok"

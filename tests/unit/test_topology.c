@@ -842,6 +842,61 @@ static void test_kafka_security_refusals(void **state)
 	}
 }
 
+/* [kafka] managed: true by default; false takes a secured cluster of its
+ * own and refuses, at their lines, the keys of the broker the agent
+ * installs and a [zookeeper] section. */
+static void test_kafka_managed(void **state)
+{
+	const char *rest = strstr(seed, "[source db1]");
+	static const char *const refused[] = { "mode = kraft", "dist = https://example.com/k.tgz",
+					       "sha512 = 0", "install_dir = /opt/kafka",
+					       "data_dir = /var/lib/kafka", "heap = 1g" };
+	struct topology *topo;
+	struct strbuf sb;
+	char *text, *want;
+	bool ok;
+
+	(void)state;
+	topo = load_text(seed, &ok);
+	assert_true(ok);
+	assert_true(topo->kafka.managed);
+	topology_free(topo);
+
+	text = xasprintf("[kafka]\nmanaged = false\nsecurity_protocol = sasl_ssl\n"
+			 "bootstrap_servers = kafka.example.com:9096\n%s"
+			 "capture_kafka_user = c\ncapture_kafka_password_file = %%s/db1.pass\n"
+			 "apply_kafka_user = a\napply_kafka_password_file = %%s/db2.pass\n",
+			 rest);
+	topo = load_text(text, &ok);
+	assert_true(ok);
+	assert_false(topo->kafka.managed);
+	assert_null(topo->kafka.dist);
+	strbuf_init(&sb);
+	topology_section_text("kafka", NULL, &topo->kafka, &sb);
+	assert_non_null(strstr(sb.data, "\nmanaged=false\n"));
+	strbuf_fini(&sb);
+	topology_free(topo);
+	free(text);
+
+	for (size_t i = 0; i < ARRAY_LEN(refused); i++) {
+		size_t klen = strcspn(refused[i], " ");
+
+		text = xasprintf("[kafka]\nmanaged = false\n%s\n%s", refused[i], rest);
+		want = xasprintf(":3: error: [kafka] %.*s is only for a Kafka the agent runs (managed = true)",
+				 (int)klen, refused[i]);
+		expect_error(text, want);
+		free(want);
+		free(text);
+	}
+	text = xasprintf("[kafka]\nmanaged = false\n%s[zookeeper]\nconnect = 127.0.0.1:2181\n",
+			 rest);
+	expect_error(text, "[zookeeper] is only for a Kafka the agent runs (managed = true)");
+	free(text);
+	text = xasprintf("[kafka]\nmanaged = maybe\n%s", rest);
+	expect_error(text, ":2: ");
+	free(text);
+}
+
 static int setup(void **state)
 {
 	char *p;
@@ -900,6 +955,7 @@ int main(void)
 		cmocka_unit_test(test_tls_keys),
 		cmocka_unit_test(test_kafka_security_keys),
 		cmocka_unit_test(test_kafka_security_refusals),
+		cmocka_unit_test(test_kafka_managed),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
