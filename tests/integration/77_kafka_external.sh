@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# runs-under-sanitizer
+# A Kafka the agent does not run (issue #16, point 4): [kafka] managed =
+# false, a SASL_SSL cluster started by the test (as 79's), two PostgreSQL
+# clusters of their own.
+#   - check passes; plan installs and starts no ZooKeeper or Kafka and says
+#     the cluster answers every pipeline's users, their topics creatable;
+#   - a wrong password for apply's user: plan fails naming the user and
+#     the broker's words, and bootstrap stops before the pipelines' host
+#     step; a key of the broker the agent installs (heap) or a [zookeeper]
+#     section under managed = false: an error at FILE:LINE;
+#   - status shows kafka as external, healthy; capture and apply replicate
+#     through the cluster (row digest equal).
+. "$(dirname "$0")/../lib/harness.sh"
+. "$REPO_ROOT/tests/lib/capture_env.sh"
+trap capture_env_down EXIT
+CAPTURE_PARTITIONS=2
+
+# As 79: SASL_SSL on localhost:$KP, PLAINTEXT on 127.0.0.1:$IKP for the
+# broker itself and the test's tools; users capture-p1 and apply-p1.
+secured_broker() { # ZKPORT
+	IKP=$(free_port)
+	while [ "$IKP" = "$KP" ] || [ "$IKP" = "$1" ]; do IKP=$(free_port); done
+	kafka_tls_make "$WORK/tls" localhost &&
+		kafka_start_zk_secured "$WORK/kafka" "$KP" "$IKP" "$1" "$WORK/tls" \
+			zookeeper.session.timeout.ms=6000 >/dev/null 2>&1 || return 1
+	(umask 077 && echo 'capture s3cret' >"$WORK/capture-kafka.pass" &&
+		echo 'apply s3cret' >"$WORK/apply-kafka.pass" &&
+		echo 'not the password' >"$WORK/wrong-kafka.pass")
+	kafka_scram_user "$WORK/kafka" "$IKP" capture-p1 "$WORK/capture-kafka.pass" &&
+		kafka_scram_user "$WORK/kafka" "$IKP" apply-p1 "$WORK/apply-kafka.pass"
+}
+CAPTURE_BROKER_START=secured_broker
+CAPTURE_KAFKA_HOST=localhost
+CAPTURE_KAFKA_KEYS='managed = false
+security_protocol = sasl_ssl
+sasl_mechanism = scram-sha-512
+ssl_ca_file = @WORK@/tls/ca.pem
+ssl_cert_file = @WORK@/tls/client.pem
+ssl_key_file = @WORK@/tls/client.key
+'
+
+pg_cluster_create tgt || { _fail "target cluster comes up"; finish; exit; }
+capture_env_up "
+CREATE TABLE t (id int PRIMARY KEY, v text);
+INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 300) g;
+" < <(
+	topology_source db1 my_publication my_slot db1server public.t
+	topology_target db2 PORT="$PG_PORT_tgt" SOCK="$PG_SOCK_tgt"
+	topology_pipeline p1 db1 db2 \
+		"capture_kafka_user = capture-p1" \
+		"capture_kafka_password_file = @WORK@/capture-kafka.pass" \
+		"apply_kafka_user = apply-p1" \
+		"apply_kafka_password_file = @WORK@/apply-kafka.pass"
+) || { _fail "environment comes up"; [ -n "${WORK:-}" ] && tail -n 20 "$WORK/bootstrap.log" "$WORK/kafka/kafka.log" 2>/dev/null | sed 's/^/    # /'; finish; exit; }
+
+agent_run -c "$T" check
+check_eq "check passes (managed = false, no [zookeeper])" 0 "$AGENT_RC"
+check_contains "bootstrap verified the cluster" \
+	"kafka: the cluster (managed = false) answers every pipeline's capture and apply" \
+	"$(cat "$WORK/bootstrap.log")"
+
+agent_run -c "$T" plan
+check_eq "plan passes" 0 "$AGENT_RC"
+check_contains "plan says the cluster answers, topics creatable" \
+	"their topics exist or can be created" "$AGENT_OUT$AGENT_ERR"
+check_not_contains "plan installs no Kafka and starts no ZooKeeper or Kafka" \
+	"kafka.service" "$AGENT_OUT$AGENT_ERR"
+check_not_contains "plan names no zookeeper step" "zookeeper" "$AGENT_OUT$AGENT_ERR"
+
+# A variant of the topology: every line matching SED's address changed.
+variant() { # NAME SED-SCRIPT
+	sed "$2" "$T" >"$WORK/$1.ini"
+}
+
+variant wrong-password "s|^apply_kafka_password_file = .*|apply_kafka_password_file = $WORK/wrong-kafka.pass|"
+agent_run -c "$WORK/wrong-password.ini" plan
+check_eq "plan with a wrong password for apply's user fails (exit 1)" 1 "$AGENT_RC"
+check_contains "plan names apply's user and the broker's words" \
+	"Kafka localhost:$KP, apply of pipeline p1 as user apply-p1: no answer to a metadata request" \
+	"$AGENT_ERR"
+check_contains "plan says why: SASL refused the password" \
+	"Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512" \
+	"$AGENT_ERR"
+check_not_contains "capture's user is not blamed" "as user capture-p1" "$AGENT_ERR"
+
+variant managed-heap "s|^managed = false|managed = false\nheap = 1g|"
+line=$(grep -n '^heap = 1g' "$WORK/managed-heap.ini" | cut -d: -f1)
+agent_run -c "$WORK/managed-heap.ini" check
+check_eq "check refuses heap under managed = false (exit 3)" 3 "$AGENT_RC"
+check_contains "at FILE:LINE" \
+	"$WORK/managed-heap.ini:$line: error: [kafka] heap is only for a Kafka the agent runs (managed = true)" \
+	"$AGENT_ERR"
+
+converged() { wait_converged "$1" t tgt:db2; } # SECONDS
+capture_start p1
+apply_start p1
+check "snapshot through the external cluster: t equal in the target" converged 90
+pg_psql src db1 "
+INSERT INTO t SELECT g, 'new ' || g FROM generate_series(301, 500) g;
+UPDATE t SET v = v || ' (updated)' WHERE id % 7 = 0;
+DELETE FROM t WHERE id % 11 = 0;
+" >/dev/null
+check "changes through the external cluster: t equal in the target" converged 60
+pipeline_stop p1
+
+# After capture made the topic: a probe of it earlier would have the
+# broker (auto.create.topics.enable) create it with 1 partition.
+check_eq "status: kafka healthy, external, no unit" "True None True None" \
+	"$("$CDC_AGENT" -c "$T" status --json 2>/dev/null | python3 -c 'import json, sys
+d = json.load(sys.stdin)["components"]
+c = [c for c in d if c["name"] == "kafka"][0]
+print(c["healthy"], c["error"], c.get("external"), c["unit"])')"
+check_eq "status lists no zookeeper" "" \
+	"$("$CDC_AGENT" -c "$T" status --json 2>/dev/null | python3 -c 'import json, sys
+print(" ".join(c["name"] for c in json.load(sys.stdin)["components"] if c["name"] == "zookeeper"))')"
+
+
+# Once the topic exists, plan finds it (metadata) and still passes.
+agent_run -c "$T" plan
+check_eq "plan passes with the topic there" 0 "$AGENT_RC"
+
+finish
