@@ -117,10 +117,13 @@ static bool kafka_external_verify(const struct topology *topo)
 			topics[t] = topology_topic(src, &src->tables.items[t]);
 		why.len = 0;
 		why.data[0] = '\0';
-		if (!health_kafka_access(&topo->kafka, &p->capture_kafka, who_c, topics, n, true,
-					 &why) ||
-		    !health_kafka_access(&topo->kafka, &p->apply_kafka, who_a, NULL, 0, false,
-					 &why)) {
+		/* Both roles checked: each failure is its own line. */
+		bool capture_ok = health_kafka_access(&topo->kafka, &p->capture_kafka, who_c,
+						      topics, n, true, &why);
+		bool apply_ok = health_kafka_access(&topo->kafka, &p->apply_kafka, who_a, NULL, 0,
+						    false, &why);
+
+		if (!capture_ok || !apply_ok) {
 			ok = false;
 			if (why.len && why.data[why.len - 1] == '\n')
 				why.data[--why.len] = '\0';
@@ -176,8 +179,10 @@ void provision_converge_held(struct topology *topo, struct supervisor *sup,
 			res->failed = true;
 	res->pg_seconds = mono_seconds() - t0;
 	/* A cluster the agent does not run is checked before anything of the
-	 * pipelines' (units, processes) is done; a failure stops only that. */
-	if (!topo->kafka.managed && !kafka_external_verify(topo))
+	 * pipelines' (units, processes) is done; a failure stops only that.
+	 * Not by run's passes (sup set): a cluster briefly away must not stop
+	 * the supervision of capture and apply, whose own errors say it. */
+	if (!topo->kafka.managed && !sup && !kafka_external_verify(topo))
 		res->failed = true;
 	/* Services come after the databases they connect to, and only once
 	 * those converged (a restart still pending would fail capture). */
