@@ -6,8 +6,8 @@
 #   - check passes; plan installs and starts no ZooKeeper or Kafka and says
 #     the cluster answers every pipeline's users, their topics creatable;
 #   - a wrong password for apply's user: plan fails naming the user and
-#     the broker's words, and bootstrap stops before the pipelines' host
-#     step; a key of the broker the agent installs (heap) or a [zookeeper]
+#     the broker's words; a topic the broker would refuse (replication
+#     factor 3 on one broker) named with its reason; a key of the broker the agent installs (heap) or a [zookeeper]
 #     section under managed = false: an error at FILE:LINE;
 #   - status shows kafka as external, healthy; capture and apply replicate
 #     through the cluster (row digest equal).
@@ -83,6 +83,16 @@ check_contains "plan says why: SASL refused the password" \
 	"Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512" \
 	"$AGENT_ERR"
 check_not_contains "capture's user is not blamed" "as user capture-p1" "$AGENT_ERR"
+
+# The topic is missing yet: the broker says whether capture's user could
+# create it as configured (validate_only).
+variant too-many-replicas "s|^partitions = .*|&\nreplication_factor = 3|"
+agent_run -c "$WORK/too-many-replicas.ini" plan
+check_eq "plan with replication_factor 3 on one broker fails (exit 1)" 1 "$AGENT_RC"
+check_contains "plan names the user, the topic and the broker's words" \
+	"as user capture-p1: topic db1server.public.t is missing and cannot be created (2 partitions, replication factor 3" \
+	"$AGENT_ERR"
+check_contains "the broker's reason" "larger than available brokers" "$AGENT_ERR"
 
 variant managed-heap "s|^managed = false|managed = false\nheap = 1g|"
 line=$(grep -n '^heap = 1g' "$WORK/managed-heap.ini" | cut -d: -f1)
