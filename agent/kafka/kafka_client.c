@@ -273,6 +273,12 @@ bool kafka_client_probe_conf_new(const struct kafka_cfg *cfg,
 		/* Up to librdkafka's informational lines, which name why a
 		 * connection failed (kafka_log_attach_quiet keeps that). */
 		{ "log_level", "6" },
+		/* A probe is a producer handle, whose metadata requests would
+		 * have a broker with auto.create.topics.enable create a topic it
+		 * asks about (status's lag of a pipeline capture has not started
+		 * yet): created with the broker's partition count, capture then
+		 * refuses it.  Topics are capture's to create. */
+		{ "allow.auto.create.topics", "false" },
 	};
 
 	*out = conf_build(cfg, cred, "probe", client_id, settings, ARRAY_LEN(settings));

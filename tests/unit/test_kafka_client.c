@@ -194,6 +194,7 @@ static void test_probe_settings(void **state)
 	conf = build(PROBE, &cfg, "cdc-agent-probe");
 	assert_setting(conf, "log_level", "6");
 	assert_setting(conf, "enable.idempotence", "false");
+	assert_setting(conf, "allow.auto.create.topics", "false");
 	rd_kafka_conf_destroy(conf);
 	strlist_fini(&cfg.bootstrap_servers);
 }
