@@ -1154,7 +1154,7 @@ static bool handle_change(struct capture *c, const struct pgoutput_msg *m)
 		return false;
 	}
 	table_version_settle(c, ct);
-	capture_snapshot_change(c->snap, ct->ts, m);
+	capture_snapshot_change(c->snap, ct->ts, (uint32_t)c->open_xid, m);
 	if (m->type != PGOUTPUT_DELETE &&
 	    !labels_check(c, ct, c->open_xid, m->change.new_tuple.values, old))
 		return false; /* errors already logged */
@@ -1203,7 +1203,7 @@ static bool handle_truncate(struct capture *c, const struct pgoutput_msg *m)
 		if (ct)
 			table_version_settle(c, ct);
 		if (ct)
-			capture_snapshot_change(c->snap, ct->ts, m);
+			capture_snapshot_change(c->snap, ct->ts, (uint32_t)c->open_xid, m);
 		if (ct && c->src->truncate_events)
 			plain.position = position_next(c, ct, pos, sizeof(pos));
 		if (ct && c->src->truncate_events && !emit(c, ct, 't', NULL, NULL, &src, &plain, c->open))

@@ -10,6 +10,10 @@
  * event (streamed before the high watermark, so before the chunk's rows on
  * Kafka) carries the row as it is.  Every other row of the chunk is what
  * the table held at the high watermark, and is sent there, in stream order.
+ * Except that "committed before the low watermark" in the WAL does not mean
+ * visible to the SELECT (commit order is not visibility order): the keys
+ * of changes streamed before the window whose transaction the chunk's
+ * snapshot does not see are dropped as well (snapshot_window's recent).
  */
 #include "capture/capture_snapshot.h"
 #include "config/topo_values.h"
@@ -39,18 +43,119 @@ void snapshot_window_init(struct snapshot_window *w)
 	key_set_init(&w->dirty);
 }
 
+static void recent_clear(struct snapshot_window *w)
+{
+	for (size_t i = 0; i < w->nrecent; i++)
+		free(w->recent[i].key);
+	w->nrecent = 0;
+}
+
 void snapshot_window_fini(struct snapshot_window *w)
 {
 	key_set_fini(&w->dirty);
+	recent_clear(w);
+	free(w->recent);
+	free(w->xip);
+}
+
+void snapshot_window_watch(struct snapshot_window *w, uint32_t oid)
+{
+	if (oid != w->oid) {
+		recent_clear(w);
+		w->have_snapshot = false; /* another table, perhaps another server */
+	}
+	w->oid = oid;
 }
 
 void snapshot_window_arm(struct snapshot_window *w, const char *id, uint32_t oid)
 {
 	snprintf(w->id, sizeof(w->id), "%s", id);
-	w->oid = oid;
+	snapshot_window_watch(w, oid);
 	w->phase = WINDOW_WAIT_LOW;
 	w->truncated = false;
+	w->have_snapshot = false;
 	key_set_clear(&w->dirty);
+}
+
+/* One xid8 of pg_current_snapshot()'s text, as the 32-bit xid the stream
+ * carries (its epoch dropped). */
+static bool xid_parse(const char **p, uint32_t *xid)
+{
+	char *end;
+	unsigned long long v;
+
+	if (**p < '0' || **p > '9')
+		return false;
+	v = strtoull(*p, &end, 10);
+	*xid = (uint32_t)v;
+	*p = end;
+	return true;
+}
+
+bool snapshot_window_snapshot(struct snapshot_window *w, const char *text)
+{
+	const char *p = text;
+
+	w->have_snapshot = false;
+	w->nxip = 0;
+	if (!p || !xid_parse(&p, &w->xmin) || *p++ != ':' || !xid_parse(&p, &w->xmax) || *p++ != ':')
+		return false;
+	while (*p) {
+		uint32_t xid;
+
+		if (w->nxip && *p++ != ',')
+			return false;
+		if (!xid_parse(&p, &xid))
+			return false;
+		if (w->nxip == w->cxip) {
+			w->cxip = w->cxip ? 2 * w->cxip : 16;
+			w->xip = xrealloc(w->xip, w->cxip * sizeof(*w->xip));
+		}
+		w->xip[w->nxip++] = xid;
+	}
+	w->have_snapshot = true;
+	return true;
+}
+
+/* TransactionIdPrecedes for normal xids. */
+static bool xid_precedes(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+
+/* Whether the chunk's snapshot shows transaction xid (which committed:
+ * the stream carried it). */
+static bool window_sees(const struct snapshot_window *w, uint32_t xid)
+{
+	if (!w->have_snapshot)
+		return false;
+	if (xid_precedes(xid, w->xmin))
+		return true;
+	if (!xid_precedes(xid, w->xmax))
+		return false;
+	for (size_t i = 0; i < w->nxip; i++)
+		if (w->xip[i] == xid)
+			return false;
+	return true;
+}
+
+/* At the close: the keys of the changes kept that the chunk's snapshot did
+ * not see are dropped; those it saw go (every later snapshot sees them). */
+static void window_recent_settle(struct snapshot_window *w)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < w->nrecent; i++) {
+		struct window_change *c = &w->recent[i];
+
+		if (window_sees(w, c->xid)) {
+			free(c->key);
+			continue;
+		}
+		key_set_add(&w->dirty, c->key, c->len);
+		w->recent[keep++] = *c;
+	}
+	w->nrecent = keep;
 }
 
 /* {"watermark": "low" | "high", "id": "<hex>"}: anything else is not ours. */
@@ -89,6 +194,7 @@ enum window_verdict snapshot_window_message(struct snapshot_window *w, const cha
 		} else if (high && w->phase == WINDOW_OPEN) {
 			w->phase = WINDOW_IDLE;
 			w->id[0] = '\0';
+			window_recent_settle(w);
 			v = WINDOW_CLOSED;
 		}
 	}
@@ -96,10 +202,29 @@ enum window_verdict snapshot_window_message(struct snapshot_window *w, const cha
 	return v;
 }
 
-void snapshot_window_change(struct snapshot_window *w, uint32_t oid, const char *key, size_t len)
+void snapshot_window_change(struct snapshot_window *w, uint32_t oid, uint32_t xid, const char *key,
+			    size_t len)
 {
-	if (w->phase == WINDOW_OPEN && oid == w->oid)
+	struct window_change *c;
+
+	if (oid == 0 || oid != w->oid)
+		return;
+	if (w->phase == WINDOW_OPEN)
 		key_set_add(&w->dirty, key, len);
+	/* Seen by the last chunk's snapshot, it is seen by every later one:
+	 * nothing to keep (so a replay streamed before a low watermark keeps
+	 * nothing either). */
+	if (window_sees(w, xid))
+		return;
+	if (w->nrecent == w->crecent) {
+		w->crecent = w->crecent ? 2 * w->crecent : 64;
+		w->recent = xrealloc(w->recent, w->crecent * sizeof(*w->recent));
+	}
+	c = &w->recent[w->nrecent++];
+	c->xid = xid;
+	c->key = xmalloc(len ? len : 1);
+	memcpy(c->key, key, len);
+	c->len = len;
 }
 
 bool snapshot_window_dropped(const struct snapshot_window *w, const char *key, size_t len)
@@ -287,6 +412,7 @@ static void table_forget(struct capture_snapshot *s)
 	s->ts = NULL;
 	s->cursor = NULL;
 	s->exhausted = false;
+	snapshot_window_watch(&s->win, 0);
 }
 
 void capture_snapshot_session_end(struct capture_snapshot *s)
@@ -413,6 +539,7 @@ static bool table_start(struct capture_snapshot *s, PGconn *sql)
 			continue;
 		}
 		s->table = xstrdup(name);
+		snapshot_window_watch(&s->win, s->ts->oid);
 		s->cursor = cursor_from_state(e, s->ts);
 		s->rows = (uint64_t)json_integer_value(json_object_get(e, "rows"));
 		s->started = mono_seconds();
@@ -447,6 +574,9 @@ static char *chunk_sql(PGconn *conn, const struct table_schema *ts, bool after)
 		strbuf_addf(&sb, "%s%s", i ? ", " : "", col);
 		free(col);
 	}
+	/* The statement's snapshot, which says which transactions the rows
+	 * include (snapshot_window_snapshot). */
+	strbuf_adds(&sb, ", pg_current_snapshot()::text");
 	/* ONLY keeps an inheritance child's rows out (they are its own
 	 * table's); a partitioned table's rows are all in its partitions. */
 	strbuf_addf(&sb, " FROM %s%s.%s", ts->relkind == 'p' ? "" : "ONLY ", schema, table);
@@ -523,6 +653,9 @@ static bool chunk_select(struct capture_snapshot *s, PGconn *sql)
 	}
 	s->chunk_last_key = s->cursor ? json_incref(s->cursor) : json_null();
 	snapshot_window_arm(&s->win, id, s->ts->oid);
+	if (n > 0)
+		(void)snapshot_window_snapshot(&s->win,
+					       PQgetvalue(s->chunk, 0, (int)s->ts->ncols));
 	return true;
 }
 
@@ -625,20 +758,24 @@ void capture_snapshot_commit(struct capture_snapshot *s, uint64_t end_lsn)
 }
 
 void capture_snapshot_change(struct capture_snapshot *s, const struct table_schema *ts,
-			     const struct pgoutput_msg *m)
+			     uint32_t xid, const struct pgoutput_msg *m)
 {
-	if (s->win.phase != WINDOW_OPEN || ts->oid != s->win.oid)
+	/* Kept outside the window too (snapshot_window's recent). */
+	if (ts->oid != s->win.oid)
 		return;
 	if (m->type == PGOUTPUT_TRUNCATE) {
-		s->win.truncated = true;
+		/* A TRUNCATE's lock outlives its invisibility: the SELECT
+		 * waits for it, and sees it, unless it is in the window. */
+		if (s->win.phase == WINDOW_OPEN)
+			s->win.truncated = true;
 		return;
 	}
 	if (m->change.new_tuple.ncols &&
 	    snapshot_key_encode(&s->kbuf, ts, m->change.new_tuple.values))
-		snapshot_window_change(&s->win, ts->oid, s->kbuf.data, s->kbuf.len);
+		snapshot_window_change(&s->win, ts->oid, xid, s->kbuf.data, s->kbuf.len);
 	if (m->change.old_kind != PGOUTPUT_OLD_NONE && m->change.old_tuple.ncols &&
 	    snapshot_key_encode(&s->kbuf, ts, m->change.old_tuple.values))
-		snapshot_window_change(&s->win, ts->oid, s->kbuf.data, s->kbuf.len);
+		snapshot_window_change(&s->win, ts->oid, xid, s->kbuf.data, s->kbuf.len);
 }
 
 /* ---- requests ------------------------------------------------------------------------ */

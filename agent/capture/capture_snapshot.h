@@ -48,6 +48,14 @@ enum window_verdict {
 	WINDOW_CLOSED,  /* our high watermark: emit the chunk's rows not dropped */
 };
 
+/* A change of the watched table streamed before the window closed, kept
+ * until the chunk's snapshot shows its transaction (see recent below). */
+struct window_change {
+	uint32_t xid;
+	char *key;
+	size_t len;
+};
+
 /* Embedded object: snapshot_window_init/fini. */
 struct snapshot_window {
 	enum window_phase phase;
@@ -55,17 +63,41 @@ struct snapshot_window {
 	uint32_t oid;                 /* the table whose changes are watched */
 	struct key_set dirty;         /* keys changed inside the window */
 	bool truncated;               /* the table was truncated inside the window */
+	/* WAL commit order is not visibility order: a transaction whose
+	 * commit record precedes the low watermark may still be invisible to
+	 * the chunk's SELECT (its backend has not left the proc array yet:
+	 * another backend's group flush wrote its commit, or it waits for a
+	 * synchronous standby).  Its change is streamed before the window,
+	 * the chunk holds the row as it was before it: the chunk's row must
+	 * be dropped too.  So every change of the table since the previous
+	 * close is kept with its transaction id, and at the close the keys of
+	 * those the chunk's snapshot did not see are dropped as well. */
+	struct window_change *recent;
+	size_t nrecent, crecent;
+	bool have_snapshot;           /* the chunk's snapshot is known */
+	uint32_t xmin, xmax;          /* pg_current_snapshot() of the chunk's SELECT */
+	uint32_t *xip;
+	size_t nxip, cxip;
 };
 
 void snapshot_window_init(struct snapshot_window *w);
 void snapshot_window_fini(struct snapshot_window *w);
-/* A chunk was selected and its watermarks emitted with id. */
+/* A chunk was selected and its watermarks emitted with id.  Another oid
+ * than the previous chunk's forgets the changes kept (snapshot_window_watch). */
 void snapshot_window_arm(struct snapshot_window *w, const char *id, uint32_t oid);
+/* From now on changes of table oid are kept (the table's snapshot starts). */
+void snapshot_window_watch(struct snapshot_window *w, uint32_t oid);
+/* The chunk's snapshot, pg_current_snapshot()'s text "xmin:xmax:xip,...",
+ * after snapshot_window_arm; false (and none kept) when it does not parse:
+ * then every change kept drops its key at the close. */
+bool snapshot_window_snapshot(struct snapshot_window *w, const char *text);
 /* A logical message from the stream (any prefix, hostile content). */
 enum window_verdict snapshot_window_message(struct snapshot_window *w, const char *prefix,
 					    const char *content, size_t len);
-/* A change event's key (snapshot_key_encode) of table oid. */
-void snapshot_window_change(struct snapshot_window *w, uint32_t oid, const char *key, size_t len);
+/* A change event's key (snapshot_key_encode) of table oid, in transaction
+ * xid. */
+void snapshot_window_change(struct snapshot_window *w, uint32_t oid, uint32_t xid, const char *key,
+			    size_t len);
 /* Whether a chunk row with that key must be dropped. */
 bool snapshot_window_dropped(const struct snapshot_window *w, const char *key, size_t len);
 
@@ -116,7 +148,7 @@ MUST_CHECK bool capture_snapshot_message(struct capture_snapshot *s, const struc
 /* A change (Insert, Update, Delete) or a Truncate of a table (its schema
  * as the stream describes it). */
 void capture_snapshot_change(struct capture_snapshot *s, const struct table_schema *ts,
-			     const struct pgoutput_msg *m);
+			     uint32_t xid, const struct pgoutput_msg *m);
 /* A transaction's Commit: chunks emitted in it are settled once the slot is
  * confirmed up to end_lsn. */
 void capture_snapshot_commit(struct capture_snapshot *s, uint64_t end_lsn);
