@@ -16,43 +16,8 @@
 trap capture_env_down EXIT
 CAPTURE_PARTITIONS=2
 
-# As 79: SASL_SSL on localhost:$KP, PLAINTEXT on 127.0.0.1:$IKP for the
-# broker itself and the test's tools; users capture-p1 and apply-p1.
-secured_broker() { # ZKPORT
-	IKP=$(free_port)
-	while [ "$IKP" = "$KP" ] || [ "$IKP" = "$1" ]; do IKP=$(free_port); done
-	kafka_tls_make "$WORK/tls" localhost &&
-		kafka_start_zk_secured "$WORK/kafka" "$KP" "$IKP" "$1" "$WORK/tls" \
-			zookeeper.session.timeout.ms=6000 >/dev/null 2>&1 || return 1
-	(umask 077 && echo 'capture s3cret' >"$WORK/capture-kafka.pass" &&
-		echo 'apply s3cret' >"$WORK/apply-kafka.pass" &&
-		echo 'not the password' >"$WORK/wrong-kafka.pass")
-	kafka_scram_user "$WORK/kafka" "$IKP" capture-p1 "$WORK/capture-kafka.pass" &&
-		kafka_scram_user "$WORK/kafka" "$IKP" apply-p1 "$WORK/apply-kafka.pass"
-}
-CAPTURE_BROKER_START=secured_broker
-CAPTURE_KAFKA_HOST=localhost
-CAPTURE_KAFKA_KEYS='managed = false
-security_protocol = sasl_ssl
-sasl_mechanism = scram-sha-512
-ssl_ca_file = @WORK@/tls/ca.pem
-ssl_cert_file = @WORK@/tls/client.pem
-ssl_key_file = @WORK@/tls/client.key
-'
-
-pg_cluster_create tgt || { _fail "target cluster comes up"; finish; exit; }
-capture_env_up "
-CREATE TABLE t (id int PRIMARY KEY, v text);
-INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 300) g;
-" < <(
-	topology_source db1 my_publication my_slot db1server public.t
-	topology_target db2 PORT="$PG_PORT_tgt" SOCK="$PG_SOCK_tgt"
-	topology_pipeline p1 db1 db2 \
-		"capture_kafka_user = capture-p1" \
-		"capture_kafka_password_file = @WORK@/capture-kafka.pass" \
-		"apply_kafka_user = apply-p1" \
-		"apply_kafka_password_file = @WORK@/apply-kafka.pass"
-) || { _fail "environment comes up"; [ -n "${WORK:-}" ] && tail -n 20 "$WORK/bootstrap.log" "$WORK/kafka/kafka.log" 2>/dev/null | sed 's/^/    # /'; finish; exit; }
+secured_env_up 'managed = false
+' || { _fail "environment comes up"; [ -n "${WORK:-}" ] && tail -n 20 "$WORK/bootstrap.log" "$WORK/kafka/kafka.log" 2>/dev/null | sed 's/^/    # /'; finish; exit; }
 
 agent_run -c "$T" check
 check_eq "check passes (managed = false, no [zookeeper])" 0 "$AGENT_RC"

@@ -4,13 +4,17 @@
 #   CAPTURE_KAFKA_KEYS: more lines for [kafka] (each ending in a newline);
 #   CAPTURE_KAFKA_PROPS: more key=value broker settings (words);
 #   CAPTURE_BROKER_START: a function that starts the broker on $KP instead,
-#     given the ZooKeeper port, with $WORK made (79: a SASL_SSL broker);
+#     given the ZooKeeper port, with $WORK made (secured_broker below);
 #   CAPTURE_KAFKA_HOST: the host of bootstrap_servers (127.0.0.1).
 #   @WORK@ in CAPTURE_AGENT_KEYS and CAPTURE_KAFKA_KEYS is $WORK, as in
 #   the sections on stdin.
 #   capture_env_up TABLES_SQL   -> $WORK, $T (topology), $KP (broker port)
 #       the sections after [agent] and [kafka] come on stdin, usually from
 #       tests/lib/topology.sh:  capture_env_up SQL < <(topology_both_formats T)
+#   secured_env_up [KAFKA_KEY_LINES]  (77, 79) a target cluster tgt and capture_env_up
+#       with secured_broker: table t (300 rows) of db1 in pipeline p1 to db2,
+#       capture and apply as SCRAM users with their password files; the
+#       lines (each ending in a newline) go first in [kafka]
 #   capture_start PIPELINE      -> background capture, pid in CAPTURE_PIDS[PIPELINE]
 #   apply_start PIPELINE        -> background apply, pid in CAPTURE_PIDS[apply-PIPELINE]
 #   pipeline_stop PIPELINE      SIGTERM to both, waits for them
@@ -112,6 +116,48 @@ wait_converged() { # SECONDS FROM DB...
 
 # SIGTERM to capture and apply of PIPELINE (as systemd's stop does), and
 # waits for both to exit.
+# CAPTURE_BROKER_START for a secured broker: SASL_SSL with client
+# certificates on localhost:$KP (the certificate names localhost only),
+# PLAINTEXT on 127.0.0.1:$IKP for the broker itself and the test's tools;
+# SCRAM-SHA-512 users capture-p1 and apply-p1 with their password files,
+# and $WORK/wrong-kafka.pass for refusals.
+secured_broker() { # ZKPORT
+	IKP=$(free_port)
+	while [ "$IKP" = "$KP" ] || [ "$IKP" = "$1" ]; do IKP=$(free_port); done
+	kafka_tls_make "$WORK/tls" localhost &&
+		kafka_start_zk_secured "$WORK/kafka" "$KP" "$IKP" "$1" "$WORK/tls" \
+			zookeeper.session.timeout.ms=6000 >/dev/null 2>&1 || return 1
+	(umask 077 && echo 'capture s3cret' >"$WORK/capture-kafka.pass" &&
+		echo 'apply s3cret' >"$WORK/apply-kafka.pass" &&
+		echo 'not the password' >"$WORK/wrong-kafka.pass")
+	kafka_scram_user "$WORK/kafka" "$IKP" capture-p1 "$WORK/capture-kafka.pass" &&
+		kafka_scram_user "$WORK/kafka" "$IKP" apply-p1 "$WORK/apply-kafka.pass"
+}
+
+secured_env_up() { # [KAFKA_KEY_LINES]
+	CAPTURE_BROKER_START=secured_broker
+	CAPTURE_KAFKA_HOST=localhost
+	CAPTURE_KAFKA_KEYS="${1:-}security_protocol = sasl_ssl
+sasl_mechanism = scram-sha-512
+ssl_ca_file = @WORK@/tls/ca.pem
+ssl_cert_file = @WORK@/tls/client.pem
+ssl_key_file = @WORK@/tls/client.key
+"
+	pg_cluster_create tgt || return 1
+	capture_env_up "
+CREATE TABLE t (id int PRIMARY KEY, v text);
+INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 300) g;
+" < <(
+		topology_source db1 my_publication my_slot db1server public.t
+		topology_target db2 PORT="$PG_PORT_tgt" SOCK="$PG_SOCK_tgt"
+		topology_pipeline p1 db1 db2 \
+			"capture_kafka_user = capture-p1" \
+			"capture_kafka_password_file = @WORK@/capture-kafka.pass" \
+			"apply_kafka_user = apply-p1" \
+			"apply_kafka_password_file = @WORK@/apply-kafka.pass"
+	)
+}
+
 pipeline_stop() { # PIPELINE
 	kill "${CAPTURE_PIDS[$1]}" "${CAPTURE_PIDS[apply-$1]}" 2>/dev/null
 	wait "${CAPTURE_PIDS[$1]}" "${CAPTURE_PIDS[apply-$1]}" 2>/dev/null
