@@ -506,15 +506,8 @@ bool pgsql_query_unless(PGconn *conn, const char *label, const char *sql, int np
 
 bool pgsql_query_simple(PGconn *conn, const char *label, const char *sql, PGresult **res)
 {
-	bool stopped;
-
-	*res = exec_sql(conn, sql, -1, NULL, &stopped);
-	if (result_ok(*res))
-		return true;
-	log_failure(conn, label, *res, stopped, sql);
-	PQclear(*res);
-	*res = NULL;
-	return false;
+	/* nparams -1: exec_sql's simple protocol */
+	return pgsql_query(conn, label, sql, -1, NULL, res);
 }
 
 bool pgsql_query_value(PGconn *conn, const char *label, const char *sql, int nparams,
