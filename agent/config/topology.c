@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "config/kafka_limits.h"
 #include "config/topo_values.h"
+#include "config/topo_warnings.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -148,6 +149,10 @@ static const struct key_spec kafka_keys[] = {
 	KEY(kafka_cfg, "ssl_ca_file", V_CERT_FILE, ssl_ca_file, false, NULL),
 	KEY(kafka_cfg, "ssl_cert_file", V_CERT_FILE, ssl_cert_file, false, NULL),
 	KEY(kafka_cfg, "ssl_key_file", V_KEY_FILE, ssl_key_file, false, NULL),
+	/* The certificate of the broker the agent installs and secures;
+	 * unset: the agent issues one (check_kafka_installed_security). */
+	KEY(kafka_cfg, "broker_cert_file", V_CERT_FILE, broker_cert_file, false, NULL),
+	KEY(kafka_cfg, "broker_key_file", V_KEY_FILE, broker_key_file, false, NULL),
 };
 
 static const struct key_spec zookeeper_keys[] = {
@@ -1061,8 +1066,9 @@ static void check_kafka_credentials(struct parse_state *ps, const struct kafka_c
 
 /* The [kafka] keys that configure only the broker the agent installs and
  * runs: refused under managed = false, where they would be ignored. */
-static const char *const kafka_managed_only_keys[] = { "mode",     "dist",     "sha512",
-						       "install_dir", "data_dir", "heap" };
+static const char *const kafka_managed_only_keys[] = {
+	"mode", "dist", "sha512", "install_dir", "data_dir", "heap", "broker_cert_file", "broker_key_file"
+};
 
 /* managed = false: no broker of the agent's, so none of its keys and no
  * [zookeeper] section (a ZooKeeper the agent neither runs nor probes). */
@@ -1089,12 +1095,6 @@ static void check_kafka_security(struct parse_state *ps, struct topology *topo)
 {
 	const struct kafka_cfg *k = &topo->kafka;
 
-	/* The broker bootstrap installs (templates/) has a PLAINTEXT
-	 * listener only: its own clients could not reach it otherwise. */
-	if (k->dist && k->security_protocol != KAFKA_SECURITY_PLAINTEXT)
-		parse_error(ps, topology_key_line(&k->origin, "kafka", "security_protocol"),
-			    "security_protocol %s: the broker [kafka] dist installs listens in plaintext only; secure a cluster you run yourself (dist unset, or managed = false)",
-			    kafka_security_names[k->security_protocol]);
 	if (kafka_key_set(k, "sasl_mechanism") && !kafka_security_sasl(k->security_protocol))
 		parse_error(ps, topology_key_line(&k->origin, "kafka", "sasl_mechanism"),
 			    "sasl_mechanism needs security_protocol sasl_plaintext or sasl_ssl (it is %s)",
@@ -1118,12 +1118,88 @@ static void check_kafka_security(struct parse_state *ps, struct topology *topo)
 	}
 }
 
+/* Whether a HOST:PORT (or [V6]:PORT) of [zookeeper] connect is on loopback. */
+static bool topo_zookeeper_local(const char *hostport)
+{
+	const char *colon = strrchr(hostport, ':');
+	char *host = xstrndup(hostport, colon ? (size_t)(colon - hostport) : strlen(hostport));
+	bool local = topo_host_is_local(host);
+
+	free(host);
+	return local;
+}
+
+bool kafka_installed(const struct kafka_cfg *k)
+{
+	return k->managed && k->dist != NULL;
+}
+
+bool kafka_installed_secure(const struct kafka_cfg *k)
+{
+	return kafka_installed(k) && k->security_protocol == KAFKA_SECURITY_SASL_SSL;
+}
+
+/* The broker the agent installs speaks plaintext (the seed's loopback
+ * layout) or SASL_SSL with SCRAM-SHA-512 (templates/server.properties.*):
+ * no other protocol, and under sasl_ssl a ZooKeeper on loopback (it has no
+ * authentication here) and the broker's certificate, named or issued. */
+static void check_kafka_installed_security(struct parse_state *ps, struct topology *topo)
+{
+	struct kafka_cfg *k = &topo->kafka;
+	const char *zk = topo->zookeeper.connect.n ? topo->zookeeper.connect.items[0] : NULL;
+
+	if ((k->broker_cert_file || k->broker_key_file) && !kafka_installed_secure(k))
+		parse_error(ps,
+			    topology_key_line(&k->origin, "kafka",
+					      k->broker_cert_file ? "broker_cert_file" : "broker_key_file"),
+			    "%s is the certificate of the broker the agent installs under security_protocol sasl_ssl (this topology has %s%s)",
+			    k->broker_cert_file ? "broker_cert_file" : "broker_key_file",
+			    kafka_security_names[k->security_protocol],
+			    kafka_installed(k) ? "" : " and no [kafka] dist");
+	if (!kafka_installed(k))
+		return;
+	if (k->security_protocol != KAFKA_SECURITY_PLAINTEXT &&
+	    k->security_protocol != KAFKA_SECURITY_SASL_SSL)
+		parse_error(ps, topology_key_line(&k->origin, "kafka", "security_protocol"),
+			    "security_protocol %s: the broker [kafka] dist installs listens with plaintext (loopback) or sasl_ssl; secure a cluster of another kind yourself (managed = false)",
+			    kafka_security_names[k->security_protocol]);
+	if (!kafka_installed_secure(k))
+		return;
+	if (k->sasl_mechanism != KAFKA_SASL_SCRAM_SHA_512)
+		parse_error(ps, topology_key_line(&k->origin, "kafka", "sasl_mechanism"),
+			    "sasl_mechanism %s: the broker [kafka] dist installs takes scram-sha-512 only",
+			    kafka_sasl_mechanism_names[k->sasl_mechanism]);
+	if (!k->broker_cert_file != !k->broker_key_file)
+		parse_error(ps,
+			    topology_key_line(&k->origin, "kafka",
+					      k->broker_cert_file ? "broker_cert_file" : "broker_key_file"),
+			    "%s without %s: the broker's certificate goes with its private key",
+			    k->broker_cert_file ? "broker_cert_file" : "broker_key_file",
+			    k->broker_cert_file ? "broker_key_file" : "broker_cert_file");
+	if (k->mode == KAFKA_MODE_ZOOKEEPER && zk && !topo_zookeeper_local(zk))
+		parse_error(ps, topology_key_line(&topo->zookeeper.origin, "zookeeper", "connect"),
+			    "[zookeeper] connect %s: with security_protocol sasl_ssl ZooKeeper must listen on loopback (it has no authentication here, and whoever reaches it can give themselves any Kafka right)",
+			    zk);
+	if (!k->broker_cert_file && !k->broker_key_file) {
+		if (k->ssl_ca_file)
+			parse_error(ps, topology_key_line(&k->origin, "kafka", "ssl_ca_file"),
+				    "ssl_ca_file with no broker_cert_file: the agent issues the broker's certificate from its own CA, which the clients trust (%s/%s/ca.pem); leave ssl_ca_file unset, or name broker_cert_file and broker_key_file",
+				    topo->agent.config_dir, KAFKA_TLS_DIR_NAME);
+		else if (topo->agent.config_dir) {
+			k->ssl_ca_file =
+				xasprintf("%s/%s/ca.pem", topo->agent.config_dir, KAFKA_TLS_DIR_NAME);
+			k->broker_tls_generated = true;
+		}
+	}
+}
+
 static void check_cross_references(struct parse_state *ps, struct topology *topo)
 {
 	check_sources(ps, topo);
 	check_servers_tls(ps, topo);
 	check_kafka_managed(ps, topo);
 	check_kafka_security(ps, topo);
+	check_kafka_installed_security(ps, topo);
 	for (size_t i = 0; i < topo->n_pipelines; i++)
 		resolve_pipeline(ps, topo, &topo->pipelines[i]);
 	check_one_pipeline_per_source(ps, topo);

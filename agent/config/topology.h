@@ -255,7 +255,23 @@ struct kafka_cfg {
 	char *ssl_ca_file;         /* PEM CAs the brokers' certificates must chain to; NULL: system's */
 	char *ssl_cert_file;       /* PEM client certificate (mutual TLS); NULL: none */
 	char *ssl_key_file;        /* its private key, a secret file; set with ssl_cert_file */
+	/* The broker the agent installs under sasl_ssl (managed, dist): its
+	 * clients' listener presents this certificate (PEM, chain) and key;
+	 * NULL: one the agent issues from a CA of its own, and ssl_ca_file is
+	 * then that CA (KAFKA_TLS_DIR_NAME/ca.pem under [agent] config_dir). */
+	char *broker_cert_file;
+	char *broker_key_file;
+	bool broker_tls_generated; /* ssl_ca_file was derived, not written */
 };
+
+/* Where bootstrap keeps the TLS files of the broker it secures, under
+ * [agent] config_dir (provision/kafka_tls.h). */
+#define KAFKA_TLS_DIR_NAME "kafka-tls"
+
+/* Whether the agent installs and runs the broker (managed, dist given). */
+bool kafka_installed(const struct kafka_cfg *k);
+/* Whether that broker is secured (installed, sasl_ssl). */
+bool kafka_installed_secure(const struct kafka_cfg *k);
 
 struct zookeeper_cfg {
 	struct topo_origin origin;

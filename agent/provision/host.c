@@ -20,7 +20,9 @@
 #include "pg/pgsql.h"
 #include "pipeline/health.h"
 #include "pipeline/pipeline_digest.h"
+#include "provision/kafka_access.h"
 #include "provision/kafka_install.h"
+#include "provision/kafka_tls.h"
 #include "provision/render.h"
 #include "systemd/notify.h"
 #include "systemd/supervise.h"
@@ -48,6 +50,8 @@
 #define KAFKA_USER "kafka"
 #define AGENT_USER "cdc-agent"
 #define CONTROLLER_PORT_OFFSET 1
+/* The secured broker's own listener (INTERNAL, loopback, mutual TLS). */
+#define INTERNAL_PORT_OFFSET 2
 
 extern char **environ;
 
@@ -56,6 +60,12 @@ struct host_run {
 	struct change_list *changes;
 	bool apply;
 	bool manage_kafka;      /* [kafka] dist given: ZooKeeper and Kafka are ours */
+	bool secure_kafka;      /* ... and secured (sasl_ssl): kafka_tls, kafka_access */
+	char *tls_dir;          /* its TLS files: <config_dir>/kafka-tls */
+	struct kafka_cfg admin; /* the agent as the broker's super user (INTERNAL) */
+	char *admin_server;     /* admin's one bootstrap server, 127.0.0.1:<internal> */
+	char *admin_cert;       /* tls_dir/internal.pem: key and certificate */
+	char *admin_ca;         /* tls_dir/ca.pem */
 	struct render_vars vars;
 	bool units_changed;     /* some unit file was (or would be) written */
 	bool zk_changed, kafka_changed, pipelines_changed;
@@ -413,10 +423,18 @@ static bool vars_build(struct host_run *h)
 	render_vars_add(&h->vars, "cluster_id", id);
 	{
 		char *listeners = xasprintf("PLAINTEXT://%s:%d", host, port);
+		char *listener = xasprintf("%s:%d", host, port);
 
 		render_vars_add(&h->vars, "listeners", listeners);
+		render_vars_add(&h->vars, "listener", listener);
 		free(listeners);
+		free(listener);
 	}
+	snprintf(buf, sizeof(buf), "%d", port + INTERNAL_PORT_OFFSET);
+	render_vars_add(&h->vars, "internal_port", buf);
+	render_vars_add(&h->vars, "tls_dir", h->tls_dir);
+	render_vars_add(&h->vars, "if_secure", h->secure_kafka ? "" : "#secured broker only: ");
+	render_vars_add(&h->vars, "if_plaintext", h->secure_kafka ? "#plaintext broker only: " : "");
 	render_vars_add(&h->vars, "if_kraft", t->kafka.mode == KAFKA_MODE_KRAFT ? "" : "#kraft mode only: ");
 	render_vars_add(&h->vars, "if_zookeeper",
 			t->kafka.mode == KAFKA_MODE_ZOOKEEPER ? "" : "#zookeeper mode only: ");
@@ -574,9 +592,13 @@ static bool check_zk(const void *arg, struct strbuf *why)
 
 static bool check_kafka(const void *arg, struct strbuf *why)
 {
-	const struct topology *topo = arg;
+	const struct host_run *h = arg;
 
-	return health_kafka(&topo->kafka, topology_probe_credentials(topo, NULL), 1, why);
+	/* Secured, the pipelines' users may not exist yet: the agent asks as
+	 * the broker's super user, on INTERNAL. */
+	if (h->secure_kafka)
+		return health_kafka(&h->admin, NULL, 1, why);
+	return health_kafka(&h->topo->kafka, topology_probe_credentials(h->topo, NULL), 1, why);
 }
 
 static bool check_capture(const void *arg, struct strbuf *why)
@@ -662,6 +684,24 @@ static bool units_enable(struct host_run *h, struct systemd *sd)
 	return ok;
 }
 
+/* Secured: the pipelines' SCRAM users and their ACLs, once the broker
+ * runs.  Bootstrap's work: run (h->sup) leaves them as bootstrap made them,
+ * since Kafka's ConfigCommand is a JVM, which cdc-agent.service's
+ * MemoryDenyWriteExecute= would kill. */
+static bool access_converge(struct host_run *h)
+{
+	const struct kafka_access_admin adm = {
+		.admin = &h->admin,
+		.java = render_vars_get(&h->vars, "java"),
+		.kafka_home = h->topo->kafka.install_dir,
+		.work_dir = h->tls_dir,
+	};
+
+	if (!h->secure_kafka || h->sup)
+		return true;
+	return kafka_access_converge(h->topo, &adm, h->apply, h->changes);
+}
+
 static bool services_converge(struct host_run *h)
 {
 	const struct topology *t = h->topo;
@@ -686,7 +726,8 @@ static bool services_converge(struct host_run *h)
 		     healthy(h, sd, "zookeeper.service", acted, "ZooKeeper", check_zk, t);
 	if (ok && h->manage_kafka)
 		ok = unit_converge(h, sd, "kafka.service", h->kafka_changed, NULL, NULL, &acted) &&
-		     healthy(h, sd, "kafka.service", acted, "Kafka", check_kafka, t);
+		     healthy(h, sd, "kafka.service", acted, "Kafka", check_kafka, h) &&
+		     access_converge(h);
 	for (size_t i = 0; ok && i < t->n_pipelines; i++) {
 		const struct pipeline_cfg *p = &t->pipelines[i];
 		char *capture = xasprintf("cdc-capture@%s.service", p->name);
@@ -790,6 +831,82 @@ static bool tls_files_visible_all(const struct topology *topo)
 	return ok;
 }
 
+/* h->admin: [kafka] as the agent reaches its secured broker as the super
+ * user: TLS to INTERNAL on loopback, internal.pem as its certificate. */
+static void admin_cfg_build(struct host_run *h)
+{
+	const struct kafka_cfg *k = &h->topo->kafka;
+	char *host;
+	int port;
+
+	if (!h->secure_kafka)
+		return;
+	first_hostport(&k->bootstrap_servers, &host, &port);
+	free(host);
+	h->admin = *k;
+	h->admin_server = xasprintf("127.0.0.1:%d", port + INTERNAL_PORT_OFFSET);
+	h->admin_cert = xasprintf("%s/%s", h->tls_dir, KAFKA_TLS_INTERNAL);
+	h->admin_ca = xasprintf("%s/%s", h->tls_dir, KAFKA_TLS_CA);
+	h->admin.bootstrap_servers.items = &h->admin_server;
+	h->admin.bootstrap_servers.n = 1;
+	h->admin.security_protocol = KAFKA_SECURITY_SSL;
+	h->admin.ssl_ca_file = h->admin_ca;
+	h->admin.ssl_cert_file = h->admin_cert;
+	h->admin.ssl_key_file = h->admin_cert;
+}
+
+static void admin_cfg_free(struct host_run *h)
+{
+	free(h->admin_server);
+	free(h->admin_cert);
+	free(h->admin_ca);
+	free(h->tls_dir);
+}
+
+/* Secured: the CA, the broker's certificates and keystores in tls_dir,
+ * issued or renewed as kafka_tls.h says.  A change restarts the broker,
+ * and the pipelines, whose clients read the CA at start. */
+static bool broker_tls_ensure(struct host_run *h)
+{
+	const struct kafka_cfg *k = &h->topo->kafka;
+	struct group *gr = getgrnam(KAFKA_USER);
+	const char **hosts;
+	struct kafka_tls_want want;
+	bool changed = false, ok;
+
+	if (!h->secure_kafka)
+		return true;
+	if (!gr && h->apply) {
+		log_error("no group %s, which must read the broker's keystores", KAFKA_USER);
+		return false;
+	}
+	hosts = xcalloc(k->bootstrap_servers.n, sizeof(*hosts));
+	for (size_t i = 0; i < k->bootstrap_servers.n; i++) {
+		char *host;
+		int port;
+		struct strlist one = { &k->bootstrap_servers.items[i], 1 };
+
+		first_hostport(&one, &host, &port);
+		hosts[i] = host;
+	}
+	want = (struct kafka_tls_want){
+		.dir = h->tls_dir,
+		.hosts = hosts,
+		.n_hosts = k->bootstrap_servers.n,
+		.broker_cert_file = k->broker_cert_file,
+		.broker_key_file = k->broker_key_file,
+		.group = gr ? gr->gr_gid : 0,
+		.apply = h->apply,
+	};
+	ok = kafka_tls_ensure(&want, h->changes, &changed);
+	for (size_t i = 0; i < k->bootstrap_servers.n; i++)
+		free((char *)hosts[i]);
+	free(hosts);
+	h->kafka_changed = h->kafka_changed || changed;
+	h->pipelines_changed = h->pipelines_changed || changed;
+	return ok;
+}
+
 bool host_converge(const struct topology *topo, struct supervisor *sup,
 		   struct change_list *changes)
 {
@@ -800,7 +917,10 @@ bool host_converge(const struct topology *topo, struct supervisor *sup,
 	if (!tls_files_visible_all(topo))
 		return false; /* errors already logged */
 	/* managed = false refuses dist (topology.c): a cluster of its own. */
-	h.manage_kafka = topo->kafka.managed && topo->kafka.dist != NULL;
+	h.manage_kafka = kafka_installed(&topo->kafka);
+	h.secure_kafka = kafka_installed_secure(&topo->kafka);
+	h.tls_dir = xasprintf("%s/%s", topo->agent.config_dir, KAFKA_TLS_DIR_NAME);
+	admin_cfg_build(&h);
 	render_vars_init(&h.vars);
 	if (h.manage_kafka)
 		ok = kafka_install(&topo->kafka, topo->agent.cache_dir, changes, &changed) &&
@@ -826,11 +946,12 @@ bool host_converge(const struct topology *topo, struct supervisor *sup,
 					 "password file") &&
 		     secret_owner_ensure(&h, topo->pipelines[i].apply_kafka.password_file,
 					 "password file");
-	ok = ok && vars_build(&h);
+	ok = ok && broker_tls_ensure(&h) && vars_build(&h);
 	if (ok && h.manage_kafka)
 		ok = configs_render(&h);
 	ok = ok && units_render(&h) && services_converge(&h);
 	render_vars_fini(&h.vars);
+	admin_cfg_free(&h);
 	return ok;
 }
 

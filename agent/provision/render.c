@@ -119,6 +119,7 @@ enum render_type {
 	RT_HEAP,        /* heap_size_valid */
 	RT_CLUSTER_ID,  /* 22 base64url characters, not starting with '-' */
 	RT_MODE_PREFIX, /* "" or "#<mode> mode only: " (kafka.service's two modes) */
+	RT_SECURITY_PREFIX, /* "" or "#<kind> broker only: " (plaintext or secured) */
 };
 
 static const struct {
@@ -149,6 +150,11 @@ static const struct {
 	{ "listeners", RT_LISTENERS },
 	{ "if_kraft", RT_MODE_PREFIX },
 	{ "if_zookeeper", RT_MODE_PREFIX },
+	{ "listener", RT_HOSTPORTS },
+	{ "internal_port", RT_PORT },
+	{ "tls_dir", RT_PATH },
+	{ "if_secure", RT_SECURITY_PREFIX },
+	{ "if_plaintext", RT_SECURITY_PREFIX },
 };
 
 static bool port_text_valid(const char *s, size_t n, struct strbuf *err)
@@ -286,6 +292,13 @@ bool render_value_valid(const char *name, const char *value, struct strbuf *err)
 			return true;
 		strbuf_addf(err, "'%s' is not \"\", \"#kraft mode only: \" or "
 			    "\"#zookeeper mode only: \"", value);
+		return false;
+	case RT_SECURITY_PREFIX:
+		if (strcmp(value, "") == 0 || strcmp(value, "#secured broker only: ") == 0 ||
+		    strcmp(value, "#plaintext broker only: ") == 0)
+			return true;
+		strbuf_addf(err, "'%s' is not \"\", \"#secured broker only: \" or "
+			    "\"#plaintext broker only: \"", value);
 		return false;
 	}
 	strbuf_adds(err, "internal error: unknown placeholder type");

@@ -37,7 +37,7 @@ seed_unit_started_at() { # UNIT
 
 # Free, distinct TCP ports for a seed deployment in a container, which shares
 # this machine's network: SEED_PG_PORT (PostgreSQL), ZKP (ZooKeeper), KP
-# (Kafka; KP+1 is KRaft's controller) and SP (run's status endpoints).
+# (Kafka; KP+1 is KRaft's controller, KP+2 a secured broker's INTERNAL) and SP (run's status endpoints).
 seed_ports() {
 	_seed_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 	local used
@@ -47,11 +47,12 @@ seed_ports() {
 	while [[ $used == *" $ZKP "* ]]; do ZKP=$(_seed_port); done
 	used+="$ZKP "
 	KP=$(_seed_port)
-	while [[ $used == *" $KP "* || $used == *" $((KP + 1)) "* ]] ||
-		(exec 3<>"/dev/tcp/127.0.0.1/$((KP + 1))") 2>/dev/null; do
+	while [[ $used == *" $KP "* || $used == *" $((KP + 1)) "* || $used == *" $((KP + 2)) "* ]] ||
+		(exec 3<>"/dev/tcp/127.0.0.1/$((KP + 1))") 2>/dev/null ||
+		(exec 3<>"/dev/tcp/127.0.0.1/$((KP + 2))") 2>/dev/null; do
 		KP=$(_seed_port)
 	done
-	used+="$KP $((KP + 1)) "
+	used+="$KP $((KP + 1)) $((KP + 2)) "
 	SP=$(_seed_port)
 	while [[ $used == *" $SP "* ]]; do SP=$(_seed_port); done
 }
