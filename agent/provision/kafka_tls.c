@@ -318,14 +318,55 @@ static bool dns_name_ok(const char *s)
 	return label > 0 && s[len - 1] != '-';
 }
 
-/* Appends host (a DNS name or an IP address, "[v6]" too) to gens; false,
- * logged, when it is neither. */
-static bool san_add(GENERAL_NAMES *gens, const char *host)
+/* A SAN as the sets compare it: "DNS:" lowercased, "IP:" in full form;
+ * caller frees. */
+static char *san_text(const GENERAL_NAME *g)
+{
+	struct strbuf sb;
+
+	strbuf_init(&sb);
+	if (g->type == GEN_DNS) {
+		const unsigned char *d = ASN1_STRING_get0_data(g->d.dNSName);
+		int n = ASN1_STRING_length(g->d.dNSName);
+
+		strbuf_adds(&sb, "DNS:");
+		for (int k = 0; k < n; k++) {
+			char c = (char)d[k];
+
+			c = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+			strbuf_add(&sb, c >= 0x20 && c < 0x7f ? &c : "?", 1);
+		}
+	} else if (g->type == GEN_IPADD) {
+		const unsigned char *d = ASN1_STRING_get0_data(g->d.iPAddress);
+		int n = ASN1_STRING_length(g->d.iPAddress);
+
+		strbuf_adds(&sb, "IP:");
+		if (n == 4) {
+			strbuf_addf(&sb, "%u.%u.%u.%u", d[0], d[1], d[2], d[3]);
+		} else {
+			for (int k = 0; k + 1 < n; k += 2)
+				strbuf_addf(&sb, "%s%x", k ? ":" : "", d[k] << 8 | d[k + 1]);
+		}
+	} else {
+		strbuf_addf(&sb, "other:%d", g->type);
+	}
+	return strbuf_detach(&sb);
+}
+
+/* host without the brackets of an IPv6 address ("[::1]"); caller frees. */
+static char *host_bare(const char *host)
 {
 	size_t len = strlen(host);
-	char *bare = len >= 2 && host[0] == '[' && host[len - 1] == ']'
-			     ? xstrndup(host + 1, len - 2)
-			     : xstrdup(host);
+
+	return len >= 2 && host[0] == '[' && host[len - 1] == ']' ? xstrndup(host + 1, len - 2)
+								  : xstrdup(host);
+}
+
+/* Appends host (a DNS name or an IP address) to gens and its text to
+ * texts, unless texts has it already; false, logged, when it is neither. */
+static bool san_add(GENERAL_NAMES *gens, struct strlist *texts, const char *host)
+{
+	char *bare = host_bare(host), *text;
 	ASN1_OCTET_STRING *ip = a2i_IPADDRESS(bare);
 	GENERAL_NAME *g;
 
@@ -346,7 +387,14 @@ static bool san_add(GENERAL_NAMES *gens, const char *host)
 		free(bare);
 		return false;
 	}
-	need_ok(sk_GENERAL_NAME_push(gens, g));
+	text = san_text(g);
+	if (strlist_contains(texts, text)) {
+		GENERAL_NAME_free(g);
+	} else {
+		need_ok(sk_GENERAL_NAME_push(gens, g));
+		strlist_add(texts, text);
+	}
+	free(text);
 	free(bare);
 	return true;
 }
@@ -356,47 +404,23 @@ static int str_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* gens as sorted unique texts ("DNS:" lowercased, "IP:" in full form),
- * the SAN sets compared; gens NULL is the empty set. */
+static void texts_sort(struct strlist *texts)
+{
+	if (texts->n > 1)
+		qsort(texts->items, texts->n, sizeof(*texts->items), str_cmp);
+}
+
+/* gens as sorted unique texts (san_text); gens NULL is the empty set. */
 static void san_texts(const GENERAL_NAMES *gens, struct strlist *out)
 {
 	for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++) {
-		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-		struct strbuf sb;
+		char *text = san_text(sk_GENERAL_NAME_value(gens, i));
 
-		strbuf_init(&sb);
-		if (g->type == GEN_DNS) {
-			const unsigned char *d = ASN1_STRING_get0_data(g->d.dNSName);
-			int n = ASN1_STRING_length(g->d.dNSName);
-
-			strbuf_adds(&sb, "DNS:");
-			for (int k = 0; k < n; k++) {
-				char c = (char)d[k];
-
-				c = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-				strbuf_add(&sb, c >= 0x20 && c < 0x7f ? &c : "?", 1);
-			}
-		} else if (g->type == GEN_IPADD) {
-			const unsigned char *d = ASN1_STRING_get0_data(g->d.iPAddress);
-			int n = ASN1_STRING_length(g->d.iPAddress);
-
-			strbuf_adds(&sb, "IP:");
-			if (n == 4) {
-				strbuf_addf(&sb, "%u.%u.%u.%u", d[0], d[1], d[2], d[3]);
-			} else {
-				for (int k = 0; k + 1 < n; k += 2)
-					strbuf_addf(&sb, "%s%x", k ? ":" : "",
-						    d[k] << 8 | d[k + 1]);
-			}
-		} else {
-			strbuf_addf(&sb, "other:%d", g->type);
-		}
-		if (!strlist_contains(out, sb.data))
-			strlist_add(out, sb.data);
-		strbuf_fini(&sb);
+		if (!strlist_contains(out, text))
+			strlist_add(out, text);
+		free(text);
 	}
-	if (out->n > 1)
-		qsort(out->items, out->n, sizeof(*out->items), str_cmp);
+	texts_sort(out);
 }
 
 /* Whether cert's SANs are the set want. */
@@ -943,8 +967,7 @@ static bool named_ensure(struct tls_run *r, const struct secret_buf *want_text)
 	return ok;
 }
 
-/* The SANs of a leaf: hosts, then localhost and 127.0.0.1 (dupes are
- * harmless: the sets are compared). */
+/* The SANs of a leaf: hosts, then localhost and 127.0.0.1, each once. */
 static bool leaf_want_init(struct leaf_want *leaf, const char *name, const char *cn,
 			   const char *const *hosts, size_t n_hosts, bool exact_subject)
 {
@@ -956,9 +979,10 @@ static bool leaf_want_init(struct leaf_want *leaf, const char *name, const char 
 	leaf->exact_subject = exact_subject;
 	leaf->gens = gens;
 	for (size_t i = 0; ok && i < n_hosts; i++)
-		ok = san_add(gens, hosts[i]);
-	ok = ok && san_add(gens, "localhost") && san_add(gens, "127.0.0.1");
-	san_texts(gens, &leaf->sans);
+		ok = san_add(gens, &leaf->sans, hosts[i]);
+	ok = ok && san_add(gens, &leaf->sans, "localhost") &&
+	     san_add(gens, &leaf->sans, "127.0.0.1");
+	texts_sort(&leaf->sans);
 	return ok; /* on failure, errors already logged */
 }
 
@@ -974,7 +998,7 @@ bool kafka_tls_ensure(const struct kafka_tls_want *want, struct change_list *cha
 	struct leaf_want internal = { 0 }, listener = { 0 };
 	struct secret_buf named = { 0 };
 	struct ca ca = { 0 };
-	const char *first = want->n_hosts ? want->hosts[0] : "localhost";
+	char *first = host_bare(want->n_hosts ? want->hosts[0] : "localhost");
 	bool ok = false, ca_new = false;
 
 	ERR_clear_error();
@@ -999,6 +1023,7 @@ bool kafka_tls_ensure(const struct kafka_tls_want *want, struct change_list *cha
 out:
 	leaf_want_fini(&internal);
 	leaf_want_fini(&listener);
+	free(first);
 	secret_buf_wipe(&named);
 	X509_free(ca.cert);
 	EVP_PKEY_free(ca.key);

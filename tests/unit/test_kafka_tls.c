@@ -6,8 +6,9 @@
  * nothing; new hosts re-issue the listener alone; an expiring CA re-issues
  * everything; plan mode writes nothing; named files are assembled (key as
  * PKCS#8) or refused naming the file (key of another certificate, expired);
- * a link planted at ca.key is refused, its target untouched.  The named
- * certificates are made here with libcrypto.
+ * a link planted at ca.key is refused, its target untouched; an IPv6 host
+ * and names given twice make each SAN once.  The named certificates are
+ * made here with libcrypto.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -631,6 +632,35 @@ static void test_link_not_followed(void **state)
 	free(link);
 }
 
+/* An IPv6 host in brackets, names given twice (in other case too): each
+ * SAN once, the CN without brackets. */
+static void test_ipv6_and_duplicates(void **state)
+{
+	const char *const hosts[] = { "[::1]", "LocalHost", "localhost", "127.0.0.1" };
+	STACK_OF(X509) *certs;
+	GENERAL_NAMES *gens;
+	bool changed;
+	char *text;
+
+	(void)state;
+	free(ensure(hosts, 4, NULL, NULL, true, true, &changed));
+	assert_true(changed);
+	certs = certs_of(KAFKA_TLS_LISTENER);
+	gens = X509_get_ext_d2i(sk_X509_value(certs, 0), NID_subject_alt_name, NULL, NULL);
+	assert_int_equal(sk_GENERAL_NAME_num(gens), 3);
+	assert_int_equal(X509_check_ip_asc(sk_X509_value(certs, 0), "::1", 0), 1);
+	assert_int_equal(X509_check_host(sk_X509_value(certs, 0), "localhost", 0, 0, NULL), 1);
+	GENERAL_NAMES_free(gens);
+	sk_X509_pop_free(certs, X509_free);
+	text = subject_of(KAFKA_TLS_LISTENER);
+	assert_string_equal(text, "CN=::1");
+	free(text);
+	text = ensure(hosts, 4, NULL, NULL, true, true, &changed);
+	assert_false(changed);
+	assert_string_equal(text, "");
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -639,6 +669,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_expiring_ca_renews_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_named_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_link_not_followed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ipv6_and_duplicates, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
