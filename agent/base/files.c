@@ -392,6 +392,32 @@ bool file_write_if_changed_at(int dirfd, const char *dir, const char *name,
 	return ok;
 }
 
+bool file_replace_at(int dirfd, const char *dir, const char *name, const char *content, size_t len,
+		     uid_t uid, gid_t gid, mode_t mode)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	struct stat st, want;
+	struct strbuf why;
+	bool exists, ok;
+
+	if (!dest_inspect(dirfd, name, path, &st, &exists)) {
+		free(path);
+		return false; /* errors already logged */
+	}
+	/* replace_at gives the temporary file an old file's owner and mode. */
+	memset(&want, 0, sizeof(want));
+	want.st_uid = uid;
+	want.st_gid = gid;
+	want.st_mode = mode;
+	strbuf_init(&why);
+	ok = replace_at(dirfd, dir, name, content, len, &want, mode, true, &why);
+	if (!ok)
+		log_error("%s", why.data);
+	strbuf_fini(&why);
+	free(path);
+	return ok;
+}
+
 bool file_write_if_changed(const char *path, const char *content, size_t len,
 			   mode_t new_mode, bool *changed)
 {

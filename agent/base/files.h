@@ -50,6 +50,14 @@ MUST_CHECK bool file_write_if_changed_at(int dirfd, const char *dir, const char 
 					 const char *content, size_t len, mode_t new_mode,
 					 bool *changed);
 
+/* Replaces name in dirfd (opened as dir, for messages) with content
+ * whatever it held, owned by uid:gid with exactly mode: the owner and mode
+ * are set on the temporary file before the rename, so the content is never
+ * readable by more than mode allows.  Synced as above; a link or anything
+ * but a regular file at name is refused. */
+MUST_CHECK bool file_replace_at(int dirfd, const char *dir, const char *name, const char *content,
+				size_t len, uid_t uid, gid_t gid, mode_t mode);
+
 /* Reads a whole file without following a link (refused as above); a missing
  * file or directory is *exists = false and true.  *out NUL-terminated,
  * caller frees. */

@@ -217,6 +217,42 @@ static void test_state_private_open(void **state)
 }
 #endif
 
+#ifndef TEST_OLD_API_ONLY
+/* file_replace_at: owner and mode exactly as asked whatever was there (a
+ * keystore's 0644 goes back to 0640), a link at the name refused. */
+static void test_replace_at(void **state)
+{
+	int dirfd = open(user_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char *dest = xasprintf("%s/internal.pem", user_dir), *link, *err, *text;
+	struct stat st;
+
+	(void)state;
+	assert_true(dirfd >= 0);
+	write_file(dest, "old\n", evil_uid, evil_gid, 0644);
+	assert_true(
+		file_replace_at(dirfd, user_dir, "internal.pem", "new\n", 4, 0, evil_gid, 0640));
+	assert_int_equal(lstat(dest, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+	assert_int_equal(st.st_gid, evil_gid);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	text = read_text(dest);
+	assert_string_equal(text, "new\n");
+	free(text);
+	link = xasprintf("%s/ca.key", user_dir);
+	plant_link(victim, link);
+	capture_begin();
+	assert_false(file_replace_at(dirfd, user_dir, "ca.key", "key\n", 4, 0, 0, 0600));
+	err = capture_end();
+	assert_non_null(strstr(err, link));
+	assert_non_null(strstr(err, "symbolic link"));
+	free(err);
+	assert_victim_intact();
+	close(dirfd);
+	free(link);
+	free(dest);
+}
+#endif
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -226,6 +262,7 @@ int main(void)
 #ifndef TEST_OLD_API_ONLY
 		cmocka_unit_test_setup(test_hard_link_and_dir_link_refused, fresh),
 		cmocka_unit_test_setup(test_state_private_open, fresh),
+		cmocka_unit_test_setup(test_replace_at, fresh),
 #endif
 	};
 
