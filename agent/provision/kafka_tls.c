@@ -39,7 +39,9 @@
 #define DAY_SECONDS          86400L
 /* A keystore is a key and a few certificates: anything larger is not one. */
 #define MAX_PEM_BYTES        (1L << 20)
-#define DIR_MODE             0750
+/* 0755: capture and apply (user cdc-agent) read ca.pem in it; the keys are
+ * protected by their own modes. */
+#define DIR_MODE             0755
 #define CA_MODE              0644
 #define CA_KEY_MODE          0600
 #define KEYSTORE_MODE        0640
@@ -597,7 +599,7 @@ static bool dir_set(int fd, const char *dir, const struct stat *st, gid_t group)
 }
 
 /*
- * Opens the directory into r->dirfd, made root:group 0750 when missing
+ * Opens the directory into r->dirfd, made root:group 0755 when missing
  * (with its parents); an existing one must be this user's (root's), its
  * group and mode are set when they differ.  In plan mode a missing one
  * leaves r->dirfd -1.

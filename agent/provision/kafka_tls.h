@@ -42,7 +42,7 @@
 #define KAFKA_TLS_LEAF_DAYS  730
 
 struct kafka_tls_want {
-	const char *dir;          /* made 0750 root:group if missing */
+	const char *dir;          /* made 0755 root:group if missing (ca.pem is for everyone) */
 	const char *const *hosts; /* names clients use for this broker (from
 					* bootstrap_servers): the SANs of the
 					* generated listener certificate */

@@ -232,7 +232,7 @@ static void test_fresh_then_unchanged(void **state)
 	(void)state;
 	text = ensure(hosts1, 2, NULL, NULL, true, true, &changed);
 	assert_true(changed);
-	expect = xasprintf("create directory %s (root:%u, mode 0750)\n"
+	expect = xasprintf("create directory %s (root:%u, mode 0755)\n"
 			   "write %s/ca.key: created\nwrite %s/ca.pem: created\n"
 			   "write %s/internal.pem: created\nwrite %s/listener.pem: created",
 			   dir, (unsigned)group, dir, dir, dir, dir);
@@ -240,7 +240,7 @@ static void test_fresh_then_unchanged(void **state)
 	free(expect);
 	free(text);
 
-	assert_mode(NULL, 0750, group);
+	assert_mode(NULL, 0755, group);
 	assert_mode(KAFKA_TLS_CA, 0644, group);
 	assert_mode(KAFKA_TLS_CA_KEY, 0600, getegid());
 	assert_mode(KAFKA_TLS_INTERNAL, 0640, group);
@@ -354,7 +354,7 @@ static void test_plan_writes_nothing(void **state)
 	(void)state;
 	text = ensure(hosts1, 2, NULL, NULL, false, true, &changed);
 	assert_true(changed);
-	expect = xasprintf("create directory %s (root:%u, mode 0750)\n"
+	expect = xasprintf("create directory %s (root:%u, mode 0755)\n"
 			   "write %s/ca.key: created\nwrite %s/ca.pem: created\n"
 			   "write %s/internal.pem: created\nwrite %s/listener.pem: created",
 			   dir, (unsigned)group, dir, dir, dir, dir);
