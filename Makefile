@@ -42,7 +42,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 .DELETE_ON_ERROR:
 
 .PHONY: all asan test test-unit test-integration unit-build integration-build install demo deps \
-	clean bench fuzz fuzz-build
+	clean bench bench-tls fuzz fuzz-build
 
 all: cdc-agent
 
@@ -160,6 +160,12 @@ bench: deps
 	scripts/bench-pipeline.sh
 	scripts/bench-agent.sh
 	scripts/bench-tables.sh
+	scripts/bench-tls.sh
+
+# The cost of Kafka over SASL_SSL alone, to rerun without the whole bench.
+bench-tls: deps
+	$(MAKE) all
+	scripts/bench-tls.sh
 
 clean:
 	rm -rf build cdc-agent
