@@ -37,7 +37,9 @@
 /* ConfigCommand's own requests time out within 60 s (its client's
  * default.api.timeout.ms); a JVM stuck beyond this is killed. */
 #define CONFIG_COMMAND_TIMEOUT_S 120
-/* The child's output kept for an error message: its last bytes. */
+/* The child's output: read up to OUTPUT_CAP bytes, its last OUTPUT_KEEP
+ * shown in an error. */
+#define OUTPUT_CAP (1 << 20)
 #define OUTPUT_KEEP 8192
 #define CLIENT_ID "cdc-agent-access"
 
@@ -383,26 +385,36 @@ static bool work_file_write(int dirfd, const char *dir, const char *name, const 
 	return true;
 }
 
-/* Every occurrence of secret in text replaced by a mark (in place; the
- * mark is shorter). */
-static void blot_out(char *text, const char *secret)
+/* text with every occurrence of secret replaced by a mark and, when the
+ * text was cut short (cut), a tail that begins secret removed; caller
+ * frees. */
+static char *blotted(const char *text, const char *secret, bool cut)
 {
-	static const char mark[] = "(password)";
 	size_t n = strlen(secret);
-	char *at;
+	struct strbuf out;
+	const char *at;
 
-	if (n < sizeof(mark))
-		return; /* shorter than the mark: the generated ones never are */
-	while ((at = strstr(text, secret))) {
-		memcpy(at, mark, sizeof(mark) - 1);
-		memmove(at + sizeof(mark) - 1, at + n, strlen(at + n) + 1);
+	strbuf_init(&out);
+	while (n && (at = strstr(text, secret))) {
+		strbuf_add(&out, text, (size_t)(at - text));
+		strbuf_adds(&out, "(password)");
+		text = at + n;
 	}
+	strbuf_adds(&out, text);
+	for (size_t k = n > out.len + 1 ? out.len : n - 1; cut && k > 0; k--)
+		if (memcmp(out.data + out.len - k, secret, k) == 0) {
+			out.len -= k;
+			out.data[out.len] = '\0';
+			break;
+		}
+	return strbuf_detach(&out);
 }
 
 /* Runs argv (no shell, a bare environment, stdin from /dev/null), its
- * stdout and stderr kept in *output (the last OUTPUT_KEEP bytes); killed
- * after timeout_s.  *status: waitpid's. */
-static bool child_run(const char *const argv[], int timeout_s, struct strbuf *output, int *status)
+ * stdout and stderr kept in *output (up to OUTPUT_CAP bytes; *cut when
+ * more came); killed after timeout_s.  *status: waitpid's. */
+static bool child_run(const char *const argv[], int timeout_s, struct strbuf *output, bool *cut,
+		      int *status)
 {
 	static char *const env[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", NULL };
 	posix_spawn_file_actions_t fa;
@@ -449,12 +461,10 @@ static bool child_run(const char *const argv[], int timeout_s, struct strbuf *ou
 			continue;
 		if (n <= 0)
 			break;
-		strbuf_add(output, buf, (size_t)n);
-		if (output->len > 2 * OUTPUT_KEEP) {
-			memmove(output->data, output->data + output->len - OUTPUT_KEEP,
-				OUTPUT_KEEP + 1);
-			output->len = OUTPUT_KEEP;
-		}
+		if (output->len + (size_t)n <= OUTPUT_CAP)
+			strbuf_add(output, buf, (size_t)n);
+		else
+			*cut = true; /* read on: the child must not block on a full pipe */
 	}
 	close(pipefd[0]);
 	while (waitpid(pid, status, 0) < 0) {
@@ -480,7 +490,7 @@ static bool scram_user_set(const struct kafka_access_admin *adm, const char *mec
 	char *password = NULL, *classpath, *log4j_opt, *command_path, *scram_path;
 	struct strbuf command, scram, output;
 	int dirfd = -1, status = 0;
-	bool ok = false;
+	bool ok = false, cut = false;
 
 	strbuf_init(&command);
 	strbuf_init(&scram);
@@ -518,21 +528,26 @@ static bool scram_user_set(const struct kafka_access_admin *adm, const char *mec
 			    strlen(log4j_properties)) &&
 	    work_file_write(dirfd, adm->work_dir, FILE_COMMAND, command.data, command.len) &&
 	    work_file_write(dirfd, adm->work_dir, FILE_SCRAM, scram.data, scram.len) &&
-	    child_run(argv, CONFIG_COMMAND_TIMEOUT_S, &output, &status)) {
+	    child_run(argv, CONFIG_COMMAND_TIMEOUT_S, &output, &cut, &status)) {
+		/* Never the password, even should ConfigCommand repeat its
+		 * input (it does, in its "Invalid credential property"). */
+		char *text = blotted(output.data, password, cut);
+		size_t len = strlen(text);
+		const char *shown = len > OUTPUT_KEEP ? text + len - OUTPUT_KEEP : text;
+
+		while (len && text[len - 1] == '\n')
+			text[--len] = '\0';
 		ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-		blot_out(output.data, password);
-		output.len = strlen(output.data);
-		while (output.len && (output.data[output.len - 1] == '\n'))
-			output.data[--output.len] = '\0';
 		if (!ok)
 			log_error("kafka %s: ConfigCommand could not set the %s credentials of user %s "
-				  "(%s %d): %s",
+				  "(%s %d): %s%s",
 				  brokers, mechanism, cred->user,
 				  WIFEXITED(status) ? "exit code" : "signal",
 				  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-				  output.len ? output.data : "(no output)");
+				  shown != text ? "..." : "", *shown ? shown : "(no output)");
 		else
-			log_debug("kafka %s: ConfigCommand: %s", brokers, output.data);
+			log_debug("kafka %s: ConfigCommand: %s", brokers, shown);
+		free(text);
 	}
 	/* Nothing of it stays: the files hold the password and the key. */
 	unlinkat(dirfd, FILE_SCRAM, 0);
