@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "kafka/kafka_client.h"
+#include "kafka/kafka_in.h"
 #include "kafka/kafka_log.h"
 
 #include <errno.h>
@@ -805,9 +806,13 @@ static void acls_wanted(const struct topology *topo, struct acl_set *set)
 
 	for (size_t i = 0; i < topo->n_pipelines; i++) {
 		const struct pipeline_cfg *p = &topo->pipelines[i];
-		char *prefix = xasprintf("%s.", p->source->topic_prefix);
-		char *group = xasprintf("cdc-agent.%s", p->name);
+		/* Every topic of the source begins so, as topology_topic names
+		 * them ("<prefix>.<schema>.<table>", the prefix's characters
+		 * as Kafka takes them): "<prefix>.." less its last dot. */
+		char *prefix = kafka_topic_name(p->source->topic_prefix, "", "");
+		char *group = kafka_in_group(p->name);
 
+		prefix[strlen(prefix) - 1] = '\0';
 		for (size_t o = 0; p->capture_kafka.user && o < ARRAY_LEN(capture_ops); o++)
 			want(set, p->capture_kafka.user, RD_KAFKA_RESOURCE_TOPIC, prefix,
 			     RD_KAFKA_RESOURCE_PATTERN_PREFIXED, capture_ops[o]);

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# runs-under-sanitizer
 # The users and ACLs of a secured broker the agent runs (issue #16,
 # kafka_access.c, through tests/kafka_access_driver): a ZooKeeper-mode
 # broker with an authorizer (nothing allowed without an ACL), its clients'
@@ -18,7 +19,8 @@
 trap capture_env_down EXIT
 CAPTURE_PARTITIONS=2
 DRIVER=$REPO_ROOT/build/tests/kafka_access_driver
-[ -x "$DRIVER" ] || { _fail "build/tests/kafka_access_driver is built (make integration-build)"; finish; exit; }
+case "$CDC_AGENT" in */asan/*) DRIVER=$DRIVER-asan ;; esac
+[ -x "$DRIVER" ] || { _fail "$DRIVER is built (make integration-build)"; finish; exit; }
 
 # CAPTURE_BROKER_START: kafka_start_zk_secured with the authorizer and a
 # third listener, ADMIN on localhost:$AKP (the broker's certificate names
