@@ -75,9 +75,11 @@ build/tests/%-asan: tests/unit/%.c $(filter-out build/asan/main.o,$(SAN_OBJS)) |
 		$(filter %.c %.o,$^) $(PKG_LIBS) -lcmocka $(LDLIBS)
 
 # Drivers of integration tests (55_kafka_out.sh, 72_slot_watch.sh,
-# 83_apply_values.sh, 86_apply_hostile.sh, 93_status_http.sh): the agent's
-# objects (all but main), no cmocka; -asan with the sanitizers.
+# 76_kafka_access.sh, 83_apply_values.sh, 86_apply_hostile.sh,
+# 93_status_http.sh): the agent's objects (all but main), no cmocka; -asan
+# with the sanitizers.
 DRIVERS := kafka_out_driver slot_watch_driver apply_values_driver kafka_admin_driver \
+	kafka_access_driver \
 	status_http_driver
 build/tests/%_driver: tests/%_driver.c $(filter-out build/rel/main.o,$(REL_OBJS)) | build/tests
 	$(CC) $(BASE_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -Iagent $(LDFLAGS) -o $@ \

@@ -761,6 +761,19 @@ static bool secret_file_valid(const char *s, struct strbuf *err)
 	return true;
 }
 
+/* A password file bootstrap makes when it is missing (the Kafka users'):
+ * as secret_file_valid, or absent. */
+static bool secret_file_new_valid(const char *s, struct strbuf *err)
+{
+	struct stat st;
+
+	if (!safe_path_valid(s, err))
+		return false;
+	if (lstat(s, &st) != 0 && errno == ENOENT)
+		return true;
+	return secret_file_valid(s, err);
+}
+
 /* A TLS private key: libpq refuses one that group or others may read. */
 static bool key_file_valid(const char *s, struct strbuf *err)
 {
@@ -928,6 +941,8 @@ bool value_parse(const struct key_spec *spec, const char *text, void *field, str
 		return store_string(text, heap_size_valid, field, err);
 	case V_SECRET_FILE:
 		return store_string(text, secret_file_valid, field, err);
+	case V_SECRET_FILE_NEW:
+		return store_string(text, secret_file_new_valid, field, err);
 	case V_CERT_FILE:
 		return store_string(text, cert_file_valid, field, err);
 	case V_KEY_FILE:

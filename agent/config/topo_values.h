@@ -26,6 +26,8 @@ enum value_type {
 	V_ABS_PATH,    /* char *: absolute normalized path, safe characters (safe_path_valid) */
 	V_HEAP,        /* char *: JVM heap size: digits and an optional k/m/g (heap_size_valid) */
 	V_SECRET_FILE, /* char *: absolute path of a file only its owner can read */
+	V_SECRET_FILE_NEW, /* char *: as V_SECRET_FILE, or missing: a password bootstrap
+			      generates (kafka_access.c) */
 	V_CERT_FILE,   /* char *: absolute path of a readable regular file (a PEM certificate) */
 	V_KEY_FILE,    /* char *: as V_SECRET_FILE, for a private key (libpq refuses others) */
 	V_URL,         /* char *: http://, https:// or file:// URL */

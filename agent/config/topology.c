@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- schema ---------------------------------------------------------- */
 
@@ -194,10 +195,10 @@ static const struct key_spec pipeline_keys[] = {
 	/* Who capture and apply are to the brokers under a sasl_*
 	 * security_protocol (check_kafka_security). */
 	KEY(pipeline_cfg, "capture_kafka_user", V_STRING, capture_kafka.user, false, NULL),
-	KEY(pipeline_cfg, "capture_kafka_password_file", V_SECRET_FILE,
+	KEY(pipeline_cfg, "capture_kafka_password_file", V_SECRET_FILE_NEW,
 	    capture_kafka.password_file, false, NULL),
 	KEY(pipeline_cfg, "apply_kafka_user", V_STRING, apply_kafka.user, false, NULL),
-	KEY(pipeline_cfg, "apply_kafka_password_file", V_SECRET_FILE, apply_kafka.password_file,
+	KEY(pipeline_cfg, "apply_kafka_password_file", V_SECRET_FILE_NEW, apply_kafka.password_file,
 	    false, NULL),
 };
 
@@ -1062,6 +1063,12 @@ static void check_kafka_credentials(struct parse_state *ps, const struct kafka_c
 		parse_error(ps, p->origin.line,
 			    "pipeline %s lacks %s: with [kafka] security_protocol %s, %s needs its user's password",
 			    p->name, file_key, protocol, role);
+	/* Missing, it is bootstrap's to generate (kafka_access.c), with the
+	 * user it makes: only on the brokers the agent runs. */
+	if (cred->password_file && !k->managed && access(cred->password_file, F_OK) != 0)
+		parse_error(ps, topology_key_line(&p->origin, "pipeline", file_key),
+			    "pipeline %s: %s %s does not exist (the agent makes users and their passwords only on the brokers it runs, [kafka] managed = true)",
+			    p->name, file_key, cred->password_file);
 }
 
 /* The [kafka] keys that configure only the broker the agent installs and

@@ -66,6 +66,7 @@ struct host_run {
 	char *admin_server;     /* admin's one bootstrap server, 127.0.0.1:<internal> */
 	char *admin_cert;       /* tls_dir/internal.pem: key and certificate */
 	char *admin_ca;         /* tls_dir/ca.pem */
+	char *admin_work_dir;   /* tls_dir/admin, root's alone: ConfigCommand's files */
 	struct render_vars vars;
 	bool units_changed;     /* some unit file was (or would be) written */
 	bool zk_changed, kafka_changed, pipelines_changed;
@@ -694,7 +695,7 @@ static bool access_converge(struct host_run *h)
 		.admin = &h->admin,
 		.java = render_vars_get(&h->vars, "java"),
 		.kafka_home = h->topo->kafka.install_dir,
-		.work_dir = h->tls_dir,
+		.work_dir = h->admin_work_dir,
 	};
 
 	if (!h->secure_kafka || h->sup)
@@ -847,6 +848,7 @@ static void admin_cfg_build(struct host_run *h)
 	h->admin_server = xasprintf("127.0.0.1:%d", port + INTERNAL_PORT_OFFSET);
 	h->admin_cert = xasprintf("%s/%s", h->tls_dir, KAFKA_TLS_INTERNAL);
 	h->admin_ca = xasprintf("%s/%s", h->tls_dir, KAFKA_TLS_CA);
+	h->admin_work_dir = xasprintf("%s/admin", h->tls_dir);
 	h->admin.bootstrap_servers.items = &h->admin_server;
 	h->admin.bootstrap_servers.n = 1;
 	h->admin.security_protocol = KAFKA_SECURITY_SSL;
@@ -860,6 +862,7 @@ static void admin_cfg_free(struct host_run *h)
 	free(h->admin_server);
 	free(h->admin_cert);
 	free(h->admin_ca);
+	free(h->admin_work_dir);
 	free(h->tls_dir);
 }
 
@@ -898,7 +901,8 @@ static bool broker_tls_ensure(struct host_run *h)
 		.group = gr ? gr->gr_gid : 0,
 		.apply = h->apply,
 	};
-	ok = kafka_tls_ensure(&want, h->changes, &changed);
+	ok = kafka_tls_ensure(&want, h->changes, &changed) &&
+	     dir_ensure(h, h->admin_work_dir, NULL, 0700);
 	for (size_t i = 0; i < k->bootstrap_servers.n; i++)
 		free((char *)hosts[i]);
 	free(hosts);
@@ -933,6 +937,10 @@ bool host_converge(const struct topology *topo, struct supervisor *sup,
 		ok = dir_ensure(&h, topo->kafka.data_dir, KAFKA_USER, 0750) &&
 		     (topo->kafka.mode != KAFKA_MODE_ZOOKEEPER ||
 		      dir_ensure(&h, topo->zookeeper.data_dir, KAFKA_USER, 0750));
+	/* Secured: the pipelines' Kafka passwords, made when missing, before
+	 * they are given to cdc-agent below. */
+	if (ok && h.secure_kafka)
+		ok = kafka_access_passwords_ensure(topo, h.apply, changes);
 	for (size_t i = 0; ok && i < topo->n_sources; i++)
 		ok = secret_owner_ensure(&h, topo->sources[i].pg.password_file, "password file") &&
 		     secret_owner_ensure(&h, topo->sources[i].pg.sslkey, "key file");

@@ -842,6 +842,37 @@ static void test_kafka_security_refusals(void **state)
 	}
 }
 
+/* A Kafka password file that does not exist yet: bootstrap's to generate
+ * (kafka_access.c) on the brokers the agent runs, refused on a cluster of
+ * its own. */
+static void test_kafka_password_missing(void **state)
+{
+	const char *rest = strstr(seed, "[source db1]");
+	struct topology *topo;
+	char *text;
+	bool ok;
+
+	(void)state;
+	text = seed_secured("security_protocol = sasl_ssl\n",
+			    "capture_kafka_user = c\ncapture_kafka_password_file = %s/new/c.pass\n"
+			    "apply_kafka_user = a\napply_kafka_password_file = %s/a.pass\n");
+	topo = load_text(text, &ok);
+	assert_true(ok);
+	assert_non_null(strstr(topo->pipelines[0].capture_kafka.password_file, "/new/c.pass"));
+	topology_free(topo);
+	free(text);
+
+	text = xasprintf("[kafka]\nmanaged = false\nsecurity_protocol = sasl_ssl\n"
+			 "bootstrap_servers = kafka.example.com:9096\n%s"
+			 "capture_kafka_user = c\ncapture_kafka_password_file = %%s/db1.pass\n"
+			 "apply_kafka_user = a\napply_kafka_password_file = %%s/a.pass\n",
+			 rest);
+	expect_error(text, "apply_kafka_password_file");
+	expect_error(text, "a.pass does not exist (the agent makes users and their passwords only "
+			   "on the brokers it runs, [kafka] managed = true)");
+	free(text);
+}
+
 /* [kafka] managed: true by default; false takes a secured cluster of its
  * own and refuses, at their lines, the keys of the broker the agent
  * installs and a [zookeeper] section. */
@@ -955,6 +986,7 @@ int main(void)
 		cmocka_unit_test(test_tls_keys),
 		cmocka_unit_test(test_kafka_security_keys),
 		cmocka_unit_test(test_kafka_security_refusals),
+		cmocka_unit_test(test_kafka_password_missing),
 		cmocka_unit_test(test_kafka_managed),
 	};
 
