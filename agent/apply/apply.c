@@ -102,6 +102,7 @@ struct apply {
 	struct apply_event ev;     /* the record being applied (buffers reused) */
 	bool failed;
 	bool refused;              /* failed on a record, not on a connection */
+	bool kafka_refused;        /* the brokers' ACLs refused its user (logged) */
 	/* Creates go out as plain INSERTs, which cost the server half as
 	 * much as INSERT ... ON CONFLICT (docs/ARCHITECTURE.md); a key the
 	 * target already has (a replay after a crash) fails the batch, which
@@ -975,6 +976,11 @@ static bool consume_loop(struct apply *a)
 			rd_kafka_message_destroy(m);
 			return false;
 		}
+		if (m && m->err && kafka_in_refused(a->in, m)) {
+			a->kafka_refused = true; /* logged */
+			rd_kafka_message_destroy(m);
+			return false;
+		}
 		if (m && m->err) {
 			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 				log_warn("%s: Kafka: %s", a->label, rd_kafka_message_errstr(m));
@@ -1152,11 +1158,14 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	while (ok && !(ok = consume_loop(&a)) && !stop_requested && target_lost(&a))
 		ok = reconnect(&a);
 	/* Stopped on request: whatever was cut short was rolled back. */
-	if (stop_requested && !a.refused)
+	if (stop_requested && !a.refused && !a.kafka_refused)
 		ok = true;
-	if (ok)
+	if (ok) {
 		progress_state_set(&a.progress, "stopping"); /* a clean end (status: STOPPED) */
-	else if (a.refused)
+	} else if (a.kafka_refused) {
+		progress_error_note(&a.progress, ERROR_KAFKA_AUTHORIZATION, NULL);
+		progress_state_set(&a.progress, "failed");
+	} else if (a.refused)
 		progress_error_note(&a.progress, ERROR_REFUSED_RECORD, NULL);
 	else if (!resolved)
 		progress_error_note(&a.progress, ERROR_SOURCE_CONNECTION, NULL);

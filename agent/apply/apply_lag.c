@@ -5,6 +5,7 @@
 #include "pipeline/table_select.h"
 
 #include "base/log.h"
+#include "kafka/kafka_log.h"
 #include "pg/pgsql.h"
 #include "pipeline/health.h"
 
@@ -89,9 +90,21 @@ static int64_t stored_next(const struct stored_offset *o, size_t n, const char *
 	return -1;
 }
 
-/* Adds the lag of every partition of topic; a topic not created yet adds 0. */
-static bool topic_lag(rd_kafka_t *rk, const char *topic, const struct stored_offset *o, size_t n,
-		      int64_t *lag, struct strbuf *why)
+/* Adds to why that the brokers' ACLs refused user (the probe's) doing
+ * something with topic. */
+static void topic_refused(struct strbuf *why, const char *user, const char *doing,
+			  const char *topic, rd_kafka_resp_err_t err)
+{
+	char what[320];
+
+	snprintf(what, sizeof(what), "%s of topic %s", doing, topic);
+	kafka_acl_refusal(why, user, what, err, NULL, "Describe on the topic");
+}
+
+/* Adds the lag of every partition of topic; a topic not created yet adds 0,
+ * one the probe's user may not describe is an error. */
+static bool topic_lag(rd_kafka_t *rk, const char *user, const char *topic,
+		      const struct stored_offset *o, size_t n, int64_t *lag, struct strbuf *why)
 {
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
 	const struct rd_kafka_metadata *md = NULL;
@@ -100,13 +113,20 @@ static bool topic_lag(rd_kafka_t *rk, const char *topic, const struct stored_off
 
 	if (!ok)
 		strbuf_addf(why, "Kafka metadata of %s: %s", topic, rd_kafka_err2str(err));
+	else if (md->topic_cnt == 1 && kafka_err_is_acl(md->topics[0].err)) {
+		topic_refused(why, user, "reading the metadata", topic, md->topics[0].err);
+		ok = false;
+	}
 	for (int p = 0; ok && md->topic_cnt == 1 && md->topics[0].err == 0 &&
 			p < md->topics[0].partition_cnt;
 	     p++) {
 		int64_t low, high, next = stored_next(o, n, topic, p);
 
 		err = rd_kafka_query_watermark_offsets(rk, topic, p, &low, &high, LAG_TIMEOUT_MS);
-		if (err) {
+		if (kafka_err_is_acl(err)) {
+			topic_refused(why, user, "reading the offsets", topic, err);
+			ok = false;
+		} else if (err) {
 			strbuf_addf(why, "Kafka watermarks of %s[%d]: %s", topic, p,
 				    rd_kafka_err2str(err));
 			ok = false;
@@ -149,7 +169,8 @@ bool apply_lag_events(const struct topology *topo, const struct pipeline_cfg *pi
 	for (size_t i = 0; ok && i < pipe->source->tables.n; i++) {
 		char *topic = topology_topic(pipe->source, &pipe->source->tables.items[i]);
 
-		ok = topic_lag(rk, topic, o, n, lag, why);
+		ok = topic_lag(rk, topology_probe_credentials(topo, pipe)->user, topic, o, n, lag,
+			       why);
 		free(topic);
 	}
 	if (rk)
@@ -223,6 +244,12 @@ bool apply_gap_accept(const struct topology *topo, const struct pipeline_cfg *pi
 			continue;
 		err = rd_kafka_query_watermark_offsets(rk, o[i].topic, o[i].partition, &low, &high,
 						       LAG_TIMEOUT_MS);
+		if (kafka_err_is_acl(err)) {
+			topic_refused(&why, topology_probe_credentials(topo, pipe)->user,
+				      "reading the offsets", o[i].topic, err);
+			ok = false;
+			break;
+		}
 		if (err) {
 			strbuf_addf(&why, "Kafka watermarks of %s[%d]: %s", o[i].topic,
 				    o[i].partition, rd_kafka_err2str(err));

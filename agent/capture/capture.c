@@ -1474,8 +1474,9 @@ static bool session_run(struct capture *c, bool *retry)
 				 c->label, (unsigned)(c->confirmed >> 32), (unsigned)c->confirmed);
 	}
 	/* A delivery failure is retried with a new producer unless it was
-	 * fatal to the producer itself. */
-	if (c->kafka_failed && kafka_out_failed(c->kafka))
+	 * fatal to the producer itself; a refusal by ACL is never retried
+	 * (every new producer meets it again). */
+	if ((c->kafka_failed && kafka_out_failed(c->kafka)) || kafka_out_refused(c->kafka))
 		*retry = false;
 	return ok;
 }
@@ -1653,6 +1654,11 @@ out:
 	if (c.too_large) {
 		ok = false;
 		progress_error_note(&c.progress, ERROR_TOO_LARGE, NULL); /* the line above */
+		progress_state_set(&c.progress, "failed");
+	} else if (c.kafka && kafka_out_refused(c.kafka)) {
+		/* Stops failed, even on a stop request: its ACL said no. */
+		ok = false;
+		progress_error_note(&c.progress, ERROR_KAFKA_AUTHORIZATION, NULL);
 		progress_state_set(&c.progress, "failed");
 	}
 	counts_persist(&c);

@@ -10,6 +10,7 @@
 
 #include "base/log.h"
 #include "kafka/kafka_client.h"
+#include "kafka/kafka_log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,8 @@
 struct kafka_in {
 	rd_kafka_t *rk;
 	char *label;                  /* "apply PIPELINE", for messages */
+	char *user;                   /* its SASL user; NULL: none (a certificate's principal) */
+	char *group;                  /* its consumer group */
 	struct kafka_in_hooks hooks;
 	rd_kafka_topic_partition_list_t *pending;    /* offsets to commit to Kafka */
 	/* Partitions assigned while the owner could not place them: assigned
@@ -97,6 +100,10 @@ bool kafka_in_new(const struct kafka_cfg *cfg, const struct kafka_credentials *c
 		return false; /* errors already logged */
 	ki = xcalloc(1, sizeof(*ki));
 	ki->label = xstrdup(label);
+	ki->user = cred && cred->user && kafka_security_sasl(cfg->security_protocol)
+			   ? xstrdup(cred->user)
+			   : NULL;
+	ki->group = xstrdup(group);
 	ki->hooks = *hooks;
 	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
 	rd_kafka_conf_set_opaque(conf, ki);
@@ -168,6 +175,8 @@ void kafka_in_free(struct kafka_in *ki)
 	if (ki->unassigned)
 		rd_kafka_topic_partition_list_destroy(ki->unassigned);
 	free(ki->label);
+	free(ki->user);
+	free(ki->group);
 	free(ki);
 }
 
@@ -231,4 +240,34 @@ void kafka_in_watermarks(struct kafka_in *ki, const char *topic, int32_t partiti
 	*high = -1;
 	(void)rd_kafka_query_watermark_offsets(ki->rk, topic, partition, low, high,
 					       WATERMARKS_TIMEOUT_MS);
+}
+
+bool kafka_in_refused(struct kafka_in *ki, const rd_kafka_message_t *m)
+{
+	const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : NULL;
+	char doing[320];
+	const char *grant;
+	struct strbuf sb;
+
+	if (!kafka_err_is_acl(m->err))
+		return false;
+	if (m->err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED) {
+		snprintf(doing, sizeof(doing), "joining consumer group %s", ki->group);
+		grant = "Read on the group";
+	} else if (m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED && topic) {
+		snprintf(doing, sizeof(doing), "reading topic %s", topic);
+		grant = "Read and Describe on the topic";
+	} else if (m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+		snprintf(doing, sizeof(doing), "reading the pipeline's topics");
+		grant = "Read and Describe on the pipeline's topics";
+	} else {
+		snprintf(doing, sizeof(doing), "a request of consumer group %s", ki->group);
+		grant = "Read on the pipeline's topics and its group";
+	}
+	strbuf_init(&sb);
+	/* A consumer's error: its payload is librdkafka's words. */
+	kafka_acl_refusal(&sb, ki->user, doing, m->err, rd_kafka_message_errstr(m), grant);
+	log_error("%s: %s; stopping", ki->label, sb.data);
+	strbuf_fini(&sb);
+	return true;
 }

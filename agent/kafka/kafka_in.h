@@ -74,6 +74,12 @@ void kafka_in_commit(struct kafka_in *ki, bool now);
  * partitions on_assign could not place are kept for the next attempt. */
 MUST_CHECK bool kafka_in_reassign(struct kafka_in *ki);
 
+/* Whether m, an error kafka_in_poll returned, is a refusal by the brokers'
+ * ACLs (joining the group, reading or describing a topic): then logged at
+ * error level, naming the user, the group or topic and what to grant;
+ * every new attempt would meet it again, so the owner stops, failed. */
+bool kafka_in_refused(struct kafka_in *ki, const rd_kafka_message_t *m);
+
 /* The partition's log start and end (high watermark), asked of the broker;
  * -1 each when it did not answer. */
 void kafka_in_watermarks(struct kafka_in *ki, const char *topic, int32_t partition, int64_t *low,

@@ -5,7 +5,10 @@
  * level 3) are retried by librdkafka itself and reach the agent again as
  * errors (the producer's error callback, the consumer's error events),
  * which log each change of state once: here they are debug detail, not an
- * "error" that would become the process's last error in status.
+ * "error" that would become the process's last error in status.  So is a
+ * fatal error refused by the brokers' ACLs: the producer says it once,
+ * naming the user and what to grant (kafka_acl_refusal, below, the one
+ * wording of every refusal by ACL).
  */
 #include "kafka/kafka_log.h"
 
@@ -54,7 +57,8 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 {
 	const char *client = rk ? rd_kafka_name(rk) : "kafka";
 
-	if (remember(fac, buf))
+	if (remember(fac, buf) ||
+	    (strcmp(fac, "FATAL") == 0 && strstr(buf, "uthorization failed")))
 		log_debug("librdkafka %s: %s: %s", client, fac, buf);
 	else if (level <= LOG_ERR)
 		log_error("librdkafka %s: %s: %s", client, fac, buf);
@@ -103,4 +107,30 @@ void kafka_log_attach_quiet(rd_kafka_conf_t *conf)
 void kafka_log_attach(rd_kafka_conf_t *conf)
 {
 	rd_kafka_conf_set_log_cb(conf, on_log);
+}
+
+bool kafka_err_is_acl(rd_kafka_resp_err_t err)
+{
+	return err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+	       err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED ||
+	       err == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED ||
+	       err == RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+}
+
+void kafka_acl_refusal(struct strbuf *out, const char *user, const char *doing,
+		       rd_kafka_resp_err_t err, const char *detail, const char *grant)
+{
+	size_t len;
+
+	if (!detail || !*detail)
+		detail = rd_kafka_err2name(err);
+	len = strlen(detail);
+	if (len > 0 && detail[len - 1] == '.')
+		len--;
+	if (user)
+		strbuf_addf(out, "the brokers refused user %s", user);
+	else
+		strbuf_adds(out, "the brokers refused this client (its certificate's principal)");
+	strbuf_addf(out, " %s: not authorized by an ACL (%.*s); grant the %s %s", doing, (int)len,
+		    detail, user ? "user" : "client", grant);
 }

@@ -7,6 +7,7 @@
 #define CDC_KAFKA_LOG_H
 
 #include "base/common.h"
+#include "base/util.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
@@ -25,5 +26,19 @@ void kafka_log_attach_quiet(rd_kafka_conf_t *conf);
  * certificate when that was the failure, copied into buf; false when none
  * came.  For an error that would otherwise only say that no answer came. */
 bool kafka_log_last_failure(double since, char *buf, size_t size);
+
+/* A refusal by the brokers' authorizer (TOPIC_, GROUP_, CLUSTER_ or
+ * TRANSACTIONAL_ID_AUTHORIZATION_FAILED): an ACL that no retry gets past
+ * until an operator grants it. */
+bool kafka_err_is_acl(rd_kafka_resp_err_t err);
+
+/* Appends to out the words of every refusal by ACL, one way for capture,
+ * apply and the probes: "the brokers refused user USER DOING: not
+ * authorized by an ACL (DETAIL); grant the user GRANT".  user NULL: a
+ * client without SASL ("this client (its certificate's principal)");
+ * doing: what was refused ("writing topic t"); detail: librdkafka's words
+ * (a trailing period dropped), NULL for err's name. */
+void kafka_acl_refusal(struct strbuf *out, const char *user, const char *doing,
+		       rd_kafka_resp_err_t err, const char *detail, const char *grant);
 
 #endif

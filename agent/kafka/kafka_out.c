@@ -30,10 +30,13 @@
 struct kafka_out {
 	rd_kafka_t *rk;
 	char *brokers;                /* bootstrap list, "host:port,...", for messages */
+	char *label;                  /* the client's name ("capture p1"), for messages */
+	char *user;                   /* its SASL user; NULL: none (a certificate's principal) */
 	kafka_ack_fn on_ack;
 	void *ack_ctx;
 	size_t outstanding;           /* accepted by producev, not yet acked */
 	bool fatal;                   /* fatal producer error seen and logged */
+	bool refused;                 /* a request refused by the brokers' ACLs (logged) */
 	bool brokers_down;            /* "all brokers down" logged; no delivery since */
 	rd_kafka_resp_err_t last_err; /* last broker error logged; 0 after a delivery */
 	bool failing;                 /* a failed delivery logged; no delivery since */
@@ -60,6 +63,21 @@ static bool stopping(void)
 	return stop_flag && *stop_flag;
 }
 
+/* A request the brokers' ACLs refused: said once at error level, naming
+ * the user, what was refused and what to grant; the producer is done
+ * (kafka_out_failed), since sending again meets the same ACL. */
+static void note_refused(struct kafka_out *ko, rd_kafka_resp_err_t err, const char *detail,
+			 const char *doing, const char *grant)
+{
+	struct strbuf sb;
+
+	strbuf_init(&sb);
+	kafka_acl_refusal(&sb, ko->user, doing, err, detail, grant);
+	log_error("%s: kafka %s: %s", ko->label, ko->brokers, sb.data);
+	strbuf_fini(&sb);
+	ko->refused = true;
+}
+
 /* Logs the fatal error once; librdkafka keeps failing every call after it. */
 static void note_fatal(struct kafka_out *ko)
 {
@@ -70,8 +88,13 @@ static void note_fatal(struct kafka_out *ko)
 		return;
 	ko->fatal = true;
 	err = rd_kafka_fatal_error(ko->rk, why, sizeof(why));
-	log_error("kafka %s: fatal producer error: %s: %s; the producer must be recreated",
-		  ko->brokers, rd_kafka_err2name(err), why);
+	/* The idempotent producer's id (InitProducerId) refused. */
+	if (kafka_err_is_acl(err))
+		note_refused(ko, err, why, "getting an idempotent producer id",
+			     "Write on the pipeline's topics (or IdempotentWrite on the cluster)");
+	else
+		log_error("kafka %s: fatal producer error: %s: %s; the producer must be recreated",
+			  ko->brokers, rd_kafka_err2name(err), why);
 }
 
 /* Keeps the first record refused as too large (by librdkafka or a broker)
@@ -103,6 +126,12 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	(void)rk;
 	if (err == RD_KAFKA_RESP_ERR__FATAL) {
 		note_fatal(ko);
+	} else if (kafka_err_is_acl(err)) {
+		/* A topic's metadata refused (its messages fail with it, each
+		 * then said by on_delivery): once. */
+		if (!ko->refused)
+			note_refused(ko, err, reason, "describing a topic",
+				     "Describe and Write on the pipeline's topics");
 	} else if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
 		if (!ko->brokers_down)
 			log_warn("kafka %s: all brokers are down (%s); retrying until one is back",
@@ -140,7 +169,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 		error = rd_kafka_err2str(msg->err);
 		/* A fatal error or a shutdown fails the whole queue: one line
 		 * says it, on_ack hears about each message. */
-		if (!ko->failing)
+		if (kafka_err_is_acl(msg->err) && !ko->refused) {
+			char doing[320];
+
+			snprintf(doing, sizeof(doing), "writing topic %s",
+				 rd_kafka_topic_name(msg->rkt));
+			note_refused(ko, msg->err, error, doing, "Write on the topic");
+		} else if (!ko->failing && !ko->refused)
 			log_error("kafka %s: message to topic %s partition %d not delivered: %s "
 				  "(further failures logged at debug level until a delivery)",
 				  ko->brokers, rd_kafka_topic_name(msg->rkt), (int)msg->partition,
@@ -180,6 +215,10 @@ bool kafka_out_new(const struct kafka_cfg *cfg, const struct kafka_credentials *
 	}
 	ko = xcalloc(1, sizeof(*ko));
 	ko->brokers = strlist_join(&cfg->bootstrap_servers, ",");
+	ko->label = xstrdup(client_id);
+	ko->user = cred && cred->user && kafka_security_sasl(cfg->security_protocol)
+			   ? xstrdup(cred->user)
+			   : NULL;
 	ko->on_ack = on_ack;
 	ko->ack_ctx = ack_ctx;
 	ko->batch_limit = kafka_batch_limit(cfg);
@@ -225,6 +264,8 @@ void kafka_out_free(struct kafka_out *ko)
 	if (ko->rk)
 		rd_kafka_destroy(ko->rk);
 	free(ko->brokers);
+	free(ko->label);
+	free(ko->user);
 	free(ko);
 }
 
@@ -295,6 +336,13 @@ static bool create_result(struct kafka_out *ko, rd_kafka_event_t *ev, const char
 	if (err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
 		*existed = true;
 		return true;
+	}
+	if (kafka_err_is_acl(err)) {
+		char doing[320];
+
+		snprintf(doing, sizeof(doing), "creating topic %s", topic);
+		note_refused(ko, err, why, doing, "Create on the topic (or on the cluster)");
+		return false;
 	}
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		log_error("kafka %s: cannot create topic %s (%d partitions, replication "
@@ -373,6 +421,19 @@ static bool create_topic(struct kafka_out *ko, const char *topic, int partitions
 	return ok;
 }
 
+/* A request on topic's configuration refused by ACL (reading it when
+ * describe, else changing it). */
+static void config_refused(struct kafka_out *ko, const char *topic, bool describe,
+			   rd_kafka_resp_err_t err, const char *detail)
+{
+	char doing[320];
+
+	snprintf(doing, sizeof(doing), "%s the configuration of topic %s",
+		 describe ? "reading" : "changing (max.message.bytes)", topic);
+	note_refused(ko, err, detail, doing,
+		     describe ? "DescribeConfigs on the topic" : "AlterConfigs on the topic");
+}
+
 /* An admin request on topic's configuration (DescribeConfigs or
  * AlterConfigs, by op) and its answer; NULL (logged) if none came. */
 static rd_kafka_event_t *config_request(struct kafka_out *ko, const char *topic,
@@ -395,7 +456,12 @@ static rd_kafka_event_t *config_request(struct kafka_out *ko, const char *topic,
 	if (!ev)
 		log_error("kafka %s: topic %s: no answer about its configuration within %d ms",
 			  ko->brokers, topic, timeout_ms);
-	else if (rd_kafka_event_error(ev)) {
+	else if (kafka_err_is_acl(rd_kafka_event_error(ev))) {
+		config_refused(ko, topic, op == RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS,
+			       rd_kafka_event_error(ev), rd_kafka_event_error_string(ev));
+		rd_kafka_event_destroy(ev);
+		ev = NULL;
+	} else if (rd_kafka_event_error(ev)) {
 		log_error("kafka %s: topic %s: %s of its configuration failed: %s", ko->brokers,
 			  topic, op == RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS ? "reading" : "changing",
 			  rd_kafka_event_error_string(ev));
@@ -420,6 +486,11 @@ static const rd_kafka_ConfigResource_t *config_result(struct kafka_out *ko, cons
 	else
 		res = rd_kafka_AlterConfigs_result_resources(
 			rd_kafka_event_AlterConfigs_result(ev), &n);
+	if (n == 1 && kafka_err_is_acl(rd_kafka_ConfigResource_error(res[0]))) {
+		config_refused(ko, topic, describe, rd_kafka_ConfigResource_error(res[0]),
+			       rd_kafka_ConfigResource_error_string(res[0]));
+		return NULL;
+	}
 	if (n != 1 || rd_kafka_ConfigResource_error(res[0])) {
 		log_error("kafka %s: topic %s: %s its configuration failed: %s", ko->brokers, topic,
 			  describe ? "reading" : "changing",
@@ -554,6 +625,13 @@ static bool topic_partition_count(struct kafka_out *ko, const char *topic, int t
 			return true;
 		}
 		rd_kafka_metadata_destroy(md);
+		if (kafka_err_is_acl(err)) {
+			char doing[320];
+
+			snprintf(doing, sizeof(doing), "describing topic %s", topic);
+			note_refused(ko, err, NULL, doing, "Describe on the topic");
+			break;
+		}
 		if (err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || mono_ms() >= deadline) {
 			log_error("kafka %s: cannot read the metadata of topic %s: %s", ko->brokers,
 				  topic, rd_kafka_err2str(err));
@@ -686,10 +764,11 @@ bool kafka_out_produce_headers(struct kafka_out *ko, const char *topic, const vo
 
 	for (;;) {
 		if (kafka_out_failed(ko)) {
-			note_fatal(ko);
+			if (!ko->refused)
+				note_fatal(ko);
 			log_error("kafka %s: cannot queue a message for topic %s: the producer "
-				  "failed (fatal error above)",
-				  ko->brokers, topic);
+				  "failed (%s above)",
+				  ko->brokers, topic, ko->refused ? "refused by an ACL" : "fatal error");
 			return false;
 		}
 		/* KAFKA_PRODUCER_QUEUE_SOFT_BYTES, or a large record alone. */
@@ -732,6 +811,13 @@ bool kafka_out_produce_headers(struct kafka_out *ko, const char *topic, const vo
 	}
 	if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
 		note_too_large(ko, topic, key, key ? key_len : 0, bytes);
+	if (kafka_err_is_acl(err)) {
+		char doing[320];
+
+		snprintf(doing, sizeof(doing), "writing topic %s", topic);
+		note_refused(ko, err, NULL, doing, "Write on the topic");
+		return false;
+	}
 	log_error("kafka %s: cannot queue a message for topic %s: %s", ko->brokers, topic,
 		  rd_kafka_err2str(err));
 	return false;
@@ -766,7 +852,13 @@ size_t kafka_out_outstanding(const struct kafka_out *ko)
 
 bool kafka_out_failed(const struct kafka_out *ko)
 {
-	return ko->fatal || rd_kafka_fatal_error(ko->rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR;
+	return ko->fatal || ko->refused ||
+	       rd_kafka_fatal_error(ko->rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+bool kafka_out_refused(const struct kafka_out *ko)
+{
+	return ko->refused;
 }
 
 /* Kafka's Utils.murmur2 (clients/.../common/utils/Utils.java): MurmurHash2,

@@ -116,9 +116,16 @@ size_t kafka_out_outstanding(const struct kafka_out *ko);
  * queue.buffering.max.messages bound. */
 void kafka_out_queue(const struct kafka_out *ko, size_t *messages, size_t *max_messages);
 
-/* A fatal producer error was seen (logged): stop producing, free and start
- * over from the last delivered position. */
+/* A fatal producer error was seen (logged), or a refusal by the brokers'
+ * ACLs (kafka_out_refused): stop producing; after a fatal error, free and
+ * start over from the last delivered position. */
 bool kafka_out_failed(const struct kafka_out *ko);
+
+/* The brokers' ACLs refused a request of the producer (logged once each,
+ * naming its user, the topic and what to grant: kafka_acl_refusal): every
+ * new producer would meet the same refusal, so its owner stops, failed,
+ * until an operator grants it. */
+bool kafka_out_refused(const struct kafka_out *ko);
 
 /* The partition Kafka's Java producer (and librdkafka's murmur2 partitioners)
  * choose for a key: toPositive(murmur2(key)) % partition_count.  -1 for a

@@ -136,8 +136,8 @@ static bool metadata_has_topic(const struct rd_kafka_metadata *md, const char *t
 
 /* Asks the brokers to validate the creation of topic (validate_only: nothing
  * is created); true when it could be created or exists already. */
-static bool topic_creatable(rd_kafka_t *rk, const struct kafka_cfg *cfg, const char *topic,
-			    const char *prefix, struct strbuf *why)
+static bool topic_creatable(rd_kafka_t *rk, const struct kafka_cfg *cfg, const char *user,
+			    const char *topic, const char *prefix, struct strbuf *why)
 {
 	rd_kafka_NewTopic_t *nt;
 	rd_kafka_AdminOptions_t *opts;
@@ -187,7 +187,15 @@ static bool topic_creatable(rd_kafka_t *rk, const struct kafka_cfg *cfg, const c
 		err = n == 1 ? rd_kafka_topic_result_error(results[0]) : RD_KAFKA_RESP_ERR__BAD_MSG;
 		text = n == 1 ? rd_kafka_topic_result_error_string(results[0]) : NULL;
 		ok = err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS;
-		if (!ok)
+		if (kafka_err_is_acl(err)) {
+			char doing[320];
+
+			snprintf(doing, sizeof(doing), "creating topic %s", topic);
+			strbuf_adds(why, prefix);
+			kafka_acl_refusal(why, user, doing, err, text,
+					  "Create on the topic (or on the cluster)");
+			strbuf_adds(why, "\n");
+		} else if (!ok)
 			strbuf_addf(why,
 				    "%stopic %s is missing and cannot be created (%d partitions, replication factor %d, max.message.bytes %s): %s%s%s\n",
 				    prefix, topic, cfg->partitions, cfg->replication_factor, max_bytes,
@@ -240,7 +248,8 @@ bool health_kafka_access(const struct kafka_cfg *cfg, const struct kafka_credent
 			strbuf_addf(why, "%stopic %s is missing (or the user may not describe it)\n",
 				    prefix, topics[i]);
 			ok = false;
-		} else if (!topic_creatable(rk, cfg, topics[i], prefix, why))
+		} else if (!topic_creatable(rk, cfg, cred ? cred->user : NULL, topics[i], prefix,
+					    why))
 			ok = false;
 	}
 	if (md)
@@ -289,7 +298,16 @@ bool health_apply(const struct kafka_cfg *cfg, const struct kafka_credentials *c
 		return false;
 	}
 	err = rd_kafka_list_groups(rk, group, &groups, PROBE_TIMEOUT_MS);
-	if (err) {
+	/* An ACL refusal comes as the group's own error. */
+	if (!err && groups->group_cnt == 1 && kafka_err_is_acl(groups->groups[0].err))
+		err = groups->groups[0].err;
+	if (kafka_err_is_acl(err)) {
+		char doing[320];
+
+		snprintf(doing, sizeof(doing), "describing consumer group %s", group);
+		kafka_acl_refusal(why, cred ? cred->user : NULL, doing, err, NULL,
+				  "Describe on the group");
+	} else if (err) {
 		strbuf_addf(why, "cannot describe consumer group %s: %s", group, rd_kafka_err2str(err));
 		why_add_cause(why, since);
 	} else if (groups->group_cnt < 1 || strcmp(groups->groups[0].state, "Stable") != 0 ||

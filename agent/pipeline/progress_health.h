@@ -25,6 +25,8 @@
 #define ERROR_REPLICA_IDENTITY "replica_identity" /* a table's identity identifies no row */
 /* capture: a change over [kafka] max_message_bytes; standing (FAILED at once) */
 #define ERROR_TOO_LARGE "too_large"
+/* capture or apply: the brokers' ACLs refused its user; standing (it exits) */
+#define ERROR_KAFKA_AUTHORIZATION "kafka_authorization"
 
 void progress_state_set(struct progress_writer *w, const char *state);
 

@@ -287,7 +287,7 @@ static void state_samples(struct strbuf *out, const char *metric, const char *na
 static const char *const error_kinds[] = {
 	ERROR_SOURCE_CONNECTION, ERROR_TARGET_CONNECTION, ERROR_KAFKA_DELIVERY,
 	ERROR_REFUSED_RECORD,	 ERROR_PUBLICATION,	  ERROR_TOPIC,
-	ERROR_TOO_LARGE,
+	ERROR_TOO_LARGE,	 ERROR_KAFKA_AUTHORIZATION,
 };
 
 static void state_metrics(const json_t *doc, struct strbuf *out)

@@ -42,9 +42,12 @@ static bool health_kind_is_standing(const char *kind)
 {
 	/* publication, topic: wrong until the operator acts; too_large: a change
 	 * that every attempt meets again (capture exits at once on it);
-	 * replica_identity: a table whose identity identifies no row. */
+	 * replica_identity: a table whose identity identifies no row;
+	 * kafka_authorization: the brokers' ACLs refused the process's user
+	 * (it exits at once on it). */
 	return kind && (strcmp(kind, "publication") == 0 || strcmp(kind, "topic") == 0 ||
-			strcmp(kind, "too_large") == 0 || strcmp(kind, "replica_identity") == 0);
+			strcmp(kind, "too_large") == 0 || strcmp(kind, "replica_identity") == 0 ||
+			strcmp(kind, "kafka_authorization") == 0);
 }
 
 static void verdict(struct health_verdict *out, enum health state, const char *fmt, ...)

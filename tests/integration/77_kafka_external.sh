@@ -7,7 +7,9 @@
 #     the cluster answers every pipeline's users, their topics creatable;
 #   - a wrong password for apply's user: plan fails naming the user and
 #     the broker's words; a topic the broker would refuse (replication
-#     factor 3 on one broker) named with its reason; a key of the broker the agent installs (heap) or a [zookeeper]
+#     factor 3 on one broker) named with its reason; a capture user the
+#     broker's ACLs do not let create the topic, named with what to grant;
+#     a key of the broker the agent installs (heap) or a [zookeeper]
 #     section under managed = false: an error at FILE:LINE;
 #   - status shows kafka as external, healthy; capture and apply replicate
 #     through the cluster (row digest equal).
@@ -58,6 +60,16 @@ check_contains "plan names the user, the topic and the broker's words" \
 	"as user capture-p1: topic db1server.public.t is missing and cannot be created (2 partitions, replication factor 3" \
 	"$AGENT_ERR"
 check_contains "the broker's reason" "larger than available brokers" "$AGENT_ERR"
+
+# The broker enforces ACLs (capture_env.sh secured_user): apply's user may
+# not create capture's topic.
+variant capture-as-apply "s|^capture_kafka_user = .*|capture_kafka_user = apply-p1|; s|^capture_kafka_password_file = .*|capture_kafka_password_file = $WORK/apply-kafka.pass|"
+agent_run -c "$WORK/capture-as-apply.ini" plan
+check_eq "plan with a capture user the ACLs refuse fails (exit 1)" 1 "$AGENT_RC"
+check_contains "plan names the user, the topic, the ACL and what to grant" \
+	"as user apply-p1: the brokers refused user apply-p1 creating topic db1server.public.t: not authorized by an ACL (" \
+	"$AGENT_ERR"
+check_contains "what to grant" "grant the user Create on the topic (or on the cluster)" "$AGENT_ERR"
 
 variant managed-heap "s|^managed = false|managed = false\nheap = 1g|"
 line=$(grep -n '^heap = 1g' "$WORK/managed-heap.ini" | cut -d: -f1)

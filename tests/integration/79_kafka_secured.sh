@@ -12,6 +12,10 @@
 #     that did not sign the broker's certificate, and the broker reached by
 #     an address its certificate does not name (127.0.0.1); status's probe
 #     names the cause too;
+#   - the broker enforces ACLs, each user allowed its own half only:
+#     capture run as apply's user and apply as capture's stop at once,
+#     failed (exit 1, progress kind kafka_authorization), naming the user,
+#     the topic or group, that an ACL refused it and what to grant;
 #   - after the refusals, the pipeline goes on: nothing lost.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$REPO_ROOT/tests/lib/capture_env.sh"
@@ -99,6 +103,49 @@ check_contains "status names a wrong password as the cause" \
 check_contains "status names a certificate of another name as the cause" \
 	"the brokers' last failure: sasl_ssl://127.0.0.1:$KP/bootstrap: Certificate (subject=/CN=localhost, issuer=/CN=cdc-test-ca) verification callback failed: broker 127.0.0.1:$KP: certificate of the broker (depth 0): IP address mismatch (bootstrap_servers must name the broker as its certificate does)" \
 	"$(status_kafka_error "$WORK/by-address.ini")"
+
+# The brokers enforce ACLs (capture_env.sh secured_user): each user may do
+# its own half only.  Refused by an ACL, capture and apply stop at once,
+# failed (exit 1, no retry), saying whose request on which topic or group
+# was refused and what to grant.
+# Runs ROLE of p1 with topology FILE until it exits (SECONDS at most);
+# prints its exit code, its error lines and the error kind of its
+# progress file.
+acl_refused() { # ROLE FILE SECONDS
+	local log=$WORK/acl-$1.log pid i rc running=
+	"$CDC_AGENT" -c "$2" "$1" p1 >"$log" 2>&1 &
+	pid=$!
+	for ((i = 0; i < $3 * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null && { running=1; kill "$pid"; }
+	wait "$pid"
+	rc=$?
+	[ -n "$running" ] && rc="none: still running after $3 s"
+	echo "exit $rc"
+	grep -E "error" "$log" | head -n 5
+	python3 -c 'import json, sys
+print("kind", (json.load(open(sys.argv[1])).get("error") or {}).get("kind"))' \
+		"$WORK/state/progress-$1-p1.json"
+}
+variant capture-as-apply "s|^capture_kafka_user = .*|capture_kafka_user = apply-p1|; s|^capture_kafka_password_file = .*|capture_kafka_password_file = $WORK/apply-kafka.pass|"
+out=$(acl_refused capture "$WORK/capture-as-apply.ini" 60)
+check_contains "capture as apply's user stops, failed (exit 1)" "exit 1" "$out"
+check_contains "capture names the user, the topic and the ACL" \
+	"capture p1: kafka localhost:$KP: the brokers refused user apply-p1 creating topic db1server.public.t: not authorized by an ACL (" \
+	"$out"
+check_contains "capture says what to grant" "; grant the user Create on the topic (or on the cluster)" "$out"
+check_contains "capture's progress: kind kafka_authorization (status: FAILED)" \
+	"kind kafka_authorization" "$out"
+
+variant apply-as-capture "s|^apply_kafka_user = .*|apply_kafka_user = capture-p1|; s|^apply_kafka_password_file = .*|apply_kafka_password_file = $WORK/capture-kafka.pass|"
+out=$(acl_refused apply "$WORK/apply-as-capture.ini" 60)
+check_contains "apply as capture's user stops, failed (exit 1)" "exit 1" "$out"
+check_contains "apply names the user, the group and the ACL, and what to grant" \
+	"apply p1: the brokers refused user capture-p1 joining consumer group cdc-agent.p1: not authorized by an ACL (FindCoordinator response error: Group authorization failed); grant the user Read on the group; stopping" \
+	"$out"
+check_contains "apply's progress: kind kafka_authorization" "kind kafka_authorization" "$out"
 
 # The refused clients changed nothing: the pipeline goes on.
 pg_psql src db1 "INSERT INTO t SELECT g, 'after ' || g FROM generate_series(501, 600) g" >/dev/null

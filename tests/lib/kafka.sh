@@ -14,6 +14,7 @@
 #   kafka_tls_make DIR [SAN...]                 a CA and certificates (below)
 #   kafka_start_zk_secured DIR PORT IPORT ZKPORT TLSDIR [key=value...]
 #   kafka_scram_user DIR IPORT USER PASSWORD_FILE
+#   kafka_acl DIR IPORT ACLCOMMAND-ARGS...
 #
 # Extra key=value arguments are appended to the generated properties file (last
 # one wins in java.util.Properties, so they override our defaults).
@@ -320,7 +321,8 @@ kafka_tls_make() { # DIR [SAN...]
 # (bound to 127.0.0.1), takes only SASL_SSL with SCRAM-SHA-512 and a client
 # certificate signed by TLSDIR's CA (kafka_tls_make); the brokers and the
 # test's tools use INTERNAL, PLAINTEXT on 127.0.0.1:IPORT.  Users:
-# kafka_scram_user.
+# kafka_scram_user.  ACLs are enforced: a SCRAM user may do only what
+# kafka_acl granted it; INTERNAL's clients (User:ANONYMOUS) are super users.
 kafka_start_zk_secured() { # DIR PORT IPORT ZKPORT TLSDIR [key=value...]
     local dir port=$2 iport=$3 zkport=$4 tls
     dir=$(cd "$1" && pwd) || return 1
@@ -343,6 +345,11 @@ kafka_start_zk_secured() { # DIR PORT IPORT ZKPORT TLSDIR [key=value...]
         echo "listener.name.secure.ssl.truststore.type=PEM"
         echo "listener.name.secure.ssl.truststore.location=$tls/ca.pem"
         echo "listener.name.secure.ssl.client.auth=required"
+        # Refusals by ACL can be tested: nothing is allowed that no ACL
+        # grants, except to the broker itself and the test's tools.
+        echo "authorizer.class.name=kafka.security.authorizer.AclAuthorizer"
+        echo "allow.everyone.if.no.acl.found=false"
+        echo "super.users=User:ANONYMOUS"
         printf '%s\n' "$@"
     } >"$dir/server.properties"
     # Ready when INTERNAL answers (kcat here speaks plaintext only).
@@ -357,4 +364,16 @@ kafka_scram_user() { # DIR IPORT USER PASSWORD_FILE
     read -r -a opts_a <<<"$ZK_HEAP_OPTS $ZK_JVM_OPTS"
     java "${opts_a[@]}" -Dlog4j.configuration="file:$home/config/log4j.properties"         -cp "$home/libs/*" kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$2"         --alter --entity-type users --entity-name "$3"         --add-config "SCRAM-SHA-512=[iterations=4096,password=$pw]" >>"$1/scram.log" 2>&1 ||
         _kl_fail "SCRAM user $3 not created" "$1/scram.log"
+}
+
+# ACLs through the INTERNAL listener of a kafka_start_zk_secured broker:
+# kafka.admin.AclCommand --add with ARGS (e.g. --allow-principal User:u
+# --operation Write --topic t).  One JVM per call: group what you can.
+kafka_acl() { # DIR IPORT ARGS...
+    local dir=$1 home opts_a; home=$(_kl_home "$1")
+    read -r -a opts_a <<<"$ZK_HEAP_OPTS $ZK_JVM_OPTS"
+    java "${opts_a[@]}" -Dlog4j.configuration="file:$home/config/log4j.properties" \
+        -cp "$home/libs/*" kafka.admin.AclCommand --bootstrap-server "127.0.0.1:$2" \
+        --add --force "${@:3}" >>"$dir/acl.log" 2>&1 ||
+        _kl_fail "ACLs not added: ${*:3}" "$dir/acl.log"
 }

@@ -134,6 +134,14 @@ static void failed_when_retrying_the_same_error(void **unused)
 	assert_int_equal(state_of(&f, &v), HEALTH_FAILED);
 	assert_non_null(strstr(v.reason, "too_large"));
 	assert_non_null(strstr(v.reason, "{\"id\":7}"));
+	/* a refusal by the brokers' ACLs: at its first occurrence */
+	f.error_kind = "kafka_authorization";
+	f.error_message = "capture p1: kafka k:9092: the brokers refused user capture-p1 writing "
+			  "topic db1server.public.t: not authorized by an ACL (Broker: Topic "
+			  "authorization failed); grant the user Write on the topic";
+	assert_int_equal(state_of(&f, &v), HEALTH_FAILED);
+	assert_non_null(strstr(v.reason, "kafka_authorization"));
+	assert_non_null(strstr(v.reason, "refused user capture-p1 writing topic"));
 }
 
 static void failed_or_stopped_when_gone(void **unused)
