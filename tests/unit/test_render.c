@@ -480,6 +480,12 @@ static void vars_complete(struct render_vars *vars, bool kraft)
 	render_vars_add(vars, "listeners", "PLAINTEXT://127.0.0.1:9092");
 	render_vars_add(vars, "zookeeper_connect", "127.0.0.1:2181");
 	render_vars_add(vars, "controller_port", "9093");
+	/* A plaintext broker; test_secured_broker turns the other lines on. */
+	render_vars_add(vars, "listener", "127.0.0.1:9092");
+	render_vars_add(vars, "internal_port", "9094");
+	render_vars_add(vars, "tls_dir", "/etc/cdc-agent/kafka-tls");
+	render_vars_add(vars, "if_secure", "#secured broker only: ");
+	render_vars_add(vars, "if_plaintext", "");
 	{
 		char buf[32];
 
@@ -598,6 +604,81 @@ static void test_broker_takes_large_records(void **state)
 		free(path);
 	}
 	render_vars_fini(&vars);
+}
+
+/* A line of text starting at a line start ("\nKEY=" or the first line). */
+static bool has_line(const char *text, const char *line)
+{
+	char *nl = xasprintf("\n%s\n", line);
+	bool found = strstr(text, nl) != NULL;
+
+	free(nl);
+	return found;
+}
+
+/* Whether a line of text that is not a comment contains word. */
+static bool active_line_has(const char *text, const char *word)
+{
+	for (const char *line = text; *line;) {
+		size_t n = strcspn(line, "\n");
+		char *copy = xstrndup(line, n);
+		bool hit = copy[0] != '#' && strstr(copy, word) != NULL;
+
+		free(copy);
+		if (hit)
+			return true;
+		line += n + (line[n] == '\n');
+	}
+	return false;
+}
+
+/* security_protocol = sasl_ssl: SASL_SSL for clients, INTERNAL (and KRaft's
+ * CONTROLLER) TLS with client certificates, an authorizer that denies what
+ * no ACL allows; no plaintext listener left on.  Plaintext: the other way. */
+static void test_secured_broker(void **state)
+{
+	static const char *const modes[] = { "server.properties.zookeeper",
+					      "server.properties.kraft" };
+	struct render_vars vars;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(modes); i++) {
+		char *path = xasprintf("%s/templates/%s", repo_root, modes[i]), *out = NULL;
+		bool kraft = i == 1;
+
+		vars_complete(&vars, kraft);
+		render_vars_add(&vars, "if_secure", "");
+		render_vars_add(&vars, "if_plaintext", "#plaintext broker only: ");
+		assert_true(render_template(path, &vars, &out));
+		assert_true(has_line(out, kraft ? "listeners=SASL_SSL://127.0.0.1:9092,INTERNAL://127.0.0.1:9094,CONTROLLER://127.0.0.1:9093"
+						: "listeners=SASL_SSL://127.0.0.1:9092,INTERNAL://127.0.0.1:9094"));
+		assert_true(has_line(out, kraft ? "listener.security.protocol.map=CONTROLLER:SSL,INTERNAL:SSL,SASL_SSL:SASL_SSL"
+						: "listener.security.protocol.map=SASL_SSL:SASL_SSL,INTERNAL:SSL"));
+		assert_true(has_line(out, "inter.broker.listener.name=INTERNAL"));
+		assert_true(has_line(out, "listener.name.internal.ssl.client.auth=required"));
+		assert_true(!kraft || has_line(out, "listener.name.controller.ssl.client.auth=required"));
+		assert_true(has_line(out, "sasl.enabled.mechanisms=SCRAM-SHA-512"));
+		assert_true(has_line(out, "super.users=User:CN=cdc-agent-broker"));
+		assert_true(has_line(out, "allow.everyone.if.no.acl.found=false"));
+		assert_true(has_line(out, kraft ? "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+						: "authorizer.class.name=kafka.security.authorizer.AclAuthorizer"));
+		assert_true(has_line(out, "listener.name.sasl_ssl.ssl.keystore.location=/etc/cdc-agent/kafka-tls/listener.pem"));
+		assert_false(active_line_has(out, "PLAINTEXT"));
+		free(out);
+		render_vars_fini(&vars);
+
+		/* Plaintext: no security line is on. */
+		vars_complete(&vars, kraft);
+		assert_true(render_template(path, &vars, &out));
+		assert_true(has_line(out, "listeners=PLAINTEXT://127.0.0.1:9092") ||
+			    has_line(out, "listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"));
+		assert_null(strstr(out, "\nauthorizer.class.name"));
+		assert_null(strstr(out, "\nsasl."));
+		assert_null(strstr(out, "\nssl."));
+		free(out);
+		render_vars_fini(&vars);
+		free(path);
+	}
 }
 
 /* Across the bounds of [kafka] max_message_bytes, every derived limit holds
@@ -849,6 +930,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vars_add_get_replace),
 		cmocka_unit_test(test_broker_takes_large_records),
+		cmocka_unit_test(test_secured_broker),
 		cmocka_unit_test(test_limits_consistent),
 		cmocka_unit_test(test_placeholders_replaced),
 		cmocka_unit_test(test_unknown_placeholder_names_file_and_line),
