@@ -217,6 +217,36 @@ static void test_topology_keys(void **state)
 	free(expired);
 }
 
+/* The broker's own certificate (broker_cert_file) is watched too; the CA
+ * bootstrap issues is no finding before it exists (the first bootstrap
+ * makes it). */
+static void test_broker_files(void **state)
+{
+	char *near = write_certs("broker.pem", "kafka1.example", 5, NULL, 0);
+	struct topology topo = { .path = "topo.ini" };
+	struct cert_findings fs = { 0 };
+
+	(void)state;
+	topo.kafka.origin.line = 2;
+	topo.kafka.broker_cert_file = near;
+	topo.kafka.broker_tls_generated = true;
+	topo.kafka.ssl_ca_file = "/nonexistent/kafka-tls/ca.pem";
+	cert_check_topology(&topo, time(NULL), &fs);
+	assert_int_equal(fs.n, 1);
+	assert_string_equal(fs.items[0].key, "broker_cert_file");
+	assert_int_equal(fs.items[0].state, CERT_NEAR);
+	cert_findings_fini(&fs);
+
+	/* Named by the operator, a missing CA file is a finding. */
+	topo.kafka.broker_tls_generated = false;
+	topo.kafka.broker_cert_file = NULL;
+	cert_check_topology(&topo, time(NULL), &fs);
+	assert_int_equal(fs.n, 1);
+	assert_string_equal(fs.items[0].key, "ssl_ca_file");
+	cert_findings_fini(&fs);
+	free(near);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -224,6 +254,7 @@ int main(void)
 		cmocka_unit_test(test_second_of_two_is_near),
 		cmocka_unit_test(test_garbage_and_missing),
 		cmocka_unit_test(test_topology_keys),
+		cmocka_unit_test(test_broker_files),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
