@@ -1065,9 +1065,10 @@ static void check_kafka_credentials(struct parse_state *ps, const struct kafka_c
 			    p->name, file_key, protocol, role);
 	/* Missing, it is bootstrap's to generate (kafka_access.c), with the
 	 * user it makes: only on the brokers the agent runs. */
-	if (cred->password_file && !k->managed && access(cred->password_file, F_OK) != 0)
+	if (cred->password_file && !kafka_installed_secure(k) &&
+	    access(cred->password_file, F_OK) != 0)
 		parse_error(ps, topology_key_line(&p->origin, "pipeline", file_key),
-			    "pipeline %s: %s %s does not exist (the agent makes users and their passwords only on the brokers it runs, [kafka] managed = true)",
+			    "pipeline %s: %s %s does not exist (the agent makes users and their passwords only on the broker it installs, [kafka] dist with security_protocol sasl_ssl)",
 			    p->name, file_key, cred->password_file);
 }
 

@@ -843,23 +843,37 @@ static void test_kafka_security_refusals(void **state)
 }
 
 /* A Kafka password file that does not exist yet: bootstrap's to generate
- * (kafka_access.c) on the brokers the agent runs, refused on a cluster of
- * its own. */
+ * (kafka_access.c) for the broker it installs secured, refused otherwise
+ * (a cluster of its own, or one the agent does not install). */
 static void test_kafka_password_missing(void **state)
 {
 	const char *rest = strstr(seed, "[source db1]");
+	const char *pipeline_lines =
+		"capture_kafka_user = c\ncapture_kafka_password_file = %s/new/c.pass\n"
+		"apply_kafka_user = a\napply_kafka_password_file = %s/a.pass\n";
+	char *sha = xcalloc(129, 1), *kafka;
 	struct topology *topo;
 	char *text;
 	bool ok;
 
 	(void)state;
-	text = seed_secured("security_protocol = sasl_ssl\n",
-			    "capture_kafka_user = c\ncapture_kafka_password_file = %s/new/c.pass\n"
-			    "apply_kafka_user = a\napply_kafka_password_file = %s/a.pass\n");
+	memset(sha, 'a', 128);
+	kafka = xasprintf("dist = file:///var/cache/cdc-agent/dist/kafka.tgz\nsha512 = %s\n"
+			  "security_protocol = sasl_ssl\n",
+			  sha);
+	text = seed_secured(kafka, pipeline_lines);
 	topo = load_text(text, &ok);
 	assert_true(ok);
 	assert_non_null(strstr(topo->pipelines[0].capture_kafka.password_file, "/new/c.pass"));
+	/* The broker's certificate is issued: the clients trust the agent's CA. */
+	assert_true(topo->kafka.broker_tls_generated);
+	assert_string_equal(topo->kafka.ssl_ca_file, "/etc/cdc-agent/kafka-tls/ca.pem");
 	topology_free(topo);
+	free(text);
+
+	text = seed_secured("security_protocol = sasl_ssl\n", pipeline_lines);
+	expect_error(text, "c.pass does not exist (the agent makes users and their passwords only "
+			   "on the broker it installs, [kafka] dist with security_protocol sasl_ssl)");
 	free(text);
 
 	text = xasprintf("[kafka]\nmanaged = false\nsecurity_protocol = sasl_ssl\n"
@@ -869,8 +883,10 @@ static void test_kafka_password_missing(void **state)
 			 rest);
 	expect_error(text, "apply_kafka_password_file");
 	expect_error(text, "a.pass does not exist (the agent makes users and their passwords only "
-			   "on the brokers it runs, [kafka] managed = true)");
+			   "on the broker it installs, [kafka] dist with security_protocol sasl_ssl)");
 	free(text);
+	free(kafka);
+	free(sha);
 }
 
 /* [kafka] managed: true by default; false takes a secured cluster of its
