@@ -4,9 +4,16 @@
 # point 1): the clients' listener wants TLS with a client certificate
 # (mutual TLS) and SCRAM-SHA-512; the broker's certificate names localhost
 # only; capture and apply of pipeline p1 are users of their own, each with
-# a password file.  Source and target are clusters of their own.
+# a password file.  Source and target are clusters of their own that take
+# TCP only over TLS: pg_hba.conf has no TCP line but bootstrap's hostssl
+# ... scram-sha-256 lines, and [source]/[target] connect to localhost with
+# sslmode = verify-full and the test CA (tests/lib/pg.sh, PG_TLS_CA).
 #   - the snapshot and a load reach the target (row digest equal), and no
 #     password is in a log;
+#   - while capture and apply run, the servers see their connections
+#     (capture's query and replication connections, apply's) as TLS
+#     (pg_stat_ssl), and a plain connection (sslmode=disable) of either
+#     user, with its right password, is refused ("no encryption");
 #   - refused, each with an error naming the cause: a client without
 #     credentials (security_protocol plaintext), a wrong password, a CA
 #     that did not sign the broker's certificate, and the broker reached by
@@ -22,7 +29,7 @@
 trap capture_env_down EXIT
 CAPTURE_PARTITIONS=2
 
-secured_env_up || { _fail "environment comes up"; [ -n "${WORK:-}" ] && tail -n 20 "$WORK/bootstrap.log" "$WORK/kafka/kafka.log" 2>/dev/null | sed 's/^/    # /'; finish; exit; }
+secured_env_up --pg-tls || { _fail "environment comes up"; [ -n "${WORK:-}" ] && tail -n 20 "$WORK/bootstrap.log" "$WORK/kafka/kafka.log" 2>/dev/null | sed 's/^/    # /'; finish; exit; }
 
 converged() { wait_converged "$1" t tgt:db2; } # SECONDS
 
@@ -35,6 +42,45 @@ UPDATE t SET v = v || ' (updated)' WHERE id % 7 = 0;
 DELETE FROM t WHERE id % 11 = 0;
 " >/dev/null
 check "changes through SASL_SSL: t equal in the target" converged 60
+
+# PostgreSQL over TLS only: the sole TCP lines are bootstrap's hostssl
+# lines (pg.sh writes none with PG_TLS_CA), and the servers see capture's
+# and apply's connections, made while they run, as TLS.
+tcp_hba_lines() { # CLUSTER
+	grep -v '^#' "$(_pg_var "$1" DIR)/data/pg_hba.conf" | grep -v '^local' | grep -v '^$'
+}
+check_eq "source: TCP only through the agent's hostssl scram-sha-256 lines" \
+	"$(printf 'hostssl\tdb1\tcdc_user\t%s\tscram-sha-256\n' 127.0.0.1/32 ::1/128)" "$(tcp_hba_lines src)"
+check_eq "target: TCP only through the agent's hostssl scram-sha-256 lines" \
+	"$(printf 'hostssl\tdb2\tdb2_user\t%s\tscram-sha-256\n' 127.0.0.1/32 ::1/128)" "$(tcp_hba_lines tgt)"
+ssl_sessions() { # CLUSTER ROLE: the role's connections, and how many use TLS
+	pg_psql "$1" postgres "SELECT count(*) || ' ' || count(*) FILTER (WHERE s.ssl)
+		FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.usename = '$2'"
+}
+check_eq "capture's query and replication connections use TLS" "2 2" "$(ssl_sessions src cdc_user)"
+check_eq "capture's walsender (pg_stat_replication) uses TLS" "1 1" \
+	"$(pg_psql src postgres "SELECT count(*) || ' ' || count(*) FILTER (WHERE s.ssl)
+		FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid) WHERE r.usename = 'cdc_user'")"
+check_eq "apply's connection uses TLS" "1 1" "$(ssl_sessions tgt db2_user)"
+
+# A plain connection of the same user, with its right password, is refused;
+# the same with verify-full gets in (so the password is not the cause).
+(umask 077 && printf 'localhost:*:*:cdc_user:cdc pw\nlocalhost:*:*:db2_user:db2 pw\n' >"$WORK/pgpass")
+login() { # CLUSTER DB ROLE SSLMODE [CONNINFO...]: psql over TCP, prints its answer
+	"$PG_BIN/psql" -X -A -t -c "SELECT 'in'" "host=localhost port=$(_pg_var "$1" PORT) dbname=$2 user=$3 \
+sslmode=$4 sslrootcert=$SECURED_PG_CA/ca.crt passfile=$WORK/pgpass ${*:5}" 2>&1
+}
+no_hba="no pg_hba.conf entry for host \"127.0.0.1\", user"
+check_eq "capture's user over TLS (verify-full) gets in" in "$(login src db1 cdc_user verify-full)"
+check_contains "capture's user with sslmode=disable is refused (no encryption)" \
+	"$no_hba \"cdc_user\", database \"db1\", no encryption" "$(login src db1 cdc_user disable)"
+check_contains "... its replication connection too" \
+	"$no_hba \"cdc_user\", database \"db1\", no encryption" \
+	"$(login src db1 cdc_user disable replication=database)"
+check_eq "apply's user over TLS (verify-full) gets in" in "$(login tgt db2 db2_user verify-full)"
+check_contains "apply's user with sslmode=disable is refused (no encryption)" \
+	"$no_hba \"db2_user\", database \"db2\", no encryption" "$(login tgt db2 db2_user disable)"
+
 # status probes the brokers as the first pipeline's capture user.
 check_eq "status reaches the SASL_SSL broker (healthy, no error)" "True None" \
 	"$("$CDC_AGENT" -c "$T" status --json 2>/dev/null | python3 -c 'import json, sys

@@ -11,10 +11,15 @@
 #   capture_env_up TABLES_SQL   -> $WORK, $T (topology), $KP (broker port)
 #       the sections after [agent] and [kafka] come on stdin, usually from
 #       tests/lib/topology.sh:  capture_env_up SQL < <(topology_both_formats T)
-#   secured_env_up [KAFKA_KEY_LINES]  (77, 79) a target cluster tgt and capture_env_up
-#       with secured_broker: table t (300 rows) of db1 in pipeline p1 to db2,
-#       capture and apply as SCRAM users with their password files; the
-#       lines (each ending in a newline) go first in [kafka]
+#   secured_env_up [--pg-tls] [KAFKA_KEY_LINES]  (77, 79) a target cluster tgt
+#       and capture_env_up with secured_broker: table t (300 rows) of db1 in
+#       pipeline p1 to db2, capture and apply as SCRAM users with their
+#       password files; the lines (each ending in a newline) go first in
+#       [kafka].  --pg-tls: src and tgt serve TLS with certificates for
+#       localhost from a test CA, $SECURED_PG_CA/ca.crt (pg.sh, PG_TLS_CA),
+#       and [source]/[target] connect to localhost with sslmode = verify-full
+#       and that CA, so that TCP lets them in only through bootstrap's
+#       hostssl lines
 #   capture_start PIPELINE      -> background capture, pid in CAPTURE_PIDS[PIPELINE]
 #   apply_start PIPELINE        -> background apply, pid in CAPTURE_PIDS[apply-PIPELINE]
 #   pipeline_stop PIPELINE      SIGTERM to both, waits for them
@@ -46,6 +51,7 @@ capture_env_down() {
 	[ -n "${WORK:-}" ] && { kafka_stop "$WORK/kafka" >/dev/null 2>&1; zk_stop "$WORK/kafka" >/dev/null 2>&1; }
 	pg_destroy_all
 	[ -n "${WORK:-}" ] && [ -z "${KEEP_WORK:-}" ] && rm -rf "$WORK"
+	[ -n "${SECURED_PG_CA:-}" ] && [ -z "${KEEP_WORK:-}" ] && rm -rf "$SECURED_PG_CA"
 }
 
 capture_env_up() { # SQL run in db1 before bootstrap; topology body from stdin
@@ -154,7 +160,17 @@ secured_user() { # capture|apply
 	fi
 }
 
-secured_env_up() { # [KAFKA_KEY_LINES]
+secured_env_up() { # [--pg-tls] [KAFKA_KEY_LINES]
+	local tls=() to_localhost=
+	if [ "${1:-}" = --pg-tls ]; then
+		shift
+		# Made before $WORK (capture_env_up) for tgt, which comes first.
+		SECURED_PG_CA=$(mktemp -d /tmp/cdc-pgca.XXXXXX) &&
+			pg_tls_ca "$SECURED_PG_CA" || return 1
+		PG_TLS_CA=$SECURED_PG_CA
+		tls=("sslmode = verify-full" "sslrootcert = $SECURED_PG_CA/ca.crt")
+		to_localhost='s/^host = 127.0.0.1$/host = localhost/'
+	fi
 	CAPTURE_BROKER_START=secured_broker
 	CAPTURE_KAFKA_HOST=localhost
 	CAPTURE_KAFKA_KEYS="${1:-}security_protocol = sasl_ssl
@@ -168,8 +184,10 @@ ssl_key_file = @WORK@/tls/client.key
 CREATE TABLE t (id int PRIMARY KEY, v text);
 INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 300) g;
 " < <(
-		topology_source db1 my_publication my_slot db1server public.t
-		topology_target db2 PORT="$PG_PORT_tgt" SOCK="$PG_SOCK_tgt"
+		{
+			topology_source db1 my_publication my_slot db1server public.t "${tls[@]}"
+			topology_target db2 PORT="$PG_PORT_tgt" SOCK="$PG_SOCK_tgt" "${tls[@]}"
+		} | sed "$to_localhost" # the name the certificates carry
 		topology_pipeline p1 db1 db2 \
 			"capture_kafka_user = capture-p1" \
 			"capture_kafka_password_file = @WORK@/capture-kafka.pass" \
