@@ -7,7 +7,8 @@
 # the container shares this machine's network; hostname verification on);
 # the topology has [kafka] managed = false, the CA and per-pipeline users
 # with password files under /etc/cdc-agent (capture and apply units see
-# neither /tmp nor /home).
+# neither /tmp nor /home), each user granted its half by ACL (the
+# cluster's authorizer denies the rest).
 #   - bootstrap succeeds and says the cluster answers both users; no
 #     kafka.service or zookeeper.service unit file exists in the container
 #     nor is loaded, nothing is installed in /opt/kafka, no java runs there;
@@ -56,7 +57,15 @@ if ! kafka_unpack "$SEED_DIST" "$WORK/kafka" ||
 	! kafka_start_zk_secured "$WORK/kafka" "$KP" "$IKP" "$ZKP" "$WORK/tls" \
 		listener.name.secure.ssl.client.auth=none >/dev/null 2>&1 ||
 	! kafka_scram_user "$WORK/kafka" "$IKP" capture-db1 "$WORK/capture.pass" ||
-	! kafka_scram_user "$WORK/kafka" "$IKP" apply-db1 "$WORK/apply.pass"; then
+	! kafka_scram_user "$WORK/kafka" "$IKP" apply-db1 "$WORK/apply.pass" ||
+	# The cluster's authorizer denies what no ACL allows: each user its half,
+	# as the operator of such a cluster grants it.
+	! kafka_acl "$WORK/kafka" "$IKP" --allow-principal User:capture-db1 \
+		--topic db1server.public.my_table --operation Create --operation Write \
+		--operation Describe --operation DescribeConfigs --operation AlterConfigs ||
+	! kafka_acl "$WORK/kafka" "$IKP" --allow-principal User:apply-db1 \
+		--topic db1server.public.my_table --group cdc-agent.db1-to-db2 --operation Read \
+		--operation Describe; then
 	_fail "the SASL_SSL cluster comes up" "$(tail -n 20 "$WORK/kafka/kafka.log" "$WORK/kafka/zk.log" 2>/dev/null)"
 	finish
 	exit
