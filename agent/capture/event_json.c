@@ -846,6 +846,11 @@ bool event_unchanged_json(struct strbuf *sb, const struct event_table *et,
 
 /* ---- the transaction topic ------------------------------------------------ */
 
+/* As documented in https://debezium.io/documentation/reference/connectors/
+ * postgresql.html#postgresql-transaction-metadata ("Transaction metadata"),
+ * docs/DEBEZIUM_FORMAT.md §1.7; 91_debezium_interop compares these records
+ * with Debezium 3.6's own. */
+
 /* JsonConverter's forms of SchemaFactory.java's transactionKeySchema and
  * transactionValueSchema (names unadjusted: schema.name.adjustment.mode
  * none); data_collections' items are the optional struct event.collection. */
