@@ -100,6 +100,8 @@ struct capture_table {
 	uint32_t pos_seq;   /* and that change's number among the table's in it */
 	double labels_reloaded; /* when its enum labels were last read again */
 	int64_t labels_xid;     /* and in which transaction (-1: a snapshot row) */
+	uint64_t tx_serial;     /* the transaction its tx_count is of (capture.tx_serial) */
+	int64_t tx_count;       /* its events in it: data_collection_order */
 };
 
 struct capture {
@@ -148,6 +150,19 @@ struct capture {
 	bool counts_dirty;
 	int64_t counts_next_warning;
 	bool idle; /* the last message was a keepalive: the server had no more */
+	/* Transaction metadata (transaction_metadata): the open transaction's
+	 * BEGIN record is produced before its first change event, its END at
+	 * its Commit when it had one; a transaction without a change of a
+	 * captured table has neither (as with Debezium on PostgreSQL 15 and
+	 * later, whose pgoutput sends no empty transaction). */
+	char *tx_topic;                /* <topic_prefix>.transaction; NULL: off */
+	uint64_t tx_serial;            /* counts Begin messages */
+	uint64_t tx_begin_lsn;         /* the Begin message's LSN: BEGIN's id */
+	bool tx_begun;                 /* BEGIN produced for the open transaction */
+	int64_t tx_total;              /* its events so far: total_order */
+	size_t *tx_tables;             /* indexes in tables, first change first */
+	struct event_txn_count *tx_counts; /* END's data_collections (as many) */
+	size_t tx_ntables, tx_cap;
 };
 
 static bool lsn_parse(const char *text, uint64_t *lsn)
@@ -283,12 +298,12 @@ struct change_headers {
 	const char *position;   /* cdc.position: a keyless table's change, where in the stream */
 };
 
-static bool produce(struct capture *c, const struct capture_table *ct, const struct strbuf *key,
+static bool produce(struct capture *c, const char *topic, const struct strbuf *key,
 		    const char *value, size_t value_len, const struct kafka_header *hdrs,
 		    size_t n_hdrs, struct txn *t)
 {
 	t->outstanding++;
-	if (!kafka_out_produce_headers(c->kafka, ct->et->topic, key ? key->data : NULL,
+	if (!kafka_out_produce_headers(c->kafka, topic, key ? key->data : NULL,
 				       key ? key->len : 0, value, value_len, hdrs, n_hdrs, t)) {
 		t->outstanding--;
 		/* Refused, unless it gave up waiting for room because of a stop. */
@@ -384,6 +399,70 @@ static bool record_fits(struct capture *c, const struct capture_table *ct,
 	return false;
 }
 
+/* ---- transaction metadata ------------------------------------------------- */
+
+/* The open transaction's BEGIN (end false) or END record on the transaction
+ * topic, in its ack count: the slot is confirmed past the transaction only
+ * once Kafka has them too.  Keyed by the record's id, as Debezium's. */
+static bool tx_record(struct capture *c, bool end)
+{
+	uint64_t lsn = end ? c->change_lsn : c->tx_begin_lsn;
+
+	c->key.len = 0;
+	c->value.len = 0;
+	event_txn_key_json(&c->key, &c->fmt, c->open_xid, lsn);
+	if (end) {
+		for (size_t i = 0; i < c->tx_ntables; i++) {
+			const struct capture_table *ct = &c->tables[c->tx_tables[i]];
+
+			c->tx_counts[i] = (struct event_txn_count){ ct->et->collection, ct->tx_count };
+		}
+		event_txn_end_json(&c->value, &c->fmt, c->open_xid, lsn, c->open_commit_ms,
+				   c->tx_total, c->tx_counts, c->tx_ntables);
+	} else {
+		event_txn_begin_json(&c->value, &c->fmt, c->open_xid, lsn, c->open_commit_ms);
+	}
+	return produce(c, c->tx_topic, &c->key, c->value.data, c->value.len, NULL, 0, c->open);
+}
+
+/* The "transaction" block of the open transaction's next change event, of
+ * table idx: total_order and data_collection_order count from 1; the
+ * transaction's BEGIN goes first, once.  Tombstones are not counted (as
+ * Debezium's, made from the delete after it was counted). */
+static bool tx_next(struct capture *c, size_t idx, const struct event_source *src,
+		    struct event_txn *txn)
+{
+	struct capture_table *ct = &c->tables[idx];
+
+	if (!c->tx_begun) {
+		if (!tx_record(c, false))
+			return false;
+		c->tx_begun = true;
+	}
+	if (ct->tx_serial != c->tx_serial) {
+		ct->tx_serial = c->tx_serial;
+		ct->tx_count = 0;
+		if (c->tx_ntables == c->tx_cap) { /* kept for later transactions */
+			c->tx_cap = c->tx_cap ? 2 * c->tx_cap : 8;
+			c->tx_tables = xrealloc(c->tx_tables, c->tx_cap * sizeof(*c->tx_tables));
+			c->tx_counts = xrealloc(c->tx_counts, c->tx_cap * sizeof(*c->tx_counts));
+		}
+		c->tx_tables[c->tx_ntables++] = idx;
+	}
+	*txn = (struct event_txn){ src->txid, src->lsn, ++c->tx_total, ++ct->tx_count };
+	return true;
+}
+
+/* A Begin message: a transaction with no record yet. */
+static void tx_open(struct capture *c)
+{
+	c->tx_serial++;
+	c->tx_begin_lsn = c->change_lsn;
+	c->tx_begun = false;
+	c->tx_total = 0;
+	c->tx_ntables = 0;
+}
+
 /* One change as Kafka records: the event, and a tombstone after a delete. */
 static bool emit(struct capture *c, const struct capture_table *ct, char op,
 		 const struct pgoutput_value *before, const struct pgoutput_value *after,
@@ -396,9 +475,19 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 	/* nor a table without numeric columns a cdc.text header */
 	bool may_have_texts = after && ct->et->has_decimal && c->fmt.decimal_mode == DECIMAL_PRECISE;
 	struct strbuf unchanged, texts;
+	struct event_source with_txn;
+	struct event_txn txn;
 	size_t n = 0;
 	bool has_key, ok;
 
+	/* A streamed change (not a snapshot row) gets its transaction block. */
+	if (c->tx_topic && op != 'r' && t && t == c->open) {
+		if (!tx_next(c, (size_t)(ct - c->tables), src, &txn))
+			return false; /* errors already logged */
+		with_txn = *src;
+		with_txn.txn = &txn;
+		src = &with_txn;
+	}
 	c->key.len = 0;
 	c->value.len = 0;
 	has_key = key_row && event_key_json(&c->key, &c->fmt, ct->et, key_row);
@@ -427,14 +516,15 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 	hdrs[n++] = (struct kafka_header){ EVENT_HEADER_COLUMNS_MAC, ct->columns_mac,
 					   strlen(ct->columns_mac) };
 	ok = record_fits(c, ct, key_row, has_key ? c->key.len : 0, hdrs, n) &&
-	     produce(c, ct, has_key ? &c->key : NULL, c->value.data, c->value.len, hdrs, n, t);
+	     produce(c, ct->et->topic, has_key ? &c->key : NULL, c->value.data, c->value.len, hdrs,
+		     n, t);
 	if (ok) {
 		progress_writer_event(&c->progress, src->ts_ms * 1000);
 		event_deltas_add(&t->counts, ct->count_idx, event_op_index(op));
 	}
 	/* The tombstone carries the delete's headers, as Debezium's does. */
 	if (ok && op == 'd' && has_key && c->src->tombstones)
-		ok = produce(c, ct, &c->key, NULL, 0, hdrs, n, t);
+		ok = produce(c, ct->et->topic, &c->key, NULL, 0, hdrs, n, t);
 	if (may_have_unchanged)
 		strbuf_fini(&unchanged);
 	if (may_have_texts)
@@ -525,6 +615,11 @@ static bool topics_ensure(struct capture *c)
 		strlist_add(&topics, topic);
 		free(topic);
 	}
+	if (ok && c->tx_topic) {
+		ok = kafka_out_ensure_topic(c->kafka, c->tx_topic, c->kafka_cfg->partitions,
+					    c->kafka_cfg->replication_factor, TOPIC_TIMEOUT_MS);
+		strlist_add(&topics, c->tx_topic);
+	}
 	if (ok)
 		(void)kafka_out_know_topics(c->kafka, &topics, TOPIC_TIMEOUT_MS);
 	strlist_fini(&topics);
@@ -570,7 +665,7 @@ static bool snapshot_emit(void *ctx, const struct table_schema *ts, const struct
 {
 	struct capture *c = ctx;
 	struct capture_table *ct = table_find(c, ts->oid);
-	struct event_source src = { wall_ms(), "incremental", -1, 0, 0 };
+	struct event_source src = { wall_ms(), "incremental", -1, 0, 0, NULL };
 
 	if (ct && ct->ts->ncols != ts->ncols) {
 		log_error("%s: table %s.%s changed its columns during its snapshot; starting again from the last saved chunk",
@@ -663,7 +758,7 @@ static bool snapshot_table(struct capture *c, const struct table_ref *t, uint64_
 {
 	struct table_schema *ts;
 	struct capture_table *ct;
-	struct event_source src = { ts_ms, "true", -1, lsn, 0 };
+	struct event_source src = { ts_ms, "true", -1, lsn, 0, NULL };
 	static const char fetch_sql[] = SQL_FETCH(SNAPSHOT_FETCH_ROWS);
 	struct pgoutput_value *row;
 	char *sql;
@@ -1140,7 +1235,7 @@ static bool handle_change(struct capture *c, const struct pgoutput_msg *m)
 	struct change_headers plain = { 0 };
 	struct capture_table *ct = table_find(c, m->change.rel->oid);
 	struct event_source src = { c->open_commit_ms, "false", c->open_xid, c->change_lsn,
-				    c->last_commit_lsn };
+				    c->last_commit_lsn, NULL };
 	const struct pgoutput_value *old = m->change.old_kind != PGOUTPUT_OLD_NONE
 						   ? m->change.old_tuple.values
 						   : NULL;
@@ -1191,7 +1286,7 @@ static bool handle_change(struct capture *c, const struct pgoutput_msg *m)
 static bool handle_truncate(struct capture *c, const struct pgoutput_msg *m)
 {
 	struct event_source src = { c->open_commit_ms, "false", c->open_xid, c->change_lsn,
-				    c->last_commit_lsn };
+				    c->last_commit_lsn, NULL };
 
 	if (!c->open)
 		return true;
@@ -1225,6 +1320,7 @@ static bool handle_message(struct capture *c, const struct pgoutput_msg *m)
 			c->head = t;
 		c->tail = c->open = t;
 		t->final_lsn = m->begin.final_lsn;
+		tx_open(c);
 		c->open_xid = m->begin.xid;
 		c->open_commit_ms = (m->begin.commit_time + PGOUTPUT_EPOCH_UNIX_USEC) / 1000;
 		return true;
@@ -1234,6 +1330,9 @@ static bool handle_message(struct capture *c, const struct pgoutput_msg *m)
 				  (unsigned)(m->commit.end_lsn >> 32), (unsigned)m->commit.end_lsn);
 			return false;
 		}
+		if (c->tx_begun && !tx_record(c, true))
+			return false; /* errors already logged */
+		c->tx_begun = false;
 		c->open->end_lsn = m->commit.end_lsn;
 		c->open->committed = true;
 		c->open = NULL;
@@ -1537,6 +1636,9 @@ static void capture_fini(struct capture *c)
 	strbuf_fini(&c->key);
 	strbuf_fini(&c->value);
 	strbuf_fini(&c->ground_extra);
+	free(c->tx_topic);
+	free(c->tx_tables);
+	free(c->tx_counts);
 	free(c->label);
 }
 
@@ -1555,6 +1657,7 @@ enum capture_end capture_run(const struct topology *topo, const struct pipeline_
 	c.fmt.schemas = c.src->json_schemas;
 	c.fmt.decimal_mode = c.src->decimal_handling;
 	c.fmt.interval_string = c.src->interval_handling == INTERVAL_STRING;
+	c.tx_topic = topology_transaction_topic(c.src);
 	strbuf_init(&c.key);
 	strbuf_init(&c.value);
 	strbuf_init(&c.ground_extra);

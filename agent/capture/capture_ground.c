@@ -74,7 +74,7 @@ static bool publication_compare(PGconn *sql, const struct source_cfg *src, const
 	return true;
 }
 
-/* Every table's topic exists; false when Kafka did not answer (why says). */
+/* Every table's topic exists, and the transaction topic; false when Kafka did not answer (why says). */
 static bool topics_compare(struct kafka_out *ko, const struct source_cfg *src,
 			   struct strbuf *why, struct strbuf *unknown)
 {
@@ -90,6 +90,14 @@ static bool topics_compare(struct kafka_out *ko, const struct source_cfg *src,
 		char *topic = topology_topic(src, &src->tables.items[i]);
 
 		if (!strset_contains(&have, topic))
+			why_add(why, "topic %s does not exist%s", topic,
+				" (capture creates topics at start: restart it, or create the topic)");
+		free(topic);
+	}
+	{
+		char *topic = topology_transaction_topic(src);
+
+		if (topic && !strset_contains(&have, topic))
 			why_add(why, "topic %s does not exist%s", topic,
 				" (capture creates topics at start: restart it, or create the topic)");
 		free(topic);

@@ -424,6 +424,7 @@ struct event_table *event_table_new(const struct event_options *fmt, const struc
 	}
 	et->columns_header = columns_header(ts);
 	source_runs_new(fmt, et);
+	et->collection = xasprintf("%s.%s", ts->schema, ts->table);
 	/* What every value of a column needs, found once per table rather than
 	 * once per value (a strcmp walk and an escape scan per value). */
 	et->cols = xcalloc(ts->ncols ? ts->ncols : 1, sizeof(*et->cols));
@@ -450,6 +451,7 @@ void event_table_free(struct event_table *et)
 	free(et->source_head);
 	free(et->source_db);
 	free(et->source_table);
+	free(et->collection);
 	for (size_t i = 0; i < et->ts->ncols; i++)
 		free(et->cols[i].key);
 	free(et->cols);
@@ -741,6 +743,34 @@ static void add_source(struct strbuf *sb, const struct event_table *et,
 	strbuf_adds(sb, ",\"xmin\":null}");
 }
 
+/* Debezium's "<txId>:<LSN>" (PostgresTransactionMonitor.adjustTxId), as a
+ * JSON string. */
+static void add_txn_id(struct strbuf *sb, int64_t txid, uint64_t lsn)
+{
+	strbuf_adds(sb, "\"");
+	json_out_int(sb, txid);
+	strbuf_adds(sb, ":");
+	json_out_uint(sb, lsn);
+	strbuf_adds(sb, "\"");
+}
+
+/* {"id":...,"total_order":N,"data_collection_order":M} (the event.block
+ * schema's field order), or null. */
+static void add_transaction_block(struct strbuf *sb, const struct event_txn *txn)
+{
+	if (!txn) {
+		strbuf_adds(sb, "null");
+		return;
+	}
+	strbuf_adds(sb, "{\"id\":");
+	add_txn_id(sb, txn->txid, txn->lsn);
+	strbuf_adds(sb, ",\"total_order\":");
+	json_out_int(sb, txn->total_order);
+	strbuf_adds(sb, ",\"data_collection_order\":");
+	json_out_int(sb, txn->collection_order);
+	strbuf_adds(sb, "}");
+}
+
 void event_value_json(struct strbuf *sb, const struct event_options *fmt,
 		      const struct event_table *et, char op, const struct pgoutput_value *before,
 		      const struct pgoutput_value *after, const struct event_source *src,
@@ -757,7 +787,9 @@ void event_value_json(struct strbuf *sb, const struct event_options *fmt,
 	add_row(sb, fmt, et, after, false);
 	strbuf_adds(sb, ",\"source\":");
 	add_source(sb, et, src);
-	strbuf_adds(sb, ",\"transaction\":null,\"op\":\"");
+	strbuf_adds(sb, ",\"transaction\":");
+	add_transaction_block(sb, src->txn);
+	strbuf_adds(sb, ",\"op\":\"");
 	strbuf_add(sb, &op, 1);
 	strbuf_adds(sb, "\",\"ts_ms\":");
 	json_out_int(sb, now_ms);
@@ -810,4 +842,99 @@ bool event_unchanged_json(struct strbuf *sb, const struct event_table *et,
 	if (any)
 		strbuf_adds(sb, "]");
 	return any;
+}
+
+/* ---- the transaction topic ------------------------------------------------ */
+
+/* As documented in https://debezium.io/documentation/reference/connectors/
+ * postgresql.html#postgresql-transaction-metadata ("Transaction metadata"),
+ * docs/DEBEZIUM_FORMAT.md §1.7; 91_debezium_interop compares these records
+ * with Debezium 3.6's own. */
+
+/* JsonConverter's forms of SchemaFactory.java's transactionKeySchema and
+ * transactionValueSchema (names unadjusted: schema.name.adjustment.mode
+ * none); data_collections' items are the optional struct event.collection. */
+static const char txn_key_schema[] =
+	"{\"type\":\"struct\",\"fields\":["
+	"{\"type\":\"string\",\"optional\":false,\"field\":\"id\"}],"
+	"\"optional\":false,\"name\":\"io.debezium.connector.common.TransactionMetadataKey\","
+	"\"version\":1}";
+
+static const char txn_value_schema[] =
+	"{\"type\":\"struct\",\"fields\":["
+	"{\"type\":\"string\",\"optional\":false,\"field\":\"status\"},"
+	"{\"type\":\"string\",\"optional\":false,\"field\":\"id\"},"
+	"{\"type\":\"int64\",\"optional\":true,\"field\":\"event_count\"},"
+	"{\"type\":\"array\",\"items\":{\"type\":\"struct\",\"fields\":["
+	"{\"type\":\"string\",\"optional\":false,\"field\":\"data_collection\"},"
+	"{\"type\":\"int64\",\"optional\":false,\"field\":\"event_count\"}],"
+	"\"optional\":true,\"name\":\"event.collection\",\"version\":1},"
+	"\"optional\":true,\"field\":\"data_collections\"},"
+	"{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"}],"
+	"\"optional\":false,\"name\":\"io.debezium.connector.common.TransactionMetadataValue\","
+	"\"version\":1}";
+
+void event_txn_key_json(struct strbuf *sb, const struct event_options *fmt, int64_t txid,
+			uint64_t lsn)
+{
+	if (fmt->schemas) {
+		strbuf_adds(sb, "{\"schema\":");
+		strbuf_adds(sb, txn_key_schema);
+		strbuf_adds(sb, ",\"payload\":");
+	}
+	strbuf_adds(sb, "{\"id\":");
+	add_txn_id(sb, txid, lsn);
+	strbuf_adds(sb, "}");
+	if (fmt->schemas)
+		strbuf_adds(sb, "}");
+}
+
+/* The value's members in the schema's order: status, id, event_count,
+ * data_collections, ts_ms. */
+static void txn_value_head(struct strbuf *sb, const struct event_options *fmt,
+			   const char *status, int64_t txid, uint64_t lsn)
+{
+	if (fmt->schemas) {
+		strbuf_adds(sb, "{\"schema\":");
+		strbuf_adds(sb, txn_value_schema);
+		strbuf_adds(sb, ",\"payload\":");
+	}
+	strbuf_addf(sb, "{\"status\":\"%s\",\"id\":", status);
+	add_txn_id(sb, txid, lsn);
+}
+
+static void txn_value_tail(struct strbuf *sb, const struct event_options *fmt, int64_t commit_ms)
+{
+	strbuf_adds(sb, ",\"ts_ms\":");
+	json_out_int(sb, commit_ms);
+	strbuf_adds(sb, "}");
+	if (fmt->schemas)
+		strbuf_adds(sb, "}");
+}
+
+void event_txn_begin_json(struct strbuf *sb, const struct event_options *fmt, int64_t txid,
+			  uint64_t lsn, int64_t commit_ms)
+{
+	txn_value_head(sb, fmt, "BEGIN", txid, lsn);
+	strbuf_adds(sb, ",\"event_count\":null,\"data_collections\":null");
+	txn_value_tail(sb, fmt, commit_ms);
+}
+
+void event_txn_end_json(struct strbuf *sb, const struct event_options *fmt, int64_t txid,
+			uint64_t lsn, int64_t commit_ms, int64_t event_count,
+			const struct event_txn_count *tables, size_t ntables)
+{
+	txn_value_head(sb, fmt, "END", txid, lsn);
+	strbuf_adds(sb, ",\"event_count\":");
+	json_out_int(sb, event_count);
+	strbuf_adds(sb, ",\"data_collections\":[");
+	for (size_t i = 0; i < ntables; i++) {
+		strbuf_adds(sb, i ? ",{\"data_collection\":" : "{\"data_collection\":");
+		json_out_cstring(sb, tables[i].collection);
+		strbuf_adds(sb, ",\"event_count\":");
+		json_out_int(sb, tables[i].count);
+		strbuf_adds(sb, "}");
+	}
+	strbuf_adds(sb, "]");
+	txn_value_tail(sb, fmt, commit_ms);
 }

@@ -37,6 +37,7 @@ struct event_table {
 	char *source_head;             /* {"version":...,"name":"<server>","ts_ms": */
 	char *source_db;               /* ","db":"<db>","sequence": */
 	char *source_table;            /* ,"schema":"<schema>","table":"<table>","txId": */
+	char *collection;              /* "<schema>.<table>": END's data_collection */
 };
 
 struct type_map; /* event_json.c's table of how a type is written */
@@ -54,6 +55,17 @@ void event_table_free(struct event_table *et);
  * descriptions of a table by it). */
 void event_columns_json(struct strbuf *sb, const struct table_schema *ts);
 
+/* A change event's "transaction" block, Debezium's with
+ * provide.transaction.metadata (PostgresTransactionMonitor): the id is
+ * "<txId>:<LSN>", the LSN that of the message the record comes from (so
+ * BEGIN, each change and END of one transaction differ in it). */
+struct event_txn {
+	int64_t txid;
+	uint64_t lsn;
+	int64_t total_order;      /* 1-based, across the transaction's events */
+	int64_t collection_order; /* 1-based, among its table's events in it */
+};
+
 /* What goes in the "source" block besides the constants. */
 struct event_source {
 	int64_t ts_ms;            /* commit time (snapshot: its start) */
@@ -61,6 +73,7 @@ struct event_source {
 	int64_t txid;             /* -1: none */
 	uint64_t lsn;             /* 0: none */
 	uint64_t last_commit_lsn; /* for "sequence"; 0: none */
+	const struct event_txn *txn; /* the "transaction" block; NULL: null */
 };
 
 /* The key of a row ({"id":1}); false when the table has no key (the caller
@@ -87,5 +100,30 @@ bool event_text_json(struct strbuf *sb, const struct event_options *fmt,
  * false when there are none. */
 bool event_unchanged_json(struct strbuf *sb, const struct event_table *et,
 			  const struct pgoutput_value *row);
+
+/* ---- the transaction topic (<topic_prefix>.transaction) -------------------
+ * Debezium's BEGIN and END records, field for field (debezium.io,
+ * "Debezium connector for PostgreSQL", section "Transaction metadata";
+ * schemas: SchemaFactory.java transactionKeySchema/transactionValueSchema),
+ * with or without the JsonConverter schema block as fmt->schemas says. */
+
+/* One table's events in a transaction, for END's data_collections. */
+struct event_txn_count {
+	const char *collection; /* "schema.table", as Debezium's TableId prints it */
+	int64_t count;
+};
+
+/* The record key: {"id":"<txid>:<lsn>"}. */
+void event_txn_key_json(struct strbuf *sb, const struct event_options *fmt, int64_t txid,
+			uint64_t lsn);
+
+/* BEGIN: event_count and data_collections null; ts_ms the commit time. */
+void event_txn_begin_json(struct strbuf *sb, const struct event_options *fmt, int64_t txid,
+			  uint64_t lsn, int64_t ts_ms);
+
+/* END: the transaction's event count and each table's, in that order. */
+void event_txn_end_json(struct strbuf *sb, const struct event_options *fmt, int64_t txid,
+			uint64_t lsn, int64_t ts_ms, int64_t event_count,
+			const struct event_txn_count *tables, size_t ntables);
 
 #endif

@@ -177,6 +177,9 @@ static const struct key_spec source_keys[] = {
 	KEY_ENUM(source_cfg, "interval_handling", interval_handling, "string", interval_mode_names),
 	KEY(source_cfg, "tombstones", V_BOOL, tombstones, false, "true"),
 	KEY(source_cfg, "truncate_events", V_BOOL, truncate_events, false, "true"),
+	/* Debezium's provide.transaction.metadata, on by default here: apply's
+	 * transaction-consistent mode needs it (issue #17) */
+	KEY(source_cfg, "transaction_metadata", V_BOOL, transaction_metadata, false, "true"),
 	KEY_SIZE(source_cfg, "max_slot_wal_keep_size", max_slot_wal_keep_size, "-1", -1),
 	KEY_SIZE(source_cfg, "slot_warn_retained", slot_warn_retained, "1GB", 0),
 };
@@ -724,6 +727,11 @@ char *topology_topic(const struct source_cfg *src, const struct table_ref *t)
 	return kafka_topic_name(src->topic_prefix, t->schema, t->table);
 }
 
+char *topology_transaction_topic(const struct source_cfg *src)
+{
+	return src->transaction_metadata ? xasprintf("%s.transaction", src->topic_prefix) : NULL;
+}
+
 char *topology_topic_key(const char *topic)
 {
 	char *key = xstrdup(topic);
@@ -914,6 +922,37 @@ static void decimal_default(struct source_cfg *s)
 	s->decimal_handling = s->json_schemas ? DECIMAL_PRECISE : DECIMAL_STRING;
 }
 
+/* A source's transaction topic is no other source's table topic: with
+ * dotted prefixes, "a.b" + ".transaction" is source "a"'s table
+ * b.transaction (its own tables cannot collide with it: theirs has two more
+ * dots, and "transaction" no '_').  Tables named in `tables`; those of
+ * patterns are known only at start. */
+static void check_transaction_topic(struct parse_state *ps, const struct topology *topo,
+				    const struct source_cfg *s)
+{
+	char *topic = topology_transaction_topic(s);
+	char *key = topic ? topology_topic_key(topic) : NULL;
+
+	for (size_t j = 0; key && j < topo->n_sources; j++) {
+		const struct source_cfg *o = &topo->sources[j];
+
+		for (size_t t = 0; o != s && t < o->tables.n; t++) {
+			char *other = topology_topic(o, &o->tables.items[t]);
+			char *okey = topology_topic_key(other);
+
+			if (strcmp(okey, key) == 0)
+				parse_error(ps, topology_key_line(&s->origin, "source", "topic_prefix"),
+					    "source %s's transaction topic %s collides with the topic %s of source %s's table %s.%s: change a topic_prefix, or set transaction_metadata = false",
+					    s->name, topic, other, o->name, o->tables.items[t].schema,
+					    o->tables.items[t].table);
+			free(okey);
+			free(other);
+		}
+	}
+	free(key);
+	free(topic);
+}
+
 static void check_sources(struct parse_state *ps, struct topology *topo)
 {
 	for (size_t i = 0; i < topo->n_sources; i++) {
@@ -946,6 +985,8 @@ static void check_sources(struct parse_state *ps, struct topology *topo)
 					    s->name, s->topic_prefix, o->name);
 		}
 	}
+	for (size_t i = 0; i < topo->n_sources; i++)
+		check_transaction_topic(ps, topo, &topo->sources[i]);
 }
 
 bool pg_server_tls_required(const struct pg_server_cfg *server)

@@ -167,6 +167,7 @@ struct source_cfg {
 	enum interval_mode interval_handling;
 	bool tombstones;           /* a null-value record after each delete */
 	bool truncate_events;      /* emit op "t" for TRUNCATE */
+	bool transaction_metadata; /* BEGIN/END on <topic_prefix>.transaction, "transaction" blocks */
 	int64_t max_slot_wal_keep_size; /* bytes, set by bootstrap; -1: left as the server has it */
 	int64_t slot_warn_retained;     /* retained WAL bytes from which a slot report warns */
 };
@@ -307,6 +308,11 @@ bool topology_file_digest(const char *path, char hex[TOPOLOGY_DIGEST_HEX + 1]);
  * characters Kafka refuses replaced as Debezium does (kafka_topic_name);
  * caller frees. */
 char *topology_topic(const struct source_cfg *src, const struct table_ref *t);
+
+/* Debezium's transaction topic of a source, <topic_prefix>.transaction
+ * (its BEGIN and END records), or NULL when transaction_metadata is off;
+ * caller frees. */
+char *topology_transaction_topic(const struct source_cfg *src);
 
 /* What Kafka compares topic names by: '.' and '_' are one character to it
  * (its metric names), so two topics equal but for them collide.  Caller

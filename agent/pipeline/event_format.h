@@ -50,6 +50,25 @@
 #define EVENT_PARAM_COLUMN_LENGTH "__debezium.source.column.length"
 #define EVENT_PARAM_COLUMN_SCALE "__debezium.source.column.scale"
 
+/* ---- transaction metadata ------------------------------------------------ */
+
+/* With [source] transaction_metadata = true (the default), as Debezium's
+ * provide.transaction.metadata writes them (docs/DEBEZIUM_FORMAT.md §1.7):
+ *  - every streamed change event's payload has a "transaction" member,
+ *    {"id":"<txId>:<LSN>","total_order":N,"data_collection_order":M}
+ *    (N counts the transaction's change events from 1, M its table's; the
+ *    LSN is the change's own, source.lsn); snapshot rows (op "r") and
+ *    tombstones have none: "transaction":null, as without the option;
+ *  - the topic topology_transaction_topic names, <topic_prefix>.transaction,
+ *    gets a BEGIN record before a transaction's first change event and an
+ *    END record after its last ({"status","id","event_count",
+ *    "data_collections":[{"data_collection":"schema.table","event_count"}],
+ *    "ts_ms"}), keyed {"id":...}; a transaction without a change of a
+ *    captured table has neither.  After a capture restart the slot replays
+ *    whole transactions: BEGIN, every change and END come again, alike.
+ * Apply subscribes to the tables' topics only, and skips the "transaction"
+ * member as any member it does not read. */
+
 /* ---- values -------------------------------------------------------------- */
 
 /* Unchanged TOASTed values are sent as Debezium's default placeholder, and

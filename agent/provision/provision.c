@@ -109,12 +109,14 @@ static bool kafka_external_verify(const struct topology *topo)
 		const struct pipeline_cfg *p = &topo->pipelines[i];
 		const struct source_cfg *src = p->source;
 		size_t n = src->tables_resolved ? src->tables.n : 0;
-		char **topics = xcalloc(n + 1, sizeof(char *));
+		char **topics = xcalloc(n + 2, sizeof(char *));
 		char *who_c = xasprintf("capture of pipeline %s", p->name);
 		char *who_a = xasprintf("apply of pipeline %s", p->name);
 
 		for (size_t t = 0; t < n; t++)
 			topics[t] = topology_topic(src, &src->tables.items[t]);
+		topics[n] = topology_transaction_topic(src); /* NULL: none */
+		n += topics[n] != NULL;
 		why.len = 0;
 		why.data[0] = '\0';
 		/* Both roles checked: each failure is its own line. */

@@ -9,7 +9,9 @@
 #      with schemas) -> Kafka -> cdc-agent apply -> database db3.
 # Each compares an ordered digest of every row (source vs target) after the
 # snapshot and after inserts, updates and deletes, on the suite's type table
-# (80_pipeline.sh's).  Columns that cannot land equal because of the other
+# (80_pipeline.sh's).  Debezium's connector runs with
+# provide.transaction.metadata, so apply reads its blocks too, and its
+# transaction topic and blocks are compared with cdc-agent's, field by field.  Columns that cannot land equal because of the other
 # side's own limits are left out of the digest with the reason, and
 # docs/DEBEZIUM_FORMAT.md ("Interop with Debezium's connectors", §8) explains them.
 . "$(dirname "$0")/../lib/harness.sh"
@@ -154,7 +156,8 @@ DBZ_CONFIG='{
 	"topic.prefix": "dbz",
 	"plugin.name": "pgoutput",
 	"table.include.list": "public.types_b",
-	"publication.autocreate.mode": "filtered"
+	"publication.autocreate.mode": "filtered",
+	"provide.transaction.metadata": "true"
 }'
 connect_create "$URL" dbz "$DBZ_CONFIG" 2>"$WORK/dbz-create.log" ||
 	_fail "Debezium's PostgreSQL connector is created" "$(cat "$WORK/dbz-create.log")"
@@ -190,5 +193,75 @@ check_eq "B: json and jsonb columns are created as json" "json json" \
 echo "# B: source columns: $(col_types db1 types_b)"
 echo "# B: target columns: $(col_types db3 types_b)"
 check_not_contains "B: apply stopped on no record" "error" "$(cat "$WORK/apply-p2.log")"
+
+# ---- transaction metadata: cdc-agent's (A) against Debezium's own (B) --------
+# more_changes is one transaction on each side (2 inserts, 3 updates, a
+# delete): the transaction topics and the events' blocks must have the same
+# schemas, members and counts, and Debezium's ids the "txId:LSN" of each
+# record that cdc-agent writes (docs/DEBEZIUM_FORMAT.md §1.7).
+check "B: Debezium's transaction topic has records" topic_wait dbz.transaction 2 30
+for t in db1server.transaction dbz.transaction db1server.public.types_t dbz.public.types_b; do
+	topic_dump "$t" "$WORK/$t.json"
+done
+check "cdc-agent's transaction records and blocks are Debezium's own, field by field" python3 - "$WORK" <<'EOF'
+import json, re, sys
+W = sys.argv[1]
+errs = []
+def load(t):
+    return [r for r in (json.loads(l) for l in open(f"{W}/{t}.json") if l.strip())]
+def txn(prefix, table):
+    recs = [(json.loads(r["key"]), json.loads(r["payload"])) for r in load(f"{prefix}.transaction")]
+    evs = [json.loads(r["payload"]) for r in load(f"{prefix}.public.{table}") if r["payload"]]
+    ends = [v["payload"] for k, v in recs if v["payload"]["status"] == "END" and
+            any(d["data_collection"] == f"public.{table}" for d in v["payload"]["data_collections"])]
+    end = max(ends, key=lambda e: e["event_count"]) if ends else None
+    txid = end["id"].split(":")[0] if end else None
+    mine = [e for e in evs if e["payload"]["transaction"] and str(e["payload"]["source"]["txId"]) == txid]
+    begin = [v["payload"] for k, v in recs if v["payload"]["status"] == "BEGIN" and v["payload"]["id"].split(":")[0] == txid]
+    return recs, evs, end, begin[0] if begin else None, mine
+ours = txn("db1server", "types_t")
+theirs = txn("dbz", "types_b")
+def same(what, a, b):
+    if a != b:
+        errs.append(f"{what}: cdc-agent {a!r}, Debezium {b!r}")
+(orecs, oevs, oend, obegin, omine), (trecs, tevs, tend, tbegin, tmine) = ours, theirs
+if not oend or not tend or not obegin or not tbegin:
+    sys.exit(f"the changes' transaction missing: cdc-agent END {oend} BEGIN {obegin}, Debezium END {tend} BEGIN {tbegin}")
+same("key schema", orecs[0][0]["schema"], trecs[0][0]["schema"])
+same("value schema", orecs[0][1]["schema"], trecs[0][1]["schema"])
+same("key members", list(orecs[0][0]["payload"]), list(trecs[0][0]["payload"]))
+for o, t in ((obegin, tbegin), (oend, tend)):
+    same(f"{t['status']} members", list(o), list(t))
+same("BEGIN event_count, data_collections", (obegin["event_count"], obegin["data_collections"]),
+     (tbegin["event_count"], tbegin["data_collections"]))
+same("END event_count", oend["event_count"], tend["event_count"])
+same("END data_collections", [dict(d, data_collection=d["data_collection"].replace("types_t", "types_b")) for d in oend["data_collections"]],
+     tend["data_collections"])
+for side, recs in (("cdc-agent", orecs), ("Debezium", trecs)):
+    for k, v in recs:
+        if k["payload"]["id"] != v["payload"]["id"] or not re.fullmatch(r"\d+:\d+", v["payload"]["id"]):
+            errs.append(f"{side}: key {k['payload']} / id {v['payload']['id']}")
+def block_schema(e):
+    return [f for f in e["schema"]["fields"] if f["field"] == "transaction"]
+same("the envelope's transaction schema", block_schema(oevs[0]), block_schema(tevs[0]))
+def blocks(evs):
+    return [(e["payload"]["op"], list(e["payload"]["transaction"]), e["payload"]["transaction"]["total_order"],
+             e["payload"]["transaction"]["data_collection_order"]) for e in evs]
+same("the transaction's events: op, block members, orders", blocks(omine), blocks(tmine))
+for side, evs, begin, end in (("cdc-agent", omine, obegin, oend), ("Debezium", tmine, tbegin, tend)):
+    for e in evs:
+        src, tx = e["payload"]["source"], e["payload"]["transaction"]
+        if tx["id"] != f"{src['txId']}:{src['lsn']}":
+            errs.append(f"{side}: block id {tx['id']} is not txId:lsn {src['txId']}:{src['lsn']}")
+    lsn = lambda i: int(i.split(":")[1])
+    if not (lsn(begin["id"]) <= evs[0]["payload"]["source"]["lsn"] and lsn(end["id"]) > evs[-1]["payload"]["source"]["lsn"]):
+        errs.append(f"{side}: BEGIN {begin['id']} / END {end['id']} do not bracket the events' LSNs")
+    if begin["ts_ms"] != evs[0]["payload"]["source"]["ts_ms"] or end["ts_ms"] != begin["ts_ms"]:
+        errs.append(f"{side}: BEGIN/END ts_ms {begin['ts_ms']}/{end['ts_ms']} vs the commit time {evs[0]['payload']['source']['ts_ms']}")
+for e in errs:
+    print(e)
+print(f"cdc-agent {oend['id']} / Debezium {tend['id']}: {oend['event_count']} events")
+sys.exit(1 if errs else 0)
+EOF
 
 finish

@@ -93,7 +93,20 @@ def check_envelope(rec, topic_prefix, table, schemas):
     expect(f"{table}: source.db", "db1", src["db"])
     expect(f"{table}: source.schema", "public", src["schema"])
     expect(f"{table}: source.table", table, src["table"])
-    expect(f"{table}: transaction", None, payload["transaction"])
+    # transaction_metadata (on by default): Debezium's block on streamed
+    # changes, id "<txId>:<lsn>" with the change's own LSN
+    # (PostgresTransactionMonitor); none on snapshot rows.
+    tx = payload["transaction"]
+    if payload["op"] == "r":
+        expect(f"{table}: snapshot row's transaction", None, tx)
+    else:
+        expect(f"{table}: transaction block fields", ["id", "total_order", "data_collection_order"],
+               list(tx.keys()) if isinstance(tx, dict) else tx)
+        if isinstance(tx, dict):
+            expect(f"{table}: transaction.id", f"{src['txId']}:{src['lsn']}", tx["id"])
+            for k in ("total_order", "data_collection_order"):
+                if not isinstance(tx[k], int) or tx[k] < 1:
+                    fail(f"{table}: transaction.{k} is not a positive integer: {tx[k]!r}")
     for k in ("ts_ms", "ts_us", "ts_ns"):
         if not isinstance(payload[k], int):
             fail(f"{table}: envelope {k} is not an integer: {payload[k]!r}")

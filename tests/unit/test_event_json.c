@@ -8,7 +8,8 @@
  * schema must be JSON every reader takes the same way: one "parameters"
  * object holding a Decimal's scale and precision together with the source
  * type (a second member of the name hid the scale from jansson and
- * Jackson, which keep the last).
+ * Jackson, which keep the last).  Last, transaction metadata: the
+ * "transaction" block by a table of cases, and the BEGIN/END records.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -478,6 +479,163 @@ static void test_enum_and_header(void **state)
 	event_table_free(et);
 }
 
+/* ---- transaction metadata: the block and the transaction topic's records ---- */
+
+/* The "transaction" block of a change event, as Debezium's
+ * provide.transaction.metadata writes it (debezium.io, PostgreSQL connector,
+ * "Transaction metadata"): with and without the schema block, and null for
+ * a snapshot row or with the option off. */
+struct txn_case {
+	int opts;                 /* SCHEMAS */
+	char op;
+	bool has_txn;
+	struct event_txn txn;
+	const char *want;         /* the payload's run from "transaction" to "op" */
+};
+
+static const struct txn_case txn_cases[] = {
+	{ 0, 'c', true, { 571, 53195832, 1, 1 },
+	  "\"transaction\":{\"id\":\"571:53195832\",\"total_order\":1,\"data_collection_order\":1},\"op\":\"c\"" },
+	{ SCHEMAS, 'u', true, { 4294967295LL, 18446744073709551615ULL, 1000001, 7 },
+	  "\"transaction\":{\"id\":\"4294967295:18446744073709551615\",\"total_order\":1000001,"
+	  "\"data_collection_order\":7},\"op\":\"u\"" },
+	{ 0, 'd', true, { 2, 3, 2, 1 },
+	  "\"transaction\":{\"id\":\"2:3\",\"total_order\":2,\"data_collection_order\":1},\"op\":\"d\"" },
+	{ SCHEMAS, 't', true, { 9, 10, 3, 3 },
+	  "\"transaction\":{\"id\":\"9:10\",\"total_order\":3,\"data_collection_order\":3},\"op\":\"t\"" },
+	/* snapshot rows and transaction_metadata = false: null, as before */
+	{ SCHEMAS, 'r', false, { 0, 0, 0, 0 }, "\"transaction\":null,\"op\":\"r\"" },
+	{ 0, 'c', false, { 0, 0, 0, 0 }, "\"transaction\":null,\"op\":\"c\"" },
+};
+
+static void test_transaction_block_table(void **state)
+{
+	struct column_schema cols[] = { column("id", "int4", false, -1, -1, 1) };
+	size_t key = 0;
+	struct table_schema ts = { .oid = 1, .schema = "s1", .table = "a", .ncols = 1,
+				   .cols = cols, .nkey = 1, .key_cols = &key };
+	struct pgoutput_value row[] = { value_of("2") };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(txn_cases) / sizeof(txn_cases[0]); i++) {
+		const struct txn_case *c = &txn_cases[i];
+		struct event_options fmt = { .server_name = "db1server", .db = "db1",
+					    .schemas = c->opts & SCHEMAS };
+		struct event_source src = { .ts_ms = 1, .snapshot = c->op == 'r' ? "true" : "false",
+					    .txid = 571, .lsn = 53195832,
+					    .txn = c->has_txn ? &c->txn : NULL };
+		struct event_table *et = event_table_new(&fmt, &ts);
+		struct strbuf sb;
+		json_error_t err;
+		json_t *v, *payload, *block, *f;
+		size_t j;
+
+		strbuf_init(&sb);
+		event_value_json(&sb, &fmt, et, c->op, c->op == 'd' ? row : NULL,
+				 c->op == 'd' || c->op == 't' ? NULL : row, &src, 1);
+		expect_fragment(i, sb.data, c->want);
+		v = json_loads(sb.data, JSON_REJECT_DUPLICATES, &err);
+		if (!v)
+			fail_msg("case %zu: not JSON (%s): %s", i, err.text, sb.data);
+		payload = fmt.schemas ? json_object_get(v, "payload") : v;
+		block = json_object_get(payload, "transaction");
+		if (c->has_txn) { /* the types of SchemaFactory's event.block */
+			assert_true(json_is_string(json_object_get(block, "id")));
+			assert_true(json_is_integer(json_object_get(block, "total_order")));
+			assert_true(json_is_integer(json_object_get(block, "data_collection_order")));
+			assert_int_equal(json_object_size(block), 3);
+		} else {
+			assert_true(json_is_null(block));
+		}
+		/* the schema block declares it: optional struct event.block v1 */
+		json_array_foreach(json_object_get(json_object_get(v, "schema"), "fields"), j, f) {
+			if (strcmp(json_string_value(json_object_get(f, "field")), "transaction") != 0)
+				continue;
+			assert_string_equal(json_string_value(json_object_get(f, "name")), "event.block");
+			assert_true(json_is_true(json_object_get(f, "optional")));
+			assert_int_equal(json_integer_value(json_object_get(f, "version")), 1);
+			assert_int_equal(json_array_size(json_object_get(f, "fields")), 3);
+		}
+		json_decref(v);
+		strbuf_fini(&sb);
+		event_table_free(et);
+	}
+}
+
+/* BEGIN and END records and their key, compared with the documented
+ * example byte for byte without the schema block; with it, the schemas of
+ * SchemaFactory.java (TransactionMetadataKey/Value, event.collection). */
+static void test_transaction_records(void **state)
+{
+	struct event_options plain = { .server_name = "db1server", .db = "db1" };
+	struct event_options schemas = { .server_name = "db1server", .db = "db1", .schemas = true };
+	const struct event_txn_count tables[] = { { "s1.a", 1 }, { "s2.a", 1 } };
+	const struct event_txn_count odd[] = { { "we\"ird.t\\", 3 } };
+	struct strbuf sb;
+	json_error_t err;
+	json_t *v, *fields, *dc;
+
+	(void)state;
+	strbuf_init(&sb);
+	event_txn_key_json(&sb, &plain, 571, 53195829);
+	assert_string_equal(sb.data, "{\"id\":\"571:53195829\"}");
+	sb.len = 0;
+	event_txn_begin_json(&sb, &plain, 571, 53195829, 1486500577125);
+	assert_string_equal(sb.data, "{\"status\":\"BEGIN\",\"id\":\"571:53195829\",\"event_count\":null,"
+				     "\"data_collections\":null,\"ts_ms\":1486500577125}");
+	sb.len = 0;
+	event_txn_end_json(&sb, &plain, 571, 53195832, 1486500577691, 2, tables, 2);
+	assert_string_equal(sb.data, "{\"status\":\"END\",\"id\":\"571:53195832\",\"event_count\":2,"
+				     "\"data_collections\":[{\"data_collection\":\"s1.a\",\"event_count\":1},"
+				     "{\"data_collection\":\"s2.a\",\"event_count\":1}],"
+				     "\"ts_ms\":1486500577691}");
+	sb.len = 0;
+	event_txn_end_json(&sb, &plain, 1, 2, 3, 3, odd, 1);
+	assert_non_null(strstr(sb.data, "\"data_collection\":\"we\\\"ird.t\\\\\""));
+
+	/* with the schema block */
+	sb.len = 0;
+	event_txn_key_json(&sb, &schemas, 571, 53195829);
+	v = json_loads(sb.data, JSON_REJECT_DUPLICATES, &err);
+	if (!v)
+		fail_msg("key not JSON (%s): %s", err.text, sb.data);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(v, "schema"), "name")),
+			    "io.debezium.connector.common.TransactionMetadataKey");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(v, "payload"), "id")),
+			    "571:53195829");
+	json_decref(v);
+	sb.len = 0;
+	event_txn_begin_json(&sb, &schemas, 571, 53195829, 1486500577125);
+	v = json_loads(sb.data, JSON_REJECT_DUPLICATES, &err);
+	if (!v)
+		fail_msg("BEGIN not JSON (%s): %s", err.text, sb.data);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(v, "schema"), "name")),
+			    "io.debezium.connector.common.TransactionMetadataValue");
+	fields = json_object_get(json_object_get(v, "schema"), "fields");
+	assert_int_equal(json_array_size(fields), 5);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(fields, 0), "field")), "status");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(fields, 2), "type")), "int64");
+	assert_true(json_is_true(json_object_get(json_array_get(fields, 2), "optional")));
+	dc = json_array_get(fields, 3);
+	assert_string_equal(json_string_value(json_object_get(dc, "type")), "array");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(dc, "items"), "name")),
+			    "event.collection");
+	assert_true(json_is_true(json_object_get(dc, "optional")));
+	assert_string_equal(json_string_value(json_object_get(json_array_get(fields, 4), "field")), "ts_ms");
+	assert_true(json_is_null(json_object_get(json_object_get(v, "payload"), "event_count")));
+	assert_true(json_is_null(json_object_get(json_object_get(v, "payload"), "data_collections")));
+	json_decref(v);
+	sb.len = 0;
+	event_txn_end_json(&sb, &schemas, 571, 53195832, 1486500577691, 2, tables, 2);
+	v = json_loads(sb.data, JSON_REJECT_DUPLICATES, &err);
+	if (!v)
+		fail_msg("END not JSON (%s): %s", err.text, sb.data);
+	assert_non_null(strstr(sb.data, ",\"payload\":{\"status\":\"END\",\"id\":\"571:53195832\",\"event_count\":2,"));
+	assert_int_equal(json_array_size(json_object_get(json_object_get(v, "payload"), "data_collections")), 2);
+	json_decref(v);
+	strbuf_fini(&sb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -485,6 +643,8 @@ int main(void)
 		cmocka_unit_test(test_one_parameters_object),
 		cmocka_unit_test(test_debezium_forms),
 		cmocka_unit_test(test_enum_and_header),
+		cmocka_unit_test(test_transaction_block_table),
+		cmocka_unit_test(test_transaction_records),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -654,6 +654,46 @@ static void expect_source_error(const char *lines, const char *want)
 	free(text);
 }
 
+/* transaction_metadata: on by default, its topic <topic_prefix>.transaction;
+ * off, no topic; a transaction topic that is another source's table topic
+ * (dotted prefixes) refused at the topic_prefix line. */
+static void test_transaction_metadata_key(void **state)
+{
+	char *off = seed_with_source_lines("transaction_metadata = false\n"), *topic, *err;
+	/* db1's table sales.transaction goes to db1server.sales.transaction */
+	const char *at = strstr(seed, "sales.orders");
+	char *clash = xasprintf("%.*ssales.transaction%s[source db3]\nhost = 127.0.0.1\n"
+				"dbname = db3\nuser = cdc_user\npassword_file = %%s/db1.pass\n"
+				"publication = p3\nslot = s3\ntables = public.t\n"
+				"topic_prefix = db1server.sales\n",
+				(int)(at - seed), seed, at + strlen("sales.orders"));
+	bool ok;
+	struct topology *topo;
+
+	(void)state;
+	topo = load_text(seed, &ok);
+	assert_true(ok);
+	assert_true(topo->sources[0].transaction_metadata);
+	topic = topology_transaction_topic(&topo->sources[0]);
+	assert_string_equal(topic, "db1server.transaction");
+	free(topic);
+	topology_free(topo);
+	topo = load_text(off, &ok);
+	assert_true(ok);
+	assert_false(topo->sources[0].transaction_metadata);
+	assert_null(topology_transaction_topic(&topo->sources[0]));
+	topology_free(topo);
+	capture_begin();
+	topo = load_text(clash, &ok);
+	err = capture_end();
+	assert_false(ok);
+	if (!strstr(err, "source db3's transaction topic db1server.sales.transaction collides with the topic db1server.sales.transaction of source db1's table sales.transaction"))
+		fail_msg("unexpected: %s", err);
+	free(err);
+	free(clash);
+	free(off);
+}
+
 /* sslmode, sslrootcert, sslcert and sslkey: parsed and checked as a whole,
  * each refusal at its key's line with the cause. */
 static void test_tls_keys(void **state)
@@ -999,6 +1039,7 @@ int main(void)
 		cmocka_unit_test(test_quoted_identifiers),
 		cmocka_unit_test(test_patterns_and_exclusions),
 		cmocka_unit_test(test_table_refusals),
+		cmocka_unit_test(test_transaction_metadata_key),
 		cmocka_unit_test(test_tls_keys),
 		cmocka_unit_test(test_kafka_security_keys),
 		cmocka_unit_test(test_kafka_security_refusals),
