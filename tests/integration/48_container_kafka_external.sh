@@ -61,7 +61,8 @@ if ! kafka_unpack "$SEED_DIST" "$WORK/kafka" ||
 	# The cluster's authorizer denies what no ACL allows: each user its half,
 	# as the operator of such a cluster grants it.
 	! kafka_acl "$WORK/kafka" "$IKP" --allow-principal User:capture-db1 \
-		--topic db1server.public.my_table --operation Create --operation Write \
+		--topic db1server.public.my_table --topic db1server.transaction \
+		--operation Create --operation Write \
 		--operation Describe --operation DescribeConfigs --operation AlterConfigs ||
 	! kafka_acl "$WORK/kafka" "$IKP" --allow-principal User:apply-db1 \
 		--topic db1server.public.my_table --group cdc-agent.db1-to-db2 --operation Read \

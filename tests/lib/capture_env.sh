@@ -151,7 +151,8 @@ secured_user() { # capture|apply
 	kafka_scram_user "$WORK/kafka" "$IKP" "$1-p1" "$WORK/$1-kafka.pass" || return 1
 	if [ "$1" = capture ]; then
 		kafka_acl "$WORK/kafka" "$IKP" --allow-principal User:capture-p1 \
-			--topic "$SECURED_TOPIC" --operation Create --operation Write \
+			--topic "$SECURED_TOPIC" --topic db1server.transaction \
+			--operation Create --operation Write \
 			--operation Describe --operation DescribeConfigs --operation AlterConfigs
 	else
 		kafka_acl "$WORK/kafka" "$IKP" --allow-principal User:apply-p1 \
