@@ -48,7 +48,15 @@ access_broker() { # ZKPORT
 
 CAPTURE_BROKER_START=access_broker
 CAPTURE_KAFKA_HOST=localhost
-CAPTURE_KAFKA_KEYS="security_protocol = sasl_ssl
+# The topology of a broker the agent installs and secures (dist, sasl_ssl:
+# only there does bootstrap make users and password files), with the
+# test's certificate for it (broker_cert_file, so ssl_ca_file may name
+# the test's CA).  manage_units = false: nothing is installed.
+CAPTURE_KAFKA_KEYS="dist = file:///nonexistent/kafka_2.13-3.9.2.tgz
+sha512 = $(printf 'a%.0s' $(seq 128))
+broker_cert_file = @WORK@/tls/broker.pem
+broker_key_file = @WORK@/tls/broker.key
+security_protocol = sasl_ssl
 sasl_mechanism = scram-sha-512
 ssl_ca_file = @WORK@/tls/ca.pem
 ssl_cert_file = @WORK@/tls/client.pem
