@@ -139,6 +139,18 @@ static bool common_conf(rd_kafka_conf_t *conf, const struct kafka_cfg *cfg,
 		/* The brokers' logs and quotas, and our log lines (kafka_log.c),
 		 * name the client. */
 		{ "client.id", client_id },
+		/* Requests go out whole, not held by Nagle's algorithm: over
+		 * TLS librdkafka writes a request as several records, one
+		 * write(2) each, and Nagle held the later ones until the
+		 * broker's delayed ACK (~40 ms).  Each produce request then
+		 * took ~50 ms, and capture's idempotent producer (one request
+		 * in flight per partition, polling without sleep while a batch
+		 * waits) spent 15-24 us/row in its broker thread: SASL_SSL
+		 * 0.27-0.33x plaintext's rows/s; without Nagle 0.85x, 2.9
+		 * us/row (`make bench-tls`, docs/BENCHMARKS.md).  Plaintext
+		 * writes a request in one call: unchanged.  librdkafka 2.10
+		 * made this its default. */
+		{ "socket.nagle.disable", "true" },
 	};
 
 	if (!conf_set_all(conf, brokers, role, settings, ARRAY_LEN(settings)) ||
