@@ -159,6 +159,7 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	scripts/bench-capture.sh
+	scripts/bench-snapshot.sh
 	scripts/bench-pipeline.sh
 	scripts/bench-agent.sh
 	scripts/bench-tables.sh
