@@ -170,6 +170,8 @@ install: cdc-agent man
 	install -D -m 0755 cdc-agent $(DESTDIR)$(PREFIX)/bin/cdc-agent
 	install -D -m 0644 build/man/cdc-agent.8 $(DESTDIR)$(PREFIX)/share/man/man8/cdc-agent.8
 	install -D -m 0644 build/man/cdc-agent.ini.5 $(DESTDIR)$(PREFIX)/share/man/man5/cdc-agent.ini.5
+	install -D -m 0644 scripts/completion/cdc-agent.bash \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/cdc-agent
 	install -D -m 0644 cdc-agent.ini $(DESTDIR)$(PREFIX)/share/cdc-agent/cdc-agent.ini.example
 	install -d $(DESTDIR)$(PREFIX)/share/cdc-agent/units $(DESTDIR)$(PREFIX)/share/cdc-agent/templates
 	install -m 0644 units/* $(DESTDIR)$(PREFIX)/share/cdc-agent/units/
