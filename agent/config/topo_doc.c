@@ -110,17 +110,19 @@ static void type_text(FILE *out, const struct key_spec *key)
 		      out);
 		return;
 	case V_PG_NAME:
-		fputs("a PostgreSQL identifier, unquoted", out);
+		fprintf(out, "a plain PostgreSQL identifier: a\\-z, 0\\-9, _ and $, not starting "
+			"with a digit, at most %d bytes", PG_NAME_MAX);
 		return;
 	case V_SLOT:
-		fputs("a replication slot name", out);
+		fprintf(out, "a replication slot name: a\\-z, 0\\-9 and _, at most %d bytes",
+			PG_NAME_MAX);
 		return;
 	case V_TABLES:
-		fputs("a comma-separated list of tables, patterns and exclusions (see TABLES)",
+		fputs("a comma\\-separated list of tables, patterns and exclusions (see TABLES)",
 		      out);
 		return;
 	case V_ABS_PATH:
-		fputs("an absolute path", out);
+		fputs("an absolute, normalized path of A\\-Z a\\-z 0\\-9 . _ + \\- and /", out);
 		return;
 	case V_HEAP:
 		fputs("a JVM heap size: digits with an optional k, m or g", out);
@@ -145,14 +147,14 @@ static void type_text(FILE *out, const struct key_spec *key)
 		fputs("128 hexadecimal digits", out);
 		return;
 	case V_HOSTPORTS:
-		fputs("a comma-separated list of host:port", out);
+		fputs("a comma\\-separated list of host:port", out);
 		return;
 	case V_CIDRS:
-		fputs("a comma-separated list of address/prefix", out);
+		fputs("a comma\\-separated list of address/prefix", out);
 		return;
 	case V_TOPIC_PART:
-		fputs("text of the characters Kafka allows in topic names (a-z A-Z 0-9 . _ -)",
-		      out);
+		fputs("text of the characters Kafka allows in topic names: a\\-z A\\-Z 0\\-9 . _ "
+		      "\\-", out);
 		return;
 	case V_UNIT:
 		fputs("a systemd service name (.service appended if missing)", out);
@@ -163,7 +165,7 @@ static void type_text(FILE *out, const struct key_spec *key)
 	case V_SIZE:
 		if (key->min < 0)
 			fputs("\\fB\\-1\\fR or ", out);
-		fputs("a size, digits with a unit B, kB, MB, GB or TB", out);
+		fputs("a size: digits and a unit, B, kB, MB, GB or TB", out);
 		if (key->min > 0 && key->max > 0) {
 			fputs(", from ", out);
 			size_text(out, key->min);

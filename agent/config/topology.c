@@ -84,7 +84,8 @@ ENUM_NAMES(schema_changes, SCHEMA_CHANGES_COUNT,
 	    "role's connections (capture, apply, status, health checks)."),                  \
 	KEY(st, "port", V_PORT, pg.port, false, "5432", "The server's port."),               \
 	KEY(st, "dbname", V_PG_NAME, pg.dbname, true, NULL,                                  \
-	    "The database the pipeline reads (a source) or writes (a target)."),             \
+	    "The database the pipeline reads (a source) or writes (a target, which "         \
+	    "bootstrap creates when missing)."),                                             \
 	KEY(st, "user", V_PG_NAME, pg.user, true, NULL,                                      \
 	    "The role capture or apply connects as. bootstrap creates it (LOGIN, and "       \
 	    "REPLICATION on a source) and sets its password to the one in "                  \
@@ -336,7 +337,8 @@ static const struct key_spec target_keys[] = {
 	PG_SERVER_KEYS(target_cfg, "postgres"),
 	KEY_ENUM(target_cfg, "insert_mode", insert_mode, "upsert", insert_mode_names,
 		 "How apply writes a created or snapshot row: upsert (INSERT ... ON CONFLICT on "
-		 "the key, so a row already there is updated) or insert (a plain INSERT)."),
+		 "the key, so a row already there is updated) or insert (a plain INSERT, as the "
+		 "JDBC sink's insert.mode=insert: a row already there is an error)."),
 	KEY(target_cfg, "auto_create", V_BOOL, auto_create, false, "true",
 	    "Whether apply creates a missing table from the source's exact types, with the key "
 	    "as primary key. false: a record of an unknown table stops apply."),
