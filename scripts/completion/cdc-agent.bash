@@ -84,6 +84,8 @@ _cdc_agent()
 		word=${COMP_WORDS[i]}
 		case $word in
 		-c | --config)
+			# bash splits --config=FILE at '=' (COMP_WORDBREAKS)
+			[ "${COMP_WORDS[i + 1]-}" = "=" ] && ((i++))
 			((i++))
 			[ "$i" -lt "$COMP_CWORD" ] && config=${COMP_WORDS[i]}
 			;;
@@ -97,13 +99,15 @@ _cdc_agent()
 	done
 	[[ $config == "~/"* ]] && config=$HOME/${config#"~/"}
 
-	case $prev in
-	-c | --config)
+	# A file after -c or --config, also as bash splits --config=FILE:
+	# (--config, =, FILE), or (--config, =) with the cursor after the '='.
+	if [[ $prev == -c || $prev == --config ]] ||
+		[[ $prev == "=" && $COMP_CWORD -gt 1 && ${COMP_WORDS[COMP_CWORD - 2]} == --config ]]; then
+		[ "$cur" = "=" ] && cur=
 		compopt -o filenames 2>/dev/null
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return 0
-		;;
-	esac
+	fi
 	if [[ $cur == --config=* ]]; then
 		compopt -o filenames 2>/dev/null
 		mapfile -t COMPREPLY < <(compgen -P --config= -f -- "${cur#--config=}")

@@ -57,6 +57,12 @@ check_not_contains "capture has no --yes" "--yes" "$(comp capture --)"
 check_eq "pipelines of -c FILE" "db1-to-db2${nl}p1" "$(comp -c "$topo" capture "")"
 check_eq "pipelines of --config=FILE, by prefix" "db1-to-db2" \
 	"$(comp --config="$topo" apply d)"
+# bash itself splits --config=FILE at '=' (COMP_WORDBREAKS), where
+# bash-completion's helpers would join it again.
+check_eq "pipelines of --config=FILE as bash splits it" "db1-to-db2" \
+	"$(comp --config = "$topo" apply d)"
+check_eq "files after --config= as bash splits it" "$topo" "$(comp --config = "$scratch/cdc")"
+check_eq "files right after --config=" "cdc-agent.ini" "$(cd "$scratch" && comp --config =)"
 check_eq "pipelines of --config FILE after the verb" "db1-to-db2${nl}p1" \
 	"$(comp teardown --config "$topo" "")"
 check_eq "the tables of p1's source: names, not patterns or exclusions" \
