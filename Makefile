@@ -8,6 +8,8 @@
 #   make test-unit  the fast lane alone: unit tests (both builds) and the
 #                   tree's checks (layering, the map); no server needed
 #   make test-integration  integration tests and fuzz replays alone
+#   make man        build/man/cdc-agent.8 and cdc-agent.ini.5 (the keys from
+#                   the schema in agent/config/topology.c)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make demo       the seed topology on this machine
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each; see tests/fuzz/
@@ -42,7 +44,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 .DELETE_ON_ERROR:
 
 .PHONY: all asan test test-unit test-integration unit-build integration-build install demo deps \
-	clean bench bench-tls fuzz fuzz-build
+	clean bench bench-tls fuzz fuzz-build man
 
 all: cdc-agent
 
@@ -73,6 +75,27 @@ build/tests/%-rel: tests/unit/%.c $(filter-out build/rel/main.o,$(REL_OBJS)) | b
 build/tests/%-asan: tests/unit/%.c $(filter-out build/asan/main.o,$(SAN_OBJS)) | build/tests
 	$(CC) $(BASE_CFLAGS) $(CPPFLAGS) -O1 $(SAN_FLAGS) $(DEPFLAGS) -Iagent $(LDFLAGS) -o $@ \
 		$(filter %.c %.o,$^) $(PKG_LIBS) -lcmocka $(LDLIBS)
+
+# Manual pages (docs/man/): the hand-written pages with the version and
+# date filled in; cdc-agent.ini(5) gets its sections and keys from the
+# schema tables, through the hidden verb `cdc-agent schema-roff`, in place of
+# its @KEYS@ line.  The date is the last commit's, so a rebuild of one
+# commit gives the same pages (SOURCE_DATE_EPOCH first, as Debian sets it).
+MAN_DATE := $(shell { [ -n "$$SOURCE_DATE_EPOCH" ] && date -u -d "@$$SOURCE_DATE_EPOCH" +%F; } \
+	|| git log -1 --format=%cs 2>/dev/null || date -u +%F)
+MAN_PAGES := build/man/cdc-agent.8 build/man/cdc-agent.ini.5
+MAN_SUBST := -e 's|@VERSION@|$(VERSION)|g' -e 's|@DATE@|$(MAN_DATE)|g'
+
+man: $(MAN_PAGES)
+
+build/man/cdc-agent.8: docs/man/cdc-agent.8.in
+	@mkdir -p $(@D)
+	sed $(MAN_SUBST) $< >$@
+build/man/cdc-agent.ini.5: docs/man/cdc-agent.ini.5.in cdc-agent
+	@mkdir -p $(@D)
+	./cdc-agent schema-roff >$@.keys
+	sed $(MAN_SUBST) -e '/^@KEYS@$$/{' -e 'r $@.keys' -e 'd' -e '}' $< >$@
+	rm -f $@.keys
 
 # Drivers of integration tests (55_kafka_out.sh, 72_slot_watch.sh,
 # 76_kafka_access.sh, 83_apply_values.sh, 86_apply_hostile.sh,
@@ -127,7 +150,9 @@ deps:
 
 # The fast lane (unit tests in both builds, the tree's checks) needs no
 # server and runs first; `make test` stops there when it fails.
-unit-build: $(UNIT_TESTS:%=build/tests/%-rel) $(UNIT_TESTS:%=build/tests/%-asan)
+# The pages too: test_topo_doc reads the built cdc-agent.ini.5, and
+# tests/tree/man_pages.sh renders both.
+unit-build: $(UNIT_TESTS:%=build/tests/%-rel) $(UNIT_TESTS:%=build/tests/%-asan) man
 integration-build: all asan $(DRIVERS:%=build/tests/%) $(DRIVERS:%=build/tests/%-asan) \
 	$(FUZZ_REPLAYS)
 
@@ -141,8 +166,12 @@ test: deps
 	$(MAKE) unit-build integration-build
 	tests/run.sh
 
-install: cdc-agent
+install: cdc-agent man
 	install -D -m 0755 cdc-agent $(DESTDIR)$(PREFIX)/bin/cdc-agent
+	install -D -m 0644 build/man/cdc-agent.8 $(DESTDIR)$(PREFIX)/share/man/man8/cdc-agent.8
+	install -D -m 0644 build/man/cdc-agent.ini.5 $(DESTDIR)$(PREFIX)/share/man/man5/cdc-agent.ini.5
+	install -D -m 0644 scripts/completion/cdc-agent.bash \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/cdc-agent
 	install -D -m 0644 cdc-agent.ini $(DESTDIR)$(PREFIX)/share/cdc-agent/cdc-agent.ini.example
 	install -d $(DESTDIR)$(PREFIX)/share/cdc-agent/units $(DESTDIR)$(PREFIX)/share/cdc-agent/templates
 	install -m 0644 units/* $(DESTDIR)$(PREFIX)/share/cdc-agent/units/

@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "capture/capture.h"
 #include "capture/capture_snapshot.h"
+#include "config/topo_doc.h"
 #include "config/topo_warnings.h"
 #include "config/topology.h"
 #include "pipeline/cert_check.h"
@@ -434,6 +435,10 @@ int main(int argc, char **argv)
 		print_usage(stderr);
 		return EXIT_USAGE;
 	}
+	/* Hidden, not a user's verb: the keys of cdc-agent.ini(5) in roff,
+	 * which `make man` builds from the schema (topo_doc.h). */
+	if (strcmp(argv[optind], "schema-roff") == 0 && optind + 1 == argc)
+		return topo_doc_roff(stdout) ? EXIT_OK : EXIT_ERROR;
 	verb = find_verb(argv[optind]);
 	if (!verb) {
 		fprintf(stderr, "cdc-agent: unknown verb '%s' (see cdc-agent --help)\n",

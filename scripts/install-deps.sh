@@ -10,6 +10,7 @@ PACKAGES=(
 	libpq-dev librdkafka-dev libcurl4-openssl-dev libsystemd-dev
 	libjansson-dev libssl-dev libarchive-dev libmicrohttpd-dev # the agent's libraries
 	libcmocka-dev valgrind                   # unit tests, memory checks
+	man-db groff-base                        # the manual pages rendered by the fast lane
 	postgresql                               # real servers for tests and the demo
 	systemd systemd-container dbus           # a real systemd, booted with nspawn
 	kcat python3 curl                        # tests: Kafka client; free ports; HTTP

@@ -50,6 +50,10 @@ struct key_spec {
 	const char *const *enum_values;  /* V_ENUM: the enum's name table, by value */
 	size_t n_enum_values;            /* V_ENUM: its length (the enum's _COUNT) */
 	int min, max;                    /* V_INT; V_SIZE: min, and max (bytes) if > 0 */
+	/* What the key does, for cdc-agent.ini(5) (topo_doc.c): sentences,
+	 * `key` set in bold; type, default and range come from the fields
+	 * above, so the text does not repeat them. */
+	const char *description;
 };
 
 MUST_CHECK bool value_parse(const struct key_spec *spec, const char *text, void *field,

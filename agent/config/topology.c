@@ -60,48 +60,109 @@ ENUM_NAMES(insert_mode, INSERT_MODE_COUNT,
 ENUM_NAMES(schema_changes, SCHEMA_CHANGES_COUNT,
 	   [SCHEMA_CHANGES_FOLLOW] = "follow", [SCHEMA_CHANGES_ADDITIVE] = "additive");
 
-#define KEY(st, key, type, field, req, def) \
-	{ key, type, offsetof(struct st, field), req, def, NULL, 0, 0, 0 }
+/* Each key's last argument is its description for cdc-agent.ini(5)
+ * (topo_doc.c, `make man`): what it does, in sentences; `key` prints in
+ * bold.  Type, default, range and requiredness come from the other
+ * arguments, so the text does not repeat them.  test_topo_doc fails on a
+ * key without one. */
+#define KEY(st, key, type, field, req, def, desc) \
+	{ key, type, offsetof(struct st, field), req, def, NULL, 0, 0, 0, desc }
 /* names: an enum's name table (the field's type is that enum). */
-#define KEY_ENUM(st, key, field, def, names) \
-	{ key, V_ENUM, offsetof(struct st, field), false, def, names, ARRAY_LEN(names), 0, 0 }
-#define KEY_INT(st, key, field, def, lo, hi) \
-	{ key, V_INT, offsetof(struct st, field), false, def, NULL, 0, lo, hi }
-#define KEY_SIZE(st, key, field, def, lo) \
-	{ key, V_SIZE, offsetof(struct st, field), false, def, NULL, 0, lo, 0 }
-#define KEY_SIZE_RANGE(st, key, field, def, lo, hi) \
-	{ key, V_SIZE, offsetof(struct st, field), false, def, NULL, 0, lo, hi }
+#define KEY_ENUM(st, key, field, def, names, desc) \
+	{ key, V_ENUM, offsetof(struct st, field), false, def, names, ARRAY_LEN(names), 0, 0, desc }
+#define KEY_INT(st, key, field, def, lo, hi, desc) \
+	{ key, V_INT, offsetof(struct st, field), false, def, NULL, 0, lo, hi, desc }
+#define KEY_SIZE(st, key, field, def, lo, desc) \
+	{ key, V_SIZE, offsetof(struct st, field), false, def, NULL, 0, lo, 0, desc }
+#define KEY_SIZE_RANGE(st, key, field, def, lo, hi, desc) \
+	{ key, V_SIZE, offsetof(struct st, field), false, def, NULL, 0, lo, hi, desc }
 
 /* Keys shared by [source] and [target]: how to reach the server. */
-#define PG_SERVER_KEYS(st, admin_db_default)                                          \
-	KEY(st, "host", V_HOST, pg.host, true, NULL),                                  \
-	KEY(st, "port", V_PORT, pg.port, false, "5432"),                               \
-	KEY(st, "dbname", V_PG_NAME, pg.dbname, true, NULL),                           \
-	KEY(st, "user", V_PG_NAME, pg.user, true, NULL),                               \
-	KEY(st, "password_file", V_SECRET_FILE, pg.password_file, true, NULL),         \
-	KEY(st, "admin_user", V_PG_NAME, pg.admin_user, false, "postgres"),            \
-	KEY(st, "admin_password_file", V_SECRET_FILE, pg.admin_password_file, false,   \
-	    NULL),                                                                     \
-	KEY(st, "admin_host", V_HOST, pg.admin_host, false, NULL),                     \
-	KEY(st, "admin_port", V_PORT, pg.admin_port, false, NULL),                     \
-	KEY(st, "admin_dbname", V_PG_NAME, pg.admin_dbname, false, admin_db_default),  \
-	KEY(st, "service", V_UNIT, pg.service, false, NULL),                           \
-	KEY_ENUM(st, "manage_hba", pg.manage_hba, "auto", manage_hba_names),           \
-	KEY(st, "hba_allow", V_CIDRS, pg.hba_allow, false, "127.0.0.1/32, ::1/128"),   \
-	KEY_ENUM(st, "sslmode", pg.sslmode, "prefer", pg_sslmode_names),             \
-	KEY(st, "sslrootcert", V_CERT_FILE, pg.sslrootcert, false, NULL),              \
-	KEY(st, "sslcert", V_CERT_FILE, pg.sslcert, false, NULL),                      \
-	KEY(st, "sslkey", V_KEY_FILE, pg.sslkey, false, NULL)
+#define PG_SERVER_KEYS(st, admin_db_default)                                                \
+	KEY(st, "host", V_HOST, pg.host, true, NULL,                                         \
+	    "The server's host name, IP address or socket directory, for the pipeline "      \
+	    "role's connections (capture, apply, status, health checks)."),                  \
+	KEY(st, "port", V_PORT, pg.port, false, "5432", "The server's port."),               \
+	KEY(st, "dbname", V_PG_NAME, pg.dbname, true, NULL,                                  \
+	    "The database the pipeline reads (a source) or writes (a target, which "         \
+	    "bootstrap creates when missing)."),                                             \
+	KEY(st, "user", V_PG_NAME, pg.user, true, NULL,                                      \
+	    "The role capture or apply connects as. bootstrap creates it (LOGIN, and "       \
+	    "REPLICATION on a source) and sets its password to the one in "                  \
+	    "`password_file` whenever they differ."),                                        \
+	KEY(st, "password_file", V_SECRET_FILE, pg.password_file, true, NULL,                \
+	    "The file whose first line is `user`'s password, readable by its owner only "    \
+	    "(mode 0600). Passwords never appear in the topology, on a command line or in "  \
+	    "a log."),                                                                       \
+	KEY(st, "admin_user", V_PG_NAME, pg.admin_user, false, "postgres",                   \
+	    "The superuser plan and bootstrap connect as to provision the server "           \
+	    "(settings, roles, pg_hba.conf, publication, grants) and status uses for its "   \
+	    "slot queries."),                                                                \
+	KEY(st, "admin_password_file", V_SECRET_FILE, pg.admin_password_file, false, NULL,   \
+	    "The file whose first line is `admin_user`'s password (mode 0600). Unset: no "   \
+	    "password, as for peer authentication over a local socket."),                    \
+	KEY(st, "admin_host", V_HOST, pg.admin_host, false, NULL,                            \
+	    "The host, address or socket directory of the admin connection. Unset: `host`."), \
+	KEY(st, "admin_port", V_PORT, pg.admin_port, false, NULL,                            \
+	    "The port of the admin connection. Unset: `port`."),                             \
+	KEY(st, "admin_dbname", V_PG_NAME, pg.admin_dbname, false, admin_db_default,         \
+	    "The database the admin connection opens; on a source, `dbname` unless set."),  \
+	KEY(st, "service", V_UNIT, pg.service, false, NULL,                                  \
+	    "The systemd service running the server, which bootstrap restarts (over "        \
+	    "D-Bus) when a setting it changed needs a restart: wal_level, "                  \
+	    "max_replication_slots, max_wal_senders. Unset: Debian's "                       \
+	    "postgresql@VERSION-CLUSTER.service, from the server's cluster_name; with "      \
+	    "neither, exit code 4 names the restart left to do."),                           \
+	KEY_ENUM(st, "manage_hba", pg.manage_hba, "auto", manage_hba_names,                  \
+		 "Whether bootstrap keeps a marked block of pg_hba.conf lines letting `user` " \
+		 "reach `dbname` from `hba_allow`, ahead of the operator's rules: auto when "  \
+		 "the server is on this host (`admin_host`, else `host`, is a socket "         \
+		 "directory or a loopback address), yes, or no (write the lines yourself)."),  \
+	KEY(st, "hba_allow", V_CIDRS, pg.hba_allow, false, "127.0.0.1/32, ::1/128",          \
+	    "The addresses (address/prefix, comma-separated) the pg_hba.conf block lets "    \
+	    "`user` connect from."),                                                         \
+	KEY_ENUM(st, "sslmode", pg.sslmode, "prefer", pg_sslmode_names,                      \
+		 "libpq's sslmode, for every connection to the server (over a socket libpq "   \
+		 "uses no TLS whatever the mode). require, verify-ca and verify-full make the " \
+		 "pg_hba.conf lines hostssl; verify-ca and verify-full need `sslrootcert`, "   \
+		 "and verify-full connects by the name in the server's certificate."),         \
+	KEY(st, "sslrootcert", V_CERT_FILE, pg.sslrootcert, false, NULL,                     \
+	    "The CA certificates (PEM) that signed the server's certificate."),              \
+	KEY(st, "sslcert", V_CERT_FILE, pg.sslcert, false, NULL,                             \
+	    "A client certificate (PEM), with `sslkey`."),                                   \
+	KEY(st, "sslkey", V_KEY_FILE, pg.sslkey, false, NULL,                                \
+	    "The private key of `sslcert` (mode 0600; bootstrap gives it to the cdc-agent "  \
+	    "user with `manage_units`).")
 
 static const struct key_spec agent_keys[] = {
-	KEY(agent_cfg, "state_dir", V_ABS_PATH, state_dir, false, "/var/lib/cdc-agent"),
-	KEY(agent_cfg, "config_dir", V_ABS_PATH, config_dir, false, "/etc/cdc-agent"),
-	KEY(agent_cfg, "unit_dir", V_ABS_PATH, unit_dir, false, "/etc/systemd/system"),
-	KEY(agent_cfg, "cache_dir", V_ABS_PATH, cache_dir, false, "/var/cache/cdc-agent"),
-	KEY(agent_cfg, "manage_units", V_BOOL, manage_units, false, "true"),
-	KEY_INT(agent_cfg, "reconcile_seconds", reconcile_seconds, "30", 5, 86400),
-	KEY_INT(agent_cfg, "stall_seconds", stall_seconds, "60", 2, 86400),
-	KEY(agent_cfg, "status_listen", V_LISTEN, status_listen, false, "127.0.0.1:8083"),
+	KEY(agent_cfg, "state_dir", V_ABS_PATH, state_dir, false, "/var/lib/cdc-agent",
+	    "Where capture and apply keep their state (progress, event counts, snapshot "
+	    "state, the pipelines' schema keys), owned by the cdc-agent user; what only root "
+	    "may change lives in its root/ subdirectory."),
+	KEY(agent_cfg, "config_dir", V_ABS_PATH, config_dir, false, "/etc/cdc-agent",
+	    "Where bootstrap writes the configuration it renders for ZooKeeper and Kafka, and "
+	    "the certificates of a broker it secures (kafka-tls/)."),
+	KEY(agent_cfg, "unit_dir", V_ABS_PATH, unit_dir, false, "/etc/systemd/system",
+	    "Where bootstrap writes the systemd units it renders (zookeeper, kafka, "
+	    "cdc-capture@, cdc-apply@, cdc-agent)."),
+	KEY(agent_cfg, "cache_dir", V_ABS_PATH, cache_dir, false, "/var/cache/cdc-agent",
+	    "Where the Kafka distribution of [kafka] `dist` is downloaded and kept once its "
+	    "SHA-512 checked."),
+	KEY(agent_cfg, "manage_units", V_BOOL, manage_units, false, "true",
+	    "Whether bootstrap also makes the host match the topology once the databases "
+	    "converged: system users, directories, Kafka and ZooKeeper installed, "
+	    "configuration and units rendered, and every unit started over D-Bus. false: the "
+	    "databases only; the processes are yours to run, and status shows no units."),
+	KEY_INT(agent_cfg, "reconcile_seconds", reconcile_seconds, "30", 5, 86400,
+		"How often, in seconds, `cdc-agent run` makes the host match the topology "
+		"again (it also does on SIGHUP: systemctl reload cdc-agent)."),
+	KEY_INT(agent_cfg, "stall_seconds", stall_seconds, "60", 2, 86400,
+		"A pipeline with work pending and no progress for this many seconds is "
+		"STALLED in status."),
+	KEY(agent_cfg, "status_listen", V_LISTEN, status_listen, false, "127.0.0.1:8083",
+	    "Where `cdc-agent run` serves its status over HTTP: /connectors and "
+	    "/connectors/NAME/status in Kafka Connect's shape, /metrics for Prometheus and "
+	    "/status; `cdc-agent status` asks it first. off: no endpoint."),
 };
 
 /* [kafka]'s security keys (kafka_client.c sets them on every client). */
@@ -123,86 +184,197 @@ static const struct key_spec kafka_keys[] = {
 	/* false: a cluster the agent does not run (its own or a managed
 	 * service); check_kafka_managed refuses the keys of the broker the
 	 * agent would install (kafka_managed_only_keys). */
-	KEY(kafka_cfg, "managed", V_BOOL, managed, false, "true"),
-	KEY_ENUM(kafka_cfg, "mode", mode, "zookeeper", kafka_mode_names),
-	KEY(kafka_cfg, "dist", V_URL, dist, false, NULL),
-	KEY(kafka_cfg, "sha512", V_SHA512, sha512, false, NULL),
-	KEY(kafka_cfg, "install_dir", V_ABS_PATH, install_dir, false, "/opt/kafka"),
+	KEY(kafka_cfg, "managed", V_BOOL, managed, false, "true",
+	    "true: a Kafka the agent runs; with `dist`, bootstrap installs, configures and "
+	    "starts the broker (and ZooKeeper in mode zookeeper). false: a cluster the agent "
+	    "does not run (your own, or a managed service): bootstrap makes only the pipelines' "
+	    "units, and the broker's keys (`mode`, `dist`, `sha512`, `install_dir`, `data_dir`, "
+	    "`heap`, `broker_cert_file`, `broker_key_file`) and a [zookeeper] section are "
+	    "refused."),
+	KEY_ENUM(kafka_cfg, "mode", mode, "zookeeper", kafka_mode_names,
+		 "How the broker the agent installs keeps its metadata: zookeeper (in the "
+		 "ZooKeeper of [zookeeper], which the agent runs too) or kraft (the broker is "
+		 "its own controller; no ZooKeeper)."),
+	KEY(kafka_cfg, "dist", V_URL, dist, false, NULL,
+	    "The Kafka distribution tarball bootstrap installs (http://, https:// or file://), "
+	    "with `sha512`. Unset: no broker installed by the agent."),
+	KEY(kafka_cfg, "sha512", V_SHA512, sha512, false, NULL,
+	    "The SHA-512 of the `dist` tarball, checked while it downloads and before anything "
+	    "is unpacked; required with `dist`."),
+	KEY(kafka_cfg, "install_dir", V_ABS_PATH, install_dir, false, "/opt/kafka",
+	    "The symbolic link to the Kafka installed; each version is unpacked beside it and "
+	    "the link switched atomically, so a failed install leaves the old one. Not directly "
+	    "under /."),
 	KEY(kafka_cfg, "bootstrap_servers", V_HOSTPORTS, bootstrap_servers, false,
-	    "127.0.0.1:9092"),
-	KEY_INT(kafka_cfg, "partitions", partitions, "1", 1, 10000),
-	KEY_INT(kafka_cfg, "replication_factor", replication_factor, "1", 1, 32),
-	KEY(kafka_cfg, "data_dir", V_ABS_PATH, data_dir, false, "/var/lib/kafka"),
-	KEY(kafka_cfg, "heap", V_HEAP, heap, false, "512m"),
-	KEY_ENUM(kafka_cfg, "compression", compression, "lz4", kafka_compression_names),
+	    "127.0.0.1:9092",
+	    "The brokers every client connects to (capture, apply, status, health checks), and "
+	    "the clients' listener of the broker the agent installs. Under TLS, name the brokers "
+	    "as their certificates do."),
+	KEY_INT(kafka_cfg, "partitions", partitions, "1", 1, 10000,
+		"The number of partitions of each topic the agent creates."),
+	KEY_INT(kafka_cfg, "replication_factor", replication_factor, "1", 1, 32,
+		"The replication factor of each topic the agent creates (at most the number "
+		"of brokers)."),
+	KEY(kafka_cfg, "data_dir", V_ABS_PATH, data_dir, false, "/var/lib/kafka",
+	    "The data directory (log.dirs) of the broker the agent installs."),
+	KEY(kafka_cfg, "heap", V_HEAP, heap, false, "512m",
+	    "The JVM heap of the broker the agent installs (-Xms and -Xmx); it must hold a few "
+	    "records of `max_message_bytes`."),
+	KEY_ENUM(kafka_cfg, "compression", compression, "lz4", kafka_compression_names,
+		 "The compression of the records capture produces."),
 	/* Bounds: below Kafka's own default (1 MiB) ordinary wide rows would be
 	 * refused; above 512MB the derived limits (kafka_limits.h: the batch
 	 * with its room, the consumer's receive buffer) near librdkafka's caps
 	 * (message.max.bytes 1e9) and no broker heap we render holds it. */
 	KEY_SIZE_RANGE(kafka_cfg, "max_message_bytes", max_message_bytes, "64MB",
-		       KAFKA_MAX_MESSAGE_MIN, KAFKA_MAX_MESSAGE_MAX),
+		       KAFKA_MAX_MESSAGE_MIN, KAFKA_MAX_MESSAGE_MAX,
+		       "The largest record capture produces (key, value and headers): a bigger "
+		       "change stops capture with exit code 65, naming table, key and size. The "
+		       "topics, the producer, apply's consumer and the broker the agent installs "
+		       "are sized from it."),
 	/* The connection of every client (kafka_client.c); the checks
 	 * between them are check_kafka_security's. */
 	KEY_ENUM(kafka_cfg, "security_protocol", security_protocol, "plaintext",
-		 kafka_security_names),
+		 kafka_security_names,
+		 "How every client connects to the brokers: plaintext, ssl (TLS), "
+		 "sasl_plaintext (SASL without TLS) or sasl_ssl (both). Under sasl_*, every "
+		 "[pipeline] names its capture and apply users. The broker the agent installs "
+		 "speaks plaintext or sasl_ssl; check warns of a broker off loopback without "
+		 "TLS."),
 	KEY_ENUM(kafka_cfg, "sasl_mechanism", sasl_mechanism, "scram-sha-512",
-		 kafka_sasl_mechanism_names),
-	KEY(kafka_cfg, "ssl_ca_file", V_CERT_FILE, ssl_ca_file, false, NULL),
-	KEY(kafka_cfg, "ssl_cert_file", V_CERT_FILE, ssl_cert_file, false, NULL),
-	KEY(kafka_cfg, "ssl_key_file", V_KEY_FILE, ssl_key_file, false, NULL),
+		 kafka_sasl_mechanism_names,
+		 "The SASL mechanism under a sasl_* `security_protocol`; the broker the agent "
+		 "installs takes scram-sha-512 only."),
+	KEY(kafka_cfg, "ssl_ca_file", V_CERT_FILE, ssl_ca_file, false, NULL,
+	    "The CA certificates (PEM) that signed the brokers' certificates. Unset: the "
+	    "system's CAs, or the agent's own CA when it issues the certificate of the broker "
+	    "it installs."),
+	KEY(kafka_cfg, "ssl_cert_file", V_CERT_FILE, ssl_cert_file, false, NULL,
+	    "A client certificate (PEM) for mutual TLS, with `ssl_key_file`."),
+	KEY(kafka_cfg, "ssl_key_file", V_KEY_FILE, ssl_key_file, false, NULL,
+	    "The private key (PEM, mode 0600) of `ssl_cert_file`."),
 	/* The certificate of the broker the agent installs and secures;
 	 * unset: the agent issues one (check_kafka_installed_security). */
-	KEY(kafka_cfg, "broker_cert_file", V_CERT_FILE, broker_cert_file, false, NULL),
-	KEY(kafka_cfg, "broker_key_file", V_KEY_FILE, broker_key_file, false, NULL),
+	KEY(kafka_cfg, "broker_cert_file", V_CERT_FILE, broker_cert_file, false, NULL,
+	    "The certificate of the clients' listener of the broker the agent installs under "
+	    "sasl_ssl, with `broker_key_file`. Unset: the agent issues one from its own CA for "
+	    "every host of `bootstrap_servers`, localhost and 127.0.0.1."),
+	KEY(kafka_cfg, "broker_key_file", V_KEY_FILE, broker_key_file, false, NULL,
+	    "The private key (mode 0600) of `broker_cert_file`."),
 };
 
 static const struct key_spec zookeeper_keys[] = {
-	KEY(zookeeper_cfg, "connect", V_HOSTPORTS, connect, false, "127.0.0.1:2181"),
-	KEY(zookeeper_cfg, "data_dir", V_ABS_PATH, data_dir, false, "/var/lib/zookeeper"),
+	KEY(zookeeper_cfg, "connect", V_HOSTPORTS, connect, false, "127.0.0.1:2181",
+	    "Where the ZooKeeper the agent runs listens and the broker reaches it; on "
+	    "loopback under [kafka] security_protocol sasl_ssl, since this ZooKeeper has no "
+	    "authentication."),
+	KEY(zookeeper_cfg, "data_dir", V_ABS_PATH, data_dir, false, "/var/lib/zookeeper",
+	    "The data directory (dataDir) of the ZooKeeper the agent runs."),
 };
 
 static const struct key_spec source_keys[] = {
 	PG_SERVER_KEYS(source_cfg, NULL),
-	KEY(source_cfg, "publication", V_PG_NAME, publication, true, NULL),
-	KEY(source_cfg, "slot", V_SLOT, slot, true, NULL),
-	KEY(source_cfg, "tables", V_TABLES, table_specs, true, NULL),
-	KEY(source_cfg, "topic_prefix", V_TOPIC_PART, topic_prefix, false, NULL),
-	KEY_INT(source_cfg, "max_replication_slots", max_replication_slots, "4", 1, 10000),
-	KEY_INT(source_cfg, "max_wal_senders", max_wal_senders, "4", 1, 10000),
-	KEY_ENUM(source_cfg, "snapshot_mode", snapshot_mode, "initial", snapshot_mode_names),
-	KEY(source_cfg, "json_schemas", V_BOOL, json_schemas, false, "true"),
+	KEY(source_cfg, "publication", V_PG_NAME, publication, true, NULL,
+	    "The publication bootstrap creates and keeps with exactly the tables of `tables` "
+	    "(publish_via_partition_root on)."),
+	KEY(source_cfg, "slot", V_SLOT, slot, true, NULL,
+	    "The logical replication slot (pgoutput) capture creates and reads; teardown "
+	    "drops it."),
+	KEY(source_cfg, "tables", V_TABLES, table_specs, true, NULL,
+	    "The tables to capture, comma-separated, over indented continuation lines if need "
+	    "be: schema.table as in SQL (unquoted parts fold to lower case, a double-quoted part "
+	    "is taken as it is), patterns (* and ? in an unquoted part) resolved against the "
+	    "source's catalog, and exclusions (a leading !). Each table goes to the topic "
+	    "PREFIX.SCHEMA.TABLE (`topic_prefix`)."),
+	KEY(source_cfg, "topic_prefix", V_TOPIC_PART, topic_prefix, false, NULL,
+	    "The first part of the topics' names: PREFIX.SCHEMA.TABLE, and PREFIX.transaction. "
+	    "Unset: the section's NAME."),
+	KEY_INT(source_cfg, "max_replication_slots", max_replication_slots, "4", 1, 10000,
+		"bootstrap raises the server's max_replication_slots to at least this (never "
+		"lowering a higher value); a restart follows."),
+	KEY_INT(source_cfg, "max_wal_senders", max_wal_senders, "4", 1, 10000,
+		"bootstrap raises the server's max_wal_senders to at least this (never "
+		"lowering a higher value); a restart follows."),
+	KEY_ENUM(source_cfg, "snapshot_mode", snapshot_mode, "initial", snapshot_mode_names,
+		 "What capture copies besides the stream: initial (the tables, once, when it "
+		 "creates the slot), never (only changes from the slot's creation), "
+		 "initial_only (the snapshot, then exit), or when_needed (as initial, and a slot "
+		 "found missing after capture had started is made again with a new snapshot, "
+		 "where initial stops on an error)."),
+	KEY(source_cfg, "json_schemas", V_BOOL, json_schemas, false, "true",
+	    "Whether events carry the JsonConverter schema block, as Debezium's with "
+	    "schemas.enable."),
 	/* "precise" with json_schemas (the default), "string" without: see
 	 * decimal_default() */
-	KEY_ENUM(source_cfg, "decimal_handling", decimal_handling, "precise", decimal_mode_names),
-	KEY_ENUM(source_cfg, "interval_handling", interval_handling, "string", interval_mode_names),
-	KEY(source_cfg, "tombstones", V_BOOL, tombstones, false, "true"),
-	KEY(source_cfg, "truncate_events", V_BOOL, truncate_events, false, "true"),
+	KEY_ENUM(source_cfg, "decimal_handling", decimal_handling, "precise", decimal_mode_names,
+		 "How numeric values go out: precise (Debezium's base64 bytes with the Decimal "
+		 "schema, which its JDBC sink needs), string (every digit and the scale) or "
+		 "double. The default holds with `json_schemas`; without it the default is "
+		 "string."),
+	KEY_ENUM(source_cfg, "interval_handling", interval_handling, "string",
+		 interval_mode_names,
+		 "How interval values go out: string (ISO 8601, Debezium's string mode) or "
+		 "numeric (microseconds, Debezium's lossy default)."),
+	KEY(source_cfg, "tombstones", V_BOOL, tombstones, false, "true",
+	    "Whether a delete event is followed by a tombstone (the key with a null value), so "
+	    "log compaction may drop the key."),
+	KEY(source_cfg, "truncate_events", V_BOOL, truncate_events, false, "true",
+	    "Whether a TRUNCATE goes out as an event (op t); Debezium skips them by default."),
 	/* Debezium's provide.transaction.metadata, on by default here: apply's
 	 * transaction-consistent mode needs it (issue #17) */
-	KEY(source_cfg, "transaction_metadata", V_BOOL, transaction_metadata, false, "true"),
-	KEY_SIZE(source_cfg, "max_slot_wal_keep_size", max_slot_wal_keep_size, "-1", -1),
-	KEY_SIZE(source_cfg, "slot_warn_retained", slot_warn_retained, "1GB", 0),
+	KEY(source_cfg, "transaction_metadata", V_BOOL, transaction_metadata, false, "true",
+	    "Debezium's provide.transaction.metadata: BEGIN and END records on "
+	    "PREFIX.transaction, and a transaction block in every streamed change event."),
+	KEY_SIZE(source_cfg, "max_slot_wal_keep_size", max_slot_wal_keep_size, "-1", -1,
+		 "bootstrap sets the server's max_slot_wal_keep_size to this (a reload, no "
+		 "restart): the WAL a slot may retain before PostgreSQL invalidates it rather "
+		 "than fill the disk. -1 leaves the server's value alone."),
+	KEY_SIZE(source_cfg, "slot_warn_retained", slot_warn_retained, "1GB", 0,
+		 "A slot retaining this much WAL is a warning in status."),
 };
 
 static const struct key_spec target_keys[] = {
 	PG_SERVER_KEYS(target_cfg, "postgres"),
-	KEY_ENUM(target_cfg, "insert_mode", insert_mode, "upsert", insert_mode_names),
-	KEY(target_cfg, "auto_create", V_BOOL, auto_create, false, "true"),
-	KEY(target_cfg, "auto_evolve", V_BOOL, auto_evolve, false, "true"),
+	KEY_ENUM(target_cfg, "insert_mode", insert_mode, "upsert", insert_mode_names,
+		 "How apply writes a created or snapshot row: upsert (INSERT ... ON CONFLICT on "
+		 "the key, so a row already there is updated) or insert (a plain INSERT, as the "
+		 "JDBC sink's insert.mode=insert: a row already there is an error)."),
+	KEY(target_cfg, "auto_create", V_BOOL, auto_create, false, "true",
+	    "Whether apply creates a missing table from the source's exact types, with the key "
+	    "as primary key. false: a record of an unknown table stops apply."),
+	KEY(target_cfg, "auto_evolve", V_BOOL, auto_evolve, false, "true",
+	    "Whether apply follows the source's schema changes ([pipeline] schema_changes says "
+	    "which). false: a schema change stops apply naming the table."),
 };
 
 static const struct key_spec pipeline_keys[] = {
-	KEY(pipeline_cfg, "source", V_STRING, source_name, true, NULL),
-	KEY(pipeline_cfg, "target", V_STRING, target_name, true, NULL),
-	KEY_ENUM(pipeline_cfg, "schema_changes", schema_changes, "follow", schema_changes_names),
+	KEY(pipeline_cfg, "source", V_STRING, source_name, true, NULL,
+	    "The NAME of the [source NAME] section whose tables the pipeline captures; a source "
+	    "feeds one pipeline."),
+	KEY(pipeline_cfg, "target", V_STRING, target_name, true, NULL,
+	    "The NAME of the [target NAME] section the pipeline applies to."),
+	KEY_ENUM(pipeline_cfg, "schema_changes", schema_changes, "follow", schema_changes_names,
+		 "Which schema changes at the source apply follows: follow (every one: added, "
+		 "dropped and renamed columns, types, defaults, NOT NULL) or additive (never "
+		 "drops a column, narrows a type or sets NOT NULL)."),
 	/* Who capture and apply are to the brokers under a sasl_*
 	 * security_protocol (check_kafka_security). */
-	KEY(pipeline_cfg, "capture_kafka_user", V_STRING, capture_kafka.user, false, NULL),
+	KEY(pipeline_cfg, "capture_kafka_user", V_STRING, capture_kafka.user, false, NULL,
+	    "The Kafka user capture logs in as; required under a sasl_* [kafka] "
+	    "security_protocol."),
 	KEY(pipeline_cfg, "capture_kafka_password_file", V_SECRET_FILE_NEW,
-	    capture_kafka.password_file, false, NULL),
-	KEY(pipeline_cfg, "apply_kafka_user", V_STRING, apply_kafka.user, false, NULL),
+	    capture_kafka.password_file, false, NULL,
+	    "The file whose first line is `capture_kafka_user`'s password (mode 0600). On the "
+	    "secured broker the agent installs, bootstrap makes it when missing and creates "
+	    "the user with its rights."),
+	KEY(pipeline_cfg, "apply_kafka_user", V_STRING, apply_kafka.user, false, NULL,
+	    "The Kafka user apply logs in as (in the consumer group cdc-agent.NAME); required "
+	    "under a sasl_* [kafka] security_protocol."),
 	KEY(pipeline_cfg, "apply_kafka_password_file", V_SECRET_FILE_NEW, apply_kafka.password_file,
-	    false, NULL),
+	    false, NULL,
+	    "The file whose first line is `apply_kafka_user`'s password (mode 0600). On the "
+	    "secured broker the agent installs, bootstrap makes it when missing and creates "
+	    "the user with its rights."),
 };
 
 struct section_spec {
@@ -211,21 +383,53 @@ struct section_spec {
 	const struct key_spec *keys;
 	size_t n_keys;
 	size_t origin_offset;       /* of struct topo_origin in the section struct */
+	const char *description;    /* for cdc-agent.ini(5), as a key's */
 };
 
 enum section_kind { SEC_AGENT, SEC_KAFKA, SEC_ZOOKEEPER, SEC_SOURCE, SEC_TARGET, SEC_PIPELINE };
 
-#define SECTION(kind, named, st, keys) \
-	{ kind, named, keys, ARRAY_LEN(keys), offsetof(struct st, origin) }
+#define SECTION(kind, named, st, keys, desc) \
+	{ kind, named, keys, ARRAY_LEN(keys), offsetof(struct st, origin), desc }
 
 static const struct section_spec section_specs[] = {
-	[SEC_AGENT] = SECTION("agent", false, agent_cfg, agent_keys),
-	[SEC_KAFKA] = SECTION("kafka", false, kafka_cfg, kafka_keys),
-	[SEC_ZOOKEEPER] = SECTION("zookeeper", false, zookeeper_cfg, zookeeper_keys),
-	[SEC_SOURCE] = SECTION("source", true, source_cfg, source_keys),
-	[SEC_TARGET] = SECTION("target", true, target_cfg, target_keys),
-	[SEC_PIPELINE] = SECTION("pipeline", true, pipeline_cfg, pipeline_keys),
+	[SEC_AGENT] = SECTION("agent", false, agent_cfg, agent_keys,
+			      "The agent on this host: its directories, whether it manages systemd "
+			      "units, and the pace and status endpoint of `cdc-agent run`."),
+	[SEC_KAFKA] = SECTION("kafka", false, kafka_cfg, kafka_keys,
+			      "The Kafka cluster: the broker the agent installs and runs, or a "
+			      "cluster of your own (`managed` = false); the topics the agent "
+			      "creates; how every client connects."),
+	[SEC_ZOOKEEPER] = SECTION("zookeeper", false, zookeeper_cfg, zookeeper_keys,
+				  "The ZooKeeper the agent runs for a broker it installs in [kafka] "
+				  "mode zookeeper; refused under [kafka] managed = false."),
+	[SEC_SOURCE] = SECTION("source", true, source_cfg, source_keys,
+			       "A PostgreSQL database whose tables are captured: how the pipeline's "
+			       "role and an administrator reach it, what bootstrap sets there, and "
+			       "the shape of the events capture writes. A [pipeline] names it by "
+			       "NAME."),
+	[SEC_TARGET] = SECTION("target", true, target_cfg, target_keys,
+			       "A PostgreSQL database apply writes into: how the pipeline's role and "
+			       "an administrator reach it, and how apply creates and changes its "
+			       "tables. A [pipeline] names it by NAME."),
+	[SEC_PIPELINE] = SECTION("pipeline", true, pipeline_cfg, pipeline_keys,
+				 "One replication, a [source]'s tables through Kafka into a "
+				 "[target]: `cdc-agent capture NAME` and `cdc-agent apply NAME`, run "
+				 "as the units cdc-capture@NAME and cdc-apply@NAME."),
 };
+
+bool topology_schema_section(size_t i, struct topo_schema_section *out)
+{
+	if (i >= ARRAY_LEN(section_specs))
+		return false;
+	*out = (struct topo_schema_section){
+		.kind = section_specs[i].kind,
+		.named = section_specs[i].named,
+		.description = section_specs[i].description,
+		.keys = section_specs[i].keys,
+		.n_keys = section_specs[i].n_keys,
+	};
+	return true;
+}
 
 _Static_assert(ARRAY_LEN(source_keys) <= TOPO_MAX_KEYS, "raise TOPO_MAX_KEYS");
 _Static_assert(ARRAY_LEN(target_keys) <= TOPO_MAX_KEYS, "raise TOPO_MAX_KEYS");

@@ -347,6 +347,21 @@ bool kafka_security_sasl(enum kafka_security protocol);
 const struct kafka_credentials *topology_probe_credentials(const struct topology *topo,
 							  const struct pipeline_cfg *pipe);
 
+/* The schema, for cdc-agent.ini(5) (config/topo_doc.c, `make man`) and its
+ * test: the sections in the order the manual lists them, each with its
+ * keys (struct key_spec, config/topo_values.h). */
+struct key_spec;
+struct topo_schema_section {
+	const char *kind;           /* "agent", "source", ... */
+	bool named;                 /* [source NAME] */
+	const char *description;
+	const struct key_spec *keys;
+	size_t n_keys;
+};
+
+/* Section i of the schema in *out; false past the last. */
+bool topology_schema_section(size_t i, struct topo_schema_section *out);
+
 /* Whether a and b name one server: the pipeline role's host and port (a
  * server unset, as in a file being checked, is no other's). */
 bool topology_same_server(const struct pg_server_cfg *a, const struct pg_server_cfg *b);

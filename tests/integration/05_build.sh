@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The command line's edges and `make install` with PREFIX and DESTDIR.
+# The command line's edges and `make install` with PREFIX and DESTDIR (the
+# manual pages and the bash completion too).
 . "$(dirname "$0")/../lib/harness.sh"
 
 WORK=$(mktemp -d /tmp/cdc-build.XXXXXX)
@@ -29,4 +30,13 @@ check "make install honours PREFIX and DESTDIR" \
 	make -s -C "$REPO_ROOT" install PREFIX=/opt/cdc DESTDIR="$WORK/root"
 check "installed binary runs" "$WORK/root/opt/cdc/bin/cdc-agent" --version
 check "example topology installed" test -f "$WORK/root/opt/cdc/share/cdc-agent/cdc-agent.ini.example"
+check "cdc-agent(8) installed" test -s "$WORK/root/opt/cdc/share/man/man8/cdc-agent.8"
+check "cdc-agent.ini(5) installed" test -s "$WORK/root/opt/cdc/share/man/man5/cdc-agent.ini.5"
+check "bash completion installed" \
+	test -s "$WORK/root/opt/cdc/share/bash-completion/completions/cdc-agent"
+# The hidden verb that builds cdc-agent.ini(5) is no verb of the usage.
+agent_run --help
+check_not_contains "--help does not list schema-roff" "schema-roff" "$AGENT_OUT"
+agent_run schema-roff extra
+check_eq "schema-roff takes no argument (exits 64)" 64 "$AGENT_RC"
 finish

@@ -76,7 +76,7 @@ static void write_mode(const char *path, mode_t mode)
 /* Parses text as a value of type; on failure, want must be in the error. */
 static void expect_file_value(enum value_type type, const char *text, const char *want)
 {
-	struct key_spec spec = { "sslkey", type, 0, false, NULL, NULL, 0, 0, 0 };
+	struct key_spec spec = { "sslkey", type, 0, false, NULL, NULL, 0, 0, 0, NULL };
 	char *field = NULL;
 	struct strbuf err;
 	bool ok;

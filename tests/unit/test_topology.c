@@ -370,8 +370,8 @@ static void test_bad_files_are_rejected(void **state)
  * each hostile value is refused at its key, with the reason. */
 static void test_path_and_heap_values(void **state)
 {
-	static const struct key_spec path_key = { "state_dir", V_ABS_PATH, 0, false, NULL, NULL, 0, 0, 0 };
-	static const struct key_spec heap_key = { "heap", V_HEAP, 0, false, NULL, NULL, 0, 0, 0 };
+	static const struct key_spec path_key = { "state_dir", V_ABS_PATH, 0, false, NULL, NULL, 0, 0, 0, NULL };
+	static const struct key_spec heap_key = { "heap", V_HEAP, 0, false, NULL, NULL, 0, 0, 0, NULL };
 	static const struct {
 		const struct key_spec *key;
 		const char *value, *why;
