@@ -41,6 +41,7 @@ for v in $V1 $V2; do
 	check_eq "make deb DEB_VERSION=$v succeeds (lintian: no error)" 0 "$rc"
 	[ "$rc" = 0 ] || { printf '%s\n' "$out" | tail -n 30; finish; exit; }
 	cp "$REPO_ROOT/build/deb/cdc-agent_${v}_"*.deb "$DEBS/"
+	rm -f "$REPO_ROOT/build/deb/"*_"${v}"_* # test builds do not pile up there
 done
 check_not_contains "lintian reports no error" $'\nE: ' "$out"
 deb1=$(ls "$DEBS"/cdc-agent_"$V1"_*.deb) deb2=$(ls "$DEBS"/cdc-agent_"$V2"_*.deb)

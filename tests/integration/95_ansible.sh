@@ -45,6 +45,7 @@ if command -v dpkg-buildpackage >/dev/null && [ -x /usr/bin/dh ]; then
 	for v in "$base+ansible1" "$base+ansible2"; do
 		if out=$(make -C "$REPO_ROOT" --no-print-directory deb DEB_VERSION="$v" 2>&1); then
 			cp "$REPO_ROOT/build/deb/cdc-agent_${v}_"*.deb "$PKGS/"
+			rm -f "$REPO_ROOT/build/deb/"*_"${v}"_*
 		else
 			_fail "make deb DEB_VERSION=$v" "$(printf '%s\n' "$out" | tail -n 20)"
 		fi
