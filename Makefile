@@ -11,6 +11,7 @@
 #   make man        build/man/cdc-agent.8 and cdc-agent.ini.5 (the keys from
 #                   the schema in agent/config/topology.c)
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make deb        a Debian package in build/deb/ (DEB_VERSION=, debian/)
 #   make demo       the seed topology on this machine
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each; see tests/fuzz/
 
@@ -43,7 +44,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
 .DELETE_ON_ERROR:
 
-.PHONY: all asan test test-unit test-integration unit-build integration-build install demo deps \
+.PHONY: all asan test test-unit test-integration unit-build integration-build install deb demo deps \
 	clean bench bench-tls fuzz fuzz-build man
 
 all: cdc-agent
@@ -165,6 +166,30 @@ test-integration: integration-build
 test: deps
 	$(MAKE) unit-build integration-build
 	tests/run.sh
+
+# A Debian package (README.md, "Install as a Debian package"): debian/rules
+# runs `make` and `make install PREFIX=/usr` in a copy of the tree's files
+# (tracked and new, not ignored) under build/deb/, so dpkg-buildpackage writes
+# nothing into the checkout; the .deb lands in build/deb/.  DEB_VERSION (by
+# default 0.<commits on HEAD>) becomes a changelog entry above debian/
+# changelog's in that copy: another DEB_VERSION, another (newer) build.
+# lintian, when installed, must find no error (warnings: debian/README.lintian).
+DEB_VERSION ?= 0.$(shell git rev-list --count HEAD 2>/dev/null || echo 0)
+DEB_SRC := build/deb/src/cdc-agent-$(DEB_VERSION)
+
+deb:
+	rm -rf build/deb/src
+	mkdir -p $(DEB_SRC)
+	git ls-files -z --cached --others --exclude-standard | \
+		tar --null -T - --ignore-failed-read -cf - | tar -xf - -C $(DEB_SRC)
+	scripts/deb-changelog.sh $(DEB_SRC)/debian "$(DEB_VERSION)" "$(VERSION)"
+	cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b
+	mv build/deb/src/*_$(DEB_VERSION)_* build/deb/
+	rm -rf build/deb/src
+	@if command -v lintian >/dev/null; then \
+		echo "lintian build/deb/cdc-agent_$(DEB_VERSION)_*.changes"; \
+		lintian --fail-on error --info build/deb/cdc-agent_$(DEB_VERSION)_*.changes; \
+	else echo "lintian not installed: package not checked" >&2; fi
 
 install: cdc-agent man
 	install -D -m 0755 cdc-agent $(DESTDIR)$(PREFIX)/bin/cdc-agent

@@ -17,6 +17,7 @@ PACKAGES=(
 	openjdk-17-jre-headless maven            # the Kafka broker built from Maven Central
 	ansible-core                             # the Ansible wrapper (playbooks/) and its test
 	clang libclang-rt-14-dev                 # libFuzzer for `make fuzz` (make test replays with gcc)
+	dpkg-dev debhelper lintian               # `make deb` and its test (no fakeroot: Rules-Requires-Root: no)
 )
 
 missing=()

@@ -10,6 +10,11 @@
 # appear in ansible's output, even with -v.  cdc-agent.service (`run`) is
 # started by the first run, left alone by runs with nothing to change, and
 # stopped around a bootstrap that has work (started again after it).
+# Then cdc_agent_install_from: package on the same host: the Debian package
+# (`make deb`) replaces the copied build (the units re-rendered for
+# /usr/bin/cdc-agent, rows replicate), a second run is changed=0, a newer
+# package restarts capture, apply and run (its postinst) and the run after
+# that is changed=0 again.
 # SHOW_PLAYS=1 prints every ansible-playbook run's output.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$REPO_ROOT/tests/lib/container.sh"
@@ -32,7 +37,25 @@ fi
 seed_ports
 seed_kafka_dist || { _fail "Kafka distribution built"; finish; exit; }
 DIST=$SEED_DIST SHA=$SEED_SHA
-trap 'ct_shutdown' EXIT
+# Two builds of the package, for cdc_agent_install_from: package.
+PKG1= PKG2=
+if command -v dpkg-buildpackage >/dev/null && [ -x /usr/bin/dh ]; then
+	base=0.$(git -C "$REPO_ROOT" rev-list --count HEAD)
+	PKGS=$(mktemp -d /tmp/cdc-ansible-deb.XXXXXX)
+	for v in "$base+ansible1" "$base+ansible2"; do
+		if out=$(make -C "$REPO_ROOT" --no-print-directory deb DEB_VERSION="$v" 2>&1); then
+			cp "$REPO_ROOT/build/deb/cdc-agent_${v}_"*.deb "$PKGS/"
+			rm -f "$REPO_ROOT/build/deb/"*_"${v}"_*
+		else
+			_fail "make deb DEB_VERSION=$v" "$(printf '%s\n' "$out" | tail -n 20)"
+		fi
+	done
+	PKG1=$(ls "$PKGS"/cdc-agent_"$base+ansible1"_*.deb 2>/dev/null)
+	PKG2=$(ls "$PKGS"/cdc-agent_"$base+ansible2"_*.deb 2>/dev/null)
+else
+	skip_or_fail "package mode: needs dpkg-dev and debhelper (scripts/install-deps.sh)"
+fi
+trap 'ct_shutdown; rm -rf "${PKGS:-}"' EXIT
 
 ct_boot cdc-ansible || { _fail "container boots"; finish; exit; }
 seed_prepare || { _fail "seed database prepared"; finish; exit; }
@@ -188,6 +211,63 @@ for i in 3 4 5; do
 	u=$(echo $UNITS | cut -d' ' -f$i)
 	check "$u was restarted" test "$(printf '%s\n' "$before" | sed -n ${i}p)" != "$(printf '%s\n' "$after" | sed -n ${i}p)"
 done
+
+# ---- cdc_agent_install_from: package ---------------------------------------------
+rows_arrive() { # ID NAME: a row written to db1 reaches db2
+	local got
+	seed_psql db1 "INSERT INTO public.my_table (id, name) VALUES ($1, '$2')" >/dev/null
+	for _ in $(seq 120); do
+		got=$(seed_psql db2 "SELECT name FROM public.my_table WHERE id = $1" 2>/dev/null)
+		[ "$got" = "$2" ] && return 0
+		sleep 0.5
+	done
+	return 1
+}
+main_exe() { ct_exec readlink "/proc/$(unit_prop "$1" MainPID)/exe"; }
+if [ -n "$PKG1" ] && [ -n "$PKG2" ]; then
+	cp "$PKG1" "$PKG2" "$CT_DIR/root$SRC/"
+	printf 'cdc_agent_install_from: package\ncdc_agent_package: %s\n' "$SRC/${PKG1##*/}" >>"$VARS"
+	play
+	check_eq "package: the run replacing the build with the package succeeds" 0 "$PLAY_RC"
+	[ "$PLAY_RC" = 0 ] || printf '%s\n' "$PLAY_OUT" | tail -n 30
+	check "package: it reports changes (changed=$PLAY_CHANGED)" test "${PLAY_CHANGED:-0}" -gt 0
+	v1=${PKG1##*/cdc-agent_}; v1=${v1%%_*}
+	check_eq "package: $v1 installed" "install ok installed $v1" \
+		"$(ct_exec dpkg-query -W -f '${Status} ${Version}' cdc-agent)"
+	check_contains "package: the units are rendered for /usr/bin/cdc-agent" "ExecStart=/usr/bin/cdc-agent" \
+		"$(ct_exec cat /etc/systemd/system/cdc-capture@.service)"
+	for u in cdc-capture@db1-to-db2.service cdc-apply@db1-to-db2.service cdc-agent.service; do
+		check_eq "package: $u runs /usr/bin/cdc-agent" /usr/bin/cdc-agent "$(main_exe "$u")"
+	done
+	check "package: rows replicate" rows_arrive 3 "package $v1"
+	play
+	check_eq "package: a second run succeeds" 0 "$PLAY_RC"
+	check_eq "package: and reports changed=0" 0 "$PLAY_CHANGED"
+	[ "$PLAY_CHANGED" = 0 ] || printf '%s\n' "$PLAY_OUT" | grep -B2 -A8 '^changed' | head -n 40
+
+	# A newer package: its postinst restarts what runs the old binary.
+	before=$(for u in $UNITS; do seed_unit_started_at "$u"; done)
+	sed -i "s|^cdc_agent_package: .*|cdc_agent_package: $SRC/${PKG2##*/}|" "$VARS"
+	play
+	check_eq "package: the run with a newer package succeeds" 0 "$PLAY_RC"
+	[ "$PLAY_RC" = 0 ] || printf '%s\n' "$PLAY_OUT" | tail -n 30
+	check "package: it reports changes (changed=$PLAY_CHANGED)" test "${PLAY_CHANGED:-0}" -gt 0
+	v2=${PKG2##*/cdc-agent_}; v2=${v2%%_*}
+	check_eq "package: $v2 installed" "install ok installed $v2" \
+		"$(ct_exec dpkg-query -W -f '${Status} ${Version}' cdc-agent)"
+	after=$(for u in $UNITS; do seed_unit_started_at "$u"; done)
+	check_eq "package: ZooKeeper and Kafka keep running" "$(printf '%s\n' "$before" | head -n 2)" \
+		"$(printf '%s\n' "$after" | head -n 2)"
+	for i in 3 4 5; do
+		u=$(echo $UNITS | cut -d' ' -f$i)
+		check "package: $u was restarted" test "$(printf '%s\n' "$before" | sed -n ${i}p)" != "$(printf '%s\n' "$after" | sed -n ${i}p)"
+		check_eq "package: $u runs the new binary" /usr/bin/cdc-agent "$(main_exe "$u")"
+	done
+	check "package: rows replicate" rows_arrive 4 "package $v2"
+	play
+	check_eq "package: the run after it reports changed=0" 0 "$PLAY_CHANGED"
+	[ "$PLAY_CHANGED" = 0 ] || printf '%s\n' "$PLAY_OUT" | grep -B2 -A8 '^changed' | head -n 40
+fi
 
 # ---- secrets ---------------------------------------------------------------------
 check_not_contains "db1's password never appears in ansible's output" "$SEED_DB1_PASSWORD" "$ALL_OUT"
