@@ -219,6 +219,8 @@ static void test_resolved_tables_enter(void **state)
 
 static void test_other_pipelines_do_not_enter(void **state)
 {
+	const char *fan = "[pipeline fan]\nsource = db1\ntarget = db4\n[pipeline two]\n";
+
 	(void)state;
 	assert_true(same("tables = public.c\n", "tables = public.c, public.d\n", "one", "capture"));
 	assert_true(same("tables = public.c\n", "tables = public.c, public.d\n", "one", "apply"));
@@ -226,6 +228,10 @@ static void test_other_pipelines_do_not_enter(void **state)
 	assert_false(same("tables = public.c\n", "tables = public.c, public.d\n", "two", "capture"));
 	/* Nor the agent's own settings, which capture and apply do not read. */
 	assert_true(same("reconcile_seconds = 30\n", "reconcile_seconds = 60\n", "one", "capture"));
+	/* Fan-out: a second pipeline of db1 (into db4) restarts neither
+	 * process of the first, which captures db1 for both. */
+	assert_true(same("[pipeline two]\n", fan, "one", "capture"));
+	assert_true(same("[pipeline two]\n", fan, "one", "apply"));
 }
 
 static void test_unknown_process_without_a_file(void **state)
