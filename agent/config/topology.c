@@ -1208,7 +1208,6 @@ static void check_kafka_security(struct parse_state *ps, struct topology *topo)
 			    k->ssl_cert_file ? "ssl_key_file" : "ssl_cert_file");
 	for (size_t i = 0; i < topo->n_pipelines; i++) {
 		const struct pipeline_cfg *p = &topo->pipelines[i];
-
 		const struct pipeline_cfg *cap = topology_capture_pipeline(topo, p);
 
 		if (cap == p)

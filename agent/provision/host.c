@@ -1066,7 +1066,7 @@ enum teardown_result host_teardown(const struct topology *topo, const struct pip
 	}
 	if (topo->agent.manage_units) {
 		ok = systemd_open(&sd);
-		/* capture first: an active slot cannot be dropped */
+		/* capture (units[1]), then apply, as before */
 		for (int i = n_units - 1; ok && i >= 0; i--) {
 			struct unit_state st;
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# runs-under-sanitizer
 # Fan-out (issue #19, point 3): one source feeds two pipelines, p1 into db2
 # (cluster src) and p2 into db3 (cluster tgt).  p1, the first pipeline of
 # the source, captures it; p2 has only an apply, with its own consumer group
