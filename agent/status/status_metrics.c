@@ -247,7 +247,7 @@ static void slot_sample_all(const json_t *doc, struct strbuf *out, const char *m
 
 	json_array_foreach(json_object_get(doc, "pipelines"), i, p) {
 		s = json_object_get(p, "slot");
-		if (json_is_object(s))
+		if (json_is_object(s) && half_own(p, "capture")) /* fan-out: the slot once */
 			sample(out, metric, json_object_get(s, key), "source", str(s, "source"),
 			       "slot", str(s, "slot"), "pipeline", str(p, "name"), NULL);
 	}

@@ -122,11 +122,13 @@ static void test_fan_out_capture_once(void **unused)
 		" {\"name\": \"p1\", \"capture\": {\"events_total\": 12, \"state\": \"RUNNING\","
 		"   \"unit\": {\"active\": \"active\"}, \"pid\": 3, \"queue\": {\"messages\": 3},"
 		"   \"events_by_table\": {\"public.t\": {\"c\": 2}}},"
-		"  \"apply\": {\"events_total\": 11, \"state\": \"RUNNING\"}},"
+		"  \"apply\": {\"events_total\": 11, \"state\": \"RUNNING\"},"
+		"  \"slot\": {\"source\": \"db1\", \"slot\": \"s\", \"active\": true}},"
 		" {\"name\": \"p2\", \"capture\": {\"captured_by\": \"p1\", \"events_total\": 12,"
 		"   \"state\": \"RUNNING\", \"unit\": {\"active\": \"active\"}, \"pid\": 3,"
 		"   \"queue\": {\"messages\": 3}, \"events_by_table\": {\"public.t\": {\"c\": 2}}},"
-		"  \"apply\": {\"events_total\": 9, \"state\": \"RUNNING\"}}]}";
+		"  \"apply\": {\"events_total\": 9, \"state\": \"RUNNING\"},"
+		"  \"slot\": {\"source\": \"db1\", \"slot\": \"s\", \"active\": true}}]}";
 	json_t *doc = json_loads(text, 0, NULL);
 	struct strbuf sb;
 
@@ -139,6 +141,8 @@ static void test_fan_out_capture_once(void **unused)
 	assert_non_null(strstr(sb.data, "cdc_agent_process_state{pipeline=\"p2\",process=\"apply\""));
 	assert_null(strstr(sb.data, "pipeline=\"p2\",process=\"capture\""));
 	assert_null(strstr(sb.data, "cdc_agent_producer_queue_messages{pipeline=\"p2\"}"));
+	assert_non_null(strstr(sb.data, "cdc_agent_slot_active{source=\"db1\",slot=\"s\",pipeline=\"p1\"} 1\n"));
+	assert_null(strstr(sb.data, "cdc_agent_slot_active{source=\"db1\",slot=\"s\",pipeline=\"p2\"}"));
 	strbuf_fini(&sb);
 	json_decref(doc);
 }
