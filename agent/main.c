@@ -213,9 +213,21 @@ static int with_pipeline(const struct cli_options *opts,
 }
 
 static enum capture_end capture_end;
+static bool capture_elsewhere;
 
 static bool capture_verb_run(const struct topology *topo, const struct pipeline_cfg *pipe)
 {
+	const struct pipeline_cfg *cap = topology_capture_pipeline(topo, pipe);
+
+	/* Fan-out: one capture per source, its first pipeline's; a second
+	 * reader of the slot would only fail, or steal it between restarts. */
+	if (cap != pipe) {
+		log_error_at(topo->path, pipe->origin.line,
+			     "pipeline %s has no capture: source %s is captured by pipeline %s, the first [pipeline] of that source; run `cdc-agent capture %s`",
+			     pipe->name, pipe->source_name, cap->name, cap->name);
+		capture_elsewhere = true;
+		return false;
+	}
 	capture_end = capture_run(topo, pipe);
 	return capture_end == CAPTURE_END_OK;
 }
@@ -227,6 +239,8 @@ static int verb_capture(const struct cli_options *opts)
 {
 	int rc = with_pipeline(opts, capture_verb_run);
 
+	if (rc == EXIT_ERROR && capture_elsewhere)
+		return EXIT_USAGE;
 	return rc == EXIT_ERROR && capture_end == CAPTURE_END_REFUSED ? EXIT_REFUSED_INPUT : rc;
 }
 

@@ -1136,7 +1136,8 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	/* At the first start, failing fast shows a wrong setting at once;
 	 * once running, a target that went away is waited for. */
 	a.state_dir = topo->agent.state_dir;
-	ok = ok && schema_mac_open(a.state_dir, pipe->name, &a.mac);
+	/* Signed by the source's capture: its pipeline's key (fan-out) */
+	ok = ok && schema_mac_open(a.state_dir, topology_capture_pipeline(topo, pipe)->name, &a.mac);
 	if (ok)
 		a.db = pgsql_connect_capture(a.label, &a.tgt->pg, false);
 	a.schema.db = a.db;

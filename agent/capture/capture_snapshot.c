@@ -893,6 +893,8 @@ enum snapshot_request_result snapshot_request(const struct topology *topo,
 					      const char *table, bool wait)
 {
 	struct source_cfg *src = pipe->source;
+	/* Fan-out: the source's one capture, which feeds every pipeline of it */
+	const struct pipeline_cfg *cap = topology_capture_pipeline(topo, pipe);
 	char *label = xasprintf("snapshot %s", pipe->name), *content, id[SNAPSHOT_ID_LEN + 1];
 	struct table_ref ref = { 0 };
 	struct strbuf err;
@@ -931,13 +933,13 @@ enum snapshot_request_result snapshot_request(const struct topology *topo,
 	if (conn && emit_message(conn, label, SNAPSHOT_SIGNAL_PREFIX, content)) {
 		printf("snapshot of %s requested from pipeline %s's capture (request %s); "
 		       "it runs while capture streams: watch `cdc-agent status` or use --wait\n",
-		       name, pipe->name, id);
+		       name, cap->name, id);
 		fflush(stdout);
 		rc = SNAPSHOT_REQUEST_OK;
 	}
 	free(content);
 	while (rc == SNAPSHOT_REQUEST_OK && wait) {
-		int st = request_state(topo, pipe, id, &rows);
+		int st = request_state(topo, cap, id, &rows);
 
 		if (st != last && st == 0)
 			printf("snapshot of %s running\n", name);

@@ -1231,16 +1231,46 @@ static void check_servers_tls(struct parse_state *ps, const struct topology *top
 			     &topo->targets[i].pg);
 }
 
-/* Capture runs per pipeline and owns its source's slot: one pipeline per source. */
-static void check_one_pipeline_per_source(struct parse_state *ps, struct topology *topo)
+const struct pipeline_cfg *topology_capture_pipeline(const struct topology *topo,
+						       const struct pipeline_cfg *pipe)
 {
-	for (size_t i = 0; i < topo->n_pipelines; i++)
-		for (size_t j = 0; j < i; j++)
-			if (topo->pipelines[i].source && topo->pipelines[i].source == topo->pipelines[j].source)
-				parse_error(ps, topology_key_line(&topo->pipelines[i].origin, "pipeline", "source"),
-					    "pipelines %s and %s both read source %s, whose slot only one capture can read: give each pipeline its own [source] (slot and topic prefix)",
-					    topo->pipelines[j].name, topo->pipelines[i].name,
-					    topo->pipelines[i].source->name);
+	/* By name: the credentials are checked before pipelines resolve. */
+	for (size_t i = 0; pipe->source_name && i < topo->n_pipelines; i++)
+		if (topo->pipelines[i].source_name &&
+		    strcmp(topo->pipelines[i].source_name, pipe->source_name) == 0)
+			return &topo->pipelines[i];
+	return pipe;
+}
+
+bool topology_captures(const struct topology *topo, const struct pipeline_cfg *pipe)
+{
+	return topology_capture_pipeline(topo, pipe) == pipe;
+}
+
+/* Fan-out: one source may feed several pipelines (its first captures), but
+ * two of them into one database would write the same tables. */
+static void check_fan_out(struct parse_state *ps, struct topology *topo)
+{
+	for (size_t i = 0; i < topo->n_pipelines; i++) {
+		const struct pipeline_cfg *p = &topo->pipelines[i];
+
+		for (size_t j = 0; p->source && p->target && j < i; j++) {
+			const struct pipeline_cfg *o = &topo->pipelines[j];
+
+			if (o->source != p->source || !o->target)
+				continue;
+			if (o->target != p->target &&
+			    !(topology_same_server(&o->target->pg, &p->target->pg) &&
+			      p->target->pg.dbname && o->target->pg.dbname &&
+			      strcmp(p->target->pg.dbname, o->target->pg.dbname) == 0))
+				continue;
+			parse_error(ps, topology_key_line(&p->origin, "pipeline", "target"),
+				    "pipelines %s and %s both replicate source %s into database %s on %s:%d, where they would write the same tables: give %s another target",
+				    o->name, p->name, p->source->name, p->target->pg.dbname,
+				    p->target->pg.host, p->target->pg.port, p->name);
+			break;
+		}
+	}
 }
 
 bool kafka_security_tls(enum kafka_security protocol)
@@ -1317,6 +1347,23 @@ static void check_kafka_credentials(struct parse_state *ps, const struct kafka_c
 			    p->name, file_key, cred->password_file);
 }
 
+/* A pipeline that does not capture (a later one of its source) has no
+ * capture keys: they would be read by no process. */
+static void check_no_capture_keys(struct parse_state *ps, const struct pipeline_cfg *p,
+				  const struct pipeline_cfg *cap)
+{
+	static const char *const keys[] = { "capture_kafka_user", "capture_kafka_password_file" };
+
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		int line = topology_key_line(&p->origin, "pipeline", keys[i]);
+
+		if (line != p->origin.line)
+			parse_error(ps, line,
+				    "pipeline %s: %s is for the pipeline that captures source %s, which is %s (the first of that source): remove it here",
+				    p->name, keys[i], p->source_name, cap->name);
+	}
+}
+
 /* The [kafka] keys that configure only the broker the agent installs and
  * runs: refused under managed = false, where they would be ignored. */
 static const char *const kafka_managed_only_keys[] = {
@@ -1365,8 +1412,12 @@ static void check_kafka_security(struct parse_state *ps, struct topology *topo)
 			    k->ssl_cert_file ? "ssl_key_file" : "ssl_cert_file");
 	for (size_t i = 0; i < topo->n_pipelines; i++) {
 		const struct pipeline_cfg *p = &topo->pipelines[i];
+		const struct pipeline_cfg *cap = topology_capture_pipeline(topo, p);
 
-		check_kafka_credentials(ps, k, p, "capture", &p->capture_kafka);
+		if (cap == p)
+			check_kafka_credentials(ps, k, p, "capture", &p->capture_kafka);
+		else
+			check_no_capture_keys(ps, p, cap);
 		check_kafka_credentials(ps, k, p, "apply", &p->apply_kafka);
 	}
 }
@@ -1455,7 +1506,7 @@ static void check_cross_references(struct parse_state *ps, struct topology *topo
 	check_kafka_installed_security(ps, topo);
 	for (size_t i = 0; i < topo->n_pipelines; i++)
 		resolve_pipeline(ps, topo, &topo->pipelines[i]);
-	check_one_pipeline_per_source(ps, topo);
+	check_fan_out(ps, topo);
 	/* cdc-agent.service may write install_dir's parent (each version is
 	 * unpacked beside the link): never the whole file system. */
 	if (topo->kafka.install_dir && strrchr(topo->kafka.install_dir, '/') == topo->kafka.install_dir)

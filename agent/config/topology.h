@@ -362,6 +362,16 @@ struct topo_schema_section {
 /* Section i of the schema in *out; false past the last. */
 bool topology_schema_section(size_t i, struct topo_schema_section *out);
 
+/* Fan-out: the pipeline that captures pipe's source, the first [pipeline]
+ * of that source in the file (pipe itself when it is).  Only it has a
+ * capture (unit cdc-capture@NAME, capture_kafka_* keys, its progress file,
+ * schema key); every pipeline of the source has its own apply.  Borrowed
+ * from topo. */
+const struct pipeline_cfg *topology_capture_pipeline(const struct topology *topo,
+						       const struct pipeline_cfg *pipe);
+/* Whether pipe captures its source (topology_capture_pipeline is pipe). */
+bool topology_captures(const struct topology *topo, const struct pipeline_cfg *pipe);
+
 /* Whether a and b name one server: the pipeline role's host and port (a
  * server unset, as in a file being checked, is no other's). */
 bool topology_same_server(const struct pg_server_cfg *a, const struct pg_server_cfg *b);

@@ -52,6 +52,11 @@ char *pipeline_config_digest(const struct topology *topo, const struct pipeline_
 		strbuf_adds(&text, "\n");
 	}
 	topology_section_text("pipeline", pipe->name, pipe, &text);
+	/* Fan-out: apply verifies with the capturing pipeline's schema key,
+	 * so a reorder that moves capture restarts it.  Absent for the
+	 * capturing pipeline: a one-pipeline digest is unchanged. */
+	if (topology_capture_pipeline(topo, pipe) != pipe)
+		strbuf_addf(&text, "captured_by=%s\n", topology_capture_pipeline(topo, pipe)->name);
 	if (strcmp(kind, "apply") == 0)
 		topology_section_text("target", pipe->target->name, pipe->target, &text);
 	hex = sha256_hex(text.data, text.len);

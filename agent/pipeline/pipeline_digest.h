@@ -20,7 +20,10 @@
 /* Hex SHA-256 over the canonical text (topology_section_text) of every
  * value the process of kind ("capture" or "apply") of pipe uses: [agent]
  * state_dir, [kafka], the [source] and the [pipeline]; for apply also the
- * [target]; and the tables the source's patterns select (table_select.h).  Other pipelines' sections do not enter.  Caller frees. */
+ * [target]; and the tables the source's patterns select (table_select.h);
+ * for a pipeline that does not capture its source (fan-out), the name of
+ * the one that does.  Other pipelines' sections do not enter.  Caller
+ * frees. */
 char *pipeline_config_digest(const struct topology *topo, const struct pipeline_cfg *pipe,
 			     const char *kind);
 

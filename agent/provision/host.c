@@ -672,8 +672,12 @@ static bool units_enable(struct host_run *h, struct systemd *sd)
 	if (h->manage_kafka)
 		names[n++] = "kafka.service";
 	for (size_t i = 0; i < h->topo->n_pipelines && n_owned + 2 <= ARRAY_LEN(owned); i++) {
-		owned[n_owned++] = xasprintf("cdc-capture@%s.service", h->topo->pipelines[i].name);
-		names[n++] = owned[n_owned - 1];
+		/* Fan-out: a capture for the first pipeline of each source only */
+		if (topology_captures(h->topo, &h->topo->pipelines[i])) {
+			owned[n_owned++] =
+				xasprintf("cdc-capture@%s.service", h->topo->pipelines[i].name);
+			names[n++] = owned[n_owned - 1];
+		}
 		owned[n_owned++] = xasprintf("cdc-apply@%s.service", h->topo->pipelines[i].name);
 		names[n++] = owned[n_owned - 1];
 	}
@@ -701,6 +705,26 @@ static bool access_converge(struct host_run *h)
 	if (!h->secure_kafka || h->sup)
 		return true;
 	return kafka_access_converge(h->topo, &adm, h->apply, h->changes);
+}
+
+/* Fan-out: a pipeline that does not capture (a later one of its source)
+ * has no capture unit; one still active (the pipelines were reordered in
+ * the file) is stopped, so that the capturing pipeline's can read the
+ * slot.  Not disabled: `cdc-agent capture` refuses such a pipeline. */
+static bool capture_unit_retire(struct host_run *h, struct systemd *sd, const char *unit,
+				const struct pipeline_cfg *p)
+{
+	struct unit_state st = { 0 };
+
+	if (!sd)
+		return true;
+	if (!systemd_unit_state(sd, unit, &st))
+		return false; /* errors already logged */
+	if (strcmp(st.active, "active") != 0 && strcmp(st.active, "activating") != 0)
+		return true;
+	change_record(h->changes, "host", "stop %s: source %s is captured by pipeline %s", unit,
+		      p->source_name, topology_capture_pipeline(h->topo, p)->name);
+	return !h->apply || systemd_job(sd, "StopUnit", unit, JOB_TIMEOUT_SEC);
 }
 
 static bool services_converge(struct host_run *h)
@@ -737,8 +761,11 @@ static bool services_converge(struct host_run *h)
 		char *what_a = xasprintf("apply of pipeline %s", p->name);
 		struct apply_arg arg = { t, p };
 
-		ok = unit_converge(h, sd, capture, h->pipelines_changed, p, "capture", &acted) &&
-		     healthy(h, sd, capture, acted, what_c, check_capture, p) &&
+		ok = (topology_captures(t, p)
+			      ? unit_converge(h, sd, capture, h->pipelines_changed, p, "capture",
+					      &acted) &&
+					healthy(h, sd, capture, acted, what_c, check_capture, p)
+			      : capture_unit_retire(h, sd, capture, p)) &&
 		     unit_converge(h, sd, apply, h->pipelines_changed, p, "apply", &acted) &&
 		     healthy(h, sd, apply, acted, what_a, check_apply, &arg);
 		free(capture);
@@ -985,25 +1012,62 @@ static bool slot_drop(const struct source_cfg *src)
 	return ok;
 }
 
+/* Fan-out: the other pipelines of pipe's source, "p2, p3" (NULL: none). */
+static char *source_readers(const struct topology *topo, const struct pipeline_cfg *pipe)
+{
+	struct strbuf sb;
+
+	strbuf_init(&sb);
+	for (size_t i = 0; i < topo->n_pipelines; i++)
+		if (&topo->pipelines[i] != pipe && topo->pipelines[i].source == pipe->source)
+			strbuf_addf(&sb, "%s%s", sb.len ? ", " : "", topo->pipelines[i].name);
+	if (sb.len)
+		return strbuf_detach(&sb);
+	strbuf_fini(&sb);
+	return NULL;
+}
+
 enum teardown_result host_teardown(const struct topology *topo, const struct pipeline_cfg *pipe,
 				   bool confirm)
 {
-	char *units[2] = { xasprintf("cdc-capture@%s.service", pipe->name),
-			   xasprintf("cdc-apply@%s.service", pipe->name) };
+	/* Fan-out: a pipeline that does not capture has its apply alone, and
+	 * the slot stays its source's capture's. */
+	bool captures = topology_captures(topo, pipe);
+	char *units[2] = { xasprintf("cdc-apply@%s.service", pipe->name),
+			   captures ? xasprintf("cdc-capture@%s.service", pipe->name) : NULL };
+	int n_units = captures ? 2 : 1;
+	char *readers = captures ? source_readers(topo, pipe) : NULL;
 	struct systemd *sd = NULL;
 	bool ok = true;
 
+	if (readers) {
+		log_error_at(topo->path, pipe->origin.line,
+			     "teardown %s: pipeline(s) %s also read source %s, whose slot %s and capture are %s's: dropping the slot would end them too; remove them from the topology (teardown each first) and run teardown %s again",
+			     pipe->name, readers, pipe->source->name, pipe->source->slot, pipe->name,
+			     pipe->name);
+		free(readers);
+		free(units[0]);
+		free(units[1]);
+		return TEARDOWN_FAILED;
+	}
 	if (!confirm) {
-		printf("teardown %s would stop %s and %s and drop slot %s of source %s "
-		       "(changes not yet captured are lost); run again with --yes\n",
-		       pipe->name, units[0], units[1], pipe->source->slot, pipe->source->name);
+		if (captures)
+			printf("teardown %s would stop %s and %s and drop slot %s of source %s "
+			       "(changes not yet captured are lost); run again with --yes\n",
+			       pipe->name, units[1], units[0], pipe->source->slot, pipe->source->name);
+		else
+			printf("teardown %s would stop %s; slot %s of source %s stays, pipeline "
+			       "%s's capture reads it; run again with --yes\n",
+			       pipe->name, units[0], pipe->source->slot, pipe->source->name,
+			       topology_capture_pipeline(topo, pipe)->name);
 		free(units[0]);
 		free(units[1]);
 		return TEARDOWN_UNCONFIRMED;
 	}
 	if (topo->agent.manage_units) {
 		ok = systemd_open(&sd);
-		for (int i = 0; ok && i < 2; i++) {
+		/* capture (units[1]), then apply, as before */
+		for (int i = n_units - 1; ok && i >= 0; i--) {
 			struct unit_state st;
 
 			ok = systemd_unit_state(sd, units[i], &st);
@@ -1015,7 +1079,7 @@ enum teardown_result host_teardown(const struct topology *topo, const struct pip
 		systemd_close(sd);
 	}
 	/* Only once capture is stopped: an active slot cannot be dropped. */
-	ok = ok && slot_drop(pipe->source);
+	ok = ok && (!captures || slot_drop(pipe->source));
 	free(units[0]);
 	free(units[1]);
 	return ok ? TEARDOWN_DONE : TEARDOWN_FAILED;

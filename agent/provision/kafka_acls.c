@@ -112,6 +112,8 @@ static void acls_wanted(const struct topology *topo, struct acl_set *set)
 		char *group = kafka_in_group(p->name);
 
 		prefix[strlen(prefix) - 1] = '\0';
+		/* Fan-out: only a source's first pipeline has a capture user
+		 * (topology.c); each pipeline's apply user reads the topics. */
 		for (size_t o = 0; p->capture_kafka.user && o < ARRAY_LEN(capture_ops); o++)
 			want(set, p->capture_kafka.user, RD_KAFKA_RESOURCE_TOPIC, prefix,
 			     RD_KAFKA_RESOURCE_PATTERN_PREFIXED, capture_ops[o]);

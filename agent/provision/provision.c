@@ -120,7 +120,9 @@ static bool kafka_external_verify(const struct topology *topo)
 		why.len = 0;
 		why.data[0] = '\0';
 		/* Both roles checked: each failure is its own line. */
-		bool capture_ok = health_kafka_access(&topo->kafka, &p->capture_kafka, who_c,
+		/* Fan-out: a later pipeline of a source has no capture of its own. */
+		bool capture_ok = !topology_captures(topo, p) ||
+				  health_kafka_access(&topo->kafka, &p->capture_kafka, who_c,
 						      topics, n, true, &why);
 		bool apply_ok = health_kafka_access(&topo->kafka, &p->apply_kafka, who_a, NULL, 0,
 						    false, &why);

@@ -245,6 +245,9 @@ static void log_slot_news(const json_t *prev, const json_t *doc)
 		const json_t *now = json_object_get(p, "slot");
 		const json_t *before = json_object_get(status_find(prev, "pipelines", "name", name), "slot");
 
+		/* Fan-out: a source's slot is said once, by its capturing pipeline. */
+		if (json_object_get(json_object_get(p, "capture"), "captured_by"))
+			continue;
 		if (json_is_true(json_object_get(now, "warn")) &&
 		    !json_is_true(json_object_get(before, "warn")))
 			log_warn("slot %s of pipeline %s retains %lld bytes of WAL on source %s "

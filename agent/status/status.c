@@ -193,13 +193,15 @@ static void metrics_add(const char *kind, const struct progress *pr, json_t *hal
 	}
 }
 
+/* The progress of process kind of pipeline (for a capture, the pipeline
+ * that captures: fan-out), into the half of the pipeline named in_doc. */
 static void progress_add(const struct topology *topo, const char *kind, const char *pipeline,
-			 const json_t *prev, json_t *half)
+			 const char *in_doc, const json_t *prev, json_t *half)
 {
 	struct progress pr;
 	bool exists = false;
 	const json_t *before =
-		json_object_get(status_find(prev, "pipelines", "name", pipeline), kind);
+		json_object_get(status_find(prev, "pipelines", "name", in_doc), kind);
 	const json_t *unit = json_object_get(half, "unit");
 	json_t *rate = json_null();
 	int64_t now = wall_usec();
@@ -250,11 +252,15 @@ static json_t *slot_json(const struct slot_report *r)
 	return s;
 }
 
-static const struct slot_report *slot_of(const struct slot_report *r, size_t n,
+static const struct slot_report *slot_of(const struct topology *topo,
+					 const struct slot_report *r, size_t n,
 					 const struct pipeline_cfg *pipe)
 {
+	/* slot_watch names the pipeline that captures (fan-out) */
+	const char *owner = topology_capture_pipeline(topo, pipe)->name;
+
 	for (size_t i = 0; i < n; i++)
-		if (r[i].pipeline && strcmp(r[i].pipeline, pipe->name) == 0)
+		if (r[i].pipeline && strcmp(r[i].pipeline, owner) == 0)
 			return &r[i];
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(r[i].source, pipe->source_name) == 0 && r[i].error)
@@ -395,12 +401,18 @@ static void states_set(const struct topology *topo, json_t *p, const json_t *pre
 static json_t *half_json(const struct topology *topo, struct systemd *sd, struct supervisor *sup,
 			 const struct pipeline_cfg *pipe, const char *kind, const json_t *prev)
 {
-	char *unit = xasprintf("cdc-%s@%s.service", kind, pipe->name);
+	/* Fan-out: a later pipeline of a source shows its source's capture,
+	 * the first pipeline's, and says whose it is. */
+	const struct pipeline_cfg *owner =
+		strcmp(kind, "capture") == 0 ? topology_capture_pipeline(topo, pipe) : pipe;
+	char *unit = xasprintf("cdc-%s@%s.service", kind, owner->name);
 	json_t *half = json_object();
 
 	json_object_set_new(half, "unit", topo->agent.manage_units ? unit_json(sd, sup, unit)
 								    : json_null());
-	progress_add(topo, kind, pipe->name, prev, half);
+	if (owner != pipe)
+		json_object_set_new(half, "captured_by", json_string(owner->name));
+	progress_add(topo, kind, owner->name, pipe->name, prev, half);
 	free(unit);
 	return half;
 }
@@ -412,7 +424,7 @@ static json_t *pipeline_json(const struct topology *topo, struct systemd *sd,
 			     struct supervisor *sup, const struct pipeline_cfg *pipe,
 			     const struct slot_report *slots, size_t n_slots, const json_t *prev)
 {
-	const struct slot_report *r = slot_of(slots, n_slots, pipe);
+	const struct slot_report *r = slot_of(topo, slots, n_slots, pipe);
 	json_t *capture = half_json(topo, sd, sup, pipe, "capture", prev);
 	json_t *apply = half_json(topo, sd, sup, pipe, "apply", prev);
 	json_t *slot = r ? slot_json(r) : json_null();

@@ -178,8 +178,15 @@ static json_t *connector_names(const json_t *doc)
 
 	json_array_foreach(json_object_get(doc, "pipelines"), i, p) {
 		const json_t *c = json_object_get(p, "connectors");
+		json_t *src = json_object_get(c, "source"), *n;
+		size_t j;
+		bool seen = false;
 
-		json_array_append(names, json_object_get(c, "source"));
+		/* Fan-out: the pipelines of one source share its source connector. */
+		json_array_foreach(names, j, n)
+			seen = seen || json_equal(n, src);
+		if (!seen)
+			json_array_append(names, src);
 		json_array_append(names, json_object_get(c, "sink"));
 	}
 	return names;

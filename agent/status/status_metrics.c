@@ -97,11 +97,22 @@ static void component_metrics(const json_t *doc, struct strbuf *out)
 		       "component", str(c, "name"), NULL);
 }
 
+/* Whether the pipeline's half is its own: fan-out's later pipelines show
+ * their source's capture ("captured_by"), served once, under the
+ * pipeline that captures, so that no sum counts it twice. */
+static bool half_own(const json_t *p, const char *half)
+{
+	return !json_object_get(json_object_get(p, half), "captured_by");
+}
+
 static void half_metrics(const json_t *p, const char *half, struct strbuf *out, const char *metric,
 			 const char *key)
 {
 	const json_t *h = json_object_get(p, half);
 	const json_t *unit = json_object_get(h, "unit");
+
+	if (!half_own(p, half))
+		return;
 
 	if (strcmp(key, "unit_active") == 0) {
 		if (json_is_object(unit)) {
@@ -172,7 +183,10 @@ static void table_event_metrics(const json_t *doc, struct strbuf *out)
 	       "Events since the pipeline was created, by table and op (c, u, d, r, t).");
 	json_array_foreach(json_object_get(doc, "pipelines"), i, p)
 		for (size_t h = 0; h < ARRAY_LEN(halves); h++) {
-			json_t *by = json_object_get(json_object_get(p, halves[h]), "events_by_table");
+			json_t *by = half_own(p, halves[h])
+					     ? json_object_get(json_object_get(p, halves[h]),
+							       "events_by_table")
+					     : NULL;
 
 			json_object_foreach(by, table, t)
 				json_object_foreach((json_t *)t, op, n)
@@ -208,13 +222,16 @@ static void capture_metrics(const json_t *doc, struct strbuf *out)
 			const json_t *o = json_object_get(json_object_get(p, "capture"),
 							  per_pipeline[m].object);
 
-			sample(out, per_pipeline[m].metric, json_object_get(o, per_pipeline[m].key),
+			if (half_own(p, "capture"))
+				sample(out, per_pipeline[m].metric, json_object_get(o, per_pipeline[m].key),
 			       "pipeline", str(p, "name"), NULL);
 		}
 	}
 	family(out, "cdc_agent_snapshot_rows", "gauge", "Rows copied by the table's snapshot.");
 	json_array_foreach(json_object_get(doc, "pipelines"), i, p) {
-		const json_t *snap = json_object_get(json_object_get(p, "capture"), "snapshot");
+		const json_t *snap = half_own(p, "capture")
+					     ? json_object_get(json_object_get(p, "capture"), "snapshot")
+					     : NULL;
 
 		json_array_foreach(json_object_get(snap, "tables"), j, t)
 			sample(out, "cdc_agent_snapshot_rows", json_object_get(t, "rows"), "pipeline",
@@ -230,7 +247,7 @@ static void slot_sample_all(const json_t *doc, struct strbuf *out, const char *m
 
 	json_array_foreach(json_object_get(doc, "pipelines"), i, p) {
 		s = json_object_get(p, "slot");
-		if (json_is_object(s))
+		if (json_is_object(s) && half_own(p, "capture")) /* fan-out: the slot once */
 			sample(out, metric, json_object_get(s, key), "source", str(s, "source"),
 			       "slot", str(s, "slot"), "pipeline", str(p, "name"), NULL);
 	}
@@ -305,7 +322,8 @@ static void state_metrics(const json_t *doc, struct strbuf *out)
 	       "1 for the capture/apply process's current state, 0 for the others.");
 	json_array_foreach(json_object_get(doc, "pipelines"), i, p)
 		for (size_t h = 0; h < ARRAY_LEN(halves); h++)
-			state_samples(out, "cdc_agent_process_state",
+			if (half_own(p, halves[h]))
+				state_samples(out, "cdc_agent_process_state",
 				      str(json_object_get(p, halves[h]), "state"), str(p, "name"),
 				      halves[h]);
 	family(out, "cdc_agent_errors_total", "counter",
@@ -317,6 +335,8 @@ static void state_metrics(const json_t *doc, struct strbuf *out)
 			const char *kind;
 			const json_t *n;
 
+			if (!half_own(p, halves[h]))
+				continue;
 			json_t *zero = json_integer(0);
 			bool known = json_is_object(by_kind) ||
 				     json_is_integer(json_object_get(json_object_get(p, halves[h]), "pid"));

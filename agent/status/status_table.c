@@ -106,6 +106,9 @@ static void print_pipeline(const json_t *p, FILE *out)
 		status_str(json_object_get(p, "name"), "?"), status_str(json_object_get(p, "state"), "?"),
 		half_state(capture), half_state(apply), rates, lag, retained, age, err);
 	print_schema_changes(apply, out);
+	if (json_is_string(json_object_get(capture, "captured_by")))
+		fprintf(out, "  captured by pipeline %s\n",
+			json_string_value(json_object_get(capture, "captured_by")));
 }
 
 void status_print_table(const json_t *doc, FILE *out)

@@ -12,7 +12,10 @@
 #   4. with a period of an hour, an invalid edit keeps the topology in force
 #      (journal and STATUS= say so), a valid one is loaded within seconds;
 #   5. tables = public.*, !public.t3: a table created later (no edit) joins at
-#      run's next pass, capture and apply restarted by run, digests equal.
+#      run's next pass, capture and apply restarted by run, digests equal;
+#   6. fan-out: a second pipeline of db1 (into db3) added and bootstrapped:
+#      its apply runs, no capture unit of its own, db1-to-db2's units not
+#      restarted, db3 equal, `capture` of it refused, status says who captures.
 # On the code before (run reloading only on SIGHUP, every pipeline restarted
 # by bootstrap's whole-file digest): step 1 fails (run's next pass drops
 # public.big from the publication), step 2 and 4 fail (no reload without
@@ -249,6 +252,38 @@ check "my_table still equal" converged public.my_table 60
 check "big still equal" converged public.big 60
 check_eq "t3 stays out of the publication (excluded)" 0 \
 	"$(seed_psql db1 "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'my_publication' AND tablename = 't3'")"
+
+# --- 6. fan-out: a second pipeline of db1, into db3 ----------------------------
+# Its apply only: no capture unit of its own, nothing of db1-to-db2 restarted
+# (issue #19 point 3).
+FAN_APPLY=cdc-apply@db1-to-db3.service
+FAN_CAPTURE=cdc-capture@db1-to-db3.service
+cap_inv=$(unit_prop $CAPTURE InvocationID)
+app_inv=$(unit_prop $APPLY InvocationID)
+ct_exec sh -c "sed -n '/^\[target db2\]/,/^\[/p' $INI | sed -e '\$d' -e 's/^\[target db2\]/[target db3]/' \
+	-e 's/^dbname = db2/dbname = db3/' -e 's/^user = db2_user/user = db3_user/' >/tmp/db3.ini &&
+	printf '\n[pipeline db1-to-db3]\nsource = db1\ntarget = db3\n' >>/tmp/db3.ini && cat /tmp/db3.ini >>$INI"
+out=$(agent bootstrap 2>&1); rc=$?
+check_eq "fan-out: bootstrap with a second pipeline of db1 succeeds" 0 "$rc"
+[ "$rc" = 0 ] || tail -n 30 <<<"$out"
+# run (inotify) may have converged the edit before bootstrap took the lock
+check_contains "bootstrap or run starts the new pipeline's apply" "start $FAN_APPLY" "$(journal; echo "$out")"
+check_not_contains "and no capture of its own" "$FAN_CAPTURE" "$(journal; echo "$out")"
+check_eq "its apply is active" active "$(unit_prop $FAN_APPLY ActiveState)"
+check_eq "no capture unit runs for it" inactive "$(unit_prop $FAN_CAPTURE ActiveState)"
+fan_converged() { [ "$(digest db1 public.my_table)" = "$(digest db3 public.my_table)" ]; }
+seed_psql db1 "UPDATE public.my_table SET name = 'fan-out' WHERE id = 2" >/dev/null
+check "db3 equals db1 (my_table)" wait_for 90 fan_converged
+check_eq "db1-to-db2's capture was not restarted" "$cap_inv" "$(unit_prop $CAPTURE InvocationID)"
+check_eq "nor its apply" "$app_inv" "$(unit_prop $APPLY InvocationID)"
+check_contains "status: the new pipeline's capture is db1-to-db2's" \
+	"captured by pipeline db1-to-db2" "$(agent status 2>&1)"
+ct_exec /usr/local/bin/cdc-agent -c $INI capture db1-to-db3 >/dev/null 2>&1
+check_eq "capture db1-to-db3 is refused (exit 64)" 64 "$?"
+sleep $((PERIOD + 1))
+check_eq "run's passes start no capture for it" inactive "$(unit_prop $FAN_CAPTURE ActiveState)"
+out=$(agent bootstrap 2>&1)
+check_contains "a second bootstrap changes nothing" "bootstrap: nothing to change" "$out"
 
 [ "$TESTS_FAILED" -gt 0 ] &&
 	ct_exec journalctl -u cdc-agent.service -u $APPLY -u $CAPTURE --no-pager -o short-monotonic | tail -n 80 | sed 's/^/# journal: /'

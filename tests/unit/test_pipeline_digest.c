@@ -219,6 +219,8 @@ static void test_resolved_tables_enter(void **state)
 
 static void test_other_pipelines_do_not_enter(void **state)
 {
+	const char *fan = "[pipeline fan]\nsource = db1\ntarget = db4\n[pipeline two]\n";
+
 	(void)state;
 	assert_true(same("tables = public.c\n", "tables = public.c, public.d\n", "one", "capture"));
 	assert_true(same("tables = public.c\n", "tables = public.c, public.d\n", "one", "apply"));
@@ -226,6 +228,37 @@ static void test_other_pipelines_do_not_enter(void **state)
 	assert_false(same("tables = public.c\n", "tables = public.c, public.d\n", "two", "capture"));
 	/* Nor the agent's own settings, which capture and apply do not read. */
 	assert_true(same("reconcile_seconds = 30\n", "reconcile_seconds = 60\n", "one", "capture"));
+	/* Fan-out: a second pipeline of db1 (into db4) restarts neither
+	 * process of the first, which captures db1 for both. */
+	assert_true(same("[pipeline two]\n", fan, "one", "capture"));
+	assert_true(same("[pipeline two]\n", fan, "one", "apply"));
+}
+
+/* Fan-out: which pipeline captures enters a later pipeline's apply (it
+ * verifies with the capturing pipeline's schema key): a reorder that
+ * moves capture restarts the applies of the source, and nothing else. */
+static void test_capturing_pipeline_enters(void **state)
+{
+	struct topology *after = load_variant("[pipeline two]\n",
+					      "[pipeline fan]\nsource = db1\ntarget = db4\n"
+					      "[pipeline two]\n");
+	struct topology *before = load_variant("[pipeline one]\n",
+					       "[pipeline fan]\nsource = db1\ntarget = db4\n"
+					       "[pipeline one]\n");
+	char *d[4] = {
+		pipeline_config_digest(after, pipeline(after, "fan"), "apply"),
+		pipeline_config_digest(before, pipeline(before, "fan"), "apply"),
+		pipeline_config_digest(after, pipeline(after, "two"), "apply"),
+		pipeline_config_digest(before, pipeline(before, "two"), "apply"),
+	};
+
+	(void)state;
+	assert_string_not_equal(d[0], d[1]);
+	assert_string_equal(d[2], d[3]);
+	for (size_t i = 0; i < 4; i++)
+		free(d[i]);
+	topology_free(after);
+	topology_free(before);
 }
 
 static void test_unknown_process_without_a_file(void **state)
@@ -323,6 +356,7 @@ int main(void)
 		cmocka_unit_test(test_a_table_or_setting_changes_it),
 		cmocka_unit_test(test_resolved_tables_enter),
 		cmocka_unit_test(test_other_pipelines_do_not_enter),
+		cmocka_unit_test(test_capturing_pipeline_enters),
 		cmocka_unit_test(test_unknown_process_without_a_file),
 		cmocka_unit_test(test_process_reporting),
 	};

@@ -113,12 +113,47 @@ static void test_event_metrics(void **unused)
 	json_decref(doc);
 }
 
+/* Fan-out: a later pipeline's capture half is its source's capture
+ * ("captured_by"): served once, under the pipeline that captures. */
+static void test_fan_out_capture_once(void **unused)
+{
+	static const char text[] =
+		"{\"pipelines\": ["
+		" {\"name\": \"p1\", \"capture\": {\"events_total\": 12, \"state\": \"RUNNING\","
+		"   \"unit\": {\"active\": \"active\"}, \"pid\": 3, \"queue\": {\"messages\": 3},"
+		"   \"events_by_table\": {\"public.t\": {\"c\": 2}}},"
+		"  \"apply\": {\"events_total\": 11, \"state\": \"RUNNING\"},"
+		"  \"slot\": {\"source\": \"db1\", \"slot\": \"s\", \"active\": true}},"
+		" {\"name\": \"p2\", \"capture\": {\"captured_by\": \"p1\", \"events_total\": 12,"
+		"   \"state\": \"RUNNING\", \"unit\": {\"active\": \"active\"}, \"pid\": 3,"
+		"   \"queue\": {\"messages\": 3}, \"events_by_table\": {\"public.t\": {\"c\": 2}}},"
+		"  \"apply\": {\"events_total\": 9, \"state\": \"RUNNING\"},"
+		"  \"slot\": {\"source\": \"db1\", \"slot\": \"s\", \"active\": true}}]}";
+	json_t *doc = json_loads(text, 0, NULL);
+	struct strbuf sb;
+
+	(void)unused;
+	assert_non_null(doc);
+	strbuf_init(&sb);
+	status_metrics_render(doc, &sb);
+	assert_non_null(strstr(sb.data, "cdc_agent_pipeline_events_total{pipeline=\"p1\",process=\"capture\"} 12\n"));
+	assert_non_null(strstr(sb.data, "cdc_agent_pipeline_events_total{pipeline=\"p2\",process=\"apply\"} 9\n"));
+	assert_non_null(strstr(sb.data, "cdc_agent_process_state{pipeline=\"p2\",process=\"apply\""));
+	assert_null(strstr(sb.data, "pipeline=\"p2\",process=\"capture\""));
+	assert_null(strstr(sb.data, "cdc_agent_producer_queue_messages{pipeline=\"p2\"}"));
+	assert_non_null(strstr(sb.data, "cdc_agent_slot_active{source=\"db1\",slot=\"s\",pipeline=\"p1\"} 1\n"));
+	assert_null(strstr(sb.data, "cdc_agent_slot_active{source=\"db1\",slot=\"s\",pipeline=\"p2\"}"));
+	strbuf_fini(&sb);
+	json_decref(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_decided_states),
 		cmocka_unit_test(test_event_metrics),
+		cmocka_unit_test(test_fan_out_capture_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

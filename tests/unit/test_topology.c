@@ -929,6 +929,67 @@ static void test_kafka_password_missing(void **state)
 	free(sha);
 }
 
+/* Fan-out: a source in several pipelines.  The first captures; the others
+ * have no capture keys; two into one database are refused. */
+static void test_fan_out(void **state)
+{
+	const char *more = "[target db3]\nhost = 127.0.0.1\ndbname = db3\nuser = u3\n"
+			   "password_file = %s/db2.pass\n"
+			   "[pipeline q]\nsource = db1\ntarget = db3\n";
+	const char *keys_p = "capture_kafka_user = c\ncapture_kafka_password_file = %s/db1.pass\n"
+			     "apply_kafka_user = a\napply_kafka_password_file = %s/db1.pass\n";
+	const char *keys_q = "apply_kafka_user = a2\napply_kafka_password_file = %s/db1.pass\n";
+	struct topology *topo;
+	char *text, *secured, *kp, *kq;
+	bool ok;
+
+	(void)state;
+	/* load_text fills six %s at most: these keys get theirs here */
+	kp = xasprintf(keys_p, work_dir, work_dir);
+	kq = xasprintf(keys_q, work_dir);
+	text = xasprintf("%s%s", seed, more);
+	topo = load_text(text, &ok);
+	assert_true(ok);
+	assert_int_equal(topo->n_pipelines, 2);
+	assert_ptr_equal(topology_capture_pipeline(topo, &topo->pipelines[0]), &topo->pipelines[0]);
+	assert_ptr_equal(topology_capture_pipeline(topo, &topo->pipelines[1]), &topo->pipelines[0]);
+	assert_true(topology_captures(topo, &topo->pipelines[0]));
+	assert_false(topology_captures(topo, &topo->pipelines[1]));
+	topology_free(topo);
+	free(text);
+
+	/* Under SASL only the capturing pipeline has a capture user. */
+	secured = xasprintf("[kafka]\nsecurity_protocol = sasl_plaintext\n%s%s"
+			    "[target db3]\nhost = 127.0.0.1\ndbname = db3\nuser = u3\n"
+			    "password_file = %%s/db2.pass\n"
+			    "[pipeline q]\nsource = db1\ntarget = db3\n%s",
+			    seed + strlen("[kafka]\n"), kp, kq);
+	topo = load_text(secured, &ok);
+	assert_true(ok);
+	assert_null(topo->pipelines[1].capture_kafka.user);
+	topology_free(topo);
+	free(secured);
+	secured = xasprintf("[kafka]\nsecurity_protocol = sasl_plaintext\n%s%s"
+			    "[target db3]\nhost = 127.0.0.1\ndbname = db3\nuser = u3\n"
+			    "password_file = %%s/db2.pass\n"
+			    "[pipeline q]\nsource = db1\ntarget = db3\n%scapture_kafka_user = c2\n",
+			    seed + strlen("[kafka]\n"), kp, kq);
+	expect_error(secured, "pipeline q: capture_kafka_user is for the pipeline that captures "
+			      "source db1, which is p (the first of that source): remove it here");
+	free(secured);
+
+	/* Another [target] naming the same database is the same target. */
+	text = xasprintf("%s%s", seed,
+			 "[target again]\nhost = /var/run/postgresql\ndbname = db2\nuser = u3\n"
+			 "password_file = %s/db2.pass\n"
+			 "[pipeline q]\nsource = db1\ntarget = again\n");
+	expect_error(text, "pipelines p and q both replicate source db1 into database db2 on "
+			   "/var/run/postgresql:5432, where they would write the same tables");
+	free(text);
+	free(kq);
+	free(kp);
+}
+
 /* [kafka] managed: true by default; false takes a secured cluster of its
  * own and refuses, at their lines, the keys of the broker the agent
  * installs and a [zookeeper] section. */
@@ -1045,6 +1106,7 @@ int main(void)
 		cmocka_unit_test(test_kafka_security_refusals),
 		cmocka_unit_test(test_kafka_password_missing),
 		cmocka_unit_test(test_kafka_managed),
+		cmocka_unit_test(test_fan_out),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
