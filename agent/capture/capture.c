@@ -1569,6 +1569,12 @@ static bool session_run(struct capture *c, bool *retry)
 		return false;
 	progress_state_set(&c->progress, "streaming");
 	progress_error_clear(&c->progress, ERROR_SOURCE_CONNECTION);
+	/* Written now, not with the next status: after a short initial
+	 * snapshot the file still says "snapshotting" (writes come at most
+	 * once a second), and the first ground check can hold the next write
+	 * up to 3 s more.  Bootstrap is done as soon as apply holds its lock,
+	 * so status read SNAPSHOTTING after the rows had arrived (test 92). */
+	progress_writer_tick(&c->progress, true);
 	c->next_ground = 0; /* checked at once, then every GROUND_CHECK_SECONDS */
 	c->next_status = 0;
 	c->streamed = true;
