@@ -217,6 +217,7 @@ bench: deps
 	scripts/bench-pipeline.sh
 	scripts/bench-agent.sh
 	scripts/bench-tables.sh
+	scripts/bench-start.sh
 	scripts/bench-tls.sh
 
 # The cost of Kafka over SASL_SSL alone, to rerun without the whole bench.

@@ -476,7 +476,7 @@ throughput_run() {
 	log "  $label run $rep: $(calc "printf \"%.0f rows/s (%.2f s; source written in %.2f s)\", $ROWS / ($t1 - $t0), $t1 - $t0, $tw - $t0"); CPU s: ${c1[*]}"
 }
 
-log "warm-up: capture creates its slot and topics, apply joins its group; the subscription starts"
+log "warm-up: capture creates its slot and topics, apply assigns their partitions; the subscription starts"
 PHASE=throughput
 use_system cdc-p0
 catch_up narrow_cdc db2 narrow_cdc

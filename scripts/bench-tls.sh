@@ -397,7 +397,7 @@ throughput_run() { # MODE LABEL REP
 	log "  $label run $rep: $(calc "printf \"%.0f rows/s (%.2f s; source written in %.2f s)\", $ROWS / ($t1 - $t0), $t1 - $t0, $tw - $t0"); CPU s (capture apply walsender backend broker machine): ${c1[*]}"
 }
 
-log "warm-up: capture creates its slot's topics, apply joins its group, on each listener"
+log "warm-up: capture creates its slot's topics, apply assigns their partitions, on each listener"
 use_mode plain
 catch_up
 use_mode tls

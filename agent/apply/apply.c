@@ -29,6 +29,7 @@
 #include "pg/table_schema.h"
 #include "pipeline/event_counts.h"
 #include "pipeline/event_format.h"
+#include "pipeline/health.h"
 #include "pipeline/pipeline_digest.h"
 #include "pipeline/progress.h"
 #include "pipeline/progress_health.h"
@@ -103,6 +104,7 @@ struct apply {
 	bool failed;
 	bool refused;              /* failed on a record, not on a connection */
 	bool kafka_refused;        /* the brokers' ACLs refused its user (logged) */
+	bool locked_out;           /* another apply holds the target's lock (logged) */
 	/* Creates go out as plain INSERTs, which cost the server half as
 	 * much as INSERT ... ON CONFLICT (docs/ARCHITECTURE.md); a key the
 	 * target already has (a replay after a crash) fails the batch, which
@@ -257,6 +259,51 @@ static bool counts_store(struct apply *a)
 	strbuf_fini(&ops);
 	strbuf_fini(&ns);
 	return ok;
+}
+
+/* One apply of a pipeline at a time: a second one (started by hand beside
+ * the unit, or on another host) would read the same partitions, since
+ * kafka_in assigns itself all of them, and apply their changes twice and
+ * out of order.  So apply holds a session-level advisory lock in the target,
+ * keyed by the pipeline (APPLY_LOCK_KEY_SQL; health_apply looks for it), and
+ * a second one stops, loudly, instead of writing (locked_out).  After a kill -9 the old
+ * session's backend ends as soon as the socket closes; the lock is waited
+ * for APPLY_LOCK_WAIT_MS, enough for that. */
+#define APPLY_LOCK_WAIT_MS 3000
+
+static bool target_lock(struct apply *a)
+{
+	const char *params[] = { a->pipe->name };
+	int64_t deadline = mono_ms() + APPLY_LOCK_WAIT_MS;
+	char *got = NULL, *holder = NULL;
+
+	for (;;) {
+		bool ok;
+
+		if (!pgsql_query_value(a->db, a->label, "SELECT pg_try_advisory_lock(" APPLY_LOCK_KEY_SQL ")",
+				       1, params, &got))
+			return false; /* errors already logged */
+		ok = got && strcmp(got, "t") == 0;
+		free(got);
+		got = NULL;
+		if (ok)
+			return true;
+		if (stop_requested || mono_ms() >= deadline)
+			break;
+		usleep(100 * 1000);
+	}
+	if (stop_requested)
+		return false;
+	a->locked_out = true;
+	if (!pgsql_query_value(a->db, a->label,
+				"SELECT 'backend ' || a.pid || coalesce(' of ' || a.client_addr, '') || ', connected since ' || a.backend_start "
+				"FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE " APPLY_LOCK_HELD_SQL " LIMIT 1",
+				1, params, &holder))
+		holder = NULL; /* errors already logged */
+	log_error("%s: another apply of pipeline %s is writing to target %s (it holds the pipeline's lock there: %s); two would apply its changes twice and out of order: stopping",
+		  a->label, a->pipe->name, a->tgt->name, holder ? holder : "its backend not visible to this user");
+	free(holder);
+	return false;
 }
 
 /* Sets each assigned partition's start to the offset stored with the data. */
@@ -918,18 +965,11 @@ static bool partitions_assigned(void *ctx, rd_kafka_topic_partition_list_t *part
 	return false; /* errors already logged */
 }
 
-/* kafka_in's on_revoke: the open batch is not applied, so not stored. */
-static void partitions_revoked(void *ctx)
-{
-	batch_release(ctx);
-}
-
-/* The consumer of the pipeline's topics, in its group. */
+/* The consumer of the pipeline's topics. */
 static bool consumer_new(struct apply *a, const struct topology *topo)
 {
 	const struct kafka_in_hooks hooks = {
 		.on_assign = partitions_assigned,
-		.on_revoke = partitions_revoked,
 		.ctx = a,
 	};
 	struct strlist topics = { 0 };
@@ -971,6 +1011,24 @@ static bool consume_loop(struct apply *a)
 		 * pipeline does not wait for the batch timer. */
 		rd_kafka_message_t *m = kafka_in_poll(a->in, a->nbatch ? 0 : 100);
 
+		if (kafka_in_denied(a->in)) {
+			a->kafka_refused = true; /* logged */
+			if (m)
+				rd_kafka_message_destroy(m);
+			return false;
+		}
+		if (kafka_in_grown(a->in)) {
+			/* Read again from the stored offsets, the new
+			 * partitions with the others. */
+			if (m)
+				rd_kafka_message_destroy(m);
+			batch_release(a);
+			if (!kafka_in_reassign(a->in)) {
+				a->failed = true;
+				return false; /* errors already logged */
+			}
+			continue;
+		}
 		if (m && m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
 			offset_gap(a, m);
 			rd_kafka_message_destroy(m);
@@ -1056,7 +1114,8 @@ static bool reconnect(struct apply *a)
 		 * may have counted the last batch there. */
 		event_counts_fini(&a->counts);
 		event_counts_init(&a->counts);
-		if (a->db && offsets_table_ensure(a) && counts_load(a) && kafka_in_reassign(a->in)) {
+		if (a->db && target_lock(a) && offsets_table_ensure(a) && counts_load(a) &&
+		    kafka_in_reassign(a->in)) {
 			log_info("%s: reconnected to target %s", a->label, a->tgt->name);
 			a->failed = false;
 			a->create_conflict = false;
@@ -1064,6 +1123,8 @@ static bool reconnect(struct apply *a)
 			state_set(a, "consuming");
 			return true;
 		}
+		if (a->locked_out)
+			return false; /* logged: another apply took over meanwhile */
 		progress_error_note(&a->progress, ERROR_TARGET_CONNECTION, NULL);
 		PQfinish(a->db);
 		a->db = NULL;
@@ -1141,7 +1202,8 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	if (ok)
 		a.db = pgsql_connect_capture(a.label, &a.tgt->pg, false);
 	a.schema.db = a.db;
-	ok = ok && a.db && offsets_table_ensure(&a) && counts_load(&a) && consumer_new(&a, topo);
+	ok = ok && a.db && target_lock(&a) && offsets_table_ensure(&a) && counts_load(&a) &&
+	     consumer_new(&a, topo);
 	a.progress.refresh = progress_refresh;
 	a.progress.refresh_ctx = &a;
 	if (ok) {

@@ -389,6 +389,11 @@ static void report_publish(struct capture_snapshot *s)
 		progress_writer_set(s->h.progress, "state", json_string("snapshotting"));
 	else if (remaining == 0 && s->announced)
 		progress_writer_set(s->h.progress, "state", json_string("streaming"));
+	/* A snapshot that starts or ends is written at once: at the next
+	 * status the write interval or a ground check could still hold it,
+	 * and status would say SNAPSHOTTING for a snapshot already done. */
+	if ((remaining > 0) != s->announced)
+		progress_writer_tick(s->h.progress, true);
 	s->announced = remaining > 0;
 }
 

@@ -256,6 +256,8 @@ bool kafka_client_consumer_conf_new(const struct kafka_cfg *cfg,
 	int_text(receive_max, sizeof(receive_max), kafka_receive_limit(cfg));
 
 	const char *const settings[][2] = {
+		/* Only where Kafka's committed offsets go: apply joins no group
+		 * (kafka_in.c). */
 		{ "group.id", group },
 		/* Apply stores each partition's next offset with the data it
 		 * applied, in the target's transaction; Kafka's committed
@@ -266,7 +268,9 @@ bool kafka_client_consumer_conf_new(const struct kafka_cfg *cfg,
 		 * beginning; a stored one outside the log is a gap that
 		 * must stop apply (offset_gap), never a silent restart. */
 		{ "auto.offset.reset", "error" },
-		/* notice topics capture creates after apply started */
+		/* Partitions are assigned by apply itself (kafka_in.c), which
+		 * asks for topics not there yet; a partition's new leader is
+		 * found within 5 s. */
 		{ "topic.metadata.refresh.interval.ms", "5000" },
 		{ "allow.auto.create.topics", "false" },
 		{ "fetch.max.bytes", fetch_max },

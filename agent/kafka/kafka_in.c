@@ -1,10 +1,8 @@
 /*
  * agent/kafka/kafka_in.c: the Kafka consumer of apply, around librdkafka.
  *
- * Its settings are kafka_client.c's.  Rebalances are served by our own
- * callback (librdkafka calls it inside rd_kafka_consumer_poll and while
- * closing), which lets the owner place each partition before it is
- * assigned.
+ * Its settings are kafka_client.c's.  It assigns itself every partition of
+ * the topics (kafka_in.h says why), placed by the owner's on_assign.
  */
 #include "kafka/kafka_in.h"
 
@@ -14,25 +12,47 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 /* Kafka's committed offsets go out at most this often (kafka_in_commit). */
 #define KAFKA_COMMIT_EVERY_MS 1000
-/* Leaving the consumer group on a stop waits this long at most for the
- * brokers (a stop must end within 2 s); past it, the group notices the
- * member gone by its session timeout. */
+/* Closing the consumer waits this long at most for the brokers (a stop
+ * must end within 2 s). */
 #define CONSUMER_CLOSE_MS 1000
 /* A watermark query waits this long for the broker. */
 #define WATERMARKS_TIMEOUT_MS 3000
+/* The topics' metadata: the first request waits this long (a broker that
+ * does not answer leaves the partitions to the next attempts, from
+ * kafka_in_poll), later ones this long, this often while a topic is not
+ * there yet (capture creates them at its start). */
+#define METADATA_FIRST_TIMEOUT_MS 2000
+#define METADATA_TIMEOUT_MS 500
+#define METADATA_EVERY_MS 500
+/* Topics still missing this long after the start are named, once. */
+#define MISSING_SAY_MS 10000
+/* Once assigned, the topics' partition counts are looked at this often: a
+ * partition added to a topic (capture's producer writes to it within its
+ * metadata refresh) is assigned too. */
+#define PARTITIONS_CHECK_MS 5000
 
 struct kafka_in {
 	rd_kafka_t *rk;
 	char *label;                  /* "apply PIPELINE", for messages */
 	char *user;                   /* its SASL user; NULL: none (a certificate's principal) */
-	char *group;                  /* its consumer group */
+	char *group;                  /* its group (committed offsets) */
 	struct kafka_in_hooks hooks;
+	rd_kafka_topic_t **rkts;      /* the topics, one handle each */
+	size_t ntopics;
+	bool assigned;                /* partitions assigned once */
+	int nparts;                   /* how many, the last time */
+	bool grown;                   /* more partitions since (kafka_in_grown) */
+	bool missing;                 /* a topic not there yet */
+	bool refused;                 /* an ACL refused the topics' metadata (logged) */
+	bool missing_said;
+	int64_t started_ms, metadata_ms; /* mono_ms */
 	rd_kafka_topic_partition_list_t *pending;    /* offsets to commit to Kafka */
-	/* Partitions assigned while the owner could not place them: assigned
+	/* Partitions the owner could not place (the target away): assigned
 	 * once it can (kafka_in_reassign). */
 	rd_kafka_topic_partition_list_t *unassigned;
 	int64_t committed_ms;         /* the last commit, mono_ms */
@@ -43,48 +63,87 @@ char *kafka_in_group(const char *pipeline)
 	return xasprintf("cdc-agent.%s", pipeline);
 }
 
-static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-			 rd_kafka_topic_partition_list_t *parts, void *opaque)
+/* A topic's metadata refused by an ACL: logged as kafka_in_refused does. */
+static void metadata_refused(struct kafka_in *ki, const char *topic, rd_kafka_resp_err_t err)
 {
-	struct kafka_in *ki = opaque;
+	char doing[320];
+	struct strbuf sb;
 
-	if (ki->unassigned) {
-		rd_kafka_topic_partition_list_destroy(ki->unassigned);
-		ki->unassigned = NULL;
-	}
-	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-		if (!ki->hooks.on_assign(ki->hooks.ctx, parts)) {
-			/* Kept for kafka_in_reassign, when the owner can
-			 * place them (the target back). */
-			ki->unassigned = rd_kafka_topic_partition_list_copy(parts);
-			rd_kafka_assign(rk, NULL);
-			return;
-		}
-		rd_kafka_assign(rk, parts);
-	} else {
-		ki->hooks.on_revoke(ki->hooks.ctx);
-		kafka_in_commit(ki, true);
-		rd_kafka_assign(rk, NULL);
-	}
+	snprintf(doing, sizeof(doing), "describing topic %s", topic);
+	strbuf_init(&sb);
+	kafka_acl_refusal(&sb, ki->user, doing, err, NULL, "Read and Describe on the topic");
+	log_error("%s: %s; stopping", ki->label, sb.data);
+	strbuf_fini(&sb);
+	ki->refused = true;
 }
 
-/* Subscribes to the topics (librdkafka assigns their partitions later,
- * through on_rebalance). */
-static bool subscribe(struct kafka_in *ki, const struct strlist *topics)
+/* Every partition of the topics there are, assigned at the offsets
+ * on_assign gives.  No group membership: apply alone reads a pipeline's
+ * topics (its lock in the target sees to that), and where each partition
+ * starts is its own to say, so a group would only add waits (a join, and
+ * after a crash the dead member's session timeout, 45 s).  Once assigned,
+ * only notes more partitions (a topic that appeared, a partition added) for
+ * kafka_in_grown. */
+static void assign_all(struct kafka_in *ki, int timeout_ms)
 {
-	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)topics->n);
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_partition_list_t *parts;
 	rd_kafka_resp_err_t err;
+	struct strbuf missing;
 
-	for (size_t i = 0; i < topics->n; i++)
-		rd_kafka_topic_partition_list_add(list, topics->items[i], RD_KAFKA_PARTITION_UA);
-	err = rd_kafka_subscribe(ki->rk, list);
-	rd_kafka_topic_partition_list_destroy(list);
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		log_error("%s: cannot subscribe to the pipeline's topics: %s", ki->label,
+	ki->metadata_ms = mono_ms();
+	/* Topics known locally: the handles made in kafka_in_new. */
+	err = rd_kafka_metadata(ki->rk, 0, NULL, &md, timeout_ms);
+	if (err) {
+		log_debug("%s: no metadata from the brokers yet: %s", ki->label,
 			  rd_kafka_err2str(err));
-		return false;
+		return;
 	}
-	return true;
+	parts = rd_kafka_topic_partition_list_new(16);
+	strbuf_init(&missing);
+	for (size_t i = 0; i < ki->ntopics && !ki->refused; i++) {
+		const char *name = rd_kafka_topic_name(ki->rkts[i]);
+		const struct rd_kafka_metadata_topic *t = NULL;
+
+		for (int j = 0; j < md->topic_cnt && !t; j++)
+			if (strcmp(md->topics[j].topic, name) == 0)
+				t = &md->topics[j];
+		/* Once consuming, fetch errors say what went wrong. */
+		if (t && kafka_err_is_acl(t->err) && !ki->assigned)
+			metadata_refused(ki, name, t->err);
+		else if (!t || t->err || t->partition_cnt < 1)
+			strbuf_addf(&missing, "%s%s", missing.len ? ", " : "", name);
+		else
+			for (int p = 0; p < t->partition_cnt; p++)
+				rd_kafka_topic_partition_list_add(parts, name, t->partitions[p].id);
+	}
+	rd_kafka_metadata_destroy(md);
+	ki->missing = missing.len > 0;
+	if (missing.len && !ki->missing_said && mono_ms() - ki->started_ms >= MISSING_SAY_MS) {
+		log_warn("%s: waiting for topics %s (capture creates them at its start)", ki->label,
+			 missing.data);
+		ki->missing_said = true;
+	}
+	if (!ki->refused && parts->cnt > ki->nparts) {
+		if (ki->assigned)
+			log_info("%s: the topics have %d partitions now, %d before: assigning them all again",
+				 ki->label, parts->cnt, ki->nparts);
+		ki->nparts = parts->cnt;
+		if (ki->unassigned)
+			rd_kafka_topic_partition_list_destroy(ki->unassigned);
+		ki->unassigned = parts;
+		parts = NULL;
+		if (ki->assigned) {
+			ki->grown = true; /* the owner drops its batch first */
+		} else {
+			ki->assigned = true;
+			if (!kafka_in_reassign(ki))
+				log_debug("%s: partitions kept for the next assignment", ki->label);
+		}
+	}
+	if (parts)
+		rd_kafka_topic_partition_list_destroy(parts);
+	strbuf_fini(&missing);
 }
 
 bool kafka_in_new(const struct kafka_cfg *cfg, const struct kafka_credentials *cred,
@@ -105,8 +164,7 @@ bool kafka_in_new(const struct kafka_cfg *cfg, const struct kafka_credentials *c
 			   : NULL;
 	ki->group = xstrdup(group);
 	ki->hooks = *hooks;
-	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
-	rd_kafka_conf_set_opaque(conf, ki);
+	ki->started_ms = mono_ms();
 	/* rd_kafka_new owns conf from here on, on success only. */
 	ki->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
 	if (!ki->rk) {
@@ -115,19 +173,26 @@ bool kafka_in_new(const struct kafka_cfg *cfg, const struct kafka_credentials *c
 		kafka_in_free(ki);
 		return false;
 	}
-	/* Rebalances and errors come with the records, from
-	 * rd_kafka_consumer_poll. */
+	/* Errors come with the records, from rd_kafka_consumer_poll. */
 	rd_kafka_poll_set_consumer(ki->rk);
-	if (!subscribe(ki, topics)) {
-		kafka_in_free(ki);
-		return false; /* errors already logged */
+	ki->rkts = xcalloc(topics->n ? topics->n : 1, sizeof(*ki->rkts));
+	for (size_t i = 0; i < topics->n; i++) {
+		ki->rkts[i] = rd_kafka_topic_new(ki->rk, topics->items[i], NULL);
+		if (!ki->rkts[i]) {
+			log_error("%s: cannot use topic %s: %s", label, topics->items[i],
+				  rd_kafka_err2str(rd_kafka_last_error()));
+			kafka_in_free(ki);
+			return false;
+		}
+		ki->ntopics++;
 	}
+	/* A refusal is the owner's to see (kafka_in_denied). */
+	assign_all(ki, METADATA_FIRST_TIMEOUT_MS);
 	*out = ki;
 	return true;
 }
 
-/* Leaves the consumer group, so that the next apply gets the partitions at
- * once, but waits for the brokers CONSUMER_CLOSE_MS at most. */
+/* Closes the consumer, but waits for the brokers CONSUMER_CLOSE_MS at most. */
 static void consumer_close(struct kafka_in *ki)
 {
 	rd_kafka_queue_t *q = rd_kafka_queue_new(ki->rk);
@@ -136,27 +201,23 @@ static void consumer_close(struct kafka_in *ki)
 	bool closed = false;
 
 	if (error) {
-		log_warn("%s: cannot leave the consumer group: %s", ki->label,
+		log_warn("%s: cannot close the consumer: %s", ki->label,
 			 rd_kafka_error_string(error));
 		rd_kafka_error_destroy(error);
 	}
-	while (!error && !(closed = rd_kafka_consumer_closed(ki->rk)) && mono_ms() < deadline) {
-		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
-
-		if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
-			on_rebalance(ki->rk, rd_kafka_event_error(ev),
-				     rd_kafka_event_topic_partition_list(ev), ki);
-		rd_kafka_event_destroy(ev);
-	}
+	while (!error && !(closed = rd_kafka_consumer_closed(ki->rk)) && mono_ms() < deadline)
+		rd_kafka_event_destroy(rd_kafka_queue_poll(q, 100));
 	rd_kafka_queue_destroy(q);
+	for (size_t i = 0; i < ki->ntopics; i++)
+		rd_kafka_topic_destroy(ki->rkts[i]);
+	ki->ntopics = 0;
 	if (closed) {
 		rd_kafka_destroy(ki->rk);
 	} else {
 		/* rd_kafka_destroy would wait for the group's coordinator (the
-		 * LeaveGroup and the last commit) until its socket timeout, a
-		 * minute: the handle is left to the process's exit, which
-		 * follows. */
-		log_warn("%s: the brokers did not answer within %d ms: stopping without leaving the consumer group (its session timeout frees the partitions)",
+		 * last commit) until its socket timeout, a minute: the handle
+		 * is left to the process's exit, which follows. */
+		log_warn("%s: the brokers did not answer within %d ms: stopping without the last commit of Kafka's offsets",
 			 ki->label, CONSUMER_CLOSE_MS);
 	}
 	ki->rk = NULL;
@@ -170,6 +231,7 @@ void kafka_in_free(struct kafka_in *ki)
 		kafka_in_commit(ki, true);
 		consumer_close(ki);
 	}
+	free(ki->rkts);
 	if (ki->pending)
 		rd_kafka_topic_partition_list_destroy(ki->pending);
 	if (ki->unassigned)
@@ -182,6 +244,10 @@ void kafka_in_free(struct kafka_in *ki)
 
 rd_kafka_message_t *kafka_in_poll(struct kafka_in *ki, int timeout_ms)
 {
+	if (!ki->refused && mono_ms() - ki->metadata_ms >=
+				    (ki->assigned && !ki->missing ? PARTITIONS_CHECK_MS
+								  : METADATA_EVERY_MS))
+		assign_all(ki, METADATA_TIMEOUT_MS);
 	return rd_kafka_consumer_poll(ki->rk, timeout_ms);
 }
 
@@ -252,7 +318,7 @@ bool kafka_in_refused(struct kafka_in *ki, const rd_kafka_message_t *m)
 	if (!kafka_err_is_acl(m->err))
 		return false;
 	if (m->err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED) {
-		snprintf(doing, sizeof(doing), "joining consumer group %s", ki->group);
+		snprintf(doing, sizeof(doing), "using consumer group %s", ki->group);
 		grant = "Read on the group";
 	} else if (m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED && topic) {
 		snprintf(doing, sizeof(doing), "reading topic %s", topic);
@@ -270,4 +336,17 @@ bool kafka_in_refused(struct kafka_in *ki, const rd_kafka_message_t *m)
 	log_error("%s: %s; stopping", ki->label, sb.data);
 	strbuf_fini(&sb);
 	return true;
+}
+
+bool kafka_in_denied(const struct kafka_in *ki)
+{
+	return ki->refused;
+}
+
+bool kafka_in_grown(struct kafka_in *ki)
+{
+	bool grown = ki->grown;
+
+	ki->grown = false;
+	return grown;
 }

@@ -2,14 +2,16 @@
  * agent/kafka/kafka_in.h: the Kafka consumer of apply (librdkafka), beside
  * capture's producer (kafka_out.h).
  *
- * A member of the pipeline's consumer group, subscribed to its topics.
- * Where each assigned partition starts is the owner's to say: apply starts
- * at the next offset stored with the data in the target, so at each
- * assignment kafka_in asks the owner's on_assign.  Partitions it cannot
- * place (the target away) stay unassigned, kept for kafka_in_reassign.
- * Kafka's committed offsets are for monitoring only: the owner notes what it
- * applied (kafka_in_note) and they go to Kafka at most once a second
- * (kafka_in_commit), when partitions are revoked, and at kafka_in_free.
+ * Every partition of the pipeline's topics, assigned by kafka_in itself
+ * (no group membership: no join to wait for) from the brokers' metadata;
+ * a topic that appears later, or a partition added, is noted for the owner
+ * (kafka_in_grown).  Where each partition starts is the owner's to
+ * say: apply starts at the next offset stored with the data in the target,
+ * so kafka_in asks the owner's on_assign.  Partitions it cannot place (the
+ * target away) stay unassigned, kept for kafka_in_reassign.  Kafka's
+ * committed offsets (in the pipeline's group) are for monitoring only: the
+ * owner notes what it applied (kafka_in_note) and they go to Kafka at most
+ * once a second (kafka_in_commit) and at kafka_in_free.
  *
  * Single-threaded: the hooks run on the caller's thread, inside
  * kafka_in_poll, kafka_in_reassign and kafka_in_free.
@@ -26,37 +28,35 @@
 
 struct kafka_in;
 
-/* What the owner does when the group moves partitions; ctx is its own. */
+/* Where the partitions start; ctx is the owner's. */
 struct kafka_in_hooks {
 	/* Partitions assigned: sets each one's .offset, where it starts.
 	 * false (logged) when it cannot say now: they are kept unassigned
 	 * for kafka_in_reassign. */
 	bool (*on_assign)(void *ctx, rd_kafka_topic_partition_list_t *parts);
-	/* Partitions revoked: whatever was fetched from them and not applied
-	 * is dropped (not applied, so not stored: whoever gets them reads it
-	 * again). */
-	void (*on_revoke)(void *ctx);
 	void *ctx;
 };
 
-/* The consumer group of a pipeline's apply, "cdc-agent.PIPELINE" (health.c
- * looks it up); caller frees. */
+/* The consumer group of a pipeline's apply, "cdc-agent.PIPELINE", where
+ * its offsets are committed for monitoring; caller frees. */
 char *kafka_in_group(const char *pipeline);
 
-/* A consumer for cfg's brokers, as cred (kafka_client.h), in group, subscribed to topics; label names
- * it to the brokers (client.id) and in log lines.  hooks (copied) must stay
- * valid until kafka_in_free.  *out is freed with kafka_in_free. */
+/* A consumer for cfg's brokers, as cred (kafka_client.h), committing in
+ * group, of every partition of topics (assigned here when the brokers
+ * answer at once, else from kafka_in_poll); label names it to the brokers
+ * (client.id) and in log lines.  hooks (copied) must stay valid until
+ * kafka_in_free.  *out is freed with kafka_in_free. */
 MUST_CHECK bool kafka_in_new(const struct kafka_cfg *cfg, const struct kafka_credentials *cred,
 			     const char *label, const char *group, const struct strlist *topics,
 			     const struct kafka_in_hooks *hooks, struct kafka_in **out);
 
-/* Commits the offsets noted, then leaves the group (so that the next apply
- * gets the partitions at once), waiting for the brokers one second at most:
- * a stop must end within 2 s. */
+/* Commits the offsets noted and closes the consumer, waiting for the
+ * brokers one second at most: a stop must end within 2 s. */
 void kafka_in_free(struct kafka_in *ki);
 
 /* The next record, error or event, waiting up to timeout_ms; NULL when
- * none came.  Caller rd_kafka_message_destroy()s it. */
+ * none came (topics not all there yet: their metadata asked again, twice a
+ * second).  Caller rd_kafka_message_destroy()s it. */
 rd_kafka_message_t *kafka_in_poll(struct kafka_in *ki, int timeout_ms);
 
 /* m was applied (its offset stored): its partition's next offset goes to
@@ -79,6 +79,14 @@ MUST_CHECK bool kafka_in_reassign(struct kafka_in *ki);
  * error level, naming the user, the group or topic and what to grant;
  * every new attempt would meet it again, so the owner stops, failed. */
 bool kafka_in_refused(struct kafka_in *ki, const rd_kafka_message_t *m);
+/* Whether the topics have more partitions than were assigned (a topic
+ * appeared, a partition was added; once true, then false until they grow
+ * again): the owner drops what it fetched and did not apply, and calls
+ * kafka_in_reassign, which assigns them all. */
+bool kafka_in_grown(struct kafka_in *ki);
+/* Whether an ACL refused the topics' metadata (logged at error level as
+ * kafka_in_refused does): the owner stops, failed. */
+bool kafka_in_denied(const struct kafka_in *ki);
 
 /* The partition's log start and end (high watermark), asked of the broker;
  * -1 each when it did not answer. */

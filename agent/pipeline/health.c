@@ -5,7 +5,6 @@
 
 #include "config/kafka_limits.h"
 #include "kafka/kafka_client.h"
-#include "kafka/kafka_in.h"
 #include "kafka/kafka_log.h"
 #include "pg/pgsql.h"
 
@@ -283,41 +282,25 @@ bool health_capture(const struct source_cfg *src, struct strbuf *why)
 	return ok;
 }
 
-bool health_apply(const struct kafka_cfg *cfg, const struct kafka_credentials *cred,
-		  const char *pipeline, struct strbuf *why)
+bool health_apply(const struct pipeline_cfg *pipe, struct strbuf *why)
 {
-	double since = mono_seconds();
-	rd_kafka_t *rk = health_kafka_client(cfg, cred, why);
-	const struct rd_kafka_group_list *groups = NULL;
-	char *group = kafka_in_group(pipeline);
-	rd_kafka_resp_err_t err;
-	bool ok = false;
+	PGconn *conn = pgsql_connect("health", &pipe->target->pg, PG_AS_USER, NULL);
+	const char *params[] = { pipe->name };
+	char *held = NULL;
+	bool ok;
 
-	if (!rk) {
-		free(group);
+	if (!conn) {
+		strbuf_addf(why, "cannot connect to target %s", pipe->target->name);
 		return false;
 	}
-	err = rd_kafka_list_groups(rk, group, &groups, PROBE_TIMEOUT_MS);
-	/* An ACL refusal comes as the group's own error. */
-	if (!err && groups->group_cnt == 1 && kafka_err_is_acl(groups->groups[0].err))
-		err = groups->groups[0].err;
-	if (kafka_err_is_acl(err)) {
-		char doing[320];
-
-		snprintf(doing, sizeof(doing), "describing consumer group %s", group);
-		kafka_acl_refusal(why, cred ? cred->user : NULL, doing, err, NULL,
-				  "Describe on the group");
-	} else if (err) {
-		strbuf_addf(why, "cannot describe consumer group %s: %s", group, rd_kafka_err2str(err));
-		why_add_cause(why, since);
-	} else if (groups->group_cnt < 1 || strcmp(groups->groups[0].state, "Stable") != 0 ||
-		 groups->groups[0].member_cnt < 1)
-		strbuf_addf(why, "consumer group %s has no stable member (apply not consuming)", group);
-	else
-		ok = true;
-	if (groups)
-		rd_kafka_group_list_destroy(groups);
-	rd_kafka_destroy(rk);
-	free(group);
+	ok = pgsql_query_value(conn, "health",
+			       "SELECT count(*) FROM pg_locks l WHERE " APPLY_LOCK_HELD_SQL, 1, params,
+			       &held) &&
+	     held && strcmp(held, "0") != 0;
+	if (!ok)
+		strbuf_addf(why, "apply of pipeline %s does not hold its lock in target %s (apply not connected)",
+			    pipe->name, pipe->target->name);
+	free(held);
+	PQfinish(conn);
 	return ok;
 }

@@ -1,8 +1,8 @@
 /*
  * agent/pipeline/health.h: is each component really up, not just "active" to
  * systemd?  ZooKeeper answers ruok, the broker answers a metadata request
- * with the expected broker count, capture holds its slot, apply has joined
- * its consumer group.  Each check returns false with *why filled in.
+ * with the expected broker count, capture holds its slot, apply its lock in
+ * the target.  Each check returns false with *why filled in.
  */
 #ifndef CDC_HEALTH_H
 #define CDC_HEALTH_H
@@ -37,8 +37,17 @@ bool health_kafka_access(const struct kafka_cfg *cfg, const struct kafka_credent
 			 struct strbuf *why);
 /* The source's slot exists and a walsender (capture) is reading it. */
 bool health_capture(const struct source_cfg *src, struct strbuf *why);
-/* The consumer group cdc-agent.<pipeline> is Stable with a member. */
-bool health_apply(const struct kafka_cfg *cfg, const struct kafka_credentials *cred,
-		  const char *pipeline, struct strbuf *why);
+/* apply's lock in its target (apply.c): a session-level advisory lock on
+ * a 64-bit hash of the pipeline's name, the statement's parameter $1. */
+#define APPLY_LOCK_KEY_SQL "hashtextextended('cdc-agent apply ' || $1, 0)"
+/* The row of pg_locks l that is that lock, granted, in this database. */
+#define APPLY_LOCK_HELD_SQL                                                                      \
+	"l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.database = "              \
+	"(SELECT oid FROM pg_database WHERE datname = current_database()) AND "                 \
+	"l.classid::int8 = (" APPLY_LOCK_KEY_SQL " >> 32) & 4294967295 AND "                      \
+	"l.objid::int8 = " APPLY_LOCK_KEY_SQL " & 4294967295"
+/* apply of pipe holds its lock in the target (it is connected there and
+ * the only apply of pipe; it has no group membership to look at). */
+bool health_apply(const struct pipeline_cfg *pipe, struct strbuf *why);
 
 #endif

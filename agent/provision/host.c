@@ -616,8 +616,7 @@ static bool check_apply(const void *arg, struct strbuf *why)
 {
 	const struct apply_arg *a = arg;
 
-	return health_apply(&a->topo->kafka, topology_probe_credentials(a->topo, a->pipe),
-			    a->pipe->name, why);
+	return health_apply(a->pipe, why);
 }
 
 /* In apply mode, waits until check passes, giving up early when the unit

@@ -21,21 +21,20 @@
  *                                                                   IdempotentWrite
  *   apply user    Topic PREFIXED <topic_prefix>.   Read             Fetch; OffsetCommit (kafka_in.c,
  *                                                                   Kafka's offsets for monitoring)
- *                                                  Describe         metadata of the subscription,
+ *                                                  Describe         metadata of its topics,
  *                                                                   ListOffsets (watermarks: lag,
  *                                                                   accept-gap, gaps), OffsetFetch
  *                                                                   (Read implies it; named so that a
  *                                                                   reader of the ACLs sees it)
- *   apply user    Group LITERAL cdc-agent.<pipeline> Read           JoinGroup/SyncGroup/Heartbeat/
- *                                                                   LeaveGroup, OffsetCommit,
- *                                                                   FindCoordinator and DescribeGroups
- *                                                                   (health_apply; Read implies
- *                                                                   Describe)
+ *   apply user    Group LITERAL cdc-agent.<pipeline> Read           OffsetCommit (Kafka's offsets,
+ *                                                                   for monitoring: apply joins no
+ *                                                                   group), FindCoordinator
+ *                                                                   (Read implies Describe)
  *
  * The probes need nothing more: status and run's health check ask for
  * metadata as the first pipeline's capture user (a login is enough),
- * status's lag and accept-gap ListOffsets as the pipeline's apply user,
- * health_apply describes the group as apply.  No Cluster right is
+ * status's lag and accept-gap ListOffsets as the pipeline's apply user.
+ * No Cluster right is
  * granted.  A PREFIXED "a." also covers the topics of a source whose
  * topic_prefix begins "a." (say "a.b"): give sources prefixes where none
  * begins with another's and a dot.

@@ -189,7 +189,7 @@ variant apply-as-capture "s|^apply_kafka_user = .*|apply_kafka_user = capture-p1
 out=$(acl_refused apply "$WORK/apply-as-capture.ini" 60)
 check_contains "apply as capture's user stops, failed (exit 1)" "exit 1" "$out"
 check_contains "apply names the user, the group and the ACL, and what to grant" \
-	"apply p1: the brokers refused user capture-p1 joining consumer group cdc-agent.p1: not authorized by an ACL (FindCoordinator response error: Group authorization failed); grant the user Read on the group; stopping" \
+	"apply p1: the brokers refused user capture-p1 using consumer group cdc-agent.p1: not authorized by an ACL (FindCoordinator response error: Group authorization failed); grant the user Read on the group; stopping" \
 	"$out"
 check_contains "apply's progress: kind kafka_authorization" "kind kafka_authorization" "$out"
 

@@ -66,6 +66,27 @@ sleep 1.5
 check_eq "capture p1 publishes its progress" "${CAPTURE_PIDS[p1]} True True True None" "$(progress capture p1)"
 check_eq "apply p2 publishes its progress" "${CAPTURE_PIDS[apply-p2]} True True True None" "$(progress apply p2)"
 
+# A second apply of a pipeline (say started by hand beside its unit) stops at
+# once, loudly: apply joins no consumer group, so its lock in the target is
+# what keeps it the only one reading the pipeline's partitions.
+SECOND=$(timeout 30 "$CDC_AGENT" -c "$T" apply p1 2>&1)
+check_eq "a second apply of p1 exits 1" 1 "$?"
+check_contains "it names the apply that holds the target" "another apply of pipeline p1 is writing to target db2 (it holds the pipeline's lock there: backend " "$SECOND"
+check "the first apply of p1 still runs" kill -0 "${CAPTURE_PIDS[apply-p1]}"
+
+# A partition added to a topic by hand: apply assigns it itself (no group
+# rebalance would), within 5 s, and reads every partition again from the
+# offsets stored in the target.
+if [ -x "$REPO_ROOT/build/tests/kafka_admin_driver" ]; then
+	check "a partition added to p1's topic of my_table" "$REPO_ROOT/build/tests/kafka_admin_driver" \
+		create-partitions "127.0.0.1:$KP" db1server.public.my_table 4
+	check "apply p1 assigns it" log_wait "$WORK/apply-p1.log" "apply p1: the topics have " 30
+	pg_psql src db1 "INSERT INTO my_table SELECT g, 'grown ' || g FROM generate_series(701, 800) g" >/dev/null
+	check "after the partition was added: my_table equal" converged my_table 60
+else
+	skip_or_fail "build/tests/kafka_admin_driver is not built (make test builds it)"
+fi
+
 # Crashes during load: kill -9 capture, apply and the broker, restart them.
 (
 	for i in $(seq 1 300); do
