@@ -1096,12 +1096,24 @@ static bool consume_loop(struct apply *a)
  * partition are buffered in their order; the transaction topic's next
  * BEGIN says which transaction is next, and its change events are taken in
  * total_order from the heads of the partitions (each partition holds them
- * in that order).  A partition holding TX_PART_BYTES or TX_PART_RECORDS is
+ * in that order).  A partition holding tx_part_bound() or TX_PART_RECORDS is
  * paused until it drains: memory stays bounded by the partitions, whatever
  * a transaction's size; a large transaction's statements go out as they
  * fill, into the open target transaction. */
 #define TX_PART_BYTES ((size_t)4 << 20)
 #define TX_PART_RECORDS 20000
+/* With many partitions, each holds less: at most this in all (beside the
+ * floor of TX_PART_BYTES_MIN each). */
+#define TX_BUFFER_BYTES ((size_t)32 << 20)
+#define TX_PART_BYTES_MIN ((size_t)256 << 10)
+
+/* A partition is paused holding this much. */
+static size_t tx_part_bound(const struct apply *a)
+{
+	size_t each = TX_BUFFER_BYTES / (a->tx.nparts ? a->tx.nparts : 1);
+
+	return each > TX_PART_BYTES ? TX_PART_BYTES : each < TX_PART_BYTES_MIN ? TX_PART_BYTES_MIN : each;
+}
 
 /* A record's EVENT_HEADER_TXN, read. */
 struct txn_mark {
@@ -1178,7 +1190,7 @@ static void tx_part_push(struct apply *a, rd_kafka_message_t *m)
 	}
 	p->q[p->n++] = m;
 	p->bytes += m->len + m->key_len;
-	if (!p->paused && (p->bytes >= TX_PART_BYTES || p->n - p->head >= TX_PART_RECORDS)) {
+	if (!p->paused && (p->bytes >= tx_part_bound(a) || p->n - p->head >= TX_PART_RECORDS)) {
 		kafka_in_pause(a->in, p->topic, p->partition, true);
 		p->paused = true;
 	}
@@ -1196,7 +1208,7 @@ static void tx_part_pop(struct apply *a, struct tx_part *p)
 	rd_kafka_message_destroy(m);
 	if (p->head == p->n)
 		p->head = p->n = 0;
-	if (p->paused && p->bytes < TX_PART_BYTES / 2 && p->n - p->head < TX_PART_RECORDS / 2) {
+	if (p->paused && p->bytes < tx_part_bound(a) / 2 && p->n - p->head < TX_PART_RECORDS / 2) {
 		kafka_in_pause(a->in, p->topic, p->partition, false);
 		p->paused = false;
 	}
