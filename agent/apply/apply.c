@@ -101,6 +101,7 @@ struct tx_state {
 	size_t nparts;
 	struct strmap part_of;    /* "topic\0partition" -> index in parts */
 	size_t last_part;         /* the last event's: looked at first for the next */
+	size_t push_part;         /* the last record buffered's */
 	bool open;                /* a source transaction is being applied */
 	uint64_t open_pos;        /* its commit LSN */
 	int64_t applied;          /* its events applied: the last total_order */
@@ -1148,13 +1149,22 @@ static bool txn_mark_read(const rd_kafka_message_t *m, struct txn_mark *t)
 
 static struct tx_part *tx_part_of(struct apply *a, const rd_kafka_message_t *m)
 {
-	const char *topic = rd_kafka_topic_name(m->rkt);
-	char *key = xasprintf("%s%c%d", topic, 0, (int)m->partition);
-	size_t klen = strlen(topic) + 1 + strlen(key + strlen(topic) + 1), idx;
+	const char *topic;
+	char *key;
+	size_t klen, idx;
 	struct tx_part *p;
 
+	/* records come in runs of one partition: no lookup for those */
+	if (a->tx.nparts && a->tx.push_part < a->tx.nparts &&
+	    a->tx.parts[a->tx.push_part].partition == m->partition &&
+	    strcmp(a->tx.parts[a->tx.push_part].topic, rd_kafka_topic_name(m->rkt)) == 0)
+		return &a->tx.parts[a->tx.push_part];
+	topic = rd_kafka_topic_name(m->rkt);
+	key = xasprintf("%s%c%d", topic, 0, (int)m->partition);
+	klen = strlen(topic) + 1 + strlen(key + strlen(topic) + 1);
 	if (strmap_get(&a->tx.part_of, key, klen, &idx)) {
 		free(key);
+		a->tx.push_part = idx;
 		return &a->tx.parts[idx];
 	}
 	a->tx.parts = xrealloc(a->tx.parts, (a->tx.nparts + 1) * sizeof(*a->tx.parts));
@@ -1164,6 +1174,7 @@ static struct tx_part *tx_part_of(struct apply *a, const rd_kafka_message_t *m)
 	p->partition = m->partition;
 	p->next = -1;
 	p->is_txn_topic = a->tx.topic && strcmp(topic, a->tx.topic) == 0;
+	a->tx.push_part = a->tx.nparts;
 	strmap_put(&a->tx.part_of, key, klen, a->tx.nparts++);
 	free(key);
 	return p;
@@ -1238,6 +1249,7 @@ static void tx_reset(struct apply *a)
 	a->tx.batch_records = 0;
 	a->tx.batch_bytes = 0;
 	a->tx.last_part = 0;
+	a->tx.push_part = 0;
 	if (a->tx.in_target) {
 		apply_sql_group_reset(&a->group);
 		pgsql_rollback(a->db);
