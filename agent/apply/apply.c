@@ -54,6 +54,10 @@
 #define APPLY_BATCH_BYTES ((size_t)16 << 20)
 #define APPLY_UPSERT_BATCHES 16 /* after a create met an existing key */
 #define RECONNECT_MAX_SEC 30
+/* librdkafka's prefetch under consistency = transaction (its default, 64
+ * MiB, came on top of the buffers: apply's VmHWM 172 MB during a 2M-row
+ * transaction). */
+#define TX_QUEUE_KBYTES 16384
 
 static volatile sig_atomic_t stop_requested;
 
@@ -994,6 +998,9 @@ static bool consumer_new(struct apply *a, const struct topology *topo)
 		.on_assign = partitions_assigned,
 		.on_revoke = partitions_revoked,
 		.ctx = a,
+		/* consistency = transaction buffers what it polled (tx_part_push):
+		 * librdkafka's prefetch on top of that stays small */
+		.queue_kbytes = a->tx.topic ? TX_QUEUE_KBYTES : 0,
 	};
 	struct strlist topics = { 0 };
 	char *group = kafka_in_group(a->pipe->name);

@@ -105,6 +105,18 @@ bool kafka_in_new(const struct kafka_cfg *cfg, const struct kafka_credentials *c
 			   : NULL;
 	ki->group = xstrdup(group);
 	ki->hooks = *hooks;
+	if (hooks->queue_kbytes > 0) {
+		char kb[16];
+
+		snprintf(kb, sizeof(kb), "%d", hooks->queue_kbytes);
+		if (rd_kafka_conf_set(conf, "queued.max.messages.kbytes", kb, err, sizeof(err)) !=
+		    RD_KAFKA_CONF_OK) {
+			log_error("%s: queued.max.messages.kbytes: %s", label, err);
+			rd_kafka_conf_destroy(conf);
+			kafka_in_free(ki);
+			return false;
+		}
+	}
 	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
 	rd_kafka_conf_set_opaque(conf, ki);
 	/* rd_kafka_new owns conf from here on, on success only. */

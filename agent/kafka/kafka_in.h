@@ -37,6 +37,9 @@ struct kafka_in_hooks {
 	 * again). */
 	void (*on_revoke)(void *ctx);
 	void *ctx;
+	/* librdkafka's prefetch bound (queued.max.messages.kbytes); 0: its
+	 * default, 64 MiB.  An owner that buffers records itself lowers it. */
+	int queue_kbytes;
 };
 
 /* The consumer group of a pipeline's apply, "cdc-agent.PIPELINE" (health.c

@@ -84,22 +84,22 @@ checker() { # DB
 }
 for db in db2 db3; do checker "$db" & BG_PIDS+=($!); done
 
+# The load runs throughout; the kills come while it writes.
 printf 'SELECT transfer();\n' >"$WORK/transfer.sql"
-load() { # SECONDS
-	"$PG_BIN/pgbench" -n -h "$PG_SOCK_src" -p "$PG_PORT_src" -U postgres -c 2 -j 2 \
-		-T "$1" -R 100 --max-tries=10 -f "$WORK/transfer.sql" db1 >>"$WORK/pgbench.log" 2>&1
-}
-load 6
+"$PG_BIN/pgbench" -n -h "$PG_SOCK_src" -p "$PG_PORT_src" -U postgres -c 2 -j 2 \
+	-T 34 -R 100 --max-tries=10 -f "$WORK/transfer.sql" db1 >>"$WORK/pgbench.log" 2>&1 &
+LOAD_PID=$!
+sleep 6
 kill -9 "${CAPTURE_PIDS[p1]}"
 capture_start p1
-load 6
+sleep 6
 kill -9 "${CAPTURE_PIDS[apply-p1]}"
 apply_start p1
-load 6
+sleep 6
 kill -9 "$(cat "$WORK/kafka/kafka.pid")"
-load 4
+sleep 4
 check "the broker starts again" broker_start
-load 6
+wait "$LOAD_PID"
 
 check "after the load: accounts equal in db2 and db3" wait_converged 120 accounts db2 db3
 check "ledger equal" wait_converged 60 ledger db2 db3
