@@ -36,6 +36,9 @@
 #include "pipeline/schema_mac.h"
 #include "pipeline/table_select.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stdio.h>
@@ -52,6 +55,10 @@
 #define APPLY_BATCH_BYTES ((size_t)16 << 20)
 #define APPLY_UPSERT_BATCHES 16 /* after a create met an existing key */
 #define RECONNECT_MAX_SEC 30
+/* librdkafka's prefetch under consistency = transaction: its default, 64
+ * MiB, came on top of the buffers (apply's VmHWM during a 2M-row
+ * transaction: 172 MB; 115 MB with 16 MiB, 82 MB with 8 MiB). */
+#define TX_QUEUE_KBYTES 8192
 
 static volatile sig_atomic_t stop_requested;
 
@@ -79,6 +86,37 @@ struct route {
 	size_t count_idx;             /* its table's event_counts index */
 	struct target_table *tt;      /* its target table once known (a->tables owns it) */
 	bool in_batch;                /* listed in a->batch_routes */
+};
+
+/* consistency = transaction: a partition's records, buffered. */
+struct tx_part {
+	char *topic;
+	int32_t partition;
+	bool is_txn_topic;
+	rd_kafka_message_t **q;   /* q[head..n): not consumed yet */
+	size_t head, n, cap;
+	size_t bytes;
+	bool paused;              /* holds enough: not fetched meanwhile */
+	int64_t next;             /* its first record not consumed; -1: none consumed in the batch */
+};
+
+struct tx_state {
+	char *topic;              /* the transaction topic; NULL: consistency = table */
+	struct tx_part *parts;
+	size_t nparts;
+	struct strmap part_of;    /* "topic\0partition" -> index in parts */
+	size_t last_part;         /* the last event's: looked at first for the next */
+	size_t push_part;         /* the last record buffered's */
+	bool open;                /* a source transaction is being applied */
+	uint64_t open_pos;        /* its commit LSN */
+	int64_t applied;          /* its events applied: the last total_order */
+	int64_t end_count;        /* its END's event count; -1 before its END */
+	uint64_t done_pos;        /* the last transaction applied (batch or stored) */
+	uint64_t committed_pos;   /* the last one stored in the target */
+	bool in_target;           /* the batch's target transaction is open */
+	bool one_by_one;          /* this attempt names the record at fault */
+	long long batch_started;
+	size_t batch_records, batch_bytes, group_bytes, txns;
 };
 
 struct apply {
@@ -126,6 +164,8 @@ struct apply {
 	char *trusted_topic;             /* the last header that verified, to not */
 	char *trusted_header;            /* compute its mac again for every event */
 	size_t trusted_len;
+	PGconn *types_db;                /* consistency = transaction: enum labels (tx_types) */
+	struct tx_state tx;              /* consistency = transaction */
 };
 
 /* "apply p1: topic t partition 0 offset 12" for errors about a record. */
@@ -181,6 +221,11 @@ static bool offsets_tables_create(struct apply *a)
 			  "CREATE TABLE IF NOT EXISTS cdc_agent.event_counts ("
 			  " pipeline text NOT NULL, table_name text NOT NULL, op text NOT NULL,"
 			  " events bigint NOT NULL, PRIMARY KEY (pipeline, table_name, op))") &&
+	       /* consistency = transaction: the last source transaction applied */
+	       pgsql_exec(a->db, a->label,
+			  "CREATE TABLE IF NOT EXISTS cdc_agent.transactions ("
+			  " pipeline text PRIMARY KEY, commit_lsn text NOT NULL,"
+			  " applied_at timestamptz NOT NULL DEFAULT now())") &&
 	       apply_schema_store_ensure(&a->schema) &&
 	       keyless_positions_ensure(a->db, a->label);
 }
@@ -866,42 +911,64 @@ static void kafka_offsets_note(struct apply *a)
 /* The enum labels the batch's records need, added to the target's enums
  * before its transaction (apply_types.h).  Labels are data: a header
  * without a mac (Debezium's) is read too; a forged one stops apply here. */
+/* One record's labels, on db. */
+static bool types_prepare_one(struct apply *a, const rd_kafka_message_t *m, PGconn *db)
+{
+	const char *topic = rd_kafka_topic_name(m->rkt);
+	const struct table_ref *t = NULL;
+	size_t len;
+	const char *columns = header(m, EVENT_HEADER_COLUMNS, &len);
+	char *where, *table;
+	bool ok, trusted;
+
+	if (!columns || apply_types_seen_has(&a->types_seen, columns, len))
+		return true; /* the usual case: a header seen before */
+	if (!columns_trust(a, m, columns, len, &trusted)) {
+		a->failed = true; /* forged: nothing of it is used */
+		return false;
+	}
+	for (size_t r = 0; r < a->nroutes && !t; r++)
+		if (strcmp(a->routes[r].topic, topic) == 0)
+			t = a->routes[r].table;
+	if (!t)
+		return true; /* refused when the record is applied */
+	where = xasprintf("%s: topic %s partition %d offset %lld", a->label, topic,
+			  (int)m->partition, (long long)m->offset);
+	table = table_ref_text(t);
+	ok = apply_types_labels_prepare(db, where, table, columns, len, a->tgt->auto_create,
+					&a->types_seen);
+	free(where);
+	free(table);
+	if (!ok) {
+		a->refused = PQstatus(db) == CONNECTION_OK && !stop_requested;
+		a->failed = true;
+	}
+	return ok;
+}
+
 static bool types_prepare(struct apply *a)
 {
-	for (size_t i = 0; i < a->nbatch; i++) {
-		const rd_kafka_message_t *m = a->batch[i];
-		const char *topic = rd_kafka_topic_name(m->rkt);
-		const struct table_ref *t = NULL;
-		size_t len;
-		const char *columns = header(m, EVENT_HEADER_COLUMNS, &len);
-		char *where, *table;
-		bool ok, trusted;
-
-		if (!columns || apply_types_seen_has(&a->types_seen, columns, len))
-			continue; /* the usual case: a header seen before */
-		if (!columns_trust(a, m, columns, len, &trusted)) {
-			a->failed = true; /* forged: nothing of it is used */
+	for (size_t i = 0; i < a->nbatch; i++)
+		if (!types_prepare_one(a, a->batch[i], a->db))
 			return false;
-		}
-		for (size_t r = 0; r < a->nroutes && !t; r++)
-			if (strcmp(a->routes[r].topic, topic) == 0)
-				t = a->routes[r].table;
-		if (!t)
-			continue; /* refused when the record is applied */
-		where = xasprintf("%s: topic %s partition %d offset %lld", a->label, topic,
-				  (int)m->partition, (long long)m->offset);
-		table = table_ref_text(t);
-		ok = apply_types_labels_prepare(a->db, where, table, columns, len, a->tgt->auto_create,
-						&a->types_seen);
-		free(where);
-		free(table);
-		if (!ok) {
-			a->refused = PQstatus(a->db) == CONNECTION_OK && !stop_requested;
-			a->failed = true;
-			return false;
-		}
-	}
 	return true;
+}
+
+/* A batch committed: its events counted for status (progress's events
+ * already when they were applied: consistency = transaction). */
+static void batch_counted(struct apply *a, bool progress_counted)
+{
+	if (!progress_counted)
+		a->progress.p.events += a->batch_events;
+	for (size_t b = 0; b < a->nbatch_routes; b++)
+		for (int op = 0; op < EVENT_OPS; op++) {
+			size_t r = a->batch_routes[b];
+
+			a->counts.t[a->routes[r].count_idx].op[op] +=
+				a->batch_ops[r * EVENT_OPS + (size_t)op];
+		}
+	if (a->batch_last_ms > 0)
+		a->progress.p.last_event_usec = a->batch_last_ms * 1000;
 }
 
 /* Applies the batch; when the target refuses it, applies it again record by
@@ -935,21 +1002,15 @@ static bool batch_apply(struct apply *a)
 	if (ok) {
 		kafka_offsets_note(a);
 		kafka_in_commit(a->in, false);
-		a->progress.p.events += a->batch_events;
-		for (size_t b = 0; b < a->nbatch_routes; b++)
-			for (int op = 0; op < EVENT_OPS; op++) {
-				size_t r = a->batch_routes[b];
-
-				a->counts.t[a->routes[r].count_idx].op[op] +=
-					a->batch_ops[r * EVENT_OPS + (size_t)op];
-			}
-		if (a->batch_last_ms > 0)
-			a->progress.p.last_event_usec = a->batch_last_ms * 1000;
+		batch_counted(a, false);
 		log_debug("%s: applied %zu records", a->label, a->nbatch);
 	}
 	batch_release(a);
 	return ok;
 }
+
+static void tx_reset(struct apply *a);
+static bool tx_pos_load(struct apply *a);
 
 /* ---- the consumer ------------------------------------------------------------------------ */
 
@@ -959,7 +1020,9 @@ static bool partitions_assigned(void *ctx, rd_kafka_topic_partition_list_t *part
 {
 	struct apply *a = ctx;
 
-	if (offsets_load(a, parts))
+	if (a->tx.topic)
+		tx_reset(a); /* what was fetched is fetched again, from the stored offsets */
+	if (offsets_load(a, parts) && (!a->tx.topic || tx_pos_load(a)))
 		return true;
 	a->failed = true;
 	return false; /* errors already logged */
@@ -971,6 +1034,9 @@ static bool consumer_new(struct apply *a, const struct topology *topo)
 	const struct kafka_in_hooks hooks = {
 		.on_assign = partitions_assigned,
 		.ctx = a,
+		/* consistency = transaction buffers what it polled (tx_part_push):
+		 * librdkafka's prefetch on top of that stays small */
+		.queue_kbytes = a->tx.topic ? TX_QUEUE_KBYTES : 0,
 	};
 	struct strlist topics = { 0 };
 	char *group = kafka_in_group(a->pipe->name);
@@ -978,6 +1044,8 @@ static bool consumer_new(struct apply *a, const struct topology *topo)
 
 	for (size_t i = 0; i < a->nroutes; i++)
 		strlist_add(&topics, a->routes[i].topic);
+	if (a->tx.topic)
+		strlist_add(&topics, a->tx.topic);
 	ok = kafka_in_new(&topo->kafka, &a->pipe->apply_kafka, a->label, group, &topics, &hooks, &a->in);
 	strlist_fini(&topics);
 	free(group);
@@ -1000,6 +1068,65 @@ static void offset_gap(struct apply *a, const rd_kafka_message_t *m)
 	a->refused = true;
 }
 
+/* The open target transaction rolled back: its statements, schema changes
+ * and their cached state dropped. */
+static void tx_target_rollback(struct apply *a)
+{
+	apply_sql_group_reset(&a->group);
+	pgsql_rollback(a->db);
+	schema_forget(a);
+	if (a->tx.in_target)
+		apply_schema_batch_end(&a->schema, false);
+	a->tx.in_target = false;
+}
+
+/* The next record into *m (NULL: none came, or an error that passes);
+ * false on an error apply stops on (logged). */
+static bool poll_one(struct apply *a, int timeout_ms, rd_kafka_message_t **out)
+{
+	rd_kafka_message_t *m = kafka_in_poll(a->in, timeout_ms);
+
+	*out = NULL;
+	if (kafka_in_denied(a->in)) {
+		a->kafka_refused = true; /* logged */
+		if (m)
+			rd_kafka_message_destroy(m);
+		return false;
+	}
+	if (kafka_in_grown(a->in)) {
+		/* Read again from the stored offsets, the new partitions with
+		 * the others: what was applied and not committed goes too. */
+		if (m)
+			rd_kafka_message_destroy(m);
+		batch_release(a);
+		if (a->tx.in_target)
+			tx_target_rollback(a);
+		if (!kafka_in_reassign(a->in)) {
+			a->failed = true;
+			return false; /* errors already logged */
+		}
+		return true;
+	}
+	if (m && m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
+		offset_gap(a, m);
+		rd_kafka_message_destroy(m);
+		return false;
+	}
+	if (m && m->err && kafka_in_refused(a->in, m)) {
+		a->kafka_refused = true; /* logged */
+		rd_kafka_message_destroy(m);
+		return false;
+	}
+	if (m && m->err) {
+		if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			log_warn("%s: Kafka: %s", a->label, rd_kafka_message_errstr(m));
+		rd_kafka_message_destroy(m);
+		m = NULL;
+	}
+	*out = m;
+	return true;
+}
+
 static bool consume_loop(struct apply *a)
 {
 	long long batch_started = 0;
@@ -1009,42 +1136,10 @@ static bool consume_loop(struct apply *a)
 		/* With a batch open, only take what is already there: a batch
 		 * closes as soon as the consumer's queue runs dry, so a quiet
 		 * pipeline does not wait for the batch timer. */
-		rd_kafka_message_t *m = kafka_in_poll(a->in, a->nbatch ? 0 : 100);
+		rd_kafka_message_t *m;
 
-		if (kafka_in_denied(a->in)) {
-			a->kafka_refused = true; /* logged */
-			if (m)
-				rd_kafka_message_destroy(m);
-			return false;
-		}
-		if (kafka_in_grown(a->in)) {
-			/* Read again from the stored offsets, the new
-			 * partitions with the others. */
-			if (m)
-				rd_kafka_message_destroy(m);
-			batch_release(a);
-			if (!kafka_in_reassign(a->in)) {
-				a->failed = true;
-				return false; /* errors already logged */
-			}
-			continue;
-		}
-		if (m && m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
-			offset_gap(a, m);
-			rd_kafka_message_destroy(m);
-			return false;
-		}
-		if (m && m->err && kafka_in_refused(a->in, m)) {
-			a->kafka_refused = true; /* logged */
-			rd_kafka_message_destroy(m);
-			return false;
-		}
-		if (m && m->err) {
-			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-				log_warn("%s: Kafka: %s", a->label, rd_kafka_message_errstr(m));
-			rd_kafka_message_destroy(m);
-			m = NULL;
-		}
+		if (!poll_one(a, a->nbatch ? 0 : 100, &m))
+			return false; /* logged */
 		if (m) {
 			if (a->nbatch == 0) {
 				batch_started = mono_ms();
@@ -1066,6 +1161,503 @@ static bool consume_loop(struct apply *a)
 	}
 	/* Stopped: the open batch is left unapplied, so its offsets unstored;
 	 * the next apply reads it again. */
+	return !a->failed;
+}
+
+/* ---- consistency = transaction ---------------------------------------------------------- */
+
+/* Each source transaction is applied whole, in commit order, inside one
+ * target transaction that commits only between source transactions
+ * (docs/ARCHITECTURE.md, Apply, "Transactions").  The records of every
+ * partition are buffered in their order; the transaction topic's next
+ * BEGIN says which transaction is next, and its change events are taken in
+ * total_order from the heads of the partitions (each partition holds them
+ * in that order).  A partition holding tx_part_bound() or TX_PART_RECORDS is
+ * paused until it drains: memory stays bounded by the partitions, whatever
+ * a transaction's size; a large transaction's statements go out as they
+ * fill, into the open target transaction. */
+#define TX_PART_BYTES ((size_t)4 << 20)
+#define TX_PART_RECORDS 20000
+/* With many partitions, each holds less: at most this in all (beside the
+ * floor of TX_PART_BYTES_MIN each). */
+#define TX_BUFFER_BYTES ((size_t)32 << 20)
+#define TX_PART_BYTES_MIN ((size_t)256 << 10)
+
+/* A partition is paused holding this much. */
+static size_t tx_part_bound(const struct apply *a)
+{
+	size_t each = TX_BUFFER_BYTES / (a->tx.nparts ? a->tx.nparts : 1);
+
+	return each > TX_PART_BYTES ? TX_PART_BYTES : each < TX_PART_BYTES_MIN ? TX_PART_BYTES_MIN : each;
+}
+
+/* A record's EVENT_HEADER_TXN, read. */
+struct txn_mark {
+	uint64_t pos;  /* its transaction's commit LSN */
+	char kind;     /* 'B', 'E', 'C' */
+	int64_t n;     /* END: the event count; a change: its total_order */
+};
+
+/* false when the record has no such header, or a malformed one (a
+ * Debezium connector's records have none: they are applied as they come). */
+static bool txn_mark_read(const rd_kafka_message_t *m, struct txn_mark *t)
+{
+	size_t len;
+	const char *h = header(m, EVENT_HEADER_TXN, &len);
+	char buf[48], *end;
+
+	if (!h || len < 19 || len >= sizeof(buf))
+		return false;
+	memcpy(buf, h, len);
+	buf[len] = '\0';
+	if (buf[16] != ':' || !strchr("BEC", buf[17]) || !isdigit((unsigned char)buf[18]))
+		return false;
+	buf[16] = '\0';
+	errno = 0;
+	t->pos = strtoull(buf, &end, 16);
+	if (*end || errno)
+		return false;
+	t->kind = buf[17];
+	t->n = strtoll(buf + 18, &end, 10);
+	return !*end && errno == 0;
+}
+
+static struct tx_part *tx_part_of(struct apply *a, const rd_kafka_message_t *m)
+{
+	const char *topic;
+	char *key;
+	size_t klen, idx;
+	struct tx_part *p;
+
+	/* records come in runs of one partition: no lookup for those */
+	if (a->tx.nparts && a->tx.push_part < a->tx.nparts &&
+	    a->tx.parts[a->tx.push_part].partition == m->partition &&
+	    strcmp(a->tx.parts[a->tx.push_part].topic, rd_kafka_topic_name(m->rkt)) == 0)
+		return &a->tx.parts[a->tx.push_part];
+	topic = rd_kafka_topic_name(m->rkt);
+	key = xasprintf("%s%c%d", topic, 0, (int)m->partition);
+	klen = strlen(topic) + 1 + strlen(key + strlen(topic) + 1);
+	if (strmap_get(&a->tx.part_of, key, klen, &idx)) {
+		free(key);
+		a->tx.push_part = idx;
+		return &a->tx.parts[idx];
+	}
+	a->tx.parts = xrealloc(a->tx.parts, (a->tx.nparts + 1) * sizeof(*a->tx.parts));
+	p = &a->tx.parts[a->tx.nparts];
+	memset(p, 0, sizeof(*p));
+	p->topic = xstrdup(topic);
+	p->partition = m->partition;
+	p->next = -1;
+	p->is_txn_topic = a->tx.topic && strcmp(topic, a->tx.topic) == 0;
+	a->tx.push_part = a->tx.nparts;
+	strmap_put(&a->tx.part_of, key, klen, a->tx.nparts++);
+	free(key);
+	return p;
+}
+
+static void tx_part_push(struct apply *a, rd_kafka_message_t *m)
+{
+	struct tx_part *p = tx_part_of(a, m);
+
+	if (p->is_txn_topic && m->partition != 0 && !a->failed) {
+		log_error("%s: topic %s has more than one partition: the order of its transactions is lost; give it one partition (delete it while capture is stopped), or set consistency = table",
+			  a->label, p->topic);
+		a->failed = true;
+		a->refused = true;
+	}
+	if (p->head > 0 && p->n == p->cap) { /* room at the front: move down */
+		memmove(p->q, p->q + p->head, (p->n - p->head) * sizeof(*p->q));
+		p->n -= p->head;
+		p->head = 0;
+	}
+	if (p->n == p->cap) {
+		p->cap = p->cap ? 2 * p->cap : 64;
+		p->q = xrealloc(p->q, p->cap * sizeof(*p->q));
+	}
+	p->q[p->n++] = m;
+	p->bytes += m->len + m->key_len;
+	if (!p->paused && (p->bytes >= tx_part_bound(a) || p->n - p->head >= TX_PART_RECORDS)) {
+		kafka_in_pause(a->in, p->topic, p->partition, true);
+		p->paused = true;
+	}
+}
+
+/* The partition's head, consumed: its offset goes with the batch. */
+static void tx_part_pop(struct apply *a, struct tx_part *p)
+{
+	rd_kafka_message_t *m = p->q[p->head++];
+
+	p->next = m->offset + 1;
+	p->bytes -= m->len + m->key_len;
+	a->tx.batch_records++;
+	a->tx.batch_bytes += m->len + m->key_len;
+	rd_kafka_message_destroy(m);
+	if (p->head == p->n)
+		p->head = p->n = 0;
+	if (p->paused && p->bytes < tx_part_bound(a) / 2 && p->n - p->head < TX_PART_RECORDS / 2) {
+		kafka_in_pause(a->in, p->topic, p->partition, false);
+		p->paused = false;
+	}
+}
+
+/* Everything buffered dropped, the state back to what the target stores
+ * (read again by the caller): partitions start again at its offsets. */
+static void tx_reset(struct apply *a)
+{
+	for (size_t i = 0; i < a->tx.nparts; i++) {
+		struct tx_part *p = &a->tx.parts[i];
+
+		while (p->head < p->n)
+			rd_kafka_message_destroy(p->q[p->head++]);
+		if (p->paused && a->in)
+			kafka_in_pause(a->in, p->topic, p->partition, false);
+		free(p->q);
+		free(p->topic);
+	}
+	free(a->tx.parts);
+	a->tx.parts = NULL;
+	a->tx.nparts = 0;
+	strmap_fini(&a->tx.part_of);
+	memset(&a->tx.part_of, 0, sizeof(a->tx.part_of));
+	a->tx.open = false;
+	a->tx.done_pos = a->tx.committed_pos;
+	a->tx.batch_records = 0;
+	a->tx.batch_bytes = 0;
+	a->tx.last_part = 0;
+	a->tx.push_part = 0;
+	if (a->tx.in_target) {
+		apply_sql_group_reset(&a->group);
+		pgsql_rollback(a->db);
+		schema_forget(a);
+		apply_schema_batch_end(&a->schema, false);
+		a->tx.in_target = false;
+	}
+}
+
+/* The last transaction applied, as stored with the offsets. */
+static bool tx_pos_load(struct apply *a)
+{
+	const char *params[] = { a->pipe->name };
+	char *pos = NULL;
+
+	if (!pgsql_query_value(a->db, a->label,
+			       "SELECT commit_lsn FROM cdc_agent.transactions WHERE pipeline = $1", 1,
+			       params, &pos))
+		return false; /* errors already logged */
+	a->tx.committed_pos = pos ? strtoull(pos, NULL, 16) : 0;
+	a->tx.done_pos = a->tx.committed_pos;
+	free(pos);
+	return true;
+}
+
+static bool tx_pos_store(struct apply *a)
+{
+	char pos[24];
+	const char *params[] = { a->pipe->name, pos };
+	PGresult *res;
+
+	if (a->tx.done_pos == a->tx.committed_pos)
+		return true;
+	snprintf(pos, sizeof(pos), "%016" PRIX64, a->tx.done_pos);
+	if (!pgsql_query(a->db, a->label,
+			 "INSERT INTO cdc_agent.transactions (pipeline, commit_lsn) VALUES ($1, $2) "
+			 "ON CONFLICT (pipeline) DO UPDATE SET commit_lsn = EXCLUDED.commit_lsn, applied_at = now()",
+			 2, params, &res))
+		return false; /* errors already logged */
+	PQclear(res);
+	return true;
+}
+
+/* Each partition consumed from: its first record not consumed. */
+static bool tx_offsets_store(struct apply *a)
+{
+	struct strbuf topics, parts, nexts;
+	const char *params[4];
+	PGresult *res;
+	bool any = false, ok = true;
+
+	strbuf_init(&topics);
+	strbuf_init(&parts);
+	strbuf_init(&nexts);
+	for (size_t i = 0; i < a->tx.nparts; i++) {
+		const struct tx_part *p = &a->tx.parts[i];
+
+		if (p->next < 0)
+			continue;
+		strbuf_adds(&topics, any ? "," : "{");
+		apply_sql_array_add(&topics, p->topic, strlen(p->topic));
+		strbuf_addf(&parts, "%s%d", any ? "," : "{", (int)p->partition);
+		strbuf_addf(&nexts, "%s%lld", any ? "," : "{", (long long)p->next);
+		any = true;
+	}
+	if (any) {
+		strbuf_adds(&topics, "}");
+		strbuf_adds(&parts, "}");
+		strbuf_adds(&nexts, "}");
+		params[0] = a->pipe->name;
+		params[1] = topics.data;
+		params[2] = parts.data;
+		params[3] = nexts.data;
+		ok = pgsql_query(a->db, a->label,
+				 "INSERT INTO cdc_agent.offsets (pipeline, topic, partition, next_offset) "
+				 "SELECT $1, t, p, n FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, n) "
+				 "ON CONFLICT (pipeline, topic, partition) "
+				 "DO UPDATE SET next_offset = EXCLUDED.next_offset, applied_at = now()",
+				 4, params, &res);
+		if (ok)
+			PQclear(res);
+	}
+	strbuf_fini(&topics);
+	strbuf_fini(&parts);
+	strbuf_fini(&nexts);
+	return ok;
+}
+
+/* The target transaction of the batch, begun before its first record. */
+static bool tx_target_begin(struct apply *a)
+{
+	if (a->tx.in_target)
+		return true;
+	if (!pgsql_exec(a->db, a->label, "BEGIN"))
+		return false;
+	a->tx.in_target = true;
+	a->tx.batch_started = mono_ms();
+	a->tx.group_bytes = 0;
+	a->batch_events = 0;
+	a->batch_last_ms = 0;
+	batch_routes_clear(a);
+	a->plain_creates = a->upsert_batches == 0 && a->tgt->insert_mode != INSERT_MODE_INSERT &&
+			   !a->tx.one_by_one;
+	a->create_conflict = false;
+	return true;
+}
+
+/* The enum labels a record needs, before it is applied: on a connection of
+ * their own while the batch's transaction is open (a label added there
+ * could not be used before it commits). */
+static bool tx_types(struct apply *a, const rd_kafka_message_t *m)
+{
+	size_t len;
+	const char *columns = header(m, EVENT_HEADER_COLUMNS, &len);
+
+	if (!columns || apply_types_seen_has(&a->types_seen, columns, len))
+		return true;
+	if (!a->types_db) {
+		a->types_db = pgsql_connect_capture(a->label, &a->tgt->pg, false);
+		if (!a->types_db)
+			return false; /* errors already logged */
+	}
+	return types_prepare_one(a, m, a->types_db);
+}
+
+/* Applies the partition's head and consumes it. */
+static bool tx_take(struct apply *a, struct tx_part *p)
+{
+	rd_kafka_message_t *m = p->q[p->head];
+	uint64_t before = a->batch_events;
+	bool ok;
+
+	if (!tx_types(a, m) || !tx_target_begin(a))
+		return false;
+	ok = apply_record(a, m, a->tx.one_by_one);
+	/* Progress for status as it is applied: a long transaction in the
+	 * open target transaction is progress, not a stall (counted again
+	 * when a failed batch is applied again). */
+	a->progress.p.events += a->batch_events - before;
+	a->tx.group_bytes += m->len;
+	if (ok && (a->group.nrows >= APPLY_BATCH_MAX || a->tx.group_bytes >= APPLY_BATCH_BYTES)) {
+		ok = group_flush(a);
+		a->tx.group_bytes = 0;
+	}
+	tx_part_pop(a, p);
+	return ok;
+}
+
+/* What to do with a table partition's head: take it (apply), skip it
+ * (consume without applying), or wait (it belongs to a later transaction,
+ * or to the open one further on). */
+enum tx_head { TX_WAIT, TX_TAKE, TX_NEXT, TX_SKIP }; /* TX_NEXT: the open one's next event */
+
+static enum tx_head tx_head_kind(const struct apply *a, const rd_kafka_message_t *m)
+{
+	struct txn_mark t;
+
+	/* Snapshot rows, tombstones, records without the header: no
+	 * transaction's, applied in their partition's order. */
+	if (!m->payload || !txn_mark_read(m, &t) || t.kind != 'C')
+		return TX_TAKE;
+	if (t.pos <= a->tx.done_pos)
+		return TX_SKIP; /* applied already: capture sent it again */
+	if (!a->tx.open || t.pos != a->tx.open_pos)
+		return TX_WAIT;
+	if (t.n <= a->tx.applied)
+		return TX_SKIP; /* the open transaction sent again from its start */
+	return t.n == a->tx.applied + 1 ? TX_NEXT : TX_WAIT;
+}
+
+/* The transaction topic's head: opens the next transaction, learns the open
+ * one's event count, drops what was seen already.  true when consumed. */
+static bool tx_meta_step(struct apply *a, struct tx_part *p)
+{
+	const rd_kafka_message_t *m = p->q[p->head];
+	struct txn_mark t;
+
+	if (!txn_mark_read(m, &t) || t.kind == 'C' || t.pos <= a->tx.done_pos) {
+		/* without the header (Debezium's), or applied already */
+	} else if (!a->tx.open && t.kind == 'B') {
+		a->tx.open = true;
+		a->tx.open_pos = t.pos;
+		a->tx.applied = 0;
+		a->tx.end_count = -1;
+	} else if (a->tx.open && t.pos == a->tx.open_pos) {
+		if (t.kind == 'E')
+			a->tx.end_count = t.n; /* a BEGIN again: capture restarted */
+	} else if (a->tx.open) {
+		return false; /* the next transaction's BEGIN */
+	} else {
+		log_warn("%s: topic %s offset %lld: an END without its BEGIN; skipped", a->label,
+			 p->topic, (long long)m->offset);
+	}
+	if (!tx_target_begin(a))
+		return false;
+	tx_part_pop(a, p);
+	return true;
+}
+
+/* Takes every record that can go now; *moved when any did.  false on an
+ * error (logged). */
+static bool tx_advance(struct apply *a, bool *moved)
+{
+	bool again = true;
+
+	*moved = false;
+	while (again && !a->failed && !stop_requested) {
+		again = false;
+		for (size_t i = 0; i < a->tx.nparts; i++) {
+			/* the partition of the last event first: usually the next one's */
+			size_t k = (a->tx.last_part + i) % a->tx.nparts;
+			struct tx_part *p = &a->tx.parts[k];
+
+			while (p->head < p->n) {
+				enum tx_head h;
+
+				if (p->is_txn_topic) {
+					if (!tx_meta_step(a, p))
+						break;
+					again = *moved = true;
+					continue;
+				}
+				h = tx_head_kind(a, p->q[p->head]);
+				if (h == TX_WAIT)
+					break;
+				if (h == TX_SKIP) {
+					if (!tx_target_begin(a))
+						return false;
+					tx_part_pop(a, p);
+				} else {
+					if (!tx_take(a, p))
+						return false;
+					a->tx.applied += h == TX_NEXT;
+				}
+				a->tx.last_part = k;
+				again = *moved = true;
+			}
+			if (a->tx.open && a->tx.end_count >= 0 && a->tx.applied >= a->tx.end_count) {
+				a->tx.done_pos = a->tx.open_pos;
+				a->tx.open = false;
+				a->tx.txns++;
+				again = *moved = true;
+			}
+		}
+	}
+	return !a->failed;
+}
+
+/* The batch's end: its rows, offsets, last transaction and counts commit
+ * together. */
+static bool tx_commit(struct apply *a)
+{
+	bool ok = group_flush(a) && tx_offsets_store(a) && tx_pos_store(a) && counts_store(a) &&
+		  pgsql_exec(a->db, a->label, "COMMIT");
+
+	a->tx.in_target = false;
+	apply_schema_batch_end(&a->schema, ok);
+	if (!ok)
+		return false;
+	for (size_t i = 0; i < a->tx.nparts; i++) {
+		struct tx_part *p = &a->tx.parts[i];
+
+		if (p->next >= 0)
+			kafka_in_note_next(a->in, p->topic, p->partition, p->next);
+		p->next = -1;
+	}
+	kafka_in_commit(a->in, false);
+	a->tx.committed_pos = a->tx.done_pos;
+	a->upsert_batches -= a->upsert_batches > 0;
+	a->tx.one_by_one = false;
+	batch_counted(a, true);
+	log_debug("%s: applied %zu records, %zu transactions", a->label, a->tx.batch_records,
+		  a->tx.txns);
+	a->tx.batch_records = 0;
+	a->tx.batch_bytes = 0;
+	a->tx.txns = 0;
+	return true;
+}
+
+/* The batch failed: rolled back, and read again from the stored offsets,
+ * with upserts when a plain INSERT met a key the target has, else record
+ * by record to name the one at fault.  false when it cannot help. */
+static bool tx_failed(struct apply *a)
+{
+	bool conflict = a->create_conflict;
+
+	tx_target_rollback(a);
+	a->create_conflict = false;
+	if (stop_requested || PQstatus(a->db) != CONNECTION_OK)
+		return false;
+	if (conflict) {
+		log_info("%s: a create met a key the target already has (changes sent again after a restart?): applying the batch again with upserts",
+			 a->label);
+		a->upsert_batches = APPLY_UPSERT_BATCHES;
+	} else if (!a->failed && !a->tx.one_by_one) {
+		log_warn("%s: batch of %zu records failed; applying it again one by one to find the one at fault",
+			 a->label, a->tx.batch_records);
+		a->tx.one_by_one = true;
+	} else {
+		a->failed = true;
+		return false;
+	}
+	return kafka_in_reassign(a->in); /* tx_reset, via partitions_assigned */
+}
+
+static bool consume_loop_tx(struct apply *a)
+{
+	bool moved = false;
+
+	while (!stop_requested && !a->failed) {
+		rd_kafka_message_t *m = NULL;
+		bool ok, boundary;
+
+		if (!poll_one(a, moved || a->tx.in_target ? 0 : 100, &m))
+			return false; /* logged */
+		if (!m && a->tx.open && !moved)
+			(void)poll_one(a, 100, &m); /* waiting for the open transaction's rest */
+		if (m)
+			tx_part_push(a, m);
+		ok = tx_advance(a, &moved);
+		boundary = !a->tx.open && a->tx.in_target;
+		if (ok && boundary &&
+		    ((!m && !moved) || a->tx.batch_records >= APPLY_BATCH_MAX ||
+		     a->tx.batch_bytes >= APPLY_BATCH_BYTES ||
+		     mono_ms() - a->tx.batch_started >= APPLY_BATCH_WAIT_MS))
+			ok = tx_commit(a);
+		if (!ok && !tx_failed(a))
+			return false; /* errors already logged */
+		a->drained = !m && !moved && !a->tx.in_target;
+		/* also inside a long transaction: status must see it move */
+		progress_writer_tick(&a->progress, false);
+	}
+	/* Stopped: the open batch is rolled back (tx_reset at the end). */
 	return !a->failed;
 }
 
@@ -1092,8 +1684,12 @@ static bool reconnect(struct apply *a)
 	int backoff = 1;
 
 	batch_release(a); /* fetched again from the stored offsets */
+	a->tx.in_target = false; /* rolled back with the connection */
+	tx_reset(a);
 	PQfinish(a->db);
 	a->db = NULL;
+	PQfinish(a->types_db);
+	a->types_db = NULL;
 	/* The same error again and again is FAILED in status (status_state.c),
 	 * though apply keeps trying. */
 	progress_error_note(&a->progress, ERROR_TARGET_CONNECTION, NULL);
@@ -1172,6 +1768,8 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 
 	a.pipe = pipe;
 	a.tgt = pipe->target;
+	if (pipe->consistency == CONSISTENCY_TRANSACTION)
+		a.tx.topic = topology_transaction_topic(pipe->source);
 	a.label = xasprintf("apply %s", pipe->name);
 	apply_event_init(&a.ev);
 	apply_schema_init(&a.schema, a.label, pipe);
@@ -1218,7 +1816,8 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 		strbuf_fini(&topics);
 		progress_state_set(&a.progress, "consuming");
 	}
-	while (ok && !(ok = consume_loop(&a)) && !stop_requested && target_lost(&a))
+	while (ok && !(ok = a.tx.topic ? consume_loop_tx(&a) : consume_loop(&a)) && !stop_requested &&
+	       target_lost(&a))
 		ok = reconnect(&a);
 	/* Stopped on request: whatever was cut short was rolled back. */
 	if (stop_requested && !a.refused && !a.kafka_refused)
@@ -1238,6 +1837,9 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	a.progress.refresh = NULL;
 	event_counts_fini(&a.counts);
 	batch_release(&a);
+	tx_reset(&a);
+	free(a.tx.topic);
+	PQfinish(a.types_db);
 	free(a.batch);
 	free(a.batch_ends);
 	apply_sql_group_fini(&a.group);

@@ -414,6 +414,8 @@ static bool record_fits(struct capture *c, const struct capture_table *ct,
 static bool tx_record(struct capture *c, bool end)
 {
 	uint64_t lsn = end ? c->change_lsn : c->tx_begin_lsn;
+	char txn[48];
+	struct kafka_header hdr = { EVENT_HEADER_TXN, txn, 0 };
 
 	c->key.len = 0;
 	c->value.len = 0;
@@ -429,7 +431,9 @@ static bool tx_record(struct capture *c, bool end)
 	} else {
 		event_txn_begin_json(&c->value, &c->fmt, c->open_xid, lsn, c->open_commit_ms);
 	}
-	return produce(c, c->tx_topic, &c->key, c->value.data, c->value.len, NULL, 0, c->open);
+	hdr.len = (size_t)snprintf(txn, sizeof(txn), EVENT_TXN_FMT, c->open->final_lsn,
+				   end ? 'E' : 'B', end ? c->tx_total : (int64_t)0);
+	return produce(c, c->tx_topic, &c->key, c->value.data, c->value.len, &hdr, 1, c->open);
 }
 
 /* The "transaction" block of the open transaction's next change event, of
@@ -476,7 +480,8 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 		 const struct event_source *src, const struct change_headers *h, struct txn *t)
 {
 	const struct pgoutput_value *key_row = after ? after : before;
-	struct kafka_header hdrs[8]; /* at most 7: every header below */
+	struct kafka_header hdrs[8]; /* at most 8: every header below */
+	char txn_hdr[48];
 	/* only updates can have unchanged columns: no buffer for the rest */
 	bool may_have_unchanged = h && h->unchanged;
 	/* nor a table without numeric columns a cdc.text header */
@@ -512,6 +517,12 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 		hdrs[n++] = (struct kafka_header){ EVENT_HEADER_UNCHANGED, unchanged.data, unchanged.len };
 	if (h && h->position)
 		hdrs[n++] = (struct kafka_header){ EVENT_HEADER_POSITION, h->position, strlen(h->position) };
+	if (src->txn)
+		hdrs[n++] = (struct kafka_header){
+			EVENT_HEADER_TXN, txn_hdr,
+			(size_t)snprintf(txn_hdr, sizeof(txn_hdr), EVENT_TXN_FMT, t->final_lsn, 'C',
+					 src->txn->total_order)
+		};
 	if (may_have_texts)
 		strbuf_init(&texts);
 	if (may_have_texts && event_text_json(&texts, &c->fmt, ct->et, after))
@@ -622,8 +633,9 @@ static bool topics_ensure(struct capture *c)
 		strlist_add(&topics, topic);
 		free(topic);
 	}
+	/* One partition: apply reads the commit order from it. */
 	if (ok && c->tx_topic) {
-		ok = kafka_out_ensure_topic(c->kafka, c->tx_topic, c->kafka_cfg->partitions,
+		ok = kafka_out_ensure_topic(c->kafka, c->tx_topic, 1,
 					    c->kafka_cfg->replication_factor, TOPIC_TIMEOUT_MS);
 		strlist_add(&topics, c->tx_topic);
 	}

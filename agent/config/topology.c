@@ -59,6 +59,8 @@ ENUM_NAMES(insert_mode, INSERT_MODE_COUNT,
 	   [INSERT_MODE_UPSERT] = "upsert", [INSERT_MODE_INSERT] = "insert");
 ENUM_NAMES(schema_changes, SCHEMA_CHANGES_COUNT,
 	   [SCHEMA_CHANGES_FOLLOW] = "follow", [SCHEMA_CHANGES_ADDITIVE] = "additive");
+ENUM_NAMES(consistency, CONSISTENCY_COUNT,
+	   [CONSISTENCY_TRANSACTION] = "transaction", [CONSISTENCY_TABLE] = "table");
 
 /* Each key's last argument is its description for cdc-agent.ini(5)
  * (topo_doc.c, `make man`): what it does, in sentences; `key` prints in
@@ -349,14 +351,23 @@ static const struct key_spec target_keys[] = {
 
 static const struct key_spec pipeline_keys[] = {
 	KEY(pipeline_cfg, "source", V_STRING, source_name, true, NULL,
-	    "The NAME of the [source NAME] section whose tables the pipeline captures; a source "
-	    "feeds one pipeline."),
+	    "The NAME of the [source NAME] section whose tables the pipeline captures. "
+	    "Several pipelines may read one source (fan-out): the first of them in the file "
+	    "captures it, the others only apply its topics."),
 	KEY(pipeline_cfg, "target", V_STRING, target_name, true, NULL,
 	    "The NAME of the [target NAME] section the pipeline applies to."),
 	KEY_ENUM(pipeline_cfg, "schema_changes", schema_changes, "follow", schema_changes_names,
 		 "Which schema changes at the source apply follows: follow (every one: added, "
 		 "dropped and renamed columns, types, defaults, NOT NULL) or additive (never "
 		 "drops a column, narrows a type or sets NOT NULL)."),
+	/* transaction needs the source's transaction_metadata (check_consistency) */
+	KEY_ENUM(pipeline_cfg, "consistency", consistency, "transaction", consistency_names,
+		 "How apply commits: transaction applies each source transaction whole, across "
+		 "tables, in source commit order and, within it, in source order (a target with "
+		 "the source's foreign keys accepts it; several whole transactions may share one "
+		 "target transaction); table commits each topic's changes in batches of their "
+		 "own, as Debezium's JDBC sink does. transaction needs the source's "
+		 "`transaction_metadata`; left unset with that off, table."),
 	/* Who capture and apply are to the brokers under a sasl_*
 	 * security_protocol (check_kafka_security). */
 	KEY(pipeline_cfg, "capture_kafka_user", V_STRING, capture_kafka.user, false, NULL,
@@ -993,6 +1004,26 @@ bool topology_same_server(const struct pg_server_cfg *a, const struct pg_server_
 	return a->host && b->host && strcmp(a->host, b->host) == 0 && a->port == b->port;
 }
 
+/* consistency = transaction reassembles transactions from the source's
+ * transaction topic: without transaction_metadata there is none.  Written
+ * in the file, that is an error; the default then falls back to table. */
+static void check_consistency(struct parse_state *ps, struct pipeline_cfg *p)
+{
+	int line = topology_key_line(&p->origin, "pipeline", "consistency");
+
+	if (!p->source || p->source->transaction_metadata ||
+	    p->consistency != CONSISTENCY_TRANSACTION)
+		return;
+	if (line == p->origin.line) {
+		p->consistency = CONSISTENCY_TABLE; /* unset */
+		return;
+	}
+	parse_error(ps, line,
+		    "pipeline %s: consistency = transaction needs source %s's transaction_metadata = true (%s:%d sets it false): set one or the other",
+		    p->name, p->source->name, p->source->origin.file,
+		    topology_key_line(&p->source->origin, "source", "transaction_metadata"));
+}
+
 static void resolve_pipeline(struct parse_state *ps, struct topology *topo,
 			     struct pipeline_cfg *p)
 {
@@ -1030,6 +1061,7 @@ static void resolve_pipeline(struct parse_state *ps, struct topology *topo,
 		free(names);
 	}
 	strbuf_fini(&sb);
+	check_consistency(ps, p);
 	if (p->source && p->target && topology_same_server(&p->source->pg, &p->target->pg) &&
 	    p->source->pg.dbname && p->target->pg.dbname &&
 	    strcmp(p->source->pg.dbname, p->target->pg.dbname) == 0)

@@ -66,6 +66,10 @@ enum insert_mode { INSERT_MODE_UPSERT, INSERT_MODE_INSERT, INSERT_MODE_COUNT };
 /* What apply does with the source's schema changes (apply_schema.c):
  * follow every one, or never drop a column nor narrow a type. */
 enum schema_changes { SCHEMA_CHANGES_FOLLOW, SCHEMA_CHANGES_ADDITIVE, SCHEMA_CHANGES_COUNT };
+/* How apply groups changes into target transactions (apply.c): each source
+ * transaction atomically, in commit order across tables, or each table's
+ * changes in batches of their own (no atomicity across tables). */
+enum consistency { CONSISTENCY_TRANSACTION, CONSISTENCY_TABLE, CONSISTENCY_COUNT };
 
 /* The name tables: X_names[v] is how the topology spells value v; each has
  * X_COUNT names (unsized here, so that topology.c's definition is sized by
@@ -79,6 +83,7 @@ extern const char *const decimal_mode_names[];
 extern const char *const interval_mode_names[];
 extern const char *const insert_mode_names[];
 extern const char *const schema_changes_names[];
+extern const char *const consistency_names[];
 
 /* Where a section and each of its keys were written, for error messages. */
 struct topo_origin {
@@ -195,6 +200,7 @@ struct pipeline_cfg {
 	char *source_name;
 	char *target_name;
 	enum schema_changes schema_changes;
+	enum consistency consistency; /* table when unset and the source has no transaction_metadata */
 	struct kafka_credentials capture_kafka; /* capture_kafka_user, _password_file */
 	struct kafka_credentials apply_kafka;   /* apply_kafka_user, _password_file */
 	struct source_cfg *source; /* resolved, borrowed from the topology */

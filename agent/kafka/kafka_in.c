@@ -165,6 +165,18 @@ bool kafka_in_new(const struct kafka_cfg *cfg, const struct kafka_credentials *c
 	ki->group = xstrdup(group);
 	ki->hooks = *hooks;
 	ki->started_ms = mono_ms();
+	if (hooks->queue_kbytes > 0) {
+		char kb[16];
+
+		snprintf(kb, sizeof(kb), "%d", hooks->queue_kbytes);
+		if (rd_kafka_conf_set(conf, "queued.max.messages.kbytes", kb, err, sizeof(err)) !=
+		    RD_KAFKA_CONF_OK) {
+			log_error("%s: queued.max.messages.kbytes: %s", label, err);
+			rd_kafka_conf_destroy(conf);
+			kafka_in_free(ki);
+			return false;
+		}
+	}
 	/* rd_kafka_new owns conf from here on, on success only. */
 	ki->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
 	if (!ki->rk) {
@@ -253,15 +265,31 @@ rd_kafka_message_t *kafka_in_poll(struct kafka_in *ki, int timeout_ms)
 
 void kafka_in_note(struct kafka_in *ki, const rd_kafka_message_t *m)
 {
-	const char *topic = rd_kafka_topic_name(m->rkt);
+	kafka_in_note_next(ki, rd_kafka_topic_name(m->rkt), m->partition, m->offset + 1);
+}
+
+void kafka_in_note_next(struct kafka_in *ki, const char *topic, int32_t partition, int64_t next)
+{
 	rd_kafka_topic_partition_t *p;
 
 	if (!ki->pending)
 		ki->pending = rd_kafka_topic_partition_list_new(4);
-	p = rd_kafka_topic_partition_list_find(ki->pending, topic, m->partition);
+	p = rd_kafka_topic_partition_list_find(ki->pending, topic, partition);
 	if (!p)
-		p = rd_kafka_topic_partition_list_add(ki->pending, topic, m->partition);
-	p->offset = m->offset + 1;
+		p = rd_kafka_topic_partition_list_add(ki->pending, topic, partition);
+	p->offset = next;
+}
+
+void kafka_in_pause(struct kafka_in *ki, const char *topic, int32_t partition, bool pause)
+{
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+
+	rd_kafka_topic_partition_list_add(list, topic, partition);
+	if (pause)
+		(void)rd_kafka_pause_partitions(ki->rk, list);
+	else
+		(void)rd_kafka_resume_partitions(ki->rk, list);
+	rd_kafka_topic_partition_list_destroy(list);
 }
 
 void kafka_in_commit(struct kafka_in *ki, bool now)

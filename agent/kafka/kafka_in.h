@@ -35,6 +35,9 @@ struct kafka_in_hooks {
 	 * for kafka_in_reassign. */
 	bool (*on_assign)(void *ctx, rd_kafka_topic_partition_list_t *parts);
 	void *ctx;
+	/* librdkafka's prefetch bound (queued.max.messages.kbytes); 0: its
+	 * default, 64 MiB.  An owner that buffers records itself lowers it. */
+	int queue_kbytes;
 };
 
 /* The consumer group of a pipeline's apply, "cdc-agent.PIPELINE", where
@@ -62,6 +65,14 @@ rd_kafka_message_t *kafka_in_poll(struct kafka_in *ki, int timeout_ms);
 /* m was applied (its offset stored): its partition's next offset goes to
  * Kafka with the next commit. */
 void kafka_in_note(struct kafka_in *ki, const rd_kafka_message_t *m);
+
+/* The same by topic and partition: next is the partition's next offset. */
+void kafka_in_note_next(struct kafka_in *ki, const char *topic, int32_t partition, int64_t next);
+
+/* Stops (pause) or restarts fetching of one partition: the owner holds
+ * enough of it.  Fetching resumes after the last record kafka_in_poll
+ * returned of it. */
+void kafka_in_pause(struct kafka_in *ki, const char *topic, int32_t partition, bool pause);
 
 /* Commits the offsets noted (asynchronously): at once when now, else when
  * the last commit is a second old (each commit is a write to the broker's

@@ -29,6 +29,13 @@
 #define EVENT_HEADER_UNCHANGED "cdc.unchanged"
 /* A keyless table's change: where it lies in the stream (EVENT_POSITION_FMT). */
 #define EVENT_HEADER_POSITION "cdc.position"
+/* With transaction metadata: which source transaction a record is of, by
+ * its commit LSN (unique, and ordered as the commits are), for apply's
+ * transaction-consistent mode: EVENT_TXN_FMT with kind 'B' and 0 on the
+ * BEGIN record, 'E' and the event count on the END record, 'C' and the
+ * event's total_order on a change event (and on its tombstone). */
+#define EVENT_HEADER_TXN "cdc.txn"
+#define EVENT_TXN_FMT "%016" PRIX64 ":%c%" PRId64
 /* JSON object, column -> the value's PostgreSQL text, for the values the
  * event cannot carry (numeric NaN or ±Infinity under decimal_handling =
  * precise: the event has null there). */
@@ -66,8 +73,9 @@
  *    "ts_ms"}), keyed {"id":...}; a transaction without a change of a
  *    captured table has neither.  After a capture restart the slot replays
  *    whole transactions: BEGIN, every change and END come again, alike.
- * Apply subscribes to the tables' topics only, and skips the "transaction"
- * member as any member it does not read. */
+ * Each of these records also has the EVENT_HEADER_TXN header, which is
+ * what apply reads (consistency = transaction); the transaction topic has
+ * one partition, so that its records keep the commit order. */
 
 /* ---- values -------------------------------------------------------------- */
 

@@ -228,6 +228,8 @@ static const struct enum_key enum_keys[] = {
 		 target_of, target_cfg, insert_mode, "upsert insert"),
 	ENUM_KEY("pipeline p", "schema_changes", schema_changes, SCHEMA_CHANGES_COUNT,
 		 "pipeline", "p", pipeline_of, pipeline_cfg, schema_changes, "follow additive"),
+	ENUM_KEY("pipeline p", "consistency", consistency, CONSISTENCY_COUNT, "pipeline", "p",
+		 pipeline_of, pipeline_cfg, consistency, "transaction table"),
 };
 
 /* The seed (without its own kafka mode) with "key = value" as the first
@@ -694,6 +696,43 @@ static void test_transaction_metadata_key(void **state)
 	free(off);
 }
 
+/* consistency: transaction by default; without the source's transaction
+ * metadata, table when unset and an error naming both keys when set. */
+static void test_consistency_key(void **state)
+{
+	char *off = seed_with_source_lines("transaction_metadata = false\n");
+	char *off_set = xasprintf("%sconsistency = transaction\n", off);
+	char *table = xasprintf("%sconsistency = table\n", seed), *err;
+	bool ok;
+	struct topology *topo;
+
+	(void)state;
+	topo = load_text(seed, &ok);
+	assert_true(ok);
+	assert_int_equal(topo->pipelines[0].consistency, CONSISTENCY_TRANSACTION);
+	topology_free(topo);
+	topo = load_text(table, &ok);
+	assert_true(ok);
+	assert_int_equal(topo->pipelines[0].consistency, CONSISTENCY_TABLE);
+	topology_free(topo);
+	topo = load_text(off, &ok);
+	assert_true(ok);
+	assert_int_equal(topo->pipelines[0].consistency, CONSISTENCY_TABLE);
+	topology_free(topo);
+	capture_begin();
+	topo = load_text(off_set, &ok);
+	err = capture_end();
+	assert_false(ok);
+	assert_null(topo);
+	if (!strstr(err, ":25: error: pipeline p: consistency = transaction needs source db1's transaction_metadata = true (") ||
+	    !strstr(err, ":13 sets it false)"))
+		fail_msg("unexpected: %s", err);
+	free(err);
+	free(off_set);
+	free(table);
+	free(off);
+}
+
 /* sslmode, sslrootcert, sslcert and sslkey: parsed and checked as a whole,
  * each refusal at its key's line with the cause. */
 static void test_tls_keys(void **state)
@@ -1101,6 +1140,7 @@ int main(void)
 		cmocka_unit_test(test_patterns_and_exclusions),
 		cmocka_unit_test(test_table_refusals),
 		cmocka_unit_test(test_transaction_metadata_key),
+		cmocka_unit_test(test_consistency_key),
 		cmocka_unit_test(test_tls_keys),
 		cmocka_unit_test(test_kafka_security_keys),
 		cmocka_unit_test(test_kafka_security_refusals),
