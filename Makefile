@@ -215,6 +215,7 @@ bench: deps
 	scripts/bench-capture.sh
 	scripts/bench-snapshot.sh
 	scripts/bench-pipeline.sh
+	scripts/bench-txn.sh
 	scripts/bench-agent.sh
 	scripts/bench-tables.sh
 	scripts/bench-start.sh
