@@ -65,7 +65,8 @@ if ! kafka_unpack "$SEED_DIST" "$WORK/kafka" ||
 		--operation Create --operation Write \
 		--operation Describe --operation DescribeConfigs --operation AlterConfigs ||
 	! kafka_acl "$WORK/kafka" "$IKP" --allow-principal User:apply-db1 \
-		--topic db1server.public.my_table --group cdc-agent.db1-to-db2 --operation Read \
+		--topic db1server.public.my_table --topic db1server.transaction \
+		--group cdc-agent.db1-to-db2 --operation Read \
 		--operation Describe; then
 	_fail "the SASL_SSL cluster comes up" "$(tail -n 20 "$WORK/kafka/kafka.log" "$WORK/kafka/zk.log" 2>/dev/null)"
 	finish

@@ -144,8 +144,9 @@ secured_broker() { # ZKPORT
 # needs (the broker enforces them): capture creates its topic (validated
 # first by bootstrap's plan), raises its max.message.bytes (AlterConfigs
 # after DescribeConfigs) and writes it (Write lets it be an idempotent
-# producer too); apply reads the topic and joins group cdc-agent.p1 (Read;
-# Describe for status's probes).
+# producer too); apply reads the topic and the transaction topic
+# (consistency = transaction) and joins group cdc-agent.p1 (Read; Describe
+# for status's probes).
 SECURED_TOPIC=db1server.public.t
 secured_user() { # capture|apply
 	kafka_scram_user "$WORK/kafka" "$IKP" "$1-p1" "$WORK/$1-kafka.pass" || return 1
@@ -156,7 +157,8 @@ secured_user() { # capture|apply
 			--operation Describe --operation DescribeConfigs --operation AlterConfigs
 	else
 		kafka_acl "$WORK/kafka" "$IKP" --allow-principal User:apply-p1 \
-			--topic "$SECURED_TOPIC" --group cdc-agent.p1 --operation Read \
+			--topic "$SECURED_TOPIC" --topic db1server.transaction \
+			--group cdc-agent.p1 --operation Read \
 			--operation Describe
 	fi
 }
