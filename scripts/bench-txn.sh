@@ -9,7 +9,7 @@
 # source, db2 the target), a ZooKeeper-mode Kafka broker (topics of
 # PARTITIONS partitions) and a topology bootstrapped by the agent
 # (tests/lib/*.sh, as the integration tests do).  Pipeline p1 ([pipeline]
-# consistency = transaction, the default) replicates table big_tx; p2
+# consistency = transaction) replicates table big_tx; p2
 # (consistency = table) replicates big_tb, a table of its own, as the
 # comparison.  Only the pipeline measured runs (its capture and apply
 # started as processes), and a run starts once it has caught up (a marker
@@ -135,6 +135,7 @@ password_file = @WORK@/db2.pass
 [pipeline p1]
 source = s1
 target = db2
+consistency = transaction
 
 [pipeline p2]
 source = s2

@@ -5,7 +5,7 @@
 # to_id -> accounts, amount); each source transaction moves an amount
 # between two accounts and writes a ledger row.  The targets have the same
 # FOREIGN KEYs, not deferrable.  Two pipelines on 3 partitions a topic:
-# p1 (consistency = transaction, the default) -> db2, p2 (consistency =
+# p1 (consistency = transaction) -> db2, p2 (consistency =
 # table) -> db3.  While pgbench runs transfers, a checker polls each target
 # with one statement: sum(balance) = the initial total and sum(n_ops) =
 # 2 * count(ledger).  Meanwhile capture p1, apply p1 and the broker are
@@ -56,7 +56,7 @@ END \$\$;
 	topology_source plain plain_pub plain_slot plain "public.accounts, public.ledger, public.big" "json_schemas = false"
 	topology_target db2
 	topology_target db3
-	topology_pipeline p1 db1 db2
+	topology_pipeline p1 db1 db2 "consistency = transaction"
 	topology_pipeline p2 plain db3 "consistency = table"
 ) || { _fail "environment comes up"; finish; exit; }
 
