@@ -98,17 +98,6 @@ struct tx_part {
 	size_t bytes;
 	bool paused;              /* holds enough: not fetched meanwhile */
 	int64_t next;             /* its first record not consumed; -1: none consumed in the batch */
-	/* Capture's attempts at a transaction (tx_stale): within one, changes
-	 * reach a partition in rising (commit LSN, total_order); a change not
-	 * above the one before it starts a newer attempt (a capture restart
-	 * sending again from its slot's confirmed position). */
-	uint64_t pushed;          /* records buffered so far: q[head] is number pushed - (n - head) */
-	bool have_last;
-	uint64_t last_pos;        /* the last change buffered */
-	int64_t last_n;
-	uint64_t restart_seq;     /* number of the newest attempt's first change; 0: none seen */
-	uint64_t restart_pos;     /* and its (commit LSN, total_order) */
-	int64_t restart_n;
 };
 
 struct tx_state {
@@ -1266,24 +1255,6 @@ static struct tx_part *tx_part_of(struct apply *a, const rd_kafka_message_t *m)
 	return p;
 }
 
-/* A change not above the one buffered before it in its partition: a newer
- * attempt of capture starts there. */
-static void tx_part_note_attempt(struct tx_part *p, const rd_kafka_message_t *m)
-{
-	struct txn_mark t;
-
-	if (!m->payload || !txn_mark_read(m, &t) || t.kind != 'C')
-		return;
-	if (p->have_last && (t.pos < p->last_pos || (t.pos == p->last_pos && t.n <= p->last_n))) {
-		p->restart_seq = p->pushed;
-		p->restart_pos = t.pos;
-		p->restart_n = t.n;
-	}
-	p->have_last = true;
-	p->last_pos = t.pos;
-	p->last_n = t.n;
-}
-
 static void tx_part_push(struct apply *a, rd_kafka_message_t *m)
 {
 	struct tx_part *p = tx_part_of(a, m);
@@ -1305,8 +1276,6 @@ static void tx_part_push(struct apply *a, rd_kafka_message_t *m)
 	}
 	p->q[p->n++] = m;
 	p->bytes += m->len + m->key_len;
-	p->pushed++;
-	tx_part_note_attempt(p, m);
 	if (!p->paused && (p->bytes >= tx_part_bound(a) || p->n - p->head >= TX_PART_RECORDS)) {
 		kafka_in_pause(a->in, p->topic, p->partition, true);
 		p->paused = true;
@@ -1509,26 +1478,10 @@ static bool tx_take(struct apply *a, struct tx_part *p)
  * or to the open one further on). */
 enum tx_head { TX_WAIT, TX_TAKE, TX_NEXT, TX_SKIP }; /* TX_NEXT: the open one's next event */
 
-/* Whether the head t of p, which waits, is of an attempt capture gave up:
- * a newer attempt starts after it in p at or below it, and capture sends
- * again every transaction from its slot's confirmed position on (the
- * newer attempt's first change is past that position, so t is too).
- * Waiting for it would wait for ever when the older attempt lost one of
- * its changes (a record Kafka refused): skipped, the newer attempt's copy
- * is applied. */
-static bool tx_stale(const struct tx_part *p, const struct txn_mark *t)
-{
-	uint64_t head_seq = p->pushed - (p->n - p->head);
-
-	return p->restart_seq > head_seq &&
-	       (t->pos > p->restart_pos || (t->pos == p->restart_pos && t->n >= p->restart_n));
-}
-
 static enum tx_head tx_head_kind(const struct apply *a, const struct tx_part *p)
 {
 	const rd_kafka_message_t *m = p->q[p->head];
 	struct txn_mark t;
-	enum tx_head h;
 
 	/* Snapshot rows, tombstones, records without the header: no
 	 * transaction's, applied in their partition's order. */
@@ -1537,12 +1490,10 @@ static enum tx_head tx_head_kind(const struct apply *a, const struct tx_part *p)
 	if (t.pos <= a->tx.done_pos)
 		return TX_SKIP; /* applied already: capture sent it again */
 	if (!a->tx.open || t.pos != a->tx.open_pos)
-		h = TX_WAIT;
-	else if (t.n <= a->tx.applied)
+		return TX_WAIT;
+	if (t.n <= a->tx.applied)
 		return TX_SKIP; /* the open transaction sent again from its start */
-	else
-		h = t.n == a->tx.applied + 1 ? TX_NEXT : TX_WAIT;
-	return h == TX_WAIT && tx_stale(p, &t) ? TX_SKIP : h;
+	return t.n == a->tx.applied + 1 ? TX_NEXT : TX_WAIT;
 }
 
 /* The transaction topic's head: opens the next transaction, learns the open
