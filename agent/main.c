@@ -345,12 +345,42 @@ static bool status_all_good(const json_t *doc)
 	return true;
 }
 
+/*
+ * The agent serves the topology it has loaded; an edit it has not loaded yet
+ * (its next pass does, or the file is invalid) would leave the edited
+ * pipelines out of the table without a word.  Says so, and which pipelines
+ * the agent does not run yet; false then (something is pending).
+ */
+static bool status_topology_current(json_t *doc, const struct topology *topo)
+{
+	const char *served = json_string_value(
+		json_object_get(json_object_get(doc, "agent"), "topology_sha512"));
+	json_t *warnings = json_object_get(doc, "warnings");
+
+	if (!served || strcmp(served, topo->sha512) == 0)
+		return true;
+	if (!json_is_array(warnings)) {
+		warnings = json_array();
+		json_object_set_new(doc, "warnings", warnings);
+	}
+	json_array_append_new(warnings,
+			      json_sprintf("the agent runs topology %.12s..., not %s as it is now "
+					   "(%.12s...): an edit it has not loaded yet, or an invalid one",
+					   served, topo->path, topo->sha512));
+	for (size_t i = 0; i < topo->n_pipelines; i++)
+		if (!status_find(doc, "pipelines", "name", topo->pipelines[i].name))
+			json_array_append_new(warnings,
+					      json_sprintf("pipeline %s is in %s but not yet run by the agent",
+							   topo->pipelines[i].name, topo->path));
+	return false;
+}
+
 /* The running agent's document when it answers, else one collected here. */
 static int verb_status(const struct cli_options *opts)
 {
 	struct topology *topo;
 	json_t *doc = NULL;
-	bool good;
+	bool good, current;
 
 	if (!load_topology(opts, &topo))
 		return EXIT_BAD_CONFIG;
@@ -358,6 +388,7 @@ static int verb_status(const struct cli_options *opts)
 		doc = status_fetch(topo->agent.status_listen);
 	if (!doc)
 		doc = status_collect(topo, NULL, NULL);
+	current = status_topology_current(doc, topo);
 	if (opts->json) {
 		char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 
@@ -369,7 +400,7 @@ static int verb_status(const struct cli_options *opts)
 			printf("\n(the agent is not running: collected by this command; events/s "
 			       "need the agent)\n");
 	}
-	good = status_all_good(doc);
+	good = current && status_all_good(doc);
 	json_decref(doc);
 	topology_free(topo);
 	return good ? EXIT_OK : EXIT_ERROR;
