@@ -143,6 +143,14 @@ pg_cpu() {
 	awk -v s="$stat" -v hz="$CLK_TCK" 'BEGIN { split(s, f, " "); printf "%.2f", (f[14] + f[15]) / hz }'
 }
 
+# CPU seconds of the broker (its JVM, threads included) so far.
+broker_cpu() {
+	local stat
+	stat=$(<"/proc/$(cat "$WORK/kafka/kafka.pid")/stat")
+	stat=${stat##*) }
+	awk -v s="$stat" -v hz="$CLK_TCK" 'BEGIN { split(s, f, " "); printf "%.2f", (f[12] + f[13]) / hz }'
+}
+
 RESULTS=$WORK/results # lines: rep kind seconds [capture_own_seconds capture_cpu_s] pg_cpu_s (last)
 : >"$RESULTS"
 
@@ -207,7 +215,7 @@ offsets_to_end() {
 	done
 }
 run_pipeline() { # REP [KIND AGENT]
-	local t0 t1 kind=${2:-pipeline} agent=${3:-$CDC_AGENT} s0 want p0 i
+	local t0 t1 kind=${2:-pipeline} agent=${3:-$CDC_AGENT} s0 want p0 k0 k1 i
 	local logf=$WORK/$kind-$1.log alog=$WORK/$kind-apply-$1.log
 	q db1 "SELECT pg_drop_replication_slot('bench_snap') FROM pg_replication_slots WHERE slot_name = 'bench_snap'" >/dev/null
 	rm -f "$WORK/state/capture-s0.json" "$WORK/state/events-capture-s0.json"
@@ -217,6 +225,7 @@ run_pipeline() { # REP [KIND AGENT]
 	want=$((s0 + ROWS))
 	sleep 0.2
 	p0=$(pg_cpu)
+	k0=$(broker_cpu)
 	t0=$(now)
 	/usr/bin/time -f '%U %S' -o "$WORK/atime-$1" "$agent" -c "$T" apply s0 2>"$alog" >/dev/null &
 	APP_PID=$!
@@ -228,6 +237,7 @@ run_pipeline() { # REP [KIND AGENT]
 		sleep 0.05
 	done
 	t1=$(now)
+	k1=$(broker_cpu)
 	[ "$(offsets_sum)" -ge "$want" ] || { tail -n 20 "$alog" >&2; die "pipeline: the target did not get every row"; }
 	wait "$CAP_PID" || die "capture exited with $? (see $logf)"
 	CAP_PID=''
@@ -239,7 +249,8 @@ run_pipeline() { # REP [KIND AGENT]
 	q db2 "TRUNCATE narrow" >/dev/null # native copies into an empty table
 	awk -v a="$t0" -v b="$t1" -v r="$1" -v c="$(cat "$WORK/ptime-$1")" -v d="$(cat "$WORK/atime-$1")" -v k="$kind" \
 		-v p="$(awk -v a="$p0" -v b="$(pg_cpu)" 'BEGIN { print b - a }')" \
-		'BEGIN { split(c, f, " "); split(d, g, " "); printf "%s %s %.3f %.2f %.2f %.2f\n", r, k, b - a, f[1] + f[2], g[1] + g[2], p }' >>"$RESULTS"
+		-v kc="$(awk -v a="$k0" -v b="$k1" 'BEGIN { print b - a }')" \
+		'BEGIN { split(c, f, " "); split(d, g, " "); printf "%s %s %.3f %.2f %.2f %.2f %.2f\n", r, k, b - a, f[1] + f[2], g[1] + g[2], p, kc }' >>"$RESULTS"
 }
 
 # Warm-up: the topic exists, the table is in the page cache.
@@ -269,6 +280,7 @@ PIPE_S=$(field pipeline 3 | median)
 PIPE_CCPU=$(field pipeline 4 | median)
 PIPE_ACPU=$(field pipeline 5 | median)
 PIPE_PG=$(field pipeline 6 | median)
+PIPE_BROKER=$(field pipeline 7 | median)
 PIPE_RATIO=$(awk -v a="$NATIVE_S" -v b="$PIPE_S" 'BEGIN { printf "%.2f", a / b }')
 RATIO=$(awk -v a="$NATIVE_S" -v b="$CAP_S" 'BEGIN { printf "%.2f", a / b }')
 OWN_RATIO=$(awk -v a="$NATIVE_S" -v b="$OWN_S" 'BEGIN { printf "%.2f", a / b }')
@@ -301,7 +313,8 @@ SECTION_FILE=$WORK/section.md
 	echo "The whole pipeline (capture and apply started together into an empty target table, until apply's"
 	echo "offsets in the target, which commit with the rows, passed every record): CPU capture $PIPE_CCPU s"
 	echo "($(us_row "$PIPE_CCPU") µs/row), apply $PIPE_ACPU s ($(us_row "$PIPE_ACPU") µs/row), PostgreSQL $PIPE_PG s"
-	echo "($(us_row "$PIPE_PG") µs/row: source and target backends; runs: $(runs pipeline 4) / $(runs pipeline 5) / $(runs pipeline 6))."
+	echo "($(us_row "$PIPE_PG") µs/row: source and target backends), the Kafka broker $PIPE_BROKER s ($(us_row "$PIPE_BROKER") µs/row;"
+	echo "runs: $(runs pipeline 4) / $(runs pipeline 5) / $(runs pipeline 6) / $(runs pipeline 7))."
 	echo
 	echo "Capture's CPU time (user + system, the whole process): $CPU_S s, $(us_row "$CPU_S") µs/row"
 	echo "(runs: $(runs capture 5) s). On a shared machine the CPU time is the steadier figure."
@@ -316,7 +329,8 @@ SECTION_FILE=$WORK/section.md
 		echo "$(us_row "$c_cpu") µs/row (runs $(runs compare 5)); PostgreSQL's CPU $(field compare 6 | median) s (runs $(runs compare 6))."
 		cp_s=$(field compare-pipeline 3 | median)
 		echo "Its pipeline (capture + apply): $cp_s s ($(runs compare-pipeline 3)), × native $(awk -v a="$NATIVE_S" -v b="$cp_s" 'BEGIN { printf "%.2f", a / b }');"
-		echo "CPU capture $(field compare-pipeline 4 | median) s, apply $(field compare-pipeline 5 | median) s, PostgreSQL $(field compare-pipeline 6 | median) s."
+		echo "CPU capture $(field compare-pipeline 4 | median) s, apply $(field compare-pipeline 5 | median) s, PostgreSQL $(field compare-pipeline 6 | median) s,"
+		echo "the broker $(field compare-pipeline 7 | median) s."
 	fi
 } >"$SECTION_FILE"
 

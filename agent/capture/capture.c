@@ -766,7 +766,9 @@ struct held_row {
 	char *line;                  /* libpq's buffer (PQfreemem) */
 	struct copy_stream *from;
 	struct pgoutput_value *row;
-	size_t cap;
+	const char **data;           /* the split's output, reused from row to row */
+	size_t *lens;
+	size_t cap;                  /* columns allocated in each */
 };
 
 /* The "snapshot" progress member (docs/STATUS.md): every table of the
@@ -887,23 +889,28 @@ static bool held_emit(struct capture *c, struct held_row *h, bool *first, bool l
 static bool copy_row(struct capture *c, struct copy_stream *st, struct held_row *h, char *line,
 		     int len, bool *first, int64_t ts_ms, uint64_t lsn)
 {
-	const char **data = xcalloc(st->ncols ? st->ncols : 1, sizeof(*data));
-	size_t *lens = xcalloc(st->ncols ? st->ncols : 1, sizeof(*lens));
 	struct pgoutput_value *row;
-	bool ok = pg_copy_text_split(line, (size_t)len, st->ncols, data, lens);
+	const char **data;
+	size_t *lens;
+	size_t need = st->ncols ? st->ncols : 1; /* a table without columns: a row all the same */
+	bool ok;
 
-	if (!ok) {
+	if (h->cap < need) {
+		h->row = xrealloc(h->row, need * sizeof(*h->row));
+		h->data = xrealloc(h->data, need * sizeof(*h->data));
+		h->lens = xrealloc(h->lens, need * sizeof(*h->lens));
+		h->cap = need;
+	}
+	/* split into data/lens: the held row's values still point at its
+	 * own line until it is sent below */
+	data = h->data;
+	lens = h->lens;
+	ok = pg_copy_text_split(line, (size_t)len, st->ncols, data, lens);
+	if (!ok)
 		log_error("%s: snapshot of %s.%s: COPY sent a row of another shape than the table's %zu columns",
 			  c->label, st->t->schema, st->t->table, st->ncols);
-		PQfreemem(line);
-	}
 	ok = ok && held_emit(c, h, first, false, ts_ms, lsn);
 	if (ok) {
-		/* the held row's values: another array than the one just sent */
-		if (h->cap < st->ncols) {
-			h->row = xrealloc(h->row, st->ncols * sizeof(*h->row));
-			h->cap = st->ncols;
-		}
 		row = h->row;
 		for (size_t i = 0; i < st->ncols; i++) {
 			row[i].kind = data[i] ? PGOUTPUT_TEXT : PGOUTPUT_NULL;
@@ -912,9 +919,9 @@ static bool copy_row(struct capture *c, struct copy_stream *st, struct held_row 
 		}
 		h->line = line;
 		h->from = st;
+	} else {
+		PQfreemem(line);
 	}
-	free(data);
-	free(lens);
 	return ok;
 }
 
@@ -1046,6 +1053,8 @@ static bool snapshot_copy(struct capture *c, struct copy_stream *streams, size_t
 	if (held.line)
 		PQfreemem(held.line);
 	free(held.row);
+	free(held.data);
+	free(held.lens);
 	return ok;
 }
 
