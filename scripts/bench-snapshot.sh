@@ -314,7 +314,7 @@ SECTION_FILE=$WORK/section.md
 	echo "offsets in the target, which commit with the rows, passed every record): CPU capture $PIPE_CCPU s"
 	echo "($(us_row "$PIPE_CCPU") µs/row), apply $PIPE_ACPU s ($(us_row "$PIPE_ACPU") µs/row), PostgreSQL $PIPE_PG s"
 	echo "($(us_row "$PIPE_PG") µs/row: source and target backends), the Kafka broker $PIPE_BROKER s ($(us_row "$PIPE_BROKER") µs/row;"
-	echo "runs: $(runs pipeline 4) / $(runs pipeline 5) / $(runs pipeline 6) / $(runs pipeline 7))."
+	echo "runs: capture $(runs pipeline 4); apply $(runs pipeline 5); PostgreSQL $(runs pipeline 6); broker $(runs pipeline 7))."
 	echo
 	echo "Capture's CPU time (user + system, the whole process): $CPU_S s, $(us_row "$CPU_S") µs/row"
 	echo "(runs: $(runs capture 5) s). On a shared machine the CPU time is the steadier figure."
