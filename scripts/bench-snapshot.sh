@@ -17,9 +17,11 @@
 #     files removed before; and capture's own rate, from its log line
 #     "initial snapshot starts" to "snapshot of public.narrow: N rows
 #     acknowledged" (connections, slot creation and topic metadata left out).
+#   - pipeline: capture as above and `cdc-agent apply` started together,
+#     until every row is in db2's (truncated) table, read from apply's
+#     offsets in the target; CPU of capture, apply and PostgreSQL.
 # Medians go into the section "## Initial snapshot" of docs/BENCHMARKS.md
-# (only that section is rewritten) and to stdout.  Apply's side (loading
-# the snapshot into a target) is not measured here.
+# (only that section is rewritten) and to stdout.
 #
 # Env: ROWS (1000000) REPEAT (3)
 #      CDC_AGENT (./cdc-agent) PG_BIN (/usr/lib/postgresql/15/bin)
@@ -52,11 +54,16 @@ export PG_BIN REPO_ROOT CDC_AGENT
 # shellcheck source=SCRIPTDIR/../tests/lib/capture_env.sh
 . "$REPO_ROOT/tests/lib/capture_env.sh"
 
-CAP_PID=''
+CAP_PID='' APP_PID=''
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	set +e
+	if [ -n "$APP_PID" ]; then
+		pkill -KILL -P "$APP_PID" 2>/dev/null
+		kill -KILL "$APP_PID" 2>/dev/null
+		wait "$APP_PID" 2>/dev/null
+	fi
 	if [ -n "$CAP_PID" ]; then # our child (time, capture), not waited for yet
 		pkill -KILL -P "$CAP_PID" 2>/dev/null
 		kill -KILL "$CAP_PID" 2>/dev/null
@@ -111,7 +118,7 @@ if [ -n "${COMPARE_AGENT:-}" ]; then
 	cp -p "$COMPARE_AGENT" "$WORK/compare-agent"
 fi
 
-q db2 "$DDL" >/dev/null || die "target table"
+q db2 "$DDL; GRANT ALL ON narrow TO db2_user" >/dev/null || die "target table"
 q db1 "CREATE PUBLICATION lr_snap FOR TABLE narrow" >/dev/null || die "publication"
 q db2 "CREATE FUNCTION bench_wait_ready(max_s float8) RETURNS float8 LANGUAGE plpgsql AS \$\$
 DECLARE deadline timestamptz := clock_timestamp() + max_s * interval '1 second';
@@ -134,6 +141,14 @@ pg_cpu() {
 	stat=$(<"/proc/$(head -n 1 "$(_pg_var src DIR)/data/postmaster.pid")/stat")
 	stat=${stat##*) }
 	awk -v s="$stat" -v hz="$CLK_TCK" 'BEGIN { split(s, f, " "); printf "%.2f", (f[14] + f[15]) / hz }'
+}
+
+# CPU seconds of the broker (its JVM, threads included) so far.
+broker_cpu() {
+	local stat
+	stat=$(<"/proc/$(cat "$WORK/kafka/kafka.pid")/stat")
+	stat=${stat##*) }
+	awk -v s="$stat" -v hz="$CLK_TCK" 'BEGIN { split(s, f, " "); printf "%.2f", (f[12] + f[13]) / hz }'
 }
 
 RESULTS=$WORK/results # lines: rep kind seconds [capture_own_seconds capture_cpu_s] pg_cpu_s (last)
@@ -180,13 +195,74 @@ run_capture() { # REP [KIND AGENT]
 		'BEGIN { split(t, f, " "); printf "%s %s %.3f %s %.2f %.2f\n", r, k, b - a, o, f[1] + f[2], p }' >>"$RESULTS"
 }
 
+# The whole pipeline: capture (initial_only) and apply started together,
+# from their start until the target holds every row.  Done is read from
+# apply's offsets in the target (they commit with the rows): the sum of
+# next offsets moves by ROWS, since each run's capture appends ROWS records
+# to the topic and apply goes on from where the last run left it.
+offsets_sum() { q db2 "SELECT coalesce(sum(next_offset), 0) FROM cdc_agent.offsets WHERE pipeline = 's0'" 2>/dev/null || echo 0; }
+# Apply's stored offsets moved to the end of the topic's partitions: the
+# records of the capture-only runs are not the pipeline's to apply.
+offsets_to_end() {
+	local p end
+	q db2 "SELECT 1 FROM cdc_agent.offsets" >/dev/null 2>&1 || return 0 # the first run: none yet
+	for ((p = 0; p < 3; p++)); do
+		end=$(kcat -b "127.0.0.1:$KP" -Q -t "bs0.public.narrow:$p:-1" 2>/dev/null | awk '/offset/ { print $NF }')
+		[[ $end =~ ^[0-9]+$ ]] || die "end of partition $p unknown"
+		q db2 "INSERT INTO cdc_agent.offsets (pipeline, topic, partition, next_offset)
+			VALUES ('s0', 'bs0.public.narrow', $p, $end) ON CONFLICT (pipeline, topic, partition)
+			DO UPDATE SET next_offset = EXCLUDED.next_offset" >/dev/null
+	done
+}
+run_pipeline() { # REP [KIND AGENT]
+	local t0 t1 kind=${2:-pipeline} agent=${3:-$CDC_AGENT} s0 want p0 k0 k1 i
+	local logf=$WORK/$kind-$1.log alog=$WORK/$kind-apply-$1.log
+	q db1 "SELECT pg_drop_replication_slot('bench_snap') FROM pg_replication_slots WHERE slot_name = 'bench_snap'" >/dev/null
+	rm -f "$WORK/state/capture-s0.json" "$WORK/state/events-capture-s0.json"
+	q db2 "TRUNCATE narrow" >/dev/null
+	offsets_to_end
+	s0=$(offsets_sum)
+	want=$((s0 + ROWS))
+	sleep 0.2
+	p0=$(pg_cpu)
+	k0=$(broker_cpu)
+	t0=$(now)
+	/usr/bin/time -f '%U %S' -o "$WORK/atime-$1" "$agent" -c "$T" apply s0 2>"$alog" >/dev/null &
+	APP_PID=$!
+	/usr/bin/time -f '%U %S' -o "$WORK/ptime-$1" "$agent" -c "$T" capture s0 2>"$logf" >/dev/null &
+	CAP_PID=$!
+	for ((i = 0; i < WAIT_MAX_SEC * 20; i++)); do
+		[ "$(offsets_sum)" -ge "$want" ] && break
+		kill -0 "$APP_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	t1=$(now)
+	k1=$(broker_cpu)
+	[ "$(offsets_sum)" -ge "$want" ] || { tail -n 20 "$alog" >&2; die "pipeline: the target did not get every row"; }
+	wait "$CAP_PID" || die "capture exited with $? (see $logf)"
+	CAP_PID=''
+	pkill -TERM -P "$APP_PID" 2>/dev/null
+	wait "$APP_PID" || die "apply exited with $? (see $alog)"
+	APP_PID=''
+	sleep 0.5
+	[ "$(q db2 "SELECT count(*) FROM narrow")" = "$ROWS" ] || die "pipeline: wrong row count in the target"
+	q db2 "TRUNCATE narrow" >/dev/null # native copies into an empty table
+	awk -v a="$t0" -v b="$t1" -v r="$1" -v c="$(cat "$WORK/ptime-$1")" -v d="$(cat "$WORK/atime-$1")" -v k="$kind" \
+		-v p="$(awk -v a="$p0" -v b="$(pg_cpu)" 'BEGIN { print b - a }')" \
+		-v kc="$(awk -v a="$k0" -v b="$k1" 'BEGIN { print b - a }')" \
+		'BEGIN { split(c, f, " "); split(d, g, " "); printf "%s %s %.3f %.2f %.2f %.2f %.2f\n", r, k, b - a, f[1] + f[2], g[1] + g[2], p, kc }' >>"$RESULTS"
+}
+
 # Warm-up: the topic exists, the table is in the page cache.
 log "warm-up"
+run_pipeline 0 # first: apply starts at the beginning of the empty topic
 run_capture 0
 for ((rep = 1; rep <= REPEAT; rep++)); do
 	run_native "$rep"
 	run_capture "$rep"
+	run_pipeline "$rep"
 	[ -z "${COMPARE_AGENT:-}" ] || run_capture "$rep" compare "$WORK/compare-agent"
+	[ -z "${COMPARE_AGENT:-}" ] || run_pipeline "$rep" compare-pipeline "$WORK/compare-agent"
 	log "run $rep/$REPEAT: $(awk -v r="$rep" '$1 == r' "$RESULTS" | tr '\n' ' ')"
 done
 
@@ -200,6 +276,12 @@ PG_CAP=$(field capture 6 | median)
 PG_NATIVE=$(field native 4 | median)
 us_row() { awk -v c="$1" -v n="$ROWS" 'BEGIN { printf "%.2f", 1e6 * c / n }'; }
 OWN_S=$(field capture 4 | median)
+PIPE_S=$(field pipeline 3 | median)
+PIPE_CCPU=$(field pipeline 4 | median)
+PIPE_ACPU=$(field pipeline 5 | median)
+PIPE_PG=$(field pipeline 6 | median)
+PIPE_BROKER=$(field pipeline 7 | median)
+PIPE_RATIO=$(awk -v a="$NATIVE_S" -v b="$PIPE_S" 'BEGIN { printf "%.2f", a / b }')
 RATIO=$(awk -v a="$NATIVE_S" -v b="$CAP_S" 'BEGIN { printf "%.2f", a / b }')
 OWN_RATIO=$(awk -v a="$NATIVE_S" -v b="$OWN_S" 'BEGIN { printf "%.2f", a / b }')
 runs() { field "$1" "$2" | awk '{ printf "%s%s", (NR > 1 ? " / " : ""), $1 }'; }
@@ -218,14 +300,21 @@ SECTION_FILE=$WORK/section.md
 	echo "database of the same cluster, until the table's sync state is ready) and by \`cdc-agent capture\`"
 	echo "(\`snapshot_mode = initial_only\`, \`json_schemas = false\`, a topic of 3 partitions, until it exits:"
 	echo "every row acknowledged by Kafka). *capture's own* counts from its log's \"initial snapshot starts\" to"
-	echo "the table's \"rows acknowledged by Kafka\" (connections, slot and topic metadata left out). Apply's"
-	echo "side (loading the events into a target) is not in these figures. Medians of $REPEAT runs."
+	echo "the table's \"rows acknowledged by Kafka\" (connections, slot and topic metadata left out)."
+	echo "Medians of $REPEAT runs."
 	echo
 	echo "| copy | s | rows/s | runs (s) | × native |"
 	echo "|---|---:|---:|---|---:|"
 	echo "| native copy_data | $NATIVE_S | $(rate "$NATIVE_S") | $(runs native 3) | 1.00 |"
 	echo "| cdc-agent capture, process start to exit | $CAP_S | $(rate "$CAP_S") | $(runs capture 3) | **$RATIO** |"
 	echo "| cdc-agent capture, its own snapshot | $OWN_S | $(rate "$OWN_S") | $(runs capture 4) | $OWN_RATIO |"
+	echo "| cdc-agent capture + apply, start to every row in the target | $PIPE_S | $(rate "$PIPE_S") | $(runs pipeline 3) | **$PIPE_RATIO** |"
+	echo
+	echo "The whole pipeline (capture and apply started together into an empty target table, until apply's"
+	echo "offsets in the target, which commit with the rows, passed every record): CPU capture $PIPE_CCPU s"
+	echo "($(us_row "$PIPE_CCPU") µs/row), apply $PIPE_ACPU s ($(us_row "$PIPE_ACPU") µs/row), PostgreSQL $PIPE_PG s"
+	echo "($(us_row "$PIPE_PG") µs/row: source and target backends), the Kafka broker $PIPE_BROKER s ($(us_row "$PIPE_BROKER") µs/row;"
+	echo "runs: capture $(runs pipeline 4); apply $(runs pipeline 5); PostgreSQL $(runs pipeline 6); broker $(runs pipeline 7))."
 	echo
 	echo "Capture's CPU time (user + system, the whole process): $CPU_S s, $(us_row "$CPU_S") µs/row"
 	echo "(runs: $(runs capture 5) s). On a shared machine the CPU time is the steadier figure."
@@ -238,6 +327,10 @@ SECTION_FILE=$WORK/section.md
 		echo "Compared, alike in the same runs (\`COMPARE_AGENT\`, $(basename "$COMPARE_AGENT")): start to exit $c_s s"
 		echo "($(runs compare 3)), its own snapshot $c_own s ($(rate "$c_own") rows/s, runs $(runs compare 4)), CPU $c_cpu s,"
 		echo "$(us_row "$c_cpu") µs/row (runs $(runs compare 5)); PostgreSQL's CPU $(field compare 6 | median) s (runs $(runs compare 6))."
+		cp_s=$(field compare-pipeline 3 | median)
+		echo "Its pipeline (capture + apply): $cp_s s ($(runs compare-pipeline 3)), × native $(awk -v a="$NATIVE_S" -v b="$cp_s" 'BEGIN { printf "%.2f", a / b }');"
+		echo "CPU capture $(field compare-pipeline 4 | median) s, apply $(field compare-pipeline 5 | median) s, PostgreSQL $(field compare-pipeline 6 | median) s,"
+		echo "the broker $(field compare-pipeline 7 | median) s."
 	fi
 } >"$SECTION_FILE"
 

@@ -477,6 +477,20 @@ static bool group_flush(struct apply *a)
 		return true;
 	}
 	ncols = g->tt->ts->ncols;
+	if (g->copy) {
+		/* Snapshot rows of a batch that may insert plainly: COPY, in the
+		 * batch's transaction (its offsets commit with them); a key the
+		 * target has fails it as the plain INSERT would, and the batch
+		 * goes again with upserts. */
+		cols = columns_quoted(a->db, g->tt->ts);
+		sql = apply_sql_group_copy_statement(g, (const char *const *)cols);
+		columns_quoted_free(cols, ncols);
+		ok = pgsql_copy_in(a->db, a->label, sql, g->copy_text.data, g->copy_text.len,
+				   "23505", &a->create_conflict);
+		free(sql);
+		apply_sql_group_reset(g);
+		return ok;
+	}
 	params = xcalloc(ncols, sizeof(*params));
 	n = apply_sql_group_params(g, params);
 	plain = a->plain_creates && g->creates_only && !g->delete;
@@ -576,11 +590,18 @@ static bool group_add(struct apply *a, struct target_table *tt, const struct app
 	struct row_group *g = &a->group;
 	struct row_values *r = &a->row;
 
+	/* Snapshot rows go out by COPY where a plain INSERT would: cheaper
+	 * for the target, and a snapshot's rows come thousands at a time. */
+	bool copy = a->plain_creates && ev->op == 'r';
+
 	if (!row_values_read(a, tt, ev, m))
 		return false; /* errors already logged */
-	if (apply_sql_group_closed_to(g, tt, ev->op == 'd', r->signature, r->key.data, r->key.len) &&
+	if ((apply_sql_group_closed_to(g, tt, ev->op == 'd', r->signature, r->key.data, r->key.len) ||
+	     (g->tt && g->copy != copy)) &&
 	    !group_flush(a))
 		return false; /* errors already logged */
+	if (!g->tt)
+		g->copy = copy;
 	apply_sql_group_add(g, tt, ev->op, r->signature, r->kinds, r->texts, r->key.data, r->key.len);
 	return true;
 }

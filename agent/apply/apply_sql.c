@@ -4,6 +4,8 @@
  */
 #include "apply/apply_sql.h"
 
+#include "pg/pg_text.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +13,7 @@ void apply_sql_group_init(struct row_group *g)
 {
 	memset(g, 0, sizeof(*g));
 	key_set_init(&g->keys);
+	strbuf_init(&g->copy_text);
 }
 
 void apply_sql_group_reset(struct row_group *g)
@@ -20,12 +23,20 @@ void apply_sql_group_reset(struct row_group *g)
 	g->signature = NULL;
 	g->tt = NULL;
 	g->nrows = 0;
+	g->copy = false;
+	g->copy_text.len = 0;
+	/* a snapshot's large group gives its buffer back */
+	if (g->copy_text.cap > ((size_t)4 << 20)) {
+		strbuf_fini(&g->copy_text);
+		strbuf_init(&g->copy_text);
+	}
 }
 
 void apply_sql_group_fini(struct row_group *g)
 {
 	apply_sql_group_reset(g);
 	key_set_fini(&g->keys);
+	strbuf_fini(&g->copy_text);
 	for (size_t c = 0; c < g->narrays; c++)
 		strbuf_fini(&g->arrays[c]);
 	free(g->arrays);
@@ -71,7 +82,23 @@ void apply_sql_group_add(struct row_group *g, struct target_table *tt, char op,
 {
 	if (!g->tt)
 		group_start(g, tt, op == 'd', signature);
-	for (size_t c = 0; c < tt->ts->ncols; c++) {
+	if (g->copy) {
+		bool sep = false;
+
+		for (size_t c = 0; c < tt->ts->ncols; c++) {
+			if (signature[c] != '1')
+				continue;
+			if (sep)
+				strbuf_add(&g->copy_text, "\t", 1);
+			sep = true;
+			if (kinds[c] == APPLY_VALUE_NULL)
+				strbuf_add(&g->copy_text, "\\N", 2);
+			else
+				pg_copy_text_escape(&g->copy_text, texts[c].data, texts[c].len);
+		}
+		strbuf_add(&g->copy_text, "\n", 1);
+	}
+	for (size_t c = 0; !g->copy && c < tt->ts->ncols; c++) {
 		if (signature[c] != '1')
 			continue;
 		if (g->nrows)
@@ -216,4 +243,13 @@ char *apply_sql_group_statement(const struct row_group *g, const char *const *co
 		add_insert(&sql, g, cols, keys, upsert);
 	free(keys);
 	return strbuf_detach(&sql);
+}
+
+char *apply_sql_group_copy_statement(const struct row_group *g, const char *const *cols)
+{
+	char *names = column_list(g->tt->ts, cols, g->signature, false, NULL);
+	char *sql = xasprintf("COPY %s (%s) FROM STDIN", g->tt->qualified, names);
+
+	free(names);
+	return sql;
 }

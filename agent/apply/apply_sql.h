@@ -33,6 +33,8 @@ struct row_group {
 	char *signature;           /* per table column: '1' when the rows carry it */
 	struct key_set keys;       /* keys in this group */
 	struct strbuf *arrays;     /* per table column: "{\"v1\",NULL,..." */
+	bool copy;                 /* rows gathered as COPY's text lines instead */
+	struct strbuf copy_text;   /* those lines */
 	size_t narrays;            /* arrays allocated (and initialised) */
 	size_t nrows;
 };
@@ -55,6 +57,11 @@ bool apply_sql_group_closed_to(const struct row_group *g, const struct target_ta
 void apply_sql_group_add(struct row_group *g, struct target_table *tt, char op,
 			 const char *signature, const enum apply_value *kinds,
 			 const struct strbuf *texts, const char *key, size_t key_len);
+
+/* The group's statement when it gathered COPY's lines (copy, set by the
+ * caller on the empty group before its first row): "COPY t (cols) FROM
+ * STDIN", its data copy_text.  Caller frees. */
+char *apply_sql_group_copy_statement(const struct row_group *g, const char *const *cols);
 
 /* Closes the group's array literals and points params (one slot per table
  * column) at them, in the statement's order; returns their number.  Once

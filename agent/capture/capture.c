@@ -26,6 +26,7 @@
 #include "config/topo_values.h"
 #include "kafka/kafka_out.h"
 #include "pg/pgoutput.h"
+#include "pg/pg_text.h"
 #include "pg/pgsql.h"
 #include "pg/replica_identity.h"
 #include "pg/table_schema.h"
@@ -54,9 +55,6 @@
  * resent its 20,000 rows, which put the first new row 0.9-1.2 s after the
  * start (scripts/bench-start.sh). */
 #define CONFIRM_INTERVAL_SEC 0.2
-#define SNAPSHOT_FETCH_ROWS 2000
-#define STRINGIFY(x) #x
-#define SQL_FETCH(rows) "FETCH " STRINGIFY(rows) " FROM cdc_snapshot"
 #define TOPIC_TIMEOUT_MS 30000
 #define RECONNECT_MAX_SEC 30
 /* Messages handled between two looks at the clock, Kafka's acks and the
@@ -722,13 +720,17 @@ static bool kafka_drain(struct capture *c)
 	return !c->kafka_failed;
 }
 
-static char *select_columns_sql(PGconn *conn, const struct table_schema *ts)
+/* "COPY (SELECT cols FROM [ONLY] t) TO STDOUT": the rows in the text forms
+ * a SELECT returns (the same output functions under the same session
+ * settings), so the events are the cursor's byte for byte, at COPY's speed:
+ * no round trip per fetch, and the server streams while capture encodes. */
+static char *copy_sql(PGconn *conn, const struct table_schema *ts)
 {
 	struct strbuf sb;
 	char *schema = pgsql_quote_ident(conn, ts->schema), *table = pgsql_quote_ident(conn, ts->table);
 
 	strbuf_init(&sb);
-	strbuf_adds(&sb, "DECLARE cdc_snapshot NO SCROLL CURSOR FOR SELECT ");
+	strbuf_adds(&sb, "COPY (SELECT ");
 	for (size_t i = 0; i < ts->ncols; i++) {
 		char *col = pgsql_quote_ident(conn, ts->cols[i].name);
 
@@ -737,15 +739,42 @@ static char *select_columns_sql(PGconn *conn, const struct table_schema *ts)
 	}
 	/* ONLY keeps an inheritance child's rows out (they are its own
 	 * table's); a partitioned table's rows are all in its partitions. */
-	strbuf_addf(&sb, " FROM %s%s.%s", ts->relkind == 'p' ? "" : "ONLY ", schema, table);
+	strbuf_addf(&sb, " FROM %s%s.%s) TO STDOUT", ts->relkind == 'p' ? "" : "ONLY ", schema,
+		    table);
 	free(schema);
 	free(table);
 	return strbuf_detach(&sb);
 }
 
+/* A table being copied: COPY on a connection of its own inside the
+ * snapshot, its rows produced as they come, its events acknowledged on
+ * their own counter (the table is done once Kafka has every one). */
+struct copy_stream {
+	PGconn *conn;                /* c->sql for the first; else its own */
+	const struct table_ref *t;   /* NULL: idle */
+	uint32_t oid;
+	size_t ncols;
+	int64_t estimate;            /* rows the catalog expects; -1: unknown */
+	struct txn acks;
+	size_t rows;
+	bool copying;                /* its COPY has rows to come */
+};
+
+/* The row read last, held back until the next one comes: only then is it
+ * known whether it is the snapshot's last ("last"). */
+struct held_row {
+	char *line;                  /* libpq's buffer (PQfreemem) */
+	struct copy_stream *from;
+	struct pgoutput_value *row;
+	const char **data;           /* the split's output, reused from row to row */
+	size_t *lens;
+	size_t cap;                  /* columns allocated in each */
+};
+
 /* The "snapshot" progress member (docs/STATUS.md): every table of the
- * source, rows copied (current: the one being copied, rows so far). */
-static void snapshot_progress(struct capture *c, const struct table_ref *current, size_t rows,
+ * source, rows copied (those being copied: rows so far, and the catalog's
+ * estimate while running). */
+static void snapshot_progress(struct capture *c, const struct copy_stream *streams, size_t nstreams,
 			      bool running)
 {
 	json_t *tables = json_array();
@@ -755,80 +784,27 @@ static void snapshot_progress(struct capture *c, const struct table_ref *current
 		const struct table_ref *t = &c->src->tables.items[i];
 		char *name = table_ref_text(t);
 		bool is_done = strlist_contains(&c->state.snapshot_done, name);
-		uint64_t n = t == current ? rows
-					  : event_counts_get(&c->counts, name)->op[EVENT_OP_R];
+		uint64_t n = event_counts_get(&c->counts, name)->op[EVENT_OP_R];
+		int64_t estimate = -1;
+		json_t *e;
 
+		for (size_t k = 0; k < nstreams; k++)
+			if (streams[k].t == t) {
+				n = streams[k].rows;
+				estimate = streams[k].estimate;
+			}
 		done += is_done;
-		json_array_append_new(tables, json_pack("{s:s, s:I, s:b, s:s}", "table", name, "rows",
-							(json_int_t)n, "done", is_done, "kind",
-							"initial"));
+		e = json_pack("{s:s, s:I, s:b, s:s}", "table", name, "rows", (json_int_t)n, "done",
+			      is_done, "kind", "initial");
+		if (estimate >= 0)
+			json_object_set_new(e, "rows_estimated", json_integer(estimate));
+		json_array_append_new(tables, e);
 		free(name);
 	}
 	progress_writer_set(&c->progress, "snapshot",
 			    json_pack("{s:b, s:I, s:I, s:o}", "running", running, "tables_done",
 				      (json_int_t)done, "tables_remaining",
 				      (json_int_t)(c->src->tables.n - done), "tables", tables));
-}
-
-/* Copies one table as op "r" events; *first says whether the next row is
- * the snapshot's first, last_table whether its last row ends the snapshot. */
-static bool snapshot_table(struct capture *c, const struct table_ref *t, uint64_t lsn,
-			   int64_t ts_ms, bool *first, bool last_table)
-{
-	struct table_schema *ts;
-	struct capture_table *ct;
-	struct event_source src = { ts_ms, "true", -1, lsn, 0, NULL };
-	static const char fetch_sql[] = SQL_FETCH(SNAPSHOT_FETCH_ROWS);
-	struct pgoutput_value *row;
-	char *sql;
-	bool ok, done = false;
-	size_t rows = 0;
-
-	if (!table_schema_load(c->sql, c->label, 0, t->schema, t->table, &ts))
-		return false; /* errors already logged */
-	ts->version = lsn; /* the snapshot's: the stream's changes come after it */
-	table_set(c, ts);
-	ct = table_find(c, ts->oid);
-	row = xcalloc(ts->ncols, sizeof(*row));
-	sql = select_columns_sql(c->sql, ts);
-	ok = pgsql_exec(c->sql, c->label, sql);
-	free(sql);
-	while (ok && !done) {
-		PGresult *res;
-		int n;
-
-		snapshot_progress(c, t, rows, true);
-		progress_writer_tick(&c->progress, false);
-		ok = pgsql_query(c->sql, c->label, fetch_sql, 0, NULL, &res);
-		if (!ok)
-			break;
-		n = PQntuples(res);
-		done = n < SNAPSHOT_FETCH_ROWS;
-		for (int r = 0; ok && r < n; r++) {
-			for (size_t col = 0; col < ts->ncols; col++) {
-				bool null = PQgetisnull(res, r, (int)col);
-
-				row[col].kind = null ? PGOUTPUT_NULL : PGOUTPUT_TEXT;
-				row[col].data = null ? NULL : PQgetvalue(res, r, (int)col);
-				row[col].len = null ? 0 : (uint32_t)PQgetlength(res, r, (int)col);
-			}
-			src.snapshot = *first ? "first" : (last_table && done && r == n - 1) ? "last" : "true";
-			*first = false;
-			ok = emit(c, ct, 'r', NULL, row, &src, NULL, &c->snapshot);
-			rows++;
-		}
-		PQclear(res);
-	}
-	free(row);
-	ok = ok && pgsql_exec(c->sql, c->label, "CLOSE cdc_snapshot") && kafka_drain(c);
-	if (ok) {
-		char *name = table_ref_text(t);
-
-		log_info("%s: snapshot of %s: %zu rows acknowledged by Kafka", c->label, name, rows);
-		capture_snapshot_note_initial(c->snap, name, rows);
-		free(name);
-	}
-	return ok;
 }
 
 static bool table_snapshot_done(const struct capture *c, const struct table_ref *t)
@@ -840,20 +816,270 @@ static bool table_snapshot_done(const struct capture *c, const struct table_ref 
 	return done;
 }
 
+/* Starts copying t on the stream's connection. */
+static bool copy_start(struct capture *c, struct copy_stream *st, const struct table_ref *t,
+		       uint64_t lsn)
+{
+	struct table_schema *ts;
+	char *sql, *est = NULL;
+	const char *params[1];
+	bool ok;
+
+	if (!table_schema_load(st->conn, c->label, 0, t->schema, t->table, &ts))
+		return false; /* errors already logged */
+	ts->version = lsn; /* the snapshot's: the stream's changes come after it */
+	st->t = t;
+	st->oid = ts->oid;
+	st->ncols = ts->ncols;
+	st->rows = 0;
+	st->acks = (struct txn){ 0 };
+	/* The catalog's estimate, for progress only (a partitioned table's
+	 * root has none: its partitions' sum; never analyzed: none). */
+	sql = xasprintf("%u", ts->oid);
+	params[0] = sql;
+	ok = pgsql_query_value(st->conn, c->label,
+			       "SELECT CASE WHEN bool_or(c.reltuples >= 0) "
+			       "THEN sum(greatest(c.reltuples, 0))::bigint END FROM pg_class c "
+			       "WHERE c.oid = $1::oid OR c.oid IN (SELECT relid FROM "
+			       "pg_partition_tree($1::oid) WHERE isleaf)",
+			       1, params, &est);
+	free(sql);
+	st->estimate = ok && est ? strtoll(est, NULL, 10) : -1;
+	free(est);
+	sql = copy_sql(st->conn, ts);
+	table_set(c, ts);
+	ok = ok && pgsql_copy_out_begin(st->conn, c->label, sql);
+	free(sql);
+	st->copying = ok;
+	if (ok) {
+		char *name = table_ref_text(t);
+
+		if (st->estimate >= 0)
+			log_info("%s: snapshot of %s starts (about %lld rows)", c->label, name,
+				 (long long)st->estimate);
+		else
+			log_info("%s: snapshot of %s starts", c->label, name);
+		free(name);
+	}
+	return ok;
+}
+
+/* Produces the held row, as the snapshot's last or not. */
+static bool held_emit(struct capture *c, struct held_row *h, bool *first, bool last,
+		      int64_t ts_ms, uint64_t lsn)
+{
+	struct event_source src = { ts_ms, "true", -1, lsn, 0, NULL };
+	struct capture_table *ct;
+	bool ok;
+
+	if (!h->line)
+		return true;
+	src.snapshot = *first ? "first" : last ? "last" : "true";
+	*first = false;
+	ct = table_find(c, h->from->oid);
+	ok = ct && emit(c, ct, 'r', NULL, h->row, &src, NULL, &h->from->acks);
+	h->from->rows++;
+	PQfreemem(h->line);
+	h->line = NULL;
+	h->from = NULL;
+	return ok;
+}
+
+/* One row of st's COPY into the held place, the row held before produced. */
+static bool copy_row(struct capture *c, struct copy_stream *st, struct held_row *h, char *line,
+		     int len, bool *first, int64_t ts_ms, uint64_t lsn)
+{
+	struct pgoutput_value *row;
+	const char **data;
+	size_t *lens;
+	size_t need = st->ncols ? st->ncols : 1; /* a table without columns: a row all the same */
+	bool ok;
+
+	if (h->cap < need) {
+		h->row = xrealloc(h->row, need * sizeof(*h->row));
+		h->data = xrealloc(h->data, need * sizeof(*h->data));
+		h->lens = xrealloc(h->lens, need * sizeof(*h->lens));
+		h->cap = need;
+	}
+	/* split into data/lens: the held row's values still point at its
+	 * own line until it is sent below */
+	data = h->data;
+	lens = h->lens;
+	ok = pg_copy_text_split(line, (size_t)len, st->ncols, data, lens);
+	if (!ok)
+		log_error("%s: snapshot of %s.%s: COPY sent a row of another shape than the table's %zu columns",
+			  c->label, st->t->schema, st->t->table, st->ncols);
+	ok = ok && held_emit(c, h, first, false, ts_ms, lsn);
+	if (ok) {
+		row = h->row;
+		for (size_t i = 0; i < st->ncols; i++) {
+			row[i].kind = data[i] ? PGOUTPUT_TEXT : PGOUTPUT_NULL;
+			row[i].data = data[i];
+			row[i].len = (uint32_t)lens[i];
+		}
+		h->line = line;
+		h->from = st;
+	} else {
+		PQfreemem(line);
+	}
+	return ok;
+}
+
+/* A table whose COPY ended and whose every event Kafka acknowledged: done,
+ * counted and recorded, before its stream takes another. */
+static bool copy_done(struct capture *c, struct copy_stream *st)
+{
+	char *name = table_ref_text(st->t);
+	bool ok;
+
+	log_info("%s: snapshot of %s: %zu rows acknowledged by Kafka", c->label, name, st->rows);
+	capture_snapshot_note_initial(c->snap, name, st->rows);
+	/* Counted once Kafka has them all, before the table is recorded
+	 * done (a crash between the two counts it twice). */
+	event_deltas_apply(&st->acks.counts, &c->counts);
+	event_deltas_clear(&st->acks.counts);
+	c->counts_dirty = true;
+	counts_persist(c);
+	strlist_add(&c->state.snapshot_done, name);
+	free(name);
+	ok = capture_state_save(&c->state);
+	st->t = NULL;
+	return ok;
+}
+
+/* The next table not done and not being copied, from *next on. */
+static const struct table_ref *table_next(struct capture *c, size_t *next)
+{
+	while (*next < c->src->tables.n) {
+		const struct table_ref *t = &c->src->tables.items[(*next)++];
+
+		if (!table_snapshot_done(c, t))
+			return t;
+	}
+	return NULL;
+}
+
+/* Copies every table not done yet over nstreams connections at once (the
+ * first c->sql), each in the snapshot already; the main thread produces
+ * the rows of whichever has some, and Kafka's acknowledgements are served
+ * meanwhile.  Memory stays bounded: libpq holds what one read brought, and
+ * the producer's queue is bounded (produce waits). */
+static bool snapshot_copy(struct capture *c, struct copy_stream *streams, size_t nstreams,
+			  uint64_t lsn, int64_t ts_ms)
+{
+	struct held_row held = { 0 };
+	size_t next = 0;
+	bool first = true, ok = true;
+	double next_progress = 0;
+
+	for (;;) {
+		bool busy = false, read_any = false;
+		struct pollfd pfd[16];
+		nfds_t nfd = 0;
+
+		for (size_t k = 0; ok && k < nstreams; k++) {
+			struct copy_stream *st = &streams[k];
+			const struct table_ref *t;
+
+			if (!st->t && (t = table_next(c, &next)))
+				ok = copy_start(c, st, t, lsn);
+			busy = busy || st->t;
+		}
+		if (!ok || !busy)
+			break;
+		for (size_t k = 0; ok && k < nstreams; k++) {
+			struct copy_stream *st = &streams[k];
+
+			/* The snapshot's first row is the first table's: no
+			 * other is read before it (tests and readers see
+			 * "first" where they did). */
+			if (!st->copying || (first && k > 0 && streams[0].copying))
+				continue;
+			/* A slice per stream and turn: the others are read too. */
+			for (int r = 0; ok && r < 1024; r++) {
+				char *line = NULL;
+				int n = pgsql_copy_out_row(st->conn, c->label, &line, false);
+
+				if (n == -2)
+					break;
+				if (n <= 0) {
+					ok = n == 0;
+					st->copying = false;
+					/* its last row: the snapshot's last unless
+					 * another table has rows to come */
+					if (ok && held.from == st) {
+						size_t after = next;
+						bool more = table_next(c, &after) != NULL;
+
+						for (size_t o = 0; o < nstreams; o++)
+							more = more || (o != k && streams[o].copying);
+						ok = held_emit(c, &held, &first, !more, ts_ms, lsn);
+					}
+					break;
+				}
+				read_any = true;
+				ok = copy_row(c, st, &held, line, n, &first, ts_ms, lsn);
+			}
+			if (ok && st->copying)
+				pfd[nfd++] = (struct pollfd){ .fd = PQsocket(st->conn), .events = POLLIN };
+		}
+		for (size_t k = 0; ok && k < nstreams; k++)
+			if (streams[k].t && !streams[k].copying && held.from != &streams[k] &&
+			    streams[k].acks.outstanding == 0)
+				ok = copy_done(c, &streams[k]);
+		if (ok && (c->kafka_failed || kafka_out_failed(c->kafka)))
+			ok = false;
+		if (ok && stop_requested) {
+			log_info("%s: stopping during the snapshot", c->label);
+			ok = false;
+		}
+		if (!ok)
+			break;
+		if (mono_seconds() >= next_progress) {
+			snapshot_progress(c, streams, nstreams, true);
+			progress_writer_tick(&c->progress, false);
+			next_progress = mono_seconds() + 1.0;
+		}
+		/* Nothing came: wait for rows (or, when every copy ended, for
+		 * Kafka's acknowledgements), serving the acknowledgements. */
+		kafka_out_poll(c->kafka, 0);
+		if (!read_any) {
+			if (nfd > 0)
+				(void)poll(pfd, nfd, 10);
+			else
+				kafka_out_poll(c->kafka, 20);
+		}
+	}
+	if (held.line)
+		PQfreemem(held.line);
+	free(held.row);
+	free(held.data);
+	free(held.lens);
+	return ok;
+}
+
+/* Tables copied at once, each over its own connection sharing the
+ * snapshot (SET TRANSACTION SNAPSHOT): one slow or large table does not
+ * hold the others, and the server reads them in parallel. */
+#define SNAPSHOT_STREAMS 4
+
 /* Snapshots every table not done yet, inside the exported snapshot when
  * there is one, else in a fresh repeatable-read transaction (after a crash
  * mid-snapshot; the stream's replay from the slot then brings the table
- * forward, so the result converges). */
+ * forward, so the result converges) whose snapshot the other connections
+ * import. */
 static bool snapshot_run(struct capture *c, const char *snapshot_name, uint64_t lsn)
 {
-	size_t last = SIZE_MAX;
-	bool first = true, ok;
+	struct copy_stream streams[SNAPSHOT_STREAMS];
+	size_t todo = 0, nstreams = 1;
+	char *exported = NULL;
+	bool ok;
 	int64_t ts_ms = wall_ms();
 
+	memset(streams, 0, sizeof(streams));
 	for (size_t i = 0; i < c->src->tables.n; i++)
-		if (!table_snapshot_done(c, &c->src->tables.items[i]))
-			last = i;
-	if (last == SIZE_MAX) {
+		todo += !table_snapshot_done(c, &c->src->tables.items[i]);
+	if (todo == 0) {
 		snapshot_progress(c, NULL, 0, false);
 		return true;
 	}
@@ -865,38 +1091,47 @@ static bool snapshot_run(struct capture *c, const char *snapshot_name, uint64_t 
 		ok = pgsql_exec(c->sql, c->label, sql);
 		free(sql);
 		free(lit);
-	} else if (ok && !lsn) {
+	} else if (ok) {
 		char *text = NULL;
 
-		ok = pgsql_query_value(c->sql, c->label, "SELECT pg_current_wal_lsn()", 0, NULL, &text) &&
-		     lsn_parse(text, &lsn);
+		if (!lsn)
+			ok = pgsql_query_value(c->sql, c->label, "SELECT pg_current_wal_lsn()", 0,
+					       NULL, &text) &&
+			     lsn_parse(text, &lsn);
 		free(text);
 	}
-	log_info("%s: initial snapshot starts (%s)", c->label,
-		 snapshot_name ? "exported by the new slot" : "fresh, after an interrupted one");
-	for (size_t i = 0; ok && i <= last; i++) {
-		const struct table_ref *t = &c->src->tables.items[i];
-		char *name;
+	streams[0].conn = c->sql;
+	/* More connections only for more tables; they import the snapshot
+	 * (the slot's, or the one c->sql exports now). */
+	if (ok && todo > 1 && !snapshot_name)
+		ok = pgsql_query_value(c->sql, c->label, "SELECT pg_export_snapshot()", 0, NULL,
+				       &exported);
+	for (size_t k = 1; ok && k < SNAPSHOT_STREAMS && k < todo; k++) {
+		PGconn *conn = pgsql_connect_capture(c->label, &c->src->pg, false);
+		char *lit = conn ? pgsql_quote_literal(conn, snapshot_name ? snapshot_name : exported)
+				 : NULL;
+		char *sql = lit ? xasprintf("SET TRANSACTION SNAPSHOT %s", lit) : NULL;
 
-		if (table_snapshot_done(c, t))
-			continue;
-		ok = snapshot_table(c, t, lsn, ts_ms, &first, i == last);
-		if (!ok)
+		if (!conn) {
+			ok = false;
 			break;
-		/* Counted once Kafka has them all, before the table is
-		 * recorded done (a crash between the two counts it twice). */
-		event_deltas_apply(&c->snapshot.counts, &c->counts);
-		event_deltas_clear(&c->snapshot.counts);
-		c->counts_dirty = true;
-		counts_persist(c);
-		name = table_ref_text(t);
-		strlist_add(&c->state.snapshot_done, name);
-		free(name);
-		ok = capture_state_save(&c->state);
-		snapshot_progress(c, NULL, 0, true);
+		}
+		streams[nstreams++].conn = conn;
+		ok = pgsql_exec(conn, c->label, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") &&
+		     pgsql_exec(conn, c->label, sql);
+		free(sql);
+		free(lit);
 	}
-	event_deltas_clear(&c->snapshot.counts); /* a table cut short is copied again */
+	free(exported);
+	log_info("%s: initial snapshot starts (%s; %zu table(s) over %zu connection(s))", c->label,
+		 snapshot_name ? "exported by the new slot" : "fresh, after an interrupted one", todo,
+		 nstreams);
+	ok = ok && snapshot_copy(c, streams, nstreams, lsn, ts_ms);
+	for (size_t k = 0; k < nstreams; k++)
+		event_deltas_clear(&streams[k].acks.counts); /* a table cut short is copied again */
 	snapshot_progress(c, NULL, 0, false);
+	for (size_t k = 1; k < nstreams; k++)
+		PQfinish(streams[k].conn); /* read only: nothing to commit */
 	if (ok)
 		ok = pgsql_exec(c->sql, c->label, "COMMIT");
 	else

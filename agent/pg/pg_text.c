@@ -501,3 +501,71 @@ void pg_array_iter_fini(struct pg_array_iter *it)
 	free(it->buf);
 	it->buf = NULL;
 }
+
+/* ---- COPY's text format ------------------------------------------------------ */
+
+bool pg_copy_text_split(char *s, size_t n, size_t ncols, const char **data, size_t *len)
+{
+	char *end = s + n, *r = s;
+	size_t col = 0;
+
+	if (n > 0 && end[-1] == '\n')
+		end--;
+	if (ncols == 0)
+		return r == end;
+	for (;;) {
+		char *start = r, *w = r;
+
+		if (col == ncols)
+			return false; /* more fields than columns */
+		/* \N alone: NULL */
+		if (end - r >= 2 && r[0] == '\\' && r[1] == 'N' && (end - r == 2 || r[2] == '\t')) {
+			data[col] = NULL;
+			len[col] = 0;
+			r += 2;
+		} else {
+			while (r < end && *r != '\t') {
+				char ch = *r++;
+
+				if (ch == '\\' && r < end) {
+					ch = *r++;
+					switch (ch) {
+					case 'b': ch = '\b'; break;
+					case 'f': ch = '\f'; break;
+					case 'n': ch = '\n'; break;
+					case 'r': ch = '\r'; break;
+					case 't': ch = '\t'; break;
+					case 'v': ch = '\v'; break;
+					default: break; /* \\ and the delimiter: the character */
+					}
+				}
+				*w++ = ch;
+			}
+			data[col] = start;
+			len[col] = (size_t)(w - start);
+		}
+		col++;
+		if (r == end)
+			return col == ncols;
+		r++; /* the tab */
+	}
+}
+
+void pg_copy_text_escape(struct strbuf *out, const char *text, size_t n)
+{
+	const char *end = text + n;
+
+	while (text < end) {
+		const char *p = text;
+		char esc[2] = { '\\', 0 };
+
+		while (p < end && *p != '\\' && *p != '\n' && *p != '\r' && *p != '\t')
+			p++;
+		strbuf_add(out, text, (size_t)(p - text));
+		if (p == end)
+			break;
+		esc[1] = *p == '\n' ? 'n' : *p == '\r' ? 'r' : *p == '\t' ? 't' : '\\';
+		strbuf_add(out, esc, 2);
+		text = p + 1;
+	}
+}

@@ -11,6 +11,7 @@
 #define CDC_PG_TEXT_H
 
 #include "base/common.h"
+#include "base/util.h"
 
 #include <stdint.h>
 
@@ -35,6 +36,17 @@ bool pg_text_numeric_unscaled(const char *s, size_t n, int *scale, unsigned char
 			      size_t *len);
 /* "\x0a0b" -> bytes; caller frees. */
 bool pg_text_bytea(const char *s, size_t n, unsigned char **bytes, size_t *len);
+
+/* COPY's text format (a COPY TO STDOUT's row, without options): the line
+ * s[0..n), its newline included or not, split at its tabs into ncols
+ * fields, each unescaped in place (\\, \b \f \n \r \t \v; a backslash
+ * before any other character stands for that character); a field that is
+ * \N alone is SQL NULL (data NULL).  Each data[i], len[i] points into s; false
+ * when the line has another number of fields. */
+bool pg_copy_text_split(char *s, size_t n, size_t ncols, const char **data, size_t *len);
+/* Appends text[0..n) to out as a field of COPY's text format: backslash,
+ * newline, carriage return and tab escaped. */
+void pg_copy_text_escape(struct strbuf *out, const char *text, size_t n);
 
 /* Walks the elements of a one-dimensional array literal "{1,NULL,"a b"}". */
 struct pg_array_iter {

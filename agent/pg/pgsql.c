@@ -524,6 +524,151 @@ bool pgsql_query_value(PGconn *conn, const char *label, const char *sql, int npa
 	return true;
 }
 
+/* ---- COPY ------------------------------------------------------------------ */
+
+bool pgsql_copy_out_begin(PGconn *conn, const char *label, const char *sql)
+{
+	bool stopped;
+	PGresult *res = exec_sql(conn, sql, -1, NULL, &stopped);
+	bool ok = res && PQresultStatus(res) == PGRES_COPY_OUT;
+
+	if (!ok)
+		log_failure(conn, label, res, stopped, sql);
+	PQclear(res);
+	return ok;
+}
+
+/* The result that follows a COPY's data: its command's, and none after. */
+static bool copy_result(PGconn *conn, const char *label, const char *what, const char *sqlstate,
+			bool *hit)
+{
+	PGresult *res;
+	bool ok = true, stopped = false;
+
+	for (;;) {
+		if (stop_flag && !result_wait(conn)) {
+			cancel_detached(conn);
+			stopped = true;
+			break;
+		}
+		res = PQgetResult(conn);
+		if (!res)
+			break;
+		if (ok && PQresultStatus(res) != PGRES_COMMAND_OK) {
+			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+			ok = false;
+			if (sqlstate && state && strcmp(state, sqlstate) == 0)
+				*hit = true;
+			else
+				log_failure(conn, label, res, false, what);
+		}
+		PQclear(res);
+	}
+	if (stopped)
+		note_stopped(label);
+	return ok && !stopped;
+}
+
+int pgsql_copy_out_row(PGconn *conn, const char *label, char **row, bool wait)
+{
+	bool consumed = false; /* without wait: the socket was read once */
+
+	for (;;) {
+		int n = PQgetCopyData(conn, row, 1);
+
+		if (n > 0)
+			return n;
+		if (n == -1)
+			return copy_result(conn, label, "COPY TO STDOUT", NULL, NULL) ? 0 : -1;
+		if (n == -2) {
+			log_error("%s: %s (while reading COPY's rows)", label,
+				  pgsql_first_line(PQerrorMessage(conn)));
+			return -1;
+		}
+		if (!wait && consumed)
+			return -2;
+		if (wait && !socket_wait(conn, POLLIN, STOP_POLL_MS)) {
+			cancel_detached(conn);
+			note_stopped(label);
+			return -1;
+		}
+		if (!PQconsumeInput(conn)) {
+			log_error("%s: %s (while reading COPY's rows)", label,
+				  pgsql_first_line(PQerrorMessage(conn)));
+			return -1;
+		}
+		consumed = true;
+	}
+}
+
+/* Sends what libpq holds; false when the stop flag was set meanwhile or
+ * the connection broke (PQerrorMessage says which). */
+static bool flush_wait(PGconn *conn, bool *stopped)
+{
+	int f;
+
+	while ((f = PQflush(conn)) == 1) {
+		if (!socket_wait(conn, POLLOUT | POLLIN, STOP_POLL_MS)) {
+			*stopped = true;
+			return false;
+		}
+		if (!PQconsumeInput(conn))
+			return false;
+	}
+	return f == 0;
+}
+
+bool pgsql_copy_in(PGconn *conn, const char *label, const char *sql, const char *data, size_t len,
+		   const char *sqlstate, bool *hit)
+{
+	/* Pieces of a megabyte: libpq copies each into its output buffer. */
+	const size_t piece = (size_t)1 << 20;
+	bool stopped = false, ok;
+	PGresult *res = exec_sql(conn, sql, -1, NULL, &stopped);
+
+	*hit = false;
+	ok = res && PQresultStatus(res) == PGRES_COPY_IN;
+	if (!ok) {
+		log_failure(conn, label, res, stopped, sql);
+		PQclear(res);
+		return false;
+	}
+	PQclear(res);
+	ok = PQsetnonblocking(conn, 1) == 0;
+	for (size_t off = 0; ok && off < len;) {
+		size_t n = len - off < piece ? len - off : piece;
+		int put = PQputCopyData(conn, data + off, (int)n);
+
+		if (put < 0)
+			ok = false;
+		else if (put > 0)
+			off += n;
+		ok = ok && flush_wait(conn, &stopped);
+	}
+	if (ok) {
+		int end;
+
+		while ((end = PQputCopyEnd(conn, NULL)) == 0 && flush_wait(conn, &stopped))
+			;
+		ok = end > 0 && flush_wait(conn, &stopped);
+	}
+	if (!ok) {
+		(void)PQsetnonblocking(conn, 0);
+		if (stopped) {
+			cancel_detached(conn);
+			note_stopped(label);
+		} else {
+			log_error("%s: %s (while sending COPY's rows: %s)", label,
+				  pgsql_first_line(PQerrorMessage(conn)), sql);
+		}
+		return false;
+	}
+	ok = copy_result(conn, label, sql, sqlstate, hit);
+	(void)PQsetnonblocking(conn, 0);
+	return ok;
+}
+
 static char *libpq_string(char *s)
 {
 	char *copy;

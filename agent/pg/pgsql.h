@@ -79,6 +79,20 @@ MUST_CHECK bool pgsql_query_simple(PGconn *conn, const char *label, const char *
 MUST_CHECK bool pgsql_query_value(PGconn *conn, const char *label, const char *sql, int nparams,
 				  const char *const *params, char **value);
 
+/* COPY ... TO STDOUT (text format): starts it; false (logged) unless the
+ * server answered with rows to come. */
+MUST_CHECK bool pgsql_copy_out_begin(PGconn *conn, const char *label, const char *sql);
+/* The copy's next row: its length (> 0) with *row (one line, its newline
+ * included; caller PQfreemem()s); 0 when the copy ended well; -1 when it
+ * failed or the stop flag was set (logged); -2 when wait is false and no row
+ * is ready yet (the caller waits on PQsocket). */
+int pgsql_copy_out_row(PGconn *conn, const char *label, char **row, bool wait);
+/* COPY ... FROM STDIN of data[0..len) (whole lines of COPY's text format).
+ * A failure with SQLSTATE sqlstate (NULL: none) is not logged but said by
+ * *hit, as pgsql_query_unless. */
+MUST_CHECK bool pgsql_copy_in(PGconn *conn, const char *label, const char *sql, const char *data,
+			      size_t len, const char *sqlstate, bool *hit);
+
 /* Quoted identifier / literal for SQL text; caller frees. */
 char *pgsql_quote_ident(PGconn *conn, const char *ident);
 char *pgsql_quote_literal(PGconn *conn, const char *literal);

@@ -273,8 +273,8 @@ static int64_t int_or(const json_t *v, int64_t dflt)
 	return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
 }
 
-/* "2 tables done, 1 remaining (public.big: 12000 rows)" from capture's
- * "snapshot" member, or NULL when it has none. */
+/* "2 tables done, 1 remaining; public.big: 12000 of about 1000000 rows"
+ * from capture's "snapshot" member, or NULL when it has none. */
 static char *snapshot_progress(const json_t *snap)
 {
 	const json_t *t;
@@ -287,10 +287,17 @@ static char *snapshot_progress(const json_t *snap)
 	strbuf_addf(&sb, "%lld tables done, %lld remaining",
 		    (long long)int_or(json_object_get(snap, "tables_done"), 0),
 		    (long long)int_or(json_object_get(snap, "tables_remaining"), 0));
-	json_array_foreach(json_object_get(snap, "tables"), i, t)
-		if (!json_is_true(json_object_get(t, "done")))
-			strbuf_addf(&sb, "; %s: %lld rows", status_str(json_object_get(t, "table"), "?"),
-				    (long long)int_or(json_object_get(t, "rows"), 0));
+	json_array_foreach(json_object_get(snap, "tables"), i, t) {
+		int64_t estimate = int_or(json_object_get(t, "rows_estimated"), -1);
+
+		if (json_is_true(json_object_get(t, "done")))
+			continue;
+		strbuf_addf(&sb, "; %s: %lld", status_str(json_object_get(t, "table"), "?"),
+			    (long long)int_or(json_object_get(t, "rows"), 0));
+		if (estimate >= 0)
+			strbuf_addf(&sb, " of about %lld", (long long)estimate);
+		strbuf_adds(&sb, " rows");
+	}
 	return strbuf_detach(&sb);
 }
 

@@ -70,9 +70,10 @@ TOTAL='cdc_agent_pipeline_events_total{pipeline="p1",process'
 # ---- the initial snapshot ----
 capture_start p1
 snapshot_running() {
-	[ "$(pj capture 'p["snapshot"]["running"] and p["snapshot"]["tables_remaining"] == 3 and p["snapshot"]["tables"][0]["rows"] > 0')" = True ]
+	[ "$(pj capture 'p["snapshot"]["running"] and p["snapshot"]["tables_remaining"] >= 1 and p["snapshot"]["tables"][0]["rows"] > 0 and not p["snapshot"]["tables"][0]["done"]')" = True ]
 }
-check "snapshot progress while it runs: rows of the first table, 3 remaining" wait_for 60 snapshot_running
+# The small tables, copied at once beside it, may be done already.
+check "snapshot progress while it runs: rows of the first table, not done yet" wait_for 60 snapshot_running
 apply_start p1
 check "snapshot applied: the targets converge" wait_for 120 converged
 check "snapshot done: 3 tables done" wait_for 40 metric_is 'cdc_agent_snapshot_tables_done{pipeline="p1"}' 3

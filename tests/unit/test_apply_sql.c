@@ -280,6 +280,36 @@ static void test_group_refusals(void **state)
 	apply_sql_group_fini(&g);
 }
 
+/* A group gathered for COPY (snapshot rows): its statement names the
+ * columns the rows carry, its lines are COPY's text format (\N for NULL,
+ * tab, newline and backslash escaped). */
+static void test_copy_group(void **state)
+{
+	static const struct sql_case c = {
+		"copy", "\"public\".\"t\"",
+		{ { "\"id\"", 1, INT4, true }, { "\"name\"", 0, TEXT, true } },
+		{ { 'r', { "1", "a\tb\\c\nd" } }, { 'r', { "2", NULL } } },
+		false, NULL, { NULL },
+	};
+	struct row_group g;
+	struct fixture f;
+	char *sql;
+
+	(void)state;
+	fixture_init(&f, &c);
+	apply_sql_group_init(&g);
+	g.copy = true;
+	group_fill(&g, &f, &c);
+	sql = apply_sql_group_copy_statement(&g, f.quoted);
+	assert_string_equal(sql, "COPY \"public\".\"t\" (\"id\", \"name\") FROM STDIN");
+	assert_string_equal(g.copy_text.data, "1\ta\\tb\\\\c\\nd\n2\t\\N\n");
+	free(sql);
+	apply_sql_group_reset(&g);
+	assert_false(g.copy);
+	assert_int_equal(g.copy_text.len, 0);
+	apply_sql_group_fini(&g);
+}
+
 /* Elements of an array literal: quotes and backslashes escaped, embedded
  * NULs impossible (length-bounded), braces and commas kept inside quotes. */
 static void test_array_elements(void **state)
@@ -318,6 +348,7 @@ int main(void)
 		cmocka_unit_test(test_statements),
 		cmocka_unit_test(test_group_refusals),
 		cmocka_unit_test(test_array_elements),
+		cmocka_unit_test(test_copy_group),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

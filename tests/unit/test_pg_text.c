@@ -99,12 +99,56 @@ static void test_limits(void **state)
 	assert_false(pg_text_interval_micros("P-178000000Y", 12, &v));
 }
 
+/* COPY's text format: what a COPY TO STDOUT sends, split and unescaped in
+ * place; and the escape apply's COPY FROM STDIN lines use, read back. */
+static void test_copy_text(void **state)
+{
+	char line[] = "1\t\\N\ta\\tb\\\\c\\nd\\r\\b\\f\\v\t\t\\\\N\n";
+	const char *data[5];
+	size_t len[5];
+	struct strbuf sb;
+	char again[64];
+	const char raw[] = "x\ty\\z\nw\r";
+
+	(void)state;
+	assert_true(pg_copy_text_split(line, strlen(line), 5, data, len));
+	assert_int_equal(len[0], 1);
+	assert_memory_equal(data[0], "1", 1);
+	assert_null(data[1]);
+	assert_int_equal(len[2], 11);
+	assert_memory_equal(data[2], "a\tb\\c\nd\r\b\f\v", 11);
+	assert_non_null(data[3]); /* an empty string is not NULL */
+	assert_int_equal(len[3], 0);
+	assert_int_equal(len[4], 2); /* "\\N" is the text \N */
+	assert_memory_equal(data[4], "\\N", 2);
+	/* another number of fields than columns */
+	strcpy(again, "1\t2\n");
+	assert_false(pg_copy_text_split(again, strlen(again), 1, data, len));
+	strcpy(again, "1\t2\n");
+	assert_false(pg_copy_text_split(again, strlen(again), 3, data, len));
+	strcpy(again, "\n");
+	assert_true(pg_copy_text_split(again, 1, 0, data, len));
+	strcpy(again, "\\N");
+	assert_true(pg_copy_text_split(again, 2, 1, data, len));
+	assert_null(data[0]);
+	/* escaped, then split again: the same bytes */
+	strbuf_init(&sb);
+	pg_copy_text_escape(&sb, raw, strlen(raw));
+	assert_string_equal(sb.data, "x\\ty\\\\z\\nw\\r");
+	strbuf_add(&sb, "\n", 1);
+	assert_true(pg_copy_text_split(sb.data, sb.len, 1, data, len));
+	assert_int_equal(len[0], strlen(raw));
+	assert_memory_equal(data[0], raw, strlen(raw));
+	strbuf_fini(&sb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_timestamptz),
 		cmocka_unit_test(test_timetz),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_copy_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
