@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- schema ---------------------------------------------------------- */
@@ -523,6 +524,18 @@ struct raw_section {
 	size_t n_keys;
 };
 
+/* A file of a [source] or [target] (password, certificate, key) that does
+ * not exist: an error only if this host captures from or applies into
+ * that server (a cluster across hosts keeps each server's files on its
+ * capture's or apply's host); checked once the host is known. */
+struct missing_file {
+	int kind;                /* SEC_SOURCE or SEC_TARGET */
+	size_t index;            /* in topo->sources or topo->targets */
+	const struct key_spec *key;
+	char *path;
+	int line;
+};
+
 struct parse_state {
 	const char *path;
 	FILE *file;
@@ -530,6 +543,10 @@ struct parse_state {
 	int errors;
 	struct raw_section *sections;
 	size_t n_sections;
+	int kind;                /* of the section being filled; -1: none */
+	size_t index;            /* its index among its kind's (named sections) */
+	struct missing_file *missing;
+	size_t n_missing;
 };
 
 static void parse_error(struct parse_state *ps, int line, const char *fmt, ...)
@@ -772,6 +789,32 @@ static bool continuation_ok(struct parse_state *ps, const struct key_spec *key,
 	return true;
 }
 
+/* A [source]/[target] file key naming a file that does not exist: kept,
+ * its check deferred to missing_files_check. */
+static bool missing_file_defer(struct parse_state *ps, const struct key_spec *key,
+			       const struct raw_key *rk, void *field)
+{
+	struct strbuf err;
+	struct stat st;
+	struct missing_file *m;
+	bool safe;
+
+	if ((ps->kind != SEC_SOURCE && ps->kind != SEC_TARGET) ||
+	    (key->type != V_SECRET_FILE && key->type != V_CERT_FILE && key->type != V_KEY_FILE))
+		return false;
+	strbuf_init(&err);
+	safe = safe_path_valid(rk->value, &err);
+	strbuf_fini(&err);
+	if (!safe || lstat(rk->value, &st) == 0 || errno != ENOENT)
+		return false;
+	free(*(char **)field);
+	*(char **)field = xstrdup(rk->value);
+	ps->missing = xrealloc(ps->missing, (ps->n_missing + 1) * sizeof(*ps->missing));
+	m = &ps->missing[ps->n_missing++];
+	*m = (struct missing_file){ ps->kind, ps->index, key, xstrdup(rk->value), rk->line };
+	return true;
+}
+
 /* Fills one section struct at base from its raw keys and the defaults. */
 static void fill_section(struct parse_state *ps, const struct section_spec *spec,
 			 const struct raw_section *raw, void *base)
@@ -799,6 +842,8 @@ static void fill_section(struct parse_state *ps, const struct section_spec *spec
 		}
 		origin->key_line[idx] = rk->line;
 		if (!continuation_ok(ps, key, rk))
+			continue;
+		if (missing_file_defer(ps, key, rk, (char *)base + key->offset))
 			continue;
 		err.len = 0;
 		if (!value_parse(key, rk->value, (char *)base + key->offset, &err))
@@ -983,10 +1028,17 @@ static void build_sections(struct parse_state *ps, struct topology *topo)
 			free(name);
 			continue;
 		}
-		if (section_specs[kind].named)
-			fill_section(ps, &section_specs[kind], raw, add_named(topo, kind, name));
-		else
+		if (section_specs[kind].named) {
+			void *base = add_named(topo, kind, name);
+
+			ps->kind = kind;
+			ps->index = kind == SEC_SOURCE ? topo->n_sources - 1
+				    : kind == SEC_TARGET ? topo->n_targets - 1 : 0;
+			fill_section(ps, &section_specs[kind], raw, base);
+			ps->kind = -1;
+		} else {
 			singles[kind] = raw;
+		}
 	}
 	/* Singletons are optional: absent ones still get their defaults. */
 	for (int kind = SEC_AGENT; kind <= SEC_ZOOKEEPER; kind++)
@@ -1842,6 +1894,36 @@ static void check_cross_references(struct parse_state *ps, struct topology *topo
 			    "[kafka] dist needs sha512 so the download can be verified");
 }
 
+/* The files of [source]/[target] found missing at parse time are errors
+ * (as value_parse words them) where this host captures from or applies
+ * into that server; another host of a cluster keeps them. */
+static void missing_files_check(struct parse_state *ps, const struct topology *topo)
+{
+	struct strbuf err;
+
+	strbuf_init(&err);
+	for (size_t i = 0; i < ps->n_missing; i++) {
+		const struct missing_file *m = &ps->missing[i];
+		bool here = m->kind == SEC_SOURCE
+				    ? topology_source_here(topo, &topo->sources[m->index])
+				    : topology_target_here(topo, &topo->targets[m->index]);
+		char *field = NULL;
+
+		err.len = 0;
+		if (here && !value_parse(m->key, m->path, &field, &err))
+			parse_error(ps, m->line, "%s: %s", m->key->name, err.data);
+		free(field);
+	}
+	strbuf_fini(&err);
+}
+
+static void missing_files_free(struct parse_state *ps)
+{
+	for (size_t i = 0; i < ps->n_missing; i++)
+		free(ps->missing[i].path);
+	free(ps->missing);
+}
+
 /* ---- entry points ------------------------------------------------------ */
 
 /* The SHA-512 of what f holds, as hex: the digest of the very bytes parsed
@@ -1881,7 +1963,7 @@ bool topology_file_digest(const char *path, char hex[TOPOLOGY_DIGEST_HEX + 1])
 
 bool topology_load(const char *path, struct topology **out)
 {
-	struct parse_state ps = { .path = path };
+	struct parse_state ps = { .path = path, .kind = -1 };
 	struct topology *topo;
 
 	ps.file = fopen(path, "r");
@@ -1897,13 +1979,16 @@ bool topology_load(const char *path, struct topology **out)
 	fclose(ps.file);
 	build_sections(&ps, topo);
 	check_cross_references(&ps, topo);
+	/* Which host this is: the parts of the topology that are its own. */
+	topology_self_set(topo, NULL, 0);
+	missing_files_check(&ps, topo);
+	missing_files_free(&ps);
 	raw_sections_free(&ps);
 	if (ps.errors) {
 		fprintf(stderr, "%s: %d error%s\n", path, ps.errors, ps.errors == 1 ? "" : "s");
 		topology_free(topo);
 		return false;
 	}
-	topology_self_set(topo, NULL, 0);
 	*out = topo;
 	return true;
 }

@@ -1020,12 +1020,16 @@ bool host_converge(const struct topology *topo, struct supervisor *sup,
 	 * they are given to cdc-agent below. */
 	if (ok && h.secure_kafka)
 		ok = kafka_access_passwords_ensure(topo, h.apply, changes);
+	/* A cluster across hosts: a server's secrets live on the host that
+	 * captures from or applies into it (topology.c defers their check). */
 	for (size_t i = 0; ok && i < topo->n_sources; i++)
-		ok = secret_owner_ensure(&h, topo->sources[i].pg.password_file, "password file") &&
-		     secret_owner_ensure(&h, topo->sources[i].pg.sslkey, "key file");
+		ok = !topology_source_here(topo, &topo->sources[i]) ||
+		     (secret_owner_ensure(&h, topo->sources[i].pg.password_file, "password file") &&
+		      secret_owner_ensure(&h, topo->sources[i].pg.sslkey, "key file"));
 	for (size_t i = 0; ok && i < topo->n_targets; i++)
-		ok = secret_owner_ensure(&h, topo->targets[i].pg.password_file, "password file") &&
-		     secret_owner_ensure(&h, topo->targets[i].pg.sslkey, "key file");
+		ok = !topology_target_here(topo, &topo->targets[i]) ||
+		     (secret_owner_ensure(&h, topo->targets[i].pg.password_file, "password file") &&
+		      secret_owner_ensure(&h, topo->targets[i].pg.sslkey, "key file"));
 	/* The Kafka clients' secrets: capture and apply read them as cdc-agent. */
 	ok = ok && secret_owner_ensure(&h, topo->kafka.ssl_key_file, "key file");
 	for (size_t i = 0; ok && i < topo->n_pipelines; i++)

@@ -314,6 +314,33 @@ static void test_self_by_name(void **state)
 	free(text);
 }
 
+/* A server's password file is on its capture's or apply's host: another
+ * host of the cluster loads the topology without it; that host does not. */
+static void test_files_of_other_hosts(void **state)
+{
+	bool ok;
+	char *errors, *text = edited("password_file = %s/db1.pass\n",
+				     "password_file = %s/none/db1.pass\n");
+	char *there;
+	struct topology *topo = load_text(text, &ok, &errors);
+
+	(void)state;
+	assert_true(ok); /* [agent] address 10.77.1.11: a Kafka node */
+	assert_non_null(strstr(topo->sources[0].pg.password_file, "/none/db1.pass"));
+	topology_free(topo);
+	free(errors);
+	there = xasprintf("%.*saddress = 10.77.1.14\n%s", (int)(strstr(text, "address = ") - text),
+			  text, strstr(text, "address = ") + strlen("address = 10.77.1.11\n"));
+	topo = load_text(there, &ok, &errors);
+	assert_false(ok);
+	assert_non_null(strstr(errors, "topo.ini:25: error: password_file: "));
+	assert_non_null(strstr(errors, "/none/db1.pass"));
+	topology_free(topo);
+	free(errors);
+	free(there);
+	free(text);
+}
+
 static int setup(void **state)
 {
 	char *p;
@@ -350,6 +377,7 @@ int main(void)
 		cmocka_unit_test(test_conflicts_refused),
 		cmocka_unit_test(test_single_host_min_isr),
 		cmocka_unit_test(test_self_by_name),
+		cmocka_unit_test(test_files_of_other_hosts),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
