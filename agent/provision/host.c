@@ -729,7 +729,8 @@ static bool units_enable(struct host_run *h, struct systemd *sd)
 			names[n++] = owned[n_owned - 1];
 		}
 	}
-	ok = !h->apply || systemd_enable(sd, names, n, &changed);
+	/* a host of a cluster may run none of them */
+	ok = !h->apply || n == 0 || systemd_enable(sd, names, n, &changed);
 	if (ok && changed)
 		change_record(h->changes, "host", "enable %zu unit(s) at boot", n);
 	for (size_t i = 0; i < n_owned; i++)
