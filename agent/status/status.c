@@ -72,7 +72,8 @@ static json_t *component_json(const char *name, const char *kind, json_t *unit, 
 static void components_add(const struct topology *topo, struct systemd *sd,
 			   struct supervisor *sup, json_t *list)
 {
-	bool managed = topo->kafka.managed && topo->kafka.dist != NULL;
+	/* a cluster across hosts: kafka.service only on a node's host */
+	bool managed = topology_runs_kafka(topo);
 	struct strbuf why;
 	bool ok;
 
@@ -163,11 +164,16 @@ static json_t *cluster_json(const struct topology *topo, struct kafka_cluster_he
 	json_object_set_new(c, "under_replicated_partitions", ok ? json_integer(under) : json_null());
 	json_object_set_new(c, "offline_partitions", ok ? json_integer(offline) : json_null());
 	json_object_set_new(c, "error", ok ? json_null() : json_string(why.data));
-	if (ok && under > 0)
+	if (ok && under > 0 && topology_is_cluster(topo))
 		json_array_append_new(warnings,
 				      json_sprintf("Kafka: %d partition(s) of the pipelines' topics "
 						   "under-replicated (%d broker(s) up of %zu)",
 						   under, health->brokers_up, topo->n_kafka_nodes));
+	else if (ok && under > 0)
+		json_array_append_new(warnings,
+				      json_sprintf("Kafka: %d partition(s) of the pipelines' topics "
+						   "under-replicated (%d broker(s) up)",
+						   under, health->brokers_up));
 	if (ok && offline > 0)
 		json_array_append_new(warnings,
 				      json_sprintf("Kafka: %d partition(s) of the pipelines' topics "
