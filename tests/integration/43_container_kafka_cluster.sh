@@ -6,9 +6,10 @@
 # replication_factor 3 and min_insync_replicas 2; k1 also holds PostgreSQL
 # (db1, db2), capture and apply.  Each host's bootstrap converges only its
 # own part: a node each, the pipeline on k1 only.  The topic has 3 replicas
-# and min.insync.replicas 2; rows replicate.  With k3's broker stopped,
-# status reports 2 of 3 brokers up and under-replicated partitions, rows
-# still replicate (acks=all, 2 in sync); k3 back, nothing is
+# and min.insync.replicas 2; rows replicate.  With the broker that leads
+# the partition stopped (a leader change under capture and apply), status
+# reports 2 of 3 brokers up and under-replicated partitions, rows still
+# replicate (acks=all, 2 in sync); the broker back, nothing is
 # under-replicated and the digests are equal.  A second bootstrap on every
 # host changes nothing.
 . "$(dirname "$0")/../lib/harness.sh"
@@ -172,27 +173,33 @@ check_eq "status: nothing under-replicated" 0 "$(cluster k1 under_replicated_par
 ctl=$(cluster k2 controller_id)
 check "status on k2 names a controller ($ctl)" grep -Eq '^[123]$' <<<"$ctl"
 
-# One broker away: under-replicated, still writable (2 in sync).
-fleet_exec k3 systemctl stop kafka.service
+# The partition's leader away: a leader change under capture and apply;
+# under-replicated, still writable (2 in sync).
+leader=$(timeout 20 kcat -b 10.77.1.11:9092 -L -t "$TOPIC" | sed -n 's/.*partition 0, leader \([123]\),.*/\1/p')
+check "the partition has a leader ($leader)" grep -Eq '^[123]$' <<<"$leader"
+down=k${leader:-3}
+fleet_exec "$down" systemctl stop kafka.service
 for i in $(seq 60); do
 	[ "$(cluster k1 under_replicated_partitions)" != 0 ] && break
 	sleep 1
 done
 out=$(agent k1 status 2>&1)
-check_contains "status shows 2 of 3 brokers up, k3 down" "2/3 brokers up (down: k3)" "$out"
+check_contains "status shows 2 of 3 brokers up, $down down" "2/3 brokers up (down: $down)" "$out"
 check "status shows under-replicated partitions" bash -c "grep -Eq '[1-9][0-9]* under-replicated' <<<\"\$1\"" _ "$out"
 check_contains "and warns of them" "under-replicated (2 broker(s) up of 3)" "$out"
 check_eq "status --json: 2 brokers up" 2 "$(cluster k1 brokers_up)"
 psql_k1 db1 "INSERT INTO public.my_table SELECT g, 'during ' || g FROM generate_series(201, 400) g; UPDATE public.my_table SET name = 'changed' WHERE id <= 50" >/dev/null
 mapfile -t res < <(wait_equal)
-check_eq "rows replicate with one broker away" "${res[0]}" "${res[1]}"
+check_eq "rows replicate with the leader's broker away" "${res[0]}" "${res[1]}"
+out=$(timeout 20 kcat -b 10.77.1.11:9092,10.77.1.12:9092,10.77.1.13:9092 -L -t "$TOPIC" 2>&1)
+check "another broker leads the partition" bash -c "! grep -q 'partition 0, leader $leader,' <<<\"\$1\"" _ "$out"
 
-fleet_exec k3 systemctl start kafka.service
+fleet_exec "$down" systemctl start kafka.service
 for i in $(seq 90); do
 	[ "$(cluster k1 under_replicated_partitions)" = 0 ] && [ "$(cluster k1 brokers_up)" = 3 ] && break
 	sleep 1
 done
-check_eq "k3 back: 3 brokers up" 3 "$(cluster k1 brokers_up)"
+check_eq "$down back: 3 brokers up" 3 "$(cluster k1 brokers_up)"
 check_eq "and nothing under-replicated" 0 "$(cluster k1 under_replicated_partitions)"
 out=$(agent k1 status 2>&1)
 check_contains "the pipeline is RUNNING" "RUNNING" "$out"
