@@ -16,6 +16,7 @@ PACKAGES=(
 	kcat python3 curl                        # tests: Kafka client; free ports; HTTP
 	openjdk-17-jre-headless maven            # the Kafka broker built from Maven Central
 	ansible-core                             # the Ansible wrapper (playbooks/) and its test
+	openssh-server openssh-client iproute2   # tests/lib/fleet.sh: containers on a bridge, reached over SSH
 	clang libclang-rt-14-dev                 # libFuzzer for `make fuzz` (make test replays with gcc)
 	dpkg-dev debhelper lintian               # `make deb` and its test (no fakeroot: Rules-Requires-Root: no)
 )
@@ -38,5 +39,19 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# openssh-server is for the test containers (tests/lib/fleet.sh starts it in
+# each): its postinst must not start sshd on this host, nor enable it for the
+# containers that share this host's network. Debian's policy-rc.d (101:
+# "action forbidden") for the install, unless the host has one of its own.
+policy=
+if [[ " ${missing[*]} " == *" openssh-server "* && ! -e /usr/sbin/policy-rc.d ]]; then
+	policy=/usr/sbin/policy-rc.d
+	printf '#!/bin/sh\n# install-deps.sh: no service starts during the install\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [[ " ${missing[*]} " == *" openssh-server "* ]]; then
+	systemctl disable ssh.service >/dev/null 2>&1 || true
+fi

@@ -30,6 +30,8 @@
 #   CT_MASK_EXTRA    more units to mask, space separated
 #   CT_NO_AUTOSTART  units removed from the boot transaction but still
 #                    startable by hand (default "postgresql.service")
+#   CT_NSPAWN_ARGS   more systemd-nspawn options, space separated (e.g. a
+#                    private network: tests/lib/fleet.sh)
 
 # Units that must never start in the container. Masked (-> /dev/null) in the
 # overlay before boot, so nothing can pull them in.
@@ -50,6 +52,10 @@ CT_MASK_DEFAULT=(
 	# agetty on nspawn's console, which is read-only (stdin is /dev/null):
 	# a process nobody can log in to.
 	console-getty.service
+	# sshd (openssh-server, for tests/lib/fleet.sh) in the host's network
+	# namespace would listen on the host's port 22. fleet.sh, whose
+	# containers have their own network, leaves it out of this list.
+	ssh.service ssh.socket
 )
 
 _ct_log() { printf 'container: %s\n' "$*" >&2; }
@@ -210,8 +216,9 @@ _ct_boot_steps() {
 		for u in $CT_CGROUPS; do
 			echo "$BASHPID" >"$u/cgroup.procs" || exit 1
 		done
+		# shellcheck disable=SC2086 # CT_NSPAWN_ARGS: words on purpose
 		exec systemd-nspawn -q -b -D "$R/root" -M "$CT_NAME" --register=no \
-			--keep-unit --link-journal=no
+			--keep-unit --link-journal=no ${CT_NSPAWN_ARGS:-}
 	) </dev/null >"$R/console.log" 2>&1 &
 	CT_NSPAWN_PID=$!
 	_ct_save_state
