@@ -301,8 +301,12 @@ SECTION_FILE=$WORK/section.md
 	echo "apply's peak RSS during it stays under 128 MiB). One source transaction inserts $BIG_ROWS rows"
 	echo "into \`(id int primary key, v int)\` (\`INSERT ... SELECT generate_series\`); cdc-agent"
 	echo "(\`capture\` + \`apply\`, bootstrapped by the agent, \`json_schemas = $JSON_SCHEMAS\`) replicates it to"
-	echo "another database of the cluster, with \`[pipeline] consistency = transaction\` and,"
-	echo "on a table of its own with only that pipeline running, \`consistency = table\`. A poller on the"
+	if ((TABLE_RUN)); then
+		echo "another database of the cluster, with \`[pipeline] consistency = transaction\` and,"
+		echo "on a table of its own with only that pipeline running, \`consistency = table\`. A poller on the"
+	else
+		echo "another database of the cluster, with \`[pipeline] consistency = transaction\`. A poller on the"
+	fi
 	pause="without pause"
 	((POLL_PAUSE_MS)) && pause="with $POLL_PAUSE_MS ms between polls"
 	echo "target runs \`SELECT count(*)\` in a loop $pause (one session, each statement with its"
