@@ -293,15 +293,20 @@ SECTION_FILE=$WORK/section.md
 	echo "Machine: \`nproc\` = $(nproc) ($cpu_model), $mem_total memory, $(uname -sr). PostgreSQL $pg_v"
 	echo "(one private cluster, \`fsync = off\`, \`track_commit_timestamp = on\`, statement logging off),"
 	echo "Kafka $kafka_v (one broker, ZooKeeper mode, topics of $PARTITIONS partitions), librdkafka $rdkafka_v."
-	echo "Everything shares the machine's CPUs, the poller included. Load average (1 min) at the start:"
-	echo "$LOAD_START; at the end: $LOAD_END."
+	echo "Everything shares the machine's CPUs, the poller included, and the machine is shared with other"
+	echo "work (other builds and tests may run alongside: times are noisy; what this measures is the"
+	echo "partial states and the peak RSS). Load average (1 min) at the start: $LOAD_START; at the end: $LOAD_END."
 	echo
 	echo "Method (issue #17: a 2M-row single transaction is never seen partly applied by a poller, and"
 	echo "apply's peak RSS during it stays under 128 MiB). One source transaction inserts $BIG_ROWS rows"
 	echo "into \`(id int primary key, v int)\` (\`INSERT ... SELECT generate_series\`); cdc-agent"
 	echo "(\`capture\` + \`apply\`, bootstrapped by the agent, \`json_schemas = $JSON_SCHEMAS\`) replicates it to"
-	echo "another database of the cluster, with \`[pipeline] consistency = transaction\` (the default) and,"
-	echo "on a table of its own with only that pipeline running, \`consistency = table\`. A poller on the"
+	if ((TABLE_RUN)); then
+		echo "another database of the cluster, with \`[pipeline] consistency = transaction\` and,"
+		echo "on a table of its own with only that pipeline running, \`consistency = table\`. A poller on the"
+	else
+		echo "another database of the cluster, with \`[pipeline] consistency = transaction\`. A poller on the"
+	fi
 	pause="without pause"
 	((POLL_PAUSE_MS)) && pause="with $POLL_PAUSE_MS ms between polls"
 	echo "target runs \`SELECT count(*)\` in a loop $pause (one session, each statement with its"

@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +59,19 @@
 /* librdkafka's prefetch under consistency = transaction: its default, 64
  * MiB, came on top of the buffers (apply's VmHWM during a 2M-row
  * transaction: 172 MB; 115 MB with 16 MiB, 82 MB with 8 MiB). */
-#define TX_QUEUE_KBYTES 8192
+#define TX_QUEUE_KBYTES 4096
+/* And what one fetch brings of a partition: 1 MiB (librdkafka's default)
+ * of lz4-compressed events with their schema block were ~45 batches of
+ * ~1 MB once inflated, all alive at once (apply's VmRSS went 27 -> 77 MB
+ * and back at each fetch of a 300k-row transaction).  128 KiB is a few
+ * batches; a larger batch still comes whole. */
+#define TX_FETCH_PARTITION_BYTES (128 << 10)
+/* Buffers of librdkafka's (fetch responses, inflated batches) are larger
+ * than this: each is mapped and unmapped on its own rather than carved out
+ * of a heap that keeps its peak (glibc's threshold otherwise rises to 32
+ * MiB as they are freed; its broker thread's arena was then 64 MiB, all of
+ * it resident). */
+#define APPLY_MMAP_THRESHOLD (256 << 10)
 
 static volatile sig_atomic_t stop_requested;
 
@@ -86,6 +99,11 @@ struct route {
 	size_t count_idx;             /* its table's event_counts index */
 	struct target_table *tt;      /* its target table once known (a->tables owns it) */
 	bool in_batch;                /* listed in a->batch_routes */
+	/* consistency = transaction: the open source transaction's events of
+	 * this table, applied and (from its END) in all */
+	char *collection;             /* "schema.table", as END's data_collections name it */
+	int64_t tx_taken, tx_expected;
+	bool tx_next_seen;            /* tx_gap: its next event is at a head */
 };
 
 /* consistency = transaction: a partition's records, buffered. */
@@ -98,6 +116,7 @@ struct tx_part {
 	size_t bytes;
 	bool paused;              /* holds enough: not fetched meanwhile */
 	int64_t next;             /* its first record not consumed; -1: none consumed in the batch */
+	size_t route;             /* its topic's route; SIZE_MAX: the transaction topic's */
 };
 
 struct tx_state {
@@ -111,6 +130,11 @@ struct tx_state {
 	uint64_t open_pos;        /* its commit LSN */
 	int64_t applied;          /* its events applied: the last total_order */
 	int64_t end_count;        /* its END's event count; -1 before its END */
+	bool tables_known;        /* its END's data_collections read: routes' tx_expected */
+	long long moved_ms;       /* when it last moved */
+	long long unblock_ms;     /* when tx_unblock last looked */
+	long long stuck_ms;       /* the first record buffered since it last moved; 0: none */
+	bool stall_noted;         /* tx_stalled said so */
 	uint64_t done_pos;        /* the last transaction applied (batch or stored) */
 	uint64_t committed_pos;   /* the last one stored in the target */
 	bool in_target;           /* the batch's target transaction is open */
@@ -636,6 +660,8 @@ static void routes_init(struct apply *a)
 	for (size_t i = 0; i < src->tables.n; i++) {
 		a->routes[i].topic = topology_topic(src, &src->tables.items[i]);
 		a->routes[i].table = &src->tables.items[i];
+		a->routes[i].collection =
+			xasprintf("%s.%s", src->tables.items[i].schema, src->tables.items[i].table);
 		strmap_put(&a->route_of, a->routes[i].topic, strlen(a->routes[i].topic), i);
 	}
 	a->nroutes = src->tables.n;
@@ -645,8 +671,10 @@ static void routes_init(struct apply *a)
 
 static void routes_fini(struct apply *a)
 {
-	for (size_t i = 0; i < a->nroutes; i++)
+	for (size_t i = 0; i < a->nroutes; i++) {
 		free(a->routes[i].topic);
+		free(a->routes[i].collection);
+	}
 	free(a->routes);
 	free(a->batch_ops);
 	free(a->batch_routes);
@@ -1058,6 +1086,7 @@ static bool consumer_new(struct apply *a, const struct topology *topo)
 		/* consistency = transaction buffers what it polled (tx_part_push):
 		 * librdkafka's prefetch on top of that stays small */
 		.queue_kbytes = a->tx.topic ? TX_QUEUE_KBYTES : 0,
+		.partition_fetch_bytes = a->tx.topic ? TX_FETCH_PARTITION_BYTES : 0,
 	};
 	struct strlist topics = { 0 };
 	char *group = kafka_in_group(a->pipe->name);
@@ -1197,12 +1226,12 @@ static bool consume_loop(struct apply *a)
  * paused until it drains: memory stays bounded by the partitions, whatever
  * a transaction's size; a large transaction's statements go out as they
  * fill, into the open target transaction. */
-#define TX_PART_BYTES ((size_t)4 << 20)
-#define TX_PART_RECORDS 20000
+#define TX_PART_BYTES ((size_t)2 << 20)
+#define TX_PART_RECORDS 10000
 /* With many partitions, each holds less: at most this in all (beside the
  * floor of TX_PART_BYTES_MIN each). */
-#define TX_BUFFER_BYTES ((size_t)32 << 20)
-#define TX_PART_BYTES_MIN ((size_t)256 << 10)
+#define TX_BUFFER_BYTES ((size_t)16 << 20)
+#define TX_PART_BYTES_MIN ((size_t)128 << 10)
 
 /* A partition is paused holding this much. */
 static size_t tx_part_bound(const struct apply *a)
@@ -1217,6 +1246,7 @@ struct txn_mark {
 	uint64_t pos;  /* its transaction's commit LSN */
 	char kind;     /* 'B', 'E', 'C' */
 	int64_t n;     /* END: the event count; a change: its total_order */
+	int64_t d;     /* a change: its data_collection_order; 0: not given */
 };
 
 /* false when the record has no such header, or a malformed one (a
@@ -1240,7 +1270,10 @@ static bool txn_mark_read(const rd_kafka_message_t *m, struct txn_mark *t)
 		return false;
 	t->kind = buf[17];
 	t->n = strtoll(buf + 18, &end, 10);
-	return !*end && errno == 0;
+	t->d = 0;
+	if (*end == '/' && t->kind == 'C' && isdigit((unsigned char)end[1]))
+		t->d = strtoll(end + 1, &end, 10);
+	return !*end && errno == 0 && t->n >= 0 && t->d >= 0;
 }
 
 static struct tx_part *tx_part_of(struct apply *a, const rd_kafka_message_t *m)
@@ -1270,6 +1303,8 @@ static struct tx_part *tx_part_of(struct apply *a, const rd_kafka_message_t *m)
 	p->partition = m->partition;
 	p->next = -1;
 	p->is_txn_topic = a->tx.topic && strcmp(topic, a->tx.topic) == 0;
+	if (p->is_txn_topic || !strmap_get(&a->route_of, topic, strlen(topic), &p->route))
+		p->route = SIZE_MAX;
 	a->tx.push_part = a->tx.nparts;
 	strmap_put(&a->tx.part_of, key, klen, a->tx.nparts++);
 	free(key);
@@ -1341,6 +1376,7 @@ static void tx_reset(struct apply *a)
 	strmap_fini(&a->tx.part_of);
 	memset(&a->tx.part_of, 0, sizeof(a->tx.part_of));
 	a->tx.open = false;
+	a->tx.stuck_ms = 0;
 	a->tx.done_pos = a->tx.committed_pos;
 	a->tx.batch_records = 0;
 	a->tx.batch_bytes = 0;
@@ -1499,22 +1535,168 @@ static bool tx_take(struct apply *a, struct tx_part *p)
  * or to the open one further on). */
 enum tx_head { TX_WAIT, TX_TAKE, TX_NEXT, TX_SKIP }; /* TX_NEXT: the open one's next event */
 
-static enum tx_head tx_head_kind(const struct apply *a, const struct tx_part *p)
+static enum tx_head tx_record_kind(const struct apply *a, const rd_kafka_message_t *m,
+				   struct txn_mark *t)
 {
-	const rd_kafka_message_t *m = p->q[p->head];
-	struct txn_mark t;
-
 	/* Snapshot rows, tombstones, records without the header: no
 	 * transaction's, applied in their partition's order. */
-	if (!m->payload || !txn_mark_read(m, &t) || t.kind != 'C')
+	if (!m->payload || !txn_mark_read(m, t) || t->kind != 'C')
 		return TX_TAKE;
-	if (t.pos <= a->tx.done_pos)
+	if (t->pos <= a->tx.done_pos)
 		return TX_SKIP; /* applied already: capture sent it again */
-	if (!a->tx.open || t.pos != a->tx.open_pos)
+	if (!a->tx.open || t->pos != a->tx.open_pos)
 		return TX_WAIT;
-	if (t.n <= a->tx.applied)
+	if (t->n <= a->tx.applied)
 		return TX_SKIP; /* the open transaction sent again from its start */
-	return t.n == a->tx.applied + 1 ? TX_NEXT : TX_WAIT;
+	return t->n == a->tx.applied + 1 ? TX_NEXT : TX_WAIT;
+}
+
+static enum tx_head tx_head_kind(const struct apply *a, const struct tx_part *p, struct txn_mark *t)
+{
+	return tx_record_kind(a, p->q[p->head], t);
+}
+
+/* The open transaction's event t, at p's head, applied. */
+static bool tx_take_next(struct apply *a, struct tx_part *p, const struct txn_mark *t)
+{
+	if (!tx_take(a, p))
+		return false;
+	a->tx.applied = t->n;
+	if (p->route != SIZE_MAX)
+		a->routes[p->route].tx_taken++;
+	return true;
+}
+
+/* Whether the open transaction is applied whole: its END came, and either
+ * every table apply reads has its events of it (END's data_collections),
+ * or, when those could not be read, event_count events were. */
+static bool tx_complete(const struct apply *a)
+{
+	if (!a->tx.open || a->tx.end_count < 0)
+		return false;
+	if (!a->tx.tables_known)
+		return a->tx.applied >= a->tx.end_count;
+	for (size_t r = 0; r < a->nroutes; r++)
+		if (a->routes[r].tx_taken < a->routes[r].tx_expected)
+			return false;
+	return true;
+}
+
+/* The open transaction's next event past a gap of total_order, or NULL:
+ * once its END said how many events each table has, a table apply does
+ * not read (removed from the pipeline while its changes were in Kafka)
+ * leaves gaps no record fills.  The events of a table come in its
+ * data_collection_order; when every table of the pipeline not yet
+ * complete has its next one at a head, the lowest total_order among them
+ * is the next, and nothing of a table apply reads lies in the gap. */
+static struct tx_part *tx_gap(struct apply *a, struct txn_mark *next)
+{
+	struct tx_part *best = NULL;
+
+	for (size_t r = 0; r < a->nroutes; r++)
+		a->routes[r].tx_next_seen = false;
+	for (size_t i = 0; i < a->tx.nparts; i++) {
+		struct tx_part *p = &a->tx.parts[i];
+		struct txn_mark t;
+
+		if (p->route == SIZE_MAX || p->head == p->n ||
+		    tx_head_kind(a, p, &t) != TX_WAIT || t.pos != a->tx.open_pos ||
+		    t.d != a->routes[p->route].tx_taken + 1)
+			continue;
+		a->routes[p->route].tx_next_seen = true;
+		if (!best || t.n < next->n) {
+			best = p;
+			*next = t;
+		}
+	}
+	for (size_t r = 0; best && r < a->nroutes; r++)
+		if (a->routes[r].tx_taken < a->routes[r].tx_expected && !a->routes[r].tx_next_seen)
+			return NULL; /* its next one may lie in the gap */
+	return best;
+}
+
+/* A partition whose head waits while the open transaction's next event
+ * is buffered behind it: the head is of an earlier attempt of capture,
+ * which stopped with part of a transaction delivered (a record the broker
+ * refused), and the attempt that sent the next event sends it again
+ * after it.  Within one attempt a partition gets a transaction's events in
+ * total_order and the transactions in commit order (idempotent producer),
+ * so no record there may precede the next event; waiting for it would
+ * wait for ever.  Such a head is skipped; true when one was. */
+#define TX_UNBLOCK_MS 1000
+
+static bool tx_unblock(struct apply *a)
+{
+	for (size_t i = 0; i < a->tx.nparts; i++) {
+		struct tx_part *p = &a->tx.parts[i];
+		struct txn_mark t;
+
+		if (p->head == p->n)
+			continue;
+		/* The transaction topic's head waits when it is the next
+		 * transaction's BEGIN: stale too if the open one's END (or
+		 * BEGIN) comes after it. */
+		if (p->is_txn_topic ? !txn_mark_read(p->q[p->head], &t) || t.pos <= a->tx.open_pos
+				    : tx_head_kind(a, p, &t) != TX_WAIT || t.pos < a->tx.open_pos)
+			continue;
+		for (size_t j = p->head + 1; j < p->n; j++) {
+			struct txn_mark u;
+
+			if (p->is_txn_topic ? !txn_mark_read(p->q[j], &u) || u.pos != a->tx.open_pos
+					    : tx_record_kind(a, p->q[j], &u) != TX_NEXT)
+				continue;
+			log_warn("%s: topic %s partition %d offset %lld: transaction %016" PRIX64
+				 " %c%" PRId64 " comes again at offset %lld: skipping %c%" PRId64
+				 " of transaction %016" PRIX64 " before it, of an earlier attempt of capture",
+				 a->label, p->topic, (int)p->partition, (long long)p->q[p->head]->offset,
+				 u.pos, u.kind, u.n, (long long)p->q[j]->offset, t.kind, t.n, t.pos);
+			if (!tx_target_begin(a))
+				return false;
+			tx_part_pop(a, p);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The open transaction's END m: its events per table, from its
+ * data_collections, into the routes' tx_expected.  false when they cannot
+ * be read or do not add up to its event count (then the transaction is
+ * complete at event_count events, total_order without gaps). */
+static bool tx_end_tables(struct apply *a, const rd_kafka_message_t *m)
+{
+	json_error_t err;
+	json_t *root = m->payload ? json_loadb(m->payload, m->len, 0, &err) : NULL;
+	json_t *v = json_object_get(root, "payload");
+	json_t *list, *item;
+	int64_t sum = 0;
+	size_t i;
+	bool ok;
+
+	list = json_object_get(json_is_object(v) ? v : root, "data_collections");
+	ok = json_is_array(list);
+	for (size_t r = 0; ok && r < a->nroutes; r++)
+		a->routes[r].tx_expected = 0;
+	json_array_foreach(ok ? list : NULL, i, item) {
+		const char *name = json_string_value(json_object_get(item, "data_collection"));
+		json_t *count = json_object_get(item, "event_count");
+
+		if (!name || !json_is_integer(count) || json_integer_value(count) < 0 ||
+		    json_integer_value(count) > a->tx.end_count) {
+			ok = false;
+			break;
+		}
+		sum += json_integer_value(count);
+		for (size_t r = 0; r < a->nroutes; r++)
+			if (strcmp(a->routes[r].collection, name) == 0)
+				a->routes[r].tx_expected += json_integer_value(count);
+	}
+	json_decref(root);
+	if (ok && sum == a->tx.end_count)
+		return true;
+	log_warn("%s: topic %s offset %lld: the END's data_collections do not add up to its event_count; the transaction is complete at that many events",
+		 a->label, a->tx.topic, (long long)m->offset);
+	return false;
 }
 
 /* The transaction topic's head: opens the next transaction, learns the open
@@ -1531,9 +1713,14 @@ static bool tx_meta_step(struct apply *a, struct tx_part *p)
 		a->tx.open_pos = t.pos;
 		a->tx.applied = 0;
 		a->tx.end_count = -1;
+		a->tx.tables_known = false;
+		for (size_t r = 0; r < a->nroutes; r++)
+			a->routes[r].tx_taken = a->routes[r].tx_expected = 0;
 	} else if (a->tx.open && t.pos == a->tx.open_pos) {
-		if (t.kind == 'E')
-			a->tx.end_count = t.n; /* a BEGIN again: capture restarted */
+		if (t.kind == 'E' && a->tx.end_count < 0) { /* a BEGIN again: capture restarted */
+			a->tx.end_count = t.n;
+			a->tx.tables_known = tx_end_tables(a, m);
+		}
 	} else if (a->tx.open) {
 		return false; /* the next transaction's BEGIN */
 	} else {
@@ -1551,6 +1738,7 @@ static bool tx_meta_step(struct apply *a, struct tx_part *p)
 static bool tx_advance(struct apply *a, bool *moved)
 {
 	bool again = true;
+	struct txn_mark t;
 
 	*moved = false;
 	while (again && !a->failed && !stop_requested) {
@@ -1569,27 +1757,44 @@ static bool tx_advance(struct apply *a, bool *moved)
 					again = *moved = true;
 					continue;
 				}
-				h = tx_head_kind(a, p);
+				h = tx_head_kind(a, p, &t);
 				if (h == TX_WAIT)
 					break;
 				if (h == TX_SKIP) {
 					if (!tx_target_begin(a))
 						return false;
 					tx_part_pop(a, p);
-				} else {
-					if (!tx_take(a, p))
+				} else if (h == TX_NEXT) {
+					if (!tx_take_next(a, p, &t))
 						return false;
-					a->tx.applied += h == TX_NEXT;
+				} else if (!tx_take(a, p)) {
+					return false;
 				}
 				a->tx.last_part = k;
 				again = *moved = true;
 			}
-			if (a->tx.open && a->tx.end_count >= 0 && a->tx.applied >= a->tx.end_count) {
+			if (tx_complete(a)) {
 				a->tx.done_pos = a->tx.open_pos;
 				a->tx.open = false;
 				a->tx.txns++;
 				again = *moved = true;
 			}
+		}
+		if (again || !a->tx.open || a->failed)
+			continue;
+		/* Nothing more in order: past a gap, or past a stale head. */
+		struct tx_part *p = a->tx.tables_known ? tx_gap(a, &t) : NULL;
+
+		if (p) {
+			if (!tx_take_next(a, p, &t))
+				return false;
+			again = *moved = true;
+		} else if (mono_ms() - a->tx.moved_ms >= TX_UNBLOCK_MS &&
+			   mono_ms() - a->tx.unblock_ms >= TX_UNBLOCK_MS) {
+			/* it reads every record buffered: not at each poll */
+			a->tx.unblock_ms = mono_ms();
+			if (tx_unblock(a))
+				again = *moved = true;
 		}
 	}
 	return !a->failed;
@@ -1652,6 +1857,50 @@ static bool tx_failed(struct apply *a)
 	return kafka_in_reassign(a->in); /* tx_reset, via partitions_assigned */
 }
 
+/* The open transaction, its END come, has not moved for TX_STALL_MS since
+ * records came again: none of them is its next event, and the wait could
+ * be for ever (a case tx_gap and tx_unblock do not know).  Said at once,
+ * never a silent wait: logged and in status (FAILED, transaction_stall),
+ * naming the pipeline, the transaction, what it waits for, its tables'
+ * counts and every partition's head; cleared if it moves again (a broker
+ * slow to serve a partition again after a restart: 45 s once in 74, the
+ * machine loaded). */
+#define TX_STALL_MS 60000
+
+static void tx_stalled(struct apply *a)
+{
+	struct strbuf why;
+	char *msg;
+
+	strbuf_init(&why);
+	for (size_t r = 0; a->tx.tables_known && r < a->nroutes; r++)
+		if (a->routes[r].tx_taken < a->routes[r].tx_expected)
+			strbuf_addf(&why, "; table %s: %" PRId64 " of its %" PRId64 " events applied",
+				    a->routes[r].collection, a->routes[r].tx_taken,
+				    a->routes[r].tx_expected);
+	for (size_t i = 0; i < a->tx.nparts; i++) {
+		const struct tx_part *p = &a->tx.parts[i];
+		struct txn_mark t;
+
+		if (p->head == p->n)
+			strbuf_addf(&why, "; topic %s partition %d: nothing buffered", p->topic,
+				    (int)p->partition);
+		else if (txn_mark_read(p->q[p->head], &t))
+			strbuf_addf(&why, "; topic %s partition %d offset %lld: transaction %016" PRIX64 " %c%" PRId64 "%s",
+				    p->topic, (int)p->partition, (long long)p->q[p->head]->offset, t.pos,
+				    t.kind, t.n, p->paused ? " (paused: its buffer is full)" : "");
+	}
+	msg = xasprintf("pipeline %s: source transaction %016" PRIX64 " (END: %" PRId64 " events) has waited %d s for its event %" PRId64 " while other records came%s",
+			a->pipe->name, a->tx.open_pos, a->tx.end_count, TX_STALL_MS / 1000,
+			a->tx.applied + 1, why.data ? why.data : "");
+	log_error("%s: %s", a->label, msg);
+	progress_error_note(&a->progress, ERROR_TXN_STALL, msg);
+	progress_writer_tick(&a->progress, true);
+	free(msg);
+	strbuf_fini(&why);
+	a->tx.stall_noted = true;
+}
+
 static bool consume_loop_tx(struct apply *a)
 {
 	bool moved = false;
@@ -1667,6 +1916,20 @@ static bool consume_loop_tx(struct apply *a)
 		if (m)
 			tx_part_push(a, m);
 		ok = tx_advance(a, &moved);
+		if (moved || !a->tx.open) {
+			a->tx.moved_ms = mono_ms();
+			a->tx.stuck_ms = 0;
+			if (a->tx.stall_noted) {
+				log_info("%s: the source transaction moves again", a->label);
+				progress_error_clear(&a->progress, ERROR_TXN_STALL);
+				a->tx.stall_noted = false;
+			}
+		} else if (m && !a->tx.stuck_ms) {
+			a->tx.stuck_ms = mono_ms();
+		} else if (ok && a->tx.stuck_ms && !a->tx.stall_noted && a->tx.end_count >= 0 &&
+			   mono_ms() - a->tx.stuck_ms >= TX_STALL_MS) {
+			tx_stalled(a);
+		}
 		boundary = !a->tx.open && a->tx.in_target;
 		if (ok && boundary &&
 		    ((!m && !moved) || a->tx.batch_records >= APPLY_BATCH_MAX ||
@@ -1788,6 +2051,7 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	struct sigaction sa = { .sa_handler = on_stop_signal };
 	bool ok;
 
+	mallopt(M_MMAP_THRESHOLD, APPLY_MMAP_THRESHOLD);
 	a.pipe = pipe;
 	a.tgt = pipe->target;
 	if (pipe->consistency == CONSISTENCY_TRANSACTION)

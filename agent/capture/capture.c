@@ -479,7 +479,7 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 {
 	const struct pgoutput_value *key_row = after ? after : before;
 	struct kafka_header hdrs[8]; /* at most 8: every header below */
-	char txn_hdr[48];
+	char txn_hdr[64];
 	/* only updates can have unchanged columns: no buffer for the rest */
 	bool may_have_unchanged = h && h->unchanged;
 	/* nor a table without numeric columns a cdc.text header */
@@ -518,8 +518,8 @@ static bool emit(struct capture *c, const struct capture_table *ct, char op,
 	if (src->txn)
 		hdrs[n++] = (struct kafka_header){
 			EVENT_HEADER_TXN, txn_hdr,
-			(size_t)snprintf(txn_hdr, sizeof(txn_hdr), EVENT_TXN_FMT, t->final_lsn, 'C',
-					 src->txn->total_order)
+			(size_t)snprintf(txn_hdr, sizeof(txn_hdr), EVENT_TXN_CHANGE_FMT, t->final_lsn,
+					 'C', src->txn->total_order, src->txn->collection_order)
 		};
 	if (may_have_texts)
 		strbuf_init(&texts);

@@ -177,6 +177,18 @@ bool kafka_in_new(const struct kafka_cfg *cfg, const struct kafka_credentials *c
 			return false;
 		}
 	}
+	if (hooks->partition_fetch_bytes > 0) {
+		char b[16];
+
+		snprintf(b, sizeof(b), "%d", hooks->partition_fetch_bytes);
+		if (rd_kafka_conf_set(conf, "max.partition.fetch.bytes", b, err, sizeof(err)) !=
+		    RD_KAFKA_CONF_OK) {
+			log_error("%s: max.partition.fetch.bytes: %s", label, err);
+			rd_kafka_conf_destroy(conf);
+			kafka_in_free(ki);
+			return false;
+		}
+	}
 	/* rd_kafka_new owns conf from here on, on success only. */
 	ki->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
 	if (!ki->rk) {

@@ -38,6 +38,11 @@ struct kafka_in_hooks {
 	/* librdkafka's prefetch bound (queued.max.messages.kbytes); 0: its
 	 * default, 64 MiB.  An owner that buffers records itself lowers it. */
 	int queue_kbytes;
+	/* max.partition.fetch.bytes; 0: its default, 1 MiB.  It bounds a
+	 * partition's compressed bytes in one fetch response, which lz4
+	 * inflates many times over (JSON with its schema block: ~15 times),
+	 * all at once, before the queue bound is looked at again. */
+	int partition_fetch_bytes;
 };
 
 /* The consumer group of a pipeline's apply, "cdc-agent.PIPELINE", where

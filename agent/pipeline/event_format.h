@@ -33,9 +33,13 @@
  * its commit LSN (unique, and ordered as the commits are), for apply's
  * transaction-consistent mode: EVENT_TXN_FMT with kind 'B' and 0 on the
  * BEGIN record, 'E' and the event count on the END record, 'C' and the
- * event's total_order on a change event (and on its tombstone). */
+ * event's total_order on a change event (and on its tombstone), there
+ * followed by '/' and its data_collection_order (EVENT_TXN_CHANGE_FMT):
+ * with the END's per-table counts, apply can tell a gap of total_order
+ * made by a table it does not read from an event still to come. */
 #define EVENT_HEADER_TXN "cdc.txn"
 #define EVENT_TXN_FMT "%016" PRIX64 ":%c%" PRId64
+#define EVENT_TXN_CHANGE_FMT EVENT_TXN_FMT "/%" PRId64
 /* JSON object, column -> the value's PostgreSQL text, for the values the
  * event cannot carry (numeric NaN or ±Infinity under decimal_handling =
  * precise: the event has null there). */

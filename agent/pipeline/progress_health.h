@@ -27,6 +27,9 @@
 #define ERROR_TOO_LARGE "too_large"
 /* capture or apply: the brokers' ACLs refused its user; standing (it exits) */
 #define ERROR_KAFKA_AUTHORIZATION "kafka_authorization"
+/* apply, consistency = transaction: a source transaction has not moved for
+ * long while records came; standing (FAILED at once) until it moves */
+#define ERROR_TXN_STALL "transaction_stall"
 
 void progress_state_set(struct progress_writer *w, const char *state);
 

@@ -44,10 +44,12 @@ static bool health_kind_is_standing(const char *kind)
 	 * that every attempt meets again (capture exits at once on it);
 	 * replica_identity: a table whose identity identifies no row;
 	 * kafka_authorization: the brokers' ACLs refused the process's user
-	 * (it exits at once on it). */
+	 * (it exits at once on it); transaction_stall: apply's open source
+	 * transaction has not moved for long (cleared when it moves). */
 	return kind && (strcmp(kind, "publication") == 0 || strcmp(kind, "topic") == 0 ||
 			strcmp(kind, "too_large") == 0 || strcmp(kind, "replica_identity") == 0 ||
-			strcmp(kind, "kafka_authorization") == 0);
+			strcmp(kind, "kafka_authorization") == 0 ||
+			strcmp(kind, "transaction_stall") == 0);
 }
 
 static void verdict(struct health_verdict *out, enum health state, const char *fmt, ...)
