@@ -387,9 +387,8 @@ static const struct key_spec pipeline_keys[] = {
 		 "transaction whole, across tables, in source commit order and, within it, in "
 		 "source order (a target with the source's foreign keys accepts it; several "
 		 "whole transactions may share one target transaction). transaction needs the "
-		 "source's `transaction_metadata` and every table the source's transactions "
-		 "touch among the pipeline's (a table removed from `tables` while its changes "
-		 "are still in Kafka stalls it): not yet the default."),
+		 "source's `transaction_metadata`; not yet the default: it runs at a fraction "
+		 "of table's throughput."),
 	/* Who capture and apply are to the brokers under a sasl_*
 	 * security_protocol (check_kafka_security). */
 	KEY(pipeline_cfg, "capture_kafka_user", V_STRING, capture_kafka.user, false, NULL,
