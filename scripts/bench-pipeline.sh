@@ -680,8 +680,16 @@ fi
 # BENCH_AB=OTHER_BINARY: instead of the latency runs, AB_PAIRS (3)
 # pairs of latency runs at LOW_RATE, this agent then the other, alternating,
 # printing each process's CPU per row: for comparing two builds side by side.
+# AB_TP (0) pairs of throughput runs (ROWS rows) come first, alternating too.
 if [ -n "${BENCH_AB:-}" ]; then
 	cp -p "$BENCH_AB" "$WORK/cdc-agent-b"
+	for ((rep = 1; rep <= ${AB_TP:-0}; rep++)); do
+		for bin in "$WORK/cdc-agent" "$WORK/cdc-agent-b"; do
+			stop_running
+			CDC_AGENT=$bin AGENT_EXE=$(readlink -f "$bin")
+			throughput_run cdc-p0 "tp$rep-${bin##*/}" narrow_cdc db2 narrow_cdc "$rep"
+		done
+	done
 	for ((rep = 1; rep <= ${AB_PAIRS:-3}; rep++)); do
 		for bin in "$WORK/cdc-agent" "$WORK/cdc-agent-b"; do
 			stop_running
