@@ -60,7 +60,11 @@
 #      backlog sits); BENCH_SAMPLE=perf also records the whole machine (perf
 #      record -a) for 5 s of it, and capture and apply with DWARF call
 #      graphs; BENCH_SAMPLE=strace counts capture's and apply's system calls
-#      for 5 s.
+#      for 5 s.  BENCH_BREAKDOWN=create|append: after each cdc-agent latency
+#      run, p50/p90/p99 of each stage of a row's way (source insert ->
+#      source commit -> the record's Kafka timestamp, capture's produce
+#      call (create) or the broker's append (append) -> target insert ->
+#      target commit).
 #      BENCH_PERF (auto): 1, or auto when perf works here, adds one more
 #      throughput run of cdc-agent, not timed, with apply and capture sampled
 #      by perf record (perf-capture.data is kept, not summed up); where apply's CPU goes is summed up in the section, the full
@@ -98,6 +102,7 @@ done
 [[ $JSON_REPEAT =~ ^[0-9]+$ ]] || die "JSON_REPEAT must be a number"
 [[ $TABLE_REPEAT =~ ^[0-9]+$ ]] || die "TABLE_REPEAT must be a number"
 [[ $WARM_RUNS =~ ^[0-9]+$ ]] || die "WARM_RUNS must be a number"
+case ${BENCH_BREAKDOWN:-} in '' | create | append) ;; *) die "BENCH_BREAKDOWN must be create or append" ;; esac
 BENCH_PERF=${BENCH_PERF:-auto}
 case $BENCH_PERF in
 auto) if command -v perf >/dev/null && perf stat -e task-clock true >/dev/null 2>&1; then BENCH_PERF=1; else BENCH_PERF=0; fi ;;
@@ -576,7 +581,8 @@ latency_run() { # SYSTEM LABEL SRC_TABLE DB DST_TABLE RATE
 	else
 		echo "INSERT INTO $src (v) SELECT 1 FROM generate_series(1, $k);" >"$script"
 	fi
-	local each0=() each=() i=0 parts
+	local each0=() each=() i=0 parts off0=''
+	[ -n "${BENCH_BREAKDOWN:-}" ] && [ "$sys" != lr ] && off0=$(kafka_end "$src")
 	for p in $pids; do each0+=("$(cpu_of "$p")"); done
 	c0=$(IFS=+; calc "print ${each0[*]}")
 	m0=$(machine_cpu) t0=$(now)
@@ -609,7 +615,46 @@ latency_run() { # SYSTEM LABEL SRC_TABLE DB DST_TABLE RATE
 	cpu=$(calc "printf \"%.1f\", 1e6 * ($c1 - $c0) / ${src_stats%% *}")
 	busy=$(calc "printf \"%.2f\", ($m1 - $m0) / ($t1 - $t0)")
 	echo "$rate $label $k ${src_stats#* } $stats ${lag:-?} $cpu $busy $parts" >>"$LAT"
+	[ -n "$off0" ] && breakdown "$src" "$db" "$dst" "$off0" "$label" "$rate"
 	log "  $label at $rate rows/s ($txr tx/s of $k rows; pgbench lag ${lag:-?} ms): rows achieved-rows/s p50 p99 max (ms to insert) p50 p99 (ms to commit): ${src_stats% *} ${src_stats#* } ${stats#* }"
+}
+
+# BENCH_BREAKDOWN=create|append: after each cdc-agent latency run, where each
+# row's milliseconds went, by stage: the source's insert to its commit
+# (commit timestamps: track_commit_timestamp), on to the record's timestamp
+# in Kafka, on to its insert in the target (the arrived trigger), on to the
+# target's commit.  The record's timestamp is capture's produce call
+# (CreateTime, create) or the broker's append (LogAppendTime, append: the
+# topic is set so before the latency runs); p50 / p99 of each stage over
+# the run's rows.
+kafka_end() { kcat -b "127.0.0.1:$KP" -Q -t "b0.public.$1:0:-1" 2>/dev/null | awk '{ print $NF }'; }
+breakdown() { # SRC_TABLE DB DST_TABLE OFFSET LABEL RATE
+	local f=$WORK/breakdown-$5-$6
+	kcat -C -b "127.0.0.1:$KP" -t "b0.public.$1" -p 0 -o "$4" -e -q -f '%k\t%T\n' 2>/dev/null |
+		sed -n 's/^{"id":\([0-9]*\)}\t/\1\t/p' >"$f.kafka"
+	q db1 "COPY (SELECT id, ts, pg_xact_commit_timestamp(xmin) FROM $1 WHERE id > 0) TO STDOUT" >"$f.src"
+	q "$2" "SET client_min_messages = warning; CREATE TABLE IF NOT EXISTS bd_src (id bigint, ts timestamptz, committed timestamptz);
+		CREATE TABLE IF NOT EXISTS bd_kafka (id bigint, ms bigint); TRUNCATE bd_src, bd_kafka" >/dev/null
+	"$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCK_src" -p "$PG_PORT_src" -U postgres -d "$2" \
+		-c "COPY bd_src FROM STDIN" <"$f.src" >/dev/null
+	"$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCK_src" -p "$PG_PORT_src" -U postgres -d "$2" \
+		-c "COPY bd_kafka FROM STDIN" <"$f.kafka" >/dev/null
+	q "$2" "WITH r AS (SELECT 1000 * extract(epoch FROM s.committed - s.ts) a,
+			extract(epoch FROM s.committed) * 1000 b0, k.ms::float8 kms,
+			1000 * extract(epoch FROM d.arrived) c1,
+			1000 * extract(epoch FROM pg_xact_commit_timestamp(d.xmin)) d1,
+			1000 * extract(epoch FROM pg_xact_commit_timestamp(d.xmin) - s.ts) tot
+		FROM bd_src s JOIN bd_kafka k USING (id) JOIN $3 d USING (id)),
+	st AS (SELECT '1 insert->src commit' st, a v FROM r UNION ALL
+		SELECT '2 src commit->kafka ts', kms - b0 FROM r UNION ALL
+		SELECT '3 kafka ts->tgt insert', c1 - kms FROM r UNION ALL
+		SELECT '4 tgt insert->tgt commit', d1 - c1 FROM r UNION ALL
+		SELECT '5 total', tot FROM r)
+	SELECT st || ': p50 ' || round(percentile_cont(0.5) WITHIN GROUP (ORDER BY v)::numeric, 2) ||
+		' p90 ' || round(percentile_cont(0.9) WITHIN GROUP (ORDER BY v)::numeric, 2) ||
+		' p99 ' || round(percentile_cont(0.99) WITHIN GROUP (ORDER BY v)::numeric, 2) || ' (' || count(*) || ' rows)'
+	FROM st GROUP BY st ORDER BY st" |
+		sed "s/^/  breakdown $5 at $6 rows\/s ($BENCH_BREAKDOWN time): /" >&2
 }
 
 # BENCH_SAMPLE=1: every 0.5 s during a cdc-agent latency run, where rows are:
@@ -633,11 +678,24 @@ sample_backlog() { # SRC_TABLE DB DST_TABLE
 		sleep 0.5
 	done
 }
+if [ "${BENCH_BREAKDOWN:-}" = append ]; then
+	java -cp "$WORK/kafka/libs/*" kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$KP" --alter --entity-type topics \
+		--entity-name b0.public.lat_cdc --add-config message.timestamp.type=LogAppendTime >>"$WORK/servers.log" 2>&1 ||
+		die "could not set LogAppendTime on b0.public.lat_cdc"
+fi
 # BENCH_AB=OTHER_BINARY: instead of the latency runs, AB_PAIRS (3)
 # pairs of latency runs at LOW_RATE, this agent then the other, alternating,
 # printing each process's CPU per row: for comparing two builds side by side.
+# AB_TP (0) pairs of throughput runs (ROWS rows) come first, alternating too.
 if [ -n "${BENCH_AB:-}" ]; then
 	cp -p "$BENCH_AB" "$WORK/cdc-agent-b"
+	for ((rep = 1; rep <= ${AB_TP:-0}; rep++)); do
+		for bin in "$WORK/cdc-agent" "$WORK/cdc-agent-b"; do
+			stop_running
+			CDC_AGENT=$bin AGENT_EXE=$(readlink -f "$bin")
+			throughput_run cdc-p0 "tp$rep-${bin##*/}" narrow_cdc db2 narrow_cdc "$rep"
+		done
+	done
 	for ((rep = 1; rep <= ${AB_PAIRS:-3}; rep++)); do
 		for bin in "$WORK/cdc-agent" "$WORK/cdc-agent-b"; do
 			stop_running
