@@ -109,6 +109,9 @@ static void type_text(FILE *out, const struct key_spec *key)
 		fputs("a host name, an IP address, or the absolute path of a socket directory",
 		      out);
 		return;
+	case V_ADDRESS:
+		fputs("a host name or an IP address", out);
+		return;
 	case V_PG_NAME:
 		fprintf(out, "a plain PostgreSQL identifier: a\\-z, 0\\-9, _ and $, not starting "
 			"with a digit, at most %d bytes", PG_NAME_MAX);

@@ -114,6 +114,17 @@ bool host_valid(const char *s, struct strbuf *err)
 	return false;
 }
 
+/* A host of the cluster (V_ADDRESS): where a Kafka node, a capture or an
+ * apply runs; it goes into listeners, so no socket directory. */
+static bool address_valid(const char *s, struct strbuf *err)
+{
+	if (s[0] == '/') {
+		strbuf_addf(err, "'%s' is not a host name or an IP address", s);
+		return false;
+	}
+	return host_valid(s, err);
+}
+
 /* An unquoted PostgreSQL identifier (V_PG_NAME). */
 static bool pg_name_valid(const char *s, struct strbuf *err)
 {
@@ -928,6 +939,8 @@ bool value_parse(const struct key_spec *spec, const char *text, void *field, str
 		return parse_enum(text, spec->enum_values, spec->n_enum_values, field, err);
 	case V_HOST:
 		return store_string(text, host_valid, field, err);
+	case V_ADDRESS:
+		return store_string(text, address_valid, field, err);
 	case V_PG_NAME:
 		return store_string(text, pg_name_valid, field, err);
 	case V_SLOT:

@@ -20,6 +20,7 @@ enum value_type {
 	V_BOOL,        /* bool: true/false, yes/no, on/off, 1/0 */
 	V_ENUM,        /* an enum (stored as int): its value, by its name in enum_values */
 	V_HOST,        /* char *: host name, IP address or absolute socket directory */
+	V_ADDRESS,     /* char *: a host's name or IP address (no socket directory, no port) */
 	V_PG_NAME,     /* char *: unquoted PostgreSQL identifier (publication, role) */
 	V_SLOT,        /* char *: replication slot name */
 	V_TABLES,      /* struct table_specs: names and patterns, comma-separated */

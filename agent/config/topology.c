@@ -14,14 +14,18 @@
 #include "config/topo_values.h"
 #include "config/topo_warnings.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- schema ---------------------------------------------------------- */
@@ -165,6 +169,10 @@ static const struct key_spec agent_keys[] = {
 	    "Where `cdc-agent run` serves its status over HTTP: /connectors and "
 	    "/connectors/NAME/status in Kafka Connect's shape, /metrics for Prometheus and "
 	    "/status; `cdc-agent status` asks it first. off: no endpoint."),
+	KEY(agent_cfg, "address", V_ADDRESS, address, false, NULL,
+	    "Which host this is, among the addresses of the topology ([kafka_node] `address`, "
+	    "[source] `capture_address`, [target] `apply_address`): this host converges the "
+	    "parts named with it. Unset: the host's own interface addresses and host name."),
 };
 
 /* [kafka]'s security keys (kafka_client.c sets them on every client). */
@@ -216,7 +224,11 @@ static const struct key_spec kafka_keys[] = {
 		"The number of partitions of each topic the agent creates."),
 	KEY_INT(kafka_cfg, "replication_factor", replication_factor, "1", 1, 32,
 		"The replication factor of each topic the agent creates (at most the number "
-		"of brokers)."),
+		"of brokers: of [kafka_node] sections when there are)."),
+	KEY_INT(kafka_cfg, "min_insync_replicas", min_insync_replicas, "1", 1, 32,
+		"The min.insync.replicas of each topic the agent creates, and of the cluster "
+		"it runs: with producers' acks=all, a write succeeds once this many replicas "
+		"have it (at most `replication_factor`)."),
 	KEY(kafka_cfg, "data_dir", V_ABS_PATH, data_dir, false, "/var/lib/kafka",
 	    "The data directory (log.dirs) of the broker the agent installs."),
 	KEY(kafka_cfg, "heap", V_HEAP, heap, false, "512m",
@@ -276,6 +288,10 @@ static const struct key_spec zookeeper_keys[] = {
 
 static const struct key_spec source_keys[] = {
 	PG_SERVER_KEYS(source_cfg, NULL),
+	KEY(source_cfg, "capture_address", V_ADDRESS, capture_address, false, NULL,
+	    "The host (as [agent] `address` or its interfaces name it) that runs the capture "
+	    "of this source and the provisioning of its server; required with [kafka_node] "
+	    "sections. Unset in a single-host topology: this host."),
 	KEY(source_cfg, "publication", V_PG_NAME, publication, true, NULL,
 	    "The publication bootstrap creates and keeps with exactly the tables of `tables` "
 	    "(publish_via_partition_root on)."),
@@ -337,6 +353,10 @@ static const struct key_spec source_keys[] = {
 
 static const struct key_spec target_keys[] = {
 	PG_SERVER_KEYS(target_cfg, "postgres"),
+	KEY(target_cfg, "apply_address", V_ADDRESS, apply_address, false, NULL,
+	    "The host that runs the apply of every pipeline into this target and the "
+	    "provisioning of its server; required with [kafka_node] sections. Unset in a "
+	    "single-host topology: this host."),
 	KEY_ENUM(target_cfg, "insert_mode", insert_mode, "upsert", insert_mode_names,
 		 "How apply writes a created or snapshot row: upsert (INSERT ... ON CONFLICT on "
 		 "the key, so a row already there is updated) or insert (a plain INSERT, as the "
@@ -390,6 +410,22 @@ static const struct key_spec pipeline_keys[] = {
 	    "the user with its rights."),
 };
 
+/* A node of the Kafka cluster the agent runs (KRaft, broker and
+ * controller in one process); check_kafka_nodes checks them together. */
+static const struct key_spec kafka_node_keys[] = {
+	KEY(kafka_node_cfg, "address", V_ADDRESS, address, true, NULL,
+	    "The host that runs this node: its listeners bind and advertise this address, the "
+	    "clients' on `port`, the controller's on `port`+1; the agent whose host has it "
+	    "(see [agent] `address`) installs and runs the node. One node a host."),
+	{ "id", V_INT, offsetof(struct kafka_node_cfg, id), true, NULL, NULL, 0, 1, 2147483647,
+	  "The node.id, unique in the cluster; controller.quorum.voters is every node's "
+	  "id@address:port+1." },
+	KEY(kafka_node_cfg, "port", V_PORT, port, false, "9092",
+	    "The port of the node's listener for clients and the other brokers."),
+	KEY(kafka_node_cfg, "rack", V_TOPIC_PART, rack, false, NULL,
+	    "The node's broker.rack: Kafka spreads each partition's replicas over racks."),
+};
+
 struct section_spec {
 	const char *kind;
 	bool named;                 /* [source NAME] vs [kafka] */
@@ -399,7 +435,15 @@ struct section_spec {
 	const char *description;    /* for cdc-agent.ini(5), as a key's */
 };
 
-enum section_kind { SEC_AGENT, SEC_KAFKA, SEC_ZOOKEEPER, SEC_SOURCE, SEC_TARGET, SEC_PIPELINE };
+enum section_kind {
+	SEC_AGENT,
+	SEC_KAFKA,
+	SEC_ZOOKEEPER,
+	SEC_SOURCE,
+	SEC_TARGET,
+	SEC_PIPELINE,
+	SEC_KAFKA_NODE
+};
 
 #define SECTION(kind, named, st, keys, desc) \
 	{ kind, named, keys, ARRAY_LEN(keys), offsetof(struct st, origin), desc }
@@ -428,6 +472,13 @@ static const struct section_spec section_specs[] = {
 				 "One replication, a [source]'s tables through Kafka into a "
 				 "[target]: `cdc-agent capture NAME` and `cdc-agent apply NAME`, run "
 				 "as the units cdc-capture@NAME and cdc-apply@NAME."),
+	[SEC_KAFKA_NODE] = SECTION("kafka_node", true, kafka_node_cfg, kafka_node_keys,
+				   "A node of a Kafka cluster across hosts that the agent runs "
+				   "([kafka] mode kraft, `dist`): a broker and controller in one "
+				   "process on the host of `address`. With these sections each "
+				   "host's agent converges only its own part: its node, and the "
+				   "captures and applies whose `capture_address` or "
+				   "`apply_address` it is. None: the single broker of this host."),
 };
 
 bool topology_schema_section(size_t i, struct topo_schema_section *out)
@@ -473,6 +524,18 @@ struct raw_section {
 	size_t n_keys;
 };
 
+/* A file of a [source] or [target] (password, certificate, key) that does
+ * not exist: an error only if this host captures from or applies into
+ * that server (a cluster across hosts keeps each server's files on its
+ * capture's or apply's host); checked once the host is known. */
+struct missing_file {
+	int kind;                /* SEC_SOURCE or SEC_TARGET */
+	size_t index;            /* in topo->sources or topo->targets */
+	const struct key_spec *key;
+	char *path;
+	int line;
+};
+
 struct parse_state {
 	const char *path;
 	FILE *file;
@@ -480,6 +543,10 @@ struct parse_state {
 	int errors;
 	struct raw_section *sections;
 	size_t n_sections;
+	int kind;                /* of the section being filled; -1: none */
+	size_t index;            /* its index among its kind's (named sections) */
+	struct missing_file *missing;
+	size_t n_missing;
 };
 
 static void parse_error(struct parse_state *ps, int line, const char *fmt, ...)
@@ -722,6 +789,32 @@ static bool continuation_ok(struct parse_state *ps, const struct key_spec *key,
 	return true;
 }
 
+/* A [source]/[target] file key naming a file that does not exist: kept,
+ * its check deferred to missing_files_check. */
+static bool missing_file_defer(struct parse_state *ps, const struct key_spec *key,
+			       const struct raw_key *rk, void *field)
+{
+	struct strbuf err;
+	struct stat st;
+	struct missing_file *m;
+	bool safe;
+
+	if ((ps->kind != SEC_SOURCE && ps->kind != SEC_TARGET) ||
+	    (key->type != V_SECRET_FILE && key->type != V_CERT_FILE && key->type != V_KEY_FILE))
+		return false;
+	strbuf_init(&err);
+	safe = safe_path_valid(rk->value, &err);
+	strbuf_fini(&err);
+	if (!safe || lstat(rk->value, &st) == 0 || errno != ENOENT)
+		return false;
+	free(*(char **)field);
+	*(char **)field = xstrdup(rk->value);
+	ps->missing = xrealloc(ps->missing, (ps->n_missing + 1) * sizeof(*ps->missing));
+	m = &ps->missing[ps->n_missing++];
+	*m = (struct missing_file){ ps->kind, ps->index, key, xstrdup(rk->value), rk->line };
+	return true;
+}
+
 /* Fills one section struct at base from its raw keys and the defaults. */
 static void fill_section(struct parse_state *ps, const struct section_spec *spec,
 			 const struct raw_section *raw, void *base)
@@ -749,6 +842,8 @@ static void fill_section(struct parse_state *ps, const struct section_spec *spec
 		}
 		origin->key_line[idx] = rk->line;
 		if (!continuation_ok(ps, key, rk))
+			continue;
+		if (missing_file_defer(ps, key, rk, (char *)base + key->offset))
 			continue;
 		err.len = 0;
 		if (!value_parse(key, rk->value, (char *)base + key->offset, &err))
@@ -816,7 +911,7 @@ static int classify_header(struct parse_state *ps, const struct raw_section *raw
 		strbuf_addf(&sb, "unknown section [%s]", raw->header);
 		if (kind)
 			suggest(&sb, kind, kinds, ARRAY_LEN(kinds));
-		strbuf_adds(&sb, "; sections are [agent], [kafka], [zookeeper], [source NAME], [target NAME], [pipeline NAME]");
+		strbuf_adds(&sb, "; sections are [agent], [kafka], [zookeeper], [source NAME], [target NAME], [pipeline NAME], [kafka_node NAME]");
 		parse_error(ps, raw->line, "%s", sb.data);
 		strbuf_fini(&sb);
 	} else if (section_specs[found].named && !rest) {
@@ -863,6 +958,12 @@ static void *add_named(struct topology *topo, int kind, char *name)
 						  sizeof(*t));
 		t->name = name;
 		return t;
+	}
+	case SEC_KAFKA_NODE: {
+		struct kafka_node_cfg *n = grow_array((void **)&topo->kafka_nodes,
+						      &topo->n_kafka_nodes, sizeof(*n));
+		n->name = name;
+		return n;
 	}
 	default: {
 		struct pipeline_cfg *p = grow_array((void **)&topo->pipelines,
@@ -927,10 +1028,17 @@ static void build_sections(struct parse_state *ps, struct topology *topo)
 			free(name);
 			continue;
 		}
-		if (section_specs[kind].named)
-			fill_section(ps, &section_specs[kind], raw, add_named(topo, kind, name));
-		else
+		if (section_specs[kind].named) {
+			void *base = add_named(topo, kind, name);
+
+			ps->kind = kind;
+			ps->index = kind == SEC_SOURCE ? topo->n_sources - 1
+				    : kind == SEC_TARGET ? topo->n_targets - 1 : 0;
+			fill_section(ps, &section_specs[kind], raw, base);
+			ps->kind = -1;
+		} else {
 			singles[kind] = raw;
+		}
 	}
 	/* Singletons are optional: absent ones still get their defaults. */
 	for (int kind = SEC_AGENT; kind <= SEC_ZOOKEEPER; kind++)
@@ -1526,6 +1634,241 @@ static void check_kafka_installed_security(struct parse_state *ps, struct topolo
 	}
 }
 
+/* ---- a Kafka cluster across hosts (issue #19) -------------------------- */
+
+bool topology_is_cluster(const struct topology *topo)
+{
+	return topo->n_kafka_nodes > 0;
+}
+
+/* Whether a and b name one host: equal as IP addresses, or as host names
+ * (case aside). */
+static bool address_equal(const char *a, const char *b)
+{
+	unsigned char x[16], y[16];
+
+	if (inet_pton(AF_INET, a, x) == 1 && inet_pton(AF_INET, b, y) == 1)
+		return memcmp(x, y, 4) == 0;
+	if (inet_pton(AF_INET6, a, x) == 1 && inet_pton(AF_INET6, b, y) == 1)
+		return memcmp(x, y, 16) == 0;
+	return strcasecmp(a, b) == 0;
+}
+
+bool topology_is_self(const struct topology *topo, const char *address)
+{
+	for (size_t i = 0; address && i < topo->self.n; i++)
+		if (address_equal(topo->self.items[i], address))
+			return true;
+	return false;
+}
+
+/* The host's own names: [agent] address alone when set, else every
+ * interface address and the host name (short and as set). */
+static void self_from_host(struct topology *topo)
+{
+	struct ifaddrs *ifa = NULL;
+	char name[256];
+
+	if (topo->agent.address) {
+		strlist_add(&topo->self, topo->agent.address);
+		return;
+	}
+	if (getifaddrs(&ifa) == 0) {
+		for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+			char text[INET6_ADDRSTRLEN];
+			const void *addr;
+
+			if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
+					     i->ifa_addr->sa_family != AF_INET6))
+				continue;
+			addr = i->ifa_addr->sa_family == AF_INET
+				       ? (const void *)&((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr
+				       : (const void *)&((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr;
+			if (inet_ntop(i->ifa_addr->sa_family, addr, text, sizeof(text)) &&
+			    !strlist_contains(&topo->self, text))
+				strlist_add(&topo->self, text);
+		}
+		freeifaddrs(ifa);
+	} else {
+		log_warn("cannot list this host's interface addresses (%s): set [agent] address",
+			 strerror(errno));
+	}
+	if (gethostname(name, sizeof(name)) == 0) {
+		name[sizeof(name) - 1] = '\0';
+		strlist_add(&topo->self, name);
+		name[strcspn(name, ".")] = '\0';
+		if (!strlist_contains(&topo->self, name))
+			strlist_add(&topo->self, name);
+	}
+}
+
+void topology_self_set(struct topology *topo, const char *const *addresses, size_t n)
+{
+	strlist_fini(&topo->self);
+	if (!addresses) {
+		self_from_host(topo);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		strlist_add(&topo->self, addresses[i]);
+}
+
+const struct kafka_node_cfg *topology_self_node(const struct topology *topo)
+{
+	for (size_t i = 0; i < topo->n_kafka_nodes; i++)
+		if (topology_is_self(topo, topo->kafka_nodes[i].address))
+			return &topo->kafka_nodes[i];
+	return NULL;
+}
+
+bool topology_runs_kafka(const struct topology *topo)
+{
+	return kafka_installed(&topo->kafka) &&
+	       (!topology_is_cluster(topo) || topology_self_node(topo) != NULL);
+}
+
+bool topology_source_here(const struct topology *topo, const struct source_cfg *src)
+{
+	return src && (!src->capture_address || topology_is_self(topo, src->capture_address));
+}
+
+bool topology_target_here(const struct topology *topo, const struct target_cfg *tgt)
+{
+	return tgt && (!tgt->apply_address || topology_is_self(topo, tgt->apply_address));
+}
+
+bool topology_runs_capture(const struct topology *topo, const struct pipeline_cfg *pipe)
+{
+	return topology_captures(topo, pipe) && topology_source_here(topo, pipe->source);
+}
+
+bool topology_runs_apply(const struct topology *topo, const struct pipeline_cfg *pipe)
+{
+	return topology_target_here(topo, pipe->target);
+}
+
+char *topology_quorum_voters(const struct topology *topo, int single_controller_port)
+{
+	struct strbuf sb;
+
+	if (!topology_is_cluster(topo))
+		return xasprintf("1@127.0.0.1:%d", single_controller_port);
+	strbuf_init(&sb);
+	for (size_t i = 0; i < topo->n_kafka_nodes; i++) {
+		const struct kafka_node_cfg *n = &topo->kafka_nodes[i];
+
+		strbuf_addf(&sb, "%s%d@%s:%d", i ? "," : "", n->id, n->address, n->port + 1);
+	}
+	return strbuf_detach(&sb);
+}
+
+void topology_cluster_id(const struct topology *topo, char out[23])
+{
+	unsigned char digest[EVP_MAX_MD_SIZE], b64[32];
+	unsigned int len = 0;
+	struct strbuf sb;
+
+	/* What makes the cluster: its nodes.  Every host derives the same id
+	 * with no state of another host's; a node added makes another id,
+	 * which a formatted node refuses (KRaft has no membership change in
+	 * 3.9's static quorum anyway). */
+	strbuf_init(&sb);
+	strbuf_adds(&sb, "cdc-agent kraft cluster\n");
+	for (size_t i = 0; i < topo->n_kafka_nodes; i++)
+		strbuf_addf(&sb, "%d@%s:%d\n", topo->kafka_nodes[i].id,
+			    topo->kafka_nodes[i].address, topo->kafka_nodes[i].port);
+	EVP_Digest(sb.data, sb.len, digest, &len, EVP_sha256(), NULL);
+	strbuf_fini(&sb);
+	digest[6] = (unsigned char)((digest[6] & 0x0f) | 0x40); /* version 4, as Uuid.randomUuid */
+	digest[8] = (unsigned char)((digest[8] & 0x3f) | 0x80);
+	if ((digest[0] >> 2) == 62)
+		digest[0] ^= 0x80; /* no leading '-': StorageTool would read an option */
+	EVP_EncodeBlock(b64, digest, 16);
+	for (int i = 0; i < 22; i++)
+		out[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : (char)b64[i];
+	out[22] = '\0';
+}
+
+/* [kafka_node] sections: a KRaft cluster of the agent's, one node a host,
+ * every capture and apply placed on a host; [kafka] bootstrap_servers,
+ * unset, becomes every node's address:port. */
+static void check_kafka_nodes(struct parse_state *ps, struct topology *topo)
+{
+	struct kafka_cfg *k = &topo->kafka;
+	int first = topo->n_kafka_nodes ? topo->kafka_nodes[0].origin.line : 0;
+
+	if (k->min_insync_replicas > k->replication_factor)
+		parse_error(ps, topology_key_line(&k->origin, "kafka", "min_insync_replicas"),
+			    "min_insync_replicas %d is more than replication_factor %d: no write could ever succeed",
+			    k->min_insync_replicas, k->replication_factor);
+	if (!topology_is_cluster(topo))
+		return;
+	if (k->mode != KAFKA_MODE_KRAFT)
+		parse_error(ps, topology_key_line(&k->origin, "kafka", "mode"),
+			    "[kafka_node] sections (line %d) make a KRaft cluster, each node broker and controller: set [kafka] mode = kraft",
+			    first);
+	if (!k->managed)
+		parse_error(ps, first,
+			    "[kafka_node] is a node the agent runs; [kafka] has managed = false: name the cluster's brokers in bootstrap_servers instead");
+	else if (!k->dist)
+		parse_error(ps, first,
+			    "[kafka_node] needs [kafka] dist (and sha512): the agent installs Kafka on every node");
+	if (k->security_protocol != KAFKA_SECURITY_PLAINTEXT)
+		parse_error(ps, topology_key_line(&k->origin, "kafka", "security_protocol"),
+			    "security_protocol %s: a cluster of [kafka_node]s speaks plaintext for now (a secured broker is the single one of a host)",
+			    kafka_security_names[k->security_protocol]);
+	if (topo->zookeeper.origin.line)
+		parse_error(ps, topo->zookeeper.origin.line,
+			    "[zookeeper] with [kafka_node] sections: the nodes are their own controllers (KRaft); remove it");
+	for (size_t i = 0; i < topo->n_kafka_nodes; i++) {
+		const struct kafka_node_cfg *n = &topo->kafka_nodes[i];
+
+		if (n->address && strchr(n->address, ':'))
+			parse_error(ps, topology_key_line(&n->origin, "kafka_node", "address"),
+				    "kafka_node %s: address %s: IPv6 addresses are not supported for nodes yet; use an IPv4 address or a host name",
+				    n->name, n->address);
+		for (size_t j = 0; j < i; j++) {
+			const struct kafka_node_cfg *o = &topo->kafka_nodes[j];
+
+			if (n->id && n->id == o->id)
+				parse_error(ps, topology_key_line(&n->origin, "kafka_node", "id"),
+					    "kafka_node %s has id %d, as does kafka_node %s (line %d): node ids are unique",
+					    n->name, n->id, o->name, o->origin.line);
+			if (n->address && o->address && address_equal(n->address, o->address))
+				parse_error(ps, topology_key_line(&n->origin, "kafka_node", "address"),
+					    "kafka_node %s is on host %s, as is kafka_node %s (line %d): the agent runs one node a host",
+					    n->name, n->address, o->name, o->origin.line);
+		}
+	}
+	if ((size_t)k->replication_factor > topo->n_kafka_nodes)
+		parse_error(ps, topology_key_line(&k->origin, "kafka", "replication_factor"),
+			    "replication_factor %d is more than the %zu [kafka_node]s: topics could not be created",
+			    k->replication_factor, topo->n_kafka_nodes);
+	for (size_t i = 0; i < topo->n_sources; i++)
+		if (!topo->sources[i].capture_address)
+			parse_error(ps, topo->sources[i].origin.line,
+				    "source %s lacks capture_address: with [kafka_node] sections, say which host captures it and provisions its server",
+				    topo->sources[i].name);
+	for (size_t i = 0; i < topo->n_targets; i++)
+		if (!topo->targets[i].apply_address)
+			parse_error(ps, topo->targets[i].origin.line,
+				    "target %s lacks apply_address: with [kafka_node] sections, say which host applies into it and provisions its server",
+				    topo->targets[i].name);
+	if (!kafka_key_set(k, "bootstrap_servers")) {
+		strlist_fini(&k->bootstrap_servers);
+		for (size_t i = 0; i < topo->n_kafka_nodes; i++) {
+			char *hp;
+
+			if (!topo->kafka_nodes[i].address)
+				continue;
+			hp = xasprintf("%s:%d", topo->kafka_nodes[i].address,
+				       topo->kafka_nodes[i].port);
+			strlist_add(&k->bootstrap_servers, hp);
+			free(hp);
+		}
+	}
+}
+
 static void check_cross_references(struct parse_state *ps, struct topology *topo)
 {
 	check_sources(ps, topo);
@@ -1533,6 +1876,7 @@ static void check_cross_references(struct parse_state *ps, struct topology *topo
 	check_kafka_managed(ps, topo);
 	check_kafka_security(ps, topo);
 	check_kafka_installed_security(ps, topo);
+	check_kafka_nodes(ps, topo);
 	for (size_t i = 0; i < topo->n_pipelines; i++)
 		resolve_pipeline(ps, topo, &topo->pipelines[i]);
 	check_fan_out(ps, topo);
@@ -1548,6 +1892,36 @@ static void check_cross_references(struct parse_state *ps, struct topology *topo
 	if (topo->kafka.dist && !topo->kafka.sha512)
 		parse_error(ps, topology_key_line(&topo->kafka.origin, "kafka", "dist"),
 			    "[kafka] dist needs sha512 so the download can be verified");
+}
+
+/* The files of [source]/[target] found missing at parse time are errors
+ * (as value_parse words them) where this host captures from or applies
+ * into that server; another host of a cluster keeps them. */
+static void missing_files_check(struct parse_state *ps, const struct topology *topo)
+{
+	struct strbuf err;
+
+	strbuf_init(&err);
+	for (size_t i = 0; i < ps->n_missing; i++) {
+		const struct missing_file *m = &ps->missing[i];
+		bool here = m->kind == SEC_SOURCE
+				    ? topology_source_here(topo, &topo->sources[m->index])
+				    : topology_target_here(topo, &topo->targets[m->index]);
+		char *field = NULL;
+
+		err.len = 0;
+		if (here && !value_parse(m->key, m->path, &field, &err))
+			parse_error(ps, m->line, "%s: %s", m->key->name, err.data);
+		free(field);
+	}
+	strbuf_fini(&err);
+}
+
+static void missing_files_free(struct parse_state *ps)
+{
+	for (size_t i = 0; i < ps->n_missing; i++)
+		free(ps->missing[i].path);
+	free(ps->missing);
 }
 
 /* ---- entry points ------------------------------------------------------ */
@@ -1589,7 +1963,7 @@ bool topology_file_digest(const char *path, char hex[TOPOLOGY_DIGEST_HEX + 1])
 
 bool topology_load(const char *path, struct topology **out)
 {
-	struct parse_state ps = { .path = path };
+	struct parse_state ps = { .path = path, .kind = -1 };
 	struct topology *topo;
 
 	ps.file = fopen(path, "r");
@@ -1605,6 +1979,10 @@ bool topology_load(const char *path, struct topology **out)
 	fclose(ps.file);
 	build_sections(&ps, topo);
 	check_cross_references(&ps, topo);
+	/* Which host this is: the parts of the topology that are its own. */
+	topology_self_set(topo, NULL, 0);
+	missing_files_check(&ps, topo);
+	missing_files_free(&ps);
 	raw_sections_free(&ps);
 	if (ps.errors) {
 		fprintf(stderr, "%s: %d error%s\n", path, ps.errors, ps.errors == 1 ? "" : "s");
@@ -1635,6 +2013,12 @@ void topology_free(struct topology *topo)
 		free_section(&section_specs[SEC_PIPELINE], &topo->pipelines[i]);
 		free(topo->pipelines[i].name);
 	}
+	for (size_t i = 0; i < topo->n_kafka_nodes; i++) {
+		free_section(&section_specs[SEC_KAFKA_NODE], &topo->kafka_nodes[i]);
+		free(topo->kafka_nodes[i].name);
+	}
+	free(topo->kafka_nodes);
+	strlist_fini(&topo->self);
 	free(topo->sources);
 	free(topo->targets);
 	free(topo->pipelines);

@@ -152,6 +152,8 @@ struct source_cfg {
 	char *name;
 	struct topo_origin origin;
 	struct pg_server_cfg pg;
+	char *capture_address;     /* the host that captures and provisions it; NULL: any (the
+				    * single-host topology), required with [kafka_node]s */
 	char *publication;
 	char *slot;
 	struct table_specs table_specs; /* the `tables` key as written */
@@ -181,6 +183,8 @@ struct target_cfg {
 	char *name;
 	struct topo_origin origin;
 	struct pg_server_cfg pg;
+	char *apply_address;       /* the host that applies into it and provisions it; NULL:
+				    * any (single host), required with [kafka_node]s */
 	enum insert_mode insert_mode;
 	bool auto_create;
 	bool auto_evolve;
@@ -217,6 +221,8 @@ struct agent_cfg {
 	int reconcile_seconds;     /* run: period of the reconcile pass */
 	int stall_seconds;         /* status: pending work with no progress this long is STALLED */
 	char *status_listen;       /* run: loopback IP:port of the HTTP status; NULL: off */
+	char *address;             /* this host's address in the topology; NULL: its
+				    * interfaces' addresses and host name (topology_is_self) */
 };
 
 /* [kafka]'s security options, option enums as above (spelled by their
@@ -253,6 +259,7 @@ struct kafka_cfg {
 	struct strlist bootstrap_servers;
 	int partitions;
 	int replication_factor;
+	int min_insync_replicas;   /* topics' min.insync.replicas (and the cluster's default) */
 	char *data_dir;            /* log.dirs */
 	char *heap;                /* JVM heap, e.g. 1g */
 	enum kafka_compression compression;
@@ -286,6 +293,18 @@ struct zookeeper_cfg {
 	char *data_dir;
 };
 
+/* One node of a Kafka cluster the agent runs ([kafka_node NAME], issue
+ * #19): a KRaft process that is broker and controller at once, on the
+ * host of `address`.  No [kafka_node]: today's single broker on this host. */
+struct kafka_node_cfg {
+	char *name;
+	struct topo_origin origin;
+	char *address;             /* the host: listeners bind and advertise it */
+	int id;                    /* node.id, unique */
+	int port;                  /* the clients' (and brokers') listener; the controller's is port+1 */
+	char *rack;                /* broker.rack; NULL: none */
+};
+
 #define TOPOLOGY_DIGEST_HEX 128
 
 struct topology {
@@ -300,6 +319,11 @@ struct topology {
 	size_t n_targets;
 	struct pipeline_cfg *pipelines;
 	size_t n_pipelines;
+	struct kafka_node_cfg *kafka_nodes; /* none: the single broker of this host */
+	size_t n_kafka_nodes;
+	/* This host as topology_load found it: [agent] address, or its
+	 * interfaces' addresses and host name (topology_is_self). */
+	struct strlist self;
 };
 
 /* Parses and validates path; on success *out is a new topology (caller frees
@@ -377,6 +401,40 @@ const struct pipeline_cfg *topology_capture_pipeline(const struct topology *topo
 						       const struct pipeline_cfg *pipe);
 /* Whether pipe captures its source (topology_capture_pipeline is pipe). */
 bool topology_captures(const struct topology *topo, const struct pipeline_cfg *pipe);
+
+/* ---- hosts (issue #19): which part of the topology runs on this host ---- */
+
+/* Whether the topology names Kafka nodes: a cluster across hosts, each
+ * host converging its own part. */
+bool topology_is_cluster(const struct topology *topo);
+/* Whether address (a [kafka_node] address, a capture_address, an
+ * apply_address) is this host: [agent] address when set, else one of the
+ * host's interface addresses (compared as addresses: 10.0.0.1 and
+ * 10.000.000.001 alike) or its host name. */
+bool topology_is_self(const struct topology *topo, const char *address);
+/* This host's [kafka_node], or NULL (none of them, or no cluster). */
+const struct kafka_node_cfg *topology_self_node(const struct topology *topo);
+/* Whether this host runs the broker the agent installs: the single one
+ * (no [kafka_node], [kafka] dist) or its own node of the cluster. */
+bool topology_runs_kafka(const struct topology *topo);
+/* Whether this host provisions src and runs its capture (capture_address
+ * unset or this host). */
+bool topology_source_here(const struct topology *topo, const struct source_cfg *src);
+/* Whether this host provisions tgt and runs the applies into it. */
+bool topology_target_here(const struct topology *topo, const struct target_cfg *tgt);
+/* Whether this host runs pipe's capture unit (it captures, and its
+ * source's capture_address is here) and its apply unit. */
+bool topology_runs_capture(const struct topology *topo, const struct pipeline_cfg *pipe);
+bool topology_runs_apply(const struct topology *topo, const struct pipeline_cfg *pipe);
+/* Sets topo->self from address list (tests; topology_load does it from
+ * the host); a NULL list: the host's own. */
+void topology_self_set(struct topology *topo, const char *const *addresses, size_t n);
+/* The KRaft controller.quorum.voters of the cluster (id@address:port+1,
+ * in file order), or of the single broker (id 1 on 127.0.0.1); caller frees. */
+char *topology_quorum_voters(const struct topology *topo, int single_controller_port);
+/* A KRaft cluster id every node derives alike from the nodes' ids and
+ * addresses (22 base64url characters, as Kafka's Uuid); out has 23 bytes. */
+void topology_cluster_id(const struct topology *topo, char out[23]);
 
 /* Whether a and b name one server: the pipeline role's host and port (a
  * server unset, as in a file being checked, is no other's). */

@@ -47,6 +47,7 @@ struct kafka_out {
 	struct strmap known_idx;
 	size_t queued_bytes;          /* keys and values accepted, not yet acked */
 	int64_t batch_limit;          /* topics' max.message.bytes (kafka_limits.h) */
+	int min_insync_replicas;      /* topics' min.insync.replicas; 1: the brokers' default */
 	struct kafka_too_large too_large; /* the first record refused as too large */
 };
 
@@ -222,6 +223,7 @@ bool kafka_out_new(const struct kafka_cfg *cfg, const struct kafka_credentials *
 	ko->on_ack = on_ack;
 	ko->ack_ctx = ack_ctx;
 	ko->batch_limit = kafka_batch_limit(cfg);
+	ko->min_insync_replicas = cfg->min_insync_replicas;
 	if (!producer_conf(cfg, cred, client_id, ko, &conf)) {
 		kafka_out_free(ko);
 		return false; /* errors already logged */
@@ -378,6 +380,18 @@ static bool create_topic(struct kafka_out *ko, const char *topic, int partitions
 	snprintf(max_bytes, sizeof(max_bytes), "%" PRId64, ko->batch_limit);
 	if (rd_kafka_NewTopic_set_config(nt, "max.message.bytes", max_bytes)) {
 		log_error("kafka %s: cannot create topic %s: max.message.bytes %s refused",
+			  ko->brokers, topic, max_bytes);
+		rd_kafka_NewTopic_destroy(nt);
+		return false;
+	}
+	/* [kafka] min_insync_replicas above 1 (a cluster): with acks=all a
+	 * write is acknowledged once that many replicas hold it, so a broker
+	 * away loses nothing.  1 leaves the brokers' default (a cluster of
+	 * one's own may have set another). */
+	snprintf(max_bytes, sizeof(max_bytes), "%d", ko->min_insync_replicas);
+	if (ko->min_insync_replicas > 1 && replication_factor >= ko->min_insync_replicas &&
+	    rd_kafka_NewTopic_set_config(nt, "min.insync.replicas", max_bytes)) {
+		log_error("kafka %s: cannot create topic %s: min.insync.replicas %s refused",
 			  ko->brokers, topic, max_bytes);
 		rd_kafka_NewTopic_destroy(nt);
 		return false;

@@ -147,7 +147,9 @@ bool slot_watch_collect(const struct topology *topo, struct slot_report **out, s
 	struct reports rs = { 0 };
 
 	for (size_t i = 0; i < topo->n_sources; i++)
-		source_collect(topo, i, &rs);
+		/* A cluster across hosts: the capture host watches its source. */
+		if (topology_source_here(topo, &topo->sources[i]))
+			source_collect(topo, i, &rs);
 	*out = rs.items;
 	*n = rs.n;
 	return true;

@@ -167,12 +167,16 @@ static void check_server(const struct pg_server_cfg *pg, const char *kind, const
 
 void cert_check_topology(const struct topology *topo, time_t now, struct cert_findings *out)
 {
+	/* A cluster across hosts: a server's files are on the host that
+	 * captures from or applies into it. */
 	for (size_t i = 0; i < topo->n_sources; i++)
-		check_server(&topo->sources[i].pg, "source", topo->sources[i].name,
-			     &topo->sources[i].origin, now, out);
+		if (topology_source_here(topo, &topo->sources[i]))
+			check_server(&topo->sources[i].pg, "source", topo->sources[i].name,
+				     &topo->sources[i].origin, now, out);
 	for (size_t i = 0; i < topo->n_targets; i++)
-		check_server(&topo->targets[i].pg, "target", topo->targets[i].name,
-			     &topo->targets[i].origin, now, out);
+		if (topology_target_here(topo, &topo->targets[i]))
+			check_server(&topo->targets[i].pg, "target", topo->targets[i].name,
+				     &topo->targets[i].origin, now, out);
 	/* The CA bootstrap issues (ssl_ca_file derived) is renewed by it; not
 	 * there yet before the first bootstrap, which is no finding. */
 	if (!topo->kafka.broker_tls_generated || access(topo->kafka.ssl_ca_file, F_OK) == 0)

@@ -124,6 +124,78 @@ bool health_kafka(const struct kafka_cfg *cfg, const struct kafka_credentials *c
 	return ok;
 }
 
+bool health_kafka_cluster(const struct kafka_cfg *cfg, const struct kafka_credentials *cred,
+			  const struct strlist *prefixes, struct kafka_cluster_health *out,
+			  struct strbuf *why)
+{
+	double since = mono_seconds();
+	rd_kafka_t *rk = health_kafka_client(cfg, cred, why);
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t err;
+
+	memset(out, 0, sizeof(*out));
+	out->controller_id = -1;
+	if (!rk)
+		return false;
+	err = rd_kafka_metadata(rk, 1, NULL, &md, PROBE_TIMEOUT_MS);
+	if (err) {
+		strbuf_addf(why, "Kafka %s does not answer a metadata request: %s",
+			    cfg->bootstrap_servers.items[0], rd_kafka_err2str(err));
+		why_add_cause(why, since);
+		rd_kafka_destroy(rk);
+		return false;
+	}
+	/* KRaft lists the brokers registered and not fenced: those up. */
+	out->brokers_up = md->broker_cnt;
+	out->broker_ids = xcalloc((size_t)md->broker_cnt + 1, sizeof(int32_t));
+	for (int i = 0; i < md->broker_cnt; i++)
+		out->broker_ids[i] = md->brokers[i].id;
+	for (int t = 0; t < md->topic_cnt; t++) {
+		const struct rd_kafka_metadata_topic *mt = &md->topics[t];
+		struct kafka_topic_health *th;
+		bool ours = false;
+
+		for (size_t p = 0; p < prefixes->n && !ours; p++)
+			ours = strncmp(mt->topic, prefixes->items[p], strlen(prefixes->items[p])) == 0;
+		if (!ours)
+			continue;
+		out->topics = xrealloc(out->topics, (out->n_topics + 1) * sizeof(*out->topics));
+		th = &out->topics[out->n_topics++];
+		memset(th, 0, sizeof(*th));
+		th->topic = xstrdup(mt->topic);
+		th->partitions = mt->partition_cnt;
+		for (int p = 0; p < mt->partition_cnt; p++) {
+			const struct rd_kafka_metadata_partition *mp = &mt->partitions[p];
+
+			if (mp->leader < 0 || mp->err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE)
+				th->offline++;
+			else if (mp->isr_cnt < mp->replica_cnt)
+				th->under_replicated++;
+		}
+	}
+	rd_kafka_metadata_destroy(md);
+	out->controller_id = rd_kafka_controllerid(rk, PROBE_TIMEOUT_MS);
+	rd_kafka_destroy(rk);
+	return true;
+}
+
+void kafka_cluster_health_fini(struct kafka_cluster_health *h)
+{
+	for (size_t i = 0; i < h->n_topics; i++)
+		free(h->topics[i].topic);
+	free(h->topics);
+	free(h->broker_ids);
+	memset(h, 0, sizeof(*h));
+}
+
+bool kafka_cluster_broker_up(const struct kafka_cluster_health *h, int32_t id)
+{
+	for (int i = 0; i < h->brokers_up; i++)
+		if (h->broker_ids[i] == id)
+			return true;
+	return false;
+}
+
 /* Whether md lists topic (with no error of its own). */
 static bool metadata_has_topic(const struct rd_kafka_metadata *md, const char *topic)
 {

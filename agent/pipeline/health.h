@@ -24,6 +24,31 @@ bool health_zookeeper(const struct strlist *connect, struct strbuf *why);
 /* The cluster answers a metadata request and has at least brokers brokers. */
 bool health_kafka(const struct kafka_cfg *cfg, const struct kafka_credentials *cred, int brokers,
 		  struct strbuf *why);
+/* The cluster as the brokers' metadata tells it (issue #19): brokers
+ * up, the controller, and per topic whose name starts with one of
+ * prefixes its partitions under-replicated (fewer in-sync replicas than
+ * replicas) and offline (no leader). */
+struct kafka_topic_health {
+	char *topic;
+	int partitions;
+	int under_replicated;
+	int offline;
+};
+struct kafka_cluster_health {
+	int brokers_up;
+	int32_t *broker_ids;       /* of the brokers up, brokers_up of them */
+	int controller_id;         /* -1: unknown */
+	struct kafka_topic_health *topics;
+	size_t n_topics;
+};
+/* false with *why filled when the brokers do not answer. */
+bool health_kafka_cluster(const struct kafka_cfg *cfg, const struct kafka_credentials *cred,
+			  const struct strlist *prefixes, struct kafka_cluster_health *out,
+			  struct strbuf *why);
+void kafka_cluster_health_fini(struct kafka_cluster_health *h);
+/* Whether broker id is among h's brokers up. */
+bool kafka_cluster_broker_up(const struct kafka_cluster_health *h, int32_t id);
+
 /* A cluster the agent does not run ([kafka] managed = false), as cred
  * (who: "capture of pipeline p1", for the messages): it answers a
  * metadata request, and each of topics exists or, with create, could be

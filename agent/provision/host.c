@@ -366,6 +366,7 @@ static char *agent_writable_paths(const struct host_run *h) /* caller frees */
 static bool vars_build(struct host_run *h)
 {
 	const struct topology *t = h->topo;
+	const struct kafka_node_cfg *node = topology_self_node(t);
 	char *host, *java = NULL, *id = NULL, *zk, exe[PATH_MAX], config[PATH_MAX], buf[64];
 	int port;
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -387,12 +388,23 @@ static bool vars_build(struct host_run *h)
 	}
 	if (!h->manage_kafka)
 		return true;
-	if (!java_runtime_find(&java) || !cluster_id(h, &id)) {
+	if (node) {
+		/* A cluster's nodes derive one id alike (topology_cluster_id):
+		 * no host needs another's state to format its storage. */
+		id = xmalloc(23);
+		topology_cluster_id(t, id);
+	}
+	if (!java_runtime_find(&java) || (!node && !cluster_id(h, &id))) {
 		free(java);
 		free(id);
 		return false; /* errors already logged */
 	}
-	first_hostport(&t->kafka.bootstrap_servers, &host, &port);
+	if (node) {
+		host = xstrdup(node->address);
+		port = node->port;
+	} else {
+		first_hostport(&t->kafka.bootstrap_servers, &host, &port);
+	}
 	zk = strlist_join(&t->zookeeper.connect, ",");
 	render_vars_add(&h->vars, "java", java);
 	render_vars_add(&h->vars, "install_dir", t->kafka.install_dir);
@@ -416,7 +428,26 @@ static bool vars_build(struct host_run *h)
 	render_vars_add(&h->vars, "port", buf);
 	snprintf(buf, sizeof(buf), "%d", port + CONTROLLER_PORT_OFFSET);
 	render_vars_add(&h->vars, "controller_port", buf);
-	render_vars_add(&h->vars, "node_id", "1");
+	snprintf(buf, sizeof(buf), "%d", node ? node->id : 1);
+	render_vars_add(&h->vars, "node_id", buf);
+	{
+		char *voters = topology_quorum_voters(t, port + CONTROLLER_PORT_OFFSET);
+		char *controller = xasprintf("%s:%d", node ? host : "127.0.0.1",
+					     port + CONTROLLER_PORT_OFFSET);
+
+		render_vars_add(&h->vars, "controller_voters", voters);
+		render_vars_add(&h->vars, "controller_listener", controller);
+		free(voters);
+		free(controller);
+	}
+	render_vars_add(&h->vars, "if_rack", node && node->rack ? "" : "#no rack: ");
+	render_vars_add(&h->vars, "rack", node && node->rack ? node->rack : "none");
+	snprintf(buf, sizeof(buf), "%d", node ? t->kafka.replication_factor : 1);
+	render_vars_add(&h->vars, "internal_replication_factor", buf);
+	snprintf(buf, sizeof(buf), "%d", node ? t->kafka.min_insync_replicas : 1);
+	render_vars_add(&h->vars, "internal_min_isr", buf);
+	snprintf(buf, sizeof(buf), "%d", t->kafka.min_insync_replicas);
+	render_vars_add(&h->vars, "min_insync_replicas", buf);
 	snprintf(buf, sizeof(buf), "%" PRId64, kafka_batch_limit(&t->kafka));
 	render_vars_add(&h->vars, "message_max_bytes", buf);
 	snprintf(buf, sizeof(buf), "%" PRId64, kafka_request_limit(&t->kafka));
@@ -599,6 +630,20 @@ static bool check_kafka(const void *arg, struct strbuf *why)
 	 * the broker's super user, on INTERNAL. */
 	if (h->secure_kafka)
 		return health_kafka(&h->admin, NULL, 1, why);
+	if (topology_self_node(h->topo)) {
+		/* A node of a cluster: this node itself answers (the others
+		 * would answer for it), once its controllers have a quorum. */
+		const struct kafka_node_cfg *node = topology_self_node(h->topo);
+		struct kafka_cfg own = h->topo->kafka;
+		char *server = xasprintf("%s:%d", node->address, node->port);
+		bool ok;
+
+		own.bootstrap_servers.items = &server;
+		own.bootstrap_servers.n = 1;
+		ok = health_kafka(&own, topology_probe_credentials(h->topo, NULL), 1, why);
+		free(server);
+		return ok;
+	}
 	return health_kafka(&h->topo->kafka, topology_probe_credentials(h->topo, NULL), 1, why);
 }
 
@@ -671,16 +716,21 @@ static bool units_enable(struct host_run *h, struct systemd *sd)
 	if (h->manage_kafka)
 		names[n++] = "kafka.service";
 	for (size_t i = 0; i < h->topo->n_pipelines && n_owned + 2 <= ARRAY_LEN(owned); i++) {
-		/* Fan-out: a capture for the first pipeline of each source only */
-		if (topology_captures(h->topo, &h->topo->pipelines[i])) {
+		/* Fan-out: a capture for the first pipeline of each source only;
+		 * a cluster: the captures and applies placed on this host */
+		if (topology_runs_capture(h->topo, &h->topo->pipelines[i])) {
 			owned[n_owned++] =
 				xasprintf("cdc-capture@%s.service", h->topo->pipelines[i].name);
 			names[n++] = owned[n_owned - 1];
 		}
-		owned[n_owned++] = xasprintf("cdc-apply@%s.service", h->topo->pipelines[i].name);
-		names[n++] = owned[n_owned - 1];
+		if (topology_runs_apply(h->topo, &h->topo->pipelines[i])) {
+			owned[n_owned++] =
+				xasprintf("cdc-apply@%s.service", h->topo->pipelines[i].name);
+			names[n++] = owned[n_owned - 1];
+		}
 	}
-	ok = !h->apply || systemd_enable(sd, names, n, &changed);
+	/* a host of a cluster may run none of them */
+	ok = !h->apply || n == 0 || systemd_enable(sd, names, n, &changed);
 	if (ok && changed)
 		change_record(h->changes, "host", "enable %zu unit(s) at boot", n);
 	for (size_t i = 0; i < n_owned; i++)
@@ -760,13 +810,17 @@ static bool services_converge(struct host_run *h)
 		char *what_a = xasprintf("apply of pipeline %s", p->name);
 		struct apply_arg arg = { t, p };
 
-		ok = (topology_captures(t, p)
+		/* A cluster across hosts: each half where the topology puts it
+		 * (capture_address, apply_address); elsewhere nothing. */
+		ok = (topology_runs_capture(t, p)
 			      ? unit_converge(h, sd, capture, h->pipelines_changed, p, "capture",
 					      &acted) &&
 					healthy(h, sd, capture, acted, what_c, check_capture, p)
-			      : capture_unit_retire(h, sd, capture, p)) &&
-		     unit_converge(h, sd, apply, h->pipelines_changed, p, "apply", &acted) &&
-		     healthy(h, sd, apply, acted, what_a, check_apply, &arg);
+		      : !topology_captures(t, p) ? capture_unit_retire(h, sd, capture, p)
+						  : true) &&
+		     (!topology_runs_apply(t, p) ||
+		      (unit_converge(h, sd, apply, h->pipelines_changed, p, "apply", &acted) &&
+		       healthy(h, sd, apply, acted, what_a, check_apply, &arg)));
 		free(capture);
 		free(apply);
 		free(what_c);
@@ -947,7 +1001,7 @@ bool host_converge(const struct topology *topo, struct supervisor *sup,
 	if (!tls_files_visible_all(topo))
 		return false; /* errors already logged */
 	/* managed = false refuses dist (topology.c): a cluster of its own. */
-	h.manage_kafka = kafka_installed(&topo->kafka);
+	h.manage_kafka = topology_runs_kafka(topo); /* a cluster: this host's node only */
 	h.secure_kafka = kafka_installed_secure(&topo->kafka);
 	h.tls_dir = xasprintf("%s/%s", topo->agent.config_dir, KAFKA_TLS_DIR_NAME);
 	admin_cfg_build(&h);
@@ -967,12 +1021,16 @@ bool host_converge(const struct topology *topo, struct supervisor *sup,
 	 * they are given to cdc-agent below. */
 	if (ok && h.secure_kafka)
 		ok = kafka_access_passwords_ensure(topo, h.apply, changes);
+	/* A cluster across hosts: a server's secrets live on the host that
+	 * captures from or applies into it (topology.c defers their check). */
 	for (size_t i = 0; ok && i < topo->n_sources; i++)
-		ok = secret_owner_ensure(&h, topo->sources[i].pg.password_file, "password file") &&
-		     secret_owner_ensure(&h, topo->sources[i].pg.sslkey, "key file");
+		ok = !topology_source_here(topo, &topo->sources[i]) ||
+		     (secret_owner_ensure(&h, topo->sources[i].pg.password_file, "password file") &&
+		      secret_owner_ensure(&h, topo->sources[i].pg.sslkey, "key file"));
 	for (size_t i = 0; ok && i < topo->n_targets; i++)
-		ok = secret_owner_ensure(&h, topo->targets[i].pg.password_file, "password file") &&
-		     secret_owner_ensure(&h, topo->targets[i].pg.sslkey, "key file");
+		ok = !topology_target_here(topo, &topo->targets[i]) ||
+		     (secret_owner_ensure(&h, topo->targets[i].pg.password_file, "password file") &&
+		      secret_owner_ensure(&h, topo->targets[i].pg.sslkey, "key file"));
 	/* The Kafka clients' secrets: capture and apply read them as cdc-agent. */
 	ok = ok && secret_owner_ensure(&h, topo->kafka.ssl_key_file, "key file");
 	for (size_t i = 0; ok && i < topo->n_pipelines; i++)

@@ -146,6 +146,18 @@ static bool kafka_external_verify(const struct topology *topo)
 	return ok;
 }
 
+/* Whether this host needs src's tables: it provisions src, or runs an
+ * apply of it (whose digest names the tables resolved). */
+static bool source_needed_here(const struct topology *topo, const struct source_cfg *src)
+{
+	if (topology_source_here(topo, src))
+		return true;
+	for (size_t i = 0; i < topo->n_pipelines; i++)
+		if (topo->pipelines[i].source == src && topology_runs_apply(topo, &topo->pipelines[i]))
+			return true;
+	return false;
+}
+
 void provision_converge_held(struct topology *topo, struct supervisor *sup,
 			     struct change_list *changes, struct provision_result *res)
 {
@@ -159,8 +171,14 @@ void provision_converge_held(struct topology *topo, struct supervisor *sup,
 	res->n_changes = 0;
 	for (size_t i = 0; i < topo->n_sources; i++) {
 		enum restart_outcome restart;
-		char *label = xasprintf("source %s", topo->sources[i].name);
+		char *label;
 		bool resolved;
+
+		/* A cluster across hosts: the host of capture_address
+		 * provisions the source (topology_source_here). */
+		if (!source_needed_here(topo, &topo->sources[i]))
+			continue;
+		label = xasprintf("source %s", topo->sources[i].name);
 
 		/* Patterns first: the publication, the grants and the
 		 * pipelines' digests (host step) all follow the catalog now. */
@@ -170,6 +188,8 @@ void provision_converge_held(struct topology *topo, struct supervisor *sup,
 			res->failed = true;
 			continue; /* errors already logged */
 		}
+		if (!topology_source_here(topo, &topo->sources[i]))
+			continue; /* resolved for a local apply's digest only */
 		if (!pg_source_converge(&topo->sources[i],
 					capture_outdated(topo, &topo->sources[i]), changes,
 					&restart, &held[i]))
@@ -179,7 +199,8 @@ void provision_converge_held(struct topology *topo, struct supervisor *sup,
 		any_held = any_held || held[i];
 	}
 	for (size_t i = 0; i < topo->n_targets; i++)
-		if (!pg_target_converge(&topo->targets[i], changes))
+		if (topology_target_here(topo, &topo->targets[i]) &&
+		    !pg_target_converge(&topo->targets[i], changes))
 			res->failed = true;
 	res->pg_seconds = mono_seconds() - t0;
 	/* A cluster the agent does not run is checked before anything of the

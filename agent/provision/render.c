@@ -120,6 +120,9 @@ enum render_type {
 	RT_CLUSTER_ID,  /* 22 base64url characters, not starting with '-' */
 	RT_MODE_PREFIX, /* "" or "#<mode> mode only: " (kafka.service's two modes) */
 	RT_SECURITY_PREFIX, /* "" or "#<kind> broker only: " (plaintext or secured) */
+	RT_VOTERS,      /* KRaft's controller.quorum.voters: id@host:port, comma-separated */
+	RT_RACK,        /* broker.rack: A-Z a-z 0-9 . _ -, 1 to 64 */
+	RT_RACK_PREFIX, /* "" or "#no rack: " */
 };
 
 static const struct {
@@ -155,6 +158,13 @@ static const struct {
 	{ "tls_dir", RT_PATH },
 	{ "if_secure", RT_SECURITY_PREFIX },
 	{ "if_plaintext", RT_SECURITY_PREFIX },
+	{ "controller_voters", RT_VOTERS },
+	{ "controller_listener", RT_HOSTPORTS },
+	{ "rack", RT_RACK },
+	{ "if_rack", RT_RACK_PREFIX },
+	{ "internal_replication_factor", RT_NUMBER },
+	{ "internal_min_isr", RT_NUMBER },
+	{ "min_insync_replicas", RT_NUMBER },
 };
 
 static bool port_text_valid(const char *s, size_t n, struct strbuf *err)
@@ -292,6 +302,33 @@ bool render_value_valid(const char *name, const char *value, struct strbuf *err)
 			return true;
 		strbuf_addf(err, "'%s' is not \"\", \"#kraft mode only: \" or "
 			    "\"#zookeeper mode only: \"", value);
+		return false;
+	case RT_VOTERS:
+		/* id@host:port, comma-separated: the controllers' addresses */
+		for (const char *v = value;;) {
+			size_t item = strcspn(v, ","), id = strspn(v, "0123456789");
+
+			if (id == 0 || id > 10 || id >= item || v[id] != '@') {
+				strbuf_addf(err, "'%s' is not id@host:port, comma-separated", value);
+				return false;
+			}
+			if (!hostport_text_valid(v + id + 1, item - id - 1, err))
+				return false;
+			if (!v[item])
+				return true;
+			v += item + 1;
+		}
+	case RT_RACK:
+		if (len == 0 || len > 64 ||
+		    strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != len) {
+			strbuf_addf(err, "'%s' is not a rack (A-Z a-z 0-9 . _ -, 1 to 64)", value);
+			return false;
+		}
+		return true;
+	case RT_RACK_PREFIX:
+		if (strcmp(value, "") == 0 || strcmp(value, "#no rack: ") == 0)
+			return true;
+		strbuf_addf(err, "'%s' is not \"\" or \"#no rack: \"", value);
 		return false;
 	case RT_SECURITY_PREFIX:
 		if (strcmp(value, "") == 0 || strcmp(value, "#secured broker only: ") == 0 ||

@@ -100,6 +100,97 @@ static void components_add(const struct topology *topo, struct systemd *sd,
 	strbuf_fini(&why);
 }
 
+/* ---- the Kafka cluster (issue #19) ------------------------------------------ */
+
+/* The pipelines' topic prefixes: "<topic_prefix>." of every source. */
+static void topic_prefixes(const struct topology *topo, struct strlist *out)
+{
+	for (size_t i = 0; i < topo->n_sources; i++) {
+		char *prefix = xasprintf("%s.", topo->sources[i].topic_prefix);
+
+		strlist_add(out, prefix);
+		free(prefix);
+	}
+}
+
+/* "cluster": brokers up against the nodes expected, the controller,
+ * under-replicated and offline partitions of the pipelines' topics;
+ * *health keeps the topics for the pipelines' states (caller finis). */
+static json_t *cluster_json(const struct topology *topo, struct kafka_cluster_health *health,
+			    json_t *warnings)
+{
+	struct strlist prefixes = { 0 };
+	struct strbuf why;
+	json_t *c = json_object(), *brokers = json_array();
+	int under = 0, offline = 0, partitions = 0;
+	bool ok;
+
+	strbuf_init(&why);
+	topic_prefixes(topo, &prefixes);
+	ok = health_kafka_cluster(&topo->kafka, topology_probe_credentials(topo, NULL), &prefixes,
+				  health, &why);
+	strlist_fini(&prefixes);
+	for (size_t i = 0; i < health->n_topics; i++) {
+		partitions += health->topics[i].partitions;
+		under += health->topics[i].under_replicated;
+		offline += health->topics[i].offline;
+	}
+	if (topology_is_cluster(topo)) {
+		json_object_set_new(c, "brokers_expected", json_integer((json_int_t)topo->n_kafka_nodes));
+		for (size_t i = 0; i < topo->n_kafka_nodes; i++) {
+			const struct kafka_node_cfg *n = &topo->kafka_nodes[i];
+			char *address = xasprintf("%s:%d", n->address, n->port);
+
+			json_array_append_new(brokers,
+					      json_pack("{s:i, s:s, s:s, s:b}", "id", n->id, "name",
+							n->name, "address", address, "up",
+							ok && kafka_cluster_broker_up(health, n->id)));
+			free(address);
+		}
+	} else {
+		json_object_set_new(c, "brokers_expected",
+				    kafka_installed(&topo->kafka) ? json_integer(1) : json_null());
+		for (int i = 0; ok && i < health->brokers_up; i++)
+			json_array_append_new(brokers, json_pack("{s:i, s:b}", "id",
+								 health->broker_ids[i], "up", 1));
+	}
+	json_object_set_new(c, "brokers_up", ok ? json_integer(health->brokers_up) : json_null());
+	json_object_set_new(c, "brokers", brokers);
+	json_object_set_new(c, "controller_id", ok && health->controller_id >= 0
+							 ? json_integer(health->controller_id)
+							 : json_null());
+	json_object_set_new(c, "partitions", ok ? json_integer(partitions) : json_null());
+	json_object_set_new(c, "under_replicated_partitions", ok ? json_integer(under) : json_null());
+	json_object_set_new(c, "offline_partitions", ok ? json_integer(offline) : json_null());
+	json_object_set_new(c, "error", ok ? json_null() : json_string(why.data));
+	if (ok && under > 0)
+		json_array_append_new(warnings,
+				      json_sprintf("Kafka: %d partition(s) of the pipelines' topics "
+						   "under-replicated (%d broker(s) up of %zu)",
+						   under, health->brokers_up, topo->n_kafka_nodes));
+	if (ok && offline > 0)
+		json_array_append_new(warnings,
+				      json_sprintf("Kafka: %d partition(s) of the pipelines' topics "
+						   "offline (no leader)", offline));
+	strbuf_fini(&why);
+	return c;
+}
+
+/* Offline partitions (no leader) among the topics of pipe's source: it
+ * cannot move, whatever its processes say. */
+static int pipeline_offline(const struct kafka_cluster_health *health,
+			    const struct pipeline_cfg *pipe)
+{
+	char *prefix = xasprintf("%s.", pipe->source->topic_prefix);
+	int offline = 0;
+
+	for (size_t i = 0; i < health->n_topics; i++)
+		if (strncmp(health->topics[i].topic, prefix, strlen(prefix)) == 0)
+			offline += health->topics[i].offline;
+	free(prefix);
+	return offline;
+}
+
 /* ---- pipelines ------------------------------------------------------------- */
 
 /* Is pid still a "cdc-agent KIND PIPELINE" process?  (Not managed by
@@ -378,11 +469,25 @@ static const char *slot_problem(const json_t *slot)
 	return NULL;
 }
 
+/* A half that runs on another host (a cluster across hosts) takes the
+ * verdict of the half here: its own agent reports it. */
+static void remote_half_set(json_t *half, const struct health_verdict *other,
+			    struct health_verdict *v)
+{
+	*v = *other;
+	json_object_set_new(half, "state", json_string(health_name(v->state)));
+	json_object_set_new(half, "reason",
+			    json_sprintf("runs on host %s (its agent reports it)",
+					 status_str(json_object_get(half, "host"), "?")));
+}
+
 /* Sets the halves' and the pipeline's "state" and "reason". */
 static void states_set(const struct topology *topo, json_t *p, const json_t *prev)
 {
 	json_t *capture = json_object_get(p, "capture"), *apply = json_object_get(p, "apply");
 	const json_t *slot = json_object_get(p, "slot");
+	bool capture_remote = json_is_true(json_object_get(capture, "remote"));
+	bool apply_remote = json_is_true(json_object_get(apply, "remote"));
 	const json_t *before = status_find(prev, "pipelines", "name",
 					   status_str(json_object_get(p, "name"), ""));
 	int64_t now = wall_usec();
@@ -393,7 +498,12 @@ static void states_set(const struct topology *topo, json_t *p, const json_t *pre
 		       json_object_get(before, "capture"), now, &vc);
 	half_state_set(topo, apply, "apply", int_or(json_object_get(apply, "lag_events"), -1),
 		       json_object_get(before, "apply"), now, &va);
-	health_of_pipeline(&vc, &va, slot_problem(slot), &vp);
+	if (capture_remote)
+		remote_half_set(capture, &va, &vc);
+	if (apply_remote)
+		remote_half_set(apply, &vc, &va);
+	/* the slot is watched on the capture's host */
+	health_of_pipeline(&vc, &va, capture_remote ? NULL : slot_problem(slot), &vp);
 	json_object_set_new(p, "state", json_string(health_name(vp.state)));
 	json_object_set_new(p, "reason", vp.reason[0] ? json_string(vp.reason) : json_null());
 }
@@ -407,6 +517,22 @@ static json_t *half_json(const struct topology *topo, struct systemd *sd, struct
 		strcmp(kind, "capture") == 0 ? topology_capture_pipeline(topo, pipe) : pipe;
 	char *unit = xasprintf("cdc-%s@%s.service", kind, owner->name);
 	json_t *half = json_object();
+	const char *elsewhere = NULL;
+
+	/* A cluster across hosts: the half placed on another host is its. */
+	if (strcmp(kind, "capture") == 0 && !topology_source_here(topo, pipe->source))
+		elsewhere = pipe->source->capture_address;
+	else if (strcmp(kind, "apply") == 0 && !topology_runs_apply(topo, pipe))
+		elsewhere = pipe->target->apply_address;
+	if (elsewhere) {
+		json_object_set_new(half, "unit", json_null());
+		json_object_set_new(half, "host", json_string(elsewhere));
+		json_object_set_new(half, "remote", json_true());
+		if (owner != pipe)
+			json_object_set_new(half, "captured_by", json_string(owner->name));
+		free(unit);
+		return half;
+	}
 
 	json_object_set_new(half, "unit", topo->agent.manage_units ? unit_json(sd, sup, unit)
 								    : json_null());
@@ -422,7 +548,8 @@ static char *connector_name(const struct topology *topo, const struct pipeline_c
 
 static json_t *pipeline_json(const struct topology *topo, struct systemd *sd,
 			     struct supervisor *sup, const struct pipeline_cfg *pipe,
-			     const struct slot_report *slots, size_t n_slots, const json_t *prev)
+			     const struct slot_report *slots, size_t n_slots,
+			     const struct kafka_cluster_health *cluster, const json_t *prev)
 {
 	const struct slot_report *r = slot_of(topo, slots, n_slots, pipe);
 	json_t *capture = half_json(topo, sd, sup, pipe, "capture", prev);
@@ -435,7 +562,10 @@ static json_t *pipeline_json(const struct topology *topo, struct systemd *sd,
 	json_t *p;
 
 	strbuf_init(&why);
-	if (apply_lag_events(topo, pipe, &lag, &why)) {
+	if (json_is_true(json_object_get(apply, "remote"))) {
+		json_object_set_new(apply, "lag_events", json_null());
+		json_object_set_new(apply, "lag_error", json_null());
+	} else if (apply_lag_events(topo, pipe, &lag, &why)) {
 		const json_t *age = json_object_get(apply, "last_event_age_sec");
 
 		json_object_set_new(apply, "lag_events", json_integer(lag));
@@ -459,6 +589,16 @@ static json_t *pipeline_json(const struct topology *topo, struct systemd *sd,
 	json_object_set_new(p, "apply", apply);
 	json_object_set_new(p, "slot", slot);
 	states_set(topo, p, prev);
+	if (cluster && pipe->source && pipeline_offline(cluster, pipe) > 0) {
+		const char *state = status_str(json_object_get(p, "state"), "");
+
+		if (strcmp(state, "RUNNING") == 0 || strcmp(state, "SNAPSHOTTING") == 0) {
+			json_object_set_new(p, "state", json_string(health_name(HEALTH_DEGRADED)));
+			json_object_set_new(p, "reason",
+					    json_sprintf("Kafka: %d partition(s) of its topics offline (no leader)",
+							 pipeline_offline(cluster, pipe)));
+		}
+	}
 	free(src);
 	free(sink);
 	return p;
@@ -576,7 +716,8 @@ static void certs_add(const struct topology *topo, json_t *warnings)
 json_t *status_collect(const struct topology *topo, struct supervisor *sup, const json_t *prev)
 {
 	json_t *doc = json_object(), *components = json_array(), *pipelines = json_array();
-	json_t *warnings = json_array();
+	json_t *warnings = json_array(), *cluster, *elsewhere = json_array();
+	struct kafka_cluster_health health;
 	struct slot_report *slots = NULL;
 	struct systemd *sd = NULL;
 	size_t n_slots = 0;
@@ -590,9 +731,22 @@ json_t *status_collect(const struct topology *topo, struct supervisor *sup, cons
 		n_slots = 0;
 	}
 	components_add(topo, sd, sup, components);
-	for (size_t i = 0; i < topo->n_pipelines; i++)
-		json_array_append_new(pipelines, pipeline_json(topo, sd, sup, &topo->pipelines[i],
-							       slots, n_slots, prev));
+	cluster = cluster_json(topo, &health, warnings);
+	for (size_t i = 0; i < topo->n_pipelines; i++) {
+		const struct pipeline_cfg *pipe = &topo->pipelines[i];
+
+		/* A cluster across hosts: a pipeline with no half here is its
+		 * hosts' to report; named with them. */
+		if (!topology_source_here(topo, pipe->source) && !topology_runs_apply(topo, pipe)) {
+			json_array_append_new(elsewhere,
+					      json_pack("{s:s, s:s, s:s}", "name", pipe->name,
+							"capture_host", pipe->source->capture_address,
+							"apply_host", pipe->target->apply_address));
+			continue;
+		}
+		json_array_append_new(pipelines, pipeline_json(topo, sd, sup, pipe, slots, n_slots,
+							       &health, prev));
+	}
 	slots_add(doc, warnings, slots, n_slots);
 	certs_add(topo, warnings);
 	json_object_set_new(doc, "schema_version", json_integer(STATUS_SCHEMA_VERSION));
@@ -601,6 +755,12 @@ json_t *status_collect(const struct topology *topo, struct supervisor *sup, cons
 	json_object_set_new(doc, "collected_usec", json_integer(wall_usec()));
 	json_object_set_new(doc, "components", components);
 	json_object_set_new(doc, "pipelines", pipelines);
+	json_object_set_new(doc, "cluster", cluster);
+	if (topology_is_cluster(topo))
+		json_object_set_new(doc, "pipelines_elsewhere", elsewhere);
+	else
+		json_decref(elsewhere);
+	kafka_cluster_health_fini(&health);
 	json_object_set_new(doc, "warnings", warnings);
 	slot_reports_free(slots, n_slots);
 	systemd_close(sd);

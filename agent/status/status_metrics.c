@@ -102,7 +102,10 @@ static void component_metrics(const json_t *doc, struct strbuf *out)
  * pipeline that captures, so that no sum counts it twice. */
 static bool half_own(const json_t *p, const char *half)
 {
-	return !json_object_get(json_object_get(p, half), "captured_by");
+	const json_t *h = json_object_get(p, half);
+
+	/* and a half that runs on another host is its agent's to serve */
+	return !json_object_get(h, "captured_by") && !json_is_true(json_object_get(h, "remote"));
 }
 
 static void half_metrics(const json_t *p, const char *half, struct strbuf *out, const char *metric,
@@ -357,6 +360,29 @@ static void state_metrics(const json_t *doc, struct strbuf *out)
 	}
 }
 
+/* The Kafka cluster as status saw it (issue #19); nothing when unknown. */
+static void cluster_metrics(const json_t *doc, struct strbuf *out)
+{
+	static const char *const gauges[][3] = {
+		{ "cdc_agent_kafka_brokers_up", "brokers_up", "Brokers the cluster's metadata lists." },
+		{ "cdc_agent_kafka_brokers_expected", "brokers_expected",
+		  "Brokers the topology names ([kafka_node] sections; 1 for the broker of one host)." },
+		{ "cdc_agent_kafka_controller_id", "controller_id", "The node id of the active controller." },
+		{ "cdc_agent_kafka_under_replicated_partitions", "under_replicated_partitions",
+		  "Partitions of the pipelines' topics with fewer in-sync replicas than replicas." },
+		{ "cdc_agent_kafka_offline_partitions", "offline_partitions",
+		  "Partitions of the pipelines' topics with no leader." },
+	};
+	const json_t *c = json_object_get(doc, "cluster");
+
+	if (!json_is_object(c))
+		return;
+	for (size_t i = 0; i < ARRAY_LEN(gauges); i++) {
+		family(out, gauges[i][0], "gauge", gauges[i][2]);
+		sample(out, gauges[i][0], json_object_get(c, gauges[i][1]), NULL);
+	}
+}
+
 void status_metrics_render(const json_t *doc, struct strbuf *out)
 {
 	json_t *up = json_true();
@@ -365,6 +391,7 @@ void status_metrics_render(const json_t *doc, struct strbuf *out)
 	sample(out, "cdc_agent_up", up, NULL);
 	agent_metrics(json_object_get(doc, "agent"), out);
 	component_metrics(doc, out);
+	cluster_metrics(doc, out);
 	pipeline_metrics(doc, out);
 	state_metrics(doc, out);
 	table_event_metrics(doc, out);

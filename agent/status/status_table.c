@@ -111,17 +111,56 @@ static void print_pipeline(const json_t *p, FILE *out)
 			json_string_value(json_object_get(capture, "captured_by")));
 }
 
+/* "cluster: 2/3 brokers up (down: k3), controller 1, 40 partitions, 12
+ * under-replicated, 0 offline" (issue #19); nothing without the member. */
+static void print_cluster(const json_t *doc, FILE *out)
+{
+	const json_t *c = json_object_get(doc, "cluster"), *b;
+	char up[32], expected[32], controller[32], parts[32], under[32], offline[32];
+	struct strbuf down;
+	size_t i;
+
+	if (!json_is_object(c))
+		return;
+	if (json_is_string(json_object_get(c, "error"))) {
+		fprintf(out, "cluster: %s\n", json_string_value(json_object_get(c, "error")));
+		return;
+	}
+	number_or_dash(json_object_get(c, "brokers_up"), "%.0f", up, sizeof(up));
+	number_or_dash(json_object_get(c, "brokers_expected"), "%.0f", expected, sizeof(expected));
+	number_or_dash(json_object_get(c, "controller_id"), "%.0f", controller, sizeof(controller));
+	number_or_dash(json_object_get(c, "partitions"), "%.0f", parts, sizeof(parts));
+	number_or_dash(json_object_get(c, "under_replicated_partitions"), "%.0f", under,
+		       sizeof(under));
+	number_or_dash(json_object_get(c, "offline_partitions"), "%.0f", offline, sizeof(offline));
+	strbuf_init(&down);
+	json_array_foreach(json_object_get(c, "brokers"), i, b)
+		if (!json_is_true(json_object_get(b, "up")))
+			strbuf_addf(&down, "%s%s", down.len ? ", " : " (down: ",
+				    status_str(json_object_get(b, "name"), "?"));
+	fprintf(out,
+		"cluster: %s/%s brokers up%s%s, controller %s, %s partitions, %s under-replicated, %s offline\n",
+		up, expected, down.data, down.len ? ")" : "", controller, parts, under, offline);
+	strbuf_fini(&down);
+}
+
 void status_print_table(const json_t *doc, FILE *out)
 {
 	const json_t *item;
 	size_t i;
 
 	print_components(doc, out);
+	print_cluster(doc, out);
 	fprintf(out, "\n%-16s %-12s %-22s %-22s %-14s %-10s %-11s %-10s %s\n", "PIPELINE", "STATE",
 		"CAPTURE", "APPLY", "EVENTS/S C/A", "APPLY LAG", "SLOT WAL", "LAST EVENT",
 		"REASON / LAST ERROR");
 	json_array_foreach(json_object_get(doc, "pipelines"), i, item)
 		print_pipeline(item, out);
+	json_array_foreach(json_object_get(doc, "pipelines_elsewhere"), i, item)
+		fprintf(out, "%-16s on other hosts: capture %s, apply %s\n",
+			status_str(json_object_get(item, "name"), "?"),
+			status_str(json_object_get(item, "capture_host"), "?"),
+			status_str(json_object_get(item, "apply_host"), "?"));
 	if (json_array_size(json_object_get(doc, "warnings")) > 0)
 		fprintf(out, "\nWARNINGS\n");
 	json_array_foreach(json_object_get(doc, "warnings"), i, item)

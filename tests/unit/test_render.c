@@ -293,6 +293,18 @@ static const struct hostile hostile_values[] = {
 	{ "controller_port", "", "not a port" },
 	{ "node_id", "1 2", "not a number" },
 	{ "node_id", "-1", "not a number" },
+	/* a cluster's node (issue #19) */
+	{ "controller_voters", "", "not id@host:port" },
+	{ "controller_voters", "1@a:1,", "not id@host:port" },
+	{ "controller_voters", "x@a:1", "not id@host:port" },
+	{ "controller_voters", "1@a:1 -Dx=y", "not a port" },
+	{ "controller_voters", "1@a b:1", "not a host" },
+	{ "controller_listener", "a:1,", "not" },
+	{ "rack", "", "not a rack" },
+	{ "rack", "r 1", "not a rack" },
+	{ "rack", "r\nbroker.id=9", "not a rack" },
+	{ "if_rack", "#", "is not" },
+	{ "min_insync_replicas", "two", "not a number" },
 	{ "zookeeper_address", "127.0.0.1 -Dx=y", "not a host" },
 	{ "zookeeper_address", "/var/run/postgresql", "not a host" },
 	{ "zookeeper_address", "%h", "not a host" },
@@ -362,6 +374,9 @@ static void test_good_values_accepted(void **state)
 		{ "if_zookeeper", "#zookeeper mode only: " },
 		{ "agent_writable_paths", "-/etc -/var/lib/cdc-agent /opt" },
 		{ "agent_writable_paths", "/etc" },
+		{ "controller_voters", "1@10.77.1.11:9093,2@10.77.1.12:9093,3@k3.example:9193" },
+		{ "controller_voters", "7@127.0.0.1:9093" }, { "rack", "eu-west-1a" },
+		{ "if_rack", "" }, { "if_rack", "#no rack: " },
 	};
 	struct strbuf err;
 
@@ -480,6 +495,14 @@ static void vars_complete(struct render_vars *vars, bool kraft)
 	render_vars_add(vars, "listeners", "PLAINTEXT://127.0.0.1:9092");
 	render_vars_add(vars, "zookeeper_connect", "127.0.0.1:2181");
 	render_vars_add(vars, "controller_port", "9093");
+	/* A single KRaft node, as host.c renders one without [kafka_node]. */
+	render_vars_add(vars, "controller_voters", "1@127.0.0.1:9093");
+	render_vars_add(vars, "controller_listener", "127.0.0.1:9093");
+	render_vars_add(vars, "if_rack", "#no rack: ");
+	render_vars_add(vars, "rack", "none");
+	render_vars_add(vars, "internal_replication_factor", "1");
+	render_vars_add(vars, "internal_min_isr", "1");
+	render_vars_add(vars, "min_insync_replicas", "1");
 	/* A plaintext broker; test_secured_broker turns the other lines on. */
 	render_vars_add(vars, "listener", "127.0.0.1:9092");
 	render_vars_add(vars, "internal_port", "9094");
@@ -630,6 +653,52 @@ static bool active_line_has(const char *text, const char *word)
 		line += n + (line[n] == '\n');
 	}
 	return false;
+}
+
+/* A node of a cluster ([kafka_node], issue #19) as host.c renders node 2 of
+ * three: its own id, every controller as a voter on its address, the
+ * listeners on its address, its rack, Kafka's own topics replicated as the
+ * topology says.  A single node: the loopback quorum of one, as before. */
+static void test_cluster_node(void **state)
+{
+	char *path = xasprintf("%s/templates/server.properties.kraft", repo_root), *out = NULL;
+	struct render_vars vars;
+
+	(void)state;
+	vars_complete(&vars, true);
+	assert_true(render_template(path, &vars, &out));
+	assert_true(has_line(out, "node.id=1"));
+	assert_true(has_line(out, "controller.quorum.voters=1@127.0.0.1:9093"));
+	assert_true(has_line(out, "listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"));
+	assert_true(has_line(out, "#no rack: broker.rack=none"));
+	assert_true(has_line(out, "offsets.topic.replication.factor=1"));
+	assert_true(has_line(out, "transaction.state.log.min.isr=1"));
+	free(out);
+	render_vars_add(&vars, "node_id", "2");
+	render_vars_add(&vars, "controller_voters",
+			"1@10.77.1.11:9093,2@10.77.1.12:9093,3@10.77.1.13:9093");
+	render_vars_add(&vars, "controller_listener", "10.77.1.12:9093");
+	render_vars_add(&vars, "listeners", "PLAINTEXT://10.77.1.12:9092");
+	render_vars_add(&vars, "if_rack", "");
+	render_vars_add(&vars, "rack", "r2");
+	render_vars_add(&vars, "internal_replication_factor", "3");
+	render_vars_add(&vars, "internal_min_isr", "2");
+	render_vars_add(&vars, "min_insync_replicas", "2");
+	out = NULL;
+	assert_true(render_template(path, &vars, &out));
+	assert_true(has_line(out, "process.roles=broker,controller"));
+	assert_true(has_line(out, "node.id=2"));
+	assert_true(has_line(out, "controller.quorum.voters=1@10.77.1.11:9093,2@10.77.1.12:9093,3@10.77.1.13:9093"));
+	assert_true(has_line(out, "listeners=PLAINTEXT://10.77.1.12:9092,CONTROLLER://10.77.1.12:9093"));
+	assert_true(has_line(out, "advertised.listeners=PLAINTEXT://10.77.1.12:9092"));
+	assert_true(has_line(out, "broker.rack=r2"));
+	assert_true(has_line(out, "offsets.topic.replication.factor=3"));
+	assert_true(has_line(out, "transaction.state.log.replication.factor=3"));
+	assert_true(has_line(out, "transaction.state.log.min.isr=2"));
+	assert_true(has_line(out, "min.insync.replicas=2"));
+	free(out);
+	free(path);
+	render_vars_fini(&vars);
 }
 
 /* security_protocol = sasl_ssl: SASL_SSL for clients, INTERNAL (and KRaft's
@@ -931,6 +1000,7 @@ int main(void)
 		cmocka_unit_test(test_vars_add_get_replace),
 		cmocka_unit_test(test_broker_takes_large_records),
 		cmocka_unit_test(test_secured_broker),
+		cmocka_unit_test(test_cluster_node),
 		cmocka_unit_test(test_limits_consistent),
 		cmocka_unit_test(test_placeholders_replaced),
 		cmocka_unit_test(test_unknown_placeholder_names_file_and_line),

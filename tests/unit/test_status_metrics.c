@@ -39,6 +39,43 @@ static void test_metrics(void **unused)
 	json_decref(doc);
 }
 
+/* The Kafka cluster (issue #19): its gauges, none for an unknown value; a
+ * half that runs on another host is not served here. */
+static void test_cluster_metrics(void **unused)
+{
+	json_t *doc = doc_parse(
+		"{\"cluster\": {\"brokers_expected\": 3, \"brokers_up\": 2, \"controller_id\": 1,"
+		" \"under_replicated_partitions\": 6, \"offline_partitions\": 0,"
+		" \"partitions\": 6, \"brokers\": [], \"error\": null},"
+		" \"pipelines\": [{\"name\": \"p\", \"state\": \"RUNNING\","
+		"  \"capture\": {\"unit\": null, \"remote\": true, \"host\": \"10.77.1.14\","
+		"               \"state\": \"RUNNING\", \"events\": 5},"
+		"  \"apply\": {\"unit\": null, \"pid\": 4, \"state\": \"RUNNING\", \"events\": 9}}]}");
+	json_t *down = doc_parse("{\"cluster\": {\"brokers_expected\": 3, \"brokers_up\": null,"
+				 " \"error\": \"no answer\"}, \"pipelines\": []}");
+	struct strbuf sb;
+
+	(void)unused;
+	strbuf_init(&sb);
+	status_metrics_render(doc, &sb);
+	assert_non_null(strstr(sb.data, "# TYPE cdc_agent_kafka_brokers_up gauge\n"));
+	assert_non_null(strstr(sb.data, "\ncdc_agent_kafka_brokers_up 2\n"));
+	assert_non_null(strstr(sb.data, "\ncdc_agent_kafka_brokers_expected 3\n"));
+	assert_non_null(strstr(sb.data, "\ncdc_agent_kafka_controller_id 1\n"));
+	assert_non_null(strstr(sb.data, "\ncdc_agent_kafka_under_replicated_partitions 6\n"));
+	assert_non_null(strstr(sb.data, "\ncdc_agent_kafka_offline_partitions 0\n"));
+	assert_non_null(strstr(sb.data, "cdc_agent_process_state{pipeline=\"p\",process=\"apply\",state=\"RUNNING\"} 1\n"));
+	assert_null(strstr(sb.data, "process=\"capture\""));
+	strbuf_fini(&sb);
+	strbuf_init(&sb);
+	status_metrics_render(down, &sb);
+	assert_null(strstr(sb.data, "\ncdc_agent_kafka_brokers_up "));
+	assert_non_null(strstr(sb.data, "\ncdc_agent_kafka_brokers_expected 3\n"));
+	strbuf_fini(&sb);
+	json_decref(doc);
+	json_decref(down);
+}
+
 /* The states status.c decided are what /metrics says: one state sample is
  * 1, the others 0; errors by kind are counters. */
 static void test_decided_states(void **unused)
@@ -152,6 +189,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_decided_states),
+		cmocka_unit_test(test_cluster_metrics),
 		cmocka_unit_test(test_event_metrics),
 		cmocka_unit_test(test_fan_out_capture_once),
 	};
