@@ -632,7 +632,9 @@ static bool check_kafka(const void *arg, struct strbuf *why)
 		return health_kafka(&h->admin, NULL, 1, why);
 	if (topology_self_node(h->topo)) {
 		/* A node of a cluster: this node itself answers (the others
-		 * would answer for it), once its controllers have a quorum. */
+		 * would answer for it), once its controllers have a quorum and
+		 * enough brokers registered for capture to create its topics
+		 * (replication_factor of them). */
 		const struct kafka_node_cfg *node = topology_self_node(h->topo);
 		struct kafka_cfg own = h->topo->kafka;
 		char *server = xasprintf("%s:%d", node->address, node->port);
@@ -640,7 +642,8 @@ static bool check_kafka(const void *arg, struct strbuf *why)
 
 		own.bootstrap_servers.items = &server;
 		own.bootstrap_servers.n = 1;
-		ok = health_kafka(&own, topology_probe_credentials(h->topo, NULL), 1, why);
+		ok = health_kafka(&own, topology_probe_credentials(h->topo, NULL),
+				  h->topo->kafka.replication_factor, why);
 		free(server);
 		return ok;
 	}

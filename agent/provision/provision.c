@@ -146,6 +146,20 @@ static bool kafka_external_verify(const struct topology *topo)
 	return ok;
 }
 
+/* Whether any part of a cluster's topology is this host's. */
+static bool host_has_part(const struct topology *topo)
+{
+	if (topology_self_node(topo))
+		return true;
+	for (size_t i = 0; i < topo->n_sources; i++)
+		if (topology_source_here(topo, &topo->sources[i]))
+			return true;
+	for (size_t i = 0; i < topo->n_targets; i++)
+		if (topology_target_here(topo, &topo->targets[i]))
+			return true;
+	return false;
+}
+
 /* Whether this host needs src's tables: it provisions src, or runs an
  * apply of it (whose digest names the tables resolved). */
 static bool source_needed_here(const struct topology *topo, const struct source_cfg *src)
@@ -163,6 +177,17 @@ void provision_converge_held(struct topology *topo, struct supervisor *sup,
 {
 	double t0 = mono_seconds();
 	bool *held = xcalloc(topo->n_sources + 1, sizeof(bool)), any_held = false;
+
+	if (!sup && topology_is_cluster(topo) && !host_has_part(topo)) {
+		char *names = strlist_join(&topo->self, ", ");
+
+		/* Said, not failed: a host may be in the fleet before its part
+		 * is in the topology. */
+		log_warn("this host (%s) runs no part of the topology: no [kafka_node] address, "
+			 "capture_address or apply_address is one of its addresses (or [agent] address)",
+			 names);
+		free(names);
+	}
 
 	res->failed = false;
 	res->restart_needed = false;

@@ -72,7 +72,8 @@ static json_t *component_json(const char *name, const char *kind, json_t *unit, 
 static void components_add(const struct topology *topo, struct systemd *sd,
 			   struct supervisor *sup, json_t *list)
 {
-	bool managed = topo->kafka.managed && topo->kafka.dist != NULL;
+	/* a cluster across hosts: kafka.service only on a node's host */
+	bool managed = topology_runs_kafka(topo);
 	struct strbuf why;
 	bool ok;
 
@@ -116,20 +117,32 @@ static void topic_prefixes(const struct topology *topo, struct strlist *out)
 /* "cluster": brokers up against the nodes expected, the controller,
  * under-replicated and offline partitions of the pipelines' topics;
  * *health keeps the topics for the pipelines' states (caller finis). */
-static json_t *cluster_json(const struct topology *topo, struct kafka_cluster_health *health,
-			    json_t *warnings)
+static json_t *cluster_json(const struct topology *topo, const json_t *components,
+			    struct kafka_cluster_health *health, json_t *warnings)
 {
+	const json_t *kafka = NULL, *item;
 	struct strlist prefixes = { 0 };
 	struct strbuf why;
 	json_t *c = json_object(), *brokers = json_array();
 	int under = 0, offline = 0, partitions = 0;
-	bool ok;
+	bool ok = false;
+	size_t ci;
 
+	json_array_foreach(components, ci, item)
+		if (strcmp(status_str(json_object_get(item, "name"), ""), "kafka") == 0)
+			kafka = item;
 	strbuf_init(&why);
-	topic_prefixes(topo, &prefixes);
-	ok = health_kafka_cluster(&topo->kafka, topology_probe_credentials(topo, NULL), &prefixes,
-				  health, &why);
-	strlist_fini(&prefixes);
+	memset(health, 0, sizeof(*health));
+	health->controller_id = -1;
+	if (kafka && !json_is_true(json_object_get(kafka, "healthy"))) {
+		/* the probe just failed: its words, not another wait */
+		strbuf_adds(&why, status_str(json_object_get(kafka, "error"), "Kafka does not answer"));
+	} else {
+		topic_prefixes(topo, &prefixes);
+		ok = health_kafka_cluster(&topo->kafka, topology_probe_credentials(topo, NULL),
+					  &prefixes, health, &why);
+		strlist_fini(&prefixes);
+	}
 	for (size_t i = 0; i < health->n_topics; i++) {
 		partitions += health->topics[i].partitions;
 		under += health->topics[i].under_replicated;
@@ -163,11 +176,16 @@ static json_t *cluster_json(const struct topology *topo, struct kafka_cluster_he
 	json_object_set_new(c, "under_replicated_partitions", ok ? json_integer(under) : json_null());
 	json_object_set_new(c, "offline_partitions", ok ? json_integer(offline) : json_null());
 	json_object_set_new(c, "error", ok ? json_null() : json_string(why.data));
-	if (ok && under > 0)
+	if (ok && under > 0 && topology_is_cluster(topo))
 		json_array_append_new(warnings,
 				      json_sprintf("Kafka: %d partition(s) of the pipelines' topics "
 						   "under-replicated (%d broker(s) up of %zu)",
 						   under, health->brokers_up, topo->n_kafka_nodes));
+	else if (ok && under > 0)
+		json_array_append_new(warnings,
+				      json_sprintf("Kafka: %d partition(s) of the pipelines' topics "
+						   "under-replicated (%d broker(s) up)",
+						   under, health->brokers_up));
 	if (ok && offline > 0)
 		json_array_append_new(warnings,
 				      json_sprintf("Kafka: %d partition(s) of the pipelines' topics "
@@ -731,7 +749,7 @@ json_t *status_collect(const struct topology *topo, struct supervisor *sup, cons
 		n_slots = 0;
 	}
 	components_add(topo, sd, sup, components);
-	cluster = cluster_json(topo, &health, warnings);
+	cluster = cluster_json(topo, components, &health, warnings);
 	for (size_t i = 0; i < topo->n_pipelines; i++) {
 		const struct pipeline_cfg *pipe = &topo->pipelines[i];
 
