@@ -10,7 +10,8 @@
 #   fleet_exec pg systemctl start foo      # through nsenter, as ct_exec
 #   fleet_copy_in pg ./file /etc/file      # as ct_copy_in
 #   fleet_ansible_env                       # exports ANSIBLE_* for ssh to the fleet
-#   ansible-playbook -i INVENTORY ...       # hosts named k1.. (or their addresses)
+#   ansible-playbook -i INVENTORY ...       # hosts named k1.. (or their addresses);
+#                                           # ansible_become: false: root already, no sudo
 #
 # Each container is tests/lib/container.sh's (an overlay of the host's / on a
 # tmpfs, a real systemd booted by systemd-nspawn) with a private network:
