@@ -10,7 +10,8 @@
 #   fleet_exec pg systemctl start foo      # through nsenter, as ct_exec
 #   fleet_copy_in pg ./file /etc/file      # as ct_copy_in
 #   fleet_ansible_env                       # exports ANSIBLE_* for ssh to the fleet
-#   ansible-playbook -i INVENTORY ...       # hosts named k1.. (or their addresses)
+#   ansible-playbook -i INVENTORY ...       # hosts named k1.. (or their addresses);
+#                                           # ansible_become: false: root already, no sudo
 #
 # Each container is tests/lib/container.sh's (an overlay of the host's / on a
 # tmpfs, a real systemd booted by systemd-nspawn) with a private network:
@@ -265,6 +266,13 @@ fleet_down() {
 			timeout 10 ssh -o ControlPath="$s" -O exit fleet >/dev/null 2>&1 || true
 		done
 	fi
+	# Every container powers off at once (a JVM takes its time to stop);
+	# ct_shutdown then waits for each and undoes its mounts.
+	for h in "${!_FL_CT_DIR[@]}"; do
+		[[ -n ${_FL_CT_DIR[$h]} ]] && _ct_alive "${_FL_CT_LEADER[$h]}" || continue
+		timeout 15 nsenter -t "${_FL_CT_LEADER[$h]}" -a systemctl poweroff --no-block \
+			>/dev/null 2>&1 || true
+	done
 	for h in "${!_FL_CT_DIR[@]}"; do
 		[[ -n ${_FL_CT_DIR[$h]} ]] || continue
 		_fl_select "$h" && ct_shutdown
