@@ -9,6 +9,7 @@
  */
 #include "config/topology.h"
 
+#include "base/host_addresses.h"
 #include "base/log.h"
 #include "config/kafka_limits.h"
 #include "config/topo_values.h"
@@ -17,7 +18,6 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <ifaddrs.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <openssl/evp.h>
@@ -1665,33 +1665,15 @@ bool topology_is_self(const struct topology *topo, const char *address)
  * interface address and the host name (short and as set). */
 static void self_from_host(struct topology *topo)
 {
-	struct ifaddrs *ifa = NULL;
 	char name[256];
 
 	if (topo->agent.address) {
 		strlist_add(&topo->self, topo->agent.address);
 		return;
 	}
-	if (getifaddrs(&ifa) == 0) {
-		for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
-			char text[INET6_ADDRSTRLEN];
-			const void *addr;
-
-			if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
-					     i->ifa_addr->sa_family != AF_INET6))
-				continue;
-			addr = i->ifa_addr->sa_family == AF_INET
-				       ? (const void *)&((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr
-				       : (const void *)&((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr;
-			if (inet_ntop(i->ifa_addr->sa_family, addr, text, sizeof(text)) &&
-			    !strlist_contains(&topo->self, text))
-				strlist_add(&topo->self, text);
-		}
-		freeifaddrs(ifa);
-	} else {
+	if (!host_addresses(&topo->self))
 		log_warn("cannot list this host's interface addresses (%s): set [agent] address",
 			 strerror(errno));
-	}
 	if (gethostname(name, sizeof(name)) == 0) {
 		name[sizeof(name) - 1] = '\0';
 		strlist_add(&topo->self, name);
