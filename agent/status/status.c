@@ -69,12 +69,21 @@ static json_t *component_json(const char *name, const char *kind, json_t *unit, 
 	return c;
 }
 
+/* The Kafka probe of one collection: one metadata request serves the
+ * kafka component's health and the cluster's figures. */
+struct kafka_probe {
+	bool ok;                            /* answered, with a broker at least */
+	struct strbuf why;                  /* why not */
+	struct kafka_cluster_health health; /* when it answered */
+};
+
 static void components_add(const struct topology *topo, struct systemd *sd,
-			   struct supervisor *sup, json_t *list)
+			   struct supervisor *sup, const struct kafka_probe *probe, json_t *list)
 {
 	/* a cluster across hosts: kafka.service only on a node's host */
 	bool managed = topology_runs_kafka(topo);
 	struct strbuf why;
+	json_t *kafka;
 	bool ok;
 
 	strbuf_init(&why);
@@ -86,19 +95,12 @@ static void components_add(const struct topology *topo, struct systemd *sd,
 							   managed ? unit_json(sd, sup, "zookeeper.service") : NULL,
 							   ok, why.data));
 	}
-	why.len = 0;
-	why.data[0] = '\0';
-	ok = health_kafka(&topo->kafka, topology_probe_credentials(topo, NULL), 1, &why);
-	{
-		json_t *kafka = component_json("kafka", "kafka",
-					       managed ? unit_json(sd, sup, "kafka.service") : NULL,
-					       ok, why.data);
-
-		/* A cluster the agent does not run (managed = false): no unit of ours. */
-		json_object_set_new(kafka, "external", json_boolean(!topo->kafka.managed));
-		json_array_append_new(list, kafka);
-	}
 	strbuf_fini(&why);
+	kafka = component_json("kafka", "kafka", managed ? unit_json(sd, sup, "kafka.service") : NULL,
+			       probe->ok, probe->why.data);
+	/* A cluster the agent does not run (managed = false): no unit of ours. */
+	json_object_set_new(kafka, "external", json_boolean(!topo->kafka.managed));
+	json_array_append_new(list, kafka);
 }
 
 /* ---- the Kafka cluster (issue #19) ------------------------------------------ */
@@ -114,35 +116,43 @@ static void topic_prefixes(const struct topology *topo, struct strlist *out)
 	}
 }
 
-/* "cluster": brokers up against the nodes expected, the controller,
- * under-replicated and offline partitions of the pipelines' topics;
- * *health keeps the topics for the pipelines' states (caller finis). */
-static json_t *cluster_json(const struct topology *topo, const json_t *components,
-			    struct kafka_cluster_health *health, json_t *warnings)
+/* One metadata request (all topics): the brokers, the controller and the
+ * pipelines' topics; ok only with a broker at least, as health_kafka. */
+static void kafka_probe_run(const struct topology *topo, struct kafka_probe *probe)
 {
-	const json_t *kafka = NULL, *item;
 	struct strlist prefixes = { 0 };
-	struct strbuf why;
+
+	strbuf_init(&probe->why);
+	topic_prefixes(topo, &prefixes);
+	probe->ok = health_kafka_cluster(&topo->kafka, topology_probe_credentials(topo, NULL),
+					 &prefixes, &probe->health, &probe->why);
+	strlist_fini(&prefixes);
+	if (probe->ok && probe->health.brokers_up < 1) {
+		strbuf_addf(&probe->why, "Kafka has %d broker(s), expected 1",
+			    probe->health.brokers_up);
+		probe->ok = false;
+		kafka_cluster_health_fini(&probe->health); /* nothing to count */
+		probe->health.controller_id = -1;
+	}
+}
+
+static void kafka_probe_fini(struct kafka_probe *probe)
+{
+	kafka_cluster_health_fini(&probe->health);
+	strbuf_fini(&probe->why);
+}
+
+/* "cluster": brokers up against the nodes expected, the controller,
+ * under-replicated and offline partitions of the pipelines' topics, from
+ * the collection's probe. */
+static json_t *cluster_json(const struct topology *topo, const struct kafka_probe *probe,
+			    json_t *warnings)
+{
+	const struct kafka_cluster_health *health = &probe->health;
 	json_t *c = json_object(), *brokers = json_array();
 	int under = 0, offline = 0, partitions = 0;
-	bool ok = false;
-	size_t ci;
+	bool ok = probe->ok;
 
-	json_array_foreach(components, ci, item)
-		if (strcmp(status_str(json_object_get(item, "name"), ""), "kafka") == 0)
-			kafka = item;
-	strbuf_init(&why);
-	memset(health, 0, sizeof(*health));
-	health->controller_id = -1;
-	if (kafka && !json_is_true(json_object_get(kafka, "healthy"))) {
-		/* the probe just failed: its words, not another wait */
-		strbuf_adds(&why, status_str(json_object_get(kafka, "error"), "Kafka does not answer"));
-	} else {
-		topic_prefixes(topo, &prefixes);
-		ok = health_kafka_cluster(&topo->kafka, topology_probe_credentials(topo, NULL),
-					  &prefixes, health, &why);
-		strlist_fini(&prefixes);
-	}
 	for (size_t i = 0; i < health->n_topics; i++) {
 		partitions += health->topics[i].partitions;
 		under += health->topics[i].under_replicated;
@@ -175,7 +185,7 @@ static json_t *cluster_json(const struct topology *topo, const json_t *component
 	json_object_set_new(c, "partitions", ok ? json_integer(partitions) : json_null());
 	json_object_set_new(c, "under_replicated_partitions", ok ? json_integer(under) : json_null());
 	json_object_set_new(c, "offline_partitions", ok ? json_integer(offline) : json_null());
-	json_object_set_new(c, "error", ok ? json_null() : json_string(why.data));
+	json_object_set_new(c, "error", ok ? json_null() : json_string(probe->why.data));
 	if (ok && under > 0 && topology_is_cluster(topo))
 		json_array_append_new(warnings,
 				      json_sprintf("Kafka: %d partition(s) of the pipelines' topics "
@@ -190,7 +200,6 @@ static json_t *cluster_json(const struct topology *topo, const json_t *component
 		json_array_append_new(warnings,
 				      json_sprintf("Kafka: %d partition(s) of the pipelines' topics "
 						   "offline (no leader)", offline));
-	strbuf_fini(&why);
 	return c;
 }
 
@@ -742,7 +751,7 @@ json_t *status_collect(const struct topology *topo, struct supervisor *sup, cons
 {
 	json_t *doc = json_object(), *components = json_array(), *pipelines = json_array();
 	json_t *warnings = json_array(), *cluster, *elsewhere = json_array();
-	struct kafka_cluster_health health;
+	struct kafka_probe probe;
 	struct slot_report *slots = NULL;
 	struct systemd *sd = NULL;
 	size_t n_slots = 0;
@@ -755,8 +764,9 @@ json_t *status_collect(const struct topology *topo, struct supervisor *sup, cons
 		slots = NULL;
 		n_slots = 0;
 	}
-	components_add(topo, sd, sup, components);
-	cluster = cluster_json(topo, components, &health, warnings);
+	kafka_probe_run(topo, &probe);
+	components_add(topo, sd, sup, &probe, components);
+	cluster = cluster_json(topo, &probe, warnings);
 	for (size_t i = 0; i < topo->n_pipelines; i++) {
 		const struct pipeline_cfg *pipe = &topo->pipelines[i];
 
@@ -770,7 +780,7 @@ json_t *status_collect(const struct topology *topo, struct supervisor *sup, cons
 			continue;
 		}
 		json_array_append_new(pipelines, pipeline_json(topo, sd, sup, pipe, slots, n_slots,
-							       &health, prev));
+							       &probe.health, prev));
 	}
 	slots_add(doc, warnings, slots, n_slots);
 	certs_add(topo, warnings);
@@ -785,7 +795,7 @@ json_t *status_collect(const struct topology *topo, struct supervisor *sup, cons
 		json_object_set_new(doc, "pipelines_elsewhere", elsewhere);
 	else
 		json_decref(elsewhere);
-	kafka_cluster_health_fini(&health);
+	kafka_probe_fini(&probe);
 	json_object_set_new(doc, "warnings", warnings);
 	slot_reports_free(slots, n_slots);
 	systemd_close(sd);
