@@ -544,6 +544,8 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
 	((rep <= TABLE_REPEAT && rep % 2 == 1)) && throughput_run cdc-p2 cdc_tb narrow_tb db2 narrow_tb "$rep"
 	throughput_run lr lr narrow_lr db3 narrow_lr "$rep"
 done
+# BENCH_TP_ONLY=1: stop here (the throughput runs' lines above are the result).
+[ "${BENCH_TP_ONLY:-0}" = 1 ] && { stop_running; exit 0; }
 if ((JSON_REPEAT > 0)); then
 	log "throughput with json_schemas = true: $JSON_REPEAT runs"
 	for ((rep = 1; rep <= JSON_REPEAT; rep++)); do
