@@ -1733,8 +1733,19 @@ static bool tx_meta_step(struct apply *a, struct tx_part *p)
 	return true;
 }
 
-/* Takes every record that can go now; *moved when any did.  false on an
- * error (logged). */
+/* The batch's target transaction has reached its limits: it commits at
+ * the next boundary between source transactions. */
+static bool tx_batch_full(const struct apply *a)
+{
+	return a->tx.in_target &&
+	       (a->tx.batch_records >= APPLY_BATCH_MAX || a->tx.batch_bytes >= APPLY_BATCH_BYTES ||
+		mono_ms() - a->tx.batch_started >= APPLY_BATCH_WAIT_MS);
+}
+
+/* Takes every record that can go now, up to the end of a source
+ * transaction once the batch is full (the caller commits there: else a
+ * backlog of small transactions went into one target transaction, 187 of
+ * 1,000 rows once); *moved when any did.  false on an error (logged). */
 static bool tx_advance(struct apply *a, bool *moved)
 {
 	bool again = true;
@@ -1743,6 +1754,8 @@ static bool tx_advance(struct apply *a, bool *moved)
 	*moved = false;
 	while (again && !a->failed && !stop_requested) {
 		again = false;
+		if (!a->tx.open && tx_batch_full(a))
+			break;
 		for (size_t i = 0; i < a->tx.nparts; i++) {
 			/* the partition of the last event first: usually the next one's */
 			size_t k = (a->tx.last_part + i) % a->tx.nparts;
@@ -1778,6 +1791,8 @@ static bool tx_advance(struct apply *a, bool *moved)
 				a->tx.open = false;
 				a->tx.txns++;
 				again = *moved = true;
+				if (tx_batch_full(a))
+					return !a->failed;
 			}
 		}
 		if (again || !a->tx.open || a->failed)
@@ -1931,10 +1946,7 @@ static bool consume_loop_tx(struct apply *a)
 			tx_stalled(a);
 		}
 		boundary = !a->tx.open && a->tx.in_target;
-		if (ok && boundary &&
-		    ((!m && !moved) || a->tx.batch_records >= APPLY_BATCH_MAX ||
-		     a->tx.batch_bytes >= APPLY_BATCH_BYTES ||
-		     mono_ms() - a->tx.batch_started >= APPLY_BATCH_WAIT_MS))
+		if (ok && boundary && ((!m && !moved) || tx_batch_full(a)))
 			ok = tx_commit(a);
 		if (!ok && !tx_failed(a))
 			return false; /* errors already logged */

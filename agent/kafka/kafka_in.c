@@ -56,6 +56,8 @@ struct kafka_in {
 	 * once it can (kafka_in_reassign). */
 	rd_kafka_topic_partition_list_t *unassigned;
 	int64_t committed_ms;         /* the last commit, mono_ms */
+	/* Polled since the consumer's queue last ran empty (fetch_wake). */
+	size_t polled_bytes, polled_records;
 };
 
 char *kafka_in_group(const char *pipeline)
@@ -266,13 +268,65 @@ void kafka_in_free(struct kafka_in *ki)
 	free(ki);
 }
 
+/* librdkafka's defaults of the prefetch bounds (queued.min.messages,
+ * queued.max.messages.kbytes). */
+#define QUEUE_RECORDS_DEFAULT 100000
+#define QUEUE_KBYTES_DEFAULT 65536
+
+/* The consumer's queue ran empty.  Where it had reached one of librdkafka's
+ * prefetch bounds since it last did, the fetcher (librdkafka 2.0) stopped
+ * fetching and nothing tells it the queue drained: it looks again when its
+ * broker thread next wakes, up to a second later (apply under consistency
+ * = transaction spent most of its time there).  A seek of each partition
+ * to where it is (the last record polled + 1) wakes it; the queue is
+ * empty, so no record is dropped and fetched again. */
+static void fetch_wake(struct kafka_in *ki)
+{
+	size_t kb = ki->hooks.queue_kbytes > 0 ? (size_t)ki->hooks.queue_kbytes : QUEUE_KBYTES_DEFAULT;
+	rd_kafka_topic_partition_list_t *parts = NULL, *at;
+	rd_kafka_error_t *err;
+
+	if (ki->polled_bytes < kb * 1024 / 2 && ki->polled_records < QUEUE_RECORDS_DEFAULT / 2) {
+		ki->polled_bytes = ki->polled_records = 0;
+		return;
+	}
+	ki->polled_bytes = ki->polled_records = 0;
+	if (rd_kafka_assignment(ki->rk, &parts) || rd_kafka_position(ki->rk, parts)) {
+		if (parts)
+			rd_kafka_topic_partition_list_destroy(parts);
+		return;
+	}
+	at = rd_kafka_topic_partition_list_new(parts->cnt);
+	for (int i = 0; i < parts->cnt; i++)
+		if (parts->elems[i].offset >= 0)
+			rd_kafka_topic_partition_list_add(at, parts->elems[i].topic,
+							  parts->elems[i].partition)->offset = parts->elems[i].offset;
+	err = at->cnt ? rd_kafka_seek_partitions(ki->rk, at, 0) : NULL;
+	if (err)
+		rd_kafka_error_destroy(err);
+	rd_kafka_topic_partition_list_destroy(at);
+	rd_kafka_topic_partition_list_destroy(parts);
+}
+
 rd_kafka_message_t *kafka_in_poll(struct kafka_in *ki, int timeout_ms)
 {
+	rd_kafka_message_t *m;
+
 	if (!ki->refused && mono_ms() - ki->metadata_ms >=
 				    (ki->assigned && !ki->missing ? PARTITIONS_CHECK_MS
 								  : METADATA_EVERY_MS))
 		assign_all(ki, METADATA_TIMEOUT_MS);
-	return rd_kafka_consumer_poll(ki->rk, timeout_ms);
+	m = rd_kafka_consumer_poll(ki->rk, 0);
+	if (!m) {
+		fetch_wake(ki);
+		if (timeout_ms > 0)
+			m = rd_kafka_consumer_poll(ki->rk, timeout_ms);
+	}
+	if (m && !m->err) {
+		ki->polled_bytes += m->len + m->key_len;
+		ki->polled_records++;
+	}
+	return m;
 }
 
 void kafka_in_note(struct kafka_in *ki, const rd_kafka_message_t *m)
