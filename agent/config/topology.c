@@ -381,14 +381,13 @@ static const struct key_spec pipeline_keys[] = {
 		 "dropped and renamed columns, types, defaults, NOT NULL) or additive (never "
 		 "drops a column, narrows a type or sets NOT NULL)."),
 	/* transaction needs the source's transaction_metadata (check_consistency) */
-	KEY_ENUM(pipeline_cfg, "consistency", consistency, "table", consistency_names,
-		 "How apply commits: table commits each topic's changes in batches of their "
-		 "own, as Debezium's JDBC sink does; transaction applies each source "
-		 "transaction whole, across tables, in source commit order and, within it, in "
-		 "source order (a target with the source's foreign keys accepts it; several "
-		 "whole transactions may share one target transaction). transaction needs the "
-		 "source's `transaction_metadata`; not yet the default: it runs at a fraction "
-		 "of table's throughput."),
+	KEY_ENUM(pipeline_cfg, "consistency", consistency, "transaction", consistency_names,
+		 "How apply commits: transaction applies each source transaction whole, across "
+		 "tables, in source commit order and, within it, in source order (a target with "
+		 "the source's foreign keys accepts it; several whole transactions may share one "
+		 "target transaction); table commits each topic's changes in batches of their "
+		 "own, as Debezium's JDBC sink does. transaction needs the source's "
+		 "`transaction_metadata`; left unset with that off, table."),
 	/* Who capture and apply are to the brokers under a sasl_*
 	 * security_protocol (check_kafka_security). */
 	KEY(pipeline_cfg, "capture_kafka_user", V_STRING, capture_kafka.user, false, NULL,
@@ -1114,7 +1113,8 @@ bool topology_same_server(const struct pg_server_cfg *a, const struct pg_server_
 }
 
 /* consistency = transaction reassembles transactions from the source's
- * transaction topic: without transaction_metadata there is none. */
+ * transaction topic: without transaction_metadata there is none.  Written
+ * in the file, that is an error; the default then falls back to table. */
 static void check_consistency(struct parse_state *ps, struct pipeline_cfg *p)
 {
 	int line = topology_key_line(&p->origin, "pipeline", "consistency");
@@ -1122,6 +1122,10 @@ static void check_consistency(struct parse_state *ps, struct pipeline_cfg *p)
 	if (!p->source || p->source->transaction_metadata ||
 	    p->consistency != CONSISTENCY_TRANSACTION)
 		return;
+	if (line == p->origin.line) {
+		p->consistency = CONSISTENCY_TABLE; /* unset */
+		return;
+	}
 	parse_error(ps, line,
 		    "pipeline %s: consistency = transaction needs source %s's transaction_metadata = true (%s:%d sets it false): set one or the other",
 		    p->name, p->source->name, p->source->origin.file,

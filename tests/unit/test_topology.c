@@ -696,24 +696,24 @@ static void test_transaction_metadata_key(void **state)
 	free(off);
 }
 
-/* consistency: table by default; transaction without the source's
- * transaction metadata is an error naming both keys. */
+/* consistency: transaction by default; without the source's transaction
+ * metadata, table when unset and an error naming both keys when set. */
 static void test_consistency_key(void **state)
 {
 	char *off = seed_with_source_lines("transaction_metadata = false\n");
 	char *off_set = xasprintf("%sconsistency = transaction\n", off);
-	char *tx = xasprintf("%sconsistency = transaction\n", seed), *err;
+	char *table = xasprintf("%sconsistency = table\n", seed), *err;
 	bool ok;
 	struct topology *topo;
 
 	(void)state;
 	topo = load_text(seed, &ok);
 	assert_true(ok);
-	assert_int_equal(topo->pipelines[0].consistency, CONSISTENCY_TABLE);
-	topology_free(topo);
-	topo = load_text(tx, &ok);
-	assert_true(ok);
 	assert_int_equal(topo->pipelines[0].consistency, CONSISTENCY_TRANSACTION);
+	topology_free(topo);
+	topo = load_text(table, &ok);
+	assert_true(ok);
+	assert_int_equal(topo->pipelines[0].consistency, CONSISTENCY_TABLE);
 	topology_free(topo);
 	topo = load_text(off, &ok);
 	assert_true(ok);
@@ -729,7 +729,7 @@ static void test_consistency_key(void **state)
 		fail_msg("unexpected: %s", err);
 	free(err);
 	free(off_set);
-	free(tx);
+	free(table);
 	free(off);
 }
 
