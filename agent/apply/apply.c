@@ -423,36 +423,43 @@ static void batch_ends_find(struct apply *a)
 	strmap_fini(&seen);
 }
 
-/* Each partition's next offset, in the batch's transaction: one statement,
- * whatever the partitions. */
-static bool offsets_store(struct apply *a)
-{
+/* Partitions' next offsets, gathered as the three arrays of one
+ * statement (offsets_rows_store), whatever the partitions. */
+struct offsets_rows {
 	struct strbuf topics, parts, nexts;
+	size_t n;
+};
+
+static void offsets_rows_add(struct offsets_rows *o, const char *topic, int32_t partition,
+			     int64_t next)
+{
+	if (o->n++ == 0) {
+		strbuf_init(&o->topics);
+		strbuf_init(&o->parts);
+		strbuf_init(&o->nexts);
+	}
+	strbuf_adds(&o->topics, o->n > 1 ? "," : "{");
+	apply_sql_array_add(&o->topics, topic, strlen(topic));
+	strbuf_addf(&o->parts, "%s%d", o->n > 1 ? "," : "{", (int)partition);
+	strbuf_addf(&o->nexts, "%s%lld", o->n > 1 ? "," : "{", (long long)next);
+}
+
+/* Stores them in the target's open transaction and frees them. */
+static bool offsets_rows_store(struct apply *a, struct offsets_rows *o)
+{
 	const char *params[4];
 	PGresult *res;
 	bool ok;
 
-	if (a->nbatch_ends == 0)
+	if (o->n == 0)
 		return true;
-	strbuf_init(&topics);
-	strbuf_init(&parts);
-	strbuf_init(&nexts);
-	for (size_t e = 0; e < a->nbatch_ends; e++) {
-		const rd_kafka_message_t *m = a->batch[a->batch_ends[e]];
-		const char *topic = rd_kafka_topic_name(m->rkt);
-
-		strbuf_adds(&topics, e ? "," : "{");
-		apply_sql_array_add(&topics, topic, strlen(topic));
-		strbuf_addf(&parts, "%s%d", e ? "," : "{", (int)m->partition);
-		strbuf_addf(&nexts, "%s%lld", e ? "," : "{", (long long)m->offset + 1);
-	}
-	strbuf_adds(&topics, "}");
-	strbuf_adds(&parts, "}");
-	strbuf_adds(&nexts, "}");
+	strbuf_adds(&o->topics, "}");
+	strbuf_adds(&o->parts, "}");
+	strbuf_adds(&o->nexts, "}");
 	params[0] = a->pipe->name;
-	params[1] = topics.data;
-	params[2] = parts.data;
-	params[3] = nexts.data;
+	params[1] = o->topics.data;
+	params[2] = o->parts.data;
+	params[3] = o->nexts.data;
 	ok = pgsql_query(a->db, a->label,
 			 "INSERT INTO cdc_agent.offsets (pipeline, topic, partition, next_offset) "
 			 "SELECT $1, t, p, n FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, n) "
@@ -461,10 +468,24 @@ static bool offsets_store(struct apply *a)
 			 4, params, &res);
 	if (ok)
 		PQclear(res);
-	strbuf_fini(&topics);
-	strbuf_fini(&parts);
-	strbuf_fini(&nexts);
+	strbuf_fini(&o->topics);
+	strbuf_fini(&o->parts);
+	strbuf_fini(&o->nexts);
+	o->n = 0;
 	return ok; /* errors already logged */
+}
+
+/* Each partition's next offset, in the batch's transaction. */
+static bool offsets_store(struct apply *a)
+{
+	struct offsets_rows o = { .n = 0 };
+
+	for (size_t e = 0; e < a->nbatch_ends; e++) {
+		const rd_kafka_message_t *m = a->batch[a->batch_ends[e]];
+
+		offsets_rows_add(&o, rd_kafka_topic_name(m->rkt), m->partition, m->offset + 1);
+	}
+	return offsets_rows_store(a, &o);
 }
 
 /* ---- statements ------------------------------------------------------------------ */
@@ -1428,46 +1449,15 @@ static bool tx_pos_store(struct apply *a)
 /* Each partition consumed from: its first record not consumed. */
 static bool tx_offsets_store(struct apply *a)
 {
-	struct strbuf topics, parts, nexts;
-	const char *params[4];
-	PGresult *res;
-	bool any = false, ok = true;
+	struct offsets_rows o = { .n = 0 };
 
-	strbuf_init(&topics);
-	strbuf_init(&parts);
-	strbuf_init(&nexts);
 	for (size_t i = 0; i < a->tx.nparts; i++) {
 		const struct tx_part *p = &a->tx.parts[i];
 
-		if (p->next < 0)
-			continue;
-		strbuf_adds(&topics, any ? "," : "{");
-		apply_sql_array_add(&topics, p->topic, strlen(p->topic));
-		strbuf_addf(&parts, "%s%d", any ? "," : "{", (int)p->partition);
-		strbuf_addf(&nexts, "%s%lld", any ? "," : "{", (long long)p->next);
-		any = true;
+		if (p->next >= 0)
+			offsets_rows_add(&o, p->topic, p->partition, p->next);
 	}
-	if (any) {
-		strbuf_adds(&topics, "}");
-		strbuf_adds(&parts, "}");
-		strbuf_adds(&nexts, "}");
-		params[0] = a->pipe->name;
-		params[1] = topics.data;
-		params[2] = parts.data;
-		params[3] = nexts.data;
-		ok = pgsql_query(a->db, a->label,
-				 "INSERT INTO cdc_agent.offsets (pipeline, topic, partition, next_offset) "
-				 "SELECT $1, t, p, n FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, n) "
-				 "ON CONFLICT (pipeline, topic, partition) "
-				 "DO UPDATE SET next_offset = EXCLUDED.next_offset, applied_at = now()",
-				 4, params, &res);
-		if (ok)
-			PQclear(res);
-	}
-	strbuf_fini(&topics);
-	strbuf_fini(&parts);
-	strbuf_fini(&nexts);
-	return ok;
+	return offsets_rows_store(a, &o);
 }
 
 /* The target transaction of the batch, begun before its first record. */
@@ -1618,11 +1608,18 @@ static struct tx_part *tx_gap(struct apply *a, struct txn_mark *next)
 /* A partition whose head waits while the open transaction's next event
  * is buffered behind it: the head is of an earlier attempt of capture,
  * which stopped with part of a transaction delivered (a record the broker
- * refused), and the attempt that sent the next event sends it again
- * after it.  Within one attempt a partition gets a transaction's events in
- * total_order and the transactions in commit order (idempotent producer),
- * so no record there may precede the next event; waiting for it would
- * wait for ever.  Such a head is skipped; true when one was. */
+ * refused, a kill -9), and the attempt that sent the next event sends it
+ * again after it.  Within one attempt a partition gets a transaction's
+ * events in total_order and the transactions in commit order (idempotent
+ * producer), so no record there may precede the next event; waiting for
+ * it would wait for ever.  Every record before it is of an earlier attempt
+ * too, or applied already, and the later attempt sends again all it had
+ * from the open transaction on: they are all skipped, not the head alone
+ * (a snapshot row among them, of no transaction, is applied).
+ * (Skipping only a later transaction's BEGIN in the transaction topic let
+ * the next BEGIN of that earlier attempt open the transaction after it: the
+ * one skipped, sent again, was then behind the last one applied and
+ * dropped; a ledger row was lost in 74.)  true when any was skipped. */
 #define TX_UNBLOCK_MS 1000
 
 static bool tx_unblock(struct apply *a)
@@ -1646,13 +1643,23 @@ static bool tx_unblock(struct apply *a)
 					    : tx_record_kind(a, p->q[j], &u) != TX_NEXT)
 				continue;
 			log_warn("%s: topic %s partition %d offset %lld: transaction %016" PRIX64
-				 " %c%" PRId64 " comes again at offset %lld: skipping %c%" PRId64
-				 " of transaction %016" PRIX64 " before it, of an earlier attempt of capture",
+				 " %c%" PRId64 " comes again at offset %lld: skipping the %zu records before it from %c%" PRId64
+				 " of transaction %016" PRIX64 " on, of an earlier attempt of capture",
 				 a->label, p->topic, (int)p->partition, (long long)p->q[p->head]->offset,
-				 u.pos, u.kind, u.n, (long long)p->q[j]->offset, t.kind, t.n, t.pos);
+				 u.pos, u.kind, u.n, (long long)p->q[j]->offset, j - p->head, t.kind,
+				 t.n, t.pos);
 			if (!tx_target_begin(a))
 				return false;
-			tx_part_pop(a, p);
+			for (size_t k = j - p->head; k > 0; k--) {
+				/* a record of no transaction (a snapshot row) goes
+				 * as it would have at the head */
+				if (!p->is_txn_topic && tx_head_kind(a, p, &u) == TX_TAKE) {
+					if (!tx_take(a, p))
+						return false;
+				} else {
+					tx_part_pop(a, p);
+				}
+			}
 			return true;
 		}
 	}
