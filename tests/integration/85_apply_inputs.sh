@@ -5,7 +5,10 @@
 # input: a malformed record, an unknown table with auto_create off, a row
 # the target refuses, a column dropped at the source.  Each bad record stops
 # the pipeline with an error naming topic, partition and offset, and nothing
-# of its batch is applied.
+# of its batch is applied.  The pipeline bad keeps consistency = table:
+# under transaction (the default) records without capture's cdc.txn header,
+# as these, are applied as they come, in target transactions closed at
+# 200 ms, so what a "batch" holds there depends on the machine's speed.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$REPO_ROOT/tests/lib/capture_env.sh"
 trap capture_env_down EXIT
@@ -20,7 +23,7 @@ capture_env_up "CREATE TABLE my_table (id int PRIMARY KEY, name text)" < <(
 	topology_target db4 "insert_mode = insert"
 	topology_pipeline ins ins db4
 	topology_pipeline dbz db1 db2
-	topology_pipeline bad other db3
+	topology_pipeline bad other db3 "consistency = table"
 ) || { _fail "environment comes up"; finish; exit; }
 
 produce() { # TOPIC, records "key<TAB>value" on stdin (empty value -> tombstone)
