@@ -954,7 +954,7 @@ RSS_LINE="capture $(mib "$(rss_max throughput p0 3)") MiB, apply $(mib "$(rss_ma
 ((JSON_REPEAT > 0)) && RSS_LINE="$RSS_LINE; capture $(mib "$(rss_max throughput p1 3)") MiB, apply $(mib "$(rss_max throughput p1 4)") MiB with json_schemas = true"
 RSS_LINE="$RSS_LINE; capture $(mib "$(rss_max latency p0 3)") MiB, apply $(mib "$(rss_max latency p0 4)") MiB over the latency runs"
 [ "$BENCH_CONNECT" = 1 ] &&
-	RSS_LINE="$RSS_LINE; the Kafka Connect worker's JVM (heap \`$CONNECT_BENCH_HEAP\`) $(mib "$CONNECT_HWM_TP") MiB after the throughput runs, $(mib "$CONNECT_HWM") MiB at the end"
+	RSS_LINE="$RSS_LINE; the Kafka Connect worker's JVM $(mib "$CONNECT_HWM_TP") MiB after the throughput runs, $(mib "$CONNECT_HWM") MiB at the end (heap \`$CONNECT_BENCH_HEAP\`, connect-standalone.sh's: G1 sizes it within those bounds)"
 
 FLOOR_TP=$(calc "print ($CDC_RATE >= $LR_RATE / 2) ? \"met\" : \"not met\"")
 FLOOR_LAT=$(calc "print ($CDC_P99_HALF < 1000) ? \"met\" : \"not met\"")
@@ -1022,13 +1022,13 @@ SECTION_FILE=$WORK/section.md
 	echo "  *lag*: pgbench's mean schedule lag (the writer keeping its rate). *path CPU µs/row*: CPU time of"
 	echo "  the replication path from the first write until the last row arrived, over the rows; in brackets"
 	echo "  each process's (cdc-agent: capture/apply/walsender/apply's backend/broker; native: apply"
-	echo "  worker/walsender); *machine CPUs"
+	echo "  worker/walsender$([ "$BENCH_CONNECT" = 1 ] && echo "; Kafka Connect: JVM/walsender/sink's backends/broker")); *machine CPUs"
 	echo "  busy*: the whole machine's CPU time over that time (writer included), out of $(nproc)."
 	echo "- *Peak RSS*: VmHWM of the process, read just before its SIGTERM."
 	if [ "$BENCH_CONNECT" = 1 ]; then
-		echo "- *Kafka Connect* (the reference stack; $CONNECT_VERSIONS_LINE): one standalone worker"
-		echo "  (\`ConnectStandalone\`, JVM \`$CONNECT_BENCH_HEAP\` with G1 as \`connect-standalone.sh\`, JsonConverter"
-		echo "  with schemas for keys and values) on the same broker, with Debezium's PostgreSQL source"
+		echo "- *Kafka Connect*, the reference stack: one standalone worker (\`ConnectStandalone\`, JVM"
+		echo "  \`$CONNECT_BENCH_HEAP\` with G1 as \`connect-standalone.sh\`, JsonConverter with schemas for keys"
+		echo "  and values; $CONNECT_VERSIONS_LINE) on the same broker, with Debezium's PostgreSQL source"
 		echo "  (\`plugin.name = pgoutput\`, its own slot and publication made beforehand, \`snapshot.mode = no_data\`)"
 		echo "  and its JDBC sink (\`insert.mode = upsert\`, \`delete.enabled\`, \`primary.key.mode = record_key\`,"
 		echo "  tables made beforehand in db5); both carry truncates (\`skipped.operations = none\`,"
@@ -1059,8 +1059,14 @@ SECTION_FILE=$WORK/section.md
 	echo "Peak RSS: $RSS_LINE."
 	echo
 	if [ "$BENCH_CONNECT" = 1 ]; then
+		read -r cb_n cb_b <<<"$(topic_batches dbz.public.narrow_dbz)"
+		read -r ab_n ab_b <<<"$(topic_batches b0.public.narrow_cdc)"
 		echo "Kafka Connect, start → first row: **$CONNECT_START s** (its REST API answered after $CONNECT_REST s); its"
-		echo "throughput: $CONNECT_RATE rows/s = $(calc "printf \"%.2f\", $CONNECT_RATE / $LR_RATE") × native's, $(calc "printf \"%.2f\", $CONNECT_RATE / $CDC_RATE") × cdc-agent's."
+		echo "throughput: $CONNECT_RATE rows/s = $(calc "printf \"%.2f\", $CONNECT_RATE / $LR_RATE") × native's, $(calc "printf \"%.2f\", $CONNECT_RATE / $CDC_RATE") × cdc-agent's. In the"
+		echo "broker's log of the throughput table, its records take $cb_b bytes each (JSON with schemas, key"
+		echo "and value) in batches of $cb_n records on average: Connect's producer defaults (\`batch.size\` 16 KiB,"
+		echo "one request in flight for a source task) make a produce request of a few rows, hence the broker's"
+		echo "CPU per row; cdc-agent's (json_schemas = false, ${BENCH_COMPRESSION:-lz4}): $ab_b bytes a record, $ab_n a batch."
 		echo
 	fi
 	echo "Floor (from the issue): half of native logical replication's throughput, with p99 under one"

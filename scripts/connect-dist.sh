@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build a Kafka Connect worker with Debezium's PostgreSQL connector and JDBC
-# sink from Maven artifacts, for the interop test (tests/integration/91_debezium_interop.sh).
+# sink from Maven artifacts, for the interop test (tests/integration/91_debezium_interop.sh)
+# and the reference stack of scripts/bench-pipeline.sh (scripts/lib/bench-connect.sh).
 #
 #   scripts/connect-dist.sh [OUTDIR]      (default OUTDIR: /var/cache/cdc-agent/dist)
 #

@@ -202,3 +202,23 @@ connect_backends() {
 }
 
 connect_down() { [ -n "$CONNECT_DIR" ] && _kl_stop_pidfile "$CONNECT_DIR/connect.pid" connect; }
+
+# "RECORDS_PER_BATCH BYTES_PER_RECORD" of TOPIC's partition 0 over the run,
+# from the broker's log segments (v2 record batch headers: batchLength at
+# byte 8, recordsCount at byte 57); bytes as stored (after compression).
+topic_batches() { # TOPIC
+	python3 - "$WORK/kafka/kafka-logs/$1-0" <<'PYEOF'
+import glob, struct, sys
+n = recs = size = 0
+for f in glob.glob(sys.argv[1] + "/*.log"):
+    b = open(f, "rb").read()
+    i = 0
+    while i + 61 <= len(b):
+        length = struct.unpack(">i", b[i + 8:i + 12])[0]
+        n += 1
+        recs += struct.unpack(">i", b[i + 57:i + 61])[0]
+        size += 12 + length
+        i += 12 + length
+print("%.0f %.0f" % (recs / n, size / recs) if n and recs else "? ?")
+PYEOF
+}
