@@ -1064,9 +1064,9 @@ SECTION_FILE=$WORK/section.md
 		echo "Kafka Connect, start → first row: **$CONNECT_START s** (its REST API answered after $CONNECT_REST s); its"
 		echo "throughput: $CONNECT_RATE rows/s = $(calc "printf \"%.2f\", $CONNECT_RATE / $LR_RATE") × native's, $(calc "printf \"%.2f\", $CONNECT_RATE / $CDC_RATE") × cdc-agent's. In the"
 		echo "broker's log of the throughput table, its records take $cb_b bytes each (JSON with schemas, key"
-		echo "and value) in batches of $cb_n records on average: Connect's producer defaults (\`batch.size\` 16 KiB,"
-		echo "one request in flight for a source task) make a produce request of a few rows, hence the broker's"
-		echo "CPU per row; cdc-agent's (json_schemas = false, ${BENCH_COMPRESSION:-lz4}): $ab_b bytes a record, $ab_n a batch."
+		echo "and value) in batches of $cb_n records on average (a produce request carries one batch of the"
+		echo "partition: Connect's producer has \`batch.size\` 16 KiB unless overridden, and one request in"
+		echo "flight for a source task); cdc-agent's (json_schemas = false, ${BENCH_COMPRESSION:-lz4}): $ab_b bytes a record, $ab_n a batch."
 		echo
 	fi
 	echo "Floor (from the issue): half of native logical replication's throughput, with p99 under one"
