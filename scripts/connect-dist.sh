@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build a Kafka Connect worker with Debezium's PostgreSQL connector and JDBC
-# sink from Maven artifacts, for the interop test (tests/integration/91_debezium_interop.sh).
+# sink from Maven artifacts, for the interop test (tests/integration/91_debezium_interop.sh)
+# and the reference stack of scripts/bench-pipeline.sh (scripts/lib/bench-connect.sh).
 #
 #   scripts/connect-dist.sh [OUTDIR]      (default OUTDIR: /var/cache/cdc-agent/dist)
 #
@@ -39,7 +40,6 @@ read -r -a mvn_extra <<<"${MVN_ARGS:-}"
 log() { printf 'connect-dist: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
 command -v java >/dev/null || die "java not found"
 jv=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
 [[ ${jv%%.*} -ge 17 ]] 2>/dev/null || die "Kafka Connect 4 needs Java 17 or newer (found ${jv:-?})"
@@ -63,6 +63,8 @@ for cv in $CONNECT_VERSIONS; do
     done
 done
 
+# Only a build needs mvn (a cached one above does not).
+command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
 WORK=$(mktemp -d "$OUTDIR/.connect-dist.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
