@@ -117,6 +117,15 @@ struct tx_part {
 	bool paused;              /* holds enough: not fetched meanwhile */
 	int64_t next;             /* its first record not consumed; -1: none consumed in the batch */
 	size_t route;             /* its topic's route; SIZE_MAX: the transaction topic's */
+	uint64_t floor;           /* its records of transactions up to this one were never applied (tx_floors_note) */
+};
+
+/* A partition that joined transaction apply after some transactions were
+ * applied (cdc_agent.transaction_floors). */
+struct tx_floor {
+	char *topic;
+	int32_t partition;
+	uint64_t pos;
 };
 
 struct tx_state {
@@ -124,6 +133,8 @@ struct tx_state {
 	struct tx_part *parts;
 	size_t nparts;
 	struct strmap part_of;    /* "topic\0partition" -> index in parts */
+	struct tx_floor *floors;  /* the pipeline's, as stored (tx_floors_note) */
+	size_t nfloors;
 	size_t last_part;         /* the last event's: looked at first for the next */
 	size_t push_part;         /* the last record buffered's */
 	bool open;                /* a source transaction is being applied */
@@ -250,6 +261,13 @@ static bool offsets_tables_create(struct apply *a)
 			  "CREATE TABLE IF NOT EXISTS cdc_agent.transactions ("
 			  " pipeline text PRIMARY KEY, commit_lsn text NOT NULL,"
 			  " applied_at timestamptz NOT NULL DEFAULT now())") &&
+	       /* consistency = transaction: a partition that joined after
+		* some transactions were applied (tx_floors_note) */
+	       pgsql_exec(a->db, a->label,
+			  "CREATE TABLE IF NOT EXISTS cdc_agent.transaction_floors ("
+			  " pipeline text NOT NULL, topic text NOT NULL, partition int NOT NULL,"
+			  " commit_lsn text NOT NULL, noted_at timestamptz NOT NULL DEFAULT now(),"
+			  " PRIMARY KEY (pipeline, topic, partition))") &&
 	       apply_schema_store_ensure(&a->schema) &&
 	       keyless_positions_ensure(a->db, a->label);
 }
@@ -1081,6 +1099,7 @@ static bool batch_apply(struct apply *a)
 
 static void tx_reset(struct apply *a);
 static bool tx_pos_load(struct apply *a);
+static bool tx_floors_note(struct apply *a, const rd_kafka_topic_partition_list_t *parts);
 
 /* ---- the consumer ------------------------------------------------------------------------ */
 
@@ -1092,7 +1111,8 @@ static bool partitions_assigned(void *ctx, rd_kafka_topic_partition_list_t *part
 
 	if (a->tx.topic)
 		tx_reset(a); /* what was fetched is fetched again, from the stored offsets */
-	if (offsets_load(a, parts) && (!a->tx.topic || tx_pos_load(a)))
+	if (offsets_load(a, parts) &&
+	    (!a->tx.topic || (tx_pos_load(a) && tx_floors_note(a, parts))))
 		return true;
 	a->failed = true;
 	return false; /* errors already logged */
@@ -1324,6 +1344,9 @@ static struct tx_part *tx_part_of(struct apply *a, const rd_kafka_message_t *m)
 	p->partition = m->partition;
 	p->next = -1;
 	p->is_txn_topic = a->tx.topic && strcmp(topic, a->tx.topic) == 0;
+	for (size_t f = 0; f < a->tx.nfloors; f++)
+		if (a->tx.floors[f].partition == m->partition && strcmp(a->tx.floors[f].topic, topic) == 0)
+			p->floor = a->tx.floors[f].pos;
 	if (p->is_txn_topic || !strmap_get(&a->route_of, topic, strlen(topic), &p->route))
 		p->route = SIZE_MAX;
 	a->tx.push_part = a->tx.nparts;
@@ -1446,6 +1469,67 @@ static bool tx_pos_store(struct apply *a)
 	return true;
 }
 
+static void tx_floors_free(struct apply *a)
+{
+	for (size_t f = 0; f < a->tx.nfloors; f++)
+		free(a->tx.floors[f].topic);
+	free(a->tx.floors);
+	a->tx.floors = NULL;
+	a->tx.nfloors = 0;
+}
+
+/* A partition assigned without a stored offset, read from its start,
+ * after some transactions were applied: a table added to the pipeline
+ * (capture may send its changes before apply reads its topic: their
+ * transactions were applied without them, by the END's per-table counts),
+ * or a partition added to a topic.  Its changes of those transactions,
+ * up to the last one applied, were never applied: they are taken as they
+ * come (tx_record_kind), not skipped as applied already.  The floor is
+ * stored at once, for the restarts that find the partition's offset
+ * stored; every floor of the pipeline is then read. */
+static bool tx_floors_note(struct apply *a, const rd_kafka_topic_partition_list_t *parts)
+{
+	char pos[24], part[16];
+	const char *params[] = { a->pipe->name, NULL, part, pos };
+	PGresult *res;
+	bool ok = true;
+
+	snprintf(pos, sizeof(pos), "%016" PRIX64, a->tx.committed_pos);
+	for (int i = 0; ok && a->tx.committed_pos && i < parts->cnt; i++) {
+		if (parts->elems[i].offset != RD_KAFKA_OFFSET_BEGINNING ||
+		    strcmp(parts->elems[i].topic, a->tx.topic) == 0)
+			continue;
+		params[1] = parts->elems[i].topic;
+		snprintf(part, sizeof(part), "%d", (int)parts->elems[i].partition);
+		ok = pgsql_query(a->db, a->label,
+				 "INSERT INTO cdc_agent.transaction_floors (pipeline, topic, partition, commit_lsn) "
+				 "VALUES ($1, $2, $3, $4) ON CONFLICT (pipeline, topic, partition) "
+				 "DO UPDATE SET commit_lsn = EXCLUDED.commit_lsn, noted_at = now()",
+				 4, params, &res);
+		if (ok) {
+			PQclear(res);
+			log_info("%s: topic %s partition %d is read from its start after transaction %s: its changes up to it are applied as they come",
+				 a->label, parts->elems[i].topic, (int)parts->elems[i].partition, pos);
+		}
+	}
+	tx_floors_free(a);
+	if (!ok || !pgsql_query(a->db, a->label,
+				"SELECT topic, partition, commit_lsn FROM cdc_agent.transaction_floors "
+				"WHERE pipeline = $1",
+				1, params, &res))
+		return false; /* errors already logged */
+	a->tx.floors = xcalloc((size_t)PQntuples(res) + 1, sizeof(*a->tx.floors));
+	for (int r = 0; r < PQntuples(res); r++) {
+		struct tx_floor *f = &a->tx.floors[a->tx.nfloors++];
+
+		f->topic = xstrdup(PQgetvalue(res, r, 0));
+		f->partition = (int32_t)strtol(PQgetvalue(res, r, 1), NULL, 10);
+		f->pos = strtoull(PQgetvalue(res, r, 2), NULL, 16);
+	}
+	PQclear(res);
+	return true;
+}
+
 /* Each partition consumed from: its first record not consumed. */
 static bool tx_offsets_store(struct apply *a)
 {
@@ -1525,12 +1609,14 @@ static bool tx_take(struct apply *a, struct tx_part *p)
  * or to the open one further on). */
 enum tx_head { TX_WAIT, TX_TAKE, TX_NEXT, TX_SKIP }; /* TX_NEXT: the open one's next event */
 
-static enum tx_head tx_record_kind(const struct apply *a, const rd_kafka_message_t *m,
-				   struct txn_mark *t)
+static enum tx_head tx_record_kind(const struct apply *a, const struct tx_part *p,
+				   const rd_kafka_message_t *m, struct txn_mark *t)
 {
 	/* Snapshot rows, tombstones, records without the header: no
-	 * transaction's, applied in their partition's order. */
-	if (!m->payload || !txn_mark_read(m, t) || t->kind != 'C')
+	 * transaction's, applied in their partition's order; and so are a
+	 * partition's changes of transactions applied before it was read,
+	 * never applied (tx_floors_note). */
+	if (!m->payload || !txn_mark_read(m, t) || t->kind != 'C' || t->pos <= p->floor)
 		return TX_TAKE;
 	if (t->pos <= a->tx.done_pos)
 		return TX_SKIP; /* applied already: capture sent it again */
@@ -1543,7 +1629,7 @@ static enum tx_head tx_record_kind(const struct apply *a, const rd_kafka_message
 
 static enum tx_head tx_head_kind(const struct apply *a, const struct tx_part *p, struct txn_mark *t)
 {
-	return tx_record_kind(a, p->q[p->head], t);
+	return tx_record_kind(a, p, p->q[p->head], t);
 }
 
 /* The open transaction's event t, at p's head, applied. */
@@ -1640,7 +1726,7 @@ static bool tx_unblock(struct apply *a)
 			struct txn_mark u;
 
 			if (p->is_txn_topic ? !txn_mark_read(p->q[j], &u) || u.pos != a->tx.open_pos
-					    : tx_record_kind(a, p->q[j], &u) != TX_NEXT)
+					    : tx_record_kind(a, p, p->q[j], &u) != TX_NEXT)
 				continue;
 			log_warn("%s: topic %s partition %d offset %lld: transaction %016" PRIX64
 				 " %c%" PRId64 " comes again at offset %lld: skipping the %zu records before it from %c%" PRId64
@@ -2143,6 +2229,7 @@ enum apply_end apply_run(const struct topology *topo, const struct pipeline_cfg 
 	event_counts_fini(&a.counts);
 	batch_release(&a);
 	tx_reset(&a);
+	tx_floors_free(&a);
 	free(a.tx.topic);
 	PQfinish(a.types_db);
 	free(a.batch);
