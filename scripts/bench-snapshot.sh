@@ -181,7 +181,7 @@ run_capture() { # REP [KIND AGENT]
 	t0=$(now)
 	local perf=()
 	[ "$1" = 0 ] && [ -n "${BENCH_PERF:-}" ] && perf=(perf record -q -F 499 --call-graph dwarf,16384 -o "$BENCH_PERF" --)
-	/usr/bin/time -f '%U %S' -o "$WORK/time-$1" "${perf[@]}" "$agent" -c "$T" capture s0 2> >(while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done >"$logf") >/dev/null &
+	/usr/bin/time -f '%U %S %M' -o "$WORK/time-$1" "${perf[@]}" "$agent" -c "$T" capture s0 2> >(while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done >"$logf") >/dev/null &
 	CAP_PID=$!
 	wait "$CAP_PID" || die "capture exited with $? (see $logf)"
 	CAP_PID=''
@@ -192,7 +192,7 @@ run_capture() { # REP [KIND AGENT]
 	own=$(awk '/initial snapshot starts/ { s = $1 } /rows acknowledged by Kafka/ { e = $1 } END { printf "%.3f", e - s }' "$logf")
 	awk -v a="$t0" -v b="$t1" -v r="$1" -v o="$own" -v t="$(cat "$WORK/time-$1")" -v k="$kind" \
 		-v p="$(awk -v a="$p0" -v b="$(pg_cpu)" 'BEGIN { print b - a }')" \
-		'BEGIN { split(t, f, " "); printf "%s %s %.3f %s %.2f %.2f\n", r, k, b - a, o, f[1] + f[2], p }' >>"$RESULTS"
+		'BEGIN { split(t, f, " "); printf "%s %s %.3f %s %.2f %.2f %d\n", r, k, b - a, o, f[1] + f[2], p, f[3] }' >>"$RESULTS"
 }
 
 # The whole pipeline: capture (initial_only) and apply started together,
@@ -227,9 +227,9 @@ run_pipeline() { # REP [KIND AGENT]
 	p0=$(pg_cpu)
 	k0=$(broker_cpu)
 	t0=$(now)
-	/usr/bin/time -f '%U %S' -o "$WORK/atime-$1" "$agent" -c "$T" apply s0 2>"$alog" >/dev/null &
+	/usr/bin/time -f '%U %S %M' -o "$WORK/atime-$1" "$agent" -c "$T" apply s0 2>"$alog" >/dev/null &
 	APP_PID=$!
-	/usr/bin/time -f '%U %S' -o "$WORK/ptime-$1" "$agent" -c "$T" capture s0 2>"$logf" >/dev/null &
+	/usr/bin/time -f '%U %S %M' -o "$WORK/ptime-$1" "$agent" -c "$T" capture s0 2>"$logf" >/dev/null &
 	CAP_PID=$!
 	for ((i = 0; i < WAIT_MAX_SEC * 20; i++)); do
 		[ "$(offsets_sum)" -ge "$want" ] && break
@@ -250,7 +250,7 @@ run_pipeline() { # REP [KIND AGENT]
 	awk -v a="$t0" -v b="$t1" -v r="$1" -v c="$(cat "$WORK/ptime-$1")" -v d="$(cat "$WORK/atime-$1")" -v k="$kind" \
 		-v p="$(awk -v a="$p0" -v b="$(pg_cpu)" 'BEGIN { print b - a }')" \
 		-v kc="$(awk -v a="$k0" -v b="$k1" 'BEGIN { print b - a }')" \
-		'BEGIN { split(c, f, " "); split(d, g, " "); printf "%s %s %.3f %.2f %.2f %.2f %.2f\n", r, k, b - a, f[1] + f[2], g[1] + g[2], p, kc }' >>"$RESULTS"
+		'BEGIN { split(c, f, " "); split(d, g, " "); printf "%s %s %.3f %.2f %.2f %.2f %.2f %d %d\n", r, k, b - a, f[1] + f[2], g[1] + g[2], p, kc, f[3], g[3] }' >>"$RESULTS"
 }
 
 # Warm-up: the topic exists, the table is in the page cache.
@@ -268,6 +268,7 @@ done
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 field() { awk -v k="$1" -v c="$2" '$1 > 0 && $2 == k { print $c }' "$RESULTS"; }
+mib_max() { sort -g | awk '{ m = $1 } END { printf "%.1f", m / 1024 }'; } # KiB -> the largest, MiB
 rate() { awk -v n="$ROWS" -v s="$1" 'BEGIN { printf "%.0f", n / s }'; }
 NATIVE_S=$(field native 3 | median)
 CAP_S=$(field capture 3 | median)
@@ -315,6 +316,9 @@ SECTION_FILE=$WORK/section.md
 	echo "($(us_row "$PIPE_CCPU") µs/row), apply $PIPE_ACPU s ($(us_row "$PIPE_ACPU") µs/row), PostgreSQL $PIPE_PG s"
 	echo "($(us_row "$PIPE_PG") µs/row: source and target backends), the Kafka broker $PIPE_BROKER s ($(us_row "$PIPE_BROKER") µs/row;"
 	echo "runs: capture $(runs pipeline 4); apply $(runs pipeline 5); PostgreSQL $(runs pipeline 6); broker $(runs pipeline 7))."
+	echo
+	echo "Peak RSS (\`/usr/bin/time\`'s maximum resident set size, the largest of the runs): capture"
+	echo "$(field capture 7 | mib_max) MiB alone, capture $(field pipeline 8 | mib_max) MiB and apply $(field pipeline 9 | mib_max) MiB in the pipeline."
 	echo
 	echo "Capture's CPU time (user + system, the whole process): $CPU_S s, $(us_row "$CPU_S") µs/row"
 	echo "(runs: $(runs capture 5) s). On a shared machine the CPU time is the steadier figure."

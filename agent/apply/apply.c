@@ -72,6 +72,24 @@
  * MiB as they are freed; its broker thread's arena was then 64 MiB, all of
  * it resident). */
 #define APPLY_MMAP_THRESHOLD (256 << 10)
+/* The same under consistency = table: librdkafka's default prefetch (64
+ * MiB of records) and fetch (1 MiB a partition, ~15 MiB once inflated)
+ * took apply's VmHWM to 145 MiB on a backlog (tests/integration/80), 85-115
+ * MiB in bench-pipeline's throughput runs with the schema block.  8 MiB and
+ * 256 KiB: ~45 MiB; kafka_in_poll's kick keeps the fetcher going
+ * (kafka_in.c says why it must).  128 KiB a fetch cut a 3-partition
+ * snapshot's peak (61-70 -> 48 MiB) but seemed to cost table mode's rows/s:
+ * a batch closes when the queue runs dry, so smaller fetches make smaller
+ * batches. */
+#define TABLE_QUEUE_KBYTES 8192
+#define TABLE_FETCH_PARTITION_BYTES (256 << 10)
+/* And by count, in both modes: librdkafka's structures take ~0.5 kB a
+ * record beside its payload, so its default (100000 records) of small ones
+ * (json_schemas = false, ~200 bytes) held 8 MiB of payload in ~30 MiB of
+ * its broker thread's arena (apply's VmHWM 70-73 MiB copying a 1M-row
+ * snapshot).  10000 cost table mode ~15% of its rows/s on such records
+ * (5 pairs; the queue ran dry between batches). */
+#define APPLY_QUEUE_MESSAGES 30000
 
 static volatile sig_atomic_t stop_requested;
 
@@ -1125,9 +1143,11 @@ static bool consumer_new(struct apply *a, const struct topology *topo)
 		.on_assign = partitions_assigned,
 		.ctx = a,
 		/* consistency = transaction buffers what it polled (tx_part_push):
-		 * librdkafka's prefetch on top of that stays small */
-		.queue_kbytes = a->tx.topic ? TX_QUEUE_KBYTES : 0,
-		.partition_fetch_bytes = a->tx.topic ? TX_FETCH_PARTITION_BYTES : 0,
+		 * librdkafka's prefetch on top of that stays small; table mode's
+		 * batch holds records until it commits: bounded too */
+		.queue_kbytes = a->tx.topic ? TX_QUEUE_KBYTES : TABLE_QUEUE_KBYTES,
+		.partition_fetch_bytes = a->tx.topic ? TX_FETCH_PARTITION_BYTES : TABLE_FETCH_PARTITION_BYTES,
+		.queue_messages = APPLY_QUEUE_MESSAGES,
 	};
 	struct strlist topics = { 0 };
 	char *group = kafka_in_group(a->pipe->name);

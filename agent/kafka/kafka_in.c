@@ -191,6 +191,18 @@ bool kafka_in_new(const struct kafka_cfg *cfg, const struct kafka_credentials *c
 			return false;
 		}
 	}
+	if (hooks->queue_messages > 0) {
+		char n[16];
+
+		snprintf(n, sizeof(n), "%d", hooks->queue_messages);
+		if (rd_kafka_conf_set(conf, "queued.min.messages", n, err, sizeof(err)) !=
+		    RD_KAFKA_CONF_OK) {
+			log_error("%s: queued.min.messages: %s", label, err);
+			rd_kafka_conf_destroy(conf);
+			kafka_in_free(ki);
+			return false;
+		}
+	}
 	/* rd_kafka_new owns conf from here on, on success only. */
 	ki->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
 	if (!ki->rk) {
@@ -283,10 +295,12 @@ void kafka_in_free(struct kafka_in *ki)
 static void fetch_wake(struct kafka_in *ki)
 {
 	size_t kb = ki->hooks.queue_kbytes > 0 ? (size_t)ki->hooks.queue_kbytes : QUEUE_KBYTES_DEFAULT;
+	size_t records = ki->hooks.queue_messages > 0 ? (size_t)ki->hooks.queue_messages
+						       : QUEUE_RECORDS_DEFAULT;
 	rd_kafka_topic_partition_list_t *parts = NULL, *at;
 	rd_kafka_error_t *err;
 
-	if (ki->polled_bytes < kb * 1024 / 2 && ki->polled_records < QUEUE_RECORDS_DEFAULT / 2) {
+	if (ki->polled_bytes < kb * 1024 / 2 && ki->polled_records < records / 2) {
 		ki->polled_bytes = ki->polled_records = 0;
 		return;
 	}

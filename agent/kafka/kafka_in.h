@@ -43,6 +43,10 @@ struct kafka_in_hooks {
 	 * inflates many times over (JSON with its schema block: ~15 times),
 	 * all at once, before the queue bound is looked at again. */
 	int partition_fetch_bytes;
+	/* queued.min.messages, its other bound (by count); 0: its default,
+	 * 100000.  Small records cost more in librdkafka's own structures
+	 * than in payload. */
+	int queue_messages;
 };
 
 /* The consumer group of a pipeline's apply, "cdc-agent.PIPELINE", where
@@ -64,7 +68,8 @@ void kafka_in_free(struct kafka_in *ki);
 
 /* The next record, error or event, waiting up to timeout_ms; NULL when
  * none came (topics not all there yet: their metadata asked again, twice a
- * second).  Caller rd_kafka_message_destroy()s it. */
+ * second).  A queue that ran dry after half a prefetch bound was polled
+ * wakes librdkafka's fetcher (kafka_in.c says why).  Caller rd_kafka_message_destroy()s it. */
 rd_kafka_message_t *kafka_in_poll(struct kafka_in *ki, int timeout_ms);
 
 /* m was applied (its offset stored): its partition's next offset goes to
