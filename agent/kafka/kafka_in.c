@@ -148,6 +148,21 @@ static void assign_all(struct kafka_in *ki, int timeout_ms)
 	strbuf_fini(&missing);
 }
 
+/* One of the hooks' bounds into conf; 0 (or less) leaves librdkafka's
+ * default.  false (logged) when librdkafka refuses it. */
+static bool conf_set_bound(rd_kafka_conf_t *conf, const char *label, const char *name, int value)
+{
+	char text[16], err[512];
+
+	if (value <= 0)
+		return true;
+	snprintf(text, sizeof(text), "%d", value);
+	if (rd_kafka_conf_set(conf, name, text, err, sizeof(err)) == RD_KAFKA_CONF_OK)
+		return true;
+	log_error("%s: %s: %s", label, name, err);
+	return false;
+}
+
 bool kafka_in_new(const struct kafka_cfg *cfg, const struct kafka_credentials *cred,
 		  const char *label, const char *group, const struct strlist *topics,
 		  const struct kafka_in_hooks *hooks, struct kafka_in **out)
@@ -167,41 +182,12 @@ bool kafka_in_new(const struct kafka_cfg *cfg, const struct kafka_credentials *c
 	ki->group = xstrdup(group);
 	ki->hooks = *hooks;
 	ki->started_ms = mono_ms();
-	if (hooks->queue_kbytes > 0) {
-		char kb[16];
-
-		snprintf(kb, sizeof(kb), "%d", hooks->queue_kbytes);
-		if (rd_kafka_conf_set(conf, "queued.max.messages.kbytes", kb, err, sizeof(err)) !=
-		    RD_KAFKA_CONF_OK) {
-			log_error("%s: queued.max.messages.kbytes: %s", label, err);
-			rd_kafka_conf_destroy(conf);
-			kafka_in_free(ki);
-			return false;
-		}
-	}
-	if (hooks->partition_fetch_bytes > 0) {
-		char b[16];
-
-		snprintf(b, sizeof(b), "%d", hooks->partition_fetch_bytes);
-		if (rd_kafka_conf_set(conf, "max.partition.fetch.bytes", b, err, sizeof(err)) !=
-		    RD_KAFKA_CONF_OK) {
-			log_error("%s: max.partition.fetch.bytes: %s", label, err);
-			rd_kafka_conf_destroy(conf);
-			kafka_in_free(ki);
-			return false;
-		}
-	}
-	if (hooks->queue_messages > 0) {
-		char n[16];
-
-		snprintf(n, sizeof(n), "%d", hooks->queue_messages);
-		if (rd_kafka_conf_set(conf, "queued.min.messages", n, err, sizeof(err)) !=
-		    RD_KAFKA_CONF_OK) {
-			log_error("%s: queued.min.messages: %s", label, err);
-			rd_kafka_conf_destroy(conf);
-			kafka_in_free(ki);
-			return false;
-		}
+	if (!conf_set_bound(conf, label, "queued.max.messages.kbytes", hooks->queue_kbytes) ||
+	    !conf_set_bound(conf, label, "max.partition.fetch.bytes", hooks->partition_fetch_bytes) ||
+	    !conf_set_bound(conf, label, "queued.min.messages", hooks->queue_messages)) {
+		rd_kafka_conf_destroy(conf);
+		kafka_in_free(ki);
+		return false;
 	}
 	/* rd_kafka_new owns conf from here on, on success only. */
 	ki->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
@@ -297,14 +283,13 @@ static void fetch_wake(struct kafka_in *ki)
 	size_t kb = ki->hooks.queue_kbytes > 0 ? (size_t)ki->hooks.queue_kbytes : QUEUE_KBYTES_DEFAULT;
 	size_t records = ki->hooks.queue_messages > 0 ? (size_t)ki->hooks.queue_messages
 						       : QUEUE_RECORDS_DEFAULT;
+	bool neared = ki->polled_bytes >= kb * 1024 / 2 || ki->polled_records >= records / 2;
 	rd_kafka_topic_partition_list_t *parts = NULL, *at;
 	rd_kafka_error_t *err;
 
-	if (ki->polled_bytes < kb * 1024 / 2 && ki->polled_records < records / 2) {
-		ki->polled_bytes = ki->polled_records = 0;
-		return;
-	}
 	ki->polled_bytes = ki->polled_records = 0;
+	if (!neared)
+		return;
 	if (rd_kafka_assignment(ki->rk, &parts) || rd_kafka_position(ki->rk, parts)) {
 		if (parts)
 			rd_kafka_topic_partition_list_destroy(parts);
