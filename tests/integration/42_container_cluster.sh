@@ -118,6 +118,15 @@ status_json() { # HOST: cdc-agent status --json there
 cluster_field() { # HOST KEY: one field of status's cluster
 	status_json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("cluster", {}).get(sys.argv[1], ""))' "$2" 2>/dev/null
 }
+cluster_wait() { # KEY VALUE TRIES: pg's KEY polled every 2 s until it is VALUE; prints the last
+	local v i
+	for ((i = 0; i < $3; i++)); do
+		v=$(cluster_field pg "$1")
+		[ "$v" = "$2" ] && break
+		sleep 2
+	done
+	echo "$v"
+}
 
 # ---- --check --diff on the bare fleet: everything would change, nothing does -------
 play --check --diff
@@ -195,19 +204,11 @@ for _ in $(seq 60); do
 done
 check "status shows under-replicated partitions while k2's broker is away ($urp)" test "${urp:-0}" -gt 0
 # (a stopped broker leaves the cluster's metadata once its session ends)
-for _ in $(seq 30); do
-	up=$(cluster_field pg brokers_up)
-	[ "$up" = 2 ] && break
-	sleep 2
-done
+up=$(cluster_wait brokers_up 2 30)
 check_eq "and two brokers up" 2 "$up"
 sleep 10
 fleet_exec k2 systemctl start kafka.service
-for _ in $(seq 90); do
-	urp=$(cluster_field pg under_replicated_partitions)
-	[ "$urp" = 0 ] && break
-	sleep 2
-done
+urp=$(cluster_wait under_replicated_partitions 0 90)
 check_eq "k2 back: no partition under-replicated" 0 "$urp"
 
 sleep 5
